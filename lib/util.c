@@ -1,0 +1,51 @@
+/*  util.c - allocation wrappers and the monotonic clock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "util.h"
+
+static void s_oom(size_t n)
+{
+    fprintf(stderr, "varlog: out of memory allocating %zu bytes; aborting\n", n);
+    abort();
+}
+
+void *vl_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        s_oom(n);
+    return p;
+}
+
+void *vl_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        s_oom(n * size);
+    return p;
+}
+
+void *vl_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        s_oom(n);
+    return q;
+}
+
+char *vl_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = vl_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+int64_t vl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

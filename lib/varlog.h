@@ -1,0 +1,166 @@
+/*  varlog.h - libvarlog, the client library of varlog.
+
+    A varlog cluster keeps topics: totally ordered logs. Every entry of a
+    topic gets a GLSN (1, 2, 3, ... without holes) and a byte offset (the sum
+    of the sizes of the entries before it) when the metadata repository
+    commits it. This library appends entries, reads them back in GLSN order
+    (optionally following new commits), looks entries up by byte offset and
+    trims prefixes.
+
+    Errors: every fallible call returns 0 or a positive VL_E* code (see
+    varlog_err.h); vl_client_errmsg() gives the last detailed message of the
+    calling thread's last failed call on that client.
+
+    Threads: a vl_client_t may be shared by threads (its calls are
+    serialised); a vl_appender_t may be shared by threads; a vl_subscriber_t
+    belongs to one thread at a time.
+*/
+#ifndef VARLOG_H
+#define VARLOG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "varlog_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vl_client vl_client_t;
+typedef struct vl_appender vl_appender_t;
+typedef struct vl_subscriber vl_subscriber_t;
+
+/*  ---- cluster ------------------------------------------------------------ */
+
+typedef struct {
+    int timeout_ms; /* per request; 0 means the default of 5000 */
+} vl_client_opts_t;
+
+/*  Connects to the cluster whose metadata repository listens at mr_endpoints
+    (comma-separated ZeroMQ endpoints, "tcp://127.0.0.1:9092") and fetches
+    the metadata. opts may be NULL. On failure *client_p is NULL and errbuf
+    (when not NULL) holds the reason. Caller owns the result. */
+int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts,
+                   vl_client_t **client_p, char *errbuf, size_t errbuf_size);
+
+/*  Closes the client (NULL-safe) and sets *client_p to NULL. Appenders and
+    subscribers made from it must be destroyed first. */
+void vl_client_destroy(vl_client_t **client_p);
+
+/*  The detailed message of the last failed call ("append topic=app ls=2:
+    log stream is sealed"). Valid until the next call on the client. */
+const char *vl_client_errmsg(vl_client_t *client);
+
+/*  ---- topics --------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t topic_id;
+    char name[256];
+    uint32_t replication_factor;
+    uint32_t nls;          /* number of log streams */
+    uint32_t ls_ids[64];   /* the first 64 of them */
+    uint64_t hwm;          /* last committed GLSN, 0 when empty */
+    uint64_t end_offset;   /* bytes committed through hwm */
+    uint64_t trim_glsn;    /* first GLSN still kept */
+    uint64_t trim_offset;  /* its byte offset */
+} vl_topic_info_t;
+
+/*  Fetches fresh metadata of topic name from the MR. VL_ENOTOPIC if none. */
+int vl_topic_info(vl_client_t *client, const char *name, vl_topic_info_t *info);
+
+/*  Lists topics: fills up to max infos, sets *n to the number of topics. */
+int vl_topic_list(vl_client_t *client, vl_topic_info_t *infos, size_t max, size_t *n);
+
+/*  Creates a topic with nls log streams of replication factor rf
+    (0 = defaults: 1 log stream per storage node up to 3, rf 1).
+    *topic_id may be NULL. */
+int vl_topic_create(vl_client_t *client, const char *name, uint32_t nls, uint32_t rf,
+                    uint32_t *topic_id);
+
+/*  Deletes a topic and all its entries. */
+int vl_topic_delete(vl_client_t *client, const char *name);
+
+/*  ---- append ------------------------------------------------------------------ */
+
+/*  Appends n entries (data[i], len[i]) to topic as one batch and waits until
+    they are committed. ls_id 0 picks a log stream (round robin). On success
+    glsns (when not NULL, n slots) receives the GLSN of each entry. The batch
+    is all-or-nothing: on error none of it is in the log. */
+int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void *const *data,
+              const size_t *len, size_t n, uint64_t *glsns);
+
+/*  Called once per entry handed to vl_appender_append, in append order,
+    from the appender's thread: rc is 0 and glsn/offset set when committed,
+    or the VL_E* code of the failure. Must not block for long. */
+typedef void(vl_append_cb_t)(void *arg, int rc, uint64_t glsn, uint64_t offset);
+
+typedef struct {
+    uint32_t ls_id;        /* 0: round robin over the topic's log streams */
+    size_t batch_bytes;    /* flush a batch at this size (default 256 KiB) */
+    size_t batch_entries;  /* ... or this many entries (default 1024) */
+    int linger_us;         /* ... or after this long (default 200) */
+    int pipeline;          /* batches in flight per log stream (default 8) */
+    int timeout_ms;        /* per batch, default 5000 */
+} vl_appender_opts_t;
+
+/*  Starts an asynchronous appender for topic. opts may be NULL. Caller owns
+    the result. */
+int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_opts_t *opts,
+                    vl_append_cb_t *cb, vl_appender_t **app_p);
+
+/*  Queues one entry (copied) with its callback argument. Blocks while too
+    much is in flight. Thread-safe. */
+int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *cb_arg);
+
+/*  Waits until every queued entry has had its callback. Returns 0, or the
+    first error any entry got since the last flush. */
+int vl_appender_flush(vl_appender_t *app);
+
+/*  Flushes, stops and frees the appender (NULL-safe). */
+void vl_appender_destroy(vl_appender_t **app_p);
+
+/*  ---- subscribe ------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t glsn;
+    uint64_t llsn;
+    uint32_t ls_id;
+    uint64_t offset;       /* byte offset of the entry in the topic */
+    const void *data;      /* valid until the next call on the subscriber */
+    size_t size;
+} vl_entry_t;
+
+/*  Opens a subscription to entries [glsn_begin, glsn_end) of topic in GLSN
+    order. glsn_begin 0 means the trim point. glsn_end 0 means the high
+    watermark at the time of the call; VL_GLSN_FOLLOW means never end (follow
+    new commits). Reading from below the trim point fails with VL_ETRIMMED.
+    Caller owns the result. */
+#define VL_GLSN_FOLLOW UINT64_MAX
+int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, uint64_t glsn_end,
+                 vl_subscriber_t **sub_p);
+
+/*  Delivers the next entry. Waits at most timeout_ms (-1: forever) and
+    returns VL_ETIMEDOUT when nothing came; VL_EEOF after the last entry of a
+    bounded range; another code when the stream failed. */
+int vl_subscriber_next(vl_subscriber_t *sub, vl_entry_t *entry, int timeout_ms);
+
+/*  Closes the subscription (NULL-safe). */
+void vl_subscriber_destroy(vl_subscriber_t **sub_p);
+
+/*  Finds the committed entry of topic that holds byte offset: its GLSN and
+    its own offset (<= offset). VL_ERANGE when offset >= end offset,
+    VL_ETRIMMED when the byte is trimmed. */
+int vl_lookup_offset(vl_client_t *client, const char *topic, uint64_t offset, uint64_t *glsn,
+                     uint64_t *entry_offset);
+
+/*  ---- trim ---------------------------------------------------------------------- */
+
+/*  Deletes entries 1..glsn of topic (the trim point becomes glsn+1).
+    VL_ERANGE when glsn is beyond the high watermark; trimming at or below
+    the current trim point does nothing. */
+int vl_trim(vl_client_t *client, const char *topic, uint64_t glsn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,653 @@
+/*  wire.c - encoders and bounds-checked decoders of the varlog protocol.
+
+    Bodies are written with a growing buffer and read with a cursor whose
+    first failure is sticky, so a decoder reads all fields and checks once.
+    Counts are checked against the bytes left before anything is allocated:
+    a message cannot ask for more memory than it is long.
+*/
+#include <stdarg.h>
+#include <string.h>
+#include "wire.h"
+#include "util.h"
+
+/* ---- writer ---------------------------------------------------------- */
+
+void vl_wbuf_init(vl_wbuf_t *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void vl_wbuf_free(vl_wbuf_t *b)
+{
+    free(b->data);
+    vl_wbuf_init(b);
+}
+
+static uint8_t *s_wbuf_grow(vl_wbuf_t *b, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        b->data = vl_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    uint8_t *p = b->data + b->len;
+    b->len += n;
+    return p;
+}
+
+void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v)
+{
+    *s_wbuf_grow(b, 1) = v;
+}
+
+void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v)
+{
+    vl_put_le16(s_wbuf_grow(b, 2), v);
+}
+
+void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v)
+{
+    vl_put_le32(s_wbuf_grow(b, 4), v);
+}
+
+void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v)
+{
+    vl_put_le64(s_wbuf_grow(b, 8), v);
+}
+
+void vl_wbuf_str(vl_wbuf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > UINT16_MAX)
+        n = UINT16_MAX;
+    vl_wbuf_u16(b, (uint16_t)n);
+    memcpy(s_wbuf_grow(b, n), s, n);
+}
+
+/* ---- reader ---------------------------------------------------------- */
+
+void vl_rbuf_init(vl_rbuf_t *r, const void *data, size_t len)
+{
+    r->p = data;
+    r->left = len;
+    r->err = 0;
+}
+
+static const uint8_t *s_rbuf_take(vl_rbuf_t *r, size_t n)
+{
+    if (r->err || r->left < n) {
+        r->err = VL_EPROTO;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+uint8_t vl_rbuf_u8(vl_rbuf_t *r)
+{
+    const uint8_t *p = s_rbuf_take(r, 1);
+    return p ? *p : 0;
+}
+
+uint16_t vl_rbuf_u16(vl_rbuf_t *r)
+{
+    const uint8_t *p = s_rbuf_take(r, 2);
+    return p ? vl_get_le16(p) : 0;
+}
+
+uint32_t vl_rbuf_u32(vl_rbuf_t *r)
+{
+    const uint8_t *p = s_rbuf_take(r, 4);
+    return p ? vl_get_le32(p) : 0;
+}
+
+uint64_t vl_rbuf_u64(vl_rbuf_t *r)
+{
+    const uint8_t *p = s_rbuf_take(r, 8);
+    return p ? vl_get_le64(p) : 0;
+}
+
+void vl_rbuf_str(vl_rbuf_t *r, char *out, size_t max)
+{
+    uint16_t n = vl_rbuf_u16(r);
+    if (!r->err && n > max)
+        r->err = VL_EPROTO;
+    const uint8_t *p = s_rbuf_take(r, r->err ? 0 : n);
+    if (!p || r->err) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+    if (memchr(out, '\0', n))
+        r->err = VL_EPROTO; /* embedded NUL: not a name or address */
+}
+
+uint32_t vl_rbuf_count(vl_rbuf_t *r, uint32_t max, size_t item_size)
+{
+    uint32_t n = vl_rbuf_u32(r);
+    if (r->err)
+        return 0;
+    if (n > max || (item_size && (uint64_t)n * item_size > r->left)) {
+        r->err = VL_EPROTO;
+        return 0;
+    }
+    return n;
+}
+
+/* ---- framing ---------------------------------------------------------- */
+
+zmsg_t *vl_wire_msg(const vl_hdr_t *hdr, const vl_wbuf_t *body)
+{
+    uint8_t h[VL_WIRE_HDR_SIZE];
+    vl_put_le32(h, VL_WIRE_MAGIC);
+    vl_put_le16(h + 4, VL_WIRE_VERSION);
+    vl_put_le16(h + 6, hdr->type);
+    vl_put_le64(h + 8, hdr->request_id);
+    vl_put_le32(h + 16, hdr->cluster_id);
+    vl_put_le32(h + 20, hdr->status);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, h, sizeof h);
+    zmsg_addmem(msg, body ? body->data : NULL, body ? body->len : 0);
+    return msg;
+}
+
+zmsg_t *vl_wire_reply(const vl_hdr_t *req, uint32_t status, const char *fmt, ...)
+{
+    vl_hdr_t h = *req;
+    h.type = (uint16_t)((req->type & ~VL_MSG_REPLY) | VL_MSG_REPLY);
+    h.status = status;
+    if (status == 0 || !fmt)
+        return vl_wire_msg(&h, NULL);
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_str(&b, text);
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    return msg;
+}
+
+int vl_wire_parse(zmsg_t *msg, vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    memset(hdr, 0, sizeof *hdr);
+    vl_rbuf_init(body, NULL, 0);
+    zframe_t *f = zmsg_first(msg);
+    if (!f || zframe_size(f) != VL_WIRE_HDR_SIZE)
+        return VL_EPROTO;
+    const uint8_t *h = zframe_data(f);
+    hdr->type = vl_get_le16(h + 6);
+    hdr->request_id = vl_get_le64(h + 8);
+    hdr->cluster_id = vl_get_le32(h + 16);
+    hdr->status = vl_get_le32(h + 20);
+    if (vl_get_le32(h) != VL_WIRE_MAGIC)
+        return VL_EPROTO;
+    if (vl_get_le16(h + 4) != VL_WIRE_VERSION)
+        return VL_EVERSION;
+    uint16_t base = hdr->type & ~VL_MSG_REPLY;
+    if (base == 0 || base >= VL_MSG_TYPE_MAX)
+        return VL_EPROTO;
+    f = zmsg_next(msg);
+    if (!f || zframe_size(f) > VL_WIRE_MAX_BODY)
+        return VL_EPROTO;
+    if (zmsg_size(msg) > 2 + VL_WIRE_MAX_FRAMES)
+        return VL_EPROTO;
+    vl_rbuf_init(body, zframe_data(f), zframe_size(f));
+    return 0;
+}
+
+void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size)
+{
+    char text[1024];
+    vl_rbuf_t r = *body;
+    vl_rbuf_str(&r, text, sizeof text - 1);
+    snprintf(out, size, "%s", r.err ? "(no message)" : text);
+}
+
+const char *vl_wire_type_name(uint16_t type)
+{
+    static const char *names[] = {
+        [VL_MSG_HELLO] = "HELLO",           [VL_MSG_REPORT] = "REPORT",
+        [VL_MSG_COMMIT] = "COMMIT",         [VL_MSG_META] = "META",
+        [VL_MSG_GET_META] = "GET_META",     [VL_MSG_CREATE_TOPIC] = "CREATE_TOPIC",
+        [VL_MSG_DELETE_TOPIC] = "DELETE_TOPIC", [VL_MSG_ADD_SN] = "ADD_SN",
+        [VL_MSG_REMOVE_SN] = "REMOVE_SN",   [VL_MSG_ADD_LS] = "ADD_LS",
+        [VL_MSG_TRIM] = "TRIM",             [VL_MSG_APPEND] = "APPEND",
+        [VL_MSG_SUBSCRIBE] = "SUBSCRIBE",   [VL_MSG_SUB_CREDIT] = "SUB_CREDIT",
+        [VL_MSG_SUB_CANCEL] = "SUB_CANCEL", [VL_MSG_LOOKUP] = "LOOKUP",
+        [VL_MSG_REPLICATE] = "REPLICATE",   [VL_MSG_SN_STATUS] = "SN_STATUS",
+        [VL_MSG_PING] = "PING",             [VL_MSG_STATUS] = "STATUS",
+    };
+    uint16_t base = type & ~VL_MSG_REPLY;
+    if (base == 0 || base >= VL_MSG_TYPE_MAX)
+        return "UNKNOWN";
+    return names[base];
+}
+
+/* ---- bodies ----------------------------------------------------------- */
+
+void vl_report_encode(const vl_report_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->sn_id);
+    vl_wbuf_u32(b, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        vl_wbuf_u32(b, m->items[i].ls_id);
+        vl_wbuf_u64(b, m->items[i].llsn_end);
+        vl_wbuf_u64(b, m->items[i].bytes_end);
+        vl_wbuf_u64(b, m->items[i].applied_llsn_end);
+    }
+}
+
+int vl_report_decode(vl_rbuf_t *r, vl_report_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->sn_id = vl_rbuf_u32(r);
+    m->n = vl_rbuf_count(r, 1u << 20, 28);
+    if (r->err)
+        return VL_EPROTO;
+    m->items = vl_calloc(m->n ? m->n : 1, sizeof *m->items);
+    for (uint32_t i = 0; i < m->n; i++) {
+        m->items[i].ls_id = vl_rbuf_u32(r);
+        m->items[i].llsn_end = vl_rbuf_u64(r);
+        m->items[i].bytes_end = vl_rbuf_u64(r);
+        m->items[i].applied_llsn_end = vl_rbuf_u64(r);
+    }
+    if (r->err) {
+        vl_report_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_report_free(vl_report_t *m)
+{
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+void vl_commit_encode(const vl_commit_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u64(b, m->version);
+    vl_wbuf_u32(b, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const vl_commit_item_t *c = &m->items[i];
+        vl_wbuf_u32(b, c->topic_id);
+        vl_wbuf_u32(b, c->ls_id);
+        vl_wbuf_u64(b, c->llsn_begin);
+        vl_wbuf_u64(b, c->glsn_begin);
+        vl_wbuf_u64(b, c->count);
+        vl_wbuf_u64(b, c->offset_begin);
+        vl_wbuf_u64(b, c->bytes);
+        vl_wbuf_u64(b, c->hwm);
+        vl_wbuf_u64(b, c->end_offset);
+    }
+}
+
+int vl_commit_decode(vl_rbuf_t *r, vl_commit_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->version = vl_rbuf_u64(r);
+    m->n = vl_rbuf_count(r, 1u << 20, 64);
+    if (r->err)
+        return VL_EPROTO;
+    m->items = vl_calloc(m->n ? m->n : 1, sizeof *m->items);
+    for (uint32_t i = 0; i < m->n; i++) {
+        vl_commit_item_t *c = &m->items[i];
+        c->topic_id = vl_rbuf_u32(r);
+        c->ls_id = vl_rbuf_u32(r);
+        c->llsn_begin = vl_rbuf_u64(r);
+        c->glsn_begin = vl_rbuf_u64(r);
+        c->count = vl_rbuf_u64(r);
+        c->offset_begin = vl_rbuf_u64(r);
+        c->bytes = vl_rbuf_u64(r);
+        c->hwm = vl_rbuf_u64(r);
+        c->end_offset = vl_rbuf_u64(r);
+    }
+    if (r->err) {
+        vl_commit_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_commit_free(vl_commit_t *m)
+{
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->cluster_id);
+    vl_wbuf_u64(b, m->version);
+    vl_wbuf_u32(b, m->sn_id);
+    vl_wbuf_u32(b, m->nsn);
+    for (uint32_t i = 0; i < m->nsn; i++) {
+        vl_wbuf_u32(b, m->sns[i].id);
+        vl_wbuf_str(b, m->sns[i].addr);
+        vl_wbuf_u8(b, m->sns[i].alive);
+    }
+    vl_wbuf_u32(b, m->ntopics);
+    for (uint32_t i = 0; i < m->ntopics; i++) {
+        const vl_meta_topic_t *t = &m->topics[i];
+        vl_wbuf_u32(b, t->id);
+        vl_wbuf_str(b, t->name);
+        vl_wbuf_u32(b, t->rf);
+        vl_wbuf_u64(b, t->hwm);
+        vl_wbuf_u64(b, t->end_offset);
+        vl_wbuf_u64(b, t->trim_glsn);
+        vl_wbuf_u64(b, t->trim_offset);
+        vl_wbuf_u32(b, t->nls);
+        for (uint32_t j = 0; j < t->nls; j++) {
+            const vl_meta_ls_t *ls = &t->ls[j];
+            vl_wbuf_u32(b, ls->id);
+            vl_wbuf_u8(b, ls->state);
+            vl_wbuf_u32(b, ls->nrep);
+            for (uint32_t k = 0; k < ls->nrep; k++)
+                vl_wbuf_u32(b, ls->replicas[k]);
+        }
+    }
+}
+
+int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->cluster_id = vl_rbuf_u32(r);
+    m->version = vl_rbuf_u64(r);
+    m->sn_id = vl_rbuf_u32(r);
+    m->nsn = vl_rbuf_count(r, 1u << 16, 7);
+    if (r->err)
+        return VL_EPROTO;
+    m->sns = vl_calloc(m->nsn ? m->nsn : 1, sizeof *m->sns);
+    for (uint32_t i = 0; i < m->nsn && !r->err; i++) {
+        m->sns[i].id = vl_rbuf_u32(r);
+        vl_rbuf_str(r, m->sns[i].addr, VL_WIRE_MAX_ADDR);
+        m->sns[i].alive = vl_rbuf_u8(r);
+    }
+    m->ntopics = vl_rbuf_count(r, 1u << 16, 46);
+    if (!r->err)
+        m->topics = vl_calloc(m->ntopics ? m->ntopics : 1, sizeof *m->topics);
+    for (uint32_t i = 0; i < m->ntopics && !r->err; i++) {
+        vl_meta_topic_t *t = &m->topics[i];
+        t->id = vl_rbuf_u32(r);
+        vl_rbuf_str(r, t->name, VL_WIRE_MAX_NAME);
+        t->rf = vl_rbuf_u32(r);
+        t->hwm = vl_rbuf_u64(r);
+        t->end_offset = vl_rbuf_u64(r);
+        t->trim_glsn = vl_rbuf_u64(r);
+        t->trim_offset = vl_rbuf_u64(r);
+        uint32_t nls = vl_rbuf_count(r, 1u << 16, 9);
+        if (r->err)
+            break;
+        t->ls = vl_calloc(nls ? nls : 1, sizeof *t->ls);
+        t->nls = nls;
+        for (uint32_t j = 0; j < nls && !r->err; j++) {
+            vl_meta_ls_t *ls = &t->ls[j];
+            ls->id = vl_rbuf_u32(r);
+            ls->state = vl_rbuf_u8(r);
+            ls->nrep = vl_rbuf_count(r, VL_WIRE_MAX_REPLICAS, 4);
+            for (uint32_t k = 0; k < ls->nrep; k++)
+                ls->replicas[k] = vl_rbuf_u32(r);
+        }
+    }
+    if (r->err) {
+        vl_meta_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_meta_free(vl_meta_t *m)
+{
+    if (m->topics)
+        for (uint32_t i = 0; i < m->ntopics; i++)
+            free(m->topics[i].ls);
+    free(m->topics);
+    free(m->sns);
+    memset(m, 0, sizeof *m);
+}
+
+const vl_meta_topic_t *vl_meta_topic_by_name(const vl_meta_t *m, const char *name)
+{
+    for (uint32_t i = 0; i < m->ntopics; i++)
+        if (strcmp(m->topics[i].name, name) == 0)
+            return &m->topics[i];
+    return NULL;
+}
+
+const vl_meta_topic_t *vl_meta_topic_by_id(const vl_meta_t *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->ntopics; i++)
+        if (m->topics[i].id == id)
+            return &m->topics[i];
+    return NULL;
+}
+
+const vl_meta_sn_t *vl_meta_sn_by_id(const vl_meta_t *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->nsn; i++)
+        if (m->sns[i].id == id)
+            return &m->sns[i];
+    return NULL;
+}
+
+void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_str(b, m->name);
+    vl_wbuf_str(b, m->addr);
+    vl_wbuf_u32(b, m->id);
+    vl_wbuf_u32(b, m->nls);
+    vl_wbuf_u32(b, m->rf);
+    vl_wbuf_u64(b, m->glsn);
+    vl_wbuf_u64(b, m->offset);
+}
+
+int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m)
+{
+    memset(m, 0, sizeof *m);
+    vl_rbuf_str(r, m->name, VL_WIRE_MAX_NAME);
+    vl_rbuf_str(r, m->addr, VL_WIRE_MAX_ADDR);
+    m->id = vl_rbuf_u32(r);
+    m->nls = vl_rbuf_u32(r);
+    m->rf = vl_rbuf_u32(r);
+    m->glsn = vl_rbuf_u64(r);
+    m->offset = vl_rbuf_u64(r);
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->topic_id);
+    vl_wbuf_u32(b, m->ls_id);
+    vl_wbuf_u32(b, m->n);
+    if (replicate) {
+        vl_wbuf_u64(b, m->llsn_begin);
+        vl_wbuf_u64(b, m->bytes_before);
+    }
+}
+
+int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->topic_id = vl_rbuf_u32(r);
+    m->ls_id = vl_rbuf_u32(r);
+    m->n = vl_rbuf_u32(r);
+    if (replicate) {
+        m->llsn_begin = vl_rbuf_u64(r);
+        m->bytes_before = vl_rbuf_u64(r);
+    }
+    if (!r->err && m->n > VL_WIRE_MAX_FRAMES)
+        r->err = VL_EPROTO;
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_append_reply_encode(const vl_append_reply_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u64(b, m->llsn_begin);
+    vl_wbuf_u32(b, m->nruns);
+    for (uint32_t i = 0; i < m->nruns; i++) {
+        vl_wbuf_u64(b, m->runs[i].glsn_begin);
+        vl_wbuf_u32(b, m->runs[i].count);
+    }
+}
+
+int vl_append_reply_decode(vl_rbuf_t *r, vl_append_reply_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->llsn_begin = vl_rbuf_u64(r);
+    m->nruns = vl_rbuf_count(r, VL_WIRE_MAX_FRAMES, 12);
+    if (r->err)
+        return VL_EPROTO;
+    m->runs = vl_calloc(m->nruns ? m->nruns : 1, sizeof *m->runs);
+    for (uint32_t i = 0; i < m->nruns; i++) {
+        m->runs[i].glsn_begin = vl_rbuf_u64(r);
+        m->runs[i].count = vl_rbuf_u32(r);
+    }
+    if (r->err) {
+        vl_append_reply_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_append_reply_free(vl_append_reply_t *m)
+{
+    free(m->runs);
+    m->runs = NULL;
+    m->nruns = 0;
+}
+
+void vl_subscribe_encode(const vl_subscribe_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->topic_id);
+    vl_wbuf_u32(b, m->ls_id);
+    vl_wbuf_u64(b, m->glsn_begin);
+    vl_wbuf_u64(b, m->glsn_end);
+    vl_wbuf_u32(b, m->credit);
+}
+
+int vl_subscribe_decode(vl_rbuf_t *r, vl_subscribe_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->topic_id = vl_rbuf_u32(r);
+    m->ls_id = vl_rbuf_u32(r);
+    m->glsn_begin = vl_rbuf_u64(r);
+    m->glsn_end = vl_rbuf_u64(r);
+    m->credit = vl_rbuf_u32(r);
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_sub_data_encode(const vl_sub_data_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u8(b, m->last);
+    vl_wbuf_u32(b, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        vl_wbuf_u64(b, m->entries[i].glsn);
+        vl_wbuf_u64(b, m->entries[i].llsn);
+        vl_wbuf_u64(b, m->entries[i].offset);
+    }
+}
+
+int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->last = vl_rbuf_u8(r);
+    m->n = vl_rbuf_count(r, VL_WIRE_MAX_FRAMES, 24);
+    if (r->err)
+        return VL_EPROTO;
+    m->entries = vl_calloc(m->n ? m->n : 1, sizeof *m->entries);
+    for (uint32_t i = 0; i < m->n; i++) {
+        m->entries[i].glsn = vl_rbuf_u64(r);
+        m->entries[i].llsn = vl_rbuf_u64(r);
+        m->entries[i].offset = vl_rbuf_u64(r);
+    }
+    if (r->err) {
+        vl_sub_data_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_sub_data_free(vl_sub_data_t *m)
+{
+    free(m->entries);
+    m->entries = NULL;
+    m->n = 0;
+}
+
+void vl_sn_status_encode(const vl_sn_status_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_str(b, m->addr);
+    vl_wbuf_u64(b, m->disk_total);
+    vl_wbuf_u64(b, m->disk_free);
+    vl_wbuf_u32(b, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const vl_sn_replica_t *x = &m->replicas[i];
+        vl_wbuf_u32(b, x->topic_id);
+        vl_wbuf_u32(b, x->ls_id);
+        vl_wbuf_u64(b, x->llsn_end);
+        vl_wbuf_u64(b, x->bytes_end);
+        vl_wbuf_u64(b, x->committed_llsn_end);
+        vl_wbuf_u64(b, x->committed_glsn_end);
+        vl_wbuf_u64(b, x->trim_glsn);
+    }
+}
+
+int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m)
+{
+    memset(m, 0, sizeof *m);
+    vl_rbuf_str(r, m->addr, VL_WIRE_MAX_ADDR);
+    m->disk_total = vl_rbuf_u64(r);
+    m->disk_free = vl_rbuf_u64(r);
+    m->n = vl_rbuf_count(r, 1u << 16, 48);
+    if (r->err)
+        return VL_EPROTO;
+    m->replicas = vl_calloc(m->n ? m->n : 1, sizeof *m->replicas);
+    for (uint32_t i = 0; i < m->n; i++) {
+        vl_sn_replica_t *x = &m->replicas[i];
+        x->topic_id = vl_rbuf_u32(r);
+        x->ls_id = vl_rbuf_u32(r);
+        x->llsn_end = vl_rbuf_u64(r);
+        x->bytes_end = vl_rbuf_u64(r);
+        x->committed_llsn_end = vl_rbuf_u64(r);
+        x->committed_glsn_end = vl_rbuf_u64(r);
+        x->trim_glsn = vl_rbuf_u64(r);
+    }
+    if (r->err) {
+        vl_sn_status_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_sn_status_free(vl_sn_status_t *m)
+{
+    free(m->replicas);
+    m->replicas = NULL;
+    m->n = 0;
+}
+
+bool vl_topic_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > VL_WIRE_MAX_NAME || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}

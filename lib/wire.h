@@ -1,0 +1,311 @@
+/*  wire.h - the varlog wire protocol (private to the project).
+
+    Every message is a ZeroMQ multipart message:
+
+        frame 0   header, 24 bytes, little endian:
+                  magic u32 "VLOG" | version u16 | type u16 | request_id u64
+                  | cluster_id u32 | status u32
+        frame 1   body: the fields of the message type, little endian, in the
+                  order the structs below list them (strings are u16 length
+                  + bytes, arrays are u32 count + items)
+        frame 2.. payload: one frame per entry (APPEND, REPLICATE, SUBSCRIBE
+                  data), so entry bytes are never copied into a body
+
+    A reply has type (request type | VL_MSG_REPLY) and the request's
+    request_id. A reply with status != 0 carries a one-string body, the error
+    message. Requests and replies are pipelined over DEALER/ROUTER sockets.
+
+    Every decoder checks every length against what is left of the frame and
+    every count against the limits below before it allocates, so no input can
+    make a daemon read out of bounds or allocate without bound.
+*/
+#ifndef VL_WIRE_H
+#define VL_WIRE_H
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "varlog_err.h"
+
+#define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
+#define VL_WIRE_VERSION 1
+#define VL_WIRE_HDR_SIZE 24
+#define VL_WIRE_MAX_BODY (16u << 20)
+#define VL_WIRE_MAX_FRAMES 8192   /* payload frames in one message */
+#define VL_WIRE_MAX_REPLICAS 7
+#define VL_WIRE_MAX_NAME 255
+#define VL_WIRE_MAX_ADDR 255
+#define VL_MAX_ENTRY_SIZE_DEFAULT (1u << 20)
+#define VL_GLSN_MAX UINT64_MAX    /* glsn_end of a subscription that follows */
+
+typedef enum {
+    VL_MSG_HELLO = 1,     /* SN -> MR: I am addr; reply: sn id + META body */
+    VL_MSG_REPORT,        /* SN -> MR: replica ends, no reply */
+    VL_MSG_COMMIT,        /* MR -> SN: commit results, no reply */
+    VL_MSG_META,          /* MR -> SN push (no reply); body of GET_META reply */
+    VL_MSG_GET_META,      /* client/adm -> MR: empty body; reply META body */
+    VL_MSG_CREATE_TOPIC,  /* admin: name, nls, rf; reply id = topic id */
+    VL_MSG_DELETE_TOPIC,  /* admin: name */
+    VL_MSG_ADD_SN,        /* admin: addr; reply id = sn id */
+    VL_MSG_REMOVE_SN,     /* admin: id */
+    VL_MSG_ADD_LS,        /* admin: name; reply id = ls id */
+    VL_MSG_TRIM,          /* client -> MR: id = topic, glsn = new trim point, offset */
+    VL_MSG_APPEND,        /* client -> primary SN; reply append reply */
+    VL_MSG_SUBSCRIBE,     /* client -> SN; replies are sub data, many */
+    VL_MSG_SUB_CREDIT,    /* client -> SN, same request_id as the SUBSCRIBE */
+    VL_MSG_SUB_CANCEL,    /* client -> SN, same request_id; no reply */
+    VL_MSG_LOOKUP,        /* client -> SN: entry at a byte offset */
+    VL_MSG_REPLICATE,     /* primary SN -> backup SN */
+    VL_MSG_SN_STATUS,     /* adm/ctl -> SN: replicas and disk */
+    VL_MSG_PING,          /* anyone -> anyone: empty both ways */
+    VL_MSG_STATUS,        /* ctl -> adm: reply META body with alive flags */
+    VL_MSG_TYPE_MAX
+} vl_msg_type_t;
+#define VL_MSG_REPLY 0x8000
+
+typedef struct {
+    uint16_t type;
+    uint64_t request_id;
+    uint32_t cluster_id;
+    uint32_t status;
+} vl_hdr_t;
+
+/*  ---- body writer / reader ------------------------------------------- */
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} vl_wbuf_t;
+
+void vl_wbuf_init(vl_wbuf_t *b);
+void vl_wbuf_free(vl_wbuf_t *b);
+void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v);
+void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v);
+void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v);
+void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v);
+void vl_wbuf_str(vl_wbuf_t *b, const char *s); /* u16 length + bytes */
+
+/*  A reader over borrowed bytes. The first failure (short read, overlong
+    string) sets err and makes every later read return 0 / "". */
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    int err;
+} vl_rbuf_t;
+
+void vl_rbuf_init(vl_rbuf_t *r, const void *data, size_t len);
+uint8_t vl_rbuf_u8(vl_rbuf_t *r);
+uint16_t vl_rbuf_u16(vl_rbuf_t *r);
+uint32_t vl_rbuf_u32(vl_rbuf_t *r);
+uint64_t vl_rbuf_u64(vl_rbuf_t *r);
+/*  Copies a string of at most max bytes into out (size max + 1). */
+void vl_rbuf_str(vl_rbuf_t *r, char *out, size_t max);
+/*  Reads an array count and fails unless count <= max and count items of
+    item_size bytes can still follow. */
+uint32_t vl_rbuf_count(vl_rbuf_t *r, uint32_t max, size_t item_size);
+
+/*  ---- framing ------------------------------------------------------------ */
+
+/*  Builds a message of header + body. Caller owns the result; payload frames
+    may be appended with zmsg_append. body may be NULL (empty body). */
+zmsg_t *vl_wire_msg(const vl_hdr_t *hdr, const vl_wbuf_t *body);
+
+/*  Builds the reply to req with status and an empty body, or, when status is
+    not 0, a body holding the formatted message. Caller owns the result. */
+zmsg_t *vl_wire_reply(const vl_hdr_t *req, uint32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*  Checks and decodes frames 0 and 1 of msg (which stays the caller's):
+    magic, version, type, sizes, frame count. On success fills hdr and points
+    body at frame 1 (borrowed from msg). Returns VL_EPROTO or VL_EVERSION
+    with hdr filled as far as it could be (so an error reply can be sent). */
+int vl_wire_parse(zmsg_t *msg, vl_hdr_t *hdr, vl_rbuf_t *body);
+
+/*  The error text of a reply whose status is not 0 (copied into out). */
+void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size);
+
+/*  Name of a message type, for logs. */
+const char *vl_wire_type_name(uint16_t type);
+
+/*  ---- message bodies ----------------------------------------------------- */
+
+/*  Every decode returns 0 or VL_EPROTO and never allocates more than the body
+    proves can be there. Arrays inside decoded structs are the caller's:
+    free them with the matching _free. */
+
+/* REPORT: sn_id u32, items[] {ls_id u32, llsn_end u64, bytes_end u64,
+   applied_llsn_end u64}. llsn_end is the last LLSN durable on the replica,
+   bytes_end the sum of the sizes of entries 1..llsn_end, applied_llsn_end
+   the last LLSN whose commit the replica has stored. */
+typedef struct {
+    uint32_t ls_id;
+    uint64_t llsn_end, bytes_end, applied_llsn_end;
+} vl_report_item_t;
+typedef struct {
+    uint32_t sn_id;
+    uint32_t n;
+    vl_report_item_t *items;
+} vl_report_t;
+void vl_report_encode(const vl_report_t *m, vl_wbuf_t *b);
+int vl_report_decode(vl_rbuf_t *r, vl_report_t *m);
+void vl_report_free(vl_report_t *m);
+
+/* COMMIT: version u64, items[] {topic_id u32, ls_id u32, llsn_begin u64,
+   glsn_begin u64, count u64, offset_begin u64, bytes u64, hwm u64,
+   end_offset u64}: entries llsn_begin.. llsn_begin+count-1 of the log stream
+   got GLSNs glsn_begin.. and occupy bytes [offset_begin, offset_begin+bytes)
+   of the topic; hwm/end_offset are the topic's after this commit. */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t llsn_begin, glsn_begin, count, offset_begin, bytes, hwm, end_offset;
+} vl_commit_item_t;
+typedef struct {
+    uint64_t version;
+    uint32_t n;
+    vl_commit_item_t *items;
+} vl_commit_t;
+void vl_commit_encode(const vl_commit_t *m, vl_wbuf_t *b);
+int vl_commit_decode(vl_rbuf_t *r, vl_commit_t *m);
+void vl_commit_free(vl_commit_t *m);
+
+/* META: cluster_id u32, version u64, sn_id u32 (the receiver's id in a
+   HELLO reply, else 0), sns[] {id u32, addr str, alive u8}, topics[] {id
+   u32, name str, rf u32, hwm u64, end_offset u64, trim_glsn u64, trim_offset
+   u64, ls[] {id u32, state u8, replicas[] sn_id u32}}. trim_glsn is the first
+   GLSN still kept (1 before any trim), trim_offset its byte offset. */
+typedef enum {
+    VL_LS_RUNNING = 0,
+    VL_LS_SEALING,
+    VL_LS_SEALED,
+    VL_LS_UNSEALING,
+    VL_LS_DELETED
+} vl_ls_state_t;
+typedef struct {
+    uint32_t id;
+    char addr[VL_WIRE_MAX_ADDR + 1];
+    uint8_t alive;
+} vl_meta_sn_t;
+typedef struct {
+    uint32_t id;
+    uint8_t state;
+    uint32_t nrep;
+    uint32_t replicas[VL_WIRE_MAX_REPLICAS];
+} vl_meta_ls_t;
+typedef struct {
+    uint32_t id;
+    char name[VL_WIRE_MAX_NAME + 1];
+    uint32_t rf;
+    uint64_t hwm, end_offset, trim_glsn, trim_offset;
+    uint32_t nls;
+    vl_meta_ls_t *ls;
+} vl_meta_topic_t;
+typedef struct {
+    uint32_t cluster_id;
+    uint64_t version;
+    uint32_t sn_id;
+    uint32_t nsn;
+    vl_meta_sn_t *sns;
+    uint32_t ntopics;
+    vl_meta_topic_t *topics;
+} vl_meta_t;
+void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b);
+int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m);
+void vl_meta_free(vl_meta_t *m);
+/*  Lookups in a decoded META (NULL when absent). */
+const vl_meta_topic_t *vl_meta_topic_by_name(const vl_meta_t *m, const char *name);
+const vl_meta_topic_t *vl_meta_topic_by_id(const vl_meta_t *m, uint32_t id);
+const vl_meta_sn_t *vl_meta_sn_by_id(const vl_meta_t *m, uint32_t id);
+
+/* Admin requests (CREATE_TOPIC, DELETE_TOPIC, ADD_SN, REMOVE_SN, ADD_LS,
+   TRIM) share one body: name str, addr str, id u32, nls u32, rf u32,
+   glsn u64, offset u64; each uses the fields its comment in
+   vl_msg_type_t names. HELLO uses addr. Their replies: id u32. */
+typedef struct {
+    char name[VL_WIRE_MAX_NAME + 1];
+    char addr[VL_WIRE_MAX_ADDR + 1];
+    uint32_t id, nls, rf;
+    uint64_t glsn, offset;
+} vl_admin_t;
+void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
+int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
+
+/* APPEND: topic_id u32, ls_id u32, n u32; n payload frames follow.
+   REPLICATE: the same plus llsn_begin u64 and bytes_before u64 (sum of the
+   sizes of entries 1..llsn_begin-1), used by the backup to check the
+   stream. */
+typedef struct {
+    uint32_t topic_id, ls_id, n;
+    uint64_t llsn_begin, bytes_before; /* REPLICATE only */
+} vl_append_t;
+void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b);
+int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m);
+
+/* APPEND reply: llsn_begin u64, runs[] {glsn_begin u64, count u32}: the
+   entries of the batch, in order, got these GLSN runs. REPLICATE reply:
+   llsn_begin = the backup's durable end (LLSN), no runs; status VL_EGAP asks
+   the primary to resend from llsn_begin+1. */
+typedef struct {
+    uint64_t glsn_begin;
+    uint32_t count;
+} vl_run_t;
+typedef struct {
+    uint64_t llsn_begin;
+    uint32_t nruns;
+    vl_run_t *runs;
+} vl_append_reply_t;
+void vl_append_reply_encode(const vl_append_reply_t *m, vl_wbuf_t *b);
+int vl_append_reply_decode(vl_rbuf_t *r, vl_append_reply_t *m);
+void vl_append_reply_free(vl_append_reply_t *m);
+
+/* SUBSCRIBE: topic_id u32, ls_id u32, glsn_begin u64, glsn_end u64 (first
+   GLSN not wanted; VL_GLSN_MAX follows new commits), credit u32 (data
+   messages the SN may send before the next SUB_CREDIT). Entries of this log
+   stream only, in GLSN order. SUB_CREDIT: credit u32. LOOKUP: topic_id,
+   ls_id, offset in glsn_begin. */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t glsn_begin, glsn_end;
+    uint32_t credit;
+} vl_subscribe_t;
+void vl_subscribe_encode(const vl_subscribe_t *m, vl_wbuf_t *b);
+int vl_subscribe_decode(vl_rbuf_t *r, vl_subscribe_t *m);
+
+/* SUBSCRIBE data (reply type): last u8 (1: the stream ends after this
+   message), entries[] {glsn u64, llsn u64, offset u64}; one payload frame
+   per entry. An error ends the stream: status != 0 with the message body.
+   LOOKUP reply: last = found, one entry {glsn, llsn, offset}, no payload. */
+typedef struct {
+    uint64_t glsn, llsn, offset;
+} vl_entry_pos_t;
+typedef struct {
+    uint8_t last;
+    uint32_t n;
+    vl_entry_pos_t *entries;
+} vl_sub_data_t;
+void vl_sub_data_encode(const vl_sub_data_t *m, vl_wbuf_t *b);
+int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m);
+void vl_sub_data_free(vl_sub_data_t *m);
+
+/* SN_STATUS reply: addr str, disk_total u64, disk_free u64, replicas[]
+   {topic_id u32, ls_id u32, llsn_end u64, bytes_end u64, committed_llsn_end
+   u64, committed_glsn_end u64, trim_glsn u64}. */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t llsn_end, bytes_end, committed_llsn_end, committed_glsn_end, trim_glsn;
+} vl_sn_replica_t;
+typedef struct {
+    char addr[VL_WIRE_MAX_ADDR + 1];
+    uint64_t disk_total, disk_free;
+    uint32_t n;
+    vl_sn_replica_t *replicas;
+} vl_sn_status_t;
+void vl_sn_status_encode(const vl_sn_status_t *m, vl_wbuf_t *b);
+int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m);
+void vl_sn_status_free(vl_sn_status_t *m);
+
+/*  ---- names ---------------------------------------------------------- */
+
+/*  True when name is a valid topic name: [A-Za-z0-9._-]{1,255}, not
+    starting with '.'. */
+bool vl_topic_name_valid(const char *name);
+
+#endif
