@@ -1,0 +1,144 @@
+# lib.sh - helpers of the integration tests (sourced).
+#
+# Every test gets a private temp dir, free ports and an EXIT trap that stops
+# every process it started (by PID), unmounts every mount it made, scans the
+# daemon logs for sanitizer reports and removes the temp dir. Tests wait for
+# conditions (wait_for) instead of sleeping.
+set -euo pipefail
+
+BIN=${VARLOG_BIN:?VARLOG_BIN must point at the build directory (make check sets it)}
+T=$(mktemp -d /tmp/varlog-test.XXXXXX)
+PIDS=()
+MOUNTS=()
+declare -A DPID     # daemon name -> pid
+declare -A DARGS    # daemon name -> "prog args..."
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+fail() {
+	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for m in "${MOUNTS[@]}"; do
+		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
+		printf '[%s] FAIL: sanitizer report in daemon logs:\n' "$TEST_NAME" >&2
+		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log | head -80 >&2
+		rc=1
+	fi
+	if [ $rc -ne 0 ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			printf '\n--- %s (last 40 lines) ---\n' "$(basename "$f")" >&2
+			tail -n 40 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port: prints a TCP port on 127.0.0.1 that nobody listens on, outside
+# the quickstart range (9090..9200) so tests never collide with a cluster.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		ss -Htln "sport = :$p" 2>/dev/null | grep -q . && continue
+		echo "$p"
+		return 0
+	done
+}
+
+# wait_for TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND every 50 ms.
+wait_for() {
+	local limit=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || fail "timed out after ${limit}s waiting for: $what"
+		sleep 0.05
+	done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# daemon NAME PROG ARGS...: starts a daemon with its log in $T/NAME.log.
+daemon() {
+	local name=$1
+	shift
+	DARGS[$name]="$*"
+	"$BIN/$@" >>"$T/$name.log" 2>&1 &
+	DPID[$name]=$!
+	PIDS+=($!)
+}
+
+# restart NAME: starts a stopped daemon again with the same arguments.
+restart() {
+	local name=$1
+	# shellcheck disable=SC2086
+	"$BIN/"${DARGS[$name]} >>"$T/$name.log" 2>&1 &
+	DPID[$name]=$!
+	PIDS+=($!)
+}
+
+# kill9 NAME: kill -9 a daemon by its PID and reap it.
+kill9() {
+	local pid=${DPID[$1]}
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+ctl() { "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
+
+# cluster NSNS [SN ARGS...]: starts 1 MR, NSNS SNs and the admin on free
+# ports; registers the SNs. Sets MR, ADM, SN_EP[i], SN_PORT[i].
+SN_EP=()
+SN_PORT=()
+cluster() {
+	local n=$1
+	shift
+	local mrp admp i
+	mrp=$(free_port)
+	MR="tcp://127.0.0.1:$mrp"
+	mkdir -p "$T/mr"
+	daemon mr varlogmr --listen "$MR" --data "$T/mr" --log-level info
+	wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
+	for i in $(seq "$n"); do
+		SN_PORT[$i]=$(free_port)
+		SN_EP[$i]="tcp://127.0.0.1:${SN_PORT[$i]}"
+		mkdir -p "$T/sn$i"
+		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "$@"
+	done
+	admp=$(free_port)
+	ADM="tcp://127.0.0.1:$admp"
+	daemon adm varlogadm --listen "$ADM" --mr "$MR"
+	wait_for 10 "varlogadm listening on $admp" port_open "$admp"
+	for i in $(seq "$n"); do
+		wait_for 10 "sn$i listening" port_open "${SN_PORT[$i]}"
+		ctl sn add "${SN_EP[$i]}" >/dev/null || fail "sn add ${SN_EP[$i]}"
+	done
+	export VARLOG_MR=$MR VARLOG_ADM=$ADM
+}
+
+# check_dense FILE FIRST LAST: FILE holds "GLSN<TAB>data" lines; the GLSNs
+# must be exactly FIRST..LAST in order.
+check_dense() {
+	local f=$1 first=$2 last=$3
+	awk -F'\t' -v first="$first" -v last="$last" '
+		{ if ($1 != first + NR - 1) { printf "GLSN %s at line %d, expected %d\n", $1, NR, first + NR - 1; bad = 1; exit 1 } }
+		END { if (!bad && NR != last - first + 1) { printf "%d entries, expected %d\n", NR, last - first + 1; exit 1 } }' "$f"
+}
