@@ -1,0 +1,35 @@
+/*  fs.h - varlogfs: topics of a varlog cluster as append-only files.
+
+    vl_fs_ops() gives the libfuse high-level operations; the private data
+    passed to fuse_main is a vl_fs_t made by vl_fs_new. See fs.c for the
+    semantics (SPEC §7) and the design.
+*/
+#ifndef VL_FS_H
+#define VL_FS_H
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <stdbool.h>
+
+typedef struct vl_fs vl_fs_t;
+
+typedef struct {
+    const char *mr;      /* MR endpoints */
+    bool record_write;   /* -o record=write: each write(2) is one entry */
+    int timeout_ms;      /* -o timeout=SECONDS: bound on every cluster operation */
+} vl_fs_opts_t;
+
+/*  Makes the file system's state (not yet connected). Caller owns the
+    result. */
+vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts);
+
+/*  Connects to the cluster: call after the process has daemonized (ZeroMQ's
+    threads do not survive fork). Returns 0 or a VL_E* code with errbuf set. */
+int vl_fs_connect(vl_fs_t *fs, char *errbuf, size_t errbuf_size);
+
+/*  Stops appenders (flushing what is queued) and disconnects. NULL-safe. */
+void vl_fs_destroy(vl_fs_t **self_p);
+
+/*  The FUSE operations of varlogfs. */
+const struct fuse_operations *vl_fs_ops(void);
+
+#endif
