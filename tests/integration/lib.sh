@@ -142,3 +142,24 @@ check_dense() {
 		{ if ($1 != first + NR - 1) { printf "GLSN %s at line %d, expected %d\n", $1, NR, first + NR - 1; bad = 1; exit 1 } }
 		END { if (!bad && NR != last - first + 1) { printf "%d entries, expected %d\n", NR, last - first + 1; exit 1 } }' "$f"
 }
+
+# mount_fs DIR [OPTIONS...]: mounts varlogfs of the test cluster at DIR (in
+# the foreground process, log in $T/fs-NAME.log); waits until it serves.
+declare -A FSPID
+mount_fs() {
+	local dir=$1 name
+	shift
+	name=fs-$(basename "$dir")
+	mkdir -p "$dir"
+	"$BIN/varlogfs" -f --mr="$MR" "$@" "$dir" >>"$T/$name.log" 2>&1 &
+	FSPID[$dir]=$!
+	PIDS+=($!)
+	MOUNTS+=("$dir")
+	wait_for 10 "varlogfs mounted at $dir" test -d "$dir/.follow"
+}
+
+# umount_fs DIR: unmounts and waits for the daemon to exit.
+umount_fs() {
+	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
+	wait "${FSPID[$1]}" 2>/dev/null || true
+}
