@@ -1,0 +1,688 @@
+/*  store.c - the storage node's RocksDB store.
+
+    Keys and values are documented in store.h. All numbers, in keys and in
+    values, are big endian. RocksDB reports errors as a malloc'd char *err;
+    they are turned into VL_ESTORE and a thread-local message here, once
+    (s_check), and nowhere else.
+
+    Reads use iterators bounded by the key prefix of their log stream; a
+    missing 'd' key inside a stored commit range means the entry was
+    trimmed, which the readers report as VL_ETRIMMED rather than skipping.
+*/
+#include <rocksdb/c.h>
+#include <stdarg.h>
+#include <string.h>
+#include "store.h"
+#include "util.h"
+
+struct vl_store {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_writeoptions_t *wo_sync, *wo_nosync;
+    rocksdb_readoptions_t *ro;
+    char *dir;
+};
+
+struct vl_store_batch {
+    rocksdb_writebatch_t *wb;
+};
+
+#define S_KEY_LS 5  /* prefix byte + ls u32 */
+#define S_KEY_LEN 13 /* prefix byte + ls u32 + u64 */
+#define S_STATE_LEN 44
+#define S_RANGE_LEN 40
+
+static __thread char s_errmsg[512];
+
+static void s_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void s_seterr(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s_errmsg, sizeof s_errmsg, fmt, ap);
+    va_end(ap);
+}
+
+/*  Translates RocksDB's error string (and frees it). */
+static int s_check(char *err, const char *what)
+{
+    if (!err)
+        return 0;
+    s_seterr("rocksdb %s: %s", what, err);
+    rocksdb_free(err);
+    return VL_ESTORE;
+}
+
+const char *vl_store_errmsg(void)
+{
+    return s_errmsg;
+}
+
+static void s_key(uint8_t *k, char prefix, uint32_t ls, uint64_t n)
+{
+    k[0] = (uint8_t)prefix;
+    vl_put_be32(k + 1, ls);
+    vl_put_be64(k + 5, n);
+}
+
+static bool s_key_is(const char *k, size_t klen, char prefix, uint32_t ls)
+{
+    return klen == S_KEY_LEN && k[0] == prefix && vl_get_be32((const uint8_t *)k + 1) == ls;
+}
+
+/*  ---- open / close ---------------------------------------------------- */
+
+int vl_store_open(const char *dir, vl_store_t **store_p)
+{
+    *store_p = NULL;
+    vl_store_t *self = vl_calloc(1, sizeof *self);
+    self->dir = vl_strdup(dir);
+    self->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(self->opts, 1);
+    /* Entries are written in batches by one thread; a bigger memtable
+       means fewer, larger flushes. */
+    rocksdb_options_set_write_buffer_size(self->opts, 64u << 20);
+    rocksdb_options_increase_parallelism(self->opts, 2);
+    char *err = NULL;
+    self->db = rocksdb_open(self->opts, dir, &err);
+    if (!self->db) {
+        s_seterr("rocksdb open %s: %s (is another varlogsn using this data directory?)", dir,
+                 err ? err : "unknown error");
+        if (err)
+            rocksdb_free(err);
+        int rc = VL_ESTORE;
+        rocksdb_options_destroy(self->opts);
+        free(self->dir);
+        free(self);
+        return rc;
+    }
+    self->wo_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(self->wo_sync, 1);
+    self->wo_nosync = rocksdb_writeoptions_create();
+    self->ro = rocksdb_readoptions_create();
+    *store_p = self;
+    return 0;
+}
+
+void vl_store_destroy(vl_store_t **self_p)
+{
+    vl_store_t *self = *self_p;
+    if (!self)
+        return;
+    rocksdb_close(self->db);
+    rocksdb_writeoptions_destroy(self->wo_sync);
+    rocksdb_writeoptions_destroy(self->wo_nosync);
+    rocksdb_readoptions_destroy(self->ro);
+    rocksdb_options_destroy(self->opts);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  ---- states ---------------------------------------------------------- */
+
+static void s_state_encode(const vl_store_state_t *s, uint8_t *v)
+{
+    vl_put_be32(v, s->topic_id);
+    vl_put_be64(v + 4, s->llsn_end);
+    vl_put_be64(v + 12, s->bytes_end);
+    vl_put_be64(v + 20, s->applied_llsn_end);
+    vl_put_be64(v + 28, s->hwm);
+    vl_put_be64(v + 36, s->trim_glsn);
+}
+
+static int s_state_decode(uint32_t ls, const char *v, size_t vlen, vl_store_state_t *s)
+{
+    if (vlen != S_STATE_LEN) {
+        s_seterr("ls=%u: replica state has %zu bytes, expected %d: the data directory is "
+                 "corrupt or from another version",
+                 ls, vlen, S_STATE_LEN);
+        return VL_ESTORE;
+    }
+    const uint8_t *p = (const uint8_t *)v;
+    memset(s, 0, sizeof *s);
+    s->ls_id = ls;
+    s->topic_id = vl_get_be32(p);
+    s->llsn_end = vl_get_be64(p + 4);
+    s->bytes_end = vl_get_be64(p + 12);
+    s->applied_llsn_end = vl_get_be64(p + 20);
+    s->hwm = vl_get_be64(p + 28);
+    s->trim_glsn = vl_get_be64(p + 36);
+    return 0;
+}
+
+int vl_store_states(vl_store_t *self, vl_store_state_t **states_p, size_t *n_p)
+{
+    *states_p = NULL;
+    *n_p = 0;
+    size_t n = 0, cap = 16;
+    vl_store_state_t *states = vl_malloc(cap * sizeof *states);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    int rc = 0;
+    for (rocksdb_iter_seek(it, "m", 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < 1 || k[0] != 'm')
+            break;
+        if (klen != S_KEY_LS) {
+            s_seterr("replica state key of %zu bytes: the data directory is corrupt", klen);
+            rc = VL_ESTORE;
+            break;
+        }
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (n == cap) {
+            cap *= 2;
+            states = vl_realloc(states, cap * sizeof *states);
+        }
+        rc = s_state_decode(vl_get_be32((const uint8_t *)k + 1), v, vlen, &states[n]);
+        if (rc)
+            break;
+        n++;
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    if (!rc)
+        rc = s_check(err, "read replica states");
+    else if (err)
+        rocksdb_free(err);
+    rocksdb_iter_destroy(it);
+    if (rc) {
+        free(states);
+        return rc;
+    }
+    *states_p = states;
+    *n_p = n;
+    return 0;
+}
+
+int vl_store_state(vl_store_t *self, uint32_t ls_id, vl_store_state_t *state)
+{
+    uint8_t k[S_KEY_LS];
+    k[0] = 'm';
+    vl_put_be32(k + 1, ls_id);
+    size_t vlen;
+    char *err = NULL;
+    char *v = rocksdb_get(self->db, self->ro, (const char *)k, sizeof k, &vlen, &err);
+    int rc = s_check(err, "read replica state");
+    if (rc)
+        return rc;
+    if (!v) {
+        s_seterr("ls=%u: no replica state", ls_id);
+        return VL_ENOLS;
+    }
+    rc = s_state_decode(ls_id, v, vlen, state);
+    rocksdb_free(v);
+    return rc;
+}
+
+/*  ---- batches ---------------------------------------------------------- */
+
+vl_store_batch_t *vl_store_batch_new(void)
+{
+    vl_store_batch_t *self = vl_calloc(1, sizeof *self);
+    self->wb = rocksdb_writebatch_create();
+    return self;
+}
+
+void vl_store_batch_destroy(vl_store_batch_t **self_p)
+{
+    vl_store_batch_t *self = *self_p;
+    if (!self)
+        return;
+    rocksdb_writebatch_destroy(self->wb);
+    free(self);
+    *self_p = NULL;
+}
+
+void vl_store_batch_clear(vl_store_batch_t *self)
+{
+    rocksdb_writebatch_clear(self->wb);
+}
+
+int vl_store_batch_count(vl_store_batch_t *self)
+{
+    return rocksdb_writebatch_count(self->wb);
+}
+
+void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
+                              const void *data, size_t len)
+{
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', ls_id, llsn);
+    rocksdb_writebatch_put(self->wb, (const char *)k, sizeof k, len ? data : "", len);
+}
+
+void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state)
+{
+    uint8_t k[S_KEY_LS], v[S_STATE_LEN];
+    k[0] = 'm';
+    vl_put_be32(k + 1, state->ls_id);
+    s_state_encode(state, v);
+    rocksdb_writebatch_put(self->wb, (const char *)k, sizeof k, (const char *)v, sizeof v);
+}
+
+void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_store_range_t *r)
+{
+    uint8_t k[S_KEY_LEN], v[S_RANGE_LEN];
+    s_key(k, 'c', ls_id, r->glsn_begin);
+    vl_put_be64(v, r->llsn_begin);
+    vl_put_be64(v + 8, r->count);
+    vl_put_be64(v + 16, r->offset_begin);
+    vl_put_be64(v + 24, r->bytes);
+    vl_put_be64(v + 32, r->version);
+    rocksdb_writebatch_put(self->wb, (const char *)k, sizeof k, (const char *)v, sizeof v);
+    /* A range without bytes holds no offset, and its offset_begin equals
+       the next range's: it gets no 'o' key, so 'o' keys stay unique. */
+    if (r->bytes > 0) {
+        uint8_t ok[S_KEY_LEN], ov[8];
+        s_key(ok, 'o', ls_id, r->offset_begin);
+        vl_put_be64(ov, r->glsn_begin);
+        rocksdb_writebatch_put(self->wb, (const char *)ok, sizeof ok, (const char *)ov, sizeof ov);
+    }
+}
+
+static void s_delete_range(vl_store_batch_t *self, char prefix, uint32_t ls, uint64_t from,
+                           uint64_t to)
+{
+    if (from >= to)
+        return;
+    uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
+    s_key(b, prefix, ls, from);
+    s_key(e, prefix, ls, to);
+    rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
+                                    sizeof e);
+}
+
+void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
+{
+    static const char prefixes[] = {'d', 'c', 'o'};
+    for (size_t i = 0; i < sizeof prefixes; i++) {
+        /* [prefix ls 0, prefix ls+1 0): the u64 part cannot reach the end
+           key of ls, so the range also covers key UINT64_MAX. */
+        uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
+        s_key(b, prefixes[i], ls_id, 0);
+        if (ls_id == UINT32_MAX) {
+            e[0] = (uint8_t)(prefixes[i] + 1);
+            memset(e + 1, 0, S_KEY_LEN - 1);
+        } else
+            s_key(e, prefixes[i], ls_id + 1, 0);
+        rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
+                                        sizeof e);
+    }
+    uint8_t k[S_KEY_LS];
+    k[0] = 'm';
+    vl_put_be32(k + 1, ls_id);
+    rocksdb_writebatch_delete(self->wb, (const char *)k, sizeof k);
+}
+
+static int s_range_decode(const char *k, const char *v, size_t vlen, vl_store_range_t *r)
+{
+    if (vlen != S_RANGE_LEN) {
+        s_seterr("commit range of %zu bytes, expected %d: the data directory is corrupt", vlen,
+                 S_RANGE_LEN);
+        return VL_ESTORE;
+    }
+    const uint8_t *p = (const uint8_t *)v;
+    r->llsn_begin = vl_get_be64(p);
+    r->count = vl_get_be64(p + 8);
+    r->offset_begin = vl_get_be64(p + 16);
+    r->bytes = vl_get_be64(p + 24);
+    r->version = vl_get_be64(p + 32);
+    r->glsn_begin = vl_get_be64((const uint8_t *)k + 5);
+    return 0;
+}
+
+static int s_iter_done(rocksdb_iterator_t *it, int rc, const char *what)
+{
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    if (rc) {
+        if (err)
+            rocksdb_free(err);
+        return rc;
+    }
+    return s_check(err, what);
+}
+
+int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
+                        uint64_t trim_glsn)
+{
+    if (trim_glsn <= 1)
+        return 0;
+    /* The last range starting below the trim point decides the cut: if it
+       reaches the trim point it stays (only its entries below go), if it
+       ends below, it goes too. */
+    vl_store_range_t r;
+    int rc = vl_store_find_range(self, ls_id, trim_glsn - 1, &r);
+    if (rc == VL_ERANGE)
+        return 0; /* no commit range below the trim point */
+    if (rc)
+        return rc;
+    uint64_t range_end = r.glsn_begin + r.count;
+    uint64_t keep_llsn, keep_glsn_key, keep_offset_key;
+    if (range_end > trim_glsn) {
+        keep_llsn = r.llsn_begin + (trim_glsn - r.glsn_begin);
+        keep_glsn_key = r.glsn_begin;
+        keep_offset_key = r.offset_begin;
+    } else {
+        keep_llsn = r.llsn_begin + r.count;
+        keep_glsn_key = range_end;
+        keep_offset_key = r.offset_begin + r.bytes;
+    }
+    s_delete_range(batch, 'd', ls_id, 0, keep_llsn);
+    s_delete_range(batch, 'c', ls_id, 0, keep_glsn_key);
+    s_delete_range(batch, 'o', ls_id, 0, keep_offset_key);
+    return 0;
+}
+
+int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
+{
+    char *err = NULL;
+    rocksdb_write(self->db, sync ? self->wo_sync : self->wo_nosync, batch->wb, &err);
+    return s_check(err, "write");
+}
+
+/*  ---- reads ------------------------------------------------------------ */
+
+int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
+                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
+{
+    *n_p = 0;
+    *bytes_p = 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', ls_id, llsn_begin);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint64_t want = llsn_begin;
+    uint32_t n = 0;
+    uint64_t bytes = 0;
+    for (rocksdb_iter_seek(it, (const char *)k, sizeof k); rocksdb_iter_valid(it) && n < max_n;
+         rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (!s_key_is(key, klen, 'd', ls_id) || vl_get_be64((const uint8_t *)key + 5) != want)
+            break;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (n > 0 && bytes + vlen > max_bytes)
+            break;
+        zmsg_addmem(frames, v, vlen);
+        bytes += vlen;
+        n++;
+        want++;
+    }
+    *n_p = n;
+    *bytes_p = bytes;
+    return s_iter_done(it, 0, "read entries");
+}
+
+int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint64_t llsn_end,
+                       uint64_t *sum_p)
+{
+    *sum_p = 0;
+    if (llsn_begin > llsn_end)
+        return 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', ls_id, llsn_begin);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint64_t want = llsn_begin, sum = 0;
+    for (rocksdb_iter_seek(it, (const char *)k, sizeof k);
+         rocksdb_iter_valid(it) && want <= llsn_end; rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (!s_key_is(key, klen, 'd', ls_id) || vl_get_be64((const uint8_t *)key + 5) != want)
+            break;
+        rocksdb_iter_value(it, &vlen);
+        sum += vlen;
+        want++;
+    }
+    int rc = 0;
+    if (want <= llsn_end) {
+        s_seterr("ls=%u: entry llsn=%llu is not in the store (trimmed or never written)", ls_id,
+                 (unsigned long long)want);
+        rc = VL_ETRIMMED;
+    }
+    *sum_p = sum;
+    return s_iter_done(it, rc, "sum entry sizes");
+}
+
+int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
+{
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'c', ls_id, glsn);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+    int rc = VL_ERANGE;
+    if (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (s_key_is(key, klen, 'c', ls_id)) {
+            const char *v = rocksdb_iter_value(it, &vlen);
+            rc = s_range_decode(key, v, vlen, r);
+        }
+    }
+    if (rc == VL_ERANGE)
+        s_seterr("ls=%u: no commit range at or below glsn=%llu", ls_id, (unsigned long long)glsn);
+    return s_iter_done(it, rc, "find commit range");
+}
+
+/*  Finds the first range with glsn_begin >= glsn. */
+static int s_next_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
+{
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'c', ls_id, glsn);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    int rc = VL_ERANGE;
+    if (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (s_key_is(key, klen, 'c', ls_id)) {
+            const char *v = rocksdb_iter_value(it, &vlen);
+            rc = s_range_decode(key, v, vlen, r);
+        }
+    }
+    return s_iter_done(it, rc, "find next commit range");
+}
+
+/*  Positions cur on the committed entry at or after cur->glsn. Returns
+    VL_ERANGE when there is none. */
+static int s_cursor_seek(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cur)
+{
+    vl_store_range_t r;
+    int rc = vl_store_find_range(self, ls_id, cur->glsn, &r);
+    if (rc == 0 && r.glsn_begin + r.count > cur->glsn) {
+        uint64_t llsn = r.llsn_begin + (cur->glsn - r.glsn_begin);
+        uint64_t offset = r.offset_begin;
+        if (llsn > r.llsn_begin) {
+            uint64_t sum;
+            rc = vl_store_sum_sizes(self, ls_id, r.llsn_begin, llsn - 1, &sum);
+            if (rc == VL_ETRIMMED) {
+                /* The head of the range is trimmed: count back from its end. */
+                rc = vl_store_sum_sizes(self, ls_id, llsn, r.llsn_begin + r.count - 1, &sum);
+                if (rc)
+                    return rc;
+                offset = r.offset_begin + r.bytes - sum;
+            } else if (rc)
+                return rc;
+            else
+                offset += sum;
+        }
+        cur->llsn = llsn;
+        cur->offset = offset;
+        cur->range_end = r.glsn_begin + r.count;
+        cur->valid = true;
+        return 0;
+    }
+    if (rc && rc != VL_ERANGE)
+        return rc;
+    for (;;) {
+        rc = s_next_range(self, ls_id, cur->glsn, &r);
+        if (rc)
+            return rc;
+        if (r.count > 0)
+            break;
+        cur->glsn = r.glsn_begin + 1; /* an empty range: skip it */
+    }
+    cur->glsn = r.glsn_begin;
+    cur->llsn = r.llsn_begin;
+    cur->offset = r.offset_begin;
+    cur->range_end = r.glsn_begin + r.count;
+    cur->valid = true;
+    return 0;
+}
+
+int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cur,
+                            uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
+                            vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p)
+{
+    *n_p = 0;
+    *more_p = false;
+    uint32_t n = 0;
+    size_t bytes = 0;
+    while (n < max_n && cur->glsn < glsn_limit) {
+        if (!cur->valid) {
+            int rc = s_cursor_seek(self, ls_id, cur);
+            if (rc == VL_ERANGE)
+                break; /* nothing more committed */
+            if (rc)
+                return rc;
+            if (cur->glsn >= glsn_limit)
+                break;
+        }
+        /* Read the entries of the current range in LLSN order. */
+        uint8_t k[S_KEY_LEN];
+        s_key(k, 'd', ls_id, cur->llsn);
+        rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
+        int rc = 0;
+        bool full = false;
+        while (cur->glsn < cur->range_end && cur->glsn < glsn_limit) {
+            if (n >= max_n) {
+                full = true;
+                break;
+            }
+            size_t klen = 0, vlen = 0;
+            const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+            if (!key || !s_key_is(key, klen, 'd', ls_id) ||
+                vl_get_be64((const uint8_t *)key + 5) != cur->llsn) {
+                s_seterr("ls=%u: committed entry glsn=%llu llsn=%llu is gone (trimmed)", ls_id,
+                         (unsigned long long)cur->glsn, (unsigned long long)cur->llsn);
+                rc = VL_ETRIMMED;
+                break;
+            }
+            const char *v = rocksdb_iter_value(it, &vlen);
+            if (n > 0 && bytes + vlen > max_bytes) {
+                full = true;
+                break;
+            }
+            pos[n].glsn = cur->glsn;
+            pos[n].llsn = cur->llsn;
+            pos[n].offset = cur->offset;
+            if (frames)
+                zmsg_addmem(frames, v, vlen);
+            n++;
+            bytes += vlen;
+            cur->glsn++;
+            cur->llsn++;
+            cur->offset += vlen;
+            rocksdb_iter_next(it);
+        }
+        rc = s_iter_done(it, rc, "read committed entries");
+        if (rc) {
+            *n_p = n;
+            return rc;
+        }
+        if (cur->glsn >= cur->range_end)
+            cur->valid = false; /* the next entry is in a later range */
+        if (full) {
+            *more_p = true;
+            break;
+        }
+    }
+    if (n >= max_n && cur->glsn < glsn_limit)
+        *more_p = true;
+    *n_p = n;
+    return 0;
+}
+
+int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset,
+                           vl_entry_pos_t *pos, bool *found_p)
+{
+    *found_p = false;
+    memset(pos, 0, sizeof *pos);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'o', ls_id, offset);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+    uint64_t glsn_begin = 0;
+    bool have = false;
+    if (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (s_key_is(key, klen, 'o', ls_id)) {
+            const char *v = rocksdb_iter_value(it, &vlen);
+            if (vlen == 8) {
+                glsn_begin = vl_get_be64((const uint8_t *)v);
+                have = true;
+            }
+        }
+    }
+    int rc = s_iter_done(it, 0, "lookup offset");
+    if (rc || !have)
+        return rc;
+    vl_store_range_t r;
+    rc = vl_store_find_range(self, ls_id, glsn_begin, &r);
+    if (rc == VL_ERANGE)
+        return 0;
+    if (rc)
+        return rc;
+    if (r.glsn_begin != glsn_begin || offset < r.offset_begin || offset >= r.offset_begin + r.bytes)
+        return 0;
+    /* Walk the range's entries summing sizes up to the one holding offset.
+       When the head of the range is trimmed, start from the first entry
+       left and count its offset back from the end of the range. */
+    uint64_t llsn_last = r.llsn_begin + r.count - 1, first = r.llsn_begin;
+    s_key(k, 'd', ls_id, r.llsn_begin);
+    it = rocksdb_create_iterator(self->db, self->ro);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (s_key_is(key, klen, 'd', ls_id))
+            first = vl_get_be64((const uint8_t *)key + 5);
+    }
+    uint64_t at = r.offset_begin;
+    if (first != r.llsn_begin) {
+        uint64_t sum = 0;
+        rc = first <= llsn_last ? vl_store_sum_sizes(self, ls_id, first, llsn_last, &sum)
+                                : VL_ETRIMMED;
+        at = r.offset_begin + r.bytes - sum;
+        if (!rc && offset < at) {
+            s_seterr("ls=%u: offset %llu is trimmed", ls_id, (unsigned long long)offset);
+            rc = VL_ETRIMMED;
+        }
+        if (rc)
+            return s_iter_done(it, rc, "lookup offset");
+    }
+    for (uint64_t llsn = first; llsn <= llsn_last; llsn++, rocksdb_iter_next(it)) {
+        size_t klen = 0, vlen = 0;
+        const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+        if (!key || !s_key_is(key, klen, 'd', ls_id) ||
+            vl_get_be64((const uint8_t *)key + 5) != llsn) {
+            s_seterr("ls=%u: entry llsn=%llu of the range holding offset %llu is gone (trimmed)",
+                     ls_id, (unsigned long long)llsn, (unsigned long long)offset);
+            rc = VL_ETRIMMED;
+            break;
+        }
+        rocksdb_iter_value(it, &vlen);
+        if (offset < at + vlen) {
+            pos->glsn = r.glsn_begin + (llsn - r.llsn_begin);
+            pos->llsn = llsn;
+            pos->offset = at;
+            *found_p = true;
+            break;
+        }
+        at += vlen;
+    }
+    return s_iter_done(it, rc, "lookup offset");
+}

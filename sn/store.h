@@ -1,0 +1,130 @@
+/*  store.h - the storage node's RocksDB store (vl_store_*).
+
+    One RocksDB database per data directory holds every log stream replica
+    of the storage node. Keys (DESIGN.md "SN RocksDB", numbers big endian so
+    that keys sort numerically):
+
+        'd' ls u32 llsn u64        -> entry bytes
+        'c' ls u32 glsn_begin u64  -> commit range (vl_store_range_t)
+        'o' ls u32 offset_begin u64 -> glsn_begin (ranges with bytes > 0)
+        'm' ls u32                 -> replica state (vl_store_state_t)
+
+    Writes go through a batch (vl_store_batch_t) so that entries and the
+    replica's new ends land atomically: after a crash the 'm' key says
+    exactly what is durable. Only the writer thread writes; any thread may
+    read (RocksDB handles are thread-safe).
+
+    Errors: functions return 0 or a VL_E* code; vl_store_errmsg() gives the
+    calling thread's detail of its last failure (thread-local, because the
+    server and the writer thread use one store).
+*/
+#ifndef VL_SN_STORE_H
+#define VL_SN_STORE_H
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "wire.h"
+
+typedef struct vl_store vl_store_t;
+typedef struct vl_store_batch vl_store_batch_t;
+
+/*  The persistent state of one replica (the 'm' key). */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t llsn_end;         /* last durable LLSN (0: none) */
+    uint64_t bytes_end;        /* sum of the sizes of entries 1..llsn_end */
+    uint64_t applied_llsn_end; /* last LLSN whose commit range is stored */
+    uint64_t hwm;              /* topic HWM as of the last stored commit: every
+                                  entry of this LS with GLSN <= hwm is known */
+    uint64_t trim_glsn;        /* first GLSN kept (0 or 1: nothing trimmed) */
+} vl_store_state_t;
+
+/*  One commit range (the 'c' key): entries llsn_begin..llsn_begin+count-1
+    got GLSNs glsn_begin.. and topic bytes [offset_begin, offset_begin+bytes). */
+typedef struct {
+    uint64_t glsn_begin, llsn_begin, count, offset_begin, bytes, version;
+} vl_store_range_t;
+
+/*  A reading position in GLSN order inside one LS, kept between calls of
+    vl_store_read_committed so that continuing a read does not re-sum the
+    sizes from the start of the range. Set glsn and valid = false to start. */
+typedef struct {
+    uint64_t glsn;      /* next GLSN wanted */
+    bool valid;         /* llsn/offset/range_end below are known */
+    uint64_t llsn;      /* LLSN of glsn */
+    uint64_t offset;    /* topic offset of glsn */
+    uint64_t range_end; /* first GLSN past the commit range holding glsn */
+} vl_store_cursor_t;
+
+/*  Opens (creating if missing) the database in dir. Returns 0 or VL_ESTORE
+    (message in vl_store_errmsg). Caller owns *store_p. */
+int vl_store_open(const char *dir, vl_store_t **store_p);
+void vl_store_destroy(vl_store_t **self_p);
+
+/*  The calling thread's message of its last failed store call. */
+const char *vl_store_errmsg(void);
+
+/*  Reads every replica state ('m' keys). On 0, *states_p (caller frees with
+    free()) holds *n_p states ordered by ls id. */
+int vl_store_states(vl_store_t *self, vl_store_state_t **states_p, size_t *n_p);
+
+/*  Reads the state of one replica: VL_ENOLS when it has none. */
+int vl_store_state(vl_store_t *self, uint32_t ls_id, vl_store_state_t *state);
+
+/*  ---- writing ---------------------------------------------------------- */
+
+vl_store_batch_t *vl_store_batch_new(void);
+void vl_store_batch_destroy(vl_store_batch_t **self_p);
+void vl_store_batch_clear(vl_store_batch_t *self);
+/*  Number of operations in the batch. */
+int vl_store_batch_count(vl_store_batch_t *self);
+void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
+                              const void *data, size_t len);
+void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state);
+void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_store_range_t *r);
+/*  Adds the deletion of everything of ls_id below trim_glsn that the store
+    holds now: entries, whole commit ranges and their offset keys. A range
+    that straddles trim_glsn keeps its 'c'/'o' keys (its entries below the
+    trim point are deleted). Reads the store; returns 0 or VL_ESTORE. */
+int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
+                        uint64_t trim_glsn);
+/*  Adds the deletion of every key of ls_id. */
+void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id);
+/*  Writes the batch atomically, fsynced when sync. Returns 0 or VL_ESTORE. */
+int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync);
+
+/*  ---- reading ---------------------------------------------------------- */
+
+/*  Appends to frames the entries llsn_begin.. of ls_id (one frame each), at
+    most max_n entries and, past the first, max_bytes bytes; stops early at
+    the first LLSN the store does not have. Sets *n_p and *bytes_p. */
+int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
+                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p);
+
+/*  Sums the sizes of entries llsn_begin..llsn_end (inclusive) of ls_id into
+    *sum_p. VL_ETRIMMED when one of them is not in the store. */
+int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint64_t llsn_end,
+                       uint64_t *sum_p);
+
+/*  Finds the commit range of ls_id with the largest glsn_begin <= glsn.
+    Returns 0, VL_ERANGE when there is none, or VL_ESTORE. The range may end
+    before glsn (then glsn is not an entry of this LS). */
+int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r);
+
+/*  Reads committed entries of ls_id in GLSN order from cur->glsn up to (not
+    including) glsn_limit: at most max_n entries and, past the first,
+    max_bytes bytes. Fills pos[0..*n_p) (pos has max_n slots) and appends
+    one payload frame per entry to frames (when not NULL). Advances cur.
+    *more_p is true when it stopped on max_n/max_bytes rather than on the
+    limit or the end of what is committed. VL_ETRIMMED when an entry of a
+    stored commit range is gone (trimmed). */
+int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cur,
+                            uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
+                            vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p);
+
+/*  Finds the committed entry of ls_id holding topic byte offset: *found_p
+    false when no entry of this LS holds it. */
+int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset,
+                           vl_entry_pos_t *pos, bool *found_p);
+
+#endif

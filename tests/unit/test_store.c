@@ -1,0 +1,424 @@
+/*  test_store.c - unit tests of the storage node's RocksDB store.
+
+    Each test opens a store in a fresh temp directory, writes through
+    batches the way the writer thread does, and checks what the readers
+    find, including after close and reopen (what a restart recovers).
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../sn/store.h"
+
+typedef struct {
+    char dir[256];
+    vl_store_t *store;
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    if (vl_store_open(f->dir, &f->store) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_destroy(&f->store);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static void s_reopen(fixture_t *f)
+{
+    vl_store_destroy(&f->store);
+    assert_null(f->store);
+    assert_int_equal(vl_store_open(f->dir, &f->store), 0);
+}
+
+/*  Writes entries "<ls>-<llsn>" padded to size (llsn % 7) + 4 and the new
+    state, as the writer does; returns the bytes written. */
+static uint64_t s_entry(uint32_t ls, uint64_t llsn, char *buf)
+{
+    size_t size = (size_t)(llsn % 7) + 4;
+    memset(buf, 'x', size);
+    int n = snprintf(buf, size, "%u-%llu", ls, (unsigned long long)llsn);
+    (void)n;
+    return size;
+}
+
+static void s_write(vl_store_t *store, vl_store_state_t *st, uint64_t n)
+{
+    vl_store_batch_t *b = vl_store_batch_new();
+    char buf[32];
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t llsn = st->llsn_end + 1;
+        uint64_t size = s_entry(st->ls_id, llsn, buf);
+        vl_store_batch_put_entry(b, st->ls_id, llsn, buf, size);
+        st->llsn_end = llsn;
+        st->bytes_end += size;
+    }
+    vl_store_batch_put_state(b, st);
+    assert_int_equal(vl_store_write(store, b, true), 0);
+    vl_store_batch_destroy(&b);
+    assert_null(b);
+}
+
+/*  Commits the next count entries of st at glsn/offset. */
+static void s_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_t offset,
+                     uint64_t count)
+{
+    vl_store_range_t r = {.glsn_begin = glsn, .llsn_begin = st->applied_llsn_end + 1,
+                          .count = count, .offset_begin = offset, .version = glsn};
+    char buf[32];
+    for (uint64_t i = 0; i < count; i++)
+        r.bytes += s_entry(st->ls_id, r.llsn_begin + i, buf);
+    vl_store_batch_t *b = vl_store_batch_new();
+    vl_store_batch_put_range(b, st->ls_id, &r);
+    st->applied_llsn_end += count;
+    st->hwm = glsn + count - 1;
+    vl_store_batch_put_state(b, st);
+    assert_int_equal(vl_store_write(store, b, false), 0);
+    vl_store_batch_destroy(&b);
+}
+
+static void test_write_read(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t st = {.topic_id = 1, .ls_id = 7};
+    s_write(f->store, &st, 10);
+    s_write(f->store, &st, 5);
+    zmsg_t *frames = zmsg_new();
+    uint32_t n;
+    uint64_t bytes;
+    assert_int_equal(vl_store_read_entries(f->store, 7, 3, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(n, 13);
+    char buf[32];
+    uint64_t llsn = 3, sum = 0;
+    for (zframe_t *fr = zmsg_first(frames); fr; fr = zmsg_next(frames), llsn++) {
+        uint64_t size = s_entry(7, llsn, buf);
+        assert_int_equal(zframe_size(fr), size);
+        assert_memory_equal(zframe_data(fr), buf, size);
+        sum += size;
+    }
+    assert_int_equal(bytes, sum);
+    zmsg_destroy(&frames);
+
+    /* Limits: max_n, and max_bytes past the first entry. */
+    frames = zmsg_new();
+    assert_int_equal(vl_store_read_entries(f->store, 7, 1, 4, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(n, 4);
+    zmsg_destroy(&frames);
+    frames = zmsg_new();
+    assert_int_equal(vl_store_read_entries(f->store, 7, 1, 100, 1, frames, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    zmsg_destroy(&frames);
+
+    /* Another LS does not leak into this one; past the end reads nothing. */
+    vl_store_state_t other = {.topic_id = 1, .ls_id = 8};
+    s_write(f->store, &other, 3);
+    frames = zmsg_new();
+    assert_int_equal(vl_store_read_entries(f->store, 7, 16, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(n, 0);
+    zmsg_destroy(&frames);
+
+    uint64_t s;
+    assert_int_equal(vl_store_sum_sizes(f->store, 7, 1, 15, &s), 0);
+    assert_int_equal(s, st.bytes_end);
+    assert_int_equal(vl_store_sum_sizes(f->store, 7, 1, 16, &s), VL_ETRIMMED);
+}
+
+static void test_recover(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 1}, b = {.topic_id = 2, .ls_id = 2};
+    s_write(f->store, &a, 8);
+    s_write(f->store, &b, 4);
+    s_commit(f->store, &a, 1, 0, 5);
+    s_reopen(f);
+
+    vl_store_state_t *states;
+    size_t n;
+    assert_int_equal(vl_store_states(f->store, &states, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(states[0].ls_id, 1);
+    assert_int_equal(states[0].topic_id, 1);
+    assert_int_equal(states[0].llsn_end, 8);
+    assert_int_equal(states[0].bytes_end, a.bytes_end);
+    assert_int_equal(states[0].applied_llsn_end, 5);
+    assert_int_equal(states[0].hwm, 5);
+    assert_int_equal(states[1].ls_id, 2);
+    assert_int_equal(states[1].topic_id, 2);
+    assert_int_equal(states[1].llsn_end, 4);
+    assert_int_equal(states[1].bytes_end, b.bytes_end);
+    assert_int_equal(states[1].applied_llsn_end, 0);
+    free(states);
+
+    vl_store_state_t one;
+    assert_int_equal(vl_store_state(f->store, 1, &one), 0);
+    assert_int_equal(one.llsn_end, 8);
+    assert_int_equal(vl_store_state(f->store, 3, &one), VL_ENOLS);
+
+    vl_store_range_t r;
+    assert_int_equal(vl_store_find_range(f->store, 1, 3, &r), 0);
+    assert_int_equal(r.glsn_begin, 1);
+    assert_int_equal(r.llsn_begin, 1);
+    assert_int_equal(r.count, 5);
+    assert_int_equal(r.offset_begin, 0);
+    assert_int_equal(r.version, 1);
+}
+
+/*  LS 1 and LS 2 of one topic interleave: LS 1 gets GLSN 1-3 and 7-8, LS 2
+    gets 4-6. Offsets follow the sizes. */
+static void test_commit_lookup(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 1}, b = {.topic_id = 1, .ls_id = 2};
+    s_write(f->store, &a, 5);
+    s_write(f->store, &b, 3);
+    char buf[32];
+    uint64_t size_a[6], size_b[4];
+    for (uint64_t i = 1; i <= 5; i++)
+        size_a[i] = s_entry(1, i, buf);
+    for (uint64_t i = 1; i <= 3; i++)
+        size_b[i] = s_entry(2, i, buf);
+    uint64_t off_a1 = 0, off_b = size_a[1] + size_a[2] + size_a[3];
+    uint64_t off_a2 = off_b + size_b[1] + size_b[2] + size_b[3];
+    s_commit(f->store, &a, 1, off_a1, 3);
+    s_commit(f->store, &b, 4, off_b, 3);
+    s_commit(f->store, &a, 7, off_a2, 2);
+
+    vl_store_range_t r;
+    assert_int_equal(vl_store_find_range(f->store, 1, 5, &r), 0);
+    assert_int_equal(r.glsn_begin, 1); /* range ends before 5: 5 is not LS 1's */
+    assert_int_equal(vl_store_find_range(f->store, 1, 8, &r), 0);
+    assert_int_equal(r.glsn_begin, 7);
+    assert_int_equal(r.llsn_begin, 4);
+    assert_int_equal(vl_store_find_range(f->store, 2, 3, &r), VL_ERANGE);
+
+    /* Read LS 1 from GLSN 2 in steps of 2 entries. */
+    vl_entry_pos_t pos[8];
+    vl_store_cursor_t cur = {.glsn = 2};
+    uint32_t n;
+    bool more;
+    zmsg_t *frames = zmsg_new();
+    assert_int_equal(
+        vl_store_read_committed(f->store, 1, &cur, 100, 2, 1 << 20, pos, frames, &n, &more), 0);
+    assert_int_equal(n, 2);
+    assert_true(more);
+    assert_int_equal(pos[0].glsn, 2);
+    assert_int_equal(pos[0].llsn, 2);
+    assert_int_equal(pos[0].offset, size_a[1]);
+    assert_int_equal(pos[1].glsn, 3);
+    assert_int_equal(pos[1].offset, size_a[1] + size_a[2]);
+    s_entry(1, 2, buf);
+    assert_memory_equal(zframe_data(zmsg_first(frames)), buf, size_a[2]);
+    zmsg_destroy(&frames);
+    assert_int_equal(
+        vl_store_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(n, 2);
+    assert_false(more);
+    assert_int_equal(pos[0].glsn, 7);
+    assert_int_equal(pos[0].llsn, 4);
+    assert_int_equal(pos[0].offset, off_a2);
+    assert_int_equal(pos[1].glsn, 8);
+    assert_int_equal(pos[1].offset, off_a2 + size_a[4]);
+    /* Nothing more is committed. */
+    assert_int_equal(
+        vl_store_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+
+    /* A fresh cursor in the middle of a range, and a limit. */
+    vl_store_cursor_t mid = {.glsn = 5};
+    assert_int_equal(
+        vl_store_read_committed(f->store, 2, &mid, 6, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pos[0].glsn, 5);
+    assert_int_equal(pos[0].llsn, 2);
+    assert_int_equal(pos[0].offset, off_b + size_b[1]);
+    /* A cursor on a GLSN of another LS starts at this LS's next one. */
+    vl_store_cursor_t other = {.glsn = 4};
+    assert_int_equal(
+        vl_store_read_committed(f->store, 1, &other, 100, 1, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pos[0].glsn, 7);
+
+    /* Lookups by byte offset. */
+    bool found;
+    vl_entry_pos_t p;
+    assert_int_equal(vl_store_lookup_offset(f->store, 1, 0, &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 1);
+    assert_int_equal(vl_store_lookup_offset(f->store, 1, size_a[1] + 1, &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 2);
+    assert_int_equal(p.llsn, 2);
+    assert_int_equal(p.offset, size_a[1]);
+    assert_int_equal(vl_store_lookup_offset(f->store, 1, off_b, &p, &found), 0);
+    assert_false(found); /* LS 2's byte */
+    assert_int_equal(vl_store_lookup_offset(f->store, 2, off_b + size_b[1], &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 5);
+    assert_int_equal(vl_store_lookup_offset(f->store, 1, off_a2 + size_a[4], &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 8);
+    assert_int_equal(p.offset, off_a2 + size_a[4]);
+    assert_int_equal(vl_store_lookup_offset(f->store, 1, off_a2 + size_a[4] + size_a[5], &p,
+                                            &found),
+                     0);
+    assert_false(found); /* past the end */
+}
+
+static void test_trim(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 3};
+    s_write(f->store, &a, 10);
+    char buf[32];
+    uint64_t off = 0, offs[11];
+    for (uint64_t i = 1; i <= 10; i++) {
+        offs[i] = off;
+        off += s_entry(3, i, buf);
+    }
+    s_commit(f->store, &a, 1, 0, 4);         /* GLSN 1-4 */
+    s_commit(f->store, &a, 5, offs[5], 4);   /* GLSN 5-8 */
+    s_commit(f->store, &a, 9, offs[9], 2);   /* GLSN 9-10 */
+
+    /* Trim to 7: range 1-4 goes, range 5-8 keeps its keys, entries 5-6 go. */
+    vl_store_batch_t *b = vl_store_batch_new();
+    assert_int_equal(vl_store_batch_trim(f->store, b, 3, 7), 0);
+    a.trim_glsn = 7;
+    vl_store_batch_put_state(b, &a);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_destroy(&b);
+
+    vl_store_range_t r;
+    assert_int_equal(vl_store_find_range(f->store, 3, 4, &r), VL_ERANGE);
+    assert_int_equal(vl_store_find_range(f->store, 3, 7, &r), 0);
+    assert_int_equal(r.glsn_begin, 5);
+
+    vl_entry_pos_t pos[16];
+    uint32_t n;
+    bool more;
+    vl_store_cursor_t cur = {.glsn = 7};
+    assert_int_equal(
+        vl_store_read_committed(f->store, 3, &cur, 100, 16, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(pos[0].glsn, 7);
+    assert_int_equal(pos[0].offset, offs[7]); /* offsets still right past the cut */
+    assert_int_equal(pos[3].glsn, 10);
+    vl_store_cursor_t below = {.glsn = 6};
+    assert_int_equal(
+        vl_store_read_committed(f->store, 3, &below, 100, 16, 1 << 20, pos, NULL, &n, &more),
+        VL_ETRIMMED);
+    vl_store_cursor_t way_below = {.glsn = 1};
+    int rc = vl_store_read_committed(f->store, 3, &way_below, 100, 16, 1 << 20, pos, NULL, &n,
+                                     &more);
+    assert_int_equal(rc, VL_ETRIMMED); /* starts at range 5-8, whose 5 is gone */
+
+    zmsg_t *frames = zmsg_new();
+    uint64_t bytes;
+    assert_int_equal(vl_store_read_entries(f->store, 3, 1, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(n, 0);
+    zmsg_destroy(&frames);
+
+    bool found;
+    vl_entry_pos_t p;
+    assert_int_equal(vl_store_lookup_offset(f->store, 3, offs[2], &p, &found), 0);
+    assert_false(found);
+    assert_int_equal(vl_store_lookup_offset(f->store, 3, offs[8], &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 8);
+
+    /* Trim at a range boundary, then everything. */
+    b = vl_store_batch_new();
+    assert_int_equal(vl_store_batch_trim(f->store, b, 3, 9), 0);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_clear(b);
+    assert_int_equal(vl_store_find_range(f->store, 3, 8, &r), VL_ERANGE);
+    assert_int_equal(vl_store_batch_trim(f->store, b, 3, 11), 0);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_destroy(&b);
+    assert_int_equal(vl_store_find_range(f->store, 3, 100, &r), VL_ERANGE);
+    s_reopen(f);
+    vl_store_state_t st;
+    assert_int_equal(vl_store_state(f->store, 3, &st), 0);
+    assert_int_equal(st.trim_glsn, 7);
+    assert_int_equal(st.llsn_end, 10);
+}
+
+static void test_delete_ls(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 4}, b = {.topic_id = 1, .ls_id = 5};
+    s_write(f->store, &a, 6);
+    s_write(f->store, &b, 6);
+    s_commit(f->store, &a, 1, 0, 6);
+    s_commit(f->store, &b, 7, a.bytes_end, 6);
+    vl_store_batch_t *batch = vl_store_batch_new();
+    vl_store_batch_delete_ls(batch, 4);
+    assert_int_equal(vl_store_write(f->store, batch, true), 0);
+    vl_store_batch_destroy(&batch);
+    s_reopen(f);
+
+    vl_store_state_t *states;
+    size_t n;
+    assert_int_equal(vl_store_states(f->store, &states, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(states[0].ls_id, 5);
+    free(states);
+    vl_store_range_t r;
+    assert_int_equal(vl_store_find_range(f->store, 4, 100, &r), VL_ERANGE);
+    zmsg_t *frames = zmsg_new();
+    uint32_t cnt;
+    uint64_t bytes;
+    assert_int_equal(vl_store_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes),
+                     0);
+    assert_int_equal(cnt, 0);
+    assert_int_equal(vl_store_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes),
+                     0);
+    assert_int_equal(cnt, 6);
+    zmsg_destroy(&frames);
+    bool found;
+    vl_entry_pos_t p;
+    assert_int_equal(vl_store_lookup_offset(f->store, 4, 0, &p, &found), 0);
+    assert_false(found);
+    assert_int_equal(vl_store_lookup_offset(f->store, 5, a.bytes_end, &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 7);
+}
+
+static void test_open_error(void **state)
+{
+    vl_store_t *store = NULL;
+    assert_int_equal(vl_store_open("/proc/version/not-a-dir", &store), VL_ESTORE);
+    assert_null(store);
+    assert_non_null(strstr(vl_store_errmsg(), "/proc/version/not-a-dir"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_write_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_recover, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_lookup, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_trim, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_ls, s_setup, s_teardown),
+        cmocka_unit_test(test_open_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
