@@ -1,0 +1,653 @@
+/*  appender.c - asynchronous, batching, pipelining appends.
+
+    vl_appender_append copies the entry into a zframe once and queues it
+    under a mutex; an eventfd wakes the appender's thread (a zactor) when the
+    queue goes from empty to not empty, so a busy producer costs one
+    syscall per wake-up, not per entry. The thread owns every socket: one
+    DEALER per primary storage node.
+
+    The thread cuts batches from the head of the queue when one is full
+    (batch_entries or batch_bytes), when its oldest entry has lingered
+    linger_us, or when a flush asks for everything, and sends each batch as
+    one APPEND to the next log stream (round robin per batch) that has fewer
+    than `pipeline` batches in flight. Replies are matched by request id.
+
+    Batches complete out of order across log streams, but callbacks run in
+    append order: the in-order queue (vl_ordq) releases a batch only when
+    every batch cut before it is done. The memory held is bounded: append
+    blocks while the entries not yet called back exceed max_bytes or
+    max_entries.
+
+    The APPEND reply carries GLSN runs only, not offsets; callbacks get
+    offset UINT64_MAX (an entry's offset is known to subscribers and to
+    vl_lookup_offset).
+
+    No retries yet: a batch that fails (sealed log stream, timeout, ...)
+    fails its entries with that code. A log stream that answered
+    VL_ESEALED, VL_ENOLS or VL_EUNAVAIL is skipped by the round robin
+    afterwards while another one is usable. A batch that timed out may still
+    be committed later.
+*/
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "client_i.h"
+#include "util.h"
+
+/*  ---- in-order completion queue ------------------------------------------- */
+
+typedef struct {
+    void *item;
+    bool done;
+} s_slot_t;
+
+struct vl_ordq {
+    uint64_t base; /* seq of slots[head] */
+    size_t head, n, cap;
+    s_slot_t *slots;
+};
+
+vl_ordq_t *vl_ordq_new(void)
+{
+    return vl_calloc(1, sizeof(vl_ordq_t));
+}
+
+void vl_ordq_destroy(vl_ordq_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->slots);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+uint64_t vl_ordq_push(vl_ordq_t *self, void *item)
+{
+    if (self->n == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 16;
+        s_slot_t *slots = vl_malloc(cap * sizeof *slots);
+        for (size_t i = 0; i < self->n; i++)
+            slots[i] = self->slots[(self->head + i) % self->cap];
+        free(self->slots);
+        self->slots = slots;
+        self->cap = cap;
+        self->head = 0;
+    }
+    self->slots[(self->head + self->n) % self->cap] = (s_slot_t){.item = item};
+    self->n++;
+    return self->base + self->n - 1;
+}
+
+void vl_ordq_done(vl_ordq_t *self, uint64_t seq)
+{
+    if (seq < self->base || seq - self->base >= self->n)
+        return;
+    self->slots[(self->head + (seq - self->base)) % self->cap].done = true;
+}
+
+void *vl_ordq_pop(vl_ordq_t *self)
+{
+    if (self->n == 0 || !self->slots[self->head].done)
+        return NULL;
+    void *item = self->slots[self->head].item;
+    self->head = (self->head + 1) % self->cap;
+    self->n--;
+    self->base++;
+    return item;
+}
+
+size_t vl_ordq_size(const vl_ordq_t *self)
+{
+    return self->n;
+}
+
+/*  ---- appender -------------------------------------------------------------- */
+
+#define APP_MAX_BYTES ((size_t)64 << 20)
+
+typedef struct {
+    zframe_t *frame;
+    void *cb_arg;
+    int64_t t_us; /* when it was queued, for linger */
+} s_entry_t;
+
+typedef struct {
+    uint64_t seq; /* in the ordq */
+    uint64_t request_id;
+    size_t ls;    /* index in self->ls */
+    size_t n, bytes;
+    void **cb_args;
+    uint64_t *glsns; /* when rc == 0 */
+    int rc;
+    char errmsg[512];
+    int64_t deadline_us;
+} s_batch_t;
+
+typedef struct {
+    uint32_t id;
+    size_t conn;
+    int inflight;
+    bool usable;
+} s_ls_t;
+
+typedef struct {
+    char addr[VL_WIRE_MAX_ADDR + 1];
+    zsock_t *sock;
+} s_conn_t;
+
+struct vl_appender {
+    vl_client_t *client;
+    char topic[VL_WIRE_MAX_NAME + 1];
+    uint32_t topic_id, cluster_id;
+    vl_append_cb_t *cb;
+    vl_appender_opts_t o;
+    size_t max_bytes, max_entries;
+    int efd;
+    zactor_t *actor;
+
+    /* shared with the callers, under mutex */
+    pthread_mutex_t mutex;
+    pthread_cond_t cond; /* room in the queue; completions for flush */
+    s_entry_t *in;
+    size_t nin, capin;
+    uint64_t appended, completed;
+    size_t outstanding_bytes;
+    uint64_t flush_target; /* cut without lingering until this many were cut */
+    bool stopping;
+    int first_rc;
+    char first_msg[512];
+
+    /* the thread's own */
+    s_ls_t *ls;
+    size_t nls, rr;
+    s_conn_t *conns;
+    size_t nconns;
+    s_entry_t *pend; /* FIFO: pend[phead .. phead+pn) */
+    size_t phead, pn, pcap, pend_bytes;
+    uint64_t cut; /* entries cut into batches so far */
+    uint64_t flush_seen;
+    s_batch_t **inflight;
+    size_t ninflight;
+    vl_ordq_t *ordq;
+    uint64_t next_id;
+};
+
+static void s_wake(vl_appender_t *self)
+{
+    uint64_t one = 1;
+    ssize_t rc = write(self->efd, &one, sizeof one);
+    (void)rc; /* EAGAIN: the counter is already non-zero, the thread wakes anyway */
+}
+
+/*  Moves the callers' queue into the thread's FIFO. */
+static void s_take_input(vl_appender_t *self)
+{
+    pthread_mutex_lock(&self->mutex);
+    if (self->nin > 0) {
+        if (self->phead > 0 && self->phead + self->pn + self->nin > self->pcap) {
+            memmove(self->pend, self->pend + self->phead, self->pn * sizeof *self->pend);
+            self->phead = 0;
+        }
+        if (self->phead + self->pn + self->nin > self->pcap) {
+            self->pcap = (self->pn + self->nin) * 2;
+            self->pend = vl_realloc(self->pend, self->pcap * sizeof *self->pend);
+        }
+        for (size_t i = 0; i < self->nin; i++) {
+            self->pend[self->phead + self->pn++] = self->in[i];
+            self->pend_bytes += zframe_size(self->in[i].frame);
+        }
+        self->nin = 0;
+    }
+    self->flush_seen = self->flush_target;
+    pthread_mutex_unlock(&self->mutex);
+}
+
+/*  The next log stream with room in its pipeline, round robin; -1 if none. */
+static int s_pick_ls(vl_appender_t *self)
+{
+    bool any_usable = false;
+    for (size_t i = 0; i < self->nls; i++)
+        any_usable |= self->ls[i].usable;
+    for (size_t k = 0; k < self->nls; k++) {
+        size_t i = (self->rr + k) % self->nls;
+        if ((self->ls[i].usable || !any_usable) && self->ls[i].inflight < self->o.pipeline) {
+            self->rr = i + 1;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
+{
+    for (size_t i = 0; i < self->ninflight; i++)
+        if (self->inflight[i] == b) {
+            self->inflight[i] = self->inflight[--self->ninflight];
+            self->ls[b->ls].inflight--;
+            break;
+        }
+    b->rc = rc;
+    if (rc != 0 && fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->errmsg, sizeof b->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    if ((rc == VL_ESEALED || rc == VL_ENOLS || rc == VL_EUNAVAIL) && self->o.ls_id == 0)
+        self->ls[b->ls].usable = false;
+    vl_ordq_done(self->ordq, b->seq);
+}
+
+/*  Cuts and sends batches while entries are ready and pipelines have room. */
+static void s_cut_batches(vl_appender_t *self, int64_t now_us)
+{
+    while (self->pn > 0) {
+        bool ready = self->pn >= self->o.batch_entries ||
+                     self->pend_bytes >= self->o.batch_bytes ||
+                     now_us >= self->pend[self->phead].t_us + self->o.linger_us ||
+                     self->flush_seen > self->cut;
+        if (!ready)
+            return;
+        int li = s_pick_ls(self);
+        if (li < 0)
+            return;
+        s_ls_t *ls = &self->ls[li];
+        s_batch_t *b = vl_calloc(1, sizeof *b);
+        size_t n = 0, bytes = 0;
+        while (n < self->pn && n < self->o.batch_entries) {
+            size_t size = zframe_size(self->pend[self->phead + n].frame);
+            if (n > 0 && bytes + size > self->o.batch_bytes)
+                break;
+            bytes += size;
+            n++;
+        }
+        b->ls = (size_t)li;
+        b->n = n;
+        b->bytes = bytes;
+        b->cb_args = vl_malloc(n * sizeof *b->cb_args);
+        b->request_id = self->next_id++;
+        b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+        vl_hdr_t hdr = {.type = VL_MSG_APPEND,
+                        .request_id = b->request_id,
+                        .cluster_id = self->cluster_id};
+        vl_append_t a = {.topic_id = self->topic_id, .ls_id = ls->id, .n = (uint32_t)n};
+        vl_wbuf_t body;
+        vl_wbuf_init(&body);
+        vl_append_encode(&a, false, &body);
+        zmsg_t *msg = vl_wire_msg(&hdr, &body);
+        vl_wbuf_free(&body);
+        for (size_t i = 0; i < n; i++) {
+            s_entry_t *e = &self->pend[self->phead + i];
+            b->cb_args[i] = e->cb_arg;
+            zmsg_append(msg, &e->frame); /* the data is not copied again */
+        }
+        self->phead += n;
+        self->pn -= n;
+        self->pend_bytes -= bytes;
+        if (self->pn == 0)
+            self->phead = 0;
+        self->cut += n;
+        b->seq = vl_ordq_push(self->ordq, b);
+        self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
+        self->inflight[self->ninflight++] = b;
+        ls->inflight++;
+        s_conn_t *conn = &self->conns[ls->conn];
+        if (!conn->sock || zmsg_send(&msg, conn->sock) != 0) {
+            zmsg_destroy(&msg);
+            s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s",
+                           self->topic, ls->id, conn->addr);
+        }
+    }
+}
+
+static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
+{
+    vl_hdr_t hdr;
+    vl_rbuf_t body;
+    s_batch_t *b = NULL;
+    if (vl_wire_parse(msg, &hdr, &body) == 0 && hdr.type == (VL_MSG_APPEND | VL_MSG_REPLY))
+        for (size_t i = 0; i < self->ninflight && !b; i++)
+            if (self->inflight[i]->request_id == hdr.request_id &&
+                self->ls[self->inflight[i]->ls].conn == conn)
+                b = self->inflight[i];
+    if (!b) {
+        zmsg_destroy(&msg); /* a batch that timed out, or garbage */
+        return;
+    }
+    uint32_t ls_id = self->ls[b->ls].id;
+    if (hdr.status != 0) {
+        char text[400];
+        vl_wire_errtext(&body, text, sizeof text);
+        s_batch_finish(self, b, (int)hdr.status, "append topic=%s ls=%u: %s", self->topic, ls_id,
+                       text);
+        zmsg_destroy(&msg);
+        return;
+    }
+    vl_append_reply_t r;
+    int rc = vl_append_reply_decode(&body, &r);
+    uint64_t total = 0;
+    for (uint32_t i = 0; rc == 0 && i < r.nruns; i++)
+        total += r.runs[i].count;
+    if (rc != 0 || total != b->n) {
+        s_batch_finish(self, b, VL_EPROTO,
+                       "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
+                       "%zu entries)",
+                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total,
+                       b->n);
+    } else {
+        b->glsns = vl_malloc(b->n * sizeof *b->glsns);
+        size_t k = 0;
+        for (uint32_t i = 0; i < r.nruns; i++)
+            for (uint32_t j = 0; j < r.runs[i].count; j++)
+                b->glsns[k++] = r.runs[i].glsn_begin + j;
+        s_batch_finish(self, b, 0, NULL);
+    }
+    if (rc == 0)
+        vl_append_reply_free(&r);
+    zmsg_destroy(&msg);
+}
+
+static void s_check_timeouts(vl_appender_t *self, int64_t now_us)
+{
+    for (size_t i = 0; i < self->ninflight;) {
+        s_batch_t *b = self->inflight[i];
+        if (now_us < b->deadline_us) {
+            i++;
+            continue;
+        }
+        s_batch_finish(self, b, VL_ETIMEDOUT,
+                       "append topic=%s ls=%u: no reply from %s within %d ms; the storage node "
+                       "may be down or slow (the batch may still be committed later)",
+                       self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
+                       self->o.timeout_ms);
+    }
+}
+
+/*  Runs the callbacks of the batches that are done, in append order. */
+static void s_complete(vl_appender_t *self)
+{
+    s_batch_t *b;
+    while ((b = vl_ordq_pop(self->ordq))) {
+        if (self->cb)
+            for (size_t i = 0; i < b->n; i++)
+                self->cb(b->cb_args[i], b->rc, b->rc ? 0 : b->glsns[i], UINT64_MAX);
+        pthread_mutex_lock(&self->mutex);
+        self->completed += b->n;
+        self->outstanding_bytes -= b->bytes;
+        if (b->rc != 0 && self->first_rc == 0) {
+            self->first_rc = b->rc;
+            snprintf(self->first_msg, sizeof self->first_msg, "%s", b->errmsg);
+        }
+        pthread_cond_broadcast(&self->cond);
+        pthread_mutex_unlock(&self->mutex);
+        free(b->cb_args);
+        free(b->glsns);
+        free(b);
+    }
+}
+
+/*  How long the thread may sleep (ms, -1 forever). */
+static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
+{
+    int64_t until = INT64_MAX;
+    bool room = false;
+    for (size_t i = 0; i < self->nls; i++)
+        room |= self->ls[i].inflight < self->o.pipeline;
+    if (self->pn > 0 && room)
+        until = self->pend[self->phead].t_us + self->o.linger_us;
+    for (size_t i = 0; i < self->ninflight; i++)
+        if (self->inflight[i]->deadline_us < until)
+            until = self->inflight[i]->deadline_us;
+    if (until == INT64_MAX)
+        return -1;
+    if (until <= now_us)
+        return 0;
+    return (long)((until - now_us + 999) / 1000);
+}
+
+static void s_actor(zsock_t *pipe, void *args)
+{
+    vl_appender_t *self = args;
+    for (size_t i = 0; i < self->nconns; i++) {
+        s_conn_t *c = &self->conns[i];
+        c->sock = zsock_new(ZMQ_DEALER);
+        if (!c->sock)
+            continue;
+        zsock_set_linger(c->sock, 0);
+        zsock_set_sndhwm(c->sock, 0); /* bounded by the pipeline instead */
+        if (zsock_connect(c->sock, "%s", c->addr) != 0)
+            zsock_destroy(&c->sock); /* its batches fail with VL_EIO */
+    }
+    zsock_signal(pipe, 0);
+    size_t nitems = 2 + self->nconns;
+    zmq_pollitem_t *items = vl_calloc(nitems, sizeof *items);
+    bool terminated = false;
+    while (!terminated) {
+        s_take_input(self);
+        int64_t now = vl_now_us();
+        s_check_timeouts(self, now);
+        s_cut_batches(self, now);
+        s_complete(self);
+        long timeout = s_poll_timeout(self, now);
+        items[0] = (zmq_pollitem_t){.socket = zsock_resolve(pipe), .events = ZMQ_POLLIN};
+        items[1] = (zmq_pollitem_t){.fd = self->efd, .events = ZMQ_POLLIN};
+        int npoll = 2;
+        for (size_t i = 0; i < self->nconns; i++)
+            if (self->conns[i].sock)
+                items[npoll++] = (zmq_pollitem_t){
+                    .socket = zsock_resolve(self->conns[i].sock), .events = ZMQ_POLLIN};
+        if (zmq_poll(items, npoll, timeout) < 0)
+            continue;
+        if (items[0].revents & ZMQ_POLLIN) {
+            char *cmd = zstr_recv(pipe);
+            if (!cmd || streq(cmd, "$TERM"))
+                terminated = true;
+            zstr_free(&cmd);
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            uint64_t v;
+            ssize_t rc = read(self->efd, &v, sizeof v);
+            (void)rc;
+        }
+        for (int k = 2; k < npoll; k++) {
+            if (!(items[k].revents & ZMQ_POLLIN))
+                continue;
+            size_t conn = 0;
+            while (zsock_resolve(self->conns[conn].sock) != items[k].socket)
+                conn++;
+            for (int m = 0; m < 256 && (zsock_events(self->conns[conn].sock) & ZMQ_POLLIN); m++) {
+                zmsg_t *msg = zmsg_recv(self->conns[conn].sock);
+                if (msg)
+                    s_on_reply(self, conn, msg);
+            }
+        }
+    }
+    /* destroy flushed first, so this only matters when it was interrupted:
+       whatever is left fails */
+    s_take_input(self);
+    for (size_t i = 0; i < self->pn; i++) {
+        s_entry_t *e = &self->pend[self->phead + i];
+        zframe_destroy(&e->frame);
+        if (self->cb)
+            self->cb(e->cb_arg, VL_ECLOSED, 0, UINT64_MAX);
+    }
+    self->pn = 0;
+    while (self->ninflight > 0)
+        s_batch_finish(self, self->inflight[0], VL_ECLOSED,
+                       "append topic=%s: the appender was destroyed", self->topic);
+    s_complete(self);
+    free(items);
+    for (size_t i = 0; i < self->nconns; i++)
+        zsock_destroy(&self->conns[i].sock);
+}
+
+int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_opts_t *opts,
+                    vl_append_cb_t *cb, vl_appender_t **app_p)
+{
+    *app_p = NULL;
+    vl_route_t route;
+    int rc = vl_client_route(client, topic, true, "appender", &route);
+    if (rc != 0)
+        return rc;
+    vl_appender_t *self = vl_calloc(1, sizeof *self);
+    self->client = client;
+    snprintf(self->topic, sizeof self->topic, "%s", topic);
+    self->topic_id = route.topic_id;
+    self->cluster_id = route.cluster_id;
+    self->cb = cb;
+    if (opts)
+        self->o = *opts;
+    if (self->o.batch_bytes == 0)
+        self->o.batch_bytes = 256 << 10;
+    if (self->o.batch_entries == 0)
+        self->o.batch_entries = 1024;
+    if (self->o.batch_entries > VL_WIRE_MAX_FRAMES)
+        self->o.batch_entries = VL_WIRE_MAX_FRAMES;
+    if (self->o.linger_us <= 0)
+        self->o.linger_us = opts && opts->linger_us < 0 ? 0 : 200;
+    if (self->o.pipeline <= 0)
+        self->o.pipeline = 8;
+    if (self->o.timeout_ms <= 0)
+        self->o.timeout_ms = client->timeout_ms;
+    self->ls = vl_calloc(route.nls ? route.nls : 1, sizeof *self->ls);
+    self->conns = vl_calloc(route.nls ? route.nls : 1, sizeof *self->conns);
+    for (uint32_t i = 0; i < route.nls; i++) {
+        const vl_route_ls_t *r = &route.ls[i];
+        if (self->o.ls_id ? r->id != self->o.ls_id : r->state != VL_LS_RUNNING)
+            continue;
+        if (r->nrep == 0 || !*r->addr[0])
+            continue;
+        size_t conn = 0;
+        while (conn < self->nconns && strcmp(self->conns[conn].addr, r->addr[0]) != 0)
+            conn++;
+        if (conn == self->nconns)
+            snprintf(self->conns[self->nconns++].addr, sizeof self->conns[0].addr, "%s",
+                     r->addr[0]);
+        self->ls[self->nls++] = (s_ls_t){.id = r->id, .conn = conn, .usable = true};
+    }
+    vl_route_free(&route);
+    if (self->nls == 0) {
+        if (self->o.ls_id)
+            rc = vl_client_fail(client, VL_ENOLS,
+                                "appender topic=%s ls=%u: the topic has no such log stream "
+                                "with a primary (see `varlogctl ls list %s`)",
+                                topic, self->o.ls_id, topic);
+        else
+            rc = vl_client_fail(client, VL_ESEALED,
+                                "appender topic=%s: no running log stream with a primary; "
+                                "unseal one or add one with `varlogctl ls add %s`",
+                                topic, topic);
+        free(self->ls);
+        free(self->conns);
+        free(self);
+        return rc;
+    }
+    size_t per_batch = self->o.batch_entries;
+    self->max_bytes = APP_MAX_BYTES;
+    self->max_entries = ((size_t)self->o.pipeline * self->nls + 2) * per_batch;
+    self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->efd < 0) {
+        rc = vl_client_fail(client, VL_EIO, "appender topic=%s: eventfd: %s", topic,
+                            strerror(errno));
+        free(self->ls);
+        free(self->conns);
+        free(self);
+        return rc;
+    }
+    pthread_mutex_init(&self->mutex, NULL);
+    pthread_cond_init(&self->cond, NULL);
+    self->ordq = vl_ordq_new();
+    self->next_id = ((uint64_t)getpid() << 32) | 1;
+    self->actor = zactor_new(s_actor, self);
+    *app_p = self;
+    return 0;
+}
+
+int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *cb_arg)
+{
+    if (len > VL_MAX_ENTRY_SIZE_DEFAULT)
+        return vl_client_fail(self->client, VL_ETOOBIG,
+                              "append topic=%s: entry of %zu bytes; the maximum entry size is "
+                              "%u bytes (split it)",
+                              self->topic, len, (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
+    s_entry_t e = {.frame = zframe_new(data, len), .cb_arg = cb_arg};
+    pthread_mutex_lock(&self->mutex);
+    while (!self->stopping && self->appended > self->completed &&
+           (self->outstanding_bytes + len > self->max_bytes ||
+            self->appended - self->completed >= self->max_entries))
+        pthread_cond_wait(&self->cond, &self->mutex);
+    if (self->stopping) {
+        pthread_mutex_unlock(&self->mutex);
+        zframe_destroy(&e.frame);
+        return vl_client_fail(self->client, VL_ECLOSED, "append topic=%s: the appender is closing",
+                              self->topic);
+    }
+    e.t_us = vl_now_us();
+    if (self->nin == self->capin) {
+        self->capin = self->capin ? self->capin * 2 : 256;
+        self->in = vl_realloc(self->in, self->capin * sizeof *self->in);
+    }
+    bool wake = self->nin == 0;
+    self->in[self->nin++] = e;
+    self->appended++;
+    self->outstanding_bytes += len;
+    pthread_mutex_unlock(&self->mutex);
+    if (wake)
+        s_wake(self);
+    return 0;
+}
+
+int vl_appender_flush(vl_appender_t *self)
+{
+    pthread_mutex_lock(&self->mutex);
+    uint64_t target = self->appended;
+    if (self->flush_target < target)
+        self->flush_target = target;
+    pthread_mutex_unlock(&self->mutex);
+    s_wake(self);
+    pthread_mutex_lock(&self->mutex);
+    while (self->completed < target)
+        pthread_cond_wait(&self->cond, &self->mutex);
+    int rc = self->first_rc;
+    char msg[sizeof self->first_msg];
+    memcpy(msg, self->first_msg, sizeof msg);
+    self->first_rc = 0;
+    self->first_msg[0] = '\0';
+    pthread_mutex_unlock(&self->mutex);
+    if (rc != 0)
+        vl_client_fail(self->client, rc, "%s", msg);
+    return rc;
+}
+
+void vl_appender_destroy(vl_appender_t **app_p)
+{
+    if (!app_p || !*app_p)
+        return;
+    vl_appender_t *self = *app_p;
+    vl_appender_flush(self);
+    pthread_mutex_lock(&self->mutex);
+    self->stopping = true;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mutex);
+    zactor_destroy(&self->actor);
+    for (size_t i = 0; i < self->nin; i++)
+        zframe_destroy(&self->in[i].frame);
+    free(self->in);
+    for (size_t i = 0; i < self->pn; i++)
+        zframe_destroy(&self->pend[self->phead + i].frame);
+    free(self->pend);
+    free(self->inflight);
+    vl_ordq_destroy(&self->ordq);
+    pthread_cond_destroy(&self->cond);
+    pthread_mutex_destroy(&self->mutex);
+    close(self->efd);
+    free(self->ls);
+    free(self->conns);
+    free(self);
+    *app_p = NULL;
+}
