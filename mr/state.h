@@ -1,0 +1,171 @@
+/*  state.h - the metadata repository's cluster state and commit rule.
+
+    Pure in-memory state, no I/O, so that the ordering rule can be unit
+    tested: storage nodes, topics, log streams with their replicas, and the
+    last report of every replica. The server feeds reports in, asks for one
+    commit round per tick, persists the round and only then applies it here
+    (vl_mrstate_commit_compute does not change the state; the split keeps
+    memory and disk in step when a persist fails).
+
+    Records (vl_mrstate_sn_t, _topic_t, _ls_t) are plain data returned by
+    lookups: they are borrowed, and stay valid until the state changes its
+    membership (add/remove of an SN, topic or log stream).
+*/
+#ifndef VL_MRSTATE_H
+#define VL_MRSTATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "wire.h"
+
+/*  Most log streams one CREATE_TOPIC may ask for. */
+#define VL_MRSTATE_MAX_NLS 1024
+
+typedef struct vl_mrstate vl_mrstate_t;
+
+typedef struct {
+    uint32_t id;
+    char addr[VL_WIRE_MAX_ADDR + 1];
+} vl_mrstate_sn_t;
+
+/*  One replica of a log stream: what its SN last reported, plus the
+    server's resend bookkeeping (volatile: never persisted). */
+typedef struct {
+    uint32_t sn_id;
+    uint64_t llsn_end;         /* last LLSN durable on the replica */
+    uint64_t bytes_end;        /* bytes of entries 1..llsn_end */
+    uint64_t applied_llsn_end; /* last LLSN whose commit the replica stored */
+    bool synced;               /* a report came since start / the SN's HELLO */
+    uint64_t sent_llsn_end;    /* commits sent to it cover LLSNs up to here */
+    uint64_t lag_applied;      /* applied_llsn_end when lag_since_us was set */
+    int64_t lag_since_us;      /* 0, or when the replica was last seen progressing
+                                  while behind the committed end */
+} vl_mrstate_replica_t;
+
+typedef struct {
+    uint32_t id, topic_id;
+    uint8_t state; /* vl_ls_state_t */
+    uint32_t nrep;
+    vl_mrstate_replica_t replicas[VL_WIRE_MAX_REPLICAS]; /* [0] is the primary */
+    uint64_t committed_llsn_end, committed_bytes;
+} vl_mrstate_ls_t;
+
+typedef struct {
+    uint32_t id;
+    char name[VL_WIRE_MAX_NAME + 1];
+    uint32_t rf;
+    uint64_t hwm, end_offset;       /* last committed GLSN, bytes through it */
+    uint64_t trim_glsn, trim_offset; /* first GLSN kept (1 before any trim) */
+    uint32_t nls;
+    vl_mrstate_ls_t **ls; /* the topic's log streams by id, borrowed */
+} vl_mrstate_topic_t;
+
+/*  Commit version and id allocators; persisted together under key V. */
+typedef struct {
+    uint64_t version;
+    uint32_t next_sn_id, next_topic_id, next_ls_id;
+} vl_mrstate_counters_t;
+
+/*  Creates an empty state (version 0, ids from 1). Caller owns the result. */
+vl_mrstate_t *vl_mrstate_new(void);
+void vl_mrstate_destroy(vl_mrstate_t **self_p);
+
+void vl_mrstate_counters(const vl_mrstate_t *self, vl_mrstate_counters_t *out);
+void vl_mrstate_set_counters(vl_mrstate_t *self, const vl_mrstate_counters_t *c);
+uint64_t vl_mrstate_version(const vl_mrstate_t *self);
+
+/*  ---- storage nodes ---------------------------------------------------- */
+
+/*  Registers an SN by address; *id_p gets its new id. VL_EINVAL for an empty
+    address, VL_EEXIST when the address is registered (id_p then holds the
+    existing id). */
+int vl_mrstate_sn_add(vl_mrstate_t *self, const char *addr, uint32_t *id_p);
+
+/*  Unregisters an SN. VL_ENOSN when unknown, VL_EBUSY while it hosts a
+    replica of any log stream. */
+int vl_mrstate_sn_remove(vl_mrstate_t *self, uint32_t id);
+
+/*  Lookups; NULL when absent. */
+vl_mrstate_sn_t *vl_mrstate_sn_by_id(const vl_mrstate_t *self, uint32_t id);
+vl_mrstate_sn_t *vl_mrstate_sn_by_addr(const vl_mrstate_t *self, const char *addr);
+size_t vl_mrstate_sn_count(const vl_mrstate_t *self);
+vl_mrstate_sn_t *vl_mrstate_sn_at(const vl_mrstate_t *self, size_t i); /* by id order */
+
+/*  Forgets what an SN's replicas reported (it said HELLO: it restarted and
+    may hold less than before); the next report re-syncs them. */
+void vl_mrstate_sn_reset(vl_mrstate_t *self, uint32_t sn_id);
+
+/*  ---- topics and log streams ------------------------------------------- */
+
+/*  Creates a topic with nls log streams of replication factor rf, placing
+    the replicas. nls 0 means the number of SNs capped at 3 (at least 1); rf
+    0 means 1. Returns VL_ENAME (bad name), VL_EEXIST, VL_EINVAL (nls or rf
+    too large), VL_EUNAVAIL (rf > number of SNs); errbuf says which. */
+int vl_mrstate_topic_create(vl_mrstate_t *self, const char *name, uint32_t nls, uint32_t rf,
+                            uint32_t *id_p, char *errbuf, size_t errbuf_size);
+
+/*  Deletes a topic and its log streams. VL_ENOTOPIC when unknown. */
+int vl_mrstate_topic_delete(vl_mrstate_t *self, uint32_t id);
+
+vl_mrstate_topic_t *vl_mrstate_topic_by_id(const vl_mrstate_t *self, uint32_t id);
+vl_mrstate_topic_t *vl_mrstate_topic_by_name(const vl_mrstate_t *self, const char *name);
+size_t vl_mrstate_topic_count(const vl_mrstate_t *self);
+vl_mrstate_topic_t *vl_mrstate_topic_at(const vl_mrstate_t *self, size_t i); /* by id order */
+
+/*  Adds one log stream to a topic, placed with the topic's rf.
+    VL_ENOTOPIC, VL_EUNAVAIL (fewer SNs than rf); errbuf says which. */
+int vl_mrstate_ls_add(vl_mrstate_t *self, uint32_t topic_id, uint32_t *ls_id_p, char *errbuf,
+                      size_t errbuf_size);
+
+vl_mrstate_ls_t *vl_mrstate_ls_by_id(const vl_mrstate_t *self, uint32_t id);
+size_t vl_mrstate_ls_count(const vl_mrstate_t *self);
+vl_mrstate_ls_t *vl_mrstate_ls_at(const vl_mrstate_t *self, size_t i); /* by id order */
+
+/*  The replica of ls on sn_id, or NULL. */
+vl_mrstate_replica_t *vl_mrstate_replica(vl_mrstate_ls_t *ls, uint32_t sn_id);
+
+/*  ---- loading (persist) ------------------------------------------------ */
+
+/*  Insert records read back from disk; ids are kept. A log stream needs its
+    topic loaded first. VL_EEXIST on a duplicate id, VL_ENOTOPIC for a log
+    stream of an unknown topic, VL_EINVAL for a malformed record. */
+int vl_mrstate_load_sn(vl_mrstate_t *self, uint32_t id, const char *addr);
+int vl_mrstate_load_topic(vl_mrstate_t *self, const vl_mrstate_topic_t *rec);
+int vl_mrstate_load_ls(vl_mrstate_t *self, const vl_mrstate_ls_t *rec);
+
+/*  ---- reports and commits ---------------------------------------------- */
+
+/*  Records an SN's report. Items for log streams the SN does not host are
+    skipped. Returns VL_ENOSN when rep->sn_id is not registered. */
+int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep);
+
+/*  Computes the next commit round without changing the state: for each topic
+    by id and each RUNNING log stream by id, the entries written on every
+    replica and not yet committed get the next GLSNs and offsets. Fills out
+    (free with vl_commit_free) and returns the number of items; out->version
+    is the round's version (current + 1) when items > 0. */
+uint32_t vl_mrstate_commit_compute(const vl_mrstate_t *self, vl_commit_t *out);
+
+/*  Applies a computed (and persisted) round. */
+void vl_mrstate_commit_apply(vl_mrstate_t *self, const vl_commit_t *round);
+
+/*  ---- metadata and trim ------------------------------------------------ */
+
+/*  Fills out with the whole metadata (alive flags 0; the server sets them).
+    Free with vl_meta_free. */
+void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_id,
+                     vl_meta_t *out);
+
+/*  Checks TRIM(topic, glsn = new first GLSN kept, offset = its byte offset).
+    range is the commit range holding glsn (NULL when glsn > hwm). Sets
+    *noop when glsn is not past the current trim point. Returns VL_ENOTOPIC,
+    VL_ERANGE (glsn > hwm + 1), VL_EINVAL (offset does not match), VL_ESTORE
+    (no range for a committed glsn); errbuf says which. */
+int vl_mrstate_trim_check(const vl_mrstate_t *self, uint32_t topic_id, uint64_t glsn,
+                          uint64_t offset, const vl_commit_item_t *range, bool *noop,
+                          char *errbuf, size_t errbuf_size);
+
+/*  Sets a checked trim point. */
+void vl_mrstate_trim_apply(vl_mrstate_t *self, uint32_t topic_id, uint64_t glsn, uint64_t offset);
+
+#endif
