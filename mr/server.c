@@ -1,0 +1,867 @@
+/*  server.c - the varlogmr actor.
+
+    One thread runs a zloop with three sources: the actor pipe, the ROUTER
+    socket every SN, client and admin talks to, and a timerfd that paces the
+    commit rounds (zloop timers count milliseconds; a timerfd in the poll set
+    gives the 500 us default).
+
+    Durability order (SPEC section 4): every change is written to RocksDB
+    with sync before anyone hears of it. A commit round is computed without
+    touching the state, persisted, applied, and only then sent; a metadata
+    change is made in memory, persisted, and reverted by reloading from the
+    store if the write fails, before any reply or META push.
+
+    The writes are done in the loop thread. A synced write per round costs
+    one fsync; reports and requests that arrive meanwhile wait in the socket
+    and are all folded into the next round, so the commit batch grows with
+    the load instead of the fsync rate limiting entries.
+
+    Resends: each replica remembers up to where commits were sent to it
+    (sent_llsn_end, state.h). A replica that says HELLO, or that the MR has
+    not heard since it started, is re-synced from its first report:
+    sent_llsn_end = its applied end. When it is behind the committed end
+    and nothing is in flight, the missing ranges are read from the history
+    and sent in bounded batches; when its applied end has not moved for a
+    second while behind, whatever was in flight is presumed lost and sent
+    again.
+
+    Nothing from the network is trusted: decoders are bounds checked
+    (wire.c), every failure gets an error reply and a log line, and a report
+    can only touch replicas the reporting SN hosts.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include "log.h"
+#include "persist.h"
+#include "server.h"
+#include "state.h"
+#include "util.h"
+#include "wire.h"
+
+#define S_ALIVE_US (3 * 1000000)   /* META alive flag: heard within 3 s */
+#define S_LAG_US (1 * 1000000)     /* resend what is in flight after 1 s */
+#define S_RESEND_BATCH 64          /* commit ranges per resend pass */
+#define S_SNDHWM 100000            /* messages queued per peer before drops */
+
+typedef struct {
+    uint32_t sn_id;
+    zframe_t *rid; /* its ZeroMQ routing id, from HELLO or REPORT */
+    int64_t last_seen_us;
+} s_peer_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zloop_t *loop;
+    zsock_t *router;
+    int port;
+    int tfd;
+    bool terminated;
+    uint32_t cluster_id;
+    vl_mrstate_t *state;
+    vl_persist_t *persist;
+    s_peer_t *peers;
+    size_t npeers, cappeers;
+    vl_persist_range_t resend[S_RESEND_BATCH];
+    int64_t last_store_error_us;
+} self_t;
+
+/*  ---- peers (connected SNs) --------------------------------------------- */
+
+static s_peer_t *s_peer(self_t *self, uint32_t sn_id)
+{
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i].sn_id == sn_id)
+            return &self->peers[i];
+    return NULL;
+}
+
+static s_peer_t *s_peer_by_rid(self_t *self, zframe_t *rid)
+{
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i].rid && zframe_eq(self->peers[i].rid, rid))
+            return &self->peers[i];
+    return NULL;
+}
+
+/*  Notes that sn_id speaks from rid. Only registered SNs get here, so the
+    table is bounded by the admin's sn add. */
+static void s_peer_set(self_t *self, uint32_t sn_id, zframe_t *rid)
+{
+    s_peer_t *p = s_peer(self, sn_id);
+    if (!p) {
+        if (self->npeers == self->cappeers) {
+            self->cappeers = self->cappeers ? self->cappeers * 2 : 8;
+            self->peers = vl_realloc(self->peers, self->cappeers * sizeof *self->peers);
+        }
+        p = &self->peers[self->npeers++];
+        memset(p, 0, sizeof *p);
+        p->sn_id = sn_id;
+    }
+    if (!p->rid || !zframe_eq(p->rid, rid)) {
+        zframe_destroy(&p->rid);
+        p->rid = zframe_dup(rid);
+    }
+    p->last_seen_us = vl_now_us();
+}
+
+static void s_peer_drop(self_t *self, uint32_t sn_id)
+{
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i].sn_id == sn_id) {
+            zframe_destroy(&self->peers[i].rid);
+            self->peers[i] = self->peers[--self->npeers];
+            return;
+        }
+}
+
+/*  ---- sending ------------------------------------------------------------- */
+
+static void s_send(self_t *self, zframe_t *rid, zmsg_t **msg_p)
+{
+    zframe_t *to = zframe_dup(rid);
+    zmsg_prepend(*msg_p, &to);
+    /* ROUTER never blocks: a full or vanished peer loses the message, and
+       the protocol recovers it (HELLO retries, resends) */
+    if (zmsg_send(msg_p, self->router) != 0)
+        zmsg_destroy(msg_p);
+}
+
+static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,
+                          const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    vl_log(status == VL_EPROTO || status == VL_EVERSION || status == VL_ESTORE ? LOG_WARNING
+                                                                                : LOG_INFO,
+           "mr: %s request=%" PRIu64 " failed (%s): %s", vl_wire_type_name(req->type),
+           req->request_id, vl_err_name(status), text);
+    zmsg_t *msg = vl_wire_reply(req, (uint32_t)status, "%s", text);
+    s_send(self, rid, &msg);
+}
+
+static vl_hdr_t s_reply_hdr(self_t *self, const vl_hdr_t *req)
+{
+    vl_hdr_t h = *req;
+    h.type = (uint16_t)((req->type & ~VL_MSG_REPLY) | VL_MSG_REPLY);
+    h.status = 0;
+    h.cluster_id = self->cluster_id;
+    return h;
+}
+
+static void s_reply_id(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t id)
+{
+    vl_hdr_t h = s_reply_hdr(self, req);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u32(&b, id);
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send(self, rid, &msg);
+}
+
+static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
+{
+    vl_meta_t m;
+    vl_mrstate_meta(self->state, self->cluster_id, sn_id, &m);
+    int64_t now = vl_now_us();
+    for (uint32_t i = 0; i < m.nsn; i++) {
+        s_peer_t *p = s_peer(self, m.sns[i].id);
+        m.sns[i].alive = p && now - p->last_seen_us < S_ALIVE_US;
+    }
+    vl_meta_encode(&m, b);
+    vl_meta_free(&m);
+}
+
+static void s_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id)
+{
+    vl_hdr_t h = s_reply_hdr(self, req);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    s_meta_encode(self, sn_id, &b);
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send(self, rid, &msg);
+}
+
+/*  Pushes the (just persisted) metadata to every connected SN. */
+static void s_push_meta(self_t *self)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    s_meta_encode(self, 0, &b);
+    vl_hdr_t h = {.type = VL_MSG_META, .request_id = 0, .cluster_id = self->cluster_id};
+    for (size_t i = 0; i < self->npeers; i++) {
+        if (!self->peers[i].rid)
+            continue;
+        zmsg_t *msg = vl_wire_msg(&h, &b);
+        s_send(self, self->peers[i].rid, &msg);
+    }
+    vl_wbuf_free(&b);
+}
+
+static void s_send_commit(self_t *self, zframe_t *rid, const vl_commit_t *c)
+{
+    vl_hdr_t h = {.type = VL_MSG_COMMIT, .request_id = 0, .cluster_id = self->cluster_id};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_commit_encode(c, &b);
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send(self, rid, &msg);
+}
+
+/*  ---- persistence of metadata changes ---------------------------------------- */
+
+/*  Replaces the in-memory state with what the store holds: used when a
+    metadata write failed, so that memory never runs ahead of the disk. */
+static void s_reload(self_t *self)
+{
+    char err[512];
+    vl_mrstate_t *fresh = vl_mrstate_new();
+    if (vl_persist_load(self->persist, fresh, err, sizeof err) != 0) {
+        vl_log(LOG_ERR, "mr: reloading the state after a failed write: %s", err);
+        vl_mrstate_destroy(&fresh);
+        return;
+    }
+    vl_mrstate_destroy(&self->state);
+    self->state = fresh;
+}
+
+/*  Persists the metadata after a change; on failure reverts the change,
+    replies VL_ESTORE and returns false. */
+static bool s_save_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t drop_topic,
+                        const uint32_t *drop_ls, size_t ndrop_ls)
+{
+    char err[512];
+    if (vl_persist_save_meta(self->persist, self->state, drop_topic, drop_ls, ndrop_ls, err,
+                             sizeof err) == 0)
+        return true;
+    vl_log(LOG_ERR, "mr: %s", err);
+    s_reload(self);
+    s_reply_error(self, rid, req, VL_ESTORE, "%s: %s", vl_wire_type_name(req->type), err);
+    return false;
+}
+
+/*  ---- handlers ------------------------------------------------------------------ */
+
+static void s_on_hello(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_admin_t a;
+    if (vl_admin_decode(body, &a) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO, "HELLO: malformed body; expected the SN's address");
+        return;
+    }
+    vl_mrstate_sn_t *sn = vl_mrstate_sn_by_addr(self->state, a.addr);
+    if (!sn) {
+        vl_log(LOG_INFO,
+               "mr: HELLO from unregistered storage node addr=%s; register it with "
+               "'varlogctl sn add %s'",
+               a.addr, a.addr);
+        s_reply_meta(self, rid, hdr, 0);
+        return;
+    }
+    vl_log(LOG_INFO, "mr: sn=%u addr=%s said HELLO", sn->id, sn->addr);
+    s_peer_set(self, sn->id, rid);
+    /* it may have restarted: trust nothing it reported before */
+    vl_mrstate_sn_reset(self->state, sn->id);
+    s_reply_meta(self, rid, hdr, sn->id);
+}
+
+static void s_on_report(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_report_t rep;
+    if (vl_report_decode(body, &rep) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "REPORT: malformed body; expected sn id and replica ends");
+        return;
+    }
+    if (vl_mrstate_report(self->state, &rep) != 0) {
+        vl_log(LOG_DEBUG, "mr: REPORT from unknown sn=%u ignored", rep.sn_id);
+    } else {
+        s_peer_set(self, rep.sn_id, rid);
+    }
+    vl_report_free(&rep);
+}
+
+static void s_on_create_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    char err[512];
+    uint32_t id;
+    int rc = vl_mrstate_topic_create(self->state, a->name, a->nls, a->rf, &id, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self->state, id);
+    vl_log(LOG_INFO, "mr: topic=%u name=%s created with %u log streams, rf %u", id, t->name,
+           t->nls, t->rf);
+    s_reply_id(self, rid, hdr, id);
+    s_push_meta(self);
+}
+
+static void s_on_delete_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    vl_mrstate_topic_t *t = vl_mrstate_topic_by_name(self->state, a->name);
+    if (!t) {
+        s_reply_error(self, rid, hdr, VL_ENOTOPIC,
+                      "delete topic '%.64s': no such topic; list topics with 'varlogctl topic list'",
+                      a->name);
+        return;
+    }
+    uint32_t id = t->id, nls = t->nls;
+    uint32_t *ls_ids = vl_calloc(nls ? nls : 1, sizeof *ls_ids);
+    for (uint32_t i = 0; i < nls; i++)
+        ls_ids[i] = t->ls[i]->id;
+    vl_mrstate_topic_delete(self->state, id);
+    bool ok = s_save_meta(self, rid, hdr, id, ls_ids, nls);
+    free(ls_ids);
+    if (!ok)
+        return;
+    vl_log(LOG_INFO, "mr: topic=%u name=%s deleted", id, a->name);
+    s_reply_id(self, rid, hdr, id);
+    s_push_meta(self);
+}
+
+static void s_on_add_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    uint32_t id = 0;
+    int rc = vl_mrstate_sn_add(self->state, a->addr, &id);
+    if (rc == VL_EEXIST) {
+        s_reply_error(self, rid, hdr, rc,
+                      "add storage node %s: already registered as sn %u", a->addr, id);
+        return;
+    }
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc,
+                      "add storage node: the address must not be empty (give its "
+                      "tcp://HOST:PORT)");
+        return;
+    }
+    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    vl_log(LOG_INFO, "mr: sn=%u addr=%s added", id, a->addr);
+    s_reply_id(self, rid, hdr, id);
+    s_push_meta(self);
+}
+
+static void s_on_remove_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    int rc = vl_mrstate_sn_remove(self->state, a->id);
+    if (rc == VL_ENOSN) {
+        s_reply_error(self, rid, hdr, rc,
+                      "remove storage node %u: no such storage node; list them with "
+                      "'varlogctl sn list'",
+                      a->id);
+        return;
+    }
+    if (rc == VL_EBUSY) {
+        s_reply_error(self, rid, hdr, rc,
+                      "remove storage node %u: it still hosts replicas of log streams; "
+                      "delete the topics that use it first",
+                      a->id);
+        return;
+    }
+    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    s_peer_drop(self, a->id);
+    vl_log(LOG_INFO, "mr: sn=%u removed", a->id);
+    s_reply_id(self, rid, hdr, a->id);
+    s_push_meta(self);
+}
+
+static void s_on_add_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    vl_mrstate_topic_t *t = vl_mrstate_topic_by_name(self->state, a->name);
+    if (!t) {
+        s_reply_error(self, rid, hdr, VL_ENOTOPIC,
+                      "add log stream to '%.64s': no such topic; create it first", a->name);
+        return;
+    }
+    char err[512];
+    uint32_t ls_id;
+    uint32_t topic_id = t->id;
+    int rc = vl_mrstate_ls_add(self->state, topic_id, &ls_id, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    vl_log(LOG_INFO, "mr: topic=%u ls=%u added", topic_id, ls_id);
+    s_reply_id(self, rid, hdr, ls_id);
+    s_push_meta(self);
+}
+
+static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    char err[512];
+    vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self->state, a->id);
+    vl_persist_range_t range;
+    bool found = false;
+    /* the range is needed only for a glsn that is committed and not yet
+       trimmed; trim_check reports the other cases itself */
+    if (t && a->glsn > t->trim_glsn && a->glsn <= t->hwm) {
+        if (vl_persist_range_at(self->persist, t->id, a->glsn, &range, &found, err,
+                                sizeof err) != 0) {
+            s_reply_error(self, rid, hdr, VL_ESTORE, "trim: %s", err);
+            return;
+        }
+    }
+    bool noop;
+    int rc = vl_mrstate_trim_check(self->state, a->id, a->glsn, a->offset,
+                                   found ? &range.item : NULL, &noop, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!noop) {
+        vl_mrstate_trim_apply(self->state, a->id, a->glsn, a->offset);
+        if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+            return;
+        vl_log(LOG_INFO, "mr: topic=%u trimmed: first glsn kept %" PRIu64 " at offset %" PRIu64,
+               a->id, a->glsn, a->offset);
+    }
+    s_reply_id(self, rid, hdr, a->id);
+    if (!noop)
+        s_push_meta(self);
+}
+
+static void s_on_admin(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_admin_t a;
+    if (vl_admin_decode(body, &a) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "%s: malformed body; expected name, addr, id, nls, rf, glsn, offset",
+                      vl_wire_type_name(hdr->type));
+        return;
+    }
+    switch (hdr->type) {
+    case VL_MSG_CREATE_TOPIC:
+        s_on_create_topic(self, rid, hdr, &a);
+        break;
+    case VL_MSG_DELETE_TOPIC:
+        s_on_delete_topic(self, rid, hdr, &a);
+        break;
+    case VL_MSG_ADD_SN:
+        s_on_add_sn(self, rid, hdr, &a);
+        break;
+    case VL_MSG_REMOVE_SN:
+        s_on_remove_sn(self, rid, hdr, &a);
+        break;
+    case VL_MSG_ADD_LS:
+        s_on_add_ls(self, rid, hdr, &a);
+        break;
+    case VL_MSG_TRIM:
+        s_on_trim(self, rid, hdr, &a);
+        break;
+    default:
+        break;
+    }
+}
+
+static void s_handle(self_t *self, zmsg_t *msg)
+{
+    zframe_t *rid = zmsg_pop(msg);
+    if (!rid || zmsg_size(msg) == 0) {
+        vl_log(LOG_WARNING, "mr: dropped a message without routing id or header");
+        zframe_destroy(&rid);
+        zmsg_destroy(&msg);
+        return;
+    }
+    s_peer_t *peer = s_peer_by_rid(self, rid);
+    if (peer)
+        peer->last_seen_us = vl_now_us();
+    vl_hdr_t hdr;
+    vl_rbuf_t body;
+    int rc = vl_wire_parse(msg, &hdr, &body);
+    if (rc != 0) {
+        if (hdr.type & VL_MSG_REPLY)
+            vl_log(LOG_WARNING, "mr: dropped a malformed reply (%s)", vl_err_name(rc));
+        else
+            s_reply_error(self, rid, &hdr, rc,
+                          "message rejected: %s; check that client and server are the same "
+                          "varlog version",
+                          vl_err_str(rc));
+        goto done;
+    }
+    if (hdr.type & VL_MSG_REPLY) {
+        vl_log(LOG_DEBUG, "mr: ignored a %s reply: the MR sends no requests",
+               vl_wire_type_name(hdr.type));
+        goto done;
+    }
+    if (hdr.cluster_id != 0 && hdr.cluster_id != self->cluster_id) {
+        s_reply_error(self, rid, &hdr, VL_ECLUSTER,
+                      "this MR serves cluster %u, the message is for cluster %u; check the "
+                      "--mr address",
+                      self->cluster_id, hdr.cluster_id);
+        goto done;
+    }
+    switch (hdr.type) {
+    case VL_MSG_HELLO:
+        s_on_hello(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_REPORT:
+        s_on_report(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_GET_META:
+    case VL_MSG_STATUS:
+        s_reply_meta(self, rid, &hdr, 0);
+        break;
+    case VL_MSG_CREATE_TOPIC:
+    case VL_MSG_DELETE_TOPIC:
+    case VL_MSG_ADD_SN:
+    case VL_MSG_REMOVE_SN:
+    case VL_MSG_ADD_LS:
+    case VL_MSG_TRIM:
+        s_on_admin(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_PING: {
+        vl_hdr_t h = s_reply_hdr(self, &hdr);
+        zmsg_t *reply = vl_wire_msg(&h, NULL);
+        s_send(self, rid, &reply);
+        break;
+    }
+    default:
+        s_reply_error(self, rid, &hdr, VL_EPROTO,
+                      "the metadata repository does not handle %s; send it to a storage node",
+                      vl_wire_type_name(hdr.type));
+        break;
+    }
+done:
+    zframe_destroy(&rid);
+    zmsg_destroy(&msg);
+}
+
+/*  Drains a bounded number of messages per wakeup: fewer passes through the
+    poll under load, and the commit timer still gets its turn. */
+static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    for (int i = 0; i < 256; i++) {
+        if (i > 0 && !(zsock_events(reader) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        s_handle(self, msg);
+    }
+    return 0;
+}
+
+/*  ---- commit rounds ---------------------------------------------------------- */
+
+/*  Sends each connected SN the items of the round for the log streams it
+    hosts, and advances the replicas' sent ends where the commit follows
+    what they were sent before (a replica further behind ignores it and is
+    caught up by s_resend). */
+static void s_send_round(self_t *self, const vl_commit_t *round)
+{
+    vl_commit_t sub = {.version = round->version, .n = 0};
+    sub.items = vl_calloc(round->n, sizeof *sub.items);
+    for (size_t p = 0; p < self->npeers; p++) {
+        s_peer_t *peer = &self->peers[p];
+        if (!peer->rid)
+            continue;
+        sub.n = 0;
+        for (uint32_t i = 0; i < round->n; i++) {
+            const vl_commit_item_t *c = &round->items[i];
+            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, c->ls_id);
+            vl_mrstate_replica_t *r = ls ? vl_mrstate_replica(ls, peer->sn_id) : NULL;
+            if (!r)
+                continue;
+            sub.items[sub.n++] = *c;
+            if (r->synced && r->sent_llsn_end + 1 == c->llsn_begin)
+                r->sent_llsn_end = c->llsn_begin + c->count - 1;
+        }
+        if (sub.n)
+            s_send_commit(self, peer->rid, &sub);
+    }
+    free(sub.items);
+}
+
+static void s_commit_round(self_t *self)
+{
+    vl_commit_t round;
+    if (vl_mrstate_commit_compute(self->state, &round) == 0) {
+        vl_commit_free(&round);
+        return;
+    }
+    char err[512];
+    if (vl_persist_commit(self->persist, self->state, &round, err, sizeof err) != 0) {
+        /* nothing is announced; the next tick computes the round again */
+        int64_t now = vl_now_us();
+        if (now - self->last_store_error_us > 1000000) {
+            vl_log(LOG_ERR, "mr: version=%" PRIu64 " not committed: %s", round.version, err);
+            self->last_store_error_us = now;
+        }
+        vl_commit_free(&round);
+        return;
+    }
+    vl_mrstate_commit_apply(self->state, &round);
+    if (vl_log_level >= LOG_DEBUG)
+        for (uint32_t i = 0; i < round.n; i++) {
+            const vl_commit_item_t *c = &round.items[i];
+            vl_log(LOG_DEBUG,
+                   "mr: version=%" PRIu64 " topic=%u ls=%u llsn=%" PRIu64 " glsn=%" PRIu64
+                   " count=%" PRIu64 " offset=%" PRIu64 " bytes=%" PRIu64,
+                   round.version, c->topic_id, c->ls_id, c->llsn_begin, c->glsn_begin, c->count,
+                   c->offset_begin, c->bytes);
+        }
+    s_send_round(self, &round);
+    vl_commit_free(&round);
+}
+
+/*  Sends replica r of ls the next batch of ranges after its sent end. */
+static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
+                           vl_mrstate_replica_t *r)
+{
+    char err[512];
+    size_t n = 0;
+    if (vl_persist_ranges(self->persist, ls->topic_id, ls->id, r->sent_llsn_end + 1,
+                          self->resend, S_RESEND_BATCH, &n, err, sizeof err) != 0) {
+        vl_log(LOG_ERR, "mr: sn=%u ls=%u resend: %s", r->sn_id, ls->id, err);
+        return;
+    }
+    vl_log(LOG_DEBUG, "mr: sn=%u ls=%u resending %zu ranges from llsn=%" PRIu64, r->sn_id,
+           ls->id, n, r->sent_llsn_end + 1);
+    for (size_t i = 0; i < n; i++) {
+        /* one message per range: each keeps the version that committed it */
+        vl_commit_t c = {.version = self->resend[i].version, .n = 1,
+                         .items = &self->resend[i].item};
+        s_send_commit(self, peer->rid, &c);
+        uint64_t end = self->resend[i].item.llsn_begin + self->resend[i].item.count - 1;
+        if (end > r->sent_llsn_end)
+            r->sent_llsn_end = end;
+    }
+}
+
+static void s_resend(self_t *self)
+{
+    int64_t now = vl_now_us();
+    size_t nls = vl_mrstate_ls_count(self->state);
+    for (size_t i = 0; i < nls; i++) {
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_at(self->state, i);
+        for (uint32_t k = 0; k < ls->nrep; k++) {
+            vl_mrstate_replica_t *r = &ls->replicas[k];
+            if (!r->synced)
+                continue;
+            if (r->applied_llsn_end >= ls->committed_llsn_end) {
+                r->lag_since_us = 0;
+                continue;
+            }
+            s_peer_t *peer = s_peer(self, r->sn_id);
+            if (!peer || !peer->rid)
+                continue;
+            if (r->lag_since_us == 0 || r->lag_applied != r->applied_llsn_end) {
+                r->lag_applied = r->applied_llsn_end;
+                r->lag_since_us = now;
+            } else if (now - r->lag_since_us > S_LAG_US) {
+                vl_log(LOG_INFO,
+                       "mr: sn=%u ls=%u applied=%" PRIu64 " stuck behind committed=%" PRIu64
+                       " for 1 s; resending",
+                       r->sn_id, ls->id, r->applied_llsn_end, ls->committed_llsn_end);
+                r->sent_llsn_end = r->applied_llsn_end;
+                r->lag_since_us = now;
+            }
+            if (r->sent_llsn_end < r->applied_llsn_end)
+                r->sent_llsn_end = r->applied_llsn_end;
+            /* one batch in flight at a time, so a far-behind replica is fed
+               at the pace it applies and never flooded */
+            if (r->sent_llsn_end >= ls->committed_llsn_end ||
+                r->sent_llsn_end > r->applied_llsn_end)
+                continue;
+            s_resend_batch(self, peer, ls, r);
+        }
+    }
+}
+
+static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    self_t *self = arg;
+    uint64_t expirations;
+    if (read(self->tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        vl_log(LOG_WARNING, "mr: reading the commit timer: %s", strerror(errno));
+    s_commit_round(self);
+    s_resend(self);
+    return 0;
+}
+
+/*  ---- pipe --------------------------------------------------------------------- */
+
+static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    zmsg_t *msg = zmsg_recv(reader);
+    if (!msg)
+        return -1; /* interrupted */
+    char *cmd = zmsg_popstr(msg);
+    int rc = 0;
+    if (cmd && streq(cmd, "$TERM")) {
+        self->terminated = true;
+        rc = -1;
+    } else if (cmd && streq(cmd, "PORT")) {
+        zsock_send(self->pipe, "i", self->port);
+    } else {
+        vl_log(LOG_WARNING, "mr: unknown pipe command '%s'", cmd ? cmd : "");
+    }
+    free(cmd);
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+/*  ---- lifecycle ------------------------------------------------------------------ */
+
+static void s_self_destroy(self_t **self_p)
+{
+    if (!*self_p)
+        return;
+    self_t *self = *self_p;
+    zloop_destroy(&self->loop);
+    zsock_destroy(&self->router);
+    if (self->tfd >= 0)
+        close(self->tfd);
+    for (size_t i = 0; i < self->npeers; i++)
+        zframe_destroy(&self->peers[i].rid);
+    free(self->peers);
+    vl_persist_destroy(&self->persist);
+    vl_mrstate_destroy(&self->state);
+    free(self);
+    *self_p = NULL;
+}
+
+static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
+{
+    self_t *self = vl_calloc(1, sizeof *self);
+    self->pipe = pipe;
+    self->tfd = -1;
+    self->cluster_id = cfg->cluster_id;
+    self->state = vl_mrstate_new();
+    char err[512];
+    self->persist = vl_persist_open(cfg->data_dir, err, sizeof err);
+    if (!self->persist) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "%s", err);
+        cfg->rc = VL_ESTORE;
+        goto fail;
+    }
+    if (vl_persist_load(self->persist, self->state, err, sizeof err) != 0) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "%s", err);
+        cfg->rc = VL_ESTORE;
+        goto fail;
+    }
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot create a ZeroMQ socket: %s",
+                 zmq_strerror(zmq_errno()));
+        cfg->rc = VL_EIO;
+        goto fail;
+    }
+    zsock_set_linger(self->router, 0);
+    zsock_set_sndhwm(self->router, S_SNDHWM);
+    zsock_set_sndtimeo(self->router, 0);
+    zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    self->port = zsock_bind(self->router, "%s", cfg->listen);
+    if (self->port < 0) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf,
+                 "cannot listen on '%s': %s; pick a free address with --listen", cfg->listen,
+                 zmq_strerror(zmq_errno()));
+        cfg->rc = VL_EIO;
+        goto fail;
+    }
+    if (self->port == 0)
+        self->port = -1; /* not TCP (ipc://, inproc://) */
+    self->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (self->tfd < 0) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot create the commit timer: %s",
+                 strerror(errno));
+        cfg->rc = VL_EIO;
+        goto fail;
+    }
+    uint32_t tick = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
+        .it_value = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
+    };
+    if (timerfd_settime(self->tfd, 0, &its, NULL) != 0) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot arm the commit timer: %s",
+                 strerror(errno));
+        cfg->rc = VL_EIO;
+        goto fail;
+    }
+    self->loop = zloop_new();
+    /* only $TERM stops the loop; main turns SIGINT/SIGTERM into $TERM */
+    zloop_set_nonstop(self->loop, true);
+    zloop_reader(self->loop, self->pipe, s_on_pipe, self);
+    zloop_reader(self->loop, self->router, s_on_router, self);
+    zmq_pollitem_t item = {.socket = NULL, .fd = self->tfd, .events = ZMQ_POLLIN};
+    zloop_poller(self->loop, &item, s_on_tick, self);
+    const char *ep = zsock_endpoint(self->router);
+    vl_log(LOG_INFO, "varlogmr: listening on %s", ep ? ep : cfg->listen);
+    vl_log(LOG_INFO,
+           "mr: cluster=%u data=%s version=%" PRIu64 " sns=%zu topics=%zu log streams=%zu "
+           "commit tick %u us",
+           self->cluster_id, cfg->data_dir, vl_mrstate_version(self->state),
+           vl_mrstate_sn_count(self->state), vl_mrstate_topic_count(self->state),
+           vl_mrstate_ls_count(self->state), tick);
+    return self;
+fail:
+    s_self_destroy(&self);
+    return NULL;
+}
+
+void vl_mr_actor(zsock_t *pipe, void *args)
+{
+    vl_mr_config_t *cfg = args;
+    /* signals are main's business: keep them from interrupting the poll */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cfg->rc = 0;
+    cfg->errbuf[0] = '\0';
+    self_t *self = s_self_new(pipe, cfg);
+    zsock_signal(pipe, 0); /* cfg->rc tells the caller how it went */
+    if (!self)
+        return;
+    /* zloop_start also returns when a poll fails (EINTR): go on unless
+       $TERM came or the ZeroMQ context is going away */
+    while (!self->terminated) {
+        zloop_start(self->loop);
+        if (!self->terminated && zmq_errno() == ETERM)
+            break;
+    }
+    s_self_destroy(&self);
+}
+
+zactor_t *vl_mr_start(vl_mr_config_t *config)
+{
+    zactor_t *actor = zactor_new(vl_mr_actor, config);
+    if (actor && config->rc != 0)
+        zactor_destroy(&actor);
+    if (!actor && config->rc == 0) {
+        config->rc = VL_EIO;
+        snprintf(config->errbuf, sizeof config->errbuf, "cannot start the MR thread");
+    }
+    return actor;
+}
+
+int vl_mr_port(zactor_t *mr)
+{
+    int port = -1;
+    if (zstr_send(mr, "PORT") == 0)
+        zsock_recv(mr, "i", &port);
+    return port;
+}
