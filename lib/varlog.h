@@ -9,7 +9,8 @@
 
     Errors: every fallible call returns 0 or a positive VL_E* code (see
     varlog_err.h); vl_client_errmsg() gives the last detailed message of the
-    calling thread's last failed call on that client.
+    calling thread's last failed call on that client (including failures of
+    vl_appender_flush and vl_subscriber_next on objects made from it).
 
     Threads: a vl_client_t may be shared by threads (its calls are
     serialised); a vl_appender_t may be shared by threads; a vl_subscriber_t
@@ -90,30 +91,40 @@ int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void
               const size_t *len, size_t n, uint64_t *glsns);
 
 /*  Called once per entry handed to vl_appender_append, in append order,
-    from the appender's thread: rc is 0 and glsn/offset set when committed,
-    or the VL_E* code of the failure. Must not block for long. */
+    from the appender's thread: rc is 0 and glsn set when committed, or the
+    VL_E* code of the failure (glsn 0). offset is UINT64_MAX: append replies
+    carry GLSNs only (vl_lookup_offset and subscribers know offsets). GLSNs
+    of consecutive entries grow within a batch but not necessarily across
+    batches sent to different log streams. Must not block for long and must
+    not call vl_appender_flush or vl_appender_destroy. */
 typedef void(vl_append_cb_t)(void *arg, int rc, uint64_t glsn, uint64_t offset);
 
 typedef struct {
     uint32_t ls_id;        /* 0: round robin over the topic's log streams */
     size_t batch_bytes;    /* flush a batch at this size (default 256 KiB) */
     size_t batch_entries;  /* ... or this many entries (default 1024) */
-    int linger_us;         /* ... or after this long (default 200) */
+    int linger_us;         /* ... or after this long (default 200; <0: none) */
     int pipeline;          /* batches in flight per log stream (default 8) */
     int timeout_ms;        /* per batch, default 5000 */
 } vl_appender_opts_t;
 
-/*  Starts an asynchronous appender for topic. opts may be NULL. Caller owns
-    the result. */
+/*  Starts an asynchronous appender for topic (a thread of its own with its
+    own connections to the primaries). opts may be NULL, cb may be NULL.
+    VL_ENOTOPIC, VL_ENOLS (opts->ls_id unknown) or VL_ESEALED (no running log
+    stream). Caller owns the result. */
 int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_opts_t *opts,
                     vl_append_cb_t *cb, vl_appender_t **app_p);
 
 /*  Queues one entry (copied) with its callback argument. Blocks while too
-    much is in flight. Thread-safe. */
+    much is in flight (64 MiB or (pipeline x log streams + 2) batches not yet
+    called back). Thread-safe. VL_ETOOBIG (no callback) when len is larger
+    than the maximum entry size. */
 int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *cb_arg);
 
-/*  Waits until every queued entry has had its callback. Returns 0, or the
-    first error any entry got since the last flush. */
+/*  Waits until every entry queued before the call has had its callback.
+    Returns 0, or the first error any entry got since the last flush (its
+    message in vl_client_errmsg). A batch that timed out fails with
+    VL_ETIMEDOUT but may still be committed later. */
 int vl_appender_flush(vl_appender_t *app);
 
 /*  Flushes, stops and frees the appender (NULL-safe). */
@@ -140,8 +151,11 @@ int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, ui
                  vl_subscriber_t **sub_p);
 
 /*  Delivers the next entry. Waits at most timeout_ms (-1: forever) and
-    returns VL_ETIMEDOUT when nothing came; VL_EEOF after the last entry of a
-    bounded range; another code when the stream failed. */
+    returns VL_ETIMEDOUT when nothing came (also early, when a signal
+    interrupted the wait and CZMQ's zsys_interrupted is set); VL_EEOF after
+    the last entry of a bounded range; another code when a stream failed
+    (VL_ETRIMMED, VL_ENOTOPIC, VL_EPROTO, ...), which every later call
+    returns too. */
 int vl_subscriber_next(vl_subscriber_t *sub, vl_entry_t *entry, int timeout_ms);
 
 /*  Closes the subscription (NULL-safe). */
