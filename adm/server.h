@@ -1,0 +1,51 @@
+/*  server.h - varlogadm, the admin daemon, as a CZMQ actor.
+
+    The admin is the one door for cluster administration: it proxies admin
+    requests (CREATE_TOPIC, DELETE_TOPIC, ADD_SN, REMOVE_SN, ADD_LS,
+    GET_META) to the metadata repository, refuses to register a storage node
+    that does not answer a PING, and watches every storage node of the
+    metadata with SN_STATUS heartbeats so that STATUS can say which are up.
+
+    STATUS reply body: a META body (vl_meta_encode) whose sns[].alive flags
+    are the admin's own view, followed by one string, the metadata
+    repository endpoints the admin talks to. The trailing string is an
+    extension that vl_meta_decode ignores (it reads the META fields and
+    leaves the rest), so any META reader can read a STATUS reply.
+
+    Usage, in a process or in a test:
+
+        vl_adm_opts_t opts = {.listen = "tcp://127.0.0.1:*", .mr = mr_ep};
+        zactor_t *adm = zactor_new(vl_adm_actor, &opts);
+        zstr_send(adm, "PORT");
+        int port;
+        zsock_recv(adm, "i", &port);    // -1: could not bind (logged)
+        ...
+        zactor_destroy(&adm);           // sends $TERM
+*/
+#ifndef VL_ADM_SERVER_H
+#define VL_ADM_SERVER_H
+#include <czmq.h>
+
+#define VL_ADM_LISTEN_DEFAULT "tcp://127.0.0.1:9090"
+#define VL_ADM_MR_DEFAULT "tcp://127.0.0.1:9092"
+#define VL_ADM_HEARTBEAT_MS_DEFAULT 1000
+#define VL_ADM_HEARTBEAT_TIMEOUT_MS_DEFAULT 3000
+
+typedef struct {
+    const char *listen;       /* ROUTER endpoint to bind */
+    const char *mr;           /* metadata repository endpoints, comma-separated */
+    int heartbeat_ms;         /* SN_STATUS to every SN this often; 0: default */
+    int heartbeat_timeout_ms; /* an SN silent this long is down; 0: default */
+    int mr_timeout_ms;        /* per proxied MR call; 0: 2000 */
+    int ping_timeout_ms;      /* PING before ADD_SN; 0: 2000 */
+} vl_adm_opts_t;
+
+/*  The actor body: zactor_new(vl_adm_actor, opts). opts (a vl_adm_opts_t
+    *) is copied before zactor_new returns, so it may live on the stack.
+    Pipe commands: "$TERM" stops the actor; "PORT" replies "i" with the
+    port bound for --listen (0 for non-TCP endpoints, -1 when the bind
+    failed, in which case the reason is logged and the actor only waits for
+    $TERM). */
+void vl_adm_actor(zsock_t *pipe, void *opts);
+
+#endif
