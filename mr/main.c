@@ -21,8 +21,15 @@
 #define PACKAGE_VERSION "unknown"
 #endif
 
-enum { OPT_LISTEN = 'l', OPT_DATA = 'd', OPT_TICK = 't', OPT_CLUSTER = 'c',
-       OPT_LOGLEVEL = 'L', OPT_HELP = 'h', OPT_VERSION = 'V' };
+enum {
+    OPT_LISTEN = 'l',
+    OPT_DATA = 'd',
+    OPT_TICK = 't',
+    OPT_CLUSTER = 'c',
+    OPT_LOGLEVEL = 'L',
+    OPT_HELP = 'h',
+    OPT_VERSION = 'V'
+};
 
 static const struct {
     const char *name;
@@ -49,8 +56,7 @@ static void s_usage(FILE *out)
                  "Options:\n");
     for (size_t i = 0; i < S_NOPTIONS; i++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", s_options[i].name,
-                 s_options[i].metavar ? " " : "",
+        snprintf(left, sizeof left, "--%s%s%s", s_options[i].name, s_options[i].metavar ? " " : "",
                  s_options[i].metavar ? s_options[i].metavar : "");
         fprintf(out, "  %-24s %s\n", left, s_options[i].help);
     }

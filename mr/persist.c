@@ -74,8 +74,9 @@ static int s_mkdirs(const char *dir)
 vl_persist_t *vl_persist_open(const char *dir, char *errbuf, size_t errbuf_size)
 {
     if (s_mkdirs(dir) != 0) {
-        snprintf(errbuf, errbuf_size, "cannot create data directory '%s': %s; check the path and its permissions",
-                 dir, strerror(errno));
+        snprintf(errbuf, errbuf_size,
+                 "cannot create data directory '%s': %s; check the path and its permissions", dir,
+                 strerror(errno));
         return NULL;
     }
     vl_persist_t *self = vl_calloc(1, sizeof *self);
@@ -123,8 +124,8 @@ static int s_write(vl_persist_t *self, rocksdb_writebatch_t *b, const char *what
     rocksdb_write(self->db, self->wsync, b, &err);
     rocksdb_writebatch_destroy(b);
     if (err) {
-        snprintf(errbuf, errbuf_size, "writing %s to the MR store in %s: %s; check the disk",
-                 what, self->dir, err);
+        snprintf(errbuf, errbuf_size, "writing %s to the MR store in %s: %s; check the disk", what,
+                 self->dir, err);
         rocksdb_free(err);
         return VL_ESTORE;
     }
@@ -164,8 +165,8 @@ static void s_put_topic(rocksdb_writebatch_t *b, const vl_mrstate_topic_t *t, ui
     vl_wbuf_free(&v);
 }
 
-static void s_put_ls(rocksdb_writebatch_t *b, const vl_mrstate_ls_t *ls, uint64_t committed_llsn_end,
-                     uint64_t committed_bytes)
+static void s_put_ls(rocksdb_writebatch_t *b, const vl_mrstate_ls_t *ls,
+                     uint64_t committed_llsn_end, uint64_t committed_bytes)
 {
     char k[16];
     size_t kl = s_key32(k, 'L', ls->id);
@@ -269,8 +270,8 @@ static int s_scan(vl_persist_t *self, char prefix, s_visit_fn *fn, vl_mrstate_t 
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
     if (err && rc == 0) {
-        snprintf(errbuf, errbuf_size, "reading the MR store in %s: %s; check the disk",
-                 self->dir, err);
+        snprintf(errbuf, errbuf_size, "reading the MR store in %s: %s; check the disk", self->dir,
+                 err);
         rc = VL_ESTORE;
     }
     rocksdb_free(err);
@@ -350,8 +351,7 @@ int vl_persist_load(vl_persist_t *self, vl_mrstate_t *state, char *errbuf, size_
 /*  ---- writes ---------------------------------------------------------------- */
 
 int vl_persist_save_meta(vl_persist_t *self, const vl_mrstate_t *state, uint32_t drop_topic,
-                         const uint32_t *drop_ls, size_t ndrop_ls, char *errbuf,
-                         size_t errbuf_size)
+                         const uint32_t *drop_ls, size_t ndrop_ls, char *errbuf, size_t errbuf_size)
 {
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     rocksdb_writebatch_delete_range(b, "L", 1, "M", 1);
@@ -520,8 +520,7 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
 }
 
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
-                        vl_persist_range_t *out, bool *found_p, char *errbuf,
-                        size_t errbuf_size)
+                        vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size)
 {
     *found_p = false;
     char k[16];

@@ -60,7 +60,6 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
 /*  Finds the commit range of topic_id that holds glsn. *found_p is false
     when there is none. VL_ESTORE with errbuf set on failure. */
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
-                        vl_persist_range_t *out, bool *found_p, char *errbuf,
-                        size_t errbuf_size);
+                        vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size);
 
 #endif

@@ -44,10 +44,10 @@
 #include "util.h"
 #include "wire.h"
 
-#define S_ALIVE_US (3 * 1000000)   /* META alive flag: heard within 3 s */
-#define S_LAG_US (1 * 1000000)     /* resend what is in flight after 1 s */
-#define S_RESEND_BATCH 64          /* commit ranges per resend pass */
-#define S_SNDHWM 100000            /* messages queued per peer before drops */
+#define S_ALIVE_US (3 * 1000000) /* META alive flag: heard within 3 s */
+#define S_LAG_US (1 * 1000000)   /* resend what is in flight after 1 s */
+#define S_RESEND_BATCH 64        /* commit ranges per resend pass */
+#define S_SNDHWM 100000          /* messages queued per peer before drops */
 
 typedef struct {
     uint32_t sn_id;
@@ -69,6 +69,7 @@ typedef struct {
     size_t npeers, cappeers;
     vl_persist_range_t resend[S_RESEND_BATCH];
     int64_t last_store_error_us;
+    int64_t last_unregistered_log_us;
 } self_t;
 
 /*  ---- peers (connected SNs) --------------------------------------------- */
@@ -143,7 +144,7 @@ static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int 
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     vl_log(status == VL_EPROTO || status == VL_EVERSION || status == VL_ESTORE ? LOG_WARNING
-                                                                                : LOG_INFO,
+                                                                               : LOG_INFO,
            "mr: %s request=%" PRIu64 " failed (%s): %s", vl_wire_type_name(req->type),
            req->request_id, vl_err_name(status), text);
     zmsg_t *msg = vl_wire_reply(req, (uint32_t)status, "%s", text);
@@ -259,12 +260,18 @@ static void s_on_hello(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf
 {
     vl_admin_t a;
     if (vl_admin_decode(body, &a) != 0) {
-        s_reply_error(self, rid, hdr, VL_EPROTO, "HELLO: malformed body; expected the SN's address");
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "HELLO: malformed body; expected the SN's address");
         return;
     }
     vl_mrstate_sn_t *sn = vl_mrstate_sn_by_addr(self->state, a.addr);
     if (!sn) {
-        vl_log(LOG_INFO,
+        /* an unregistered SN repeats HELLO every second: say it now and then */
+        int64_t now = vl_now_us();
+        int level = now - self->last_unregistered_log_us > 30 * 1000000 ? LOG_INFO : LOG_DEBUG;
+        if (level == LOG_INFO)
+            self->last_unregistered_log_us = now;
+        vl_log(level,
                "mr: HELLO from unregistered storage node addr=%s; register it with "
                "'varlogctl sn add %s'",
                a.addr, a.addr);
@@ -306,8 +313,8 @@ static void s_on_create_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
     if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
         return;
     vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self->state, id);
-    vl_log(LOG_INFO, "mr: topic=%u name=%s created with %u log streams, rf %u", id, t->name,
-           t->nls, t->rf);
+    vl_log(LOG_INFO, "mr: topic=%u name=%s created with %u log streams, rf %u", id, t->name, t->nls,
+           t->rf);
     s_reply_id(self, rid, hdr, id);
     s_push_meta(self);
 }
@@ -316,9 +323,10 @@ static void s_on_delete_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
 {
     vl_mrstate_topic_t *t = vl_mrstate_topic_by_name(self->state, a->name);
     if (!t) {
-        s_reply_error(self, rid, hdr, VL_ENOTOPIC,
-                      "delete topic '%.64s': no such topic; list topics with 'varlogctl topic list'",
-                      a->name);
+        s_reply_error(
+            self, rid, hdr, VL_ENOTOPIC,
+            "delete topic '%.64s': no such topic; list topics with 'varlogctl topic list'",
+            a->name);
         return;
     }
     uint32_t id = t->id, nls = t->nls;
@@ -340,8 +348,8 @@ static void s_on_add_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const 
     uint32_t id = 0;
     int rc = vl_mrstate_sn_add(self->state, a->addr, &id);
     if (rc == VL_EEXIST) {
-        s_reply_error(self, rid, hdr, rc,
-                      "add storage node %s: already registered as sn %u", a->addr, id);
+        s_reply_error(self, rid, hdr, rc, "add storage node %s: already registered as sn %u",
+                      a->addr, id);
         return;
     }
     if (rc != 0) {
@@ -414,8 +422,8 @@ static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
     /* the range is needed only for a glsn that is committed and not yet
        trimmed; trim_check reports the other cases itself */
     if (t && a->glsn > t->trim_glsn && a->glsn <= t->hwm) {
-        if (vl_persist_range_at(self->persist, t->id, a->glsn, &range, &found, err,
-                                sizeof err) != 0) {
+        if (vl_persist_range_at(self->persist, t->id, a->glsn, &range, &found, err, sizeof err) !=
+            0) {
             s_reply_error(self, rid, hdr, VL_ESTORE, "trim: %s", err);
             return;
         }
@@ -630,17 +638,17 @@ static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
 {
     char err[512];
     size_t n = 0;
-    if (vl_persist_ranges(self->persist, ls->topic_id, ls->id, r->sent_llsn_end + 1,
-                          self->resend, S_RESEND_BATCH, &n, err, sizeof err) != 0) {
+    if (vl_persist_ranges(self->persist, ls->topic_id, ls->id, r->sent_llsn_end + 1, self->resend,
+                          S_RESEND_BATCH, &n, err, sizeof err) != 0) {
         vl_log(LOG_ERR, "mr: sn=%u ls=%u resend: %s", r->sn_id, ls->id, err);
         return;
     }
-    vl_log(LOG_DEBUG, "mr: sn=%u ls=%u resending %zu ranges from llsn=%" PRIu64, r->sn_id,
-           ls->id, n, r->sent_llsn_end + 1);
+    vl_log(LOG_DEBUG, "mr: sn=%u ls=%u resending %zu ranges from llsn=%" PRIu64, r->sn_id, ls->id,
+           n, r->sent_llsn_end + 1);
     for (size_t i = 0; i < n; i++) {
         /* one message per range: each keeps the version that committed it */
-        vl_commit_t c = {.version = self->resend[i].version, .n = 1,
-                         .items = &self->resend[i].item};
+        vl_commit_t c = {
+            .version = self->resend[i].version, .n = 1, .items = &self->resend[i].item};
         s_send_commit(self, peer->rid, &c);
         uint64_t end = self->resend[i].item.llsn_begin + self->resend[i].item.count - 1;
         if (end > r->sent_llsn_end)

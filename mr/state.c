@@ -75,7 +75,8 @@ static void s_remove_at(void **arr, size_t *n_p, size_t i)
     (*n_p)--;
 }
 
-#define S_INSERT(self, arr, n, cap, p) s_insert((void ***)&(self)->arr, &(self)->n, &(self)->cap, (p))
+#define S_INSERT(self, arr, n, cap, p)                                                             \
+    s_insert((void ***)&(self)->arr, &(self)->n, &(self)->cap, (p))
 
 /*  ---- lifecycle --------------------------------------------------------- */
 
@@ -594,8 +595,7 @@ void vl_mrstate_commit_apply(vl_mrstate_t *self, const vl_commit_t *round)
 
 /*  ---- metadata and trim -------------------------------------------------- */
 
-void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_id,
-                     vl_meta_t *out)
+void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_id, vl_meta_t *out)
 {
     memset(out, 0, sizeof *out);
     out->cluster_id = cluster_id;
@@ -632,14 +632,13 @@ void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_
 }
 
 int vl_mrstate_trim_check(const vl_mrstate_t *self, uint32_t topic_id, uint64_t glsn,
-                          uint64_t offset, const vl_commit_item_t *range, bool *noop,
-                          char *errbuf, size_t errbuf_size)
+                          uint64_t offset, const vl_commit_item_t *range, bool *noop, char *errbuf,
+                          size_t errbuf_size)
 {
     *noop = false;
     const vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self, topic_id);
     if (!t) {
-        snprintf(errbuf, errbuf_size, "trim: no topic with id %u; refresh the metadata",
-                 topic_id);
+        snprintf(errbuf, errbuf_size, "trim: no topic with id %u; refresh the metadata", topic_id);
         return VL_ENOTOPIC;
     }
     if (glsn > t->hwm + 1) {

@@ -54,7 +54,7 @@ typedef struct {
     uint32_t id;
     char name[VL_WIRE_MAX_NAME + 1];
     uint32_t rf;
-    uint64_t hwm, end_offset;       /* last committed GLSN, bytes through it */
+    uint64_t hwm, end_offset;        /* last committed GLSN, bytes through it */
     uint64_t trim_glsn, trim_offset; /* first GLSN kept (1 before any trim) */
     uint32_t nls;
     vl_mrstate_ls_t **ls; /* the topic's log streams by id, borrowed */
@@ -153,8 +153,7 @@ void vl_mrstate_commit_apply(vl_mrstate_t *self, const vl_commit_t *round);
 
 /*  Fills out with the whole metadata (alive flags 0; the server sets them).
     Free with vl_meta_free. */
-void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_id,
-                     vl_meta_t *out);
+void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_id, vl_meta_t *out);
 
 /*  Checks TRIM(topic, glsn = new first GLSN kept, offset = its byte offset).
     range is the commit range holding glsn (NULL when glsn > hwm). Sets
@@ -162,8 +161,8 @@ void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_
     VL_ERANGE (glsn > hwm + 1), VL_EINVAL (offset does not match), VL_ESTORE
     (no range for a committed glsn); errbuf says which. */
 int vl_mrstate_trim_check(const vl_mrstate_t *self, uint32_t topic_id, uint64_t glsn,
-                          uint64_t offset, const vl_commit_item_t *range, bool *noop,
-                          char *errbuf, size_t errbuf_size);
+                          uint64_t offset, const vl_commit_item_t *range, bool *noop, char *errbuf,
+                          size_t errbuf_size);
 
 /*  Sets a checked trim point. */
 void vl_mrstate_trim_apply(vl_mrstate_t *self, uint32_t topic_id, uint64_t glsn, uint64_t offset);

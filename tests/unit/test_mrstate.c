@@ -263,26 +263,21 @@ static void test_trim_check(void **unused)
     char err[512];
     bool noop;
     /* past the end */
-    assert_int_equal(vl_mrstate_trim_check(st, t, 8, 100, NULL, &noop, err, sizeof err),
-                     VL_ERANGE);
+    assert_int_equal(vl_mrstate_trim_check(st, t, 8, 100, NULL, &noop, err, sizeof err), VL_ERANGE);
     assert_int_equal(vl_mrstate_trim_check(st, 99, 2, 0, NULL, &noop, err, sizeof err),
                      VL_ENOTOPIC);
     /* hwm + 1: must be the end offset */
-    assert_int_equal(vl_mrstate_trim_check(st, t, 7, 99, NULL, &noop, err, sizeof err),
-                     VL_EINVAL);
+    assert_int_equal(vl_mrstate_trim_check(st, t, 7, 99, NULL, &noop, err, sizeof err), VL_EINVAL);
     assert_int_equal(vl_mrstate_trim_check(st, t, 7, 100, NULL, &noop, err, sizeof err), 0);
     assert_false(noop);
     /* first of a range: its offset exactly */
-    assert_int_equal(vl_mrstate_trim_check(st, t, 5, 41, &r2, &noop, err, sizeof err),
-                     VL_EINVAL);
+    assert_int_equal(vl_mrstate_trim_check(st, t, 5, 41, &r2, &noop, err, sizeof err), VL_EINVAL);
     assert_int_equal(vl_mrstate_trim_check(st, t, 5, 40, &r2, &noop, err, sizeof err), 0);
     /* inside a range: within its bytes */
     assert_int_equal(vl_mrstate_trim_check(st, t, 3, 20, &r1, &noop, err, sizeof err), 0);
-    assert_int_equal(vl_mrstate_trim_check(st, t, 3, 41, &r1, &noop, err, sizeof err),
-                     VL_EINVAL);
+    assert_int_equal(vl_mrstate_trim_check(st, t, 3, 41, &r1, &noop, err, sizeof err), VL_EINVAL);
     /* no range for a committed glsn: the store is damaged */
-    assert_int_equal(vl_mrstate_trim_check(st, t, 3, 20, &r2, &noop, err, sizeof err),
-                     VL_ESTORE);
+    assert_int_equal(vl_mrstate_trim_check(st, t, 3, 20, &r2, &noop, err, sizeof err), VL_ESTORE);
     vl_mrstate_trim_apply(st, t, 5, 40);
     assert_int_equal(vl_mrstate_topic_by_id(st, t)->trim_glsn, 5);
     assert_int_equal(vl_mrstate_topic_by_id(st, t)->trim_offset, 40);
