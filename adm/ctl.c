@@ -140,7 +140,7 @@ static const char s_help_subscribe[] =
     "  --begin GLSN   first GLSN to print (default: the trim point)\n"
     "  --end GLSN     first GLSN not to print (default: the high watermark at\n"
     "                 the start, plus one)\n"
-    "  --follow       do not stop: print new entries as they are committed\n"
+    "  -f, --follow   do not stop: print new entries as they are committed\n"
     "  --glsn         print GLSN<TAB>data instead of the data alone\n"
     "\n"
     "Without --follow, fails when no entry arrives for --timeout milliseconds.\n"

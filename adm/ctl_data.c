@@ -32,14 +32,15 @@
 
 /* ---- shared --------------------------------------------------------------- */
 
-/*  The message of a failed library call: the client's detail when it has
-    one, with the code's own text added when the detail does not say it. */
-static void s_errtext(vl_client_t *client, int rc, char *out, size_t size)
+/*  The message of a failed library call on topic: the client's detail
+    (which names the topic) when it has one, with the code's own text
+    added when the detail does not say it. */
+static void s_errtext(vl_client_t *client, int rc, const char *topic, char *out, size_t size)
 {
     const char *detail = client ? vl_client_errmsg(client) : NULL;
     const char *base = vl_err_str(rc);
     if (!detail || !*detail)
-        snprintf(out, size, "%s", base);
+        snprintf(out, size, "topic %s: %s", topic, base);
     else if (strstr(detail, base))
         snprintf(out, size, "%s", detail);
     else
@@ -193,10 +194,10 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
     char err[1024];
     rc = vl_appender_new(client, topic, &aopts, s_append_cb, &app);
     if (rc != 0) {
-        s_errtext(client, rc, err, sizeof err);
+        s_errtext(client, rc, topic, err, sizeof err);
         vl_client_destroy(&client);
         pthread_mutex_destroy(&st.lock);
-        return vl_ctl_fail(ctl, "topic %s: %s", topic, err);
+        return vl_ctl_fail(ctl, "%s", err);
     }
     if (ctl->json) {
         printf("{\"topic\": ");
@@ -226,7 +227,11 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
     free(line);
     int flush_rc = vl_appender_flush(app);
     if (queue_rc != 0 || flush_rc != 0 || st.failed)
-        s_errtext(client, st.failed ? st.fail_rc : queue_rc ? queue_rc : flush_rc, err, sizeof err);
+        s_errtext(client,
+                  st.failed  ? st.fail_rc
+                  : queue_rc ? queue_rc
+                             : flush_rc,
+                  topic, err, sizeof err);
     vl_appender_destroy(&app);
     vl_client_destroy(&client);
     pthread_mutex_destroy(&st.lock);
@@ -237,17 +242,14 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
             printf("]");
         printf(", \"appended\": %" PRIu64 "}\n", st.committed);
     }
-    if (st.failed)
-        return vl_ctl_fail(
-            ctl, "topic %s: line %" PRIu64 ": %s (%" PRIu64 " of %" PRIu64 " entries committed)",
-            topic, st.fail_seq + 1, err, st.committed, seq);
-    if (queue_rc != 0)
-        return vl_ctl_fail(
-            ctl, "topic %s: line %" PRIu64 ": %s (%" PRIu64 " of %" PRIu64 " entries committed)",
-            topic, seq + 1, err, st.committed, seq);
+    /* the line number says where to resume; the counts what got in */
+    if (st.failed || queue_rc != 0)
+        return vl_ctl_fail(ctl,
+                           "line %" PRIu64 ": %s (%" PRIu64 " of %" PRIu64 " entries committed)",
+                           (st.failed ? st.fail_seq : seq) + 1, err, st.committed, seq);
     if (flush_rc != 0)
-        return vl_ctl_fail(ctl, "topic %s: %s (%" PRIu64 " of %" PRIu64 " entries committed)",
-                           topic, err, st.committed, seq);
+        return vl_ctl_fail(ctl, "%s (%" PRIu64 " of %" PRIu64 " entries committed)", err,
+                           st.committed, seq);
     if (read_error)
         return vl_ctl_fail(
             ctl, "cannot read standard input: %s (%" PRIu64 " entries read and committed)",
@@ -310,9 +312,9 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
     char err[1024];
     rc = vl_subscribe(client, topic, begin, end, &sub);
     if (rc != 0) {
-        s_errtext(client, rc, err, sizeof err);
+        s_errtext(client, rc, topic, err, sizeof err);
         vl_client_destroy(&client);
-        return vl_ctl_fail(ctl, "topic %s: %s", topic, err);
+        return vl_ctl_fail(ctl, "%s", err);
     }
 
     /* stop cleanly on SIGINT/SIGTERM: what was read reaches stdout */
@@ -362,7 +364,7 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
         }
     }
     if (rc != 0 && rc != VL_EEOF && rc != VL_ETIMEDOUT)
-        s_errtext(client, rc, err, sizeof err);
+        s_errtext(client, rc, topic, err, sizeof err);
     vl_subscriber_destroy(&sub);
     vl_client_destroy(&client);
     fflush(stdout);
@@ -371,7 +373,7 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
     if (s_stop_signal)
         raise(s_stop_signal); /* die of it, as the shell expects */
     if (rc != 0 && rc != VL_EEOF && rc != VL_ETIMEDOUT)
-        return vl_ctl_fail(ctl, "topic %s: %s", topic, err);
+        return vl_ctl_fail(ctl, "%s", err);
     return 0;
 }
 
@@ -394,9 +396,9 @@ int vl_ctl_cmd_trim(vl_ctl_t *ctl, int argc, char **argv)
     char err[1024];
     rc = vl_trim(client, topic, glsn);
     if (rc != 0) {
-        s_errtext(client, rc, err, sizeof err);
+        s_errtext(client, rc, topic, err, sizeof err);
         vl_client_destroy(&client);
-        return vl_ctl_fail(ctl, "topic %s: %s", topic, err);
+        return vl_ctl_fail(ctl, "%s", err);
     }
     /* the trim point may be higher than asked (an earlier trim went
        further): show the real one */

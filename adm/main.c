@@ -30,11 +30,11 @@ static const s_option_t s_options[] = {
     {"listen", "ENDPOINT", O_LISTEN,
      "endpoint to serve varlogctl on (default " VL_ADM_LISTEN_DEFAULT ")"},
     {"mr", "ENDPOINTS", O_MR,
-     "metadata repository, comma-separated (default $VARLOG_MR or " VL_ADM_MR_DEFAULT ")"},
+     "metadata repository, comma-separated\n(default $VARLOG_MR or " VL_ADM_MR_DEFAULT ")"},
     {"heartbeat-ms", "MS", O_HEARTBEAT,
      "ask every storage node for its status this often (default 1000)"},
     {"heartbeat-timeout-ms", "MS", O_HEARTBEAT_TIMEOUT,
-     "mark a storage node down after this long without an answer (default 3000)"},
+     "mark a storage node down after this long without an answer\n(default 3000)"},
     {"log-level", "LEVEL", O_LOG_LEVEL, "error, warning, notice, info or debug (default info)"},
     {"help", NULL, O_HELP, "print this help and exit"},
     {"version", NULL, O_VERSION, "print the version and exit"},
@@ -48,8 +48,14 @@ static void s_help(FILE *out)
                  "repository, registers storage nodes and watches which are up.\n\n"
                  "Options:\n");
     for (size_t i = 0; i < S_NOPTIONS; i++) {
-        fprintf(out, "  --%s%s%s\n        %s\n", s_options[i].name, s_options[i].arg ? " " : "",
-                s_options[i].arg ? s_options[i].arg : "", s_options[i].help);
+        fprintf(out, "  --%s%s%s\n        ", s_options[i].name, s_options[i].arg ? " " : "",
+                s_options[i].arg ? s_options[i].arg : "");
+        for (const char *p = s_options[i].help; *p; p++)
+            if (*p == '\n')
+                fputs("\n        ", out);
+            else
+                fputc(*p, out);
+        fputc('\n', out);
     }
     fprintf(out, "\nStops on SIGINT or SIGTERM. Logs go to stderr.\n");
 }
