@@ -549,6 +549,7 @@ static int s_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    setenv("ZSYS_SIGHANDLER", "false", 1); /* before anything starts CZMQ */
     zsys_handler_set(NULL);
     const char *env_adm = getenv("VARLOG_ADM");
     const char *env_mr = getenv("VARLOG_MR");

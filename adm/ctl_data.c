@@ -52,10 +52,14 @@ static int s_open(vl_ctl_t *ctl, vl_client_t **client_p)
     char err[1024] = "";
     vl_client_opts_t opts = {.timeout_ms = ctl->timeout_ms};
     int rc = vl_client_open(ctl->mr, &opts, client_p, err, sizeof err);
-    if (rc != 0)
-        return vl_ctl_fail(ctl, "cannot open the cluster at %s: %s (set --mr or VARLOG_MR)",
-                           ctl->mr, err[0] ? err : vl_err_str(rc));
-    return 0;
+    if (rc == 0)
+        return 0;
+    if (!err[0])
+        snprintf(err, sizeof err, "%s", vl_err_str(rc));
+    if (strstr(err, ctl->mr) && strstr(err, "VARLOG_MR"))
+        return vl_ctl_fail(ctl, "%s", err); /* the library said it all */
+    return vl_ctl_fail(ctl, "cannot open the cluster at %s: %s (set --mr or VARLOG_MR)", ctl->mr,
+                       err);
 }
 
 /*  Parses TOPIC and the command's options; -1 means go on. */
