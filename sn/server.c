@@ -1,0 +1,1817 @@
+/*  server.c - the varlogsn actor: append, replicate, commit, read.
+
+    One thread runs a zloop over the actor pipe, the ROUTER (clients, admin,
+    other SNs), the DEALER to the MR, one DEALER per backup SN and the
+    writer's socket. Every disk write is a writer job (writer.h); handlers
+    only read the store.
+
+    Two views of each replica. q ("queued") is the state once every job
+    submitted so far is written: LLSNs are assigned from it and commits are
+    checked against it. d ("durable") is the state the writer last reported:
+    REPORTs, subscribers and SN_STATUS use it, so the MR never hears of an
+    entry that is not on disk and readers never look for a commit range that
+    is not in the store yet.
+
+    Append path (primary = replicas[0]): APPEND -> LLSNs from q -> WRITE job
+    -> durable -> REPORT and REPLICATE to every backup -> the MR commits ->
+    COMMIT -> the append's GLSN runs are known -> reply. The reply does not
+    wait for the commit range to reach the store: the entries are durable
+    everywhere and the MR has persisted the commit.
+
+    Replication: per (log stream, backup) a window of REPLICATE messages in
+    flight. Batches are forwarded as soon as they are durable while the
+    backup's stream is contiguous; otherwise (after VL_EGAP, a timeout or a
+    restart) entries are read back from the store in bounded batches. The
+    request id of a REPLICATE is ls_id << 32 | sequence: a reply finds its
+    log stream without a table, and replies older than the last resync
+    (sequence < epoch) are ignored. A VL_EGAP reply carries an append reply
+    body (llsn_begin = the backup's end), not an error string: the primary
+    needs the number.
+
+    Subscriptions: credit-based. The SN sends at most `credit` data messages
+    (<= 256 entries / 1 MiB each) before the next SUB_CREDIT, so what is
+    queued for a slow reader is bounded by its credit; credit is capped at
+    S_SUB_MAX_CREDIT. The ROUTER is ROUTER_MANDATORY with a zero send
+    timeout: a send to a peer that is gone or over its high-water mark fails
+    at once instead of blocking the loop or dropping silently, and the
+    subscription is cancelled.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+#include "wire.h"
+#include "writer.h"
+
+#define S_SUB_MAX_ENTRIES 256
+#define S_SUB_MAX_BYTES (1u << 20)
+#define S_SUB_MAX_CREDIT 1024
+#define S_MAX_SUBS 65536
+#define S_REPL_WINDOW 16
+#define S_REPL_TIMEOUT_US (3 * 1000000)
+#define S_REPL_RETRY_US (1 * 1000000)
+#define S_REPL_BATCH_ENTRIES 256
+#define S_REPL_BATCH_BYTES (1u << 20)
+#define S_QUEUED_BYTES_MAX (512ull << 20)
+#define S_APPEND_TIMEOUT_US (120ll * 1000000)
+#define S_ROUTER_SNDHWM 100000
+#define S_MAX_BURST 256 /* messages read per reader callback */
+
+/*  ---- types ---------------------------------------------------------------- */
+
+typedef struct s_replica s_replica_t;
+
+typedef struct {
+    zframe_t *rid;
+    vl_hdr_t req;
+    uint64_t llsn_begin;
+    uint32_t n, covered;
+    uint32_t nruns, cap_runs;
+    vl_run_t *runs;
+    int64_t since_us;
+} s_append_t;
+
+typedef struct {
+    char key[64];
+    zframe_t *rid;
+    vl_hdr_t req;
+    s_replica_t *rep; /* borrowed; the sub is removed before its replica */
+    void *handle;     /* in rep->subs */
+    uint64_t glsn_end;
+    uint32_t credit;
+    vl_store_cursor_t cur;
+} s_sub_t;
+
+typedef struct {
+    char addr[VL_WIRE_MAX_ADDR + 1];
+    zsock_t *dealer;
+} s_peer_t;
+
+typedef struct {
+    uint32_t sn_id;
+    s_peer_t *peer;         /* borrowed from self->peers; NULL: no address */
+    uint64_t sent;          /* last LLSN sent */
+    uint64_t sent_bytes;    /* bytes of entries 1..sent */
+    uint64_t acked;         /* backup's durable end, as last heard */
+    uint32_t inflight;
+    uint32_t seq, epoch;
+    int64_t progress_us;
+    int64_t retry_at_us;    /* 0, or when to probe again after an error */
+} s_backup_t;
+
+struct s_replica {
+    uint32_t topic_id, ls_id;
+    bool seen;              /* in the META being applied */
+    uint8_t ls_state;
+    bool primary;
+    uint32_t nrep;
+    uint32_t replicas[VL_WIRE_MAX_REPLICAS];
+    vl_store_state_t q, d;
+    uint64_t trim_offset;
+    uint64_t trim_hwm;      /* d.hwm when the last trim job was queued */
+    zlistx_t *appends;      /* s_append_t*, in LLSN order */
+    zlistx_t *subs;         /* s_sub_t* */
+    uint32_t nbackups;
+    s_backup_t backups[VL_WIRE_MAX_REPLICAS];
+};
+
+typedef struct {
+    vl_sn_config_t cfg;
+    char listen[VL_WIRE_MAX_ADDR + 1];
+    char advertise[VL_WIRE_MAX_ADDR + 1];
+    char data_dir[4096];
+    char mr_endpoints[1024];
+    int port;
+    int rc;
+    char err[512];
+} s_args_t;
+
+typedef struct {
+    zsock_t *pipe;
+    s_args_t *args;
+    vl_sn_config_t *cfg;
+    zloop_t *loop;
+    zsock_t *router;
+    zsock_t *mr;
+    vl_store_t *store;
+    vl_writer_t *writer;
+    uint32_t sn_id;
+    uint64_t meta_version;
+    bool have_meta;
+    vl_meta_t meta;
+    zhashx_t *replicas; /* "ls id" -> s_replica_t* */
+    zhashx_t *subs;     /* s_sub_t.key -> s_sub_t* */
+    zhashx_t *peers;    /* addr -> s_peer_t* */
+    uint64_t queued_bytes;
+    bool report_dirty;
+    int report_timer;
+    uint64_t hello_seq;
+    int64_t last_unregistered_log_us;
+} self_t;
+
+struct vl_sn {
+    zactor_t *actor;
+    s_args_t args;
+};
+
+static void s_sub_remove(self_t *self, s_sub_t *sub);
+static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b);
+static void s_report_soon(self_t *self);
+
+/*  ---- helpers ------------------------------------------------------------- */
+
+static void s_rid_hex(zframe_t *rid, char *out, size_t size)
+{
+    size_t n = zframe_size(rid);
+    const uint8_t *p = zframe_data(rid);
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < size; i++)
+        o += (size_t)snprintf(out + o, size - o, "%02x", p[i]);
+    out[o] = '\0';
+}
+
+/*  Sends msg (taken) to the peer rid over the ROUTER. Returns 0 or -1 when
+    the peer is gone or over its high-water mark. */
+static int s_send_to(self_t *self, zframe_t *rid, zmsg_t **msg_p)
+{
+    zframe_t *copy = zframe_dup(rid);
+    zmsg_prepend(*msg_p, &copy);
+    int rc = zmsg_send(msg_p, self->router);
+    if (rc != 0) {
+        char hex[64];
+        s_rid_hex(rid, hex, sizeof hex);
+        vl_log(LOG_DEBUG, "sn=%u: reply to peer %s not sent: %s", self->sn_id, hex,
+               zmq_strerror(zmq_errno()));
+    }
+    return rc;
+}
+
+static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,
+                          const char *fmt, ...)
+{
+    char text[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    vl_log(status == VL_EPROTO || status == VL_EVERSION || status == VL_ESTORE ? LOG_WARNING
+                                                                                : LOG_INFO,
+           "sn=%u: %s -> %s", self->sn_id, text, vl_err_name(status));
+    vl_hdr_t h = *req;
+    h.cluster_id = self->cfg->cluster_id;
+    zmsg_t *msg = vl_wire_reply(&h, (uint32_t)status, "%s", text);
+    s_send_to(self, rid, &msg);
+}
+
+static void s_reply_body(self_t *self, zframe_t *rid, const vl_hdr_t *req, const vl_wbuf_t *b,
+                         zmsg_t *payload)
+{
+    vl_hdr_t h = *req;
+    h.type = (uint16_t)((req->type & ~VL_MSG_REPLY) | VL_MSG_REPLY);
+    h.status = 0;
+    h.cluster_id = self->cfg->cluster_id;
+    zmsg_t *msg = vl_wire_msg(&h, b);
+    if (payload) {
+        zframe_t *f;
+        while ((f = zmsg_pop(payload)))
+            zmsg_append(msg, &f);
+    }
+    s_send_to(self, rid, &msg);
+}
+
+static const char *s_state_name(uint8_t state)
+{
+    static const char *names[] = {"RUNNING", "SEALING", "SEALED", "UNSEALING", "DELETED"};
+    return state < 5 ? names[state] : "UNKNOWN";
+}
+
+static s_replica_t *s_replica(self_t *self, uint32_t ls_id)
+{
+    char key[16];
+    snprintf(key, sizeof key, "%u", ls_id);
+    return zhashx_lookup(self->replicas, key);
+}
+
+static const char *s_sn_addr(self_t *self, uint32_t sn_id)
+{
+    const vl_meta_sn_t *sn = self->have_meta ? vl_meta_sn_by_id(&self->meta, sn_id) : NULL;
+    return sn ? sn->addr : "unknown address";
+}
+
+static void s_submit(self_t *self, vl_writer_job_t *job);
+
+/*  ---- replicas ------------------------------------------------------------ */
+
+static s_replica_t *s_replica_new(self_t *self, uint32_t topic_id, uint32_t ls_id)
+{
+    s_replica_t *rep = vl_calloc(1, sizeof *rep);
+    rep->topic_id = topic_id;
+    rep->ls_id = ls_id;
+    rep->q.topic_id = rep->d.topic_id = topic_id;
+    rep->q.ls_id = rep->d.ls_id = ls_id;
+    rep->appends = zlistx_new();
+    rep->subs = zlistx_new();
+    char key[16];
+    snprintf(key, sizeof key, "%u", ls_id);
+    zhashx_insert(self->replicas, key, rep);
+    return rep;
+}
+
+static void s_append_free(s_append_t **a_p)
+{
+    s_append_t *a = *a_p;
+    if (!a)
+        return;
+    zframe_destroy(&a->rid);
+    free(a->runs);
+    free(a);
+    *a_p = NULL;
+}
+
+/*  Removes the replica from memory: waiting appends and subscriptions get
+    status (with why), and when delete_data its data goes in the background. */
+static void s_replica_drop(self_t *self, s_replica_t *rep, int status, const char *why,
+                           bool delete_data)
+{
+    s_append_t *a;
+    while ((a = zlistx_first(rep->appends))) {
+        zlistx_delete(rep->appends, NULL);
+        s_reply_error(self, a->rid, &a->req, status, "APPEND ls=%u llsn=%" PRIu64 ": %s",
+                      rep->ls_id, a->llsn_begin, why);
+        s_append_free(&a);
+    }
+    s_sub_t *sub;
+    while ((sub = zlistx_first(rep->subs))) {
+        s_reply_error(self, sub->rid, &sub->req, status, "SUBSCRIBE ls=%u: %s", rep->ls_id, why);
+        s_sub_remove(self, sub);
+    }
+    if (delete_data) {
+        vl_log(LOG_NOTICE, "sn=%u ls=%u topic=%u: %s; deleting its data", self->sn_id,
+               rep->ls_id, rep->topic_id, why);
+        s_submit(self, vl_writer_job_new(VL_WRITER_DELETE, rep->topic_id, rep->ls_id));
+    }
+    zlistx_destroy(&rep->appends);
+    zlistx_destroy(&rep->subs);
+    char key[16];
+    snprintf(key, sizeof key, "%u", rep->ls_id);
+    zhashx_delete(self->replicas, key);
+    free(rep);
+}
+
+/*  ---- writer ------------------------------------------------------------------ */
+
+static void s_on_job_done(self_t *self, vl_writer_job_t *job);
+
+static void s_submit(self_t *self, vl_writer_job_t *job)
+{
+    if (job->kind == VL_WRITER_WRITE)
+        self->queued_bytes += job->bytes;
+    if (vl_writer_submit(self->writer, job) != 0) {
+        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        s_on_job_done(self, job);
+        vl_writer_job_destroy(&job);
+    }
+}
+
+/*  ---- reports and hello ------------------------------------------------------ */
+
+static void s_send_report(self_t *self)
+{
+    self->report_dirty = false;
+    if (!self->sn_id)
+        return;
+    vl_report_t r = {.sn_id = self->sn_id};
+    r.items = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *r.items);
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
+         rep = zhashx_next(self->replicas)) {
+        vl_report_item_t *it = &r.items[r.n++];
+        it->ls_id = rep->ls_id;
+        it->llsn_end = rep->d.llsn_end;
+        it->bytes_end = rep->d.bytes_end;
+        it->applied_llsn_end = rep->d.applied_llsn_end;
+    }
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_report_encode(&r, &b);
+    vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    if (zmsg_send(&msg, self->mr) != 0)
+        vl_log(LOG_DEBUG, "sn=%u: REPORT not sent (MR unreachable): %s", self->sn_id,
+               zmq_strerror(zmq_errno()));
+    vl_wbuf_free(&b);
+    free(r.items);
+}
+
+static int s_on_report_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    self->report_timer = -1;
+    if (self->report_dirty)
+        s_send_report(self);
+    return 0;
+}
+
+/*  Coalesces changes into one REPORT a millisecond later. */
+static void s_report_soon(self_t *self)
+{
+    self->report_dirty = true;
+    if (self->report_timer < 0)
+        self->report_timer = zloop_timer(self->loop, 1, 1, s_on_report_timer, self);
+}
+
+static void s_send_hello(self_t *self)
+{
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "%s", self->args->advertise);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_admin_encode(&a, &b);
+    vl_hdr_t h = {.type = VL_MSG_HELLO, .request_id = ++self->hello_seq,
+                  .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    if (zmsg_send(&msg, self->mr) != 0)
+        vl_log(LOG_DEBUG, "sn: HELLO not sent (MR unreachable): %s", zmq_strerror(zmq_errno()));
+    vl_wbuf_free(&b);
+}
+
+/*  ---- replication (primary side) ----------------------------------------------- */
+
+static s_peer_t *s_peer_get(self_t *self, const char *addr);
+
+/*  Bytes of entries 1..llsn, from the durable end backwards. */
+static int s_bytes_at(self_t *self, s_replica_t *rep, uint64_t llsn, uint64_t *bytes_p)
+{
+    uint64_t sum = 0;
+    int rc = vl_store_sum_sizes(self->store, rep->ls_id, llsn + 1, rep->d.llsn_end, &sum);
+    if (rc)
+        return rc;
+    *bytes_p = rep->d.bytes_end - sum;
+    return 0;
+}
+
+static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t llsn_begin,
+                        uint64_t bytes_before, zmsg_t *frames, uint32_t n)
+{
+    vl_append_t a = {.topic_id = rep->topic_id, .ls_id = rep->ls_id, .n = n,
+                     .llsn_begin = llsn_begin, .bytes_before = bytes_before};
+    vl_wbuf_t body;
+    vl_wbuf_init(&body);
+    vl_append_encode(&a, true, &body);
+    vl_hdr_t h = {.type = VL_MSG_REPLICATE,
+                  .request_id = ((uint64_t)rep->ls_id << 32) | b->seq++,
+                  .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, &body);
+    vl_wbuf_free(&body);
+    if (frames) {
+        zframe_t *f;
+        while ((f = zmsg_pop(frames)))
+            zmsg_append(msg, &f);
+    }
+    if (b->inflight == 0)
+        b->progress_us = vl_now_us();
+    b->inflight++;
+    if (zmsg_send(&msg, b->peer->dealer) != 0)
+        vl_log(LOG_DEBUG, "sn=%u ls=%u: REPLICATE to sn=%u not queued: %s; retried later",
+               self->sn_id, rep->ls_id, b->sn_id, zmq_strerror(zmq_errno()));
+}
+
+/*  Sends an empty REPLICATE after what was sent: the backup answers its
+    end (or VL_EGAP with it), which restarts the stream from there. */
+static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
+{
+    if (!b->peer)
+        return;
+    b->epoch = b->seq;
+    b->inflight = 0;
+    b->retry_at_us = 0;
+    s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, 0);
+}
+
+/*  Catches a backup up from the store, up to the window. */
+static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
+{
+    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW &&
+           b->sent < rep->d.llsn_end) {
+        zmsg_t *frames = zmsg_new();
+        uint32_t n = 0;
+        uint64_t bytes = 0;
+        int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1, S_REPL_BATCH_ENTRIES,
+                                       S_REPL_BATCH_BYTES, frames, &n, &bytes);
+        if (rc || n == 0) {
+            vl_log(LOG_ERR,
+                   "sn=%u ls=%u: cannot read llsn=%" PRIu64 " to replicate to sn=%u: %s; "
+                   "the backup needs a recovery (varlogctl ls recover)",
+                   self->sn_id, rep->ls_id, b->sent + 1, b->sn_id,
+                   rc ? vl_store_errmsg() : "entry not in the store");
+            zmsg_destroy(&frames);
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
+            return;
+        }
+        s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, frames, n);
+        zmsg_destroy(&frames);
+        b->sent += n;
+        b->sent_bytes += bytes;
+    }
+}
+
+/*  A batch of the primary became durable: forward it while the backup's
+    stream is contiguous, else catch up from the store. */
+static void s_repl_durable(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
+{
+    for (uint32_t i = 0; i < rep->nbackups; i++) {
+        s_backup_t *b = &rep->backups[i];
+        if (!b->peer || b->retry_at_us)
+            continue;
+        if (b->sent + 1 == job->llsn_begin && b->inflight < S_REPL_WINDOW) {
+            zmsg_t *frames = zmsg_dup(job->entries);
+            s_repl_send(self, rep, b, job->llsn_begin, job->bytes_before, frames, job->n);
+            zmsg_destroy(&frames);
+            b->sent += job->n;
+            b->sent_bytes = job->bytes_before + job->bytes;
+        } else
+            s_repl_pump(self, rep, b);
+    }
+}
+
+static void s_repl_setup(self_t *self, s_replica_t *rep)
+{
+    s_backup_t old[VL_WIRE_MAX_REPLICAS];
+    uint32_t nold = rep->nbackups;
+    memcpy(old, rep->backups, sizeof old);
+    rep->nbackups = 0;
+    if (!rep->primary)
+        return;
+    for (uint32_t i = 1; i < rep->nrep; i++) {
+        uint32_t id = rep->replicas[i];
+        s_backup_t *b = &rep->backups[rep->nbackups++];
+        bool kept = false;
+        for (uint32_t j = 0; j < nold; j++)
+            if (old[j].sn_id == id) {
+                *b = old[j];
+                kept = true;
+            }
+        const vl_meta_sn_t *sn = vl_meta_sn_by_id(&self->meta, id);
+        s_peer_t *peer = sn && sn->addr[0] ? s_peer_get(self, sn->addr) : NULL;
+        if (!peer)
+            vl_log(LOG_WARNING, "sn=%u ls=%u: backup sn=%u has no usable address in the META",
+                   self->sn_id, rep->ls_id, id);
+        if (kept && b->peer == peer)
+            continue;
+        memset(b, 0, sizeof *b);
+        b->sn_id = id;
+        b->peer = peer;
+        b->sent = rep->d.llsn_end;
+        b->sent_bytes = rep->d.bytes_end;
+        s_repl_probe(self, rep, b);
+    }
+}
+
+static s_backup_t *s_backup_by_peer(s_replica_t *rep, s_peer_t *peer)
+{
+    for (uint32_t i = 0; i < rep->nbackups; i++)
+        if (rep->backups[i].peer == peer)
+            return &rep->backups[i];
+    return NULL;
+}
+
+/*  A reply of a backup to a REPLICATE. */
+static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
+{
+    vl_hdr_t hdr;
+    vl_rbuf_t body;
+    int rc = vl_wire_parse(msg, &hdr, &body);
+    if (rc || hdr.type != (VL_MSG_REPLICATE | VL_MSG_REPLY)) {
+        vl_log(LOG_WARNING, "sn=%u: unexpected message from sn at %s (%s, %s); ignored",
+               self->sn_id, peer->addr, vl_wire_type_name(hdr.type), rc ? vl_err_name(rc) : "ok");
+        return;
+    }
+    uint32_t ls_id = (uint32_t)(hdr.request_id >> 32);
+    uint32_t seq = (uint32_t)hdr.request_id;
+    s_replica_t *rep = s_replica(self, ls_id);
+    s_backup_t *b = rep && rep->primary ? s_backup_by_peer(rep, peer) : NULL;
+    if (!b || seq < b->epoch)
+        return; /* not ours any more, or older than the last resync */
+    if (b->inflight)
+        b->inflight--;
+    b->progress_us = vl_now_us();
+    vl_append_reply_t r;
+    if (hdr.status == 0 || hdr.status == VL_EGAP) {
+        if (vl_append_reply_decode(&body, &r) != 0) {
+            vl_log(LOG_WARNING, "sn=%u ls=%u: malformed REPLICATE reply from sn=%u; resyncing",
+                   self->sn_id, ls_id, b->sn_id);
+            b->retry_at_us = vl_now_us() + S_REPL_RETRY_US;
+            return;
+        }
+        uint64_t end = r.llsn_begin;
+        vl_append_reply_free(&r);
+        if (hdr.status == 0) {
+            if (end > b->acked)
+                b->acked = end;
+            s_repl_pump(self, rep, b);
+            return;
+        }
+        /* VL_EGAP: restart the stream right after the backup's end. */
+        uint64_t bytes;
+        if (end > rep->d.llsn_end) {
+            vl_log(LOG_ERR,
+                   "sn=%u ls=%u: backup sn=%u says it has llsn=%" PRIu64
+                   ", more than this primary (%" PRIu64 "); the replicas diverged, recover it",
+                   self->sn_id, ls_id, b->sn_id, end, rep->d.llsn_end);
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
+            return;
+        }
+        if (s_bytes_at(self, rep, end, &bytes) != 0) {
+            vl_log(LOG_ERR,
+                   "sn=%u ls=%u: backup sn=%u is at llsn=%" PRIu64
+                   " but the entries after it are gone here (%s); recover the backup",
+                   self->sn_id, ls_id, b->sn_id, end, vl_store_errmsg());
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
+            return;
+        }
+        vl_log(LOG_INFO, "sn=%u ls=%u: backup sn=%u is at llsn=%" PRIu64 "; resending from there",
+               self->sn_id, ls_id, b->sn_id, end);
+        b->epoch = b->seq;
+        b->inflight = 0;
+        b->acked = end;
+        b->sent = end;
+        b->sent_bytes = bytes;
+        s_repl_pump(self, rep, b);
+        return;
+    }
+    char text[512];
+    vl_wire_errtext(&body, text, sizeof text);
+    vl_log(LOG_WARNING, "sn=%u ls=%u: backup sn=%u refused REPLICATE: %s (%s); retrying",
+           self->sn_id, ls_id, b->sn_id, text, vl_err_name((int)hdr.status));
+    b->epoch = b->seq;
+    b->inflight = 0;
+    b->retry_at_us = vl_now_us() + S_REPL_RETRY_US;
+}
+
+static int s_on_peer(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    s_peer_t *peer = NULL;
+    for (s_peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        if (p->dealer == reader)
+            peer = p;
+    for (int i = 0; i < S_MAX_BURST && (zsock_events(reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        if (peer)
+            s_on_repl_reply(self, peer, msg);
+        zmsg_destroy(&msg);
+    }
+    return 0;
+}
+
+static void s_peer_free(void **item)
+{
+    s_peer_t *peer = *item;
+    if (peer) {
+        zsock_destroy(&peer->dealer);
+        free(peer);
+    }
+    *item = NULL;
+}
+
+static s_peer_t *s_peer_get(self_t *self, const char *addr)
+{
+    s_peer_t *peer = zhashx_lookup(self->peers, addr);
+    if (peer)
+        return peer;
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    zsock_set_linger(dealer, 0);
+    zsock_set_sndtimeo(dealer, 0);
+    zsock_set_sndhwm(dealer, 10000);
+    zsock_set_maxmsgsize(dealer, 1 << 16);
+    if (zsock_connect(dealer, "%s", addr) != 0) {
+        vl_log(LOG_WARNING, "sn=%u: cannot connect to storage node %s: %s", self->sn_id, addr,
+               zmq_strerror(zmq_errno()));
+        zsock_destroy(&dealer);
+        return NULL;
+    }
+    peer = vl_calloc(1, sizeof *peer);
+    snprintf(peer->addr, sizeof peer->addr, "%s", addr);
+    peer->dealer = dealer;
+    zhashx_insert(self->peers, addr, peer);
+    zloop_reader(self->loop, dealer, s_on_peer, self);
+    return peer;
+}
+
+/*  ---- replicate (backup side) ----------------------------------------------- */
+
+static void s_reply_end(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t status,
+                        uint64_t end)
+{
+    vl_append_reply_t r = {.llsn_begin = end};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_reply_encode(&r, &b);
+    vl_hdr_t h = *req;
+    h.type = VL_MSG_REPLICATE | VL_MSG_REPLY;
+    h.status = status;
+    h.cluster_id = self->cfg->cluster_id;
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send_to(self, rid, &msg);
+}
+
+static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
+                           zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    vl_append_t a;
+    if (vl_append_decode(body, true, &a) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "REPLICATE: malformed body; expected topic, ls, count, llsn, bytes");
+        return;
+    }
+    size_t nframes = zmsg_size(msg) - 2;
+    if (nframes != a.n) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "REPLICATE ls=%u: body says %u entries but %zu payload frames came",
+                      a.ls_id, a.n, nframes);
+        return;
+    }
+    s_replica_t *rep = s_replica(self, a.ls_id);
+    if (!rep || rep->topic_id != a.topic_id) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "REPLICATE: sn=%u does not host ls=%u of topic=%u (yet); retry after "
+                      "the metadata reaches it",
+                      self->sn_id, a.ls_id, a.topic_id);
+        return;
+    }
+    if (rep->primary) {
+        s_reply_error(self, rid, hdr, VL_EINVAL,
+                      "REPLICATE: sn=%u is the primary of ls=%u, not a backup", self->sn_id,
+                      a.ls_id);
+        return;
+    }
+    if (a.llsn_begin == 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO, "REPLICATE ls=%u: llsn 0 does not exist",
+                      a.ls_id);
+        return;
+    }
+    if (a.llsn_begin > rep->q.llsn_end + 1) {
+        s_reply_end(self, rid, hdr, VL_EGAP, rep->q.llsn_end);
+        return;
+    }
+    /* Skip what this backup already has: the bytes are the primary's. */
+    uint64_t skip = rep->q.llsn_end + 1 - a.llsn_begin;
+    zframe_t *f = zmsg_first(msg); /* header */
+    f = zmsg_next(msg);            /* body */
+    uint64_t skipped_bytes = 0;
+    for (uint64_t i = 0; i < skip && (f = zmsg_next(msg)); i++)
+        skipped_bytes += zframe_size(f);
+    if (skip >= a.n) {
+        s_reply_end(self, rid, hdr, 0, rep->d.llsn_end);
+        return;
+    }
+    if (a.bytes_before + skipped_bytes != rep->q.bytes_end) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "REPLICATE ls=%u at llsn=%" PRIu64 ": %" PRIu64
+                      " bytes before it at the primary, %" PRIu64
+                      " here; the replicas diverged, recover this one",
+                      a.ls_id, rep->q.llsn_end + 1, a.bytes_before + skipped_bytes,
+                      rep->q.bytes_end);
+        return;
+    }
+    zframe_t *drop = zmsg_pop(msg);
+    zframe_destroy(&drop);
+    drop = zmsg_pop(msg);
+    zframe_destroy(&drop);
+    for (uint64_t i = 0; i < skip; i++) {
+        drop = zmsg_pop(msg);
+        zframe_destroy(&drop);
+    }
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
+    job->sync = self->cfg->sync;
+    job->llsn_begin = rep->q.llsn_end + 1;
+    job->n = (uint32_t)(a.n - skip);
+    job->bytes = zmsg_content_size(msg);
+    job->bytes_before = rep->q.bytes_end;
+    job->entries = msg;
+    *msg_p = NULL;
+    job->reply_to = zframe_dup(rid);
+    job->req = *hdr;
+    rep->q.llsn_end += job->n;
+    rep->q.bytes_end += job->bytes;
+    s_submit(self, job);
+}
+
+/*  ---- append ---------------------------------------------------------------------- */
+
+static void s_append_reply(self_t *self, s_replica_t *rep, s_append_t *a)
+{
+    vl_append_reply_t r = {.llsn_begin = a->llsn_begin, .nruns = a->nruns, .runs = a->runs};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_reply_encode(&r, &b);
+    s_reply_body(self, a->rid, &a->req, &b, NULL);
+    vl_wbuf_free(&b);
+}
+
+static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
+                        zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    vl_append_t a;
+    if (vl_append_decode(body, false, &a) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "APPEND: malformed body; expected topic id, ls id and entry count");
+        return;
+    }
+    size_t nframes = zmsg_size(msg) - 2;
+    if (nframes != a.n) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "APPEND ls=%u: body says %u entries but %zu payload frames came; "
+                      "nothing was written",
+                      a.ls_id, a.n, nframes);
+        return;
+    }
+    s_replica_t *rep = s_replica(self, a.ls_id);
+    if (!rep) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "APPEND: storage node %s (sn=%u) does not host ls=%u; refresh the "
+                      "metadata",
+                      self->args->advertise, self->sn_id, a.ls_id);
+        return;
+    }
+    if (rep->topic_id != a.topic_id) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "APPEND: ls=%u belongs to topic=%u, not topic=%u; refresh the metadata",
+                      a.ls_id, rep->topic_id, a.topic_id);
+        return;
+    }
+    if (!rep->primary) {
+        uint32_t primary = rep->nrep ? rep->replicas[0] : 0;
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "APPEND: sn=%u is a backup of ls=%u; append to its primary sn=%u (%s)",
+                      self->sn_id, a.ls_id, primary, s_sn_addr(self, primary));
+        return;
+    }
+    if (rep->ls_state != VL_LS_RUNNING) {
+        s_reply_error(self, rid, hdr, VL_ESEALED,
+                      "APPEND: ls=%u is %s; append to another log stream of the topic",
+                      a.ls_id, s_state_name(rep->ls_state));
+        return;
+    }
+    zframe_t *f = zmsg_first(msg);
+    f = zmsg_next(msg);
+    uint64_t bytes = 0;
+    uint32_t i = 0;
+    while ((f = zmsg_next(msg))) {
+        if (zframe_size(f) > self->cfg->max_entry_size) {
+            s_reply_error(self, rid, hdr, VL_ETOOBIG,
+                          "APPEND ls=%u: entry %u of the batch has %zu bytes, more than the "
+                          "maximum entry size %" PRIu64 "; nothing was written",
+                          a.ls_id, i, zframe_size(f), self->cfg->max_entry_size);
+            return;
+        }
+        bytes += zframe_size(f);
+        i++;
+    }
+    if (self->queued_bytes + bytes > S_QUEUED_BYTES_MAX) {
+        s_reply_error(self, rid, hdr, VL_EBUSY,
+                      "APPEND ls=%u: %" PRIu64 " bytes are waiting for the disk of sn=%u; "
+                      "nothing was written, retry later",
+                      a.ls_id, self->queued_bytes, self->sn_id);
+        return;
+    }
+    s_append_t *p = vl_calloc(1, sizeof *p);
+    p->rid = zframe_dup(rid);
+    p->req = *hdr;
+    p->llsn_begin = rep->q.llsn_end + 1;
+    p->n = a.n;
+    p->since_us = vl_now_us();
+    if (a.n == 0) {
+        s_append_reply(self, rep, p);
+        s_append_free(&p);
+        return;
+    }
+    zlistx_add_end(rep->appends, p);
+
+    zframe_t *drop = zmsg_pop(msg);
+    zframe_destroy(&drop);
+    drop = zmsg_pop(msg);
+    zframe_destroy(&drop);
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
+    job->sync = self->cfg->sync;
+    job->llsn_begin = p->llsn_begin;
+    job->n = a.n;
+    job->bytes = bytes;
+    job->bytes_before = rep->q.bytes_end;
+    job->entries = msg;
+    *msg_p = NULL;
+    rep->q.llsn_end += a.n;
+    rep->q.bytes_end += bytes;
+    s_submit(self, job);
+}
+
+/*  A commit range reached the replica: adds GLSN runs to the waiting
+    appends it covers and answers those that are complete. */
+static void s_appends_commit(self_t *self, s_replica_t *rep, const vl_commit_item_t *c)
+{
+    uint64_t lb = c->llsn_begin, le = c->llsn_begin + c->count; /* [lb, le) */
+    for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends)) {
+        if (a->llsn_begin >= le)
+            break;
+        uint64_t ab = a->llsn_begin, ae = a->llsn_begin + a->n;
+        uint64_t ob = ab > lb ? ab : lb, oe = ae < le ? ae : le;
+        if (ob >= oe)
+            continue;
+        uint64_t glsn = c->glsn_begin + (ob - lb);
+        uint32_t cnt = (uint32_t)(oe - ob);
+        if (a->nruns && a->runs[a->nruns - 1].glsn_begin + a->runs[a->nruns - 1].count == glsn)
+            a->runs[a->nruns - 1].count += cnt;
+        else {
+            if (a->nruns == a->cap_runs) {
+                a->cap_runs = a->cap_runs ? a->cap_runs * 2 : 4;
+                a->runs = vl_realloc(a->runs, a->cap_runs * sizeof *a->runs);
+            }
+            a->runs[a->nruns].glsn_begin = glsn;
+            a->runs[a->nruns].count = cnt;
+            a->nruns++;
+        }
+        a->covered += cnt;
+    }
+    s_append_t *a;
+    while ((a = zlistx_first(rep->appends)) && a->covered >= a->n) {
+        zlistx_delete(rep->appends, NULL);
+        s_append_reply(self, rep, a);
+        s_append_free(&a);
+    }
+}
+
+/*  ---- commit ----------------------------------------------------------------------- */
+
+static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
+                           const vl_commit_item_t *c)
+{
+    if (c->count == 0 || c->llsn_begin <= rep->q.applied_llsn_end)
+        return; /* empty or already applied */
+    if (c->llsn_begin != rep->q.applied_llsn_end + 1) {
+        vl_log(LOG_DEBUG,
+               "sn=%u ls=%u: commit from llsn=%" PRIu64 " past applied end %" PRIu64
+               " ignored; the MR resends the gap",
+               self->sn_id, rep->ls_id, c->llsn_begin, rep->q.applied_llsn_end);
+        return;
+    }
+    if (c->llsn_begin + c->count - 1 > rep->d.llsn_end) {
+        vl_log(LOG_WARNING,
+               "sn=%u ls=%u: commit of llsn=%" PRIu64 "..%" PRIu64
+               " past the durable end %" PRIu64 " ignored",
+               self->sn_id, rep->ls_id, c->llsn_begin, c->llsn_begin + c->count - 1,
+               rep->d.llsn_end);
+        return;
+    }
+    rep->q.applied_llsn_end += c->count;
+    if (c->hwm > rep->q.hwm)
+        rep->q.hwm = c->hwm;
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_COMMIT, rep->topic_id, rep->ls_id);
+    job->range.glsn_begin = c->glsn_begin;
+    job->range.llsn_begin = c->llsn_begin;
+    job->range.count = c->count;
+    job->range.offset_begin = c->offset_begin;
+    job->range.bytes = c->bytes;
+    job->range.version = version;
+    job->hwm = c->hwm;
+    s_submit(self, job);
+    s_appends_commit(self, rep, c);
+}
+
+static void s_on_commit(self_t *self, vl_rbuf_t *body)
+{
+    vl_commit_t c;
+    if (vl_commit_decode(body, &c) != 0) {
+        vl_log(LOG_WARNING, "sn=%u: malformed COMMIT from the MR ignored", self->sn_id);
+        return;
+    }
+    for (uint32_t i = 0; i < c.n; i++) {
+        s_replica_t *rep = s_replica(self, c.items[i].ls_id);
+        if (rep && rep->topic_id == c.items[i].topic_id)
+            s_apply_commit(self, rep, c.version, &c.items[i]);
+    }
+    vl_commit_free(&c);
+}
+
+/*  ---- subscriptions ---------------------------------------------------------------- */
+
+static void s_sub_key(zframe_t *rid, uint64_t request_id, char *key, size_t size)
+{
+    char hex[40];
+    s_rid_hex(rid, hex, sizeof hex);
+    snprintf(key, size, "%s:%" PRIx64, hex, request_id);
+}
+
+static void s_sub_remove(self_t *self, s_sub_t *sub)
+{
+    zlistx_delete(sub->rep->subs, sub->handle);
+    zhashx_delete(self->subs, sub->key);
+    zframe_destroy(&sub->rid);
+    free(sub);
+}
+
+static uint64_t s_trim_point(const s_replica_t *rep)
+{
+    return rep->q.trim_glsn > 1 ? rep->q.trim_glsn : 1;
+}
+
+/*  Sends data while the subscriber has credit. Returns false when the
+    subscription ended (and is freed). */
+static bool s_sub_pump(self_t *self, s_sub_t *sub)
+{
+    s_replica_t *rep = sub->rep;
+    vl_entry_pos_t pos[S_SUB_MAX_ENTRIES];
+    while (sub->credit > 0) {
+        if (sub->cur.glsn < s_trim_point(rep)) {
+            s_reply_error(self, sub->rid, &sub->req, VL_ETRIMMED,
+                          "SUBSCRIBE ls=%u: glsn=%" PRIu64 " is trimmed (the log starts at %" PRIu64
+                          "); subscribe from the trim point",
+                          rep->ls_id, sub->cur.glsn, s_trim_point(rep));
+            s_sub_remove(self, sub);
+            return false;
+        }
+        uint64_t limit = rep->d.hwm + 1 < sub->glsn_end ? rep->d.hwm + 1 : sub->glsn_end;
+        zmsg_t *frames = zmsg_new();
+        uint32_t n = 0;
+        bool more = false;
+        int rc = 0;
+        if (sub->cur.glsn < limit)
+            rc = vl_store_read_committed(self->store, rep->ls_id, &sub->cur, limit,
+                                         S_SUB_MAX_ENTRIES, S_SUB_MAX_BYTES, pos, frames, &n,
+                                         &more);
+        if (rc) {
+            zmsg_destroy(&frames);
+            s_reply_error(self, sub->rid, &sub->req, rc, "SUBSCRIBE ls=%u: %s", rep->ls_id,
+                          vl_store_errmsg());
+            s_sub_remove(self, sub);
+            return false;
+        }
+        /* The stream ends itself only when everything of this LS below
+           glsn_end is known to be sent. */
+        bool last = sub->cur.glsn >= sub->glsn_end || (!more && limit == sub->glsn_end);
+        if (n == 0 && !last) {
+            zmsg_destroy(&frames);
+            return true; /* wait for commits */
+        }
+        vl_sub_data_t d = {.last = last, .n = n, .entries = pos};
+        vl_wbuf_t b;
+        vl_wbuf_init(&b);
+        vl_sub_data_encode(&d, &b);
+        vl_hdr_t h = sub->req;
+        h.type = VL_MSG_SUBSCRIBE | VL_MSG_REPLY;
+        h.status = 0;
+        h.cluster_id = self->cfg->cluster_id;
+        zmsg_t *msg = vl_wire_msg(&h, &b);
+        vl_wbuf_free(&b);
+        zframe_t *f;
+        while ((f = zmsg_pop(frames)))
+            zmsg_append(msg, &f);
+        zmsg_destroy(&frames);
+        sub->credit--;
+        if (s_send_to(self, sub->rid, &msg) != 0 || last) {
+            s_sub_remove(self, sub);
+            return false;
+        }
+        if (!more)
+            return true;
+    }
+    return true;
+}
+
+static void s_subs_pump(self_t *self, s_replica_t *rep)
+{
+    s_sub_t *sub = zlistx_first(rep->subs);
+    while (sub) {
+        /* The pump may free sub: step first. */
+        s_sub_t *next = zlistx_next(rep->subs);
+        s_sub_pump(self, sub);
+        sub = next;
+    }
+}
+
+static s_replica_t *s_read_replica(self_t *self, zframe_t *rid, const vl_hdr_t *hdr,
+                                   const vl_subscribe_t *s, const char *what)
+{
+    s_replica_t *rep = s_replica(self, s->ls_id);
+    if (!rep) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "%s: storage node %s (sn=%u) does not host ls=%u; refresh the metadata",
+                      what, self->args->advertise, self->sn_id, s->ls_id);
+        return NULL;
+    }
+    if (rep->topic_id != s->topic_id) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "%s: ls=%u belongs to topic=%u, not topic=%u; refresh the metadata", what,
+                      s->ls_id, rep->topic_id, s->topic_id);
+        return NULL;
+    }
+    return rep;
+}
+
+static void s_on_subscribe(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_subscribe_t s;
+    if (vl_subscribe_decode(body, &s) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "SUBSCRIBE: malformed body; expected topic, ls, glsn range and credit");
+        return;
+    }
+    s_replica_t *rep = s_read_replica(self, rid, hdr, &s, "SUBSCRIBE");
+    if (!rep)
+        return;
+    char key[64];
+    s_sub_key(rid, hdr->request_id, key, sizeof key);
+    s_sub_t *old = zhashx_lookup(self->subs, key);
+    if (old)
+        s_sub_remove(self, old); /* the same request id again: a restart */
+    if (zhashx_size(self->subs) >= S_MAX_SUBS) {
+        s_reply_error(self, rid, hdr, VL_EBUSY,
+                      "SUBSCRIBE ls=%u: sn=%u already serves %d subscriptions; retry later",
+                      s.ls_id, self->sn_id, S_MAX_SUBS);
+        return;
+    }
+    uint64_t begin = s.glsn_begin ? s.glsn_begin : s_trim_point(rep);
+    if (begin < s_trim_point(rep)) {
+        s_reply_error(self, rid, hdr, VL_ETRIMMED,
+                      "SUBSCRIBE ls=%u from glsn=%" PRIu64 ": entries below %" PRIu64
+                      " are trimmed; subscribe from the trim point",
+                      s.ls_id, begin, s_trim_point(rep));
+        return;
+    }
+    s_sub_t *sub = vl_calloc(1, sizeof *sub);
+    snprintf(sub->key, sizeof sub->key, "%s", key);
+    sub->rid = zframe_dup(rid);
+    sub->req = *hdr;
+    sub->rep = rep;
+    sub->glsn_end = s.glsn_end;
+    sub->credit = s.credit < S_SUB_MAX_CREDIT ? s.credit : S_SUB_MAX_CREDIT;
+    sub->cur.glsn = begin;
+    sub->handle = zlistx_add_end(rep->subs, sub);
+    zhashx_insert(self->subs, sub->key, sub);
+    vl_log(LOG_DEBUG, "sn=%u ls=%u: subscription %s [%" PRIu64 ", %" PRIu64 ") credit %u",
+           self->sn_id, s.ls_id, key, begin, s.glsn_end, sub->credit);
+    s_sub_pump(self, sub);
+}
+
+static void s_on_sub_credit(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
+                            bool cancel)
+{
+    char key[64];
+    s_sub_key(rid, hdr->request_id, key, sizeof key);
+    s_sub_t *sub = zhashx_lookup(self->subs, key);
+    if (cancel) {
+        if (sub)
+            s_sub_remove(self, sub);
+        return;
+    }
+    uint32_t credit = vl_rbuf_u32(body);
+    if (body->err) {
+        s_reply_error(self, rid, hdr, VL_EPROTO, "SUB_CREDIT: malformed body; expected credit u32");
+        return;
+    }
+    if (!sub)
+        return; /* the stream already ended */
+    uint64_t c = (uint64_t)sub->credit + credit;
+    sub->credit = c < S_SUB_MAX_CREDIT ? (uint32_t)c : S_SUB_MAX_CREDIT;
+    s_sub_pump(self, sub);
+}
+
+static void s_on_lookup(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_subscribe_t s;
+    if (vl_subscribe_decode(body, &s) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "LOOKUP: malformed body; expected topic, ls and the offset");
+        return;
+    }
+    s_replica_t *rep = s_read_replica(self, rid, hdr, &s, "LOOKUP");
+    if (!rep)
+        return;
+    uint64_t offset = s.glsn_begin;
+    if (offset < rep->trim_offset) {
+        s_reply_error(self, rid, hdr, VL_ETRIMMED,
+                      "LOOKUP ls=%u offset=%" PRIu64 ": bytes below %" PRIu64 " are trimmed",
+                      s.ls_id, offset, rep->trim_offset);
+        return;
+    }
+    vl_entry_pos_t pos;
+    bool found = false;
+    int rc = vl_store_lookup_offset(self->store, rep->ls_id, offset, &pos, &found);
+    if (rc) {
+        s_reply_error(self, rid, hdr, rc, "LOOKUP ls=%u offset=%" PRIu64 ": %s", s.ls_id, offset,
+                      vl_store_errmsg());
+        return;
+    }
+    if (found && pos.glsn > rep->d.hwm)
+        found = false; /* not announced yet */
+    vl_sub_data_t d = {.last = found, .n = 1, .entries = &pos};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_sub_data_encode(&d, &b);
+    s_reply_body(self, rid, hdr, &b, NULL);
+    vl_wbuf_free(&b);
+}
+
+static void s_on_sn_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
+{
+    vl_sn_status_t st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.addr, sizeof st.addr, "%s", self->args->advertise);
+    struct statvfs vfs;
+    if (statvfs(self->args->data_dir, &vfs) == 0) {
+        st.disk_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+        st.disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    }
+    st.replicas = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *st.replicas);
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
+         rep = zhashx_next(self->replicas)) {
+        vl_sn_replica_t *x = &st.replicas[st.n++];
+        x->topic_id = rep->topic_id;
+        x->ls_id = rep->ls_id;
+        x->llsn_end = rep->d.llsn_end;
+        x->bytes_end = rep->d.bytes_end;
+        x->committed_llsn_end = rep->d.applied_llsn_end;
+        x->committed_glsn_end = rep->d.hwm;
+        x->trim_glsn = s_trim_point(rep);
+    }
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_sn_status_encode(&st, &b);
+    s_reply_body(self, rid, hdr, &b, NULL);
+    vl_wbuf_free(&b);
+    free(st.replicas);
+}
+
+/*  ---- ROUTER ------------------------------------------------------------------------ */
+
+static void s_on_request(self_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    zframe_t *rid = zmsg_pop(msg);
+    if (!rid || zmsg_size(msg) == 0) {
+        vl_log(LOG_WARNING, "sn=%u: dropped an empty message", self->sn_id);
+        zframe_destroy(&rid);
+        return;
+    }
+    vl_hdr_t hdr;
+    vl_rbuf_t body;
+    int rc = vl_wire_parse(msg, &hdr, &body);
+    if (rc) {
+        s_reply_error(self, rid, &hdr, rc,
+                      "malformed message (%zu frames, first %zu bytes): bad header, body or "
+                      "frame count; check the sender speaks varlog wire version %d",
+                      zmsg_size(msg), zframe_size(zmsg_first(msg)), VL_WIRE_VERSION);
+        goto done;
+    }
+    if (hdr.type & VL_MSG_REPLY) {
+        vl_log(LOG_WARNING, "sn=%u: unexpected reply %s on the listening socket dropped",
+               self->sn_id, vl_wire_type_name(hdr.type));
+        goto done;
+    }
+    if (hdr.cluster_id != self->cfg->cluster_id) {
+        s_reply_error(self, rid, &hdr, VL_ECLUSTER,
+                      "%s for cluster %u reached a storage node of cluster %u; check --mr "
+                      "and --cluster-id",
+                      vl_wire_type_name(hdr.type), hdr.cluster_id, self->cfg->cluster_id);
+        goto done;
+    }
+    switch (hdr.type) {
+    case VL_MSG_APPEND:
+        s_on_append(self, rid, &hdr, &body, msg_p);
+        break;
+    case VL_MSG_REPLICATE:
+        s_on_replicate(self, rid, &hdr, &body, msg_p);
+        break;
+    case VL_MSG_SUBSCRIBE:
+        s_on_subscribe(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_SUB_CREDIT:
+        s_on_sub_credit(self, rid, &hdr, &body, false);
+        break;
+    case VL_MSG_SUB_CANCEL:
+        s_on_sub_credit(self, rid, &hdr, &body, true);
+        break;
+    case VL_MSG_LOOKUP:
+        s_on_lookup(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_SN_STATUS:
+        s_on_sn_status(self, rid, &hdr);
+        break;
+    case VL_MSG_PING:
+        s_reply_body(self, rid, &hdr, NULL, NULL);
+        break;
+    default:
+        s_reply_error(self, rid, &hdr, VL_EPROTO,
+                      "%s is not served by a storage node; send it to the metadata repository",
+                      vl_wire_type_name(hdr.type));
+        break;
+    }
+done:
+    zframe_destroy(&rid);
+}
+
+static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    for (int i = 0; i < S_MAX_BURST && (zsock_events(reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        s_on_request(self, &msg);
+        zmsg_destroy(&msg);
+    }
+    return 0;
+}
+
+/*  ---- META ------------------------------------------------------------------------------ */
+
+static void s_apply_meta(self_t *self, vl_meta_t *meta)
+{
+    if (self->have_meta && meta->version < self->meta_version) {
+        vl_log(LOG_DEBUG, "sn=%u: META version %" PRIu64 " older than %" PRIu64 " ignored",
+               self->sn_id, meta->version, self->meta_version);
+        vl_meta_free(meta);
+        return;
+    }
+    vl_meta_free(&self->meta);
+    self->meta = *meta; /* take it */
+    memset(meta, 0, sizeof *meta);
+    self->meta_version = self->meta.version;
+    self->have_meta = true;
+
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
+         rep = zhashx_next(self->replicas))
+        rep->seen = false;
+    for (uint32_t t = 0; t < self->meta.ntopics; t++) {
+        const vl_meta_topic_t *topic = &self->meta.topics[t];
+        for (uint32_t l = 0; l < topic->nls; l++) {
+            const vl_meta_ls_t *ls = &topic->ls[l];
+            if (ls->state == VL_LS_DELETED)
+                continue;
+            bool mine = false;
+            for (uint32_t k = 0; k < ls->nrep; k++)
+                if (ls->replicas[k] == self->sn_id)
+                    mine = true;
+            if (!mine)
+                continue;
+            s_replica_t *rep = s_replica(self, ls->id);
+            if (rep && rep->topic_id != topic->id) {
+                /* The id now names a log stream of another topic: what is
+                   stored under it is stale. */
+                s_replica_drop(self, rep, VL_ENOLS, "log stream was recreated", true);
+                rep = NULL;
+            }
+            if (!rep) {
+                rep = s_replica_new(self, topic->id, ls->id);
+                vl_log(LOG_INFO, "sn=%u ls=%u topic=%s: now hosted here", self->sn_id, ls->id,
+                       topic->name);
+            }
+            rep->seen = true;
+            rep->ls_state = ls->state;
+            rep->nrep = ls->nrep;
+            memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
+            rep->primary = ls->nrep > 0 && ls->replicas[0] == self->sn_id;
+            rep->trim_offset = topic->trim_offset;
+            if (topic->trim_glsn > s_trim_point(rep)) {
+                rep->q.trim_glsn = topic->trim_glsn;
+                vl_writer_job_t *job =
+                    vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+                job->trim_glsn = topic->trim_glsn;
+                rep->trim_hwm = rep->q.hwm;
+                s_submit(self, job);
+                s_subs_pump(self, rep);
+            }
+            s_repl_setup(self, rep);
+        }
+    }
+    /* Replicas the cluster no longer places here. */
+    zlistx_t *gone = zlistx_new();
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
+         rep = zhashx_next(self->replicas))
+        if (!rep->seen)
+            zlistx_add_end(gone, rep);
+    for (s_replica_t *rep = zlistx_first(gone); rep; rep = zlistx_next(gone))
+        s_replica_drop(self, rep, VL_ENOLS, "log stream no longer in the metadata", true);
+    zlistx_destroy(&gone);
+    s_report_soon(self);
+}
+
+static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    for (int i = 0; i < S_MAX_BURST && (zsock_events(reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        vl_hdr_t hdr;
+        vl_rbuf_t body;
+        int rc = vl_wire_parse(msg, &hdr, &body);
+        if (rc) {
+            vl_log(LOG_WARNING, "sn=%u: malformed message from the MR ignored (%s)", self->sn_id,
+                   vl_err_name(rc));
+        } else if (hdr.cluster_id != self->cfg->cluster_id) {
+            vl_log(LOG_WARNING,
+                   "sn=%u: %s from an MR of cluster %u ignored; this SN is in cluster %u "
+                   "(check --mr and --cluster-id)",
+                   self->sn_id, vl_wire_type_name(hdr.type), hdr.cluster_id,
+                   self->cfg->cluster_id);
+        } else if (hdr.type == (VL_MSG_HELLO | VL_MSG_REPLY)) {
+            vl_meta_t meta;
+            if (hdr.status) {
+                char text[512];
+                vl_wire_errtext(&body, text, sizeof text);
+                vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
+                       vl_err_name((int)hdr.status));
+            } else if (vl_meta_decode(&body, &meta) != 0) {
+                vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
+            } else if (meta.sn_id == 0) {
+                int64_t now = vl_now_us();
+                if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
+                    self->last_unregistered_log_us = now;
+                    vl_log(LOG_NOTICE,
+                           "sn: %s is not registered with the MR yet; register it with "
+                           "'varlogctl sn add %s'",
+                           self->args->advertise, self->args->advertise);
+                }
+                vl_meta_free(&meta);
+            } else if (!self->sn_id || self->sn_id != meta.sn_id) {
+                self->sn_id = meta.sn_id;
+                vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
+                       self->args->advertise);
+                self->have_meta = false;
+                s_apply_meta(self, &meta);
+            } else
+                vl_meta_free(&meta);
+        } else if (hdr.type == VL_MSG_META) {
+            vl_meta_t meta;
+            if (vl_meta_decode(&body, &meta) != 0)
+                vl_log(LOG_WARNING, "sn=%u: malformed META from the MR ignored", self->sn_id);
+            else if (!self->sn_id)
+                vl_meta_free(&meta); /* not registered: HELLO brings the META */
+            else
+                s_apply_meta(self, &meta);
+        } else if (hdr.type == VL_MSG_COMMIT) {
+            if (self->sn_id)
+                s_on_commit(self, &body);
+        } else {
+            vl_log(LOG_DEBUG, "sn=%u: %s from the MR ignored", self->sn_id,
+                   vl_wire_type_name(hdr.type));
+        }
+        zmsg_destroy(&msg);
+    }
+    return 0;
+}
+
+/*  ---- writer done -------------------------------------------------------------------- */
+
+static void s_on_job_done(self_t *self, vl_writer_job_t *job)
+{
+    if (job->kind == VL_WRITER_WRITE && self->queued_bytes >= job->bytes)
+        self->queued_bytes -= job->bytes;
+    s_replica_t *rep = s_replica(self, job->ls_id);
+    if (!rep || job->kind == VL_WRITER_DELETE) {
+        if (job->rc)
+            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        return;
+    }
+    if (job->state.ls_id == rep->ls_id && job->rc != VL_EIO)
+        rep->d = job->state;
+    switch (job->kind) {
+    case VL_WRITER_WRITE:
+        if (job->rc) {
+            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+            /* LLSNs are assigned again from what is durable. */
+            rep->q.llsn_end = rep->d.llsn_end;
+            rep->q.bytes_end = rep->d.bytes_end;
+            if (job->reply_to) {
+                if (job->rc == VL_EGAP)
+                    s_reply_end(self, job->reply_to, &job->req, VL_EGAP, rep->d.llsn_end);
+                else
+                    s_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
+                                  job->errmsg);
+                return;
+            }
+            for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends))
+                if (a->llsn_begin == job->llsn_begin) {
+                    zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
+                    s_reply_error(self, a->rid, &a->req, job->rc == VL_EGAP ? VL_EIO : job->rc,
+                                  "APPEND ls=%u: %s; nothing was written", rep->ls_id,
+                                  job->errmsg);
+                    s_append_free(&a);
+                    break;
+                }
+            return;
+        }
+        s_report_soon(self);
+        if (job->reply_to)
+            s_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
+        else if (rep->primary)
+            s_repl_durable(self, rep, job);
+        break;
+    case VL_WRITER_COMMIT:
+        if (job->rc) {
+            vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id,
+                   job->errmsg);
+            rep->q.applied_llsn_end = rep->d.applied_llsn_end;
+            rep->q.hwm = rep->d.hwm;
+            return;
+        }
+        s_report_soon(self);
+        /* Entries committed since the last trim may lie below the trim
+           point: trim again. */
+        if (s_trim_point(rep) > 1 && rep->trim_hwm + 1 < s_trim_point(rep) &&
+            rep->d.hwm > rep->trim_hwm) {
+            vl_writer_job_t *t = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+            t->trim_glsn = s_trim_point(rep);
+            rep->trim_hwm = rep->d.hwm;
+            s_submit(self, t);
+        }
+        s_subs_pump(self, rep);
+        break;
+    case VL_WRITER_TRIM:
+        if (job->rc)
+            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        break;
+    default:
+        break;
+    }
+}
+
+static int s_on_writer(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    vl_writer_job_t *head;
+    while ((head = vl_writer_done(self->writer))) {
+        while (head) {
+            vl_writer_job_t *next = head->next;
+            s_on_job_done(self, head);
+            vl_writer_job_destroy(&head);
+            head = next;
+        }
+    }
+    /* One REPORT per writer batch rather than per job. */
+    if (self->report_dirty)
+        s_send_report(self);
+    return 0;
+}
+
+/*  ---- timers ------------------------------------------------------------------------------ */
+
+static int s_on_second(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    if (!self->sn_id)
+        s_send_hello(self);
+    else
+        s_send_report(self); /* heartbeat */
+    return 0;
+}
+
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    int64_t now = vl_now_us();
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
+         rep = zhashx_next(self->replicas)) {
+        for (uint32_t i = 0; rep->primary && i < rep->nbackups; i++) {
+            s_backup_t *b = &rep->backups[i];
+            if (b->retry_at_us && now >= b->retry_at_us) {
+                s_repl_probe(self, rep, b);
+            } else if (!b->retry_at_us && b->inflight > 0 &&
+                       now - b->progress_us > S_REPL_TIMEOUT_US) {
+                vl_log(LOG_INFO,
+                       "sn=%u ls=%u: no answer from backup sn=%u (%s) for %d s; probing",
+                       self->sn_id, rep->ls_id, b->sn_id, b->peer ? b->peer->addr : "?",
+                       S_REPL_TIMEOUT_US / 1000000);
+                s_repl_probe(self, rep, b);
+            }
+        }
+        s_append_t *a;
+        while ((a = zlistx_first(rep->appends)) && now - a->since_us > S_APPEND_TIMEOUT_US) {
+            zlistx_delete(rep->appends, NULL);
+            s_reply_error(self, a->rid, &a->req, VL_ETIMEDOUT,
+                          "APPEND ls=%u llsn=%" PRIu64 ": not committed after %lld s; check "
+                          "that every replica of the log stream is up",
+                          rep->ls_id, a->llsn_begin, S_APPEND_TIMEOUT_US / 1000000);
+            s_append_free(&a);
+        }
+    }
+    return 0;
+}
+
+static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    zmsg_t *msg = zmsg_recv(reader);
+    if (!msg)
+        return -1;
+    char *cmd = zmsg_popstr(msg);
+    int rc = 0;
+    if (!cmd || streq(cmd, "$TERM"))
+        rc = -1;
+    else if (streq(cmd, "PORT"))
+        zstr_sendf(reader, "%d", self->args->port);
+    else if (streq(cmd, "ENDPOINT"))
+        zstr_send(reader, self->args->advertise);
+    else
+        vl_log(LOG_WARNING, "sn: unknown actor command '%s'", cmd);
+    free(cmd);
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+/*  ---- life cycle ------------------------------------------------------------------------------ */
+
+static void s_replica_free_item(void **item)
+{
+    s_replica_t *rep = *item;
+    if (rep) {
+        s_append_t *a;
+        while ((a = zlistx_first(rep->appends))) {
+            zlistx_delete(rep->appends, NULL);
+            s_append_free(&a);
+        }
+        zlistx_destroy(&rep->appends);
+        zlistx_destroy(&rep->subs);
+        free(rep);
+    }
+    *item = NULL;
+}
+
+static void s_sub_free_item(void **item)
+{
+    s_sub_t *sub = *item;
+    if (sub) {
+        zframe_destroy(&sub->rid);
+        free(sub);
+    }
+    *item = NULL;
+}
+
+static void s_self_destroy(self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    /* The writer first: it finishes every job it was given. */
+    vl_writer_destroy(&self->writer);
+    zloop_destroy(&self->loop);
+    zhashx_destroy(&self->subs);
+    zhashx_destroy(&self->replicas);
+    zhashx_destroy(&self->peers);
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->mr);
+    vl_store_destroy(&self->store);
+    vl_meta_free(&self->meta);
+    free(self);
+    *self_p = NULL;
+}
+
+static int s_fail(s_args_t *args, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int s_fail(s_args_t *args, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args->err, sizeof args->err, fmt, ap);
+    va_end(ap);
+    args->rc = rc;
+    return rc;
+}
+
+static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
+{
+    self_t *self = vl_calloc(1, sizeof *self);
+    self->pipe = pipe;
+    self->args = args;
+    self->cfg = &args->cfg;
+    self->report_timer = -1;
+    self->replicas = zhashx_new();
+    zhashx_set_destructor(self->replicas, s_replica_free_item);
+    self->subs = zhashx_new();
+    zhashx_set_destructor(self->subs, s_sub_free_item);
+    self->peers = zhashx_new();
+    zhashx_set_destructor(self->peers, s_peer_free);
+
+    if (zsys_dir_create("%s", args->data_dir) != 0) {
+        s_fail(args, VL_EIO, "cannot create data directory %s: %s; check the path and its "
+               "permissions", args->data_dir, strerror(errno));
+        goto err;
+    }
+    if (vl_store_open(args->data_dir, &self->store) != 0) {
+        s_fail(args, VL_ESTORE, "%s", vl_store_errmsg());
+        goto err;
+    }
+    /* Recovery: every replica the store holds, as durable as it is. */
+    vl_store_state_t *states;
+    size_t n;
+    if (vl_store_states(self->store, &states, &n) != 0) {
+        s_fail(args, VL_ESTORE, "reading the replicas in %s: %s", args->data_dir,
+               vl_store_errmsg());
+        goto err;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_replica_t *rep = s_replica_new(self, states[i].topic_id, states[i].ls_id);
+        rep->q = rep->d = states[i];
+        rep->trim_hwm = states[i].hwm;
+        vl_log(LOG_INFO,
+               "sn: recovered ls=%u topic=%u llsn_end=%" PRIu64 " bytes_end=%" PRIu64
+               " applied=%" PRIu64 " hwm=%" PRIu64 " trim=%" PRIu64,
+               states[i].ls_id, states[i].topic_id, states[i].llsn_end, states[i].bytes_end,
+               states[i].applied_llsn_end, states[i].hwm, states[i].trim_glsn);
+    }
+    free(states);
+    if (vl_writer_new(self->store, &self->writer) != 0) {
+        s_fail(args, VL_EIO, "cannot start the writer thread");
+        goto err;
+    }
+
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    zsock_set_linger(self->router, 0);
+    zsock_set_router_mandatory(self->router, 1);
+    zsock_set_sndtimeo(self->router, 0);
+    zsock_set_sndhwm(self->router, S_ROUTER_SNDHWM);
+    uint64_t maxmsg = self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size
+                                                                   : VL_WIRE_MAX_BODY;
+    zsock_set_maxmsgsize(self->router, (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
+    int port = zsock_bind(self->router, "%s", args->listen);
+    if (port < 0) {
+        s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT",
+               args->listen, zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    args->port = port;
+    if (!args->advertise[0]) {
+        char *last = zsock_last_endpoint(self->router);
+        snprintf(args->advertise, sizeof args->advertise, "%s",
+                 strchr(args->listen, '*') && last ? last : args->listen);
+        free(last);
+    }
+
+    self->mr = zsock_new(ZMQ_DEALER);
+    if (!self->mr) {
+        s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    zsock_set_linger(self->mr, 0);
+    zsock_set_sndtimeo(self->mr, 0);
+    zsock_set_sndhwm(self->mr, 1000);
+    zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
+    char eps[sizeof args->mr_endpoints];
+    snprintf(eps, sizeof eps, "%s", args->mr_endpoints);
+    int nmr = 0;
+    for (char *save = NULL, *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        while (*ep == ' ')
+            ep++;
+        if (!*ep)
+            continue;
+        if (zsock_connect(self->mr, "%s", ep) != 0) {
+            s_fail(args, VL_EINVAL, "invalid MR endpoint '%s'; use tcp://HOST:PORT", ep);
+            goto err;
+        }
+        nmr++;
+    }
+    if (nmr == 0) {
+        s_fail(args, VL_EINVAL, "no MR endpoint given; use --mr tcp://HOST:PORT");
+        goto err;
+    }
+
+    self->loop = zloop_new();
+    zloop_set_nonstop(self->loop, true);
+    zloop_reader(self->loop, pipe, s_on_pipe, self);
+    zloop_reader(self->loop, self->router, s_on_router, self);
+    zloop_reader(self->loop, self->mr, s_on_mr, self);
+    zloop_reader(self->loop, vl_writer_sock(self->writer), s_on_writer, self);
+    zloop_timer(self->loop, 1000, 0, s_on_second, self);
+    zloop_timer(self->loop, 100, 0, s_on_tick, self);
+    return self;
+err:
+    s_self_destroy(&self);
+    return NULL;
+}
+
+static void s_actor(zsock_t *pipe, void *arg)
+{
+    s_args_t *args = arg;
+    self_t *self = s_self_new(pipe, args);
+    zsock_signal(pipe, 0);
+    if (!self)
+        return;
+    vl_log(LOG_NOTICE, "sn: listening on %s as %s, data in %s, MR %s, sync=%s", args->listen,
+           args->advertise, args->data_dir, args->mr_endpoints,
+           args->cfg.sync ? "always" : "none");
+    s_send_hello(self);
+    zloop_start(self->loop);
+    vl_log(LOG_NOTICE, "sn=%u: stopping", self->sn_id);
+    s_self_destroy(&self);
+}
+
+/*  ---- public ------------------------------------------------------------------------------- */
+
+int vl_sn_new(const vl_sn_config_t *config, vl_sn_t **sn_p, char *errbuf, size_t errbuf_size)
+{
+    *sn_p = NULL;
+    vl_sn_t *self = vl_calloc(1, sizeof *self);
+    s_args_t *args = &self->args;
+    args->cfg = *config;
+    snprintf(args->listen, sizeof args->listen, "%s", config->listen);
+    snprintf(args->advertise, sizeof args->advertise, "%s",
+             config->advertise ? config->advertise : "");
+    snprintf(args->data_dir, sizeof args->data_dir, "%s", config->data_dir);
+    snprintf(args->mr_endpoints, sizeof args->mr_endpoints, "%s", config->mr);
+    args->cfg.listen = args->listen;
+    args->cfg.advertise = args->advertise;
+    args->cfg.data_dir = args->data_dir;
+    args->cfg.mr = args->mr_endpoints;
+    self->actor = zactor_new(s_actor, args);
+    if (!self->actor || args->rc) {
+        int rc = args->rc ? args->rc : VL_EIO;
+        snprintf(errbuf, errbuf_size, "%s", args->rc ? args->err : "cannot start the actor");
+        zactor_destroy(&self->actor);
+        free(self);
+        return rc;
+    }
+    *sn_p = self;
+    return 0;
+}
+
+void vl_sn_destroy(vl_sn_t **self_p)
+{
+    vl_sn_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy(&self->actor);
+    free(self);
+    *self_p = NULL;
+}
+
+int vl_sn_port(vl_sn_t *self)
+{
+    return self->args.port;
+}
+
+const char *vl_sn_endpoint(vl_sn_t *self)
+{
+    return self->args.advertise;
+}
+
+zactor_t *vl_sn_actor(vl_sn_t *self)
+{
+    return self->actor;
+}
