@@ -116,7 +116,7 @@ typedef struct {
 typedef struct {
     uint64_t seq; /* in the ordq */
     uint64_t request_id;
-    size_t ls;    /* index in self->ls */
+    size_t ls; /* index in self->ls */
     size_t n, bytes;
     void **cb_args;
     uint64_t *glsns; /* when rc == 0 */
@@ -247,8 +247,7 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
 static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 {
     while (self->pn > 0) {
-        bool ready = self->pn >= self->o.batch_entries ||
-                     self->pend_bytes >= self->o.batch_bytes ||
+        bool ready = self->pn >= self->o.batch_entries || self->pend_bytes >= self->o.batch_bytes ||
                      now_us >= self->pend[self->phead].t_us + self->o.linger_us ||
                      self->flush_seen > self->cut;
         if (!ready)
@@ -272,9 +271,8 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
         b->cb_args = vl_malloc(n * sizeof *b->cb_args);
         b->request_id = self->next_id++;
         b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
-        vl_hdr_t hdr = {.type = VL_MSG_APPEND,
-                        .request_id = b->request_id,
-                        .cluster_id = self->cluster_id};
+        vl_hdr_t hdr = {
+            .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
         vl_append_t a = {.topic_id = self->topic_id, .ls_id = ls->id, .n = (uint32_t)n};
         vl_wbuf_t body;
         vl_wbuf_init(&body);
@@ -299,8 +297,8 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
         s_conn_t *conn = &self->conns[ls->conn];
         if (!conn->sock || zmsg_send(&msg, conn->sock) != 0) {
             zmsg_destroy(&msg);
-            s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s",
-                           self->topic, ls->id, conn->addr);
+            s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s", self->topic,
+                           ls->id, conn->addr);
         }
     }
 }
@@ -337,8 +335,7 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
         s_batch_finish(self, b, VL_EPROTO,
                        "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
                        "%zu entries)",
-                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total,
-                       b->n);
+                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total, b->n);
     } else {
         b->glsns = vl_malloc(b->n * sizeof *b->glsns);
         size_t k = 0;
@@ -439,8 +436,8 @@ static void s_actor(zsock_t *pipe, void *args)
         int npoll = 2;
         for (size_t i = 0; i < self->nconns; i++)
             if (self->conns[i].sock)
-                items[npoll++] = (zmq_pollitem_t){
-                    .socket = zsock_resolve(self->conns[i].sock), .events = ZMQ_POLLIN};
+                items[npoll++] = (zmq_pollitem_t){.socket = zsock_resolve(self->conns[i].sock),
+                                                  .events = ZMQ_POLLIN};
         if (zmq_poll(items, npoll, timeout) < 0)
             continue;
         if (items[0].revents & ZMQ_POLLIN) {

@@ -165,8 +165,8 @@ void vl_route_free(vl_route_t *route)
 
 /*  ---- open / close ------------------------------------------------------ */
 
-int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts,
-                   vl_client_t **client_p, char *errbuf, size_t errbuf_size)
+int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts, vl_client_t **client_p,
+                   char *errbuf, size_t errbuf_size)
 {
     char err[VL_CLIENT_ERRMSG_SIZE];
     *client_p = NULL;
@@ -295,8 +295,7 @@ int vl_topic_list(vl_client_t *c, vl_topic_info_t *infos, size_t max, size_t *n)
     return rc;
 }
 
-int vl_topic_create(vl_client_t *c, const char *name, uint32_t nls, uint32_t rf,
-                    uint32_t *topic_id)
+int vl_topic_create(vl_client_t *c, const char *name, uint32_t nls, uint32_t rf, uint32_t *topic_id)
 {
     if (!name || !vl_topic_name_valid(name))
         return vl_client_fail(c, VL_ENAME, "create topic=%s: %s", name ? name : "(null)",
@@ -381,7 +380,8 @@ static int s_call_send(vl_client_t *c, s_call_t *call, uint16_t type, const vl_w
     }
     call->type = type;
     call->request_id = c->next_id++;
-    vl_hdr_t hdr = {.type = type, .request_id = call->request_id,
+    vl_hdr_t hdr = {.type = type,
+                    .request_id = call->request_id,
                     .cluster_id = c->meta_valid ? c->meta.cluster_id : 0};
     zmsg_t *msg = vl_wire_msg(&hdr, body);
     if (payload) {
@@ -415,8 +415,8 @@ static int s_call_wait(vl_client_t *c, s_call_t *calls, size_t n, bool stop_on_f
                 if (items[k].socket == zsock_resolve(calls[i].sock))
                     dup = true;
             if (!dup)
-                items[npoll++] = (zmq_pollitem_t){.socket = zsock_resolve(calls[i].sock),
-                                                  .events = ZMQ_POLLIN};
+                items[npoll++] =
+                    (zmq_pollitem_t){.socket = zsock_resolve(calls[i].sock), .events = ZMQ_POLLIN};
         }
         if (pending == 0)
             break;
@@ -439,8 +439,7 @@ static int s_call_wait(vl_client_t *c, s_call_t *calls, size_t n, bool stop_on_f
             if (vl_wire_parse(msg, &hdr, &body) == 0)
                 for (size_t i = 0; i < n && !taken; i++) {
                     s_call_t *call = &calls[i];
-                    if (call->done || !call->sock ||
-                        zsock_resolve(call->sock) != items[k].socket ||
+                    if (call->done || !call->sock || zsock_resolve(call->sock) != items[k].socket ||
                         hdr.request_id != call->request_id ||
                         hdr.type != (call->type | VL_MSG_REPLY))
                         continue;
@@ -577,8 +576,8 @@ int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *con
     else if (call.hdr.status != 0) {
         char text[512];
         vl_wire_errtext(&call.body, text, sizeof text);
-        rc = vl_client_fail(c, (int)call.hdr.status, "append topic=%s ls=%u: %s", topic,
-                            ls_id, text);
+        rc = vl_client_fail(c, (int)call.hdr.status, "append topic=%s ls=%u: %s", topic, ls_id,
+                            text);
         c->meta_stale = true;
     } else {
         vl_append_reply_t r;
@@ -619,8 +618,7 @@ int vl_lookup_offset(vl_client_t *c, const char *topic, uint64_t offset, uint64_
         rc = vl_client_fail(c, VL_ETRIMMED,
                             "lookup topic=%s offset=%llu: trimmed; the log starts at offset "
                             "%llu",
-                            topic, (unsigned long long)offset,
-                            (unsigned long long)t->trim_offset);
+                            topic, (unsigned long long)offset, (unsigned long long)t->trim_offset);
         goto out;
     }
     if (offset >= t->end_offset) {
@@ -709,8 +707,8 @@ int vl_trim(vl_client_t *c, const char *topic, uint64_t glsn)
         goto out;
     if (glsn > t->hwm) {
         rc = vl_client_fail(c, VL_ERANGE,
-                            "trim topic=%s: GLSN %llu is beyond the high watermark %llu",
-                            topic, (unsigned long long)glsn, (unsigned long long)t->hwm);
+                            "trim topic=%s: GLSN %llu is beyond the high watermark %llu", topic,
+                            (unsigned long long)glsn, (unsigned long long)t->hwm);
         goto out;
     }
     if (glsn + 1 <= t->trim_glsn)

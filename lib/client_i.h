@@ -31,10 +31,10 @@ struct vl_client {
     int timeout_ms;
     vl_meta_t meta;
     bool meta_valid;
-    bool meta_stale;   /* refresh before the next cached lookup */
-    zhashx_t *sns;     /* SN address -> zsock_t * DEALER (blocking calls) */
-    uint64_t next_id;  /* request ids on the SN DEALERs */
-    uint32_t rr;       /* round robin position of vl_append */
+    bool meta_stale;  /* refresh before the next cached lookup */
+    zhashx_t *sns;    /* SN address -> zsock_t * DEALER (blocking calls) */
+    uint64_t next_id; /* request ids on the SN DEALERs */
+    uint32_t rr;      /* round robin position of vl_append */
 };
 
 /*  Records the detailed message of a failure for vl_client_errmsg (per

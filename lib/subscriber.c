@@ -104,8 +104,7 @@ size_t vl_merge_add_source(vl_merge_t *self)
     return self->nsrc++;
 }
 
-int vl_merge_push(vl_merge_t *self, size_t src, const vl_merge_item_t *items, size_t n,
-                  void *owner)
+int vl_merge_push(vl_merge_t *self, size_t src, const vl_merge_item_t *items, size_t n, void *owner)
 {
     assert(src < self->nsrc);
     s_source_t *s = &self->src[src];
@@ -172,8 +171,7 @@ int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *rea
         uint64_t g = s->head->items[s->head->pos].glsn;
         if (g < self->next) {
             snprintf(self->errmsg, sizeof self->errmsg,
-                     "protocol error: GLSN %llu came from two log streams",
-                     (unsigned long long)g);
+                     "protocol error: GLSN %llu came from two log streams", (unsigned long long)g);
             return VL_EPROTO;
         }
         if (g == self->next)
@@ -228,20 +226,20 @@ const char *vl_merge_errmsg(const vl_merge_t *self)
 /*  ---- subscriber ----------------------------------------------------------- */
 
 #define SUB_CREDIT_INITIAL 16
-#define SUB_CREDIT_BATCH 4       /* grant credit back this many at a time */
-#define SUB_REFRESH_MS 1000      /* metadata refresh while stalled */
-#define SUB_TICK_MS 250          /* housekeeping granularity while waiting */
+#define SUB_CREDIT_BATCH 4  /* grant credit back this many at a time */
+#define SUB_REFRESH_MS 1000 /* metadata refresh while stalled */
+#define SUB_TICK_MS 250     /* housekeeping granularity while waiting */
 #define SUB_MAX_LS 4096
 
 typedef struct {
     vl_route_ls_t route;
-    uint32_t rep;         /* replica in use */
+    uint32_t rep; /* replica in use */
     zsock_t *sock;
     uint64_t request_id;
-    uint32_t gen;         /* bumped on every (re)subscription */
-    size_t src;           /* merge source */
-    int credit_owed;      /* consumed messages not yet granted back */
-    int64_t last_rx;      /* ms, last message or (re)subscription */
+    uint32_t gen;    /* bumped on every (re)subscription */
+    size_t src;      /* merge source */
+    int credit_owed; /* consumed messages not yet granted back */
+    int64_t last_rx; /* ms, last message or (re)subscription */
     bool ended;
 } s_stream_t;
 
@@ -574,9 +572,9 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
         if (rc == VL_EEOF) {
             for (size_t i = 0; i < self->nstreams; i++)
                 s_cancel(self, &self->streams[i]);
-            rc = s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
-                        self->topic, (unsigned long long)self->begin,
-                        (unsigned long long)self->end);
+            rc =
+                s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
+                       self->topic, (unsigned long long)self->begin, (unsigned long long)self->end);
             break;
         }
         if (rc != 0) {
@@ -608,8 +606,8 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
             if (now >= deadline && polled) {
                 rc = vl_client_fail(self->client, VL_ETIMEDOUT,
                                     "subscribe topic=%s: GLSN %llu did not arrive within %d ms",
-                                    self->topic,
-                                    (unsigned long long)vl_merge_next(self->merge), timeout_ms);
+                                    self->topic, (unsigned long long)vl_merge_next(self->merge),
+                                    timeout_ms);
                 break;
             }
             if (deadline - now < wait)
@@ -630,8 +628,8 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
         polled = true;
         if (zmq_poll(items, npoll, wait) < 0) {
             if (errno == EINTR && zsys_interrupted) {
-                rc = vl_client_fail(self->client, VL_ETIMEDOUT,
-                                    "subscribe topic=%s: interrupted", self->topic);
+                rc = vl_client_fail(self->client, VL_ETIMEDOUT, "subscribe topic=%s: interrupted",
+                                    self->topic);
                 break;
             }
             continue;

@@ -42,11 +42,8 @@ static int s_push(vl_merge_t *m, size_t src, const uint64_t *glsns, size_t n, s_
     for (size_t i = 0; i < n; i++) {
         char *t = text[next_text++ % 64];
         snprintf(t, 16, "g%llu", (unsigned long long)glsns[i]);
-        items[i] = (vl_merge_item_t){.glsn = glsns[i],
-                                     .llsn = i + 1,
-                                     .offset = glsns[i] * 10,
-                                     .data = t,
-                                     .size = strlen(t)};
+        items[i] = (vl_merge_item_t){
+            .glsn = glsns[i], .llsn = i + 1, .offset = glsns[i] * 10, .data = t, .size = strlen(t)};
     }
     return vl_merge_push(m, src, items, n, owner);
 }
