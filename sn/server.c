@@ -61,6 +61,10 @@
 #define S_APPEND_TIMEOUT_US (120ll * 1000000)
 #define S_ROUTER_SNDHWM 100000
 #define S_MAX_BURST 256 /* messages read per reader callback */
+#define S_PARK_US (1500 * 1000) /* how long a request for an unknown LS waits */
+#define S_PARK_MAX 1024
+#define S_PARK_BYTES_MAX (64ull << 20)
+#define S_META_ASK_US (50 * 1000)
 
 /*  ---- types ---------------------------------------------------------------- */
 
@@ -107,6 +111,7 @@ typedef struct {
 struct s_replica {
     uint32_t topic_id, ls_id;
     bool seen;              /* in the META being applied */
+    bool confirmed;         /* placed here by a META (not only recovered) */
     uint8_t ls_state;
     bool primary;
     uint32_t nrep;
@@ -152,7 +157,19 @@ typedef struct {
     int report_timer;
     uint64_t hello_seq;
     int64_t last_unregistered_log_us;
+    zlistx_t *parked;          /* s_parked_t*: requests for unknown log streams */
+    uint64_t parked_bytes;
+    int64_t meta_asked_us;     /* last HELLO/GET_META sent for them */
+    int64_t fast_hello_until_us;
 } self_t;
+
+/*  A request for a log stream this node does not know yet: the client may
+    have fresher metadata than the node (a topic created a moment ago). It
+    waits for the next META, at most S_PARK_US, then is served or refused. */
+typedef struct {
+    zmsg_t *msg; /* routing id + request, as received */
+    int64_t deadline_us;
+} s_parked_t;
 
 struct vl_sn {
     zactor_t *actor;
@@ -160,6 +177,8 @@ struct vl_sn {
 };
 
 static void s_sub_remove(self_t *self, s_sub_t *sub);
+static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park);
+static void s_send_hello(self_t *self);
 static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b);
 static void s_report_soon(self_t *self);
 
@@ -239,6 +258,14 @@ static s_replica_t *s_replica(self_t *self, uint32_t ls_id)
     return zhashx_lookup(self->replicas, key);
 }
 
+/*  A replica that serves requests: a META placed it here. Replicas only
+    recovered from the store wait for the first META. */
+static s_replica_t *s_hosted(self_t *self, uint32_t ls_id)
+{
+    s_replica_t *rep = s_replica(self, ls_id);
+    return rep && rep->confirmed ? rep : NULL;
+}
+
 static const char *s_sn_addr(self_t *self, uint32_t sn_id)
 {
     const vl_meta_sn_t *sn = self->have_meta ? vl_meta_sn_by_id(&self->meta, sn_id) : NULL;
@@ -297,12 +324,9 @@ static void s_replica_drop(self_t *self, s_replica_t *rep, int status, const cha
                rep->ls_id, rep->topic_id, why);
         s_submit(self, vl_writer_job_new(VL_WRITER_DELETE, rep->topic_id, rep->ls_id));
     }
-    zlistx_destroy(&rep->appends);
-    zlistx_destroy(&rep->subs);
     char key[16];
     snprintf(key, sizeof key, "%u", rep->ls_id);
-    zhashx_delete(self->replicas, key);
-    free(rep);
+    zhashx_delete(self->replicas, key); /* its destructor frees rep */
 }
 
 /*  ---- writer ------------------------------------------------------------------ */
@@ -684,7 +708,7 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
                       a.ls_id, a.n, nframes);
         return;
     }
-    s_replica_t *rep = s_replica(self, a.ls_id);
+    s_replica_t *rep = s_hosted(self, a.ls_id);
     if (!rep || rep->topic_id != a.topic_id) {
         s_reply_error(self, rid, hdr, VL_ENOLS,
                       "REPLICATE: sn=%u does not host ls=%u of topic=%u (yet); retry after "
@@ -780,7 +804,7 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       a.ls_id, a.n, nframes);
         return;
     }
-    s_replica_t *rep = s_replica(self, a.ls_id);
+    s_replica_t *rep = s_hosted(self, a.ls_id);
     if (!rep) {
         s_reply_error(self, rid, hdr, VL_ENOLS,
                       "APPEND: storage node %s (sn=%u) does not host ls=%u; refresh the "
@@ -958,9 +982,7 @@ static void s_sub_key(zframe_t *rid, uint64_t request_id, char *key, size_t size
 static void s_sub_remove(self_t *self, s_sub_t *sub)
 {
     zlistx_delete(sub->rep->subs, sub->handle);
-    zhashx_delete(self->subs, sub->key);
-    zframe_destroy(&sub->rid);
-    free(sub);
+    zhashx_delete(self->subs, sub->key); /* its destructor frees sub */
 }
 
 static uint64_t s_trim_point(const s_replica_t *rep)
@@ -1045,7 +1067,7 @@ static void s_subs_pump(self_t *self, s_replica_t *rep)
 static s_replica_t *s_read_replica(self_t *self, zframe_t *rid, const vl_hdr_t *hdr,
                                    const vl_subscribe_t *s, const char *what)
 {
-    s_replica_t *rep = s_replica(self, s->ls_id);
+    s_replica_t *rep = s_hosted(self, s->ls_id);
     if (!rep) {
         s_reply_error(self, rid, hdr, VL_ENOLS,
                       "%s: storage node %s (sn=%u) does not host ls=%u; refresh the metadata",
@@ -1197,7 +1219,87 @@ static void s_on_sn_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
 
 /*  ---- ROUTER ------------------------------------------------------------------------ */
 
-static void s_on_request(self_t *self, zmsg_t **msg_p)
+/*  Asks the MR for the metadata now: HELLO while unregistered (its reply
+    carries the META), GET_META after. At most every S_META_ASK_US. */
+static void s_ask_meta(self_t *self)
+{
+    int64_t now = vl_now_us();
+    if (now - self->meta_asked_us < S_META_ASK_US)
+        return;
+    self->meta_asked_us = now;
+    if (!self->sn_id) {
+        s_send_hello(self);
+        return;
+    }
+    vl_hdr_t h = {.type = VL_MSG_GET_META, .request_id = ++self->hello_seq,
+                  .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, NULL);
+    if (zmsg_send(&msg, self->mr) != 0)
+        vl_log(LOG_DEBUG, "sn=%u: GET_META not sent (MR unreachable)", self->sn_id);
+}
+
+/*  Parks a request naming a log stream this node does not host (yet).
+    Returns true when parked (msg taken, rid given back into it). */
+static bool s_park(self_t *self, zframe_t **rid_p, const vl_hdr_t *hdr, vl_rbuf_t *body,
+                   zmsg_t **msg_p)
+{
+    switch (hdr->type) {
+    case VL_MSG_APPEND:
+    case VL_MSG_REPLICATE:
+    case VL_MSG_SUBSCRIBE:
+    case VL_MSG_LOOKUP:
+        break;
+    default:
+        return false;
+    }
+    vl_rbuf_t r = *body;
+    vl_rbuf_u32(&r); /* topic id */
+    uint32_t ls_id = vl_rbuf_u32(&r);
+    if (r.err || s_hosted(self, ls_id))
+        return false;
+    size_t size = zmsg_content_size(*msg_p);
+    if (zlistx_size(self->parked) >= S_PARK_MAX || self->parked_bytes + size > S_PARK_BYTES_MAX)
+        return false;
+    s_parked_t *p = vl_calloc(1, sizeof *p);
+    zmsg_prepend(*msg_p, rid_p);
+    p->msg = *msg_p;
+    *msg_p = NULL;
+    p->deadline_us = vl_now_us() + S_PARK_US;
+    self->parked_bytes += size;
+    zlistx_add_end(self->parked, p);
+    s_ask_meta(self);
+    return true;
+}
+
+/*  Serves parked requests again: all of them after a META (now) or the
+    expired ones. */
+static void s_unpark(self_t *self, bool all)
+{
+    if (!self->parked || zlistx_size(self->parked) == 0)
+        return;
+    int64_t now = vl_now_us();
+    zlistx_t *ready = zlistx_new();
+    s_parked_t *p = zlistx_first(self->parked);
+    while (p) {
+        if (all || now >= p->deadline_us) {
+            zlistx_add_end(ready, p);
+            zlistx_delete(self->parked, zlistx_cursor(self->parked));
+            p = zlistx_first(self->parked); /* delete resets the cursor */
+            continue;
+        }
+        p = zlistx_next(self->parked);
+    }
+    for (p = zlistx_first(ready); p; p = zlistx_next(ready)) {
+        size_t size = zmsg_content_size(p->msg);
+        self->parked_bytes = self->parked_bytes >= size ? self->parked_bytes - size : 0;
+        s_on_request(self, &p->msg, false);
+        zmsg_destroy(&p->msg);
+        free(p);
+    }
+    zlistx_destroy(&ready);
+}
+
+static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park)
 {
     zmsg_t *msg = *msg_p;
     zframe_t *rid = zmsg_pop(msg);
@@ -1221,13 +1323,19 @@ static void s_on_request(self_t *self, zmsg_t **msg_p)
                self->sn_id, vl_wire_type_name(hdr.type));
         goto done;
     }
-    if (hdr.cluster_id != self->cfg->cluster_id) {
+    if (hdr.cluster_id != 0 && hdr.cluster_id != self->cfg->cluster_id) {
         s_reply_error(self, rid, &hdr, VL_ECLUSTER,
                       "%s for cluster %u reached a storage node of cluster %u; check --mr "
                       "and --cluster-id",
                       vl_wire_type_name(hdr.type), hdr.cluster_id, self->cfg->cluster_id);
         goto done;
     }
+    if (!self->sn_id)
+        /* Traffic while unregistered: the admin is probably adding this
+           node right now; say HELLO often for a while. */
+        self->fast_hello_until_us = vl_now_us() + 5 * 1000000;
+    if (may_park && s_park(self, &rid, &hdr, &body, msg_p))
+        return;
     switch (hdr.type) {
     case VL_MSG_APPEND:
         s_on_append(self, rid, &hdr, &body, msg_p);
@@ -1270,7 +1378,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         zmsg_t *msg = zmsg_recv(reader);
         if (!msg)
             break;
-        s_on_request(self, &msg);
+        s_on_request(self, &msg, true);
         zmsg_destroy(&msg);
     }
     return 0;
@@ -1320,6 +1428,7 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
                        topic->name);
             }
             rep->seen = true;
+            rep->confirmed = true;
             rep->ls_state = ls->state;
             rep->nrep = ls->nrep;
             memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
@@ -1347,6 +1456,7 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
         s_replica_drop(self, rep, VL_ENOLS, "log stream no longer in the metadata", true);
     zlistx_destroy(&gone);
     s_report_soon(self);
+    s_unpark(self, true);
 }
 
 static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
@@ -1395,7 +1505,8 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
                 s_apply_meta(self, &meta);
             } else
                 vl_meta_free(&meta);
-        } else if (hdr.type == VL_MSG_META) {
+        } else if (hdr.type == VL_MSG_META ||
+                   (hdr.type == (VL_MSG_GET_META | VL_MSG_REPLY) && hdr.status == 0)) {
             vl_meta_t meta;
             if (vl_meta_decode(&body, &meta) != 0)
                 vl_log(LOG_WARNING, "sn=%u: malformed META from the MR ignored", self->sn_id);
@@ -1524,6 +1635,9 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;
     int64_t now = vl_now_us();
+    if (!self->sn_id && now < self->fast_hello_until_us)
+        s_send_hello(self);
+    s_unpark(self, false);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep;
          rep = zhashx_next(self->replicas)) {
         for (uint32_t i = 0; rep->primary && i < rep->nbackups; i++) {
@@ -1609,6 +1723,15 @@ static void s_self_destroy(self_t **self_p)
     /* The writer first: it finishes every job it was given. */
     vl_writer_destroy(&self->writer);
     zloop_destroy(&self->loop);
+    if (self->parked) {
+        s_parked_t *p;
+        while ((p = zlistx_first(self->parked))) {
+            zlistx_delete(self->parked, NULL);
+            zmsg_destroy(&p->msg);
+            free(p);
+        }
+        zlistx_destroy(&self->parked);
+    }
     zhashx_destroy(&self->subs);
     zhashx_destroy(&self->replicas);
     zhashx_destroy(&self->peers);
@@ -1644,6 +1767,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     zhashx_set_destructor(self->subs, s_sub_free_item);
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
+    self->parked = zlistx_new();
 
     if (zsys_dir_create("%s", args->data_dir) != 0) {
         s_fail(args, VL_EIO, "cannot create data directory %s: %s; check the path and its "
