@@ -122,8 +122,9 @@ static const char s_help_append[] =
     "newline), in pipelined asynchronous batches, and wait until every entry\n"
     "is committed.\n"
     "\n"
-    "  --ls LSID      append to log stream LSID only (default: round robin over\n"
-    "                 the topic's log streams)\n"
+    "  --ls LSID      append to log stream LSID (default: one of the topic's log\n"
+    "                 streams, picked at random for the whole run, so that the\n"
+    "                 entries are committed in input order)\n"
     "  --batch N      entries per batch, 1..8192 (default 1024)\n"
     "  -v, --verbose  print the GLSN of each entry, one per line, in input order\n"
     "\n"
@@ -598,7 +599,7 @@ int main(int argc, char **argv)
             if (ctl.help)
                 return vl_ctl_help(name);
             int rc = cmds[k].fn(&ctl, argc - i - 1, argv + i + 1);
-            if (fflush(stdout) != 0 || ferror(stdout)) {
+            if (!ctl.output_gone && (fflush(stdout) != 0 || ferror(stdout))) {
                 if (rc == 0)
                     rc = vl_ctl_fail(&ctl, "cannot write the output: %s", strerror(errno));
             }

@@ -23,6 +23,7 @@ typedef struct {
     bool json;
     int timeout_ms;
     bool help;         /* --help seen after the command */
+    bool output_gone;  /* stdout's reader went away (EPIPE): not an error */
     const char *group; /* "topic", for help hints */
     char cmd[64];      /* "topic create", prefix of error messages */
 } vl_ctl_t;

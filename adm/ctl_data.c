@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "ctl.h"
 #include "util.h"
 #include "varlog.h"
@@ -196,7 +197,23 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
         return 1;
     }
     char err[1024];
-    rc = vl_appender_new(client, topic, &aopts, s_append_cb, &app);
+    rc = 0;
+    if (!aopts.ls_id) {
+        /* one log stream for the whole run: batches to one primary are
+           committed in the order they were sent, so the topic gets the
+           lines in input order (like cat >> file); spread over several
+           log streams they would interleave by commit round. Concurrent
+           runs pick different streams, which keeps the cluster's write
+           rate spread. */
+        vl_topic_info_t info;
+        rc = vl_topic_info(client, topic, &info);
+        if (rc == 0 && info.nls > 0) {
+            uint32_t n = info.nls < 64 ? info.nls : 64;
+            aopts.ls_id = info.ls_ids[(uint32_t)(getpid() ^ (vl_now_us() / 1000)) % n];
+        }
+    }
+    if (rc == 0)
+        rc = vl_appender_new(client, topic, &aopts, s_append_cb, &app);
     if (rc != 0) {
         s_errtext(client, rc, topic, err, sizeof err);
         vl_client_destroy(&client);
@@ -248,9 +265,8 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
     }
     /* the line number says where to resume; the counts what got in */
     if (st.failed || queue_rc != 0)
-        return vl_ctl_fail(ctl,
-                           "line %" PRIu64 ": %s (%" PRIu64 " of %" PRIu64 " entries committed)",
-                           (st.failed ? st.fail_seq : seq) + 1, err, st.committed, seq);
+        return vl_ctl_fail(ctl, "line %" PRIu64 ": %s (%" PRIu64 " entries committed)",
+                           (st.failed ? st.fail_seq : seq) + 1, err, st.committed);
     if (flush_rc != 0)
         return vl_ctl_fail(ctl, "%s (%" PRIu64 " of %" PRIu64 " entries committed)", err,
                            st.committed, seq);
@@ -321,36 +337,36 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
         return vl_ctl_fail(ctl, "%s", err);
     }
 
-    /* stop cleanly on SIGINT/SIGTERM: what was read reaches stdout */
+    /* stop cleanly on SIGINT/SIGTERM: what was read reaches stdout. A
+       reader that goes away (| head) ends the command with status 0 rather
+       than SIGPIPE: it has what it wanted, and "set -o pipefail" scripts
+       would otherwise see a failure. */
     struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    signal(SIGPIPE, SIG_IGN);
     static char buf[1 << 20];
     setvbuf(stdout, buf, _IOFBF, sizeof buf);
 
     int64_t last_entry = zclock_mono();
     uint64_t n = 0, next_glsn = begin;
+    int write_errno = 0;
     rc = 0;
     while (!s_stop_signal) {
         vl_entry_t e;
         rc = vl_subscriber_next(sub, &e, 0);
         if (rc == VL_ETIMEDOUT) {
             /* about to wait: let the reader have what we have */
-            if (fflush(stdout) != 0)
+            if (fflush(stdout) != 0) {
+                write_errno = errno;
                 break;
+            }
             rc = vl_subscriber_next(sub, &e, 100);
         }
         if (rc == VL_ETIMEDOUT) {
-            if (!follow && zclock_mono() - last_entry >= ctl->timeout_ms) {
-                vl_subscriber_destroy(&sub);
-                vl_client_destroy(&client);
-                return vl_ctl_fail(ctl,
-                                   "topic %s: no entry arrived for %d ms after %" PRIu64
-                                   " entries (next GLSN %" PRIu64
-                                   "); are its storage nodes up? (see 'varlogctl status')",
-                                   topic, ctl->timeout_ms, n, next_glsn);
-            }
+            if (!follow && zclock_mono() - last_entry >= ctl->timeout_ms)
+                break;
             continue;
         }
         if (rc != 0)
@@ -366,17 +382,35 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
             fwrite(e.data, 1, e.size, stdout);
             putchar('\n');
         }
+        if (ferror(stdout)) {
+            write_errno = errno;
+            break;
+        }
     }
     if (rc != 0 && rc != VL_EEOF && rc != VL_ETIMEDOUT)
         s_errtext(client, rc, topic, err, sizeof err);
     vl_subscriber_destroy(&sub);
     vl_client_destroy(&client);
-    fflush(stdout);
+    if (!write_errno && fflush(stdout) != 0)
+        write_errno = errno;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (s_stop_signal)
         raise(s_stop_signal); /* die of it, as the shell expects */
-    if (rc != 0 && rc != VL_EEOF && rc != VL_ETIMEDOUT)
+    if (write_errno == EPIPE) {
+        ctl->output_gone = true;
+        return 0;
+    }
+    if (write_errno)
+        return vl_ctl_fail(ctl, "cannot write the output: %s", strerror(write_errno));
+    if (rc == VL_ETIMEDOUT)
+        return vl_ctl_fail(ctl,
+                           "topic %s: no entry arrived for %d ms after %" PRIu64
+                           " entries: GLSN %" PRIu64
+                           " is not committed yet or its storage nodes do not answer (see "
+                           "'varlogctl status'; --follow waits for new entries)",
+                           topic, ctl->timeout_ms, n, next_glsn ? next_glsn : 1);
+    if (rc != 0 && rc != VL_EEOF)
         return vl_ctl_fail(ctl, "%s", err);
     return 0;
 }
