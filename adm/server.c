@@ -79,6 +79,7 @@ static zsock_t *s_dealer(const char *endpoints)
     zsock_set_immediate(sock, 1);
     zsock_set_sndtimeo(sock, 0);
     zsock_set_sndhwm(sock, S_SN_SNDHWM);
+    zsock_set_maxmsgsize(sock, (int64_t)VL_WIRE_MAX_BODY + 4096);
     char *copy = vl_strdup(endpoints);
     char *save = NULL;
     int rc = 0;
@@ -704,6 +705,10 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->router = zsock_new(ZMQ_ROUTER);
     if (self->router) {
         zsock_set_linger(self->router, 0);
+        /* libzmq allocates a frame of the size its header declares before
+           we see it: cap it, or random bytes on the port could ask for
+           terabytes. No admin message comes near a full body. */
+        zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
         self->port = zsock_bind(self->router, "%s", self->listen);
     }
     if (!self->router || self->port < 0) {
