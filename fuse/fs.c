@@ -710,6 +710,19 @@ static int s_unlink(const char *path)
     return 0;
 }
 
+/*  touch(1) sets times after creating: accepted and ignored (a topic's
+    times are those of the mount). */
+static int s_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    char topic[256];
+    bool follow;
+    if (s_path(path, topic, &follow) != P_TOPIC)
+        return 0;
+    vl_topic_info_t t;
+    int rc = s_topic(s_fs(), topic, false, &t);
+    return rc ? -s_errno(rc) : 0;
+}
+
 /* ---- extended attributes, statfs ----------------------------------------- */
 
 static const char *s_xattrs[] = {"user.varlog.topic_id",      "user.varlog.first_glsn",
@@ -839,7 +852,6 @@ static void *s_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     conn->max_write = 1u << 20;
-    conn->max_read = 1u << 20;
     conn->max_readahead = 1u << 20;
     return fuse_get_context()->private_data;
 }
@@ -857,6 +869,7 @@ static const struct fuse_operations s_ops = {
     .release = s_release,
     .truncate = s_truncate,
     .unlink = s_unlink,
+    .utimens = s_utimens,
     .getxattr = s_getxattr,
     .listxattr = s_listxattr,
     .statfs = s_statfs,

@@ -25,7 +25,8 @@ typedef struct {
 
 #define OPT(t, p) {t, offsetof(options_t, p), 1}
 static const struct fuse_opt s_opts[] = {
-    OPT("--mr=%s", mr),           OPT("mr=%s", mr),
+    /* "--mr %s" matches both "--mr X" and "--mr=X" (value "=X") */
+    OPT("--mr %s", mr),           OPT("mr=%s", mr),
     OPT("record=%s", record),     OPT("timeout=%d", timeout_s),
     OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
     OPT("-h", help),              OPT("--help", help),
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
                 o.timeout_s);
         return 2;
     }
-    const char *mr = o.mr ? o.mr : getenv("VARLOG_MR");
+    const char *mr = o.mr ? o.mr + (o.mr[0] == '=') : getenv("VARLOG_MR");
     if (!mr || !*mr)
         mr = "tcp://127.0.0.1:9092";
 

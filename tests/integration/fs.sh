@@ -37,7 +37,7 @@ done
 [ "$(wc -c <"$T/cat.out")" -eq "$(stat -c %s "$M/app")" ] || fail "cat size != stat size"
 log "8000 lines from 4 concurrent writers: intact, once, in order; size $(stat -c %s "$M/app")"
 
-wait_for 20 "tail -f to print 8000 lines" test "$(wc -l <"$T/tail.out")" -ge 8000
+wait_for 20 "tail -f to print 8000 lines" lines_ge "$T/tail.out" 8000
 cmp "$T/tail.out" "$T/cat.out" || fail "tail -f output differs from cat"
 log "tail -f printed every line once, in order"
 

@@ -13,7 +13,7 @@ seq -f "old %g" 1 1000 >>"$M/log" || fail "append failed"
 tail -n +1 -f "$M/log" >"$T/tail.out" 2>"$T/tail.err" &
 TAIL=$!
 PIDS+=($TAIL)
-wait_for 10 "tail to print the old lines" test "$(wc -l <"$T/tail.out")" -ge 1000
+wait_for 10 "tail to print the old lines" lines_ge "$T/tail.out" 1000
 
 # a reader that opened the file before the trim
 exec 7<"$M/log"
@@ -33,7 +33,7 @@ exec 7<&-
 
 for i in $(seq 1 500); do echo "new $i"; done >>"$M/log"
 seq -f "new %g" 1 500 | cmp - "$M/log" || fail "appends after the trim are not what cat shows"
-wait_for 10 "tail to print the new lines" test "$(wc -l <"$T/tail.out")" -ge 1500
+wait_for 10 "tail to print the new lines" lines_ge "$T/tail.out" 1500
 sleep 1.5 # tail polls once per second: give it the chance to print a repeat
 { seq -f "old %g" 1 1000; seq -f "new %g" 1 500; } | cmp - "$T/tail.out" ||
 	fail "tail -f across truncate -s 0 repeated or lost lines: $(diff <({ seq -f 'old %g' 1 1000; seq -f 'new %g' 1 500; }) "$T/tail.out" | head)"

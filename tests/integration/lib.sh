@@ -163,3 +163,7 @@ umount_fs() {
 	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
 	wait "${FSPID[$1]}" 2>/dev/null || true
 }
+
+# lines_ge FILE N: true when FILE has at least N lines (for wait_for, which
+# must re-evaluate the count on every poll).
+lines_ge() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }

@@ -46,6 +46,6 @@ for w in $(seq $WRITERS); do
 done
 sort -n "$T/acked.txt" | cmp - "$T/sub1.out" || fail "acknowledged GLSNs differ from the log"
 
-wait_for 30 "the following subscriber to see $TOTAL entries" test "$(wc -l <"$T/follow.out")" -ge $TOTAL
+wait_for 30 "the following subscriber to see $TOTAL entries" lines_ge "$T/follow.out" $TOTAL
 head -n $TOTAL "$T/follow.out" | cmp - "$T/sub1.out" || fail "following subscriber differs"
 log "ok: $TOTAL entries, GLSNs dense, each exactly once, subscribers identical (rf=$RF)"

@@ -18,7 +18,7 @@ check_dense "$T/before.out" 1 3000 || fail "log before the crash is not dense"
 seq -f "inflight-%g" 1 200000 | ctl append durable --batch 50 -v >"$T/acked2.txt" 2>/dev/null &
 INFLIGHT=$!
 PIDS+=($INFLIGHT)
-wait_for 30 "in-flight appends to be acknowledged" test "$(wc -l <"$T/acked2.txt")" -ge 500
+wait_for 30 "in-flight appends to be acknowledged" lines_ge "$T/acked2.txt" 500
 for d in mr sn1 sn2 sn3 adm; do kill9 "$d"; done
 wait "$INFLIGHT" 2>/dev/null || true
 ACKED=$(wc -l <"$T/acked2.txt")
