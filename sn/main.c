@@ -52,8 +52,7 @@ static const s_option_t s_options[] = {
     {"max-entry-size", OPT_MAX_ENTRY_SIZE, "BYTES",
      "largest entry accepted, K/M/G suffixes\nallowed (default 1M)"},
     {"cluster-id", OPT_CLUSTER_ID, "N", "cluster id (default 1)"},
-    {"log-level", OPT_LOG_LEVEL, "LEVEL",
-     "error, warning, notice, info or debug\n(default info)"},
+    {"log-level", OPT_LOG_LEVEL, "LEVEL", "error, warning, notice, info or debug\n(default info)"},
     {"help", OPT_HELP, NULL, "show this help and exit"},
     {"version", OPT_VERSION, NULL, "show the version and exit"},
 };
@@ -131,9 +130,9 @@ int main(int argc, char **argv)
 
     struct option longopts[S_NOPTIONS + 1];
     for (size_t i = 0; i < S_NOPTIONS; i++)
-        longopts[i] = (struct option){s_options[i].name,
-                                      s_options[i].arg ? required_argument : no_argument, NULL,
-                                      s_options[i].id};
+        longopts[i] =
+            (struct option){s_options[i].name, s_options[i].arg ? required_argument : no_argument,
+                            NULL, s_options[i].id};
     memset(&longopts[S_NOPTIONS], 0, sizeof longopts[0]);
 
     opterr = 0;
@@ -161,8 +160,7 @@ int main(int argc, char **argv)
                 s_bad("--sync takes always or none, not '%s'", optarg);
             break;
         case OPT_MAX_ENTRY_SIZE:
-            if (s_parse_size(optarg, &cfg.max_entry_size) != 0 ||
-                cfg.max_entry_size > (1ull << 30))
+            if (s_parse_size(optarg, &cfg.max_entry_size) != 0 || cfg.max_entry_size > (1ull << 30))
                 s_bad("--max-entry-size takes a size of at most 1G, not '%s'", optarg);
             break;
         case OPT_CLUSTER_ID: {

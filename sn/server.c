@@ -60,7 +60,7 @@
 #define S_QUEUED_BYTES_MAX (512ull << 20)
 #define S_APPEND_TIMEOUT_US (120ll * 1000000)
 #define S_ROUTER_SNDHWM 100000
-#define S_MAX_BURST 256 /* messages read per reader callback */
+#define S_MAX_BURST 256         /* messages read per reader callback */
 #define S_PARK_US (1500 * 1000) /* how long a request for an unknown LS waits */
 #define S_PARK_MAX 1024
 #define S_PARK_BYTES_MAX (64ull << 20)
@@ -98,29 +98,29 @@ typedef struct {
 
 typedef struct {
     uint32_t sn_id;
-    s_peer_t *peer;         /* borrowed from self->peers; NULL: no address */
-    uint64_t sent;          /* last LLSN sent */
-    uint64_t sent_bytes;    /* bytes of entries 1..sent */
-    uint64_t acked;         /* backup's durable end, as last heard */
+    s_peer_t *peer;      /* borrowed from self->peers; NULL: no address */
+    uint64_t sent;       /* last LLSN sent */
+    uint64_t sent_bytes; /* bytes of entries 1..sent */
+    uint64_t acked;      /* backup's durable end, as last heard */
     uint32_t inflight;
     uint32_t seq, epoch;
     int64_t progress_us;
-    int64_t retry_at_us;    /* 0, or when to probe again after an error */
+    int64_t retry_at_us; /* 0, or when to probe again after an error */
 } s_backup_t;
 
 struct s_replica {
     uint32_t topic_id, ls_id;
-    bool seen;              /* in the META being applied */
-    bool confirmed;         /* placed here by a META (not only recovered) */
+    bool seen;      /* in the META being applied */
+    bool confirmed; /* placed here by a META (not only recovered) */
     uint8_t ls_state;
     bool primary;
     uint32_t nrep;
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
     vl_store_state_t q, d;
     uint64_t trim_offset;
-    uint64_t trim_hwm;      /* d.hwm when the last trim job was queued */
-    zlistx_t *appends;      /* s_append_t*, in LLSN order */
-    zlistx_t *subs;         /* s_sub_t* */
+    uint64_t trim_hwm; /* d.hwm when the last trim job was queued */
+    zlistx_t *appends; /* s_append_t*, in LLSN order */
+    zlistx_t *subs;    /* s_sub_t* */
     uint32_t nbackups;
     s_backup_t backups[VL_WIRE_MAX_REPLICAS];
 };
@@ -157,9 +157,9 @@ typedef struct {
     int report_timer;
     uint64_t hello_seq;
     int64_t last_unregistered_log_us;
-    zlistx_t *parked;          /* s_parked_t*: requests for unknown log streams */
+    zlistx_t *parked; /* s_parked_t*: requests for unknown log streams */
     uint64_t parked_bytes;
-    int64_t meta_asked_us;     /* last HELLO/GET_META sent for them */
+    int64_t meta_asked_us; /* last HELLO/GET_META sent for them */
     int64_t fast_hello_until_us;
 } self_t;
 
@@ -221,7 +221,7 @@ static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int 
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     vl_log(status == VL_EPROTO || status == VL_EVERSION || status == VL_ESTORE ? LOG_WARNING
-                                                                                : LOG_INFO,
+                                                                               : LOG_INFO,
            "sn=%u: %s -> %s", self->sn_id, text, vl_err_name(status));
     vl_hdr_t h = *req;
     h.cluster_id = self->cfg->cluster_id;
@@ -320,8 +320,8 @@ static void s_replica_drop(self_t *self, s_replica_t *rep, int status, const cha
         s_sub_remove(self, sub);
     }
     if (delete_data) {
-        vl_log(LOG_NOTICE, "sn=%u ls=%u topic=%u: %s; deleting its data", self->sn_id,
-               rep->ls_id, rep->topic_id, why);
+        vl_log(LOG_NOTICE, "sn=%u ls=%u topic=%u: %s; deleting its data", self->sn_id, rep->ls_id,
+               rep->topic_id, why);
         s_submit(self, vl_writer_job_new(VL_WRITER_DELETE, rep->topic_id, rep->ls_id));
     }
     char key[16];
@@ -353,8 +353,7 @@ static void s_send_report(self_t *self)
         return;
     vl_report_t r = {.sn_id = self->sn_id};
     r.items = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *r.items);
-    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
-         rep = zhashx_next(self->replicas)) {
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         vl_report_item_t *it = &r.items[r.n++];
         it->ls_id = rep->ls_id;
         it->llsn_end = rep->d.llsn_end;
@@ -398,8 +397,8 @@ static void s_send_hello(self_t *self)
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_admin_encode(&a, &b);
-    vl_hdr_t h = {.type = VL_MSG_HELLO, .request_id = ++self->hello_seq,
-                  .cluster_id = self->cfg->cluster_id};
+    vl_hdr_t h = {
+        .type = VL_MSG_HELLO, .request_id = ++self->hello_seq, .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &b);
     if (zmsg_send(&msg, self->mr) != 0)
         vl_log(LOG_DEBUG, "sn: HELLO not sent (MR unreachable): %s", zmq_strerror(zmq_errno()));
@@ -424,8 +423,11 @@ static int s_bytes_at(self_t *self, s_replica_t *rep, uint64_t llsn, uint64_t *b
 static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t llsn_begin,
                         uint64_t bytes_before, zmsg_t *frames, uint32_t n)
 {
-    vl_append_t a = {.topic_id = rep->topic_id, .ls_id = rep->ls_id, .n = n,
-                     .llsn_begin = llsn_begin, .bytes_before = bytes_before};
+    vl_append_t a = {.topic_id = rep->topic_id,
+                     .ls_id = rep->ls_id,
+                     .n = n,
+                     .llsn_begin = llsn_begin,
+                     .bytes_before = bytes_before};
     vl_wbuf_t body;
     vl_wbuf_init(&body);
     vl_append_encode(&a, true, &body);
@@ -462,8 +464,7 @@ static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
 /*  Catches a backup up from the store, up to the window. */
 static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
 {
-    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW &&
-           b->sent < rep->d.llsn_end) {
+    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < rep->d.llsn_end) {
         zmsg_t *frames = zmsg_new();
         uint32_t n = 0;
         uint64_t bytes = 0;
@@ -704,8 +705,8 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
     size_t nframes = zmsg_size(msg) - 2;
     if (nframes != a.n) {
         s_reply_error(self, rid, hdr, VL_EPROTO,
-                      "REPLICATE ls=%u: body says %u entries but %zu payload frames came",
-                      a.ls_id, a.n, nframes);
+                      "REPLICATE ls=%u: body says %u entries but %zu payload frames came", a.ls_id,
+                      a.n, nframes);
         return;
     }
     s_replica_t *rep = s_hosted(self, a.ls_id);
@@ -723,8 +724,7 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         return;
     }
     if (a.llsn_begin == 0) {
-        s_reply_error(self, rid, hdr, VL_EPROTO, "REPLICATE ls=%u: llsn 0 does not exist",
-                      a.ls_id);
+        s_reply_error(self, rid, hdr, VL_EPROTO, "REPLICATE ls=%u: llsn 0 does not exist", a.ls_id);
         return;
     }
     if (a.llsn_begin > rep->q.llsn_end + 1) {
@@ -827,8 +827,8 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     }
     if (rep->ls_state != VL_LS_RUNNING) {
         s_reply_error(self, rid, hdr, VL_ESEALED,
-                      "APPEND: ls=%u is %s; append to another log stream of the topic",
-                      a.ls_id, s_state_name(rep->ls_state));
+                      "APPEND: ls=%u is %s; append to another log stream of the topic", a.ls_id,
+                      s_state_name(rep->ls_state));
         return;
     }
     zframe_t *f = zmsg_first(msg);
@@ -934,8 +934,8 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
     }
     if (c->llsn_begin + c->count - 1 > rep->d.llsn_end) {
         vl_log(LOG_WARNING,
-               "sn=%u ls=%u: commit of llsn=%" PRIu64 "..%" PRIu64
-               " past the durable end %" PRIu64 " ignored",
+               "sn=%u ls=%u: commit of llsn=%" PRIu64 "..%" PRIu64 " past the durable end %" PRIu64
+               " ignored",
                self->sn_id, rep->ls_id, c->llsn_begin, c->llsn_begin + c->count - 1,
                rep->d.llsn_end);
         return;
@@ -1011,9 +1011,9 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
         bool more = false;
         int rc = 0;
         if (sub->cur.glsn < limit)
-            rc = vl_store_read_committed(self->store, rep->ls_id, &sub->cur, limit,
-                                         S_SUB_MAX_ENTRIES, S_SUB_MAX_BYTES, pos, frames, &n,
-                                         &more);
+            rc =
+                vl_store_read_committed(self->store, rep->ls_id, &sub->cur, limit,
+                                        S_SUB_MAX_ENTRIES, S_SUB_MAX_BYTES, pos, frames, &n, &more);
         if (rc) {
             zmsg_destroy(&frames);
             s_reply_error(self, sub->rid, &sub->req, rc, "SUBSCRIBE ls=%u: %s", rep->ls_id,
@@ -1070,8 +1070,8 @@ static s_replica_t *s_read_replica(self_t *self, zframe_t *rid, const vl_hdr_t *
     s_replica_t *rep = s_hosted(self, s->ls_id);
     if (!rep) {
         s_reply_error(self, rid, hdr, VL_ENOLS,
-                      "%s: storage node %s (sn=%u) does not host ls=%u; refresh the metadata",
-                      what, self->args->advertise, self->sn_id, s->ls_id);
+                      "%s: storage node %s (sn=%u) does not host ls=%u; refresh the metadata", what,
+                      self->args->advertise, self->sn_id, s->ls_id);
         return NULL;
     }
     if (rep->topic_id != s->topic_id) {
@@ -1198,8 +1198,7 @@ static void s_on_sn_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
         st.disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     }
     st.replicas = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *st.replicas);
-    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
-         rep = zhashx_next(self->replicas)) {
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         vl_sn_replica_t *x = &st.replicas[st.n++];
         x->topic_id = rep->topic_id;
         x->ls_id = rep->ls_id;
@@ -1231,7 +1230,8 @@ static void s_ask_meta(self_t *self)
         s_send_hello(self);
         return;
     }
-    vl_hdr_t h = {.type = VL_MSG_GET_META, .request_id = ++self->hello_seq,
+    vl_hdr_t h = {.type = VL_MSG_GET_META,
+                  .request_id = ++self->hello_seq,
                   .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, NULL);
     if (zmsg_send(&msg, self->mr) != 0)
@@ -1400,8 +1400,7 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
     self->meta_version = self->meta.version;
     self->have_meta = true;
 
-    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
-         rep = zhashx_next(self->replicas))
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas))
         rep->seen = false;
     for (uint32_t t = 0; t < self->meta.ntopics; t++) {
         const vl_meta_topic_t *topic = &self->meta.topics[t];
@@ -1436,8 +1435,7 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
             rep->trim_offset = topic->trim_offset;
             if (topic->trim_glsn > s_trim_point(rep)) {
                 rep->q.trim_glsn = topic->trim_glsn;
-                vl_writer_job_t *job =
-                    vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+                vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
                 job->trim_glsn = topic->trim_glsn;
                 rep->trim_hwm = rep->q.hwm;
                 s_submit(self, job);
@@ -1448,8 +1446,7 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
     }
     /* Replicas the cluster no longer places here. */
     zlistx_t *gone = zlistx_new();
-    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
-         rep = zhashx_next(self->replicas))
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas))
         if (!rep->seen)
             zlistx_add_end(gone, rep);
     for (s_replica_t *rep = zlistx_first(gone); rep; rep = zlistx_next(gone))
@@ -1476,8 +1473,7 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
             vl_log(LOG_WARNING,
                    "sn=%u: %s from an MR of cluster %u ignored; this SN is in cluster %u "
                    "(check --mr and --cluster-id)",
-                   self->sn_id, vl_wire_type_name(hdr.type), hdr.cluster_id,
-                   self->cfg->cluster_id);
+                   self->sn_id, vl_wire_type_name(hdr.type), hdr.cluster_id, self->cfg->cluster_id);
         } else if (hdr.type == (VL_MSG_HELLO | VL_MSG_REPLY)) {
             vl_meta_t meta;
             if (hdr.status) {
@@ -1559,8 +1555,7 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
                 if (a->llsn_begin == job->llsn_begin) {
                     zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
                     s_reply_error(self, a->rid, &a->req, job->rc == VL_EGAP ? VL_EIO : job->rc,
-                                  "APPEND ls=%u: %s; nothing was written", rep->ls_id,
-                                  job->errmsg);
+                                  "APPEND ls=%u: %s; nothing was written", rep->ls_id, job->errmsg);
                     s_append_free(&a);
                     break;
                 }
@@ -1638,16 +1633,14 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     if (!self->sn_id && now < self->fast_hello_until_us)
         s_send_hello(self);
     s_unpark(self, false);
-    for (s_replica_t *rep = zhashx_first(self->replicas); rep;
-         rep = zhashx_next(self->replicas)) {
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         for (uint32_t i = 0; rep->primary && i < rep->nbackups; i++) {
             s_backup_t *b = &rep->backups[i];
             if (b->retry_at_us && now >= b->retry_at_us) {
                 s_repl_probe(self, rep, b);
             } else if (!b->retry_at_us && b->inflight > 0 &&
                        now - b->progress_us > S_REPL_TIMEOUT_US) {
-                vl_log(LOG_INFO,
-                       "sn=%u ls=%u: no answer from backup sn=%u (%s) for %d s; probing",
+                vl_log(LOG_INFO, "sn=%u ls=%u: no answer from backup sn=%u (%s) for %d s; probing",
                        self->sn_id, rep->ls_id, b->sn_id, b->peer ? b->peer->addr : "?",
                        S_REPL_TIMEOUT_US / 1000000);
                 s_repl_probe(self, rep, b);
@@ -1687,7 +1680,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
     return rc;
 }
 
-/*  ---- life cycle ------------------------------------------------------------------------------ */
+/*  ---- life cycle ------------------------------------------------------------------------------
+ */
 
 static void s_replica_free_item(void **item)
 {
@@ -1743,7 +1737,8 @@ static void s_self_destroy(self_t **self_p)
     *self_p = NULL;
 }
 
-static int s_fail(s_args_t *args, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int s_fail(s_args_t *args, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int s_fail(s_args_t *args, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -1770,8 +1765,10 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     self->parked = zlistx_new();
 
     if (zsys_dir_create("%s", args->data_dir) != 0) {
-        s_fail(args, VL_EIO, "cannot create data directory %s: %s; check the path and its "
-               "permissions", args->data_dir, strerror(errno));
+        s_fail(args, VL_EIO,
+               "cannot create data directory %s: %s; check the path and its "
+               "permissions",
+               args->data_dir, strerror(errno));
         goto err;
     }
     if (vl_store_open(args->data_dir, &self->store) != 0) {
@@ -1811,13 +1808,14 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_sndhwm(self->router, S_ROUTER_SNDHWM);
-    uint64_t maxmsg = self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size
-                                                                   : VL_WIRE_MAX_BODY;
-    zsock_set_maxmsgsize(self->router, (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
+    uint64_t maxmsg =
+        self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size : VL_WIRE_MAX_BODY;
+    zsock_set_maxmsgsize(self->router,
+                         (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
     int port = zsock_bind(self->router, "%s", args->listen);
     if (port < 0) {
-        s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT",
-               args->listen, zmq_strerror(zmq_errno()));
+        s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT", args->listen,
+               zmq_strerror(zmq_errno()));
         goto err;
     }
     args->port = port;
@@ -1878,8 +1876,7 @@ static void s_actor(zsock_t *pipe, void *arg)
     if (!self)
         return;
     vl_log(LOG_NOTICE, "sn: listening on %s as %s, data in %s, MR %s, sync=%s", args->listen,
-           args->advertise, args->data_dir, args->mr_endpoints,
-           args->cfg.sync ? "always" : "none");
+           args->advertise, args->data_dir, args->mr_endpoints, args->cfg.sync ? "always" : "none");
     s_send_hello(self);
     zloop_start(self->loop);
     vl_log(LOG_NOTICE, "sn=%u: stopping", self->sn_id);

@@ -27,7 +27,7 @@ struct vl_store_batch {
     rocksdb_writebatch_t *wb;
 };
 
-#define S_KEY_LS 5  /* prefix byte + ls u32 */
+#define S_KEY_LS 5   /* prefix byte + ls u32 */
 #define S_KEY_LEN 13 /* prefix byte + ls u32 + u64 */
 #define S_STATE_LEN 44
 #define S_RANGE_LEN 40
@@ -289,8 +289,7 @@ static void s_delete_range(vl_store_batch_t *self, char prefix, uint32_t ls, uin
     uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
     s_key(b, prefix, ls, from);
     s_key(e, prefix, ls, to);
-    rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
-                                    sizeof e);
+    rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e, sizeof e);
 }
 
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
@@ -605,8 +604,8 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
     return 0;
 }
 
-int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset,
-                           vl_entry_pos_t *pos, bool *found_p)
+int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl_entry_pos_t *pos,
+                           bool *found_p)
 {
     *found_p = false;
     memset(pos, 0, sizeof *pos);

@@ -102,7 +102,7 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
                           size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p);
 
 /*  Sums the sizes of entries llsn_begin..llsn_end (inclusive) of ls_id into
-    *sum_p. VL_ETRIMMED when one of them is not in the store. */
+ *sum_p. VL_ETRIMMED when one of them is not in the store. */
 int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint64_t llsn_end,
                        uint64_t *sum_p);
 
@@ -124,7 +124,7 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
 
 /*  Finds the committed entry of ls_id holding topic byte offset: *found_p
     false when no entry of this LS holds it. */
-int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset,
-                           vl_entry_pos_t *pos, bool *found_p);
+int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl_entry_pos_t *pos,
+                           bool *found_p);
 
 #endif

@@ -169,8 +169,7 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         }
         uint64_t llsn = job->llsn_begin, bytes = 0;
         for (zframe_t *f = zmsg_first(job->entries); f; f = zmsg_next(job->entries)) {
-            vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, zframe_data(f),
-                                     zframe_size(f));
+            vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, zframe_data(f), zframe_size(f));
             bytes += zframe_size(f);
         }
         st->topic_id = job->topic_id;
@@ -185,9 +184,8 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
             s_job_fail(job, VL_EGAP,
                        "ls=%u: commit of llsn=%llu+%llu does not fit applied end %llu / "
                        "durable end %llu",
-                       job->ls_id, (unsigned long long)r->llsn_begin,
-                       (unsigned long long)r->count, (unsigned long long)st->applied_llsn_end,
-                       (unsigned long long)st->llsn_end);
+                       job->ls_id, (unsigned long long)r->llsn_begin, (unsigned long long)r->count,
+                       (unsigned long long)st->applied_llsn_end, (unsigned long long)st->llsn_end);
             return false;
         }
         vl_store_batch_put_range(t->batch, job->ls_id, r);
@@ -378,8 +376,10 @@ int vl_writer_submit(vl_writer_t *self, vl_writer_job_t *job)
 {
     job->next = NULL;
     if (s_send_ptr(self->server_sock, job) != 0) {
-        s_job_fail(job, VL_EIO, "ls=%u: the writer queue refused the job (%s); restart the "
-                   "storage node", job->ls_id, zmq_strerror(zmq_errno()));
+        s_job_fail(job, VL_EIO,
+                   "ls=%u: the writer queue refused the job (%s); restart the "
+                   "storage node",
+                   job->ls_id, zmq_strerror(zmq_errno()));
         return VL_EIO;
     }
     return 0;

@@ -55,7 +55,7 @@ struct vl_writer_job {
     vl_hdr_t req;
     int64_t queued_us;
 
-    vl_writer_job_t *next;  /* done list */
+    vl_writer_job_t *next; /* done list */
 };
 
 /*  A new job of kind (caller owns it until submitted). */

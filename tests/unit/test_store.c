@@ -81,8 +81,11 @@ static void s_write(vl_store_t *store, vl_store_state_t *st, uint64_t n)
 static void s_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_t offset,
                      uint64_t count)
 {
-    vl_store_range_t r = {.glsn_begin = glsn, .llsn_begin = st->applied_llsn_end + 1,
-                          .count = count, .offset_begin = offset, .version = glsn};
+    vl_store_range_t r = {.glsn_begin = glsn,
+                          .llsn_begin = st->applied_llsn_end + 1,
+                          .count = count,
+                          .offset_begin = offset,
+                          .version = glsn};
     char buf[32];
     for (uint64_t i = 0; i < count; i++)
         r.bytes += s_entry(st->ls_id, r.llsn_begin + i, buf);
@@ -277,9 +280,8 @@ static void test_commit_lookup(void **state)
     assert_true(found);
     assert_int_equal(p.glsn, 8);
     assert_int_equal(p.offset, off_a2 + size_a[4]);
-    assert_int_equal(vl_store_lookup_offset(f->store, 1, off_a2 + size_a[4] + size_a[5], &p,
-                                            &found),
-                     0);
+    assert_int_equal(
+        vl_store_lookup_offset(f->store, 1, off_a2 + size_a[4] + size_a[5], &p, &found), 0);
     assert_false(found); /* past the end */
 }
 
@@ -294,9 +296,9 @@ static void test_trim(void **state)
         offs[i] = off;
         off += s_entry(3, i, buf);
     }
-    s_commit(f->store, &a, 1, 0, 4);         /* GLSN 1-4 */
-    s_commit(f->store, &a, 5, offs[5], 4);   /* GLSN 5-8 */
-    s_commit(f->store, &a, 9, offs[9], 2);   /* GLSN 9-10 */
+    s_commit(f->store, &a, 1, 0, 4);       /* GLSN 1-4 */
+    s_commit(f->store, &a, 5, offs[5], 4); /* GLSN 5-8 */
+    s_commit(f->store, &a, 9, offs[9], 2); /* GLSN 9-10 */
 
     /* Trim to 7: range 1-4 goes, range 5-8 keeps its keys, entries 5-6 go. */
     vl_store_batch_t *b = vl_store_batch_new();
@@ -326,8 +328,8 @@ static void test_trim(void **state)
         vl_store_read_committed(f->store, 3, &below, 100, 16, 1 << 20, pos, NULL, &n, &more),
         VL_ETRIMMED);
     vl_store_cursor_t way_below = {.glsn = 1};
-    int rc = vl_store_read_committed(f->store, 3, &way_below, 100, 16, 1 << 20, pos, NULL, &n,
-                                     &more);
+    int rc =
+        vl_store_read_committed(f->store, 3, &way_below, 100, 16, 1 << 20, pos, NULL, &n, &more);
     assert_int_equal(rc, VL_ETRIMMED); /* starts at range 5-8, whose 5 is gone */
 
     zmsg_t *frames = zmsg_new();
@@ -386,11 +388,9 @@ static void test_delete_ls(void **state)
     zmsg_t *frames = zmsg_new();
     uint32_t cnt;
     uint64_t bytes;
-    assert_int_equal(vl_store_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes),
-                     0);
+    assert_int_equal(vl_store_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 0);
-    assert_int_equal(vl_store_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes),
-                     0);
+    assert_int_equal(vl_store_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 6);
     zmsg_destroy(&frames);
     bool found;
