@@ -440,9 +440,24 @@ static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p)
         if (strcmp(a->topic, topic) == 0)
             break;
     if (!a) {
-        vl_appender_opts_t opts = {.timeout_ms = fs->opts.timeout_ms};
+        /* One log stream per topic and mount: entries of one log stream are
+           committed in the order they were appended, so the lines written
+           through one descriptor keep their order (round robin over log
+           streams would let pipelined batches overtake each other). Mounts
+           pick at random, which spreads many writers over the streams. */
+        vl_topic_info_t t;
+        int rc = vl_topic_info(fs->client, topic, &t);
+        if (rc != 0) {
+            vl_log(LOG_WARNING, "appender for %s: %s", topic, vl_client_errmsg(fs->client));
+            pthread_mutex_unlock(&fs->mu);
+            *rc_p = rc;
+            return NULL;
+        }
+        uint32_t nls = t.nls < 64 ? t.nls : 64;
+        vl_appender_opts_t opts = {.timeout_ms = fs->opts.timeout_ms,
+                                   .ls_id = nls ? t.ls_ids[(uint32_t)random() % nls] : 0};
         vl_appender_t *app = NULL;
-        int rc = vl_appender_new(fs->client, topic, &opts, s_append_done, &app);
+        rc = vl_appender_new(fs->client, topic, &opts, s_append_done, &app);
         if (rc != 0) {
             vl_log(LOG_WARNING, "appender for %s: %s", topic, vl_client_errmsg(fs->client));
             pthread_mutex_unlock(&fs->mu);
@@ -887,6 +902,7 @@ vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts)
     fs->mr = vl_strdup(opts->mr);
     fs->opts.mr = fs->mr;
     fs->mounted_at = time(NULL);
+    srandom((unsigned)(time(NULL) ^ getpid()));
     pthread_mutex_init(&fs->mu, NULL);
     return fs;
 }

@@ -997,6 +997,14 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
     s_replica_t *rep = sub->rep;
     vl_entry_pos_t pos[S_SUB_MAX_ENTRIES];
     while (sub->credit > 0) {
+        if (sub->cur.glsn < s_trim_point(rep) && sub->cur.glsn > rep->d.hwm) {
+            /* The stream has sent every entry of this LS up to the last
+               commit it knows, and commits arrive before the trims that
+               follow them: no entry of this LS lies between its position
+               and the trim point, so it goes on from the trim point. */
+            sub->cur.glsn = s_trim_point(rep);
+            sub->cur.valid = false;
+        }
         if (sub->cur.glsn < s_trim_point(rep)) {
             s_reply_error(self, sub->rid, &sub->req, VL_ETRIMMED,
                           "SUBSCRIBE ls=%u: glsn=%" PRIu64 " is trimmed (the log starts at %" PRIu64
