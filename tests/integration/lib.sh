@@ -50,15 +50,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port: prints a TCP port on 127.0.0.1 that nobody listens on, outside
-# the quickstart range (9090..9200) so tests never collide with a cluster.
+# free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
+# kernel's ephemeral range (32768..) so that no outgoing connection takes it
+# between our pick and the daemon's bind, outside the quickstart range
+# (9090..9200), and never one this test already handed out.
+HANDED_PORTS=" "
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
+		case "$HANDED_PORTS" in *" $p "*) continue ;; esac
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . && continue
-		echo "$p"
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
+		HANDED_PORTS="$HANDED_PORTS$p "
+		PORT=$p
 		return 0
 	done
 }
@@ -112,18 +117,21 @@ cluster() {
 	local n=$1
 	shift
 	local mrp admp i
-	mrp=$(free_port)
+	free_port
+	mrp=$PORT
 	MR="tcp://127.0.0.1:$mrp"
 	mkdir -p "$T/mr"
 	daemon mr varlogmr --listen "$MR" --data "$T/mr" --log-level info
 	wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
 	for i in $(seq "$n"); do
-		SN_PORT[$i]=$(free_port)
+		free_port
+		SN_PORT[$i]=$PORT
 		SN_EP[$i]="tcp://127.0.0.1:${SN_PORT[$i]}"
 		mkdir -p "$T/sn$i"
 		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "$@"
 	done
-	admp=$(free_port)
+	free_port
+	admp=$PORT
 	ADM="tcp://127.0.0.1:$admp"
 	daemon adm varlogadm --listen "$ADM" --mr "$MR"
 	wait_for 10 "varlogadm listening on $admp" port_open "$admp"
