@@ -434,6 +434,12 @@ static void s_append_done(void *arg, int rc, uint64_t glsn, uint64_t offset)
 
 static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p)
 {
+    vl_topic_info_t t;
+    int rc = s_topic(fs, topic, false, &t);
+    if (rc != 0) {
+        *rc_p = rc;
+        return NULL;
+    }
     pthread_mutex_lock(&fs->mu);
     fs_appender_t *a;
     for (a = fs->appenders; a; a = a->next)
@@ -445,14 +451,6 @@ static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p)
            through one descriptor keep their order (round robin over log
            streams would let pipelined batches overtake each other). Mounts
            pick at random, which spreads many writers over the streams. */
-        vl_topic_info_t t;
-        int rc = vl_topic_info(fs->client, topic, &t);
-        if (rc != 0) {
-            vl_log(LOG_WARNING, "appender for %s: %s", topic, vl_client_errmsg(fs->client));
-            pthread_mutex_unlock(&fs->mu);
-            *rc_p = rc;
-            return NULL;
-        }
         uint32_t nls = t.nls < 64 ? t.nls : 64;
         vl_appender_opts_t opts = {.timeout_ms = fs->opts.timeout_ms,
                                    .ls_id = nls ? t.ls_ids[(uint32_t)random() % nls] : 0};
