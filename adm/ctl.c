@@ -50,7 +50,8 @@ static const char s_help_main[] =
     "  subscribe TOPIC [--begin GLSN] [--end GLSN] [--follow] [--glsn]\n"
     "                              print entries in GLSN order\n"
     "  trim TOPIC GLSN             delete the entries with GLSN 1..GLSN\n"
-    "  bench append|subscribe      not implemented yet\n"
+    "  bench append|subscribe|e2e [--appenders N] [--size BYTES] [...]\n"
+    "                              load generator: entries/s, MB/s, latencies\n"
     "\n"
     "Options (before or after COMMAND):\n"
     "  --adm ENDPOINT   admin daemon (default $VARLOG_ADM or tcp://127.0.0.1:9090)\n"
@@ -155,8 +156,47 @@ static const char s_help_trim[] =
     "beyond the high watermark fails.\n";
 
 static const char s_help_bench[] =
-    "Usage: varlogctl bench append|subscribe [...]\n"
-    "Load generator: not implemented yet (see the performance issue).\n";
+    "Usage: varlogctl bench append|e2e [OPTION]...\n"
+    "       varlogctl bench subscribe [--topic NAME] [--subscribers N] [--duration SEC]\n"
+    "Generate load and measure it: entries/s, MB/s (10^6 bytes of payload),\n"
+    "latency percentiles (p50, p99, p99.9, max) and CPU time.\n"
+    "\n"
+    "  append      appenders write entries for --warmup + --duration seconds;\n"
+    "              reports append-to-commit latency (from handing an entry to the\n"
+    "              library until it is committed, client queueing included)\n"
+    "  e2e         append while --subscribers (default 1) follow the topic;\n"
+    "              also reports append-to-visible latency (until a subscriber\n"
+    "              receives the entry; entries of 24 bytes or more carry their\n"
+    "              submit time)\n"
+    "  subscribe   --subscribers (default 1) each read the topic in GLSN order\n"
+    "              from its trim point to its high watermark (at most --duration)\n"
+    "\n"
+    "  --topic NAME           topic (default bench), created when missing\n"
+    "  --log-streams N        ... with N log streams (default: the MR's choice)\n"
+    "  --replication-factor R ... and replication factor R (default: the MR's)\n"
+    "  --ls LSID              append to log stream LSID only (default: all,\n"
+    "                         round robin per batch)\n"
+    "  --appenders N          appender threads, each with its own client\n"
+    "                         (default 1; per process with --procs)\n"
+    "  --procs N              run the appenders in N processes\n"
+    "  --subscribers N        subscriber threads\n"
+    "  --size BYTES           entry size (default 128)\n"
+    "  --batch N              entries per batch, 1..8192 (default 256)\n"
+    "  --pipeline N           batches in flight per log stream (default 8)\n"
+    "  --blocking             one vl_append per batch, waiting for its commit\n"
+    "                         (latency), instead of a pipelined vl_appender\n"
+    "  --duration SEC         measured time (default 10)\n"
+    "  --warmup SEC           time before it, not measured (default 2;\n"
+    "                         subscribe: 0)\n"
+    "  --pids NAME=PID,...    report the CPU time of these daemons\n"
+    "  --run-dir DIR          ... and of every DIR/NAME.pid ($VARLOG_DATA/run)\n"
+    "\n"
+    "CPU time (user + system) covers the measured window: this process and\n"
+    "its appender processes, and each daemon from /proc/PID/stat. With --json,\n"
+    "prints one object: the configuration, \"append\" and \"subscribe\"\n"
+    "{entries, entries_per_s, mb_per_s}, \"commit_latency\" and\n"
+    "\"visible_latency\" {n, p50_ms, p99_ms, p999_ms, max_ms}, and \"cpu\"\n"
+    "{NAME: {s, core_pct}}. Exits 1 when any entry failed.\n";
 
 int vl_ctl_help(const char *group)
 {
@@ -526,28 +566,6 @@ const char *vl_ctl_ls_state(uint8_t state)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static int s_not_implemented(vl_ctl_t *ctl, const char *cmd, const char *issue)
-{
-    snprintf(ctl->cmd, sizeof ctl->cmd, "%s", cmd);
-    return vl_ctl_fail(ctl, "not implemented yet (see the %s issue)", issue);
-}
-
-static int s_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
-{
-    const char *pos[4];
-    int npos;
-    int rc = vl_ctl_parse(ctl, argc, argv, NULL, NULL, (char **)pos, 4, &npos);
-    if (rc == 0 && ctl->help)
-        return vl_ctl_help("bench");
-    if (rc != 0)
-        return rc;
-    return s_not_implemented(
-        ctl,
-        npos > 0 ? (strcmp(pos[0], "subscribe") == 0 ? "bench subscribe" : "bench append")
-                 : "bench",
-        "performance");
-}
-
 int main(int argc, char **argv)
 {
     setenv("ZSYS_SIGHANDLER", "false", 1); /* before anything starts CZMQ */
@@ -587,7 +605,7 @@ int main(int argc, char **argv)
         {"sn", vl_ctl_cmd_sn},         {"topic", vl_ctl_cmd_topic},
         {"ls", vl_ctl_cmd_ls},         {"status", vl_ctl_cmd_status},
         {"append", vl_ctl_cmd_append}, {"subscribe", vl_ctl_cmd_subscribe},
-        {"trim", vl_ctl_cmd_trim},     {"bench", s_cmd_bench},
+        {"trim", vl_ctl_cmd_trim},     {"bench", vl_ctl_cmd_bench},
     };
     const char *name = argv[i];
     if (strcmp(name, "help") == 0)

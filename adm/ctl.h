@@ -3,8 +3,9 @@
     ctl.c holds main, option parsing, help texts and the output helpers;
     ctl_admin.c the admin commands (sn, topic, ls, status) that go through
     varlogadm; ctl_data.c the data commands (append, subscribe, trim) that
-    go through libvarlog. Every command returns the process exit status:
-    0 success, 1 failure (one line on stderr), 2 usage error.
+    go through libvarlog; ctl_bench.c the load generator (bench). Every
+    command returns the process exit status: 0 success, 1 failure (one
+    line on stderr), 2 usage error.
 */
 #ifndef VL_CTL_H
 #define VL_CTL_H
@@ -104,5 +105,6 @@ int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_trim(vl_ctl_t *ctl, int argc, char **argv);
+int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv);
 
 #endif
