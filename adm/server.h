@@ -8,9 +8,16 @@
 
     STATUS reply body: a META body (vl_meta_encode) whose sns[].alive flags
     are the admin's own view, followed by one string, the metadata
-    repository endpoints the admin talks to. The trailing string is an
-    extension that vl_meta_decode ignores (it reads the META fields and
+    repository endpoints the admin talks to, then u32 count and that many
+    {sn id u32, SN_STATUS reply body}: what each storage node that is up
+    last said of its replicas (their ends and own states). The trailer is
+    an extension that vl_meta_decode ignores (it reads the META fields and
     leaves the rest), so any META reader can read a STATUS reply.
+
+    SEAL, UNSEAL and UPDATE_LS are proxied to the MR like the other admin
+    requests. SYNC is the admin's own: it picks, from the replicas' last
+    SN_STATUS, a source that holds the sealed end and the destinations
+    that lack entries, and sends SN_SYNC to the source for each.
 
     Usage, in a process or in a test:
 

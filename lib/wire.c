@@ -226,6 +226,9 @@ const char *vl_wire_type_name(uint16_t type)
         [VL_MSG_SUB_CANCEL] = "SUB_CANCEL", [VL_MSG_LOOKUP] = "LOOKUP",
         [VL_MSG_REPLICATE] = "REPLICATE",   [VL_MSG_SN_STATUS] = "SN_STATUS",
         [VL_MSG_PING] = "PING",             [VL_MSG_STATUS] = "STATUS",
+        [VL_MSG_SEAL] = "SEAL",             [VL_MSG_UNSEAL] = "UNSEAL",
+        [VL_MSG_UPDATE_LS] = "UPDATE_LS",   [VL_MSG_SYNC] = "SYNC",
+        [VL_MSG_SN_SYNC] = "SN_SYNC",
     };
     uint16_t base = type & ~VL_MSG_REPLY;
     if (base == 0 || base >= VL_MSG_TYPE_MAX)
@@ -244,6 +247,7 @@ void vl_report_encode(const vl_report_t *m, vl_wbuf_t *b)
         vl_wbuf_u64(b, m->items[i].llsn_end);
         vl_wbuf_u64(b, m->items[i].bytes_end);
         vl_wbuf_u64(b, m->items[i].applied_llsn_end);
+        vl_wbuf_u8(b, m->items[i].state);
     }
 }
 
@@ -251,7 +255,7 @@ int vl_report_decode(vl_rbuf_t *r, vl_report_t *m)
 {
     memset(m, 0, sizeof *m);
     m->sn_id = vl_rbuf_u32(r);
-    m->n = vl_rbuf_count(r, 1u << 20, 28);
+    m->n = vl_rbuf_count(r, 1u << 20, 29);
     if (r->err)
         return VL_EPROTO;
     m->items = vl_calloc(m->n ? m->n : 1, sizeof *m->items);
@@ -260,6 +264,7 @@ int vl_report_decode(vl_rbuf_t *r, vl_report_t *m)
         m->items[i].llsn_end = vl_rbuf_u64(r);
         m->items[i].bytes_end = vl_rbuf_u64(r);
         m->items[i].applied_llsn_end = vl_rbuf_u64(r);
+        m->items[i].state = vl_rbuf_u8(r);
     }
     if (r->err) {
         vl_report_free(m);
@@ -356,6 +361,8 @@ void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
             vl_wbuf_u32(b, ls->nrep);
             for (uint32_t k = 0; k < ls->nrep; k++)
                 vl_wbuf_u32(b, ls->replicas[k]);
+            vl_wbuf_u64(b, ls->committed_llsn_end);
+            vl_wbuf_u64(b, ls->committed_bytes);
         }
     }
 }
@@ -387,7 +394,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
         t->end_offset = vl_rbuf_u64(r);
         t->trim_glsn = vl_rbuf_u64(r);
         t->trim_offset = vl_rbuf_u64(r);
-        uint32_t nls = vl_rbuf_count(r, 1u << 16, 9);
+        uint32_t nls = vl_rbuf_count(r, 1u << 16, 25);
         if (r->err)
             break;
         t->ls = vl_calloc(nls ? nls : 1, sizeof *t->ls);
@@ -399,6 +406,8 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
             ls->nrep = vl_rbuf_count(r, VL_WIRE_MAX_REPLICAS, 4);
             for (uint32_t k = 0; k < ls->nrep; k++)
                 ls->replicas[k] = vl_rbuf_u32(r);
+            ls->committed_llsn_end = vl_rbuf_u64(r);
+            ls->committed_bytes = vl_rbuf_u64(r);
         }
     }
     if (r->err) {
@@ -451,6 +460,8 @@ void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b)
     vl_wbuf_u32(b, m->rf);
     vl_wbuf_u64(b, m->glsn);
     vl_wbuf_u64(b, m->offset);
+    vl_wbuf_u32(b, m->sn_from);
+    vl_wbuf_u32(b, m->sn_to);
 }
 
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m)
@@ -463,6 +474,8 @@ int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m)
     m->rf = vl_rbuf_u32(r);
     m->glsn = vl_rbuf_u64(r);
     m->offset = vl_rbuf_u64(r);
+    m->sn_from = vl_rbuf_u32(r);
+    m->sn_to = vl_rbuf_u32(r);
     return r->err ? VL_EPROTO : 0;
 }
 
@@ -601,6 +614,7 @@ void vl_sn_status_encode(const vl_sn_status_t *m, vl_wbuf_t *b)
         vl_wbuf_u64(b, x->committed_llsn_end);
         vl_wbuf_u64(b, x->committed_glsn_end);
         vl_wbuf_u64(b, x->trim_glsn);
+        vl_wbuf_u8(b, x->state);
     }
 }
 
@@ -610,7 +624,7 @@ int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m)
     vl_rbuf_str(r, m->addr, VL_WIRE_MAX_ADDR);
     m->disk_total = vl_rbuf_u64(r);
     m->disk_free = vl_rbuf_u64(r);
-    m->n = vl_rbuf_count(r, 1u << 16, 48);
+    m->n = vl_rbuf_count(r, 1u << 16, 49);
     if (r->err)
         return VL_EPROTO;
     m->replicas = vl_calloc(m->n ? m->n : 1, sizeof *m->replicas);
@@ -623,6 +637,7 @@ int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m)
         x->committed_llsn_end = vl_rbuf_u64(r);
         x->committed_glsn_end = vl_rbuf_u64(r);
         x->trim_glsn = vl_rbuf_u64(r);
+        x->state = vl_rbuf_u8(r);
     }
     if (r->err) {
         vl_sn_status_free(m);
@@ -635,6 +650,84 @@ void vl_sn_status_free(vl_sn_status_t *m)
 {
     free(m->replicas);
     m->replicas = NULL;
+    m->n = 0;
+}
+
+void vl_seal_reply_encode(const vl_seal_reply_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->ls_id);
+    vl_wbuf_u64(b, m->llsn_end);
+    vl_wbuf_u64(b, m->glsn_end);
+}
+
+int vl_seal_reply_decode(vl_rbuf_t *r, vl_seal_reply_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->ls_id = vl_rbuf_u32(r);
+    m->llsn_end = vl_rbuf_u64(r);
+    m->glsn_end = vl_rbuf_u64(r);
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_sync_encode(const vl_sync_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->topic_id);
+    vl_wbuf_u32(b, m->ls_id);
+    vl_wbuf_u64(b, m->llsn_end);
+    vl_wbuf_u32(b, m->dest_sn);
+    vl_wbuf_str(b, m->dest_addr);
+}
+
+int vl_sync_decode(vl_rbuf_t *r, vl_sync_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->topic_id = vl_rbuf_u32(r);
+    m->ls_id = vl_rbuf_u32(r);
+    m->llsn_end = vl_rbuf_u64(r);
+    m->dest_sn = vl_rbuf_u32(r);
+    vl_rbuf_str(r, m->dest_addr, VL_WIRE_MAX_ADDR);
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_sync_reply_encode(const vl_sync_reply_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const vl_sync_item_t *x = &m->items[i];
+        vl_wbuf_u32(b, x->ls_id);
+        vl_wbuf_u32(b, x->src_sn);
+        vl_wbuf_u32(b, x->dest_sn);
+        vl_wbuf_u64(b, x->dest_llsn_end);
+        vl_wbuf_u64(b, x->llsn_end);
+    }
+}
+
+int vl_sync_reply_decode(vl_rbuf_t *r, vl_sync_reply_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->n = vl_rbuf_count(r, 1u << 16, 28);
+    if (r->err)
+        return VL_EPROTO;
+    m->items = vl_calloc(m->n ? m->n : 1, sizeof *m->items);
+    for (uint32_t i = 0; i < m->n; i++) {
+        vl_sync_item_t *x = &m->items[i];
+        x->ls_id = vl_rbuf_u32(r);
+        x->src_sn = vl_rbuf_u32(r);
+        x->dest_sn = vl_rbuf_u32(r);
+        x->dest_llsn_end = vl_rbuf_u64(r);
+        x->llsn_end = vl_rbuf_u64(r);
+    }
+    if (r->err) {
+        vl_sync_reply_free(m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_sync_reply_free(vl_sync_reply_t *m)
+{
+    free(m->items);
+    m->items = NULL;
     m->n = 0;
 }
 

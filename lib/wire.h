@@ -58,6 +58,12 @@ typedef enum {
     VL_MSG_SN_STATUS,     /* adm/ctl -> SN: replicas and disk */
     VL_MSG_PING,          /* anyone -> anyone: empty both ways */
     VL_MSG_STATUS,        /* ctl -> adm: reply META body with alive flags */
+    VL_MSG_SEAL,          /* admin: name = topic, id = ls; reply seal reply */
+    VL_MSG_UNSEAL,        /* admin: name = topic, id = ls; reply id = ls */
+    VL_MSG_UPDATE_LS,     /* admin: name, id = ls, sn_from -> sn_to; reply id = ls */
+    VL_MSG_SYNC,          /* ctl -> adm: name, id = ls (0: every sealed one),
+                             sn_from, sn_to (0: choose); reply sync reply */
+    VL_MSG_SN_SYNC,       /* adm -> source SN: vl_sync_t; empty reply */
     VL_MSG_TYPE_MAX
 } vl_msg_type_t;
 #define VL_MSG_REPLY 0x8000
@@ -133,12 +139,15 @@ const char *vl_wire_type_name(uint16_t type);
     free them with the matching _free. */
 
 /* REPORT: sn_id u32, items[] {ls_id u32, llsn_end u64, bytes_end u64,
-   applied_llsn_end u64}. llsn_end is the last LLSN durable on the replica,
-   bytes_end the sum of the sizes of entries 1..llsn_end, applied_llsn_end
-   the last LLSN whose commit the replica has stored. */
+   applied_llsn_end u64, state u8}. llsn_end is the last LLSN durable on the
+   replica, bytes_end the sum of the sizes of entries 1..llsn_end,
+   applied_llsn_end the last LLSN whose commit the replica has stored, state
+   the log stream state the replica has applied (VL_LS_SEALED: it knows the
+   seal and holds nothing beyond the sealed end). */
 typedef struct {
     uint32_t ls_id;
     uint64_t llsn_end, bytes_end, applied_llsn_end;
+    uint8_t state;
 } vl_report_item_t;
 typedef struct {
     uint32_t sn_id;
@@ -170,8 +179,11 @@ void vl_commit_free(vl_commit_t *m);
 /* META: cluster_id u32, version u64, sn_id u32 (the receiver's id in a
    HELLO reply, else 0), sns[] {id u32, addr str, alive u8}, topics[] {id
    u32, name str, rf u32, hwm u64, end_offset u64, trim_glsn u64, trim_offset
-   u64, ls[] {id u32, state u8, replicas[] sn_id u32}}. trim_glsn is the first
-   GLSN still kept (1 before any trim), trim_offset its byte offset. */
+   u64, ls[] {id u32, state u8, replicas[] sn_id u32, committed_llsn_end u64,
+   committed_bytes u64}}. trim_glsn is the first GLSN still kept (1 before
+   any trim), trim_offset its byte offset. committed_llsn_end is the log
+   stream's last committed LLSN and committed_bytes the bytes of its entries
+   1..committed_llsn_end: for a sealed log stream, its sealed end. */
 typedef enum {
     VL_LS_RUNNING = 0,
     VL_LS_SEALING,
@@ -189,6 +201,7 @@ typedef struct {
     uint8_t state;
     uint32_t nrep;
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
+    uint64_t committed_llsn_end, committed_bytes;
 } vl_meta_ls_t;
 typedef struct {
     uint32_t id;
@@ -216,14 +229,16 @@ const vl_meta_topic_t *vl_meta_topic_by_id(const vl_meta_t *m, uint32_t id);
 const vl_meta_sn_t *vl_meta_sn_by_id(const vl_meta_t *m, uint32_t id);
 
 /* Admin requests (CREATE_TOPIC, DELETE_TOPIC, ADD_SN, REMOVE_SN, ADD_LS,
-   TRIM) share one body: name str, addr str, id u32, nls u32, rf u32,
-   glsn u64, offset u64; each uses the fields its comment in
-   vl_msg_type_t names. HELLO uses addr. Their replies: id u32. */
+   TRIM, SEAL, UNSEAL, UPDATE_LS, SYNC) share one body: name str, addr str,
+   id u32, nls u32, rf u32, glsn u64, offset u64, sn_from u32, sn_to u32;
+   each uses the fields its comment in vl_msg_type_t names. HELLO uses addr.
+   Their replies: id u32 (the SEAL reply begins with it), SYNC: sync reply. */
 typedef struct {
     char name[VL_WIRE_MAX_NAME + 1];
     char addr[VL_WIRE_MAX_ADDR + 1];
     uint32_t id, nls, rf;
     uint64_t glsn, offset;
+    uint32_t sn_from, sn_to;
 } vl_admin_t;
 void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
@@ -287,10 +302,13 @@ void vl_sub_data_free(vl_sub_data_t *m);
 
 /* SN_STATUS reply: addr str, disk_total u64, disk_free u64, replicas[]
    {topic_id u32, ls_id u32, llsn_end u64, bytes_end u64, committed_llsn_end
-   u64, committed_glsn_end u64, trim_glsn u64}. */
+   u64, committed_glsn_end u64, trim_glsn u64, state u8}. state is the
+   replica's own: RUNNING, SEALED (in line with the sealed end) or SEALING
+   (sealed, but behind the sealed end or still discarding beyond it). */
 typedef struct {
     uint32_t topic_id, ls_id;
     uint64_t llsn_end, bytes_end, committed_llsn_end, committed_glsn_end, trim_glsn;
+    uint8_t state;
 } vl_sn_replica_t;
 typedef struct {
     char addr[VL_WIRE_MAX_ADDR + 1];
@@ -301,6 +319,42 @@ typedef struct {
 void vl_sn_status_encode(const vl_sn_status_t *m, vl_wbuf_t *b);
 int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m);
 void vl_sn_status_free(vl_sn_status_t *m);
+
+/* SEAL reply: ls_id u32, llsn_end u64, glsn_end u64: the log stream is
+   sealed after LLSN llsn_end, whose GLSN is glsn_end (both 0 when nothing
+   was committed). */
+typedef struct {
+    uint32_t ls_id;
+    uint64_t llsn_end, glsn_end;
+} vl_seal_reply_t;
+void vl_seal_reply_encode(const vl_seal_reply_t *m, vl_wbuf_t *b);
+int vl_seal_reply_decode(vl_rbuf_t *r, vl_seal_reply_t *m);
+
+/* SN_SYNC: topic_id u32, ls_id u32, llsn_end u64, dest_sn u32, dest_addr
+   str: the receiving (source) replica streams the entries the destination
+   replica lacks, up to llsn_end (the sealed end), as REPLICATE batches.
+   SYNC reply (adm -> ctl): items[] {ls_id u32, src_sn u32, dest_sn u32,
+   dest_llsn_end u64 (as last heard), llsn_end u64}: the syncs started. */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t llsn_end;
+    uint32_t dest_sn;
+    char dest_addr[VL_WIRE_MAX_ADDR + 1];
+} vl_sync_t;
+void vl_sync_encode(const vl_sync_t *m, vl_wbuf_t *b);
+int vl_sync_decode(vl_rbuf_t *r, vl_sync_t *m);
+
+typedef struct {
+    uint32_t ls_id, src_sn, dest_sn;
+    uint64_t dest_llsn_end, llsn_end;
+} vl_sync_item_t;
+typedef struct {
+    uint32_t n;
+    vl_sync_item_t *items;
+} vl_sync_reply_t;
+void vl_sync_reply_encode(const vl_sync_reply_t *m, vl_wbuf_t *b);
+int vl_sync_reply_decode(vl_rbuf_t *r, vl_sync_reply_t *m);
+void vl_sync_reply_free(vl_sync_reply_t *m);
 
 /*  ---- names ---------------------------------------------------------- */
 

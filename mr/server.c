@@ -447,6 +447,125 @@ static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
         s_push_meta(self);
 }
 
+/*  The log stream a->id of topic a->name, or NULL after an error reply. */
+static vl_mrstate_ls_t *s_admin_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr,
+                                   const vl_admin_t *a, vl_mrstate_topic_t **topic_p)
+{
+    const char *what = vl_wire_type_name(hdr->type);
+    vl_mrstate_topic_t *t = vl_mrstate_topic_by_name(self->state, a->name);
+    if (!t) {
+        s_reply_error(self, rid, hdr, VL_ENOTOPIC,
+                      "%s '%.64s' ls=%u: no such topic; list topics with 'varlogctl topic list'",
+                      what, a->name, a->id);
+        return NULL;
+    }
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, a->id);
+    if (!ls || ls->topic_id != t->id) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "%s '%s' ls=%u: the topic has no such log stream; see 'varlogctl ls list "
+                      "%s'",
+                      what, t->name, a->id, t->name);
+        return NULL;
+    }
+    *topic_p = t;
+    return ls;
+}
+
+/*  The GLSN of the last committed entry of ls (0 when none). */
+static uint64_t s_ls_glsn_end(self_t *self, const vl_mrstate_ls_t *ls)
+{
+    if (ls->committed_llsn_end == 0)
+        return 0;
+    vl_persist_range_t r;
+    size_t n = 0;
+    char err[512];
+    if (vl_persist_ranges(self->persist, ls->topic_id, ls->id, ls->committed_llsn_end, &r, 1, &n,
+                          err, sizeof err) != 0 ||
+        n == 0 || r.item.llsn_begin > ls->committed_llsn_end)
+        return 0;
+    return r.item.glsn_begin + (ls->committed_llsn_end - r.item.llsn_begin);
+}
+
+static void s_on_seal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    vl_mrstate_topic_t *t;
+    vl_mrstate_ls_t *ls = s_admin_ls(self, rid, hdr, a, &t);
+    if (!ls)
+        return;
+    char err[512];
+    bool was_sealed = ls->state == VL_LS_SEALED;
+    uint32_t topic_id = t->id, ls_id = ls->id;
+    int rc = vl_mrstate_ls_seal(self->state, ls_id, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!was_sealed && !s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    ls = vl_mrstate_ls_by_id(self->state, ls_id);
+    vl_seal_reply_t r = {
+        .ls_id = ls_id, .llsn_end = ls->committed_llsn_end, .glsn_end = s_ls_glsn_end(self, ls)};
+    if (!was_sealed)
+        vl_log(LOG_NOTICE,
+               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64,
+               topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes);
+    vl_hdr_t h = s_reply_hdr(self, hdr);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_seal_reply_encode(&r, &b);
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send(self, rid, &msg);
+    if (!was_sealed)
+        s_push_meta(self);
+}
+
+static void s_on_unseal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    vl_mrstate_topic_t *t;
+    vl_mrstate_ls_t *ls = s_admin_ls(self, rid, hdr, a, &t);
+    if (!ls)
+        return;
+    char err[512];
+    bool was_running = ls->state == VL_LS_RUNNING;
+    uint32_t topic_id = t->id, ls_id = ls->id;
+    int rc = vl_mrstate_ls_unseal(self->state, ls_id, t->name, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!was_running) {
+        if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+            return;
+        vl_log(LOG_NOTICE, "mr: topic=%u ls=%u unsealed", topic_id, ls_id);
+    }
+    s_reply_id(self, rid, hdr, ls_id);
+    if (!was_running)
+        s_push_meta(self);
+}
+
+static void s_on_update_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
+    vl_mrstate_topic_t *t;
+    vl_mrstate_ls_t *ls = s_admin_ls(self, rid, hdr, a, &t);
+    if (!ls)
+        return;
+    char err[512];
+    uint32_t topic_id = t->id, ls_id = ls->id;
+    int rc =
+        vl_mrstate_ls_update(self->state, ls_id, a->sn_from, a->sn_to, t->name, err, sizeof err);
+    if (rc != 0) {
+        s_reply_error(self, rid, hdr, rc, "%s", err);
+        return;
+    }
+    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
+        return;
+    vl_log(LOG_NOTICE, "mr: topic=%u ls=%u replica sn=%u replaced by sn=%u", topic_id, ls_id,
+           a->sn_from, a->sn_to);
+    s_reply_id(self, rid, hdr, ls_id);
+    s_push_meta(self);
+}
+
 static void s_on_admin(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
     vl_admin_t a;
@@ -474,6 +593,15 @@ static void s_on_admin(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf
         break;
     case VL_MSG_TRIM:
         s_on_trim(self, rid, hdr, &a);
+        break;
+    case VL_MSG_SEAL:
+        s_on_seal(self, rid, hdr, &a);
+        break;
+    case VL_MSG_UNSEAL:
+        s_on_unseal(self, rid, hdr, &a);
+        break;
+    case VL_MSG_UPDATE_LS:
+        s_on_update_ls(self, rid, hdr, &a);
         break;
     default:
         break;
@@ -534,6 +662,9 @@ static void s_handle(self_t *self, zmsg_t *msg)
     case VL_MSG_REMOVE_SN:
     case VL_MSG_ADD_LS:
     case VL_MSG_TRIM:
+    case VL_MSG_SEAL:
+    case VL_MSG_UNSEAL:
+    case VL_MSG_UPDATE_LS:
         s_on_admin(self, rid, &hdr, &body);
         break;
     case VL_MSG_PING: {
@@ -646,6 +777,11 @@ static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
     vl_log(LOG_DEBUG, "mr: sn=%u ls=%u resending %zu ranges from llsn=%" PRIu64, r->sn_id, ls->id,
            n, r->sent_llsn_end + 1);
     for (size_t i = 0; i < n; i++) {
+        /* a replica stores a commit only for entries it holds (a replica
+           being synced gets its entries in pieces): send no range past its
+           reported end, the next report brings the rest */
+        if (self->resend[i].item.llsn_begin + self->resend[i].item.count - 1 > r->llsn_end)
+            break;
         /* one message per range: each keeps the version that committed it */
         vl_commit_t c = {
             .version = self->resend[i].version, .n = 1, .items = &self->resend[i].item};
@@ -689,7 +825,7 @@ static void s_resend(self_t *self)
             /* one batch in flight at a time, so a far-behind replica is fed
                at the pace it applies and never flooded */
             if (r->sent_llsn_end >= ls->committed_llsn_end ||
-                r->sent_llsn_end > r->applied_llsn_end)
+                r->sent_llsn_end > r->applied_llsn_end || r->sent_llsn_end >= r->llsn_end)
                 continue;
             s_resend_batch(self, peer, ls, r);
         }

@@ -491,6 +491,109 @@ int vl_mrstate_ls_add(vl_mrstate_t *self, uint32_t topic_id, uint32_t *ls_id_p, 
     return rc;
 }
 
+/*  ---- seal, unseal, replace ------------------------------------------------ */
+
+static const char *s_state_name(uint8_t state)
+{
+    static const char *names[] = {"RUNNING", "SEALING", "SEALED", "UNSEALING", "DELETED"};
+    return state < 5 ? names[state] : "UNKNOWN";
+}
+
+int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t errbuf_size)
+{
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, ls_id);
+    if (!ls) {
+        snprintf(errbuf, errbuf_size, "seal: no log stream %u; list them with 'varlogctl ls list'",
+                 ls_id);
+        return VL_ENOLS;
+    }
+    if (ls->state == VL_LS_SEALED)
+        return 0;
+    ls->state = VL_LS_SEALED;
+    for (uint32_t k = 0; k < ls->nrep; k++)
+        ls->replicas[k].state = VL_LS_RUNNING;
+    return 0;
+}
+
+int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, char *errbuf,
+                         size_t errbuf_size)
+{
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, ls_id);
+    if (!ls) {
+        snprintf(errbuf, errbuf_size,
+                 "unseal: no log stream %u; list them with 'varlogctl ls list'", ls_id);
+        return VL_ENOLS;
+    }
+    if (ls->state == VL_LS_RUNNING)
+        return 0;
+    uint64_t x = ls->committed_llsn_end;
+    for (uint32_t k = 0; k < ls->nrep; k++) {
+        const vl_mrstate_replica_t *r = &ls->replicas[k];
+        const char *why = NULL;
+        if (!r->synced)
+            why = "has not reported since the MR or the storage node started";
+        else if (r->state != VL_LS_SEALED)
+            why = "has not reported the seal yet (still discarding its uncommitted suffix?)";
+        else if (r->llsn_end != x)
+            why = r->llsn_end < x ? "lacks entries up to the sealed end"
+                                  : "holds entries beyond the sealed end";
+        else if (r->applied_llsn_end != x)
+            why = "has not stored every commit up to the sealed end";
+        if (!why)
+            continue;
+        snprintf(errbuf, errbuf_size,
+                 "unseal ls=%u: replica sn=%u %s (llsn_end=%" PRIu64 " applied=%" PRIu64
+                 " state=%s, sealed end %" PRIu64 "); run 'varlogctl ls sync %s %u' (or 'ls "
+                 "recover %s') and retry",
+                 ls_id, r->sn_id, why, r->llsn_end, r->applied_llsn_end,
+                 r->synced ? s_state_name(r->state) : "unknown", x, topic, ls_id, topic);
+        return VL_EBUSY;
+    }
+    ls->state = VL_LS_RUNNING;
+    return 0;
+}
+
+int vl_mrstate_ls_update(vl_mrstate_t *self, uint32_t ls_id, uint32_t sn_from, uint32_t sn_to,
+                         const char *topic, char *errbuf, size_t errbuf_size)
+{
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, ls_id);
+    if (!ls) {
+        snprintf(errbuf, errbuf_size,
+                 "update ls=%u: no such log stream; list them with 'varlogctl ls list'", ls_id);
+        return VL_ENOLS;
+    }
+    if (ls->state != VL_LS_SEALED) {
+        snprintf(errbuf, errbuf_size,
+                 "update ls=%u: it is %s; replicas are replaced only while sealed: run "
+                 "'varlogctl ls seal %s %u' first",
+                 ls_id, s_state_name(ls->state), topic, ls_id);
+        return VL_EBUSY;
+    }
+    vl_mrstate_replica_t *r = vl_mrstate_replica(ls, sn_from);
+    if (!r) {
+        snprintf(errbuf, errbuf_size,
+                 "update ls=%u: storage node %u is not one of its replicas; see 'varlogctl "
+                 "topic describe %s'",
+                 ls_id, sn_from, topic);
+        return VL_ENOSN;
+    }
+    if (!vl_mrstate_sn_by_id(self, sn_to)) {
+        snprintf(errbuf, errbuf_size,
+                 "update ls=%u: no storage node %u; register it with 'varlogctl sn add ADDR'",
+                 ls_id, sn_to);
+        return VL_ENOSN;
+    }
+    if (vl_mrstate_replica(ls, sn_to)) {
+        snprintf(errbuf, errbuf_size,
+                 "update ls=%u: storage node %u already holds a replica of it; pick another", ls_id,
+                 sn_to);
+        return VL_EEXIST;
+    }
+    memset(r, 0, sizeof *r);
+    r->sn_id = sn_to;
+    return 0;
+}
+
 /*  ---- reports and commits ------------------------------------------------ */
 
 int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
@@ -508,6 +611,7 @@ int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
         r->llsn_end = it->llsn_end;
         r->bytes_end = it->bytes_end;
         r->applied_llsn_end = it->applied_llsn_end;
+        r->state = it->state;
         if (!r->synced) {
             /* first word since start or HELLO: resend from what it holds */
             r->synced = true;
@@ -625,6 +729,8 @@ void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_
             m->ls[k].id = t->ls[k]->id;
             m->ls[k].state = t->ls[k]->state;
             m->ls[k].nrep = t->ls[k]->nrep;
+            m->ls[k].committed_llsn_end = t->ls[k]->committed_llsn_end;
+            m->ls[k].committed_bytes = t->ls[k]->committed_bytes;
             for (uint32_t r = 0; r < t->ls[k]->nrep; r++)
                 m->ls[k].replicas[r] = t->ls[k]->replicas[r].sn_id;
         }

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t llsn_end;         /* last LLSN durable on the replica */
     uint64_t bytes_end;        /* bytes of entries 1..llsn_end */
     uint64_t applied_llsn_end; /* last LLSN whose commit the replica stored */
+    uint8_t state;             /* the log stream state it last reported */
     bool synced;               /* a report came since start / the SN's HELLO */
     uint64_t sent_llsn_end;    /* commits sent to it cover LLSNs up to here */
     uint64_t lag_applied;      /* applied_llsn_end when lag_since_us was set */
@@ -120,6 +121,31 @@ int vl_mrstate_ls_add(vl_mrstate_t *self, uint32_t topic_id, uint32_t *ls_id_p, 
 vl_mrstate_ls_t *vl_mrstate_ls_by_id(const vl_mrstate_t *self, uint32_t id);
 size_t vl_mrstate_ls_count(const vl_mrstate_t *self);
 vl_mrstate_ls_t *vl_mrstate_ls_at(const vl_mrstate_t *self, size_t i); /* by id order */
+
+/*  ---- seal, unseal, replace --------------------------------------------- */
+
+/*  Seals a RUNNING log stream at its committed end: commit rounds skip it
+    from now on, so committed_llsn_end is its sealed end. What replicas
+    reported of their state before is forgotten: only a report made after
+    they learned the seal can show them in line. Sealing a sealed log stream
+    changes nothing. VL_ENOLS when unknown (errbuf says so). */
+int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t errbuf_size);
+
+/*  Unseals a sealed log stream when every replica's last report shows it
+    in line: state SEALED, llsn_end == applied_llsn_end == committed end.
+    VL_EBUSY otherwise, with errbuf naming the first replica behind and
+    what to run (topic is the topic name for the hint). Unsealing a RUNNING
+    log stream changes nothing. VL_ENOLS when unknown. */
+int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, char *errbuf,
+                         size_t errbuf_size);
+
+/*  Replaces replica sn_from of a sealed log stream by sn_to, in the same
+    place (a replaced primary makes sn_to the primary); the new replica
+    starts empty and unsynced. VL_ENOLS, VL_EBUSY (not sealed), VL_ENOSN
+    (sn_to unknown or sn_from not a replica), VL_EEXIST (sn_to already a
+    replica); errbuf says which. */
+int vl_mrstate_ls_update(vl_mrstate_t *self, uint32_t ls_id, uint32_t sn_from, uint32_t sn_to,
+                         const char *topic, char *errbuf, size_t errbuf_size);
 
 /*  The replica of ls on sn_id, or NULL. */
 vl_mrstate_replica_t *vl_mrstate_replica(vl_mrstate_ls_t *ls, uint32_t sn_id);

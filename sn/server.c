@@ -78,6 +78,7 @@ typedef struct {
     uint32_t nruns, cap_runs;
     vl_run_t *runs;
     int64_t since_us;
+    uint32_t cut; /* 0, or (sealed) its first `cut` entries are all that commit */
 } s_append_t;
 
 typedef struct {
@@ -106,6 +107,8 @@ typedef struct {
     uint32_t seq, epoch;
     int64_t progress_us;
     int64_t retry_at_us; /* 0, or when to probe again after an error */
+    uint64_t limit;      /* 0: a backup, follows the durable end; else a
+                            sync stream that stops at this LLSN */
 } s_backup_t;
 
 struct s_replica {
@@ -123,6 +126,10 @@ struct s_replica {
     zlistx_t *subs;    /* s_sub_t* */
     uint32_t nbackups;
     s_backup_t backups[VL_WIRE_MAX_REPLICAS];
+    uint64_t sealed_end, sealed_bytes; /* while not RUNNING: the sealed end */
+    int truncating;                    /* TRUNCATE jobs not yet done */
+    uint32_t nsyncs;                   /* sync streams this replica feeds */
+    s_backup_t syncs[VL_WIRE_MAX_REPLICAS];
 };
 
 typedef struct {
@@ -354,11 +361,17 @@ static void s_send_report(self_t *self)
     vl_report_t r = {.sn_id = self->sn_id};
     r.items = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *r.items);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
+        /* Nothing about a replica still discarding its suffix after a seal
+           (or not yet placed by a META): its durable end is about to go
+           down, and the MR must not take the old one for in line. */
+        if (rep->truncating || !rep->confirmed)
+            continue;
         vl_report_item_t *it = &r.items[r.n++];
         it->ls_id = rep->ls_id;
         it->llsn_end = rep->d.llsn_end;
         it->bytes_end = rep->d.bytes_end;
         it->applied_llsn_end = rep->d.applied_llsn_end;
+        it->state = rep->ls_state;
     }
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -461,14 +474,32 @@ static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
     s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, 0);
 }
 
-/*  Catches a backup up from the store, up to the window. */
+/*  The last LLSN stream b may carry: the durable end, but never past the
+    sealed end of a sealed log stream (what lies beyond will be discarded)
+    nor past a sync stream's limit. */
+static uint64_t s_repl_end(const s_replica_t *rep, const s_backup_t *b)
+{
+    uint64_t end = rep->d.llsn_end;
+    if (rep->ls_state != VL_LS_RUNNING && rep->sealed_end < end)
+        end = rep->sealed_end;
+    if (b->limit && b->limit < end)
+        end = b->limit;
+    return end;
+}
+
+/*  Catches a backup (or a sync destination) up from the store, up to the
+    window. */
 static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
 {
-    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < rep->d.llsn_end) {
+    uint64_t end = s_repl_end(rep, b);
+    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < end) {
         zmsg_t *frames = zmsg_new();
         uint32_t n = 0;
         uint64_t bytes = 0;
-        int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1, S_REPL_BATCH_ENTRIES,
+        uint64_t want = end - b->sent;
+        int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1,
+                                       want < S_REPL_BATCH_ENTRIES ? (uint32_t)want
+                                                                   : S_REPL_BATCH_ENTRIES,
                                        S_REPL_BATCH_BYTES, frames, &n, &bytes);
         if (rc || n == 0) {
             vl_log(LOG_ERR,
@@ -495,7 +526,8 @@ static void s_repl_durable(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
         s_backup_t *b = &rep->backups[i];
         if (!b->peer || b->retry_at_us)
             continue;
-        if (b->sent + 1 == job->llsn_begin && b->inflight < S_REPL_WINDOW) {
+        if (rep->ls_state == VL_LS_RUNNING && b->sent + 1 == job->llsn_begin &&
+            b->inflight < S_REPL_WINDOW) {
             zmsg_t *frames = zmsg_dup(job->entries);
             s_repl_send(self, rep, b, job->llsn_begin, job->bytes_before, frames, job->n);
             zmsg_destroy(&frames);
@@ -539,12 +571,26 @@ static void s_repl_setup(self_t *self, s_replica_t *rep)
     }
 }
 
-static s_backup_t *s_backup_by_peer(s_replica_t *rep, s_peer_t *peer)
+/*  The stream of rep to peer: one of its backups (while primary) or a sync
+    it feeds. A peer has at most one stream per log stream. */
+static s_backup_t *s_stream_by_peer(s_replica_t *rep, s_peer_t *peer)
 {
-    for (uint32_t i = 0; i < rep->nbackups; i++)
+    for (uint32_t i = 0; rep->primary && i < rep->nbackups; i++)
         if (rep->backups[i].peer == peer)
             return &rep->backups[i];
+    for (uint32_t i = 0; i < rep->nsyncs; i++)
+        if (rep->syncs[i].peer == peer)
+            return &rep->syncs[i];
     return NULL;
+}
+
+/*  Ends sync stream b of rep (it reached its limit, or is obsolete). */
+static void s_sync_end(s_replica_t *rep, s_backup_t *b)
+{
+    size_t i = (size_t)(b - rep->syncs);
+    if (i >= rep->nsyncs)
+        return;
+    rep->syncs[i] = rep->syncs[--rep->nsyncs];
 }
 
 /*  A reply of a backup to a REPLICATE. */
@@ -561,7 +607,7 @@ static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
     uint32_t ls_id = (uint32_t)(hdr.request_id >> 32);
     uint32_t seq = (uint32_t)hdr.request_id;
     s_replica_t *rep = s_replica(self, ls_id);
-    s_backup_t *b = rep && rep->primary ? s_backup_by_peer(rep, peer) : NULL;
+    s_backup_t *b = rep ? s_stream_by_peer(rep, peer) : NULL;
     if (!b || seq < b->epoch)
         return; /* not ours any more, or older than the last resync */
     if (b->inflight)
@@ -580,6 +626,20 @@ static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
         if (hdr.status == 0) {
             if (end > b->acked)
                 b->acked = end;
+            if (b->limit && b->acked >= b->limit) {
+                vl_log(LOG_NOTICE, "sn=%u ls=%u: sync of sn=%u done: it holds llsn 1..%" PRIu64,
+                       self->sn_id, ls_id, b->sn_id, b->acked);
+                s_sync_end(rep, b);
+                return;
+            }
+            /* it holds more than was sent (it was synced, or this node
+               restarted): go on from its end rather than resend */
+            uint64_t bytes;
+            if (end > b->sent && end <= s_repl_end(rep, b) &&
+                s_bytes_at(self, rep, end, &bytes) == 0) {
+                b->sent = end;
+                b->sent_bytes = bytes;
+            }
             s_repl_pump(self, rep, b);
             return;
         }
@@ -717,7 +777,8 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
                       self->sn_id, a.ls_id, a.topic_id);
         return;
     }
-    if (rep->primary) {
+    if (rep->primary && rep->ls_state == VL_LS_RUNNING) {
+        /* a sealed primary may be behind: it is synced like a backup */
         s_reply_error(self, rid, hdr, VL_EINVAL,
                       "REPLICATE: sn=%u is the primary of ls=%u, not a backup", self->sn_id,
                       a.ls_id);
@@ -730,6 +791,17 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
     if (a.llsn_begin > rep->q.llsn_end + 1) {
         s_reply_end(self, rid, hdr, VL_EGAP, rep->q.llsn_end);
         return;
+    }
+    if (rep->ls_state != VL_LS_RUNNING && a.n > 0 && a.llsn_begin + a.n - 1 > rep->sealed_end) {
+        /* Sealed: entries past the sealed end were never committed and
+           never will be; keep only those up to it. */
+        uint64_t keep = a.llsn_begin > rep->sealed_end ? 0 : rep->sealed_end - a.llsn_begin + 1;
+        while (zmsg_size(msg) > 2 + keep) {
+            zframe_t *last = zmsg_last(msg);
+            zmsg_remove(msg, last);
+            zframe_destroy(&last);
+        }
+        a.n = (uint32_t)keep;
     }
     /* Skip what this backup already has: the bytes are the primary's. */
     uint64_t skip = rep->q.llsn_end + 1 - a.llsn_begin;
@@ -784,6 +856,32 @@ static void s_append_reply(self_t *self, s_replica_t *rep, s_append_t *a)
     vl_append_reply_encode(&r, &b);
     s_reply_body(self, a->rid, &a->req, &b, NULL);
     vl_wbuf_free(&b);
+}
+
+/*  The answer to an append cut by a seal: VL_ESEALED, the message, then
+    the GLSN runs of its committed head (an append reply body after the
+    error string), so the client retries only the rest. */
+static void s_append_reply_sealed(self_t *self, s_replica_t *rep, s_append_t *a)
+{
+    char text[400];
+    snprintf(text, sizeof text,
+             "APPEND ls=%u: the log stream was sealed at llsn=%" PRIu64 "; the first %u of the "
+             "batch's %u entries are committed (their GLSNs follow), the other %u are not in the "
+             "log: append them to another log stream",
+             rep->ls_id, rep->sealed_end, a->covered, a->n, a->n - a->covered);
+    vl_log(LOG_INFO, "sn=%u: %s", self->sn_id, text);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_str(&b, text);
+    vl_append_reply_t r = {.llsn_begin = a->llsn_begin, .nruns = a->nruns, .runs = a->runs};
+    vl_append_reply_encode(&r, &b);
+    vl_hdr_t h = a->req;
+    h.type = VL_MSG_APPEND | VL_MSG_REPLY;
+    h.status = VL_ESEALED;
+    h.cluster_id = self->cfg->cluster_id;
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    s_send_to(self, a->rid, &msg);
 }
 
 static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
@@ -911,11 +1009,89 @@ static void s_appends_commit(self_t *self, s_replica_t *rep, const vl_commit_ite
         a->covered += cnt;
     }
     s_append_t *a;
-    while ((a = zlistx_first(rep->appends)) && a->covered >= a->n) {
+    while ((a = zlistx_first(rep->appends)) &&
+           (a->covered >= a->n || (a->cut && a->covered >= a->cut))) {
         zlistx_delete(rep->appends, NULL);
-        s_append_reply(self, rep, a);
+        if (a->covered >= a->n)
+            s_append_reply(self, rep, a);
+        else
+            s_append_reply_sealed(self, rep, a);
         s_append_free(&a);
     }
+}
+
+/*  ---- seal ------------------------------------------------------------------------- */
+
+/*  The log stream is sealed at LLSN x (its committed end, bytes xbytes):
+    appends past x fail now (they can never commit), an append straddling x
+    is answered once its committed head is known, the uncommitted suffix is
+    discarded through the writer (so it can never be committed later), and
+    replication streams stop at x. Idempotent: a META repeats the seal. */
+static void s_seal(self_t *self, s_replica_t *rep, uint64_t x, uint64_t xbytes)
+{
+    bool first = rep->sealed_end != x || rep->q.llsn_end > x;
+    rep->sealed_end = x;
+    rep->sealed_bytes = xbytes;
+    s_append_t *a = zlistx_first(rep->appends);
+    while (a) {
+        if (a->llsn_begin > x) {
+            zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
+            s_reply_error(self, a->rid, &a->req, VL_ESEALED,
+                          "APPEND ls=%u: the log stream was sealed at llsn=%" PRIu64
+                          " before the batch (llsn %" PRIu64 "..) was committed; nothing of it "
+                          "is in the log: append it to another log stream",
+                          rep->ls_id, x, a->llsn_begin);
+            s_append_free(&a);
+            a = zlistx_first(rep->appends); /* delete resets the cursor */
+            continue;
+        }
+        if (a->llsn_begin + a->n - 1 > x)
+            a->cut = (uint32_t)(x - a->llsn_begin + 1);
+        a = zlistx_next(rep->appends);
+    }
+    /* a straddling append whose head was committed already */
+    vl_commit_item_t none = {.llsn_begin = x + 1};
+    s_appends_commit(self, rep, &none);
+    if (rep->q.llsn_end > x) {
+        vl_log(LOG_NOTICE,
+               "sn=%u ls=%u: sealed at llsn=%" PRIu64 "; discarding uncommitted llsn %" PRIu64
+               "..%" PRIu64,
+               self->sn_id, rep->ls_id, x, x + 1, rep->q.llsn_end);
+        vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRUNCATE, rep->topic_id, rep->ls_id);
+        job->llsn_end = x;
+        job->bytes_end = xbytes;
+        rep->q.llsn_end = x;
+        rep->q.bytes_end = xbytes;
+        rep->truncating++;
+        s_submit(self, job);
+    } else if (first) {
+        vl_log(LOG_NOTICE,
+               "sn=%u ls=%u: sealed at llsn=%" PRIu64 "; this replica holds %" PRIu64 "%s",
+               self->sn_id, rep->ls_id, x, rep->q.llsn_end,
+               rep->q.llsn_end < x ? " (behind: it needs a sync)" : "");
+    }
+    /* streams that ran past x restart from x (the backups discard too) */
+    for (uint32_t i = 0; i < rep->nbackups; i++) {
+        s_backup_t *b = &rep->backups[i];
+        if (b->sent > x) {
+            b->sent = x;
+            b->sent_bytes = xbytes;
+            b->epoch = b->seq;
+            b->inflight = 0;
+        }
+    }
+}
+
+/*  The replica's own state for SN_STATUS and reports: in line with the
+    sealed end (SEALED) or not yet (SEALING). */
+static uint8_t s_replica_state(const s_replica_t *rep)
+{
+    if (rep->ls_state == VL_LS_RUNNING)
+        return VL_LS_RUNNING;
+    if (!rep->truncating && rep->d.llsn_end == rep->sealed_end &&
+        rep->d.applied_llsn_end == rep->sealed_end)
+        return VL_LS_SEALED;
+    return VL_LS_SEALING;
 }
 
 /*  ---- commit ----------------------------------------------------------------------- */
@@ -1195,6 +1371,92 @@ static void s_on_lookup(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     vl_wbuf_free(&b);
 }
 
+/*  SN_SYNC (from the admin): this replica, in line with the sealed end,
+    streams to the destination replica the entries it lacks, up to the
+    sealed end, as REPLICATE batches (the catch-up path of the backups,
+    with a limit). The MR then resends the destination the commits it
+    lacks. The reply only says the sync started; SN_STATUS of the
+    destination shows its progress. */
+static void s_on_sn_sync(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_sync_t y;
+    if (vl_sync_decode(body, &y) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "SN_SYNC: malformed body; expected topic, ls, llsn end, destination");
+        return;
+    }
+    s_replica_t *rep = s_hosted(self, y.ls_id);
+    if (!rep || rep->topic_id != y.topic_id) {
+        s_reply_error(self, rid, hdr, VL_ENOLS,
+                      "sync ls=%u: sn=%u does not host ls=%u of topic=%u; pick a replica of it "
+                      "as the source",
+                      y.ls_id, self->sn_id, y.ls_id, y.topic_id);
+        return;
+    }
+    if (rep->ls_state == VL_LS_RUNNING) {
+        s_reply_error(self, rid, hdr, VL_EBUSY,
+                      "sync ls=%u: the log stream is RUNNING; seal it first ('varlogctl ls seal')",
+                      y.ls_id);
+        return;
+    }
+    if (y.llsn_end != rep->sealed_end) {
+        s_reply_error(self, rid, hdr, VL_EINVAL,
+                      "sync ls=%u up to llsn=%" PRIu64 ": sn=%u knows the sealed end %" PRIu64
+                      "; retry once the metadata reached every node",
+                      y.ls_id, y.llsn_end, self->sn_id, rep->sealed_end);
+        return;
+    }
+    if (rep->d.llsn_end < y.llsn_end) {
+        s_reply_error(self, rid, hdr, VL_ERANGE,
+                      "sync ls=%u: the source sn=%u holds llsn 1..%" PRIu64
+                      ", not up to the sealed end %" PRIu64 "; sync from a replica in line",
+                      y.ls_id, self->sn_id, rep->d.llsn_end, y.llsn_end);
+        return;
+    }
+    bool placed = false;
+    for (uint32_t k = 0; k < rep->nrep; k++)
+        placed |= rep->replicas[k] == y.dest_sn;
+    if (y.dest_sn == self->sn_id || !placed) {
+        s_reply_error(self, rid, hdr, VL_ENOSN,
+                      "sync ls=%u: sn=%u is %s; the destination must be another replica of it",
+                      y.ls_id, y.dest_sn, y.dest_sn == self->sn_id ? "the source" : "no replica");
+        return;
+    }
+    /* the metadata's address wins over the one in the request */
+    const vl_meta_sn_t *sn = self->have_meta ? vl_meta_sn_by_id(&self->meta, y.dest_sn) : NULL;
+    const char *addr = sn && sn->addr[0] ? sn->addr : y.dest_addr;
+    s_peer_t *peer = addr[0] ? s_peer_get(self, addr) : NULL;
+    if (!peer) {
+        s_reply_error(self, rid, hdr, VL_EUNAVAIL,
+                      "sync ls=%u: cannot connect to sn=%u at '%s'; check 'varlogctl sn list'",
+                      y.ls_id, y.dest_sn, addr);
+        return;
+    }
+    s_backup_t *b = s_stream_by_peer(rep, peer);
+    if (!b) {
+        if (rep->nsyncs >= VL_WIRE_MAX_REPLICAS) {
+            s_reply_error(self, rid, hdr, VL_EBUSY,
+                          "sync ls=%u: sn=%u already feeds %d syncs of it; retry later", y.ls_id,
+                          self->sn_id, VL_WIRE_MAX_REPLICAS);
+            return;
+        }
+        b = &rep->syncs[rep->nsyncs++];
+        memset(b, 0, sizeof *b);
+        b->sn_id = y.dest_sn;
+        b->peer = peer;
+        b->limit = y.llsn_end;
+    }
+    /* start at the sealed end: the destination answers with its own end
+       (VL_EGAP when behind) and the stream resumes from there */
+    b->sent = y.llsn_end;
+    b->sent_bytes = rep->sealed_bytes;
+    vl_log(LOG_NOTICE, "sn=%u ls=%u: syncing sn=%u (%s) up to llsn=%" PRIu64 "%s", self->sn_id,
+           y.ls_id, y.dest_sn, addr, y.llsn_end,
+           b->limit ? "" : " (it is a backup of this primary)");
+    s_repl_probe(self, rep, b);
+    s_reply_body(self, rid, hdr, NULL, NULL);
+}
+
 static void s_on_sn_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
 {
     vl_sn_status_t st;
@@ -1215,6 +1477,7 @@ static void s_on_sn_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
         x->committed_llsn_end = rep->d.applied_llsn_end;
         x->committed_glsn_end = rep->d.hwm;
         x->trim_glsn = s_trim_point(rep);
+        x->state = s_replica_state(rep);
     }
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -1366,6 +1629,9 @@ static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park)
     case VL_MSG_SN_STATUS:
         s_on_sn_status(self, rid, &hdr);
         break;
+    case VL_MSG_SN_SYNC:
+        s_on_sn_sync(self, rid, &hdr, &body);
+        break;
     case VL_MSG_PING:
         s_reply_body(self, rid, &hdr, NULL, NULL);
         break;
@@ -1436,7 +1702,14 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
             }
             rep->seen = true;
             rep->confirmed = true;
+            if (rep->ls_state != ls->state)
+                vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
+                       s_state_name(rep->ls_state), s_state_name(ls->state));
             rep->ls_state = ls->state;
+            if (ls->state == VL_LS_RUNNING)
+                rep->nsyncs = 0; /* unsealed: every replica is in line */
+            else
+                s_seal(self, rep, ls->committed_llsn_end, ls->committed_bytes);
             rep->nrep = ls->nrep;
             memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
             rep->primary = ls->nrep > 0 && ls->replicas[0] == self->sn_id;
@@ -1548,9 +1821,14 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
     case VL_WRITER_WRITE:
         if (job->rc) {
             vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
-            /* LLSNs are assigned again from what is durable. */
+            /* LLSNs are assigned again from what is durable (never past
+               a seal: a pending TRUNCATE lowers d too). */
             rep->q.llsn_end = rep->d.llsn_end;
             rep->q.bytes_end = rep->d.bytes_end;
+            if (rep->ls_state != VL_LS_RUNNING && rep->q.llsn_end > rep->sealed_end) {
+                rep->q.llsn_end = rep->sealed_end;
+                rep->q.bytes_end = rep->sealed_bytes;
+            }
             if (job->reply_to) {
                 if (job->rc == VL_EGAP)
                     s_reply_end(self, job->reply_to, &job->req, VL_EGAP, rep->d.llsn_end);
@@ -1599,6 +1877,16 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
         if (job->rc)
             vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
         break;
+    case VL_WRITER_TRUNCATE:
+        if (rep->truncating > 0)
+            rep->truncating--;
+        if (job->rc)
+            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        else
+            vl_log(LOG_INFO, "sn=%u ls=%u: discarded past llsn=%" PRIu64 "; in line up to %" PRIu64,
+                   self->sn_id, rep->ls_id, job->llsn_end, rep->d.llsn_end);
+        s_report_soon(self);
+        break;
     default:
         break;
     }
@@ -1642,8 +1930,9 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         s_send_hello(self);
     s_unpark(self, false);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
-        for (uint32_t i = 0; rep->primary && i < rep->nbackups; i++) {
-            s_backup_t *b = &rep->backups[i];
+        uint32_t nb = rep->primary ? rep->nbackups : 0;
+        for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
+            s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
             if (b->retry_at_us && now >= b->retry_at_us) {
                 s_repl_probe(self, rep, b);
             } else if (!b->retry_at_us && b->inflight > 0 &&

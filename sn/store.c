@@ -292,6 +292,27 @@ static void s_delete_range(vl_store_batch_t *self, char prefix, uint32_t ls, uin
     rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e, sizeof e);
 }
 
+void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_from,
+                                   uint64_t llsn_to)
+{
+    if (llsn_from > llsn_to)
+        return;
+    if (llsn_to == UINT64_MAX) {
+        /* [from, end of the ls): the u64 part cannot reach the next ls */
+        uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
+        s_key(b, 'd', ls_id, llsn_from);
+        if (ls_id == UINT32_MAX) {
+            e[0] = 'e';
+            memset(e + 1, 0, S_KEY_LEN - 1);
+        } else
+            s_key(e, 'd', ls_id + 1, 0);
+        rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
+                                        sizeof e);
+        return;
+    }
+    s_delete_range(self, 'd', ls_id, llsn_from, llsn_to + 1);
+}
+
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
 {
     static const char prefixes[] = {'d', 'c', 'o'};

@@ -88,6 +88,10 @@ void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_s
     trim point are deleted). Reads the store; returns 0 or VL_ESTORE. */
 int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
                         uint64_t trim_glsn);
+/*  Adds the deletion of the entries llsn_from..llsn_to (inclusive) of ls_id
+    (an uncommitted suffix discarded at a seal). */
+void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_from,
+                                   uint64_t llsn_to);
 /*  Adds the deletion of every key of ls_id. */
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id);
 /*  Writes the batch atomically, fsynced when sync. Returns 0 or VL_ESTORE. */

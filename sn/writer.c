@@ -205,6 +205,22 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
             st->trim_glsn = job->trim_glsn;
         }
         return false;
+    case VL_WRITER_TRUNCATE:
+        if (st->applied_llsn_end > job->llsn_end) {
+            s_job_fail(job, VL_EINVAL,
+                       "ls=%u: cannot discard entries past the sealed end %llu: this replica "
+                       "stored commits up to %llu; the MR and the replica disagree, replace it",
+                       job->ls_id, (unsigned long long)job->llsn_end,
+                       (unsigned long long)st->applied_llsn_end);
+            return false;
+        }
+        if (st->llsn_end <= job->llsn_end)
+            return false; /* behind the sealed end: nothing to discard */
+        vl_store_batch_delete_entries(t->batch, job->ls_id, job->llsn_end + 1, st->llsn_end);
+        st->llsn_end = job->llsn_end;
+        st->bytes_end = job->bytes_end;
+        /* durable before anyone hears the replica is in line */
+        return true;
     case VL_WRITER_DELETE:
         vl_store_batch_delete_ls(t->batch, job->ls_id);
         memset(st, 0, sizeof *st);

@@ -26,7 +26,8 @@ typedef enum {
     VL_WRITER_WRITE = 1, /* entries llsn_begin.. (frames of entries) */
     VL_WRITER_COMMIT,    /* commit range + topic HWM after it */
     VL_WRITER_TRIM,      /* delete below trim_glsn */
-    VL_WRITER_DELETE     /* delete the whole replica */
+    VL_WRITER_DELETE,    /* delete the whole replica */
+    VL_WRITER_TRUNCATE   /* discard entries past llsn_end (a seal) */
 } vl_writer_kind_t;
 
 typedef struct vl_writer_job vl_writer_job_t;
@@ -44,6 +45,8 @@ struct vl_writer_job {
     uint64_t hwm;           /* COMMIT */
     uint64_t trim_glsn;     /* TRIM (may be repeated: a trim deletes what
                                is stored at the time it runs) */
+    uint64_t llsn_end;      /* TRUNCATE: keep entries 1..llsn_end */
+    uint64_t bytes_end;     /* TRUNCATE: their bytes (the MR's count) */
 
     /* Filled by the writer. */
     int rc;

@@ -42,7 +42,7 @@ static void s_report_all(vl_mrstate_t *st, uint32_t ls_id, uint64_t llsn_end, ui
     vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(st, ls_id);
     assert_non_null(ls);
     for (uint32_t k = 0; k < ls->nrep; k++) {
-        vl_report_item_t it = {ls_id, llsn_end, bytes_end, 0};
+        vl_report_item_t it = {ls_id, llsn_end, bytes_end, 0, VL_LS_RUNNING};
         vl_report_t rep = {ls->replicas[k].sn_id, 1, &it};
         assert_int_equal(vl_mrstate_report(st, &rep), 0);
     }
@@ -51,7 +51,7 @@ static void s_report_all(vl_mrstate_t *st, uint32_t ls_id, uint64_t llsn_end, ui
 static void s_report_one(vl_mrstate_t *st, uint32_t sn_id, uint32_t ls_id, uint64_t llsn_end,
                          uint64_t bytes_end)
 {
-    vl_report_item_t it = {ls_id, llsn_end, bytes_end, 0};
+    vl_report_item_t it = {ls_id, llsn_end, bytes_end, 0, VL_LS_RUNNING};
     vl_report_t rep = {sn_id, 1, &it};
     assert_int_equal(vl_mrstate_report(st, &rep), 0);
 }
@@ -62,6 +62,15 @@ static uint32_t s_round(vl_mrstate_t *st, vl_commit_t *out)
     uint32_t n = vl_mrstate_commit_compute(st, out);
     vl_mrstate_commit_apply(st, out);
     return n;
+}
+
+/*  A replica's report with every field. */
+static void s_report_full(vl_mrstate_t *st, uint32_t sn_id, uint32_t ls_id, uint64_t llsn_end,
+                          uint64_t bytes_end, uint64_t applied, uint8_t state)
+{
+    vl_report_item_t it = {ls_id, llsn_end, bytes_end, applied, state};
+    vl_report_t rep = {sn_id, 1, &it};
+    assert_int_equal(vl_mrstate_report(st, &rep), 0);
 }
 
 /*  ---- tests -------------------------------------------------------------- */
@@ -183,7 +192,7 @@ static void test_min_rule_rf3(void **unused)
     vl_commit_free(&c);
 
     /* reports from unknown SNs or for replicas an SN does not host */
-    vl_report_item_t it = {ls->id, 99, 990, 0};
+    vl_report_item_t it = {ls->id, 99, 990, 0, VL_LS_RUNNING};
     vl_report_t rep = {42, 1, &it};
     assert_int_equal(vl_mrstate_report(st, &rep), VL_ENOSN);
     vl_mrstate_destroy(&st);
@@ -418,6 +427,81 @@ static void test_persist_round_trip(void **unused)
     assert_int_equal(system(cmd), 0);
 }
 
+/*  Seal fixes the committed end and stops commits; unseal waits for every
+    replica to report the seal and the sealed end; a replica is replaced
+    only while sealed and starts unsynced. */
+static void test_seal_unseal_update(void **unused)
+{
+    vl_mrstate_t *st = s_state_with_sns(4);
+    uint32_t t = s_create(st, "s", 1, 3);
+    vl_mrstate_ls_t *ls = vl_mrstate_topic_by_id(st, t)->ls[0];
+    uint32_t id = ls->id;
+    uint32_t r0 = ls->replicas[0].sn_id, r1 = ls->replicas[1].sn_id, r2 = ls->replicas[2].sn_id;
+    uint32_t spare = 10 - r0 - r1 - r2; /* ids 1..4 */
+    char err[512];
+    vl_commit_t c;
+    s_report_all(st, id, 5, 50);
+    assert_int_equal(s_round(st, &c), 1);
+    vl_commit_free(&c);
+
+    /* not sealed: no update */
+    assert_int_equal(vl_mrstate_ls_update(st, id, r1, spare, "s", err, sizeof err), VL_EBUSY);
+    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    assert_int_equal(ls->state, VL_LS_SEALED);
+    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0); /* idempotent */
+    assert_int_equal(vl_mrstate_ls_seal(st, 999, err, sizeof err), VL_ENOLS);
+
+    /* written everywhere after the seal: never committed */
+    s_report_all(st, id, 9, 90);
+    assert_int_equal(s_round(st, &c), 0);
+    vl_commit_free(&c);
+    assert_int_equal(ls->committed_llsn_end, 5);
+
+    /* replicas have not reported the seal: unseal refused, naming one */
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    assert_non_null(strstr(err, "varlogctl ls sync s"));
+    s_report_full(st, r0, id, 5, 50, 5, VL_LS_SEALED);
+    s_report_full(st, r1, id, 5, 50, 5, VL_LS_SEALED);
+    s_report_full(st, r2, id, 4, 40, 4, VL_LS_SEALED); /* behind */
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    char want[64];
+    snprintf(want, sizeof want, "replica sn=%u lacks", r2);
+    assert_non_null(strstr(err, want));
+
+    /* replace the lagging replica: the new one starts unsynced */
+    assert_int_equal(vl_mrstate_ls_update(st, id, r2, r0, "s", err, sizeof err), VL_EEXIST);
+    assert_int_equal(vl_mrstate_ls_update(st, id, spare, r0, "s", err, sizeof err), VL_ENOSN);
+    assert_int_equal(vl_mrstate_ls_update(st, id, r2, 77, "s", err, sizeof err), VL_ENOSN);
+    assert_int_equal(vl_mrstate_ls_update(st, id, r2, spare, "s", err, sizeof err), 0);
+    assert_null(vl_mrstate_replica(ls, r2));
+    vl_mrstate_replica_t *nr = vl_mrstate_replica(ls, spare);
+    assert_non_null(nr);
+    assert_false(nr->synced);
+    assert_int_equal(ls->replicas[2].sn_id, spare);
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    s_report_full(st, spare, id, 5, 50, 3, VL_LS_SEALED); /* commits missing */
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    s_report_full(st, spare, id, 6, 60, 5, VL_LS_SEALED); /* beyond the end */
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    s_report_full(st, spare, id, 5, 50, 5, VL_LS_SEALED);
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), 0);
+    assert_int_equal(ls->state, VL_LS_RUNNING);
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), 0);
+
+    /* commits resume from the sealed end */
+    s_report_all(st, id, 7, 70);
+    assert_int_equal(s_round(st, &c), 1);
+    assert_true(c.items[0].llsn_begin == 6);
+    assert_true(c.items[0].count == 2);
+    assert_true(c.items[0].bytes == 20);
+    vl_commit_free(&c);
+
+    /* a second seal forgets the first one's reports */
+    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "s", err, sizeof err), VL_EBUSY);
+    vl_mrstate_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_trim_check),
         cmocka_unit_test(test_persist_round_trip),
+        cmocka_unit_test(test_seal_unseal_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,9 +134,9 @@ static void s_raw_str(vl_wbuf_t *b, const void *bytes, uint16_t n)
 /* ---- sample messages ------------------------------------------------ */
 
 static vl_report_item_t s_report_items[] = {
-    {1, 10, 1000, 9},
-    {2, 0, 0, 0},
-    {UINT32_MAX, UINT64_MAX, UINT64_MAX - 1, 0x0102030405060708ull},
+    {1, 10, 1000, 9, VL_LS_RUNNING},
+    {2, 0, 0, 0, VL_LS_SEALED},
+    {UINT32_MAX, UINT64_MAX, UINT64_MAX - 1, 0x0102030405060708ull, 0xff},
 };
 static const vl_report_t s_report = {42, 3, s_report_items};
 
@@ -154,8 +154,8 @@ static vl_entry_pos_t s_entries[] = {{1, 1, 0}, {5, 2, 100}, {UINT64_MAX, UINT64
 static const vl_sub_data_t s_sub_data = {1, 3, s_entries};
 
 static vl_sn_replica_t s_replicas[] = {
-    {1, 1, 10, 1000, 9, 20, 1},
-    {3, UINT32_MAX, UINT64_MAX, 5, 4, 3, 2},
+    {1, 1, 10, 1000, 9, 20, 1, VL_LS_SEALING},
+    {3, UINT32_MAX, UINT64_MAX, 5, 4, 3, 2, VL_LS_RUNNING},
 };
 static const vl_sn_status_t s_sn_status = {"tcp://127.0.0.1:10001", UINT64_MAX, 12345, 2,
                                            s_replicas};
@@ -198,9 +198,9 @@ static void s_meta_build(void)
     t->trim_offset = 0;
     t->nls = 3;
     t->ls = s_meta_ls0;
-    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}};
-    s_meta_ls0[1] = (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}};
-    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}};
+    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}, 10, 1000};
+    s_meta_ls0[1] = (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}, UINT64_MAX, UINT64_MAX - 1};
+    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}, 0, 0};
 
     t = &s_meta_topics[1];
     t->id = 2;
@@ -218,8 +218,9 @@ static void s_meta_build(void)
     t->trim_offset = 7700;
     t->nls = 2;
     t->ls = s_meta_ls2;
-    s_meta_ls2[0] = (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}};
-    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}};
+    s_meta_ls2[0] =
+        (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}, 3, 33};
+    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}, 0, 0};
 }
 
 static vl_admin_t s_admin;
@@ -234,7 +235,17 @@ static void s_admin_build(void)
     s_admin.rf = 3;
     s_admin.glsn = UINT64_MAX;
     s_admin.offset = 0x8000000000000000ull;
+    s_admin.sn_from = 2;
+    s_admin.sn_to = UINT32_MAX;
 }
+
+static const vl_seal_reply_t s_seal_reply = {7, 1234, UINT64_MAX};
+
+static const vl_sync_t s_sync = {3, UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003"};
+
+static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
+                                        {UINT32_MAX, 0, UINT32_MAX, UINT64_MAX, 0}};
+static const vl_sync_reply_t s_sync_reply = {2, s_sync_items};
 
 static const vl_append_t s_append = {4, 8, VL_WIRE_MAX_FRAMES, 100, 200000};
 
@@ -455,6 +466,57 @@ static int s_try_sn_status(const uint8_t *data, size_t len)
     return rc;
 }
 
+static int s_try_seal_reply(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_seal_reply_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_seal_reply_decode(&r, &m);
+    assert_int_equal(s_calloc_calls, 0);
+    if (rc)
+        assert_int_equal(rc, VL_EPROTO);
+    return rc;
+}
+
+static int s_try_sync(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_sync_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_sync_decode(&r, &m);
+    assert_int_equal(s_calloc_calls, 0);
+    if (rc)
+        assert_int_equal(rc, VL_EPROTO);
+    else
+        s_check_str(m.dest_addr, VL_WIRE_MAX_ADDR);
+    return rc;
+}
+
+static int s_try_sync_reply(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_sync_reply_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_sync_reply_decode(&r, &m);
+    s_check_alloc_bound(len);
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_null(m.items);
+        assert_int_equal(m.n, 0);
+    } else {
+        assert_true(m.n == 0 || m.items);
+        vl_sync_reply_free(&m);
+    }
+    assert_int_equal(s_nlive, 0);
+    return rc;
+}
+
 static int s_try_errtext(const uint8_t *data, size_t len)
 {
     vl_rbuf_t r;
@@ -477,6 +539,9 @@ enum {
     S_SUBSCRIBE,
     S_SUB_DATA,
     S_SN_STATUS,
+    S_SEAL_REPLY,
+    S_SYNC,
+    S_SYNC_REPLY,
     S_NCODECS
 };
 static const struct {
@@ -493,6 +558,9 @@ static const struct {
     [S_SUBSCRIBE] = {"subscribe", s_try_subscribe},
     [S_SUB_DATA] = {"sub_data", s_try_sub_data},
     [S_SN_STATUS] = {"sn_status", s_try_sn_status},
+    [S_SEAL_REPLY] = {"seal_reply", s_try_seal_reply},
+    [S_SYNC] = {"sync", s_try_sync},
+    [S_SYNC_REPLY] = {"sync_reply", s_try_sync_reply},
 };
 
 static void s_sample_encode(int codec, vl_wbuf_t *b)
@@ -530,6 +598,15 @@ static void s_sample_encode(int codec, vl_wbuf_t *b)
         break;
     case S_SN_STATUS:
         vl_sn_status_encode(&s_sn_status, b);
+        break;
+    case S_SEAL_REPLY:
+        vl_seal_reply_encode(&s_seal_reply, b);
+        break;
+    case S_SYNC:
+        vl_sync_encode(&s_sync, b);
+        break;
+    case S_SYNC_REPLY:
+        vl_sync_reply_encode(&s_sync_reply, b);
         break;
     default:
         fail();
@@ -991,7 +1068,7 @@ static void test_roundtrip_report(void **state)
     vl_rbuf_t r;
     vl_report_t m;
     s_sample_encode(S_REPORT, &b);
-    assert_int_equal(b.len, 8 + 28 * s_report.n);
+    assert_int_equal(b.len, 8 + 29 * s_report.n);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_report_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1002,6 +1079,7 @@ static void test_roundtrip_report(void **state)
         assert_true(m.items[i].llsn_end == s_report_items[i].llsn_end);
         assert_true(m.items[i].bytes_end == s_report_items[i].bytes_end);
         assert_true(m.items[i].applied_llsn_end == s_report_items[i].applied_llsn_end);
+        assert_int_equal(m.items[i].state, s_report_items[i].state);
     }
     vl_report_free(&m);
     assert_null(m.items);
@@ -1101,6 +1179,8 @@ static void test_roundtrip_meta(void **state)
             assert_int_equal(a->ls[j].nrep, e->ls[j].nrep);
             for (uint32_t k = 0; k < a->ls[j].nrep; k++)
                 assert_int_equal(a->ls[j].replicas[k], e->ls[j].replicas[k]);
+            assert_true(a->ls[j].committed_llsn_end == e->ls[j].committed_llsn_end);
+            assert_true(a->ls[j].committed_bytes == e->ls[j].committed_bytes);
         }
     }
     assert_int_equal(strlen(m.topics[2].name), VL_WIRE_MAX_NAME);
@@ -1143,7 +1223,7 @@ static void test_roundtrip_admin(void **state)
     vl_rbuf_t r;
     vl_admin_t m;
     s_sample_encode(S_ADMIN, &b);
-    assert_int_equal(b.len, 2 + VL_WIRE_MAX_NAME + 2 + strlen(s_admin.addr) + 12 + 16);
+    assert_int_equal(b.len, 2 + VL_WIRE_MAX_NAME + 2 + strlen(s_admin.addr) + 12 + 16 + 8);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_admin_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1154,13 +1234,15 @@ static void test_roundtrip_admin(void **state)
     assert_int_equal(m.rf, s_admin.rf);
     assert_true(m.glsn == s_admin.glsn);
     assert_true(m.offset == s_admin.offset);
+    assert_int_equal(m.sn_from, s_admin.sn_from);
+    assert_int_equal(m.sn_to, s_admin.sn_to);
     vl_wbuf_free(&b);
 
     /* the fields a request does not use stay empty */
     vl_admin_t trim = {.id = 3, .glsn = 10, .offset = 99};
     vl_wbuf_init(&b);
     vl_admin_encode(&trim, &b);
-    assert_int_equal(b.len, 4 + 12 + 16);
+    assert_int_equal(b.len, 4 + 12 + 16 + 8);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_admin_decode(&r, &m), 0);
     assert_string_equal(m.name, "");
@@ -1168,6 +1250,8 @@ static void test_roundtrip_admin(void **state)
     assert_int_equal(m.id, 3);
     assert_true(m.glsn == 10);
     assert_true(m.offset == 99);
+    assert_int_equal(m.sn_from, 0);
+    assert_int_equal(m.sn_to, 0);
     vl_wbuf_free(&b);
 }
 
@@ -1310,7 +1394,7 @@ static void test_roundtrip_sn_status(void **state)
     vl_rbuf_t r;
     vl_sn_status_t m;
     s_sample_encode(S_SN_STATUS, &b);
-    assert_int_equal(b.len, 2 + strlen(s_sn_status.addr) + 20 + 48 * s_sn_status.n);
+    assert_int_equal(b.len, 2 + strlen(s_sn_status.addr) + 20 + 49 * s_sn_status.n);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_sn_status_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1327,9 +1411,81 @@ static void test_roundtrip_sn_status(void **state)
         assert_true(a->committed_llsn_end == e->committed_llsn_end);
         assert_true(a->committed_glsn_end == e->committed_glsn_end);
         assert_true(a->trim_glsn == e->trim_glsn);
+        assert_int_equal(a->state, e->state);
     }
     vl_sn_status_free(&m);
     assert_null(m.replicas);
+    vl_wbuf_free(&b);
+    assert_int_equal(s_nlive, 0);
+}
+
+static void test_roundtrip_seal_sync(void **state)
+{
+    vl_wbuf_t b;
+    vl_rbuf_t r;
+    vl_seal_reply_t s;
+    s_sample_encode(S_SEAL_REPLY, &b);
+    assert_int_equal(b.len, 20);
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_seal_reply_decode(&r, &s), 0);
+    assert_int_equal(r.left, 0);
+    assert_int_equal(s.ls_id, s_seal_reply.ls_id);
+    assert_true(s.llsn_end == s_seal_reply.llsn_end);
+    assert_true(s.glsn_end == s_seal_reply.glsn_end);
+    /* it begins with the id u32 of every admin reply */
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_rbuf_u32(&r), s_seal_reply.ls_id);
+    vl_wbuf_free(&b);
+
+    vl_sync_t y;
+    s_sample_encode(S_SYNC, &b);
+    assert_int_equal(b.len, 20 + 2 + strlen(s_sync.dest_addr));
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_sync_decode(&r, &y), 0);
+    assert_int_equal(r.left, 0);
+    assert_int_equal(y.topic_id, s_sync.topic_id);
+    assert_int_equal(y.ls_id, s_sync.ls_id);
+    assert_true(y.llsn_end == s_sync.llsn_end);
+    assert_int_equal(y.dest_sn, s_sync.dest_sn);
+    assert_string_equal(y.dest_addr, s_sync.dest_addr);
+    vl_wbuf_free(&b);
+
+    vl_sync_reply_t m;
+    s_sample_encode(S_SYNC_REPLY, &b);
+    assert_int_equal(b.len, 4 + 28 * s_sync_reply.n);
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_sync_reply_decode(&r, &m), 0);
+    assert_int_equal(r.left, 0);
+    assert_int_equal(m.n, s_sync_reply.n);
+    for (uint32_t i = 0; i < m.n; i++) {
+        assert_int_equal(m.items[i].ls_id, s_sync_items[i].ls_id);
+        assert_int_equal(m.items[i].src_sn, s_sync_items[i].src_sn);
+        assert_int_equal(m.items[i].dest_sn, s_sync_items[i].dest_sn);
+        assert_true(m.items[i].dest_llsn_end == s_sync_items[i].dest_llsn_end);
+        assert_true(m.items[i].llsn_end == s_sync_items[i].llsn_end);
+    }
+    vl_sync_reply_free(&m);
+    assert_null(m.items);
+    vl_wbuf_free(&b);
+
+    /* nothing to sync */
+    vl_sync_reply_t none = {0, NULL};
+    vl_wbuf_init(&b);
+    vl_sync_reply_encode(&none, &b);
+    assert_int_equal(b.len, 4);
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_sync_reply_decode(&r, &m), 0);
+    assert_int_equal(m.n, 0);
+    vl_sync_reply_free(&m);
+    vl_wbuf_free(&b);
+
+    /* a count beyond the body allocates nothing */
+    vl_wbuf_init(&b);
+    vl_wbuf_u32(&b, 1000);
+    for (int k = 0; k < 28; k++)
+        vl_wbuf_u8(&b, 0);
+    assert_int_equal(s_try_wbuf(s_try_sync_reply, &b), VL_EPROTO);
+    assert_int_equal(s_calloc_calls, 0);
     vl_wbuf_free(&b);
     assert_int_equal(s_nlive, 0);
 }
@@ -1369,7 +1525,7 @@ static void test_counts_beyond_body(void **state)
         vl_wbuf_init(&b);
         vl_wbuf_u32(&b, 1);
         vl_wbuf_u32(&b, n);
-        for (int k = 0; k < 28; k++)
+        for (int k = 0; k < 29; k++)
             vl_wbuf_u8(&b, 0);
         assert_int_equal(s_try_wbuf(s_try_report, &b), VL_EPROTO);
         assert_int_equal(s_calloc_calls, 0);
@@ -1407,7 +1563,7 @@ static void test_counts_beyond_body(void **state)
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u32(&b, n);
-        for (int k = 0; k < 48; k++)
+        for (int k = 0; k < 49; k++)
             vl_wbuf_u8(&b, 0);
         assert_int_equal(s_try_wbuf(s_try_sn_status, &b), VL_EPROTO);
         assert_int_equal(s_calloc_calls, 0);
@@ -1466,6 +1622,8 @@ static void test_counts_beyond_body(void **state)
             vl_wbuf_u8(&b, VL_LS_RUNNING);
             vl_wbuf_u32(&b, 1);
             vl_wbuf_u32(&b, 1);
+            vl_wbuf_u64(&b, 0);
+            vl_wbuf_u64(&b, 0);
         }
         assert_int_equal(s_try_wbuf(s_try_meta, &b), VL_EPROTO);
         assert_true(s_calloc_calls <= 3); /* SNs, topics, first topic's streams */
@@ -1477,7 +1635,7 @@ static void test_counts_beyond_body(void **state)
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, 1);
     vl_wbuf_u32(&b, 1);
-    for (int k = 0; k < 28; k++)
+    for (int k = 0; k < 29; k++)
         vl_wbuf_u8(&b, 0);
     assert_int_equal(s_try_wbuf(s_try_report, &b), 0);
     vl_wbuf_free(&b);
@@ -1543,6 +1701,8 @@ static void test_counts_over_limit(void **state)
         /* enough bytes for 64 replicas, so only the limit can refuse */
         for (uint32_t k = 0; k < (nreps[i] < 64 ? nreps[i] : 64); k++)
             vl_wbuf_u32(&b, k + 1);
+        vl_wbuf_u64(&b, 0); /* committed_llsn_end, committed_bytes */
+        vl_wbuf_u64(&b, 0);
         int want = nreps[i] <= VL_WIRE_MAX_REPLICAS ? 0 : VL_EPROTO;
         assert_int_equal(s_try_wbuf(s_try_meta, &b), want);
         vl_wbuf_free(&b);
@@ -1586,6 +1746,8 @@ static void test_bad_strings(void **state)
             vl_wbuf_u32(&b, 1);
             vl_wbuf_u64(&b, 1);
             vl_wbuf_u64(&b, 1);
+            vl_wbuf_u32(&b, 1);
+            vl_wbuf_u32(&b, 1);
             if (s_try_wbuf(s_try_admin, &b) != cases[i].want)
                 fail_msg("admin field %d case %zu", field, i);
             vl_wbuf_free(&b);
@@ -1679,6 +1841,9 @@ static void test_sticky_reader(void **state)
         vl_subscribe_t sub;
         vl_sub_data_t sd;
         vl_sn_status_t st;
+        vl_seal_reply_t sr;
+        vl_sync_t sy;
+        vl_sync_reply_t syr;
         int rc = -1;
         switch (c) {
         case S_REPORT:
@@ -1710,6 +1875,15 @@ static void test_sticky_reader(void **state)
             break;
         case S_SN_STATUS:
             rc = vl_sn_status_decode(&r, &st);
+            break;
+        case S_SEAL_REPLY:
+            rc = vl_seal_reply_decode(&r, &sr);
+            break;
+        case S_SYNC:
+            rc = vl_sync_decode(&r, &sy);
+            break;
+        case S_SYNC_REPLY:
+            rc = vl_sync_reply_decode(&r, &syr);
             break;
         }
         assert_int_equal(rc, VL_EPROTO);
@@ -1898,17 +2072,29 @@ static void test_random_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_table),           cmocka_unit_test(test_wbuf_rbuf),
-        cmocka_unit_test(test_wire_msg_parse),      cmocka_unit_test(test_wire_reply),
-        cmocka_unit_test(test_wire_type_name),      cmocka_unit_test(test_wire_parse_malformed),
-        cmocka_unit_test(test_roundtrip_report),    cmocka_unit_test(test_roundtrip_commit),
-        cmocka_unit_test(test_roundtrip_meta),      cmocka_unit_test(test_roundtrip_admin),
-        cmocka_unit_test(test_roundtrip_append),    cmocka_unit_test(test_roundtrip_append_reply),
-        cmocka_unit_test(test_roundtrip_subscribe), cmocka_unit_test(test_roundtrip_sub_data),
-        cmocka_unit_test(test_roundtrip_sn_status), cmocka_unit_test(test_truncated_every_length),
-        cmocka_unit_test(test_counts_beyond_body),  cmocka_unit_test(test_counts_over_limit),
-        cmocka_unit_test(test_bad_strings),         cmocka_unit_test(test_sticky_reader),
-        cmocka_unit_test(test_topic_name_valid),    cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_err_table),
+        cmocka_unit_test(test_wbuf_rbuf),
+        cmocka_unit_test(test_wire_msg_parse),
+        cmocka_unit_test(test_wire_reply),
+        cmocka_unit_test(test_wire_type_name),
+        cmocka_unit_test(test_wire_parse_malformed),
+        cmocka_unit_test(test_roundtrip_report),
+        cmocka_unit_test(test_roundtrip_commit),
+        cmocka_unit_test(test_roundtrip_meta),
+        cmocka_unit_test(test_roundtrip_admin),
+        cmocka_unit_test(test_roundtrip_append),
+        cmocka_unit_test(test_roundtrip_append_reply),
+        cmocka_unit_test(test_roundtrip_subscribe),
+        cmocka_unit_test(test_roundtrip_sub_data),
+        cmocka_unit_test(test_roundtrip_sn_status),
+        cmocka_unit_test(test_roundtrip_seal_sync),
+        cmocka_unit_test(test_truncated_every_length),
+        cmocka_unit_test(test_counts_beyond_body),
+        cmocka_unit_test(test_counts_over_limit),
+        cmocka_unit_test(test_bad_strings),
+        cmocka_unit_test(test_sticky_reader),
+        cmocka_unit_test(test_topic_name_valid),
+        cmocka_unit_test(test_random_input),
     };
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
