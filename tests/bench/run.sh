@@ -1,0 +1,435 @@
+#!/usr/bin/env bash
+# run.sh - the benchmark suite (SPEC.md section 10, BENCHMARKS.md).
+#
+#   tests/bench/run.sh [--quick] [--out FILE]      (or: ./quickstart bench)
+#
+# Starts a private cluster (1 MR, 3 SNs with --sync=always, the admin) on
+# free ports in a temp dir, runs the standard set of varlogctl bench runs
+# and varlogfs copies and, in the same run and on the same disk, the
+# baselines it can start itself:
+#   - Redis Streams XADD (Debian's redis-server, installed with apt-get when
+#     missing; appendonly yes, appendfsync always), same entry size, 8
+#     clients, pipelined 64 and unpipelined, driven by redis-benchmark;
+#   - a plain file on the local disk (cat >> file, sync; cat file);
+#   - the same file through libfuse's passthrough_ll example, compiled here
+#     (the cost of FUSE itself);
+#   - the disk's synced sequential write rate (fio, 1 MiB writes each
+#     followed by fdatasync; dd oflag=dsync when fio is missing).
+# Prints one table (figure, value, baseline, ratio, target, met) and writes
+# it as JSON to $VARLOG_BENCH_OUT (default ./bench-results.json) with the
+# raw output of every run. Everything it starts is stopped by PID, every
+# mount unmounted and the temp dir removed (tests/integration/lib.sh).
+#
+# Benchmarks are not tests: nothing here runs in make check. --quick uses
+# smaller sizes and shorter runs (a minute or two) for development.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+QUICK=0
+OUT=${VARLOG_BENCH_OUT:-$PWD/bench-results.json}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--out)
+		[ $# -ge 2 ] || { echo "run.sh: --out needs a file name" >&2; exit 2; }
+		OUT=$2
+		shift
+		;;
+	--out=*) OUT=${1#--out=} ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*) echo "run.sh: unknown argument '$1'; use --quick or --out FILE" >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
+export VARLOG_BIN=${VARLOG_BIN:-$top/build}
+[ -x "$VARLOG_BIN/varlogctl" ] || {
+	echo "run.sh: no varlogctl in $VARLOG_BIN; build first (./quickstart build) or set VARLOG_BIN" >&2
+	exit 2
+}
+export TEST_NAME=bench
+# lib.sh: temp dir $T, free_port, cluster, mount_fs, and the EXIT trap that
+# stops and unmounts everything
+. "$top/tests/integration/lib.sh"
+
+if [ "$QUICK" = 1 ]; then
+	DUR=3 WARM=1 FILE_MB=32 REDIS_N=200000 REDIS_N1=20000 IDLE_S=3 DISK_MB=64
+	LS_COUNTS="3 100 300"
+else
+	DUR=10 WARM=2 FILE_MB=256 REDIS_N=1000000 REDIS_N1=100000 IDLE_S=10 DISK_MB=256
+	LS_COUNTS="3 100 300 1000"
+fi
+SIZE=128
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---- prerequisites -----------------------------------------------------------
+
+need_pkg() { # need_pkg COMMAND PACKAGE
+	command -v "$1" >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		say "$1 missing and not root: install Debian's $2 (apt-get install $2); its figures are skipped"
+		return 1
+	fi
+	say "installing $2"
+	{ DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2"; } \
+		>"$T/apt-$2.log" 2>&1 || {
+		say "apt-get install $2 failed (see above); its figures are skipped"
+		tail -5 "$T/apt-$2.log" >&2
+		return 1
+	}
+	command -v "$1" >/dev/null
+}
+HAVE_REDIS=0
+need_pkg redis-server redis-server && command -v redis-benchmark >/dev/null && HAVE_REDIS=1
+HAVE_FUSE=0
+[ -c /dev/fuse ] && command -v fusermount3 >/dev/null && HAVE_FUSE=1
+
+# ---- results -------------------------------------------------------------------
+
+ROWS=$T/rows.tsv # figure, value, unit, baseline name, baseline value, ratio, target, met
+RAW=$T/raw.json  # "name": {...} lines
+: >"$ROWS"
+: >"$RAW"
+
+calc() { awk "BEGIN { v = $*; if (v != v) print \"\"; else printf \"%.6g\", v }"; }
+# jget JSON KEY FIELD: the number FIELD of the object KEY in one-line JSON
+jget() { sed -n "s/.*\"$2\": {[^}]*\"$3\": \([-0-9.e+]*\).*/\1/p" <<<"$1" | head -1; }
+
+# row FIGURE VALUE UNIT BASENAME BASEVALUE TARGET
+#   TARGET: ">=R x" (ratio value/baseline at least R), "<=V" or ">=V" (value),
+#   "" (reported only)
+row() {
+	local fig=$1 val=$2 unit=$3 bname=$4 bval=$5 target=$6 ratio="" met=""
+	if [ -n "$val" ] && [ -n "$bval" ] && [ "$bval" != 0 ]; then
+		ratio=$(calc "$val / $bval")
+	fi
+	case "$target" in
+	"") met="" ;;
+	*x)
+		local r=${target#>=}
+		r=${r% x}
+		[ -n "$ratio" ] && met=$(awk -v a="$ratio" -v b="$r" 'BEGIN { print (a >= b) ? "yes" : "NO" }')
+		;;
+	"<="*) [ -n "$val" ] && met=$(awk -v a="$val" -v b="${target#<=}" 'BEGIN { print (a <= b) ? "yes" : "NO" }') ;;
+	">="*) [ -n "$val" ] && met=$(awk -v a="$val" -v b="${target#>=}" 'BEGIN { print (a >= b) ? "yes" : "NO" }') ;;
+	"<"*) [ -n "$val" ] && met=$(awk -v a="$val" -v b="${target#<}" 'BEGIN { print (a < b) ? "yes" : "NO" }') ;;
+	esac
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$fig" "${val:-error}" "$unit" "$bname" "$bval" \
+		"$ratio" "$target" "$met" >>"$ROWS"
+	say "$fig: ${val:-error} $unit${bname:+ (baseline $bname: $bval)}${ratio:+, ratio $ratio}${met:+, target $target: $met}"
+}
+
+raw() { # raw NAME JSON
+	[ -n "$2" ] && printf '"%s": %s\n' "$1" "$2" >>"$RAW"
+	return 0
+}
+
+now() { date +%s.%N; }
+
+# ---- the cluster ----------------------------------------------------------------
+
+say "temp dir $T; quick=$QUICK; building the baselines and starting the cluster"
+cluster 3
+PIDARG="mr=${DPID[mr]},sn1=${DPID[sn1]},sn2=${DPID[sn2]},sn3=${DPID[sn3]},adm=${DPID[adm]}"
+
+# bench NAME ARGS...: one varlogctl bench run; its JSON is in $J ("" on failure)
+J=""
+bench() {
+	local name=$1
+	shift
+	say "varlogctl bench $*"
+	if J=$("$BIN/varlogctl" --mr "$MR" --json bench "$@" --pids "$PIDARG" 2>"$T/bench-$name.err"); then
+		raw "$name" "$J"
+	else
+		say "bench $name failed: $(tail -1 "$T/bench-$name.err")"
+		raw "$name" "$J"
+		J=""
+	fi
+}
+
+daemon_cpu() { # daemon_cpu PID: utime+stime in clock ticks
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+HZ=$(getconf CLK_TCK)
+# the MR's commit version: one per commit round that committed something
+mr_version() {
+	"$BIN/varlogctl" --adm "$ADM" --json status | sed -n 's/.*"version": \([0-9]*\).*/\1/p'
+}
+
+# ---- idle cluster -------------------------------------------------------------------
+
+"$BIN/varlogctl" --adm "$ADM" topic create idle --log-streams 3 --replication-factor 1 >/dev/null
+sleep 1
+declare -A C0
+for n in mr sn1 sn2 sn3 adm; do C0[$n]=$(daemon_cpu "${DPID[$n]}"); done
+t0=$(now)
+sleep "$IDLE_S"
+t1=$(now)
+idle_ticks=0
+idle_detail=""
+for n in mr sn1 sn2 sn3 adm; do
+	d=$(($(daemon_cpu "${DPID[$n]}") - C0[$n]))
+	idle_ticks=$((idle_ticks + d))
+	idle_detail="$idle_detail $n=$(calc "$d / $HZ / ($t1 - $t0) * 100")%"
+done
+idle_pct=$(calc "$idle_ticks / $HZ / ($t1 - $t0) * 100")
+say "idle cluster CPU:$idle_detail"
+row "idle cluster CPU, all daemons (% of one core;$idle_detail)" "$idle_pct" "%" "" "" "<2"
+raw idle "{\"pct\": $idle_pct, \"window_s\": $(calc "$t1 - $t0")}"
+
+# ---- baselines: disk, Redis ---------------------------------------------------------------
+
+DISK_MBS=""
+if command -v fio >/dev/null; then
+	say "fio: ${DISK_MB} MiB sequential 1 MiB writes, fdatasync after each"
+	fj=$(fio --name=seqsync --filename="$T/fio.dat" --rw=write --bs=1M --size="${DISK_MB}M" \
+		--fdatasync=1 --output-format=json 2>/dev/null | tr -d '\n' || true)
+	bw=$(sed -n 's/.*"write" : {[^}]*"bw_bytes" : \([0-9]*\).*/\1/p' <<<"$fj" | head -1)
+	[ -n "$bw" ] && DISK_MBS=$(calc "$bw / 1e6")
+	DISK_HOW="fio 1MiB+fdatasync"
+	rm -f "$T/fio.dat"
+fi
+if [ -z "$DISK_MBS" ]; then
+	say "dd: ${DISK_MB} MiB, bs=1M oflag=dsync"
+	t0=$(now)
+	dd if=/dev/zero of="$T/dd.dat" bs=1M count="$DISK_MB" oflag=dsync status=none
+	t1=$(now)
+	DISK_MBS=$(calc "$DISK_MB * 1048576 / ($t1 - $t0) / 1e6")
+	DISK_HOW="dd bs=1M oflag=dsync"
+	rm -f "$T/dd.dat"
+fi
+say "disk synced sequential write: $DISK_MBS MB/s ($DISK_HOW)"
+raw disk "{\"mb_per_s\": $DISK_MBS, \"how\": \"$DISK_HOW\"}"
+
+VALUE=$(head -c $((SIZE - 2)) /dev/zero | tr '\0' x) # + field name: SIZE bytes
+REDIS_P64="" REDIS_P1=""
+if [ "$HAVE_REDIS" = 1 ]; then
+	free_port
+	RPORT=$PORT
+	mkdir -p "$T/redis"
+	redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$T/redis" --appendonly yes \
+		--appendfsync always --save '' --daemonize no --logfile "$T/redis.log" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_for 10 "redis-server listening on $RPORT" port_open "$RPORT"
+	redis_run() { # redis_run N PIPELINE: prints requests/s
+		redis-benchmark -p "$RPORT" -c 8 -n "$1" -P "$2" --csv XADD "bench-p$2" '*' d "$VALUE" \
+			2>/dev/null | awk -F'"' '/^"XADD/ { print $4 }'
+	}
+	say "redis XADD, 8 clients, pipeline 64, $REDIS_N entries of $SIZE bytes, appendfsync always"
+	REDIS_P64=$(redis_run "$REDIS_N" 64)
+	say "redis XADD, 8 clients, unpipelined, $REDIS_N1 entries"
+	REDIS_P1=$(redis_run "$REDIS_N1" 1)
+	say "redis: pipelined $REDIS_P64/s, unpipelined $REDIS_P1/s"
+	raw redis "{\"xadd_p64_per_s\": ${REDIS_P64:-null}, \"xadd_p1_per_s\": ${REDIS_P1:-null}}"
+	kill -TERM "$RPID"
+	wait "$RPID" 2>/dev/null || true
+	rm -rf "$T/redis"
+fi
+
+# ---- appends ----------------------------------------------------------------------------------
+
+COMMON=(--duration "$DUR" --warmup "$WARM")
+PIPE=(--appenders 2 --batch 512 --pipeline 8)
+
+bench append_rf1 append --topic rf1 --log-streams 3 --replication-factor 1 --size "$SIZE" \
+	"${PIPE[@]}" "${COMMON[@]}"
+V=$(jget "$J" append entries_per_s)
+row "append 128 B, rf 1, 3 LS, pipelined (entries/s)" "$V" "entries/s" "redis XADD -P 64" \
+	"$REDIS_P64" ">=2 x"
+
+bench append_rf3 append --topic rf3 --log-streams 3 --replication-factor 3 --size "$SIZE" \
+	"${PIPE[@]}" "${COMMON[@]}"
+V=$(jget "$J" append entries_per_s)
+row "append 128 B, rf 3, 3 LS, pipelined (entries/s)" "$V" "entries/s" "redis XADD -P 64" \
+	"$REDIS_P64" ">=1 x"
+
+bench append_4k append --topic big --log-streams 3 --replication-factor 1 --size 4096 \
+	--appenders 2 --batch 64 --pipeline 8 "${COMMON[@]}"
+V=$(jget "$J" append mb_per_s)
+row "append 4 KiB, rf 1, 3 LS, pipelined (MB/s)" "$V" "MB/s" "disk synced seq write" \
+	"$DISK_MBS" ">=0.5 x"
+
+bench latency append --topic lat --log-streams 3 --replication-factor 1 --size "$SIZE" \
+	--appenders 1 --batch 1 --blocking "${COMMON[@]}"
+row "one blocking appender, 128 B: append-to-commit p50 (ms)" "$(jget "$J" commit_latency p50_ms)" \
+	"ms" "" "" "<=1"
+row "one blocking appender, 128 B: append-to-commit p99 (ms)" "$(jget "$J" commit_latency p99_ms)" \
+	"ms" "" "" "<=5"
+row "one blocking appender, 128 B: append-to-commit p99.9 (ms)" \
+	"$(jget "$J" commit_latency p999_ms)" "ms" "" "" ""
+
+bench blocking8 append --topic lat --size "$SIZE" --appenders 8 --batch 1 --blocking \
+	"${COMMON[@]}"
+row "8 blocking appenders, 128 B, batch 1 (entries/s)" "$(jget "$J" append entries_per_s)" \
+	"entries/s" "redis XADD unpipelined" "$REDIS_P1" ""
+
+bench e2e e2e --topic e2e --log-streams 3 --replication-factor 1 --size "$SIZE" --appenders 1 \
+	--batch 64 --pipeline 2 --subscribers 1 "${COMMON[@]}"
+row "e2e 128 B, 1 appender (batch 64, pipeline 2) + 1 follower (entries/s)" \
+	"$(jget "$J" append entries_per_s)" "entries/s" "" "" ""
+for q in p50 p99 p999; do
+	row "e2e: append-to-commit $q (ms)" "$(jget "$J" commit_latency "${q}_ms")" "ms" "" "" ""
+	row "e2e: append-to-visible $q (ms)" "$(jget "$J" visible_latency "${q}_ms")" "ms" "" "" ""
+done
+
+# ---- subscribe ------------------------------------------------------------------------------
+
+bench subscribe subscribe --topic rf1 --subscribers 1 --duration "$DUR"
+row "global-order subscribe, 128 B, 3 LS (entries/s)" "$(jget "$J" subscribe entries_per_s)" \
+	"entries/s" "" "" ">=1000000"
+
+# ---- files: plain disk, FUSE pass-through, varlogfs -------------------------------------------
+
+if [ "$HAVE_FUSE" = 1 ]; then
+	say "making a ${FILE_MB} MiB file of ~100 byte lines"
+	PAD=$(head -c 88 /dev/zero | tr '\0' y)
+	awk -v n=$((FILE_MB * 1048576 / 100)) -v pad="$PAD" \
+		'BEGIN { for (i = 0; i < n; i++) printf "%010d %s\n", i, pad }' >"$T/data"
+	BYTES=$(stat -c %s "$T/data")
+	mbs() { calc "$BYTES / ($2 - $1) / 1e6"; }
+
+	# copy_in DEST: cat data >> DEST and make it durable; prints MB/s
+	copy_in() {
+		local t0 t1
+		t0=$(now)
+		cat "$T/data" >>"$1"
+		sync "$1"
+		t1=$(now)
+		mbs "$t0" "$t1"
+	}
+	copy_out() {
+		local t0 t1
+		t0=$(now)
+		cat "$1" >/dev/null
+		t1=$(now)
+		mbs "$t0" "$t1"
+	}
+
+	mkdir -p "$T/plain"
+	PLAIN_W=$(copy_in "$T/plain/t")
+	PLAIN_R=$(copy_out "$T/plain/t")
+	rm -f "$T/plain/t"
+
+	PT_W="" PT_R=""
+	PT_SRC=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+	if [ -f "$PT_SRC" ] && gcc -O2 -Wall -o "$T/passthrough_ll" "$PT_SRC" \
+		$(pkg-config fuse3 --cflags --libs) 2>"$T/passthrough-build.log"; then
+		mkdir -p "$T/ptsrc" "$T/ptmnt"
+		"$T/passthrough_ll" -f -o source="$T/ptsrc" "$T/ptmnt" >"$T/passthrough.log" 2>&1 &
+		PTPID=$!
+		PIDS+=("$PTPID")
+		MOUNTS+=("$T/ptmnt")
+		wait_for 10 "passthrough_ll mounted" grep -q " $T/ptmnt fuse" /proc/mounts
+		PT_W=$(copy_in "$T/ptmnt/t")
+		PT_R=$(copy_out "$T/ptmnt/t")
+		fusermount3 -u "$T/ptmnt" || true
+		wait "$PTPID" 2>/dev/null || true
+		rm -f "$T/ptsrc/t"
+	else
+		say "cannot build $PT_SRC (install libfuse3-dev); pass-through figures skipped"
+	fi
+
+	mount_fs "$T/vfs"
+	VFS_W=$(copy_in "$T/vfs/t")
+	VFS_R=$(copy_out "$T/vfs/t")
+	VFS_SIZE=$(stat -c %s "$T/vfs/t")
+	[ "$VFS_SIZE" = "$BYTES" ] || say "varlogfs: t has $VFS_SIZE bytes, expected $BYTES"
+	umount_fs "$T/vfs"
+	raw files "{\"bytes\": $BYTES, \"plain_write_mb_per_s\": ${PLAIN_W:-null}, \"plain_read_mb_per_s\": ${PLAIN_R:-null}, \"passthrough_write_mb_per_s\": ${PT_W:-null}, \"passthrough_read_mb_per_s\": ${PT_R:-null}, \"varlogfs_write_mb_per_s\": ${VFS_W:-null}, \"varlogfs_read_mb_per_s\": ${VFS_R:-null}}"
+	row "cat ${FILE_MB}MiB >> varlogfs/t (~100 B lines, MB/s)" "$VFS_W" "MB/s" \
+		"passthrough_ll" "$PT_W" ">=0.5 x"
+	row "cat varlogfs/t > /dev/null (MB/s)" "$VFS_R" "MB/s" "passthrough_ll" "$PT_R" ">=0.5 x"
+	row "cat ${FILE_MB}MiB >> plain file + sync (MB/s)" "$PLAIN_W" "MB/s" "" "" ""
+	row "cat plain file > /dev/null (MB/s)" "$PLAIN_R" "MB/s" "" "" ""
+	row "cat ${FILE_MB}MiB >> passthrough_ll + sync, vs plain (MB/s)" "$PT_W" "MB/s" "plain file" \
+		"$PLAIN_W" ""
+	row "cat passthrough_ll file > /dev/null, vs plain (MB/s)" "$PT_R" "MB/s" "plain file" \
+		"$PLAIN_R" ""
+	rm -f "$T/data"
+else
+	say "no /dev/fuse or fusermount3: file figures skipped"
+fi
+
+# ---- the MR's work per commit tick against log streams ---------------------------------------
+# For each count: a topic with that many log streams (rf 1, spread over the
+# 3 SNs); the MR's CPU idle and under a pipelined load that round-robins
+# batches over every log stream. CPU per tick assumes one tick per 500 us.
+
+for nls in $LS_COUNTS; do
+	topic=ls$nls
+	if ! "$BIN/varlogctl" --adm "$ADM" --timeout 60000 topic create "$topic" --log-streams "$nls" \
+		--replication-factor 1 >/dev/null 2>"$T/create-$topic.err"; then
+		say "topic with $nls log streams: $(tail -1 "$T/create-$topic.err")"
+		row "MR CPU per tick, $nls LS, under load (us)" "" "us" "" "" ""
+		continue
+	fi
+	sleep 1
+	c0=$(daemon_cpu "${DPID[mr]}")
+	t0=$(now)
+	sleep "$((DUR / 2 > 2 ? DUR / 2 : 2))"
+	t1=$(now)
+	c1=$(daemon_cpu "${DPID[mr]}")
+	idle_us=$(calc "($c1 - $c0) / $HZ * 1e6 / (($t1 - $t0) / 0.0005)")
+	v0=$(mr_version)
+	c0=$(daemon_cpu "${DPID[mr]}")
+	t0=$(now)
+	bench "mr_ls$nls" append --topic "$topic" --size "$SIZE" --appenders 2 --batch 64 \
+		--pipeline 2 "${COMMON[@]}"
+	t1=$(now)
+	c1=$(daemon_cpu "${DPID[mr]}")
+	v1=$(mr_version)
+	load_us=$(calc "($c1 - $c0) / $HZ * 1e6 / (($t1 - $t0) / 0.0005)")
+	rounds=$(calc "($v1 - $v0) / ($t1 - $t0)")
+	per_round=$(calc "($c1 - $c0) / $HZ * 1e6 / ($v1 - $v0)")
+	raw "mr_ls${nls}_tick" "{\"log_streams\": $nls, \"idle_us_per_tick\": ${idle_us:-null}, \"load_us_per_tick\": ${load_us:-null}, \"rounds_per_s\": ${rounds:-null}, \"us_per_round\": ${per_round:-null}}"
+	row "MR CPU per 500us tick, $nls LS: idle (us)" "$idle_us" "us" "" "" ""
+	row "MR CPU per 500us tick, $nls LS: under load (us; $(jget "$J" append entries_per_s) entries/s, $rounds commits/s, $per_round us/commit)" \
+		"$load_us" "us" "" "" "<=500"
+done
+
+# ---- the table -----------------------------------------------------------------------------------
+
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+NPROC=$(nproc)
+DISK_DEV=$(df --output=source "$T" | tail -1)
+KERNEL=$(uname -r)
+{
+	printf 'figure\tvalue\tunit\tbaseline\tbaseline value\tratio\ttarget\tmet\n'
+	cat "$ROWS"
+} | awk -F'\t' 'BEGIN { OFS = "\t" } { for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; print }' |
+	column -t -s $'\t'
+echo
+echo "machine: $NPROC x $CPU_MODEL; disk $DISK_DEV; kernel $KERNEL; disk synced write $DISK_MBS MB/s ($DISK_HOW)"
+
+json_str() { printf '"%s"' "$(sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1")"; }
+json_num() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
+{
+	printf '{"quick": %s, "date": "%s", ' "$([ "$QUICK" = 1 ] && echo true || echo false)" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	printf '"machine": {"nproc": %s, "cpu": %s, "disk": %s, "kernel": %s}, ' "$NPROC" \
+		"$(json_str "$CPU_MODEL")" "$(json_str "$DISK_DEV")" "$(json_str "$KERNEL")"
+	printf '"figures": ['
+	first=1
+	# \037, not the tab: read merges runs of whitespace separators
+	while IFS=$'\037' read -r fig val unit bname bval ratio target met; do
+		[ "$first" = 1 ] || printf ', '
+		first=0
+		[ "$val" = error ] && val=""
+		printf '{"figure": %s, "value": %s, "unit": %s, "baseline": %s, "baseline_value": %s, ' \
+			"$(json_str "$fig")" "$(json_num "$val")" "$(json_str "$unit")" "$(json_str "$bname")" \
+			"$(json_num "$bval")"
+		printf '"ratio": %s, "target": %s, "met": %s}' "$(json_num "$ratio")" "$(json_str "$target")" \
+			"$(case "$met" in yes) echo true ;; NO) echo false ;; *) echo null ;; esac)"
+	done < <(tr '\t' '\037' <"$ROWS")
+	printf '], "raw": {'
+	paste -sd, "$RAW"
+	printf '}}\n'
+} >"$OUT"
+say "results written to $OUT"
