@@ -54,9 +54,14 @@ typedef struct {
     int rc; /* of the last refresh */
 } fs_meta_t;
 
+/*  One appender per topic, shared by the files that write to it. Files hold
+    a reference; rm unlinks it from the list and the last reference destroys
+    it, outside fs->mu (destroying waits for callbacks). */
 typedef struct fs_appender {
     char topic[256];
     vl_appender_t *app;
+    int refs;
+    bool unlinked;
     struct fs_appender *next;
 } fs_appender_t;
 
@@ -70,22 +75,29 @@ struct vl_fs {
     time_t mounted_at;
 };
 
+/*  An open file. Three locks so that no side waits for another:
+    wmu serialises writers (line buffer, appender), cmu guards the
+    completion counters the appender's callback updates, rmu the read side
+    (a .follow read may block in it for long). base is read without rmu by
+    getattr, atomically. */
 typedef struct {
     char topic[256];
     bool follow;
     int flags;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
     /* write side */
-    vl_appender_t *app;
+    pthread_mutex_t wmu;
+    fs_appender_t *fa;
     char *line;
     size_t line_len, line_cap;
+    pthread_mutex_t cmu;
+    pthread_cond_t cv;
     uint64_t submitted, completed;
     int first_err;
     /* read side */
-    uint64_t base;
+    pthread_mutex_t rmu;
+    uint64_t base; /* atomic */
     vl_subscriber_t *sub;
-    uint64_t sub_pos; /* topic offset of the first byte of rest[] */
+    uint64_t sub_pos; /* topic offset of the first unread byte of rest[] */
     uint8_t *rest;
     size_t rest_len, rest_cap, rest_at;
 } fs_file_t;
@@ -218,9 +230,7 @@ static int s_getattr(const char *path, struct stat *st, struct fuse_file_info *f
     uint64_t base = t.trim_offset;
     if (fi && fi->fh) {
         fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
-        pthread_mutex_lock(&f->mu);
-        base = f->base;
-        pthread_mutex_unlock(&f->mu);
+        base = __atomic_load_n(&f->base, __ATOMIC_RELAXED);
     }
     s_fill_topic_stat(fs, &t, base, st);
     return 0;
@@ -254,7 +264,8 @@ static int s_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 
 /* ---- open / create / release --------------------------------------------- */
 
-static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p);
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p);
+static void s_appender_put(vl_fs_t *fs, fs_appender_t *a);
 static void s_append_done(void *arg, int rc, uint64_t glsn, uint64_t offset);
 
 static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_file_info *fi)
@@ -268,7 +279,9 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
     f->follow = follow;
     f->flags = fi->flags;
     f->base = t.trim_offset;
-    pthread_mutex_init(&f->mu, NULL);
+    pthread_mutex_init(&f->wmu, NULL);
+    pthread_mutex_init(&f->cmu, NULL);
+    pthread_mutex_init(&f->rmu, NULL);
     pthread_cond_init(&f->cv, NULL);
     fi->fh = (uint64_t)(uintptr_t)f;
     fi->direct_io = 1;
@@ -319,49 +332,50 @@ static int s_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     Returns 0 or the first error (which is then reported once). */
 static int s_wait_committed(fs_file_t *f)
 {
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_lock(&f->cmu);
     while (f->completed < f->submitted)
-        pthread_cond_wait(&f->cv, &f->mu);
+        pthread_cond_wait(&f->cv, &f->cmu);
     int rc = f->first_err;
     f->first_err = 0;
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(&f->cmu);
     return rc;
 }
 
-/*  Hands one entry to the topic's appender; f->mu held. */
+/*  Hands one entry to the topic's appender; f->wmu held (the appender may
+    block while too much is in flight; the callback only takes cmu). */
 static int s_submit_locked(vl_fs_t *fs, fs_file_t *f, const void *data, size_t len)
 {
     if (len > VL_MAX_ENTRY_SIZE_DEFAULT)
         return VL_ETOOBIG;
-    if (!f->app) {
+    if (!f->fa) {
         int rc = VL_EIO;
-        f->app = s_appender(fs, f->topic, &rc);
-        if (!f->app)
+        f->fa = s_appender_get(fs, f->topic, &rc);
+        if (!f->fa)
             return rc;
     }
+    pthread_mutex_lock(&f->cmu);
     f->submitted++;
-    /* the appender may block while too much is in flight: do not hold the
-       file's lock meanwhile (the completion callback needs it) */
-    pthread_mutex_unlock(&f->mu);
-    int rc = vl_appender_append(f->app, data, len, f);
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_unlock(&f->cmu);
+    int rc = vl_appender_append(f->fa->app, data, len, f);
     if (rc != 0) {
+        pthread_mutex_lock(&f->cmu);
         f->submitted--;
-        return rc;
+        pthread_mutex_unlock(&f->cmu);
     }
-    return 0;
+    return rc;
 }
 
 static int s_flush_line(vl_fs_t *fs, fs_file_t *f)
 {
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_lock(&f->wmu);
     int rc = 0;
     if (f->line_len > 0) {
         /* a final line without '\n' becomes an entry when the file closes */
-        rc = s_submit_locked(fs, f, f->line, f->line_len);
+        size_t len = f->line_len;
         f->line_len = 0;
+        rc = s_submit_locked(fs, f, f->line, len);
     }
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(&f->wmu);
     return rc;
 }
 
@@ -408,10 +422,13 @@ static int s_release(const char *path, struct fuse_file_info *fi)
     /* the appender calls back with f as argument: wait for all callbacks */
     s_flush_line(fs, f);
     s_wait_committed(f);
+    s_appender_put(fs, f->fa);
     vl_subscriber_destroy(&f->sub);
     free(f->rest);
     free(f->line);
-    pthread_mutex_destroy(&f->mu);
+    pthread_mutex_destroy(&f->wmu);
+    pthread_mutex_destroy(&f->cmu);
+    pthread_mutex_destroy(&f->rmu);
     pthread_cond_destroy(&f->cv);
     free(f);
     fi->fh = 0;
@@ -423,16 +440,17 @@ static int s_release(const char *path, struct fuse_file_info *fi)
 static void s_append_done(void *arg, int rc, uint64_t glsn, uint64_t offset)
 {
     fs_file_t *f = arg;
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_lock(&f->cmu);
     f->completed++;
     if (rc != 0 && f->first_err == 0)
         f->first_err = rc;
     if (f->completed == f->submitted)
         pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(&f->cmu);
 }
 
-static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p)
+/*  Returns the topic's appender with a reference taken (creating it). */
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
 {
     vl_topic_info_t t;
     int rc = s_topic(fs, topic, false, &t);
@@ -468,8 +486,24 @@ static vl_appender_t *s_appender(vl_fs_t *fs, const char *topic, int *rc_p)
         a->next = fs->appenders;
         fs->appenders = a;
     }
+    a->refs++;
     pthread_mutex_unlock(&fs->mu);
-    return a->app;
+    return a;
+}
+
+/*  Drops a reference (NULL-safe); the last one of an unlinked appender
+    destroys it, outside fs->mu because destroying waits for callbacks. */
+static void s_appender_put(vl_fs_t *fs, fs_appender_t *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&fs->mu);
+    bool last = --a->refs == 0 && a->unlinked;
+    pthread_mutex_unlock(&fs->mu);
+    if (last) {
+        vl_appender_destroy(&a->app);
+        free(a);
+    }
 }
 
 static int s_write(const char *path, const char *buf, size_t size, off_t off,
@@ -483,10 +517,12 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off,
        (the open itself succeeds so that truncate(1) can ftruncate) */
     if (!(f->flags & O_APPEND))
         return -EPERM;
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_lock(&f->wmu);
     int rc = 0;
+    size_t done = 0; /* bytes whose entries were handed to the appender */
     if (fs->opts.record_write) {
         rc = s_submit_locked(fs, f, buf, size);
+        done = rc ? 0 : size;
     } else {
         size_t at = 0;
         while (at < size && rc == 0) {
@@ -507,17 +543,21 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off,
                 memcpy(f->line + f->line_len, buf + at, piece);
                 f->line_len += piece;
                 if (nl) {
-                    rc = s_submit_locked(fs, f, f->line, f->line_len);
+                    size_t len = f->line_len;
                     f->line_len = 0;
+                    rc = s_submit_locked(fs, f, f->line, len);
                 }
             }
+            if (rc == 0)
+                done = at + piece;
             at += piece;
         }
     }
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(&f->wmu);
     if (rc) {
         vl_log(LOG_WARNING, "write to %s: %s", f->topic, vl_err_str(rc));
-        return -s_errno(rc);
+        /* lines already handed over will be committed: report them */
+        return done ? (int)done : -s_errno(rc);
     }
     return (int)size;
 }
@@ -537,7 +577,7 @@ static void s_keep_entry(fs_file_t *f, const vl_entry_t *e)
     f->rest_at = 0;
 }
 
-/*  Positions f's subscriber at topic offset pos (f->mu held): at the entry
+/*  Positions f's subscriber at topic offset pos (f->rmu held): at the entry
     holding pos, or, when pos is the end offset, at the next entry to be
     committed. */
 static int s_seek_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, uint64_t pos)
@@ -559,6 +599,13 @@ static int s_seek_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, ui
         vl_subscriber_destroy(&f->sub);
         return rc;
     }
+    if (pos < e.offset || pos - e.offset >= e.size) {
+        vl_log(LOG_ERR, "read %s: entry %llu [%llu, +%zu) does not hold offset %llu", f->topic,
+               (unsigned long long)e.glsn, (unsigned long long)e.offset, e.size,
+               (unsigned long long)pos);
+        vl_subscriber_destroy(&f->sub);
+        return VL_EPROTO;
+    }
     s_keep_entry(f, &e);
     f->rest_at = (size_t)(pos - e.offset); /* skip to pos inside its entry */
     f->sub_pos = pos;
@@ -571,7 +618,7 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return -EBADF;
-    pthread_mutex_lock(&f->mu);
+    pthread_mutex_lock(&f->rmu);
     vl_topic_info_t t;
     size_t got = 0;
     int rc = s_topic(fs, f->topic, false, &t);
@@ -587,7 +634,8 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
         }
         /* a reader that rewinds after a truncation reads the oldest live
            entry; the file's positions follow from there */
-        f->base = pos = t.trim_offset;
+        pos = t.trim_offset;
+        __atomic_store_n(&f->base, pos, __ATOMIC_RELAXED);
     }
     if (!f->follow && pos >= t.end_offset) {
         /* before answering EOF, make sure the cached end is not stale */
@@ -595,9 +643,21 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
         if (rc != 0)
             goto out;
     }
-    if (pos > t.end_offset || (!f->follow && pos == t.end_offset))
+    bool positioned = f->sub && f->sub_pos == pos;
+    if (f->follow && !positioned && pos > t.end_offset) {
+        /* a follower runs ahead of the cached end: never EOF for it */
+        rc = s_topic(fs, f->topic, true, &t);
+        if (rc != 0)
+            goto out;
+    }
+    if (!f->follow && pos == t.end_offset)
         goto out; /* EOF */
-    if (!(f->sub && f->sub_pos == pos)) {
+    if (!positioned && pos > t.end_offset) {
+        vl_log(LOG_WARNING, "read %s at offset %lld: beyond the end of the log", f->topic,
+               (long long)off);
+        goto out; /* EOF: nothing can be there */
+    }
+    if (!positioned) {
         rc = s_seek_locked(fs, f, &t, pos);
         if (rc != 0)
             goto out;
@@ -615,13 +675,20 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
                 if (got)
                     break;
                 if (fuse_interrupted()) {
-                    pthread_mutex_unlock(&f->mu);
+                    pthread_mutex_unlock(&f->rmu);
                     return -EINTR;
                 }
                 continue;
             }
             if (rc != 0)
                 goto out;
+            if (e.offset != pos) {
+                vl_log(LOG_ERR, "read %s: entry %llu at offset %llu where %llu was expected",
+                       f->topic, (unsigned long long)e.glsn, (unsigned long long)e.offset,
+                       (unsigned long long)pos);
+                rc = VL_EPROTO;
+                goto out;
+            }
             s_keep_entry(f, &e);
         }
         size_t n = f->rest_len - f->rest_at;
@@ -636,7 +703,7 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
         f->sub_pos = pos;
     }
 out:
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(&f->rmu);
     if (rc != 0 && got == 0) {
         if (rc != VL_ETRIMMED)
             vl_log(LOG_WARNING, "read %s at offset %lld: %s", f->topic, (long long)off,
@@ -701,16 +768,20 @@ static int s_unlink(const char *path)
     bool follow;
     if (s_path(path, topic, &follow) != P_TOPIC || follow)
         return -EPERM;
+    /* writers of the deleted topic keep their reference; the appender
+       goes with the last of them */
+    fs_appender_t *gone = NULL;
     pthread_mutex_lock(&fs->mu);
     for (fs_appender_t **pp = &fs->appenders; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->topic, topic) == 0) {
-            fs_appender_t *a = *pp;
-            *pp = a->next;
-            vl_appender_destroy(&a->app);
-            free(a);
+            gone = *pp;
+            *pp = gone->next;
+            gone->unlinked = true;
+            gone->refs++;
             break;
         }
     pthread_mutex_unlock(&fs->mu);
+    s_appender_put(fs, gone);
     int rc = vl_topic_delete(fs->client, topic);
     if (rc != 0) {
         vl_log(LOG_WARNING, "rm %s: %s", topic, vl_client_errmsg(fs->client));
