@@ -17,7 +17,17 @@
 #define PACKAGE_VERSION "unknown"
 #endif
 
-enum { O_LISTEN = 256, O_MR, O_HEARTBEAT, O_HEARTBEAT_TIMEOUT, O_LOG_LEVEL, O_HELP, O_VERSION };
+enum {
+    O_LISTEN = 256,
+    O_MR,
+    O_HEARTBEAT,
+    O_HEARTBEAT_TIMEOUT,
+    O_AUTO,
+    O_NO_AUTO_UNSEAL,
+    O_LOG_LEVEL,
+    O_HELP,
+    O_VERSION
+};
 
 typedef struct {
     const char *name;
@@ -35,6 +45,11 @@ static const s_option_t s_options[] = {
      "ask every storage node for its status this often (default 1000)"},
     {"heartbeat-timeout-ms", "MS", O_HEARTBEAT_TIMEOUT,
      "mark a storage node down after this long without an answer\n(default 3000)"},
+    {"auto", "on|off", O_AUTO,
+     "on (default): seal the log streams of a storage node that is down,\nsync them when it "
+     "is back and unseal them once in line; off:\nleave all of it to 'varlogctl ls ...'"},
+    {"no-auto-unseal", NULL, O_NO_AUTO_UNSEAL,
+     "seal and sync automatically, but leave the unseal to\n'varlogctl ls unseal'"},
     {"log-level", "LEVEL", O_LOG_LEVEL, "error, warning, notice, info or debug (default info)"},
     {"help", NULL, O_HELP, "print this help and exit"},
     {"version", NULL, O_VERSION, "print the version and exit"},
@@ -121,6 +136,17 @@ int main(int argc, char **argv)
                 return s_usage_error("--heartbeat-timeout-ms: '%s' is not a number of "
                                      "milliseconds (1..3600000)",
                                      optarg);
+            break;
+        case O_AUTO:
+            if (strcmp(optarg, "on") == 0)
+                opts.no_auto = false;
+            else if (strcmp(optarg, "off") == 0)
+                opts.no_auto = true;
+            else
+                return s_usage_error("--auto: '%s' is neither on nor off", optarg);
+            break;
+        case O_NO_AUTO_UNSEAL:
+            opts.no_auto_unseal = true;
             break;
         case O_LOG_LEVEL:
             if ((level = vl_log_level_parse(optarg)) < 0)

@@ -37,6 +37,15 @@ typedef enum { S_SN_UNKNOWN, S_SN_UP, S_SN_DOWN } s_sn_state_t;
 
 typedef struct self self_t;
 
+/*  A log stream the admin sealed because a storage node went down. */
+typedef struct {
+    uint32_t ls_id;
+    uint32_t down_sn;  /* the node that was down */
+    int64_t sealed_at; /* zclock_mono ms */
+    int64_t last_sync; /* last sync started, ms; 0: none */
+    bool waiting_said; /* "waiting for sn N" was logged */
+} s_auto_t;
+
 /*  One storage node the admin watches. */
 typedef struct {
     self_t *self;
@@ -68,6 +77,9 @@ struct self {
     bool mr_silent;     /* "MR does not answer" was logged */
     s_sn_t **sns;
     size_t nsn;
+    bool no_auto, no_auto_unseal;
+    s_auto_t *autos; /* log streams this admin sealed itself */
+    size_t nautos;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -260,6 +272,8 @@ static void s_mr_poll_reset(self_t *self)
 }
 
 static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg);
+static void s_auto(self_t *self, const vl_meta_t *m);
+static const vl_sn_replica_t *s_replica_status(self_t *self, uint32_t sn_id, uint32_t ls_id);
 
 static void s_mr_poll_connect(self_t *self)
 {
@@ -300,11 +314,178 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
                    self->mr_ep);
         } else {
             s_sns_sync(self, &meta);
+            s_auto(self, &meta);
             vl_meta_free(&meta);
         }
         zmsg_destroy(&msg);
     }
     return 0;
+}
+
+static void s_forgive(self_t *self, int64_t blocked_ms);
+static int s_sync_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t,
+                     const vl_meta_ls_t *ls, uint32_t from, uint32_t to, vl_sync_item_t *items,
+                     uint32_t *n, char *err, size_t err_size);
+
+/* ---- automatic seal, sync, unseal ------------------------------------------------ */
+
+static s_auto_t *s_auto_find(self_t *self, uint32_t ls_id)
+{
+    for (size_t i = 0; i < self->nautos; i++)
+        if (self->autos[i].ls_id == ls_id)
+            return &self->autos[i];
+    return NULL;
+}
+
+static void s_auto_forget(self_t *self, uint32_t ls_id)
+{
+    for (size_t i = 0; i < self->nautos; i++)
+        if (self->autos[i].ls_id == ls_id) {
+            self->autos[i] = self->autos[--self->nautos];
+            return;
+        }
+}
+
+/*  SEAL or UNSEAL of topic/ls at the MR. 0, or the MR's code with err. */
+static int s_mr_ls_call(self_t *self, uint16_t type, const char *topic, uint32_t ls_id,
+                        vl_seal_reply_t *sr, char *err, size_t err_size)
+{
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "%s", topic);
+    a.id = ls_id;
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_admin_encode(&a, &b);
+    zmsg_t *reply = NULL;
+    vl_hdr_t rh;
+    vl_rbuf_t rb;
+    int rc = vl_rpc_call(self->mr, type, &b, self->mr_timeout_ms, &reply, &rh, &rb, err, err_size);
+    vl_wbuf_free(&b);
+    if (rc == VL_ETIMEDOUT)
+        snprintf(err, err_size, "metadata repository at %s does not answer", self->mr_ep);
+    if (rc == 0 && sr && vl_seal_reply_decode(&rb, sr) != 0)
+        memset(sr, 0, sizeof *sr);
+    zmsg_destroy(&reply);
+    return rc;
+}
+
+/*  One pass of the automatic handling over the metadata m (server.h). */
+static void s_auto(self_t *self, const vl_meta_t *m)
+{
+    if (self->no_auto)
+        return;
+    int64_t start = zclock_mono();
+    char err[1024];
+    for (uint32_t i = 0; i < m->ntopics; i++) {
+        const vl_meta_topic_t *t = &m->topics[i];
+        for (uint32_t j = 0; j < t->nls; j++) {
+            const vl_meta_ls_t *ls = &t->ls[j];
+            s_auto_t *au = s_auto_find(self, ls->id);
+            uint32_t down = 0, not_up = 0;
+            for (uint32_t k = 0; k < ls->nrep; k++) {
+                s_sn_t *sn = s_sn_find(self, ls->replicas[k]);
+                if (sn && sn->state == S_SN_DOWN && !down)
+                    down = sn->id;
+                if (!sn || sn->state != S_SN_UP)
+                    not_up = not_up ? not_up : ls->replicas[k];
+            }
+            if (ls->state == VL_LS_RUNNING) {
+                if (au)
+                    s_auto_forget(self, ls->id); /* unsealed meanwhile */
+                if (!down)
+                    continue;
+                vl_seal_reply_t sr;
+                int rc = s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, &sr, err, sizeof err);
+                if (rc != 0) {
+                    vl_log(LOG_ERR, "auto: sn %u is down but sealing topic '%s' ls %u failed: %s",
+                           down, t->name, ls->id, err[0] ? err : vl_err_str(rc));
+                    continue;
+                }
+                vl_log(LOG_WARNING,
+                       "auto: sn %u is down: sealed topic '%s' ls %u at llsn %" PRIu64
+                       " (glsn %" PRIu64 "); appends go to the topic's other log streams",
+                       down, t->name, ls->id, sr.llsn_end, sr.glsn_end);
+                self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
+                self->autos[self->nautos++] =
+                    (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
+                continue;
+            }
+            if (!au || ls->state != VL_LS_SEALED)
+                continue; /* sealed by hand: the operator's business */
+            if (not_up) {
+                if (!au->waiting_said)
+                    vl_log(LOG_NOTICE,
+                           "auto: topic '%s' ls %u stays sealed until sn %u is up again", t->name,
+                           ls->id, not_up);
+                au->waiting_said = true;
+                continue;
+            }
+            bool in_line = true;
+            for (uint32_t k = 0; k < ls->nrep; k++) {
+                const vl_sn_replica_t *r = s_replica_status(self, ls->replicas[k], ls->id);
+                if (!r || r->state != VL_LS_SEALED || r->llsn_end != ls->committed_llsn_end ||
+                    r->committed_llsn_end != ls->committed_llsn_end)
+                    in_line = false;
+            }
+            int64_t now = zclock_mono();
+            if (!in_line) {
+                if (au->last_sync && now - au->last_sync < 2000)
+                    continue;
+                au->last_sync = now;
+                vl_sync_item_t items[VL_WIRE_MAX_REPLICAS];
+                uint32_t n = 0;
+                int rc = s_sync_ls(self, m, t, ls, 0, 0, items, &n, err, sizeof err);
+                if (rc != 0)
+                    vl_log(LOG_WARNING, "auto: %s; retrying", err);
+                else if (n)
+                    vl_log(LOG_NOTICE, "auto: topic '%s' ls %u: syncing %u replica%s", t->name,
+                           ls->id, n, n > 1 ? "s" : "");
+                continue;
+            }
+            if (self->no_auto_unseal) {
+                if (!au->waiting_said)
+                    vl_log(LOG_NOTICE,
+                           "auto: topic '%s' ls %u is in line; unseal it with 'varlogctl ls "
+                           "unseal %s %u'",
+                           t->name, ls->id, t->name, ls->id);
+                au->waiting_said = true;
+                continue;
+            }
+            int rc = s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, NULL, err, sizeof err);
+            if (rc == VL_EBUSY) {
+                /* the MR has not heard every replica's report yet */
+                vl_log(LOG_DEBUG, "auto: unseal of topic '%s' ls %u not yet: %s", t->name, ls->id,
+                       err);
+                continue;
+            }
+            if (rc != 0) {
+                vl_log(LOG_WARNING, "auto: unsealing topic '%s' ls %u failed: %s", t->name, ls->id,
+                       err[0] ? err : vl_err_str(rc));
+                continue;
+            }
+            vl_log(LOG_NOTICE,
+                   "auto: topic '%s' ls %u unsealed: sn %u is back and every replica is in "
+                   "line at llsn %" PRIu64 " (sealed %.1f s)",
+                   t->name, ls->id, au->down_sn, ls->committed_llsn_end,
+                   (double)(now - au->sealed_at) / 1000.0);
+            s_auto_forget(self, ls->id);
+        }
+    }
+    /* log streams that are gone */
+    for (size_t i = 0; i < self->nautos;) {
+        bool found = false;
+        for (uint32_t k = 0; k < m->ntopics && !found; k++)
+            for (uint32_t j = 0; j < m->topics[k].nls && !found; j++)
+                found = m->topics[k].ls[j].id == self->autos[i].ls_id;
+        if (found)
+            i++;
+        else
+            self->autos[i] = self->autos[--self->nautos];
+    }
+    int64_t blocked = zclock_mono() - start;
+    if (blocked > 0)
+        s_forgive(self, blocked);
 }
 
 static void s_heartbeat(self_t *self)
@@ -980,6 +1161,8 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->mr_timeout_ms = opts->mr_timeout_ms > 0 ? opts->mr_timeout_ms : S_MR_TIMEOUT_MS_DEFAULT;
     self->ping_timeout_ms =
         opts->ping_timeout_ms > 0 ? opts->ping_timeout_ms : S_PING_TIMEOUT_MS_DEFAULT;
+    self->no_auto = opts->no_auto;
+    self->no_auto_unseal = opts->no_auto_unseal;
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->port = -1;
     self->mr_last_ok = zclock_mono(); /* no complaint before a first timeout */
@@ -1017,8 +1200,12 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     s_mr_poll_connect(self);
     zloop_timer(self->loop, (size_t)self->heartbeat_ms, 0, s_heartbeat_timer, self);
     vl_log(LOG_NOTICE,
-           "listening on %s; metadata repository %s; heartbeat every %d ms, down after %d ms",
-           self->listen, self->mr_ep, self->heartbeat_ms, self->heartbeat_timeout_ms);
+           "listening on %s; metadata repository %s; heartbeat every %d ms, down after %d ms; "
+           "automatic seal/sync/unseal %s",
+           self->listen, self->mr_ep, self->heartbeat_ms, self->heartbeat_timeout_ms,
+           self->no_auto          ? "off"
+           : self->no_auto_unseal ? "on, unseal by hand"
+                                  : "on");
     return self;
 }
 
@@ -1031,6 +1218,7 @@ static void s_self_destroy(self_t **self_p)
         s_sn_destroy(self, &self->sns[i]);
     free(self->sns);
     s_mr_poll_reset(self);
+    free(self->autos);
     vl_rpc_destroy(&self->mr);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->router);

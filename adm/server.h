@@ -19,6 +19,15 @@
     SN_STATUS, a source that holds the sealed end and the destinations
     that lack entries, and sends SN_SYNC to the source for each.
 
+    Automatic handling (unless no_auto): each heartbeat, with the META the
+    poll brings, the admin seals every RUNNING log stream with a replica on
+    a storage node that is down (and remembers it sealed it); for each log
+    stream it sealed whose replicas are all up again, it syncs the lagging
+    replicas (at most every 2 s) and, once every replica is in line, asks
+    the MR to unseal it (unless no_auto_unseal). A log stream sealed by
+    hand is never unsealed automatically; what the admin sealed before it
+    restarted is left to 'varlogctl ls recover' and 'ls unseal'.
+
     Usage, in a process or in a test:
 
         vl_adm_opts_t opts = {.listen = "tcp://127.0.0.1:*", .mr = mr_ep};
@@ -32,6 +41,7 @@
 #ifndef VL_ADM_SERVER_H
 #define VL_ADM_SERVER_H
 #include <czmq.h>
+#include <stdbool.h>
 
 #define VL_ADM_LISTEN_DEFAULT "tcp://127.0.0.1:9090"
 #define VL_ADM_MR_DEFAULT "tcp://127.0.0.1:9092"
@@ -45,6 +55,8 @@ typedef struct {
     int heartbeat_timeout_ms; /* an SN silent this long is down; 0: default */
     int mr_timeout_ms;        /* per proxied MR call; 0: 2000 */
     int ping_timeout_ms;      /* PING before ADD_SN; 0: 2000 */
+    bool no_auto;             /* no automatic seal, sync and unseal */
+    bool no_auto_unseal;      /* automatic seal and sync, manual unseal */
 } vl_adm_opts_t;
 
 /*  The actor body: zactor_new(vl_adm_actor, opts). opts (a vl_adm_opts_t
