@@ -139,7 +139,11 @@ static const char s_help_ls[] =
     "      --wait S     give up waiting after S seconds (default 60; 0: do not\n"
     "                   wait)\n"
     "  recover TOPIC\n"
-    "               sync every lagging replica of every sealed log stream of TOPIC\n";
+    "               sync every lagging replica of every sealed log stream of TOPIC\n"
+    "\n"
+    "varlogadm seals the log streams of a storage node that stops answering and,\n"
+    "when it is back, syncs and unseals them by itself (unless started with\n"
+    "--auto off or --no-auto-unseal).\n";
 
 static const char s_help_status[] =
     "Usage: varlogctl status\n"
@@ -154,9 +158,10 @@ static const char s_help_append[] =
     "newline), in pipelined asynchronous batches, and wait until every entry\n"
     "is committed.\n"
     "\n"
-    "  --ls LSID      append to log stream LSID (default: one of the topic's log\n"
-    "                 streams, picked at random for the whole run, so that the\n"
-    "                 entries are committed in input order)\n"
+    "  --ls LSID      append to log stream LSID only (default: one of the topic's\n"
+    "                 running log streams, picked at random for the whole run, so\n"
+    "                 that the entries are committed in input order; when it is\n"
+    "                 sealed, the rest of the input goes, in order, to another)\n"
     "  --batch N      entries per batch, 1..8192 (default 1024)\n"
     "  -v, --verbose  print the GLSN of each entry, one per line, in input order\n"
     "\n"

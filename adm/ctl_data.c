@@ -198,20 +198,15 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
     }
     char err[1024];
     rc = 0;
-    if (!aopts.ls_id) {
-        /* one log stream for the whole run: batches to one primary are
-           committed in the order they were sent, so the topic gets the
-           lines in input order (like cat >> file); spread over several
-           log streams they would interleave by commit round. Concurrent
-           runs pick different streams, which keeps the cluster's write
-           rate spread. */
-        vl_topic_info_t info;
-        rc = vl_topic_info(client, topic, &info);
-        if (rc == 0 && info.nls > 0) {
-            uint32_t n = info.nls < 64 ? info.nls : 64;
-            aopts.ls_id = info.ls_ids[(uint32_t)(getpid() ^ (vl_now_us() / 1000)) % n];
-        }
-    }
+    /* one log stream for the whole run: batches to one primary are
+       committed in the order they were sent, so the topic gets the lines in
+       input order (like cat >> file); spread over several log streams they
+       would interleave by commit round. Concurrent runs pick different
+       streams (at random), which keeps the cluster's write rate spread.
+       When that log stream is sealed, the appender moves the rest of the
+       input, in order, to another one. */
+    if (!aopts.ls_id)
+        aopts.sticky = true;
     if (rc == 0)
         rc = vl_appender_new(client, topic, &aopts, s_append_cb, &app);
     if (rc != 0) {

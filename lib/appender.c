@@ -22,11 +22,19 @@
     offset UINT64_MAX (an entry's offset is known to subscribers and to
     vl_lookup_offset).
 
-    No retries yet: a batch that fails (sealed log stream, timeout, ...)
-    fails its entries with that code. A log stream that answered
-    VL_ESEALED, VL_ENOLS or VL_EUNAVAIL is skipped by the round robin
-    afterwards while another one is usable. A batch that timed out may still
-    be committed later.
+    Failover: a log stream that answers VL_ESEALED (sealed: nothing of the
+    batch was written past the sealed end, and an append cut by the seal
+    names its committed head) or VL_ENOLS (not written) is marked unusable
+    and the batch, minus its committed head, is queued for retry; the
+    metadata is refreshed when no usable log stream is left, and the retry
+    goes to another running one. Each batch keeps a copy of its entries for
+    that (the frames themselves travel in the message). In sticky mode
+    (one log stream, for input order) no new batch is cut while a retry
+    is pending, and retries go out in append order once every batch sent to
+    the sealed log stream has its answer, so the order survives the move.
+    A batch that timed out is not retried (its entries may be written and
+    committed later: a retry could put them in the log twice); it fails
+    with VL_ETIMEDOUT.
 */
 #include <errno.h>
 #include <stdarg.h>
@@ -119,11 +127,17 @@ typedef struct {
     size_t ls; /* index in self->ls */
     size_t n, bytes;
     void **cb_args;
-    uint64_t *glsns; /* when rc == 0 */
+    uint64_t *glsns; /* n slots: glsns[0..done) are known */
+    size_t done;     /* entries committed so far (a head cut by a seal) */
+    zmsg_t *copy;    /* entries done..n-1, for a retry elsewhere */
+    int attempts;
     int rc;
     char errmsg[512];
     int64_t deadline_us;
 } s_batch_t;
+
+#define APP_MAX_ATTEMPTS 8
+#define APP_REFRESH_US 200000 /* metadata refresh while no log stream is usable */
 
 typedef struct {
     uint32_t id;
@@ -170,6 +184,10 @@ struct vl_appender {
     uint64_t flush_seen;
     s_batch_t **inflight;
     size_t ninflight;
+    s_batch_t **retry; /* refused batches waiting for another log stream */
+    size_t nretry;
+    size_t cur; /* sticky: the log stream in use */
+    int64_t last_refresh_us;
     vl_ordq_t *ordq;
     uint64_t next_id;
 };
@@ -204,12 +222,35 @@ static void s_take_input(vl_appender_t *self)
     pthread_mutex_unlock(&self->mutex);
 }
 
-/*  The next log stream with room in its pipeline, round robin; -1 if none. */
-static int s_pick_ls(vl_appender_t *self)
+static void s_refresh(vl_appender_t *self, int64_t now_us);
+
+/*  The next log stream with room in its pipeline, round robin (sticky: the
+    current one, or another when it is unusable); -1 if none. */
+static int s_pick_ls(vl_appender_t *self, int64_t now_us)
 {
     bool any_usable = false;
     for (size_t i = 0; i < self->nls; i++)
         any_usable |= self->ls[i].usable;
+    if (!any_usable && self->o.ls_id == 0) {
+        /* every log stream we know refused: ask the MR what runs now */
+        s_refresh(self, now_us);
+        any_usable = false;
+        for (size_t i = 0; i < self->nls; i++)
+            any_usable |= self->ls[i].usable;
+        if (!any_usable)
+            return -1;
+    }
+    if (self->o.sticky && self->o.ls_id == 0) {
+        if (!self->ls[self->cur].usable) {
+            size_t start = (size_t)(now_us / 1000) % self->nls;
+            for (size_t k = 0; k < self->nls; k++)
+                if (self->ls[(start + k) % self->nls].usable) {
+                    self->cur = (start + k) % self->nls;
+                    break;
+                }
+        }
+        return self->ls[self->cur].inflight < self->o.pipeline ? (int)self->cur : -1;
+    }
     for (size_t k = 0; k < self->nls; k++) {
         size_t i = (self->rr + k) % self->nls;
         if ((self->ls[i].usable || !any_usable) && self->ls[i].inflight < self->o.pipeline) {
@@ -223,7 +264,8 @@ static int s_pick_ls(vl_appender_t *self)
 static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
+/*  Takes b off the in-flight list (it was answered or given up). */
+static void s_unflight(vl_appender_t *self, s_batch_t *b)
 {
     for (size_t i = 0; i < self->ninflight; i++)
         if (self->inflight[i] == b) {
@@ -231,6 +273,19 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
             self->ls[b->ls].inflight--;
             break;
         }
+}
+
+static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
+{
+    s_unflight(self, b);
+    for (size_t i = 0; i < self->nretry; i++)
+        if (self->retry[i] == b) {
+            memmove(self->retry + i, self->retry + i + 1,
+                    (self->nretry - i - 1) * sizeof *self->retry);
+            self->nretry--;
+            break;
+        }
+    zmsg_destroy(&b->copy);
     b->rc = rc;
     if (rc != 0 && fmt) {
         va_list ap;
@@ -243,19 +298,73 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
     vl_ordq_done(self->ordq, b->seq);
 }
 
+/*  Sends the entries of b not yet committed (b->copy) to log stream li as
+    one APPEND, and puts b in flight. */
+static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_us)
+{
+    s_ls_t *ls = &self->ls[li];
+    b->ls = (size_t)li;
+    b->request_id = self->next_id++;
+    b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+    b->attempts++;
+    vl_hdr_t hdr = {
+        .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
+    vl_append_t a = {.topic_id = self->topic_id, .ls_id = ls->id, .n = (uint32_t)(b->n - b->done)};
+    vl_wbuf_t body;
+    vl_wbuf_init(&body);
+    vl_append_encode(&a, false, &body);
+    zmsg_t *msg = vl_wire_msg(&hdr, &body);
+    vl_wbuf_free(&body);
+    for (zframe_t *f = zmsg_first(b->copy); f; f = zmsg_next(b->copy)) {
+        zframe_t *dup = zframe_dup(f);
+        zmsg_append(msg, &dup);
+    }
+    self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
+    self->inflight[self->ninflight++] = b;
+    ls->inflight++;
+    s_conn_t *conn = &self->conns[ls->conn];
+    if (!conn->sock || zmsg_send(&msg, conn->sock) != 0) {
+        zmsg_destroy(&msg);
+        s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s", self->topic,
+                       ls->id, conn->addr);
+    }
+}
+
+/*  Sends the batches waiting for a retry, in append order. In sticky mode
+    only once nothing is in flight any more, so that the order of the
+    entries survives the move. Returns true when none is left waiting. */
+static bool s_send_retries(vl_appender_t *self, int64_t now_us)
+{
+    if (self->nretry == 0)
+        return true;
+    if (self->o.sticky && self->ninflight > 0)
+        return false;
+    while (self->nretry > 0) {
+        int li = s_pick_ls(self, now_us);
+        if (li < 0)
+            return false;
+        s_batch_t *b = self->retry[0];
+        memmove(self->retry, self->retry + 1, (self->nretry - 1) * sizeof *self->retry);
+        self->nretry--;
+        s_send_batch(self, b, li, now_us);
+    }
+    return true;
+}
+
 /*  Cuts and sends batches while entries are ready and pipelines have room. */
 static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 {
+    if (!s_send_retries(self, now_us) && self->o.sticky)
+        return; /* new batches would overtake the retried ones */
     while (self->pn > 0) {
         bool ready = self->pn >= self->o.batch_entries || self->pend_bytes >= self->o.batch_bytes ||
                      now_us >= self->pend[self->phead].t_us + self->o.linger_us ||
                      self->flush_seen > self->cut;
         if (!ready)
             return;
-        int li = s_pick_ls(self);
+        int li = s_pick_ls(self, now_us);
         if (li < 0)
             return;
-        s_ls_t *ls = &self->ls[li];
         s_batch_t *b = vl_calloc(1, sizeof *b);
         size_t n = 0, bytes = 0;
         while (n < self->pn && n < self->o.batch_entries) {
@@ -265,24 +374,15 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
             bytes += size;
             n++;
         }
-        b->ls = (size_t)li;
         b->n = n;
         b->bytes = bytes;
         b->cb_args = vl_malloc(n * sizeof *b->cb_args);
-        b->request_id = self->next_id++;
-        b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
-        vl_hdr_t hdr = {
-            .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
-        vl_append_t a = {.topic_id = self->topic_id, .ls_id = ls->id, .n = (uint32_t)n};
-        vl_wbuf_t body;
-        vl_wbuf_init(&body);
-        vl_append_encode(&a, false, &body);
-        zmsg_t *msg = vl_wire_msg(&hdr, &body);
-        vl_wbuf_free(&body);
+        b->glsns = vl_calloc(n, sizeof *b->glsns);
+        b->copy = zmsg_new();
         for (size_t i = 0; i < n; i++) {
             s_entry_t *e = &self->pend[self->phead + i];
             b->cb_args[i] = e->cb_arg;
-            zmsg_append(msg, &e->frame); /* the data is not copied again */
+            zmsg_append(b->copy, &e->frame);
         }
         self->phead += n;
         self->pn -= n;
@@ -291,16 +391,16 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
             self->phead = 0;
         self->cut += n;
         b->seq = vl_ordq_push(self->ordq, b);
-        self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
-        self->inflight[self->ninflight++] = b;
-        ls->inflight++;
-        s_conn_t *conn = &self->conns[ls->conn];
-        if (!conn->sock || zmsg_send(&msg, conn->sock) != 0) {
-            zmsg_destroy(&msg);
-            s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s", self->topic,
-                           ls->id, conn->addr);
-        }
+        s_send_batch(self, b, li, now_us);
     }
+}
+
+/*  Records the GLSN runs of the next entries of b (its committed part). */
+static void s_batch_runs(s_batch_t *b, const vl_append_reply_t *r)
+{
+    for (uint32_t i = 0; i < r->nruns; i++)
+        for (uint32_t j = 0; j < r->runs[i].count && b->done < b->n; j++)
+            b->glsns[b->done++] = r->runs[i].glsn_begin + j;
 }
 
 static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
@@ -318,11 +418,57 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
         return;
     }
     uint32_t ls_id = self->ls[b->ls].id;
+    size_t want = b->n - b->done;
     if (hdr.status != 0) {
         char text[400];
+        vl_rbuf_t r = body;
         vl_wire_errtext(&body, text, sizeof text);
-        s_batch_finish(self, b, (int)hdr.status, "append topic=%s ls=%u: %s", self->topic, ls_id,
-                       text);
+        /* a seal that cut the batch names its committed head after the
+           message (an append reply body): those entries are in the log */
+        uint64_t head = 0;
+        if (hdr.status == VL_ESEALED) {
+            char skip[1024];
+            vl_rbuf_str(&r, skip, sizeof skip - 1);
+            vl_append_reply_t ar;
+            if (!r.err && r.left > 0 && vl_append_reply_decode(&r, &ar) == 0) {
+                for (uint32_t i = 0; i < ar.nruns; i++)
+                    head += ar.runs[i].count;
+                if (head < want) {
+                    s_batch_runs(b, &ar);
+                    for (uint64_t i = 0; i < head; i++) {
+                        zframe_t *f = zmsg_pop(b->copy);
+                        zframe_destroy(&f);
+                    }
+                } else {
+                    head = 0; /* nonsense: trust none of it */
+                }
+                vl_append_reply_free(&ar);
+            }
+        }
+        bool retry = (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS) && self->o.ls_id == 0 &&
+                     b->attempts < APP_MAX_ATTEMPTS;
+        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL)
+            if (self->o.ls_id == 0)
+                self->ls[b->ls].usable = false;
+        if (!retry) {
+            s_batch_finish(self, b, (int)hdr.status, "append topic=%s ls=%u: %s", self->topic,
+                           ls_id, text);
+        } else {
+            /* nothing past the head was written: send it elsewhere, in
+               append order among the other retries */
+            s_unflight(self, b);
+            b->deadline_us = vl_now_us() + (int64_t)self->o.timeout_ms * 1000;
+            snprintf(b->errmsg, sizeof b->errmsg, "append topic=%.64s ls=%u: %.380s", self->topic,
+                     ls_id, text);
+            size_t i = self->nretry;
+            self->retry = vl_realloc(self->retry, (self->nretry + 1) * sizeof *self->retry);
+            while (i > 0 && self->retry[i - 1]->seq > b->seq) {
+                self->retry[i] = self->retry[i - 1];
+                i--;
+            }
+            self->retry[i] = b;
+            self->nretry++;
+        }
         zmsg_destroy(&msg);
         return;
     }
@@ -331,17 +477,13 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
     uint64_t total = 0;
     for (uint32_t i = 0; rc == 0 && i < r.nruns; i++)
         total += r.runs[i].count;
-    if (rc != 0 || total != b->n) {
+    if (rc != 0 || total != want) {
         s_batch_finish(self, b, VL_EPROTO,
                        "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
                        "%zu entries)",
-                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total, b->n);
+                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total, want);
     } else {
-        b->glsns = vl_malloc(b->n * sizeof *b->glsns);
-        size_t k = 0;
-        for (uint32_t i = 0; i < r.nruns; i++)
-            for (uint32_t j = 0; j < r.runs[i].count; j++)
-                b->glsns[k++] = r.runs[i].glsn_begin + j;
+        s_batch_runs(b, &r);
         s_batch_finish(self, b, 0, NULL);
     }
     if (rc == 0)
@@ -363,6 +505,72 @@ static void s_check_timeouts(vl_appender_t *self, int64_t now_us)
                        self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
                        self->o.timeout_ms);
     }
+    /* refused batches that found no running log stream in time */
+    for (size_t i = 0; i < self->nretry;) {
+        s_batch_t *b = self->retry[i];
+        if (now_us < b->deadline_us) {
+            i++;
+            continue;
+        }
+        char why[512];
+        memcpy(why, b->errmsg, sizeof why);
+        s_batch_finish(self, b, VL_ESEALED,
+                       "%s; no other running log stream took it within %d ms (unseal one or "
+                       "add one with `varlogctl ls add %s`)",
+                       why, self->o.timeout_ms, self->topic);
+    }
+}
+
+/*  Learns the topic's log streams again: running ones become usable (new
+    ones and new primaries get a connection), the others unusable. */
+static void s_refresh(vl_appender_t *self, int64_t now_us)
+{
+    if (now_us - self->last_refresh_us < APP_REFRESH_US)
+        return;
+    self->last_refresh_us = now_us;
+    vl_route_t route;
+    if (vl_client_route(self->client, self->topic, true, "appender", &route) != 0)
+        return;
+    if (route.topic_id != self->topic_id) {
+        vl_route_free(&route);
+        return; /* deleted and created again: not ours */
+    }
+    for (size_t i = 0; i < self->nls; i++)
+        self->ls[i].usable = false;
+    for (uint32_t k = 0; k < route.nls; k++) {
+        const vl_route_ls_t *r = &route.ls[k];
+        if (r->state != VL_LS_RUNNING || r->nrep == 0 || !*r->addr[0])
+            continue;
+        size_t conn = 0;
+        while (conn < self->nconns && strcmp(self->conns[conn].addr, r->addr[0]) != 0)
+            conn++;
+        if (conn == self->nconns) {
+            self->conns = vl_realloc(self->conns, (self->nconns + 1) * sizeof *self->conns);
+            s_conn_t *c = &self->conns[self->nconns++];
+            memset(c, 0, sizeof *c);
+            snprintf(c->addr, sizeof c->addr, "%s", r->addr[0]);
+            c->sock = zsock_new(ZMQ_DEALER);
+            if (c->sock) {
+                zsock_set_linger(c->sock, 0);
+                zsock_set_sndhwm(c->sock, 0);
+                if (zsock_connect(c->sock, "%s", c->addr) != 0)
+                    zsock_destroy(&c->sock);
+            }
+        }
+        size_t i = 0;
+        while (i < self->nls && self->ls[i].id != r->id)
+            i++;
+        if (i == self->nls) {
+            self->ls = vl_realloc(self->ls, (self->nls + 1) * sizeof *self->ls);
+            self->ls[self->nls++] = (s_ls_t){.id = r->id, .conn = conn};
+        }
+        /* a new primary: batches still in flight stay matched to the old
+           connection until they are answered or time out */
+        if (self->ls[i].inflight == 0)
+            self->ls[i].conn = conn;
+        self->ls[i].usable = self->ls[i].conn == conn;
+    }
+    vl_route_free(&route);
 }
 
 /*  Runs the callbacks of the batches that are done, in append order. */
@@ -370,9 +578,11 @@ static void s_complete(vl_appender_t *self)
 {
     s_batch_t *b;
     while ((b = vl_ordq_pop(self->ordq))) {
+        /* a head committed before a failure keeps its GLSNs */
         if (self->cb)
             for (size_t i = 0; i < b->n; i++)
-                self->cb(b->cb_args[i], b->rc, b->rc ? 0 : b->glsns[i], UINT64_MAX);
+                self->cb(b->cb_args[i], i < b->done ? 0 : b->rc, i < b->done ? b->glsns[i] : 0,
+                         UINT64_MAX);
         pthread_mutex_lock(&self->mutex);
         self->completed += b->n;
         self->outstanding_bytes -= b->bytes;
@@ -384,6 +594,7 @@ static void s_complete(vl_appender_t *self)
         pthread_mutex_unlock(&self->mutex);
         free(b->cb_args);
         free(b->glsns);
+        zmsg_destroy(&b->copy);
         free(b);
     }
 }
@@ -392,14 +603,27 @@ static void s_complete(vl_appender_t *self)
 static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
 {
     int64_t until = INT64_MAX;
-    bool room = false;
-    for (size_t i = 0; i < self->nls; i++)
-        room |= self->ls[i].inflight < self->o.pipeline;
-    if (self->pn > 0 && room)
+    /* a batch can be cut when some log stream it may go to has room */
+    bool room = false, usable = false;
+    for (size_t i = 0; i < self->nls; i++) {
+        bool ok = self->o.ls_id != 0 || self->ls[i].usable;
+        if (self->o.sticky && self->o.ls_id == 0 && self->ls[self->cur].usable)
+            ok = i == self->cur;
+        usable |= ok;
+        room |= ok && self->ls[i].inflight < self->o.pipeline;
+    }
+    if (self->pn > 0 && room && !(self->o.sticky && self->nretry > 0))
         until = self->pend[self->phead].t_us + self->o.linger_us;
     for (size_t i = 0; i < self->ninflight; i++)
         if (self->inflight[i]->deadline_us < until)
             until = self->inflight[i]->deadline_us;
+    for (size_t i = 0; i < self->nretry; i++)
+        if (self->retry[i]->deadline_us < until)
+            until = self->retry[i]->deadline_us;
+    /* refused batches, or entries with no usable log stream: look for a
+       running log stream again now and then */
+    if ((self->nretry > 0 || (self->pn > 0 && !usable)) && now_us + APP_REFRESH_US < until)
+        until = now_us + APP_REFRESH_US;
     if (until == INT64_MAX)
         return -1;
     if (until <= now_us)
@@ -431,6 +655,10 @@ static void s_actor(zsock_t *pipe, void *args)
         s_cut_batches(self, now);
         s_complete(self);
         long timeout = s_poll_timeout(self, now);
+        if (nitems < 2 + self->nconns) { /* a refresh connected new primaries */
+            nitems = 2 + self->nconns;
+            items = vl_realloc(items, nitems * sizeof *items);
+        }
         items[0] = (zmq_pollitem_t){.socket = zsock_resolve(pipe), .events = ZMQ_POLLIN};
         items[1] = (zmq_pollitem_t){.fd = self->efd, .events = ZMQ_POLLIN};
         int npoll = 2;
@@ -476,6 +704,9 @@ static void s_actor(zsock_t *pipe, void *args)
     self->pn = 0;
     while (self->ninflight > 0)
         s_batch_finish(self, self->inflight[0], VL_ECLOSED,
+                       "append topic=%s: the appender was destroyed", self->topic);
+    while (self->nretry > 0)
+        s_batch_finish(self, self->retry[0], VL_ECLOSED,
                        "append topic=%s: the appender was destroyed", self->topic);
     s_complete(self);
     free(items);
@@ -544,6 +775,8 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
         free(self);
         return rc;
     }
+    if (self->o.sticky)
+        self->cur = (size_t)((uint64_t)getpid() ^ (uint64_t)(vl_now_us() / 1000)) % self->nls;
     size_t per_batch = self->o.batch_entries;
     self->max_bytes = APP_MAX_BYTES;
     self->max_entries = ((size_t)self->o.pipeline * self->nls + 2) * per_batch;
@@ -639,6 +872,7 @@ void vl_appender_destroy(vl_appender_t **app_p)
         zframe_destroy(&self->pend[self->phead + i].frame);
     free(self->pend);
     free(self->inflight);
+    free(self->retry);
     vl_ordq_destroy(&self->ordq);
     pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->mutex);

@@ -480,6 +480,91 @@ static void s_call_free(s_call_t *calls, size_t n)
 
 /*  ---- append ---------------------------------------------------------------- */
 
+/*  One APPEND of entries data[from..n) to log stream ls_id of topic t at
+    addr. On 0 or VL_ESEALED, *head gets how many of them are committed
+    and glsns[from..from+*head) their GLSNs (VL_ESEALED: a seal cut the
+    batch after that head; the rest is not in the log). Caller holds the
+    lock. */
+static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_t *t,
+                         uint32_t ls_id, const char *addr, const void *const *data,
+                         const size_t *len, size_t from, size_t n, uint64_t *glsns, size_t *head)
+{
+    *head = 0;
+    s_call_t call = {.addr = addr};
+    vl_append_t a = {.topic_id = t->id, .ls_id = ls_id, .n = (uint32_t)(n - from)};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_encode(&a, false, &b);
+    zmsg_t *payload = zmsg_new();
+    for (size_t i = from; i < n; i++)
+        zmsg_addmem(payload, data[i], len[i]);
+    int rc = s_call_send(c, &call, VL_MSG_APPEND, &b, payload);
+    vl_wbuf_free(&b);
+    if (rc == 0)
+        rc = s_call_wait(c, &call, 1, false);
+    vl_append_reply_t r = {0};
+    bool have_runs = false;
+    if (rc == VL_EINVAL)
+        rc = vl_client_fail(c, VL_EINVAL,
+                            "append topic=%s ls=%u: cannot connect to storage node '%s': "
+                            "not a valid ZeroMQ endpoint; fix its address with varlogctl sn",
+                            topic, ls_id, call.addr);
+    else if (rc == VL_EIO)
+        rc = vl_client_fail(c, rc, "append topic=%s ls=%u: cannot send to %s", topic, ls_id,
+                            call.addr);
+    else if (rc == VL_ETIMEDOUT)
+        rc = vl_client_fail(c, rc,
+                            "append topic=%s ls=%u: no reply from %s within %d ms; the storage "
+                            "node may be down or the batch not yet committed (it may still be "
+                            "committed later)",
+                            topic, ls_id, call.addr, c->timeout_ms);
+    else if (call.hdr.status != 0) {
+        char text[512];
+        vl_rbuf_t rest = call.body;
+        vl_wire_errtext(&call.body, text, sizeof text);
+        rc = vl_client_fail(c, (int)call.hdr.status, "append topic=%s ls=%u: %s", topic, ls_id,
+                            text);
+        c->meta_stale = true;
+        if (rc == VL_ESEALED) {
+            /* a seal that cut the batch names its committed head after the
+               message */
+            char skip[1024];
+            vl_rbuf_str(&rest, skip, sizeof skip - 1);
+            if (!rest.err && rest.left > 0 && vl_append_reply_decode(&rest, &r) == 0)
+                have_runs = true;
+        }
+    } else {
+        if (vl_append_reply_decode(&call.body, &r) == 0)
+            have_runs = true;
+        else
+            rc = VL_EPROTO;
+    }
+    if (have_runs) {
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < r.nruns; i++)
+            total += r.runs[i].count;
+        if ((rc == 0 && total != n - from) || (rc == VL_ESEALED && total >= n - from)) {
+            rc = vl_client_fail(c, VL_EPROTO,
+                                "append topic=%s ls=%u: malformed APPEND reply from %s (%llu "
+                                "GLSNs for %zu entries)",
+                                topic, ls_id, call.addr, (unsigned long long)total, n - from);
+        } else {
+            size_t k = from;
+            for (uint32_t i = 0; i < r.nruns; i++)
+                for (uint32_t j = 0; j < r.runs[i].count; j++)
+                    if (glsns)
+                        glsns[k++] = r.runs[i].glsn_begin + j;
+            *head = (size_t)total;
+        }
+        vl_append_reply_free(&r);
+    } else if (rc == VL_EPROTO) {
+        rc = vl_client_fail(c, VL_EPROTO, "append topic=%s ls=%u: malformed APPEND reply from %s",
+                            topic, ls_id, call.addr);
+    }
+    s_call_free(&call, 1);
+    return rc;
+}
+
 int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *const *data,
               const size_t *len, size_t n, uint64_t *glsns)
 {
@@ -499,106 +584,78 @@ int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *con
                                   "append topic=%s: entry %zu is %zu bytes; the maximum entry "
                                   "size is %u bytes (split it)",
                                   topic, i, len[i], (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
+    if (glsns)
+        memset(glsns, 0, n * sizeof *glsns);
     vl_client_lock(c);
     const vl_meta_topic_t *t;
     int rc = s_topic(c, topic, false, "append", &t);
     if (rc != 0)
         goto out;
-    const vl_meta_ls_t *ls = NULL;
-    if (ls_id) {
-        for (int pass = 0; pass < 2 && !ls; pass++) {
-            for (uint32_t i = 0; i < t->nls && !ls; i++)
-                if (t->ls[i].id == ls_id)
-                    ls = &t->ls[i];
-            if (!ls && pass == 0 && (rc = s_topic(c, topic, true, "append", &t)) != 0)
+    /* A log stream that refuses the batch because it is sealed (or gone)
+       wrote nothing past what it says is committed: the rest goes to
+       another running log stream (unless ls_id pinned one). A timeout is
+       not retried: the batch may still be committed. */
+    size_t done = 0;
+    uint32_t refused = 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        const vl_meta_ls_t *ls = NULL;
+        if (ls_id) {
+            for (int pass = 0; pass < 2 && !ls; pass++) {
+                for (uint32_t i = 0; i < t->nls && !ls; i++)
+                    if (t->ls[i].id == ls_id)
+                        ls = &t->ls[i];
+                if (!ls && pass == 0 && (rc = s_topic(c, topic, true, "append", &t)) != 0)
+                    goto out;
+            }
+            if (!ls) {
+                rc = vl_client_fail(c, VL_ENOLS,
+                                    "append topic=%s ls=%u: the topic has no such log stream "
+                                    "(see `varlogctl ls list %s`)",
+                                    topic, ls_id, topic);
                 goto out;
+            }
+        } else {
+            uint32_t nrun = 0;
+            for (uint32_t i = 0; i < t->nls; i++)
+                nrun += t->ls[i].state == VL_LS_RUNNING && t->ls[i].id != refused;
+            if (nrun == 0) {
+                rc = vl_client_fail(c, t->nls ? VL_ESEALED : VL_ENOLS,
+                                    "append topic=%s: no running log stream (%u sealed or "
+                                    "deleted); unseal one or add one with `varlogctl ls add %s`",
+                                    topic, t->nls, topic);
+                c->meta_stale = true;
+                goto out;
+            }
+            uint32_t k = c->rr++ % nrun;
+            for (uint32_t i = 0; i < t->nls && !ls; i++)
+                if (t->ls[i].state == VL_LS_RUNNING && t->ls[i].id != refused && k-- == 0)
+                    ls = &t->ls[i];
         }
-        if (!ls) {
-            rc = vl_client_fail(c, VL_ENOLS,
-                                "append topic=%s ls=%u: the topic has no such log stream "
-                                "(see `varlogctl ls list %s`)",
-                                topic, ls_id, topic);
-            goto out;
-        }
-    } else {
-        uint32_t nrun = 0;
-        for (uint32_t i = 0; i < t->nls; i++)
-            nrun += t->ls[i].state == VL_LS_RUNNING;
-        if (nrun == 0) {
-            rc = vl_client_fail(c, t->nls ? VL_ESEALED : VL_ENOLS,
-                                "append topic=%s: no running log stream (%u sealed or "
-                                "deleted); unseal one or add one with `varlogctl ls add %s`",
-                                topic, t->nls, topic);
+        uint32_t this_ls = ls->id;
+        const vl_meta_sn_t *sn = ls->nrep ? vl_meta_sn_by_id(&c->meta, ls->replicas[0]) : NULL;
+        if (!sn) {
             c->meta_stale = true;
+            rc = vl_client_fail(c, VL_EUNAVAIL,
+                                "append topic=%s ls=%u: the metadata names no address for the "
+                                "primary storage node; check `varlogctl sn list`",
+                                topic, this_ls);
             goto out;
         }
-        uint32_t k = c->rr++ % nrun;
-        for (uint32_t i = 0; i < t->nls && !ls; i++)
-            if (t->ls[i].state == VL_LS_RUNNING && k-- == 0)
-                ls = &t->ls[i];
-    }
-    ls_id = ls->id;
-    const vl_meta_sn_t *sn = ls->nrep ? vl_meta_sn_by_id(&c->meta, ls->replicas[0]) : NULL;
-    if (!sn) {
-        c->meta_stale = true;
-        rc = vl_client_fail(c, VL_EUNAVAIL,
-                            "append topic=%s ls=%u: the metadata names no address for the "
-                            "primary storage node; check `varlogctl sn list`",
-                            topic, ls_id);
-        goto out;
-    }
-    s_call_t call = {.addr = sn->addr};
-    vl_append_t a = {.topic_id = t->id, .ls_id = ls_id, .n = (uint32_t)n};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_append_encode(&a, false, &b);
-    zmsg_t *payload = zmsg_new();
-    for (size_t i = 0; i < n; i++)
-        zmsg_addmem(payload, data[i], len[i]);
-    rc = s_call_send(c, &call, VL_MSG_APPEND, &b, payload);
-    vl_wbuf_free(&b);
-    if (rc == 0)
-        rc = s_call_wait(c, &call, 1, false);
-    if (rc == VL_EINVAL)
-        rc = vl_client_fail(c, VL_EINVAL,
-                            "append topic=%s ls=%u: cannot connect to storage node '%s': "
-                            "not a valid ZeroMQ endpoint; fix its address with varlogctl sn",
-                            topic, ls_id, call.addr);
-    else if (rc == VL_EIO)
-        rc = vl_client_fail(c, rc, "append topic=%s ls=%u: cannot send to %s", topic, ls_id,
-                            call.addr);
-    else if (rc == VL_ETIMEDOUT)
-        rc = vl_client_fail(c, rc,
-                            "append topic=%s ls=%u: no reply from %s within %d ms; the storage "
-                            "node may be down or the batch not yet committed (it may still be "
-                            "committed later)",
-                            topic, ls_id, call.addr, c->timeout_ms);
-    else if (call.hdr.status != 0) {
-        char text[512];
-        vl_wire_errtext(&call.body, text, sizeof text);
-        rc = vl_client_fail(c, (int)call.hdr.status, "append topic=%s ls=%u: %s", topic, ls_id,
-                            text);
-        c->meta_stale = true;
-    } else {
-        vl_append_reply_t r;
-        rc = vl_append_reply_decode(&call.body, &r);
-        uint64_t total = 0;
-        for (uint32_t i = 0; rc == 0 && i < r.nruns; i++)
-            total += r.runs[i].count;
-        if (rc != 0 || total != n) {
-            rc = vl_client_fail(c, VL_EPROTO,
-                                "append topic=%s ls=%u: malformed APPEND reply from %s (%llu "
-                                "GLSNs for %zu entries)",
-                                topic, ls_id, call.addr, (unsigned long long)total, n);
-        } else if (glsns) {
-            size_t k = 0;
-            for (uint32_t i = 0; i < r.nruns; i++)
-                for (uint32_t j = 0; j < r.runs[i].count; j++)
-                    glsns[k++] = r.runs[i].glsn_begin + j;
+        char addr[VL_WIRE_MAX_ADDR + 1];
+        snprintf(addr, sizeof addr, "%s", sn->addr);
+        size_t head = 0;
+        rc = s_append_once(c, topic, t, this_ls, addr, data, len, done, n, glsns, &head);
+        done += head;
+        if (rc == 0 || ls_id || (rc != VL_ESEALED && rc != VL_ENOLS))
+            break;
+        /* fresh metadata: the refused log stream shows its new state */
+        refused = this_ls;
+        int rc2 = s_topic(c, topic, true, "append", &t);
+        if (rc2 != 0) {
+            rc = rc2;
+            break;
         }
-        vl_append_reply_free(&r);
     }
-    s_call_free(&call, 1);
 out:
     vl_client_unlock(c);
     return rc;

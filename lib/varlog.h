@@ -84,9 +84,12 @@ int vl_topic_delete(vl_client_t *client, const char *name);
 /*  ---- append ------------------------------------------------------------------ */
 
 /*  Appends n entries (data[i], len[i]) to topic as one batch and waits until
-    they are committed. ls_id 0 picks a log stream (round robin). On success
-    glsns (when not NULL, n slots) receives the GLSN of each entry. The batch
-    is all-or-nothing: on error none of it is in the log. */
+    they are committed. ls_id 0 picks a running log stream (round robin) and,
+    when it turns out sealed, sends what it did not commit to another one. On
+    success glsns (when not NULL, n slots) receives the GLSN of each entry.
+    On error the entries with a non-zero glsns[i] are in the log (a seal
+    may commit the head of a batch) and the others are not, except after
+    VL_ETIMEDOUT, when the batch may still be committed later. */
 int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void *const *data,
               const size_t *len, size_t n, uint64_t *glsns);
 
@@ -100,12 +103,18 @@ int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void
 typedef void(vl_append_cb_t)(void *arg, int rc, uint64_t glsn, uint64_t offset);
 
 typedef struct {
-    uint32_t ls_id;        /* 0: round robin over the topic's log streams */
+    uint32_t ls_id;        /* 0: round robin over the topic's log streams;
+                              else only this one, and a batch it refuses
+                              (sealed) fails */
     size_t batch_bytes;    /* flush a batch at this size (default 256 KiB) */
     size_t batch_entries;  /* ... or this many entries (default 1024) */
     int linger_us;         /* ... or after this long (default 200; <0: none) */
     int pipeline;          /* batches in flight per log stream (default 8) */
     int timeout_ms;        /* per batch, default 5000 */
+    bool sticky;           /* with ls_id 0: every batch to one log stream
+                              (picked at random among the running ones), so
+                              entries are committed in append order; when it
+                              is sealed, move to another one, in order */
 } vl_appender_opts_t;
 
 /*  Starts an asynchronous appender for topic (a thread of its own with its
@@ -123,8 +132,12 @@ int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *c
 
 /*  Waits until every entry queued before the call has had its callback.
     Returns 0, or the first error any entry got since the last flush (its
-    message in vl_client_errmsg). A batch that timed out fails with
-    VL_ETIMEDOUT but may still be committed later. */
+    message in vl_client_errmsg). A batch that a log stream refused because
+    it is sealed (or no longer there) is sent again to another running log
+    stream of the topic (unless opts->ls_id pinned one), only the entries
+    that were not committed, so nothing is in the log twice. A batch that
+    timed out fails with VL_ETIMEDOUT and is not retried: it may still be
+    committed later. */
 int vl_appender_flush(vl_appender_t *app);
 
 /*  Flushes, stops and frees the appender (NULL-safe). */
