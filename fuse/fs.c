@@ -452,26 +452,21 @@ static void s_append_done(void *arg, int rc, uint64_t glsn, uint64_t offset)
 /*  Returns the topic's appender with a reference taken (creating it). */
 static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
 {
-    vl_topic_info_t t;
-    int rc = s_topic(fs, topic, false, &t);
-    if (rc != 0) {
-        *rc_p = rc;
-        return NULL;
-    }
+    int rc;
     pthread_mutex_lock(&fs->mu);
     fs_appender_t *a;
     for (a = fs->appenders; a; a = a->next)
         if (strcmp(a->topic, topic) == 0)
             break;
     if (!a) {
-        /* One log stream per topic and mount: entries of one log stream are
-           committed in the order they were appended, so the lines written
-           through one descriptor keep their order (round robin over log
-           streams would let pipelined batches overtake each other). Mounts
-           pick at random, which spreads many writers over the streams. */
-        uint32_t nls = t.nls < 64 ? t.nls : 64;
-        vl_appender_opts_t opts = {.timeout_ms = fs->opts.timeout_ms,
-                                   .ls_id = nls ? t.ls_ids[(uint32_t)random() % nls] : 0};
+        /* Sticky: every batch of this mount's appender goes to one log
+           stream, and entries of one log stream are committed in the order
+           they were appended, so the lines written through one descriptor
+           keep their order (round robin would let pipelined batches
+           overtake each other). The stream is picked at random, which
+           spreads many mounts over a topic's streams; when it is sealed the
+           appender moves to another one, in order. */
+        vl_appender_opts_t opts = {.timeout_ms = fs->opts.timeout_ms, .sticky = true};
         vl_appender_t *app = NULL;
         rc = vl_appender_new(fs->client, topic, &opts, s_append_done, &app);
         if (rc != 0) {
@@ -971,7 +966,6 @@ vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts)
     fs->mr = vl_strdup(opts->mr);
     fs->opts.mr = fs->mr;
     fs->mounted_at = time(NULL);
-    srandom((unsigned)(time(NULL) ^ getpid()));
     pthread_mutex_init(&fs->mu, NULL);
     return fs;
 }
