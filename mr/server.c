@@ -293,7 +293,22 @@ static void s_on_report(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       "REPORT: malformed body; expected sn id and replica ends");
         return;
     }
-    if (vl_mrstate_report(self->state, &rep) != 0) {
+    /* A REPORT counts only from the connection of the SN's last HELLO: one
+       queued by a process that is gone would otherwise re-mark replicas
+       that its successor (which said HELLO since) does not hold. A live SN
+       that merely reconnected (new routing id) is told to say HELLO. */
+    s_peer_t *peer = s_peer(self, rep.sn_id);
+    if (peer && peer->rid && !zframe_eq(peer->rid, rid)) {
+        vl_log(LOG_DEBUG,
+               "mr: REPORT of sn=%u from a connection other than its last HELLO's ignored "
+               "(stale, or the SN reconnected: asked to say HELLO again)",
+               rep.sn_id);
+        zmsg_t *msg = vl_wire_reply(hdr, VL_ENOSN,
+                                    "REPORT of sn=%u ignored: this connection did not say HELLO; "
+                                    "say HELLO again",
+                                    rep.sn_id);
+        s_send(self, rid, &msg);
+    } else if (vl_mrstate_report(self->state, &rep) != 0) {
         vl_log(LOG_DEBUG, "mr: REPORT from unknown sn=%u ignored", rep.sn_id);
     } else {
         s_peer_set(self, rep.sn_id, rid);

@@ -1794,6 +1794,18 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         } else if (hdr.type == VL_MSG_COMMIT) {
             if (self->sn_id)
                 s_on_commit(self, &body);
+        } else if (hdr.type == (VL_MSG_REPORT | VL_MSG_REPLY) && hdr.status) {
+            /* The MR takes REPORTs only from the connection that said
+               HELLO (a reconnect changes it): say HELLO again. */
+            int64_t now = vl_now_us();
+            if (now - self->meta_asked_us >= S_META_ASK_US) {
+                char text[512];
+                vl_wire_errtext(&body, text, sizeof text);
+                vl_log(LOG_INFO, "sn=%u: the MR refused a REPORT: %s; saying HELLO",
+                       self->sn_id, text);
+                self->meta_asked_us = now;
+                s_send_hello(self);
+            }
         } else {
             vl_log(LOG_DEBUG, "sn=%u: %s from the MR ignored", self->sn_id,
                    vl_wire_type_name(hdr.type));
