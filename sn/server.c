@@ -1718,7 +1718,11 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
                 rep->q.trim_glsn = topic->trim_glsn;
                 vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
                 job->trim_glsn = topic->trim_glsn;
-                rep->trim_hwm = rep->q.hwm;
+                /* d, not q: a commit still queued may land in the same
+                   writer batch as this trim, which reads only the store
+                   and so misses it; its completion (d.hwm past trim_hwm)
+                   trims again. */
+                rep->trim_hwm = rep->d.hwm;
                 s_submit(self, job);
                 s_subs_pump(self, rep);
             }

@@ -1,0 +1,348 @@
+/*  test_snserver.c - the storage node actor (sn/server.c) in-process.
+
+    The test plays the metadata repository (a ROUTER the SN connects its
+    DEALER to: it answers HELLO, pushes META and sends COMMIT as it likes)
+    and the clients and other storage nodes (DEALERs to the SN's ROUTER),
+    so it can order messages the way a real cluster only does by chance.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "server.h"
+#include "store.h"
+#include "wire.h"
+
+#define S_CLUSTER 7
+#define S_TOPIC 1
+#define S_LS 1
+
+typedef struct {
+    char dir[64];
+    zsock_t *mr; /* the fake MR */
+    vl_sn_t *sn;
+    char sn_ep[VL_WIRE_MAX_ADDR + 1];
+    zframe_t *sn_rid; /* the SN's routing id at the fake MR */
+    uint64_t meta_version;
+    zsock_t *client; /* a DEALER to the SN */
+    uint64_t next_id;
+} s_fix_t;
+
+/*  What the next META says about the one log stream. */
+typedef struct {
+    uint8_t state;
+    uint32_t nrep;
+    uint32_t replicas[VL_WIRE_MAX_REPLICAS];
+    uint64_t committed_llsn_end, committed_bytes;
+    uint64_t hwm, end_offset, trim_glsn, trim_offset;
+} s_ls_view_t;
+
+/*  Receives the next message of type `type` on s within ms; NULL if none.
+    Other messages are dropped. On a ROUTER the routing id is popped into
+    *rid_p (when not NULL). */
+static zmsg_t *s_recv_type(zsock_t *s, uint16_t type, int ms, vl_hdr_t *hdr, vl_rbuf_t *body,
+                           zframe_t **rid_p)
+{
+    int64_t deadline = zclock_mono() + ms;
+    zpoller_t *poller = zpoller_new(s, NULL);
+    zmsg_t *found = NULL;
+    bool router = zsock_type(s) == ZMQ_ROUTER;
+    while (!found && zclock_mono() < deadline) {
+        if (!zpoller_wait(poller, (int)(deadline - zclock_mono())))
+            break;
+        zmsg_t *msg = zmsg_recv(s);
+        zframe_t *rid = router && msg ? zmsg_pop(msg) : NULL;
+        if (msg && vl_wire_parse(msg, hdr, body) == 0 && hdr->type == type) {
+            found = msg;
+            if (rid_p)
+                *rid_p = rid;
+            else
+                zframe_destroy(&rid);
+        } else {
+            zframe_destroy(&rid);
+            zmsg_destroy(&msg);
+        }
+    }
+    zpoller_destroy(&poller);
+    return found;
+}
+
+/*  Sends META (as a HELLO reply when hello is not NULL) with one topic of
+    one log stream described by v. Node 1 is the SN under test; node 2 a
+    peer that does not run. */
+static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
+{
+    vl_meta_sn_t sns[2] = {{.id = 1, .alive = 1}, {.id = 2, .alive = 1}};
+    snprintf(sns[0].addr, sizeof sns[0].addr, "%s", f->sn_ep);
+    snprintf(sns[1].addr, sizeof sns[1].addr, "tcp://127.0.0.1:9");
+    vl_meta_ls_t ls = {.id = S_LS,
+                       .state = v->state,
+                       .nrep = v->nrep,
+                       .committed_llsn_end = v->committed_llsn_end,
+                       .committed_bytes = v->committed_bytes};
+    memcpy(ls.replicas, v->replicas, sizeof ls.replicas);
+    vl_meta_topic_t t = {.id = S_TOPIC,
+                         .rf = v->nrep,
+                         .hwm = v->hwm,
+                         .end_offset = v->end_offset,
+                         .trim_glsn = v->trim_glsn ? v->trim_glsn : 1,
+                         .trim_offset = v->trim_offset,
+                         .nls = 1,
+                         .ls = &ls};
+    snprintf(t.name, sizeof t.name, "t");
+    vl_meta_t m = {.cluster_id = S_CLUSTER,
+                   .version = ++f->meta_version,
+                   .sn_id = hello ? 1 : 0,
+                   .nsn = 2,
+                   .sns = sns,
+                   .ntopics = 1,
+                   .topics = &t};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_meta_encode(&m, &b);
+    vl_hdr_t h = {.type = VL_MSG_META, .cluster_id = S_CLUSTER};
+    if (hello) {
+        h = *hello;
+        h.type = VL_MSG_HELLO | VL_MSG_REPLY;
+        h.status = 0;
+    }
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    zframe_t *rid = zframe_dup(f->sn_rid);
+    zmsg_prepend(msg, &rid);
+    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+}
+
+/*  Waits for a REPORT whose item for S_LS satisfies llsn_end >= llsn_end
+    and applied >= applied; fills *out. */
+static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_report_item_t *out)
+{
+    int64_t deadline = zclock_mono() + 5000;
+    while (zclock_mono() < deadline) {
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
+        if (!msg)
+            continue;
+        vl_report_t r;
+        assert_int_equal(vl_report_decode(&body, &r), 0);
+        bool ok = false;
+        for (uint32_t i = 0; i < r.n; i++)
+            if (r.items[i].ls_id == S_LS && r.items[i].llsn_end >= llsn_end &&
+                r.items[i].applied_llsn_end >= applied) {
+                if (out)
+                    *out = r.items[i];
+                ok = true;
+            }
+        vl_report_free(&r);
+        zmsg_destroy(&msg);
+        if (ok)
+            return;
+    }
+    fail_msg("no REPORT with llsn_end >= %llu, applied >= %llu", (unsigned long long)llsn_end,
+             (unsigned long long)applied);
+}
+
+static void s_send_commit(s_fix_t *f, uint64_t version, uint64_t llsn_begin, uint64_t glsn_begin,
+                          uint64_t count, uint64_t offset_begin, uint64_t bytes)
+{
+    vl_commit_item_t it = {.topic_id = S_TOPIC,
+                           .ls_id = S_LS,
+                           .llsn_begin = llsn_begin,
+                           .glsn_begin = glsn_begin,
+                           .count = count,
+                           .offset_begin = offset_begin,
+                           .bytes = bytes,
+                           .hwm = glsn_begin + count - 1,
+                           .end_offset = offset_begin + bytes};
+    vl_commit_t c = {.version = version, .n = 1, .items = &it};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_commit_encode(&c, &b);
+    vl_hdr_t h = {.type = VL_MSG_COMMIT, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    zframe_t *rid = zframe_dup(f->sn_rid);
+    zmsg_prepend(msg, &rid);
+    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+}
+
+/*  Sends APPEND of n entries (entry i is `size` bytes of 'a' + i) from
+    the client; returns its request id. */
+static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
+{
+    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = n};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_encode(&a, false, &b);
+    vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    char *data = malloc(size ? size : 1);
+    for (uint32_t i = 0; i < n; i++) {
+        memset(data, 'a' + (int)(i % 26), size);
+        zmsg_addmem(msg, data, size);
+    }
+    free(data);
+    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    return h.request_id;
+}
+
+/*  Sends a request with a subscribe-shaped body (SUBSCRIBE, LOOKUP) from
+    the client; returns its request id. */
+static __attribute__((unused)) uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint64_t glsn_end,
+                           uint32_t credit)
+{
+    vl_subscribe_t s = {.topic_id = S_TOPIC,
+                        .ls_id = S_LS,
+                        .glsn_begin = glsn_begin,
+                        .glsn_end = glsn_end,
+                        .credit = credit};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_subscribe_encode(&s, &b);
+    vl_hdr_t h = {.type = type, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    return h.request_id;
+}
+
+/*  Waits for the reply of type to request id on the client; returns its
+    status and (when body_p) the message (caller destroys) */
+static int s_wait_reply(s_fix_t *f, uint16_t type, uint64_t id, zmsg_t **msg_p, vl_rbuf_t *body_p)
+{
+    int64_t deadline = zclock_mono() + 5000;
+    while (zclock_mono() < deadline) {
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        zmsg_t *msg = s_recv_type(f->client, type | VL_MSG_REPLY, 200, &h, &body, NULL);
+        if (!msg)
+            continue;
+        if (h.request_id != id) {
+            zmsg_destroy(&msg);
+            continue;
+        }
+        int status = (int)h.status;
+        if (msg_p) {
+            *msg_p = msg;
+            *body_p = body;
+        } else
+            zmsg_destroy(&msg);
+        return status;
+    }
+    fail_msg("no %s reply to request %llu", vl_wire_type_name(type), (unsigned long long)id);
+    return -1;
+}
+
+/*  Starts the SN and the fake MR, answers HELLO with v. */
+static s_fix_t *s_start(const s_ls_view_t *v)
+{
+    s_fix_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-snserver.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->mr = zsock_new(ZMQ_ROUTER);
+    assert_non_null(f->mr);
+    zsock_set_linger(f->mr, 0);
+    int mr_port = zsock_bind(f->mr, "tcp://127.0.0.1:*");
+    assert_true(mr_port > 0);
+    char mr_ep[64];
+    snprintf(mr_ep, sizeof mr_ep, "tcp://127.0.0.1:%d", mr_port);
+    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = f->dir,
+                          .mr = mr_ep,
+                          .sync = false,
+                          .max_entry_size = 1 << 20,
+                          .cluster_id = S_CLUSTER};
+    char err[512];
+    int rc = vl_sn_new(&cfg, &f->sn, err, sizeof err);
+    if (rc)
+        fail_msg("vl_sn_new: %s", err);
+    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *hello = s_recv_type(f->mr, VL_MSG_HELLO, 5000, &h, &body, &f->sn_rid);
+    assert_non_null(hello);
+    zmsg_destroy(&hello);
+    s_send_meta(f, &h, v);
+    s_wait_report(f, 0, 0, NULL);
+    f->client = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(f->client, 0);
+    assert_int_equal(zsock_connect(f->client, "%s", f->sn_ep), 0);
+    return f;
+}
+
+/*  Stops the SN (its writer finishes every job first) but keeps the data
+    directory for s_open_store. */
+static void s_stop_sn(s_fix_t *f)
+{
+    vl_sn_destroy(&f->sn);
+}
+
+static void s_finish(s_fix_t **f_p)
+{
+    s_fix_t *f = *f_p;
+    vl_sn_destroy(&f->sn);
+    zsock_destroy(&f->client);
+    zsock_destroy(&f->mr);
+    zframe_destroy(&f->sn_rid);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    *f_p = NULL;
+}
+
+static const s_ls_view_t s_rf1 = {.state = VL_LS_RUNNING, .nrep = 1, .replicas = {1}};
+
+/*  ---- tests --------------------------------------------------------------- */
+
+/*  A trim that arrives while a commit below it is still queued (so that
+    both may land in one writer batch, where the trim does not see the
+    range) still deletes every entry below the trim point. */
+static void test_trim_after_queued_commit(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        s_fix_t *f = s_start(&s_rf1);
+        uint64_t id = s_send_append(f, 3, 10);
+        s_wait_report(f, 3, 0, NULL);
+        /* COMMIT and, right behind it, the META that trims all of it */
+        s_send_commit(f, 1, 1, 1, 3, 0, 30);
+        s_ls_view_t v = s_rf1;
+        v.committed_llsn_end = 3;
+        v.committed_bytes = 30;
+        v.hwm = 3;
+        v.end_offset = 30;
+        v.trim_glsn = 4;
+        v.trim_offset = 30;
+        s_send_meta(f, NULL, &v);
+        assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+        s_wait_report(f, 3, 3, NULL);
+        s_stop_sn(f);
+        vl_store_t *store;
+        assert_int_equal(vl_store_open(f->dir, &store), 0);
+        zmsg_t *frames = zmsg_new();
+        uint32_t n = 99;
+        uint64_t bytes = 0;
+        assert_int_equal(vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, frames, &n, &bytes),
+                         0);
+        zmsg_destroy(&frames);
+        vl_store_destroy(&store);
+        if (n != 0)
+            fail_msg("round %d: %u entries below the trim point are still stored", round, n);
+        s_finish(&f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trim_after_queued_commit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
