@@ -16,7 +16,10 @@
     -> durable -> REPORT and REPLICATE to every backup -> the MR commits ->
     COMMIT -> the append's GLSN runs are known -> reply. The reply does not
     wait for the commit range to reach the store: the entries are durable
-    everywhere and the MR has persisted the commit.
+    everywhere and the MR has persisted the commit. So a reader may ask
+    for an acknowledged entry before its range is stored: a LOOKUP that
+    finds nothing while commits are queued waits for them, and
+    subscriptions wait for commits anyway.
 
     Replication: per (log stream, backup) a window of REPLICATE messages in
     flight. Batches are forwarded as soon as they are durable while the
@@ -65,6 +68,7 @@
 #define S_PARK_MAX 1024
 #define S_PARK_BYTES_MAX (64ull << 20)
 #define S_META_ASK_US (50 * 1000)
+#define S_LOOKUPS_MAX 1024 /* LOOKUPs waiting for queued commits, per replica */
 
 /*  ---- types ---------------------------------------------------------------- */
 
@@ -91,6 +95,16 @@ typedef struct {
     uint32_t credit;
     vl_store_cursor_t cur;
 } s_sub_t;
+
+/*  A LOOKUP that found nothing while commits were still queued for the
+    replica: an append acknowledged a moment ago may be in them. It is
+    answered once the commits queued when it came are in the store. */
+typedef struct {
+    zframe_t *rid;
+    vl_hdr_t req;
+    uint64_t offset;
+    uint64_t applied; /* q.applied_llsn_end when it came */
+} s_lookup_t;
 
 typedef struct {
     char addr[VL_WIRE_MAX_ADDR + 1];
@@ -124,6 +138,7 @@ struct s_replica {
     uint64_t trim_hwm; /* d.hwm when the last trim job was queued */
     zlistx_t *appends; /* s_append_t*, in LLSN order */
     zlistx_t *subs;    /* s_sub_t* */
+    zlistx_t *lookups; /* s_lookup_t*, waiting for queued commits */
     uint32_t nbackups;
     s_backup_t backups[VL_WIRE_MAX_REPLICAS];
     uint64_t sealed_end, sealed_bytes; /* while not RUNNING: the sealed end */
@@ -292,10 +307,21 @@ static s_replica_t *s_replica_new(self_t *self, uint32_t topic_id, uint32_t ls_i
     rep->q.ls_id = rep->d.ls_id = ls_id;
     rep->appends = zlistx_new();
     rep->subs = zlistx_new();
+    rep->lookups = zlistx_new();
     char key[16];
     snprintf(key, sizeof key, "%u", ls_id);
     zhashx_insert(self->replicas, key, rep);
     return rep;
+}
+
+static void s_lookup_free(s_lookup_t **l_p)
+{
+    s_lookup_t *l = *l_p;
+    if (!l)
+        return;
+    zframe_destroy(&l->rid);
+    free(l);
+    *l_p = NULL;
 }
 
 static void s_append_free(s_append_t **a_p)
@@ -325,6 +351,12 @@ static void s_replica_drop(self_t *self, s_replica_t *rep, int status, const cha
     while ((sub = zlistx_first(rep->subs))) {
         s_reply_error(self, sub->rid, &sub->req, status, "SUBSCRIBE ls=%u: %s", rep->ls_id, why);
         s_sub_remove(self, sub);
+    }
+    s_lookup_t *l;
+    while ((l = zlistx_first(rep->lookups))) {
+        zlistx_delete(rep->lookups, NULL);
+        s_reply_error(self, l->rid, &l->req, status, "LOOKUP ls=%u: %s", rep->ls_id, why);
+        s_lookup_free(&l);
     }
     if (delete_data) {
         vl_log(LOG_NOTICE, "sn=%u ls=%u topic=%u: %s; deleting its data", self->sn_id, rep->ls_id,
@@ -1335,6 +1367,74 @@ static void s_on_sub_credit(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
     s_sub_pump(self, sub);
 }
 
+/*  Answers LOOKUP(offset) on rep. When the entry is not found (or not
+    announced) while commits are still queued for the replica, and
+    may_wait, the request waits for them instead (s_lookups_done): the
+    append that wrote the byte may have been acknowledged already, since
+    appends are answered when the COMMIT arrives, before its range is in
+    the store. */
+static void s_lookup_answer(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_hdr_t *hdr,
+                            uint64_t offset, bool may_wait)
+{
+    if (offset < rep->trim_offset) {
+        s_reply_error(self, rid, hdr, VL_ETRIMMED,
+                      "LOOKUP ls=%u offset=%" PRIu64 ": bytes below %" PRIu64 " are trimmed",
+                      rep->ls_id, offset, rep->trim_offset);
+        return;
+    }
+    vl_entry_pos_t pos;
+    bool found = false;
+    int rc = vl_store_lookup_offset(self->store, rep->ls_id, offset, &pos, &found);
+    if (rc) {
+        s_reply_error(self, rid, hdr, rc, "LOOKUP ls=%u offset=%" PRIu64 ": %s", rep->ls_id,
+                      offset, vl_store_errmsg());
+        return;
+    }
+    if (found && pos.glsn > rep->d.hwm)
+        found = false; /* not announced yet */
+    if (!found && may_wait && rep->q.applied_llsn_end > rep->d.applied_llsn_end) {
+        if (zlistx_size(rep->lookups) >= S_LOOKUPS_MAX) {
+            s_reply_error(self, rid, hdr, VL_EBUSY,
+                          "LOOKUP ls=%u offset=%" PRIu64 ": %d lookups already wait for the "
+                          "commits queued on sn=%u; retry",
+                          rep->ls_id, offset, S_LOOKUPS_MAX, self->sn_id);
+            return;
+        }
+        s_lookup_t *l = vl_calloc(1, sizeof *l);
+        l->rid = zframe_dup(rid);
+        l->req = *hdr;
+        l->offset = offset;
+        l->applied = rep->q.applied_llsn_end;
+        zlistx_add_end(rep->lookups, l);
+        return;
+    }
+    vl_sub_data_t d = {.last = found, .n = 1, .entries = &pos};
+    if (!found)
+        memset(&pos, 0, sizeof pos);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_sub_data_encode(&d, &b);
+    s_reply_body(self, rid, hdr, &b, NULL);
+    vl_wbuf_free(&b);
+}
+
+/*  A COMMIT job of rep is done: answers the LOOKUPs that waited for the
+    commits now in the store (all of them when failed: the MR resends). */
+static void s_lookups_done(self_t *self, s_replica_t *rep, bool failed)
+{
+    s_lookup_t *l = zlistx_first(rep->lookups);
+    while (l) {
+        if (failed || l->applied <= rep->d.applied_llsn_end) {
+            zlistx_delete(rep->lookups, zlistx_cursor(rep->lookups));
+            s_lookup_answer(self, rep, l->rid, &l->req, l->offset, false);
+            s_lookup_free(&l);
+            l = zlistx_first(rep->lookups); /* delete resets the cursor */
+            continue;
+        }
+        l = zlistx_next(rep->lookups);
+    }
+}
+
 static void s_on_lookup(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
     vl_subscribe_t s;
@@ -1346,29 +1446,7 @@ static void s_on_lookup(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     s_replica_t *rep = s_read_replica(self, rid, hdr, &s, "LOOKUP");
     if (!rep)
         return;
-    uint64_t offset = s.glsn_begin;
-    if (offset < rep->trim_offset) {
-        s_reply_error(self, rid, hdr, VL_ETRIMMED,
-                      "LOOKUP ls=%u offset=%" PRIu64 ": bytes below %" PRIu64 " are trimmed",
-                      s.ls_id, offset, rep->trim_offset);
-        return;
-    }
-    vl_entry_pos_t pos;
-    bool found = false;
-    int rc = vl_store_lookup_offset(self->store, rep->ls_id, offset, &pos, &found);
-    if (rc) {
-        s_reply_error(self, rid, hdr, rc, "LOOKUP ls=%u offset=%" PRIu64 ": %s", s.ls_id, offset,
-                      vl_store_errmsg());
-        return;
-    }
-    if (found && pos.glsn > rep->d.hwm)
-        found = false; /* not announced yet */
-    vl_sub_data_t d = {.last = found, .n = 1, .entries = &pos};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_sub_data_encode(&d, &b);
-    s_reply_body(self, rid, hdr, &b, NULL);
-    vl_wbuf_free(&b);
+    s_lookup_answer(self, rep, rid, hdr, s.glsn_begin, true);
 }
 
 /*  SN_SYNC (from the admin): this replica, in line with the sealed end,
@@ -1875,9 +1953,11 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
                    job->errmsg);
             rep->q.applied_llsn_end = rep->d.applied_llsn_end;
             rep->q.hwm = rep->d.hwm;
+            s_lookups_done(self, rep, true);
             return;
         }
         s_report_soon(self);
+        s_lookups_done(self, rep, false);
         /* Entries committed since the last trim may lie below the trim
            point: trim again. */
         if (s_trim_point(rep) > 1 && rep->trim_hwm + 1 < s_trim_point(rep) &&
@@ -2007,6 +2087,12 @@ static void s_replica_free_item(void **item)
         }
         zlistx_destroy(&rep->appends);
         zlistx_destroy(&rep->subs);
+        s_lookup_t *l;
+        while ((l = zlistx_first(rep->lookups))) {
+            zlistx_delete(rep->lookups, NULL);
+            s_lookup_free(&l);
+        }
+        zlistx_destroy(&rep->lookups);
         free(rep);
     }
     *item = NULL;

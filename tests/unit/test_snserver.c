@@ -194,7 +194,7 @@ static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
 
 /*  Sends a request with a subscribe-shaped body (SUBSCRIBE, LOOKUP) from
     the client; returns its request id. */
-static __attribute__((unused)) uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint64_t glsn_end,
+static uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint64_t glsn_end,
                            uint32_t credit)
 {
     vl_subscribe_t s = {.topic_id = S_TOPIC,
@@ -239,8 +239,9 @@ static int s_wait_reply(s_fix_t *f, uint16_t type, uint64_t id, zmsg_t **msg_p, 
     return -1;
 }
 
-/*  Starts the SN and the fake MR, answers HELLO with v. */
-static s_fix_t *s_start(const s_ls_view_t *v)
+/*  Starts the SN (fsyncing when sync) and the fake MR, answers HELLO
+    with v. */
+static s_fix_t *s_start(const s_ls_view_t *v, bool sync)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-snserver.XXXXXX");
@@ -255,7 +256,7 @@ static s_fix_t *s_start(const s_ls_view_t *v)
     vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
                           .data_dir = f->dir,
                           .mr = mr_ep,
-                          .sync = false,
+                          .sync = sync,
                           .max_entry_size = 1 << 20,
                           .cluster_id = S_CLUSTER};
     char err[512];
@@ -308,7 +309,7 @@ static void test_trim_after_queued_commit(void **state)
 {
     (void)state;
     for (int round = 0; round < 5; round++) {
-        s_fix_t *f = s_start(&s_rf1);
+        s_fix_t *f = s_start(&s_rf1, false);
         uint64_t id = s_send_append(f, 3, 10);
         s_wait_report(f, 3, 0, NULL);
         /* COMMIT and, right behind it, the META that trims all of it */
@@ -339,10 +340,70 @@ static void test_trim_after_queued_commit(void **state)
     }
 }
 
+/*  A LOOKUP (and a SUBSCRIBE) right after an append was acknowledged
+    finds it, even when the commit range is still queued behind a slow
+    synced write (the append is answered when the COMMIT arrives). */
+static void test_read_right_after_ack(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_start(&s_rf1, true);
+    enum { ROUNDS = 20, SMALL = 100, BIG = 512 * 1024 };
+    uint64_t llsn = 0;          /* entries appended */
+    uint64_t committed = 0;     /* entries committed (GLSN = LLSN: one LS) */
+    uint64_t offset_end = 0;    /* bytes of the committed entries */
+    uint64_t pending_bytes = 0; /* bytes appended, not committed */
+    uint64_t big_id = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        uint64_t a_id = s_send_append(f, 1, SMALL);
+        uint64_t a_llsn = ++llsn;
+        pending_bytes += SMALL;
+        s_wait_report(f, a_llsn, 0, NULL);
+        /* a big synced write ahead of the commit in the writer's queue */
+        uint64_t next_big = s_send_append(f, 1, BIG);
+        ++llsn;
+        uint64_t count = a_llsn - committed;
+        uint64_t a_offset = offset_end + pending_bytes - SMALL;
+        s_send_commit(f, (uint64_t)r + 1, committed + 1, committed + 1, count, offset_end,
+                      pending_bytes);
+        committed = a_llsn;
+        offset_end += pending_bytes;
+        pending_bytes = BIG;
+        /* answered in LLSN order */
+        if (big_id)
+            assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, big_id, NULL, NULL), 0);
+        assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, a_id, NULL, NULL), 0);
+        big_id = next_big;
+
+        uint64_t lookup_id = s_send_sub(f, VL_MSG_LOOKUP, a_offset + 1, 0, 0);
+        uint64_t sub_id = s_send_sub(f, VL_MSG_SUBSCRIBE, a_llsn, a_llsn + 1, 4);
+        zmsg_t *msg;
+        vl_rbuf_t body;
+        assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lookup_id, &msg, &body), 0);
+        vl_sub_data_t d;
+        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+        if (d.last != 1)
+            fail_msg("round %d: LOOKUP of offset %llu (llsn %llu, acknowledged) not found", r,
+                     (unsigned long long)a_offset + 1, (unsigned long long)a_llsn);
+        assert_int_equal(d.entries[0].glsn, a_llsn);
+        assert_int_equal(d.entries[0].offset, a_offset);
+        vl_sub_data_free(&d);
+        zmsg_destroy(&msg);
+        assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(d.entries[0].glsn, a_llsn);
+        assert_int_equal(zmsg_size(msg), 3);
+        vl_sub_data_free(&d);
+        zmsg_destroy(&msg);
+    }
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trim_after_queued_commit),
+        cmocka_unit_test(test_read_right_after_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
