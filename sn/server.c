@@ -83,6 +83,7 @@ typedef struct {
     vl_run_t *runs;
     int64_t since_us;
     uint32_t cut; /* 0, or (sealed) its first `cut` entries are all that commit */
+    uint64_t seq; /* unique: its WRITE job's tag */
 } s_append_t;
 
 typedef struct {
@@ -143,6 +144,12 @@ struct s_replica {
     s_backup_t backups[VL_WIRE_MAX_REPLICAS];
     uint64_t sealed_end, sealed_bytes; /* while not RUNNING: the sealed end */
     int truncating;                    /* TRUNCATE jobs not yet done */
+    /* A failed WRITE (COMMIT) fails every later one in the writer (they
+       no longer follow its durable end). q is set back from d only once
+       none is in flight, and meanwhile no new one is taken: appends and
+       REPLICATE are refused, COMMITs ignored (the MR resends them). */
+    uint32_t writes, commits; /* WRITE / COMMIT jobs in the writer */
+    bool write_broken, commit_broken;
     uint32_t nsyncs;                   /* sync streams this replica feeds */
     s_backup_t syncs[VL_WIRE_MAX_REPLICAS];
 };
@@ -183,6 +190,9 @@ typedef struct {
     uint64_t parked_bytes;
     int64_t meta_asked_us; /* last HELLO/GET_META sent for them */
     int64_t fast_hello_until_us;
+    uint64_t append_seq;
+    int fault_kind;      /* tests (FAULT): the fault_n-th next job of this */
+    uint32_t fault_n;    /* kind fails as a disk error would */
 } self_t;
 
 /*  A request for a log stream this node does not know yet: the client may
@@ -376,6 +386,8 @@ static void s_submit(self_t *self, vl_writer_job_t *job)
 {
     if (job->kind == VL_WRITER_WRITE)
         self->queued_bytes += job->bytes;
+    if (self->fault_n && job->kind == self->fault_kind && --self->fault_n == 0)
+        job->fault = true;
     if (vl_writer_submit(self->writer, job) != 0) {
         vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
         s_on_job_done(self, job);
@@ -820,6 +832,13 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         s_reply_error(self, rid, hdr, VL_EPROTO, "REPLICATE ls=%u: llsn 0 does not exist", a.ls_id);
         return;
     }
+    if (rep->write_broken) {
+        s_reply_error(self, rid, hdr, VL_ESTORE,
+                      "REPLICATE ls=%u: a write to the disk of sn=%u failed and the writes "
+                      "queued behind it are being undone; retry (and check its disk)",
+                      a.ls_id, self->sn_id);
+        return;
+    }
     if (a.llsn_begin > rep->q.llsn_end + 1) {
         s_reply_end(self, rid, hdr, VL_EGAP, rep->q.llsn_end);
         return;
@@ -875,6 +894,7 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
     job->req = *hdr;
     rep->q.llsn_end += job->n;
     rep->q.bytes_end += job->bytes;
+    rep->writes++;
     s_submit(self, job);
 }
 
@@ -961,6 +981,14 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       s_state_name(rep->ls_state));
         return;
     }
+    if (rep->write_broken) {
+        s_reply_error(self, rid, hdr, VL_ESTORE,
+                      "APPEND ls=%u: a write to the disk of sn=%u failed and the appends queued "
+                      "behind it are being failed; nothing was written, retry (and check the "
+                      "storage node's log and disk)",
+                      a.ls_id, self->sn_id);
+        return;
+    }
     zframe_t *f = zmsg_first(msg);
     f = zmsg_next(msg);
     uint64_t bytes = 0;
@@ -989,6 +1017,7 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     p->llsn_begin = rep->q.llsn_end + 1;
     p->n = a.n;
     p->since_us = vl_now_us();
+    p->seq = ++self->append_seq;
     if (a.n == 0) {
         s_append_reply(self, rep, p);
         s_append_free(&p);
@@ -1007,9 +1036,11 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     job->bytes = bytes;
     job->bytes_before = rep->q.bytes_end;
     job->entries = msg;
+    job->tag = p->seq;
     *msg_p = NULL;
     rep->q.llsn_end += a.n;
     rep->q.bytes_end += bytes;
+    rep->writes++;
     s_submit(self, job);
 }
 
@@ -1021,7 +1052,10 @@ static void s_appends_commit(self_t *self, s_replica_t *rep, const vl_commit_ite
     for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends)) {
         if (a->llsn_begin >= le)
             break;
-        uint64_t ab = a->llsn_begin, ae = a->llsn_begin + a->n;
+        /* Commits reach an append in LLSN order, so what it has is a
+           prefix: a range seen again (resent after a failed COMMIT job)
+           adds only what lies past it. */
+        uint64_t ab = a->llsn_begin + a->covered, ae = a->llsn_begin + a->n;
         uint64_t ob = ab > lb ? ab : lb, oe = ae < le ? ae : le;
         if (ob >= oe)
             continue;
@@ -1133,6 +1167,13 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
 {
     if (c->count == 0 || c->llsn_begin <= rep->q.applied_llsn_end)
         return; /* empty or already applied */
+    if (rep->commit_broken) {
+        vl_log(LOG_DEBUG,
+               "sn=%u ls=%u: commit from llsn=%" PRIu64 " ignored while failed commit jobs "
+               "drain; the MR resends it",
+               self->sn_id, rep->ls_id, c->llsn_begin);
+        return;
+    }
     if (c->llsn_begin != rep->q.applied_llsn_end + 1) {
         vl_log(LOG_DEBUG,
                "sn=%u ls=%u: commit from llsn=%" PRIu64 " past applied end %" PRIu64
@@ -1159,6 +1200,7 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
     job->range.bytes = c->bytes;
     job->range.version = version;
     job->hwm = c->hwm;
+    rep->commits++;
     s_submit(self, job);
     s_appends_commit(self, rep, c);
 }
@@ -1899,6 +1941,37 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
 
 /*  ---- writer done -------------------------------------------------------------------- */
 
+/*  After a failed WRITE, once no WRITE is in flight: LLSNs are assigned
+    again from what is durable (never past a seal: a pending TRUNCATE
+    lowers d too), and appends are taken again. */
+static void s_writes_settle(self_t *self, s_replica_t *rep)
+{
+    if (!rep->write_broken || rep->writes)
+        return;
+    rep->q.llsn_end = rep->d.llsn_end;
+    rep->q.bytes_end = rep->d.bytes_end;
+    if (rep->ls_state != VL_LS_RUNNING && rep->q.llsn_end > rep->sealed_end) {
+        rep->q.llsn_end = rep->sealed_end;
+        rep->q.bytes_end = rep->sealed_bytes;
+    }
+    rep->write_broken = false;
+    vl_log(LOG_NOTICE, "sn=%u ls=%u: failed writes undone; taking appends again from llsn=%" PRIu64,
+           self->sn_id, rep->ls_id, rep->q.llsn_end + 1);
+}
+
+/*  After a failed COMMIT job, once none is in flight: commits are taken
+    again from what is stored (the MR resends the rest). */
+static void s_commits_settle(self_t *self, s_replica_t *rep)
+{
+    if (!rep->commit_broken || rep->commits)
+        return;
+    rep->q.applied_llsn_end = rep->d.applied_llsn_end;
+    rep->q.hwm = rep->d.hwm;
+    rep->commit_broken = false;
+    vl_log(LOG_NOTICE, "sn=%u ls=%u: failed commits undone; taking commits again from llsn=%" PRIu64,
+           self->sn_id, rep->ls_id, rep->q.applied_llsn_end + 1);
+}
+
 static void s_on_job_done(self_t *self, vl_writer_job_t *job)
 {
     if (job->kind == VL_WRITER_WRITE && self->queued_bytes >= job->bytes)
@@ -1913,16 +1986,12 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
         rep->d = job->state;
     switch (job->kind) {
     case VL_WRITER_WRITE:
+        if (rep->writes)
+            rep->writes--;
         if (job->rc) {
             vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
-            /* LLSNs are assigned again from what is durable (never past
-               a seal: a pending TRUNCATE lowers d too). */
-            rep->q.llsn_end = rep->d.llsn_end;
-            rep->q.bytes_end = rep->d.bytes_end;
-            if (rep->ls_state != VL_LS_RUNNING && rep->q.llsn_end > rep->sealed_end) {
-                rep->q.llsn_end = rep->sealed_end;
-                rep->q.bytes_end = rep->sealed_bytes;
-            }
+            rep->write_broken = true;
+            s_writes_settle(self, rep);
             if (job->reply_to) {
                 if (job->rc == VL_EGAP)
                     s_reply_end(self, job->reply_to, &job->req, VL_EGAP, rep->d.llsn_end);
@@ -1931,8 +2000,10 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
                                   job->errmsg);
                 return;
             }
+            /* by its tag: LLSNs are reassigned after a failure, so a
+               later append may begin where this one did */
             for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends))
-                if (a->llsn_begin == job->llsn_begin) {
+                if (a->seq == job->tag) {
                     zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
                     s_reply_error(self, a->rid, &a->req, job->rc == VL_EGAP ? VL_EIO : job->rc,
                                   "APPEND ls=%u: %s; nothing was written", rep->ls_id, job->errmsg);
@@ -1941,6 +2012,7 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
                 }
             return;
         }
+        s_writes_settle(self, rep);
         s_report_soon(self);
         if (job->reply_to)
             s_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
@@ -1948,14 +2020,17 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
             s_repl_durable(self, rep, job);
         break;
     case VL_WRITER_COMMIT:
+        if (rep->commits)
+            rep->commits--;
         if (job->rc) {
             vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id,
                    job->errmsg);
-            rep->q.applied_llsn_end = rep->d.applied_llsn_end;
-            rep->q.hwm = rep->d.hwm;
+            rep->commit_broken = true;
+            s_commits_settle(self, rep);
             s_lookups_done(self, rep, true);
             return;
         }
+        s_commits_settle(self, rep);
         s_report_soon(self);
         s_lookups_done(self, rep, false);
         /* Entries committed since the last trim may lie below the trim
@@ -2066,7 +2141,18 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         zstr_sendf(reader, "%d", self->args->port);
     else if (streq(cmd, "ENDPOINT"))
         zstr_send(reader, self->args->advertise);
-    else
+    else if (streq(cmd, "FAULT")) {
+        char *kind = zmsg_popstr(msg), *n = zmsg_popstr(msg);
+        self->fault_kind = kind && streq(kind, "WRITE")    ? VL_WRITER_WRITE
+                           : kind && streq(kind, "COMMIT") ? VL_WRITER_COMMIT
+                                                           : 0;
+        self->fault_n = self->fault_kind && n ? (uint32_t)atoi(n) : 0;
+        vl_log(LOG_NOTICE, "sn: the %u-th next %s job will fail (test fault)", self->fault_n,
+               kind ? kind : "?");
+        zsock_signal(reader, 0);
+        free(kind);
+        free(n);
+    } else
         vl_log(LOG_WARNING, "sn: unknown actor command '%s'", cmd);
     free(cmd);
     zmsg_destroy(&msg);

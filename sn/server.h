@@ -7,7 +7,9 @@
     (writer.h), so no handler ever waits for the disk.
 
     Pipe commands: "$TERM" stops the actor; "PORT" answers the bound TCP
-    port as a decimal string; "ENDPOINT" answers the advertised address.
+    port as a decimal string; "ENDPOINT" answers the advertised address;
+    "FAULT" KIND N (tests) makes the N-th next writer job of KIND (WRITE or
+    COMMIT) fail as a disk error would, and signals when set.
 */
 #ifndef VL_SN_SERVER_H
 #define VL_SN_SERVER_H

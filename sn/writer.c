@@ -157,6 +157,10 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
     vl_store_state_t *st = s_state_get(t, job->ls_id);
     if (x->deleted && job->kind != VL_WRITER_DELETE)
         x->deleted = false; /* recreated after a delete in this batch */
+    if (job->fault) {
+        s_job_fail(job, VL_ESTORE, "ls=%u: injected fault (a test asked for it)", job->ls_id);
+        return false;
+    }
     switch (job->kind) {
     case VL_WRITER_WRITE: {
         if (job->llsn_begin != st->llsn_end + 1) {

@@ -47,6 +47,7 @@ struct vl_writer_job {
                                is stored at the time it runs) */
     uint64_t llsn_end;      /* TRUNCATE: keep entries 1..llsn_end */
     uint64_t bytes_end;     /* TRUNCATE: their bytes (the MR's count) */
+    bool fault;             /* tests: fail the job as a disk error would */
 
     /* Filled by the writer. */
     int rc;
@@ -56,6 +57,7 @@ struct vl_writer_job {
     /* The caller's, never touched by the writer: where to answer. */
     zframe_t *reply_to;
     vl_hdr_t req;
+    uint64_t tag; /* WRITE of an append: the append's sequence number */
     int64_t queued_us;
 
     vl_writer_job_t *next; /* done list */

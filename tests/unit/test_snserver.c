@@ -192,6 +192,31 @@ static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
     return h.request_id;
 }
 
+/*  Sends APPEND of one entry holding text; returns its request id. */
+static uint64_t s_send_append_text(s_fix_t *f, const char *text)
+{
+    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = 1};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_encode(&a, false, &b);
+    vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    zmsg_addstr(msg, text);
+    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    return h.request_id;
+}
+
+/*  Makes the n-th next writer job of kind fail. */
+static void s_fault(s_fix_t *f, const char *kind, int n)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%d", n);
+    zactor_t *actor = vl_sn_actor(f->sn);
+    assert_int_equal(zstr_sendx(actor, "FAULT", kind, num, NULL), 0);
+    assert_int_equal(zsock_wait(actor), 0);
+}
+
 /*  Sends a request with a subscribe-shaped body (SUBSCRIBE, LOOKUP) from
     the client; returns its request id. */
 static uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint64_t glsn_end,
@@ -399,11 +424,166 @@ static void test_read_right_after_ack(void **state)
     s_finish(&f);
 }
 
+/*  A failed WRITE fails the writes queued behind it; appends that come
+    meanwhile are refused, and every answer stays the answer of its own
+    append: each acknowledged append's GLSN holds its own entry, and the
+    log holds nothing else. */
+static void test_write_failure(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    s_fix_t *f = s_start(&s_rf1, false);
+    s_fault(f, "WRITE", 3);
+    uint64_t ids[N];
+    int status[N];
+    uint64_t glsn[N];
+    for (int i = 0; i < N; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "entry-%02d", i);
+        ids[i] = s_send_append_text(f, text);
+        status[i] = -1;
+        zclock_sleep(i % 4 == 0 ? 1 : 0);
+    }
+    /* play the MR (commit whatever is reported) until every append has
+       its answer */
+    uint64_t committed = 0, committed_bytes = 0, version = 0;
+    int answered = 0;
+    zpoller_t *poller = zpoller_new(f->mr, f->client, NULL);
+    int64_t deadline = zclock_mono() + 10000;
+    while (answered < N && zclock_mono() < deadline) {
+        zsock_t *which = zpoller_wait(poller, 200);
+        if (!which)
+            continue;
+        zmsg_t *msg = zmsg_recv(which);
+        assert_non_null(msg);
+        if (which == f->mr) {
+            zframe_t *rid = zmsg_pop(msg);
+            zframe_destroy(&rid);
+        }
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        assert_int_equal(vl_wire_parse(msg, &h, &body), 0);
+        if (which == f->mr && h.type == VL_MSG_REPORT) {
+            vl_report_t r;
+            assert_int_equal(vl_report_decode(&body, &r), 0);
+            for (uint32_t k = 0; k < r.n; k++)
+                if (r.items[k].ls_id == S_LS && r.items[k].llsn_end > committed) {
+                    uint64_t count = r.items[k].llsn_end - committed;
+                    uint64_t bytes = r.items[k].bytes_end - committed_bytes;
+                    s_send_commit(f, ++version, committed + 1, committed + 1, count,
+                                  committed_bytes, bytes);
+                    committed += count;
+                    committed_bytes += bytes;
+                }
+            vl_report_free(&r);
+        } else if (which == f->client && h.type == (VL_MSG_APPEND | VL_MSG_REPLY)) {
+            int i = (int)h.request_id - (int)ids[0];
+            assert_true(i >= 0 && i < N);
+            assert_int_equal(status[i], -1);
+            status[i] = (int)h.status;
+            if (h.status == 0) {
+                vl_append_reply_t ar;
+                assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+                assert_int_equal(ar.nruns, 1);
+                assert_int_equal(ar.runs[0].count, 1);
+                glsn[i] = ar.runs[0].glsn_begin;
+                vl_append_reply_free(&ar);
+            }
+            answered++;
+        }
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    assert_int_equal(answered, N);
+    int ok = 0, failed = 0;
+    for (int i = 0; i < N; i++)
+        status[i] == 0 ? ok++ : failed++;
+    assert_true(failed >= 1);
+    assert_int_equal((uint64_t)ok, committed);
+
+    /* read the log back: glsn[i] holds entry i */
+    uint64_t sub_id = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, committed + 1, 64);
+    char got[N + 1][16];
+    memset(got, 0, sizeof got);
+    uint64_t seen = 0;
+    bool last = false;
+    while (!last) {
+        zmsg_t *msg;
+        vl_rbuf_t body;
+        assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        vl_sub_data_t d;
+        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+        zframe_t *fr = zmsg_first(msg);
+        fr = zmsg_next(msg);
+        for (uint32_t k = 0; k < d.n; k++) {
+            fr = zmsg_next(msg);
+            assert_non_null(fr);
+            assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= (uint64_t)N);
+            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)zframe_size(fr),
+                     (const char *)zframe_data(fr));
+            seen++;
+        }
+        last = d.last;
+        vl_sub_data_free(&d);
+        zmsg_destroy(&msg);
+    }
+    assert_int_equal(seen, committed);
+    for (int i = 0; i < N; i++) {
+        if (status[i] != 0)
+            continue;
+        char want[16];
+        snprintf(want, sizeof want, "entry-%02d", i);
+        if (strcmp(got[glsn[i]], want) != 0)
+            fail_msg("append %d was answered glsn=%llu, which holds '%s'", i,
+                     (unsigned long long)glsn[i], got[glsn[i]]);
+    }
+    s_finish(&f);
+}
+
+/*  A failed COMMIT job fails the one queued behind it; when the MR resends
+    both, a waiting append spanning them gets each GLSN once (not the
+    resent ranges twice), and only once every entry is committed. */
+static void test_commit_failure(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_start(&s_rf1, false);
+    uint64_t id = s_send_append(f, 10, 10);
+    s_wait_report(f, 10, 0, NULL);
+    s_fault(f, "COMMIT", 1);
+    s_send_commit(f, 1, 1, 1, 3, 0, 30);
+    s_send_commit(f, 2, 4, 4, 3, 30, 30);
+    zclock_sleep(300);
+    /* the MR resends from the applied end */
+    s_send_commit(f, 1, 1, 1, 3, 0, 30);
+    s_send_commit(f, 2, 4, 4, 3, 30, 30);
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 300, &h, &body, NULL);
+    if (msg)
+        fail_msg("append answered (status %u) before its last 4 entries were committed",
+                 h.status);
+    s_send_commit(f, 3, 7, 7, 4, 60, 40);
+    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, &msg, &body), 0);
+    vl_append_reply_t ar;
+    assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < ar.nruns; k++)
+        total += ar.runs[k].count;
+    assert_int_equal(total, 10);
+    assert_int_equal(ar.runs[0].glsn_begin, 1);
+    vl_append_reply_free(&ar);
+    zmsg_destroy(&msg);
+    s_wait_report(f, 10, 10, NULL);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trim_after_queued_commit),
         cmocka_unit_test(test_read_right_after_ack),
+        cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_commit_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
