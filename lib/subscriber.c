@@ -22,7 +22,11 @@
     A stream that stays silent for the client timeout while a committed GLSN
     is missing is resubscribed on the next replica, from where it stopped
     (this also covers a storage node that restarted and forgot the
-    subscription).
+    subscription). Every stream tells its SN it is alive with a
+    SUB_CREDIT(0) when nothing was sent on it for SUB_KEEPALIVE_MS (checked
+    in vl_subscriber_next): an SN drops a subscription it has not heard of
+    for 30 s, since one with no credit or on an idle log stream never finds
+    out otherwise that its client is gone.
 */
 #include <assert.h>
 #include <errno.h>
@@ -230,6 +234,7 @@ const char *vl_merge_errmsg(const vl_merge_t *self)
 #define SUB_REFRESH_MS 1000 /* metadata refresh while stalled */
 #define SUB_TICK_MS 250     /* housekeeping granularity while waiting */
 #define SUB_MAX_LS 4096
+#define SUB_KEEPALIVE_MS 5000 /* SUB_CREDIT(0) on a stream silent this long */
 
 typedef struct {
     vl_route_ls_t route;
@@ -240,6 +245,7 @@ typedef struct {
     size_t src;      /* merge source */
     int credit_owed; /* consumed messages not yet granted back */
     int64_t last_rx; /* ms, last message or (re)subscription */
+    int64_t last_tx; /* ms, last request sent on it */
     bool ended;
 } s_stream_t;
 
@@ -264,6 +270,7 @@ struct vl_subscriber {
     uint64_t known_hwm;
     int64_t stall_since; /* ms; 0 while not waiting */
     int64_t last_refresh;
+    int64_t last_keepalive; /* ms, last scan for streams due a keepalive */
     int rc; /* sticky: the stream failed or ended */
     char errmsg[VL_CLIENT_ERRMSG_SIZE];
 };
@@ -288,8 +295,29 @@ static void s_send(vl_subscriber_t *self, s_stream_t *st, uint16_t type, const v
         return;
     vl_hdr_t hdr = {.type = type, .request_id = st->request_id, .cluster_id = self->cluster_id};
     zmsg_t *msg = vl_wire_msg(&hdr, body);
+    st->last_tx = zclock_mono();
     if (zmsg_send(&msg, st->sock) != 0)
         zmsg_destroy(&msg); /* the stream will look silent and fail over */
+}
+
+/*  SUB_CREDIT(0) on every open stream that sent nothing for
+    SUB_KEEPALIVE_MS, so its SN keeps the subscription; scans at most once
+    a second. */
+static void s_keepalive(vl_subscriber_t *self, int64_t now)
+{
+    if (now - self->last_keepalive < 1000)
+        return;
+    self->last_keepalive = now;
+    for (size_t i = 0; i < self->nstreams; i++) {
+        s_stream_t *st = &self->streams[i];
+        if (!st->sock || st->ended || now - st->last_tx < SUB_KEEPALIVE_MS)
+            continue;
+        vl_wbuf_t b;
+        vl_wbuf_init(&b);
+        vl_wbuf_u32(&b, 0);
+        s_send(self, st, VL_MSG_SUB_CREDIT, &b);
+        vl_wbuf_free(&b);
+    }
 }
 
 static void s_release(void *arg, void *owner)
@@ -564,6 +592,7 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
     size_t cap = 0;
     bool polled = false;
     int rc = 0;
+    s_keepalive(self, zclock_mono());
     for (;;) {
         vl_merge_item_t it;
         size_t src;
@@ -599,6 +628,7 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
         int64_t now = zclock_mono();
         if (!self->stall_since)
             self->stall_since = now;
+        s_keepalive(self, now);
         if ((rc = s_housekeeping(self, now)) != 0)
             break;
         long wait = SUB_TICK_MS;

@@ -274,7 +274,8 @@ void vl_append_reply_free(vl_append_reply_t *m);
 /* SUBSCRIBE: topic_id u32, ls_id u32, glsn_begin u64, glsn_end u64 (first
    GLSN not wanted; VL_GLSN_MAX follows new commits), credit u32 (data
    messages the SN may send before the next SUB_CREDIT). Entries of this log
-   stream only, in GLSN order. SUB_CREDIT: credit u32. LOOKUP: topic_id,
+   stream only, in GLSN order (credit must be >= 1). SUB_CREDIT: credit u32
+   (0: a keepalive; the SN drops a subscription silent for 30 s). LOOKUP: topic_id,
    ls_id, offset in glsn_begin. */
 typedef struct {
     uint32_t topic_id, ls_id;

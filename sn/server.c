@@ -37,7 +37,12 @@
     S_SUB_MAX_CREDIT. The ROUTER is ROUTER_MANDATORY with a zero send
     timeout: a send to a peer that is gone or over its high-water mark fails
     at once instead of blocking the loop or dropping silently, and the
-    subscription is cancelled.
+    subscription is cancelled. A subscription that sends nothing (no
+    credit, or no commits on an idle log stream) would never find out that
+    its client is gone: clients send SUB_CREDIT(0) as a keepalive every few
+    seconds, and a subscription not heard of for S_SUB_IDLE_US is dropped
+    without a word (a client that is alive finds its stream silent and
+    resubscribes, as after an SN restart).
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +60,7 @@
 #define S_SUB_MAX_BYTES (1u << 20)
 #define S_SUB_MAX_CREDIT 1024
 #define S_MAX_SUBS 65536
+#define S_SUB_IDLE_US (30ll * 1000000) /* a subscription not heard of for this long is dropped */
 #define S_REPL_WINDOW 16
 #define S_REPL_TIMEOUT_US (3 * 1000000)
 #define S_REPL_RETRY_US (1 * 1000000)
@@ -95,6 +101,7 @@ typedef struct {
     uint64_t glsn_end;
     uint32_t credit;
     vl_store_cursor_t cur;
+    int64_t last_heard_us; /* SUBSCRIBE or the last SUB_CREDIT (0: keepalive) */
 } s_sub_t;
 
 /*  A LOOKUP that found nothing while commits were still queued for the
@@ -191,6 +198,7 @@ typedef struct {
     int64_t meta_asked_us; /* last HELLO/GET_META sent for them */
     int64_t fast_hello_until_us;
     uint64_t append_seq;
+    int64_t sub_idle_us; /* S_SUB_IDLE_US; tests shorten it (SUB_IDLE_MS) */
     int fault_kind;      /* tests (FAULT): the fault_n-th next job of this */
     uint32_t fault_n;    /* kind fails as a disk error would */
 } self_t;
@@ -1357,6 +1365,13 @@ static void s_on_subscribe(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
     s_sub_t *old = zhashx_lookup(self->subs, key);
     if (old)
         s_sub_remove(self, old); /* the same request id again: a restart */
+    if (s.credit == 0) {
+        s_reply_error(self, rid, hdr, VL_EINVAL,
+                      "SUBSCRIBE ls=%u: credit 0 lets the node send nothing; subscribe with "
+                      "credit >= 1",
+                      s.ls_id);
+        return;
+    }
     if (zhashx_size(self->subs) >= S_MAX_SUBS) {
         s_reply_error(self, rid, hdr, VL_EBUSY,
                       "SUBSCRIBE ls=%u: sn=%u already serves %d subscriptions; retry later",
@@ -1379,6 +1394,7 @@ static void s_on_subscribe(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
     sub->glsn_end = s.glsn_end;
     sub->credit = s.credit < S_SUB_MAX_CREDIT ? s.credit : S_SUB_MAX_CREDIT;
     sub->cur.glsn = begin;
+    sub->last_heard_us = vl_now_us();
     sub->handle = zlistx_add_end(rep->subs, sub);
     zhashx_insert(self->subs, sub->key, sub);
     vl_log(LOG_DEBUG, "sn=%u ls=%u: subscription %s [%" PRIu64 ", %" PRIu64 ") credit %u",
@@ -1404,6 +1420,9 @@ static void s_on_sub_credit(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
     }
     if (!sub)
         return; /* the stream already ended */
+    sub->last_heard_us = vl_now_us();
+    if (credit == 0)
+        return; /* keepalive */
     uint64_t c = (uint64_t)sub->credit + credit;
     sub->credit = c < S_SUB_MAX_CREDIT ? (uint32_t)c : S_SUB_MAX_CREDIT;
     s_sub_pump(self, sub);
@@ -2083,6 +2102,29 @@ static int s_on_writer(zloop_t *loop, zsock_t *reader, void *arg)
 
 /*  ---- timers ------------------------------------------------------------------------------ */
 
+/*  Drops the subscriptions whose clients have been silent too long: the
+    client is gone (a live one sends SUB_CREDIT(0) every few seconds). */
+static void s_subs_expire(self_t *self)
+{
+    int64_t now = vl_now_us();
+    zlistx_t *idle = NULL;
+    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+        if (now - sub->last_heard_us > self->sub_idle_us) {
+            if (!idle)
+                idle = zlistx_new();
+            zlistx_add_end(idle, sub);
+        }
+    if (!idle)
+        return;
+    for (s_sub_t *sub = zlistx_first(idle); sub; sub = zlistx_next(idle)) {
+        vl_log(LOG_INFO, "sn=%u ls=%u: subscription %s silent for %lld ms; dropped (client gone)",
+               self->sn_id, sub->rep->ls_id, sub->key,
+               (long long)((now - sub->last_heard_us) / 1000));
+        s_sub_remove(self, sub);
+    }
+    zlistx_destroy(&idle);
+}
+
 static int s_on_second(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;
@@ -2090,6 +2132,7 @@ static int s_on_second(zloop_t *loop, int timer_id, void *arg)
         s_send_hello(self);
     else
         s_send_report(self); /* heartbeat */
+    s_subs_expire(self);
     return 0;
 }
 
@@ -2141,7 +2184,13 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         zstr_sendf(reader, "%d", self->args->port);
     else if (streq(cmd, "ENDPOINT"))
         zstr_send(reader, self->args->advertise);
-    else if (streq(cmd, "FAULT")) {
+    else if (streq(cmd, "SUB_IDLE_MS")) {
+        char *ms = zmsg_popstr(msg);
+        if (ms && atoll(ms) > 0)
+            self->sub_idle_us = atoll(ms) * 1000;
+        zsock_signal(reader, 0);
+        free(ms);
+    } else if (streq(cmd, "FAULT")) {
         char *kind = zmsg_popstr(msg), *n = zmsg_popstr(msg);
         self->fault_kind = kind && streq(kind, "WRITE")    ? VL_WRITER_WRITE
                            : kind && streq(kind, "COMMIT") ? VL_WRITER_COMMIT
@@ -2241,6 +2290,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     self->args = args;
     self->cfg = &args->cfg;
     self->report_timer = -1;
+    self->sub_idle_us = S_SUB_IDLE_US;
     self->replicas = zhashx_new();
     zhashx_set_destructor(self->replicas, s_replica_free_item);
     self->subs = zhashx_new();

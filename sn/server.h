@@ -9,7 +9,9 @@
     Pipe commands: "$TERM" stops the actor; "PORT" answers the bound TCP
     port as a decimal string; "ENDPOINT" answers the advertised address;
     "FAULT" KIND N (tests) makes the N-th next writer job of KIND (WRITE or
-    COMMIT) fail as a disk error would, and signals when set.
+    COMMIT) fail as a disk error would, and signals when set;
+    "SUB_IDLE_MS" N (tests) drops subscriptions silent for N ms instead of
+    30 s (checked every second), and signals.
 */
 #ifndef VL_SN_SERVER_H
 #define VL_SN_SERVER_H

@@ -577,6 +577,71 @@ static void test_commit_failure(void **state)
     s_finish(&f);
 }
 
+/*  Sends SUB_CREDIT(credit) for subscription id on sock. */
+static void s_send_credit(zsock_t *sock, uint64_t id, uint32_t credit)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u32(&b, credit);
+    vl_hdr_t h = {.type = VL_MSG_SUB_CREDIT, .request_id = id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    assert_int_equal(zmsg_send(&msg, sock), 0);
+}
+
+/*  A subscription whose client says nothing (no credit, no keepalive) is
+    dropped after the idle time; one kept alive by SUB_CREDIT(0) is not.
+    SUBSCRIBE with credit 0 is refused. */
+static void test_idle_subscription_dropped(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_start(&s_rf1, false);
+    zactor_t *actor = vl_sn_actor(f->sn);
+    assert_int_equal(zstr_sendx(actor, "SUB_IDLE_MS", "400", NULL), 0);
+    assert_int_equal(zsock_wait(actor), 0);
+
+    uint64_t zero = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, zero, NULL, NULL), VL_EINVAL);
+
+    /* two following subscriptions on the idle log stream */
+    uint64_t alive = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 4);
+    zsock_t *other = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(other, 0);
+    assert_int_equal(zsock_connect(other, "%s", f->sn_ep), 0);
+    vl_subscribe_t q = {.topic_id = S_TOPIC, .ls_id = S_LS, .glsn_begin = 1,
+                        .glsn_end = VL_GLSN_MAX, .credit = 4};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_subscribe_encode(&q, &b);
+    vl_hdr_t h = {.type = VL_MSG_SUBSCRIBE, .request_id = 99, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    assert_int_equal(zmsg_send(&msg, other), 0);
+    /* only the first says it is alive, for 2.5 s (> the idle time plus
+       the one-second check) */
+    for (int i = 0; i < 25; i++) {
+        s_send_credit(f->client, alive, 0);
+        zclock_sleep(100);
+    }
+    uint64_t id = s_send_append(f, 1, 10);
+    s_wait_report(f, 1, 0, NULL);
+    s_send_commit(f, 1, 1, 1, 1, 0, 10);
+    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+    vl_rbuf_t body;
+    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, alive, &msg, &body), 0);
+    vl_sub_data_t d;
+    assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+    assert_int_equal(d.n, 1);
+    vl_sub_data_free(&d);
+    zmsg_destroy(&msg);
+    /* the silent one was dropped: nothing comes */
+    msg = s_recv_type(other, VL_MSG_SUBSCRIBE | VL_MSG_REPLY, 500, &h, &body, NULL);
+    if (msg)
+        fail_msg("the silent subscription was still served (status %u)", h.status);
+    zsock_destroy(&other);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_read_right_after_ack),
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_commit_failure),
+        cmocka_unit_test(test_idle_subscription_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
