@@ -773,7 +773,8 @@ static int s_sync_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t,
         if (!to && (!sn || sn->state != S_SN_UP || (r && r->llsn_end >= x)))
             continue; /* down: later; or holds the entries already */
         const vl_meta_sn_t *dst_sn = vl_meta_sn_by_id(m, id);
-        vl_sync_t y = {.topic_id = t->id, .ls_id = ls->id, .llsn_end = x, .dest_sn = id};
+        vl_sync_t y = {
+            .topic_id = t->id, .ls_id = ls->id, .llsn_end = x, .dest_sn = id, .epoch = ls->epoch};
         snprintf(y.dest_addr, sizeof y.dest_addr, "%s", dst_sn ? dst_sn->addr : "");
         vl_wbuf_t b;
         vl_wbuf_init(&b);

@@ -363,6 +363,7 @@ void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
                 vl_wbuf_u32(b, ls->replicas[k]);
             vl_wbuf_u64(b, ls->committed_llsn_end);
             vl_wbuf_u64(b, ls->committed_bytes);
+            vl_wbuf_u32(b, ls->epoch);
         }
     }
 }
@@ -394,7 +395,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
         t->end_offset = vl_rbuf_u64(r);
         t->trim_glsn = vl_rbuf_u64(r);
         t->trim_offset = vl_rbuf_u64(r);
-        uint32_t nls = vl_rbuf_count(r, 1u << 16, 25);
+        uint32_t nls = vl_rbuf_count(r, 1u << 16, 29);
         if (r->err)
             break;
         t->ls = vl_calloc(nls ? nls : 1, sizeof *t->ls);
@@ -408,6 +409,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
                 ls->replicas[k] = vl_rbuf_u32(r);
             ls->committed_llsn_end = vl_rbuf_u64(r);
             ls->committed_bytes = vl_rbuf_u64(r);
+            ls->epoch = vl_rbuf_u32(r);
         }
     }
     if (r->err) {
@@ -487,6 +489,7 @@ void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b)
     if (replicate) {
         vl_wbuf_u64(b, m->llsn_begin);
         vl_wbuf_u64(b, m->bytes_before);
+        vl_wbuf_u32(b, m->epoch);
     }
 }
 
@@ -499,6 +502,7 @@ int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
     if (replicate) {
         m->llsn_begin = vl_rbuf_u64(r);
         m->bytes_before = vl_rbuf_u64(r);
+        m->epoch = vl_rbuf_u32(r);
     }
     if (!r->err && m->n > VL_WIRE_MAX_FRAMES)
         r->err = VL_EPROTO;
@@ -676,6 +680,7 @@ void vl_sync_encode(const vl_sync_t *m, vl_wbuf_t *b)
     vl_wbuf_u64(b, m->llsn_end);
     vl_wbuf_u32(b, m->dest_sn);
     vl_wbuf_str(b, m->dest_addr);
+    vl_wbuf_u32(b, m->epoch);
 }
 
 int vl_sync_decode(vl_rbuf_t *r, vl_sync_t *m)
@@ -686,6 +691,7 @@ int vl_sync_decode(vl_rbuf_t *r, vl_sync_t *m)
     m->llsn_end = vl_rbuf_u64(r);
     m->dest_sn = vl_rbuf_u32(r);
     vl_rbuf_str(r, m->dest_addr, VL_WIRE_MAX_ADDR);
+    m->epoch = vl_rbuf_u32(r);
     return r->err ? VL_EPROTO : 0;
 }
 

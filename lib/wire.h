@@ -180,10 +180,14 @@ void vl_commit_free(vl_commit_t *m);
    HELLO reply, else 0), sns[] {id u32, addr str, alive u8}, topics[] {id
    u32, name str, rf u32, hwm u64, end_offset u64, trim_glsn u64, trim_offset
    u64, ls[] {id u32, state u8, replicas[] sn_id u32, committed_llsn_end u64,
-   committed_bytes u64}}. trim_glsn is the first GLSN still kept (1 before
-   any trim), trim_offset its byte offset. committed_llsn_end is the log
-   stream's last committed LLSN and committed_bytes the bytes of its entries
-   1..committed_llsn_end: for a sealed log stream, its sealed end. */
+   committed_bytes u64, epoch u32}}. trim_glsn is the first GLSN still kept
+   (1 before any trim), trim_offset its byte offset. committed_llsn_end is
+   the log stream's last committed LLSN and committed_bytes the bytes of its
+   entries 1..committed_llsn_end: for a sealed log stream, its sealed end.
+   epoch counts the log stream's seals and unseals (the MR bumps it at
+   each): LLSNs past a sealed end are reused after the unseal, so
+   replication messages carry it and a replica refuses those of another
+   epoch. */
 typedef enum {
     VL_LS_RUNNING = 0,
     VL_LS_SEALING,
@@ -202,6 +206,7 @@ typedef struct {
     uint32_t nrep;
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
     uint64_t committed_llsn_end, committed_bytes;
+    uint32_t epoch;
 } vl_meta_ls_t;
 typedef struct {
     uint32_t id;
@@ -244,12 +249,14 @@ void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
 
 /* APPEND: topic_id u32, ls_id u32, n u32; n payload frames follow.
-   REPLICATE: the same plus llsn_begin u64 and bytes_before u64 (sum of the
+   REPLICATE: the same plus llsn_begin u64, bytes_before u64 (sum of the
    sizes of entries 1..llsn_begin-1), used by the backup to check the
-   stream. */
+   stream, and epoch u32 (the sender's META epoch of the log stream; the
+   receiver refuses another with VL_ESTALE). */
 typedef struct {
     uint32_t topic_id, ls_id, n;
     uint64_t llsn_begin, bytes_before; /* REPLICATE only */
+    uint32_t epoch;                    /* REPLICATE only */
 } vl_append_t;
 void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b);
 int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m);
@@ -332,8 +339,9 @@ void vl_seal_reply_encode(const vl_seal_reply_t *m, vl_wbuf_t *b);
 int vl_seal_reply_decode(vl_rbuf_t *r, vl_seal_reply_t *m);
 
 /* SN_SYNC: topic_id u32, ls_id u32, llsn_end u64, dest_sn u32, dest_addr
-   str: the receiving (source) replica streams the entries the destination
-   replica lacks, up to llsn_end (the sealed end), as REPLICATE batches.
+   str, epoch u32: the receiving (source) replica streams the entries the
+   destination replica lacks, up to llsn_end (the sealed end of the seal
+   whose META epoch is epoch), as REPLICATE batches.
    SYNC reply (adm -> ctl): items[] {ls_id u32, src_sn u32, dest_sn u32,
    dest_llsn_end u64 (as last heard), llsn_end u64}: the syncs started. */
 typedef struct {
@@ -341,6 +349,7 @@ typedef struct {
     uint64_t llsn_end;
     uint32_t dest_sn;
     char dest_addr[VL_WIRE_MAX_ADDR + 1];
+    uint32_t epoch;
 } vl_sync_t;
 void vl_sync_encode(const vl_sync_t *m, vl_wbuf_t *b);
 int vl_sync_decode(vl_rbuf_t *r, vl_sync_t *m);

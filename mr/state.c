@@ -309,6 +309,7 @@ int vl_mrstate_load_ls(vl_mrstate_t *self, const vl_mrstate_ls_t *rec)
         ls->replicas[i].sn_id = rec->replicas[i].sn_id; /* reports are not kept */
     ls->committed_llsn_end = rec->committed_llsn_end;
     ls->committed_bytes = rec->committed_bytes;
+    ls->epoch = rec->epoch;
     S_INSERT(self, lss, nls, capls, ls);
     /* a topic's list stays sorted by id too */
     t->ls = vl_realloc(t->ls, (t->nls + 1) * sizeof *t->ls);
@@ -510,6 +511,7 @@ int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t 
     if (ls->state == VL_LS_SEALED)
         return 0;
     ls->state = VL_LS_SEALED;
+    ls->epoch++;
     for (uint32_t k = 0; k < ls->nrep; k++)
         ls->replicas[k].state = VL_LS_RUNNING;
     return 0;
@@ -550,6 +552,7 @@ int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, 
         return VL_EBUSY;
     }
     ls->state = VL_LS_RUNNING;
+    ls->epoch++;
     return 0;
 }
 
@@ -731,6 +734,7 @@ void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_
             m->ls[k].nrep = t->ls[k]->nrep;
             m->ls[k].committed_llsn_end = t->ls[k]->committed_llsn_end;
             m->ls[k].committed_bytes = t->ls[k]->committed_bytes;
+            m->ls[k].epoch = t->ls[k]->epoch;
             for (uint32_t r = 0; r < t->ls[k]->nrep; r++)
                 m->ls[k].replicas[r] = t->ls[k]->replicas[r].sn_id;
         }

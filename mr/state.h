@@ -49,6 +49,7 @@ typedef struct {
     uint32_t nrep;
     vl_mrstate_replica_t replicas[VL_WIRE_MAX_REPLICAS]; /* [0] is the primary */
     uint64_t committed_llsn_end, committed_bytes;
+    uint32_t epoch; /* bumped at every seal and unseal (persisted, in META) */
 } vl_mrstate_ls_t;
 
 typedef struct {
@@ -127,13 +128,14 @@ vl_mrstate_ls_t *vl_mrstate_ls_at(const vl_mrstate_t *self, size_t i); /* by id 
 /*  Seals a RUNNING log stream at its committed end: commit rounds skip it
     from now on, so committed_llsn_end is its sealed end. What replicas
     reported of their state before is forgotten: only a report made after
-    they learned the seal can show them in line. Sealing a sealed log stream
-    changes nothing. VL_ENOLS when unknown (errbuf says so). */
+    they learned the seal can show them in line. Bumps the epoch. Sealing a
+    sealed log stream changes nothing. VL_ENOLS when unknown (errbuf says
+    so). */
 int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t errbuf_size);
 
 /*  Unseals a sealed log stream when every replica's last report shows it
-    in line: state SEALED, llsn_end == applied_llsn_end == committed end.
-    VL_EBUSY otherwise, with errbuf naming the first replica behind and
+    in line: state SEALED, llsn_end == applied_llsn_end == committed end,
+    and bumps the epoch. VL_EBUSY otherwise, with errbuf naming the first replica behind and
     what to run (topic is the topic name for the hint). Unsealing a RUNNING
     log stream changes nothing. VL_ENOLS when unknown. */
 int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, char *errbuf,

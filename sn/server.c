@@ -64,6 +64,7 @@
 #define S_REPL_WINDOW 16
 #define S_REPL_TIMEOUT_US (3 * 1000000)
 #define S_REPL_RETRY_US (1 * 1000000)
+#define S_REPL_STALE_RETRY_US (100 * 1000) /* after VL_ESTALE: META is on its way */
 #define S_REPL_BATCH_ENTRIES 256
 #define S_REPL_BATCH_BYTES (1u << 20)
 #define S_QUEUED_BYTES_MAX (512ull << 20)
@@ -117,6 +118,7 @@ typedef struct {
 typedef struct {
     char addr[VL_WIRE_MAX_ADDR + 1];
     zsock_t *dealer;
+    bool reset; /* to be recreated at the end of this META (a seal) */
 } s_peer_t;
 
 typedef struct {
@@ -138,6 +140,7 @@ struct s_replica {
     bool seen;      /* in the META being applied */
     bool confirmed; /* placed here by a META (not only recovered) */
     uint8_t ls_state;
+    uint32_t ls_epoch; /* the log stream's seal/unseal count, from META */
     bool primary;
     uint32_t nrep;
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
@@ -221,6 +224,7 @@ static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park);
 static void s_send_hello(self_t *self);
 static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b);
 static void s_report_soon(self_t *self);
+static void s_ask_meta(self_t *self);
 
 /*  ---- helpers ------------------------------------------------------------- */
 
@@ -492,7 +496,8 @@ static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t 
                      .ls_id = rep->ls_id,
                      .n = n,
                      .llsn_begin = llsn_begin,
-                     .bytes_before = bytes_before};
+                     .bytes_before = bytes_before,
+                     .epoch = rep->ls_epoch};
     vl_wbuf_t body;
     vl_wbuf_init(&body);
     vl_append_encode(&a, true, &body);
@@ -725,11 +730,15 @@ static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
     }
     char text[512];
     vl_wire_errtext(&body, text, sizeof text);
-    vl_log(LOG_WARNING, "sn=%u ls=%u: backup sn=%u refused REPLICATE: %s (%s); retrying",
-           self->sn_id, ls_id, b->sn_id, text, vl_err_name((int)hdr.status));
+    /* VL_ESTALE: the two nodes disagree on the log stream's epoch for the
+       moment a META takes to reach both */
+    bool stale = hdr.status == VL_ESTALE;
+    vl_log(stale ? LOG_INFO : LOG_WARNING,
+           "sn=%u ls=%u: backup sn=%u refused REPLICATE: %s (%s); retrying", self->sn_id, ls_id,
+           b->sn_id, text, vl_err_name((int)hdr.status));
     b->epoch = b->seq;
     b->inflight = 0;
-    b->retry_at_us = vl_now_us() + S_REPL_RETRY_US;
+    b->retry_at_us = vl_now_us() + (stale ? S_REPL_STALE_RETRY_US : S_REPL_RETRY_US);
 }
 
 static int s_on_peer(zloop_t *loop, zsock_t *reader, void *arg)
@@ -760,11 +769,8 @@ static void s_peer_free(void **item)
     *item = NULL;
 }
 
-static s_peer_t *s_peer_get(self_t *self, const char *addr)
+static zsock_t *s_peer_dealer(self_t *self, const char *addr)
 {
-    s_peer_t *peer = zhashx_lookup(self->peers, addr);
-    if (peer)
-        return peer;
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     if (!dealer)
         return NULL;
@@ -778,6 +784,40 @@ static s_peer_t *s_peer_get(self_t *self, const char *addr)
         zsock_destroy(&dealer);
         return NULL;
     }
+    return dealer;
+}
+
+/*  Replaces the peer's DEALER by a new one: REPLICATE batches still queued
+    in the old one (ZeroMQ keeps them across reconnects) are dropped, so
+    that batches of before a seal do not arrive after it. Every stream to
+    the peer starts again with a probe. */
+static void s_peer_reset(self_t *self, s_peer_t *peer)
+{
+    zsock_t *dealer = s_peer_dealer(self, peer->addr);
+    if (!dealer)
+        return; /* keep the old one; the epoch check still stops stale batches */
+    zloop_reader_end(self->loop, peer->dealer);
+    zsock_destroy(&peer->dealer);
+    peer->dealer = dealer;
+    zloop_reader(self->loop, dealer, s_on_peer, self);
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
+        uint32_t nb = rep->primary ? rep->nbackups : 0;
+        for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
+            s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
+            if (b->peer == peer)
+                s_repl_probe(self, rep, b);
+        }
+    }
+}
+
+static s_peer_t *s_peer_get(self_t *self, const char *addr)
+{
+    s_peer_t *peer = zhashx_lookup(self->peers, addr);
+    if (peer)
+        return peer;
+    zsock_t *dealer = s_peer_dealer(self, addr);
+    if (!dealer)
+        return NULL;
     peer = vl_calloc(1, sizeof *peer);
     snprintf(peer->addr, sizeof peer->addr, "%s", addr);
     peer->dealer = dealer;
@@ -834,6 +874,19 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         s_reply_error(self, rid, hdr, VL_EINVAL,
                       "REPLICATE: sn=%u is the primary of ls=%u, not a backup", self->sn_id,
                       a.ls_id);
+        return;
+    }
+    if (a.epoch != rep->ls_epoch) {
+        /* LLSNs past a sealed end are reused after the unseal: a batch of
+           another epoch (sent before a seal, and queued since) may hold
+           other bytes than the primary holds now at the same LLSNs. */
+        if (a.epoch > rep->ls_epoch)
+            s_ask_meta(self);
+        s_reply_error(self, rid, hdr, VL_ESTALE,
+                      "REPLICATE ls=%u llsn=%" PRIu64 ": sent in epoch %u of the log stream, "
+                      "sn=%u is in epoch %u (sealed or unsealed since); resend once both have "
+                      "the same metadata",
+                      a.ls_id, a.llsn_begin, a.epoch, self->sn_id, rep->ls_epoch);
         return;
     }
     if (a.llsn_begin == 0) {
@@ -1538,6 +1591,13 @@ static void s_on_sn_sync(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rb
                       y.ls_id);
         return;
     }
+    if (y.epoch != rep->ls_epoch) {
+        s_reply_error(self, rid, hdr, VL_ESTALE,
+                      "sync ls=%u of epoch %u: sn=%u knows epoch %u of the log stream (sealed or "
+                      "unsealed since); retry once the metadata reached every node",
+                      y.ls_id, y.epoch, self->sn_id, rep->ls_epoch);
+        return;
+    }
     if (y.llsn_end != rep->sealed_end) {
         s_reply_error(self, rid, hdr, VL_EINVAL,
                       "sync ls=%u up to llsn=%" PRIu64 ": sn=%u knows the sealed end %" PRIu64
@@ -1844,6 +1904,8 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
             if (rep->ls_state != ls->state)
                 vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
                        s_state_name(rep->ls_state), s_state_name(ls->state));
+            bool new_epoch = rep->ls_epoch != ls->epoch;
+            rep->ls_epoch = ls->epoch;
             rep->ls_state = ls->state;
             if (ls->state == VL_LS_RUNNING)
                 rep->nsyncs = 0; /* unsealed: every replica is in line */
@@ -1866,8 +1928,25 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
                 s_subs_pump(self, rep);
             }
             s_repl_setup(self, rep);
+            if (new_epoch) {
+                /* Streams start again in the new epoch; on a seal the
+                   batches queued to the peers are dropped too. */
+                uint32_t nb = rep->primary ? rep->nbackups : 0;
+                for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
+                    s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
+                    if (b->peer && ls->state != VL_LS_RUNNING)
+                        b->peer->reset = true;
+                    else
+                        s_repl_probe(self, rep, b);
+                }
+            }
         }
     }
+    for (s_peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
+        if (peer->reset) {
+            peer->reset = false;
+            s_peer_reset(self, peer);
+        }
     /* Replicas the cluster no longer places here. */
     zlistx_t *gone = zlistx_new();
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas))

@@ -39,6 +39,7 @@ typedef struct {
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
     uint64_t committed_llsn_end, committed_bytes;
     uint64_t hwm, end_offset, trim_glsn, trim_offset;
+    uint32_t epoch;
 } s_ls_view_t;
 
 /*  Receives the next message of type `type` on s within ms; NULL if none.
@@ -83,7 +84,8 @@ static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
                        .state = v->state,
                        .nrep = v->nrep,
                        .committed_llsn_end = v->committed_llsn_end,
-                       .committed_bytes = v->committed_bytes};
+                       .committed_bytes = v->committed_bytes,
+                       .epoch = v->epoch};
     memcpy(ls.replicas, v->replicas, sizeof ls.replicas);
     vl_meta_topic_t t = {.id = S_TOPIC,
                          .rf = v->nrep,
@@ -642,6 +644,123 @@ static void test_idle_subscription_dropped(void **state)
     s_finish(&f);
 }
 
+/*  Sends REPLICATE(llsn_begin.., n entries of size bytes filled with
+    fill, epoch) on sock as a primary would; returns its request id. */
+static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
+                                 size_t size, char fill, uint32_t epoch)
+{
+    vl_append_t a = {.topic_id = S_TOPIC,
+                     .ls_id = S_LS,
+                     .n = n,
+                     .llsn_begin = llsn_begin,
+                     .bytes_before = (llsn_begin - 1) * size,
+                     .epoch = epoch};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_encode(&a, true, &b);
+    vl_hdr_t h = {.type = VL_MSG_REPLICATE, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    char *data = malloc(size);
+    memset(data, fill, size);
+    for (uint32_t i = 0; i < n; i++)
+        zmsg_addmem(msg, data, size);
+    free(data);
+    assert_int_equal(zmsg_send(&msg, sock), 0);
+    return h.request_id;
+}
+
+/*  Waits for a REPORT that shows S_LS in state. */
+static void s_wait_report_state(s_fix_t *f, uint8_t ls_state)
+{
+    int64_t deadline = zclock_mono() + 5000;
+    while (zclock_mono() < deadline) {
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
+        if (!msg)
+            continue;
+        vl_report_t r;
+        assert_int_equal(vl_report_decode(&body, &r), 0);
+        bool ok = false;
+        for (uint32_t i = 0; i < r.n; i++)
+            ok |= r.items[i].ls_id == S_LS && r.items[i].state == ls_state;
+        vl_report_free(&r);
+        zmsg_destroy(&msg);
+        if (ok)
+            return;
+    }
+    fail_msg("no REPORT with state %u", ls_state);
+}
+
+/*  After a seal and an unseal, LLSNs past the sealed end are used again:
+    a REPLICATE sent before the seal (queued since) must not be written by
+    the backup, or the primary's new batch at the same LLSNs would be
+    skipped as overlap and the backup hold other bytes than the primary. */
+static void test_stale_replicate_after_unseal(void **state)
+{
+    (void)state;
+    /* this SN is the backup; node 2 (not running) the primary */
+    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    s_fix_t *f = s_start(&v, false);
+    enum { SIZE = 10 };
+    zsock_t *primary = f->client;
+    uint64_t id = s_send_replicate(f, primary, 1, 15, SIZE, 'a', 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    s_wait_report(f, 15, 0, NULL);
+    s_send_commit(f, 1, 1, 1, 15, 0, 15 * SIZE);
+    s_wait_report(f, 15, 15, NULL);
+
+    /* sealed at 15, then unsealed */
+    v.state = VL_LS_SEALED;
+    v.committed_llsn_end = 15;
+    v.committed_bytes = 15 * SIZE;
+    v.hwm = 15;
+    v.end_offset = 15 * SIZE;
+    v.epoch = 1;
+    s_send_meta(f, NULL, &v);
+    s_wait_report_state(f, VL_LS_SEALED);
+    v.state = VL_LS_RUNNING;
+    v.epoch = 2;
+    s_send_meta(f, NULL, &v);
+    s_wait_report_state(f, VL_LS_RUNNING);
+
+    /* the batch of before the seal arrives now: refused */
+    id = s_send_replicate(f, primary, 16, 5, SIZE, 'x', 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
+    /* the primary's batch of the new epoch at the same LLSNs is written */
+    id = s_send_replicate(f, primary, 16, 3, SIZE, 'n', 2);
+    zmsg_t *msg;
+    vl_rbuf_t body;
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), 0);
+    vl_append_reply_t ar;
+    assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+    assert_int_equal(ar.llsn_begin, 18);
+    vl_append_reply_free(&ar);
+    zmsg_destroy(&msg);
+    /* a batch of a newer epoch than this node knows: refused too */
+    id = s_send_replicate(f, primary, 19, 1, SIZE, 'n', 3);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
+
+    s_wait_report(f, 18, 15, NULL);
+    s_send_commit(f, 2, 16, 16, 3, 15 * SIZE, 3 * SIZE);
+    s_wait_report(f, 18, 18, NULL);
+    uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 16, 19, 4);
+    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
+    vl_sub_data_t d;
+    assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+    assert_int_equal(d.n, 3);
+    vl_sub_data_free(&d);
+    zframe_t *fr = zmsg_first(msg);
+    fr = zmsg_next(msg);
+    while ((fr = zmsg_next(msg))) {
+        assert_int_equal(zframe_size(fr), SIZE);
+        assert_int_equal(((const char *)zframe_data(fr))[0], 'n');
+    }
+    zmsg_destroy(&msg);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_commit_failure),
         cmocka_unit_test(test_idle_subscription_dropped),
+        cmocka_unit_test(test_stale_replicate_after_unseal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,9 +198,10 @@ static void s_meta_build(void)
     t->trim_offset = 0;
     t->nls = 3;
     t->ls = s_meta_ls0;
-    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}, 10, 1000};
-    s_meta_ls0[1] = (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}, UINT64_MAX, UINT64_MAX - 1};
-    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}, 0, 0};
+    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}, 10, 1000, 2};
+    s_meta_ls0[1] =
+        (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}, UINT64_MAX, UINT64_MAX - 1, UINT32_MAX};
+    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}, 0, 0, 0};
 
     t = &s_meta_topics[1];
     t->id = 2;
@@ -219,8 +220,8 @@ static void s_meta_build(void)
     t->nls = 2;
     t->ls = s_meta_ls2;
     s_meta_ls2[0] =
-        (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}, 3, 33};
-    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}, 0, 0};
+        (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}, 3, 33, 1};
+    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}, 0, 0, 0x01020304};
 }
 
 static vl_admin_t s_admin;
@@ -241,13 +242,14 @@ static void s_admin_build(void)
 
 static const vl_seal_reply_t s_seal_reply = {7, 1234, UINT64_MAX};
 
-static const vl_sync_t s_sync = {3, UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003"};
+static const vl_sync_t s_sync = {3,        UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003",
+                                 0xa1b2c3d4};
 
 static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
                                         {UINT32_MAX, 0, UINT32_MAX, UINT64_MAX, 0}};
 static const vl_sync_reply_t s_sync_reply = {2, s_sync_items};
 
-static const vl_append_t s_append = {4, 8, VL_WIRE_MAX_FRAMES, 100, 200000};
+static const vl_append_t s_append = {4, 8, VL_WIRE_MAX_FRAMES, 100, 200000, 0x05060708};
 
 /* ---- decoder adapters ----------------------------------------------- */
 
@@ -1181,6 +1183,7 @@ static void test_roundtrip_meta(void **state)
                 assert_int_equal(a->ls[j].replicas[k], e->ls[j].replicas[k]);
             assert_true(a->ls[j].committed_llsn_end == e->ls[j].committed_llsn_end);
             assert_true(a->ls[j].committed_bytes == e->ls[j].committed_bytes);
+            assert_int_equal(a->ls[j].epoch, e->ls[j].epoch);
         }
     }
     assert_int_equal(strlen(m.topics[2].name), VL_WIRE_MAX_NAME);
@@ -1270,10 +1273,11 @@ static void test_roundtrip_append(void **state)
     assert_int_equal(m.n, VL_WIRE_MAX_FRAMES);
     assert_true(m.llsn_begin == 0); /* not on the wire for APPEND */
     assert_true(m.bytes_before == 0);
+    assert_int_equal(m.epoch, 0);
     vl_wbuf_free(&b);
 
     s_sample_encode(S_REPLICATE, &b);
-    assert_int_equal(b.len, 28);
+    assert_int_equal(b.len, 32);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, true, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1282,6 +1286,7 @@ static void test_roundtrip_append(void **state)
     assert_int_equal(m.n, s_append.n);
     assert_true(m.llsn_begin == s_append.llsn_begin);
     assert_true(m.bytes_before == s_append.bytes_before);
+    assert_int_equal(m.epoch, s_append.epoch);
     vl_wbuf_free(&b);
 
     /* n > VL_WIRE_MAX_FRAMES is refused in both forms */
@@ -1439,7 +1444,7 @@ static void test_roundtrip_seal_sync(void **state)
 
     vl_sync_t y;
     s_sample_encode(S_SYNC, &b);
-    assert_int_equal(b.len, 20 + 2 + strlen(s_sync.dest_addr));
+    assert_int_equal(b.len, 20 + 2 + strlen(s_sync.dest_addr) + 4);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_sync_decode(&r, &y), 0);
     assert_int_equal(r.left, 0);
@@ -1448,6 +1453,7 @@ static void test_roundtrip_seal_sync(void **state)
     assert_true(y.llsn_end == s_sync.llsn_end);
     assert_int_equal(y.dest_sn, s_sync.dest_sn);
     assert_string_equal(y.dest_addr, s_sync.dest_addr);
+    assert_int_equal(y.epoch, s_sync.epoch);
     vl_wbuf_free(&b);
 
     vl_sync_reply_t m;
@@ -1701,8 +1707,9 @@ static void test_counts_over_limit(void **state)
         /* enough bytes for 64 replicas, so only the limit can refuse */
         for (uint32_t k = 0; k < (nreps[i] < 64 ? nreps[i] : 64); k++)
             vl_wbuf_u32(&b, k + 1);
-        vl_wbuf_u64(&b, 0); /* committed_llsn_end, committed_bytes */
+        vl_wbuf_u64(&b, 0); /* committed_llsn_end, committed_bytes, epoch */
         vl_wbuf_u64(&b, 0);
+        vl_wbuf_u32(&b, 0);
         int want = nreps[i] <= VL_WIRE_MAX_REPLICAS ? 0 : VL_EPROTO;
         assert_int_equal(s_try_wbuf(s_try_meta, &b), want);
         vl_wbuf_free(&b);
