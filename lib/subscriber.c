@@ -271,7 +271,7 @@ struct vl_subscriber {
     int64_t stall_since; /* ms; 0 while not waiting */
     int64_t last_refresh;
     int64_t last_keepalive; /* ms, last scan for streams due a keepalive */
-    int rc; /* sticky: the stream failed or ended */
+    int rc;                 /* sticky: the stream failed or ended */
     char errmsg[VL_CLIENT_ERRMSG_SIZE];
 };
 

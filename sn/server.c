@@ -160,7 +160,7 @@ struct s_replica {
        REPLICATE are refused, COMMITs ignored (the MR resends them). */
     uint32_t writes, commits; /* WRITE / COMMIT jobs in the writer */
     bool write_broken, commit_broken;
-    uint32_t nsyncs;                   /* sync streams this replica feeds */
+    uint32_t nsyncs; /* sync streams this replica feeds */
     s_backup_t syncs[VL_WIRE_MAX_REPLICAS];
 };
 
@@ -1500,8 +1500,8 @@ static void s_lookup_answer(self_t *self, s_replica_t *rep, zframe_t *rid, const
     bool found = false;
     int rc = vl_store_lookup_offset(self->store, rep->ls_id, offset, &pos, &found);
     if (rc) {
-        s_reply_error(self, rid, hdr, rc, "LOOKUP ls=%u offset=%" PRIu64 ": %s", rep->ls_id,
-                      offset, vl_store_errmsg());
+        s_reply_error(self, rid, hdr, rc, "LOOKUP ls=%u offset=%" PRIu64 ": %s", rep->ls_id, offset,
+                      vl_store_errmsg());
         return;
     }
     if (found && pos.glsn > rep->d.hwm)
@@ -2023,8 +2023,8 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
             if (now - self->meta_asked_us >= S_META_ASK_US) {
                 char text[512];
                 vl_wire_errtext(&body, text, sizeof text);
-                vl_log(LOG_INFO, "sn=%u: the MR refused a REPORT: %s; saying HELLO",
-                       self->sn_id, text);
+                vl_log(LOG_INFO, "sn=%u: the MR refused a REPORT: %s; saying HELLO", self->sn_id,
+                       text);
                 self->meta_asked_us = now;
                 s_send_hello(self);
             }
@@ -2066,7 +2066,8 @@ static void s_commits_settle(self_t *self, s_replica_t *rep)
     rep->q.applied_llsn_end = rep->d.applied_llsn_end;
     rep->q.hwm = rep->d.hwm;
     rep->commit_broken = false;
-    vl_log(LOG_NOTICE, "sn=%u ls=%u: failed commits undone; taking commits again from llsn=%" PRIu64,
+    vl_log(LOG_NOTICE,
+           "sn=%u ls=%u: failed commits undone; taking commits again from llsn=%" PRIu64,
            self->sn_id, rep->ls_id, rep->q.applied_llsn_end + 1);
 }
 

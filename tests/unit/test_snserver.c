@@ -357,8 +357,7 @@ static void test_trim_after_queued_commit(void **state)
         zmsg_t *frames = zmsg_new();
         uint32_t n = 99;
         uint64_t bytes = 0;
-        assert_int_equal(vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, frames, &n, &bytes),
-                         0);
+        assert_int_equal(vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, frames, &n, &bytes), 0);
         zmsg_destroy(&frames);
         vl_store_destroy(&store);
         if (n != 0)
@@ -562,8 +561,7 @@ static void test_commit_failure(void **state)
     vl_rbuf_t body;
     zmsg_t *msg = s_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 300, &h, &body, NULL);
     if (msg)
-        fail_msg("append answered (status %u) before its last 4 entries were committed",
-                 h.status);
+        fail_msg("append answered (status %u) before its last 4 entries were committed", h.status);
     s_send_commit(f, 3, 7, 7, 4, 60, 40);
     assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, &msg, &body), 0);
     vl_append_reply_t ar;
@@ -610,8 +608,8 @@ static void test_idle_subscription_dropped(void **state)
     zsock_t *other = zsock_new(ZMQ_DEALER);
     zsock_set_linger(other, 0);
     assert_int_equal(zsock_connect(other, "%s", f->sn_ep), 0);
-    vl_subscribe_t q = {.topic_id = S_TOPIC, .ls_id = S_LS, .glsn_begin = 1,
-                        .glsn_end = VL_GLSN_MAX, .credit = 4};
+    vl_subscribe_t q = {
+        .topic_id = S_TOPIC, .ls_id = S_LS, .glsn_begin = 1, .glsn_end = VL_GLSN_MAX, .credit = 4};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_subscribe_encode(&q, &b);

@@ -242,8 +242,8 @@ static void s_admin_build(void)
 
 static const vl_seal_reply_t s_seal_reply = {7, 1234, UINT64_MAX};
 
-static const vl_sync_t s_sync = {3,        UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003",
-                                 0xa1b2c3d4};
+static const vl_sync_t s_sync = {
+    3, UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003", 0xa1b2c3d4};
 
 static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
                                         {UINT32_MAX, 0, UINT32_MAX, UINT64_MAX, 0}};
