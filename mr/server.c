@@ -1,9 +1,18 @@
 /*  server.c - the varlogmr actor.
 
-    One thread runs a zloop with three sources: the actor pipe, the ROUTER
-    socket every SN, client and admin talks to, and a timerfd that paces the
+    One thread runs a zloop with four sources: the actor pipe, the ROUTER
+    socket every SN, client and admin talks to, a timerfd that paces the
     commit rounds (zloop timers count milliseconds; a timerfd in the poll set
-    gives the 500 us default).
+    gives the 500 us default) and a 1 s heartbeat timer.
+
+    The commit timer runs only while there is something to commit: a tick
+    whose state is not dirty (no report raised an end since the last round,
+    vl_mrstate_dirty) or whose round commits nothing disarms it, and the
+    next message that makes the state dirty arms it again, to fire at once
+    unless the last tick is less than a tick old. So an idle MR wakes up
+    once a second instead of 2,000 times, the first commit after a pause
+    goes out without waiting for a tick, and under load there is still at
+    most one round per tick interval.
 
     Durability order (SPEC section 4): every change is written to RocksDB
     with sync before anyone hears of it. A commit round is computed without
@@ -23,7 +32,9 @@
     and nothing is in flight, the missing ranges are read from the history
     and sent in bounded batches; when its applied end has not moved for a
     second while behind, whatever was in flight is presumed lost and sent
-    again.
+    again. The next batch goes out when the replica's report shows the last
+    one applied; the lag check runs on the heartbeat (it need not look at
+    every replica every tick).
 
     Nothing from the network is trusted: decoders are bounds checked
     (wire.c), every failure gets an error reply and a log line, and a report
@@ -46,6 +57,7 @@
 
 #define S_ALIVE_US (3 * 1000000) /* META alive flag: heard within 3 s */
 #define S_LAG_US (1 * 1000000)   /* resend what is in flight after 1 s */
+#define S_HEARTBEAT_MS 1000      /* lag check (and resends it starts) */
 #define S_RESEND_BATCH 64        /* commit ranges per resend pass */
 #define S_SNDHWM 100000          /* messages queued per peer before drops */
 
@@ -61,6 +73,10 @@ typedef struct {
     zsock_t *router;
     int port;
     int tfd;
+    uint32_t tick_us;
+    bool tick_armed;
+    int64_t last_tick_us;   /* when the commit timer last fired */
+    uint64_t ticks, rounds; /* counted for the STATS pipe command (tests) */
     bool terminated;
     uint32_t cluster_id;
     vl_mrstate_t *state;
@@ -256,6 +272,9 @@ static bool s_save_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32
 
 /*  ---- handlers ------------------------------------------------------------------ */
 
+static void s_feed(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls, vl_mrstate_replica_t *r);
+static void s_tick_wake(self_t *self);
+
 static void s_on_hello(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
     vl_admin_t a;
@@ -312,6 +331,15 @@ static void s_on_report(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
         vl_log(LOG_DEBUG, "mr: REPORT from unknown sn=%u ignored", rep.sn_id);
     } else {
         s_peer_set(self, rep.sn_id, rid);
+        /* a replica behind gets its next batch of history as soon as it
+           shows the last one applied (or first reports after a HELLO) */
+        peer = s_peer(self, rep.sn_id);
+        for (uint32_t i = 0; i < rep.n; i++) {
+            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, rep.items[i].ls_id);
+            vl_mrstate_replica_t *r = ls ? vl_mrstate_replica(ls, rep.sn_id) : NULL;
+            if (r)
+                s_feed(self, peer, ls, r);
+        }
     }
     vl_report_free(&rep);
 }
@@ -712,6 +740,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
             break;
         s_handle(self, msg);
     }
+    s_tick_wake(self);
     return 0;
 }
 
@@ -746,12 +775,17 @@ static void s_send_round(self_t *self, const vl_commit_t *round)
     free(sub.items);
 }
 
-static void s_commit_round(self_t *self)
+/*  Computes, persists, applies and sends one round. Returns false when
+    there was nothing to commit (the state is then clean), true when a round
+    went out or must be tried again at the next tick (the store failed: the
+    state stays dirty). */
+static bool s_commit_round(self_t *self)
 {
     vl_commit_t round;
     if (vl_mrstate_commit_compute(self->state, &round) == 0) {
         vl_commit_free(&round);
-        return;
+        vl_mrstate_clear_dirty(self->state);
+        return false;
     }
     char err[512];
     if (vl_persist_commit(self->persist, self->state, &round, err, sizeof err) != 0) {
@@ -762,9 +796,13 @@ static void s_commit_round(self_t *self)
             self->last_store_error_us = now;
         }
         vl_commit_free(&round);
-        return;
+        return true;
     }
     vl_mrstate_commit_apply(self->state, &round);
+    /* the round took every log stream up to its replicas' minimum end:
+       nothing more until a report raises one */
+    vl_mrstate_clear_dirty(self->state);
+    self->rounds++;
     if (vl_log_level >= LOG_DEBUG)
         for (uint32_t i = 0; i < round.n; i++) {
             const vl_commit_item_t *c = &round.items[i];
@@ -776,6 +814,7 @@ static void s_commit_round(self_t *self)
         }
     s_send_round(self, &round);
     vl_commit_free(&round);
+    return true;
 }
 
 /*  Sends replica r of ls the next batch of ranges after its sent end. */
@@ -807,6 +846,25 @@ static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
     }
 }
 
+/*  Sends replica r of ls (on peer) the next batch of the history it lacks,
+    unless a batch is in flight: one at a time, so a far-behind replica is
+    fed at the pace it applies and never flooded. Called for each replica a
+    REPORT names (its applied end may have moved) and from the heartbeat. */
+static void s_feed(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls, vl_mrstate_replica_t *r)
+{
+    if (!r->synced || r->applied_llsn_end >= ls->committed_llsn_end || !peer || !peer->rid)
+        return;
+    if (r->sent_llsn_end < r->applied_llsn_end)
+        r->sent_llsn_end = r->applied_llsn_end;
+    if (r->sent_llsn_end >= ls->committed_llsn_end || r->sent_llsn_end > r->applied_llsn_end ||
+        r->sent_llsn_end >= r->llsn_end)
+        return;
+    s_resend_batch(self, peer, ls, r);
+}
+
+/*  The lag check, every heartbeat: a replica behind the committed end
+    whose applied end has not moved since the last heartbeat (a second) is
+    presumed to have lost what was in flight, which is sent again. */
 static void s_resend(self_t *self)
 {
     int64_t now = vl_now_us();
@@ -824,10 +882,14 @@ static void s_resend(self_t *self)
             s_peer_t *peer = s_peer(self, r->sn_id);
             if (!peer || !peer->rid)
                 continue;
+            /* heartbeats come S_HEARTBEAT_MS apart, give or take the
+               loop's latency: a lag seen at two of them in a row is a
+               second old (a tenth of slack so that a heartbeat a little
+               early does not wait for the next one) */
             if (r->lag_since_us == 0 || r->lag_applied != r->applied_llsn_end) {
                 r->lag_applied = r->applied_llsn_end;
                 r->lag_since_us = now;
-            } else if (now - r->lag_since_us > S_LAG_US) {
+            } else if (now - r->lag_since_us >= S_LAG_US - S_LAG_US / 10) {
                 vl_log(LOG_INFO,
                        "mr: sn=%u ls=%u applied=%" PRIu64 " stuck behind committed=%" PRIu64
                        " for 1 s; resending",
@@ -835,16 +897,39 @@ static void s_resend(self_t *self)
                 r->sent_llsn_end = r->applied_llsn_end;
                 r->lag_since_us = now;
             }
-            if (r->sent_llsn_end < r->applied_llsn_end)
-                r->sent_llsn_end = r->applied_llsn_end;
-            /* one batch in flight at a time, so a far-behind replica is fed
-               at the pace it applies and never flooded */
-            if (r->sent_llsn_end >= ls->committed_llsn_end ||
-                r->sent_llsn_end > r->applied_llsn_end || r->sent_llsn_end >= r->llsn_end)
-                continue;
-            s_resend_batch(self, peer, ls, r);
+            s_feed(self, peer, ls, r);
         }
     }
+}
+
+static void s_tick_set(self_t *self, int64_t first_us, uint32_t interval_us)
+{
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = interval_us / 1000000,
+                        .tv_nsec = (long)(interval_us % 1000000) * 1000},
+        .it_value = {.tv_sec = (time_t)(first_us / 1000000),
+                     .tv_nsec = (long)(first_us % 1000000) * 1000},
+    };
+    /* a zero it_value disarms: a due tick is 1 ns away */
+    if (first_us <= 0 && interval_us)
+        its.it_value = (struct timespec){.tv_sec = 0, .tv_nsec = 1};
+    if (timerfd_settime(self->tfd, 0, &its, NULL) != 0) {
+        /* cannot happen with a valid fd and times; keep ticking so that
+           commits never stop */
+        vl_log(LOG_WARNING, "mr: setting the commit timer: %s", strerror(errno));
+        return;
+    }
+    self->tick_armed = interval_us != 0;
+}
+
+/*  Arms the commit timer when the state became dirty while it was idle:
+    the round goes out at once, or a tick after the last tick if that is
+    sooner than a tick ago. */
+static void s_tick_wake(self_t *self)
+{
+    if (self->tick_armed || !vl_mrstate_dirty(self->state))
+        return;
+    s_tick_set(self, self->last_tick_us + self->tick_us - vl_now_us(), self->tick_us);
 }
 
 static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -853,7 +938,18 @@ static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     uint64_t expirations;
     if (read(self->tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         vl_log(LOG_WARNING, "mr: reading the commit timer: %s", strerror(errno));
-    s_commit_round(self);
+    self->last_tick_us = vl_now_us();
+    self->ticks++;
+    /* nothing dirty: no O(log streams) work, and no more ticks until a
+       report raises an end */
+    if (!vl_mrstate_dirty(self->state) || !s_commit_round(self))
+        s_tick_set(self, 0, 0);
+    return 0;
+}
+
+static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
     s_resend(self);
     return 0;
 }
@@ -873,6 +969,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         rc = -1;
     } else if (cmd && streq(cmd, "PORT")) {
         zsock_send(self->pipe, "i", self->port);
+    } else if (cmd && streq(cmd, "STATS")) {
+        zsock_send(self->pipe, "88", self->ticks, self->rounds);
     } else {
         vl_log(LOG_WARNING, "mr: unknown pipe command '%s'", cmd ? cmd : "");
     }
@@ -949,6 +1047,8 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
         goto fail;
     }
     uint32_t tick = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
+    self->tick_us = tick;
+    /* armed at start: a new state is dirty (vl_mrstate_new) */
     struct itimerspec its = {
         .it_interval = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
         .it_value = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
@@ -959,6 +1059,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
         cfg->rc = VL_EIO;
         goto fail;
     }
+    self->tick_armed = true;
     self->loop = zloop_new();
     /* only $TERM stops the loop; main turns SIGINT/SIGTERM into $TERM */
     zloop_set_nonstop(self->loop, true);
@@ -966,6 +1067,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     zloop_reader(self->loop, self->router, s_on_router, self);
     zmq_pollitem_t item = {.socket = NULL, .fd = self->tfd, .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &item, s_on_tick, self);
+    zloop_timer(self->loop, S_HEARTBEAT_MS, 0, s_on_heartbeat, self);
     const char *ep = zsock_endpoint(self->router);
     vl_log(LOG_INFO, "varlogmr: listening on %s", ep ? ep : cfg->listen);
     vl_log(LOG_INFO,

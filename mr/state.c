@@ -32,6 +32,7 @@ struct vl_mrstate {
     size_t ntopics, captopics;
     vl_mrstate_ls_t **lss;
     size_t nls, capls;
+    bool dirty; /* a round may commit something (vl_mrstate_dirty) */
 };
 
 /*  ---- sorted pointer arrays ------------------------------------------- */
@@ -86,6 +87,7 @@ vl_mrstate_t *vl_mrstate_new(void)
     self->counters.next_sn_id = 1;
     self->counters.next_topic_id = 1;
     self->counters.next_ls_id = 1;
+    self->dirty = true; /* whatever gets loaded is looked at once */
     return self;
 }
 
@@ -553,6 +555,7 @@ int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, 
     }
     ls->state = VL_LS_RUNNING;
     ls->epoch++;
+    self->dirty = true;
     return 0;
 }
 
@@ -611,6 +614,13 @@ int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
         vl_mrstate_replica_t *r = vl_mrstate_replica(ls, rep->sn_id);
         if (!r)
             continue;
+        /* Only a replica of a running log stream that now holds entries
+           past the committed end can raise what a round commits, and only
+           when its ends changed or it comes into sync; the heartbeat
+           reports of an idle cluster change nothing. */
+        if (ls->state == VL_LS_RUNNING && it->llsn_end > ls->committed_llsn_end &&
+            (!r->synced || r->llsn_end != it->llsn_end || r->bytes_end != it->bytes_end))
+            self->dirty = true;
         r->llsn_end = it->llsn_end;
         r->bytes_end = it->bytes_end;
         r->applied_llsn_end = it->applied_llsn_end;
@@ -623,6 +633,16 @@ int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
         }
     }
     return 0;
+}
+
+bool vl_mrstate_dirty(const vl_mrstate_t *self)
+{
+    return self->dirty;
+}
+
+void vl_mrstate_clear_dirty(vl_mrstate_t *self)
+{
+    self->dirty = false;
 }
 
 uint32_t vl_mrstate_commit_compute(const vl_mrstate_t *self, vl_commit_t *out)

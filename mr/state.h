@@ -177,6 +177,16 @@ uint32_t vl_mrstate_commit_compute(const vl_mrstate_t *self, vl_commit_t *out);
 /*  Applies a computed (and persisted) round. */
 void vl_mrstate_commit_apply(vl_mrstate_t *self, const vl_commit_t *round);
 
+/*  True when a commit round may find something to commit: set by what can
+    raise the minimum end of a running log stream past its committed end (a
+    report that changes a replica's ends there or brings it in sync, an
+    unseal, a new state), cleared by the caller once a round computed from
+    the state since has been applied or found nothing. While it is false a
+    round would commit nothing, so the server skips the O(log streams)
+    computation (an idle MR does no per-tick work). */
+bool vl_mrstate_dirty(const vl_mrstate_t *self);
+void vl_mrstate_clear_dirty(vl_mrstate_t *self);
+
 /*  ---- metadata and trim ------------------------------------------------ */
 
 /*  Fills out with the whole metadata (alive flags 0; the server sets them).

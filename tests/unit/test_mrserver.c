@@ -66,9 +66,10 @@ static void s_admin_ok(zsock_t *s, uint16_t type, const vl_admin_t *a)
     zmsg_destroy(&reply);
 }
 
-static void s_send_report(zsock_t *s, uint64_t llsn_end)
+static void s_send_report_applied(zsock_t *s, uint64_t llsn_end, uint64_t applied)
 {
-    vl_report_item_t it = {.ls_id = 1, .llsn_end = llsn_end, .bytes_end = llsn_end * 10};
+    vl_report_item_t it = {
+        .ls_id = 1, .llsn_end = llsn_end, .bytes_end = llsn_end * 10, .applied_llsn_end = applied};
     vl_report_t r = {.sn_id = 1, .n = 1, .items = &it};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -77,6 +78,11 @@ static void s_send_report(zsock_t *s, uint64_t llsn_end)
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
     assert_int_equal(zmsg_send(&msg, s), 0);
+}
+
+static void s_send_report(zsock_t *s, uint64_t llsn_end)
+{
+    s_send_report_applied(s, llsn_end, 0);
 }
 
 /*  A REPORT counts only from the connection of the SN's last HELLO: one
@@ -153,11 +159,125 @@ static void test_report_from_stale_connection(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/*  The MR's commit ticks and rounds so far (pipe command STATS). */
+static void s_stats(zactor_t *mr, uint64_t *ticks, uint64_t *rounds)
+{
+    assert_int_equal(zstr_send(mr, "STATS"), 0);
+    assert_int_equal(zsock_recv(mr, "88", ticks, rounds), 0);
+}
+
+/*  Expects the next COMMIT on s to hold one item of ls 1 from llsn_begin,
+    count entries. */
+static void s_expect_commit(zsock_t *s, uint64_t llsn_begin, uint64_t count)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_recv_type(s, VL_MSG_COMMIT, 5000, &h, &body);
+    assert_non_null(msg);
+    vl_commit_t c;
+    assert_int_equal(vl_commit_decode(&body, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.items[0].llsn_begin, llsn_begin);
+    assert_int_equal(c.items[0].count, count);
+    vl_commit_free(&c);
+    zmsg_destroy(&msg);
+}
+
+/*  The commit timer stops while nothing changes (an idle MR does not tick
+    2,000 times a second), the next REPORT that raises an end starts it and
+    is committed, a heartbeat REPORT that changes nothing does not; a
+    replica that comes back behind is sent the history it lacks on its
+    first REPORT. Counts, not times, are asserted: the idle windows only
+    need to be long enough for a running timer to have ticked many times. */
+static void test_commit_timer_idles(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vl-test-mrserver.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = dir,
+                          .commit_tick_us = 500,
+                          .cluster_id = S_CLUSTER};
+    zactor_t *mr = vl_mr_start(&cfg);
+    assert_non_null(mr);
+    int port = vl_mr_port(mr);
+    assert_true(port > 0);
+
+    zsock_t *adm = s_dealer(port);
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
+    s_admin_ok(adm, VL_MSG_ADD_SN, &a);
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "t");
+    a.nls = 1;
+    a.rf = 1;
+    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
+
+    zsock_t *sn = s_dealer(port);
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
+    s_send_admin(sn, VL_MSG_HELLO, 1, &a);
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_recv_type(sn, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
+    assert_non_null(msg);
+    zmsg_destroy(&msg);
+
+    s_send_report(sn, 5);
+    s_expect_commit(sn, 1, 5);
+
+    /* idle: at 500 us a running timer would tick hundreds of times */
+    uint64_t t0, r0, t1, r1;
+    zclock_sleep(100);
+    s_stats(mr, &t0, &r0);
+    zclock_sleep(400);
+    s_stats(mr, &t1, &r1);
+    assert_true(t1 - t0 <= 2);
+    assert_int_equal(r1, r0);
+
+    /* a heartbeat REPORT (the same ends, applied) wakes nothing */
+    s_send_report_applied(sn, 5, 5);
+    assert_null(s_recv_type(sn, VL_MSG_COMMIT, 300, &h, &body));
+    s_stats(mr, &t0, &r0);
+    zclock_sleep(300);
+    s_stats(mr, &t1, &r1);
+    assert_true(t1 - t0 <= 2);
+    assert_int_equal(r1, r0);
+
+    /* new entries: committed, one more round */
+    s_send_report_applied(sn, 8, 5);
+    s_expect_commit(sn, 6, 3);
+    s_stats(mr, &t1, &r1);
+    assert_int_equal(r1, r0 + 1);
+
+    /* the SN restarts having lost the commits it had not stored: its
+       first REPORT after HELLO gets the history (each range as it was
+       committed) */
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
+    s_send_admin(sn, VL_MSG_HELLO, 2, &a);
+    msg = s_recv_type(sn, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
+    assert_non_null(msg);
+    zmsg_destroy(&msg);
+    s_send_report_applied(sn, 8, 0);
+    s_expect_commit(sn, 1, 5);
+    s_expect_commit(sn, 6, 3);
+
+    zsock_destroy(&sn);
+    zsock_destroy(&adm);
+    zactor_destroy(&mr);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     zsys_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_from_stale_connection),
+        cmocka_unit_test(test_commit_timer_idles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "persist.h"
 #include "state.h"
@@ -515,6 +516,150 @@ static void test_seal_unseal_update(void **unused)
     vl_mrstate_destroy(&st);
 }
 
+/*  The dirty flag: set by what can let a round commit, and only by that,
+    so that the server can skip idle ticks. */
+static void test_dirty(void **unused)
+{
+    vl_mrstate_t *st = s_state_with_sns(2);
+    assert_true(vl_mrstate_dirty(st)); /* a new state is looked at once */
+    vl_mrstate_clear_dirty(st);
+    uint32_t t = s_create(st, "d", 1, 2);
+    vl_mrstate_ls_t *ls = vl_mrstate_topic_by_id(st, t)->ls[0];
+    uint32_t id = ls->id, r0 = ls->replicas[0].sn_id, r1 = ls->replicas[1].sn_id;
+    assert_false(vl_mrstate_dirty(st));
+
+    /* a replica coming into sync with entries, then one that raises its end */
+    s_report_one(st, r0, id, 4, 40);
+    assert_true(vl_mrstate_dirty(st));
+    vl_mrstate_clear_dirty(st);
+    s_report_one(st, r1, id, 4, 40);
+    assert_true(vl_mrstate_dirty(st));
+    vl_commit_t c;
+    assert_int_equal(s_round(st, &c), 1);
+    vl_commit_free(&c);
+    vl_mrstate_clear_dirty(st);
+
+    /* heartbeats with the same ends, and a report at the committed end
+       (nothing new) or below it, change nothing a round would see */
+    s_report_one(st, r0, id, 4, 40);
+    s_report_full(st, r1, id, 4, 40, 4, VL_LS_RUNNING);
+    assert_false(vl_mrstate_dirty(st));
+    /* one replica ahead: dirty, though the round finds nothing yet */
+    s_report_one(st, r0, id, 6, 60);
+    assert_true(vl_mrstate_dirty(st));
+    assert_int_equal(s_round(st, &c), 0);
+    vl_commit_free(&c);
+    vl_mrstate_clear_dirty(st);
+    s_report_one(st, r0, id, 6, 60);
+    assert_false(vl_mrstate_dirty(st));
+    s_report_one(st, r1, id, 6, 60);
+    assert_true(vl_mrstate_dirty(st));
+    vl_mrstate_clear_dirty(st);
+
+    /* sealed: reports never make it dirty; the unseal does */
+    char err[512];
+    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    s_report_full(st, r0, id, 9, 90, 4, VL_LS_SEALED);
+    assert_false(vl_mrstate_dirty(st));
+    s_report_full(st, r0, id, 4, 40, 4, VL_LS_SEALED);
+    s_report_full(st, r1, id, 4, 40, 4, VL_LS_SEALED);
+    assert_int_equal(vl_mrstate_ls_unseal(st, id, "d", err, sizeof err), 0);
+    assert_true(vl_mrstate_dirty(st));
+    vl_mrstate_destroy(&st);
+}
+
+/*  ---- cost of a commit round (printed, never asserted) ------------------- */
+
+static int64_t s_cpu_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*  One topic of nls log streams with replication factor rf on 3 SNs; every
+    round, each SN reports all its replicas 64 entries further and the
+    round commits every log stream (the worst case: the MR's work grows with
+    the log streams that advanced). Prints the CPU time of this thread per
+    round for each step the MR's loop takes: ingesting the 3 reports,
+    computing, persisting (building the batch and RocksDB's write; the
+    fsync's wait is not CPU) and applying. Sending the round (server.c) is
+    not included. For issue 5: whether one core keeps a 500 us tick. */
+static void s_round_cost(uint32_t nls, uint32_t rf, int rounds)
+{
+    char dir[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    vl_mrstate_t *st = s_state_with_sns(3);
+    uint32_t t = s_create(st, "load", nls, rf);
+    assert_int_equal(vl_persist_save_meta(p, st, 0, NULL, 0, err, sizeof err), 0);
+    vl_mrstate_topic_t *tp = vl_mrstate_topic_by_id(st, t);
+    vl_report_t reps[3];
+    for (uint32_t sn = 0; sn < 3; sn++) {
+        reps[sn].sn_id = sn + 1;
+        reps[sn].n = 0;
+        reps[sn].items = calloc(nls, sizeof *reps[sn].items);
+        assert_non_null(reps[sn].items);
+        for (uint32_t k = 0; k < nls; k++)
+            if (vl_mrstate_replica(tp->ls[k], sn + 1))
+                reps[sn].items[reps[sn].n++].ls_id = tp->ls[k]->id;
+    }
+    int64_t ns_report = 0, ns_compute = 0, ns_persist = 0, ns_apply = 0;
+    int64_t proc0 = s_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    for (int r = 1; r <= rounds; r++) {
+        int64_t t0 = s_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+        for (uint32_t sn = 0; sn < 3; sn++) {
+            for (uint32_t i = 0; i < reps[sn].n; i++) {
+                reps[sn].items[i].llsn_end = (uint64_t)r * 64;
+                reps[sn].items[i].bytes_end = (uint64_t)r * 64 * 128;
+                reps[sn].items[i].applied_llsn_end = (uint64_t)(r - 1) * 64;
+                reps[sn].items[i].state = VL_LS_RUNNING;
+            }
+            assert_int_equal(vl_mrstate_report(st, &reps[sn]), 0);
+        }
+        int64_t t1 = s_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+        vl_commit_t c;
+        uint32_t n = vl_mrstate_commit_compute(st, &c);
+        int64_t t2 = s_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+        assert_int_equal(n, nls);
+        assert_int_equal(vl_persist_commit(p, st, &c, err, sizeof err), 0);
+        int64_t t3 = s_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+        vl_mrstate_commit_apply(st, &c);
+        int64_t t4 = s_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+        vl_commit_free(&c);
+        ns_report += t1 - t0;
+        ns_compute += t2 - t1;
+        ns_persist += t3 - t2;
+        ns_apply += t4 - t3;
+    }
+    int64_t ns_proc = s_cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - proc0;
+    assert_int_equal(tp->hwm, (uint64_t)rounds * 64 * nls);
+    double d = rounds * 1000.0;
+    printf("[ cost     ] commit round, %4u LS rf %u: CPU %7.1f us = reports %6.1f + compute "
+           "%6.1f + persist %6.1f + apply %5.1f; with RocksDB's threads %7.1f (us per round, %d "
+           "rounds)\n",
+           nls, rf, (ns_report + ns_compute + ns_persist + ns_apply) / d, ns_report / d,
+           ns_compute / d, ns_persist / d, ns_apply / d, ns_proc / d, rounds);
+    for (uint32_t sn = 0; sn < 3; sn++)
+        free(reps[sn].items);
+    vl_mrstate_destroy(&st);
+    vl_persist_destroy(&p);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_round_cost(void **unused)
+{
+    s_round_cost(3, 1, 200);
+    s_round_cost(100, 1, 100);
+    s_round_cost(1000, 1, 50);
+    s_round_cost(1000, 3, 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_trim_check),
         cmocka_unit_test(test_persist_round_trip),
         cmocka_unit_test(test_seal_unseal_update),
+        cmocka_unit_test(test_dirty),
+        cmocka_unit_test(test_round_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
