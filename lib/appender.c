@@ -1,7 +1,8 @@
 /*  appender.c - asynchronous, batching, pipelining appends.
 
-    vl_appender_append copies the entry into a zframe once and queues it
-    under a mutex; an eventfd wakes the appender's thread (a zactor) when the
+    vl_appender_append copies the entry once, into one growing buffer of
+    the callers' queue (no allocation per entry), and queues it under a
+    mutex; an eventfd wakes the appender's thread (a zactor) when the
     queue goes from empty to not empty, so a busy producer costs one
     syscall per wake-up, not per entry. The thread owns every socket: one
     DEALER per primary storage node.
@@ -10,7 +11,11 @@
     (batch_entries or batch_bytes), when its oldest entry has lingered
     linger_us, or when a flush asks for everything, and sends each batch as
     one APPEND to the next log stream (round robin per batch) that has fewer
-    than `pipeline` batches in flight. Replies are matched by request id.
+    than `pipeline` batches in flight. A batch's entries are contiguous in
+    the thread's buffer, so they become its one payload frame with one
+    copy; the frame is sent by reference (ZeroMQ shares its buffer), so a
+    batch costs a few allocations whatever its entry count. Replies are
+    matched by request id.
 
     Batches complete out of order across log streams, but callbacks run in
     append order: the in-order queue (vl_ordq) releases a batch only when
@@ -27,8 +32,8 @@
     names its committed head) or VL_ENOLS (not written) is marked unusable
     and the batch, minus its committed head, is queued for retry; the
     metadata is refreshed when no usable log stream is left, and the retry
-    goes to another running one. Each batch keeps a copy of its entries for
-    that (the frames themselves travel in the message). In sticky mode
+    goes to another running one. Each batch keeps its payload frame and
+    sizes for that. In sticky mode
     (one log stream, for input order) no new batch is cut while a retry
     is pending, and retries go out in append order once every batch sent to
     the sealed log stream has its answer, so the order survives the move.
@@ -116,7 +121,8 @@ size_t vl_ordq_size(const vl_ordq_t *self)
 #define APP_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct {
-    zframe_t *frame;
+    size_t off; /* of its bytes in in_data (callers) or pend_data (thread) */
+    uint32_t size;
     void *cb_arg;
     int64_t t_us; /* when it was queued, for linger */
 } s_entry_t;
@@ -129,7 +135,9 @@ typedef struct {
     void **cb_args;
     uint64_t *glsns; /* n slots: glsns[0..done) are known */
     size_t done;     /* entries committed so far (a head cut by a seal) */
-    zmsg_t *copy;    /* entries done..n-1, for a retry elsewhere */
+    uint8_t *sizes;  /* n sizes, u32 little endian (as the body holds them) */
+    zframe_t *data;  /* entries done..n-1 back to back: the payload, kept
+                        for a retry elsewhere */
     int attempts;
     int rc;
     char errmsg[512];
@@ -166,6 +174,7 @@ struct vl_appender {
     pthread_cond_t cond; /* room in the queue; completions for flush */
     s_entry_t *in;
     size_t nin, capin;
+    vl_wbuf_t in_data; /* the bytes of in[] */
     uint64_t appended, completed;
     size_t outstanding_bytes;
     uint64_t flush_target; /* cut without lingering until this many were cut */
@@ -180,6 +189,7 @@ struct vl_appender {
     size_t nconns;
     s_entry_t *pend; /* FIFO: pend[phead .. phead+pn) */
     size_t phead, pn, pcap, pend_bytes;
+    vl_wbuf_t pend_data; /* the bytes of pend[], in FIFO order */
     uint64_t cut; /* entries cut into batches so far */
     uint64_t flush_seen;
     s_batch_t **inflight;
@@ -204,6 +214,28 @@ static void s_take_input(vl_appender_t *self)
 {
     pthread_mutex_lock(&self->mutex);
     if (self->nin > 0) {
+        size_t base;
+        if (self->pn == 0) {
+            /* nothing pending: take the callers' buffer as is */
+            vl_wbuf_t t = self->pend_data;
+            self->pend_data = self->in_data;
+            self->in_data = t;
+            self->in_data.len = 0;
+            base = 0;
+        } else {
+            size_t first = self->pend[self->phead].off;
+            if (first > 0 && first >= self->pend_data.len / 2) {
+                /* most of the buffer is cut already: drop that part */
+                memmove(self->pend_data.data, self->pend_data.data + first,
+                        self->pend_data.len - first);
+                self->pend_data.len -= first;
+                for (size_t i = 0; i < self->pn; i++)
+                    self->pend[self->phead + i].off -= first;
+            }
+            base = self->pend_data.len;
+            vl_wbuf_mem(&self->pend_data, self->in_data.data, self->in_data.len);
+            self->in_data.len = 0;
+        }
         if (self->phead > 0 && self->phead + self->pn + self->nin > self->pcap) {
             memmove(self->pend, self->pend + self->phead, self->pn * sizeof *self->pend);
             self->phead = 0;
@@ -213,8 +245,10 @@ static void s_take_input(vl_appender_t *self)
             self->pend = vl_realloc(self->pend, self->pcap * sizeof *self->pend);
         }
         for (size_t i = 0; i < self->nin; i++) {
-            self->pend[self->phead + self->pn++] = self->in[i];
-            self->pend_bytes += zframe_size(self->in[i].frame);
+            s_entry_t *e = &self->pend[self->phead + self->pn++];
+            *e = self->in[i];
+            e->off += base;
+            self->pend_bytes += e->size;
         }
         self->nin = 0;
     }
@@ -285,7 +319,7 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
             self->nretry--;
             break;
         }
-    zmsg_destroy(&b->copy);
+    zframe_destroy(&b->data);
     b->rc = rc;
     if (rc != 0 && fmt) {
         va_list ap;
@@ -298,7 +332,7 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
     vl_ordq_done(self->ordq, b->seq);
 }
 
-/*  Sends the entries of b not yet committed (b->copy) to log stream li as
+/*  Sends the entries of b not yet committed (b->data) to log stream li as
     one APPEND, and puts b in flight. */
 static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_us)
 {
@@ -309,21 +343,29 @@ static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_
     b->attempts++;
     vl_hdr_t hdr = {
         .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
-    vl_append_t a = {.topic_id = self->topic_id, .ls_id = ls->id, .n = (uint32_t)(b->n - b->done)};
+    vl_append_t a = {.topic_id = self->topic_id,
+                     .ls_id = ls->id,
+                     .n = (uint32_t)(b->n - b->done),
+                     .sizes = b->sizes + 4 * b->done};
     vl_wbuf_t body;
     vl_wbuf_init(&body);
     vl_append_encode(&a, false, &body);
     zmsg_t *msg = vl_wire_msg(&hdr, &body);
     vl_wbuf_free(&body);
-    for (zframe_t *f = zmsg_first(b->copy); f; f = zmsg_next(b->copy)) {
-        zframe_t *dup = zframe_dup(f);
-        zmsg_append(msg, &dup);
-    }
     self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
     self->inflight[self->ninflight++] = b;
     ls->inflight++;
     s_conn_t *conn = &self->conns[ls->conn];
-    if (!conn->sock || zmsg_send(&msg, conn->sock) != 0) {
+    /* The payload goes by reference (ZFRAME_REUSE: ZeroMQ shares the
+       buffer), b->data stays for a retry. Once the first frame is queued
+       ZeroMQ takes the rest of the message. */
+    int rc = -1;
+    if (conn->sock) {
+        rc = a.n > 0 ? zmsg_sendm(&msg, conn->sock) : zmsg_send(&msg, conn->sock);
+        if (rc == 0 && a.n > 0)
+            rc = zframe_send(&b->data, conn->sock, ZFRAME_REUSE);
+    }
+    if (rc != 0) {
         zmsg_destroy(&msg);
         s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s", self->topic,
                        ls->id, conn->addr);
@@ -368,7 +410,7 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
         s_batch_t *b = vl_calloc(1, sizeof *b);
         size_t n = 0, bytes = 0;
         while (n < self->pn && n < self->o.batch_entries) {
-            size_t size = zframe_size(self->pend[self->phead + n].frame);
+            size_t size = self->pend[self->phead + n].size;
             if (n > 0 && bytes + size > self->o.batch_bytes)
                 break;
             bytes += size;
@@ -378,17 +420,21 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
         b->bytes = bytes;
         b->cb_args = vl_malloc(n * sizeof *b->cb_args);
         b->glsns = vl_calloc(n, sizeof *b->glsns);
-        b->copy = zmsg_new();
+        b->sizes = vl_malloc(4 * n);
         for (size_t i = 0; i < n; i++) {
             s_entry_t *e = &self->pend[self->phead + i];
             b->cb_args[i] = e->cb_arg;
-            zmsg_append(b->copy, &e->frame);
+            vl_put_le32(b->sizes + 4 * i, e->size);
         }
+        /* the batch's entries are contiguous in pend_data: one copy */
+        b->data = zframe_new(self->pend_data.data + self->pend[self->phead].off, bytes);
         self->phead += n;
         self->pn -= n;
         self->pend_bytes -= bytes;
-        if (self->pn == 0)
+        if (self->pn == 0) {
             self->phead = 0;
+            self->pend_data.len = 0;
+        }
         self->cut += n;
         b->seq = vl_ordq_push(self->ordq, b);
         s_send_batch(self, b, li, now_us);
@@ -434,10 +480,15 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
                 for (uint32_t i = 0; i < ar.nruns; i++)
                     head += ar.runs[i].count;
                 if (head < want) {
+                    size_t from = b->done;
                     s_batch_runs(b, &ar);
-                    for (uint64_t i = 0; i < head; i++) {
-                        zframe_t *f = zmsg_pop(b->copy);
-                        zframe_destroy(&f);
+                    /* keep the payload of the rest only */
+                    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)head);
+                    if (b->data && cut <= zframe_size(b->data)) {
+                        zframe_t *rest =
+                            zframe_new(zframe_data(b->data) + cut, zframe_size(b->data) - cut);
+                        zframe_destroy(&b->data);
+                        b->data = rest;
                     }
                 } else {
                     head = 0; /* nonsense: trust none of it */
@@ -594,7 +645,8 @@ static void s_complete(vl_appender_t *self)
         pthread_mutex_unlock(&self->mutex);
         free(b->cb_args);
         free(b->glsns);
-        zmsg_destroy(&b->copy);
+        free(b->sizes);
+        zframe_destroy(&b->data);
         free(b);
     }
 }
@@ -697,7 +749,6 @@ static void s_actor(zsock_t *pipe, void *args)
     s_take_input(self);
     for (size_t i = 0; i < self->pn; i++) {
         s_entry_t *e = &self->pend[self->phead + i];
-        zframe_destroy(&e->frame);
         if (self->cb)
             self->cb(e->cb_arg, VL_ECLOSED, 0, UINT64_MAX);
     }
@@ -805,7 +856,7 @@ int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *
                               "append topic=%s: entry of %zu bytes; the maximum entry size is "
                               "%u bytes (split it)",
                               self->topic, len, (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
-    s_entry_t e = {.frame = zframe_new(data, len), .cb_arg = cb_arg};
+    s_entry_t e = {.size = (uint32_t)len, .cb_arg = cb_arg};
     pthread_mutex_lock(&self->mutex);
     while (!self->stopping && self->appended > self->completed &&
            (self->outstanding_bytes + len > self->max_bytes ||
@@ -813,7 +864,6 @@ int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *
         pthread_cond_wait(&self->cond, &self->mutex);
     if (self->stopping) {
         pthread_mutex_unlock(&self->mutex);
-        zframe_destroy(&e.frame);
         return vl_client_fail(self->client, VL_ECLOSED, "append topic=%s: the appender is closing",
                               self->topic);
     }
@@ -823,6 +873,8 @@ int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *
         self->in = vl_realloc(self->in, self->capin * sizeof *self->in);
     }
     bool wake = self->nin == 0;
+    e.off = self->in_data.len;
+    vl_wbuf_mem(&self->in_data, data, len);
     self->in[self->nin++] = e;
     self->appended++;
     self->outstanding_bytes += len;
@@ -865,12 +917,10 @@ void vl_appender_destroy(vl_appender_t **app_p)
     pthread_cond_broadcast(&self->cond);
     pthread_mutex_unlock(&self->mutex);
     zactor_destroy(&self->actor);
-    for (size_t i = 0; i < self->nin; i++)
-        zframe_destroy(&self->in[i].frame);
     free(self->in);
-    for (size_t i = 0; i < self->pn; i++)
-        zframe_destroy(&self->pend[self->phead + i].frame);
+    vl_wbuf_free(&self->in_data);
     free(self->pend);
+    vl_wbuf_free(&self->pend_data);
     free(self->inflight);
     free(self->retry);
     vl_ordq_destroy(&self->ordq);

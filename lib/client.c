@@ -491,13 +491,28 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
 {
     *head = 0;
     s_call_t call = {.addr = addr};
-    vl_append_t a = {.topic_id = t->id, .ls_id = ls_id, .n = (uint32_t)(n - from)};
+    /* the entries back to back in one payload frame, their sizes in the body */
+    size_t total_len = 0;
+    for (size_t i = from; i < n; i++)
+        total_len += len[i];
+    uint8_t *sizes = vl_malloc(4 * (n - from) + 1);
+    zframe_t *frame = zframe_new(NULL, total_len);
+    uint8_t *p = zframe_data(frame);
+    for (size_t i = from; i < n; i++) {
+        vl_put_le32(sizes + 4 * (i - from), (uint32_t)len[i]);
+        if (len[i])
+            memcpy(p, data[i], len[i]);
+        p += len[i];
+    }
+    vl_append_t a = {.topic_id = t->id, .ls_id = ls_id, .n = (uint32_t)(n - from), .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
+    free(sizes);
     zmsg_t *payload = zmsg_new();
-    for (size_t i = from; i < n; i++)
-        zmsg_addmem(payload, data[i], len[i]);
+    if (n > from)
+        zmsg_append(payload, &frame);
+    zframe_destroy(&frame);
     int rc = s_call_send(c, &call, VL_MSG_APPEND, &b, payload);
     vl_wbuf_free(&b);
     if (rc == 0)
@@ -573,11 +588,11 @@ int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *con
     if (!topic || !vl_topic_name_valid(topic))
         return vl_client_fail(c, VL_ENAME, "append topic=%s: %s", topic ? topic : "(null)",
                               vl_err_str(VL_ENAME));
-    if (n > VL_WIRE_MAX_FRAMES)
+    if (n > VL_WIRE_MAX_ENTRIES)
         return vl_client_fail(c, VL_EINVAL,
                               "append topic=%s: %zu entries in one batch; at most %u fit in "
                               "one message (split the batch)",
-                              topic, n, (unsigned)VL_WIRE_MAX_FRAMES);
+                              topic, n, (unsigned)VL_WIRE_MAX_ENTRIES);
     for (size_t i = 0; i < n; i++)
         if (len[i] > VL_MAX_ENTRY_SIZE_DEFAULT)
             return vl_client_fail(c, VL_ETOOBIG,

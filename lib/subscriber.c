@@ -13,8 +13,9 @@
     messages the SN may send) and is granted more as its messages are
     consumed, so the memory a slow reader holds is bounded by
     streams x credit x message size. Entries point into the received
-    frames (no copy); a message is released when its last entry was
-    delivered and the caller came back for the next one.
+    message's one payload frame (no copy); a message (a merge chunk) is
+    released when its last entry was delivered and the caller came back
+    for the next one.
 
     Liveness: while the merge waits for a GLSN for more than a second, the
     subscriber refreshes the metadata at most once a second (new log streams
@@ -489,25 +490,32 @@ static int s_stream_recv(vl_subscriber_t *self, size_t i, zmsg_t *msg)
                       st->route.id, addr, text);
     }
     vl_sub_data_t d;
-    if (vl_sub_data_decode(&body, &d) != 0 || zmsg_size(msg) != 2 + (size_t)d.n) {
+    zframe_t *payload = NULL;
+    char why[160] = "";
+    bool ok = vl_sub_data_decode(&body, &d) == 0;
+    if (ok) {
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < d.n; k++)
+            sum += d.entries[k].size;
+        ok = vl_wire_payload(msg, d.n, sum, &payload, why, sizeof why) == 0;
+    }
+    if (!ok) {
         if (d.entries)
             vl_sub_data_free(&d);
         zmsg_destroy(&msg);
         return s_fail(self, VL_EPROTO,
-                      "subscribe topic=%s ls=%u: malformed data message from %s (entry count "
-                      "and frames disagree)",
-                      self->topic, st->route.id, addr);
+                      "subscribe topic=%s ls=%u: malformed data message from %s (%s)", self->topic,
+                      st->route.id, addr, why[0] ? why : "entry count and frames disagree");
     }
     vl_merge_item_t *items = vl_calloc(d.n ? d.n : 1, sizeof *items);
-    zframe_t *f = zmsg_first(msg);
-    f = zmsg_next(msg);
+    const uint8_t *p = payload ? zframe_data(payload) : NULL;
     for (uint32_t k = 0; k < d.n; k++) {
-        f = zmsg_next(msg);
         items[k] = (vl_merge_item_t){.glsn = d.entries[k].glsn,
                                      .llsn = d.entries[k].llsn,
                                      .offset = d.entries[k].offset,
-                                     .data = zframe_data(f),
-                                     .size = zframe_size(f)};
+                                     .data = p,
+                                     .size = d.entries[k].size};
+        p += d.entries[k].size;
     }
     bool last = d.last;
     size_t n = d.n;

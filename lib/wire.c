@@ -58,6 +58,12 @@ void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v)
     vl_put_le64(s_wbuf_grow(b, 8), v);
 }
 
+void vl_wbuf_mem(vl_wbuf_t *b, const void *data, size_t len)
+{
+    if (len > 0)
+        memcpy(s_wbuf_grow(b, len), data, len);
+}
+
 void vl_wbuf_str(vl_wbuf_t *b, const char *s)
 {
     size_t n = strlen(s);
@@ -199,10 +205,47 @@ int vl_wire_parse(zmsg_t *msg, vl_hdr_t *hdr, vl_rbuf_t *body)
     f = zmsg_next(msg);
     if (!f || zframe_size(f) > VL_WIRE_MAX_BODY)
         return VL_EPROTO;
-    if (zmsg_size(msg) > 2 + VL_WIRE_MAX_FRAMES)
+    if (zmsg_size(msg) > 3) /* header, body, at most one payload frame */
         return VL_EPROTO;
     vl_rbuf_init(body, zframe_data(f), zframe_size(f));
     return 0;
+}
+
+int vl_wire_payload(zmsg_t *msg, uint32_t n, uint64_t sum, zframe_t **data_p, char *why,
+                    size_t why_size)
+{
+    *data_p = NULL;
+    size_t frames = zmsg_size(msg);
+    if (n == 0) {
+        if (frames != 2) {
+            snprintf(why, why_size, "%zu payload frames for no entries (expected none)",
+                     frames < 2 ? (size_t)0 : frames - 2);
+            return VL_EPROTO;
+        }
+        return 0;
+    }
+    if (frames != 3) {
+        snprintf(why, why_size, "%zu payload frames for %u entries (expected one)",
+                 frames < 2 ? (size_t)0 : frames - 2, n);
+        return VL_EPROTO;
+    }
+    zframe_t *f = zmsg_last(msg);
+    if (zframe_size(f) != sum) {
+        snprintf(why, why_size,
+                 "the %u entry sizes add up to %llu bytes but the payload frame has %zu", n,
+                 (unsigned long long)sum, zframe_size(f));
+        return VL_EPROTO;
+    }
+    *data_p = f;
+    return 0;
+}
+
+uint64_t vl_wire_sizes_sum(const uint8_t *sizes, uint32_t n)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += vl_wire_size(sizes, i);
+    return sum;
 }
 
 void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size)
@@ -491,6 +534,8 @@ void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b)
         vl_wbuf_u64(b, m->bytes_before);
         vl_wbuf_u32(b, m->epoch);
     }
+    if (m->n > 0)
+        memcpy(s_wbuf_grow(b, 4 * (size_t)m->n), m->sizes, 4 * (size_t)m->n);
 }
 
 int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
@@ -504,8 +549,10 @@ int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
         m->bytes_before = vl_rbuf_u64(r);
         m->epoch = vl_rbuf_u32(r);
     }
-    if (!r->err && m->n > VL_WIRE_MAX_FRAMES)
+    if (!r->err && m->n > VL_WIRE_MAX_ENTRIES)
         r->err = VL_EPROTO;
+    if (!r->err)
+        m->sizes = s_rbuf_take(r, 4 * (size_t)m->n);
     return r->err ? VL_EPROTO : 0;
 }
 
@@ -523,7 +570,7 @@ int vl_append_reply_decode(vl_rbuf_t *r, vl_append_reply_t *m)
 {
     memset(m, 0, sizeof *m);
     m->llsn_begin = vl_rbuf_u64(r);
-    m->nruns = vl_rbuf_count(r, VL_WIRE_MAX_FRAMES, 12);
+    m->nruns = vl_rbuf_count(r, VL_WIRE_MAX_ENTRIES, 12);
     if (r->err)
         return VL_EPROTO;
     m->runs = vl_calloc(m->nruns ? m->nruns : 1, sizeof *m->runs);
@@ -573,6 +620,7 @@ void vl_sub_data_encode(const vl_sub_data_t *m, vl_wbuf_t *b)
         vl_wbuf_u64(b, m->entries[i].glsn);
         vl_wbuf_u64(b, m->entries[i].llsn);
         vl_wbuf_u64(b, m->entries[i].offset);
+        vl_wbuf_u32(b, m->entries[i].size);
     }
 }
 
@@ -580,7 +628,7 @@ int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m)
 {
     memset(m, 0, sizeof *m);
     m->last = vl_rbuf_u8(r);
-    m->n = vl_rbuf_count(r, VL_WIRE_MAX_FRAMES, 24);
+    m->n = vl_rbuf_count(r, VL_WIRE_MAX_ENTRIES, 28);
     if (r->err)
         return VL_EPROTO;
     m->entries = vl_calloc(m->n ? m->n : 1, sizeof *m->entries);
@@ -588,6 +636,7 @@ int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m)
         m->entries[i].glsn = vl_rbuf_u64(r);
         m->entries[i].llsn = vl_rbuf_u64(r);
         m->entries[i].offset = vl_rbuf_u64(r);
+        m->entries[i].size = vl_rbuf_u32(r);
     }
     if (r->err) {
         vl_sub_data_free(m);

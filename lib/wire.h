@@ -8,8 +8,12 @@
         frame 1   body: the fields of the message type, little endian, in the
                   order the structs below list them (strings are u16 length
                   + bytes, arrays are u32 count + items)
-        frame 2.. payload: one frame per entry (APPEND, REPLICATE, SUBSCRIBE
-                  data), so entry bytes are never copied into a body
+        frame 2   payload (APPEND, REPLICATE, SUBSCRIBE data): the bytes of
+                  the batch's entries back to back, one frame per message
+                  whatever the entry count; the body carries each entry's
+                  size (u32). Absent when the batch has no entries. One
+                  frame, not one per entry: a frame costs an allocation, a
+                  copy and a send, which dominated the data path.
 
     A reply has type (request type | VL_MSG_REPLY) and the request's
     request_id. A reply with status != 0 carries a one-string body, the error
@@ -27,10 +31,11 @@
 #include "varlog_err.h"
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
-#define VL_WIRE_VERSION 1
+#define VL_WIRE_VERSION 2         /* 2: one payload frame per batch (was one per entry) */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
-#define VL_WIRE_MAX_FRAMES 8192   /* payload frames in one message */
+#define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
+#define VL_WIRE_MAX_FRAMES VL_WIRE_MAX_ENTRIES /* the name of version 1 */
 #define VL_WIRE_MAX_REPLICAS 7
 #define VL_WIRE_MAX_NAME 255
 #define VL_WIRE_MAX_ADDR 255
@@ -89,6 +94,7 @@ void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v);
 void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v);
 void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v);
 void vl_wbuf_str(vl_wbuf_t *b, const char *s); /* u16 length + bytes */
+void vl_wbuf_mem(vl_wbuf_t *b, const void *data, size_t len); /* raw bytes */
 
 /*  A reader over borrowed bytes. The first failure (short read, overlong
     string) sets err and makes every later read return 0 / "". */
@@ -121,10 +127,30 @@ zmsg_t *vl_wire_reply(const vl_hdr_t *req, uint32_t status, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 
 /*  Checks and decodes frames 0 and 1 of msg (which stays the caller's):
-    magic, version, type, sizes, frame count. On success fills hdr and points
-    body at frame 1 (borrowed from msg). Returns VL_EPROTO or VL_EVERSION
-    with hdr filled as far as it could be (so an error reply can be sent). */
+    magic, version, type, sizes, frame count (at most one payload frame).
+    On success fills hdr and points body at frame 1 (borrowed from msg).
+    Returns VL_EPROTO or VL_EVERSION with hdr filled as far as it could be
+    (so an error reply can be sent). */
 int vl_wire_parse(zmsg_t *msg, vl_hdr_t *hdr, vl_rbuf_t *body);
+
+/*  Checks the payload of a batch of n entries whose sizes, read from the
+    body of msg, sum to sum (add them in 64 bits: vl_wire_sizes_sum; n <=
+    VL_WIRE_MAX_ENTRIES sizes of 32 bits cannot overflow it): exactly one
+    payload frame (none when n == 0) of exactly sum bytes. Then no entry
+    reaches past the frame. On success *data_p is that frame (borrowed
+    from msg; NULL when n == 0). Returns 0 or VL_EPROTO with what is wrong
+    in why. */
+int vl_wire_payload(zmsg_t *msg, uint32_t n, uint64_t sum, zframe_t **data_p, char *why,
+                    size_t why_size);
+
+/*  Size i of an array of sizes read from (or written to) a body. */
+static inline uint32_t vl_wire_size(const uint8_t *sizes, uint32_t i)
+{
+    const uint8_t *p = sizes + 4 * (size_t)i;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+/*  The sum of n sizes of such an array, in 64 bits. */
+uint64_t vl_wire_sizes_sum(const uint8_t *sizes, uint32_t n);
 
 /*  The error text of a reply whose status is not 0 (copied into out). */
 void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size);
@@ -248,15 +274,24 @@ typedef struct {
 void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
 
-/* APPEND: topic_id u32, ls_id u32, n u32; n payload frames follow.
-   REPLICATE: the same plus llsn_begin u64, bytes_before u64 (sum of the
-   sizes of entries 1..llsn_begin-1), used by the backup to check the
-   stream, and epoch u32 (the sender's META epoch of the log stream; the
-   receiver refuses another with VL_ESTALE). */
+/* APPEND: topic_id u32, ls_id u32, n u32, sizes n x u32 (the size of each
+   entry); one payload frame follows, the n entries back to back (none
+   when n == 0).
+   REPLICATE: topic_id u32, ls_id u32, n u32, llsn_begin u64, bytes_before
+   u64 (sum of the sizes of entries 1..llsn_begin-1), used by the backup to
+   check the stream, epoch u32 (the sender's META epoch of the log stream;
+   the receiver refuses another with VL_ESTALE), then sizes n x u32 and the
+   payload frame as APPEND.
+   sizes is the raw little-endian array (read it with vl_wire_size): the
+   decoder points it into the body (borrowed, no copy), the encoder copies
+   n sizes from it (it may be NULL when n == 0). Decoding checks only that
+   n <= VL_WIRE_MAX_ENTRIES and the sizes are there; vl_wire_payload checks
+   them against the payload. */
 typedef struct {
     uint32_t topic_id, ls_id, n;
     uint64_t llsn_begin, bytes_before; /* REPLICATE only */
     uint32_t epoch;                    /* REPLICATE only */
+    const uint8_t *sizes;
 } vl_append_t;
 void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b);
 int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m);
@@ -293,11 +328,14 @@ void vl_subscribe_encode(const vl_subscribe_t *m, vl_wbuf_t *b);
 int vl_subscribe_decode(vl_rbuf_t *r, vl_subscribe_t *m);
 
 /* SUBSCRIBE data (reply type): last u8 (1: the stream ends after this
-   message), entries[] {glsn u64, llsn u64, offset u64}; one payload frame
-   per entry. An error ends the stream: status != 0 with the message body.
-   LOOKUP reply: last = found, one entry {glsn, llsn, offset}, no payload. */
+   message), entries[] {glsn u64, llsn u64, offset u64, size u32}; one
+   payload frame holds the entries' bytes back to back (none when there are
+   no entries; check it with vl_wire_payload and the sum of the sizes). An
+   error ends the stream: status != 0 with the message body. LOOKUP reply:
+   last = found, one entry {glsn, llsn, offset, size = 0}, no payload. */
 typedef struct {
     uint64_t glsn, llsn, offset;
+    uint32_t size;
 } vl_entry_pos_t;
 typedef struct {
     uint8_t last;

@@ -204,6 +204,8 @@ typedef struct {
     int64_t sub_idle_us; /* S_SUB_IDLE_US; tests shorten it (SUB_IDLE_MS) */
     int fault_kind;      /* tests (FAULT): the fault_n-th next job of this */
     uint32_t fault_n;    /* kind fails as a disk error would */
+    vl_wbuf_t sub_data;  /* the payload of the SUBSCRIBE data message being
+                            built, kept between messages to reuse its room */
 } self_t;
 
 /*  A request for a log stream this node does not know yet: the client may
@@ -489,15 +491,20 @@ static int s_bytes_at(self_t *self, s_replica_t *rep, uint64_t llsn, uint64_t *b
     return 0;
 }
 
+/*  Sends REPLICATE of n entries: sizes (u32 little endian each) and data,
+    their bytes back to back (borrowed: sent by reference, ZeroMQ shares
+    the frame's buffer instead of copying it, so one payload goes to every
+    backup without a copy). */
 static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t llsn_begin,
-                        uint64_t bytes_before, zmsg_t *frames, uint32_t n)
+                        uint64_t bytes_before, const uint8_t *sizes, zframe_t *data, uint32_t n)
 {
     vl_append_t a = {.topic_id = rep->topic_id,
                      .ls_id = rep->ls_id,
                      .n = n,
                      .llsn_begin = llsn_begin,
                      .bytes_before = bytes_before,
-                     .epoch = rep->ls_epoch};
+                     .epoch = rep->ls_epoch,
+                     .sizes = sizes};
     vl_wbuf_t body;
     vl_wbuf_init(&body);
     vl_append_encode(&a, true, &body);
@@ -506,17 +513,19 @@ static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t 
                   .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &body);
     vl_wbuf_free(&body);
-    if (frames) {
-        zframe_t *f;
-        while ((f = zmsg_pop(frames)))
-            zmsg_append(msg, &f);
-    }
     if (b->inflight == 0)
         b->progress_us = vl_now_us();
     b->inflight++;
-    if (zmsg_send(&msg, b->peer->dealer) != 0)
+    /* Once the first frame of a message is queued ZeroMQ takes the rest,
+       so the payload cannot be left out after the header went. */
+    int rc = n > 0 && data ? zmsg_sendm(&msg, b->peer->dealer) : zmsg_send(&msg, b->peer->dealer);
+    if (rc == 0 && n > 0 && data)
+        rc = zframe_send(&data, b->peer->dealer, ZFRAME_REUSE);
+    if (rc != 0) {
+        zmsg_destroy(&msg);
         vl_log(LOG_DEBUG, "sn=%u ls=%u: REPLICATE to sn=%u not queued: %s; retried later",
                self->sn_id, rep->ls_id, b->sn_id, zmq_strerror(zmq_errno()));
+    }
 }
 
 /*  Sends an empty REPLICATE after what was sent: the backup answers its
@@ -528,7 +537,7 @@ static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
     b->epoch = b->seq;
     b->inflight = 0;
     b->retry_at_us = 0;
-    s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, 0);
+    s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, NULL, 0);
 }
 
 /*  The last LLSN stream b may carry: the durable end, but never past the
@@ -550,26 +559,32 @@ static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
 {
     uint64_t end = s_repl_end(rep, b);
     while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < end) {
-        zmsg_t *frames = zmsg_new();
+        vl_wbuf_t sizes, data;
+        vl_wbuf_init(&sizes);
+        vl_wbuf_init(&data);
         uint32_t n = 0;
         uint64_t bytes = 0;
         uint64_t want = end - b->sent;
         int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1,
                                        want < S_REPL_BATCH_ENTRIES ? (uint32_t)want
                                                                    : S_REPL_BATCH_ENTRIES,
-                                       S_REPL_BATCH_BYTES, frames, &n, &bytes);
+                                       S_REPL_BATCH_BYTES, &sizes, &data, &n, &bytes);
         if (rc || n == 0) {
             vl_log(LOG_ERR,
                    "sn=%u ls=%u: cannot read llsn=%" PRIu64 " to replicate to sn=%u: %s; "
                    "the backup needs a recovery (varlogctl ls recover)",
                    self->sn_id, rep->ls_id, b->sent + 1, b->sn_id,
                    rc ? vl_store_errmsg() : "entry not in the store");
-            zmsg_destroy(&frames);
+            vl_wbuf_free(&sizes);
+            vl_wbuf_free(&data);
             b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
             return;
         }
-        s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, frames, n);
-        zmsg_destroy(&frames);
+        zframe_t *frame = zframe_new(data.data, data.len);
+        s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, sizes.data, frame, n);
+        zframe_destroy(&frame);
+        vl_wbuf_free(&sizes);
+        vl_wbuf_free(&data);
         b->sent += n;
         b->sent_bytes += bytes;
     }
@@ -585,9 +600,8 @@ static void s_repl_durable(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
             continue;
         if (rep->ls_state == VL_LS_RUNNING && b->sent + 1 == job->llsn_begin &&
             b->inflight < S_REPL_WINDOW) {
-            zmsg_t *frames = zmsg_dup(job->entries);
-            s_repl_send(self, rep, b, job->llsn_begin, job->bytes_before, frames, job->n);
-            zmsg_destroy(&frames);
+            s_repl_send(self, rep, b, job->llsn_begin, job->bytes_before, job->sizes, job->data,
+                        job->n);
             b->sent += job->n;
             b->sent_bytes = job->bytes_before + job->bytes;
         } else
@@ -854,11 +868,10 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
                       "REPLICATE: malformed body; expected topic, ls, count, llsn, bytes");
         return;
     }
-    size_t nframes = zmsg_size(msg) - 2;
-    if (nframes != a.n) {
-        s_reply_error(self, rid, hdr, VL_EPROTO,
-                      "REPLICATE ls=%u: body says %u entries but %zu payload frames came", a.ls_id,
-                      a.n, nframes);
+    char why[160];
+    zframe_t *payload;
+    if (vl_wire_payload(msg, a.n, vl_wire_sizes_sum(a.sizes, a.n), &payload, why, sizeof why)) {
+        s_reply_error(self, rid, hdr, VL_EPROTO, "REPLICATE ls=%u: %s", a.ls_id, why);
         return;
     }
     s_replica_t *rep = s_hosted(self, a.ls_id);
@@ -908,20 +921,11 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         /* Sealed: entries past the sealed end were never committed and
            never will be; keep only those up to it. */
         uint64_t keep = a.llsn_begin > rep->sealed_end ? 0 : rep->sealed_end - a.llsn_begin + 1;
-        while (zmsg_size(msg) > 2 + keep) {
-            zframe_t *last = zmsg_last(msg);
-            zmsg_remove(msg, last);
-            zframe_destroy(&last);
-        }
         a.n = (uint32_t)keep;
     }
     /* Skip what this backup already has: the bytes are the primary's. */
     uint64_t skip = rep->q.llsn_end + 1 - a.llsn_begin;
-    zframe_t *f = zmsg_first(msg); /* header */
-    f = zmsg_next(msg);            /* body */
-    uint64_t skipped_bytes = 0;
-    for (uint64_t i = 0; i < skip && (f = zmsg_next(msg)); i++)
-        skipped_bytes += zframe_size(f);
+    uint64_t skipped_bytes = vl_wire_sizes_sum(a.sizes, skip < a.n ? (uint32_t)skip : a.n);
     if (skip >= a.n) {
         s_reply_end(self, rid, hdr, 0, rep->d.llsn_end);
         return;
@@ -935,22 +939,19 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
                       rep->q.bytes_end);
         return;
     }
-    zframe_t *drop = zmsg_pop(msg);
-    zframe_destroy(&drop);
-    drop = zmsg_pop(msg);
-    zframe_destroy(&drop);
-    for (uint64_t i = 0; i < skip; i++) {
-        drop = zmsg_pop(msg);
-        zframe_destroy(&drop);
-    }
     vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
     job->sync = self->cfg->sync;
     job->llsn_begin = rep->q.llsn_end + 1;
     job->n = (uint32_t)(a.n - skip);
-    job->bytes = zmsg_content_size(msg);
+    job->bytes = vl_wire_sizes_sum(a.sizes + 4 * skip, job->n);
     job->bytes_before = rep->q.bytes_end;
-    job->entries = msg;
-    *msg_p = NULL;
+    job->sizes = vl_malloc(4 * (size_t)job->n);
+    memcpy(job->sizes, a.sizes + 4 * skip, 4 * (size_t)job->n);
+    if (skipped_bytes == 0 && job->bytes == zframe_size(payload)) {
+        zmsg_remove(msg, payload); /* the whole payload: no copy */
+        job->data = payload;
+    } else /* a part (overlap, or past a sealed end): rare */
+        job->data = zframe_new(zframe_data(payload) + skipped_bytes, job->bytes);
     job->reply_to = zframe_dup(rid);
     job->req = *hdr;
     rep->q.llsn_end += job->n;
@@ -1007,12 +1008,12 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       "APPEND: malformed body; expected topic id, ls id and entry count");
         return;
     }
-    size_t nframes = zmsg_size(msg) - 2;
-    if (nframes != a.n) {
-        s_reply_error(self, rid, hdr, VL_EPROTO,
-                      "APPEND ls=%u: body says %u entries but %zu payload frames came; "
-                      "nothing was written",
-                      a.ls_id, a.n, nframes);
+    char why[160];
+    zframe_t *payload;
+    uint64_t bytes = vl_wire_sizes_sum(a.sizes, a.n);
+    if (vl_wire_payload(msg, a.n, bytes, &payload, why, sizeof why)) {
+        s_reply_error(self, rid, hdr, VL_EPROTO, "APPEND ls=%u: %s; nothing was written", a.ls_id,
+                      why);
         return;
     }
     s_replica_t *rep = s_hosted(self, a.ls_id);
@@ -1050,20 +1051,15 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       a.ls_id, self->sn_id);
         return;
     }
-    zframe_t *f = zmsg_first(msg);
-    f = zmsg_next(msg);
-    uint64_t bytes = 0;
-    uint32_t i = 0;
-    while ((f = zmsg_next(msg))) {
-        if (zframe_size(f) > self->cfg->max_entry_size) {
+    for (uint32_t i = 0; i < a.n; i++) {
+        uint32_t size = vl_wire_size(a.sizes, i);
+        if (size > self->cfg->max_entry_size) {
             s_reply_error(self, rid, hdr, VL_ETOOBIG,
                           "APPEND ls=%u: entry %u of the batch has %zu bytes, more than the "
                           "maximum entry size %" PRIu64 "; nothing was written",
-                          a.ls_id, i, zframe_size(f), self->cfg->max_entry_size);
+                          a.ls_id, i, (size_t)size, self->cfg->max_entry_size);
             return;
         }
-        bytes += zframe_size(f);
-        i++;
     }
     if (self->queued_bytes + bytes > S_QUEUED_BYTES_MAX) {
         s_reply_error(self, rid, hdr, VL_EBUSY,
@@ -1086,19 +1082,17 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     }
     zlistx_add_end(rep->appends, p);
 
-    zframe_t *drop = zmsg_pop(msg);
-    zframe_destroy(&drop);
-    drop = zmsg_pop(msg);
-    zframe_destroy(&drop);
     vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
     job->sync = self->cfg->sync;
     job->llsn_begin = p->llsn_begin;
     job->n = a.n;
     job->bytes = bytes;
     job->bytes_before = rep->q.bytes_end;
-    job->entries = msg;
+    job->sizes = vl_malloc(4 * (size_t)a.n);
+    memcpy(job->sizes, a.sizes, 4 * (size_t)a.n);
+    zmsg_remove(msg, payload); /* the writer and the backups take it as is */
+    job->data = payload;
     job->tag = p->seq;
-    *msg_p = NULL;
     rep->q.llsn_end += a.n;
     rep->q.bytes_end += bytes;
     rep->writes++;
@@ -1325,16 +1319,15 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
             return false;
         }
         uint64_t limit = rep->d.hwm + 1 < sub->glsn_end ? rep->d.hwm + 1 : sub->glsn_end;
-        zmsg_t *frames = zmsg_new();
+        vl_wbuf_t *data = &self->sub_data;
+        data->len = 0;
         uint32_t n = 0;
         bool more = false;
         int rc = 0;
         if (sub->cur.glsn < limit)
-            rc =
-                vl_store_read_committed(self->store, rep->ls_id, &sub->cur, limit,
-                                        S_SUB_MAX_ENTRIES, S_SUB_MAX_BYTES, pos, frames, &n, &more);
+            rc = vl_store_read_committed(self->store, rep->ls_id, &sub->cur, limit,
+                                         S_SUB_MAX_ENTRIES, S_SUB_MAX_BYTES, pos, data, &n, &more);
         if (rc) {
-            zmsg_destroy(&frames);
             s_reply_error(self, sub->rid, &sub->req, rc, "SUBSCRIBE ls=%u: %s", rep->ls_id,
                           vl_store_errmsg());
             s_sub_remove(self, sub);
@@ -1343,10 +1336,8 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
         /* The stream ends itself only when everything of this LS below
            glsn_end is known to be sent. */
         bool last = sub->cur.glsn >= sub->glsn_end || (!more && limit == sub->glsn_end);
-        if (n == 0 && !last) {
-            zmsg_destroy(&frames);
+        if (n == 0 && !last)
             return true; /* wait for commits */
-        }
         vl_sub_data_t d = {.last = last, .n = n, .entries = pos};
         vl_wbuf_t b;
         vl_wbuf_init(&b);
@@ -1357,10 +1348,8 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
         h.cluster_id = self->cfg->cluster_id;
         zmsg_t *msg = vl_wire_msg(&h, &b);
         vl_wbuf_free(&b);
-        zframe_t *f;
-        while ((f = zmsg_pop(frames)))
-            zmsg_append(msg, &f);
-        zmsg_destroy(&frames);
+        if (n > 0)
+            zmsg_addmem(msg, data->data, data->len); /* one payload frame */
         sub->credit--;
         if (s_send_to(self, sub->rid, &msg) != 0 || last) {
             s_sub_remove(self, sub);
@@ -2347,6 +2336,7 @@ static void s_self_destroy(self_t **self_p)
     zsock_destroy(&self->mr);
     vl_store_destroy(&self->store);
     vl_meta_free(&self->meta);
+    vl_wbuf_free(&self->sub_data);
     free(self);
     *self_p = NULL;
 }

@@ -406,7 +406,8 @@ int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
 /*  ---- reads ------------------------------------------------------------ */
 
 int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
-                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
+                          size_t max_bytes, vl_wbuf_t *sizes, vl_wbuf_t *data, uint32_t *n_p,
+                          uint64_t *bytes_p)
 {
     *n_p = 0;
     *bytes_p = 0;
@@ -425,7 +426,8 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
         const char *v = rocksdb_iter_value(it, &vlen);
         if (n > 0 && bytes + vlen > max_bytes)
             break;
-        zmsg_addmem(frames, v, vlen);
+        vl_wbuf_u32(sizes, (uint32_t)vlen);
+        vl_wbuf_mem(data, v, vlen);
         bytes += vlen;
         n++;
         want++;
@@ -553,36 +555,55 @@ static int s_cursor_seek(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cu
 
 int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cur,
                             uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
-                            vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p)
+                            vl_entry_pos_t *pos, vl_wbuf_t *data, uint32_t *n_p, bool *more_p)
 {
     *n_p = 0;
     *more_p = false;
     uint32_t n = 0;
     size_t bytes = 0;
+    /* One iterator for the whole call: the ranges of a log stream hold
+       consecutive LLSNs, so the entries of the next range follow where the
+       last one stopped; only a gap (a trim) needs another seek, with a new
+       iterator (a fresh view of the store). */
+    rocksdb_iterator_t *it = NULL;
+    int rc = 0;
     while (n < max_n && cur->glsn < glsn_limit) {
         if (!cur->valid) {
-            int rc = s_cursor_seek(self, ls_id, cur);
-            if (rc == VL_ERANGE)
+            rc = s_cursor_seek(self, ls_id, cur);
+            if (rc == VL_ERANGE) {
+                rc = 0;
                 break; /* nothing more committed */
+            }
             if (rc)
-                return rc;
+                break;
             if (cur->glsn >= glsn_limit)
                 break;
         }
         /* Read the entries of the current range in LLSN order. */
-        uint8_t k[S_KEY_LEN];
-        s_key(k, 'd', ls_id, cur->llsn);
-        rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
-        rocksdb_iter_seek(it, (const char *)k, sizeof k);
-        int rc = 0;
+        size_t klen = 0, vlen = 0;
+        const char *key = NULL;
+        if (it && rocksdb_iter_valid(it))
+            key = rocksdb_iter_key(it, &klen);
+        if (!key || !s_key_is(key, klen, 'd', ls_id) ||
+            vl_get_be64((const uint8_t *)key + 5) != cur->llsn) {
+            if (it) {
+                rc = s_iter_done(it, 0, "read committed entries");
+                it = NULL;
+                if (rc)
+                    break;
+            }
+            uint8_t k[S_KEY_LEN];
+            s_key(k, 'd', ls_id, cur->llsn);
+            it = rocksdb_create_iterator(self->db, self->ro);
+            rocksdb_iter_seek(it, (const char *)k, sizeof k);
+        }
         bool full = false;
         while (cur->glsn < cur->range_end && cur->glsn < glsn_limit) {
             if (n >= max_n) {
                 full = true;
                 break;
             }
-            size_t klen = 0, vlen = 0;
-            const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+            key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
             if (!key || !s_key_is(key, klen, 'd', ls_id) ||
                 vl_get_be64((const uint8_t *)key + 5) != cur->llsn) {
                 s_seterr("ls=%u: committed entry glsn=%llu llsn=%llu is gone (trimmed)", ls_id,
@@ -598,8 +619,9 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             pos[n].glsn = cur->glsn;
             pos[n].llsn = cur->llsn;
             pos[n].offset = cur->offset;
-            if (frames)
-                zmsg_addmem(frames, v, vlen);
+            pos[n].size = (uint32_t)vlen;
+            if (data)
+                vl_wbuf_mem(data, v, vlen);
             n++;
             bytes += vlen;
             cur->glsn++;
@@ -607,11 +629,8 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             cur->offset += vlen;
             rocksdb_iter_next(it);
         }
-        rc = s_iter_done(it, rc, "read committed entries");
-        if (rc) {
-            *n_p = n;
-            return rc;
-        }
+        if (rc)
+            break;
         if (cur->glsn >= cur->range_end)
             cur->valid = false; /* the next entry is in a later range */
         if (full) {
@@ -619,9 +638,13 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             break;
         }
     }
+    if (it)
+        rc = s_iter_done(it, rc, "read committed entries");
+    *n_p = n;
+    if (rc)
+        return rc;
     if (n >= max_n && cur->glsn < glsn_limit)
         *more_p = true;
-    *n_p = n;
     return 0;
 }
 

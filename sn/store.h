@@ -99,11 +99,14 @@ int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync);
 
 /*  ---- reading ---------------------------------------------------------- */
 
-/*  Appends to frames the entries llsn_begin.. of ls_id (one frame each), at
-    most max_n entries and, past the first, max_bytes bytes; stops early at
-    the first LLSN the store does not have. Sets *n_p and *bytes_p. */
+/*  Appends the entries llsn_begin.. of ls_id, at most max_n entries and,
+    past the first, max_bytes bytes, to data (their bytes back to back) and
+    their sizes to sizes (u32 little endian each, as a REPLICATE body holds
+    them); stops early at the first LLSN the store does not have. Sets *n_p
+    and *bytes_p. */
 int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
-                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p);
+                          size_t max_bytes, vl_wbuf_t *sizes, vl_wbuf_t *data, uint32_t *n_p,
+                          uint64_t *bytes_p);
 
 /*  Sums the sizes of entries llsn_begin..llsn_end (inclusive) of ls_id into
  *sum_p. VL_ETRIMMED when one of them is not in the store. */
@@ -117,14 +120,15 @@ int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_stor
 
 /*  Reads committed entries of ls_id in GLSN order from cur->glsn up to (not
     including) glsn_limit: at most max_n entries and, past the first,
-    max_bytes bytes. Fills pos[0..*n_p) (pos has max_n slots) and appends
-    one payload frame per entry to frames (when not NULL). Advances cur.
+    max_bytes bytes. Fills pos[0..*n_p) (pos has max_n slots, sizes
+    included) and appends the entries' bytes back to back to data (when not
+    NULL): one payload for one message. Advances cur.
     *more_p is true when it stopped on max_n/max_bytes rather than on the
     limit or the end of what is committed. VL_ETRIMMED when an entry of a
     stored commit range is gone (trimmed). */
 int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t *cur,
                             uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
-                            vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p);
+                            vl_entry_pos_t *pos, vl_wbuf_t *data, uint32_t *n_p, bool *more_p);
 
 /*  Finds the committed entry of ls_id holding topic byte offset: *found_p
     false when no entry of this LS holds it. */

@@ -46,7 +46,8 @@ void vl_writer_job_destroy(vl_writer_job_t **job_p)
     vl_writer_job_t *job = *job_p;
     if (!job)
         return;
-    zmsg_destroy(&job->entries);
+    free(job->sizes);
+    zframe_destroy(&job->data);
     zframe_destroy(&job->reply_to);
     free(job);
     *job_p = NULL;
@@ -172,9 +173,11 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
             return false;
         }
         uint64_t llsn = job->llsn_begin, bytes = 0;
-        for (zframe_t *f = zmsg_first(job->entries); f; f = zmsg_next(job->entries)) {
-            vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, zframe_data(f), zframe_size(f));
-            bytes += zframe_size(f);
+        const uint8_t *data = job->data ? zframe_data(job->data) : NULL;
+        for (uint32_t i = 0; i < job->n; i++) {
+            uint32_t size = vl_wire_size(job->sizes, i);
+            vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, data + bytes, size);
+            bytes += size;
         }
         st->topic_id = job->topic_id;
         st->llsn_end = llsn - 1;

@@ -23,7 +23,7 @@
 typedef struct vl_writer vl_writer_t;
 
 typedef enum {
-    VL_WRITER_WRITE = 1, /* entries llsn_begin.. (frames of entries) */
+    VL_WRITER_WRITE = 1, /* entries llsn_begin.. (one buffer + sizes) */
     VL_WRITER_COMMIT,    /* commit range + topic HWM after it */
     VL_WRITER_TRIM,      /* delete below trim_glsn */
     VL_WRITER_DELETE,    /* delete the whole replica */
@@ -36,11 +36,14 @@ struct vl_writer_job {
     uint32_t topic_id, ls_id;
     bool sync;              /* WRITE: fsync before reporting it done */
     uint64_t llsn_begin;    /* WRITE */
-    uint32_t n;             /* WRITE: number of frames in entries */
+    uint32_t n;             /* WRITE: number of entries */
     uint64_t bytes;         /* WRITE: sum of their sizes */
     uint64_t bytes_before;  /* WRITE: bytes of entries 1..llsn_begin-1 (for
                                the caller; the writer keeps its own count) */
-    zmsg_t *entries;        /* WRITE: one frame per entry */
+    uint8_t *sizes;         /* WRITE: n sizes, u32 little endian (as the
+                               REPLICATE body carries them) */
+    zframe_t *data;         /* WRITE: the n entries back to back (bytes
+                               bytes): the payload frame, forwarded as is */
     vl_store_range_t range; /* COMMIT */
     uint64_t hwm;           /* COMMIT */
     uint64_t trim_glsn;     /* TRIM (may be repeated: a trim deletes what
@@ -65,7 +68,7 @@ struct vl_writer_job {
 
 /*  A new job of kind (caller owns it until submitted). */
 vl_writer_job_t *vl_writer_job_new(int kind, uint32_t topic_id, uint32_t ls_id);
-/*  Frees a job and what it holds (entries, reply_to). NULL-safe. */
+/*  Frees a job and what it holds (sizes, data, reply_to). NULL-safe. */
 void vl_writer_job_destroy(vl_writer_job_t **job_p);
 
 /*  Starts the writer thread on store (borrowed; must outlive the writer).

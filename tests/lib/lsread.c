@@ -86,18 +86,28 @@ int main(int argc, char **argv)
             break;
         }
         vl_sub_data_t d;
-        if (vl_sub_data_decode(&rb, &d) != 0 || zmsg_size(msg) != 2 + (size_t)d.n) {
-            fprintf(stderr, "vl_lsread: malformed data from sn %u\n", sn_id);
+        zframe_t *payload = NULL;
+        char why[160] = "";
+        bool ok = vl_sub_data_decode(&rb, &d) == 0;
+        if (ok) {
+            uint64_t sum = 0;
+            for (uint32_t i = 0; i < d.n; i++)
+                sum += d.entries[i].size;
+            ok = vl_wire_payload(msg, d.n, sum, &payload, why, sizeof why) == 0;
+            if (!ok)
+                vl_sub_data_free(&d);
+        }
+        if (!ok) {
+            fprintf(stderr, "vl_lsread: malformed data from sn %u %s\n", sn_id, why);
             zmsg_destroy(&msg);
             rc = 1;
             break;
         }
-        zframe_t *f = zmsg_first(msg);
-        f = zmsg_next(msg);
+        const uint8_t *p = payload ? zframe_data(payload) : NULL;
         for (uint32_t i = 0; i < d.n; i++) {
-            f = zmsg_next(msg);
             printf("%llu\t", (unsigned long long)d.entries[i].glsn);
-            fwrite(zframe_data(f), 1, zframe_size(f), stdout);
+            fwrite(p, 1, d.entries[i].size, stdout);
+            p += d.entries[i].size;
             putchar('\n');
         }
         bool last = d.last;

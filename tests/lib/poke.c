@@ -132,28 +132,41 @@ int main(int argc, char **argv)
         failed |= s_ping(what);
     }
 
-    /* an APPEND that declares more entries than frames, and one entry over
-       the maximum entry size */
-    {
-        vl_wbuf_t b;
-        vl_wbuf_init(&b);
-        vl_append_t a = {.topic_id = 1, .ls_id = 1, .n = 5};
-        vl_append_encode(&a, false, &b);
-        vl_hdr_t ah = {.type = VL_MSG_APPEND, .request_id = s_next_id++};
-        zmsg_t *msg = vl_wire_msg(&ah, &b);
-        zmsg_addstr(msg, "only one");
-        zmsg_send(&msg, s_sock);
-        vl_wbuf_free(&b);
-        vl_wbuf_init(&b);
-        a.n = 1;
-        vl_append_encode(&a, false, &b);
-        msg = vl_wire_msg(&ah, &b);
-        size_t big = (size_t)VL_MAX_ENTRY_SIZE_DEFAULT * 2;
-        uint8_t *mem = vl_calloc(1, big);
-        zmsg_addmem(msg, mem, big);
-        free(mem);
-        zmsg_send(&msg, s_sock);
-        vl_wbuf_free(&b);
+    /* APPENDs and REPLICATEs whose sizes and payload disagree (sizes that
+       add up to more than the frame, sizes whose sum overflows 32 bits, no
+       payload frame, two payload frames, a payload for no entries), and an
+       entry over the maximum entry size */
+    for (int replicate = 0; replicate < 2 && !failed; replicate++) {
+        struct {
+            uint32_t n, size;
+            int frames;
+            size_t frame_len;
+        } cases[] = {
+            {5, 10, 1, 8}, {2, UINT32_MAX, 1, 2},
+            {1, 8, 0, 0},  {1, 8, 2, 8},
+            {0, 0, 1, 8},  {1, VL_MAX_ENTRY_SIZE_DEFAULT * 2, 1, VL_MAX_ENTRY_SIZE_DEFAULT * 2}};
+        /* (a REPLICATE of a big entry is well formed: not sent, it could
+           land in a backup of a test's cluster) */
+        size_t ncases = sizeof cases / sizeof cases[0] - (size_t)replicate;
+        for (size_t c = 0; c < ncases; c++) {
+            uint8_t sizes[4 * 5];
+            for (uint32_t i = 0; i < cases[c].n; i++)
+                vl_put_le32(sizes + 4 * i, cases[c].size);
+            vl_wbuf_t b;
+            vl_wbuf_init(&b);
+            vl_append_t a = {
+                .topic_id = 1, .ls_id = 1, .n = cases[c].n, .llsn_begin = 1, .sizes = sizes};
+            vl_append_encode(&a, replicate, &b);
+            vl_hdr_t ah = {.type = replicate ? VL_MSG_REPLICATE : VL_MSG_APPEND,
+                           .request_id = s_next_id++};
+            zmsg_t *msg = vl_wire_msg(&ah, &b);
+            vl_wbuf_free(&b);
+            uint8_t *mem = vl_calloc(1, cases[c].frame_len + 1);
+            for (int f = 0; f < cases[c].frames; f++)
+                zmsg_addmem(msg, mem, cases[c].frame_len);
+            free(mem);
+            zmsg_send(&msg, s_sock);
+        }
     }
     failed |= s_ping("bad appends");
 
@@ -162,7 +175,7 @@ int main(int argc, char **argv)
         zmsg_t *msg = zmsg_new();
         s_header(h, VL_WIRE_MAGIC, VL_WIRE_VERSION, VL_MSG_APPEND);
         zmsg_addmem(msg, h, sizeof h);
-        for (int i = 0; i < VL_WIRE_MAX_FRAMES + 10; i++)
+        for (int i = 0; i < VL_WIRE_MAX_ENTRIES + 10; i++)
             zmsg_addmem(msg, "x", 1);
         zmsg_send(&msg, s_sock);
     }

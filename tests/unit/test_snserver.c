@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "server.h"
 #include "store.h"
+#include "util.h"
 #include "wire.h"
 
 #define S_CLUSTER 7
@@ -177,18 +178,22 @@ static void s_send_commit(s_fix_t *f, uint64_t version, uint64_t llsn_begin, uin
     the client; returns its request id. */
 static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
 {
-    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = n};
+    uint8_t *sizes = malloc(4 * (size_t)n + 1);
+    for (uint32_t i = 0; i < n; i++)
+        vl_put_le32(sizes + 4 * i, (uint32_t)size);
+    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = n, .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
+    free(sizes);
     vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
-    char *data = malloc(size ? size : 1);
-    for (uint32_t i = 0; i < n; i++) {
-        memset(data, 'a' + (int)(i % 26), size);
-        zmsg_addmem(msg, data, size);
-    }
+    char *data = malloc(size * n + 1);
+    for (uint32_t i = 0; i < n; i++)
+        memset(data + i * size, 'a' + (int)(i % 26), size);
+    if (n > 0)
+        zmsg_addmem(msg, data, size * n);
     free(data);
     assert_int_equal(zmsg_send(&msg, f->client), 0);
     return h.request_id;
@@ -197,7 +202,9 @@ static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
 /*  Sends APPEND of one entry holding text; returns its request id. */
 static uint64_t s_send_append_text(s_fix_t *f, const char *text)
 {
-    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = 1};
+    uint8_t size[4];
+    vl_put_le32(size, (uint32_t)strlen(text));
+    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = 1, .sizes = size};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
@@ -354,11 +361,15 @@ static void test_trim_after_queued_commit(void **state)
         s_stop_sn(f);
         vl_store_t *store;
         assert_int_equal(vl_store_open(f->dir, &store), 0);
-        zmsg_t *frames = zmsg_new();
+        vl_wbuf_t sizes, data;
+        vl_wbuf_init(&sizes);
+        vl_wbuf_init(&data);
         uint32_t n = 99;
         uint64_t bytes = 0;
-        assert_int_equal(vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, frames, &n, &bytes), 0);
-        zmsg_destroy(&frames);
+        assert_int_equal(
+            vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, &sizes, &data, &n, &bytes), 0);
+        vl_wbuf_free(&sizes);
+        vl_wbuf_free(&data);
         vl_store_destroy(&store);
         if (n != 0)
             fail_msg("round %d: %u entries below the trim point are still stored", round, n);
@@ -514,14 +525,17 @@ static void test_write_failure(void **state)
         assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
         vl_sub_data_t d;
         assert_int_equal(vl_sub_data_decode(&body, &d), 0);
-        zframe_t *fr = zmsg_first(msg);
-        fr = zmsg_next(msg);
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < d.n; k++)
+            sum += d.entries[k].size;
+        zframe_t *fr;
+        char why[160];
+        assert_int_equal(vl_wire_payload(msg, d.n, sum, &fr, why, sizeof why), 0);
+        const char *p = fr ? (const char *)zframe_data(fr) : NULL;
         for (uint32_t k = 0; k < d.n; k++) {
-            fr = zmsg_next(msg);
-            assert_non_null(fr);
             assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= (uint64_t)N);
-            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)zframe_size(fr),
-                     (const char *)zframe_data(fr));
+            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)d.entries[k].size, p);
+            p += d.entries[k].size;
             seen++;
         }
         last = d.last;
@@ -647,22 +661,27 @@ static void test_idle_subscription_dropped(void **state)
 static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
                                  size_t size, char fill, uint32_t epoch)
 {
+    uint8_t *sizes = malloc(4 * (size_t)n + 1);
+    for (uint32_t i = 0; i < n; i++)
+        vl_put_le32(sizes + 4 * i, (uint32_t)size);
     vl_append_t a = {.topic_id = S_TOPIC,
                      .ls_id = S_LS,
                      .n = n,
                      .llsn_begin = llsn_begin,
                      .bytes_before = (llsn_begin - 1) * size,
-                     .epoch = epoch};
+                     .epoch = epoch,
+                     .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, true, &b);
+    free(sizes);
     vl_hdr_t h = {.type = VL_MSG_REPLICATE, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
-    char *data = malloc(size);
-    memset(data, fill, size);
-    for (uint32_t i = 0; i < n; i++)
-        zmsg_addmem(msg, data, size);
+    char *data = malloc(size * n + 1);
+    memset(data, fill, size * n);
+    if (n > 0)
+        zmsg_addmem(msg, data, size * n);
     free(data);
     assert_int_equal(zmsg_send(&msg, sock), 0);
     return h.request_id;
@@ -748,13 +767,14 @@ static void test_stale_replicate_after_unseal(void **state)
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.n, 3);
-    vl_sub_data_free(&d);
-    zframe_t *fr = zmsg_first(msg);
-    fr = zmsg_next(msg);
-    while ((fr = zmsg_next(msg))) {
-        assert_int_equal(zframe_size(fr), SIZE);
-        assert_int_equal(((const char *)zframe_data(fr))[0], 'n');
+    zframe_t *fr;
+    char why[160];
+    assert_int_equal(vl_wire_payload(msg, d.n, 3 * SIZE, &fr, why, sizeof why), 0);
+    for (uint32_t k = 0; k < d.n; k++) {
+        assert_int_equal(d.entries[k].size, SIZE);
+        assert_int_equal(((const char *)zframe_data(fr))[k * SIZE], 'n');
     }
+    vl_sub_data_free(&d);
     zmsg_destroy(&msg);
     s_finish(&f);
 }

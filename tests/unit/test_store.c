@@ -51,6 +51,49 @@ static void s_reopen(fixture_t *f)
 
 /*  Writes entries "<ls>-<llsn>" padded to size (llsn % 7) + 4 and the new
     state, as the writer does; returns the bytes written. */
+/*  The store appends entries to one buffer (and their sizes); these cut it
+    back into one frame per entry for the checks, and check the sizes add
+    up. */
+static int s_read_entries(vl_store_t *store, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
+                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
+{
+    vl_wbuf_t sizes, data;
+    vl_wbuf_init(&sizes);
+    vl_wbuf_init(&data);
+    int rc = vl_store_read_entries(store, ls_id, llsn_begin, max_n, max_bytes, &sizes, &data, n_p,
+                                   bytes_p);
+    assert_int_equal(sizes.len, 4 * (size_t)*n_p);
+    assert_int_equal(data.len, *bytes_p);
+    size_t off = 0;
+    for (uint32_t i = 0; i < *n_p; i++) {
+        uint32_t size = vl_wire_size(sizes.data, i);
+        zmsg_addmem(frames, data.data + off, size);
+        off += size;
+    }
+    assert_int_equal(off, data.len);
+    vl_wbuf_free(&sizes);
+    vl_wbuf_free(&data);
+    return rc;
+}
+
+static int s_read_committed(vl_store_t *store, uint32_t ls_id, vl_store_cursor_t *cur,
+                            uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
+                            vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p)
+{
+    vl_wbuf_t data;
+    vl_wbuf_init(&data);
+    int rc = vl_store_read_committed(store, ls_id, cur, glsn_limit, max_n, max_bytes, pos,
+                                     frames ? &data : NULL, n_p, more_p);
+    size_t off = 0;
+    for (uint32_t i = 0; frames && i < *n_p; i++) {
+        zmsg_addmem(frames, data.data + off, pos[i].size);
+        off += pos[i].size;
+    }
+    assert_int_equal(off, data.len);
+    vl_wbuf_free(&data);
+    return rc;
+}
+
 static uint64_t s_entry(uint32_t ls, uint64_t llsn, char *buf)
 {
     size_t size = (size_t)(llsn % 7) + 4;
@@ -107,7 +150,7 @@ static void test_write_read(void **state)
     zmsg_t *frames = zmsg_new();
     uint32_t n;
     uint64_t bytes;
-    assert_int_equal(vl_store_read_entries(f->store, 7, 3, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 7, 3, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 13);
     char buf[32];
     uint64_t llsn = 3, sum = 0;
@@ -122,11 +165,11 @@ static void test_write_read(void **state)
 
     /* Limits: max_n, and max_bytes past the first entry. */
     frames = zmsg_new();
-    assert_int_equal(vl_store_read_entries(f->store, 7, 1, 4, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 7, 1, 4, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 4);
     zmsg_destroy(&frames);
     frames = zmsg_new();
-    assert_int_equal(vl_store_read_entries(f->store, 7, 1, 100, 1, frames, &n, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 7, 1, 100, 1, frames, &n, &bytes), 0);
     assert_int_equal(n, 1);
     zmsg_destroy(&frames);
 
@@ -134,7 +177,7 @@ static void test_write_read(void **state)
     vl_store_state_t other = {.topic_id = 1, .ls_id = 8};
     s_write(f->store, &other, 3);
     frames = zmsg_new();
-    assert_int_equal(vl_store_read_entries(f->store, 7, 16, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 7, 16, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 0);
     zmsg_destroy(&frames);
 
@@ -218,8 +261,8 @@ static void test_commit_lookup(void **state)
     uint32_t n;
     bool more;
     zmsg_t *frames = zmsg_new();
-    assert_int_equal(
-        vl_store_read_committed(f->store, 1, &cur, 100, 2, 1 << 20, pos, frames, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 1, &cur, 100, 2, 1 << 20, pos, frames, &n, &more),
+                     0);
     assert_int_equal(n, 2);
     assert_true(more);
     assert_int_equal(pos[0].glsn, 2);
@@ -230,8 +273,7 @@ static void test_commit_lookup(void **state)
     s_entry(1, 2, buf);
     assert_memory_equal(zframe_data(zmsg_first(frames)), buf, size_a[2]);
     zmsg_destroy(&frames);
-    assert_int_equal(
-        vl_store_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
     assert_int_equal(n, 2);
     assert_false(more);
     assert_int_equal(pos[0].glsn, 7);
@@ -240,23 +282,21 @@ static void test_commit_lookup(void **state)
     assert_int_equal(pos[1].glsn, 8);
     assert_int_equal(pos[1].offset, off_a2 + size_a[4]);
     /* Nothing more is committed. */
-    assert_int_equal(
-        vl_store_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
     assert_int_equal(n, 0);
     assert_false(more);
 
     /* A fresh cursor in the middle of a range, and a limit. */
     vl_store_cursor_t mid = {.glsn = 5};
-    assert_int_equal(
-        vl_store_read_committed(f->store, 2, &mid, 6, 8, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 2, &mid, 6, 8, 1 << 20, pos, NULL, &n, &more), 0);
     assert_int_equal(n, 1);
     assert_int_equal(pos[0].glsn, 5);
     assert_int_equal(pos[0].llsn, 2);
     assert_int_equal(pos[0].offset, off_b + size_b[1]);
     /* A cursor on a GLSN of another LS starts at this LS's next one. */
     vl_store_cursor_t other = {.glsn = 4};
-    assert_int_equal(
-        vl_store_read_committed(f->store, 1, &other, 100, 1, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 1, &other, 100, 1, 1 << 20, pos, NULL, &n, &more),
+                     0);
     assert_int_equal(n, 1);
     assert_int_equal(pos[0].glsn, 7);
 
@@ -317,24 +357,22 @@ static void test_trim(void **state)
     uint32_t n;
     bool more;
     vl_store_cursor_t cur = {.glsn = 7};
-    assert_int_equal(
-        vl_store_read_committed(f->store, 3, &cur, 100, 16, 1 << 20, pos, NULL, &n, &more), 0);
+    assert_int_equal(s_read_committed(f->store, 3, &cur, 100, 16, 1 << 20, pos, NULL, &n, &more),
+                     0);
     assert_int_equal(n, 4);
     assert_int_equal(pos[0].glsn, 7);
     assert_int_equal(pos[0].offset, offs[7]); /* offsets still right past the cut */
     assert_int_equal(pos[3].glsn, 10);
     vl_store_cursor_t below = {.glsn = 6};
-    assert_int_equal(
-        vl_store_read_committed(f->store, 3, &below, 100, 16, 1 << 20, pos, NULL, &n, &more),
-        VL_ETRIMMED);
+    assert_int_equal(s_read_committed(f->store, 3, &below, 100, 16, 1 << 20, pos, NULL, &n, &more),
+                     VL_ETRIMMED);
     vl_store_cursor_t way_below = {.glsn = 1};
-    int rc =
-        vl_store_read_committed(f->store, 3, &way_below, 100, 16, 1 << 20, pos, NULL, &n, &more);
+    int rc = s_read_committed(f->store, 3, &way_below, 100, 16, 1 << 20, pos, NULL, &n, &more);
     assert_int_equal(rc, VL_ETRIMMED); /* starts at range 5-8, whose 5 is gone */
 
     zmsg_t *frames = zmsg_new();
     uint64_t bytes;
-    assert_int_equal(vl_store_read_entries(f->store, 3, 1, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 3, 1, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 0);
     zmsg_destroy(&frames);
 
@@ -388,9 +426,9 @@ static void test_delete_ls(void **state)
     zmsg_t *frames = zmsg_new();
     uint32_t cnt;
     uint64_t bytes;
-    assert_int_equal(vl_store_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 0);
-    assert_int_equal(vl_store_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
+    assert_int_equal(s_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 6);
     zmsg_destroy(&frames);
     bool found;

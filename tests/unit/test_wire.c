@@ -150,7 +150,8 @@ static const vl_commit_t s_commit = {0xabcdef0123456789ull, 2, s_commit_items};
 static vl_run_t s_runs[] = {{1, 3}, {100, 1}, {UINT64_MAX - 5, UINT32_MAX}};
 static const vl_append_reply_t s_append_reply = {77, 3, s_runs};
 
-static vl_entry_pos_t s_entries[] = {{1, 1, 0}, {5, 2, 100}, {UINT64_MAX, UINT64_MAX, 7}};
+static vl_entry_pos_t s_entries[] = {
+    {1, 1, 0, 0}, {5, 2, 100, 7}, {UINT64_MAX, UINT64_MAX, 7, UINT32_MAX}};
 static const vl_sub_data_t s_sub_data = {1, 3, s_entries};
 
 static vl_sn_replica_t s_replicas[] = {
@@ -249,7 +250,15 @@ static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
                                         {UINT32_MAX, 0, UINT32_MAX, UINT64_MAX, 0}};
 static const vl_sync_reply_t s_sync_reply = {2, s_sync_items};
 
-static const vl_append_t s_append = {4, 8, VL_WIRE_MAX_FRAMES, 100, 200000, 0x05060708};
+static uint8_t s_append_sizes[4 * VL_WIRE_MAX_ENTRIES]; /* s_fill_sizes fills it */
+static const vl_append_t s_append = {4,      8,          VL_WIRE_MAX_ENTRIES, 100,
+                                     200000, 0x05060708, s_append_sizes};
+
+static void s_fill_sizes(void)
+{
+    for (uint32_t i = 0; i < VL_WIRE_MAX_ENTRIES; i++)
+        vl_put_le32(s_append_sizes + 4 * i, i * 2654435761u);
+}
 
 /* ---- decoder adapters ----------------------------------------------- */
 
@@ -376,8 +385,12 @@ static int s_try_append_x(const uint8_t *data, size_t len, bool replicate)
     assert_int_equal(s_calloc_calls, 0);
     if (rc)
         assert_int_equal(rc, VL_EPROTO);
-    else
-        assert_true(m.n <= VL_WIRE_MAX_FRAMES);
+    else {
+        assert_true(m.n <= VL_WIRE_MAX_ENTRIES);
+        /* the sizes are borrowed from the body, inside it */
+        if (m.n > 0)
+            assert_true(m.sizes >= data && m.sizes + 4 * (size_t)m.n <= data + len);
+    }
     return rc;
 }
 
@@ -405,7 +418,7 @@ static int s_try_append_reply(const uint8_t *data, size_t len)
         assert_null(m.runs);
         assert_int_equal(m.nruns, 0);
     } else {
-        assert_true(m.nruns <= VL_WIRE_MAX_FRAMES);
+        assert_true(m.nruns <= VL_WIRE_MAX_ENTRIES);
         vl_append_reply_free(&m);
     }
     assert_int_equal(s_nlive, 0);
@@ -440,7 +453,7 @@ static int s_try_sub_data(const uint8_t *data, size_t len)
         assert_null(m.entries);
         assert_int_equal(m.n, 0);
     } else {
-        assert_true(m.n <= VL_WIRE_MAX_FRAMES);
+        assert_true(m.n <= VL_WIRE_MAX_ENTRIES);
         vl_sub_data_free(&m);
     }
     assert_int_equal(s_nlive, 0);
@@ -811,9 +824,8 @@ static void test_wire_msg_parse(void **state)
             assert_int_equal(zframe_size(f), b.len);
             assert_memory_equal(zframe_data(f), b.data, b.len);
 
-            /* payload frames ride after the body */
-            zmsg_addstr(msg, "entry-1");
-            zmsg_addstr(msg, "entry-2");
+            /* the payload frame rides after the body */
+            zmsg_addstr(msg, "entry-1entry-2");
             vl_hdr_t got;
             vl_rbuf_t body;
             assert_int_equal(vl_wire_parse(msg, &got, &body), 0);
@@ -826,7 +838,7 @@ static void test_wire_msg_parse(void **state)
             vl_subscribe_t sub;
             assert_int_equal(vl_subscribe_decode(&body, &sub), 0);
             assert_int_equal(sub.ls_id, s_subscribe.ls_id);
-            assert_int_equal(zmsg_size(msg), 4);
+            assert_int_equal(zmsg_size(msg), 3);
             zmsg_destroy(&msg);
         }
     }
@@ -1051,13 +1063,16 @@ static void test_wire_parse_malformed(void **state)
     zmsg_destroy(&msg);
     free(big);
 
-    /* VL_WIRE_MAX_FRAMES payload frames are fine, one more is not */
+    /* one payload frame is fine, a second one is not (version 1 sent one
+       per entry) */
     msg = s_raw_msg(VL_WIRE_MAGIC, VL_WIRE_VERSION, VL_MSG_APPEND, 1, 0, 0);
     zmsg_addmem(msg, NULL, 0);
-    for (int i = 0; i < VL_WIRE_MAX_FRAMES; i++)
-        zmsg_addmem(msg, "e", 1);
+    zmsg_addmem(msg, "e", 1);
     s_expect_parse(msg, 0);
     zmsg_addmem(msg, "e", 1);
+    s_expect_parse(msg, VL_EPROTO);
+    for (int i = 0; i < 100; i++)
+        zmsg_addmem(msg, "e", 1);
     s_expect_parse(msg, VL_EPROTO);
     zmsg_destroy(&msg);
 }
@@ -1263,21 +1278,28 @@ static void test_roundtrip_append(void **state)
     vl_wbuf_t b;
     vl_rbuf_t r;
     vl_append_t m;
+    s_fill_sizes();
 
     s_sample_encode(S_APPEND, &b);
-    assert_int_equal(b.len, 12);
+    assert_int_equal(b.len, 12 + 4 * VL_WIRE_MAX_ENTRIES);
+    /* the sizes follow n, as they are, little endian */
+    assert_memory_equal(b.data + 12, s_append_sizes, sizeof s_append_sizes);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, false, &m), 0);
+    assert_int_equal(r.left, 0);
     assert_int_equal(m.topic_id, s_append.topic_id);
     assert_int_equal(m.ls_id, s_append.ls_id);
-    assert_int_equal(m.n, VL_WIRE_MAX_FRAMES);
+    assert_int_equal(m.n, VL_WIRE_MAX_ENTRIES);
     assert_true(m.llsn_begin == 0); /* not on the wire for APPEND */
     assert_true(m.bytes_before == 0);
     assert_int_equal(m.epoch, 0);
+    assert_ptr_equal(m.sizes, b.data + 12); /* borrowed, not copied */
+    for (uint32_t i = 0; i < m.n; i++)
+        assert_int_equal(vl_wire_size(m.sizes, i), i * 2654435761u);
     vl_wbuf_free(&b);
 
     s_sample_encode(S_REPLICATE, &b);
-    assert_int_equal(b.len, 32);
+    assert_int_equal(b.len, 32 + 4 * VL_WIRE_MAX_ENTRIES);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, true, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1287,20 +1309,174 @@ static void test_roundtrip_append(void **state)
     assert_true(m.llsn_begin == s_append.llsn_begin);
     assert_true(m.bytes_before == s_append.bytes_before);
     assert_int_equal(m.epoch, s_append.epoch);
+    assert_ptr_equal(m.sizes, b.data + 32);
+    assert_memory_equal(m.sizes, s_append_sizes, sizeof s_append_sizes);
     vl_wbuf_free(&b);
 
-    /* n > VL_WIRE_MAX_FRAMES is refused in both forms */
+    /* no entries: no sizes, NULL is fine to encode */
+    vl_append_t none = {1, 2, 0, 3, 4, 5, NULL};
     for (int rep = 0; rep < 2; rep++) {
-        static const uint32_t ns[] = {VL_WIRE_MAX_FRAMES + 1, UINT32_MAX};
+        vl_wbuf_init(&b);
+        vl_append_encode(&none, rep, &b);
+        assert_int_equal(b.len, rep ? 32 : 12);
+        vl_rbuf_init(&r, b.data, b.len);
+        assert_int_equal(vl_append_decode(&r, rep, &m), 0);
+        assert_int_equal(m.n, 0);
+        vl_wbuf_free(&b);
+    }
+
+    /* n > VL_WIRE_MAX_ENTRIES is refused in both forms, even with the
+       sizes there (the n field is patched: the encoder would read n sizes) */
+    for (int rep = 0; rep < 2; rep++) {
+        static const uint32_t ns[] = {VL_WIRE_MAX_ENTRIES + 1, UINT32_MAX};
         for (size_t i = 0; i < 2; i++) {
-            vl_append_t big = s_append;
-            big.n = ns[i];
             vl_wbuf_init(&b);
-            vl_append_encode(&big, rep, &b);
+            vl_append_encode(&s_append, rep, &b);
+            vl_wbuf_u32(&b, 0);
+            vl_put_le32(b.data + 8, ns[i]);
             assert_int_equal(s_try_wbuf(rep ? s_try_replicate : s_try_append, &b), VL_EPROTO);
             vl_wbuf_free(&b);
         }
     }
+    /* fewer sizes than n: refused */
+    for (int rep = 0; rep < 2; rep++) {
+        vl_wbuf_init(&b);
+        vl_append_encode(&s_append, rep, &b);
+        b.len -= 1;
+        assert_int_equal(s_try_wbuf(rep ? s_try_replicate : s_try_append, &b), VL_EPROTO);
+        vl_wbuf_free(&b);
+    }
+}
+
+/*  Builds an APPEND message of n entries with the given sizes and frames
+    payload frames of the given lengths. */
+static zmsg_t *s_batch_msg(uint32_t n, const uint32_t *sizes, int frames, const size_t *lens)
+{
+    uint8_t raw[4 * 8];
+    assert_true(n <= 8);
+    for (uint32_t i = 0; i < n; i++)
+        vl_put_le32(raw + 4 * i, sizes[i]);
+    vl_append_t a = {.topic_id = 1, .ls_id = 2, .n = n, .sizes = raw};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_encode(&a, false, &b);
+    vl_hdr_t h = {VL_MSG_APPEND, 1, 2, 0};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    for (int f = 0; f < frames; f++) {
+        uint8_t *mem = calloc(1, lens[f] + 1);
+        for (size_t k = 0; k < lens[f]; k++)
+            mem[k] = (uint8_t)('a' + k % 26);
+        zmsg_addmem(msg, mem, lens[f]);
+        free(mem);
+    }
+    return msg;
+}
+
+/*  Parses msg as a receiver does; returns vl_wire_payload's result. */
+static int s_check_batch(zmsg_t *msg, zframe_t **data_p)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    int rc = vl_wire_parse(msg, &h, &body);
+    if (rc)
+        return rc;
+    vl_append_t a;
+    assert_int_equal(vl_append_decode(&body, false, &a), 0);
+    char why[160] = "";
+    rc = vl_wire_payload(msg, a.n, vl_wire_sizes_sum(a.sizes, a.n), data_p, why, sizeof why);
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_true(strlen(why) > 0); /* says what is wrong */
+        assert_null(*data_p);
+    }
+    return rc;
+}
+
+static void test_batch_payload(void **state)
+{
+    zmsg_t *msg;
+    zframe_t *data;
+
+    /* round trip: entries back to back in one frame, sliced by the sizes */
+    {
+        static const uint32_t sizes[] = {3, 0, 5, 1};
+        static const size_t lens[] = {9};
+        msg = s_batch_msg(4, sizes, 1, lens);
+        assert_int_equal(zmsg_size(msg), 3);
+        assert_int_equal(s_check_batch(msg, &data), 0);
+        assert_non_null(data);
+        assert_ptr_equal(data, zmsg_last(msg));
+        assert_int_equal(zframe_size(data), 9);
+        assert_memory_equal(zframe_data(data), "abcdefghi", 9);
+        zmsg_destroy(&msg);
+    }
+    /* no entries and no payload frame: fine, no data */
+    msg = s_batch_msg(0, NULL, 0, NULL);
+    assert_int_equal(s_check_batch(msg, &data), 0);
+    assert_null(data);
+    zmsg_destroy(&msg);
+    /* n entries of size 0: one empty payload frame */
+    {
+        static const uint32_t sizes[] = {0, 0};
+        static const size_t lens[] = {0};
+        msg = s_batch_msg(2, sizes, 1, lens);
+        assert_int_equal(s_check_batch(msg, &data), 0);
+        assert_int_equal(zframe_size(data), 0);
+        zmsg_destroy(&msg);
+    }
+
+    /* malformed: sizes add up to more, or less, than the frame */
+    {
+        static const uint32_t sizes[] = {3, 4};
+        static const size_t more[] = {6}, less[] = {8};
+        msg = s_batch_msg(2, sizes, 1, more);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        msg = s_batch_msg(2, sizes, 1, less);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+    }
+    /* malformed: sizes whose sum wraps in 32 bits to the frame's size */
+    {
+        static const uint32_t wrap0[] = {UINT32_MAX, 1}, wrap2[] = {UINT32_MAX, 3},
+                              wrap_many[] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                                             UINT32_MAX, UINT32_MAX, UINT32_MAX, 8};
+        static const size_t zero[] = {0}, two[] = {2}, one[] = {1};
+        msg = s_batch_msg(2, wrap0, 1, zero);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        msg = s_batch_msg(2, wrap2, 1, two);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        msg = s_batch_msg(8, wrap_many, 1, one);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        assert_true(vl_wire_sizes_sum((const uint8_t *)"\xff\xff\xff\xff\x01\0\0\0", 2) ==
+                    (uint64_t)UINT32_MAX + 1);
+    }
+    /* malformed: entries but no payload frame; a payload frame for no
+       entries; two payload frames (the sizes match their sum, as version 1
+       would have sent them) */
+    {
+        static const uint32_t sizes[] = {4, 4};
+        static const size_t lens[] = {4, 4}, eight[] = {8};
+        msg = s_batch_msg(2, sizes, 0, NULL);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        msg = s_batch_msg(0, NULL, 1, eight);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO);
+        zmsg_destroy(&msg);
+        msg = s_batch_msg(2, sizes, 2, lens);
+        assert_int_equal(s_check_batch(msg, &data), VL_EPROTO); /* refused by the parse */
+        zframe_t *f = NULL;
+        char why[160] = "";
+        assert_int_equal(vl_wire_payload(msg, 2, 8, &f, why, sizeof why), VL_EPROTO);
+        assert_null(f);
+        assert_non_null(strstr(why, "2 payload frames"));
+        zmsg_destroy(&msg);
+    }
+    assert_int_equal(s_nlive, 0);
 }
 
 static void test_roundtrip_append_reply(void **state)
@@ -1365,7 +1541,7 @@ static void test_roundtrip_sub_data(void **state)
     vl_rbuf_t r;
     vl_sub_data_t m;
     s_sample_encode(S_SUB_DATA, &b);
-    assert_int_equal(b.len, 5 + 24 * s_sub_data.n);
+    assert_int_equal(b.len, 5 + 28 * s_sub_data.n);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_sub_data_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
@@ -1375,6 +1551,7 @@ static void test_roundtrip_sub_data(void **state)
         assert_true(m.entries[i].glsn == s_entries[i].glsn);
         assert_true(m.entries[i].llsn == s_entries[i].llsn);
         assert_true(m.entries[i].offset == s_entries[i].offset);
+        assert_int_equal(m.entries[i].size, s_entries[i].size);
     }
     vl_sub_data_free(&m);
     assert_null(m.entries);
@@ -1523,7 +1700,7 @@ static void test_truncated_every_length(void **state)
 static void test_counts_beyond_body(void **state)
 {
     static const uint32_t counts[] = {
-        UINT32_MAX, 0x80000000u, 1u << 20, 1u << 16, 65537, VL_WIRE_MAX_FRAMES + 1, 1000, 2};
+        UINT32_MAX, 0x80000000u, 1u << 20, 1u << 16, 65537, VL_WIRE_MAX_ENTRIES + 1, 1000, 2};
     vl_wbuf_t b;
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         uint32_t n = counts[i];
@@ -1558,7 +1735,7 @@ static void test_counts_beyond_body(void **state)
         vl_wbuf_init(&b);
         vl_wbuf_u8(&b, 0);
         vl_wbuf_u32(&b, n);
-        for (int k = 0; k < 24; k++)
+        for (int k = 0; k < 28; k++)
             vl_wbuf_u8(&b, 0);
         assert_int_equal(s_try_wbuf(s_try_sub_data, &b), VL_EPROTO);
         assert_int_equal(s_calloc_calls, 0);
@@ -1648,7 +1825,7 @@ static void test_counts_beyond_body(void **state)
     vl_wbuf_init(&b);
     vl_wbuf_u8(&b, 0);
     vl_wbuf_u32(&b, 1);
-    for (int k = 0; k < 24; k++)
+    for (int k = 0; k < 28; k++)
         vl_wbuf_u8(&b, 0);
     assert_int_equal(s_try_wbuf(s_try_sub_data, &b), 0);
     vl_wbuf_free(&b);
@@ -1659,9 +1836,9 @@ static void test_counts_over_limit(void **state)
 {
     vl_wbuf_t b;
 
-    /* runs and sub data entries: at most VL_WIRE_MAX_FRAMES */
-    for (uint32_t n = VL_WIRE_MAX_FRAMES; n <= VL_WIRE_MAX_FRAMES + 1; n++) {
-        int want = n > VL_WIRE_MAX_FRAMES ? VL_EPROTO : 0;
+    /* runs and sub data entries: at most VL_WIRE_MAX_ENTRIES */
+    for (uint32_t n = VL_WIRE_MAX_ENTRIES; n <= VL_WIRE_MAX_ENTRIES + 1; n++) {
+        int want = n > VL_WIRE_MAX_ENTRIES ? VL_EPROTO : 0;
         vl_wbuf_init(&b);
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u32(&b, n);
@@ -1679,6 +1856,7 @@ static void test_counts_over_limit(void **state)
             vl_wbuf_u64(&b, i);
             vl_wbuf_u64(&b, i);
             vl_wbuf_u64(&b, i);
+            vl_wbuf_u32(&b, i);
         }
         assert_int_equal(s_try_wbuf(s_try_sub_data, &b), want);
         vl_wbuf_free(&b);
@@ -2090,6 +2268,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_meta),
         cmocka_unit_test(test_roundtrip_admin),
         cmocka_unit_test(test_roundtrip_append),
+        cmocka_unit_test(test_batch_payload),
         cmocka_unit_test(test_roundtrip_append_reply),
         cmocka_unit_test(test_roundtrip_subscribe),
         cmocka_unit_test(test_roundtrip_sub_data),
