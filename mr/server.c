@@ -75,7 +75,7 @@ typedef struct {
     int tfd;
     uint32_t tick_us;
     bool tick_armed;
-    int64_t last_tick_us;   /* when the commit timer last fired */
+    int64_t last_round_us;  /* when the last round was computed */
     uint64_t ticks, rounds; /* counted for the STATS pipe command (tests) */
     bool terminated;
     uint32_t cluster_id;
@@ -327,16 +327,18 @@ static void s_on_report(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                                     "say HELLO again",
                                     rep.sn_id);
         s_send(self, rid, &msg);
-    } else if (vl_mrstate_report(self->state, &rep) != 0) {
+    } else if (!vl_mrstate_sn_by_id(self->state, rep.sn_id)) {
         vl_log(LOG_DEBUG, "mr: REPORT from unknown sn=%u ignored", rep.sn_id);
     } else {
         s_peer_set(self, rep.sn_id, rid);
-        /* a replica behind gets its next batch of history as soon as it
-           shows the last one applied (or first reports after a HELLO) */
         peer = s_peer(self, rep.sn_id);
         for (uint32_t i = 0; i < rep.n; i++) {
-            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, rep.items[i].ls_id);
-            vl_mrstate_replica_t *r = ls ? vl_mrstate_replica(ls, rep.sn_id) : NULL;
+            vl_mrstate_ls_t *ls;
+            vl_mrstate_replica_t *r =
+                vl_mrstate_report_item(self->state, rep.sn_id, &rep.items[i], &ls);
+            /* a replica behind gets its next batch of history as soon as
+               it shows the last one applied (or first reports after a
+               HELLO) */
             if (r)
                 s_feed(self, peer, ls, r);
         }
@@ -923,13 +925,15 @@ static void s_tick_set(self_t *self, int64_t first_us, uint32_t interval_us)
 }
 
 /*  Arms the commit timer when the state became dirty while it was idle:
-    the round goes out at once, or a tick after the last tick if that is
-    sooner than a tick ago. */
+    the round goes out at once, or a tick after the last round if that is
+    less than a tick ago. (Not a tick after the last tick: the tick that
+    disarmed the timer, right after a round whose synced write took longer
+    than a tick, would hold the next round back for no reason.) */
 static void s_tick_wake(self_t *self)
 {
     if (self->tick_armed || !vl_mrstate_dirty(self->state))
         return;
-    s_tick_set(self, self->last_tick_us + self->tick_us - vl_now_us(), self->tick_us);
+    s_tick_set(self, self->last_round_us + self->tick_us - vl_now_us(), self->tick_us);
 }
 
 static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -938,11 +942,15 @@ static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     uint64_t expirations;
     if (read(self->tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         vl_log(LOG_WARNING, "mr: reading the commit timer: %s", strerror(errno));
-    self->last_tick_us = vl_now_us();
     self->ticks++;
     /* nothing dirty: no O(log streams) work, and no more ticks until a
        report raises an end */
-    if (!vl_mrstate_dirty(self->state) || !s_commit_round(self))
+    bool again = false;
+    if (vl_mrstate_dirty(self->state)) {
+        self->last_round_us = vl_now_us();
+        again = s_commit_round(self);
+    }
+    if (!again)
         s_tick_set(self, 0, 0);
     return 0;
 }

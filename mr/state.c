@@ -602,18 +602,13 @@ int vl_mrstate_ls_update(vl_mrstate_t *self, uint32_t ls_id, uint32_t sn_from, u
 
 /*  ---- reports and commits ------------------------------------------------ */
 
-int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
+vl_mrstate_replica_t *vl_mrstate_report_item(vl_mrstate_t *self, uint32_t sn_id,
+                                             const vl_report_item_t *it, vl_mrstate_ls_t **ls_p)
 {
-    if (!vl_mrstate_sn_by_id(self, rep->sn_id))
-        return VL_ENOSN;
-    for (uint32_t i = 0; i < rep->n; i++) {
-        const vl_report_item_t *it = &rep->items[i];
-        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, it->ls_id);
-        if (!ls)
-            continue;
-        vl_mrstate_replica_t *r = vl_mrstate_replica(ls, rep->sn_id);
-        if (!r)
-            continue;
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, it->ls_id);
+    vl_mrstate_replica_t *r = ls ? vl_mrstate_replica(ls, sn_id) : NULL;
+    *ls_p = ls;
+    if (r) {
         /* Only a replica of a running log stream that now holds entries
            past the committed end can raise what a round commits, and only
            when its ends changed or it comes into sync; the heartbeat
@@ -632,6 +627,16 @@ int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
             r->lag_since_us = 0;
         }
     }
+    return r;
+}
+
+int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep)
+{
+    if (!vl_mrstate_sn_by_id(self, rep->sn_id))
+        return VL_ENOSN;
+    vl_mrstate_ls_t *ls;
+    for (uint32_t i = 0; i < rep->n; i++)
+        vl_mrstate_report_item(self, rep->sn_id, &rep->items[i], &ls);
     return 0;
 }
 

@@ -167,6 +167,13 @@ int vl_mrstate_load_ls(vl_mrstate_t *self, const vl_mrstate_ls_t *rec);
     skipped. Returns VL_ENOSN when rep->sn_id is not registered. */
 int vl_mrstate_report(vl_mrstate_t *self, const vl_report_t *rep);
 
+/*  Records one item of a report of sn_id (which the caller found
+    registered) and returns the replica it updated, NULL when sn_id hosts
+    no replica of that log stream; *ls_p gets the log stream (NULL when
+    unknown). For a caller that has more to do per replica: one lookup. */
+vl_mrstate_replica_t *vl_mrstate_report_item(vl_mrstate_t *self, uint32_t sn_id,
+                                             const vl_report_item_t *it, vl_mrstate_ls_t **ls_p);
+
 /*  Computes the next commit round without changing the state: for each topic
     by id and each RUNNING log stream by id, the entries written on every
     replica and not yet committed get the next GLSNs and offsets. Fills out
