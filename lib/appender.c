@@ -785,8 +785,11 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
         self->o.batch_bytes = 256 << 10;
     if (self->o.batch_entries == 0)
         self->o.batch_entries = 1024;
-    if (self->o.batch_entries > VL_WIRE_MAX_FRAMES)
-        self->o.batch_entries = VL_WIRE_MAX_FRAMES;
+    if (self->o.batch_entries > VL_WIRE_MAX_ENTRIES)
+        self->o.batch_entries = VL_WIRE_MAX_ENTRIES;
+    /* a batch is one payload frame: at most batch_bytes (or one entry) */
+    if (self->o.batch_bytes > VL_WIRE_MAX_PAYLOAD)
+        self->o.batch_bytes = VL_WIRE_MAX_PAYLOAD;
     if (self->o.linger_us <= 0)
         self->o.linger_us = opts && opts->linger_us < 0 ? 0 : 200;
     if (self->o.pipeline <= 0)

@@ -593,12 +593,20 @@ int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *con
                               "append topic=%s: %zu entries in one batch; at most %u fit in "
                               "one message (split the batch)",
                               topic, n, (unsigned)VL_WIRE_MAX_ENTRIES);
-    for (size_t i = 0; i < n; i++)
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
         if (len[i] > VL_MAX_ENTRY_SIZE_DEFAULT)
             return vl_client_fail(c, VL_ETOOBIG,
                                   "append topic=%s: entry %zu is %zu bytes; the maximum entry "
                                   "size is %u bytes (split it)",
                                   topic, i, len[i], (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
+        total += len[i];
+    }
+    if (total > VL_WIRE_MAX_PAYLOAD)
+        return vl_client_fail(c, VL_EINVAL,
+                              "append topic=%s: %zu bytes in one batch; at most %u bytes fit in "
+                              "one message (split the batch)",
+                              topic, total, (unsigned)VL_WIRE_MAX_PAYLOAD);
     if (glsns)
         memset(glsns, 0, n * sizeof *glsns);
     vl_client_lock(c);

@@ -94,6 +94,20 @@ int vl_rpc_call(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, int timeou
         if (!reply)
             break;
         int prc = vl_wire_parse(reply, hdr, rbody);
+        if (prc == VL_EVERSION && hdr->request_id == req.request_id) {
+            /* the daemon's answer (its VL_EVERSION refusal of our request)
+               in another version of the protocol: say so rather than wait */
+            const uint8_t *h = zframe_data(zmsg_first(reply));
+            if (errbuf)
+                snprintf(errbuf, errbuf_size,
+                         "%s: %s speaks varlog wire protocol version %u, this program version "
+                         "%u; run the same varlog version on every node and client",
+                         vl_wire_type_name(type), self->endpoints, vl_get_le16(h + 4),
+                         VL_WIRE_VERSION);
+            rc = VL_EVERSION;
+            zmsg_destroy(&reply);
+            break;
+        }
         if (prc != 0 || hdr->request_id != req.request_id ||
             (hdr->type & ~VL_MSG_REPLY) != type) {
             zmsg_destroy(&reply); /* stale or garbage: keep waiting */

@@ -36,6 +36,10 @@
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
 #define VL_WIRE_MAX_FRAMES VL_WIRE_MAX_ENTRIES /* the name of version 1 */
+/*  Bytes of the entries of one APPEND a client sends (its payload frame).
+    ZeroMQ's maximum message size applies to each frame, so a storage node
+    must take frames of this size; a client splits larger batches. */
+#define VL_WIRE_MAX_PAYLOAD (64u << 20)
 #define VL_WIRE_MAX_REPLICAS 7
 #define VL_WIRE_MAX_NAME 255
 #define VL_WIRE_MAX_ADDR 255

@@ -2413,8 +2413,12 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_sndhwm(self->router, S_ROUTER_SNDHWM);
+    /* ZeroMQ checks the size of each frame: the body, and the one payload
+       frame of an APPEND (a client's batch, or one big entry) */
     uint64_t maxmsg =
         self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size : VL_WIRE_MAX_BODY;
+    if (maxmsg < VL_WIRE_MAX_PAYLOAD)
+        maxmsg = VL_WIRE_MAX_PAYLOAD;
     zsock_set_maxmsgsize(self->router,
                          (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
     int port = zsock_bind(self->router, "%s", args->listen);
