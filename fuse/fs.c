@@ -89,6 +89,10 @@ typedef struct {
     fs_appender_t *fa;
     char *line;
     size_t line_len, line_cap;
+    const void **wdata; /* the lines of one write, for vl_appender_append_many */
+    size_t *wlen;
+    void **wargs;
+    size_t wn, wcap;
     pthread_mutex_t cmu;
     pthread_cond_t cv;
     uint64_t submitted, completed;
@@ -341,12 +345,20 @@ static int s_wait_committed(fs_file_t *f)
     return rc;
 }
 
-/*  Hands one entry to the topic's appender; f->wmu held (the appender may
-    block while too much is in flight; the callback only takes cmu). */
-static int s_submit_locked(vl_fs_t *fs, fs_file_t *f, const void *data, size_t len)
+/*  Hands f->wn entries (f->wdata, f->wlen, f->wargs) to the topic's
+    appender in one call and empties the list; f->wmu held (the appender
+    may block while too much is in flight; the callback only takes cmu).
+    On error none of them was handed over (the sizes were checked first and
+    the appender is not destroyed while f holds its reference). */
+static int s_submit_many_locked(vl_fs_t *fs, fs_file_t *f)
 {
-    if (len > VL_MAX_ENTRY_SIZE_DEFAULT)
-        return VL_ETOOBIG;
+    size_t n = f->wn;
+    f->wn = 0;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (f->wlen[i] > VL_MAX_ENTRY_SIZE_DEFAULT)
+            return VL_ETOOBIG;
     if (!f->fa) {
         int rc = VL_EIO;
         f->fa = s_appender_get(fs, f->topic, &rc);
@@ -354,15 +366,37 @@ static int s_submit_locked(vl_fs_t *fs, fs_file_t *f, const void *data, size_t l
             return rc;
     }
     pthread_mutex_lock(&f->cmu);
-    f->submitted++;
+    f->submitted += n;
     pthread_mutex_unlock(&f->cmu);
-    int rc = vl_appender_append(f->fa->app, data, len, f);
+    int rc = vl_appender_append_many(f->fa->app, f->wdata, f->wlen, n, f->wargs);
     if (rc != 0) {
         pthread_mutex_lock(&f->cmu);
-        f->submitted--;
+        f->submitted -= n;
         pthread_mutex_unlock(&f->cmu);
     }
     return rc;
+}
+
+/*  Adds one entry to the list s_submit_many_locked hands over; f->wmu held. */
+static void s_wpush(fs_file_t *f, const void *data, size_t len)
+{
+    if (f->wn == f->wcap) {
+        f->wcap = f->wcap ? f->wcap * 2 : 64;
+        f->wdata = vl_realloc(f->wdata, f->wcap * sizeof *f->wdata);
+        f->wlen = vl_realloc(f->wlen, f->wcap * sizeof *f->wlen);
+        f->wargs = vl_realloc(f->wargs, f->wcap * sizeof *f->wargs);
+    }
+    f->wdata[f->wn] = data;
+    f->wlen[f->wn] = len;
+    f->wargs[f->wn] = f; /* s_append_done counts per file */
+    f->wn++;
+}
+
+/*  Hands one entry to the topic's appender; f->wmu held. */
+static int s_submit_locked(vl_fs_t *fs, fs_file_t *f, const void *data, size_t len)
+{
+    s_wpush(f, data, len);
+    return s_submit_many_locked(fs, f);
 }
 
 static int s_flush_line(vl_fs_t *fs, fs_file_t *f)
@@ -426,6 +460,9 @@ static int s_release(const char *path, struct fuse_file_info *fi)
     vl_subscriber_destroy(&f->sub);
     free(f->rest);
     free(f->line);
+    free(f->wdata);
+    free(f->wlen);
+    free(f->wargs);
     pthread_mutex_destroy(&f->wmu);
     pthread_mutex_destroy(&f->cmu);
     pthread_mutex_destroy(&f->rmu);
@@ -519,17 +556,46 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off,
         rc = s_submit_locked(fs, f, buf, size);
         done = rc ? 0 : size;
     } else {
+        /* The complete lines of this write (the first one may finish the
+           line carried over from earlier writes) go to the appender in one
+           call: one lock and one wake-up for all of them. */
         size_t at = 0;
-        while (at < size && rc == 0) {
+        while (at < size) {
             const char *nl = memchr(buf + at, '\n', size - at);
-            size_t piece = nl ? (size_t)(nl - (buf + at)) + 1 : size - at;
+            if (!nl)
+                break; /* a partial line: carried over below */
+            size_t piece = (size_t)(nl - (buf + at)) + 1;
             if (f->line_len + piece > VL_MAX_ENTRY_SIZE_DEFAULT) {
                 rc = VL_ETOOBIG;
                 f->line_len = 0;
                 break;
             }
-            if (nl && f->line_len == 0) {
-                rc = s_submit_locked(fs, f, buf + at, piece); /* whole line, no copy */
+            if (f->line_len == 0) {
+                s_wpush(f, buf + at, piece); /* whole line, no copy */
+            } else {
+                /* only the first line can finish the carried one, so
+                   f->line is not touched again before the hand-over */
+                if (f->line_len + piece > f->line_cap) {
+                    f->line_cap = (f->line_len + piece) * 2;
+                    f->line = vl_realloc(f->line, f->line_cap);
+                }
+                memcpy(f->line + f->line_len, buf + at, piece);
+                s_wpush(f, f->line, f->line_len + piece);
+                f->line_len = 0;
+            }
+            at += piece;
+        }
+        /* the lines before an oversized one are handed over as before */
+        int src = s_submit_many_locked(fs, f);
+        if (src != 0)
+            rc = src; /* none of them was handed over */
+        else
+            done = at;
+        if (rc == 0 && at < size) {
+            size_t piece = size - at;
+            if (f->line_len + piece > VL_MAX_ENTRY_SIZE_DEFAULT) {
+                rc = VL_ETOOBIG;
+                f->line_len = 0;
             } else {
                 if (f->line_len + piece > f->line_cap) {
                     f->line_cap = (f->line_len + piece) * 2;
@@ -537,15 +603,8 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off,
                 }
                 memcpy(f->line + f->line_len, buf + at, piece);
                 f->line_len += piece;
-                if (nl) {
-                    size_t len = f->line_len;
-                    f->line_len = 0;
-                    rc = s_submit_locked(fs, f, f->line, len);
-                }
+                done = size;
             }
-            if (rc == 0)
-                done = at + piece;
-            at += piece;
         }
     }
     pthread_mutex_unlock(&f->wmu);

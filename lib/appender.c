@@ -1,8 +1,10 @@
 /*  appender.c - asynchronous, batching, pipelining appends.
 
-    vl_appender_append copies the entry once, into one growing buffer of
-    the callers' queue (no allocation per entry), and queues it under a
-    mutex; an eventfd wakes the appender's thread (a zactor) when the
+    vl_appender_append(_many) copies the entries once, into one growing
+    buffer of the callers' queue (no allocation per entry), and queues them
+    under a mutex, taken once per call (and one clock read for the linger
+    timer), so many entries handed over at once cost little more than one;
+    an eventfd wakes the appender's thread (a zactor) when the
     queue goes from empty to not empty, so a busy producer costs one
     syscall per wake-up, not per entry. The thread owns every socket: one
     DEALER per primary storage node.
@@ -852,39 +854,82 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
     return 0;
 }
 
-int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *cb_arg)
+/*  True when an entry of len bytes must wait: something is outstanding and
+    it would exceed max_bytes or max_entries; mutex held. */
+static bool s_full(const vl_appender_t *self, size_t len)
 {
-    if (len > VL_MAX_ENTRY_SIZE_DEFAULT)
-        return vl_client_fail(self->client, VL_ETOOBIG,
-                              "append topic=%s: entry of %zu bytes; the maximum entry size is "
-                              "%u bytes (split it)",
-                              self->topic, len, (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
-    s_entry_t e = {.size = (uint32_t)len, .cb_arg = cb_arg};
-    pthread_mutex_lock(&self->mutex);
-    while (!self->stopping && self->appended > self->completed &&
+    return self->appended > self->completed &&
            (self->outstanding_bytes + len > self->max_bytes ||
-            self->appended - self->completed >= self->max_entries))
-        pthread_cond_wait(&self->cond, &self->mutex);
-    if (self->stopping) {
-        pthread_mutex_unlock(&self->mutex);
-        return vl_client_fail(self->client, VL_ECLOSED, "append topic=%s: the appender is closing",
-                              self->topic);
+            self->appended - self->completed >= self->max_entries);
+}
+
+int vl_appender_append_many(vl_appender_t *self, const void *const *data, const size_t *len,
+                            size_t n, void *const *cb_args)
+{
+    /* checked before anything is queued, so that an error queues nothing */
+    for (size_t i = 0; i < n; i++)
+        if (len[i] > VL_MAX_ENTRY_SIZE_DEFAULT)
+            return vl_client_fail(self->client, VL_ETOOBIG,
+                                  "append topic=%s: entry %zu of %zu has %zu bytes; the maximum "
+                                  "entry size is %u bytes (split it)",
+                                  self->topic, i + 1, n, len[i],
+                                  (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
+    /* One lock, one clock read and one wake-up per chunk: the whole call,
+       unless flow control makes it wait part way. */
+    bool wake = false;
+    size_t i = 0;
+    pthread_mutex_lock(&self->mutex);
+    while (i < n) {
+        while (!self->stopping && s_full(self, len[i]))
+            pthread_cond_wait(&self->cond, &self->mutex);
+        if (self->stopping) {
+            pthread_mutex_unlock(&self->mutex);
+            if (wake)
+                s_wake(self);
+            return vl_client_fail(self->client, VL_ECLOSED,
+                                  "append topic=%s: the appender is closing (%zu of %zu entries "
+                                  "of the call were queued)",
+                                  self->topic, i, n);
+        }
+        int64_t now_us = vl_now_us();
+        size_t room = n - i;
+        if (self->nin + room > self->capin) {
+            size_t cap = self->capin ? self->capin * 2 : 256;
+            while (cap < self->nin + room)
+                cap *= 2;
+            self->in = vl_realloc(self->in, cap * sizeof *self->in);
+            self->capin = cap;
+        }
+        wake |= self->nin == 0;
+        /* the first entry fits (we waited for it); the others as long as
+           each one alone would not have had to wait */
+        do {
+            self->in[self->nin++] = (s_entry_t){.off = self->in_data.len,
+                                                .size = (uint32_t)len[i],
+                                                .cb_arg = cb_args ? cb_args[i] : NULL,
+                                                .t_us = now_us};
+            vl_wbuf_mem(&self->in_data, data[i], len[i]);
+            self->appended++;
+            self->outstanding_bytes += len[i];
+            i++;
+        } while (i < n && !s_full(self, len[i]));
+        if (i < n && wake) {
+            /* about to wait for room: the thread must see what is queued */
+            pthread_mutex_unlock(&self->mutex);
+            s_wake(self);
+            wake = false;
+            pthread_mutex_lock(&self->mutex);
+        }
     }
-    e.t_us = vl_now_us();
-    if (self->nin == self->capin) {
-        self->capin = self->capin ? self->capin * 2 : 256;
-        self->in = vl_realloc(self->in, self->capin * sizeof *self->in);
-    }
-    bool wake = self->nin == 0;
-    e.off = self->in_data.len;
-    vl_wbuf_mem(&self->in_data, data, len);
-    self->in[self->nin++] = e;
-    self->appended++;
-    self->outstanding_bytes += len;
     pthread_mutex_unlock(&self->mutex);
     if (wake)
         s_wake(self);
     return 0;
+}
+
+int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *cb_arg)
+{
+    return vl_appender_append_many(self, &data, &len, 1, &cb_arg);
 }
 
 int vl_appender_flush(vl_appender_t *self)

@@ -130,6 +130,23 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
     than the maximum entry size. */
 int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *cb_arg);
 
+/*  Queues n entries (copied: data[i] of len[i] bytes) with their callback
+    arguments (cb_args[i]; cb_args may be NULL for all NULL), as n calls of
+    vl_appender_append would, in that order and with a callback each, but
+    with one lock, one clock read and one wake-up of the appender's thread
+    for the whole call. Blocks while too much is in flight, like
+    vl_appender_append; a call larger than what may be in flight is queued
+    in parts as room frees up. Thread-safe; the entries of one call are
+    contiguous in the append order unless it had to wait part way (another
+    thread's entries may then come between the parts). VL_ETOOBIG (nothing
+    queued, no callback) when an entry is larger than the maximum entry
+    size.
+    VL_ECLOSED when the appender is being destroyed: entries of the call
+    queued before that get their callbacks (with VL_ECLOSED), the message
+    says how many. */
+int vl_appender_append_many(vl_appender_t *app, const void *const *data, const size_t *len,
+                            size_t n, void *const *cb_args);
+
 /*  Waits until every entry queued before the call has had its callback.
     Returns 0, or the first error any entry got since the last flush (its
     message in vl_client_errmsg). A batch that a log stream refused because
