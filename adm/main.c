@@ -1,112 +1,35 @@
 /*  main.c - varlogadm: options, logging, start the admin actor, wait.
 
-    One option table drives getopt_long and --help, so the two cannot
-    disagree (man/varlogadm.8 repeats the --help text). Everything else
-    lives in server.c, which tests can run in-process.
+    One option table (opt.h) drives the command line, the --config file
+    and --help, so they cannot disagree (man/varlogadm.8 repeats the --help
+    text). Everything else lives in server.c, which tests can run in-process.
 */
-#include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "opt.h"
 #include "server.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-enum {
-    O_LISTEN = 256,
-    O_MR,
-    O_HEARTBEAT,
-    O_HEARTBEAT_TIMEOUT,
-    O_AUTO,
-    O_NO_AUTO_UNSEAL,
-    O_LOG_LEVEL,
-    O_HELP,
-    O_VERSION
+static const vl_opt_prog_t s_prog = {
+    .prog = "varlogadm",
+    .usage = "Usage: varlogadm [OPTION]...\n"
+             "The varlog admin daemon: proxies admin requests of varlogctl to the metadata\n"
+             "repository, registers storage nodes and watches which are up.\n\n"
+             "Options:\n",
+    .epilog = "\nStops on SIGINT or SIGTERM. Logs go to stderr.\n",
+    .version = "varlogadm " PACKAGE_VERSION,
+    .style = VL_OPT_STYLE_INDENTED,
 };
 
-typedef struct {
-    const char *name;
-    const char *arg; /* NULL: a flag */
-    int key;
-    const char *help;
-} s_option_t;
-
-static const s_option_t s_options[] = {
-    {"listen", "ENDPOINT", O_LISTEN,
-     "endpoint to serve varlogctl on (default " VL_ADM_LISTEN_DEFAULT ")"},
-    {"mr", "ENDPOINTS", O_MR,
-     "metadata repository, comma-separated\n(default $VARLOG_MR or " VL_ADM_MR_DEFAULT ")"},
-    {"heartbeat-ms", "MS", O_HEARTBEAT,
-     "ask every storage node for its status this often (default 1000)"},
-    {"heartbeat-timeout-ms", "MS", O_HEARTBEAT_TIMEOUT,
-     "mark a storage node down after this long without an answer\n(default 3000)"},
-    {"auto", "on|off", O_AUTO,
-     "on (default): seal the log streams of a storage node that is down,\nsync them when it "
-     "is back and unseal them once in line; off:\nleave all of it to 'varlogctl ls ...'"},
-    {"no-auto-unseal", NULL, O_NO_AUTO_UNSEAL,
-     "seal and sync automatically, but leave the unseal to\n'varlogctl ls unseal'"},
-    {"log-level", "LEVEL", O_LOG_LEVEL, "error, warning, notice, info or debug (default info)"},
-    {"help", NULL, O_HELP, "print this help and exit"},
-    {"version", NULL, O_VERSION, "print the version and exit"},
-};
-#define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
-
-static void s_help(FILE *out)
-{
-    fprintf(out, "Usage: varlogadm [OPTION]...\n"
-                 "The varlog admin daemon: proxies admin requests of varlogctl to the metadata\n"
-                 "repository, registers storage nodes and watches which are up.\n\n"
-                 "Options:\n");
-    for (size_t i = 0; i < S_NOPTIONS; i++) {
-        fprintf(out, "  --%s%s%s\n        ", s_options[i].name, s_options[i].arg ? " " : "",
-                s_options[i].arg ? s_options[i].arg : "");
-        for (const char *p = s_options[i].help; *p; p++)
-            if (*p == '\n')
-                fputs("\n        ", out);
-            else
-                fputc(*p, out);
-        fputc('\n', out);
-    }
-    fprintf(out, "\nStops on SIGINT or SIGTERM. Logs go to stderr.\n");
-}
-
-static int s_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int s_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "varlogadm: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "; see 'varlogadm --help'\n");
-    va_end(ap);
-    return 2;
-}
-
-/*  Parses a positive number of milliseconds; -1 when s is not one. */
-static int s_parse_ms(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v <= 0 || v > 3600 * 1000)
-        return -1;
-    return (int)v;
-}
+static const char *const s_auto_words[] = {"on", "off", NULL};
 
 int main(int argc, char **argv)
 {
-    struct option longopts[S_NOPTIONS + 1];
-    for (size_t i = 0; i < S_NOPTIONS; i++)
-        longopts[i] =
-            (struct option){s_options[i].name, s_options[i].arg ? required_argument : no_argument,
-                            NULL, s_options[i].key};
-    memset(&longopts[S_NOPTIONS], 0, sizeof longopts[0]);
-
     const char *env_mr = getenv("VARLOG_MR");
     vl_adm_opts_t opts = {
         .listen = VL_ADM_LISTEN_DEFAULT,
@@ -115,69 +38,56 @@ int main(int argc, char **argv)
         .heartbeat_timeout_ms = VL_ADM_HEARTBEAT_TIMEOUT_MS_DEFAULT,
     };
     int level = LOG_INFO;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_LISTEN:
-            opts.listen = optarg;
-            break;
-        case O_MR:
-            opts.mr = optarg;
-            break;
-        case O_HEARTBEAT:
-            if ((opts.heartbeat_ms = s_parse_ms(optarg)) < 0)
-                return s_usage_error("--heartbeat-ms: '%s' is not a number of milliseconds "
-                                     "(1..3600000)",
-                                     optarg);
-            break;
-        case O_HEARTBEAT_TIMEOUT:
-            if ((opts.heartbeat_timeout_ms = s_parse_ms(optarg)) < 0)
-                return s_usage_error("--heartbeat-timeout-ms: '%s' is not a number of "
-                                     "milliseconds (1..3600000)",
-                                     optarg);
-            break;
-        case O_AUTO:
-            if (strcmp(optarg, "on") == 0)
-                opts.no_auto = false;
-            else if (strcmp(optarg, "off") == 0)
-                opts.no_auto = true;
-            else
-                return s_usage_error("--auto: '%s' is neither on nor off", optarg);
-            break;
-        case O_NO_AUTO_UNSEAL:
-            opts.no_auto_unseal = true;
-            break;
-        case O_LOG_LEVEL:
-            if ((level = vl_log_level_parse(optarg)) < 0)
-                return s_usage_error("--log-level: unknown level '%s' (use error, warning, "
-                                     "notice, info or debug)",
-                                     optarg);
-            break;
-        case O_HELP:
-            s_help(stdout);
-            return 0;
-        case O_VERSION:
-            printf("varlogadm %s\n", PACKAGE_VERSION);
-            return 0;
-        case ':':
-            return s_usage_error("%s needs a value", argv[optind - 1]);
-        default:
-            return s_usage_error("unknown option '%s'", argv[optind - 1]);
-        }
+    int no_auto = 0; /* index in s_auto_words: 0 on, 1 off */
+
+    const vl_opt_def_t options[] = {
+        VL_OPT_STRING_DEF("listen", "ENDPOINT",
+                          "endpoint to serve varlogctl on (default " VL_ADM_LISTEN_DEFAULT ")",
+                          &opts.listen),
+        VL_OPT_STRING_DEF(
+            "mr", "ENDPOINTS",
+            "metadata repository, comma-separated\n(default $VARLOG_MR or " VL_ADM_MR_DEFAULT ")",
+            &opts.mr),
+        VL_OPT_INT_DEF("heartbeat-ms", "MS",
+                       "ask every storage node for its status this often (default 1000)",
+                       &opts.heartbeat_ms, 1, 3600 * 1000),
+        VL_OPT_INT_DEF("heartbeat-timeout-ms", "MS",
+                       "mark a storage node down after this long without an answer\n(default 3000)",
+                       &opts.heartbeat_timeout_ms, 1, 3600 * 1000),
+        VL_OPT_ENUM_DEF(
+            "auto", "on|off",
+            "on (default): seal the log streams of a storage node that is down,\nsync them when it "
+            "is back and unseal them once in line; off:\nleave all of it to 'varlogctl ls ...'",
+            &no_auto, s_auto_words, NULL),
+        VL_OPT_FLAG_DEF(
+            "no-auto-unseal",
+            "seal and sync automatically, but leave the unseal to\n'varlogctl ls unseal'",
+            &opts.no_auto_unseal),
+        VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
+                             "error, warning, notice, info or debug (default info)", &level),
+        VL_OPT_CONFIG_DEF(),
+        VL_OPT_HELP_DEF("print this help and exit"),
+        VL_OPT_VERSION_DEF("print the version and exit"),
+    };
+    vl_opt_t *opt = vl_opt_new(&s_prog, options, sizeof options / sizeof options[0]);
+    int status = vl_opt_parse(opt, argc, argv);
+    if (status < 0 && opts.heartbeat_timeout_ms <= opts.heartbeat_ms)
+        status = vl_opt_usage_error(opt,
+                                    "--heartbeat-timeout-ms (%d) must be larger than "
+                                    "--heartbeat-ms (%d), or every storage node would flap",
+                                    opts.heartbeat_timeout_ms, opts.heartbeat_ms);
+    if (status >= 0) {
+        vl_opt_destroy(&opt);
+        return status;
     }
-    if (optind < argc)
-        return s_usage_error("unexpected argument '%s'", argv[optind]);
-    if (opts.heartbeat_timeout_ms <= opts.heartbeat_ms)
-        return s_usage_error("--heartbeat-timeout-ms (%d) must be larger than --heartbeat-ms "
-                             "(%d), or every storage node would flap",
-                             opts.heartbeat_timeout_ms, opts.heartbeat_ms);
+    opts.no_auto = no_auto == 1;
 
     vl_log_init("varlogadm", level);
     zsys_init();
     zactor_t *actor = zactor_new(vl_adm_actor, &opts);
     if (!actor) {
         vl_log(LOG_ERR, "cannot start the admin thread; out of resources?");
+        vl_opt_destroy(&opt);
         return 1;
     }
     int port = -1;
@@ -196,5 +106,6 @@ int main(int argc, char **argv)
         vl_log(LOG_NOTICE, "stopping on a signal");
     }
     zactor_destroy(&actor);
+    vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */
     return rc;
 }
