@@ -612,7 +612,8 @@ static int s_sn_call(self_t *self, const char *addr, uint16_t type, const vl_wbu
     vl_hdr_t h = {.type = type, .request_id = id};
     zmsg_t *req = vl_wire_msg(&h, body);
     zsock_set_sndtimeo(sock, -1);
-    zmsg_send(&req, sock);
+    if (zmsg_send(&req, sock) != 0)
+        zmsg_destroy(&req);
     zpoller_t *poller = zpoller_new(sock, NULL);
     int64_t deadline = zclock_mono() + self->ping_timeout_ms;
     int rc = VL_EUNAVAIL;

@@ -72,6 +72,7 @@ struct vl_fs {
     pthread_mutex_t mu; /* meta, appenders */
     fs_meta_t meta;
     fs_appender_t *appenders;
+    struct fs_file *files; /* open files, so that unmounting frees them */
     time_t mounted_at;
 };
 
@@ -80,7 +81,8 @@ struct vl_fs {
     completion counters the appender's callback updates, rmu the read side
     (a .follow read may block in it for long). base is read without rmu by
     getattr, atomically. */
-typedef struct {
+typedef struct fs_file {
+    struct fs_file *prev, *next; /* in vl_fs.files, under fs->mu */
     char topic[256];
     bool follow;
     int flags;
@@ -269,6 +271,7 @@ static int s_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 /* ---- open / create / release --------------------------------------------- */
 
 static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p);
+static void s_file_free(fs_file_t *f);
 static void s_appender_put(vl_fs_t *fs, fs_appender_t *a);
 static void s_append_done(void *arg, int rc, uint64_t glsn, uint64_t offset);
 
@@ -287,6 +290,12 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
     pthread_mutex_init(&f->cmu, NULL);
     pthread_mutex_init(&f->rmu, NULL);
     pthread_cond_init(&f->cv, NULL);
+    pthread_mutex_lock(&fs->mu);
+    f->next = fs->files;
+    if (f->next)
+        f->next->prev = f;
+    fs->files = f;
+    pthread_mutex_unlock(&fs->mu);
     fi->fh = (uint64_t)(uintptr_t)f;
     fi->direct_io = 1;
     fi->nonseekable = follow;
@@ -457,6 +466,22 @@ static int s_release(const char *path, struct fuse_file_info *fi)
     s_flush_line(fs, f);
     s_wait_committed(f);
     s_appender_put(fs, f->fa);
+    pthread_mutex_lock(&fs->mu);
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        fs->files = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    pthread_mutex_unlock(&fs->mu);
+    s_file_free(f);
+    fi->fh = 0;
+    return 0;
+}
+
+/*  Frees an open file's read side and itself (its writes are done). */
+static void s_file_free(fs_file_t *f)
+{
     vl_subscriber_destroy(&f->sub);
     free(f->rest);
     free(f->line);
@@ -468,8 +493,6 @@ static int s_release(const char *path, struct fuse_file_info *fi)
     pthread_mutex_destroy(&f->rmu);
     pthread_cond_destroy(&f->cv);
     free(f);
-    fi->fh = 0;
-    return 0;
 }
 
 /* ---- write ----------------------------------------------------------------- */
@@ -1040,11 +1063,23 @@ void vl_fs_destroy(vl_fs_t **self_p)
     if (!self_p || !*self_p)
         return;
     vl_fs_t *fs = *self_p;
+    /* Files still open at unmount get no release. Their appenders go first
+       (destroying one completes its callbacks, which touch the files),
+       then the files. */
+    for (fs_file_t *f = fs->files; f; f = f->next) {
+        s_appender_put(fs, f->fa);
+        f->fa = NULL;
+    }
     while (fs->appenders) {
         fs_appender_t *a = fs->appenders;
         fs->appenders = a->next;
         vl_appender_destroy(&a->app);
         free(a);
+    }
+    while (fs->files) {
+        fs_file_t *f = fs->files;
+        fs->files = f->next;
+        s_file_free(f);
     }
     vl_client_destroy(&fs->client);
     free(fs->meta.topics);

@@ -248,6 +248,7 @@ static int s_send_to(self_t *self, zframe_t *rid, zmsg_t **msg_p)
     zmsg_prepend(*msg_p, &copy);
     int rc = zmsg_send(msg_p, self->router);
     if (rc != 0) {
+        zmsg_destroy(msg_p); /* taken: a failed send leaves it with us */
         char hex[64];
         s_rid_hex(rid, hex, sizeof hex);
         vl_log(LOG_DEBUG, "sn=%u: reply to peer %s not sent: %s", self->sn_id, hex,
@@ -436,9 +437,11 @@ static void s_send_report(self_t *self)
     vl_report_encode(&r, &b);
     vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &b);
-    if (zmsg_send(&msg, self->mr) != 0)
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
         vl_log(LOG_DEBUG, "sn=%u: REPORT not sent (MR unreachable): %s", self->sn_id,
                zmq_strerror(zmq_errno()));
+    }
     vl_wbuf_free(&b);
     free(r.items);
 }
@@ -471,8 +474,10 @@ static void s_send_hello(self_t *self)
     vl_hdr_t h = {
         .type = VL_MSG_HELLO, .request_id = ++self->hello_seq, .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &b);
-    if (zmsg_send(&msg, self->mr) != 0)
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
         vl_log(LOG_DEBUG, "sn: HELLO not sent (MR unreachable): %s", zmq_strerror(zmq_errno()));
+    }
     vl_wbuf_free(&b);
 }
 
@@ -1693,8 +1698,10 @@ static void s_ask_meta(self_t *self)
                   .request_id = ++self->hello_seq,
                   .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, NULL);
-    if (zmsg_send(&msg, self->mr) != 0)
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
         vl_log(LOG_DEBUG, "sn=%u: GET_META not sent (MR unreachable)", self->sn_id);
+    }
 }
 
 /*  Parks a request naming a log stream this node does not host (yet).
