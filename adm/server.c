@@ -122,10 +122,7 @@ static bool s_send_request(zsock_t *sock, uint16_t type, uint64_t id)
 /*  Sends msg to the client named by routing id rid (copied). */
 static void s_reply(self_t *self, zframe_t *rid, zmsg_t **msg_p)
 {
-    zframe_t *copy = zframe_dup(rid);
-    zmsg_prepend(*msg_p, &copy);
-    if (zmsg_send(msg_p, self->router) != 0)
-        zmsg_destroy(msg_p); /* client gone or not reading: drop */
+    vl_wire_send_to(self->router, rid, msg_p); /* client gone or not reading: dropped */
 }
 
 /*  Replies with a status and a formatted message, and logs it. */

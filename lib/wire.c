@@ -248,6 +248,16 @@ uint64_t vl_wire_sizes_sum(const uint8_t *sizes, uint32_t n)
     return sum;
 }
 
+int vl_wire_send_to(zsock_t *router, zframe_t *rid, zmsg_t **msg_p)
+{
+    zframe_t *to = zframe_dup(rid);
+    zmsg_prepend(*msg_p, &to);
+    if (zmsg_send(msg_p, router) == 0)
+        return 0;
+    zmsg_destroy(msg_p);
+    return -1;
+}
+
 void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size)
 {
     char text[1024];

@@ -156,6 +156,12 @@ static inline uint32_t vl_wire_size(const uint8_t *sizes, uint32_t i)
 /*  The sum of n sizes of such an array, in 64 bits. */
 uint64_t vl_wire_sizes_sum(const uint8_t *sizes, uint32_t n);
 
+/*  Sends msg (taken, destroyed in every case) over a ROUTER to the peer
+    whose routing id is rid (borrowed, copied). A ROUTER never blocks: a
+    vanished or full peer loses the message, and the protocol recovers it
+    (retries, resends). Returns 0, or -1 when the message was dropped. */
+int vl_wire_send_to(zsock_t *router, zframe_t *rid, zmsg_t **msg_p);
+
 /*  The error text of a reply whose status is not 0 (copied into out). */
 void vl_wire_errtext(vl_rbuf_t *body, char *out, size_t size);
 

@@ -141,12 +141,7 @@ static void s_peer_drop(self_t *self, uint32_t sn_id)
 
 static void s_send(self_t *self, zframe_t *rid, zmsg_t **msg_p)
 {
-    zframe_t *to = zframe_dup(rid);
-    zmsg_prepend(*msg_p, &to);
-    /* ROUTER never blocks: a full or vanished peer loses the message, and
-       the protocol recovers it (HELLO retries, resends) */
-    if (zmsg_send(msg_p, self->router) != 0)
-        zmsg_destroy(msg_p);
+    vl_wire_send_to(self->router, rid, msg_p); /* a lost one is recovered by retries */
 }
 
 static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,

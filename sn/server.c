@@ -244,11 +244,8 @@ static void s_rid_hex(zframe_t *rid, char *out, size_t size)
     the peer is gone or over its high-water mark. */
 static int s_send_to(self_t *self, zframe_t *rid, zmsg_t **msg_p)
 {
-    zframe_t *copy = zframe_dup(rid);
-    zmsg_prepend(*msg_p, &copy);
-    int rc = zmsg_send(msg_p, self->router);
+    int rc = vl_wire_send_to(self->router, rid, msg_p);
     if (rc != 0) {
-        zmsg_destroy(msg_p); /* taken: a failed send leaves it with us */
         char hex[64];
         s_rid_hex(rid, hex, sizeof hex);
         vl_log(LOG_DEBUG, "sn=%u: reply to peer %s not sent: %s", self->sn_id, hex,
