@@ -66,7 +66,11 @@ for w in $(seq $WRITERS); do
 	) &
 	APP[$w]=$!
 done
-sleep 6
+# kill in the middle of the load: once every appender has had a third of
+# its entries acknowledged
+for w in $(seq $WRITERS); do
+	wait_for 60 "appender $w to be a third through" lines_ge "$T/ack$w.txt" $((PER / 3))
+done
 kill9 "sn$VICTIM"
 log "killed sn $VICTIM"
 "$BIN/varlogctl" --mr "$MR" subscribe f --follow --glsn >"$T/sub-during.out" 2>"$T/sub-during.err" &

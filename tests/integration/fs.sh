@@ -47,12 +47,17 @@ mount_fs "$M2"
 cmp "$M/app" "$M2/app" || fail "two mounts differ"
 diff <(ls "$M") <(ls "$M2") || fail "two mounts list different topics"
 
-# .follow blocks at the end and delivers new entries
-timeout 20 head -n 8001 "$M/.follow/app" >"$T/follow.out" &
+# .follow blocks at the end and delivers new entries (cat writes what it
+# reads at once, so its output shows where it is)
+cat "$M/.follow/app" >"$T/follow.out" &
 FOL=$!
-sleep 0.5
+PIDS+=($FOL)
+wait_for 20 ".follow reader to reach the end" lines_ge "$T/follow.out" 8000
+kill -0 $FOL || fail ".follow reader ended at the end of the log instead of waiting"
 echo "after follow" >>"$M/app"
-wait $FOL || fail ".follow reader did not get the new line"
+wait_for 20 ".follow reader to get the new line" lines_ge "$T/follow.out" 8001
+kill -TERM $FOL
+wait $FOL 2>/dev/null || true
 tail -n 1 "$T/follow.out" | grep -qx "after follow" || fail ".follow did not deliver the new line"
 
 # O_TRUNC and writes without O_APPEND are refused; the topic is unchanged

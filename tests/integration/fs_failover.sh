@@ -44,7 +44,10 @@ for w in $(seq $WRITERS); do
 	) &
 	W[$w]=$!
 done
-sleep 2
+# kill in the middle: once every writer has had a quarter of its lines acknowledged
+for w in $(seq $WRITERS); do
+	wait_for 60 "writer $w to be a quarter through" lines_ge "$T/ok$w.txt" $((PER / 4))
+done
 kill9 "sn$VICTIM"
 log "killed sn $VICTIM"
 sealed() { ctl ls list f | grep -q SEALED; }
