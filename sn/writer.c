@@ -11,7 +11,8 @@
 
     A batch takes every job already queued, up to S_BATCH_BYTES of entries,
     so that under load one fsync covers many appends (group commit) and
-    when idle a single job is written at once.
+    when idle a single job is written at once. A trim is written in a batch
+    of its own after the jobs queued before it (it reads the store).
 */
 #include <pthread.h>
 #include <stdarg.h>
@@ -327,7 +328,20 @@ static void *s_thread(void *arg)
             jobs++;
             bytes += job->bytes;
         }
-        s_write_batch(&t, head);
+        /* A trim reads the store to find what to delete, so it cannot see
+           ranges earlier in its own batch: a trim ends the batch before it
+           and starts the next one. */
+        vl_writer_job_t *seg = head;
+        while (seg) {
+            vl_writer_job_t *last = seg;
+            while (last->next && last->next->kind != VL_WRITER_TRIM)
+                last = last->next;
+            vl_writer_job_t *rest = last->next;
+            last->next = NULL;
+            s_write_batch(&t, seg);
+            last->next = rest;
+            seg = rest;
+        }
         s_send_ptr(w->thread_sock, head);
     }
     vl_store_batch_destroy(&t.batch);
