@@ -3,16 +3,25 @@
     Keys (numbers big endian so that keys sort by number, DESIGN.md):
         S sn_id                -> addr
         T topic_id             -> topic record
-        L ls_id                -> log stream record (committed ends included)
+        L ls_id                -> log stream record (committed ends as of the
+                                  last metadata write)
         V                      -> version and id counters
-        C topic_id glsn_begin  -> commit range
-        R ls_id llsn_begin     -> glsn_begin
-    Every write is one WriteBatch written with sync, so a crash leaves either
-    all of a change or none of it, and nothing is announced before it is
-    durable.
+        G topic_id glsn_begin  -> one commit round's ranges of the topic
+        K topic_id hwm         -> checkpoint: every log stream's committed
+                                  end after the round that ended at hwm
+    Every write is one WriteBatch, so a crash leaves either all of a change
+    or none of it; metadata writes are synced, commit rounds are synced
+    themselves or by a synced write after them (vl_persist_write), and
+    nothing is announced before it is durable. Loading replays the rounds
+    after the last metadata write or checkpoint of each topic.
+
+    Threads: one thread builds batches and writes metadata (the server's
+    loop), another may write the commit batches (its writer); history
+    reads may run in the first while the second writes.
 */
 #ifndef VL_PERSIST_H
 #define VL_PERSIST_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "state.h"
@@ -44,9 +53,27 @@ int vl_persist_save_meta(vl_persist_t *self, const vl_mrstate_t *state, uint32_t
                          const uint32_t *drop_ls, size_t ndrop_ls, char *errbuf,
                          size_t errbuf_size);
 
-/*  Writes a computed commit round (not yet applied to state): the ranges,
-    the log streams' new committed ends, the topics' new HWM and end offset
-    and the version. One synced batch. VL_ESTORE with errbuf set. */
+/*  A commit round's write, built but not yet written. */
+typedef struct vl_persist_batch vl_persist_batch_t;
+
+/*  Builds the write of a computed commit round that is not yet applied to
+    state (state is read for checkpoints): one G record per topic of the
+    round, and a K checkpoint every 64 groups of a topic. Call from the
+    thread that owns state, in round order. Caller owns the result (write
+    it, or destroy it). */
+vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate_t *state,
+                                            const vl_commit_t *round);
+void vl_persist_batch_destroy(vl_persist_batch_t **batch_p);
+
+/*  Writes a batch (takes ownership), synced or not. An unsynced write
+    becomes durable with the next synced one: the write-ahead log is
+    synced up to the end. VL_ESTORE with errbuf set on failure. Any
+    thread. */
+int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync, char *errbuf,
+                     size_t errbuf_size);
+
+/*  Builds and writes one round with sync (vl_persist_commit_batch, then
+    vl_persist_write). VL_ESTORE with errbuf set. */
 int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_commit_t *round,
                       char *errbuf, size_t errbuf_size);
 
