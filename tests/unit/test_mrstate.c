@@ -430,6 +430,140 @@ static void test_persist_round_trip(void **unused)
     assert_int_equal(system(cmd), 0);
 }
 
+/*  Rounds are stored as one group per topic plus a checkpoint every 64
+    groups; a reopened store replays them to the same committed ends, and
+    the history lookups find a log stream's ranges whether it advances in
+    every round or rarely (across checkpoints). A round built but never
+    written (the MR died before its synced write) is not there after a
+    reopen; an unsynced write followed by a synced one is. */
+static void test_persist_groups_and_checkpoints(void **unused)
+{
+    char dir[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    vl_mrstate_t *st = s_state_with_sns(3);
+    uint32_t t = s_create(st, "hist", 3, 1);
+    assert_int_equal(vl_persist_save_meta(p, st, 0, NULL, 0, err, sizeof err), 0);
+    vl_mrstate_topic_t *tp = vl_mrstate_topic_by_id(st, t);
+    uint32_t fast = tp->ls[0]->id, mid = tp->ls[1]->id, slow = tp->ls[2]->id;
+    const int rounds = 400;
+    for (int r = 1; r <= rounds; r++) {
+        s_report_all(st, fast, (uint64_t)r * 2, (uint64_t)r * 20);
+        if (r % 3 == 0)
+            s_report_all(st, mid, (uint64_t)r / 3, (uint64_t)r);
+        if (r % 150 == 0)
+            s_report_all(st, slow, (uint64_t)r / 150 * 5, (uint64_t)r / 150 * 50);
+        vl_commit_t c;
+        assert_true(vl_mrstate_commit_compute(st, &c) > 0);
+        vl_persist_batch_t *b = vl_persist_commit_batch(p, st, &c);
+        /* every other round unsynced: made durable by the next synced one */
+        assert_int_equal(vl_persist_write(p, &b, r % 2 == 0, err, sizeof err), 0);
+        assert_null(b);
+        vl_mrstate_commit_apply(st, &c);
+        vl_commit_free(&c);
+    }
+    /* one more round, built and dropped: the MR died before writing it */
+    s_report_all(st, fast, rounds * 2 + 7, rounds * 20 + 70);
+    vl_commit_t lost;
+    assert_int_equal(vl_mrstate_commit_compute(st, &lost), 1);
+    vl_persist_batch_t *b = vl_persist_commit_batch(p, st, &lost);
+    vl_persist_batch_destroy(&b);
+    vl_commit_free(&lost);
+    vl_persist_destroy(&p);
+
+    p = vl_persist_open(dir, err, sizeof err);
+    assert_non_null(p);
+    vl_mrstate_t *st2 = vl_mrstate_new();
+    if (vl_persist_load(p, st2, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st2), rounds);
+    vl_mrstate_topic_t *a = vl_mrstate_topic_by_id(st, t), *b2 = vl_mrstate_topic_by_id(st2, t);
+    assert_int_equal(b2->hwm, a->hwm);
+    assert_int_equal(b2->end_offset, a->end_offset);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(b2->ls[i]->committed_llsn_end, a->ls[i]->committed_llsn_end);
+        assert_int_equal(b2->ls[i]->committed_bytes, a->ls[i]->committed_bytes);
+    }
+    assert_int_equal(b2->ls[0]->committed_llsn_end, rounds * 2);
+    assert_int_equal(b2->ls[2]->committed_llsn_end, 10);
+
+    /* the slow log stream: ranges 1..5 (round 150) and 6..10 (round 300),
+       found from any llsn in them, in order */
+    vl_persist_range_t rs[64];
+    size_t n;
+    assert_int_equal(vl_persist_ranges(p, t, slow, 1, rs, 64, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rs[0].item.llsn_begin, 1);
+    assert_int_equal(rs[0].item.count, 5);
+    assert_int_equal(rs[0].version, 150);
+    assert_int_equal(rs[1].item.llsn_begin, 6);
+    assert_int_equal(rs[1].version, 300);
+    assert_int_equal(vl_persist_ranges(p, t, slow, 7, rs, 64, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rs[0].item.llsn_begin, 6);
+    assert_int_equal(vl_persist_ranges(p, t, slow, 11, rs, 64, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    /* every range found by GLSN is the one found by LLSN */
+    bool found;
+    vl_persist_range_t r;
+    assert_int_equal(vl_persist_range_at(p, t, rs[0].item.glsn_begin + 2, &r, &found, err,
+                                         sizeof err), 0);
+    assert_true(found);
+    assert_int_equal(vl_persist_ranges(p, t, slow, 6, rs, 1, &n, err, sizeof err), 0);
+    assert_int_equal(r.item.ls_id, slow);
+    assert_int_equal(r.item.glsn_begin, rs[0].item.glsn_begin);
+    assert_int_equal(r.item.offset_begin, rs[0].item.offset_begin);
+    /* the fast one, from the middle of its history: dense and in order */
+    assert_int_equal(vl_persist_ranges(p, t, fast, 301, rs, 64, &n, err, sizeof err), 0);
+    assert_int_equal(n, 64);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rs[i].item.llsn_begin, 301 + 2 * i);
+        assert_int_equal(rs[i].item.count, 2);
+        assert_int_equal(rs[i].version, 151 + i);
+        assert_int_equal(vl_persist_range_at(p, t, rs[i].item.glsn_begin + 1, &r, &found, err,
+                                             sizeof err), 0);
+        assert_true(found);
+        assert_int_equal(r.item.ls_id, fast);
+        assert_int_equal(r.item.llsn_begin, rs[i].item.llsn_begin);
+        assert_int_equal(r.item.offset_begin, rs[i].item.offset_begin);
+    }
+    assert_int_equal(vl_persist_ranges(p, t, mid, 1, rs, 64, &n, err, sizeof err), 0);
+    assert_int_equal(n, 64);
+    assert_int_equal(rs[63].item.llsn_begin, 64);
+    assert_int_equal(vl_persist_range_at(p, t, a->hwm + 1, &r, &found, err, sizeof err), 0);
+    assert_false(found);
+
+    /* the reopened store goes on: more rounds, another reopen */
+    for (int i = 1; i <= 70; i++) {
+        s_report_all(st2, fast, rounds * 2 + i, rounds * 20 + i * 10);
+        vl_commit_t c;
+        assert_int_equal(vl_mrstate_commit_compute(st2, &c), 1);
+        assert_int_equal(vl_persist_commit(p, st2, &c, err, sizeof err), 0);
+        vl_mrstate_commit_apply(st2, &c);
+        vl_commit_free(&c);
+    }
+    vl_persist_destroy(&p);
+    p = vl_persist_open(dir, err, sizeof err);
+    vl_mrstate_t *st3 = vl_mrstate_new();
+    if (vl_persist_load(p, st3, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st3), rounds + 70);
+    assert_int_equal(vl_mrstate_topic_by_id(st3, t)->hwm, vl_mrstate_topic_by_id(st2, t)->hwm);
+    assert_int_equal(vl_mrstate_ls_by_id(st3, fast)->committed_bytes,
+                     vl_mrstate_ls_by_id(st2, fast)->committed_bytes);
+
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&st3);
+    vl_persist_destroy(&p);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /*  Seal fixes the committed end and stops commits; unseal waits for every
     replica to report the seal and the sealed end; a replica is replaced
     only while sealed and starts unsynced. */
@@ -668,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_trim_check),
         cmocka_unit_test(test_persist_round_trip),
+        cmocka_unit_test(test_persist_groups_and_checkpoints),
         cmocka_unit_test(test_seal_unseal_update),
         cmocka_unit_test(test_dirty),
         cmocka_unit_test(test_round_cost),
