@@ -817,6 +817,8 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
 {
     vl_persist_batch_t *batch = *batch_p;
     *batch_p = NULL;
+    /* per thread, and this may be the writer's (see vl_persist_open) */
+    rocksdb_set_perf_level(rocksdb_disable);
     char *err = NULL;
     rocksdb_write(self->db, sync ? self->wsync : self->wnosync, batch->b, &err);
     rocksdb_writebatch_destroy(batch->b);
@@ -828,6 +830,15 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
         return VL_ESTORE;
     }
     return 0;
+}
+
+int vl_persist_sync(vl_persist_t *self, char *errbuf, size_t errbuf_size)
+{
+    /* a synced write of one no-op: the write-ahead log is synced through
+       everything written before it */
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    rocksdb_writebatch_delete(b, "~sync", 5);
+    return s_write(self, b, "a sync marker", errbuf, errbuf_size);
 }
 
 int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_commit_t *round,

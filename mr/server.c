@@ -20,10 +20,21 @@
     change is made in memory, persisted, and reverted by reloading from the
     store if the write fails, before any reply or META push.
 
-    The writes are done in the loop thread. A synced write per round costs
-    one fsync; reports and requests that arrive meanwhile wait in the socket
-    and are all folded into the next round, so the commit batch grows with
-    the load instead of the fsync rate limiting entries.
+    Commit rounds are written by a writer thread (STYLE: handlers never
+    block on disk), and pipelined: the loop computes round N, builds its
+    write, applies it in memory and hands the write to the writer; the
+    next tick may compute N+1 from that state while N is being synced. The
+    writer writes whatever rounds are queued, the last one synced (which
+    makes the ones before it durable too), and reports the last version
+    written; only then does the loop send those rounds' COMMITs, in order.
+    So the tick is not held up by the fsync, and a round is still never
+    announced before it is durable. The metadata the MR shows (META, seal
+    ends, trim checks) and the metadata writes wait until no round is in
+    flight (s_drain; admin operations are rare and a sync is short), so
+    they never show or persist a round that is not durable. If the writer
+    fails, no later round is written or sent; once the writer has answered
+    every round in flight and a synced write succeeds again, the state is
+    reloaded from the store (what is durable) and rounds resume.
 
     Resends: each replica remembers up to where commits were sent to it
     (sent_llsn_end, state.h). A replica that says HELLO, or that the MR has
@@ -60,6 +71,8 @@
 #define S_HEARTBEAT_MS 1000      /* lag check (and resends it starts) */
 #define S_RESEND_BATCH 64        /* commit ranges per resend pass */
 #define S_SNDHWM 100000          /* messages queued per peer before drops */
+#define S_MAX_INFLIGHT 64        /* rounds written but not yet durable */
+#define S_WRITER_BATCH 256       /* rounds the writer syncs at once, at most */
 
 typedef struct {
     uint32_t sn_id;
@@ -86,6 +99,12 @@ typedef struct {
     vl_persist_range_t resend[S_RESEND_BATCH];
     int64_t last_store_error_us;
     int64_t last_unregistered_log_us;
+    zactor_t *writer;          /* writes the commit rounds (s_writer_actor) */
+    vl_commit_t inflight[S_MAX_INFLIGHT]; /* handed to the writer, in order */
+    size_t inflight_head, ninflight;
+    uint32_t writer_jobs;      /* rounds the writer has not answered yet */
+    bool writer_failed;        /* a round's write failed: nothing is sent */
+    bool writer_resetting;     /* RESET sent, its answer not yet in */
 } self_t;
 
 /*  ---- peers (connected SNs) --------------------------------------------- */
@@ -195,8 +214,17 @@ static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
     vl_meta_free(&m);
 }
 
+static bool s_drain(self_t *self);
+
 static void s_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id)
 {
+    /* META shows committed ends: only durable ones (no round in flight) */
+    if (!s_drain(self)) {
+        s_reply_error(self, rid, req, VL_ESTORE,
+                      "%s: the MR cannot write its store; check the MR's disk and log",
+                      vl_wire_type_name(req->type));
+        return;
+    }
     vl_hdr_t h = s_reply_hdr(self, req);
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -235,6 +263,8 @@ static void s_send_commit(self_t *self, zframe_t *rid, const vl_commit_t *c)
 
 /*  ---- persistence of metadata changes ---------------------------------------- */
 
+static void s_durable_all(self_t *self);
+
 /*  Replaces the in-memory state with what the store holds: used when a
     metadata write failed, so that memory never runs ahead of the disk. */
 static void s_reload(self_t *self)
@@ -248,6 +278,7 @@ static void s_reload(self_t *self)
     }
     vl_mrstate_destroy(&self->state);
     self->state = fresh;
+    s_durable_all(self);
 }
 
 /*  Persists the metadata after a change; on failure reverts the change,
@@ -269,6 +300,7 @@ static bool s_save_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32
 
 static void s_feed(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls, vl_mrstate_replica_t *r);
 static void s_tick_wake(self_t *self);
+static bool s_drain(self_t *self);
 
 static void s_on_hello(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
@@ -608,6 +640,15 @@ static void s_on_update_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, con
 
 static void s_on_admin(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
+    /* metadata changes persist the committed ends and read the history:
+       no round may be in flight (s_drain) */
+    if (!s_drain(self)) {
+        s_reply_error(self, rid, hdr, VL_ESTORE,
+                      "%s: the MR cannot write its store; check the MR's disk and log, then "
+                      "retry",
+                      vl_wire_type_name(hdr->type));
+        return;
+    }
     vl_admin_t a;
     if (vl_admin_decode(body, &a) != 0) {
         s_reply_error(self, rid, hdr, VL_EPROTO,
@@ -772,45 +813,247 @@ static void s_send_round(self_t *self, const vl_commit_t *round)
     free(sub.items);
 }
 
-/*  Computes, persists, applies and sends one round. Returns false when
-    there was nothing to commit (the state is then clean), true when a round
-    went out or must be tried again at the next tick (the store failed: the
-    state stays dirty). */
+/*  ---- the writer thread --------------------------------------------------------
+
+    Pipe protocol: the loop sends "W" + batch pointer (ownership passes) +
+    version per round, and "RESET" after a failure; the writer answers "D"
+    + last version + number of rounds + status + error text for each group
+    of rounds it wrote, and "R" + 0 + 0 + status + error text for a RESET. */
+
+static void s_writer_actor(zsock_t *pipe, void *args)
+{
+    vl_persist_t *persist = args;
+    zsock_signal(pipe, 0);
+    bool failed = false, term = false;
+    char err[512] = "";
+    vl_persist_batch_t *batch[S_WRITER_BATCH];
+    while (!term) {
+        char *cmd = NULL;
+        void *ptr = NULL;
+        uint64_t version = 0;
+        if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0)
+            break;
+        if (!cmd || streq(cmd, "$TERM")) {
+            free(cmd);
+            break;
+        }
+        if (streq(cmd, "RESET")) {
+            int rc = vl_persist_sync(persist, err, sizeof err);
+            failed = rc != 0;
+            zsock_send(pipe, "s844s", "R", (uint64_t)0, (uint32_t)0, (uint32_t)rc, rc ? err : "");
+            free(cmd);
+            continue;
+        }
+        /* "W": take every round queued behind it too, and sync once */
+        size_t n = 0;
+        uint64_t last = version;
+        batch[n++] = ptr;
+        free(cmd);
+        while (n < S_WRITER_BATCH && (zsock_events(pipe) & ZMQ_POLLIN)) {
+            if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0 || !cmd ||
+                !streq(cmd, "W")) {
+                term = true; /* only $TERM comes while rounds are queued */
+                free(cmd);
+                break;
+            }
+            free(cmd);
+            batch[n++] = ptr;
+            last = version;
+        }
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (failed) {
+                /* no round after a failed one is written: it was
+                   computed on top of it */
+                vl_persist_batch_destroy(&batch[i]);
+                continue;
+            }
+            rc = vl_persist_write(persist, &batch[i], i + 1 == n, err, sizeof err);
+            if (rc != 0)
+                failed = true;
+        }
+        zsock_send(pipe, "s844s", "D", last, (uint32_t)n, (uint32_t)(failed ? VL_ESTORE : 0),
+                   failed ? err : "");
+    }
+    /* rounds still queued at $TERM were never announced: drop them */
+    while (zsock_events(pipe) & ZMQ_POLLIN) {
+        char *cmd = NULL;
+        void *ptr = NULL;
+        if (zsock_recv(pipe, "sp8", &cmd, &ptr, NULL) != 0)
+            break;
+        if (cmd && streq(cmd, "W") && ptr) {
+            vl_persist_batch_t *b = ptr;
+            vl_persist_batch_destroy(&b);
+        }
+        free(cmd);
+    }
+}
+
+static void s_store_error(self_t *self, uint64_t version, const char *err)
+{
+    int64_t now = vl_now_us();
+    if (now - self->last_store_error_us > 1000000) {
+        vl_log(LOG_ERR, "mr: version=%" PRIu64 " not committed: %s", version, err);
+        self->last_store_error_us = now;
+    }
+}
+
+/*  Every log stream's durable end is its committed end (nothing in flight). */
+static void s_durable_all(self_t *self)
+{
+    for (size_t i = 0; i < vl_mrstate_ls_count(self->state); i++) {
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_at(self->state, i);
+        ls->durable_llsn_end = ls->committed_llsn_end;
+    }
+}
+
+static void s_reload(self_t *self);
+
+/*  Sends the oldest round in flight, now durable, and forgets it. */
+static void s_inflight_send(self_t *self)
+{
+    vl_commit_t *round = &self->inflight[self->inflight_head];
+    self->rounds++;
+    for (uint32_t i = 0; i < round->n; i++) {
+        const vl_commit_item_t *c = &round->items[i];
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, c->ls_id);
+        if (ls)
+            ls->durable_llsn_end = c->llsn_begin + c->count - 1;
+        if (vl_log_level >= LOG_DEBUG)
+            vl_log(LOG_DEBUG,
+                   "mr: version=%" PRIu64 " topic=%u ls=%u llsn=%" PRIu64 " glsn=%" PRIu64
+                   " count=%" PRIu64 " offset=%" PRIu64 " bytes=%" PRIu64,
+                   round->version, c->topic_id, c->ls_id, c->llsn_begin, c->glsn_begin, c->count,
+                   c->offset_begin, c->bytes);
+    }
+    s_send_round(self, round);
+    vl_commit_free(round);
+    self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
+    self->ninflight--;
+}
+
+/*  After a failed write, once the writer has answered every round: ask it
+    for a synced write; when that works the store holds exactly what is
+    durable and the state is reloaded from it. */
+static void s_writer_reset(self_t *self)
+{
+    if (!self->writer_failed || self->writer_jobs > 0 || self->writer_resetting)
+        return;
+    zstr_send(self->writer, "RESET");
+    self->writer_resetting = true;
+}
+
+/*  Handles one answer of the writer. */
+static void s_writer_answer(self_t *self)
+{
+    char *kind = NULL, *err = NULL;
+    uint64_t last = 0;
+    uint32_t n = 0, status = 0;
+    if (zsock_recv(self->writer, "s844s", &kind, &last, &n, &status, &err) != 0)
+        return;
+    if (kind && streq(kind, "D")) {
+        self->writer_jobs -= n <= self->writer_jobs ? n : self->writer_jobs;
+        if (status == 0 && !self->writer_failed) {
+            while (self->ninflight > 0 && self->inflight[self->inflight_head].version <= last)
+                s_inflight_send(self);
+        } else {
+            s_store_error(self, last, err && err[0] ? err : "the store failed");
+            self->writer_failed = true;
+            /* nothing in flight is announced: the reload forgets it */
+            while (self->ninflight > 0) {
+                vl_commit_free(&self->inflight[self->inflight_head]);
+                self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
+                self->ninflight--;
+            }
+        }
+        s_writer_reset(self);
+    } else if (kind && streq(kind, "R")) {
+        self->writer_resetting = false;
+        if (status == 0) {
+            vl_log(LOG_NOTICE, "mr: the store works again; reloading the state from it");
+            s_reload(self);
+            self->writer_failed = false;
+        } else {
+            /* tried again at the next heartbeat */
+            s_store_error(self, vl_mrstate_version(self->state), err ? err : "sync failed");
+        }
+    }
+    free(kind);
+    free(err);
+}
+
+static int s_on_writer(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    /* s_drain may have taken the answer the poll saw: never block here */
+    while (zsock_events(zactor_sock(self->writer)) & ZMQ_POLLIN)
+        s_writer_answer(self);
+    s_tick_wake(self);
+    return 0;
+}
+
+/*  Waits until no round is in flight and the store is known good: before
+    anything that shows or persists the metadata (META, admin operations),
+    so that they never show or write a round that is not durable. Blocks
+    the loop for at most a synced write or two. Returns false when the
+    store is failing. */
+static bool s_drain(self_t *self)
+{
+    while (self->writer_jobs > 0 || self->writer_failed) {
+        s_writer_reset(self);
+        bool resetting = self->writer_resetting;
+        zpoller_t *poller = zpoller_new(zactor_sock(self->writer), NULL);
+        void *which = zpoller_wait(poller, 10000);
+        zpoller_destroy(&poller);
+        if (!which)
+            return false; /* the writer is stuck on the disk */
+        s_writer_answer(self);
+        if (resetting && !self->writer_resetting && self->writer_failed)
+            return false; /* the sync failed: the store is still failing */
+    }
+    return true;
+}
+
+/*  Computes one round, applies it in memory and hands its write to the
+    writer; its COMMITs go out when the writer reports it durable
+    (s_writer_answer). Returns false when there was nothing to commit (the
+    state is then clean), true when a round went to the writer or must be
+    tried at the next tick (too many in flight, or the store is failing:
+    the state stays dirty). */
 static bool s_commit_round(self_t *self)
 {
+    if (self->ninflight >= S_MAX_INFLIGHT || self->writer_failed)
+        return true;
     vl_commit_t round;
     if (vl_mrstate_commit_compute(self->state, &round) == 0) {
         vl_commit_free(&round);
         vl_mrstate_clear_dirty(self->state);
         return false;
     }
-    char err[512];
-    if (vl_persist_commit(self->persist, self->state, &round, err, sizeof err) != 0) {
-        /* nothing is announced; the next tick computes the round again */
-        int64_t now = vl_now_us();
-        if (now - self->last_store_error_us > 1000000) {
-            vl_log(LOG_ERR, "mr: version=%" PRIu64 " not committed: %s", round.version, err);
-            self->last_store_error_us = now;
-        }
-        vl_commit_free(&round);
-        return true;
-    }
+    /* built from the state before the round (its checkpoints add the
+       round's items), then applied: the next round continues from it */
+    vl_persist_batch_t *batch = vl_persist_commit_batch(self->persist, self->state, &round);
     vl_mrstate_commit_apply(self->state, &round);
     /* the round took every log stream up to its replicas' minimum end:
        nothing more until a report raises one */
     vl_mrstate_clear_dirty(self->state);
-    self->rounds++;
-    if (vl_log_level >= LOG_DEBUG)
-        for (uint32_t i = 0; i < round.n; i++) {
-            const vl_commit_item_t *c = &round.items[i];
-            vl_log(LOG_DEBUG,
-                   "mr: version=%" PRIu64 " topic=%u ls=%u llsn=%" PRIu64 " glsn=%" PRIu64
-                   " count=%" PRIu64 " offset=%" PRIu64 " bytes=%" PRIu64,
-                   round.version, c->topic_id, c->ls_id, c->llsn_begin, c->glsn_begin, c->count,
-                   c->offset_begin, c->bytes);
+    uint64_t version = round.version;
+    self->inflight[(self->inflight_head + self->ninflight) % S_MAX_INFLIGHT] = round;
+    self->ninflight++;
+    self->writer_jobs++;
+    if (zsock_send(self->writer, "sp8", "W", (void *)batch, version) != 0) {
+        /* cannot happen (inproc pipe); treat it as a failed write */
+        vl_persist_batch_destroy(&batch);
+        self->writer_jobs--;
+        s_store_error(self, version, "cannot hand the round to the writer thread");
+        self->writer_failed = true;
+        while (self->ninflight > 0) {
+            vl_commit_free(&self->inflight[self->inflight_head]);
+            self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
+            self->ninflight--;
         }
-    s_send_round(self, &round);
-    vl_commit_free(&round);
+        s_writer_reset(self);
+    }
     return true;
 }
 
@@ -849,11 +1092,13 @@ static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
     REPORT names (its applied end may have moved) and from the heartbeat. */
 static void s_feed(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls, vl_mrstate_replica_t *r)
 {
-    if (!r->synced || r->applied_llsn_end >= ls->committed_llsn_end || !peer || !peer->rid)
+    /* the durable end: rounds in flight are not in the history yet, and
+       go out by themselves when they are */
+    if (!r->synced || r->applied_llsn_end >= ls->durable_llsn_end || !peer || !peer->rid)
         return;
     if (r->sent_llsn_end < r->applied_llsn_end)
         r->sent_llsn_end = r->applied_llsn_end;
-    if (r->sent_llsn_end >= ls->committed_llsn_end || r->sent_llsn_end > r->applied_llsn_end ||
+    if (r->sent_llsn_end >= ls->durable_llsn_end || r->sent_llsn_end > r->applied_llsn_end ||
         r->sent_llsn_end >= r->llsn_end)
         return;
     s_resend_batch(self, peer, ls, r);
@@ -872,7 +1117,7 @@ static void s_resend(self_t *self)
             vl_mrstate_replica_t *r = &ls->replicas[k];
             if (!r->synced)
                 continue;
-            if (r->applied_llsn_end >= ls->committed_llsn_end) {
+            if (r->applied_llsn_end >= ls->durable_llsn_end) {
                 r->lag_since_us = 0;
                 continue;
             }
@@ -890,7 +1135,7 @@ static void s_resend(self_t *self)
                 vl_log(LOG_INFO,
                        "mr: sn=%u ls=%u applied=%" PRIu64 " stuck behind committed=%" PRIu64
                        " for 1 s; resending",
-                       r->sn_id, ls->id, r->applied_llsn_end, ls->committed_llsn_end);
+                       r->sn_id, ls->id, r->applied_llsn_end, ls->durable_llsn_end);
                 r->sent_llsn_end = r->applied_llsn_end;
                 r->lag_since_us = now;
             }
@@ -953,6 +1198,7 @@ static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;
+    s_writer_reset(self); /* a failed store is tried again */
     s_resend(self);
     return 0;
 }
@@ -990,6 +1236,14 @@ static void s_self_destroy(self_t **self_p)
         return;
     self_t *self = *self_p;
     zloop_destroy(&self->loop);
+    /* rounds still in flight were never announced: dropped (a durable one
+       is found in the history after a restart and resent from there) */
+    zactor_destroy(&self->writer);
+    while (self->ninflight > 0) {
+        vl_commit_free(&self->inflight[self->inflight_head]);
+        self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
+        self->ninflight--;
+    }
     zsock_destroy(&self->router);
     if (self->tfd >= 0)
         close(self->tfd);
@@ -1019,6 +1273,13 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     if (vl_persist_load(self->persist, self->state, err, sizeof err) != 0) {
         snprintf(cfg->errbuf, sizeof cfg->errbuf, "%s", err);
         cfg->rc = VL_ESTORE;
+        goto fail;
+    }
+    s_durable_all(self);
+    self->writer = zactor_new(s_writer_actor, self->persist);
+    if (!self->writer) {
+        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot start the MR's writer thread");
+        cfg->rc = VL_EIO;
         goto fail;
     }
     self->router = zsock_new(ZMQ_ROUTER);
@@ -1068,6 +1329,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, self->pipe, s_on_pipe, self);
     zloop_reader(self->loop, self->router, s_on_router, self);
+    zloop_reader(self->loop, zactor_sock(self->writer), s_on_writer, self);
     zmq_pollitem_t item = {.socket = NULL, .fd = self->tfd, .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &item, s_on_tick, self);
     zloop_timer(self->loop, S_HEARTBEAT_MS, 0, s_on_heartbeat, self);

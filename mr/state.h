@@ -50,6 +50,9 @@ typedef struct {
     vl_mrstate_replica_t replicas[VL_WIRE_MAX_REPLICAS]; /* [0] is the primary */
     uint64_t committed_llsn_end, committed_bytes;
     uint32_t epoch; /* bumped at every seal and unseal (persisted, in META) */
+    uint64_t durable_llsn_end; /* the server's: committed end that is durable
+                                  and announced (rounds are applied here
+                                  before their write is synced) */
 } vl_mrstate_ls_t;
 
 typedef struct {
