@@ -39,9 +39,19 @@
     (one log stream, for input order) no new batch is cut while a retry
     is pending, and retries go out in append order once every batch sent to
     the sealed log stream has its answer, so the order survives the move.
-    A batch that timed out is not retried (its entries may be written and
-    committed later: a retry could put them in the log twice); it fails
-    with VL_ETIMEDOUT.
+    A batch that timed out is not simply sent again: it may be written,
+    and committed later, and a retry would put it in the log twice. Each
+    APPEND names its batch (the appender's random client id and a batch
+    sequence number, fresh for every send), and the replicas keep the name
+    with the entries. A batch without an answer is resolved: its log
+    stream is set aside, the appender watches the metadata and asks the
+    replicas (BATCH_STATUS) what became of the batch. Committed: done, with
+    its GLSNs. Once the log stream is sealed, a replica holding exactly the
+    sealed end answers for good: the entries it does not hold were
+    discarded and can never be committed, so they are sent to another log
+    stream like a refused batch. A log stream that is not sealed within
+    APP_RESOLVE_MS (or twice the timeout, if longer) leaves the batch
+    failed with VL_ETIMEDOUT, as it may still be committed.
 */
 #include <errno.h>
 #include <stdarg.h>
@@ -144,16 +154,31 @@ typedef struct {
     int rc;
     char errmsg[512];
     int64_t deadline_us;
+    int64_t sent_us;
+    uint64_t bseq;            /* the name of its last send (with the client id) */
+    bool resolving;           /* unanswered: asking the replicas what became of it */
+    int64_t resolve_until_us; /* then it fails with VL_ETIMEDOUT */
+    int64_t next_query_us;
+    uint32_t queries; /* BATCH_STATUS sent so far, to go round the replicas */
 } s_batch_t;
 
 #define APP_MAX_ATTEMPTS 8
 #define APP_REFRESH_US 200000 /* metadata refresh while no log stream is usable */
+#define APP_RESOLVE_MS 10000  /* how long an unanswered batch waits for its fate */
+#define APP_QUERY_US 250000   /* between BATCH_STATUS questions about one batch */
+#define APP_SUSPECT_US 1000000 /* unanswered this long: is its log stream still running? */
 
 typedef struct {
     uint32_t id;
     size_t conn;
     int inflight;
     bool usable;
+    uint8_t state;              /* as the metadata last said */
+    int64_t suspect_until_us;   /* a batch went unanswered: not used until then */
+    uint64_t acked_bseq;        /* the newest answered batch sent here, */
+    uint64_t acked_llsn;        /* and the LLSN it began at */
+    uint32_t nrep;              /* replicas as the metadata last said */
+    char rep[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
 } s_ls_t;
 
 typedef struct {
@@ -202,6 +227,8 @@ struct vl_appender {
     int64_t last_refresh_us;
     vl_ordq_t *ordq;
     uint64_t next_id;
+    uint64_t client_id; /* random: names this appender's batches */
+    uint64_t next_bseq;
 };
 
 static void s_wake(vl_appender_t *self)
@@ -277,23 +304,38 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
             return -1;
     }
     if (self->o.sticky && self->o.ls_id == 0) {
-        if (!self->ls[self->cur].usable) {
+        s_ls_t *cur = &self->ls[self->cur];
+        if (!cur->usable || now_us < cur->suspect_until_us) {
+            /* Entries are committed in input order only if they move once
+               everything sent is answered (or resolved). Then another
+               usable one, one not suspect if there is one. */
+            if (self->ninflight > 0)
+                return -1;
             size_t start = (size_t)(now_us / 1000) % self->nls;
-            for (size_t k = 0; k < self->nls; k++)
-                if (self->ls[(start + k) % self->nls].usable) {
-                    self->cur = (start + k) % self->nls;
-                    break;
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t k = 0; k < self->nls; k++) {
+                    s_ls_t *ls = &self->ls[(start + k) % self->nls];
+                    if (ls->usable && (pass == 1 || now_us >= ls->suspect_until_us) &&
+                        (!cur->usable || now_us < cur->suspect_until_us)) {
+                        self->cur = (start + k) % self->nls;
+                        cur = ls;
+                    }
                 }
         }
-        return self->ls[self->cur].inflight < self->o.pipeline ? (int)self->cur : -1;
+        return cur->inflight < self->o.pipeline ? (int)self->cur : -1;
     }
-    for (size_t k = 0; k < self->nls; k++) {
-        size_t i = (self->rr + k) % self->nls;
-        if ((self->ls[i].usable || !any_usable) && self->ls[i].inflight < self->o.pipeline) {
-            self->rr = i + 1;
-            return (int)i;
+    /* round robin over the usable ones; those with a batch being
+       resolved (an unanswered one) only when no other has room */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < self->nls; k++) {
+            size_t i = (self->rr + k) % self->nls;
+            s_ls_t *ls = &self->ls[i];
+            if ((ls->usable || !any_usable) && ls->inflight < self->o.pipeline &&
+                (pass == 1 || now_us >= ls->suspect_until_us)) {
+                self->rr = i + 1;
+                return (int)i;
+            }
         }
-    }
     return -1;
 }
 
@@ -329,7 +371,8 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
         vsnprintf(b->errmsg, sizeof b->errmsg, fmt, ap);
         va_end(ap);
     }
-    if ((rc == VL_ESEALED || rc == VL_ENOLS || rc == VL_EUNAVAIL) && self->o.ls_id == 0)
+    if ((rc == VL_ESEALED || rc == VL_ENOLS || rc == VL_EUNAVAIL) && self->o.ls_id == 0 &&
+        b->attempts > 0)
         self->ls[b->ls].usable = false;
     vl_ordq_done(self->ordq, b->seq);
 }
@@ -342,11 +385,16 @@ static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_
     b->ls = (size_t)li;
     b->request_id = self->next_id++;
     b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+    b->sent_us = now_us;
     b->attempts++;
+    b->bseq = ++self->next_bseq;
+    b->resolving = false;
     vl_hdr_t hdr = {
         .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
     vl_append_t a = {.topic_id = self->topic_id,
                      .ls_id = ls->id,
+                     .client_id = self->client_id,
+                     .batch_seq = b->bseq,
                      .n = (uint32_t)(b->n - b->done),
                      .sizes = b->sizes + 4 * b->done};
     vl_wbuf_t body;
@@ -396,6 +444,44 @@ static bool s_send_retries(vl_appender_t *self, int64_t now_us)
 }
 
 /*  Cuts and sends batches while entries are ready and pipelines have room. */
+/*  Cuts the next batch from the head of the FIFO and queues it in the
+    in-order queue. */
+static s_batch_t *s_cut_one(vl_appender_t *self)
+{
+    s_batch_t *b = vl_calloc(1, sizeof *b);
+    size_t n = 0, bytes = 0;
+    while (n < self->pn && n < self->o.batch_entries) {
+        size_t size = self->pend[self->phead + n].size;
+        if (n > 0 && bytes + size > self->o.batch_bytes)
+            break;
+        bytes += size;
+        n++;
+    }
+    b->n = n;
+    b->bytes = bytes;
+    b->cb_args = vl_malloc(n * sizeof *b->cb_args);
+    b->glsns = vl_calloc(n, sizeof *b->glsns);
+    b->sizes = vl_malloc(4 * n);
+    for (size_t i = 0; i < n; i++) {
+        s_entry_t *e = &self->pend[self->phead + i];
+        b->cb_args[i] = e->cb_arg;
+        vl_put_le32(b->sizes + 4 * i, e->size);
+    }
+    /* the batch's entries are contiguous in pend_data: one copy */
+    b->data = zframe_new(self->pend_data.data + self->pend[self->phead].off, bytes);
+    self->phead += n;
+    self->pn -= n;
+    self->pend_bytes -= bytes;
+    if (self->pn == 0) {
+        self->phead = 0;
+        self->pend_data.len = 0;
+    }
+    self->cut += n;
+    b->seq = vl_ordq_push(self->ordq, b);
+    return b;
+}
+
+/*  Cuts and sends batches while entries are ready and pipelines have room. */
 static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 {
     if (!s_send_retries(self, now_us) && self->o.sticky)
@@ -407,39 +493,24 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
         if (!ready)
             return;
         int li = s_pick_ls(self, now_us);
-        if (li < 0)
+        if (li >= 0) {
+            s_send_batch(self, s_cut_one(self), li, now_us);
+            continue;
+        }
+        /* no room; or no log stream takes appends at all (every one
+           sealed, or the metadata unreachable): then the entries fail once
+           they have waited the timeout, rather than wait for ever */
+        bool any_usable = self->o.ls_id != 0;
+        for (size_t i = 0; i < self->nls && !any_usable; i++)
+            any_usable = self->ls[i].usable;
+        if (any_usable ||
+            now_us < self->pend[self->phead].t_us + (int64_t)self->o.timeout_ms * 1000)
             return;
-        s_batch_t *b = vl_calloc(1, sizeof *b);
-        size_t n = 0, bytes = 0;
-        while (n < self->pn && n < self->o.batch_entries) {
-            size_t size = self->pend[self->phead + n].size;
-            if (n > 0 && bytes + size > self->o.batch_bytes)
-                break;
-            bytes += size;
-            n++;
-        }
-        b->n = n;
-        b->bytes = bytes;
-        b->cb_args = vl_malloc(n * sizeof *b->cb_args);
-        b->glsns = vl_calloc(n, sizeof *b->glsns);
-        b->sizes = vl_malloc(4 * n);
-        for (size_t i = 0; i < n; i++) {
-            s_entry_t *e = &self->pend[self->phead + i];
-            b->cb_args[i] = e->cb_arg;
-            vl_put_le32(b->sizes + 4 * i, e->size);
-        }
-        /* the batch's entries are contiguous in pend_data: one copy */
-        b->data = zframe_new(self->pend_data.data + self->pend[self->phead].off, bytes);
-        self->phead += n;
-        self->pn -= n;
-        self->pend_bytes -= bytes;
-        if (self->pn == 0) {
-            self->phead = 0;
-            self->pend_data.len = 0;
-        }
-        self->cut += n;
-        b->seq = vl_ordq_push(self->ordq, b);
-        s_send_batch(self, b, li, now_us);
+        s_batch_finish(self, s_cut_one(self), VL_EUNAVAIL,
+                       "append topic=%s: no running log stream took the entries within %d ms "
+                       "(see `varlogctl ls list %s`: unseal one or add one with `varlogctl ls add "
+                       "%s`; or the metadata repository is unreachable)",
+                       self->topic, self->o.timeout_ms, self->topic, self->topic);
     }
 }
 
@@ -451,18 +522,103 @@ static void s_batch_runs(s_batch_t *b, const vl_append_reply_t *r)
             b->glsns[b->done++] = r->runs[i].glsn_begin + j;
 }
 
+static uint64_t s_runs_count(const vl_append_reply_t *r)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < r->nruns; i++)
+        n += r->runs[i].count;
+    return n;
+}
+
+/*  Records the committed head of b named by r (fewer entries than b has
+    left) and keeps the payload of the rest only. */
+static void s_batch_head(s_batch_t *b, const vl_append_reply_t *r)
+{
+    uint64_t head = s_runs_count(r);
+    if (head == 0)
+        return;
+    size_t from = b->done;
+    s_batch_runs(b, r);
+    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)head);
+    if (b->data && cut <= zframe_size(b->data)) {
+        zframe_t *rest = zframe_new(zframe_data(b->data) + cut, zframe_size(b->data) - cut);
+        zframe_destroy(&b->data);
+        b->data = rest;
+    }
+}
+
+/*  Nothing of b past its head is in the log, nor ever will be: queues it
+    for another log stream, in append order among the other retries (or
+    fails it when it may not move). why: what happened to the first try. */
+static void s_batch_requeue(vl_appender_t *self, s_batch_t *b, int rc, const char *why)
+{
+    if (self->o.ls_id != 0 || b->attempts >= APP_MAX_ATTEMPTS) {
+        s_batch_finish(self, b, rc, "%s", why);
+        return;
+    }
+    s_unflight(self, b);
+    b->resolving = false;
+    b->deadline_us = vl_now_us() + (int64_t)self->o.timeout_ms * 1000;
+    snprintf(b->errmsg, sizeof b->errmsg, "%s", why);
+    size_t i = self->nretry;
+    self->retry = vl_realloc(self->retry, (self->nretry + 1) * sizeof *self->retry);
+    while (i > 0 && self->retry[i - 1]->seq > b->seq) {
+        self->retry[i] = self->retry[i - 1];
+        i--;
+    }
+    self->retry[i] = b;
+    self->nretry++;
+}
+
+/*  A BATCH_STATUS answer about b, which is being resolved. */
+static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t *hdr,
+                              vl_rbuf_t *body)
+{
+    uint32_t ls_id = self->ls[b->ls].id;
+    if (hdr->status != 0)
+        return; /* e.g. a replica behind the sealed end: another one next time */
+    vl_batch_status_reply_t r;
+    if (vl_batch_status_reply_decode(body, &r) != 0)
+        return;
+    uint64_t want = b->n - b->done, covered = s_runs_count(&r.ar);
+    if (r.found && r.n == want && covered == want) {
+        s_batch_runs(b, &r.ar); /* committed: the answer that got lost */
+        s_batch_finish(self, b, 0, NULL);
+    } else if (r.final && covered < want && (!r.found || covered == r.n)) {
+        char why[512];
+        snprintf(why, sizeof why,
+                 "append topic=%.64s ls=%u: no answer from its primary within %d ms; the log "
+                 "stream was sealed with %" PRIu64 " of the batch's %" PRIu64
+                 " entries committed, the others are not in the log",
+                 self->topic, ls_id, self->o.timeout_ms, covered, want);
+        s_batch_head(b, &r.ar);
+        s_batch_requeue(self, b, VL_ESEALED, why);
+    }
+    /* otherwise: not (all) there yet and the log stream runs; ask again */
+    vl_append_reply_free(&r.ar);
+}
+
 static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
 {
     vl_hdr_t hdr;
     vl_rbuf_t body;
     s_batch_t *b = NULL;
-    if (vl_wire_parse(msg, &hdr, &body) == 0 && hdr.type == (VL_MSG_APPEND | VL_MSG_REPLY))
+    if (vl_wire_parse(msg, &hdr, &body) == 0 && hdr.type == (VL_MSG_BATCH_STATUS | VL_MSG_REPLY)) {
+        for (size_t i = 0; i < self->ninflight; i++)
+            if (self->inflight[i]->resolving && self->inflight[i]->bseq == hdr.request_id) {
+                s_on_status_reply(self, self->inflight[i], &hdr, &body);
+                break;
+            }
+        zmsg_destroy(&msg);
+        return;
+    }
+    if (hdr.type == (VL_MSG_APPEND | VL_MSG_REPLY))
         for (size_t i = 0; i < self->ninflight && !b; i++)
             if (self->inflight[i]->request_id == hdr.request_id &&
                 self->ls[self->inflight[i]->ls].conn == conn)
                 b = self->inflight[i];
     if (!b) {
-        zmsg_destroy(&msg); /* a batch that timed out, or garbage */
+        zmsg_destroy(&msg); /* a batch that was moved, or garbage */
         return;
     }
     uint32_t ls_id = self->ls[b->ls].id;
@@ -473,69 +629,45 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
         vl_wire_errtext(&body, text, sizeof text);
         /* a seal that cut the batch names its committed head after the
            message (an append reply body): those entries are in the log */
-        uint64_t head = 0;
         if (hdr.status == VL_ESEALED) {
             char skip[1024];
             vl_rbuf_str(&r, skip, sizeof skip - 1);
             vl_append_reply_t ar;
             if (!r.err && r.left > 0 && vl_append_reply_decode(&r, &ar) == 0) {
-                for (uint32_t i = 0; i < ar.nruns; i++)
-                    head += ar.runs[i].count;
-                if (head < want) {
-                    size_t from = b->done;
-                    s_batch_runs(b, &ar);
-                    /* keep the payload of the rest only */
-                    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)head);
-                    if (b->data && cut <= zframe_size(b->data)) {
-                        zframe_t *rest =
-                            zframe_new(zframe_data(b->data) + cut, zframe_size(b->data) - cut);
-                        zframe_destroy(&b->data);
-                        b->data = rest;
-                    }
-                } else {
-                    head = 0; /* nonsense: trust none of it */
-                }
+                if (s_runs_count(&ar) < want)
+                    s_batch_head(b, &ar);
+                /* else nonsense: trust none of it */
                 vl_append_reply_free(&ar);
             }
         }
-        bool retry = (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS) && self->o.ls_id == 0 &&
-                     b->attempts < APP_MAX_ATTEMPTS;
         if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL)
             if (self->o.ls_id == 0)
                 self->ls[b->ls].usable = false;
-        if (!retry) {
-            s_batch_finish(self, b, (int)hdr.status, "append topic=%s ls=%u: %s", self->topic,
-                           ls_id, text);
-        } else {
-            /* nothing past the head was written: send it elsewhere, in
-               append order among the other retries */
-            s_unflight(self, b);
-            b->deadline_us = vl_now_us() + (int64_t)self->o.timeout_ms * 1000;
-            snprintf(b->errmsg, sizeof b->errmsg, "append topic=%.64s ls=%u: %.380s", self->topic,
-                     ls_id, text);
-            size_t i = self->nretry;
-            self->retry = vl_realloc(self->retry, (self->nretry + 1) * sizeof *self->retry);
-            while (i > 0 && self->retry[i - 1]->seq > b->seq) {
-                self->retry[i] = self->retry[i - 1];
-                i--;
-            }
-            self->retry[i] = b;
-            self->nretry++;
-        }
+        char why[512];
+        snprintf(why, sizeof why, "append topic=%.64s ls=%u: %.380s", self->topic, ls_id, text);
+        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS)
+            /* nothing past the head was written: send it elsewhere */
+            s_batch_requeue(self, b, (int)hdr.status, why);
+        else
+            s_batch_finish(self, b, (int)hdr.status, "%s", why);
         zmsg_destroy(&msg);
         return;
     }
     vl_append_reply_t r;
     int rc = vl_append_reply_decode(&body, &r);
-    uint64_t total = 0;
-    for (uint32_t i = 0; rc == 0 && i < r.nruns; i++)
-        total += r.runs[i].count;
+    uint64_t total = rc == 0 ? s_runs_count(&r) : 0;
     if (rc != 0 || total != want) {
         s_batch_finish(self, b, VL_EPROTO,
                        "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
                        "%zu entries)",
                        self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total, want);
     } else {
+        s_ls_t *ls = &self->ls[b->ls];
+        ls->suspect_until_us = 0; /* it answers */
+        if (b->bseq > ls->acked_bseq) {
+            ls->acked_bseq = b->bseq;
+            ls->acked_llsn = r.llsn_begin;
+        }
         s_batch_runs(b, &r);
         s_batch_finish(self, b, 0, NULL);
     }
@@ -544,19 +676,109 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
     zmsg_destroy(&msg);
 }
 
+/*  The connection to addr, made when missing. */
+static size_t s_conn_get(vl_appender_t *self, const char *addr)
+{
+    size_t conn = 0;
+    while (conn < self->nconns && strcmp(self->conns[conn].addr, addr) != 0)
+        conn++;
+    if (conn < self->nconns)
+        return conn;
+    self->conns = vl_realloc(self->conns, (self->nconns + 1) * sizeof *self->conns);
+    s_conn_t *c = &self->conns[self->nconns++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    c->sock = zsock_new(ZMQ_DEALER);
+    if (c->sock) {
+        zsock_set_linger(c->sock, 0);
+        zsock_set_sndhwm(c->sock, 0);
+        if (zsock_connect(c->sock, "%s", c->addr) != 0)
+            zsock_destroy(&c->sock);
+    }
+    return conn;
+}
+
+/*  b got no answer in time: from now on it is resolved, and its log
+    stream is not used for new batches meanwhile. */
+static void s_resolve_start(vl_appender_t *self, s_batch_t *b, int64_t now_us)
+{
+    s_ls_t *ls = &self->ls[b->ls];
+    int64_t window = (int64_t)self->o.timeout_ms * 2;
+    if (window < APP_RESOLVE_MS)
+        window = APP_RESOLVE_MS;
+    b->resolving = true;
+    b->resolve_until_us = now_us + window * 1000;
+    b->next_query_us = now_us;
+    if (ls->suspect_until_us < b->resolve_until_us)
+        ls->suspect_until_us = b->resolve_until_us;
+}
+
+/*  Asks a replica about b: the primary while the log stream runs (the
+    answer may only be lost), else the replicas in turn. */
+static void s_resolve_query(vl_appender_t *self, s_batch_t *b, int64_t now_us)
+{
+    s_refresh(self, now_us); /* learns the log stream's state */
+    s_ls_t *ls = &self->ls[b->ls];
+    b->next_query_us = now_us + APP_QUERY_US;
+    if (ls->nrep == 0)
+        return;
+    const char *addr = ls->state == VL_LS_RUNNING ? ls->rep[0] : ls->rep[b->queries % ls->nrep];
+    b->queries++;
+    if (!*addr)
+        return;
+    size_t conn = s_conn_get(self, addr);
+    if (!self->conns[conn].sock)
+        return;
+    vl_batch_status_t q = {.topic_id = self->topic_id,
+                           .ls_id = ls->id,
+                           .client_id = self->client_id,
+                           .batch_seq = b->bseq,
+                           .llsn_hint = ls->acked_bseq < b->bseq ? ls->acked_llsn : 0};
+    /* the answer is matched by the batch's name: any of the questions
+       about it may be the one answered */
+    vl_hdr_t hdr = {
+        .type = VL_MSG_BATCH_STATUS, .request_id = b->bseq, .cluster_id = self->cluster_id};
+    vl_wbuf_t body;
+    vl_wbuf_init(&body);
+    vl_batch_status_encode(&q, &body);
+    zmsg_t *msg = vl_wire_msg(&hdr, &body);
+    vl_wbuf_free(&body);
+    if (zmsg_send(&msg, self->conns[conn].sock) != 0)
+        zmsg_destroy(&msg);
+}
+
 static void s_check_timeouts(vl_appender_t *self, int64_t now_us)
 {
     for (size_t i = 0; i < self->ninflight;) {
         s_batch_t *b = self->inflight[i];
-        if (now_us < b->deadline_us) {
-            i++;
-            continue;
+        if (!b->resolving && now_us >= b->sent_us + APP_SUSPECT_US && now_us < b->deadline_us) {
+            /* A primary that is alive answers a seal at once: a batch long
+               unanswered on a log stream sealed since has lost its primary,
+               so it is resolved without waiting for the timeout. */
+            s_refresh(self, now_us);
+            if (self->ls[b->ls].state != VL_LS_RUNNING)
+                s_resolve_start(self, b, now_us);
         }
-        s_batch_finish(self, b, VL_ETIMEDOUT,
-                       "append topic=%s ls=%u: no reply from %s within %d ms; the storage node "
-                       "may be down or slow (the batch may still be committed later)",
-                       self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
-                       self->o.timeout_ms);
+        if (!b->resolving && now_us >= b->deadline_us)
+            s_resolve_start(self, b, now_us);
+        if (b->resolving && now_us >= b->resolve_until_us) {
+            s_batch_finish(self, b, VL_ETIMEDOUT,
+                           "append topic=%s ls=%u: no reply from %s within %d ms, and the log "
+                           "stream was not sealed within %d ms more to settle the batch; the "
+                           "storage node may be down or slow (the batch may still be committed "
+                           "later: check before appending it again)",
+                           self->topic, self->ls[b->ls].id,
+                           self->conns[self->ls[b->ls].conn].addr, self->o.timeout_ms,
+                           (int)((b->resolve_until_us - b->deadline_us) / 1000));
+            continue; /* b left the list: i holds the next one */
+        }
+        if (b->resolving && now_us >= b->next_query_us) {
+            s_resolve_query(self, b, now_us);
+            /* the answer may have finished b already */
+            if (i < self->ninflight && self->inflight[i] != b)
+                continue;
+        }
+        i++;
     }
     /* refused batches that found no running log stream in time */
     for (size_t i = 0; i < self->nretry;) {
@@ -580,9 +802,12 @@ static void s_refresh(vl_appender_t *self, int64_t now_us)
 {
     if (now_us - self->last_refresh_us < APP_REFRESH_US)
         return;
-    self->last_refresh_us = now_us;
     vl_route_t route;
-    if (vl_client_route(self->client, self->topic, true, "appender", &route) != 0)
+    int rc = vl_client_route(self->client, self->topic, true, "appender", &route);
+    /* counted from the end of the call: with the MR unreachable it took the
+       whole timeout, and the callers of one pass must not each wait again */
+    self->last_refresh_us = vl_now_us();
+    if (rc != 0)
         return;
     if (route.topic_id != self->topic_id) {
         vl_route_free(&route);
@@ -592,33 +817,26 @@ static void s_refresh(vl_appender_t *self, int64_t now_us)
         self->ls[i].usable = false;
     for (uint32_t k = 0; k < route.nls; k++) {
         const vl_route_ls_t *r = &route.ls[k];
-        if (r->state != VL_LS_RUNNING || r->nrep == 0 || !*r->addr[0])
-            continue;
-        size_t conn = 0;
-        while (conn < self->nconns && strcmp(self->conns[conn].addr, r->addr[0]) != 0)
-            conn++;
-        if (conn == self->nconns) {
-            self->conns = vl_realloc(self->conns, (self->nconns + 1) * sizeof *self->conns);
-            s_conn_t *c = &self->conns[self->nconns++];
-            memset(c, 0, sizeof *c);
-            snprintf(c->addr, sizeof c->addr, "%s", r->addr[0]);
-            c->sock = zsock_new(ZMQ_DEALER);
-            if (c->sock) {
-                zsock_set_linger(c->sock, 0);
-                zsock_set_sndhwm(c->sock, 0);
-                if (zsock_connect(c->sock, "%s", c->addr) != 0)
-                    zsock_destroy(&c->sock);
-            }
-        }
         size_t i = 0;
         while (i < self->nls && self->ls[i].id != r->id)
             i++;
+        if (i < self->nls) { /* what a batch being resolved needs */
+            s_ls_t *ls = &self->ls[i];
+            ls->state = r->state;
+            ls->nrep = r->nrep;
+            memcpy(ls->rep, r->addr, sizeof ls->rep);
+        }
+        if (r->state != VL_LS_RUNNING || r->nrep == 0 || !*r->addr[0])
+            continue;
+        size_t conn = s_conn_get(self, r->addr[0]);
         if (i == self->nls) {
             self->ls = vl_realloc(self->ls, (self->nls + 1) * sizeof *self->ls);
-            self->ls[self->nls++] = (s_ls_t){.id = r->id, .conn = conn};
+            s_ls_t *ls = &self->ls[self->nls++];
+            *ls = (s_ls_t){.id = r->id, .conn = conn, .state = r->state, .nrep = r->nrep};
+            memcpy(ls->rep, r->addr, sizeof ls->rep);
         }
         /* a new primary: batches still in flight stay matched to the old
-           connection until they are answered or time out */
+           connection until they are answered or resolved */
         if (self->ls[i].inflight == 0)
             self->ls[i].conn = conn;
         self->ls[i].usable = self->ls[i].conn == conn;
@@ -668,9 +886,18 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
     }
     if (self->pn > 0 && room && !(self->o.sticky && self->nretry > 0))
         until = self->pend[self->phead].t_us + self->o.linger_us;
-    for (size_t i = 0; i < self->ninflight; i++)
-        if (self->inflight[i]->deadline_us < until)
-            until = self->inflight[i]->deadline_us;
+    for (size_t i = 0; i < self->ninflight; i++) {
+        const s_batch_t *b = self->inflight[i];
+        int64_t t;
+        if (b->resolving)
+            t = b->next_query_us < b->resolve_until_us ? b->next_query_us : b->resolve_until_us;
+        else if (now_us < b->sent_us + APP_SUSPECT_US)
+            t = b->sent_us + APP_SUSPECT_US;
+        else /* look at its log stream's state now and then */
+            t = now_us + APP_REFRESH_US < b->deadline_us ? now_us + APP_REFRESH_US : b->deadline_us;
+        if (t < until)
+            until = t;
+    }
     for (size_t i = 0; i < self->nretry; i++)
         if (self->retry[i]->deadline_us < until)
             until = self->retry[i]->deadline_us;
@@ -812,7 +1039,9 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
         if (conn == self->nconns)
             snprintf(self->conns[self->nconns++].addr, sizeof self->conns[0].addr, "%s",
                      r->addr[0]);
-        self->ls[self->nls++] = (s_ls_t){.id = r->id, .conn = conn, .usable = true};
+        s_ls_t *ls = &self->ls[self->nls++];
+        *ls = (s_ls_t){.id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
+        memcpy(ls->rep, r->addr, sizeof ls->rep);
     }
     vl_route_free(&route);
     if (self->nls == 0) {
@@ -849,6 +1078,7 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
     pthread_cond_init(&self->cond, NULL);
     self->ordq = vl_ordq_new();
     self->next_id = ((uint64_t)getpid() << 32) | 1;
+    self->client_id = vl_random_u64();
     self->actor = zactor_new(s_actor, self);
     *app_p = self;
     return 0;

@@ -194,6 +194,7 @@ int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts, vl_cl
     c->sns = zhashx_new();
     zhashx_set_destructor(c->sns, s_sock_destroy);
     c->next_id = ((uint64_t)getpid() << 32) | 1;
+    c->client_id = vl_random_u64();
     int rc = s_meta_refresh(c);
     if (rc != 0) {
         if (errbuf)
@@ -485,11 +486,15 @@ static void s_call_free(s_call_t *calls, size_t n)
     and glsns[from..from+*head) their GLSNs (VL_ESEALED: a seal cut the
     batch after that head; the rest is not in the log). Caller holds the
     lock. */
+static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, uint64_t bseq,
+                            size_t want, uint64_t *glsns, size_t *head);
+
 static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_t *t,
                          uint32_t ls_id, const char *addr, const void *const *data,
                          const size_t *len, size_t from, size_t n, uint64_t *glsns, size_t *head)
 {
     *head = 0;
+    uint64_t bseq = ++c->next_bseq;
     s_call_t call = {.addr = addr};
     /* the entries back to back in one payload frame, their sizes in the body */
     size_t total_len = 0;
@@ -504,7 +509,12 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
             memcpy(p, data[i], len[i]);
         p += len[i];
     }
-    vl_append_t a = {.topic_id = t->id, .ls_id = ls_id, .n = (uint32_t)(n - from), .sizes = sizes};
+    vl_append_t a = {.topic_id = t->id,
+                     .ls_id = ls_id,
+                     .client_id = c->client_id,
+                     .batch_seq = bseq,
+                     .n = (uint32_t)(n - from),
+                     .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
@@ -527,13 +537,13 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
     else if (rc == VL_EIO)
         rc = vl_client_fail(c, rc, "append topic=%s ls=%u: cannot send to %s", topic, ls_id,
                             call.addr);
-    else if (rc == VL_ETIMEDOUT)
-        rc = vl_client_fail(c, rc,
-                            "append topic=%s ls=%u: no reply from %s within %d ms; the storage "
-                            "node may be down or the batch not yet committed (it may still be "
-                            "committed later)",
-                            topic, ls_id, call.addr, c->timeout_ms);
-    else if (call.hdr.status != 0) {
+    else if (rc == VL_ETIMEDOUT) {
+        /* the batch may be written: ask what became of it (t may be
+           replaced by a metadata fetch from here on) */
+        s_call_free(&call, 1);
+        return s_append_resolve(c, topic, ls_id, bseq, n - from, glsns ? glsns + from : NULL,
+                                head);
+    } else if (call.hdr.status != 0) {
         char text[512];
         vl_rbuf_t rest = call.body;
         vl_wire_errtext(&call.body, text, sizeof text);
@@ -580,6 +590,94 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
     return rc;
 }
 
+/*  The APPEND of batch bseq (want entries) to ls_id got no reply: asks
+    the replicas what became of it, as the appender does (appender.c): 0
+    when it is committed (glsns[0..want) filled); VL_ESEALED when the log
+    stream is sealed and only the first *head entries (their GLSNs filled)
+    are in the log, the rest never will be; VL_ETIMEDOUT when the log
+    stream was not sealed in time and the batch may still be committed.
+    Caller holds the lock. */
+static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, uint64_t bseq,
+                            size_t want, uint64_t *glsns, size_t *head)
+{
+    int64_t start = zclock_mono();
+    int64_t window = 2 * (int64_t)c->timeout_ms < 10000 ? 10000 : 2 * (int64_t)c->timeout_ms;
+    int saved_timeout = c->timeout_ms;
+    uint32_t asked = 0;
+    int rc = VL_ETIMEDOUT;
+    while (zclock_mono() - start < window) {
+        const vl_meta_topic_t *t;
+        char addr[VL_WIRE_MAX_ADDR + 1] = "";
+        c->timeout_ms = saved_timeout;
+        if (s_topic(c, topic, true, "append", &t) == 0)
+            for (uint32_t i = 0; i < t->nls; i++) {
+                const vl_meta_ls_t *ls = &t->ls[i];
+                if (ls->id != ls_id || ls->nrep == 0)
+                    continue;
+                /* the primary while it runs (only the answer may be lost),
+                   else the replicas in turn */
+                uint32_t k = ls->state == VL_LS_RUNNING ? 0 : asked++ % ls->nrep;
+                const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
+                if (sn)
+                    snprintf(addr, sizeof addr, "%s", sn->addr);
+            }
+        if (*addr) {
+            vl_batch_status_t q = {.topic_id = t->id,
+                                   .ls_id = ls_id,
+                                   .client_id = c->client_id,
+                                   .batch_seq = bseq};
+            vl_wbuf_t b;
+            vl_wbuf_init(&b);
+            vl_batch_status_encode(&q, &b);
+            s_call_t call = {.addr = addr};
+            c->timeout_ms = 500; /* one replica: a dead one must not hold us long */
+            int crc = s_call_send(c, &call, VL_MSG_BATCH_STATUS, &b, NULL);
+            vl_wbuf_free(&b);
+            if (crc == 0)
+                crc = s_call_wait(c, &call, 1, false);
+            vl_batch_status_reply_t r;
+            if (crc == 0 && call.hdr.status == 0 &&
+                vl_batch_status_reply_decode(&call.body, &r) == 0) {
+                uint64_t covered = 0;
+                for (uint32_t i = 0; i < r.ar.nruns; i++)
+                    covered += r.ar.runs[i].count;
+                bool all = r.found && r.n == want && covered == want;
+                bool cut = r.final && covered < want && (!r.found || covered == r.n);
+                if (all || cut) {
+                    size_t k = 0;
+                    for (uint32_t i = 0; i < r.ar.nruns; i++)
+                        for (uint32_t j = 0; j < r.ar.runs[i].count && k < want; j++, k++)
+                            if (glsns)
+                                glsns[k] = r.ar.runs[i].glsn_begin + j;
+                    *head = k;
+                    rc = all ? 0 : VL_ESEALED;
+                }
+                vl_append_reply_free(&r.ar);
+            }
+            s_call_free(&call, 1);
+            if (rc != VL_ETIMEDOUT)
+                break;
+        }
+        zclock_sleep(250);
+    }
+    c->timeout_ms = saved_timeout;
+    c->meta_stale = true;
+    if (rc == VL_ESEALED)
+        return vl_client_fail(c, rc,
+                              "append topic=%s ls=%u: no reply from its primary; the log stream "
+                              "was sealed with %zu of the batch's %zu entries committed, the "
+                              "others are not in the log",
+                              topic, ls_id, *head, want);
+    if (rc == VL_ETIMEDOUT)
+        return vl_client_fail(c, rc,
+                              "append topic=%s ls=%u: no reply from its primary within %d ms, "
+                              "and the log stream was not sealed within %lld ms more to settle "
+                              "the batch; the storage node may be down or slow (the batch may "
+                              "still be committed later: check before appending it again)",
+                              topic, ls_id, saved_timeout, (long long)window);
+    return 0;
+}
+
 int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *const *data,
               const size_t *len, size_t n, uint64_t *glsns)
 {
@@ -616,8 +714,9 @@ int vl_append(vl_client_t *c, const char *topic, uint32_t ls_id, const void *con
         goto out;
     /* A log stream that refuses the batch because it is sealed (or gone)
        wrote nothing past what it says is committed: the rest goes to
-       another running log stream (unless ls_id pinned one). A timeout is
-       not retried: the batch may still be committed. */
+       another running log stream (unless ls_id pinned one). So does the
+       part of an unanswered batch that the replicas of the sealed log
+       stream say is not in the log (s_append_resolve). */
     size_t done = 0;
     uint32_t refused = 0;
     for (int attempt = 0; attempt < 4; attempt++) {

@@ -35,6 +35,7 @@ struct vl_client {
     zhashx_t *sns;    /* SN address -> zsock_t * DEALER (blocking calls) */
     uint64_t next_id; /* request ids on the SN DEALERs */
     uint32_t rr;      /* round robin position of vl_append */
+    uint64_t client_id, next_bseq; /* names of vl_append's batches */
 };
 
 /*  Records the detailed message of a failure for vl_client_errmsg (per

@@ -16,6 +16,8 @@ char *vl_strdup(const char *s);
 
 /*  Monotonic clock in microseconds. */
 int64_t vl_now_us(void);
+/*  A random non-zero number (getrandom), for ids that must not collide. */
+uint64_t vl_random_u64(void);
 
 static inline void vl_put_le16(uint8_t *p, uint16_t v)
 {

@@ -89,7 +89,12 @@ int vl_topic_delete(vl_client_t *client, const char *name);
     success glsns (when not NULL, n slots) receives the GLSN of each entry.
     On error the entries with a non-zero glsns[i] are in the log (a seal
     may commit the head of a batch) and the others are not, except after
-    VL_ETIMEDOUT, when the batch may still be committed later. */
+    VL_ETIMEDOUT. A batch that gets no reply within the timeout is not
+    sent again blindly: the call asks the log stream's replicas what became
+    of it (the replicas keep each batch's name with its entries) and, once
+    the log stream is sealed, sends only what is not in the log elsewhere.
+    VL_ETIMEDOUT means the log stream was not sealed within twice the
+    timeout (at least 10 s) more: the batch may still be committed later. */
 int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void *const *data,
               const size_t *len, size_t n, uint64_t *glsns);
 
@@ -152,9 +157,14 @@ int vl_appender_append_many(vl_appender_t *app, const void *const *data, const s
     message in vl_client_errmsg). A batch that a log stream refused because
     it is sealed (or no longer there) is sent again to another running log
     stream of the topic (unless opts->ls_id pinned one), only the entries
-    that were not committed, so nothing is in the log twice. A batch that
-    timed out fails with VL_ETIMEDOUT and is not retried: it may still be
-    committed later. */
+    that were not committed, so nothing is in the log twice. So is the
+    part of a batch that got no reply which the replicas of its (by then
+    sealed) log stream say is not in the log; a log stream with an
+    unanswered batch gets new batches only when no other has room. A batch
+    fails with VL_ETIMEDOUT only when its log stream was not sealed within
+    twice the timeout (at least 10 s) after it: it may still be committed
+    later. Entries that no running log stream takes within the timeout
+    fail with VL_EUNAVAIL. */
 int vl_appender_flush(vl_appender_t *app);
 
 /*  Flushes, stops and frees the appender (NULL-safe). */

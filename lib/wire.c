@@ -282,6 +282,7 @@ const char *vl_wire_type_name(uint16_t type)
         [VL_MSG_SEAL] = "SEAL",             [VL_MSG_UNSEAL] = "UNSEAL",
         [VL_MSG_UPDATE_LS] = "UPDATE_LS",   [VL_MSG_SYNC] = "SYNC",
         [VL_MSG_SN_SYNC] = "SN_SYNC",
+        [VL_MSG_BATCH_STATUS] = "BATCH_STATUS",
     };
     uint16_t base = type & ~VL_MSG_REPLY;
     if (base == 0 || base >= VL_MSG_TYPE_MAX)
@@ -538,11 +539,19 @@ void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b)
 {
     vl_wbuf_u32(b, m->topic_id);
     vl_wbuf_u32(b, m->ls_id);
+    if (!replicate) {
+        vl_wbuf_u64(b, m->client_id);
+        vl_wbuf_u64(b, m->batch_seq);
+    }
     vl_wbuf_u32(b, m->n);
     if (replicate) {
         vl_wbuf_u64(b, m->llsn_begin);
         vl_wbuf_u64(b, m->bytes_before);
         vl_wbuf_u32(b, m->epoch);
+        vl_wbuf_u32(b, m->nbids);
+        if (m->nbids > 0)
+            memcpy(s_wbuf_grow(b, VL_WIRE_BID_SIZE * (size_t)m->nbids), m->bids,
+                   VL_WIRE_BID_SIZE * (size_t)m->nbids);
     }
     if (m->n > 0)
         memcpy(s_wbuf_grow(b, 4 * (size_t)m->n), m->sizes, 4 * (size_t)m->n);
@@ -553,17 +562,82 @@ int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
     memset(m, 0, sizeof *m);
     m->topic_id = vl_rbuf_u32(r);
     m->ls_id = vl_rbuf_u32(r);
+    if (!replicate) {
+        m->client_id = vl_rbuf_u64(r);
+        m->batch_seq = vl_rbuf_u64(r);
+    }
     m->n = vl_rbuf_u32(r);
+    if (!r->err && m->n > VL_WIRE_MAX_ENTRIES)
+        r->err = VL_EPROTO;
     if (replicate) {
         m->llsn_begin = vl_rbuf_u64(r);
         m->bytes_before = vl_rbuf_u64(r);
         m->epoch = vl_rbuf_u32(r);
+        m->nbids = vl_rbuf_u32(r);
+        if (!r->err && m->nbids > m->n + 1)
+            r->err = VL_EPROTO;
+        if (!r->err)
+            m->bids = s_rbuf_take(r, VL_WIRE_BID_SIZE * (size_t)m->nbids);
     }
-    if (!r->err && m->n > VL_WIRE_MAX_ENTRIES)
-        r->err = VL_EPROTO;
     if (!r->err)
         m->sizes = s_rbuf_take(r, 4 * (size_t)m->n);
     return r->err ? VL_EPROTO : 0;
+}
+
+void vl_wire_bid_put(uint8_t *p, const vl_batch_id_t *id)
+{
+    vl_put_le64(p, id->llsn_begin);
+    vl_put_le64(p + 8, id->client_id);
+    vl_put_le64(p + 16, id->batch_seq);
+    vl_put_le32(p + 24, id->n);
+}
+
+void vl_wire_bid(const uint8_t *bids, uint32_t i, vl_batch_id_t *id)
+{
+    const uint8_t *p = bids + VL_WIRE_BID_SIZE * (size_t)i;
+    id->llsn_begin = vl_get_le64(p);
+    id->client_id = vl_get_le64(p + 8);
+    id->batch_seq = vl_get_le64(p + 16);
+    id->n = vl_get_le32(p + 24);
+}
+
+void vl_batch_status_encode(const vl_batch_status_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u32(b, m->topic_id);
+    vl_wbuf_u32(b, m->ls_id);
+    vl_wbuf_u64(b, m->client_id);
+    vl_wbuf_u64(b, m->batch_seq);
+    vl_wbuf_u64(b, m->llsn_hint);
+}
+
+int vl_batch_status_decode(vl_rbuf_t *r, vl_batch_status_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->topic_id = vl_rbuf_u32(r);
+    m->ls_id = vl_rbuf_u32(r);
+    m->client_id = vl_rbuf_u64(r);
+    m->batch_seq = vl_rbuf_u64(r);
+    m->llsn_hint = vl_rbuf_u64(r);
+    return r->err ? VL_EPROTO : 0;
+}
+
+void vl_batch_status_reply_encode(const vl_batch_status_reply_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u8(b, m->final);
+    vl_wbuf_u8(b, m->found);
+    vl_wbuf_u32(b, m->n);
+    vl_append_reply_encode(&m->ar, b);
+}
+
+int vl_batch_status_reply_decode(vl_rbuf_t *r, vl_batch_status_reply_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->final = vl_rbuf_u8(r);
+    m->found = vl_rbuf_u8(r);
+    m->n = vl_rbuf_u32(r);
+    if (r->err)
+        return VL_EPROTO;
+    return vl_append_reply_decode(r, &m->ar);
 }
 
 void vl_append_reply_encode(const vl_append_reply_t *m, vl_wbuf_t *b)

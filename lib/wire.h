@@ -31,7 +31,8 @@
 #include "varlog_err.h"
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
-#define VL_WIRE_VERSION 2         /* 2: one payload frame per batch (was one per entry) */
+#define VL_WIRE_VERSION 3 /* 2: one payload frame per batch (was one per entry);
+                             3: batch identities on APPEND and REPLICATE */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
@@ -73,6 +74,7 @@ typedef enum {
     VL_MSG_SYNC,          /* ctl -> adm: name, id = ls (0: every sealed one),
                              sn_from, sn_to (0: choose); reply sync reply */
     VL_MSG_SN_SYNC,       /* adm -> source SN: vl_sync_t; empty reply */
+    VL_MSG_BATCH_STATUS,  /* client -> SN: what became of a batch; vl_batch_status_t */
     VL_MSG_TYPE_MAX
 } vl_msg_type_t;
 #define VL_MSG_REPLY 0x8000
@@ -284,23 +286,33 @@ typedef struct {
 void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
 
-/* APPEND: topic_id u32, ls_id u32, n u32, sizes n x u32 (the size of each
-   entry); one payload frame follows, the n entries back to back (none
-   when n == 0).
+/* APPEND: topic_id u32, ls_id u32, client_id u64, batch_seq u64, n u32,
+   sizes n x u32 (the size of each entry); one payload frame follows, the n
+   entries back to back (none when n == 0). (client_id, batch_seq) names
+   the batch (client_id 0: unnamed): the replicas keep the name with the
+   entries, so that a client whose APPEND got no answer can ask what became
+   of it (BATCH_STATUS). A client never sends two batches with one name, and
+   sends its batches to one log stream in growing batch_seq order.
    REPLICATE: topic_id u32, ls_id u32, n u32, llsn_begin u64, bytes_before
    u64 (sum of the sizes of entries 1..llsn_begin-1), used by the backup to
    check the stream, epoch u32 (the sender's META epoch of the log stream;
-   the receiver refuses another with VL_ESTALE), then sizes n x u32 and the
-   payload frame as APPEND.
-   sizes is the raw little-endian array (read it with vl_wire_size): the
-   decoder points it into the body (borrowed, no copy), the encoder copies
-   n sizes from it (it may be NULL when n == 0). Decoding checks only that
-   n <= VL_WIRE_MAX_ENTRIES and the sizes are there; vl_wire_payload checks
-   them against the payload. */
+   the receiver refuses another with VL_ESTALE), nbids u32, nbids batch
+   names (vl_batch_id_t: llsn_begin u64, client_id u64, batch_seq u64, n
+   u32, 28 bytes each; those of the named batches the entries belong to),
+   then sizes n x u32 and the payload frame as APPEND.
+   sizes and bids are raw little-endian arrays (read them with
+   vl_wire_size and vl_wire_bid): the decoder points them into the body
+   (borrowed, no copy), the encoder copies them (NULL when the count is 0).
+   Decoding checks only that n <= VL_WIRE_MAX_ENTRIES, nbids <= n + 1 and
+   the arrays are there; vl_wire_payload checks the sizes against the
+   payload. */
 typedef struct {
     uint32_t topic_id, ls_id, n;
+    uint64_t client_id, batch_seq;     /* APPEND only */
     uint64_t llsn_begin, bytes_before; /* REPLICATE only */
     uint32_t epoch;                    /* REPLICATE only */
+    uint32_t nbids;                    /* REPLICATE only */
+    const uint8_t *bids;               /* REPLICATE only */
     const uint8_t *sizes;
 } vl_append_t;
 void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b);
@@ -322,6 +334,43 @@ typedef struct {
 void vl_append_reply_encode(const vl_append_reply_t *m, vl_wbuf_t *b);
 int vl_append_reply_decode(vl_rbuf_t *r, vl_append_reply_t *m);
 void vl_append_reply_free(vl_append_reply_t *m);
+
+/*  A named batch as the replicas keep it: entries llsn_begin..+n-1 came in
+    batch batch_seq of client client_id. */
+typedef struct {
+    uint64_t llsn_begin, client_id, batch_seq;
+    uint32_t n;
+} vl_batch_id_t;
+#define VL_WIRE_BID_SIZE 28
+void vl_wire_bid_put(uint8_t *p, const vl_batch_id_t *id);
+void vl_wire_bid(const uint8_t *bids, uint32_t i, vl_batch_id_t *id);
+
+/* BATCH_STATUS: topic_id u32, ls_id u32, client_id u64, batch_seq u64,
+   llsn_hint u64 (the batch, if written, begins past this LLSN: the client
+   knows an earlier batch of its own there; 0 when it knows none).
+   Reply: final u8, found u8, n u32, then an append reply body (llsn_begin,
+   GLSN runs of the committed entries of the batch, in order).
+   - found: the replica holds n entries of the batch at llsn_begin.. and
+     the runs cover those committed so far (all of them when final);
+   - final: the replica holds exactly the sealed end of a sealed log
+     stream and its commits, so the answer can never change: entries of
+     the batch that it does not hold were discarded and will never be
+     committed (with found 0: nothing of the batch is in the log);
+   - neither: not here yet (the log stream runs: it may still come).
+   A sealed replica behind the sealed end answers VL_EBUSY (ask another). */
+typedef struct {
+    uint32_t topic_id, ls_id;
+    uint64_t client_id, batch_seq, llsn_hint;
+} vl_batch_status_t;
+void vl_batch_status_encode(const vl_batch_status_t *m, vl_wbuf_t *b);
+int vl_batch_status_decode(vl_rbuf_t *r, vl_batch_status_t *m);
+typedef struct {
+    uint8_t final, found;
+    uint32_t n;
+    vl_append_reply_t ar;
+} vl_batch_status_reply_t;
+void vl_batch_status_reply_encode(const vl_batch_status_reply_t *m, vl_wbuf_t *b);
+int vl_batch_status_reply_decode(vl_rbuf_t *r, vl_batch_status_reply_t *m);
 
 /* SUBSCRIBE: topic_id u32, ls_id u32, glsn_begin u64, glsn_end u64 (first
    GLSN not wanted; VL_GLSN_MAX follows new commits), credit u32 (data

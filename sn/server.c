@@ -76,6 +76,7 @@
 #define S_PARK_BYTES_MAX (64ull << 20)
 #define S_META_ASK_US (50 * 1000)
 #define S_LOOKUPS_MAX 1024 /* LOOKUPs waiting for queued commits, per replica */
+#define S_BID_SCAN_MAX (1u << 20) /* batch names a BATCH_STATUS looks through at most */
 
 /*  ---- types ---------------------------------------------------------------- */
 
@@ -498,7 +499,8 @@ static int s_bytes_at(self_t *self, s_replica_t *rep, uint64_t llsn, uint64_t *b
     the frame's buffer instead of copying it, so one payload goes to every
     backup without a copy). */
 static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t llsn_begin,
-                        uint64_t bytes_before, const uint8_t *sizes, zframe_t *data, uint32_t n)
+                        uint64_t bytes_before, const uint8_t *sizes, zframe_t *data, uint32_t n,
+                        const uint8_t *bids, uint32_t nbids)
 {
     vl_append_t a = {.topic_id = rep->topic_id,
                      .ls_id = rep->ls_id,
@@ -506,6 +508,8 @@ static void s_repl_send(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t 
                      .llsn_begin = llsn_begin,
                      .bytes_before = bytes_before,
                      .epoch = rep->ls_epoch,
+                     .nbids = nbids,
+                     .bids = bids,
                      .sizes = sizes};
     vl_wbuf_t body;
     vl_wbuf_init(&body);
@@ -539,7 +543,7 @@ static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
     b->epoch = b->seq;
     b->inflight = 0;
     b->retry_at_us = 0;
-    s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, NULL, 0);
+    s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, NULL, 0, NULL, 0);
 }
 
 /*  The last LLSN stream b may carry: the durable end, but never past the
@@ -582,9 +586,21 @@ static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
             b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
             return;
         }
+        /* the names of the batches the entries came in go along: a backup
+           must be able to say what became of a client's batch */
+        vl_wbuf_t bids;
+        vl_wbuf_init(&bids);
+        uint32_t nbids = 0;
+        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + n, &bids, &nbids))
+            vl_log(LOG_WARNING,
+                   "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..; replicated "
+                   "without them: %s",
+                   self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg());
         zframe_t *frame = zframe_new(data.data, data.len);
-        s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, sizes.data, frame, n);
+        s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, sizes.data, frame, n, bids.data,
+                    nbids);
         zframe_destroy(&frame);
+        vl_wbuf_free(&bids);
         vl_wbuf_free(&sizes);
         vl_wbuf_free(&data);
         b->sent += n;
@@ -603,7 +619,7 @@ static void s_repl_durable(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
         if (rep->ls_state == VL_LS_RUNNING && b->sent + 1 == job->llsn_begin &&
             b->inflight < S_REPL_WINDOW) {
             s_repl_send(self, rep, b, job->llsn_begin, job->bytes_before, job->sizes, job->data,
-                        job->n);
+                        job->n, job->bids, job->nbids);
             b->sent += job->n;
             b->sent_bytes = job->bytes_before + job->bytes;
         } else
@@ -954,6 +970,18 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         job->data = payload;
     } else /* a part (overlap, or past a sealed end): rare */
         job->data = zframe_new(zframe_data(payload) + skipped_bytes, job->bytes);
+    /* the names of the batches that have entries among those written */
+    uint64_t last = job->llsn_begin + job->n - 1;
+    for (uint32_t i = 0; i < a.nbids; i++) {
+        vl_batch_id_t id;
+        vl_wire_bid(a.bids, i, &id);
+        if (id.client_id == 0 || id.n == 0 || id.llsn_begin > last ||
+            id.llsn_begin + id.n <= job->llsn_begin)
+            continue;
+        if (!job->bids)
+            job->bids = vl_malloc(VL_WIRE_BID_SIZE * (size_t)a.nbids);
+        vl_wire_bid_put(job->bids + VL_WIRE_BID_SIZE * (size_t)job->nbids++, &id);
+    }
     job->reply_to = zframe_dup(rid);
     job->req = *hdr;
     rep->q.llsn_end += job->n;
@@ -1095,6 +1123,17 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     zmsg_remove(msg, payload); /* the writer and the backups take it as is */
     job->data = payload;
     job->tag = p->seq;
+    if (a.client_id != 0) {
+        /* kept with the entries (and sent to the backups), so that the
+           client can ask what became of the batch if this answer is lost */
+        vl_batch_id_t id = {.llsn_begin = p->llsn_begin,
+                            .client_id = a.client_id,
+                            .batch_seq = a.batch_seq,
+                            .n = a.n};
+        job->bids = vl_malloc(VL_WIRE_BID_SIZE);
+        vl_wire_bid_put(job->bids, &id);
+        job->nbids = 1;
+    }
     rep->q.llsn_end += a.n;
     rep->q.bytes_end += bytes;
     rep->writes++;
@@ -1762,6 +1801,82 @@ static void s_unpark(self_t *self, bool all)
     zlistx_destroy(&ready);
 }
 
+/*  BATCH_STATUS: what became of a client's batch whose APPEND went
+    unanswered (DESIGN.md "Client failover"). Read from the store: the
+    batch names and commit ranges there are what is durable. */
+static void s_on_batch_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_batch_status_t q;
+    if (vl_batch_status_decode(body, &q) != 0) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "BATCH_STATUS: malformed body; expected topic id, ls id, client id, batch "
+                      "seq and llsn hint");
+        return;
+    }
+    vl_subscribe_t where = {.topic_id = q.topic_id, .ls_id = q.ls_id};
+    s_replica_t *rep = s_read_replica(self, rid, hdr, &where, "BATCH_STATUS");
+    if (!rep)
+        return;
+    bool final = false;
+    if (rep->ls_state != VL_LS_RUNNING) {
+        if (s_replica_state(rep) != VL_LS_SEALED) {
+            s_reply_error(self, rid, hdr, VL_EBUSY,
+                          "BATCH_STATUS ls=%u: this replica (sn=%u) holds llsn=%" PRIu64
+                          " with commits to %" PRIu64 ", not yet the sealed end %" PRIu64
+                          "; ask another replica, or again once it is synced",
+                          q.ls_id, self->sn_id, rep->d.llsn_end, rep->d.applied_llsn_end,
+                          rep->sealed_end);
+            return;
+        }
+        /* holds exactly the sealed end and its commits: nothing more can
+           ever be written to or committed in this log stream's past */
+        final = true;
+    }
+    vl_batch_id_t id = {0};
+    bool found = false, complete = true;
+    vl_batch_status_reply_t r = {0};
+    int rc = vl_store_find_bid(self->store, rep->ls_id, q.client_id, q.batch_seq, q.llsn_hint,
+                               rep->d.llsn_end, S_BID_SCAN_MAX, &id, &found, &complete);
+    uint64_t covered = 0;
+    if (rc == 0 && found) {
+        /* a batch cut by a seal keeps only its entries up to the end */
+        uint64_t held = rep->d.llsn_end - id.llsn_begin + 1;
+        r.n = held < id.n ? (uint32_t)held : id.n;
+        r.ar.llsn_begin = id.llsn_begin;
+        rc = vl_store_llsn_runs(self->store, rep->ls_id, id.llsn_begin, r.n, &r.ar.runs,
+                                &r.ar.nruns, &covered);
+    }
+    if (rc) {
+        s_reply_error(self, rid, hdr, VL_ESTORE,
+                      "BATCH_STATUS ls=%u: cannot read the store of sn=%u: %s; ask another "
+                      "replica (and check this node's disk)",
+                      q.ls_id, self->sn_id, vl_store_errmsg());
+        return;
+    }
+    if (!found && !complete)
+        final = false; /* too far back to look through: cannot say */
+    if (final && covered != r.n) {
+        /* a sealed replica in line has every commit up to its end */
+        vl_log(LOG_ERR, "sn=%u ls=%u: batch at llsn=%" PRIu64 " holds %u entries, %" PRIu64
+               " of them committed, in a sealed replica",
+               self->sn_id, rep->ls_id, id.llsn_begin, r.n, covered);
+        final = false;
+    }
+    r.final = final;
+    r.found = found;
+    vl_log(LOG_INFO,
+           "sn=%u ls=%u: batch %" PRIx64 "/%" PRIu64 " %s%s (%u entries at llsn=%" PRIu64
+           ", %" PRIu64 " committed)",
+           self->sn_id, rep->ls_id, q.client_id, q.batch_seq, found ? "found" : "not here",
+           final ? ", final" : "", r.n, r.ar.llsn_begin, covered);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_batch_status_reply_encode(&r, &b);
+    s_reply_body(self, rid, hdr, &b, NULL);
+    vl_wbuf_free(&b);
+    free(r.ar.runs);
+}
+
 static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park)
 {
     zmsg_t *msg = *msg_p;
@@ -1823,6 +1938,9 @@ static void s_on_request(self_t *self, zmsg_t **msg_p, bool may_park)
         break;
     case VL_MSG_SN_SYNC:
         s_on_sn_sync(self, rid, &hdr, &body);
+        break;
+    case VL_MSG_BATCH_STATUS:
+        s_on_batch_status(self, rid, &hdr, &body);
         break;
     case VL_MSG_PING:
         s_reply_body(self, rid, &hdr, NULL, NULL);

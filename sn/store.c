@@ -31,6 +31,7 @@ struct vl_store_batch {
 #define S_KEY_LEN 13 /* prefix byte + ls u32 + u64 */
 #define S_STATE_LEN 44
 #define S_RANGE_LEN 40
+#define S_BID_LEN 20 /* client id u64, batch seq u64, n u32 */
 
 static __thread char s_errmsg[512];
 
@@ -297,25 +298,39 @@ void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint6
 {
     if (llsn_from > llsn_to)
         return;
-    if (llsn_to == UINT64_MAX) {
+    /* the entries, and the names of the batches that begin among them */
+    static const char prefixes[] = {'d', 'b'};
+    for (size_t i = 0; i < sizeof prefixes; i++) {
+        if (llsn_to < UINT64_MAX) {
+            s_delete_range(self, prefixes[i], ls_id, llsn_from, llsn_to + 1);
+            continue;
+        }
         /* [from, end of the ls): the u64 part cannot reach the next ls */
         uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
-        s_key(b, 'd', ls_id, llsn_from);
+        s_key(b, prefixes[i], ls_id, llsn_from);
         if (ls_id == UINT32_MAX) {
-            e[0] = 'e';
+            e[0] = (uint8_t)(prefixes[i] + 1);
             memset(e + 1, 0, S_KEY_LEN - 1);
         } else
-            s_key(e, 'd', ls_id + 1, 0);
+            s_key(e, prefixes[i], ls_id + 1, 0);
         rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
                                         sizeof e);
-        return;
     }
-    s_delete_range(self, 'd', ls_id, llsn_from, llsn_to + 1);
+}
+
+void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_batch_id_t *id)
+{
+    uint8_t k[S_KEY_LEN], v[S_BID_LEN];
+    s_key(k, 'b', ls_id, id->llsn_begin);
+    vl_put_be64(v, id->client_id);
+    vl_put_be64(v + 8, id->batch_seq);
+    vl_put_be32(v + 16, id->n);
+    rocksdb_writebatch_put(self->wb, (const char *)k, sizeof k, (const char *)v, sizeof v);
 }
 
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
 {
-    static const char prefixes[] = {'d', 'c', 'o'};
+    static const char prefixes[] = {'d', 'c', 'o', 'b'};
     for (size_t i = 0; i < sizeof prefixes; i++) {
         /* [prefix ls 0, prefix ls+1 0): the u64 part cannot reach the end
            key of ls, so the range also covers key UINT64_MAX. */
@@ -391,6 +406,7 @@ int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_i
         keep_offset_key = r.offset_begin + r.bytes;
     }
     s_delete_range(batch, 'd', ls_id, 0, keep_llsn);
+    s_delete_range(batch, 'b', ls_id, 0, keep_llsn);
     s_delete_range(batch, 'c', ls_id, 0, keep_glsn_key);
     s_delete_range(batch, 'o', ls_id, 0, keep_offset_key);
     return 0;
@@ -728,4 +744,150 @@ int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl
         at += vlen;
     }
     return s_iter_done(it, rc, "lookup offset");
+}
+
+/*  ---- batch names --------------------------------------------------------- */
+
+static bool s_bid_decode(const char *key, size_t klen, const char *v, size_t vlen, uint32_t ls_id,
+                         vl_batch_id_t *id)
+{
+    if (!s_key_is(key, klen, 'b', ls_id) || vlen != S_BID_LEN)
+        return false;
+    id->llsn_begin = vl_get_be64((const uint8_t *)key + 5);
+    id->client_id = vl_get_be64((const uint8_t *)v);
+    id->batch_seq = vl_get_be64((const uint8_t *)v + 8);
+    id->n = vl_get_be32((const uint8_t *)v + 16);
+    return true;
+}
+
+int vl_store_read_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t llsn_to,
+                       vl_wbuf_t *out, uint32_t *n_p)
+{
+    *n_p = 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'b', ls_id, llsn_from);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    /* the batch that holds llsn_from may begin before it */
+    rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+    size_t klen;
+    if (!rocksdb_iter_valid(it) || !s_key_is(rocksdb_iter_key(it, &klen), klen, 'b', ls_id))
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        vl_batch_id_t id;
+        if (!s_bid_decode(key, klen, v, vlen, ls_id, &id) || id.llsn_begin > llsn_to)
+            break;
+        if (id.llsn_begin + id.n <= llsn_from)
+            continue; /* ends before the range */
+        uint8_t rec[VL_WIRE_BID_SIZE];
+        vl_wire_bid_put(rec, &id);
+        vl_wbuf_mem(out, rec, sizeof rec);
+        (*n_p)++;
+    }
+    return s_iter_done(it, 0, "read batch names");
+}
+
+int vl_store_find_bid(vl_store_t *self, uint32_t ls_id, uint64_t client_id, uint64_t batch_seq,
+                      uint64_t llsn_hint, uint64_t llsn_end, uint32_t max_scan, vl_batch_id_t *id,
+                      bool *found_p, bool *complete_p)
+{
+    *found_p = false;
+    *complete_p = true;
+    if (llsn_end <= llsn_hint)
+        return 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'b', ls_id, llsn_end);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint32_t scanned = 0;
+    for (rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k); rocksdb_iter_valid(it);
+         rocksdb_iter_prev(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        vl_batch_id_t b;
+        if (!s_bid_decode(key, klen, v, vlen, ls_id, &b) || b.llsn_begin <= llsn_hint)
+            break;
+        if (b.client_id == client_id) {
+            if (b.batch_seq == batch_seq) {
+                *id = b;
+                *found_p = true;
+                break;
+            }
+            /* a client sends its batches to a log stream in growing
+               batch_seq order: an earlier one of its batches here means
+               this one is not below it */
+            if (b.batch_seq < batch_seq)
+                break;
+        }
+        if (++scanned >= max_scan) {
+            *complete_p = false;
+            break;
+        }
+    }
+    return s_iter_done(it, 0, "find batch name");
+}
+
+int vl_store_llsn_runs(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t count,
+                       vl_run_t **runs_p, uint32_t *nruns_p, uint64_t *covered_p)
+{
+    *runs_p = NULL;
+    *nruns_p = 0;
+    *covered_p = 0;
+    if (count == 0)
+        return 0;
+    uint64_t llsn_last = llsn_begin + count - 1;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'c', ls_id, UINT64_MAX);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    /* Commit ranges grow in LLSN as in GLSN: walk back from the newest
+       (a batch asked about is a recent one) to the first that reaches
+       llsn_begin, collecting those that overlap [llsn_begin, llsn_last]. */
+    vl_run_t *runs = NULL;
+    uint32_t n = 0, cap = 0;
+    int rc = 0;
+    for (rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k); rocksdb_iter_valid(it);
+         rocksdb_iter_prev(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (!s_key_is(key, klen, 'c', ls_id))
+            break;
+        vl_store_range_t r;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if ((rc = s_range_decode(key, v, vlen, &r)) != 0)
+            break;
+        if (r.count == 0 || r.llsn_begin > llsn_last)
+            continue;
+        if (r.llsn_begin + r.count <= llsn_begin)
+            break;
+        uint64_t lo = r.llsn_begin > llsn_begin ? r.llsn_begin : llsn_begin;
+        uint64_t hi = r.llsn_begin + r.count - 1 < llsn_last ? r.llsn_begin + r.count - 1 : llsn_last;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4;
+            runs = vl_realloc(runs, cap * sizeof *runs);
+        }
+        runs[n++] = (vl_run_t){.glsn_begin = r.glsn_begin + (lo - r.llsn_begin),
+                               .count = (uint32_t)(hi - lo + 1)};
+        if (r.llsn_begin <= llsn_begin)
+            break;
+    }
+    rc = s_iter_done(it, rc, "map llsns to glsns");
+    if (rc) {
+        free(runs);
+        return rc;
+    }
+    /* collected newest first; the covered part must begin at llsn_begin */
+    uint64_t covered = 0;
+    for (uint32_t i = 0; i < n / 2; i++) {
+        vl_run_t t = runs[i];
+        runs[i] = runs[n - 1 - i];
+        runs[n - 1 - i] = t;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        covered += runs[i].count;
+    *runs_p = runs;
+    *nruns_p = n;
+    *covered_p = covered;
+    return 0;
 }

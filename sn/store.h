@@ -8,6 +8,8 @@
         'c' ls u32 glsn_begin u64  -> commit range (vl_store_range_t)
         'o' ls u32 offset_begin u64 -> glsn_begin (ranges with bytes > 0)
         'm' ls u32                 -> replica state (vl_store_state_t)
+        'b' ls u32 llsn_begin u64  -> name of the client batch that begins
+                                      there: client id, batch seq, n
 
     Writes go through a batch (vl_store_batch_t) so that entries and the
     replica's new ends land atomically: after a crash the 'm' key says
@@ -89,9 +91,13 @@ void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_s
 int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
                         uint64_t trim_glsn);
 /*  Adds the deletion of the entries llsn_from..llsn_to (inclusive) of ls_id
-    (an uncommitted suffix discarded at a seal). */
+    and of the names of the batches that begin among them (an uncommitted
+    suffix discarded at a seal). */
 void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_from,
                                    uint64_t llsn_to);
+/*  Adds the name of a client batch (DESIGN.md "Client failover"): the
+    entries id->llsn_begin.. came in batch id->batch_seq of id->client_id. */
+void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_batch_id_t *id);
 /*  Adds the deletion of every key of ls_id. */
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id);
 /*  Writes the batch atomically, fsynced when sync. Returns 0 or VL_ESTORE. */
@@ -134,5 +140,30 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
     false when no entry of this LS holds it. */
 int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl_entry_pos_t *pos,
                            bool *found_p);
+
+/*  ---- batch names ------------------------------------------------------- */
+
+/*  Appends to out (28-byte records as a REPLICATE body holds them, see
+    vl_wire_bid) the names of the batches of ls_id that hold an entry in
+    llsn_from..llsn_to, in LLSN order; sets *n_p. */
+int vl_store_read_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t llsn_to,
+                       vl_wbuf_t *out, uint32_t *n_p);
+
+/*  Looks for batch (client_id, batch_seq) among the batches of ls_id that
+    begin in llsn_hint+1..llsn_end, newest first. Stops at an older batch
+    of the same client (its batches reach a log stream in batch_seq order)
+    and after max_scan batches: *complete_p is false then (the search did
+    not cover the range). Sets *found_p and, when found, *id. */
+int vl_store_find_bid(vl_store_t *self, uint32_t ls_id, uint64_t client_id, uint64_t batch_seq,
+                      uint64_t llsn_hint, uint64_t llsn_end, uint32_t max_scan, vl_batch_id_t *id,
+                      bool *found_p, bool *complete_p);
+
+/*  The GLSN runs of the committed entries among llsn_begin..+count-1 of
+    ls_id, in order, from the stored commit ranges: *runs_p (caller frees;
+    NULL when none), *nruns_p, and *covered_p, how many entries they hold
+    (committed entries of a log stream are a prefix of it, so they are
+    llsn_begin..+covered-1). */
+int vl_store_llsn_runs(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t count,
+                       vl_run_t **runs_p, uint32_t *nruns_p, uint64_t *covered_p);
 
 #endif

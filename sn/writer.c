@@ -48,6 +48,7 @@ void vl_writer_job_destroy(vl_writer_job_t **job_p)
     if (!job)
         return;
     free(job->sizes);
+    free(job->bids);
     zframe_destroy(&job->data);
     zframe_destroy(&job->reply_to);
     free(job);
@@ -179,6 +180,12 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
             uint32_t size = vl_wire_size(job->sizes, i);
             vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, data + bytes, size);
             bytes += size;
+        }
+        for (uint32_t i = 0; i < job->nbids; i++) {
+            vl_batch_id_t id;
+            vl_wire_bid(job->bids, i, &id);
+            if (id.client_id != 0)
+                vl_store_batch_put_bid(t->batch, job->ls_id, &id);
         }
         st->topic_id = job->topic_id;
         st->llsn_end = llsn - 1;

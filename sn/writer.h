@@ -44,6 +44,9 @@ struct vl_writer_job {
                                REPLICATE body carries them) */
     zframe_t *data;         /* WRITE: the n entries back to back (bytes
                                bytes): the payload frame, forwarded as is */
+    uint8_t *bids;          /* WRITE: nbids batch names (vl_wire_bid
+                               records) stored with the entries */
+    uint32_t nbids;
     vl_store_range_t range; /* COMMIT */
     uint64_t hwm;           /* COMMIT */
     uint64_t trim_glsn;     /* TRIM (may be repeated: a trim deletes what
@@ -68,7 +71,7 @@ struct vl_writer_job {
 
 /*  A new job of kind (caller owns it until submitted). */
 vl_writer_job_t *vl_writer_job_new(int kind, uint32_t topic_id, uint32_t ls_id);
-/*  Frees a job and what it holds (sizes, data, reply_to). NULL-safe. */
+/*  Frees a job and what it holds (sizes, data, bids, reply_to). NULL-safe. */
 void vl_writer_job_destroy(vl_writer_job_t **job_p);
 
 /*  Starts the writer thread on store (borrowed; must outlive the writer).

@@ -175,13 +175,20 @@ static void s_send_commit(s_fix_t *f, uint64_t version, uint64_t llsn_begin, uin
 }
 
 /*  Sends APPEND of n entries (entry i is `size` bytes of 'a' + i) from
-    the client; returns its request id. */
-static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
+    the client, named (client_id, batch_seq) (0: unnamed); returns its
+    request id. */
+static uint64_t s_send_append_named(s_fix_t *f, uint32_t n, size_t size, uint64_t client_id,
+                                    uint64_t batch_seq)
 {
     uint8_t *sizes = malloc(4 * (size_t)n + 1);
     for (uint32_t i = 0; i < n; i++)
         vl_put_le32(sizes + 4 * i, (uint32_t)size);
-    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = n, .sizes = sizes};
+    vl_append_t a = {.topic_id = S_TOPIC,
+                     .ls_id = S_LS,
+                     .n = n,
+                     .client_id = client_id,
+                     .batch_seq = batch_seq,
+                     .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
@@ -197,6 +204,11 @@ static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
     free(data);
     assert_int_equal(zmsg_send(&msg, f->client), 0);
     return h.request_id;
+}
+
+static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
+{
+    return s_send_append_named(f, n, size, 0, 0);
 }
 
 /*  Sends APPEND of one entry holding text; returns its request id. */
@@ -658,9 +670,14 @@ static void test_idle_subscription_dropped(void **state)
 
 /*  Sends REPLICATE(llsn_begin.., n entries of size bytes filled with
     fill, epoch) on sock as a primary would; returns its request id. */
-static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
-                                 size_t size, char fill, uint32_t epoch)
+static uint64_t s_send_replicate_bids(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
+                                      size_t size, char fill, uint32_t epoch,
+                                      const vl_batch_id_t *ids, uint32_t nids)
 {
+    uint8_t bids[4 * VL_WIRE_BID_SIZE];
+    assert_true(nids <= 4);
+    for (uint32_t i = 0; i < nids; i++)
+        vl_wire_bid_put(bids + VL_WIRE_BID_SIZE * i, &ids[i]);
     uint8_t *sizes = malloc(4 * (size_t)n + 1);
     for (uint32_t i = 0; i < n; i++)
         vl_put_le32(sizes + 4 * i, (uint32_t)size);
@@ -670,6 +687,8 @@ static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin,
                      .llsn_begin = llsn_begin,
                      .bytes_before = (llsn_begin - 1) * size,
                      .epoch = epoch,
+                     .nbids = nids,
+                     .bids = nids ? bids : NULL,
                      .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -685,6 +704,12 @@ static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin,
     free(data);
     assert_int_equal(zmsg_send(&msg, sock), 0);
     return h.request_id;
+}
+
+static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
+                                 size_t size, char fill, uint32_t epoch)
+{
+    return s_send_replicate_bids(f, sock, llsn_begin, n, size, fill, epoch, NULL, 0);
 }
 
 /*  Waits for a REPORT that shows S_LS in state. */
@@ -779,6 +804,143 @@ static void test_stale_replicate_after_unseal(void **state)
     s_finish(&f);
 }
 
+/*  Asks the SN what became of batch (client_id, batch_seq); expects the
+    status st and, when 0, fills *r (caller frees r->ar). */
+static void s_batch_status(s_fix_t *f, uint64_t client_id, uint64_t batch_seq, uint64_t hint,
+                           int st, vl_batch_status_reply_t *r)
+{
+    vl_batch_status_t q = {.topic_id = S_TOPIC,
+                           .ls_id = S_LS,
+                           .client_id = client_id,
+                           .batch_seq = batch_seq,
+                           .llsn_hint = hint};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_batch_status_encode(&q, &b);
+    vl_hdr_t h = {.type = VL_MSG_BATCH_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    vl_rbuf_t body;
+    assert_int_equal(s_wait_reply(f, VL_MSG_BATCH_STATUS, h.request_id, &msg, &body), st);
+    if (st == 0)
+        assert_int_equal(vl_batch_status_reply_decode(&body, r), 0);
+    zmsg_destroy(&msg);
+}
+
+/*  A client whose APPEND went unanswered asks the replicas what became of
+    the batch: while the log stream runs they say what they hold and what
+    of it is committed; once it is sealed and the replica holds exactly the
+    sealed end, the answer is final, and a batch (or the part of one) past
+    the sealed end is reported as not in the log. */
+static void test_batch_status(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_start(&s_rf1, false);
+    enum { SIZE = 10 };
+    const uint64_t C = 0xc1c1c1c1c1ull, D = 0xd2d2ull;
+    uint64_t a1 = s_send_append_named(f, 3, SIZE, C, 1); /* llsn 1..3 */
+    s_wait_report(f, 3, 0, NULL);
+    s_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
+    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, a1, NULL, NULL), 0);
+    s_send_append_named(f, 4, SIZE, C, 2); /* llsn 4..7 */
+    s_send_append_named(f, 2, SIZE, D, 1); /* llsn 8..9 */
+    s_wait_report(f, 9, 3, NULL);
+
+    vl_batch_status_reply_t r;
+    s_batch_status(f, C, 1, 0, 0, &r);
+    assert_true(r.found && !r.final);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.ar.llsn_begin, 1);
+    assert_int_equal(r.ar.nruns, 1);
+    assert_int_equal(r.ar.runs[0].glsn_begin, 1);
+    assert_int_equal(r.ar.runs[0].count, 3);
+    vl_append_reply_free(&r.ar);
+    /* written, nothing committed yet */
+    s_batch_status(f, C, 2, 0, 0, &r);
+    assert_true(r.found && !r.final);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.ar.llsn_begin, 4);
+    assert_int_equal(r.ar.nruns, 0);
+    vl_append_reply_free(&r.ar);
+    /* a hint at or past the batch's start hides it */
+    s_batch_status(f, C, 2, 4, 0, &r);
+    assert_false(r.found);
+    vl_append_reply_free(&r.ar);
+    /* never sent: not here, and the log stream runs, so not final */
+    s_batch_status(f, C, 3, 0, 0, &r);
+    assert_true(!r.found && !r.final);
+    vl_append_reply_free(&r.ar);
+
+    /* the first two entries of batch C/2 are committed, then the seal */
+    s_send_commit(f, 2, 4, 4, 2, 3 * SIZE, 2 * SIZE);
+    s_wait_report(f, 9, 5, NULL);
+    s_ls_view_t v = s_rf1;
+    v.state = VL_LS_SEALED;
+    v.committed_llsn_end = 5;
+    v.committed_bytes = 5 * SIZE;
+    v.hwm = 5;
+    v.end_offset = 5 * SIZE;
+    v.epoch = 1;
+    s_send_meta(f, NULL, &v);
+    s_wait_report_state(f, VL_LS_SEALED);
+
+    s_batch_status(f, C, 2, 0, 0, &r); /* cut by the seal: its head only */
+    assert_true(r.found && r.final);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ar.nruns, 1);
+    assert_int_equal(r.ar.runs[0].glsn_begin, 4);
+    assert_int_equal(r.ar.runs[0].count, 2);
+    vl_append_reply_free(&r.ar);
+    s_batch_status(f, D, 1, 0, 0, &r); /* wholly past the sealed end */
+    assert_true(!r.found && r.final);
+    vl_append_reply_free(&r.ar);
+    s_batch_status(f, C, 3, 0, 0, &r);
+    assert_true(!r.found && r.final);
+    vl_append_reply_free(&r.ar);
+    s_batch_status(f, C, 1, 0, 0, &r);
+    assert_true(r.found && r.final);
+    assert_int_equal(r.n, 3);
+    vl_append_reply_free(&r.ar);
+
+    s_finish(&f);
+}
+
+/*  A backup keeps the batch names that come with REPLICATE, so that it
+    can answer for a primary that died. */
+static void test_batch_status_backup(void **state)
+{
+    (void)state;
+    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    s_fix_t *f = s_start(&v, false);
+    enum { SIZE = 10 };
+    /* entries 1..5, from two batches of one client */
+    vl_batch_id_t ids[2] = {{1, 0xe1, 7, 2}, {3, 0xe1, 8, 3}};
+    uint64_t id = s_send_replicate_bids(f, f->client, 1, 5, SIZE, 'r', 0, ids, 2);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    s_wait_report(f, 5, 0, NULL);
+    s_send_commit(f, 1, 1, 10, 4, 0, 4 * SIZE);
+    s_wait_report(f, 5, 4, NULL);
+    vl_batch_status_reply_t r;
+    s_batch_status(f, 0xe1, 8, 0, 0, &r);
+    assert_true(r.found && !r.final);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.ar.llsn_begin, 3);
+    assert_int_equal(r.ar.nruns, 1);
+    assert_int_equal(r.ar.runs[0].glsn_begin, 12);
+    assert_int_equal(r.ar.runs[0].count, 2);
+    vl_append_reply_free(&r.ar);
+    /* the client's older batch stops the search: 7 lies below 8 */
+    s_batch_status(f, 0xe1, 7, 0, 0, &r);
+    assert_true(r.found);
+    assert_int_equal(r.ar.llsn_begin, 1);
+    vl_append_reply_free(&r.ar);
+    s_batch_status(f, 0xe1, 6, 0, 0, &r);
+    assert_false(r.found);
+    vl_append_reply_free(&r.ar);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +950,8 @@ int main(void)
         cmocka_unit_test(test_commit_failure),
         cmocka_unit_test(test_idle_subscription_dropped),
         cmocka_unit_test(test_stale_replicate_after_unseal),
+        cmocka_unit_test(test_batch_status),
+        cmocka_unit_test(test_batch_status_backup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -440,6 +440,107 @@ static void test_delete_ls(void **state)
     assert_int_equal(p.glsn, 7);
 }
 
+static void s_put_bids(vl_store_t *store, uint32_t ls_id, const vl_batch_id_t *ids, size_t n)
+{
+    vl_store_batch_t *b = vl_store_batch_new();
+    for (size_t i = 0; i < n; i++)
+        vl_store_batch_put_bid(b, ls_id, &ids[i]);
+    assert_int_equal(vl_store_write(store, b, false), 0);
+    vl_store_batch_destroy(&b);
+}
+
+/*  Batch names: found by (client, seq) newest first, read back for a
+    replication range, mapped to GLSN runs, and deleted with the entries
+    they begin at by a seal's truncation, a trim and a replica's deletion. */
+static void test_batch_names(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 6};
+    s_write(f->store, &a, 12);
+    /* client 7: seqs 1 (1..3), 2 (4..8), 4 (11..12); client 9: 1 (9..10) */
+    const vl_batch_id_t ids[] = {{1, 7, 1, 3}, {4, 7, 2, 5}, {9, 9, 1, 2}, {11, 7, 4, 2}};
+    s_put_bids(f->store, 6, ids, 4);
+    vl_batch_id_t other = {1, 7, 3, 1}; /* another log stream: never seen from ls 6 */
+    s_put_bids(f->store, 7, &other, 1);
+    s_reopen(f);
+
+    vl_batch_id_t id;
+    bool found, complete;
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 2, 0, 12, 100, &id, &found, &complete), 0);
+    assert_true(found);
+    assert_true(id.llsn_begin == 4 && id.n == 5);
+    assert_int_equal(vl_store_find_bid(f->store, 6, 9, 1, 0, 12, 100, &id, &found, &complete), 0);
+    assert_true(found && id.llsn_begin == 9);
+    /* seq 3 of client 7 is not here: the search stops at its seq 2 */
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 3, 0, 12, 100, &id, &found, &complete), 0);
+    assert_true(!found && complete);
+    /* the end bounds the search (a batch past the durable end is not there) */
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 4, 0, 10, 100, &id, &found, &complete), 0);
+    assert_false(found);
+    /* so does max_scan, and then the search is incomplete */
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 1, 0, 12, 2, &id, &found, &complete), 0);
+    assert_true(!found && !complete);
+
+    /* names of the batches holding 5..9: the one at 4 and the one at 9 */
+    vl_wbuf_t out;
+    vl_wbuf_init(&out);
+    uint32_t n;
+    assert_int_equal(vl_store_read_bids(f->store, 6, 5, 9, &out, &n), 0);
+    assert_int_equal(n, 2);
+    vl_wire_bid(out.data, 0, &id);
+    assert_true(id.llsn_begin == 4 && id.client_id == 7 && id.batch_seq == 2);
+    vl_wire_bid(out.data, 1, &id);
+    assert_true(id.llsn_begin == 9 && id.client_id == 9);
+    vl_wbuf_free(&out);
+
+    /* GLSN runs: entries 1..4 at GLSN 10.., 5..8 at 20.. */
+    s_commit(f->store, &a, 10, 0, 4);
+    s_commit(f->store, &a, 20, 0, 4);
+    vl_run_t *runs;
+    uint32_t nruns;
+    uint64_t covered;
+    assert_int_equal(vl_store_llsn_runs(f->store, 6, 4, 5, &runs, &nruns, &covered), 0);
+    assert_int_equal(nruns, 2);
+    assert_true(runs[0].glsn_begin == 13 && runs[0].count == 1);
+    assert_true(runs[1].glsn_begin == 20 && runs[1].count == 4);
+    assert_int_equal(covered, 5);
+    free(runs);
+    assert_int_equal(vl_store_llsn_runs(f->store, 6, 9, 2, &runs, &nruns, &covered), 0);
+    assert_int_equal(nruns, 0);
+    assert_int_equal(covered, 0);
+    free(runs);
+
+    /* a seal discards 10..12: the name at 11 goes, the one at 9 stays */
+    vl_store_batch_t *b = vl_store_batch_new();
+    vl_store_batch_delete_entries(b, 6, 10, 12);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_clear(b);
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 4, 0, 12, 100, &id, &found, &complete), 0);
+    assert_false(found);
+    assert_int_equal(vl_store_find_bid(f->store, 6, 9, 1, 0, 12, 100, &id, &found, &complete), 0);
+    assert_true(found);
+    /* a trim to GLSN 21 (LLSN 6) drops the names of batches beginning below */
+    assert_int_equal(vl_store_batch_trim(f->store, b, 6, 21), 0);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_clear(b);
+    vl_wbuf_init(&out);
+    assert_int_equal(vl_store_read_bids(f->store, 6, 1, 100, &out, &n), 0);
+    assert_int_equal(n, 1);
+    vl_wire_bid(out.data, 0, &id);
+    assert_true(id.llsn_begin == 9);
+    vl_wbuf_free(&out);
+    /* deleting the replica deletes the rest, and only its own */
+    vl_store_batch_delete_ls(b, 6);
+    assert_int_equal(vl_store_write(f->store, b, false), 0);
+    vl_store_batch_destroy(&b);
+    vl_wbuf_init(&out);
+    assert_int_equal(vl_store_read_bids(f->store, 6, 1, 100, &out, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_store_read_bids(f->store, 7, 1, 1, &out, &n), 0);
+    assert_int_equal(n, 1);
+    vl_wbuf_free(&out);
+}
+
 static void test_open_error(void **state)
 {
     vl_store_t *store = NULL;
@@ -456,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_lookup, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_trim, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delete_ls, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_names, s_setup, s_teardown),
         cmocka_unit_test(test_open_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,6 +149,8 @@ static const vl_commit_t s_commit = {0xabcdef0123456789ull, 2, s_commit_items};
 
 static vl_run_t s_runs[] = {{1, 3}, {100, 1}, {UINT64_MAX - 5, UINT32_MAX}};
 static const vl_append_reply_t s_append_reply = {77, 3, s_runs};
+static const vl_batch_status_t s_batch_status = {9, 10, UINT64_MAX - 1, 123456789, 4000};
+static const vl_batch_status_reply_t s_batch_status_reply = {1, 1, 40, {77, 3, s_runs}};
 
 static vl_entry_pos_t s_entries[] = {
     {1, 1, 0, 0}, {5, 2, 100, 7}, {UINT64_MAX, UINT64_MAX, 7, UINT32_MAX}};
@@ -251,13 +253,27 @@ static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
 static const vl_sync_reply_t s_sync_reply = {2, s_sync_items};
 
 static uint8_t s_append_sizes[4 * VL_WIRE_MAX_ENTRIES]; /* s_fill_sizes fills it */
-static const vl_append_t s_append = {4,      8,          VL_WIRE_MAX_ENTRIES, 100,
-                                     200000, 0x05060708, s_append_sizes};
+static uint8_t s_append_bids[2 * VL_WIRE_BID_SIZE]; /* s_fill_sizes fills it */
+static const vl_append_t s_append = {.topic_id = 4,
+                                     .ls_id = 8,
+                                     .n = VL_WIRE_MAX_ENTRIES,
+                                     .client_id = 0xfeedfacecafe0001ull,
+                                     .batch_seq = 77,
+                                     .llsn_begin = 100,
+                                     .bytes_before = 200000,
+                                     .epoch = 0x05060708,
+                                     .nbids = 2,
+                                     .bids = s_append_bids,
+                                     .sizes = s_append_sizes};
 
 static void s_fill_sizes(void)
 {
     for (uint32_t i = 0; i < VL_WIRE_MAX_ENTRIES; i++)
         vl_put_le32(s_append_sizes + 4 * i, i * 2654435761u);
+    vl_batch_id_t ids[2] = {{90, 0xfeedfacecafe0001ull, 76, 20},
+                            {110, UINT64_MAX, UINT64_MAX, UINT32_MAX}};
+    for (uint32_t i = 0; i < 2; i++)
+        vl_wire_bid_put(s_append_bids + VL_WIRE_BID_SIZE * i, &ids[i]);
 }
 
 /* ---- decoder adapters ----------------------------------------------- */
@@ -390,6 +406,9 @@ static int s_try_append_x(const uint8_t *data, size_t len, bool replicate)
         /* the sizes are borrowed from the body, inside it */
         if (m.n > 0)
             assert_true(m.sizes >= data && m.sizes + 4 * (size_t)m.n <= data + len);
+        assert_true(m.nbids <= m.n + 1);
+        if (m.nbids > 0)
+            assert_true(m.bids >= data && m.bids + VL_WIRE_BID_SIZE * (size_t)m.nbids <= data + len);
     }
     return rc;
 }
@@ -421,6 +440,37 @@ static int s_try_append_reply(const uint8_t *data, size_t len)
         assert_true(m.nruns <= VL_WIRE_MAX_ENTRIES);
         vl_append_reply_free(&m);
     }
+    assert_int_equal(s_nlive, 0);
+    return rc;
+}
+
+static int s_try_batch_status(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_batch_status_t m;
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_batch_status_decode(&r, &m);
+    assert_int_equal(s_calloc_calls, 0);
+    if (rc)
+        assert_int_equal(rc, VL_EPROTO);
+    return rc;
+}
+
+static int s_try_batch_status_reply(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_batch_status_reply_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_batch_status_reply_decode(&r, &m);
+    s_check_alloc_bound(len);
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_null(m.ar.runs);
+    } else
+        vl_append_reply_free(&m.ar);
     assert_int_equal(s_nlive, 0);
     return rc;
 }
@@ -557,6 +607,8 @@ enum {
     S_SEAL_REPLY,
     S_SYNC,
     S_SYNC_REPLY,
+    S_BATCH_STATUS,
+    S_BATCH_STATUS_REPLY,
     S_NCODECS
 };
 static const struct {
@@ -576,6 +628,8 @@ static const struct {
     [S_SEAL_REPLY] = {"seal_reply", s_try_seal_reply},
     [S_SYNC] = {"sync", s_try_sync},
     [S_SYNC_REPLY] = {"sync_reply", s_try_sync_reply},
+    [S_BATCH_STATUS] = {"batch_status", s_try_batch_status},
+    [S_BATCH_STATUS_REPLY] = {"batch_status_reply", s_try_batch_status_reply},
 };
 
 static void s_sample_encode(int codec, vl_wbuf_t *b)
@@ -622,6 +676,12 @@ static void s_sample_encode(int codec, vl_wbuf_t *b)
         break;
     case S_SYNC_REPLY:
         vl_sync_reply_encode(&s_sync_reply, b);
+        break;
+    case S_BATCH_STATUS:
+        vl_batch_status_encode(&s_batch_status, b);
+        break;
+    case S_BATCH_STATUS_REPLY:
+        vl_batch_status_reply_encode(&s_batch_status_reply, b);
         break;
     default:
         fail();
@@ -1281,47 +1341,72 @@ static void test_roundtrip_append(void **state)
     s_fill_sizes();
 
     s_sample_encode(S_APPEND, &b);
-    assert_int_equal(b.len, 12 + 4 * VL_WIRE_MAX_ENTRIES);
+    assert_int_equal(b.len, 28 + 4 * VL_WIRE_MAX_ENTRIES);
     /* the sizes follow n, as they are, little endian */
-    assert_memory_equal(b.data + 12, s_append_sizes, sizeof s_append_sizes);
+    assert_memory_equal(b.data + 28, s_append_sizes, sizeof s_append_sizes);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, false, &m), 0);
     assert_int_equal(r.left, 0);
     assert_int_equal(m.topic_id, s_append.topic_id);
     assert_int_equal(m.ls_id, s_append.ls_id);
     assert_int_equal(m.n, VL_WIRE_MAX_ENTRIES);
+    assert_true(m.client_id == s_append.client_id);
+    assert_true(m.batch_seq == s_append.batch_seq);
     assert_true(m.llsn_begin == 0); /* not on the wire for APPEND */
     assert_true(m.bytes_before == 0);
     assert_int_equal(m.epoch, 0);
-    assert_ptr_equal(m.sizes, b.data + 12); /* borrowed, not copied */
+    assert_int_equal(m.nbids, 0);
+    assert_ptr_equal(m.sizes, b.data + 28); /* borrowed, not copied */
     for (uint32_t i = 0; i < m.n; i++)
         assert_int_equal(vl_wire_size(m.sizes, i), i * 2654435761u);
     vl_wbuf_free(&b);
 
     s_sample_encode(S_REPLICATE, &b);
-    assert_int_equal(b.len, 32 + 4 * VL_WIRE_MAX_ENTRIES);
+    assert_int_equal(b.len, 36 + 2 * VL_WIRE_BID_SIZE + 4 * VL_WIRE_MAX_ENTRIES);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, true, &m), 0);
     assert_int_equal(r.left, 0);
     assert_int_equal(m.topic_id, s_append.topic_id);
     assert_int_equal(m.ls_id, s_append.ls_id);
     assert_int_equal(m.n, s_append.n);
+    assert_true(m.client_id == 0); /* not on the wire for REPLICATE */
     assert_true(m.llsn_begin == s_append.llsn_begin);
     assert_true(m.bytes_before == s_append.bytes_before);
     assert_int_equal(m.epoch, s_append.epoch);
-    assert_ptr_equal(m.sizes, b.data + 32);
+    assert_int_equal(m.nbids, 2);
+    assert_ptr_equal(m.bids, b.data + 36);
+    vl_batch_id_t id;
+    vl_wire_bid(m.bids, 0, &id);
+    assert_true(id.llsn_begin == 90 && id.client_id == 0xfeedfacecafe0001ull &&
+                id.batch_seq == 76 && id.n == 20);
+    vl_wire_bid(m.bids, 1, &id);
+    assert_true(id.llsn_begin == 110 && id.client_id == UINT64_MAX &&
+                id.batch_seq == UINT64_MAX && id.n == UINT32_MAX);
+    assert_ptr_equal(m.sizes, b.data + 36 + 2 * VL_WIRE_BID_SIZE);
     assert_memory_equal(m.sizes, s_append_sizes, sizeof s_append_sizes);
     vl_wbuf_free(&b);
 
     /* no entries: no sizes, NULL is fine to encode */
-    vl_append_t none = {1, 2, 0, 3, 4, 5, NULL};
+    vl_append_t none = {.topic_id = 1, .ls_id = 2, .llsn_begin = 3, .bytes_before = 4, .epoch = 5};
     for (int rep = 0; rep < 2; rep++) {
         vl_wbuf_init(&b);
         vl_append_encode(&none, rep, &b);
-        assert_int_equal(b.len, rep ? 32 : 12);
+        assert_int_equal(b.len, rep ? 36 : 28);
         vl_rbuf_init(&r, b.data, b.len);
         assert_int_equal(vl_append_decode(&r, rep, &m), 0);
         assert_int_equal(m.n, 0);
+        vl_wbuf_free(&b);
+    }
+
+    /* more batch names than entries + 1: refused */
+    {
+        vl_append_t few = s_append;
+        few.n = 1;
+        vl_wbuf_init(&b);
+        vl_append_encode(&few, true, &b);
+        assert_int_equal(s_try_wbuf(s_try_replicate, &b), 0);
+        vl_put_le32(b.data + 8, 0); /* n = 0 with 2 names */
+        assert_int_equal(s_try_wbuf(s_try_replicate, &b), VL_EPROTO);
         vl_wbuf_free(&b);
     }
 
@@ -1333,7 +1418,7 @@ static void test_roundtrip_append(void **state)
             vl_wbuf_init(&b);
             vl_append_encode(&s_append, rep, &b);
             vl_wbuf_u32(&b, 0);
-            vl_put_le32(b.data + 8, ns[i]);
+            vl_put_le32(b.data + (rep ? 8 : 24), ns[i]);
             assert_int_equal(s_try_wbuf(rep ? s_try_replicate : s_try_append, &b), VL_EPROTO);
             vl_wbuf_free(&b);
         }
@@ -1346,6 +1431,37 @@ static void test_roundtrip_append(void **state)
         assert_int_equal(s_try_wbuf(rep ? s_try_replicate : s_try_append, &b), VL_EPROTO);
         vl_wbuf_free(&b);
     }
+}
+
+static void test_roundtrip_batch_status(void **state)
+{
+    vl_wbuf_t b;
+    vl_rbuf_t r;
+    s_sample_encode(S_BATCH_STATUS, &b);
+    assert_int_equal(b.len, 32);
+    vl_batch_status_t m;
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_batch_status_decode(&r, &m), 0);
+    assert_int_equal(r.left, 0);
+    assert_memory_equal(&m, &s_batch_status, sizeof m);
+    vl_wbuf_free(&b);
+
+    s_sample_encode(S_BATCH_STATUS_REPLY, &b);
+    vl_batch_status_reply_t rm;
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_batch_status_reply_decode(&r, &rm), 0);
+    assert_int_equal(r.left, 0);
+    assert_int_equal(rm.final, 1);
+    assert_int_equal(rm.found, 1);
+    assert_int_equal(rm.n, 40);
+    assert_true(rm.ar.llsn_begin == 77);
+    assert_int_equal(rm.ar.nruns, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_true(rm.ar.runs[i].glsn_begin == s_runs[i].glsn_begin);
+        assert_int_equal(rm.ar.runs[i].count, s_runs[i].count);
+    }
+    vl_append_reply_free(&rm.ar);
+    vl_wbuf_free(&b);
 }
 
 /*  Builds an APPEND message of n entries with the given sizes and frames
@@ -2029,6 +2145,8 @@ static void test_sticky_reader(void **state)
         vl_seal_reply_t sr;
         vl_sync_t sy;
         vl_sync_reply_t syr;
+        vl_batch_status_t bs;
+        vl_batch_status_reply_t bsr;
         int rc = -1;
         switch (c) {
         case S_REPORT:
@@ -2069,6 +2187,12 @@ static void test_sticky_reader(void **state)
             break;
         case S_SYNC_REPLY:
             rc = vl_sync_reply_decode(&r, &syr);
+            break;
+        case S_BATCH_STATUS:
+            rc = vl_batch_status_decode(&r, &bs);
+            break;
+        case S_BATCH_STATUS_REPLY:
+            rc = vl_batch_status_reply_decode(&r, &bsr);
             break;
         }
         assert_int_equal(rc, VL_EPROTO);
@@ -2268,6 +2392,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_meta),
         cmocka_unit_test(test_roundtrip_admin),
         cmocka_unit_test(test_roundtrip_append),
+        cmocka_unit_test(test_roundtrip_batch_status),
         cmocka_unit_test(test_batch_payload),
         cmocka_unit_test(test_roundtrip_append_reply),
         cmocka_unit_test(test_roundtrip_subscribe),
