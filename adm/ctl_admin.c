@@ -434,9 +434,12 @@ static uint32_t s_print_ls(vl_ctl_t *ctl, const s_status_t *s, const char *only,
             if (ctl->json) {
                 printf("%s{\"topic\": ", count ? ", " : "");
                 vl_ctl_json_str(stdout, x->name, strlen(x->name));
-                printf(", \"id\": %u, \"state\": \"%s\", \"committed_llsn_end\": %" PRIu64
-                       ", \"replicas\": ",
+                printf(", \"id\": %u, \"state\": \"%s\", \"committed_llsn_end\": %" PRIu64,
                        ls->id, vl_ctl_ls_state(ls->state), ls->committed_llsn_end);
+                if (ls->state == VL_LS_SEALED)
+                    printf(", \"sealed_by\": \"%s\", \"seal_sn\": %u",
+                           ls->seal_sn ? "varlogadm" : "hand", ls->seal_sn);
+                printf(", \"replicas\": ");
                 s_json_replicas(ls);
                 printf(", \"replica_ends\": [");
                 for (uint32_t k = 0; k < ls->nrep; k++) {
@@ -456,9 +459,12 @@ static uint32_t s_print_ls(vl_ctl_t *ctl, const s_status_t *s, const char *only,
                     const vl_meta_sn_t *sn = vl_meta_sn_by_id(&s->m, ls->replicas[k]);
                     const vl_sn_replica_t *r = s_status_replica(s, ls->replicas[k], ls->id);
                     char head[VL_WIRE_MAX_NAME + 64] = "\t\t\t";
+                    /* SEALED* : sealed by varlogadm, which brings it back */
                     if (k == 0)
-                        snprintf(head, sizeof head, "%s\t%u\t%s\t%" PRIu64, x->name, ls->id,
-                                 vl_ctl_ls_state(ls->state), ls->committed_llsn_end);
+                        snprintf(head, sizeof head, "%s\t%u\t%s%s\t%" PRIu64, x->name, ls->id,
+                                 vl_ctl_ls_state(ls->state),
+                                 ls->state == VL_LS_SEALED && ls->seal_sn ? "*" : "",
+                                 ls->committed_llsn_end);
                     char ends[96] = "-\t-\t-";
                     if (r)
                         snprintf(ends, sizeof ends, "%" PRIu64 "\t%" PRIu64 "\t%s", r->llsn_end,

@@ -343,14 +343,17 @@ static void s_auto_forget(self_t *self, uint32_t ls_id)
         }
 }
 
-/*  SEAL or UNSEAL of topic/ls at the MR. 0, or the MR's code with err. */
+/*  SEAL or UNSEAL of topic/ls at the MR; a SEAL names down_sn, the node
+    whose failure is the reason (the MR keeps it, so that an admin started
+    later knows the seal is its own). 0, or the MR's code with err. */
 static int s_mr_ls_call(self_t *self, uint16_t type, const char *topic, uint32_t ls_id,
-                        vl_seal_reply_t *sr, char *err, size_t err_size)
+                        uint32_t down_sn, vl_seal_reply_t *sr, char *err, size_t err_size)
 {
     vl_admin_t a;
     memset(&a, 0, sizeof a);
     snprintf(a.name, sizeof a.name, "%s", topic);
     a.id = ls_id;
+    a.sn_from = down_sn;
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_admin_encode(&a, &b);
@@ -393,7 +396,8 @@ static void s_auto(self_t *self, const vl_meta_t *m)
                 if (!down)
                     continue;
                 vl_seal_reply_t sr;
-                int rc = s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, &sr, err, sizeof err);
+                int rc =
+                    s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, down, &sr, err, sizeof err);
                 if (rc != 0) {
                     vl_log(LOG_ERR, "auto: sn %u is down but sealing topic '%s' ls %u failed: %s",
                            down, t->name, ls->id, err[0] ? err : vl_err_str(rc));
@@ -407,6 +411,21 @@ static void s_auto(self_t *self, const vl_meta_t *m)
                 self->autos[self->nautos++] =
                     (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
                 continue;
+            }
+            if (!au && ls->state == VL_LS_SEALED && ls->seal_sn != 0) {
+                /* sealed by an admin (this one before a restart, or
+                   another): the MR says so, so it is ours to bring back */
+                vl_log(LOG_NOTICE,
+                       "auto: topic '%s' ls %u was sealed by varlogadm when sn %u went down; "
+                       "taking it over",
+                       t->name, ls->id, ls->seal_sn);
+                self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
+                au = &self->autos[self->nautos++];
+                *au = (s_auto_t){.ls_id = ls->id, .down_sn = ls->seal_sn, .sealed_at = zclock_mono()};
+            }
+            if (au && ls->state == VL_LS_SEALED && ls->seal_sn == 0) {
+                s_auto_forget(self, ls->id); /* sealed by hand since */
+                au = NULL;
             }
             if (!au || ls->state != VL_LS_SEALED)
                 continue; /* sealed by hand: the operator's business */
@@ -449,7 +468,8 @@ static void s_auto(self_t *self, const vl_meta_t *m)
                 au->waiting_said = true;
                 continue;
             }
-            int rc = s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, NULL, err, sizeof err);
+            int rc =
+                s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, 0, NULL, err, sizeof err);
             if (rc == VL_EBUSY) {
                 /* the MR has not heard every replica's report yet */
                 vl_log(LOG_DEBUG, "auto: unseal of topic '%s' ls %u not yet: %s", t->name, ls->id,
@@ -910,7 +930,11 @@ static void s_handle_admin(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_
         s_reply_error(self, rid, req, VL_EPROTO, text);
         return;
     }
-    /* re-encoded from the decoded fields: only what we understood goes on */
+    /* re-encoded from the decoded fields: only what we understood goes on;
+       a seal asked for is a seal by hand (sn_from names a down node only
+       in the admin's own automatic seals) */
+    if (req->type == VL_MSG_SEAL)
+        a.sn_from = 0;
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_admin_encode(&a, &b);

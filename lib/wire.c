@@ -418,6 +418,7 @@ void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
             vl_wbuf_u64(b, ls->committed_llsn_end);
             vl_wbuf_u64(b, ls->committed_bytes);
             vl_wbuf_u32(b, ls->epoch);
+            vl_wbuf_u32(b, ls->seal_sn);
         }
     }
 }
@@ -464,6 +465,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
             ls->committed_llsn_end = vl_rbuf_u64(r);
             ls->committed_bytes = vl_rbuf_u64(r);
             ls->epoch = vl_rbuf_u32(r);
+            ls->seal_sn = vl_rbuf_u32(r);
         }
     }
     if (r->err) {

@@ -68,7 +68,9 @@ typedef enum {
     VL_MSG_SN_STATUS,     /* adm/ctl -> SN: replicas and disk */
     VL_MSG_PING,          /* anyone -> anyone: empty both ways */
     VL_MSG_STATUS,        /* ctl -> adm: reply META body with alive flags */
-    VL_MSG_SEAL,          /* admin: name = topic, id = ls; reply seal reply */
+    VL_MSG_SEAL,          /* admin: name = topic, id = ls, sn_from = the down node
+                             when varlogadm seals by itself (0: by hand);
+                             reply seal reply */
     VL_MSG_UNSEAL,        /* admin: name = topic, id = ls; reply id = ls */
     VL_MSG_UPDATE_LS,     /* admin: name, id = ls, sn_from -> sn_to; reply id = ls */
     VL_MSG_SYNC,          /* ctl -> adm: name, id = ls (0: every sealed one),
@@ -245,6 +247,8 @@ typedef struct {
     uint32_t replicas[VL_WIRE_MAX_REPLICAS];
     uint64_t committed_llsn_end, committed_bytes;
     uint32_t epoch;
+    uint32_t seal_sn; /* SEALED by varlogadm because this storage node was
+                         down (0: sealed by hand, or running) */
 } vl_meta_ls_t;
 typedef struct {
     uint32_t id;

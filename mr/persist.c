@@ -217,6 +217,7 @@ static void s_put_ls(rocksdb_writebatch_t *b, const vl_mrstate_ls_t *ls,
     vl_wbuf_u64(&v, committed_llsn_end);
     vl_wbuf_u64(&v, committed_bytes);
     vl_wbuf_u32(&v, ls->epoch);
+    vl_wbuf_u32(&v, ls->seal_sn);
     rocksdb_writebatch_put(b, k, kl, (const char *)v.data, v.len);
     vl_wbuf_free(&v);
 }
@@ -253,6 +254,8 @@ static int s_decode_ls(const char *val, size_t len, vl_mrstate_ls_t *ls)
     ls->committed_bytes = vl_rbuf_u64(&r);
     /* records written before epochs existed end here: epoch 0 */
     ls->epoch = r.left >= 4 ? vl_rbuf_u32(&r) : 0;
+    /* and before automatic seals were recorded: by hand */
+    ls->seal_sn = r.left >= 4 ? vl_rbuf_u32(&r) : 0;
     return r.err ? VL_ESTORE : 0;
 }
 

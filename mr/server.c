@@ -566,21 +566,26 @@ static void s_on_seal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
         return;
     char err[512];
     bool was_sealed = ls->state == VL_LS_SEALED;
+    uint32_t was_seal_sn = ls->seal_sn;
     uint32_t topic_id = t->id, ls_id = ls->id;
-    int rc = vl_mrstate_ls_seal(self->state, ls_id, err, sizeof err);
+    /* sn_from: the storage node whose failure made varlogadm seal it */
+    int rc = vl_mrstate_ls_seal(self->state, ls_id, a->sn_from, err, sizeof err);
     if (rc != 0) {
         s_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!was_sealed && !s_save_meta(self, rid, hdr, 0, NULL, 0))
+    bool changed = !was_sealed || ls->seal_sn != was_seal_sn;
+    if (changed && !s_save_meta(self, rid, hdr, 0, NULL, 0))
         return;
     ls = vl_mrstate_ls_by_id(self->state, ls_id);
     vl_seal_reply_t r = {
         .ls_id = ls_id, .llsn_end = ls->committed_llsn_end, .glsn_end = s_ls_glsn_end(self, ls)};
     if (!was_sealed)
         vl_log(LOG_NOTICE,
-               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64,
-               topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes);
+               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64
+               "%s",
+               topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes,
+               ls->seal_sn ? " (by varlogadm: a storage node is down)" : "");
     vl_hdr_t h = s_reply_hdr(self, hdr);
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -588,7 +593,7 @@ static void s_on_seal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
     s_send(self, rid, &msg);
-    if (!was_sealed)
+    if (changed)
         s_push_meta(self);
 }
 

@@ -312,6 +312,7 @@ int vl_mrstate_load_ls(vl_mrstate_t *self, const vl_mrstate_ls_t *rec)
     ls->committed_llsn_end = rec->committed_llsn_end;
     ls->committed_bytes = rec->committed_bytes;
     ls->epoch = rec->epoch;
+    ls->seal_sn = rec->seal_sn;
     S_INSERT(self, lss, nls, capls, ls);
     /* a topic's list stays sorted by id too */
     t->ls = vl_realloc(t->ls, (t->nls + 1) * sizeof *t->ls);
@@ -502,7 +503,8 @@ static const char *s_state_name(uint8_t state)
     return state < 5 ? names[state] : "UNKNOWN";
 }
 
-int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t errbuf_size)
+int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, uint32_t seal_sn, char *errbuf,
+                       size_t errbuf_size)
 {
     vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self, ls_id);
     if (!ls) {
@@ -510,9 +512,13 @@ int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t 
                  ls_id);
         return VL_ENOLS;
     }
-    if (ls->state == VL_LS_SEALED)
+    if (ls->state == VL_LS_SEALED) {
+        if (seal_sn == 0)
+            ls->seal_sn = 0;
         return 0;
+    }
     ls->state = VL_LS_SEALED;
+    ls->seal_sn = seal_sn;
     ls->epoch++;
     for (uint32_t k = 0; k < ls->nrep; k++)
         ls->replicas[k].state = VL_LS_RUNNING;
@@ -554,6 +560,7 @@ int vl_mrstate_ls_unseal(vl_mrstate_t *self, uint32_t ls_id, const char *topic, 
         return VL_EBUSY;
     }
     ls->state = VL_LS_RUNNING;
+    ls->seal_sn = 0;
     ls->epoch++;
     self->dirty = true;
     return 0;
@@ -760,6 +767,7 @@ void vl_mrstate_meta(const vl_mrstate_t *self, uint32_t cluster_id, uint32_t sn_
             m->ls[k].committed_llsn_end = t->ls[k]->committed_llsn_end;
             m->ls[k].committed_bytes = t->ls[k]->committed_bytes;
             m->ls[k].epoch = t->ls[k]->epoch;
+            m->ls[k].seal_sn = t->ls[k]->seal_sn;
             for (uint32_t r = 0; r < t->ls[k]->nrep; r++)
                 m->ls[k].replicas[r] = t->ls[k]->replicas[r].sn_id;
         }

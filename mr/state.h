@@ -50,6 +50,8 @@ typedef struct {
     vl_mrstate_replica_t replicas[VL_WIRE_MAX_REPLICAS]; /* [0] is the primary */
     uint64_t committed_llsn_end, committed_bytes;
     uint32_t epoch; /* bumped at every seal and unseal (persisted, in META) */
+    uint32_t seal_sn; /* sealed by varlogadm for this down storage node (0:
+                         by hand, or running; persisted, in META) */
     uint64_t durable_llsn_end; /* the server's: committed end that is durable
                                   and announced (rounds are applied here
                                   before their write is synced) */
@@ -131,10 +133,13 @@ vl_mrstate_ls_t *vl_mrstate_ls_at(const vl_mrstate_t *self, size_t i); /* by id 
 /*  Seals a RUNNING log stream at its committed end: commit rounds skip it
     from now on, so committed_llsn_end is its sealed end. What replicas
     reported of their state before is forgotten: only a report made after
-    they learned the seal can show them in line. Bumps the epoch. Sealing a
-    sealed log stream changes nothing. VL_ENOLS when unknown (errbuf says
-    so). */
-int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, char *errbuf, size_t errbuf_size);
+    they learned the seal can show them in line. Bumps the epoch. seal_sn
+    is the storage node whose failure made varlogadm seal it (0: by hand);
+    sealing a sealed log stream changes nothing, except that a seal by
+    hand makes an automatic one the operator's (seal_sn 0). VL_ENOLS when
+    unknown (errbuf says so). */
+int vl_mrstate_ls_seal(vl_mrstate_t *self, uint32_t ls_id, uint32_t seal_sn, char *errbuf,
+                       size_t errbuf_size);
 
 /*  Unseals a sealed log stream when every replica's last report shows it
     in line: state SEALED, llsn_end == applied_llsn_end == committed end,

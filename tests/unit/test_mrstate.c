@@ -329,6 +329,7 @@ static void test_persist_round_trip(void **unused)
     uint32_t l1 = tp1->ls[0]->id, l2 = tp1->ls[1]->id;
     uint32_t l3 = vl_mrstate_topic_by_id(st, t2)->ls[0]->id;
     tp1->ls[1]->epoch = 0xfedcba98; /* persisted with every L record */
+    tp1->ls[1]->seal_sn = 3;         /* so is who sealed it */
 
     /* three rounds, each persisted before it is applied */
     uint64_t ends[][3] = {{3, 2, 1}, {3, 5, 4}, {7, 5, 9}};
@@ -371,6 +372,7 @@ static void test_persist_round_trip(void **unused)
         assert_int_equal(b->ls[i]->committed_llsn_end, a->ls[i]->committed_llsn_end);
         assert_int_equal(b->ls[i]->committed_bytes, a->ls[i]->committed_bytes);
         assert_int_equal(b->ls[i]->epoch, a->ls[i]->epoch);
+        assert_int_equal(b->ls[i]->seal_sn, a->ls[i]->seal_sn);
         assert_int_equal(b->ls[i]->nrep, 2);
         assert_memory_equal(&b->ls[i]->replicas[1].sn_id, &a->ls[i]->replicas[1].sn_id, 4);
     }
@@ -584,12 +586,18 @@ static void test_seal_unseal_update(void **unused)
     /* not sealed: no update */
     assert_int_equal(vl_mrstate_ls_update(st, id, r1, spare, "s", err, sizeof err), VL_EBUSY);
     assert_int_equal(ls->epoch, 0);
-    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    assert_int_equal(vl_mrstate_ls_seal(st, id, r2, err, sizeof err), 0); /* varlogadm's */
     assert_int_equal(ls->state, VL_LS_SEALED);
+    assert_int_equal(ls->seal_sn, r2);
     assert_int_equal(ls->epoch, 1); /* every seal and unseal bumps it */
-    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0); /* idempotent */
+    assert_int_equal(vl_mrstate_ls_seal(st, id, r1, err, sizeof err), 0); /* idempotent */
     assert_int_equal(ls->epoch, 1);
-    assert_int_equal(vl_mrstate_ls_seal(st, 999, err, sizeof err), VL_ENOLS);
+    assert_int_equal(ls->seal_sn, r2);
+    /* sealed by hand as well: the operator's now, the admin leaves it alone */
+    assert_int_equal(vl_mrstate_ls_seal(st, id, 0, err, sizeof err), 0);
+    assert_int_equal(ls->seal_sn, 0);
+    assert_int_equal(ls->epoch, 1);
+    assert_int_equal(vl_mrstate_ls_seal(st, 999, 0, err, sizeof err), VL_ENOLS);
 
     /* written everywhere after the seal: never committed */
     s_report_all(st, id, 9, 90);
@@ -640,7 +648,7 @@ static void test_seal_unseal_update(void **unused)
     vl_commit_free(&c);
 
     /* a second seal forgets the first one's reports */
-    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    assert_int_equal(vl_mrstate_ls_seal(st, id, 0, err, sizeof err), 0);
     assert_int_equal(ls->epoch, 3);
     vl_meta_t m;
     vl_mrstate_meta(st, 1, 0, &m);
@@ -692,7 +700,7 @@ static void test_dirty(void **unused)
 
     /* sealed: reports never make it dirty; the unseal does */
     char err[512];
-    assert_int_equal(vl_mrstate_ls_seal(st, id, err, sizeof err), 0);
+    assert_int_equal(vl_mrstate_ls_seal(st, id, 0, err, sizeof err), 0);
     s_report_full(st, r0, id, 9, 90, 4, VL_LS_SEALED);
     assert_false(vl_mrstate_dirty(st));
     s_report_full(st, r0, id, 4, 40, 4, VL_LS_SEALED);

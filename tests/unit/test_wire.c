@@ -201,10 +201,10 @@ static void s_meta_build(void)
     t->trim_offset = 0;
     t->nls = 3;
     t->ls = s_meta_ls0;
-    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}, 10, 1000, 2};
+    s_meta_ls0[0] = (vl_meta_ls_t){1, VL_LS_RUNNING, 3, {1, 2, 5}, 10, 1000, 2, 0};
     s_meta_ls0[1] =
-        (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}, UINT64_MAX, UINT64_MAX - 1, UINT32_MAX};
-    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}, 0, 0, 0};
+        (vl_meta_ls_t){2, VL_LS_SEALED, 3, {2, 5, 1}, UINT64_MAX, UINT64_MAX - 1, UINT32_MAX, 5};
+    s_meta_ls0[2] = (vl_meta_ls_t){3, VL_LS_DELETED, 2, {5, 1}, 0, 0, 0, 0};
 
     t = &s_meta_topics[1];
     t->id = 2;
@@ -223,8 +223,8 @@ static void s_meta_build(void)
     t->nls = 2;
     t->ls = s_meta_ls2;
     s_meta_ls2[0] =
-        (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}, 3, 33, 1};
-    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}, 0, 0, 0x01020304};
+        (vl_meta_ls_t){9, VL_LS_SEALING, VL_WIRE_MAX_REPLICAS, {1, 2, 3, 4, 5, 6, 7}, 3, 33, 1, 0};
+    s_meta_ls2[1] = (vl_meta_ls_t){10, VL_LS_UNSEALING, 0, {0}, 0, 0, 0x01020304, UINT32_MAX};
 }
 
 static vl_admin_t s_admin;
@@ -1259,6 +1259,7 @@ static void test_roundtrip_meta(void **state)
             assert_true(a->ls[j].committed_llsn_end == e->ls[j].committed_llsn_end);
             assert_true(a->ls[j].committed_bytes == e->ls[j].committed_bytes);
             assert_int_equal(a->ls[j].epoch, e->ls[j].epoch);
+            assert_int_equal(a->ls[j].seal_sn, e->ls[j].seal_sn);
         }
     }
     assert_int_equal(strlen(m.topics[2].name), VL_WIRE_MAX_NAME);
@@ -2001,8 +2002,9 @@ static void test_counts_over_limit(void **state)
         /* enough bytes for 64 replicas, so only the limit can refuse */
         for (uint32_t k = 0; k < (nreps[i] < 64 ? nreps[i] : 64); k++)
             vl_wbuf_u32(&b, k + 1);
-        vl_wbuf_u64(&b, 0); /* committed_llsn_end, committed_bytes, epoch */
+        vl_wbuf_u64(&b, 0); /* committed_llsn_end, committed_bytes, epoch, seal_sn */
         vl_wbuf_u64(&b, 0);
+        vl_wbuf_u32(&b, 0);
         vl_wbuf_u32(&b, 0);
         int want = nreps[i] <= VL_WIRE_MAX_REPLICAS ? 0 : VL_EPROTO;
         assert_int_equal(s_try_wbuf(s_try_meta, &b), want);
