@@ -163,6 +163,11 @@ struct s_replica {
     bool write_broken, commit_broken;
     uint32_t nsyncs; /* sync streams this replica feeds */
     s_backup_t syncs[VL_WIRE_MAX_REPLICAS];
+    /* What the last REPORT that went out said of this replica: a partial
+       REPORT carries only the replicas that changed since (reported false:
+       never said, or the MR forgot it, so it goes in the next one). */
+    bool reported;
+    vl_report_item_t last_report;
 };
 
 typedef struct {
@@ -194,7 +199,9 @@ typedef struct {
     zhashx_t *peers;    /* addr -> s_peer_t* */
     uint64_t queued_bytes;
     bool report_dirty;
+    bool report_full; /* the next REPORT carries every replica */
     int report_timer;
+    zactor_t *mr_monitor; /* CONNECTED events of the DEALER to the MR */
     uint64_t hello_seq;
     int64_t last_unregistered_log_us;
     zlistx_t *parked; /* s_parked_t*: requests for unknown log streams */
@@ -410,11 +417,22 @@ static void s_submit(self_t *self, vl_writer_job_t *job)
 
 /*  ---- reports and hello ------------------------------------------------------ */
 
-static void s_send_report(self_t *self)
+/*  Sends a REPORT. A partial one (full false) carries only the replicas
+    whose ends or state changed since the last REPORT that went out, and
+    none at all when nothing changed: with many log streams, most of them
+    idle, the reports would otherwise cost the MR more than its rounds. The
+    MR updates only the items present and never reads anything into an
+    absent one. A full one carries every replica: the 1 s heartbeat, and
+    the first REPORT after a HELLO (the MR forgot what the node reported)
+    or after the connection to the MR was made again (it may be a new MR
+    process that heard nothing yet), so whatever the MR lost is restored
+    within a second at worst. */
+static void s_send_report(self_t *self, bool full)
 {
     self->report_dirty = false;
     if (!self->sn_id)
         return;
+    full = full || self->report_full;
     vl_report_t r = {.sn_id = self->sn_id};
     r.items = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *r.items);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
@@ -423,12 +441,23 @@ static void s_send_report(self_t *self)
            down, and the MR must not take the old one for in line. */
         if (rep->truncating || !rep->confirmed)
             continue;
-        vl_report_item_t *it = &r.items[r.n++];
-        it->ls_id = rep->ls_id;
-        it->llsn_end = rep->d.llsn_end;
-        it->bytes_end = rep->d.bytes_end;
-        it->applied_llsn_end = rep->d.applied_llsn_end;
-        it->state = rep->ls_state;
+        vl_report_item_t it = {.ls_id = rep->ls_id,
+                               .llsn_end = rep->d.llsn_end,
+                               .bytes_end = rep->d.bytes_end,
+                               .applied_llsn_end = rep->d.applied_llsn_end,
+                               .state = rep->ls_state};
+        const vl_report_item_t *last = &rep->last_report;
+        if (!full && rep->reported && last->llsn_end == it.llsn_end &&
+            last->bytes_end == it.bytes_end && last->applied_llsn_end == it.applied_llsn_end &&
+            last->state == it.state)
+            continue;
+        r.items[r.n++] = it;
+        rep->last_report = it;
+        rep->reported = true;
+    }
+    if (!full && r.n == 0) {
+        free(r.items);
+        return;
     }
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -437,9 +466,12 @@ static void s_send_report(self_t *self)
     zmsg_t *msg = vl_wire_msg(&h, &b);
     if (zmsg_send(&msg, self->mr) != 0) {
         zmsg_destroy(&msg);
+        /* what it said is lost: say everything next time */
+        self->report_full = true;
         vl_log(LOG_DEBUG, "sn=%u: REPORT not sent (MR unreachable): %s", self->sn_id,
                zmq_strerror(zmq_errno()));
-    }
+    } else if (full)
+        self->report_full = false;
     vl_wbuf_free(&b);
     free(r.items);
 }
@@ -449,7 +481,7 @@ static int s_on_report_timer(zloop_t *loop, int timer_id, void *arg)
     self_t *self = arg;
     self->report_timer = -1;
     if (self->report_dirty)
-        s_send_report(self);
+        s_send_report(self, false);
     return 0;
 }
 
@@ -463,6 +495,8 @@ static void s_report_soon(self_t *self)
 
 static void s_send_hello(self_t *self)
 {
+    /* the MR forgets what this node reported when it hears HELLO */
+    self->report_full = true;
     vl_admin_t a;
     memset(&a, 0, sizeof a);
     snprintf(a.addr, sizeof a.addr, "%s", self->args->advertise);
@@ -2016,6 +2050,10 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
                 vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
                        s_state_name(rep->ls_state), s_state_name(ls->state));
             bool new_epoch = rep->ls_epoch != ls->epoch;
+            if (new_epoch)
+                /* a seal or an unseal: the MR forgot the state this
+                   replica reported, even when it reads the same again */
+                rep->reported = false;
             rep->ls_epoch = ls->epoch;
             rep->ls_state = ls->state;
             if (ls->state == VL_LS_RUNNING)
@@ -2145,6 +2183,30 @@ static int s_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         }
         zmsg_destroy(&msg);
     }
+    return 0;
+}
+
+/*  Events of the DEALER to the MR: a new connection may reach a new MR
+    process, which knows nothing of this node's replicas until it hears
+    them (an MR that did not restart asks for HELLO itself, VL_ENOSN). */
+static int s_on_mr_monitor(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    zmsg_t *msg = zmsg_recv(reader);
+    if (!msg)
+        return 0;
+    char *event = zmsg_popstr(msg);
+    if (event && streq(event, "CONNECTED")) {
+        char *value = zmsg_popstr(msg), *endpoint = zmsg_popstr(msg);
+        vl_log(LOG_INFO, "sn=%u: connected to the MR at %s; the next REPORT is complete",
+               self->sn_id, endpoint ? endpoint : "?");
+        self->report_full = true;
+        s_report_soon(self);
+        free(value);
+        free(endpoint);
+    }
+    free(event);
+    zmsg_destroy(&msg);
     return 0;
 }
 
@@ -2287,7 +2349,7 @@ static int s_on_writer(zloop_t *loop, zsock_t *reader, void *arg)
     }
     /* One REPORT per writer batch rather than per job. */
     if (self->report_dirty)
-        s_send_report(self);
+        s_send_report(self, false);
     return 0;
 }
 
@@ -2322,7 +2384,7 @@ static int s_on_second(zloop_t *loop, int timer_id, void *arg)
     if (!self->sn_id)
         s_send_hello(self);
     else
-        s_send_report(self); /* heartbeat */
+        s_send_report(self, true); /* heartbeat */
     s_subs_expire(self);
     return 0;
 }
@@ -2455,6 +2517,7 @@ static void s_self_destroy(self_t **self_p)
     zhashx_destroy(&self->replicas);
     zhashx_destroy(&self->peers);
     zsock_destroy(&self->router);
+    zactor_destroy(&self->mr_monitor); /* before the socket it watches */
     zsock_destroy(&self->mr);
     vl_store_destroy(&self->store);
     vl_meta_free(&self->meta);
@@ -2584,12 +2647,25 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
         s_fail(args, VL_EINVAL, "no MR endpoint given; use --mr tcp://HOST:PORT");
         goto err;
     }
+    /* Without it a new MR process hears this node's idle replicas only
+       from the next heartbeat: a second later, not never. */
+    self->mr_monitor = zactor_new(zmonitor, self->mr);
+    if (self->mr_monitor) {
+        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", NULL);
+        zstr_send(self->mr_monitor, "START");
+        zsock_wait(self->mr_monitor);
+    } else
+        vl_log(LOG_WARNING, "sn: cannot monitor the connection to the MR: %s; an MR that "
+                            "restarts hears idle replicas from the next heartbeat",
+               zmq_strerror(zmq_errno()));
 
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, pipe, s_on_pipe, self);
     zloop_reader(self->loop, self->router, s_on_router, self);
     zloop_reader(self->loop, self->mr, s_on_mr, self);
+    if (self->mr_monitor)
+        zloop_reader(self->loop, zactor_sock(self->mr_monitor), s_on_mr_monitor, self);
     zloop_reader(self->loop, vl_writer_sock(self->writer), s_on_writer, self);
     zloop_timer(self->loop, 1000, 0, s_on_second, self);
     zloop_timer(self->loop, 100, 0, s_on_tick, self);

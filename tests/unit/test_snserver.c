@@ -74,28 +74,32 @@ static zmsg_t *s_recv_type(zsock_t *s, uint16_t type, int ms, vl_hdr_t *hdr, vl_
 }
 
 /*  Sends META (as a HELLO reply when hello is not NULL) with one topic of
-    one log stream described by v. Node 1 is the SN under test; node 2 a
-    peer that does not run. */
-static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
+    nls log streams (ids S_LS, S_LS + 1, ..) each described by v. Node 1 is
+    the SN under test; node 2 a peer that does not run. */
+static void s_send_meta_n(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v, uint32_t nls)
 {
     vl_meta_sn_t sns[2] = {{.id = 1, .alive = 1}, {.id = 2, .alive = 1}};
     snprintf(sns[0].addr, sizeof sns[0].addr, "%s", f->sn_ep);
     snprintf(sns[1].addr, sizeof sns[1].addr, "tcp://127.0.0.1:9");
-    vl_meta_ls_t ls = {.id = S_LS,
-                       .state = v->state,
-                       .nrep = v->nrep,
-                       .committed_llsn_end = v->committed_llsn_end,
-                       .committed_bytes = v->committed_bytes,
-                       .epoch = v->epoch};
-    memcpy(ls.replicas, v->replicas, sizeof ls.replicas);
+    vl_meta_ls_t ls[4];
+    assert_true(nls >= 1 && nls <= 4);
+    for (uint32_t i = 0; i < nls; i++) {
+        ls[i] = (vl_meta_ls_t){.id = S_LS + i,
+                               .state = v->state,
+                               .nrep = v->nrep,
+                               .committed_llsn_end = v->committed_llsn_end,
+                               .committed_bytes = v->committed_bytes,
+                               .epoch = v->epoch};
+        memcpy(ls[i].replicas, v->replicas, sizeof ls[i].replicas);
+    }
     vl_meta_topic_t t = {.id = S_TOPIC,
                          .rf = v->nrep,
                          .hwm = v->hwm,
                          .end_offset = v->end_offset,
                          .trim_glsn = v->trim_glsn ? v->trim_glsn : 1,
                          .trim_offset = v->trim_offset,
-                         .nls = 1,
-                         .ls = &ls};
+                         .nls = nls,
+                         .ls = ls};
     snprintf(t.name, sizeof t.name, "t");
     vl_meta_t m = {.cluster_id = S_CLUSTER,
                    .version = ++f->meta_version,
@@ -118,6 +122,11 @@ static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
     zframe_t *rid = zframe_dup(f->sn_rid);
     zmsg_prepend(msg, &rid);
     assert_int_equal(zmsg_send(&msg, f->mr), 0);
+}
+
+static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
+{
+    s_send_meta_n(f, hello, v, 1);
 }
 
 /*  Waits for a REPORT whose item for S_LS satisfies llsn_end >= llsn_end
@@ -286,8 +295,8 @@ static int s_wait_reply(s_fix_t *f, uint16_t type, uint64_t id, zmsg_t **msg_p, 
 }
 
 /*  Starts the SN (fsyncing when sync) and the fake MR, answers HELLO
-    with v. */
-static s_fix_t *s_start(const s_ls_view_t *v, bool sync)
+    with nls log streams described by v. */
+static s_fix_t *s_start_n(const s_ls_view_t *v, uint32_t nls, bool sync)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-snserver.XXXXXX");
@@ -315,12 +324,17 @@ static s_fix_t *s_start(const s_ls_view_t *v, bool sync)
     zmsg_t *hello = s_recv_type(f->mr, VL_MSG_HELLO, 5000, &h, &body, &f->sn_rid);
     assert_non_null(hello);
     zmsg_destroy(&hello);
-    s_send_meta(f, &h, v);
+    s_send_meta_n(f, &h, v, nls);
     s_wait_report(f, 0, 0, NULL);
     f->client = zsock_new(ZMQ_DEALER);
     zsock_set_linger(f->client, 0);
     assert_int_equal(zsock_connect(f->client, "%s", f->sn_ep), 0);
     return f;
+}
+
+static s_fix_t *s_start(const s_ls_view_t *v, bool sync)
+{
+    return s_start_n(v, 1, sync);
 }
 
 /*  Stops the SN (its writer finishes every job first) but keeps the data
@@ -941,6 +955,87 @@ static void test_batch_status_backup(void **state)
     s_finish(&f);
 }
 
+
+/*  Receives the next REPORT within ms into *r (caller frees); false if
+    none came. */
+static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
+    if (!msg)
+        return false;
+    assert_int_equal(vl_report_decode(&body, r), 0);
+    zmsg_destroy(&msg);
+    return true;
+}
+
+/*  Waits (up to ms) for a REPORT of n items: the heartbeat, with two log
+    streams. */
+static void s_wait_report_items(s_fix_t *f, uint32_t n, int ms, const char *what)
+{
+    int64_t deadline = zclock_mono() + ms;
+    vl_report_t r;
+    while (zclock_mono() < deadline)
+        if (s_next_report(f, 200, &r)) {
+            uint32_t got = r.n;
+            vl_report_free(&r);
+            if (got == n)
+                return;
+        }
+    fail_msg("no REPORT of %u items within %d ms (%s)", n, ms, what);
+}
+
+/*  A REPORT carries only the replicas that changed since the last one
+    (issue 5: with 1,000 log streams the reports were most of the MR's
+    work); the 1 s heartbeat and the first REPORT after a HELLO carry
+    every replica. */
+static void test_partial_reports(void **state)
+{
+    (void)state;
+    s_fix_t *f = s_start_n(&s_rf1, 2, false);
+    /* right after a heartbeat: the next one is a second away */
+    s_wait_report_items(f, 2, 3000, "heartbeat after start");
+    uint64_t id = s_send_append(f, 3, 10); /* to ls 1 only */
+    vl_report_t r;
+    assert_true(s_next_report(f, 900, &r));
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.items[0].ls_id, S_LS);
+    assert_int_equal(r.items[0].llsn_end, 3);
+    assert_int_equal(r.items[0].bytes_end, 30);
+    vl_report_free(&r);
+    s_send_commit(f, 1, 1, 1, 3, 0, 30);
+    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+    assert_true(s_next_report(f, 900, &r));
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.items[0].ls_id, S_LS);
+    assert_int_equal(r.items[0].applied_llsn_end, 3);
+    vl_report_free(&r);
+    /* nothing changed: no REPORT until the heartbeat, which has both */
+    s_wait_report_items(f, 2, 1500, "heartbeat");
+
+    /* the MR refuses a REPORT (a reconnect): HELLO, then a complete one */
+    vl_hdr_t h = {.type = VL_MSG_REPORT | VL_MSG_REPLY,
+                  .cluster_id = S_CLUSTER,
+                  .status = VL_ENOSN};
+    zmsg_t *msg = vl_wire_reply(&h, VL_ENOSN, "say HELLO again");
+    zframe_t *rid = zframe_dup(f->sn_rid);
+    zmsg_prepend(msg, &rid);
+    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+    vl_rbuf_t body;
+    zmsg_t *hello = s_recv_type(f->mr, VL_MSG_HELLO, 3000, &h, &body, NULL);
+    assert_non_null(hello);
+    zmsg_destroy(&hello);
+    s_send_meta_n(f, &h, &s_rf1, 2);
+    s_send_append(f, 1, 10); /* a change of ls 1 right after the HELLO */
+    /* the first REPORT after the HELLO, whatever made it go out */
+    assert_true(s_next_report(f, 900, &r));
+    if (r.n != 2)
+        fail_msg("the first REPORT after a HELLO carried %u replicas, not both", r.n);
+    vl_report_free(&r);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_stale_replicate_after_unseal),
         cmocka_unit_test(test_batch_status),
         cmocka_unit_test(test_batch_status_backup),
+        cmocka_unit_test(test_partial_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
