@@ -149,6 +149,7 @@ int vl_client_route(vl_client_t *c, const char *topic, bool fresh, const char *w
             for (uint32_t k = 0; k < r->nrep && k < VL_WIRE_MAX_REPLICAS; k++) {
                 const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, t->ls[i].replicas[k]);
                 snprintf(r->addr[k], sizeof r->addr[k], "%s", sn ? sn->addr : "");
+                r->alive[k] = sn && sn->alive;
             }
         }
     }

@@ -54,6 +54,7 @@ typedef struct {
     uint8_t state;
     uint32_t nrep;
     char addr[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
+    bool alive[VL_WIRE_MAX_REPLICAS]; /* the MR heard from the node lately */
 } vl_route_ls_t;
 
 /*  A snapshot of what a data-path object needs to know about a topic. */

@@ -20,10 +20,13 @@
     Liveness: while the merge waits for a GLSN for more than a second, the
     subscriber refreshes the metadata at most once a second (new log streams
     get a stream; the high watermark tells whether the wanted GLSN exists).
-    A stream that stays silent for the client timeout while a committed GLSN
-    is missing is resubscribed on the next replica, from where it stopped
-    (this also covers a storage node that restarted and forgot the
-    subscription). Every stream tells its SN it is alive with a
+    A stream (re)subscribes on the first replica, in replica order from the
+    one it used, whose node the MR heard from lately (META's alive flags).
+    A stream that stays silent for SUB_FAILOVER_MS (or the client timeout,
+    if shorter) while a committed GLSN is missing is resubscribed on the
+    next replica, from where it stopped (this also covers a storage node
+    that restarted and forgot the subscription), well before a reader that
+    waits the client timeout gives up. Every stream tells its SN it is alive with a
     SUB_CREDIT(0) when nothing was sent on it for SUB_KEEPALIVE_MS (checked
     in vl_subscriber_next): an SN drops a subscription it has not heard of
     for 30 s, since one with no credit or on an idle log stream never finds
@@ -236,6 +239,7 @@ const char *vl_merge_errmsg(const vl_merge_t *self)
 #define SUB_TICK_MS 250     /* housekeeping granularity while waiting */
 #define SUB_MAX_LS 4096
 #define SUB_KEEPALIVE_MS 5000 /* SUB_CREDIT(0) on a stream silent this long */
+#define SUB_FAILOVER_MS 1000  /* a stream silent this long while stalled moves on */
 
 typedef struct {
     vl_route_ls_t route;
@@ -356,6 +360,15 @@ static void s_subscribe(vl_subscriber_t *self, s_stream_t *st)
     st->credit_owed = 0;
     st->last_rx = zclock_mono();
     st->request_id = self->next_id++;
+    /* from st->rep on, the first replica whose node the MR heard from
+       lately (all of them when it knows of none) */
+    for (uint32_t k = 0; k < st->route.nrep; k++) {
+        uint32_t r = (st->rep + k) % st->route.nrep;
+        if (st->route.alive[r]) {
+            st->rep = r;
+            break;
+        }
+    }
     const char *addr = st->route.nrep ? st->route.addr[st->rep % st->route.nrep] : "";
     if (!*addr)
         return; /* no address: stays silent, the next failover tries another */
@@ -577,12 +590,15 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
         }
         /* a failed refresh is not the stream's failure: try again later */
     }
+    /* well within the caller's timeout, so that a dead replica costs a
+       reader a second, not its whole patience */
+    int64_t failover_ms = self->timeout_ms < SUB_FAILOVER_MS ? self->timeout_ms : SUB_FAILOVER_MS;
     uint64_t next = vl_merge_next(self->merge);
-    if (next <= self->known_hwm && now - self->stall_since >= self->timeout_ms)
+    if (next <= self->known_hwm && now - self->stall_since >= failover_ms)
         for (size_t i = 0; i < self->nstreams; i++) {
             s_stream_t *st = &self->streams[i];
             if (st->ended || vl_merge_queued(self->merge, st->src) > 0 ||
-                now - st->last_rx < self->timeout_ms)
+                now - st->last_rx < failover_ms)
                 continue;
             st->rep++;
             s_subscribe(self, st);
