@@ -56,12 +56,16 @@ export TEST_NAME=bench
 # stops and unmounts everything
 . "$top/tests/integration/lib.sh"
 
+# LS_COUNTS: log streams of the real-cluster MR figure; MRLOAD_COUNTS: of
+# the simulated-reporter load (vl_mrload against a fresh varlogmr)
 if [ "$QUICK" = 1 ]; then
 	DUR=3 WARM=1 FILE_MB=32 REDIS_N=200000 REDIS_N1=20000 IDLE_S=3 DISK_MB=64
-	LS_COUNTS="3 100 300"
+	LS_COUNTS="100"
+	MRLOAD_COUNTS="10 100 1000"
 else
 	DUR=10 WARM=2 FILE_MB=256 REDIS_N=1000000 REDIS_N1=100000 IDLE_S=10 DISK_MB=256
-	LS_COUNTS="3 100 300 1000"
+	LS_COUNTS="100 1000"
+	MRLOAD_COUNTS="10 100 300 1000 3000"
 fi
 SIZE=128
 
@@ -358,11 +362,13 @@ else
 fi
 
 # ---- the MR's work per commit tick against log streams ---------------------------------------
-# For each count: a topic with that many log streams (rf 1, spread over the
-# 3 SNs); the MR's CPU idle (per 500 us tick) and under a pipelined load that
-# round-robins batches over every log stream: CPU per commit round (the
-# version counts rounds that committed something) and rounds per second.
-# A round that costs at most 500 us of CPU lets one core keep the tick.
+# Real cluster, for each of LS_COUNTS: a topic with that many log streams
+# (rf 1, spread over the 3 SNs); the MR's CPU idle (per 500 us tick) and
+# under a pipelined load that round-robins batches over every log stream:
+# CPU per commit round (the version counts rounds that committed something)
+# and rounds per second. Here the SNs and the client share the 2 cores with
+# the MR, so rounds are rare and big; the simulated load below isolates
+# the MR.
 
 for nls in $LS_COUNTS; do
 	topic=ls$nls
@@ -397,6 +403,65 @@ for nls in $LS_COUNTS; do
 	row "MR, $nls LS: commit rounds/s under load (2000 = every 500us tick)" "$rounds" "rounds/s" \
 		"" "" ""
 done
+
+# Simulated reporters (issue 5's target: 1,000 log streams at the 500 us
+# tick on one core): for each of MRLOAD_COUNTS a fresh varlogmr (its own
+# temp data dir, synced writes as always) and vl_mrload (tests/lib/mrload.c):
+# 3 simulated SNs, rf 1, every log stream grows by 8 entries every 500 us
+# and every SN reports all its replicas then; COMMITs are checked (dense
+# GLSNs, never past a reported end). The tool prints rounds/s, the MR's CPU
+# per round and per 500 us tick, its busiest thread, report-to-commit
+# latency. A fresh MR per count: no other topic or history in the rounds.
+# "On one core": with 2 CPUs or more the MR (all its threads) is pinned to
+# the last CPU and the tool to the first, so neither takes the other's
+# core and the MR's figures are what one core does.
+MRLOAD=$BIN/tests/lib/vl_mrload
+[ -x "$MRLOAD" ] || make -C "$BIN" -s tests/lib/vl_mrload >/dev/null 2>&1 || true
+jtop() { sed -n "s/.*\"$2\": \([-0-9.e+]*\).*/\1/p" <<<"$1" | head -1; } # top-level number
+r0() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { printf "%.0f", v }'; } # rounded, for labels
+lat_ms() { # lat_ms JSON PCT: latency_us.PCT in ms
+	local v
+	v=$(jget "$1" latency_us "$2")
+	[ -n "$v" ] && calc "$v / 1000"
+}
+if [ -x "$MRLOAD" ]; then
+	for nls in $MRLOAD_COUNTS; do
+		free_port
+		name=mrload$nls
+		mkdir -p "$T/$name"
+		daemon "$name" varlogmr --listen "tcp://127.0.0.1:$PORT" --data "$T/$name" \
+			--log-level notice
+		wait_for 10 "varlogmr ($name) listening on $PORT" port_open "$PORT"
+		PIN=()
+		if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null &&
+			taskset -a -pc "$(($(nproc) - 1))" "${DPID[$name]}" >/dev/null 2>&1; then
+			PIN=(taskset -c 0)
+		fi
+		say "vl_mrload --log-streams $nls (3 simulated SNs, rf 1, reports every 500 us${PIN[*]:+; MR pinned to CPU $(($(nproc) - 1)), tool to CPU 0})"
+		J=$("${PIN[@]}" "$MRLOAD" --mr "tcp://127.0.0.1:$PORT" --pid "${DPID[$name]}" --log-streams "$nls" \
+			--sns 3 --rf 1 --duration "$DUR" --warmup "$WARM" 2>"$T/$name.err") ||
+			say "vl_mrload, $nls LS: $(tail -1 "$T/$name.err")"
+		kill -TERM "${DPID[$name]}" 2>/dev/null || true
+		wait "${DPID[$name]}" 2>/dev/null || true
+		rm -rf "${T:?}/$name"
+		raw "mrload_ls$nls" "$J"
+		busiest=$(sed -n 's/.*"mr_threads": \[{[^}]*"cpu_pct": \([0-9.]*\).*/\1/p' <<<"$J")
+		target_rounds="" target_cpu=""
+		[ "$nls" = 1000 ] && target_rounds=">=1900" && target_cpu="<=500"
+		row "MR, $nls LS, simulated SNs: CPU per 500us tick (us; MR $(r0 "$(jtop "$J" mr_cpu_pct)")% of a core, busiest thread $(r0 "$busiest")%)" \
+			"$(jtop "$J" mr_cpu_us_per_tick)" "us" "" "" ""
+		row "MR, $nls LS, simulated SNs: commit rounds/s (2000 = every 500us tick)" \
+			"$(jtop "$J" rounds_per_s)" "rounds/s" "" "" "$target_rounds"
+		row "MR, $nls LS, simulated SNs: CPU per commit round (us)" \
+			"$(jtop "$J" mr_cpu_us_per_round)" "us" "" "" "$target_cpu"
+		row "MR, $nls LS, simulated SNs: report-to-commit p50 (ms)" \
+			"$(lat_ms "$J" p50)" "ms" "" "" ""
+		row "MR, $nls LS, simulated SNs: report-to-commit p99 (ms)" \
+			"$(lat_ms "$J" p99)" "ms" "" "" ""
+	done
+else
+	say "no $MRLOAD (build it: make -C $BIN tests/lib/vl_mrload); simulated MR figures skipped"
+fi
 
 # ---- the table -----------------------------------------------------------------------------------
 
