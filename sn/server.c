@@ -134,6 +134,8 @@ typedef struct {
     int64_t retry_at_us; /* 0, or when to probe again after an error */
     uint64_t limit;      /* 0: a backup, follows the durable end; else a
                             sync stream that stops at this LLSN */
+    uint64_t base;       /* 0, or the next REPLICATE, which begins at this
+                            LLSN, carries the base mark (see s_repl_base) */
 } s_backup_t;
 
 struct s_replica {
@@ -235,6 +237,7 @@ static void s_send_hello(self_t *self);
 static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b);
 static void s_report_soon(self_t *self);
 static void s_ask_meta(self_t *self);
+static uint64_t s_trim_point(const s_replica_t *rep);
 
 /*  ---- helpers ------------------------------------------------------------- */
 
@@ -580,6 +583,52 @@ static void s_repl_probe(self_t *self, s_replica_t *rep, s_backup_t *b)
     s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, NULL, NULL, 0, NULL, 0);
 }
 
+/*  ---- bases: syncing a replica of a trimmed log stream ----------------------------
+
+    A replica that lacks entries the sync source has trimmed (a new, empty
+    one, or one that lagged) can never get them: the source cannot read
+    them, and nobody else can. Those entries are below the trim point, so
+    nobody may read them either: the destination starts over just below
+    the first entry the source kept (K), as if it had held and trimmed
+    everything before. The source sends the REPLICATE that begins at K
+    with a base mark among its batch names: a name with client id 0 (which
+    no client batch has, replicas skip it) and n 0, whose llsn_begin is K
+    and batch_seq the source's trim point. A replica that gets a REPLICATE
+    past its end with that mark, while the log stream is sealed, takes the
+    base (s_take_base): a BASE writer job (synced) deletes what it held and
+    sets llsn_end = applied_llsn_end = K - 1 and bytes_end = the
+    REPLICATE's bytes_before, then the entries follow as usual. So the MR
+    resends commits from K on, not the trimmed history; the range that
+    holds K may begin below it (its head trimmed) and is stored whole,
+    as the source holds it. Without the mark a REPLICATE past the end is
+    still a gap (VL_EGAP): a lost batch must never look like a trim. */
+
+/*  Appends the base mark for a REPLICATE beginning at llsn to bids. */
+static void s_base_mark_put(const s_replica_t *rep, uint64_t llsn, vl_wbuf_t *bids)
+{
+    uint8_t rec[VL_WIRE_BID_SIZE];
+    vl_batch_id_t id = {.llsn_begin = llsn,
+                        .client_id = 0,
+                        .batch_seq = rep->q.trim_glsn > 1 ? rep->q.trim_glsn : 1,
+                        .n = 0};
+    vl_wire_bid_put(rec, &id);
+    vl_wbuf_mem(bids, rec, sizeof rec);
+}
+
+/*  Finds the base mark of REPLICATE a: true, with *mark, when there is one. */
+static bool s_base_mark(const vl_append_t *a, vl_batch_id_t *mark)
+{
+    for (uint32_t i = 0; i < a->nbids; i++) {
+        vl_batch_id_t id;
+        vl_wire_bid(a->bids, i, &id);
+        if (id.client_id == 0 && id.n == 0 && id.llsn_begin == a->llsn_begin) {
+            *mark = id;
+            return true;
+        }
+    }
+    return false;
+}
+
 /*  The last LLSN stream b may carry: the durable end, but never past the
     sealed end of a sealed log stream (what lies beyond will be discarded)
     nor past a sync stream's limit. */
@@ -630,6 +679,11 @@ static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
                    "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..; replicated "
                    "without them: %s",
                    self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg());
+        if (b->base && b->base == b->sent + 1) {
+            s_base_mark_put(rep, b->base, &bids);
+            nbids++; /* at most n names hold one of n entries: n + 1 <= the limit */
+            b->base = 0;
+        }
         zframe_t *frame = zframe_new(data.data, data.len);
         s_repl_send(self, rep, b, b->sent + 1, b->sent_bytes, sizes.data, frame, n, bids.data,
                     nbids);
@@ -716,6 +770,48 @@ static void s_sync_end(s_replica_t *rep, s_backup_t *b)
     rep->syncs[i] = rep->syncs[--rep->nsyncs];
 }
 
+/*  Stream b's destination is at llsn end, and this replica cannot read
+    the entries after it. When they are trimmed here (the log stream is
+    sealed, this replica has a trim point and holds every entry from some
+    K on), restarts the stream at K with the base mark. Returns false when
+    that is not the case (the caller reports the loss). */
+static bool s_repl_base(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t end)
+{
+    if (rep->ls_state == VL_LS_RUNNING || s_trim_point(rep) <= 1)
+        return false; /* a base is taken only while sealed; nothing trimmed here */
+    uint64_t first = 0, bytes = 0;
+    bool found = false;
+    if (vl_store_first_entry(self->store, rep->ls_id, end + 1, &first, &found) != 0)
+        return false;
+    if (!found || first > rep->d.llsn_end)
+        first = rep->d.llsn_end + 1; /* everything up to the end is trimmed */
+    if (first <= end + 1 || first - 1 > s_repl_end(rep, b) || s_bytes_at(self, rep, first - 1, &bytes))
+        return false;
+    vl_log(LOG_NOTICE,
+           "sn=%u ls=%u: sn=%u is at llsn=%" PRIu64 " and llsn %" PRIu64 "..%" PRIu64
+           " are trimmed here (trim point glsn=%" PRIu64 "); sending it a base at llsn=%" PRIu64
+           ", then the entries from llsn=%" PRIu64,
+           self->sn_id, rep->ls_id, b->sn_id, end, end + 1, first - 1, s_trim_point(rep), first - 1,
+           first);
+    b->epoch = b->seq;
+    b->inflight = 0;
+    b->acked = end;
+    b->sent = first - 1;
+    b->sent_bytes = bytes;
+    b->base = first;
+    if (b->sent >= s_repl_end(rep, b)) {
+        /* nothing kept to send: the base alone, in an empty REPLICATE */
+        vl_wbuf_t bids;
+        vl_wbuf_init(&bids);
+        s_base_mark_put(rep, first, &bids);
+        s_repl_send(self, rep, b, first, bytes, NULL, NULL, 0, bids.data, 1);
+        vl_wbuf_free(&bids);
+        b->base = 0;
+    } else
+        s_repl_pump(self, rep, b);
+    return true;
+}
+
 /*  A reply of a backup to a REPLICATE. */
 static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
 {
@@ -777,6 +873,8 @@ static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
             return;
         }
         if (s_bytes_at(self, rep, end, &bytes) != 0) {
+            if (s_repl_base(self, rep, b, end))
+                return;
             vl_log(LOG_ERR,
                    "sn=%u ls=%u: backup sn=%u is at llsn=%" PRIu64
                    " but the entries after it are gone here (%s); recover the backup",
@@ -910,6 +1008,69 @@ static void s_reply_end(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32
     s_send_to(self, rid, &msg);
 }
 
+/*  REPLICATE a begins past this replica's end with the base mark: the
+    entries before it are trimmed at the source (see "bases" above). Takes
+    the base when that can be so: the log stream is sealed, the base lies
+    within the sealed end and agrees with its bytes, and nothing of this
+    replica is on its way to the disk. Returns true when the entries of a
+    (if any) are to be written after the base; false when it answered
+    (an error, or an empty REPLICATE, answered once the base is durable). */
+static bool s_take_base(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_hdr_t *hdr,
+                        const vl_append_t *a, const vl_batch_id_t *mark)
+{
+    uint64_t base = a->llsn_begin - 1;
+    if (rep->ls_state == VL_LS_RUNNING) {
+        s_reply_error(self, rid, hdr, VL_EINVAL,
+                      "REPLICATE ls=%u: a base at llsn=%" PRIu64 " is taken only while the log "
+                      "stream is sealed; seal it ('varlogctl ls seal') and sync again",
+                      a->ls_id, base);
+        return false;
+    }
+    if (base > rep->sealed_end || a->bytes_before > rep->sealed_bytes ||
+        (base == rep->sealed_end && a->bytes_before != rep->sealed_bytes) || mark->batch_seq <= 1) {
+        s_reply_error(self, rid, hdr, VL_EPROTO,
+                      "REPLICATE ls=%u: base at llsn=%" PRIu64 " with %" PRIu64
+                      " bytes (trim point glsn=%" PRIu64 ") does not fit the sealed end llsn=%" PRIu64
+                      " with %" PRIu64 " bytes; sync from another replica",
+                      a->ls_id, base, a->bytes_before, mark->batch_seq, rep->sealed_end,
+                      rep->sealed_bytes);
+        return false;
+    }
+    if (rep->writes || rep->commits || rep->truncating || rep->commit_broken) {
+        s_reply_error(self, rid, hdr, VL_EBUSY,
+                      "REPLICATE ls=%u: sn=%u still writes earlier entries or commits of the log "
+                      "stream; the base at llsn=%" PRIu64 " is retried",
+                      a->ls_id, self->sn_id, base);
+        return false;
+    }
+    vl_log(LOG_NOTICE,
+           "sn=%u ls=%u: holds llsn 1..%" PRIu64 ", the source trimmed below glsn=%" PRIu64
+           " and keeps llsn %" PRIu64 ".. only: taking a base at llsn=%" PRIu64 " (%" PRIu64
+           " bytes) and dropping what it held",
+           self->sn_id, rep->ls_id, rep->q.llsn_end, mark->batch_seq, a->llsn_begin, base,
+           a->bytes_before);
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_BASE, rep->topic_id, rep->ls_id);
+    job->llsn_end = base;
+    job->bytes_end = a->bytes_before;
+    job->trim_glsn = mark->batch_seq;
+    rep->q.llsn_end = base;
+    rep->q.bytes_end = a->bytes_before;
+    rep->q.applied_llsn_end = base;
+    if (mark->batch_seq > rep->q.trim_glsn) {
+        /* the source knows a later trim than this node: the META with it
+           is on its way; ask for it so that reads check it too */
+        rep->q.trim_glsn = mark->batch_seq;
+        s_ask_meta(self);
+    }
+    rep->writes++; /* a failed base is undone like a failed write */
+    if (a->n == 0) {
+        job->reply_to = zframe_dup(rid);
+        job->req = *hdr;
+    }
+    s_submit(self, job);
+    return a->n > 0;
+}
+
 static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
                            zmsg_t **msg_p)
 {
@@ -966,8 +1127,14 @@ static void s_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_
         return;
     }
     if (a.llsn_begin > rep->q.llsn_end + 1) {
-        s_reply_end(self, rid, hdr, VL_EGAP, rep->q.llsn_end);
-        return;
+        vl_batch_id_t mark;
+        if (!s_base_mark(&a, &mark)) {
+            s_reply_end(self, rid, hdr, VL_EGAP, rep->q.llsn_end);
+            return;
+        }
+        if (!s_take_base(self, rep, rid, hdr, &a, &mark))
+            return; /* refused, or an empty REPLICATE answered when durable */
+        /* the entries follow the base */
     }
     if (rep->ls_state != VL_LS_RUNNING && a.n > 0 && a.llsn_begin + a.n - 1 > rep->sealed_end) {
         /* Sealed: entries past the sealed end were never committed and
@@ -1295,7 +1462,7 @@ static uint8_t s_replica_state(const s_replica_t *rep)
 static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
                            const vl_commit_item_t *c)
 {
-    if (c->count == 0 || c->llsn_begin <= rep->q.applied_llsn_end)
+    if (c->count == 0 || c->llsn_begin + c->count - 1 <= rep->q.applied_llsn_end)
         return; /* empty or already applied */
     if (rep->commit_broken) {
         vl_log(LOG_DEBUG,
@@ -1304,7 +1471,10 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
                self->sn_id, rep->ls_id, c->llsn_begin);
         return;
     }
-    if (c->llsn_begin != rep->q.applied_llsn_end + 1) {
+    /* A range begins at applied + 1, or below it when this replica
+       started from a base inside the range (the range's head is trimmed
+       everywhere): it is stored whole, as the other replicas hold it. */
+    if (c->llsn_begin > rep->q.applied_llsn_end + 1) {
         vl_log(LOG_DEBUG,
                "sn=%u ls=%u: commit from llsn=%" PRIu64 " past applied end %" PRIu64
                " ignored; the MR resends the gap",
@@ -1319,7 +1489,7 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
                rep->d.llsn_end);
         return;
     }
-    rep->q.applied_llsn_end += c->count;
+    rep->q.applied_llsn_end = c->llsn_begin + c->count - 1;
     if (c->hwm > rep->q.hwm)
         rep->q.hwm = c->hwm;
     vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_COMMIT, rep->topic_id, rep->ls_id);
@@ -2319,6 +2489,32 @@ static void s_on_job_done(self_t *self, vl_writer_job_t *job)
     case VL_WRITER_TRIM:
         if (job->rc)
             vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        else
+            vl_log(LOG_INFO, "sn=%u ls=%u: trimmed below glsn=%" PRIu64, self->sn_id, rep->ls_id,
+                   job->trim_glsn);
+        break;
+    case VL_WRITER_BASE:
+        if (rep->writes)
+            rep->writes--;
+        if (job->rc) {
+            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+            rep->write_broken = true;
+            s_writes_settle(self, rep);
+            if (!rep->commits) {
+                rep->q.applied_llsn_end = rep->d.applied_llsn_end;
+                rep->q.hwm = rep->d.hwm;
+            }
+            if (job->reply_to)
+                s_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
+                              job->errmsg);
+            return;
+        }
+        vl_log(LOG_NOTICE, "sn=%u ls=%u: took the base at llsn=%" PRIu64 "; syncing from there",
+               self->sn_id, rep->ls_id, job->llsn_end);
+        s_writes_settle(self, rep);
+        s_report_soon(self);
+        if (job->reply_to)
+            s_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
         break;
     case VL_WRITER_TRUNCATE:
         if (rep->truncating > 0)

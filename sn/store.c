@@ -330,6 +330,15 @@ void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_bat
 
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
 {
+    vl_store_batch_delete_data(self, ls_id);
+    uint8_t k[S_KEY_LS];
+    k[0] = 'm';
+    vl_put_be32(k + 1, ls_id);
+    rocksdb_writebatch_delete(self->wb, (const char *)k, sizeof k);
+}
+
+void vl_store_batch_delete_data(vl_store_batch_t *self, uint32_t ls_id)
+{
     static const char prefixes[] = {'d', 'c', 'o', 'b'};
     for (size_t i = 0; i < sizeof prefixes; i++) {
         /* [prefix ls 0, prefix ls+1 0): the u64 part cannot reach the end
@@ -344,10 +353,6 @@ void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
         rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
                                         sizeof e);
     }
-    uint8_t k[S_KEY_LS];
-    k[0] = 'm';
-    vl_put_be32(k + 1, ls_id);
-    rocksdb_writebatch_delete(self->wb, (const char *)k, sizeof k);
 }
 
 static int s_range_decode(const char *k, const char *v, size_t vlen, vl_store_range_t *r)
@@ -451,6 +456,26 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
     *n_p = n;
     *bytes_p = bytes;
     return s_iter_done(it, 0, "read entries");
+}
+
+int vl_store_first_entry(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t *llsn_p,
+                         bool *found_p)
+{
+    *found_p = false;
+    *llsn_p = 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', ls_id, llsn_from);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (s_key_is(key, klen, 'd', ls_id)) {
+            *llsn_p = vl_get_be64((const uint8_t *)key + 5);
+            *found_p = true;
+        }
+    }
+    return s_iter_done(it, 0, "find the first entry");
 }
 
 int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint64_t llsn_end,

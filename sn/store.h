@@ -100,6 +100,10 @@ void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint6
 void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_batch_id_t *id);
 /*  Adds the deletion of every key of ls_id. */
 void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id);
+/*  Adds the deletion of every entry, commit range, offset key and batch
+    name of ls_id, but not of its state (a base replaces them, see
+    VL_WRITER_BASE). */
+void vl_store_batch_delete_data(vl_store_batch_t *self, uint32_t ls_id);
 /*  Writes the batch atomically, fsynced when sync. Returns 0 or VL_ESTORE. */
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync);
 
@@ -113,6 +117,12 @@ int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync);
 int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
                           size_t max_bytes, vl_wbuf_t *sizes, vl_wbuf_t *data, uint32_t *n_p,
                           uint64_t *bytes_p);
+
+/*  The first (lowest) LLSN of ls_id the store holds an entry of, from
+    llsn_from on: *found_p false when there is none. Entries below it
+    were trimmed (or never written). */
+int vl_store_first_entry(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t *llsn_p,
+                         bool *found_p);
 
 /*  Sums the sizes of entries llsn_begin..llsn_end (inclusive) of ls_id into
  *sum_p. VL_ETRIMMED when one of them is not in the store. */

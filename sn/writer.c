@@ -194,8 +194,12 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
     }
     case VL_WRITER_COMMIT: {
         const vl_store_range_t *r = &job->range;
-        if (r->llsn_begin != st->applied_llsn_end + 1 ||
-            r->llsn_begin + r->count - 1 > st->llsn_end) {
+        /* A range begins at applied + 1, except the one that holds the
+           base of a replica started from a base (VL_WRITER_BASE): the
+           base may lie inside a range, whose head was trimmed. */
+        uint64_t end = r->llsn_begin + r->count - 1;
+        if (r->count == 0 || r->llsn_begin > st->applied_llsn_end + 1 ||
+            end <= st->applied_llsn_end || end > st->llsn_end) {
             s_job_fail(job, VL_EGAP,
                        "ls=%u: commit of llsn=%llu+%llu does not fit applied end %llu / "
                        "durable end %llu",
@@ -204,7 +208,7 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
             return false;
         }
         vl_store_batch_put_range(t->batch, job->ls_id, r);
-        st->applied_llsn_end += r->count;
+        st->applied_llsn_end = end;
         if (job->hwm > st->hwm)
             st->hwm = job->hwm;
         return false;
@@ -235,6 +239,28 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         st->llsn_end = job->llsn_end;
         st->bytes_end = job->bytes_end;
         /* durable before anyone hears the replica is in line */
+        return true;
+    case VL_WRITER_BASE:
+        /* Entries 1..llsn_end are trimmed everywhere, and the replica
+           lacks some of them: it starts over just below the first entry
+           its sync source kept, as if it had held and trimmed them. What
+           it held below is deleted (all of it lies below the base). */
+        if (job->llsn_end <= st->llsn_end) {
+            s_job_fail(job, VL_EINVAL,
+                       "ls=%u: base at llsn=%llu is not past the replica's end %llu; nothing "
+                       "changed, sync again",
+                       job->ls_id, (unsigned long long)job->llsn_end,
+                       (unsigned long long)st->llsn_end);
+            return false;
+        }
+        vl_store_batch_delete_data(t->batch, job->ls_id);
+        st->topic_id = job->topic_id;
+        st->llsn_end = job->llsn_end;
+        st->bytes_end = job->bytes_end;
+        st->applied_llsn_end = job->llsn_end;
+        if (job->trim_glsn > st->trim_glsn)
+            st->trim_glsn = job->trim_glsn;
+        /* durable before the replica says it holds the base */
         return true;
     case VL_WRITER_DELETE:
         vl_store_batch_delete_ls(t->batch, job->ls_id);

@@ -27,7 +27,9 @@ typedef enum {
     VL_WRITER_COMMIT,    /* commit range + topic HWM after it */
     VL_WRITER_TRIM,      /* delete below trim_glsn */
     VL_WRITER_DELETE,    /* delete the whole replica */
-    VL_WRITER_TRUNCATE   /* discard entries past llsn_end (a seal) */
+    VL_WRITER_TRUNCATE,  /* discard entries past llsn_end (a seal) */
+    VL_WRITER_BASE       /* start the replica over at llsn_end (a sync of a
+                            trimmed log stream, see server.c) */
 } vl_writer_kind_t;
 
 typedef struct vl_writer_job vl_writer_job_t;
@@ -50,9 +52,13 @@ struct vl_writer_job {
     vl_store_range_t range; /* COMMIT */
     uint64_t hwm;           /* COMMIT */
     uint64_t trim_glsn;     /* TRIM (may be repeated: a trim deletes what
-                               is stored at the time it runs) */
-    uint64_t llsn_end;      /* TRUNCATE: keep entries 1..llsn_end */
-    uint64_t bytes_end;     /* TRUNCATE: their bytes (the MR's count) */
+                               is stored at the time it runs); BASE: the
+                               trim point the base comes from */
+    uint64_t llsn_end;      /* TRUNCATE: keep entries 1..llsn_end; BASE:
+                               the replica starts over after llsn_end
+                               (trimmed and committed, none stored) */
+    uint64_t bytes_end;     /* TRUNCATE: their bytes (the MR's count);
+                               BASE: the bytes of entries 1..llsn_end */
     bool fault;             /* tests: fail the job as a disk error would */
 
     /* Filled by the writer. */

@@ -360,6 +360,32 @@ static void s_finish(s_fix_t **f_p)
 
 static const s_ls_view_t s_rf1 = {.state = VL_LS_RUNNING, .nrep = 1, .replicas = {1}};
 
+/*  Waits until SN_STATUS shows S_LS with a trim point >= trim_glsn (the
+    META that trims has been applied; its trim job is queued, and the
+    writer writes every queued job before it stops). */
+static void s_wait_trim_seen(s_fix_t *f, uint64_t trim_glsn)
+{
+    int64_t deadline = zclock_mono() + 5000;
+    while (zclock_mono() < deadline) {
+        vl_hdr_t h = {.type = VL_MSG_SN_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+        zmsg_t *msg = vl_wire_msg(&h, NULL);
+        assert_int_equal(zmsg_send(&msg, f->client), 0);
+        vl_rbuf_t body;
+        assert_int_equal(s_wait_reply(f, VL_MSG_SN_STATUS, h.request_id, &msg, &body), 0);
+        vl_sn_status_t st;
+        assert_int_equal(vl_sn_status_decode(&body, &st), 0);
+        bool seen = false;
+        for (uint32_t i = 0; i < st.n; i++)
+            seen |= st.replicas[i].ls_id == S_LS && st.replicas[i].trim_glsn >= trim_glsn;
+        vl_sn_status_free(&st);
+        zmsg_destroy(&msg);
+        if (seen)
+            return;
+        zclock_sleep(5);
+    }
+    fail_msg("the SN did not apply the trim to glsn=%llu", (unsigned long long)trim_glsn);
+}
+
 /*  ---- tests --------------------------------------------------------------- */
 
 /*  A trim that arrives while a commit below it is still queued (so that
@@ -384,6 +410,9 @@ static void test_trim_after_queued_commit(void **state)
         s_send_meta(f, NULL, &v);
         assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
         s_wait_report(f, 3, 3, NULL);
+        /* the COMMIT may be applied before the META is read: stopping then
+           would test nothing (on a loaded machine it failed so) */
+        s_wait_trim_seen(f, 4);
         s_stop_sn(f);
         vl_store_t *store;
         assert_int_equal(vl_store_open(f->dir, &store), 0);
@@ -1036,6 +1065,117 @@ static void test_partial_reports(void **state)
     s_finish(&f);
 }
 
+/*  Issue 4: a replica that lacks entries its sync source has trimmed
+    takes a base from a REPLICATE that carries the base mark (and only
+    then, and only while sealed): it drops what it held, starts at the
+    base, stores the commit range that holds the base whole (its head is
+    trimmed), and then reads like the other replicas: below the trim point
+    VL_ETRIMMED, LOOKUP by offset for kept entries. */
+static void test_sync_base(void **state)
+{
+    (void)state;
+    enum { SIZE = 10 };
+    /* this SN is a backup of node 2 (not running); the test plays node 2 */
+    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    s_fix_t *f = s_start(&v, false);
+    zsock_t *src = f->client;
+    /* it got llsn 1..2 before it fell behind */
+    uint64_t id = s_send_replicate(f, src, 1, 2, SIZE, 'o', 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    /* a base is refused while the log stream runs */
+    vl_batch_id_t mark = {.llsn_begin = 6, .client_id = 0, .batch_seq = 6, .n = 0};
+    id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 0, &mark, 1);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_EINVAL);
+
+    /* llsn 1..10 committed as glsn 1..10 (a range 1..2, a range 3..10),
+       trimmed below glsn 6 (offset 50), sealed at 10 */
+    v.state = VL_LS_SEALED;
+    v.committed_llsn_end = 10;
+    v.committed_bytes = 10 * SIZE;
+    v.hwm = 10;
+    v.end_offset = 10 * SIZE;
+    v.trim_glsn = 6;
+    v.trim_offset = 5 * SIZE;
+    v.epoch = 1;
+    s_send_meta(f, NULL, &v);
+    s_wait_report_state(f, VL_LS_SEALED);
+
+    /* without the mark, a REPLICATE past the end is a gap */
+    id = s_send_replicate(f, src, 6, 5, SIZE, 'k', 1);
+    zmsg_t *msg;
+    vl_rbuf_t body;
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), VL_EGAP);
+    vl_append_reply_t ar;
+    assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+    assert_int_equal(ar.llsn_begin, 2);
+    vl_append_reply_free(&ar);
+    zmsg_destroy(&msg);
+    /* a base past the sealed end, or whose bytes disagree: refused */
+    vl_batch_id_t far = {.llsn_begin = 12, .client_id = 0, .batch_seq = 6, .n = 0};
+    id = s_send_replicate_bids(f, src, 12, 0, SIZE, 'k', 1, &far, 1);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_EPROTO);
+
+    /* with it: base at 5, entries 6..10 */
+    id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 1, &mark, 1);
+    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), 0);
+    assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+    assert_int_equal(ar.llsn_begin, 10);
+    vl_append_reply_free(&ar);
+    zmsg_destroy(&msg);
+    vl_report_item_t it;
+    s_wait_report(f, 10, 5, &it);
+    assert_int_equal(it.bytes_end, 10 * SIZE);
+    assert_int_equal(it.applied_llsn_end, 5);
+    /* the MR resends from llsn 6: the range 3..10 that holds it */
+    s_send_commit(f, 2, 3, 3, 8, 2 * SIZE, 8 * SIZE);
+    s_wait_report(f, 10, 10, &it);
+    s_wait_report_state(f, VL_LS_SEALED);
+
+    /* reads: kept entries by GLSN and by offset, trimmed ones refused */
+    uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 6, 11, 4);
+    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
+    vl_sub_data_t d;
+    assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+    assert_int_equal(d.n, 5);
+    for (uint32_t k = 0; k < d.n; k++) {
+        assert_int_equal(d.entries[k].glsn, 6 + k);
+        assert_int_equal(d.entries[k].llsn, 6 + k);
+        assert_int_equal(d.entries[k].offset, (5 + k) * SIZE);
+    }
+    vl_sub_data_free(&d);
+    zmsg_destroy(&msg);
+    sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 3, 11, 4);
+    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, NULL, NULL), VL_ETRIMMED);
+    uint64_t lk = s_send_sub(f, VL_MSG_LOOKUP, 7 * SIZE + 3, 0, 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lk, &msg, &body), 0);
+    assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+    assert_int_equal(d.last, 1);
+    assert_int_equal(d.entries[0].glsn, 8);
+    assert_int_equal(d.entries[0].offset, 7 * SIZE);
+    vl_sub_data_free(&d);
+    zmsg_destroy(&msg);
+    lk = s_send_sub(f, VL_MSG_LOOKUP, 2 * SIZE + 3, 0, 0);
+    assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lk, NULL, NULL), VL_ETRIMMED);
+
+    /* what it held below the base is gone; after a restart it is still
+       at the base and in line */
+    s_stop_sn(f);
+    vl_store_t *store;
+    assert_int_equal(vl_store_open(f->dir, &store), 0);
+    vl_store_state_t st;
+    assert_int_equal(vl_store_state(store, S_LS, &st), 0);
+    assert_int_equal(st.llsn_end, 10);
+    assert_int_equal(st.applied_llsn_end, 10);
+    assert_int_equal(st.bytes_end, 10 * SIZE);
+    uint64_t first = 0;
+    bool found = false;
+    assert_int_equal(vl_store_first_entry(store, S_LS, 1, &first, &found), 0);
+    assert_true(found);
+    assert_int_equal(first, 6);
+    vl_store_destroy(&store);
+    s_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_batch_status),
         cmocka_unit_test(test_batch_status_backup),
         cmocka_unit_test(test_partial_reports),
+        cmocka_unit_test(test_sync_base),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

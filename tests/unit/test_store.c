@@ -449,6 +449,52 @@ static void s_put_bids(vl_store_t *store, uint32_t ls_id, const vl_batch_id_t *i
     vl_store_batch_destroy(&b);
 }
 
+/*  A base (a sync of a trimmed log stream): delete_data drops every entry,
+    range, offset key and batch name of one log stream but keeps its state
+    (the writer rewrites it) and the other log streams; first_entry finds
+    the lowest entry held from a given LLSN. */
+static void test_delete_data_first_entry(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 4}, b = {.topic_id = 1, .ls_id = 5};
+    s_write(f->store, &a, 6);
+    s_write(f->store, &b, 6);
+    s_commit(f->store, &a, 1, 0, 6);
+    vl_batch_id_t id = {.llsn_begin = 1, .client_id = 9, .batch_seq = 1, .n = 6};
+    s_put_bids(f->store, 4, &id, 1);
+    uint64_t first = 0;
+    bool found = false;
+    assert_int_equal(vl_store_first_entry(f->store, 4, 1, &first, &found), 0);
+    assert_true(found);
+    assert_int_equal(first, 1);
+    assert_int_equal(vl_store_first_entry(f->store, 4, 4, &first, &found), 0);
+    assert_int_equal(first, 4);
+    assert_int_equal(vl_store_first_entry(f->store, 4, 7, &first, &found), 0);
+    assert_false(found); /* not the next log stream's */
+
+    vl_store_batch_t *batch = vl_store_batch_new();
+    vl_store_batch_delete_data(batch, 4);
+    assert_int_equal(vl_store_write(f->store, batch, true), 0);
+    vl_store_batch_destroy(&batch);
+    s_reopen(f);
+    vl_store_state_t st;
+    assert_int_equal(vl_store_state(f->store, 4, &st), 0);
+    assert_int_equal(st.llsn_end, 6);
+    assert_int_equal(vl_store_first_entry(f->store, 4, 1, &first, &found), 0);
+    assert_false(found);
+    vl_store_range_t r;
+    assert_int_equal(vl_store_find_range(f->store, 4, 100, &r), VL_ERANGE);
+    vl_entry_pos_t p;
+    assert_int_equal(vl_store_lookup_offset(f->store, 4, 0, &p, &found), 0);
+    assert_false(found);
+    bool complete;
+    assert_int_equal(vl_store_find_bid(f->store, 4, 9, 1, 0, 6, 100, &id, &found, &complete), 0);
+    assert_false(found);
+    assert_int_equal(vl_store_first_entry(f->store, 5, 1, &first, &found), 0);
+    assert_true(found);
+    assert_int_equal(first, 1);
+}
+
 /*  Batch names: found by (client, seq) newest first, read back for a
     replication range, mapped to GLSN runs, and deleted with the entries
     they begin at by a seal's truncation, a trim and a replica's deletion. */
@@ -558,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trim, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delete_ls, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_names, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_data_first_entry, s_setup, s_teardown),
         cmocka_unit_test(test_open_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
