@@ -1,8 +1,12 @@
 /*  state.c - cluster state and the commit rule of the metadata repository.
 
-    Records live in arrays of pointers sorted by id. Ids only grow, so an
-    insert is nearly always an append; lookups by id are binary searches, so
-    a report of n items costs O(n log LS) and a commit round O(LS), never
+    Records live in arrays of pointers sorted by id (the order rounds,
+    META and placement walk them in). Ids only grow, so an insert is nearly
+    always an append. Lookups by id go through a hash index beside each
+    array (s_index_t), not a bisection: a REPORT looks up every item it
+    carries and a round every log stream it advanced, and at 1,000 log
+    streams the bisection's cache miss per step was 38 % of the MR's CPU.
+    So a report of n items costs O(n) and a commit round O(LS), never
     anything per entry (SPEC section 10).
 
     The commit rule is varlog's: an entry is committed when every replica of
@@ -24,6 +28,18 @@
 #include "state.h"
 #include "util.h"
 
+/*  Records by id: open addressing with linear probing over a power-of-two
+    table at most half full, so an absent id (a REPORT may name any) ends
+    at an empty slot within a probe or two. Fibonacci hashing: dense ids
+    spread evenly, and so do the ranges left by deleted topics (with slot =
+    id & mask two such ranges could collide slot for slot). The table holds
+    live records only, so it follows the live count, not the highest id
+    ever given out. Removal rebuilds it: removals are admin operations. */
+typedef struct {
+    void **slots;
+    uint32_t bits; /* 0: no table yet */
+} s_index_t;
+
 struct vl_mrstate {
     vl_mrstate_counters_t counters;
     vl_mrstate_sn_t **sns;
@@ -32,6 +48,7 @@ struct vl_mrstate {
     size_t ntopics, captopics;
     vl_mrstate_ls_t **lss;
     size_t nls, capls;
+    s_index_t sn_index, topic_index, ls_index;
     bool dirty; /* a round may commit something (vl_mrstate_dirty) */
 };
 
@@ -51,10 +68,55 @@ static size_t s_lower_bound(void *const *arr, size_t n, uint32_t id)
     return lo;
 }
 
-static void *s_find(void *const *arr, size_t n, uint32_t id)
+/*  ---- the id index ------------------------------------------------------- */
+
+static size_t s_slot(const s_index_t *idx, uint32_t id)
 {
-    size_t i = s_lower_bound(arr, n, id);
-    return (i < n && *(const uint32_t *)arr[i] == id) ? arr[i] : NULL;
+    return (uint32_t)(id * 2654435769u) >> (32 - idx->bits);
+}
+
+static void *s_index_get(const s_index_t *idx, uint32_t id)
+{
+    if (idx->bits == 0)
+        return NULL;
+    size_t mask = ((size_t)1 << idx->bits) - 1;
+    for (size_t i = s_slot(idx, id);; i = (i + 1) & mask) {
+        void *p = idx->slots[i];
+        if (!p || *(const uint32_t *)p == id)
+            return p;
+    }
+}
+
+static void s_index_put_slot(s_index_t *idx, void *p)
+{
+    size_t mask = ((size_t)1 << idx->bits) - 1;
+    size_t i = s_slot(idx, *(const uint32_t *)p);
+    while (idx->slots[i])
+        i = (i + 1) & mask;
+    idx->slots[i] = p;
+}
+
+/*  Rebuilds idx over the n records of arr, sized for at least n + 1. */
+static void s_index_rebuild(s_index_t *idx, void *const *arr, size_t n)
+{
+    uint32_t bits = 4;
+    while (((size_t)1 << bits) < 2 * (n + 1))
+        bits++;
+    free(idx->slots);
+    idx->bits = bits;
+    idx->slots = vl_calloc((size_t)1 << bits, sizeof *idx->slots);
+    for (size_t i = 0; i < n; i++)
+        s_index_put_slot(idx, arr[i]);
+}
+
+/*  Adds p (whose id is not in idx) to the index of arr, which already
+    holds p among its n records. */
+static void s_index_add(s_index_t *idx, void *const *arr, size_t n, void *p)
+{
+    if (idx->bits == 0 || 2 * n > ((size_t)1 << idx->bits))
+        s_index_rebuild(idx, arr, n);
+    else
+        s_index_put_slot(idx, p);
 }
 
 /*  Inserts p (whose id is not in arr) at its sorted place. */
@@ -76,8 +138,13 @@ static void s_remove_at(void **arr, size_t *n_p, size_t i)
     (*n_p)--;
 }
 
-#define S_INSERT(self, arr, n, cap, p)                                                             \
-    s_insert((void ***)&(self)->arr, &(self)->n, &(self)->cap, (p))
+#define S_INSERT(self, arr, n, cap, index, p)                                                      \
+    do {                                                                                           \
+        s_insert((void ***)&(self)->arr, &(self)->n, &(self)->cap, (p));                           \
+        s_index_add(&(self)->index, (void *const *)(self)->arr, (self)->n, (p));                   \
+    } while (0)
+#define S_REINDEX(self, arr, n, index)                                                             \
+    s_index_rebuild(&(self)->index, (void *const *)(self)->arr, (self)->n)
 
 /*  ---- lifecycle --------------------------------------------------------- */
 
@@ -107,6 +174,9 @@ void vl_mrstate_destroy(vl_mrstate_t **self_p)
     free(self->sns);
     free(self->topics);
     free(self->lss);
+    free(self->sn_index.slots);
+    free(self->topic_index.slots);
+    free(self->ls_index.slots);
     free(self);
     *self_p = NULL;
 }
@@ -140,7 +210,7 @@ uint64_t vl_mrstate_version(const vl_mrstate_t *self)
 
 vl_mrstate_sn_t *vl_mrstate_sn_by_id(const vl_mrstate_t *self, uint32_t id)
 {
-    return s_find((void *const *)self->sns, self->nsn, id);
+    return s_index_get(&self->sn_index, id);
 }
 
 vl_mrstate_sn_t *vl_mrstate_sn_by_addr(const vl_mrstate_t *self, const char *addr)
@@ -170,7 +240,7 @@ int vl_mrstate_load_sn(vl_mrstate_t *self, uint32_t id, const char *addr)
     vl_mrstate_sn_t *sn = vl_calloc(1, sizeof *sn);
     sn->id = id;
     snprintf(sn->addr, sizeof sn->addr, "%s", addr);
-    S_INSERT(self, sns, nsn, capsn, sn);
+    S_INSERT(self, sns, nsn, capsn, sn_index, sn);
     if (id >= self->counters.next_sn_id)
         self->counters.next_sn_id = id + 1;
     return 0;
@@ -209,6 +279,7 @@ int vl_mrstate_sn_remove(vl_mrstate_t *self, uint32_t id)
         return VL_EBUSY;
     free(self->sns[i]);
     s_remove_at((void **)self->sns, &self->nsn, i);
+    S_REINDEX(self, sns, nsn, sn_index);
     return 0;
 }
 
@@ -231,7 +302,7 @@ void vl_mrstate_sn_reset(vl_mrstate_t *self, uint32_t sn_id)
 
 vl_mrstate_topic_t *vl_mrstate_topic_by_id(const vl_mrstate_t *self, uint32_t id)
 {
-    return s_find((void *const *)self->topics, self->ntopics, id);
+    return s_index_get(&self->topic_index, id);
 }
 
 vl_mrstate_topic_t *vl_mrstate_topic_by_name(const vl_mrstate_t *self, const char *name)
@@ -254,7 +325,7 @@ vl_mrstate_topic_t *vl_mrstate_topic_at(const vl_mrstate_t *self, size_t i)
 
 vl_mrstate_ls_t *vl_mrstate_ls_by_id(const vl_mrstate_t *self, uint32_t id)
 {
-    return s_find((void *const *)self->lss, self->nls, id);
+    return s_index_get(&self->ls_index, id);
 }
 
 size_t vl_mrstate_ls_count(const vl_mrstate_t *self)
@@ -286,7 +357,7 @@ int vl_mrstate_load_topic(vl_mrstate_t *self, const vl_mrstate_topic_t *rec)
     *t = *rec;
     t->nls = 0;
     t->ls = NULL;
-    S_INSERT(self, topics, ntopics, captopics, t);
+    S_INSERT(self, topics, ntopics, captopics, topic_index, t);
     if (t->id >= self->counters.next_topic_id)
         self->counters.next_topic_id = t->id + 1;
     return 0;
@@ -313,7 +384,7 @@ int vl_mrstate_load_ls(vl_mrstate_t *self, const vl_mrstate_ls_t *rec)
     ls->committed_bytes = rec->committed_bytes;
     ls->epoch = rec->epoch;
     ls->seal_sn = rec->seal_sn;
-    S_INSERT(self, lss, nls, capls, ls);
+    S_INSERT(self, lss, nls, capls, ls_index, ls);
     /* a topic's list stays sorted by id too */
     t->ls = vl_realloc(t->ls, (t->nls + 1) * sizeof *t->ls);
     size_t i = s_lower_bound((void *const *)t->ls, t->nls, ls->id);
@@ -466,6 +537,8 @@ int vl_mrstate_topic_delete(vl_mrstate_t *self, uint32_t id)
     free(t->ls);
     free(t);
     s_remove_at((void **)self->topics, &self->ntopics, ti);
+    S_REINDEX(self, topics, ntopics, topic_index);
+    S_REINDEX(self, lss, nls, ls_index);
     return 0;
 }
 

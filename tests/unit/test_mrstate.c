@@ -802,6 +802,84 @@ static void test_round_cost(void **unused)
     s_round_cost(1000, 3, 50);
 }
 
+/*  Lookups by id (a hash index beside the sorted arrays): every live
+    record is found after inserts that grow the index and deletes that
+    rebuild it, deleted and never-given ids are not, ids are never reused,
+    and records loaded out of id order are found too. */
+static void test_lookup_by_id(void **unused)
+{
+    vl_mrstate_t *st = s_state_with_sns(3);
+    uint32_t t[40];
+    char name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        t[i] = s_create(st, name, 50, 1); /* 2,000 log streams */
+    }
+    assert_int_equal(vl_mrstate_ls_count(st), 2000);
+    for (uint32_t id = 1; id <= 2000; id++) {
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(st, id);
+        assert_non_null(ls);
+        assert_int_equal(ls->id, id);
+        assert_int_equal(ls->topic_id, t[(id - 1) / 50]);
+    }
+    /* every other topic goes: their ids stay unknown, the others stay */
+    for (int i = 0; i < 40; i += 2)
+        assert_int_equal(vl_mrstate_topic_delete(st, t[i]), 0);
+    for (uint32_t id = 1; id <= 2000; id++) {
+        bool gone = ((id - 1) / 50) % 2 == 0;
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(st, id);
+        if (gone)
+            assert_null(ls);
+        else
+            assert_true(ls && ls->id == id);
+        assert_int_equal(vl_mrstate_topic_by_id(st, t[(id - 1) / 50]) == NULL, gone);
+    }
+    assert_null(vl_mrstate_ls_by_id(st, 0));
+    assert_null(vl_mrstate_ls_by_id(st, 2001));
+    assert_null(vl_mrstate_ls_by_id(st, UINT32_MAX));
+    assert_null(vl_mrstate_topic_by_id(st, 0));
+    assert_null(vl_mrstate_sn_by_id(st, 4));
+    /* new ones continue the ids, far from the live ones */
+    uint32_t nt = s_create(st, "again", 100, 1);
+    assert_int_equal(nt, 41);
+    for (uint32_t id = 2001; id <= 2100; id++)
+        assert_true(vl_mrstate_ls_by_id(st, id) && vl_mrstate_ls_by_id(st, id)->topic_id == nt);
+    assert_int_equal(vl_mrstate_ls_count(st), 1100);
+    /* a report names any id: unknown ones touch nothing */
+    vl_report_item_t it = {1, 5, 5, 0, VL_LS_RUNNING};
+    vl_mrstate_ls_t *ls = (void *)1;
+    assert_null(vl_mrstate_report_item(st, 1, &it, &ls));
+    assert_null(ls);
+    /* an SN removed and one added: the new id is found, the old is not */
+    uint32_t sn;
+    assert_int_equal(vl_mrstate_sn_add(st, "tcp://127.0.0.1:19200", &sn), 0);
+    assert_int_equal(sn, 4);
+    assert_int_equal(vl_mrstate_sn_remove(st, sn), 0);
+    assert_null(vl_mrstate_sn_by_id(st, 4));
+    assert_non_null(vl_mrstate_sn_by_id(st, 3));
+    vl_mrstate_destroy(&st);
+
+    /* loading in any order (a store's keys by id, or not) */
+    st = s_state_with_sns(1);
+    vl_mrstate_topic_t trec = {.id = 7, .name = "loaded", .rf = 1, .trim_glsn = 1};
+    assert_int_equal(vl_mrstate_load_topic(st, &trec), 0);
+    for (uint32_t k = 0; k < 300; k++) {
+        vl_mrstate_ls_t rec = {.id = 1000 - 3 * k, .topic_id = 7, .nrep = 1};
+        rec.replicas[0].sn_id = 1;
+        assert_int_equal(vl_mrstate_load_ls(st, &rec), 0);
+    }
+    vl_mrstate_ls_t dup = {.id = 1000, .topic_id = 7, .nrep = 1};
+    dup.replicas[0].sn_id = 1;
+    assert_int_equal(vl_mrstate_load_ls(st, &dup), VL_EEXIST);
+    for (uint32_t id = 1; id <= 1000; id++)
+        assert_int_equal(vl_mrstate_ls_by_id(st, id) != NULL, id % 3 == 1 && id >= 103);
+    vl_mrstate_topic_t *tt = vl_mrstate_topic_by_id(st, 7);
+    assert_int_equal(tt->nls, 300);
+    for (uint32_t k = 1; k < tt->nls; k++)
+        assert_true(tt->ls[k - 1]->id < tt->ls[k]->id);
+    vl_mrstate_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_seal_unseal_update),
         cmocka_unit_test(test_dirty),
         cmocka_unit_test(test_round_cost),
+        cmocka_unit_test(test_lookup_by_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
