@@ -303,7 +303,11 @@ int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
    the receiver refuses another with VL_ESTALE), nbids u32, nbids batch
    names (vl_batch_id_t: llsn_begin u64, client_id u64, batch_seq u64, n
    u32, 28 bytes each; those of the named batches the entries belong to),
-   then sizes n x u32 and the payload frame as APPEND.
+   then sizes n x u32 and the payload frame as APPEND. A name with
+   client_id 0 and n 0 whose llsn_begin is the REPLICATE's is a base mark
+   of a sync: the entries before llsn_begin are trimmed at the sender
+   (batch_seq is its trim point), so a sealed destination that lacks them
+   starts there (DESIGN.md "Seal, sync, unseal").
    sizes and bids are raw little-endian arrays (read them with
    vl_wire_size and vl_wire_bid): the decoder points them into the body
    (borrowed, no copy), the encoder copies them (NULL when the count is 0).
