@@ -5,9 +5,10 @@
     they are turned into VL_ESTORE and a thread-local message here, once
     (s_check), and nowhere else.
 
-    Reads use iterators bounded by the key prefix of their log stream; a
-    missing 'd' key inside a stored commit range means the entry was
-    trimmed, which the readers report as VL_ETRIMMED rather than skipping.
+    Entries are stored one value per written batch (see "entries" below).
+    Reads use iterators bounded by the key prefix of their log stream; an
+    entry missing inside a stored commit range means it was trimmed, which
+    the readers report as VL_ETRIMMED rather than skipping.
 */
 #include <rocksdb/c.h>
 #include <stdarg.h>
@@ -71,7 +72,192 @@ static bool s_key_is(const char *k, size_t klen, char prefix, uint32_t ls)
     return klen == S_KEY_LEN && k[0] == prefix && vl_get_be32((const uint8_t *)k + 1) == ls;
 }
 
+/*  ---- entries: one value per written batch --------------------------------
+
+    'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes u32 (little
+    endian, as the wire carries them), then the n entries back to back.
+    One RocksDB key per writer job instead of one per entry: the memtable,
+    the compaction and every iteration cost per batch. An entry is found
+    by the batch at or before its LLSN (seek for prev). */
+
+#define S_BAT_HDR 5
+
+typedef struct {
+    uint64_t start; /* LLSN of entry 0 */
+    uint32_t n;
+    const uint8_t *sizes; /* n u32 little endian */
+    const uint8_t *data;  /* the entries back to back */
+    size_t dlen;
+} s_bat_t;
+
+/*  Decodes a batch value; false when the key is not a 'd' key of ls or the
+    value is malformed (sizes that do not add up to the payload). */
+static bool s_bat_decode(const char *key, size_t klen, const char *v, size_t vlen, uint32_t ls,
+                         s_bat_t *b)
+{
+    if (!s_key_is(key, klen, 'd', ls) || vlen < S_BAT_HDR || v[0] != 'B')
+        return false;
+    b->start = vl_get_be64((const uint8_t *)key + 5);
+    b->n = vl_get_be32((const uint8_t *)v + 1);
+    if (b->n == 0 || (vlen - S_BAT_HDR) / 4 < b->n)
+        return false;
+    b->sizes = (const uint8_t *)v + S_BAT_HDR;
+    b->data = b->sizes + 4 * (size_t)b->n;
+    b->dlen = vlen - S_BAT_HDR - 4 * (size_t)b->n;
+    return vl_wire_sizes_sum(b->sizes, b->n) == b->dlen;
+}
+
+/*  A reading position on one entry of one log stream, over batch values. */
+typedef struct {
+    vl_store_t *store;
+    uint32_t ls;
+    rocksdb_iterator_t *it;
+    bool have;    /* bat and idx/off name an entry */
+    s_bat_t bat;
+    uint32_t idx; /* entry index in bat */
+    size_t off;   /* its byte offset in bat.data */
+    bool corrupt; /* a value did not decode */
+} s_ecur_t;
+
+static void s_ecur_load(s_ecur_t *c)
+{
+    c->have = false;
+    if (!rocksdb_iter_valid(c->it))
+        return;
+    size_t klen, vlen;
+    const char *key = rocksdb_iter_key(c->it, &klen);
+    if (!s_key_is(key, klen, 'd', c->ls))
+        return;
+    const char *v = rocksdb_iter_value(c->it, &vlen);
+    if (!s_bat_decode(key, klen, v, vlen, c->ls, &c->bat)) {
+        c->corrupt = true;
+        return;
+    }
+    c->have = true;
+    c->idx = 0;
+    c->off = 0;
+}
+
+/*  Positions c on entry llsn, or, when the store lacks it, on the first
+    entry past it (c->have false when there is none). */
+static void s_ecur_seek(s_ecur_t *c, uint64_t llsn)
+{
+    if (!c->it)
+        c->it = rocksdb_create_iterator(c->store->db, c->store->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', c->ls, llsn);
+    rocksdb_iter_seek_for_prev(c->it, (const char *)k, sizeof k);
+    s_ecur_load(c);
+    if (c->have && c->bat.start + c->bat.n > llsn) {
+        for (uint64_t l = c->bat.start; l < llsn; l++)
+            c->off += vl_wire_size(c->bat.sizes, c->idx++);
+        return;
+    }
+    /* the batch before ends below llsn (or there is none): the next one */
+    if (c->have)
+        rocksdb_iter_next(c->it);
+    else
+        rocksdb_iter_seek(c->it, (const char *)k, sizeof k);
+    s_ecur_load(c);
+}
+
+static uint64_t s_ecur_llsn(const s_ecur_t *c)
+{
+    return c->bat.start + c->idx;
+}
+
+/*  True when c is on entry llsn. */
+static bool s_ecur_at(const s_ecur_t *c, uint64_t llsn)
+{
+    return c->have && s_ecur_llsn(c) == llsn;
+}
+
+static uint32_t s_ecur_size(const s_ecur_t *c)
+{
+    return vl_wire_size(c->bat.sizes, c->idx);
+}
+
+static const uint8_t *s_ecur_data(const s_ecur_t *c)
+{
+    return c->bat.data + c->off;
+}
+
+static void s_ecur_next(s_ecur_t *c)
+{
+    if (!c->have)
+        return;
+    c->off += s_ecur_size(c);
+    if (++c->idx < c->bat.n)
+        return;
+    rocksdb_iter_next(c->it);
+    s_ecur_load(c);
+}
+
+static int s_iter_done(rocksdb_iterator_t *it, int rc, const char *what);
+
+/*  Frees c; returns rc, or the iterator's error, or VL_ESTORE for a value
+    that did not decode. */
+static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
+{
+    if (!rc && c->corrupt) {
+        s_seterr("ls=%u: %s: a stored batch of entries is malformed (the data directory is "
+                 "damaged; replace this replica)",
+                 c->ls, what);
+        rc = VL_ESTORE;
+    }
+    if (!c->it)
+        return rc;
+    rc = s_iter_done(c->it, rc, what);
+    c->it = NULL;
+    return rc;
+}
+
 /*  ---- open / close ---------------------------------------------------- */
+
+#define S_FORMAT 2 /* 1: one 'd' key per entry; 2: one per batch */
+
+/*  Checks the store's format ('v' key) and brings a store of format 1 (one
+    'd' key per entry, written before batches were stored whole) to format
+    2, each entry becoming a batch of one, in one synced write with the new
+    'v' key (atomic: a crash leaves the old format, converted again). */
+static int s_format(vl_store_t *self)
+{
+    char *err = NULL;
+    size_t vlen = 0;
+    char *v = rocksdb_get(self->db, self->ro, "v", 1, &vlen, &err);
+    if (err)
+        return s_check(err, "read the format");
+    int format = v && vlen == 1 ? v[0] : 0;
+    if (v)
+        rocksdb_free(v);
+    if (format == S_FORMAT)
+        return 0;
+    if (format > S_FORMAT || (v && vlen != 1)) {
+        s_seterr("data directory %s has store format %d; this varlogsn reads format %d (use "
+                 "the varlogsn that wrote it)",
+                 self->dir, format, S_FORMAT);
+        return VL_ESTORE;
+    }
+    vl_store_batch_t *b = vl_store_batch_new();
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    int rc = 0;
+    for (rocksdb_iter_seek(it, "d", 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, elen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        const char *e = rocksdb_iter_value(it, &elen);
+        vl_store_batch_put_entry(b, vl_get_be32((const uint8_t *)key + 1),
+                                 vl_get_be64((const uint8_t *)key + 5), e, elen);
+    }
+    rc = s_iter_done(it, rc, "convert entries to batches");
+    const char fmt = S_FORMAT;
+    rocksdb_writebatch_put(b->wb, "v", 1, &fmt, 1);
+    if (!rc)
+        rc = vl_store_write(self, b, true);
+    vl_store_batch_destroy(&b);
+    return rc;
+}
 
 int vl_store_open(const char *dir, vl_store_t **store_p)
 {
@@ -101,6 +287,11 @@ int vl_store_open(const char *dir, vl_store_t **store_p)
     rocksdb_writeoptions_set_sync(self->wo_sync, 1);
     self->wo_nosync = rocksdb_writeoptions_create();
     self->ro = rocksdb_readoptions_create();
+    int rc = s_format(self);
+    if (rc) {
+        vl_store_destroy(&self);
+        return rc;
+    }
     *store_p = self;
     return 0;
 }
@@ -245,14 +436,30 @@ int vl_store_batch_count(vl_store_batch_t *self)
     return rocksdb_writebatch_count(self->wb);
 }
 
+void vl_store_batch_put_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin,
+                                uint32_t n, const uint8_t *sizes, const void *data, size_t bytes)
+{
+    if (n == 0)
+        return;
+    uint8_t k[S_KEY_LEN], hdr[S_BAT_HDR];
+    s_key(k, 'd', ls_id, llsn_begin);
+    hdr[0] = 'B';
+    vl_put_be32(hdr + 1, n);
+    /* three parts, no copy of the payload into one buffer */
+    const char *keys[1] = {(const char *)k};
+    size_t klens[1] = {sizeof k};
+    const char *vals[3] = {(const char *)hdr, (const char *)sizes, bytes ? data : ""};
+    size_t vlens[3] = {sizeof hdr, 4 * (size_t)n, bytes};
+    rocksdb_writebatch_putv(self->wb, 1, keys, klens, 3, vals, vlens);
+}
+
 void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
                               const void *data, size_t len)
 {
-    uint8_t k[S_KEY_LEN];
-    s_key(k, 'd', ls_id, llsn);
-    rocksdb_writebatch_put(self->wb, (const char *)k, sizeof k, len ? data : "", len);
+    uint8_t size[4];
+    vl_put_le32(size, (uint32_t)len);
+    vl_store_batch_put_entries(self, ls_id, llsn, 1, size, data, len);
 }
-
 void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state)
 {
     uint8_t k[S_KEY_LS], v[S_STATE_LEN];
@@ -316,6 +523,26 @@ void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint6
         rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
                                         sizeof e);
     }
+}
+
+int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
+                            uint64_t llsn_end)
+{
+    /* the batch holding llsn_end + 1 may begin at or before llsn_end: it is
+       written again with its entries up to llsn_end only */
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, llsn_end + 1);
+    int rc = 0;
+    if (s_ecur_at(&c, llsn_end + 1) && c.bat.start <= llsn_end) {
+        uint32_t keep = (uint32_t)(llsn_end + 1 - c.bat.start);
+        vl_store_batch_put_entries(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data,
+                                   c.off);
+    }
+    rc = s_ecur_done(&c, rc, "truncate");
+    if (rc)
+        return rc;
+    vl_store_batch_delete_entries(batch, ls_id, llsn_end + 1, UINT64_MAX);
+    return 0;
 }
 
 void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_batch_id_t *id)
@@ -410,7 +637,15 @@ int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_i
         keep_glsn_key = range_end;
         keep_offset_key = r.offset_begin + r.bytes;
     }
-    s_delete_range(batch, 'd', ls_id, 0, keep_llsn);
+    /* a batch that holds keep_llsn stays whole (its entries below the
+       trim point are no longer read: the trim point says so) */
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, keep_llsn);
+    uint64_t keep_key = s_ecur_at(&c, keep_llsn) ? c.bat.start : keep_llsn;
+    rc = s_ecur_done(&c, 0, "trim");
+    if (rc)
+        return rc;
+    s_delete_range(batch, 'd', ls_id, 0, keep_key);
     s_delete_range(batch, 'b', ls_id, 0, keep_llsn);
     s_delete_range(batch, 'c', ls_id, 0, keep_glsn_key);
     s_delete_range(batch, 'o', ls_id, 0, keep_offset_key);
@@ -432,50 +667,35 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
 {
     *n_p = 0;
     *bytes_p = 0;
-    uint8_t k[S_KEY_LEN];
-    s_key(k, 'd', ls_id, llsn_begin);
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, llsn_begin);
     uint64_t want = llsn_begin;
     uint32_t n = 0;
     uint64_t bytes = 0;
-    for (rocksdb_iter_seek(it, (const char *)k, sizeof k); rocksdb_iter_valid(it) && n < max_n;
-         rocksdb_iter_next(it)) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (!s_key_is(key, klen, 'd', ls_id) || vl_get_be64((const uint8_t *)key + 5) != want)
+    while (n < max_n && s_ecur_at(&c, want)) {
+        uint32_t size = s_ecur_size(&c);
+        if (n > 0 && bytes + size > max_bytes)
             break;
-        const char *v = rocksdb_iter_value(it, &vlen);
-        if (n > 0 && bytes + vlen > max_bytes)
-            break;
-        vl_wbuf_u32(sizes, (uint32_t)vlen);
-        vl_wbuf_mem(data, v, vlen);
-        bytes += vlen;
+        vl_wbuf_u32(sizes, size);
+        vl_wbuf_mem(data, s_ecur_data(&c), size);
+        bytes += size;
         n++;
         want++;
+        s_ecur_next(&c);
     }
     *n_p = n;
     *bytes_p = bytes;
-    return s_iter_done(it, 0, "read entries");
+    return s_ecur_done(&c, 0, "read entries");
 }
 
 int vl_store_first_entry(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t *llsn_p,
                          bool *found_p)
 {
-    *found_p = false;
-    *llsn_p = 0;
-    uint8_t k[S_KEY_LEN];
-    s_key(k, 'd', ls_id, llsn_from);
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
-    rocksdb_iter_seek(it, (const char *)k, sizeof k);
-    if (rocksdb_iter_valid(it)) {
-        size_t klen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (s_key_is(key, klen, 'd', ls_id)) {
-            *llsn_p = vl_get_be64((const uint8_t *)key + 5);
-            *found_p = true;
-        }
-    }
-    return s_iter_done(it, 0, "find the first entry");
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, llsn_from);
+    *found_p = c.have;
+    *llsn_p = c.have ? s_ecur_llsn(&c) : 0;
+    return s_ecur_done(&c, 0, "find the first entry");
 }
 
 int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint64_t llsn_end,
@@ -484,19 +704,20 @@ int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, ui
     *sum_p = 0;
     if (llsn_begin > llsn_end)
         return 0;
-    uint8_t k[S_KEY_LEN];
-    s_key(k, 'd', ls_id, llsn_begin);
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, llsn_begin);
     uint64_t want = llsn_begin, sum = 0;
-    for (rocksdb_iter_seek(it, (const char *)k, sizeof k);
-         rocksdb_iter_valid(it) && want <= llsn_end; rocksdb_iter_next(it)) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (!s_key_is(key, klen, 'd', ls_id) || vl_get_be64((const uint8_t *)key + 5) != want)
-            break;
-        rocksdb_iter_value(it, &vlen);
-        sum += vlen;
-        want++;
+    while (want <= llsn_end && s_ecur_at(&c, want)) {
+        if (c.idx == 0 && c.bat.start + c.bat.n - 1 <= llsn_end) {
+            sum += c.bat.dlen; /* the whole batch at once */
+            want += c.bat.n;
+            c.idx = c.bat.n - 1;
+            c.off = c.bat.dlen - s_ecur_size(&c);
+        } else {
+            sum += s_ecur_size(&c);
+            want++;
+        }
+        s_ecur_next(&c);
     }
     int rc = 0;
     if (want <= llsn_end) {
@@ -505,9 +726,8 @@ int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, ui
         rc = VL_ETRIMMED;
     }
     *sum_p = sum;
-    return s_iter_done(it, rc, "sum entry sizes");
+    return s_ecur_done(&c, rc, "sum entry sizes");
 }
-
 int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
 {
     uint8_t k[S_KEY_LEN];
@@ -602,11 +822,10 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
     *more_p = false;
     uint32_t n = 0;
     size_t bytes = 0;
-    /* One iterator for the whole call: the ranges of a log stream hold
+    /* One entry cursor for the whole call: the ranges of a log stream hold
        consecutive LLSNs, so the entries of the next range follow where the
-       last one stopped; only a gap (a trim) needs another seek, with a new
-       iterator (a fresh view of the store). */
-    rocksdb_iterator_t *it = NULL;
+       last one stopped; only a gap (a trim) needs another seek. */
+    s_ecur_t c = {.store = self, .ls = ls_id};
     int rc = 0;
     while (n < max_n && cur->glsn < glsn_limit) {
         if (!cur->valid) {
@@ -620,23 +839,13 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             if (cur->glsn >= glsn_limit)
                 break;
         }
-        /* Read the entries of the current range in LLSN order. */
-        size_t klen = 0, vlen = 0;
-        const char *key = NULL;
-        if (it && rocksdb_iter_valid(it))
-            key = rocksdb_iter_key(it, &klen);
-        if (!key || !s_key_is(key, klen, 'd', ls_id) ||
-            vl_get_be64((const uint8_t *)key + 5) != cur->llsn) {
-            if (it) {
-                rc = s_iter_done(it, 0, "read committed entries");
-                it = NULL;
+        if (!s_ecur_at(&c, cur->llsn)) {
+            if (c.it) {
+                rc = s_ecur_done(&c, 0, "read committed entries");
                 if (rc)
                     break;
             }
-            uint8_t k[S_KEY_LEN];
-            s_key(k, 'd', ls_id, cur->llsn);
-            it = rocksdb_create_iterator(self->db, self->ro);
-            rocksdb_iter_seek(it, (const char *)k, sizeof k);
+            s_ecur_seek(&c, cur->llsn);
         }
         bool full = false;
         while (cur->glsn < cur->range_end && cur->glsn < glsn_limit) {
@@ -644,31 +853,29 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
                 full = true;
                 break;
             }
-            key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
-            if (!key || !s_key_is(key, klen, 'd', ls_id) ||
-                vl_get_be64((const uint8_t *)key + 5) != cur->llsn) {
+            if (!s_ecur_at(&c, cur->llsn)) {
                 s_seterr("ls=%u: committed entry glsn=%llu llsn=%llu is gone (trimmed)", ls_id,
                          (unsigned long long)cur->glsn, (unsigned long long)cur->llsn);
                 rc = VL_ETRIMMED;
                 break;
             }
-            const char *v = rocksdb_iter_value(it, &vlen);
-            if (n > 0 && bytes + vlen > max_bytes) {
+            uint32_t size = s_ecur_size(&c);
+            if (n > 0 && bytes + size > max_bytes) {
                 full = true;
                 break;
             }
             pos[n].glsn = cur->glsn;
             pos[n].llsn = cur->llsn;
             pos[n].offset = cur->offset;
-            pos[n].size = (uint32_t)vlen;
+            pos[n].size = size;
             if (data)
-                vl_wbuf_mem(data, v, vlen);
+                vl_wbuf_mem(data, s_ecur_data(&c), size);
             n++;
-            bytes += vlen;
+            bytes += size;
             cur->glsn++;
             cur->llsn++;
-            cur->offset += vlen;
-            rocksdb_iter_next(it);
+            cur->offset += size;
+            s_ecur_next(&c);
         }
         if (rc)
             break;
@@ -679,8 +886,7 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             break;
         }
     }
-    if (it)
-        rc = s_iter_done(it, rc, "read committed entries");
+    rc = s_ecur_done(&c, rc, "read committed entries");
     *n_p = n;
     if (rc)
         return rc;
@@ -725,16 +931,10 @@ int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl
     /* Walk the range's entries summing sizes up to the one holding offset.
        When the head of the range is trimmed, start from the first entry
        left and count its offset back from the end of the range. */
-    uint64_t llsn_last = r.llsn_begin + r.count - 1, first = r.llsn_begin;
-    s_key(k, 'd', ls_id, r.llsn_begin);
-    it = rocksdb_create_iterator(self->db, self->ro);
-    rocksdb_iter_seek(it, (const char *)k, sizeof k);
-    if (rocksdb_iter_valid(it)) {
-        size_t klen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (s_key_is(key, klen, 'd', ls_id))
-            first = vl_get_be64((const uint8_t *)key + 5);
-    }
+    uint64_t llsn_last = r.llsn_begin + r.count - 1;
+    s_ecur_t c = {.store = self, .ls = ls_id};
+    s_ecur_seek(&c, r.llsn_begin);
+    uint64_t first = c.have ? s_ecur_llsn(&c) : r.llsn_begin;
     uint64_t at = r.offset_begin;
     if (first != r.llsn_begin) {
         uint64_t sum = 0;
@@ -746,29 +946,26 @@ int vl_store_lookup_offset(vl_store_t *self, uint32_t ls_id, uint64_t offset, vl
             rc = VL_ETRIMMED;
         }
         if (rc)
-            return s_iter_done(it, rc, "lookup offset");
+            return s_ecur_done(&c, rc, "lookup offset");
     }
-    for (uint64_t llsn = first; llsn <= llsn_last; llsn++, rocksdb_iter_next(it)) {
-        size_t klen = 0, vlen = 0;
-        const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
-        if (!key || !s_key_is(key, klen, 'd', ls_id) ||
-            vl_get_be64((const uint8_t *)key + 5) != llsn) {
+    for (uint64_t llsn = first; llsn <= llsn_last; llsn++, s_ecur_next(&c)) {
+        if (!s_ecur_at(&c, llsn)) {
             s_seterr("ls=%u: entry llsn=%llu of the range holding offset %llu is gone (trimmed)",
                      ls_id, (unsigned long long)llsn, (unsigned long long)offset);
             rc = VL_ETRIMMED;
             break;
         }
-        rocksdb_iter_value(it, &vlen);
-        if (offset < at + vlen) {
+        uint32_t size = s_ecur_size(&c);
+        if (offset < at + size) {
             pos->glsn = r.glsn_begin + (llsn - r.llsn_begin);
             pos->llsn = llsn;
             pos->offset = at;
             *found_p = true;
             break;
         }
-        at += vlen;
+        at += size;
     }
-    return s_iter_done(it, rc, "lookup offset");
+    return s_ecur_done(&c, rc, "lookup offset");
 }
 
 /*  ---- batch names --------------------------------------------------------- */

@@ -4,7 +4,9 @@
     of the storage node. Keys (DESIGN.md "SN RocksDB", numbers big endian so
     that keys sort numerically):
 
-        'd' ls u32 llsn u64        -> entry bytes
+        'd' ls u32 llsn_begin u64  -> a batch of entries: 'B', n u32, n sizes
+                                      (u32 little endian), the entries
+        'v'                        -> store format (2)
         'c' ls u32 glsn_begin u64  -> commit range (vl_store_range_t)
         'o' ls u32 offset_begin u64 -> glsn_begin (ranges with bytes > 0)
         'm' ls u32                 -> replica state (vl_store_state_t)
@@ -80,6 +82,11 @@ void vl_store_batch_destroy(vl_store_batch_t **self_p);
 void vl_store_batch_clear(vl_store_batch_t *self);
 /*  Number of operations in the batch. */
 int vl_store_batch_count(vl_store_batch_t *self);
+/*  Adds n entries llsn_begin.. as one value: sizes (n u32 little endian,
+    as the wire holds them) and data, their bytes back to back (bytes). */
+void vl_store_batch_put_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin,
+                                uint32_t n, const uint8_t *sizes, const void *data, size_t bytes);
+/*  One entry, as a batch of one. */
 void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
                               const void *data, size_t len);
 void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state);
@@ -90,11 +97,17 @@ void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_s
     trim point are deleted). Reads the store; returns 0 or VL_ESTORE. */
 int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
                         uint64_t trim_glsn);
-/*  Adds the deletion of the entries llsn_from..llsn_to (inclusive) of ls_id
-    and of the names of the batches that begin among them (an uncommitted
-    suffix discarded at a seal). */
+/*  Adds the deletion of the stored batches of entries of ls_id, and of the
+    names of client batches, that begin in llsn_from..llsn_to (inclusive). */
 void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_from,
                                    uint64_t llsn_to);
+/*  Adds what discards every entry of ls_id past llsn_end (an uncommitted
+    suffix at a seal): the batch holding llsn_end + 1 is written again cut
+    at llsn_end, the later ones deleted. Reads the store, so the batch must
+    not hold writes of this log stream not yet in the store. Returns 0 or
+    VL_ESTORE. */
+int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
+                            uint64_t llsn_end);
 /*  Adds the name of a client batch (DESIGN.md "Client failover"): the
     entries id->llsn_begin.. came in batch id->batch_seq of id->client_id. */
 void vl_store_batch_put_bid(vl_store_batch_t *self, uint32_t ls_id, const vl_batch_id_t *id);

@@ -11,8 +11,9 @@
 
     A batch takes every job already queued, up to S_BATCH_BYTES of entries,
     so that under load one fsync covers many appends (group commit) and
-    when idle a single job is written at once. A trim is written in a batch
-    of its own after the jobs queued before it (it reads the store).
+    when idle a single job is written at once. A trim or a truncate starts
+    a batch of its own after the jobs queued before it (it reads the
+    store). A WRITE is stored as one value, its entries back to back.
 */
 #include <pthread.h>
 #include <stdarg.h>
@@ -174,13 +175,18 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
                        (unsigned long long)st->llsn_end);
             return false;
         }
-        uint64_t llsn = job->llsn_begin, bytes = 0;
-        const uint8_t *data = job->data ? zframe_data(job->data) : NULL;
-        for (uint32_t i = 0; i < job->n; i++) {
-            uint32_t size = vl_wire_size(job->sizes, i);
-            vl_store_batch_put_entry(t->batch, job->ls_id, llsn++, data + bytes, size);
-            bytes += size;
+        /* the whole job is one value: one key, whatever its entry count */
+        uint64_t llsn = job->llsn_begin + job->n;
+        uint64_t bytes = job->data ? zframe_size(job->data) : 0;
+        if (vl_wire_sizes_sum(job->sizes, job->n) != bytes) {
+            s_job_fail(job, VL_EINVAL, "ls=%u: write of llsn=%llu..: sizes do not add up to "
+                                       "the %llu bytes of the entries; nothing written",
+                       job->ls_id, (unsigned long long)job->llsn_begin,
+                       (unsigned long long)bytes);
+            return false;
         }
+        vl_store_batch_put_entries(t->batch, job->ls_id, job->llsn_begin, job->n, job->sizes,
+                                   job->data ? zframe_data(job->data) : NULL, bytes);
         for (uint32_t i = 0; i < job->nbids; i++) {
             vl_batch_id_t id;
             vl_wire_bid(job->bids, i, &id);
@@ -235,7 +241,14 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         }
         if (st->llsn_end <= job->llsn_end)
             return false; /* behind the sealed end: nothing to discard */
-        vl_store_batch_delete_entries(t->batch, job->ls_id, job->llsn_end + 1, st->llsn_end);
+    {
+        int rc = vl_store_batch_truncate(t->store, t->batch, job->ls_id, job->llsn_end);
+        if (rc) {
+            s_job_fail(job, rc, "ls=%u: discard past llsn=%llu: %s", job->ls_id,
+                       (unsigned long long)job->llsn_end, vl_store_errmsg());
+            return false;
+        }
+    }
         st->llsn_end = job->llsn_end;
         st->bytes_end = job->bytes_end;
         /* durable before anyone hears the replica is in line */
@@ -361,13 +374,14 @@ static void *s_thread(void *arg)
             jobs++;
             bytes += job->bytes;
         }
-        /* A trim reads the store to find what to delete, so it cannot see
-           ranges earlier in its own batch: a trim ends the batch before it
-           and starts the next one. */
+        /* A trim or a truncate reads the store to find what to delete (or
+           cut), so it cannot see writes earlier in its own batch: it ends
+           the batch before it and starts the next one. */
         vl_writer_job_t *seg = head;
         while (seg) {
             vl_writer_job_t *last = seg;
-            while (last->next && last->next->kind != VL_WRITER_TRIM)
+            while (last->next && last->next->kind != VL_WRITER_TRIM &&
+                   last->next->kind != VL_WRITER_TRUNCATE)
                 last = last->next;
             vl_writer_job_t *rest = last->next;
             last->next = NULL;

@@ -11,7 +11,9 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <rocksdb/c.h>
 #include "../../sn/store.h"
+#include "../../lib/util.h"
 
 typedef struct {
     char dir[256];
@@ -587,6 +589,176 @@ static void test_batch_names(void **state)
     vl_wbuf_free(&out);
 }
 
+/*  Puts the entries given as strings llsn_begin.. as one stored batch. */
+static void s_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e,
+                       uint32_t n)
+{
+    uint8_t sizes[64];
+    char data[256];
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        vl_put_le32(sizes + 4 * i, (uint32_t)strlen(e[i]));
+        memcpy(data + bytes, e[i], strlen(e[i]));
+        bytes += strlen(e[i]);
+    }
+    vl_store_batch_t *b = vl_store_batch_new();
+    vl_store_batch_put_entries(b, ls, llsn_begin, n, sizes, data, bytes);
+    assert_int_equal(vl_store_write(store, b, false), 0);
+    vl_store_batch_destroy(&b);
+}
+
+/*  Reads entries llsn.. (at most max_n, max_bytes) and returns them joined
+    with '|' in out. */
+static uint32_t s_read_strs(vl_store_t *store, uint32_t ls, uint64_t llsn, uint32_t max_n,
+                            size_t max_bytes, char *out)
+{
+    vl_wbuf_t sizes, data;
+    vl_wbuf_init(&sizes);
+    vl_wbuf_init(&data);
+    uint32_t n;
+    uint64_t bytes;
+    assert_int_equal(
+        vl_store_read_entries(store, ls, llsn, max_n, max_bytes, &sizes, &data, &n, &bytes), 0);
+    size_t at = 0, o = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t size = vl_wire_size(sizes.data, i);
+        if (i)
+            out[o++] = '|';
+        memcpy(out + o, data.data + at, size);
+        o += size;
+        at += size;
+    }
+    out[o] = '\0';
+    assert_int_equal(at, bytes);
+    vl_wbuf_free(&sizes);
+    vl_wbuf_free(&data);
+    return n;
+}
+
+/*  Entries are stored one value per written batch: reads cross batch
+    boundaries (empty entries included), sums and committed reads and
+    offset lookups find entries inside batches, a seal's truncation cuts a
+    batch in the middle, a trim keeps the batch holding its first kept
+    entry. */
+static void test_batches(void **state)
+{
+    fixture_t *f = *state;
+    const char *a[] = {"a", "bb", "ccc"}, *b[] = {""}, *c[] = {"dddd", "eeeee", "ffffff", "ggggggg"};
+    for (uint32_t ls = 9; ls <= 11; ls++) {
+        s_put_strs(f->store, ls, 1, a, 3); /* llsn 1..3 */
+        s_put_strs(f->store, ls, 4, b, 1); /* 4: empty */
+        s_put_strs(f->store, ls, 5, c, 4); /* 5..8 */
+    }
+    char out[256];
+    assert_int_equal(s_read_strs(f->store, 9, 2, 100, 1 << 20, out), 7);
+    assert_string_equal(out, "bb|ccc||dddd|eeeee|ffffff|ggggggg");
+    assert_int_equal(s_read_strs(f->store, 9, 2, 2, 1 << 20, out), 2);
+    assert_string_equal(out, "bb|ccc");
+    assert_int_equal(s_read_strs(f->store, 9, 3, 100, 4, out), 2); /* "ccc" + "" fit in 4 */
+    assert_int_equal(s_read_strs(f->store, 9, 9, 100, 1 << 20, out), 0);
+    assert_int_equal(s_read_strs(f->store, 9, 0, 100, 1 << 20, out), 0); /* no llsn 0 */
+    uint64_t sum;
+    assert_int_equal(vl_store_sum_sizes(f->store, 9, 2, 7, &sum), 0);
+    assert_int_equal(sum, 2 + 3 + 0 + 4 + 5 + 6);
+    assert_int_equal(vl_store_sum_sizes(f->store, 9, 1, 8, &sum), 0);
+    assert_int_equal(sum, 28);
+    assert_int_equal(vl_store_sum_sizes(f->store, 9, 1, 9, &sum), VL_ETRIMMED);
+
+    /* committed: llsn 1..5 at GLSN 10.., 6..8 at GLSN 20.. */
+    vl_store_range_t r1 = {.glsn_begin = 10, .llsn_begin = 1, .count = 5, .bytes = 10};
+    vl_store_range_t r2 = {
+        .glsn_begin = 20, .llsn_begin = 6, .count = 3, .offset_begin = 10, .bytes = 18};
+    vl_store_batch_t *wb = vl_store_batch_new();
+    vl_store_batch_put_range(wb, 9, &r1);
+    vl_store_batch_put_range(wb, 9, &r2);
+    assert_int_equal(vl_store_write(f->store, wb, false), 0);
+    vl_store_batch_clear(wb);
+    vl_entry_pos_t pos[16];
+    uint32_t n;
+    bool more;
+    vl_store_cursor_t cur = {.glsn = 11};
+    assert_int_equal(s_read_committed(f->store, 9, &cur, 100, 16, 1 << 20, pos, NULL, &n, &more),
+                     0);
+    assert_int_equal(n, 7);
+    uint64_t want_glsn[] = {11, 12, 13, 14, 20, 21, 22}, want_off[] = {1, 3, 6, 6, 10, 15, 21};
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(pos[i].glsn, want_glsn[i]);
+        assert_int_equal(pos[i].offset, want_off[i]);
+        assert_int_equal(pos[i].llsn, i + 2);
+    }
+    bool found;
+    vl_entry_pos_t p;
+    assert_int_equal(vl_store_lookup_offset(f->store, 9, 12, &p, &found), 0);
+    assert_true(found);
+    assert_int_equal(p.glsn, 20);
+    assert_int_equal(p.offset, 10);
+
+    /* a seal at llsn 6 cuts the batch 5..8 */
+    assert_int_equal(vl_store_batch_truncate(f->store, wb, 10, 6), 0);
+    assert_int_equal(vl_store_write(f->store, wb, false), 0);
+    vl_store_batch_clear(wb);
+    assert_int_equal(s_read_strs(f->store, 10, 1, 100, 1 << 20, out), 6);
+    assert_string_equal(out, "a|bb|ccc||dddd|eeeee");
+    assert_int_equal(s_read_strs(f->store, 10, 7, 100, 1 << 20, out), 0);
+    /* at a batch boundary: nothing cut, the later batches go */
+    assert_int_equal(vl_store_batch_truncate(f->store, wb, 11, 3), 0);
+    assert_int_equal(vl_store_write(f->store, wb, false), 0);
+    vl_store_batch_clear(wb);
+    assert_int_equal(s_read_strs(f->store, 11, 1, 100, 1 << 20, out), 3);
+    assert_int_equal(s_read_strs(f->store, 11, 4, 100, 1 << 20, out), 0);
+
+    /* a trim to GLSN 13 (llsn 4, the empty one): the batch 1..3 goes */
+    assert_int_equal(vl_store_batch_trim(f->store, wb, 9, 13), 0);
+    assert_int_equal(vl_store_write(f->store, wb, false), 0);
+    vl_store_batch_clear(wb);
+    assert_int_equal(s_read_strs(f->store, 9, 1, 100, 1 << 20, out), 0);
+    assert_int_equal(s_read_strs(f->store, 9, 4, 100, 1 << 20, out), 5);
+    /* to GLSN 21 (llsn 7): the batch 5..8 holds it and stays whole */
+    assert_int_equal(vl_store_batch_trim(f->store, wb, 9, 21), 0);
+    assert_int_equal(vl_store_write(f->store, wb, false), 0);
+    vl_store_batch_destroy(&wb);
+    assert_int_equal(s_read_strs(f->store, 9, 4, 100, 1 << 20, out), 0);
+    assert_int_equal(s_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
+    assert_string_equal(out, "ffffff|ggggggg");
+    s_reopen(f);
+    assert_int_equal(s_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
+}
+
+/*  A data directory written with one key per entry (store format 1) is
+    converted when opened: every entry reads back the same. */
+static void test_format1_converted(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_destroy(&f->store);
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open(o, f->dir, &err);
+    assert_null(err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_delete(db, wo, "v", 1, &err); /* format 1 had no format key */
+    assert_null(err);
+    const char *e[] = {"one", "", "three"};
+    for (uint64_t llsn = 1; llsn <= 3; llsn++) {
+        uint8_t k[13];
+        k[0] = 'd';
+        vl_put_be32(k + 1, 5);
+        vl_put_be64(k + 5, llsn);
+        rocksdb_put(db, wo, (const char *)k, sizeof k, e[llsn - 1], strlen(e[llsn - 1]), &err);
+        assert_null(err);
+    }
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    assert_int_equal(vl_store_open(f->dir, &f->store), 0);
+    char out[64];
+    assert_int_equal(s_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
+    assert_string_equal(out, "one||three");
+    s_reopen(f); /* converted once: the same again */
+    assert_int_equal(s_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
+    assert_string_equal(out, "one||three");
+}
+
 static void test_open_error(void **state)
 {
     vl_store_t *store = NULL;
@@ -605,6 +777,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_ls, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delete_data_first_entry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_format1_converted, s_setup, s_teardown),
         cmocka_unit_test(test_open_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
