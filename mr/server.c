@@ -78,6 +78,8 @@ typedef struct {
     uint32_t sn_id;
     zframe_t *rid; /* its ZeroMQ routing id, from HELLO or REPORT */
     int64_t last_seen_us;
+    vl_commit_item_t *round; /* its items of the round being sent (s_send_round) */
+    uint32_t nround, capround;
 } s_peer_t;
 
 typedef struct {
@@ -96,6 +98,9 @@ typedef struct {
     vl_persist_t *persist;
     s_peer_t *peers;
     size_t npeers, cappeers;
+    uint32_t *peer_of;  /* sn id -> index in peers + 1 (0: none), for ids < npeer_of */
+    size_t npeer_of;
+    vl_wbuf_t commit_buf; /* a COMMIT body, reused for every message */
     vl_persist_range_t resend[S_RESEND_BATCH];
     int64_t last_store_error_us;
     int64_t last_unregistered_log_us;
@@ -111,10 +116,24 @@ typedef struct {
 
 static s_peer_t *s_peer(self_t *self, uint32_t sn_id)
 {
+    /* a round looks up the SN of every replica it advanced: by index */
+    if (sn_id >= self->npeer_of || self->peer_of[sn_id] == 0)
+        return NULL;
+    return &self->peers[self->peer_of[sn_id] - 1];
+}
+
+/*  Rebuilds peer_of after the peers table changed (rare: HELLOs of new SNs). */
+static void s_peer_reindex(self_t *self)
+{
+    uint32_t max = 0;
     for (size_t i = 0; i < self->npeers; i++)
-        if (self->peers[i].sn_id == sn_id)
-            return &self->peers[i];
-    return NULL;
+        if (self->peers[i].sn_id > max)
+            max = self->peers[i].sn_id;
+    free(self->peer_of);
+    self->npeer_of = (size_t)max + 1;
+    self->peer_of = vl_calloc(self->npeer_of, sizeof *self->peer_of);
+    for (size_t i = 0; i < self->npeers; i++)
+        self->peer_of[self->peers[i].sn_id] = (uint32_t)i + 1;
 }
 
 static s_peer_t *s_peer_by_rid(self_t *self, zframe_t *rid)
@@ -138,6 +157,7 @@ static void s_peer_set(self_t *self, uint32_t sn_id, zframe_t *rid)
         p = &self->peers[self->npeers++];
         memset(p, 0, sizeof *p);
         p->sn_id = sn_id;
+        s_peer_reindex(self);
     }
     if (!p->rid || !zframe_eq(p->rid, rid)) {
         zframe_destroy(&p->rid);
@@ -151,7 +171,9 @@ static void s_peer_drop(self_t *self, uint32_t sn_id)
     for (size_t i = 0; i < self->npeers; i++)
         if (self->peers[i].sn_id == sn_id) {
             zframe_destroy(&self->peers[i].rid);
+            free(self->peers[i].round);
             self->peers[i] = self->peers[--self->npeers];
+            s_peer_reindex(self);
             return;
         }
 }
@@ -253,11 +275,10 @@ static void s_push_meta(self_t *self)
 static void s_send_commit(self_t *self, zframe_t *rid, const vl_commit_t *c)
 {
     vl_hdr_t h = {.type = VL_MSG_COMMIT, .request_id = 0, .cluster_id = self->cluster_id};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_commit_encode(c, &b);
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
+    /* one buffer for all: vl_wire_msg copies the body into the message */
+    self->commit_buf.len = 0;
+    vl_commit_encode(c, &self->commit_buf);
+    zmsg_t *msg = vl_wire_msg(&h, &self->commit_buf);
     s_send(self, rid, &msg);
 }
 
@@ -790,32 +811,49 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 /*  ---- commit rounds ---------------------------------------------------------- */
 
 /*  Sends each connected SN the items of the round for the log streams it
-    hosts, and advances the replicas' sent ends where the commit follows
-    what they were sent before (a replica further behind ignores it and is
-    caught up by s_resend). */
+    hosts, and advances the log streams' durable ends and the replicas'
+    sent ends where the commit follows what they were sent before (a
+    replica further behind ignores it and is caught up by s_resend). One
+    pass over the items, each appended to the message of each of its
+    replicas' SNs: items x rf work, not SNs x items lookups. */
 static void s_send_round(self_t *self, const vl_commit_t *round)
 {
-    vl_commit_t sub = {.version = round->version, .n = 0};
-    sub.items = vl_calloc(round->n, sizeof *sub.items);
+    for (size_t p = 0; p < self->npeers; p++)
+        self->peers[p].nround = 0;
+    for (uint32_t i = 0; i < round->n; i++) {
+        const vl_commit_item_t *c = &round->items[i];
+        if (vl_log_level >= LOG_DEBUG)
+            vl_log(LOG_DEBUG,
+                   "mr: version=%" PRIu64 " topic=%u ls=%u llsn=%" PRIu64 " glsn=%" PRIu64
+                   " count=%" PRIu64 " offset=%" PRIu64 " bytes=%" PRIu64,
+                   round->version, c->topic_id, c->ls_id, c->llsn_begin, c->glsn_begin, c->count,
+                   c->offset_begin, c->bytes);
+        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, c->ls_id);
+        if (!ls)
+            continue;
+        uint64_t end = c->llsn_begin + c->count - 1;
+        ls->durable_llsn_end = end;
+        for (uint32_t k = 0; k < ls->nrep; k++) {
+            vl_mrstate_replica_t *r = &ls->replicas[k];
+            s_peer_t *peer = s_peer(self, r->sn_id);
+            if (!peer || !peer->rid)
+                continue;
+            if (peer->nround == peer->capround) {
+                peer->capround = peer->capround ? peer->capround * 2 : 64;
+                peer->round = vl_realloc(peer->round, peer->capround * sizeof *peer->round);
+            }
+            peer->round[peer->nround++] = *c;
+            if (r->synced && r->sent_llsn_end + 1 == c->llsn_begin)
+                r->sent_llsn_end = end;
+        }
+    }
     for (size_t p = 0; p < self->npeers; p++) {
         s_peer_t *peer = &self->peers[p];
-        if (!peer->rid)
+        if (peer->nround == 0)
             continue;
-        sub.n = 0;
-        for (uint32_t i = 0; i < round->n; i++) {
-            const vl_commit_item_t *c = &round->items[i];
-            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, c->ls_id);
-            vl_mrstate_replica_t *r = ls ? vl_mrstate_replica(ls, peer->sn_id) : NULL;
-            if (!r)
-                continue;
-            sub.items[sub.n++] = *c;
-            if (r->synced && r->sent_llsn_end + 1 == c->llsn_begin)
-                r->sent_llsn_end = c->llsn_begin + c->count - 1;
-        }
-        if (sub.n)
-            s_send_commit(self, peer->rid, &sub);
+        vl_commit_t sub = {.version = round->version, .n = peer->nround, .items = peer->round};
+        s_send_commit(self, peer->rid, &sub);
     }
-    free(sub.items);
 }
 
 /*  ---- the writer thread --------------------------------------------------------
@@ -919,18 +957,6 @@ static void s_inflight_send(self_t *self)
 {
     vl_commit_t *round = &self->inflight[self->inflight_head];
     self->rounds++;
-    for (uint32_t i = 0; i < round->n; i++) {
-        const vl_commit_item_t *c = &round->items[i];
-        vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, c->ls_id);
-        if (ls)
-            ls->durable_llsn_end = c->llsn_begin + c->count - 1;
-        if (vl_log_level >= LOG_DEBUG)
-            vl_log(LOG_DEBUG,
-                   "mr: version=%" PRIu64 " topic=%u ls=%u llsn=%" PRIu64 " glsn=%" PRIu64
-                   " count=%" PRIu64 " offset=%" PRIu64 " bytes=%" PRIu64,
-                   round->version, c->topic_id, c->ls_id, c->llsn_begin, c->glsn_begin, c->count,
-                   c->offset_begin, c->bytes);
-    }
     s_send_round(self, round);
     vl_commit_free(round);
     self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
@@ -1252,9 +1278,13 @@ static void s_self_destroy(self_t **self_p)
     zsock_destroy(&self->router);
     if (self->tfd >= 0)
         close(self->tfd);
-    for (size_t i = 0; i < self->npeers; i++)
+    for (size_t i = 0; i < self->npeers; i++) {
         zframe_destroy(&self->peers[i].rid);
+        free(self->peers[i].round);
+    }
     free(self->peers);
+    free(self->peer_of);
+    vl_wbuf_free(&self->commit_buf);
     vl_persist_destroy(&self->persist);
     vl_mrstate_destroy(&self->state);
     free(self);
@@ -1267,6 +1297,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self->pipe = pipe;
     self->tfd = -1;
     self->cluster_id = cfg->cluster_id;
+    vl_wbuf_init(&self->commit_buf);
     self->state = vl_mrstate_new();
     char err[512];
     self->persist = vl_persist_open(cfg->data_dir, err, sizeof err);
