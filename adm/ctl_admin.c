@@ -434,8 +434,8 @@ static uint32_t s_print_ls(vl_ctl_t *ctl, const s_status_t *s, const char *only,
             if (ctl->json) {
                 printf("%s{\"topic\": ", count ? ", " : "");
                 vl_ctl_json_str(stdout, x->name, strlen(x->name));
-                printf(", \"id\": %u, \"state\": \"%s\", \"committed_llsn_end\": %" PRIu64,
-                       ls->id, vl_ctl_ls_state(ls->state), ls->committed_llsn_end);
+                printf(", \"id\": %u, \"state\": \"%s\", \"committed_llsn_end\": %" PRIu64, ls->id,
+                       vl_ctl_ls_state(ls->state), ls->committed_llsn_end);
                 if (ls->state == VL_LS_SEALED)
                     printf(", \"sealed_by\": \"%s\", \"seal_sn\": %u",
                            ls->seal_sn ? "varlogadm" : "hand", ls->seal_sn);

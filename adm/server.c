@@ -421,7 +421,8 @@ static void s_auto(self_t *self, const vl_meta_t *m)
                        t->name, ls->id, ls->seal_sn);
                 self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
                 au = &self->autos[self->nautos++];
-                *au = (s_auto_t){.ls_id = ls->id, .down_sn = ls->seal_sn, .sealed_at = zclock_mono()};
+                *au =
+                    (s_auto_t){.ls_id = ls->id, .down_sn = ls->seal_sn, .sealed_at = zclock_mono()};
             }
             if (au && ls->state == VL_LS_SEALED && ls->seal_sn == 0) {
                 s_auto_forget(self, ls->id); /* sealed by hand since */
@@ -468,8 +469,7 @@ static void s_auto(self_t *self, const vl_meta_t *m)
                 au->waiting_said = true;
                 continue;
             }
-            int rc =
-                s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, 0, NULL, err, sizeof err);
+            int rc = s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, 0, NULL, err, sizeof err);
             if (rc == VL_EBUSY) {
                 /* the MR has not heard every replica's report yet */
                 vl_log(LOG_DEBUG, "auto: unseal of topic '%s' ls %u not yet: %s", t->name, ls->id,

@@ -163,9 +163,9 @@ typedef struct {
 } s_batch_t;
 
 #define APP_MAX_ATTEMPTS 8
-#define APP_REFRESH_US 200000 /* metadata refresh while no log stream is usable */
-#define APP_RESOLVE_MS 10000  /* how long an unanswered batch waits for its fate */
-#define APP_QUERY_US 250000   /* between BATCH_STATUS questions about one batch */
+#define APP_REFRESH_US 200000  /* metadata refresh while no log stream is usable */
+#define APP_RESOLVE_MS 10000   /* how long an unanswered batch waits for its fate */
+#define APP_QUERY_US 250000    /* between BATCH_STATUS questions about one batch */
 #define APP_SUSPECT_US 1000000 /* unanswered this long: is its log stream still running? */
 
 typedef struct {
@@ -173,11 +173,11 @@ typedef struct {
     size_t conn;
     int inflight;
     bool usable;
-    uint8_t state;              /* as the metadata last said */
-    int64_t suspect_until_us;   /* a batch went unanswered: not used until then */
-    uint64_t acked_bseq;        /* the newest answered batch sent here, */
-    uint64_t acked_llsn;        /* and the LLSN it began at */
-    uint32_t nrep;              /* replicas as the metadata last said */
+    uint8_t state;            /* as the metadata last said */
+    int64_t suspect_until_us; /* a batch went unanswered: not used until then */
+    uint64_t acked_bseq;      /* the newest answered batch sent here, */
+    uint64_t acked_llsn;      /* and the LLSN it began at */
+    uint32_t nrep;            /* replicas as the metadata last said */
     char rep[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
 } s_ls_t;
 
@@ -217,7 +217,7 @@ struct vl_appender {
     s_entry_t *pend; /* FIFO: pend[phead .. phead+pn) */
     size_t phead, pn, pcap, pend_bytes;
     vl_wbuf_t pend_data; /* the bytes of pend[], in FIFO order */
-    uint64_t cut; /* entries cut into batches so far */
+    uint64_t cut;        /* entries cut into batches so far */
     uint64_t flush_seen;
     s_batch_t **inflight;
     size_t ninflight;
@@ -767,8 +767,8 @@ static void s_check_timeouts(vl_appender_t *self, int64_t now_us)
                            "stream was not sealed within %d ms more to settle the batch; the "
                            "storage node may be down or slow (the batch may still be committed "
                            "later: check before appending it again)",
-                           self->topic, self->ls[b->ls].id,
-                           self->conns[self->ls[b->ls].conn].addr, self->o.timeout_ms,
+                           self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
+                           self->o.timeout_ms,
                            (int)((b->resolve_until_us - b->deadline_us) / 1000));
             continue; /* b left the list: i holds the next one */
         }
@@ -1040,7 +1040,8 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
             snprintf(self->conns[self->nconns++].addr, sizeof self->conns[0].addr, "%s",
                      r->addr[0]);
         s_ls_t *ls = &self->ls[self->nls++];
-        *ls = (s_ls_t){.id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
+        *ls =
+            (s_ls_t){.id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
         memcpy(ls->rep, r->addr, sizeof ls->rep);
     }
     vl_route_free(&route);

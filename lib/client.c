@@ -542,8 +542,7 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
         /* the batch may be written: ask what became of it (t may be
            replaced by a metadata fetch from here on) */
         s_call_free(&call, 1);
-        return s_append_resolve(c, topic, ls_id, bseq, n - from, glsns ? glsns + from : NULL,
-                                head);
+        return s_append_resolve(c, topic, ls_id, bseq, n - from, glsns ? glsns + from : NULL, head);
     } else if (call.hdr.status != 0) {
         char text[512];
         vl_rbuf_t rest = call.body;
@@ -623,10 +622,8 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
                     snprintf(addr, sizeof addr, "%s", sn->addr);
             }
         if (*addr) {
-            vl_batch_status_t q = {.topic_id = t->id,
-                                   .ls_id = ls_id,
-                                   .client_id = c->client_id,
-                                   .batch_seq = bseq};
+            vl_batch_status_t q = {
+                .topic_id = t->id, .ls_id = ls_id, .client_id = c->client_id, .batch_seq = bseq};
             vl_wbuf_t b;
             vl_wbuf_init(&b);
             vl_batch_status_encode(&q, &b);

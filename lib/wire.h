@@ -31,8 +31,9 @@
 #include "varlog_err.h"
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
-#define VL_WIRE_VERSION 3 /* 2: one payload frame per batch (was one per entry);
-                             3: batch identities on APPEND and REPLICATE */
+#define VL_WIRE_VERSION                                                                            \
+    3 /* 2: one payload frame per batch (was one per entry);                                       \
+         3: batch identities on APPEND and REPLICATE */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
@@ -45,38 +46,38 @@
 #define VL_WIRE_MAX_NAME 255
 #define VL_WIRE_MAX_ADDR 255
 #define VL_MAX_ENTRY_SIZE_DEFAULT (1u << 20)
-#define VL_GLSN_MAX UINT64_MAX    /* glsn_end of a subscription that follows */
+#define VL_GLSN_MAX UINT64_MAX /* glsn_end of a subscription that follows */
 
 typedef enum {
-    VL_MSG_HELLO = 1,     /* SN -> MR: I am addr; reply: sn id + META body */
-    VL_MSG_REPORT,        /* SN -> MR: replica ends, no reply */
-    VL_MSG_COMMIT,        /* MR -> SN: commit results, no reply */
-    VL_MSG_META,          /* MR -> SN push (no reply); body of GET_META reply */
-    VL_MSG_GET_META,      /* client/adm -> MR: empty body; reply META body */
-    VL_MSG_CREATE_TOPIC,  /* admin: name, nls, rf; reply id = topic id */
-    VL_MSG_DELETE_TOPIC,  /* admin: name */
-    VL_MSG_ADD_SN,        /* admin: addr; reply id = sn id */
-    VL_MSG_REMOVE_SN,     /* admin: id */
-    VL_MSG_ADD_LS,        /* admin: name; reply id = ls id */
-    VL_MSG_TRIM,          /* client -> MR: id = topic, glsn = new trim point, offset */
-    VL_MSG_APPEND,        /* client -> primary SN; reply append reply */
-    VL_MSG_SUBSCRIBE,     /* client -> SN; replies are sub data, many */
-    VL_MSG_SUB_CREDIT,    /* client -> SN, same request_id as the SUBSCRIBE */
-    VL_MSG_SUB_CANCEL,    /* client -> SN, same request_id; no reply */
-    VL_MSG_LOOKUP,        /* client -> SN: entry at a byte offset */
-    VL_MSG_REPLICATE,     /* primary SN -> backup SN */
-    VL_MSG_SN_STATUS,     /* adm/ctl -> SN: replicas and disk */
-    VL_MSG_PING,          /* anyone -> anyone: empty both ways */
-    VL_MSG_STATUS,        /* ctl -> adm: reply META body with alive flags */
-    VL_MSG_SEAL,          /* admin: name = topic, id = ls, sn_from = the down node
-                             when varlogadm seals by itself (0: by hand);
-                             reply seal reply */
-    VL_MSG_UNSEAL,        /* admin: name = topic, id = ls; reply id = ls */
-    VL_MSG_UPDATE_LS,     /* admin: name, id = ls, sn_from -> sn_to; reply id = ls */
-    VL_MSG_SYNC,          /* ctl -> adm: name, id = ls (0: every sealed one),
-                             sn_from, sn_to (0: choose); reply sync reply */
-    VL_MSG_SN_SYNC,       /* adm -> source SN: vl_sync_t; empty reply */
-    VL_MSG_BATCH_STATUS,  /* client -> SN: what became of a batch; vl_batch_status_t */
+    VL_MSG_HELLO = 1,    /* SN -> MR: I am addr; reply: sn id + META body */
+    VL_MSG_REPORT,       /* SN -> MR: replica ends, no reply */
+    VL_MSG_COMMIT,       /* MR -> SN: commit results, no reply */
+    VL_MSG_META,         /* MR -> SN push (no reply); body of GET_META reply */
+    VL_MSG_GET_META,     /* client/adm -> MR: empty body; reply META body */
+    VL_MSG_CREATE_TOPIC, /* admin: name, nls, rf; reply id = topic id */
+    VL_MSG_DELETE_TOPIC, /* admin: name */
+    VL_MSG_ADD_SN,       /* admin: addr; reply id = sn id */
+    VL_MSG_REMOVE_SN,    /* admin: id */
+    VL_MSG_ADD_LS,       /* admin: name; reply id = ls id */
+    VL_MSG_TRIM,         /* client -> MR: id = topic, glsn = new trim point, offset */
+    VL_MSG_APPEND,       /* client -> primary SN; reply append reply */
+    VL_MSG_SUBSCRIBE,    /* client -> SN; replies are sub data, many */
+    VL_MSG_SUB_CREDIT,   /* client -> SN, same request_id as the SUBSCRIBE */
+    VL_MSG_SUB_CANCEL,   /* client -> SN, same request_id; no reply */
+    VL_MSG_LOOKUP,       /* client -> SN: entry at a byte offset */
+    VL_MSG_REPLICATE,    /* primary SN -> backup SN */
+    VL_MSG_SN_STATUS,    /* adm/ctl -> SN: replicas and disk */
+    VL_MSG_PING,         /* anyone -> anyone: empty both ways */
+    VL_MSG_STATUS,       /* ctl -> adm: reply META body with alive flags */
+    VL_MSG_SEAL,         /* admin: name = topic, id = ls, sn_from = the down node
+                            when varlogadm seals by itself (0: by hand);
+                            reply seal reply */
+    VL_MSG_UNSEAL,       /* admin: name = topic, id = ls; reply id = ls */
+    VL_MSG_UPDATE_LS,    /* admin: name, id = ls, sn_from -> sn_to; reply id = ls */
+    VL_MSG_SYNC,         /* ctl -> adm: name, id = ls (0: every sealed one),
+                            sn_from, sn_to (0: choose); reply sync reply */
+    VL_MSG_SN_SYNC,      /* adm -> source SN: vl_sync_t; empty reply */
+    VL_MSG_BATCH_STATUS, /* client -> SN: what became of a batch; vl_batch_status_t */
     VL_MSG_TYPE_MAX
 } vl_msg_type_t;
 #define VL_MSG_REPLY 0x8000
@@ -101,7 +102,7 @@ void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v);
 void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v);
 void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v);
 void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v);
-void vl_wbuf_str(vl_wbuf_t *b, const char *s); /* u16 length + bytes */
+void vl_wbuf_str(vl_wbuf_t *b, const char *s);                /* u16 length + bytes */
 void vl_wbuf_mem(vl_wbuf_t *b, const void *data, size_t len); /* raw bytes */
 
 /*  A reader over borrowed bytes. The first failure (short read, overlong

@@ -75,7 +75,7 @@
 #define S_PARK_MAX 1024
 #define S_PARK_BYTES_MAX (64ull << 20)
 #define S_META_ASK_US (50 * 1000)
-#define S_LOOKUPS_MAX 1024 /* LOOKUPs waiting for queued commits, per replica */
+#define S_LOOKUPS_MAX 1024        /* LOOKUPs waiting for queued commits, per replica */
 #define S_BID_SCAN_MAX (1u << 20) /* batch names a BATCH_STATUS looks through at most */
 
 /*  ---- types ---------------------------------------------------------------- */
@@ -785,7 +785,8 @@ static bool s_repl_base(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t 
         return false;
     if (!found || first > rep->d.llsn_end)
         first = rep->d.llsn_end + 1; /* everything up to the end is trimmed */
-    if (first <= end + 1 || first - 1 > s_repl_end(rep, b) || s_bytes_at(self, rep, first - 1, &bytes))
+    if (first <= end + 1 || first - 1 > s_repl_end(rep, b) ||
+        s_bytes_at(self, rep, first - 1, &bytes))
         return false;
     vl_log(LOG_NOTICE,
            "sn=%u ls=%u: sn=%u is at llsn=%" PRIu64 " and llsn %" PRIu64 "..%" PRIu64
@@ -1028,12 +1029,12 @@ static bool s_take_base(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_
     }
     if (base > rep->sealed_end || a->bytes_before > rep->sealed_bytes ||
         (base == rep->sealed_end && a->bytes_before != rep->sealed_bytes) || mark->batch_seq <= 1) {
-        s_reply_error(self, rid, hdr, VL_EPROTO,
-                      "REPLICATE ls=%u: base at llsn=%" PRIu64 " with %" PRIu64
-                      " bytes (trim point glsn=%" PRIu64 ") does not fit the sealed end llsn=%" PRIu64
-                      " with %" PRIu64 " bytes; sync from another replica",
-                      a->ls_id, base, a->bytes_before, mark->batch_seq, rep->sealed_end,
-                      rep->sealed_bytes);
+        s_reply_error(
+            self, rid, hdr, VL_EPROTO,
+            "REPLICATE ls=%u: base at llsn=%" PRIu64 " with %" PRIu64
+            " bytes (trim point glsn=%" PRIu64 ") does not fit the sealed end llsn=%" PRIu64
+            " with %" PRIu64 " bytes; sync from another replica",
+            a->ls_id, base, a->bytes_before, mark->batch_seq, rep->sealed_end, rep->sealed_bytes);
         return false;
     }
     if (rep->writes || rep->commits || rep->truncating || rep->commit_broken) {
@@ -2061,7 +2062,8 @@ static void s_on_batch_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
         final = false; /* too far back to look through: cannot say */
     if (final && covered != r.n) {
         /* a sealed replica in line has every commit up to its end */
-        vl_log(LOG_ERR, "sn=%u ls=%u: batch at llsn=%" PRIu64 " holds %u entries, %" PRIu64
+        vl_log(LOG_ERR,
+               "sn=%u ls=%u: batch at llsn=%" PRIu64 " holds %u entries, %" PRIu64
                " of them committed, in a sealed replica",
                self->sn_id, rep->ls_id, id.llsn_begin, r.n, covered);
         final = false;
@@ -2851,8 +2853,9 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
         zstr_send(self->mr_monitor, "START");
         zsock_wait(self->mr_monitor);
     } else
-        vl_log(LOG_WARNING, "sn: cannot monitor the connection to the MR: %s; an MR that "
-                            "restarts hears idle replicas from the next heartbeat",
+        vl_log(LOG_WARNING,
+               "sn: cannot monitor the connection to the MR: %s; an MR that "
+               "restarts hears idle replicas from the next heartbeat",
                zmq_strerror(zmq_errno()));
 
     self->loop = zloop_new();

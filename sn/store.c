@@ -112,7 +112,7 @@ typedef struct {
     vl_store_t *store;
     uint32_t ls;
     rocksdb_iterator_t *it;
-    bool have;    /* bat and idx/off name an entry */
+    bool have; /* bat and idx/off name an entry */
     s_bat_t bat;
     uint32_t idx; /* entry index in bat */
     size_t off;   /* its byte offset in bat.data */
@@ -535,8 +535,7 @@ int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t 
     int rc = 0;
     if (s_ecur_at(&c, llsn_end + 1) && c.bat.start <= llsn_end) {
         uint32_t keep = (uint32_t)(llsn_end + 1 - c.bat.start);
-        vl_store_batch_put_entries(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data,
-                                   c.off);
+        vl_store_batch_put_entries(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data, c.off);
     }
     rc = s_ecur_done(&c, rc, "truncate");
     if (rc)
@@ -1084,7 +1083,8 @@ int vl_store_llsn_runs(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, ui
         if (r.llsn_begin + r.count <= llsn_begin)
             break;
         uint64_t lo = r.llsn_begin > llsn_begin ? r.llsn_begin : llsn_begin;
-        uint64_t hi = r.llsn_begin + r.count - 1 < llsn_last ? r.llsn_begin + r.count - 1 : llsn_last;
+        uint64_t hi =
+            r.llsn_begin + r.count - 1 < llsn_last ? r.llsn_begin + r.count - 1 : llsn_last;
         if (n == cap) {
             cap = cap ? 2 * cap : 4;
             runs = vl_realloc(runs, cap * sizeof *runs);

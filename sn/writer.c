@@ -179,10 +179,10 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         uint64_t llsn = job->llsn_begin + job->n;
         uint64_t bytes = job->data ? zframe_size(job->data) : 0;
         if (vl_wire_sizes_sum(job->sizes, job->n) != bytes) {
-            s_job_fail(job, VL_EINVAL, "ls=%u: write of llsn=%llu..: sizes do not add up to "
-                                       "the %llu bytes of the entries; nothing written",
-                       job->ls_id, (unsigned long long)job->llsn_begin,
-                       (unsigned long long)bytes);
+            s_job_fail(job, VL_EINVAL,
+                       "ls=%u: write of llsn=%llu..: sizes do not add up to "
+                       "the %llu bytes of the entries; nothing written",
+                       job->ls_id, (unsigned long long)job->llsn_begin, (unsigned long long)bytes);
             return false;
         }
         vl_store_batch_put_entries(t->batch, job->ls_id, job->llsn_begin, job->n, job->sizes,
@@ -241,14 +241,14 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         }
         if (st->llsn_end <= job->llsn_end)
             return false; /* behind the sealed end: nothing to discard */
-    {
-        int rc = vl_store_batch_truncate(t->store, t->batch, job->ls_id, job->llsn_end);
-        if (rc) {
-            s_job_fail(job, rc, "ls=%u: discard past llsn=%llu: %s", job->ls_id,
-                       (unsigned long long)job->llsn_end, vl_store_errmsg());
-            return false;
+        {
+            int rc = vl_store_batch_truncate(t->store, t->batch, job->ls_id, job->llsn_end);
+            if (rc) {
+                s_job_fail(job, rc, "ls=%u: discard past llsn=%llu: %s", job->ls_id,
+                           (unsigned long long)job->llsn_end, vl_store_errmsg());
+                return false;
+            }
         }
-    }
         st->llsn_end = job->llsn_end;
         st->bytes_end = job->bytes_end;
         /* durable before anyone hears the replica is in line */

@@ -367,7 +367,8 @@ static void s_wait_trim_seen(s_fix_t *f, uint64_t trim_glsn)
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        vl_hdr_t h = {.type = VL_MSG_SN_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+        vl_hdr_t h = {
+            .type = VL_MSG_SN_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
         zmsg_t *msg = vl_wire_msg(&h, NULL);
         assert_int_equal(zmsg_send(&msg, f->client), 0);
         vl_rbuf_t body;
@@ -984,7 +985,6 @@ static void test_batch_status_backup(void **state)
     s_finish(&f);
 }
 
-
 /*  Receives the next REPORT within ms into *r (caller frees); false if
     none came. */
 static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
@@ -1044,9 +1044,8 @@ static void test_partial_reports(void **state)
     s_wait_report_items(f, 2, 1500, "heartbeat");
 
     /* the MR refuses a REPORT (a reconnect): HELLO, then a complete one */
-    vl_hdr_t h = {.type = VL_MSG_REPORT | VL_MSG_REPLY,
-                  .cluster_id = S_CLUSTER,
-                  .status = VL_ENOSN};
+    vl_hdr_t h = {
+        .type = VL_MSG_REPORT | VL_MSG_REPLY, .cluster_id = S_CLUSTER, .status = VL_ENOSN};
     zmsg_t *msg = vl_wire_reply(&h, VL_ENOSN, "say HELLO again");
     zframe_t *rid = zframe_dup(f->sn_rid);
     zmsg_prepend(msg, &rid);

@@ -644,7 +644,8 @@ static uint32_t s_read_strs(vl_store_t *store, uint32_t ls, uint64_t llsn, uint3
 static void test_batches(void **state)
 {
     fixture_t *f = *state;
-    const char *a[] = {"a", "bb", "ccc"}, *b[] = {""}, *c[] = {"dddd", "eeeee", "ffffff", "ggggggg"};
+    const char *a[] = {"a", "bb", "ccc"}, *b[] = {""},
+               *c[] = {"dddd", "eeeee", "ffffff", "ggggggg"};
     for (uint32_t ls = 9; ls <= 11; ls++) {
         s_put_strs(f->store, ls, 1, a, 3); /* llsn 1..3 */
         s_put_strs(f->store, ls, 4, b, 1); /* 4: empty */
