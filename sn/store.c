@@ -990,12 +990,13 @@ int vl_store_read_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uin
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
     /* the batch that holds llsn_from may begin before it */
     rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
-    size_t klen;
-    if (!rocksdb_iter_valid(it) || !s_key_is(rocksdb_iter_key(it, &klen), klen, 'b', ls_id))
+    size_t klen = 0;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+    if (!key || !s_key_is(key, klen, 'b', ls_id))
         rocksdb_iter_seek(it, (const char *)k, sizeof k);
     for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
+        key = rocksdb_iter_key(it, &klen);
         const char *v = rocksdb_iter_value(it, &vlen);
         vl_batch_id_t id;
         if (!s_bid_decode(key, klen, v, vlen, ls_id, &id) || id.llsn_begin > llsn_to)
