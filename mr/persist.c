@@ -35,9 +35,11 @@
 #include "util.h"
 
 #define S_FMT 1
+#define S_FMT_GROUP 2   /* a G value with varint items (S_FMT: fixed items) */
 #define S_CKPT_EVERY 64 /* groups of a topic between two checkpoints */
 #define S_GROUP_HDR 21  /* fmt u8, version u64, offset_begin u64, n u32 */
-#define S_GROUP_ITEM 28 /* ls u32, llsn_begin u64, count u64, bytes u64 */
+#define S_GROUP_ITEM 28 /* format 1: ls u32, llsn_begin u64, count u64, bytes u64 */
+#define S_GROUP_ITEM_MAX 35 /* format 2: ls delta (5), llsn_begin, count, bytes (10 each) */
 #define S_CKPT_HDR 21   /* fmt u8, version u64, end_offset u64, n u32 */
 #define S_CKPT_ITEM 20  /* ls u32, llsn_end u64, bytes u64 */
 
@@ -54,6 +56,8 @@ struct vl_persist {
     rocksdb_readoptions_t *ropts;
     s_ckpt_count_t *ckpt;
     size_t nckpt;
+    uint8_t *gbuf; /* a G value being built (loop thread only) */
+    size_t gcap;
 };
 
 /*  A round's write, built on the loop thread, written on the writer's. */
@@ -147,6 +151,7 @@ void vl_persist_destroy(vl_persist_t **self_p)
     rocksdb_writeoptions_destroy(self->wsync);
     rocksdb_writeoptions_destroy(self->wnosync);
     free(self->ckpt);
+    free(self->gbuf);
     rocksdb_options_destroy(self->options);
     free(self->dir);
     free(self);
@@ -286,54 +291,145 @@ static int s_decode_range(const char *key, size_t klen, const char *val, size_t 
 
 /*  ---- groups and checkpoints ------------------------------------------------- */
 
-/*  One G record, parsed in place: items stay in the value's bytes. */
+/*  One G record, parsed in place: items stay in the value's bytes.
+
+    Format 1 (S_FMT) has fixed 28-byte items. Format 2 (S_FMT_GROUP, what
+    rounds write) has varint (LEB128) items: ls as the difference from the
+    item before (modulo 2^32; items are in id order, so usually 1), then
+    llsn_begin, count and bytes. A round of 1,000 log streams that each
+    gained a few entries is then about 8 bytes an item instead of 28, and
+    the value's bytes are most of what the MR's writer and RocksDB's
+    compactions spend their CPU on (the WAL's checksums, copies and
+    writes, snappy): at 1,000 log streams and 2,000 rounds a second, 56
+    MB/s of G values in format 1. Both formats are read. */
 typedef struct {
     uint32_t topic_id, n;
+    uint8_t fmt;
     uint64_t glsn_begin, offset_begin, version;
     uint64_t hwm, end_offset; /* the topic's ends after the group */
-    const uint8_t *items;     /* n * S_GROUP_ITEM bytes */
+    const uint8_t *items, *items_end;
 } s_group_t;
+
+typedef struct {
+    uint32_t ls_id;
+    uint64_t llsn_begin, count, bytes;
+} s_gitem_t;
+
+/*  A walk over a group's items. */
+typedef struct {
+    const uint8_t *p, *end;
+    uint8_t fmt;
+    uint32_t ls_id; /* the item before's (format 2 deltas) */
+} s_gcur_t;
+
+static size_t s_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/*  Reads a varint from [*p, end); false when it runs past end or past 64
+    bits. */
+static bool s_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1)
+            return false;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_group_begin(const s_group_t *g, s_gcur_t *cur)
+{
+    cur->p = g->items;
+    cur->end = g->items_end;
+    cur->fmt = g->fmt;
+    cur->ls_id = 0;
+}
+
+/*  The next item; false when the bytes run out or do not make one. */
+static bool s_group_next(s_gcur_t *cur, s_gitem_t *it)
+{
+    if (cur->fmt == S_FMT) {
+        if (cur->end - cur->p < S_GROUP_ITEM)
+            return false;
+        it->ls_id = vl_get_le32(cur->p);
+        it->llsn_begin = vl_get_le64(cur->p + 4);
+        it->count = vl_get_le64(cur->p + 12);
+        it->bytes = vl_get_le64(cur->p + 20);
+        cur->p += S_GROUP_ITEM;
+        return true;
+    }
+    uint64_t delta;
+    if (!s_varint_get(&cur->p, cur->end, &delta) || delta > UINT32_MAX ||
+        !s_varint_get(&cur->p, cur->end, &it->llsn_begin) ||
+        !s_varint_get(&cur->p, cur->end, &it->count) ||
+        !s_varint_get(&cur->p, cur->end, &it->bytes))
+        return false;
+    cur->ls_id += (uint32_t)delta;
+    it->ls_id = cur->ls_id;
+    return true;
+}
 
 static int s_group_parse(const char *key, size_t klen, const char *val, size_t vlen, s_group_t *g)
 {
     const uint8_t *v = (const uint8_t *)val;
-    if (klen != 13 || key[0] != 'G' || vlen < S_GROUP_HDR || v[0] != S_FMT)
+    if (klen != 13 || key[0] != 'G' || vlen < S_GROUP_HDR ||
+        (v[0] != S_FMT && v[0] != S_FMT_GROUP))
         return VL_ESTORE;
+    g->fmt = v[0];
     g->topic_id = vl_get_be32((const uint8_t *)key + 1);
     g->glsn_begin = vl_get_be64((const uint8_t *)key + 5);
     g->version = vl_get_le64(v + 1);
     g->offset_begin = vl_get_le64(v + 9);
     g->n = vl_get_le32(v + 17);
-    if (g->n == 0 || (vlen - S_GROUP_HDR) % S_GROUP_ITEM != 0 ||
-        (vlen - S_GROUP_HDR) / S_GROUP_ITEM != g->n || g->glsn_begin == 0)
-        return VL_ESTORE;
     g->items = v + S_GROUP_HDR;
+    g->items_end = v + vlen;
+    if (g->n == 0 || g->glsn_begin == 0)
+        return VL_ESTORE;
+    /* exactly n items that fill the value, every count at least 1, no
+       sum overflowing: the walks that follow need not check again */
     uint64_t glsn = g->glsn_begin, off = g->offset_begin;
+    s_gcur_t cur;
+    s_group_begin(g, &cur);
     for (uint32_t i = 0; i < g->n; i++) {
-        const uint8_t *it = g->items + (size_t)i * S_GROUP_ITEM;
-        uint64_t count = vl_get_le64(it + 12), bytes = vl_get_le64(it + 20);
-        if (count == 0 || glsn + count < glsn || off + bytes < off)
+        s_gitem_t it;
+        if (!s_group_next(&cur, &it) || it.count == 0 || glsn + it.count < glsn ||
+            off + it.bytes < off || it.llsn_begin + it.count < it.llsn_begin)
             return VL_ESTORE;
-        glsn += count;
-        off += bytes;
+        glsn += it.count;
+        off += it.bytes;
     }
+    if (cur.p != cur.end)
+        return VL_ESTORE;
     g->hwm = glsn - 1;
     g->end_offset = off;
     return 0;
 }
 
-/*  Item i of g as a range; glsn and offset are where it begins (the sums
+/*  Item it of g as a range; glsn and offset are where it begins (the sums
     of the items before it). */
-static void s_group_item(const s_group_t *g, uint32_t i, uint64_t glsn, uint64_t offset,
+static void s_group_item(const s_group_t *g, const s_gitem_t *it, uint64_t glsn, uint64_t offset,
                          vl_persist_range_t *out)
 {
-    const uint8_t *it = g->items + (size_t)i * S_GROUP_ITEM;
     memset(out, 0, sizeof *out);
     out->item.topic_id = g->topic_id;
-    out->item.ls_id = vl_get_le32(it);
-    out->item.llsn_begin = vl_get_le64(it + 4);
-    out->item.count = vl_get_le64(it + 12);
-    out->item.bytes = vl_get_le64(it + 20);
+    out->item.ls_id = it->ls_id;
+    out->item.llsn_begin = it->llsn_begin;
+    out->item.count = it->count;
+    out->item.bytes = it->bytes;
     out->item.glsn_begin = glsn;
     out->item.offset_begin = offset;
     out->item.hwm = g->hwm;
@@ -647,16 +743,18 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
             rc = s_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
             break;
         }
+        s_gcur_t cur;
+        s_group_begin(&g, &cur);
         for (uint32_t i = 0; i < g.n && rc == 0; i++) {
-            const uint8_t *item = g.items + (size_t)i * S_GROUP_ITEM;
-            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(state, vl_get_le32(item));
-            if (!ls || ls->topic_id != t->id ||
-                vl_get_le64(item + 4) != ls->committed_llsn_end + 1) {
+            s_gitem_t item;
+            s_group_next(&cur, &item); /* cannot fail: parsed */
+            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(state, item.ls_id);
+            if (!ls || ls->topic_id != t->id || item.llsn_begin != ls->committed_llsn_end + 1) {
                 rc = s_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
                 break;
             }
-            ls->committed_llsn_end += vl_get_le64(item + 12);
-            ls->committed_bytes += vl_get_le64(item + 20);
+            ls->committed_llsn_end += item.count;
+            ls->committed_bytes += item.bytes;
         }
         t->hwm = g.hwm;
         t->end_offset = g.end_offset;
@@ -785,19 +883,28 @@ vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate
         uint32_t j = i;
         while (j < round->n && round->items[j].topic_id == c->topic_id)
             j++;
-        v.len = 0;
-        vl_wbuf_u8(&v, S_FMT);
-        vl_wbuf_u64(&v, round->version);
-        vl_wbuf_u64(&v, c->offset_begin);
-        vl_wbuf_u32(&v, j - i);
+        size_t need = S_GROUP_HDR + (size_t)(j - i) * S_GROUP_ITEM_MAX;
+        if (need > self->gcap) {
+            self->gcap = need * 2;
+            self->gbuf = vl_realloc(self->gbuf, self->gcap);
+        }
+        uint8_t *g = self->gbuf;
+        g[0] = S_FMT_GROUP;
+        vl_put_le64(g + 1, round->version);
+        vl_put_le64(g + 9, c->offset_begin);
+        vl_put_le32(g + 17, j - i);
+        size_t len = S_GROUP_HDR;
+        uint32_t prev = 0;
         for (uint32_t m = i; m < j; m++) {
-            vl_wbuf_u32(&v, round->items[m].ls_id);
-            vl_wbuf_u64(&v, round->items[m].llsn_begin);
-            vl_wbuf_u64(&v, round->items[m].count);
-            vl_wbuf_u64(&v, round->items[m].bytes);
+            const vl_commit_item_t *it = &round->items[m];
+            len += s_varint_put(g + len, (uint32_t)(it->ls_id - prev));
+            len += s_varint_put(g + len, it->llsn_begin);
+            len += s_varint_put(g + len, it->count);
+            len += s_varint_put(g + len, it->bytes);
+            prev = it->ls_id;
         }
         size_t kl = s_key32_64(k, 'G', c->topic_id, c->glsn_begin);
-        rocksdb_writebatch_put(batch->b, k, kl, (const char *)v.data, v.len);
+        rocksdb_writebatch_put(batch->b, k, kl, (const char *)g, len);
         if (s_ckpt_due(self, c->topic_id))
             s_put_ckpt(batch->b, state, round->version, c, j - i, &v);
         i = j;
@@ -926,17 +1033,19 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
         }
         bool found = false;
         uint64_t glsn = g.glsn_begin, off = g.offset_begin;
+        s_gcur_t cur;
+        s_group_begin(&g, &cur);
         for (uint32_t i = 0; i < g.n; i++) {
-            const uint8_t *item = g.items + (size_t)i * S_GROUP_ITEM;
-            uint64_t count = vl_get_le64(item + 12);
-            if (vl_get_le32(item) == ls_id && vl_get_le64(item + 4) + count - 1 >= next) {
-                s_group_item(&g, i, glsn, off, &out[(*n_p)++]);
-                next = vl_get_le64(item + 4) + count;
+            s_gitem_t item;
+            s_group_next(&cur, &item); /* cannot fail: parsed */
+            if (item.ls_id == ls_id && item.llsn_begin + item.count - 1 >= next) {
+                s_group_item(&g, &item, glsn, off, &out[(*n_p)++]);
+                next = item.llsn_begin + item.count;
                 found = true;
                 break; /* one range per log stream per round */
             }
-            glsn += count;
-            off += vl_get_le64(item + 20);
+            glsn += item.count;
+            off += item.bytes;
         }
         if (found) {
             miss = 0;
@@ -980,16 +1089,18 @@ int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                 rc = s_corrupt(self, "commit group", topic_id, errbuf, errbuf_size);
             } else if (glsn <= g.hwm) {
                 uint64_t at = g.glsn_begin, off = g.offset_begin;
+                s_gcur_t cur;
+                s_group_begin(&g, &cur);
                 for (uint32_t i = 0; i < g.n; i++) {
-                    const uint8_t *item = g.items + (size_t)i * S_GROUP_ITEM;
-                    uint64_t count = vl_get_le64(item + 12);
-                    if (glsn - at < count) {
-                        s_group_item(&g, i, at, off, out);
+                    s_gitem_t item;
+                    s_group_next(&cur, &item); /* cannot fail: parsed */
+                    if (glsn - at < item.count) {
+                        s_group_item(&g, &item, at, off, out);
                         *found_p = true;
                         break;
                     }
-                    at += count;
-                    off += vl_get_le64(item + 20);
+                    at += item.count;
+                    off += item.bytes;
                 }
             }
         }

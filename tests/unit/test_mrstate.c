@@ -9,8 +9,10 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <rocksdb/c.h>
 #include "persist.h"
 #include "state.h"
+#include "util.h"
 
 /*  ---- helpers ---------------------------------------------------------- */
 
@@ -880,6 +882,161 @@ static void test_lookup_by_id(void **unused)
     vl_mrstate_destroy(&st);
 }
 
+/*  Puts a G record of format 1 (fixed 28-byte items: what stores written
+    before varint groups hold) straight into the MR store of data dir dir. */
+static void s_put_group_v1(const char *dir, uint32_t topic, uint64_t glsn_begin, uint64_t version,
+                           uint64_t offset_begin, const uint64_t (*items)[4], uint32_t n)
+{
+    char *err = NULL, path[600];
+    snprintf(path, sizeof path, "%s/mr.db", dir);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_t *db = rocksdb_open(o, path, &err);
+    if (!db)
+        fail_msg("open %s: %s", dir, err);
+    uint8_t k[13], v[21 + 28 * 8];
+    assert_true(n <= 8);
+    k[0] = 'G';
+    vl_put_be32(k + 1, topic);
+    vl_put_be64(k + 5, glsn_begin);
+    v[0] = 1;
+    vl_put_le64(v + 1, version);
+    vl_put_le64(v + 9, offset_begin);
+    vl_put_le32(v + 17, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *it = v + 21 + 28 * i;
+        vl_put_le32(it, (uint32_t)items[i][0]);
+        vl_put_le64(it + 4, items[i][1]);
+        vl_put_le64(it + 12, items[i][2]);
+        vl_put_le64(it + 20, items[i][3]);
+    }
+    rocksdb_writeoptions_t *w = rocksdb_writeoptions_create();
+    rocksdb_put(db, w, (const char *)k, 13, (const char *)v, 21 + 28 * n, &err);
+    assert_null(err);
+    rocksdb_writeoptions_destroy(w);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
+/*  Commit groups are written with varint items (format 2) and those of
+    format 1 are still read: a history that has both replays and is
+    searched across them; numbers past 32 and 56 bits come back exact; a
+    group whose varints run past its value is refused, not read. */
+static void test_persist_group_formats(void **unused)
+{
+    char dir[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    vl_mrstate_t *st = s_state_with_sns(1);
+    uint32_t t = s_create(st, "fmt", 2, 1);
+    assert_int_equal(vl_persist_save_meta(p, st, 0, NULL, 0, err, sizeof err), 0);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+
+    /* two rounds of the old format: ls 1 gets 1..3 and 4, ls 2 gets 1..2 */
+    const uint64_t g1[][4] = {{1, 1, 3, 30}, {2, 1, 2, 20}};
+    const uint64_t g2[][4] = {{1, 4, 1, 10}};
+    s_put_group_v1(dir, t, 1, 1, 0, g1, 2);
+    s_put_group_v1(dir, t, 6, 2, 50, g2, 1);
+
+    p = vl_persist_open(dir, err, sizeof err);
+    st = vl_mrstate_new();
+    if (vl_persist_load(p, st, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st), 2);
+    assert_int_equal(vl_mrstate_topic_by_id(st, t)->hwm, 6);
+    assert_int_equal(vl_mrstate_topic_by_id(st, t)->end_offset, 60);
+    assert_int_equal(vl_mrstate_ls_by_id(st, 1)->committed_llsn_end, 4);
+    assert_int_equal(vl_mrstate_ls_by_id(st, 2)->committed_bytes, 20);
+
+    /* a new round (format 2) with numbers that need many varint bytes */
+    const uint64_t big = (1ull << 40) + 5, huge = (1ull << 57) + 3;
+    s_report_all(st, 1, 4 + big, 40 + huge);
+    s_report_all(st, 2, 3, 25);
+    vl_commit_t c;
+    assert_int_equal(vl_mrstate_commit_compute(st, &c), 2);
+    assert_int_equal(vl_persist_commit(p, st, &c, err, sizeof err), 0);
+    vl_mrstate_commit_apply(st, &c);
+    vl_commit_free(&c);
+    vl_persist_destroy(&p);
+
+    p = vl_persist_open(dir, err, sizeof err);
+    vl_mrstate_t *st2 = vl_mrstate_new();
+    if (vl_persist_load(p, st2, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st2), 3);
+    assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, 6 + big + 1);
+    assert_int_equal(vl_mrstate_topic_by_id(st2, t)->end_offset, 60 + huge + 5);
+    assert_int_equal(vl_mrstate_ls_by_id(st2, 1)->committed_llsn_end, 4 + big);
+    assert_int_equal(vl_mrstate_ls_by_id(st2, 1)->committed_bytes, 40 + huge);
+    assert_int_equal(vl_mrstate_ls_by_id(st2, 2)->committed_llsn_end, 3);
+    vl_persist_range_t rs[8];
+    size_t n;
+    assert_int_equal(vl_persist_ranges(p, t, 1, 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(rs[0].version, 1);
+    assert_int_equal(rs[0].item.count, 3);
+    assert_int_equal(rs[1].item.llsn_begin, 4);
+    assert_int_equal(rs[1].item.glsn_begin, 6);
+    assert_int_equal(rs[1].item.offset_begin, 50);
+    assert_int_equal(rs[2].version, 3);
+    assert_int_equal(rs[2].item.llsn_begin, 5);
+    assert_int_equal(rs[2].item.count, big);
+    assert_int_equal(rs[2].item.bytes, huge);
+    assert_int_equal(rs[2].item.glsn_begin, 7);
+    assert_int_equal(rs[2].item.offset_begin, 60);
+    assert_int_equal(rs[2].item.hwm, 6 + big + 1);
+    assert_int_equal(vl_persist_ranges(p, t, 2, 3, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rs[0].item.glsn_begin, 7 + big);
+    assert_int_equal(rs[0].item.offset_begin, 60 + huge);
+    bool found;
+    vl_persist_range_t r;
+    assert_int_equal(vl_persist_range_at(p, t, 3, &r, &found, err, sizeof err), 0);
+    assert_true(found && r.item.ls_id == 1 && r.item.llsn_begin == 1);
+    assert_int_equal(vl_persist_range_at(p, t, 5, &r, &found, err, sizeof err), 0);
+    assert_true(found && r.item.ls_id == 2 && r.item.glsn_begin == 4);
+    assert_int_equal(vl_persist_range_at(p, t, 7 + big, &r, &found, err, sizeof err), 0);
+    assert_true(found && r.item.ls_id == 2 && r.version == 3);
+    vl_persist_destroy(&p);
+
+    /* a format 2 group whose last varint runs off its value */
+    char *rerr = NULL, path[600];
+    snprintf(path, sizeof path, "%s/mr.db", dir);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_t *db = rocksdb_open(o, path, &rerr);
+    assert_non_null(db);
+    uint8_t k[13], v[25];
+    k[0] = 'G';
+    vl_put_be32(k + 1, t);
+    vl_put_be64(k + 5, 6 + big + 2);
+    v[0] = 2;
+    vl_put_le64(v + 1, 4);
+    vl_put_le64(v + 9, 60 + huge + 5);
+    vl_put_le32(v + 17, 1);
+    v[21] = 1;    /* ls 1 */
+    v[22] = 0x85; /* llsn_begin, cut short */
+    rocksdb_writeoptions_t *w = rocksdb_writeoptions_create();
+    rocksdb_put(db, w, (const char *)k, 13, (const char *)v, 23, &rerr);
+    assert_null(rerr);
+    rocksdb_writeoptions_destroy(w);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    p = vl_persist_open(dir, err, sizeof err);
+    vl_mrstate_t *st3 = vl_mrstate_new();
+    assert_int_equal(vl_persist_load(p, st3, err, sizeof err), VL_ESTORE);
+
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&st3);
+    vl_persist_destroy(&p);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -893,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_dirty),
         cmocka_unit_test(test_round_cost),
         cmocka_unit_test(test_lookup_by_id),
+        cmocka_unit_test(test_persist_group_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
