@@ -51,6 +51,7 @@
     (wire.c), every failure gets an error reply and a log line, and a report
     can only touch replicas the reporting SN hosts.
 */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -79,7 +80,7 @@ typedef struct {
     uint32_t sn_id;
     zframe_t *rid; /* its ZeroMQ routing id, from HELLO or REPORT */
     int64_t last_seen_us;
-    vl_commit_item_t *round; /* its items of the round being sent (s_send_round) */
+    uint32_t *round; /* its items of the round being sent, by index (s_send_round) */
     uint32_t nround, capround;
 } s_peer_t;
 
@@ -102,6 +103,7 @@ typedef struct {
     uint32_t *peer_of;  /* sn id -> index in peers + 1 (0: none), for ids < npeer_of */
     size_t npeer_of;
     vl_wbuf_t commit_buf; /* a COMMIT body, reused for every message */
+    vl_wbuf_t round_buf;  /* the whole round's COMMIT body (s_send_round) */
     vl_persist_range_t resend[S_RESEND_BATCH];
     int64_t last_store_error_us;
     int64_t last_unregistered_log_us;
@@ -821,12 +823,19 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 
 /*  ---- commit rounds ---------------------------------------------------------- */
 
+/*  A COMMIT body as wire.h lays it out: version u64, n u32, then n items
+    of a fixed size (two u32, seven u64). */
+#define S_COMMIT_HDR 12
+#define S_COMMIT_ITEM 64
+
 /*  Sends each connected SN the items of the round for the log streams it
     hosts, and advances the log streams' durable ends and the replicas'
     sent ends where the commit follows what they were sent before (a
     replica further behind ignores it and is caught up by s_resend). One
-    pass over the items, each appended to the message of each of its
-    replicas' SNs: items x rf work, not SNs x items lookups. */
+    pass over the items notes each in the list of each of its replicas'
+    SNs (items x rf work, not SNs x items lookups); the round is encoded
+    once, and each SN's message is made of its items' encoded bytes, so
+    an item is encoded once whatever the replication factor. */
 static void s_send_round(self_t *self, const vl_commit_t *round)
 {
     for (size_t p = 0; p < self->npeers; p++)
@@ -853,17 +862,35 @@ static void s_send_round(self_t *self, const vl_commit_t *round)
                 peer->capround = peer->capround ? peer->capround * 2 : 64;
                 peer->round = vl_realloc(peer->round, peer->capround * sizeof *peer->round);
             }
-            peer->round[peer->nround++] = *c;
+            peer->round[peer->nround++] = i;
             if (r->synced && r->sent_llsn_end + 1 == c->llsn_begin)
                 r->sent_llsn_end = end;
         }
     }
+    self->round_buf.len = 0;
+    vl_commit_encode(round, &self->round_buf);
+    assert(self->round_buf.len == S_COMMIT_HDR + (size_t)round->n * S_COMMIT_ITEM);
+    const uint8_t *items = self->round_buf.data + S_COMMIT_HDR;
+    vl_hdr_t h = {.type = VL_MSG_COMMIT, .request_id = 0, .cluster_id = self->cluster_id};
     for (size_t p = 0; p < self->npeers; p++) {
         s_peer_t *peer = &self->peers[p];
         if (peer->nround == 0)
             continue;
-        vl_commit_t sub = {.version = round->version, .n = peer->nround, .items = peer->round};
-        s_send_commit(self, peer->rid, &sub);
+        vl_wbuf_t *b = &self->commit_buf;
+        b->len = 0;
+        vl_wbuf_u64(b, round->version);
+        vl_wbuf_u32(b, peer->nround);
+        /* runs of consecutive items in one copy (with rf 3 on 3 SNs, the
+           whole round) */
+        for (uint32_t j = 0; j < peer->nround;) {
+            uint32_t first = peer->round[j], last = first;
+            for (j++; j < peer->nround && peer->round[j] == last + 1; j++)
+                last++;
+            vl_wbuf_mem(b, items + (size_t)first * S_COMMIT_ITEM,
+                        (size_t)(last - first + 1) * S_COMMIT_ITEM);
+        }
+        zmsg_t *msg = vl_wire_msg(&h, b);
+        s_send(self, peer->rid, &msg);
     }
 }
 
@@ -1296,6 +1323,7 @@ static void s_self_destroy(self_t **self_p)
     free(self->peers);
     free(self->peer_of);
     vl_wbuf_free(&self->commit_buf);
+    vl_wbuf_free(&self->round_buf);
     vl_persist_destroy(&self->persist);
     vl_mrstate_destroy(&self->state);
     free(self);
@@ -1309,6 +1337,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self->tfd = -1;
     self->cluster_id = cfg->cluster_id;
     vl_wbuf_init(&self->commit_buf);
+    vl_wbuf_init(&self->round_buf);
     self->state = vl_mrstate_new();
     char err[512];
     self->persist = vl_persist_open(cfg->data_dir, err, sizeof err);
