@@ -35,13 +35,13 @@
 #include "util.h"
 
 #define S_FMT 1
-#define S_FMT_GROUP 2   /* a G value with varint items (S_FMT: fixed items) */
-#define S_CKPT_EVERY 64 /* groups of a topic between two checkpoints */
-#define S_GROUP_HDR 21  /* fmt u8, version u64, offset_begin u64, n u32 */
-#define S_GROUP_ITEM 28 /* format 1: ls u32, llsn_begin u64, count u64, bytes u64 */
+#define S_FMT_GROUP 2       /* a G value with varint items (S_FMT: fixed items) */
+#define S_CKPT_EVERY 64     /* groups of a topic between two checkpoints */
+#define S_GROUP_HDR 21      /* fmt u8, version u64, offset_begin u64, n u32 */
+#define S_GROUP_ITEM 28     /* format 1: ls u32, llsn_begin u64, count u64, bytes u64 */
 #define S_GROUP_ITEM_MAX 35 /* format 2: ls delta (5), llsn_begin, count, bytes (10 each) */
-#define S_CKPT_HDR 21   /* fmt u8, version u64, end_offset u64, n u32 */
-#define S_CKPT_ITEM 20  /* ls u32, llsn_end u64, bytes u64 */
+#define S_CKPT_HDR 21       /* fmt u8, version u64, end_offset u64, n u32 */
+#define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
 
 /*  Groups written per topic since its last checkpoint (loop thread only). */
 typedef struct {
@@ -386,8 +386,7 @@ static bool s_group_next(s_gcur_t *cur, s_gitem_t *it)
 static int s_group_parse(const char *key, size_t klen, const char *val, size_t vlen, s_group_t *g)
 {
     const uint8_t *v = (const uint8_t *)val;
-    if (klen != 13 || key[0] != 'G' || vlen < S_GROUP_HDR ||
-        (v[0] != S_FMT && v[0] != S_FMT_GROUP))
+    if (klen != 13 || key[0] != 'G' || vlen < S_GROUP_HDR || (v[0] != S_FMT && v[0] != S_FMT_GROUP))
         return VL_ESTORE;
     g->fmt = v[0];
     g->topic_id = vl_get_be32((const uint8_t *)key + 1);
@@ -934,8 +933,10 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
     rocksdb_writebatch_destroy(batch->b);
     free(batch);
     if (err) {
-        snprintf(errbuf, errbuf_size, "writing a commit round to the MR store in %s: %s; check "
-                 "the disk", self->dir, err);
+        snprintf(errbuf, errbuf_size,
+                 "writing a commit round to the MR store in %s: %s; check "
+                 "the disk",
+                 self->dir, err);
         rocksdb_free(err);
         return VL_ESTORE;
     }

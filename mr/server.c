@@ -74,7 +74,7 @@
 #define S_SNDHWM 100000          /* messages queued per peer before drops */
 #define S_MAX_INFLIGHT 64        /* rounds written but not yet durable */
 #define S_WRITER_BATCH 256       /* rounds the writer syncs at once, at most */
-#define S_ROUTER_TICKS 4          /* ticks' time the ROUTER is drained for, at most */
+#define S_ROUTER_TICKS 4         /* ticks' time the ROUTER is drained for, at most */
 
 typedef struct {
     uint32_t sn_id;
@@ -100,19 +100,19 @@ typedef struct {
     vl_persist_t *persist;
     s_peer_t *peers;
     size_t npeers, cappeers;
-    uint32_t *peer_of;  /* sn id -> index in peers + 1 (0: none), for ids < npeer_of */
+    uint32_t *peer_of; /* sn id -> index in peers + 1 (0: none), for ids < npeer_of */
     size_t npeer_of;
     vl_wbuf_t commit_buf; /* a COMMIT body, reused for every message */
     vl_wbuf_t round_buf;  /* the whole round's COMMIT body (s_send_round) */
     vl_persist_range_t resend[S_RESEND_BATCH];
     int64_t last_store_error_us;
     int64_t last_unregistered_log_us;
-    zactor_t *writer;          /* writes the commit rounds (s_writer_actor) */
+    zactor_t *writer;                     /* writes the commit rounds (s_writer_actor) */
     vl_commit_t inflight[S_MAX_INFLIGHT]; /* handed to the writer, in order */
     size_t inflight_head, ninflight;
-    uint32_t writer_jobs;      /* rounds the writer has not answered yet */
-    bool writer_failed;        /* a round's write failed: nothing is sent */
-    bool writer_resetting;     /* RESET sent, its answer not yet in */
+    uint32_t writer_jobs;  /* rounds the writer has not answered yet */
+    bool writer_failed;    /* a round's write failed: nothing is sent */
+    bool writer_resetting; /* RESET sent, its answer not yet in */
 } self_t;
 
 /*  ---- peers (connected SNs) --------------------------------------------- */
@@ -606,8 +606,7 @@ static void s_on_seal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
         .ls_id = ls_id, .llsn_end = ls->committed_llsn_end, .glsn_end = s_ls_glsn_end(self, ls)};
     if (!was_sealed)
         vl_log(LOG_NOTICE,
-               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64
-               "%s",
+               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64 "%s",
                topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes,
                ls->seal_sn ? " (by varlogadm: a storage node is down)" : "");
     vl_hdr_t h = s_reply_hdr(self, hdr);
@@ -931,8 +930,7 @@ static void s_writer_actor(zsock_t *pipe, void *args)
         batch[n++] = ptr;
         free(cmd);
         while (n < S_WRITER_BATCH && (zsock_events(pipe) & ZMQ_POLLIN)) {
-            if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0 || !cmd ||
-                !streq(cmd, "W")) {
+            if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0 || !cmd || !streq(cmd, "W")) {
                 term = true; /* only $TERM comes while rounds are queued */
                 free(cmd);
                 break;

@@ -331,7 +331,7 @@ static void test_persist_round_trip(void **unused)
     uint32_t l1 = tp1->ls[0]->id, l2 = tp1->ls[1]->id;
     uint32_t l3 = vl_mrstate_topic_by_id(st, t2)->ls[0]->id;
     tp1->ls[1]->epoch = 0xfedcba98; /* persisted with every L record */
-    tp1->ls[1]->seal_sn = 3;         /* so is who sealed it */
+    tp1->ls[1]->seal_sn = 3;        /* so is who sealed it */
 
     /* three rounds, each persisted before it is applied */
     uint64_t ends[][3] = {{3, 2, 1}, {3, 5, 4}, {7, 5, 9}};
@@ -513,8 +513,8 @@ static void test_persist_groups_and_checkpoints(void **unused)
     /* every range found by GLSN is the one found by LLSN */
     bool found;
     vl_persist_range_t r;
-    assert_int_equal(vl_persist_range_at(p, t, rs[0].item.glsn_begin + 2, &r, &found, err,
-                                         sizeof err), 0);
+    assert_int_equal(
+        vl_persist_range_at(p, t, rs[0].item.glsn_begin + 2, &r, &found, err, sizeof err), 0);
     assert_true(found);
     assert_int_equal(vl_persist_ranges(p, t, slow, 6, rs, 1, &n, err, sizeof err), 0);
     assert_int_equal(r.item.ls_id, slow);
@@ -527,8 +527,8 @@ static void test_persist_groups_and_checkpoints(void **unused)
         assert_int_equal(rs[i].item.llsn_begin, 301 + 2 * i);
         assert_int_equal(rs[i].item.count, 2);
         assert_int_equal(rs[i].version, 151 + i);
-        assert_int_equal(vl_persist_range_at(p, t, rs[i].item.glsn_begin + 1, &r, &found, err,
-                                             sizeof err), 0);
+        assert_int_equal(
+            vl_persist_range_at(p, t, rs[i].item.glsn_begin + 1, &r, &found, err, sizeof err), 0);
         assert_true(found);
         assert_int_equal(r.item.ls_id, fast);
         assert_int_equal(r.item.llsn_begin, rs[i].item.llsn_begin);
