@@ -6,8 +6,10 @@
 */
 #ifndef VL_UTIL_H
 #define VL_UTIL_H
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 void *vl_malloc(size_t n);
 void *vl_calloc(size_t n, size_t size);
@@ -19,62 +21,64 @@ int64_t vl_now_us(void);
 /*  A random non-zero number (getrandom), for ids that must not collide. */
 uint64_t vl_random_u64(void);
 
+/*  Fixed-width integers at any address, little or big endian. memcpy and
+    the endian.h conversions compile to one load or store (and a bswap for
+    the other order): GCC does not merge the byte loops these once were,
+    and they were a fifth of the MR's CPU at 1,000 log streams. */
 static inline void vl_put_le16(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
+    v = htole16(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline void vl_put_le32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    v = htole32(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline void vl_put_le64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    v = htole64(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline uint16_t vl_get_le16(const uint8_t *p)
 {
-    return (uint16_t)(p[0] | (p[1] << 8));
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return le16toh(v);
 }
 static inline uint32_t vl_get_le32(const uint8_t *p)
 {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return le32toh(v);
 }
 static inline uint64_t vl_get_le64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 static inline void vl_put_be32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    v = htobe32(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline void vl_put_be64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    v = htobe64(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline uint32_t vl_get_be32(const uint8_t *p)
 {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return be32toh(v);
 }
 static inline uint64_t vl_get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return be64toh(v);
 }
 
 #endif

@@ -25,6 +25,7 @@
 */
 #ifndef VL_WIRE_H
 #define VL_WIRE_H
+#include <endian.h>
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -155,8 +156,9 @@ int vl_wire_payload(zmsg_t *msg, uint32_t n, uint64_t sum, zframe_t **data_p, ch
 /*  Size i of an array of sizes read from (or written to) a body. */
 static inline uint32_t vl_wire_size(const uint8_t *sizes, uint32_t i)
 {
-    const uint8_t *p = sizes + 4 * (size_t)i;
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, sizes + 4 * (size_t)i, sizeof v);
+    return le32toh(v);
 }
 /*  The sum of n sizes of such an array, in 64 bits. */
 uint64_t vl_wire_sizes_sum(const uint8_t *sizes, uint32_t n);
