@@ -41,6 +41,7 @@ int main(int argc, char **argv)
                                                           : "tcp://127.0.0.1:9092",
         .sync = true,
         .max_entry_size = VL_MAX_ENTRY_SIZE_DEFAULT,
+        .memtable_bytes = 256ull << 20,
         .cluster_id = 1,
     };
     int level = LOG_INFO;
@@ -65,6 +66,10 @@ int main(int argc, char **argv)
         VL_OPT_SIZE_DEF("max-entry-size", "BYTES",
                         "largest entry accepted, K/M/G suffixes\nallowed (default 1M)",
                         &cfg.max_entry_size, 0, 1ll << 30),
+        VL_OPT_SIZE_DEF("memtable", "BYTES",
+                        "size of a RocksDB memtable (up to 4 fill\nbefore writes wait for "
+                        "a flush; default 256M)",
+                        &cfg.memtable_bytes, 1ll << 20, 16ll << 30),
         VL_OPT_UINT_DEF("cluster-id", "N", "cluster id (default 1)", &cfg.cluster_id, 0,
                         UINT32_MAX),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",

@@ -2759,7 +2759,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
                args->data_dir, strerror(errno));
         goto err;
     }
-    if (vl_store_open(args->data_dir, &self->store) != 0) {
+    if (vl_store_open(args->data_dir, args->cfg.memtable_bytes, &self->store) != 0) {
         s_fail(args, VL_ESTORE, "%s", vl_store_errmsg());
         goto err;
     }

@@ -27,6 +27,7 @@ typedef struct {
     const char *mr;          /* MR endpoints, comma-separated */
     bool sync;               /* fsync entries before reporting them */
     uint64_t max_entry_size; /* larger entries are refused (VL_ETOOBIG) */
+    uint64_t memtable_bytes; /* RocksDB memtable size (0: the store's default) */
     uint32_t cluster_id;
 } vl_sn_config_t;
 

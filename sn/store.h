@@ -60,9 +60,11 @@ typedef struct {
     uint64_t range_end; /* first GLSN past the commit range holding glsn */
 } vl_store_cursor_t;
 
-/*  Opens (creating if missing) the database in dir. Returns 0 or VL_ESTORE
-    (message in vl_store_errmsg). Caller owns *store_p. */
-int vl_store_open(const char *dir, vl_store_t **store_p);
+/*  Opens (creating if missing) the database in dir, with memtables of
+    memtable_bytes (0: 64 MiB; up to 4 of them fill before writes wait for
+    a flush). Returns 0 or VL_ESTORE (message in vl_store_errmsg). Caller
+    owns *store_p. */
+int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p);
 void vl_store_destroy(vl_store_t **self_p);
 
 /*  The calling thread's message of its last failed store call. */

@@ -416,7 +416,7 @@ static void test_trim_after_queued_commit(void **state)
         s_wait_trim_seen(f, 4);
         s_stop_sn(f);
         vl_store_t *store;
-        assert_int_equal(vl_store_open(f->dir, &store), 0);
+        assert_int_equal(vl_store_open(f->dir, 0, &store), 0);
         vl_wbuf_t sizes, data;
         vl_wbuf_init(&sizes);
         vl_wbuf_init(&data);
@@ -1160,7 +1160,7 @@ static void test_sync_base(void **state)
        at the base and in line */
     s_stop_sn(f);
     vl_store_t *store;
-    assert_int_equal(vl_store_open(f->dir, &store), 0);
+    assert_int_equal(vl_store_open(f->dir, 0, &store), 0);
     vl_store_state_t st;
     assert_int_equal(vl_store_state(store, S_LS, &st), 0);
     assert_int_equal(st.llsn_end, 10);

@@ -26,7 +26,7 @@ static int s_setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-store-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    if (vl_store_open(f->dir, &f->store) != 0)
+    if (vl_store_open(f->dir, 0, &f->store) != 0)
         return -1;
     *state = f;
     return 0;
@@ -48,7 +48,7 @@ static void s_reopen(fixture_t *f)
 {
     vl_store_destroy(&f->store);
     assert_null(f->store);
-    assert_int_equal(vl_store_open(f->dir, &f->store), 0);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
 }
 
 /*  Writes entries "<ls>-<llsn>" padded to size (llsn % 7) + 4 and the new
@@ -751,7 +751,7 @@ static void test_format1_converted(void **state)
     rocksdb_writeoptions_destroy(wo);
     rocksdb_close(db);
     rocksdb_options_destroy(o);
-    assert_int_equal(vl_store_open(f->dir, &f->store), 0);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     char out[64];
     assert_int_equal(s_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
     assert_string_equal(out, "one||three");
@@ -763,7 +763,7 @@ static void test_format1_converted(void **state)
 static void test_open_error(void **state)
 {
     vl_store_t *store = NULL;
-    assert_int_equal(vl_store_open("/proc/version/not-a-dir", &store), VL_ESTORE);
+    assert_int_equal(vl_store_open("/proc/version/not-a-dir", 0, &store), VL_ESTORE);
     assert_null(store);
     assert_non_null(strstr(vl_store_errmsg(), "/proc/version/not-a-dir"));
 }
