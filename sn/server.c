@@ -2058,8 +2058,19 @@ static void s_on_batch_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
                       q.ls_id, self->sn_id, vl_store_errmsg());
         return;
     }
+    if (!found && complete && rep->d.llsn_end > q.llsn_hint) {
+        /* Names are held only from the first entry held on: below it they
+           were trimmed (or never came, for a replica synced from a base),
+           so a batch past the hint but below it may have been committed
+           and trimmed: cannot say. */
+        uint64_t first = 0;
+        bool have = false;
+        if (vl_store_first_entry(self->store, rep->ls_id, 1, &first, &have) != 0 || !have ||
+            first > q.llsn_hint + 1)
+            complete = false;
+    }
     if (!found && !complete)
-        final = false; /* too far back to look through: cannot say */
+        final = false; /* too far back to look through, or trimmed: cannot say */
     if (final && covered != r.n) {
         /* a sealed replica in line has every commit up to its end */
         vl_log(LOG_ERR,

@@ -947,6 +947,35 @@ static void test_batch_status(void **state)
     assert_int_equal(r.n, 3);
     vl_append_reply_free(&r.ar);
 
+    /* Trimmed to GLSN 4 (LLSN 4): batch C/1 (llsn 1..3) goes with its
+       name. Committed and trimmed is not "absent": the answer for it (the
+       client knows no batch of its own there: hint 0) is no longer final,
+       while C/2, which holds the first entry kept, still answers. */
+    v.trim_glsn = 4;
+    v.trim_offset = 3 * SIZE;
+    s_send_meta(f, NULL, &v);
+    s_wait_trim_seen(f, 4);
+    bool gone = false;
+    for (int64_t until = zclock_mono() + 5000; !gone && zclock_mono() < until;) {
+        s_batch_status(f, C, 1, 0, 0, &r);
+        gone = !r.found;
+        if (gone)
+            assert_false(r.final);
+        vl_append_reply_free(&r.ar);
+        if (!gone)
+            zclock_sleep(20); /* the trim is written by the writer thread */
+    }
+    assert_true(gone);
+    s_batch_status(f, C, 2, 0, 0, &r);
+    assert_true(r.found && r.final);
+    assert_int_equal(r.n, 2);
+    vl_append_reply_free(&r.ar);
+    /* a client that knows its batch at llsn 4 asks about a later one: the
+       names past it are all there, so "not here" is final */
+    s_batch_status(f, C, 3, 4, 0, &r);
+    assert_true(!r.found && r.final);
+    vl_append_reply_free(&r.ar);
+
     s_finish(&f);
 }
 
