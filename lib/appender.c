@@ -570,6 +570,24 @@ static void s_batch_requeue(vl_appender_t *self, s_batch_t *b, int rc, const cha
     self->nretry++;
 }
 
+/*  Replaces the DEALER of conn, dropping whatever it still queues: an
+    APPEND that never left (its peer unreachable) must not reach that
+    primary later, after its log stream was sealed and unsealed again,
+    once its batch went to another log stream. Batches still in flight on
+    it get no reply any more and are resolved like the first. */
+static void s_conn_reset(vl_appender_t *self, size_t conn)
+{
+    s_conn_t *c = &self->conns[conn];
+    zsock_destroy(&c->sock);
+    c->sock = zsock_new(ZMQ_DEALER);
+    if (!c->sock)
+        return;
+    zsock_set_linger(c->sock, 0);
+    zsock_set_sndhwm(c->sock, 0);
+    if (zsock_connect(c->sock, "%s", c->addr) != 0)
+        zsock_destroy(&c->sock);
+}
+
 /*  A BATCH_STATUS answer about b, which is being resolved. */
 static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t *hdr,
                               vl_rbuf_t *body)
@@ -592,6 +610,7 @@ static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t 
                  " entries committed, the others are not in the log",
                  self->topic, ls_id, self->o.timeout_ms, covered, want);
         s_batch_head(b, &r.ar);
+        s_conn_reset(self, self->ls[b->ls].conn);
         s_batch_requeue(self, b, VL_ESEALED, why);
     }
     /* otherwise: not (all) there yet and the log stream runs; ask again */
@@ -884,6 +903,12 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
         usable |= ok;
         room |= ok && self->ls[i].inflight < self->o.pipeline;
     }
+    /* sticky: s_pick_ls moves off a log stream that is unusable or has a
+       batch being resolved only once nothing is in flight; until then
+       there is no room (or the thread would spin on a zero timeout) */
+    if (self->o.sticky && self->o.ls_id == 0 && self->nls > 0 && self->ninflight > 0 &&
+        (!self->ls[self->cur].usable || now_us < self->ls[self->cur].suspect_until_us))
+        room = false;
     if (self->pn > 0 && room && !(self->o.sticky && self->nretry > 0))
         until = self->pend[self->phead].t_us + self->o.linger_us;
     for (size_t i = 0; i < self->ninflight; i++) {
@@ -963,10 +988,18 @@ static void s_actor(zsock_t *pipe, void *args)
         for (int k = 2; k < npoll; k++) {
             if (!(items[k].revents & ZMQ_POLLIN))
                 continue;
+            /* a connection reset while this pass handled an earlier one is
+               no longer in the list: skip it */
             size_t conn = 0;
-            while (zsock_resolve(self->conns[conn].sock) != items[k].socket)
+            while (conn < self->nconns &&
+                   (!self->conns[conn].sock ||
+                    zsock_resolve(self->conns[conn].sock) != items[k].socket))
                 conn++;
-            for (int m = 0; m < 256 && (zsock_events(self->conns[conn].sock) & ZMQ_POLLIN); m++) {
+            if (conn == self->nconns)
+                continue;
+            for (int m = 0; m < 256 && self->conns[conn].sock &&
+                            (zsock_events(self->conns[conn].sock) & ZMQ_POLLIN);
+                 m++) {
                 zmsg_t *msg = zmsg_recv(self->conns[conn].sock);
                 if (msg)
                     s_on_reply(self, conn, msg);

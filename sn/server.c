@@ -75,8 +75,10 @@
 #define S_PARK_MAX 1024
 #define S_PARK_BYTES_MAX (64ull << 20)
 #define S_META_ASK_US (50 * 1000)
-#define S_LOOKUPS_MAX 1024        /* LOOKUPs waiting for queued commits, per replica */
-#define S_BID_SCAN_MAX (1u << 20) /* batch names a BATCH_STATUS looks through at most */
+#define S_LOOKUPS_MAX 1024 /* LOOKUPs waiting for queued commits, per replica */
+#define S_BID_SCAN_MAX                                                                             \
+    (1u << 16) /* batch names a BATCH_STATUS looks through at most                                 \
+                  (it runs on the event loop; past this: not final) */
 
 /*  ---- types ---------------------------------------------------------------- */
 
@@ -674,11 +676,20 @@ static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
         vl_wbuf_t bids;
         vl_wbuf_init(&bids);
         uint32_t nbids = 0;
-        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + n, &bids, &nbids))
-            vl_log(LOG_WARNING,
-                   "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..; replicated "
-                   "without them: %s",
-                   self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg());
+        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + n, &bids, &nbids)) {
+            /* never without them: a replica holding entries without their
+               names would call their batch absent, and its client would
+               append it again */
+            vl_log(LOG_ERR,
+                   "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..: %s; the "
+                   "stream to sn=%u waits and retries (check this node's disk)",
+                   self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg(), b->sn_id);
+            vl_wbuf_free(&bids);
+            vl_wbuf_free(&sizes);
+            vl_wbuf_free(&data);
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
+            return;
+        }
         if (b->base && b->base == b->sent + 1) {
             s_base_mark_put(rep, b->base, &bids);
             nbids++; /* at most n names hold one of n entries: n + 1 <= the limit */

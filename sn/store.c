@@ -199,7 +199,9 @@ static int s_iter_done(rocksdb_iterator_t *it, int rc, const char *what);
     that did not decode. */
 static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
 {
-    if (!rc && c->corrupt) {
+    /* a value that did not decode reads as a missing entry: say damaged,
+       not trimmed */
+    if ((!rc || rc == VL_ETRIMMED) && c->corrupt) {
         s_seterr("ls=%u: %s: a stored batch of entries is malformed (the data directory is "
                  "damaged; replace this replica)",
                  c->ls, what);
