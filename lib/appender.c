@@ -570,12 +570,10 @@ static void s_batch_requeue(vl_appender_t *self, s_batch_t *b, int rc, const cha
     self->nretry++;
 }
 
-/*  Replaces the DEALER of conn, dropping whatever it still queues: an
-    APPEND that never left (its peer unreachable) must not reach that
-    primary later, after its log stream was sealed and unsealed again,
-    once its batch went to another log stream. Batches still in flight on
-    it get no reply any more and are resolved like the first. */
-static void s_conn_reset(vl_appender_t *self, size_t conn)
+/*  (Re)opens the DEALER of conn, dropping whatever the old one still
+    queues. No send limit: the pipeline bounds what is in flight. A socket
+    that cannot connect stays NULL: its batches fail with VL_EIO. */
+static void s_conn_open(vl_appender_t *self, size_t conn)
 {
     s_conn_t *c = &self->conns[conn];
     zsock_destroy(&c->sock);
@@ -598,11 +596,12 @@ static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t 
     vl_batch_status_reply_t r;
     if (vl_batch_status_reply_decode(body, &r) != 0)
         return;
-    uint64_t want = b->n - b->done, covered = s_runs_count(&r.ar);
-    if (r.found && r.n == want && covered == want) {
-        s_batch_runs(b, &r.ar); /* committed: the answer that got lost */
+    uint64_t want = b->n - b->done, covered;
+    vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
+    if (fate == VL_BATCH_COMMITTED) {
+        s_batch_runs(b, &r.ar);
         s_batch_finish(self, b, 0, NULL);
-    } else if (r.final && covered < want && (!r.found || covered == r.n)) {
+    } else if (fate == VL_BATCH_CUT) {
         char why[512];
         snprintf(why, sizeof why,
                  "append topic=%.64s ls=%u: no answer from its primary within %d ms; the log "
@@ -610,11 +609,14 @@ static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t 
                  " entries committed, the others are not in the log",
                  self->topic, ls_id, self->o.timeout_ms, covered, want);
         s_batch_head(b, &r.ar);
-        s_conn_reset(self, self->ls[b->ls].conn);
+        /* An APPEND that never left (its peer unreachable) must not reach
+           that primary later, after its log stream was sealed and
+           unsealed again: a new socket drops it. Batches still in flight
+           on the old one get no reply any more and are resolved too. */
+        s_conn_open(self, self->ls[b->ls].conn);
         s_batch_requeue(self, b, VL_ESEALED, why);
     }
-    /* otherwise: not (all) there yet and the log stream runs; ask again */
-    vl_append_reply_free(&r.ar);
+    vl_append_reply_free(&r.ar); /* VL_BATCH_UNKNOWN: asked again later */
 }
 
 static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
@@ -707,13 +709,7 @@ static size_t s_conn_get(vl_appender_t *self, const char *addr)
     s_conn_t *c = &self->conns[self->nconns++];
     memset(c, 0, sizeof *c);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    c->sock = zsock_new(ZMQ_DEALER);
-    if (c->sock) {
-        zsock_set_linger(c->sock, 0);
-        zsock_set_sndhwm(c->sock, 0);
-        if (zsock_connect(c->sock, "%s", c->addr) != 0)
-            zsock_destroy(&c->sock);
-    }
+    s_conn_open(self, conn);
     return conn;
 }
 
@@ -940,16 +936,8 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
 static void s_actor(zsock_t *pipe, void *args)
 {
     vl_appender_t *self = args;
-    for (size_t i = 0; i < self->nconns; i++) {
-        s_conn_t *c = &self->conns[i];
-        c->sock = zsock_new(ZMQ_DEALER);
-        if (!c->sock)
-            continue;
-        zsock_set_linger(c->sock, 0);
-        zsock_set_sndhwm(c->sock, 0); /* bounded by the pipeline instead */
-        if (zsock_connect(c->sock, "%s", c->addr) != 0)
-            zsock_destroy(&c->sock); /* its batches fail with VL_EIO */
-    }
+    for (size_t i = 0; i < self->nconns; i++)
+        s_conn_open(self, i);
     zsock_signal(pipe, 0);
     size_t nitems = 2 + self->nconns;
     zmq_pollitem_t *items = vl_calloc(nitems, sizeof *items);

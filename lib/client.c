@@ -590,6 +590,19 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
     return rc;
 }
 
+vl_batch_fate_t vl_batch_fate(const vl_batch_status_reply_t *r, uint64_t want, uint64_t *covered_p)
+{
+    uint64_t covered = 0;
+    for (uint32_t i = 0; i < r->ar.nruns; i++)
+        covered += r->ar.runs[i].count;
+    *covered_p = covered;
+    if (r->found && r->n == want && covered == want)
+        return VL_BATCH_COMMITTED; /* the answer that got lost */
+    if (r->final && covered < want && (!r->found || covered == r->n))
+        return VL_BATCH_CUT;
+    return VL_BATCH_UNKNOWN; /* not (all) there yet and the log stream runs */
+}
+
 /*  The APPEND of batch bseq (want entries) to ls_id got no reply: asks
     the replicas what became of it, as the appender does (appender.c): 0
     when it is committed (glsns[0..want) filled); VL_ESEALED when the log
@@ -636,19 +649,16 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
             vl_batch_status_reply_t r;
             if (crc == 0 && call.hdr.status == 0 &&
                 vl_batch_status_reply_decode(&call.body, &r) == 0) {
-                uint64_t covered = 0;
-                for (uint32_t i = 0; i < r.ar.nruns; i++)
-                    covered += r.ar.runs[i].count;
-                bool all = r.found && r.n == want && covered == want;
-                bool cut = r.final && covered < want && (!r.found || covered == r.n);
-                if (all || cut) {
+                uint64_t covered;
+                vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
+                if (fate != VL_BATCH_UNKNOWN) {
                     size_t k = 0;
                     for (uint32_t i = 0; i < r.ar.nruns; i++)
                         for (uint32_t j = 0; j < r.ar.runs[i].count && k < want; j++, k++)
                             if (glsns)
                                 glsns[k] = r.ar.runs[i].glsn_begin + j;
                     *head = k;
-                    rc = all ? 0 : VL_ESEALED;
+                    rc = fate == VL_BATCH_COMMITTED ? 0 : VL_ESEALED;
                 }
                 vl_append_reply_free(&r.ar);
             }

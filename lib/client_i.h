@@ -75,6 +75,16 @@ int vl_client_route(vl_client_t *client, const char *topic, bool fresh, const ch
                     vl_route_t *route);
 void vl_route_free(vl_route_t *route);
 
+/*  What a BATCH_STATUS reply r says of a batch of want entries whose
+    APPEND went unanswered (one rule for vl_append and the appender):
+    VL_BATCH_COMMITTED, every entry is committed (r's runs hold their
+    GLSNs); VL_BATCH_CUT, final: only the first *covered_p entries (r's
+    runs) are in the log and the others never will be; VL_BATCH_UNKNOWN,
+    ask again. *covered_p: how many entries r's runs hold. */
+typedef enum { VL_BATCH_UNKNOWN, VL_BATCH_COMMITTED, VL_BATCH_CUT } vl_batch_fate_t;
+vl_batch_fate_t vl_batch_fate(const vl_batch_status_reply_t *r, uint64_t want,
+                              uint64_t *covered_p);
+
 /*  ---- merge by GLSN (subscriber.c) ----------------------------------------
 
     Each source is the queue of one log stream's entries in GLSN order. GLSNs
