@@ -617,9 +617,6 @@ static int s_iter_done(rocksdb_iterator_t *it, int rc, const char *what)
     return s_check(err, what);
 }
 
-static bool s_bid_decode(const char *key, size_t klen, const char *v, size_t vlen, uint32_t ls_id,
-                         vl_batch_id_t *id);
-
 int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,
                         uint64_t trim_glsn)
 {
@@ -658,23 +655,18 @@ int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_i
        call a batch absent whose entries were committed and trimmed (it
        answers "not final" below the first entry held). */
     uint64_t keep_name = keep_key;
-    if (keep_key > 0) {
-        uint8_t k[S_KEY_LEN];
-        s_key(k, 'b', ls_id, keep_key);
-        rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
-        rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
-        if (rocksdb_iter_valid(it)) {
-            size_t klen = 0, vlen = 0;
-            const char *key = rocksdb_iter_key(it, &klen);
-            const char *v = rocksdb_iter_value(it, &vlen);
-            vl_batch_id_t id;
-            if (s_bid_decode(key, klen, v, vlen, ls_id, &id) && id.llsn_begin + id.n > keep_key)
-                keep_name = id.llsn_begin;
-        }
-        rc = s_iter_done(it, 0, "trim batch names");
-        if (rc)
-            return rc;
+    vl_wbuf_t holder;
+    vl_wbuf_init(&holder);
+    uint32_t nholder = 0;
+    rc = vl_store_read_bids(self, ls_id, keep_key, keep_key, &holder, &nholder);
+    if (rc == 0 && nholder > 0) {
+        vl_batch_id_t id;
+        vl_wire_bid(holder.data, 0, &id);
+        keep_name = id.llsn_begin;
     }
+    vl_wbuf_free(&holder);
+    if (rc)
+        return rc;
     s_delete_range(batch, 'd', ls_id, 0, keep_key);
     s_delete_range(batch, 'b', ls_id, 0, keep_name);
     s_delete_range(batch, 'c', ls_id, 0, keep_glsn_key);

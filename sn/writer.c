@@ -178,13 +178,6 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         /* the whole job is one value: one key, whatever its entry count */
         uint64_t llsn = job->llsn_begin + job->n;
         uint64_t bytes = job->data ? zframe_size(job->data) : 0;
-        if (vl_wire_sizes_sum(job->sizes, job->n) != bytes) {
-            s_job_fail(job, VL_EINVAL,
-                       "ls=%u: write of llsn=%llu..: sizes do not add up to "
-                       "the %llu bytes of the entries; nothing written",
-                       job->ls_id, (unsigned long long)job->llsn_begin, (unsigned long long)bytes);
-            return false;
-        }
         vl_store_batch_put_entries(t->batch, job->ls_id, job->llsn_begin, job->n, job->sizes,
                                    job->data ? zframe_data(job->data) : NULL, bytes);
         for (uint32_t i = 0; i < job->nbids; i++) {

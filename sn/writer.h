@@ -45,7 +45,10 @@ struct vl_writer_job {
     uint8_t *sizes;         /* WRITE: n sizes, u32 little endian (as the
                                REPLICATE body carries them) */
     zframe_t *data;         /* WRITE: the n entries back to back (bytes
-                               bytes): the payload frame, forwarded as is */
+                               bytes): the payload frame, forwarded as is;
+                               the submitter checked that the sizes add up
+                               to it (vl_wire_payload), the store keeps
+                               them as one value */
     uint8_t *bids;          /* WRITE: nbids batch names (vl_wire_bid
                                records) stored with the entries */
     uint32_t nbids;
