@@ -103,9 +103,10 @@ typedef struct fs_file {
     pthread_mutex_t rmu;
     uint64_t base; /* atomic */
     vl_subscriber_t *sub;
-    uint64_t sub_pos; /* topic offset of the first unread byte of rest[] */
-    uint8_t *rest;
-    size_t rest_len, rest_cap, rest_at;
+    uint64_t sub_pos;    /* topic offset of the first unread byte of rest[] */
+    const uint8_t *rest; /* the current entry, in sub's memory (valid until
+                            its next call, so not copied) */
+    size_t rest_len, rest_at;
 } fs_file_t;
 
 static vl_fs_t *s_fs(void)
@@ -194,8 +195,7 @@ static path_kind_t s_path(const char *path, char *topic, bool *follow)
 
 /* ---- attributes ------------------------------------------------------------ */
 
-static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t base,
-                              struct stat *st)
+static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t base, struct stat *st)
 {
     st->st_mode = S_IFREG | 0644;
     st->st_nlink = 1;
@@ -328,7 +328,9 @@ static int s_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     if (fi->flags & O_TRUNC)
         return -EPERM;
     if (!vl_topic_name_valid(topic)) {
-        vl_log(LOG_NOTICE, "create '%s': invalid topic name (use [A-Za-z0-9._-]{1,255}, not starting with '.')", topic);
+        vl_log(LOG_NOTICE,
+               "create '%s': invalid topic name (use [A-Za-z0-9._-]{1,255}, not starting with '.')",
+               topic);
         return -EINVAL;
     }
     int rc = vl_topic_create(fs->client, topic, 0, 0, NULL);
@@ -483,7 +485,6 @@ static int s_release(const char *path, struct fuse_file_info *fi)
 static void s_file_free(fs_file_t *f)
 {
     vl_subscriber_destroy(&f->sub);
-    free(f->rest);
     free(f->line);
     free(f->wdata);
     free(f->wlen);
@@ -641,15 +642,12 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off,
 
 /* ---- read ------------------------------------------------------------------ */
 
-/*  Keeps a copy of e as the file's current entry (the subscriber's data is
-    only valid until its next call). */
+/*  Makes e the file's current entry. Its bytes stay where the subscriber
+    has them, valid until its next call, which only this file makes, under
+    rmu: one copy per byte, into the reader's buffer. */
 static void s_keep_entry(fs_file_t *f, const vl_entry_t *e)
 {
-    if (e->size > f->rest_cap) {
-        f->rest_cap = e->size;
-        f->rest = vl_realloc(f->rest, f->rest_cap);
-    }
-    memcpy(f->rest, e->data, e->size);
+    f->rest = e->data;
     f->rest_len = e->size;
     f->rest_at = 0;
 }
@@ -704,8 +702,10 @@ static int s_read(const char *path, char *buf, size_t size, off_t off, struct fu
     uint64_t pos = f->base + (uint64_t)off;
     if (pos < t.trim_offset) {
         if (off != 0) {
-            vl_log(LOG_WARNING, "read %s at offset %lld: those bytes were trimmed; read from "
-                   "offset 0 for the oldest live entry", f->topic, (long long)off);
+            vl_log(LOG_WARNING,
+                   "read %s at offset %lld: those bytes were trimmed; read from "
+                   "offset 0 for the oldest live entry",
+                   f->topic, (long long)off);
             rc = VL_ETRIMMED;
             goto out;
         }
@@ -807,8 +807,10 @@ static int s_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         return -s_errno(rc);
     uint64_t live = t.end_offset - t.trim_offset;
     if ((uint64_t)size > live) {
-        vl_log(LOG_NOTICE, "truncate %s to %lld: larger than its %llu live bytes; a log only "
-               "shrinks from the front", topic, (long long)size, (unsigned long long)live);
+        vl_log(LOG_NOTICE,
+               "truncate %s to %lld: larger than its %llu live bytes; a log only "
+               "shrinks from the front",
+               topic, (long long)size, (unsigned long long)live);
         return -EINVAL;
     }
     if ((uint64_t)size == live)
@@ -886,9 +888,9 @@ static int s_utimens(const char *path, const struct timespec tv[2], struct fuse_
 
 /* ---- extended attributes, statfs ----------------------------------------- */
 
-static const char *s_xattrs[] = {"user.varlog.topic_id",      "user.varlog.first_glsn",
-                                 "user.varlog.last_glsn",     "user.varlog.trim_point",
-                                 "user.varlog.log_streams",   "user.varlog.replication_factor"};
+static const char *s_xattrs[] = {"user.varlog.topic_id",    "user.varlog.first_glsn",
+                                 "user.varlog.last_glsn",   "user.varlog.trim_point",
+                                 "user.varlog.log_streams", "user.varlog.replication_factor"};
 #define NXATTRS (sizeof s_xattrs / sizeof s_xattrs[0])
 
 static int s_getxattr(const char *path, const char *name, char *value, size_t size)

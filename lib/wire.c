@@ -712,13 +712,16 @@ int vl_subscribe_decode(vl_rbuf_t *r, vl_subscribe_t *m)
 
 void vl_sub_data_encode(const vl_sub_data_t *m, vl_wbuf_t *b)
 {
-    vl_wbuf_u8(b, m->last);
-    vl_wbuf_u32(b, m->n);
-    for (uint32_t i = 0; i < m->n; i++) {
-        vl_wbuf_u64(b, m->entries[i].glsn);
-        vl_wbuf_u64(b, m->entries[i].llsn);
-        vl_wbuf_u64(b, m->entries[i].offset);
-        vl_wbuf_u32(b, m->entries[i].size);
+    /* one reservation for the message: this runs per entry read */
+    uint8_t *p = s_wbuf_grow(b, 5 + (size_t)m->n * 28);
+    *p = m->last;
+    vl_put_le32(p + 1, m->n);
+    p += 5;
+    for (uint32_t i = 0; i < m->n; i++, p += 28) {
+        vl_put_le64(p, m->entries[i].glsn);
+        vl_put_le64(p + 8, m->entries[i].llsn);
+        vl_put_le64(p + 16, m->entries[i].offset);
+        vl_put_le32(p + 24, m->entries[i].size);
     }
 }
 
@@ -729,17 +732,17 @@ int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m)
     m->n = vl_rbuf_count(r, VL_WIRE_MAX_ENTRIES, 28);
     if (r->err)
         return VL_EPROTO;
-    m->entries = vl_calloc(m->n ? m->n : 1, sizeof *m->entries);
-    for (uint32_t i = 0; i < m->n; i++) {
-        m->entries[i].glsn = vl_rbuf_u64(r);
-        m->entries[i].llsn = vl_rbuf_u64(r);
-        m->entries[i].offset = vl_rbuf_u64(r);
-        m->entries[i].size = vl_rbuf_u32(r);
+    /* vl_rbuf_count checked that n entries of 28 bytes are there */
+    m->entries = vl_malloc((m->n ? m->n : 1) * sizeof *m->entries);
+    const uint8_t *p = r->p;
+    for (uint32_t i = 0; i < m->n; i++, p += 28) {
+        m->entries[i].glsn = vl_get_le64(p);
+        m->entries[i].llsn = vl_get_le64(p + 8);
+        m->entries[i].offset = vl_get_le64(p + 16);
+        m->entries[i].size = vl_get_le32(p + 24);
     }
-    if (r->err) {
-        vl_sub_data_free(m);
-        return VL_EPROTO;
-    }
+    r->p = p;
+    r->left -= (size_t)m->n * 28;
     return 0;
 }
 

@@ -32,7 +32,7 @@
     needs the number.
 
     Subscriptions: credit-based. The SN sends at most `credit` data messages
-    (<= 256 entries / 1 MiB each) before the next SUB_CREDIT, so what is
+    (<= 4096 entries / 1 MiB each) before the next SUB_CREDIT, so what is
     queued for a slow reader is bounded by its credit; credit is capped at
     S_SUB_MAX_CREDIT. The ROUTER is ROUTER_MANDATORY with a zero send
     timeout: a send to a peer that is gone or over its high-water mark fails
@@ -56,7 +56,7 @@
 #include "wire.h"
 #include "writer.h"
 
-#define S_SUB_MAX_ENTRIES 256
+#define S_SUB_MAX_ENTRIES 4096
 #define S_SUB_MAX_BYTES (1u << 20)
 #define S_SUB_MAX_CREDIT 1024
 #define S_MAX_SUBS 65536
@@ -213,11 +213,12 @@ typedef struct {
     int64_t meta_asked_us; /* last HELLO/GET_META sent for them */
     int64_t fast_hello_until_us;
     uint64_t append_seq;
-    int64_t sub_idle_us; /* S_SUB_IDLE_US; tests shorten it (SUB_IDLE_MS) */
-    int fault_kind;      /* tests (FAULT): the fault_n-th next job of this */
-    uint32_t fault_n;    /* kind fails as a disk error would */
-    vl_wbuf_t sub_data;  /* the payload of the SUBSCRIBE data message being
-                            built, kept between messages to reuse its room */
+    int64_t sub_idle_us;     /* S_SUB_IDLE_US; tests shorten it (SUB_IDLE_MS) */
+    int fault_kind;          /* tests (FAULT): the fault_n-th next job of this */
+    uint32_t fault_n;        /* kind fails as a disk error would */
+    vl_entry_pos_t *sub_pos; /* S_SUB_MAX_ENTRIES: the entries of that message */
+    vl_wbuf_t sub_data;      /* the payload of the SUBSCRIBE data message being
+                                built, kept between messages to reuse its room */
 } self_t;
 
 /*  A request for a log stream this node does not know yet: the client may
@@ -1557,7 +1558,7 @@ static uint64_t s_trim_point(const s_replica_t *rep)
 static bool s_sub_pump(self_t *self, s_sub_t *sub)
 {
     s_replica_t *rep = sub->rep;
-    vl_entry_pos_t pos[S_SUB_MAX_ENTRIES];
+    vl_entry_pos_t *pos = self->sub_pos;
     while (sub->credit > 0) {
         if (sub->cur.glsn < s_trim_point(rep) && sub->cur.glsn > rep->d.hwm) {
             /* The stream has sent every entry of this LS up to the last
@@ -2742,6 +2743,7 @@ static void s_self_destroy(self_t **self_p)
     vl_store_destroy(&self->store);
     vl_meta_free(&self->meta);
     vl_wbuf_free(&self->sub_data);
+    free(self->sub_pos);
     free(self);
     *self_p = NULL;
 }
@@ -2769,6 +2771,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     self->replicas = zhashx_new();
     zhashx_set_destructor(self->replicas, s_replica_free_item);
     self->subs = zhashx_new();
+    self->sub_pos = vl_malloc(S_SUB_MAX_ENTRIES * sizeof *self->sub_pos);
     zhashx_set_destructor(self->subs, s_sub_free_item);
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
