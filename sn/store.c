@@ -10,22 +10,69 @@
     entry missing inside a stored commit range means it was trimmed, which
     the readers report as VL_ETRIMMED rather than skipping.
 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "crc32c.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
+
+/*  One file of the entry log (see "the entry log" below). */
+typedef struct {
+    uint32_t id;
+    int fd;
+    const uint8_t *map; /* S_SEG_MAP bytes of address space, PROT_READ */
+    uint64_t size;      /* bytes written (atomic: the writer grows the last) */
+} s_seg_t;
 
 struct vl_store {
     rocksdb_t *db;
     rocksdb_options_t *opts;
-    rocksdb_writeoptions_t *wo_sync, *wo_nosync;
+    rocksdb_writeoptions_t *wo; /* no RocksDB WAL: the entry log is the WAL */
     rocksdb_readoptions_t *ro;
     char *dir;
+    /* the entry log */
+    char *logdir;
+    int logdir_fd;
+    pthread_rwlock_t seglock; /* segs: cursors read, rotation and GC change */
+    s_seg_t *segs;            /* consecutive ids, oldest first */
+    size_t nsegs;
+    uint64_t end;    /* where the next record goes in the last segment */
+    uint64_t rotate; /* S_SEG_ROTATE; tests make it small */
+    int broken;      /* a log write left the file in an unknown state */
+    char brokenmsg[512];
 };
+
+/*  A payload piece of the record being built: the caller's memory (ptr)
+    or the batch's own copy (own_off into own). */
+typedef struct {
+    const void *ptr;
+    size_t own_off, len;
+} s_piece_t;
 
 struct vl_store_batch {
     rocksdb_writebatch_t *wb;
+    /* the entry log record this batch becomes (s_reserve) */
+    bool reserved;
+    uint32_t seg;
+    uint64_t rec_off, pay_len;
+    s_piece_t *pieces;
+    size_t npieces, cap;
+    vl_wbuf_t own;
+    bool deletes; /* the write may free log segments (GC after it) */
+    int err;      /* a reservation failed: the write fails with it */
+    char errmsg[512];
 };
 
 #define S_KEY_LS 5   /* prefix byte + ls u32 */
@@ -74,13 +121,18 @@ static bool s_key_is(const char *k, size_t klen, char prefix, uint32_t ls)
 
 /*  ---- entries: one value per written batch --------------------------------
 
-    'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes u32 (little
-    endian, as the wire carries them), then the n entries back to back.
+    'd' ls llsn_begin -> 'S', n u32, segment id u32, offset u64 (big
+    endian), n sizes u32 (little endian, as the wire carries them): the n
+    entries lie back to back in the entry log, at that offset of that
+    segment. Stores of format 2 also hold values written before the entry
+    log, read as they are:
+    'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes, the n entries.
     One RocksDB key per writer job instead of one per entry: the memtable,
     the compaction and every iteration cost per batch. An entry is found
     by the batch at or before its LLSN (seek for prev). */
 
 #define S_BAT_HDR 5
+#define S_SBAT_HDR 17
 
 typedef struct {
     uint64_t start; /* LLSN of entry 0 */
@@ -88,19 +140,38 @@ typedef struct {
     const uint8_t *sizes; /* n u32 little endian */
     const uint8_t *data;  /* the entries back to back */
     size_t dlen;
+    bool logged; /* 'S': data is in segment seg at seg_off */
+    uint32_t seg;
+    uint64_t seg_off;
 } s_bat_t;
 
+static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, uint64_t len);
+
 /*  Decodes a batch value; false when the key is not a 'd' key of ls or the
-    value is malformed (sizes that do not add up to the payload). */
-static bool s_bat_decode(const char *key, size_t klen, const char *v, size_t vlen, uint32_t ls,
-                         s_bat_t *b)
+    value is malformed (sizes that do not add up to the payload, bytes
+    outside the entry log). The caller holds seglock for reading. */
+static bool s_bat_decode(vl_store_t *self, const char *key, size_t klen, const char *v, size_t vlen,
+                         uint32_t ls, s_bat_t *b)
 {
-    if (!s_key_is(key, klen, 'd', ls) || vlen < S_BAT_HDR || v[0] != 'B')
+    if (!s_key_is(key, klen, 'd', ls) || vlen < S_BAT_HDR)
         return false;
     b->start = vl_get_be64((const uint8_t *)key + 5);
     b->n = vl_get_be32((const uint8_t *)v + 1);
-    if (b->n == 0 || (vlen - S_BAT_HDR) / 4 < b->n)
+    if (v[0] == 'S') {
+        if (b->n == 0 || vlen < S_SBAT_HDR || (vlen - S_SBAT_HDR) / 4 != b->n ||
+            (vlen - S_SBAT_HDR) % 4)
+            return false;
+        b->logged = true;
+        b->seg = vl_get_be32((const uint8_t *)v + 5);
+        b->seg_off = vl_get_be64((const uint8_t *)v + 9);
+        b->sizes = (const uint8_t *)v + S_SBAT_HDR;
+        b->dlen = vl_wire_sizes_sum(b->sizes, b->n);
+        b->data = s_seg_bytes(self, b->seg, b->seg_off, b->dlen);
+        return b->data != NULL;
+    }
+    if (v[0] != 'B' || b->n == 0 || (vlen - S_BAT_HDR) / 4 < b->n)
         return false;
+    b->logged = false;
     b->sizes = (const uint8_t *)v + S_BAT_HDR;
     b->data = b->sizes + 4 * (size_t)b->n;
     b->dlen = vlen - S_BAT_HDR - 4 * (size_t)b->n;
@@ -129,7 +200,7 @@ static void s_ecur_load(s_ecur_t *c)
     if (!s_key_is(key, klen, 'd', c->ls))
         return;
     const char *v = rocksdb_iter_value(c->it, &vlen);
-    if (!s_bat_decode(key, klen, v, vlen, c->ls, &c->bat)) {
+    if (!s_bat_decode(c->store, key, klen, v, vlen, c->ls, &c->bat)) {
         c->corrupt = true;
         return;
     }
@@ -142,8 +213,11 @@ static void s_ecur_load(s_ecur_t *c)
     entry past it (c->have false when there is none). */
 static void s_ecur_seek(s_ecur_t *c, uint64_t llsn)
 {
-    if (!c->it)
+    if (!c->it) {
+        /* the entries point into log segments: none goes away meanwhile */
+        pthread_rwlock_rdlock(&c->store->seglock);
         c->it = rocksdb_create_iterator(c->store->db, c->store->ro);
+    }
     uint8_t k[S_KEY_LEN];
     s_key(k, 'd', c->ls, llsn);
     rocksdb_iter_seek_for_prev(c->it, (const char *)k, sizeof k);
@@ -211,17 +285,591 @@ static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
         return rc;
     rc = s_iter_done(c->it, rc, what);
     c->it = NULL;
+    pthread_rwlock_unlock(&c->store->seglock);
     return rc;
+}
+
+/*  ---- the entry log ----------------------------------------------------------
+
+    RocksDB writes every value twice at least (its WAL, then the flushed
+    table) and checksums them in software with Debian's build: for 4 KiB
+    entries that bound appends at a third of the disk. So the entries go
+    once to an append-only log of our own, in DIR/vlog/NNNNNNNNNN.vlog, and
+    RocksDB keeps only where they are ('S' values), with its WAL off:
+
+    - Every store write is one record: header (magic "VLR1", CRC-32C of the
+      rest, payload bytes u64, batch bytes u32, zero u32; little endian),
+      the entries of its batches back to back, then the RocksDB WriteBatch
+      itself (rocksdb_writebatch_data). The record is written (and
+      fdatasync'ed when the write asks for it) before the WriteBatch is
+      applied to RocksDB: one synced write per group commit, as before.
+    - Each WriteBatch also puts 'w' -> segment u32, offset u64 of its own
+      record. After a crash RocksDB holds what its last flush wrote, 'w'
+      says which record that was, and the records after it are applied
+      again from the log (s_log_replay). A torn record at the end of the
+      last segment (a crash in the middle of a write) was never
+      acknowledged and is cut off.
+    - A segment is closed (fdatasync'ed) when it passes S_SEG_ROTATE bytes,
+      which also starts a RocksDB flush, so a restart replays about one
+      segment at most. A segment goes once no 'd' value refers to it and a
+      flush made its records unnecessary for replay (s_log_gc, after trims
+      and deletions).
+    - Readers see the segments through read-only shared mappings (the page
+      cache, no copy); seglock keeps a segment mapped while a cursor may
+      point into it. */
+
+#define S_LOG_MAGIC 0x31524c56u /* "VLR1" little endian */
+#define S_REC_HDR 24
+#define S_SEG_ROTATE (512ull << 20)
+#define S_SEG_MAP (8ull << 30) /* address space per segment: a record never crosses it */
+#define S_REC_MAX (S_SEG_MAP - S_SEG_ROTATE)
+
+static void s_seg_path(const vl_store_t *self, uint32_t id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%010u.vlog", self->logdir, id);
+}
+
+/*  The mapped bytes [off, off+len) of segment seg, or NULL when the log
+    does not hold them. The caller holds seglock. */
+static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, uint64_t len)
+{
+    if (self->nsegs == 0 || seg < self->segs[0].id || seg - self->segs[0].id >= self->nsegs)
+        return NULL;
+    const s_seg_t *g = &self->segs[seg - self->segs[0].id];
+    uint64_t size = __atomic_load_n(&g->size, __ATOMIC_ACQUIRE);
+    if (off > size || len > size - off)
+        return NULL;
+    return g->map + off;
+}
+
+/*  Maps fd as segment id and adds it at the end of the table (seglock held
+    for writing, or nobody else running). */
+static int s_seg_add(vl_store_t *self, uint32_t id, int fd, uint64_t size)
+{
+    void *map = mmap(NULL, S_SEG_MAP, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        s_seterr("entry log: mmap of segment %u: %s", id, strerror(errno));
+        close(fd);
+        return VL_ESTORE;
+    }
+    self->segs = vl_realloc(self->segs, (self->nsegs + 1) * sizeof *self->segs);
+    self->segs[self->nsegs++] = (s_seg_t){.id = id, .fd = fd, .map = map, .size = size};
+    return 0;
+}
+
+static s_seg_t *s_seg_last(vl_store_t *self)
+{
+    return &self->segs[self->nsegs - 1];
+}
+
+/*  Creates segment id (empty) and makes it the one written. */
+static int s_seg_create(vl_store_t *self, uint32_t id)
+{
+    char path[PATH_MAX];
+    s_seg_path(self, id, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        s_seterr("entry log: create %s: %s (check the data directory's disk and permissions)", path,
+                 strerror(errno));
+        return VL_ESTORE;
+    }
+    if (fsync(self->logdir_fd) != 0) {
+        s_seterr("entry log: fsync of %s: %s", self->logdir, strerror(errno));
+        close(fd);
+        unlink(path);
+        return VL_ESTORE;
+    }
+    pthread_rwlock_wrlock(&self->seglock);
+    int rc = s_seg_add(self, id, fd, 0);
+    pthread_rwlock_unlock(&self->seglock);
+    if (rc == 0)
+        self->end = 0;
+    return rc;
+}
+
+/*  Closes the segment written (its records durable) and starts the next. */
+static int s_rotate(vl_store_t *self)
+{
+    s_seg_t *last = s_seg_last(self);
+    if (fdatasync(last->fd) != 0) {
+        s_seterr("entry log: fdatasync of segment %u: %s", last->id, strerror(errno));
+        return VL_ESTORE;
+    }
+    int rc = s_seg_create(self, s_seg_last(self)->id + 1);
+    if (rc)
+        return rc;
+    /* the memtables' records are in the closed segment: a flush now keeps
+       a restart's replay to about one segment */
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 0);
+    char *err = NULL;
+    rocksdb_flush(self->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (err) {
+        vl_log(LOG_WARNING, "store: starting a flush after segment %u: %s", last->id, err);
+        rocksdb_free(err);
+    }
+    return 0;
+}
+
+/*  Reserves len payload bytes in the record batch b becomes; sets *seg and
+    *off to where they will be. Only the writer thread builds batches with
+    entries, one at a time, each written before the next is begun. */
+static bool s_reserve(vl_store_t *self, vl_store_batch_t *b, size_t len, uint32_t *seg,
+                      uint64_t *off)
+{
+    if (b->err)
+        return false;
+    if (!b->reserved) {
+        int rc = self->end >= self->rotate ? s_rotate(self) : 0;
+        if (rc) {
+            b->err = rc;
+            snprintf(b->errmsg, sizeof b->errmsg, "%s", s_errmsg);
+            return false;
+        }
+        b->reserved = true;
+        b->seg = s_seg_last(self)->id;
+        b->rec_off = self->end;
+        b->pay_len = 0;
+    }
+    if (b->pay_len + len > S_REC_MAX - b->rec_off) {
+        b->err = VL_ESTORE;
+        snprintf(b->errmsg, sizeof b->errmsg,
+                 "entry log: one write of more than %llu bytes does not fit a segment",
+                 (unsigned long long)S_REC_MAX);
+        return false;
+    }
+    *seg = b->seg;
+    *off = b->rec_off + S_REC_HDR + b->pay_len;
+    b->pay_len += len;
+    return true;
+}
+
+static void s_piece_add(vl_store_batch_t *b, const void *ptr, const void *copy, size_t len)
+{
+    if (len == 0)
+        return;
+    if (b->npieces == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->pieces = vl_realloc(b->pieces, b->cap * sizeof *b->pieces);
+    }
+    s_piece_t *p = &b->pieces[b->npieces++];
+    p->ptr = ptr;
+    p->len = len;
+    p->own_off = b->own.len;
+    if (!ptr)
+        vl_wbuf_mem(&b->own, copy, len);
+}
+
+/*  Writes all of iov (n buffers) at off, in pieces as the kernel takes them. */
+static int s_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
+{
+    while (n > 0) {
+        int cnt = n < IOV_MAX ? n : IOV_MAX;
+        ssize_t w = pwritev(fd, iov, cnt, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        off += (uint64_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0 && w > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/*  Writes batch b as the next record (synced when sync) and applies it to
+    RocksDB. On failure nothing of it stays, in the log or in RocksDB. */
+static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
+{
+    if (self->broken) {
+        s_seterr("%s", self->brokenmsg);
+        return VL_ESTORE;
+    }
+    if (b->err) {
+        s_seterr("%s", b->errmsg);
+        return b->err;
+    }
+    if (!b->reserved) {
+        if (self->end >= self->rotate) {
+            int rc = s_rotate(self);
+            if (rc)
+                return rc;
+        }
+        b->seg = s_seg_last(self)->id;
+        b->rec_off = self->end;
+        b->pay_len = 0;
+    } else if (b->seg != s_seg_last(self)->id || b->rec_off != self->end) {
+        s_seterr("entry log: a batch was built before the previous one was written (a bug: "
+                 "report it)");
+        return VL_ESTORE;
+    }
+    uint8_t wv[12];
+    vl_put_be32(wv, b->seg);
+    vl_put_be64(wv + 4, b->rec_off);
+    rocksdb_writebatch_put(b->wb, "w", 1, (const char *)wv, sizeof wv);
+    size_t replen;
+    const char *repdata = rocksdb_writebatch_data(b->wb, &replen);
+    if (replen > UINT32_MAX || b->pay_len + replen > S_REC_MAX - b->rec_off) {
+        s_seterr("entry log: a write of %llu bytes does not fit a segment",
+                 (unsigned long long)(b->pay_len + replen));
+        return VL_ESTORE;
+    }
+    uint8_t hdr[S_REC_HDR];
+    vl_put_le32(hdr, S_LOG_MAGIC);
+    vl_put_le64(hdr + 8, b->pay_len);
+    vl_put_le32(hdr + 16, (uint32_t)replen);
+    vl_put_le32(hdr + 20, 0);
+    size_t niov = b->npieces + 2;
+    struct iovec *iov = vl_malloc(niov * sizeof *iov);
+    uint32_t crc = vl_crc32c(0, hdr + 8, S_REC_HDR - 8);
+    for (size_t i = 0; i < b->npieces; i++) {
+        const s_piece_t *p = &b->pieces[i];
+        const void *data = p->ptr ? p->ptr : b->own.data + p->own_off;
+        iov[i + 1] = (struct iovec){.iov_base = (void *)data, .iov_len = p->len};
+        crc = vl_crc32c(crc, data, p->len);
+    }
+    crc = vl_crc32c(crc, repdata, replen);
+    vl_put_le32(hdr + 4, crc);
+    iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof hdr};
+    iov[niov - 1] = (struct iovec){.iov_base = (void *)repdata, .iov_len = replen};
+    s_seg_t *seg = s_seg_last(self);
+    uint64_t total = S_REC_HDR + b->pay_len + replen;
+    int rc = 0;
+    if (s_pwritev_all(seg->fd, iov, (int)niov, b->rec_off) != 0) {
+        s_seterr("entry log: write to segment %u: %s (check the disk of the storage node)", seg->id,
+                 strerror(errno));
+        rc = VL_ESTORE;
+    } else if (sync && fdatasync(seg->fd) != 0) {
+        /* the kernel may have dropped the pages: nothing is known any more */
+        s_seterr("entry log: fdatasync of segment %u: %s (restart the storage node)", seg->id,
+                 strerror(errno));
+        snprintf(self->brokenmsg, sizeof self->brokenmsg, "%s", s_errmsg);
+        self->broken = 1;
+        rc = VL_ESTORE;
+    }
+    free(iov);
+    if (rc == 0) {
+        char *err = NULL;
+        rocksdb_write(self->db, self->wo, b->wb, &err);
+        rc = s_check(err, "write");
+    }
+    if (rc) {
+        /* no record may stay that RocksDB did not take: a replay would
+           apply it */
+        if (ftruncate(seg->fd, (off_t)b->rec_off) != 0 && !self->broken) {
+            snprintf(self->brokenmsg, sizeof self->brokenmsg,
+                     "entry log: cutting a failed write off segment %u: %s (restart the "
+                     "storage node)",
+                     seg->id, strerror(errno));
+            self->broken = 1;
+        }
+        return rc;
+    }
+    self->end = b->rec_off + total;
+    __atomic_store_n(&seg->size, self->end, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/*  Reads the record at off of segment g: 0 and *len_p when it is whole and
+    its checksum holds, VL_ESTORE otherwise (message set). */
+static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const uint8_t **rep_p,
+                       uint32_t *replen_p)
+{
+    if (g->size - off < S_REC_HDR) {
+        s_seterr("segment %u: %llu bytes at offset %llu are not a record header", g->id,
+                 (unsigned long long)(g->size - off), (unsigned long long)off);
+        return VL_ESTORE;
+    }
+    const uint8_t *h = g->map + off;
+    uint64_t pay = vl_get_le64(h + 8);
+    uint32_t replen = vl_get_le32(h + 16);
+    if (vl_get_le32(h) != S_LOG_MAGIC || pay > g->size - off - S_REC_HDR ||
+        replen > g->size - off - S_REC_HDR - pay) {
+        s_seterr("segment %u: no whole record at offset %llu", g->id, (unsigned long long)off);
+        return VL_ESTORE;
+    }
+    uint32_t crc = vl_crc32c(0, h + 8, S_REC_HDR - 8);
+    crc = vl_crc32c(crc, h + S_REC_HDR, pay + replen);
+    if (crc != vl_get_le32(h + 4)) {
+        s_seterr("segment %u: the record at offset %llu fails its checksum", g->id,
+                 (unsigned long long)off);
+        return VL_ESTORE;
+    }
+    *len_p = S_REC_HDR + pay + replen;
+    *rep_p = h + S_REC_HDR + pay;
+    *replen_p = replen;
+    return 0;
+}
+
+static int s_seg_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*  Opens the entry log, creating it when missing, and applies to RocksDB
+    the records its last flush did not cover. */
+static int s_log_open(vl_store_t *self)
+{
+    size_t n = strlen(self->dir) + 8;
+    self->logdir = vl_malloc(n);
+    snprintf(self->logdir, n, "%s/vlog", self->dir);
+    if (mkdir(self->logdir, 0755) != 0 && errno != EEXIST) {
+        s_seterr("entry log: mkdir %s: %s", self->logdir, strerror(errno));
+        return VL_ESTORE;
+    }
+    self->logdir_fd = open(self->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->logdir_fd < 0) {
+        s_seterr("entry log: open %s: %s", self->logdir, strerror(errno));
+        return VL_ESTORE;
+    }
+    DIR *d = opendir(self->logdir);
+    if (!d) {
+        s_seterr("entry log: opendir %s: %s", self->logdir, strerror(errno));
+        return VL_ESTORE;
+    }
+    uint32_t *ids = NULL;
+    size_t nids = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned id;
+        char tail[8];
+        if (sscanf(e->d_name, "%10u.%5s", &id, tail) == 2 && strcmp(tail, "vlog") == 0 &&
+            strlen(e->d_name) == 15) {
+            ids = vl_realloc(ids, (nids + 1) * sizeof *ids);
+            ids[nids++] = id;
+        }
+    }
+    closedir(d);
+    qsort(ids, nids, sizeof *ids, s_seg_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < nids && !rc; i++) {
+        char path[PATH_MAX];
+        s_seg_path(self, ids[i], path, sizeof path);
+        if (i > 0 && ids[i] != ids[i - 1] + 1) {
+            s_seterr("entry log: segment %u is missing before %s (the data directory is "
+                     "damaged; replace this replica)",
+                     ids[i - 1] + 1, path);
+            rc = VL_ESTORE;
+            break;
+        }
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            s_seterr("entry log: open %s: %s", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            rc = VL_ESTORE;
+            break;
+        }
+        rc = s_seg_add(self, ids[i], fd, (uint64_t)st.st_size);
+    }
+    free(ids);
+    if (rc)
+        return rc;
+    if (self->nsegs == 0)
+        return s_seg_create(self, 1);
+
+    /* where RocksDB's durable state ends */
+    char *err = NULL;
+    size_t vlen = 0;
+    char *w = rocksdb_get(self->db, self->ro, "w", 1, &vlen, &err);
+    if (err)
+        return s_check(err, "read the entry log position");
+    size_t at = 0; /* segment index */
+    uint64_t off = 0;
+    if (w) {
+        bool ok = vlen == 12;
+        uint32_t wseg = ok ? vl_get_be32((const uint8_t *)w) : 0;
+        uint64_t woff = ok ? vl_get_be64((const uint8_t *)w + 4) : 0;
+        rocksdb_free(w);
+        uint64_t len;
+        const uint8_t *rep;
+        uint32_t replen;
+        if (!ok || wseg < self->segs[0].id || wseg - self->segs[0].id >= self->nsegs ||
+            s_rec_check(&self->segs[wseg - self->segs[0].id], woff, &len, &rep, &replen) != 0) {
+            s_seterr("entry log: it lacks record %u/%llu, which the store already applied "
+                     "(entries written with --sync none lost in a crash?); replace this "
+                     "replica",
+                     wseg, (unsigned long long)woff);
+            return VL_ESTORE;
+        }
+        at = wseg - self->segs[0].id;
+        off = woff + len;
+    }
+    uint64_t applied = 0;
+    for (; at < self->nsegs; at++, off = 0) {
+        s_seg_t *g = &self->segs[at];
+        while (off < g->size) {
+            uint64_t len;
+            const uint8_t *rep;
+            uint32_t replen;
+            if (s_rec_check(g, off, &len, &rep, &replen) != 0) {
+                if (at + 1 < self->nsegs) {
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "%s", s_errmsg);
+                    s_seterr("entry log: %s, and later segments exist (the data directory is "
+                             "damaged; replace this replica)",
+                             msg);
+                    return VL_ESTORE;
+                }
+                /* a write torn by a crash: never acknowledged */
+                vl_log(LOG_WARNING,
+                       "store: entry log segment %u ends with %llu bytes of an unfinished "
+                       "write (a crash while writing); cutting them off",
+                       g->id, (unsigned long long)(g->size - off));
+                if (ftruncate(g->fd, (off_t)off) != 0 || fdatasync(g->fd) != 0) {
+                    s_seterr("entry log: cutting segment %u at %llu: %s", g->id,
+                             (unsigned long long)off, strerror(errno));
+                    return VL_ESTORE;
+                }
+                g->size = off;
+                break;
+            }
+            rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)rep, replen);
+            rocksdb_write(self->db, self->wo, wb, &err);
+            rocksdb_writebatch_destroy(wb);
+            if (err)
+                return s_check(err, "replay the entry log");
+            applied++;
+            off += len;
+        }
+    }
+    self->end = s_seg_last(self)->size;
+    if (applied > 0) {
+        vl_log(LOG_NOTICE,
+               "store: applied %llu records of the entry log that the store had "
+               "not flushed (the last stop was not clean)",
+               (unsigned long long)applied);
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        rocksdb_flush(self->db, fo, &err);
+        rocksdb_flushoptions_destroy(fo);
+        if (err)
+            return s_check(err, "flush after the replay");
+    }
+    return 0;
+}
+
+/*  Removes the segments nothing needs any more: below the oldest one a
+    stored batch refers to (per log stream, its first batch is its oldest)
+    and, after a flush, below the one written. Runs in the writer thread. */
+static void s_log_gc(vl_store_t *self)
+{
+    if (self->nsegs < 2)
+        return;
+    uint32_t keep = s_seg_last(self)->id;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', 0, 0);
+    for (rocksdb_iter_seek(it, (const char *)k, sizeof k); rocksdb_iter_valid(it);) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
+        if (vlen >= S_SBAT_HDR && v[0] == 'S') {
+            uint32_t seg = vl_get_be32((const uint8_t *)v + 5);
+            if (seg < keep)
+                keep = seg;
+        } else {
+            keep = 0; /* a batch from before the entry log: keep everything */
+        }
+        if (ls == UINT32_MAX || keep <= self->segs[0].id)
+            break;
+        s_key(k, 'd', ls + 1, 0);
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    if (err) {
+        vl_log(LOG_WARNING, "store: entry log cleanup: %s", err);
+        rocksdb_free(err);
+        return;
+    }
+    if (keep <= self->segs[0].id)
+        return;
+    /* their records must not be needed for a replay */
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flush(self->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (err) {
+        vl_log(LOG_WARNING, "store: entry log cleanup: flush: %s", err);
+        rocksdb_free(err);
+        return;
+    }
+    size_t drop = keep - self->segs[0].id;
+    pthread_rwlock_wrlock(&self->seglock);
+    for (size_t i = 0; i < drop; i++) {
+        s_seg_t *g = &self->segs[i];
+        char path[PATH_MAX];
+        s_seg_path(self, g->id, path, sizeof path);
+        munmap((void *)g->map, S_SEG_MAP);
+        close(g->fd);
+        if (unlink(path) != 0)
+            vl_log(LOG_WARNING, "store: removing %s: %s", path, strerror(errno));
+    }
+    memmove(self->segs, self->segs + drop, (self->nsegs - drop) * sizeof *self->segs);
+    self->nsegs -= drop;
+    pthread_rwlock_unlock(&self->seglock);
+    fsync(self->logdir_fd);
+    vl_log(LOG_INFO, "store: removed %zu entry log segments no entry is left in", drop);
+}
+
+void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes)
+{
+    self->rotate = bytes;
+}
+
+size_t vl_store_segments(vl_store_t *self)
+{
+    pthread_rwlock_rdlock(&self->seglock);
+    size_t n = self->nsegs;
+    pthread_rwlock_unlock(&self->seglock);
+    return n;
+}
+
+static void s_log_close(vl_store_t *self)
+{
+    for (size_t i = 0; i < self->nsegs; i++) {
+        munmap((void *)self->segs[i].map, S_SEG_MAP);
+        close(self->segs[i].fd);
+    }
+    free(self->segs);
+    self->segs = NULL;
+    self->nsegs = 0;
+    if (self->logdir_fd >= 0)
+        close(self->logdir_fd);
+    self->logdir_fd = -1;
+    free(self->logdir);
+    self->logdir = NULL;
 }
 
 /*  ---- open / close ---------------------------------------------------- */
 
-#define S_FORMAT 2 /* 1: one 'd' key per entry; 2: one per batch */
+#define S_FORMAT 3 /* 1: one 'd' key per entry; 2: one per batch; 3: the entry log */
+
+static void s_put_inline(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t n,
+                         const uint8_t *sizes, const void *data, size_t bytes);
 
 /*  Checks the store's format ('v' key) and brings a store of format 1 (one
     'd' key per entry, written before batches were stored whole) to format
     2, each entry becoming a batch of one, in one synced write with the new
-    'v' key (atomic: a crash leaves the old format, converted again). */
+    'v' key (atomic: a crash leaves the old format, converted again).
+    Format 2 needs no conversion: its batches are read where they are, new
+    ones go to the entry log. */
 static int s_format(vl_store_t *self)
 {
     char *err = NULL;
@@ -243,14 +891,17 @@ static int s_format(vl_store_t *self)
     vl_store_batch_t *b = vl_store_batch_new();
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
     int rc = 0;
-    for (rocksdb_iter_seek(it, "d", 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+    for (rocksdb_iter_seek(it, "d", 1); format < 2 && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
         size_t klen, elen;
         const char *key = rocksdb_iter_key(it, &klen);
         if (klen != S_KEY_LEN || key[0] != 'd')
             break;
         const char *e = rocksdb_iter_value(it, &elen);
-        vl_store_batch_put_entry(b, vl_get_be32((const uint8_t *)key + 1),
-                                 vl_get_be64((const uint8_t *)key + 5), e, elen);
+        uint8_t size[4];
+        vl_put_le32(size, (uint32_t)elen);
+        s_put_inline(b, vl_get_be32((const uint8_t *)key + 1),
+                     vl_get_be64((const uint8_t *)key + 5), 1, size, e, elen);
     }
     rc = s_iter_done(it, rc, "convert entries to batches");
     const char fmt = S_FORMAT;
@@ -266,6 +917,9 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     *store_p = NULL;
     vl_store_t *self = vl_calloc(1, sizeof *self);
     self->dir = vl_strdup(dir);
+    self->logdir_fd = -1;
+    self->rotate = S_SEG_ROTATE;
+    pthread_rwlock_init(&self->seglock, NULL);
     self->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(self->opts, 1);
     /* Entries are written in batches by one thread; bigger memtables mean
@@ -285,15 +939,17 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
             rocksdb_free(err);
         int rc = VL_ESTORE;
         rocksdb_options_destroy(self->opts);
+        pthread_rwlock_destroy(&self->seglock);
         free(self->dir);
         free(self);
         return rc;
     }
-    self->wo_sync = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(self->wo_sync, 1);
-    self->wo_nosync = rocksdb_writeoptions_create();
+    self->wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_disable_WAL(self->wo, 1);
     self->ro = rocksdb_readoptions_create();
-    int rc = s_format(self);
+    int rc = s_log_open(self);
+    if (!rc)
+        rc = s_format(self);
     if (rc) {
         vl_store_destroy(&self);
         return rc;
@@ -307,9 +963,22 @@ void vl_store_destroy(vl_store_t **self_p)
     vl_store_t *self = *self_p;
     if (!self)
         return;
+    /* the memtables hold what only the entry log has: flush them so that
+       the next start replays nothing */
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    char *err = NULL;
+    rocksdb_flush(self->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (err) {
+        vl_log(LOG_WARNING, "store: flush at close: %s (the next start replays the entry log)",
+               err);
+        rocksdb_free(err);
+    }
     rocksdb_close(self->db);
-    rocksdb_writeoptions_destroy(self->wo_sync);
-    rocksdb_writeoptions_destroy(self->wo_nosync);
+    s_log_close(self);
+    pthread_rwlock_destroy(&self->seglock);
+    rocksdb_writeoptions_destroy(self->wo);
     rocksdb_readoptions_destroy(self->ro);
     rocksdb_options_destroy(self->opts);
     free(self->dir);
@@ -428,6 +1097,8 @@ void vl_store_batch_destroy(vl_store_batch_t **self_p)
     if (!self)
         return;
     rocksdb_writebatch_destroy(self->wb);
+    free(self->pieces);
+    vl_wbuf_free(&self->own);
     free(self);
     *self_p = NULL;
 }
@@ -435,6 +1106,11 @@ void vl_store_batch_destroy(vl_store_batch_t **self_p)
 void vl_store_batch_clear(vl_store_batch_t *self)
 {
     rocksdb_writebatch_clear(self->wb);
+    self->reserved = false;
+    self->npieces = 0;
+    self->own.len = 0;
+    self->deletes = false;
+    self->err = 0;
 }
 
 int vl_store_batch_count(vl_store_batch_t *self)
@@ -442,8 +1118,55 @@ int vl_store_batch_count(vl_store_batch_t *self)
     return rocksdb_writebatch_count(self->wb);
 }
 
-void vl_store_batch_put_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin,
-                                uint32_t n, const uint8_t *sizes, const void *data, size_t bytes)
+/*  Puts an 'S' value: n entries at off of segment seg. */
+static void s_put_logged(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t n,
+                         const uint8_t *sizes, uint32_t seg, uint64_t off)
+{
+    uint8_t k[S_KEY_LEN], hdr[S_SBAT_HDR];
+    s_key(k, 'd', ls_id, llsn_begin);
+    hdr[0] = 'S';
+    vl_put_be32(hdr + 1, n);
+    vl_put_be32(hdr + 5, seg);
+    vl_put_be64(hdr + 9, off);
+    const char *keys[1] = {(const char *)k};
+    size_t klens[1] = {sizeof k};
+    const char *vals[2] = {(const char *)hdr, (const char *)sizes};
+    size_t vlens[2] = {sizeof hdr, 4 * (size_t)n};
+    rocksdb_writebatch_putv(self->wb, 1, keys, klens, 2, vals, vlens);
+}
+
+static void s_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                          uint64_t llsn_begin, uint32_t n, const uint8_t *sizes, const void *data,
+                          size_t bytes, bool copy)
+{
+    if (n == 0)
+        return;
+    uint32_t seg;
+    uint64_t off;
+    if (!s_reserve(store, self, bytes, &seg, &off))
+        return; /* vl_store_write fails with the reason */
+    s_piece_add(self, copy ? NULL : data, data, bytes);
+    s_put_logged(self, ls_id, llsn_begin, n, sizes, seg, off);
+}
+
+void vl_store_batch_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                                uint64_t llsn_begin, uint32_t n, const uint8_t *sizes,
+                                const void *data, size_t bytes)
+{
+    s_put_entries(self, store, ls_id, llsn_begin, n, sizes, data, bytes, true);
+}
+
+void vl_store_batch_put_entries_ref(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                                    uint64_t llsn_begin, uint32_t n, const uint8_t *sizes,
+                                    const void *data, size_t bytes)
+{
+    s_put_entries(self, store, ls_id, llsn_begin, n, sizes, data, bytes, false);
+}
+
+/*  Puts a 'B' value (the entries inside it): the format-1 conversion and
+    the cut of a batch from before the entry log. */
+static void s_put_inline(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t n,
+                         const uint8_t *sizes, const void *data, size_t bytes)
 {
     if (n == 0)
         return;
@@ -459,12 +1182,12 @@ void vl_store_batch_put_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t
     rocksdb_writebatch_putv(self->wb, 1, keys, klens, 3, vals, vlens);
 }
 
-void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
-                              const void *data, size_t len)
+void vl_store_batch_put_entry(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                              uint64_t llsn, const void *data, size_t len)
 {
     uint8_t size[4];
     vl_put_le32(size, (uint32_t)len);
-    vl_store_batch_put_entries(self, ls_id, llsn, 1, size, data, len);
+    vl_store_batch_put_entries(self, store, ls_id, llsn, 1, size, data, len);
 }
 void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state)
 {
@@ -503,6 +1226,7 @@ static void s_delete_range(vl_store_batch_t *self, char prefix, uint32_t ls, uin
     uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
     s_key(b, prefix, ls, from);
     s_key(e, prefix, ls, to);
+    self->deletes = true;
     rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e, sizeof e);
 }
 
@@ -526,6 +1250,8 @@ void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint6
             memset(e + 1, 0, S_KEY_LEN - 1);
         } else
             s_key(e, prefixes[i], ls_id + 1, 0);
+        self->deletes = true;
+        self->deletes = true;
         rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
                                         sizeof e);
     }
@@ -541,7 +1267,10 @@ int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t 
     int rc = 0;
     if (s_ecur_at(&c, llsn_end + 1) && c.bat.start <= llsn_end) {
         uint32_t keep = (uint32_t)(llsn_end + 1 - c.bat.start);
-        vl_store_batch_put_entries(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data, c.off);
+        if (c.bat.logged) /* the same bytes in the log, fewer of them */
+            s_put_logged(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.seg, c.bat.seg_off);
+        else
+            s_put_inline(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data, c.off);
     }
     rc = s_ecur_done(&c, rc, "truncate");
     if (rc)
@@ -582,6 +1311,8 @@ void vl_store_batch_delete_data(vl_store_batch_t *self, uint32_t ls_id)
             memset(e + 1, 0, S_KEY_LEN - 1);
         } else
             s_key(e, prefixes[i], ls_id + 1, 0);
+        self->deletes = true;
+        self->deletes = true;
         rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
                                         sizeof e);
     }
@@ -676,9 +1407,10 @@ int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_i
 
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
 {
-    char *err = NULL;
-    rocksdb_write(self->db, sync ? self->wo_sync : self->wo_nosync, batch->wb, &err);
-    return s_check(err, "write");
+    int rc = s_log_write(self, batch, sync);
+    if (rc == 0 && batch->deletes)
+        s_log_gc(self);
+    return rc;
 }
 
 /*  ---- reads ------------------------------------------------------------ */

@@ -1,12 +1,17 @@
 /*  store.h - the storage node's RocksDB store (vl_store_*).
 
     One RocksDB database per data directory holds every log stream replica
-    of the storage node. Keys (DESIGN.md "SN RocksDB", numbers big endian so
-    that keys sort numerically):
+    of the storage node; the entries' bytes are in the entry log next to
+    it (DIR/vlog, see store.c), RocksDB says where. Keys (DESIGN.md "SN RocksDB", numbers big endian
+   so that keys sort numerically):
 
-        'd' ls u32 llsn_begin u64  -> a batch of entries: 'B', n u32, n sizes
-                                      (u32 little endian), the entries
-        'v'                        -> store format (2)
+        'd' ls u32 llsn_begin u64  -> a batch of entries: 'S', n u32, segment
+                                      u32, offset u64, n sizes (u32 little
+                                      endian); format 2 stores also hold
+                                      'B', n u32, n sizes, the entries
+        'v'                        -> store format (3)
+        'w'                        -> the entry log record of the last write
+                                      (segment u32, offset u64)
         'c' ls u32 glsn_begin u64  -> commit range (vl_store_range_t)
         'o' ls u32 offset_begin u64 -> glsn_begin (ranges with bytes > 0)
         'm' ls u32                 -> replica state (vl_store_state_t)
@@ -67,6 +72,11 @@ typedef struct {
 int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p);
 void vl_store_destroy(vl_store_t **self_p);
 
+/*  Tests: the size at which the entry log starts a new segment (512 MiB),
+    and how many segments it has. */
+void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes);
+size_t vl_store_segments(vl_store_t *self);
+
 /*  The calling thread's message of its last failed store call. */
 const char *vl_store_errmsg(void);
 
@@ -85,12 +95,21 @@ void vl_store_batch_clear(vl_store_batch_t *self);
 /*  Number of operations in the batch. */
 int vl_store_batch_count(vl_store_batch_t *self);
 /*  Adds n entries llsn_begin.. as one value: sizes (n u32 little endian,
-    as the wire holds them) and data, their bytes back to back (bytes). */
-void vl_store_batch_put_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin,
-                                uint32_t n, const uint8_t *sizes, const void *data, size_t bytes);
-/*  One entry, as a batch of one. */
-void vl_store_batch_put_entry(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn,
-                              const void *data, size_t len);
+    as the wire holds them) and data, their bytes back to back (bytes),
+    copied. The bytes go to store's entry log when the batch is written,
+    the value says where: a batch with entries must be written (or
+    cleared) before another one gets entries. */
+void vl_store_batch_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                                uint64_t llsn_begin, uint32_t n, const uint8_t *sizes,
+                                const void *data, size_t bytes);
+/*  The same without a copy of data: it must stay as it is until
+    vl_store_write returns (the writer's jobs hold their payload frames). */
+void vl_store_batch_put_entries_ref(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                                    uint64_t llsn_begin, uint32_t n, const uint8_t *sizes,
+                                    const void *data, size_t bytes);
+/*  One entry, as a batch of one (copied). */
+void vl_store_batch_put_entry(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
+                              uint64_t llsn, const void *data, size_t len);
 void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state);
 void vl_store_batch_put_range(vl_store_batch_t *self, uint32_t ls_id, const vl_store_range_t *r);
 /*  Adds the deletion of everything of ls_id below trim_glsn that the store
@@ -119,7 +138,8 @@ void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id);
     name of ls_id, but not of its state (a base replaces them, see
     VL_WRITER_BASE). */
 void vl_store_batch_delete_data(vl_store_batch_t *self, uint32_t ls_id);
-/*  Writes the batch atomically, fsynced when sync. Returns 0 or VL_ESTORE. */
+/*  Writes the batch atomically, fsynced when sync: one record of the
+    entry log, then RocksDB (without its WAL). Returns 0 or VL_ESTORE. */
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync);
 
 /*  ---- reading ---------------------------------------------------------- */

@@ -178,8 +178,10 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         /* the whole job is one value: one key, whatever its entry count */
         uint64_t llsn = job->llsn_begin + job->n;
         uint64_t bytes = job->data ? zframe_size(job->data) : 0;
-        vl_store_batch_put_entries(t->batch, job->ls_id, job->llsn_begin, job->n, job->sizes,
-                                   job->data ? zframe_data(job->data) : NULL, bytes);
+        /* the job keeps its frame until it is handed back: no copy */
+        vl_store_batch_put_entries_ref(t->batch, t->store, job->ls_id, job->llsn_begin, job->n,
+                                       job->sizes, job->data ? zframe_data(job->data) : NULL,
+                                       bytes);
         for (uint32_t i = 0; i < job->nbids; i++) {
             vl_batch_id_t id;
             vl_wire_bid(job->bids, i, &id);
