@@ -610,6 +610,32 @@ static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const ui
     return 0;
 }
 
+/*  The last segment lost its record at woff, which RocksDB applied: finds
+    where its whole records end, cuts the rest off when that is at or before
+    woff. VL_ESTORE otherwise (a record lost in the middle). */
+static int s_log_tail(vl_store_t *self, uint64_t woff)
+{
+    s_seg_t *g = s_seg_last(self);
+    uint64_t off = 0, len;
+    const uint8_t *rep;
+    uint32_t replen;
+    while (off < g->size && s_rec_check(g, off, &len, &rep, &replen) == 0)
+        off += len;
+    if (off > woff)
+        return VL_ESTORE;
+    vl_log(LOG_WARNING,
+           "store: the entry log lost its last %llu bytes in a crash, written without sync "
+           "(commits or trims the store already holds); going on from offset %llu of segment %u",
+           (unsigned long long)(g->size - off), (unsigned long long)off, g->id);
+    if (ftruncate(g->fd, (off_t)off) != 0 || fdatasync(g->fd) != 0) {
+        s_seterr("entry log: cutting segment %u at %llu: %s", g->id, (unsigned long long)off,
+                 strerror(errno));
+        return VL_ESTORE;
+    }
+    g->size = off;
+    return 0;
+}
+
 static int s_seg_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -650,7 +676,8 @@ static int s_log_open(vl_store_t *self)
         }
     }
     closedir(d);
-    qsort(ids, nids, sizeof *ids, s_seg_cmp);
+    if (nids > 1)
+        qsort(ids, nids, sizeof *ids, s_seg_cmp);
     int rc = 0;
     for (size_t i = 0; i < nids && !rc; i++) {
         char path[PATH_MAX];
@@ -695,16 +722,32 @@ static int s_log_open(vl_store_t *self)
         uint64_t len;
         const uint8_t *rep;
         uint32_t replen;
-        if (!ok || wseg < self->segs[0].id || wseg - self->segs[0].id >= self->nsegs ||
-            s_rec_check(&self->segs[wseg - self->segs[0].id], woff, &len, &rep, &replen) != 0) {
-            s_seterr("entry log: it lacks record %u/%llu, which the store already applied "
-                     "(entries written with --sync none lost in a crash?); replace this "
-                     "replica",
-                     wseg, (unsigned long long)woff);
+        if (!ok || wseg < self->segs[0].id || wseg - self->segs[0].id >= self->nsegs) {
+            s_seterr("entry log: the store's last write was in segment %u, which is not there "
+                     "(the data directory is damaged; replace this replica)",
+                     wseg);
             return VL_ESTORE;
         }
         at = wseg - self->segs[0].id;
-        off = woff + len;
+        if (s_rec_check(&self->segs[at], woff, &len, &rep, &replen) == 0) {
+            off = woff + len;
+        } else {
+            /* RocksDB flushed the effect of a record the crash then lost:
+               one written without sync (a commit, a trim; entries are
+               synced first unless --sync none). The store has it, the log
+               need not: it goes on from its last whole record, if that
+               is where the lost one began or earlier. */
+            rc = at + 1 == self->nsegs ? s_log_tail(self, woff) : VL_ESTORE;
+            if (rc) {
+                s_seterr("entry log: it lacks record %u/%llu, which the store already "
+                         "applied (entries written with --sync none lost in a crash?); "
+                         "replace this replica",
+                         wseg, (unsigned long long)woff);
+                return rc;
+            }
+            self->end = s_seg_last(self)->size;
+            return 0;
+        }
     }
     uint64_t applied = 0;
     for (; at < self->nsegs; at++, off = 0) {
@@ -800,7 +843,12 @@ static void s_log_gc(vl_store_t *self)
     }
     if (keep <= self->segs[0].id)
         return;
-    /* their records must not be needed for a replay */
+    /* their records must not be needed for a replay; and what the flush
+       makes durable must be in the log first */
+    if (fdatasync(s_seg_last(self)->fd) != 0) {
+        vl_log(LOG_WARNING, "store: entry log cleanup: fdatasync: %s", strerror(errno));
+        return;
+    }
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(fo, 1);
     rocksdb_flush(self->db, fo, &err);
@@ -964,7 +1012,10 @@ void vl_store_destroy(vl_store_t **self_p)
     if (!self)
         return;
     /* the memtables hold what only the entry log has: flush them so that
-       the next start replays nothing */
+       the next start replays nothing (the log synced first: the flush must
+       not get ahead of it) */
+    if (self->nsegs > 0 && fdatasync(s_seg_last(self)->fd) != 0)
+        vl_log(LOG_WARNING, "store: fdatasync of the entry log at close: %s", strerror(errno));
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(fo, 1);
     char *err = NULL;
