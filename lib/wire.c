@@ -38,6 +38,13 @@ static uint8_t *s_wbuf_grow(vl_wbuf_t *b, size_t n)
     return p;
 }
 
+void vl_wbuf_reserve(vl_wbuf_t *b, size_t n)
+{
+    size_t len = b->len;
+    s_wbuf_grow(b, n);
+    b->len = len;
+}
+
 void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v)
 {
     *s_wbuf_grow(b, 1) = v;

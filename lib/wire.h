@@ -99,6 +99,8 @@ typedef struct {
 
 void vl_wbuf_init(vl_wbuf_t *b);
 void vl_wbuf_free(vl_wbuf_t *b);
+/*  Makes room for n more bytes without adding any. */
+void vl_wbuf_reserve(vl_wbuf_t *b, size_t n);
 void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v);
 void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v);
 void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v);

@@ -58,6 +58,7 @@
 
 #define S_SUB_MAX_ENTRIES 4096
 #define S_SUB_MAX_BYTES (1u << 20)
+#define S_SUB_OWN_BYTES (64u << 10) /* payloads this big are sent without a copy */
 #define S_SUB_MAX_CREDIT 1024
 #define S_MAX_SUBS 65536
 #define S_SUB_IDLE_US (30ll * 1000000) /* a subscription not heard of for this long is dropped */
@@ -266,6 +267,47 @@ static int s_send_to(self_t *self, zframe_t *rid, zmsg_t **msg_p)
                zmq_strerror(zmq_errno()));
     }
     return rc;
+}
+
+static void s_free_owned(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/*  Sends msg to rid with data (len bytes, malloc'd, now ZeroMQ's) as its
+    last frame, by reference: a subscriber's megabyte is not copied again.
+    ROUTER_MANDATORY and the high-water mark apply to a message's first
+    frame: once that went, the rest follows. */
+static int s_send_owned(self_t *self, zframe_t *rid, zmsg_t **msg_p, void *data, size_t len)
+{
+    zframe_t *to = zframe_dup(rid);
+    int rc = zframe_send(&to, self->router, ZFRAME_MORE);
+    if (rc != 0) {
+        char hex[64];
+        s_rid_hex(rid, hex, sizeof hex);
+        vl_log(LOG_DEBUG, "sn=%u: reply to peer %s not sent: %s", self->sn_id, hex,
+               zmq_strerror(zmq_errno()));
+        zframe_destroy(&to);
+        zmsg_destroy(msg_p);
+        free(data);
+        return -1;
+    }
+    zframe_t *f;
+    while ((f = zmsg_pop(*msg_p)))
+        if (zframe_send(&f, self->router, ZFRAME_MORE) != 0)
+            zframe_destroy(&f);
+    zmsg_destroy(msg_p);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, data, len, s_free_owned, NULL) != 0) {
+        free(data);
+        return -1;
+    }
+    if (zmq_msg_send(&m, zsock_resolve(self->router), 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
 }
 
 static void s_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int status,
@@ -1254,7 +1296,15 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
     }
     char why[160];
     zframe_t *payload;
-    uint64_t bytes = vl_wire_sizes_sum(a.sizes, a.n);
+    /* one pass over the sizes: their sum, and the first one too big */
+    uint64_t bytes = 0;
+    uint32_t big = a.n;
+    for (uint32_t i = 0; i < a.n; i++) {
+        uint32_t size = vl_wire_size(a.sizes, i);
+        bytes += size;
+        if (size > self->cfg->max_entry_size && big == a.n)
+            big = i;
+    }
     if (vl_wire_payload(msg, a.n, bytes, &payload, why, sizeof why)) {
         s_reply_error(self, rid, hdr, VL_EPROTO, "APPEND ls=%u: %s; nothing was written", a.ls_id,
                       why);
@@ -1295,15 +1345,12 @@ static void s_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
                       a.ls_id, self->sn_id);
         return;
     }
-    for (uint32_t i = 0; i < a.n; i++) {
-        uint32_t size = vl_wire_size(a.sizes, i);
-        if (size > self->cfg->max_entry_size) {
-            s_reply_error(self, rid, hdr, VL_ETOOBIG,
-                          "APPEND ls=%u: entry %u of the batch has %zu bytes, more than the "
-                          "maximum entry size %" PRIu64 "; nothing was written",
-                          a.ls_id, i, (size_t)size, self->cfg->max_entry_size);
-            return;
-        }
+    if (big < a.n) {
+        s_reply_error(self, rid, hdr, VL_ETOOBIG,
+                      "APPEND ls=%u: entry %u of the batch has %zu bytes, more than the "
+                      "maximum entry size %" PRIu64 "; nothing was written",
+                      a.ls_id, big, (size_t)vl_wire_size(a.sizes, big), self->cfg->max_entry_size);
+        return;
     }
     if (self->queued_bytes + bytes > S_QUEUED_BYTES_MAX) {
         s_reply_error(self, rid, hdr, VL_EBUSY,
@@ -1606,10 +1653,22 @@ static bool s_sub_pump(self_t *self, s_sub_t *sub)
         h.cluster_id = self->cfg->cluster_id;
         zmsg_t *msg = vl_wire_msg(&h, &b);
         vl_wbuf_free(&b);
-        if (n > 0)
-            zmsg_addmem(msg, data->data, data->len); /* one payload frame */
+        int src;
+        if (n > 0 && data->len >= S_SUB_OWN_BYTES) {
+            /* a big payload goes as it is, and the next one gets a new
+               buffer */
+            void *own = data->data;
+            size_t len = data->len;
+            vl_wbuf_init(data);
+            vl_wbuf_reserve(data, S_SUB_MAX_BYTES);
+            src = s_send_owned(self, sub->rid, &msg, own, len);
+        } else {
+            if (n > 0)
+                zmsg_addmem(msg, data->data, data->len); /* one payload frame */
+            src = s_send_to(self, sub->rid, &msg);
+        }
         sub->credit--;
-        if (s_send_to(self, sub->rid, &msg) != 0 || last) {
+        if (src != 0 || last) {
             s_sub_remove(self, sub);
             return false;
         }
