@@ -41,7 +41,7 @@ int main(int argc, char **argv)
                                                           : "tcp://127.0.0.1:9092",
         .sync = true,
         .max_entry_size = VL_MAX_ENTRY_SIZE_DEFAULT,
-        .memtable_bytes = 256ull << 20,
+        .memtable_bytes = 64ull << 20,
         .cluster_id = 1,
     };
     int level = LOG_INFO;
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
                         &cfg.max_entry_size, 0, 1ll << 30),
         VL_OPT_SIZE_DEF("memtable", "BYTES",
                         "size of a RocksDB memtable (up to 4 fill\nbefore writes wait for "
-                        "a flush; default 256M)",
+                        "a flush; default 64M)",
                         &cfg.memtable_bytes, 1ll << 20, 16ll << 30),
         VL_OPT_UINT_DEF("cluster-id", "N", "cluster id (default 1)", &cfg.cluster_id, 0,
                         UINT32_MAX),

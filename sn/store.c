@@ -970,10 +970,11 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     pthread_rwlock_init(&self->seglock, NULL);
     self->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(self->opts, 1);
-    /* Entries are written in batches by one thread; bigger memtables mean
-       fewer, larger flushes and less compaction while writes go on: 256 MiB
-       (varlogsn's default) against 64 MiB gave +15-25 % appends at rf 1,
-       +35 % at rf 3, +10 % for 4 KiB entries (BENCHMARKS.md). */
+    /* The memtables hold where entries are, commit ranges and states, not
+       the entries (those are in the entry log): a few dozen bytes per
+       written batch, so 64 MiB (varlogsn's default) rarely fills before a
+       segment rotation flushes it. When the entries were values, 256 MiB
+       against 64 gave +15-35 % appends. */
     rocksdb_options_set_write_buffer_size(self->opts,
                                           memtable_bytes ? (size_t)memtable_bytes : 64u << 20);
     rocksdb_options_set_max_write_buffer_number(self->opts, 4);
