@@ -1,42 +1,46 @@
 /*  appender.c - asynchronous, batching, pipelining appends.
 
-    vl_appender_append(_many) copies the entries once, into one growing
-    buffer of the callers' queue (no allocation per entry), and queues them
-    under a mutex, taken once per call (and one clock read for the linger
-    timer), so many entries handed over at once cost little more than one;
-    an eventfd wakes the appender's thread (a zactor) when the
-    queue goes from empty to not empty, so a busy producer costs one
-    syscall per wake-up, not per entry. The thread owns every socket: one
-    DEALER per primary storage node.
+    vl_appender_append(_many) copies each entry once, straight into the
+    open batch: its payload buffer, its sizes, its callback arguments (run
+    length coded, so a caller that passes one argument for many entries
+    stores one). The callers close a batch when it is full (batch_entries
+    or batch_bytes) and put it on a ready list, under a mutex taken once per
+    call, with at most one clock read (the time a batch is opened, for
+    linger); an eventfd wakes the appender's thread (a zactor) only when it
+    may not know of the work (a batch opened or a ready list no longer
+    empty), so a busy producer costs one syscall per batch, not per entry.
+    The thread owns every socket: one DEALER per primary storage node.
 
-    The thread cuts batches from the head of the queue when one is full
-    (batch_entries or batch_bytes), when its oldest entry has lingered
-    linger_us, or when a flush asks for everything, and sends each batch as
-    one APPEND to the next log stream (round robin per batch) that has fewer
-    than `pipeline` batches in flight. A batch's entries are contiguous in
-    the thread's buffer, so they become its one payload frame with one
-    copy; the frame is sent by reference (ZeroMQ shares its buffer), so a
-    batch costs a few allocations whatever its entry count. Replies are
-    matched by request id.
+    The thread takes the ready batches in order, and the open one when it
+    has lingered linger_us and a log stream has room for it (under back
+    pressure it keeps filling instead) or when a flush waits for it, and
+    sends each batch as one APPEND to the next log stream (round robin per
+    batch) that has fewer than `pipeline` batches in flight. The payload
+    frame is the batch's buffer itself, by reference (zmq_msg_init_data with
+    a reference count, so that the batch keeps it for a retry and the last
+    of the batch and ZeroMQ frees it): a byte is copied once between the
+    caller and the socket, and a batch costs a few allocations whatever its
+    entry count. Replies are matched by request id.
 
     Batches complete out of order across log streams, but callbacks run in
     append order: the in-order queue (vl_ordq) releases a batch only when
-    every batch cut before it is done. The memory held is bounded: append
+    every batch closed before it is done. The memory held is bounded: append
     blocks while the entries not yet called back exceed max_bytes or
     max_entries.
 
     The APPEND reply carries GLSN runs only, not offsets; callbacks get
     offset UINT64_MAX (an entry's offset is known to subscribers and to
-    vl_lookup_offset).
+    vl_lookup_offset). With opts.count_cb, one call per run of entries with
+    one argument and one outcome instead, and no GLSNs are kept.
 
     Failover: a log stream that answers VL_ESEALED (sealed: nothing of the
     batch was written past the sealed end, and an append cut by the seal
     names its committed head) or VL_ENOLS (not written) is marked unusable
     and the batch, minus its committed head, is queued for retry; the
     metadata is refreshed when no usable log stream is left, and the retry
-    goes to another running one. Each batch keeps its payload frame and
-    sizes for that. In sticky mode
-    (one log stream, for input order) no new batch is cut while a retry
+    goes to another running one. Each batch keeps its payload and sizes
+    for that. In sticky mode
+    (one log stream, for input order) no new batch is sent while a retry
     is pending, and retries go out in append order once every batch sent to
     the sealed log stream has its answer, so the order survives the move.
     A batch that timed out is not simply sent again: it may be written,
@@ -132,24 +136,40 @@ size_t vl_ordq_size(const vl_ordq_t *self)
 
 #define APP_MAX_BYTES ((size_t)64 << 20)
 
-typedef struct {
-    size_t off; /* of its bytes in in_data (callers) or pend_data (thread) */
-    uint32_t size;
-    void *cb_arg;
-    int64_t t_us; /* when it was queued, for linger */
-} s_entry_t;
+#define APP_BUF_MAX ((size_t)1 << 20) /* largest first size of a batch's buffer */
+#define APP_COPY_MAX 256              /* smaller payloads are copied into their frame */
 
+/*  A batch's payload. The callers write the entries into it, and ZeroMQ
+    sends it from there (zmq_msg_init_data) while the batch keeps it for a
+    retry: whichever lets go last frees it, maybe ZeroMQ's I/O thread. */
 typedef struct {
-    uint64_t seq; /* in the ordq */
+    int refs; /* atomic */
+    size_t cap;
+    uint8_t data[];
+} s_buf_t;
+
+/*  cb_args of consecutive entries, run-length coded: a caller that passes
+    one argument for many entries (varlogfs: its open file) costs one run. */
+typedef struct {
+    void *arg;
+    size_t n;
+} s_run_t;
+
+typedef struct s_batch {
+    struct s_batch *next; /* in the callers' ready list or the thread's FIFO */
+    int64_t t_us;         /* when its first entry was queued, for linger */
+    uint64_t seq;         /* in the ordq */
     uint64_t request_id;
     size_t ls; /* index in self->ls */
     size_t n, bytes;
-    void **cb_args;
-    uint64_t *glsns; /* n slots: glsns[0..done) are known */
+    s_run_t *args; /* the entries' cb_args */
+    size_t nargs, cap_args;
+    uint64_t *glsns; /* n slots (only for a per-entry callback): glsns[0..done) are known */
     size_t done;     /* entries committed so far (a head cut by a seal) */
     uint8_t *sizes;  /* n sizes, u32 little endian (as the body holds them) */
-    zframe_t *data;  /* entries done..n-1 back to back: the payload, kept
-                        for a retry elsewhere */
+    size_t cap_n;
+    s_buf_t *buf; /* the entries back to back: buf->data[off, bytes) are */
+    size_t off;   /* those not committed yet, the payload (kept for a retry) */
     int attempts;
     int rc;
     char errmsg[512];
@@ -198,13 +218,12 @@ struct vl_appender {
 
     /* shared with the callers, under mutex */
     pthread_mutex_t mutex;
-    pthread_cond_t cond; /* room in the queue; completions for flush */
-    s_entry_t *in;
-    size_t nin, capin;
-    vl_wbuf_t in_data; /* the bytes of in[] */
+    pthread_cond_t cond;            /* room in the queue; completions for flush */
+    s_batch_t *open;                /* the batch the callers fill */
+    s_batch_t *ready, **ready_tail; /* full ones, for the thread to send */
     uint64_t appended, completed;
     size_t outstanding_bytes;
-    uint64_t flush_target; /* cut without lingering until this many were cut */
+    uint64_t flush_target; /* close the open batch without lingering */
     bool stopping;
     int first_rc;
     char first_msg[512];
@@ -214,11 +233,8 @@ struct vl_appender {
     size_t nls, rr;
     s_conn_t *conns;
     size_t nconns;
-    s_entry_t *pend; /* FIFO: pend[phead .. phead+pn) */
-    size_t phead, pn, pcap, pend_bytes;
-    vl_wbuf_t pend_data; /* the bytes of pend[], in FIFO order */
-    uint64_t cut;        /* entries cut into batches so far */
-    uint64_t flush_seen;
+    s_batch_t *pend, **pend_tail; /* FIFO of closed batches not sent yet */
+    int64_t open_t_us;            /* t_us of the open batch, INT64_MAX: none */
     s_batch_t **inflight;
     size_t ninflight;
     s_batch_t **retry; /* refused batches waiting for another log stream */
@@ -238,51 +254,123 @@ static void s_wake(vl_appender_t *self)
     (void)rc; /* EAGAIN: the counter is already non-zero, the thread wakes anyway */
 }
 
-/*  Moves the callers' queue into the thread's FIFO. */
-static void s_take_input(vl_appender_t *self)
+static s_buf_t *s_buf_new(size_t cap)
+{
+    s_buf_t *buf = vl_malloc(sizeof *buf + cap);
+    buf->refs = 1;
+    buf->cap = cap;
+    return buf;
+}
+
+/*  Drops a reference to buf; also ZeroMQ's free function for a payload
+    sent from it (hint is the buffer). */
+static void s_buf_release(void *data, void *hint)
+{
+    (void)data;
+    s_buf_t *buf = hint;
+    if (buf && __atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(buf);
+}
+
+/*  A new batch for the callers to fill, its buffer room for at least
+    first bytes. */
+static s_batch_t *s_batch_new(vl_appender_t *self, size_t first, int64_t now_us)
+{
+    s_batch_t *b = vl_calloc(1, sizeof *b);
+    /* room for a full batch: growing it would copy the bytes again (a
+       larger batch_bytes grows, by doubling) */
+    size_t cap = self->o.batch_bytes < APP_BUF_MAX ? self->o.batch_bytes : APP_BUF_MAX;
+    b->buf = s_buf_new(first > cap ? first : cap);
+    b->cap_n = self->o.batch_entries < 256 ? self->o.batch_entries : 256;
+    b->sizes = vl_malloc(4 * b->cap_n);
+    b->t_us = now_us;
+    return b;
+}
+
+static void s_batch_free(s_batch_t *b)
+{
+    free(b->args);
+    free(b->glsns);
+    free(b->sizes);
+    s_buf_release(NULL, b->buf);
+    free(b);
+}
+
+/*  Adds an entry to batch b (the caller checked the limits); mutex held. */
+static void s_batch_add(s_batch_t *b, const void *data, size_t len, void *cb_arg)
+{
+    if (b->bytes + len > b->buf->cap) {
+        size_t cap = b->buf->cap * 2;
+        while (cap < b->bytes + len)
+            cap *= 2;
+        s_buf_t *buf = vl_realloc(b->buf, sizeof *buf + cap);
+        buf->cap = cap;
+        b->buf = buf; /* no frame points into it yet */
+    }
+    if (b->n == b->cap_n) {
+        b->cap_n *= 2;
+        b->sizes = vl_realloc(b->sizes, 4 * b->cap_n);
+    }
+    memcpy(b->buf->data + b->bytes, data, len);
+    vl_put_le32(b->sizes + 4 * b->n, (uint32_t)len);
+    b->bytes += len;
+    b->n++;
+    if (b->nargs > 0 && b->args[b->nargs - 1].arg == cb_arg) {
+        b->args[b->nargs - 1].n++;
+        return;
+    }
+    if (b->nargs == b->cap_args) {
+        b->cap_args = b->cap_args ? b->cap_args * 2 : 4;
+        b->args = vl_realloc(b->args, b->cap_args * sizeof *b->args);
+    }
+    b->args[b->nargs++] = (s_run_t){.arg = cb_arg, .n = 1};
+}
+
+/*  Closes the open batch: on the ready list for the thread; mutex held.
+    Returns true when the list was empty (the thread may not know). */
+static bool s_close_open_locked(vl_appender_t *self)
+{
+    s_batch_t *b = self->open;
+    self->open = NULL;
+    bool was_empty = self->ready == NULL;
+    *self->ready_tail = b;
+    self->ready_tail = &b->next;
+    return was_empty;
+}
+
+/*  Moves the callers' full batches into the thread's FIFO, in order (each
+    gets its place in the in-order queue), with the open batch when a
+    flush waits for it or, if take_open, when it has lingered long enough
+    (the caller has room to send it: under back pressure it keeps filling). */
+static void s_take_input(vl_appender_t *self, int64_t now_us, bool take_open)
 {
     pthread_mutex_lock(&self->mutex);
-    if (self->nin > 0) {
-        size_t base;
-        if (self->pn == 0) {
-            /* nothing pending: take the callers' buffer as is */
-            vl_wbuf_t t = self->pend_data;
-            self->pend_data = self->in_data;
-            self->in_data = t;
-            self->in_data.len = 0;
-            base = 0;
-        } else {
-            size_t first = self->pend[self->phead].off;
-            if (first > 0 && first >= self->pend_data.len / 2) {
-                /* most of the buffer is cut already: drop that part */
-                memmove(self->pend_data.data, self->pend_data.data + first,
-                        self->pend_data.len - first);
-                self->pend_data.len -= first;
-                for (size_t i = 0; i < self->pn; i++)
-                    self->pend[self->phead + i].off -= first;
-            }
-            base = self->pend_data.len;
-            vl_wbuf_mem(&self->pend_data, self->in_data.data, self->in_data.len);
-            self->in_data.len = 0;
-        }
-        if (self->phead > 0 && self->phead + self->pn + self->nin > self->pcap) {
-            memmove(self->pend, self->pend + self->phead, self->pn * sizeof *self->pend);
-            self->phead = 0;
-        }
-        if (self->phead + self->pn + self->nin > self->pcap) {
-            self->pcap = (self->pn + self->nin) * 2;
-            self->pend = vl_realloc(self->pend, self->pcap * sizeof *self->pend);
-        }
-        for (size_t i = 0; i < self->nin; i++) {
-            s_entry_t *e = &self->pend[self->phead + self->pn++];
-            *e = self->in[i];
-            e->off += base;
-            self->pend_bytes += e->size;
-        }
-        self->nin = 0;
-    }
-    self->flush_seen = self->flush_target;
+    if (self->open && (self->flush_target > self->appended - self->open->n ||
+                       (take_open && now_us >= self->open->t_us + self->o.linger_us)))
+        s_close_open_locked(self);
+    s_batch_t *b = self->ready;
+    self->ready = NULL;
+    self->ready_tail = &self->ready;
+    self->open_t_us = self->open ? self->open->t_us : INT64_MAX;
     pthread_mutex_unlock(&self->mutex);
+    for (; b; b = b->next) {
+        b->seq = vl_ordq_push(self->ordq, b);
+        if (self->cb && !self->o.count_cb)
+            b->glsns = vl_calloc(b->n, sizeof *b->glsns);
+        *self->pend_tail = b;
+        self->pend_tail = &b->next;
+    }
+}
+
+/*  Takes the head of the FIFO. */
+static s_batch_t *s_pend_pop(vl_appender_t *self)
+{
+    s_batch_t *b = self->pend;
+    self->pend = b->next;
+    if (!self->pend)
+        self->pend_tail = &self->pend;
+    b->next = NULL;
+    return b;
 }
 
 static void s_refresh(vl_appender_t *self, int64_t now_us);
@@ -363,7 +451,8 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
             self->nretry--;
             break;
         }
-    zframe_destroy(&b->data);
+    s_buf_release(NULL, b->buf); /* ZeroMQ may still hold it */
+    b->buf = NULL;
     b->rc = rc;
     if (rc != 0 && fmt) {
         va_list ap;
@@ -377,7 +466,32 @@ static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char
     vl_ordq_done(self->ordq, b->seq);
 }
 
-/*  Sends the entries of b not yet committed (b->data) to log stream li as
+/*  Sends b's payload (its entries not yet committed) as the last frame of
+    a message on sock: by reference, with a reference of b's buffer that
+    ZeroMQ drops once it is sent (a small one is copied). */
+static int s_send_payload(s_batch_t *b, zsock_t *sock)
+{
+    size_t len = b->bytes - b->off;
+    zmq_msg_t m;
+    if (len <= APP_COPY_MAX) {
+        zmq_msg_init_size(&m, len);
+        if (len > 0)
+            memcpy(zmq_msg_data(&m), b->buf->data + b->off, len);
+    } else {
+        __atomic_add_fetch(&b->buf->refs, 1, __ATOMIC_RELAXED);
+        if (zmq_msg_init_data(&m, b->buf->data + b->off, len, s_buf_release, b->buf) != 0) {
+            s_buf_release(NULL, b->buf);
+            return -1;
+        }
+    }
+    if (zmq_msg_send(&m, zsock_resolve(sock), 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Sends the entries of b not yet committed (its payload) to log stream li as
     one APPEND, and puts b in flight. */
 static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_us)
 {
@@ -406,14 +520,13 @@ static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_
     self->inflight[self->ninflight++] = b;
     ls->inflight++;
     s_conn_t *conn = &self->conns[ls->conn];
-    /* The payload goes by reference (ZFRAME_REUSE: ZeroMQ shares the
-       buffer), b->data stays for a retry. Once the first frame is queued
-       ZeroMQ takes the rest of the message. */
+    /* The payload goes by reference, b's buffer stays for a retry. Once
+       the first frame is queued ZeroMQ takes the rest of the message. */
     int rc = -1;
     if (conn->sock) {
         rc = a.n > 0 ? zmsg_sendm(&msg, conn->sock) : zmsg_send(&msg, conn->sock);
         if (rc == 0 && a.n > 0)
-            rc = zframe_send(&b->data, conn->sock, ZFRAME_REUSE);
+            rc = s_send_payload(b, conn->sock);
     }
     if (rc != 0) {
         zmsg_destroy(&msg);
@@ -443,70 +556,45 @@ static bool s_send_retries(vl_appender_t *self, int64_t now_us)
     return true;
 }
 
-/*  Cuts and sends batches while entries are ready and pipelines have room. */
-/*  Cuts the next batch from the head of the FIFO and queues it in the
-    in-order queue. */
-static s_batch_t *s_cut_one(vl_appender_t *self)
+static bool s_any_usable(const vl_appender_t *self)
 {
-    s_batch_t *b = vl_calloc(1, sizeof *b);
-    size_t n = 0, bytes = 0;
-    while (n < self->pn && n < self->o.batch_entries) {
-        size_t size = self->pend[self->phead + n].size;
-        if (n > 0 && bytes + size > self->o.batch_bytes)
-            break;
-        bytes += size;
-        n++;
-    }
-    b->n = n;
-    b->bytes = bytes;
-    b->cb_args = vl_malloc(n * sizeof *b->cb_args);
-    b->glsns = vl_calloc(n, sizeof *b->glsns);
-    b->sizes = vl_malloc(4 * n);
-    for (size_t i = 0; i < n; i++) {
-        s_entry_t *e = &self->pend[self->phead + i];
-        b->cb_args[i] = e->cb_arg;
-        vl_put_le32(b->sizes + 4 * i, e->size);
-    }
-    /* the batch's entries are contiguous in pend_data: one copy */
-    b->data = zframe_new(self->pend_data.data + self->pend[self->phead].off, bytes);
-    self->phead += n;
-    self->pn -= n;
-    self->pend_bytes -= bytes;
-    if (self->pn == 0) {
-        self->phead = 0;
-        self->pend_data.len = 0;
-    }
-    self->cut += n;
-    b->seq = vl_ordq_push(self->ordq, b);
-    return b;
+    if (self->o.ls_id != 0)
+        return true;
+    for (size_t i = 0; i < self->nls; i++)
+        if (self->ls[i].usable)
+            return true;
+    return false;
 }
 
-/*  Cuts and sends batches while entries are ready and pipelines have room. */
+/*  Sends closed batches while pipelines have room; the open one too once
+    it has lingered (and there is room for it). */
 static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 {
     if (!s_send_retries(self, now_us) && self->o.sticky)
         return; /* new batches would overtake the retried ones */
-    while (self->pn > 0) {
-        bool ready = self->pn >= self->o.batch_entries || self->pend_bytes >= self->o.batch_bytes ||
-                     now_us >= self->pend[self->phead].t_us + self->o.linger_us ||
-                     self->flush_seen > self->cut;
-        if (!ready)
-            return;
-        int li = s_pick_ls(self, now_us);
+    for (;;) {
+        int li = -1;
+        if (!self->pend) {
+            if (now_us - self->o.linger_us < self->open_t_us)
+                return; /* nothing, or the open batch may still grow */
+            li = s_pick_ls(self, now_us);
+            if (li < 0 && s_any_usable(self))
+                return; /* no room: the open batch keeps filling */
+            s_take_input(self, now_us, true);
+            if (!self->pend)
+                return;
+        } else
+            li = s_pick_ls(self, now_us);
         if (li >= 0) {
-            s_send_batch(self, s_cut_one(self), li, now_us);
+            s_send_batch(self, s_pend_pop(self), li, now_us);
             continue;
         }
         /* no room; or no log stream takes appends at all (every one
            sealed, or the metadata unreachable): then the entries fail once
            they have waited the timeout, rather than wait for ever */
-        bool any_usable = self->o.ls_id != 0;
-        for (size_t i = 0; i < self->nls && !any_usable; i++)
-            any_usable = self->ls[i].usable;
-        if (any_usable ||
-            now_us < self->pend[self->phead].t_us + (int64_t)self->o.timeout_ms * 1000)
+        if (s_any_usable(self) || now_us < self->pend->t_us + (int64_t)self->o.timeout_ms * 1000)
             return;
-        s_batch_finish(self, s_cut_one(self), VL_EUNAVAIL,
+        s_batch_finish(self, s_pend_pop(self), VL_EUNAVAIL,
                        "append topic=%s: no running log stream took the entries within %d ms "
                        "(see `varlogctl ls list %s`: unseal one or add one with `varlogctl ls add "
                        "%s`; or the metadata repository is unreachable)",
@@ -517,9 +605,15 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 /*  Records the GLSN runs of the next entries of b (its committed part). */
 static void s_batch_runs(s_batch_t *b, const vl_append_reply_t *r)
 {
-    for (uint32_t i = 0; i < r->nruns; i++)
-        for (uint32_t j = 0; j < r->runs[i].count && b->done < b->n; j++)
-            b->glsns[b->done++] = r->runs[i].glsn_begin + j;
+    for (uint32_t i = 0; i < r->nruns; i++) {
+        size_t k = b->n - b->done;
+        if (r->runs[i].count < k)
+            k = r->runs[i].count;
+        if (b->glsns)
+            for (size_t j = 0; j < k; j++)
+                b->glsns[b->done + j] = r->runs[i].glsn_begin + j;
+        b->done += k;
+    }
 }
 
 static uint64_t s_runs_count(const vl_append_reply_t *r)
@@ -539,12 +633,9 @@ static void s_batch_head(s_batch_t *b, const vl_append_reply_t *r)
         return;
     size_t from = b->done;
     s_batch_runs(b, r);
-    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)head);
-    if (b->data && cut <= zframe_size(b->data)) {
-        zframe_t *rest = zframe_new(zframe_data(b->data) + cut, zframe_size(b->data) - cut);
-        zframe_destroy(&b->data);
-        b->data = rest;
-    }
+    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)(b->done - from));
+    if (cut <= b->bytes - b->off)
+        b->off += cut;
 }
 
 /*  Nothing of b past its head is in the log, nor ever will be: queues it
@@ -865,10 +956,24 @@ static void s_complete(vl_appender_t *self)
     s_batch_t *b;
     while ((b = vl_ordq_pop(self->ordq))) {
         /* a head committed before a failure keeps its GLSNs */
-        if (self->cb)
-            for (size_t i = 0; i < b->n; i++)
-                self->cb(b->cb_args[i], i < b->done ? 0 : b->rc, i < b->done ? b->glsns[i] : 0,
-                         UINT64_MAX);
+        size_t at = 0;
+        for (size_t r = 0; r < b->nargs; r++) {
+            void *arg = b->args[r].arg;
+            size_t end = at + b->args[r].n;
+            if (self->o.count_cb) {
+                /* the run's committed part, then the rest */
+                size_t mid = b->done < at ? at : b->done > end ? end : b->done;
+                if (mid > at)
+                    self->o.count_cb(arg, 0, mid - at);
+                if (end > mid)
+                    self->o.count_cb(arg, b->rc, end - mid);
+            } else if (self->cb) {
+                for (size_t i = at; i < end; i++)
+                    self->cb(arg, i < b->done ? 0 : b->rc,
+                             i < b->done && b->glsns ? b->glsns[i] : 0, UINT64_MAX);
+            }
+            at = end;
+        }
         pthread_mutex_lock(&self->mutex);
         self->completed += b->n;
         self->outstanding_bytes -= b->bytes;
@@ -878,11 +983,7 @@ static void s_complete(vl_appender_t *self)
         }
         pthread_cond_broadcast(&self->cond);
         pthread_mutex_unlock(&self->mutex);
-        free(b->cb_args);
-        free(b->glsns);
-        free(b->sizes);
-        zframe_destroy(&b->data);
-        free(b);
+        s_batch_free(b);
     }
 }
 
@@ -905,8 +1006,12 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
     if (self->o.sticky && self->o.ls_id == 0 && self->nls > 0 && self->ninflight > 0 &&
         (!self->ls[self->cur].usable || now_us < self->ls[self->cur].suspect_until_us))
         room = false;
-    if (self->pn > 0 && room && !(self->o.sticky && self->nretry > 0))
-        until = self->pend[self->phead].t_us + self->o.linger_us;
+    if (room && !(self->o.sticky && self->nretry > 0)) {
+        if (self->pend)
+            until = self->pend->t_us + self->o.linger_us;
+        else if (self->open_t_us != INT64_MAX)
+            until = self->open_t_us + self->o.linger_us;
+    }
     for (size_t i = 0; i < self->ninflight; i++) {
         const s_batch_t *b = self->inflight[i];
         int64_t t;
@@ -924,7 +1029,8 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
             until = self->retry[i]->deadline_us;
     /* refused batches, or entries with no usable log stream: look for a
        running log stream again now and then */
-    if ((self->nretry > 0 || (self->pn > 0 && !usable)) && now_us + APP_REFRESH_US < until)
+    if ((self->nretry > 0 || ((self->pend || self->open_t_us != INT64_MAX) && !usable)) &&
+        now_us + APP_REFRESH_US < until)
         until = now_us + APP_REFRESH_US;
     if (until == INT64_MAX)
         return -1;
@@ -943,8 +1049,8 @@ static void s_actor(zsock_t *pipe, void *args)
     zmq_pollitem_t *items = vl_calloc(nitems, sizeof *items);
     bool terminated = false;
     while (!terminated) {
-        s_take_input(self);
         int64_t now = vl_now_us();
+        s_take_input(self, now, false);
         s_check_timeouts(self, now);
         s_cut_batches(self, now);
         s_complete(self);
@@ -996,13 +1102,10 @@ static void s_actor(zsock_t *pipe, void *args)
     }
     /* destroy flushed first, so this only matters when it was interrupted:
        whatever is left fails */
-    s_take_input(self);
-    for (size_t i = 0; i < self->pn; i++) {
-        s_entry_t *e = &self->pend[self->phead + i];
-        if (self->cb)
-            self->cb(e->cb_arg, VL_ECLOSED, 0, UINT64_MAX);
-    }
-    self->pn = 0;
+    s_take_input(self, INT64_MAX, true);
+    while (self->pend)
+        s_batch_finish(self, s_pend_pop(self), VL_ECLOSED,
+                       "append topic=%s: the appender was destroyed", self->topic);
     while (self->ninflight > 0)
         s_batch_finish(self, self->inflight[0], VL_ECLOSED,
                        "append topic=%s: the appender was destroyed", self->topic);
@@ -1098,6 +1201,9 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
     }
     pthread_mutex_init(&self->mutex, NULL);
     pthread_cond_init(&self->cond, NULL);
+    self->ready_tail = &self->ready;
+    self->pend_tail = &self->pend;
+    self->open_t_us = INT64_MAX;
     self->ordq = vl_ordq_new();
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->client_id = vl_random_u64();
@@ -1126,9 +1232,12 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
                                   "entry size is %u bytes (split it)",
                                   self->topic, i + 1, n, len[i],
                                   (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
-    /* One lock, one clock read and one wake-up per chunk: the whole call,
-       unless flow control makes it wait part way. */
+    /* One lock, at most one clock read and a wake-up only when the thread
+       may not know of the work: the whole call, unless flow control makes
+       it wait part way. Entries go straight into the open batch, which is
+       closed for the thread when it is full. */
     bool wake = false;
+    int64_t now_us = -1;
     size_t i = 0;
     pthread_mutex_lock(&self->mutex);
     while (i < n) {
@@ -1143,24 +1252,23 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
                                   "of the call were queued)",
                                   self->topic, i, n);
         }
-        int64_t now_us = vl_now_us();
-        size_t room = n - i;
-        if (self->nin + room > self->capin) {
-            size_t cap = self->capin ? self->capin * 2 : 256;
-            while (cap < self->nin + room)
-                cap *= 2;
-            self->in = vl_realloc(self->in, cap * sizeof *self->in);
-            self->capin = cap;
-        }
-        wake |= self->nin == 0;
         /* the first entry fits (we waited for it); the others as long as
            each one alone would not have had to wait */
         do {
-            self->in[self->nin++] = (s_entry_t){.off = self->in_data.len,
-                                                .size = (uint32_t)len[i],
-                                                .cb_arg = cb_args ? cb_args[i] : NULL,
-                                                .t_us = now_us};
-            vl_wbuf_mem(&self->in_data, data[i], len[i]);
+            s_batch_t *b = self->open;
+            if (b && (b->n == self->o.batch_entries ||
+                      (b->n > 0 && b->bytes + len[i] > self->o.batch_bytes))) {
+                wake |= s_close_open_locked(self);
+                b = NULL;
+            }
+            if (!b) {
+                if (now_us < 0)
+                    now_us = vl_now_us();
+                /* the thread must learn of a batch to linger over */
+                wake |= self->ready == NULL;
+                b = self->open = s_batch_new(self, len[i], now_us);
+            }
+            s_batch_add(b, data[i], len[i], cb_args ? cb_args[i] : NULL);
             self->appended++;
             self->outstanding_bytes += len[i];
             i++;
@@ -1217,10 +1325,6 @@ void vl_appender_destroy(vl_appender_t **app_p)
     pthread_cond_broadcast(&self->cond);
     pthread_mutex_unlock(&self->mutex);
     zactor_destroy(&self->actor);
-    free(self->in);
-    vl_wbuf_free(&self->in_data);
-    free(self->pend);
-    vl_wbuf_free(&self->pend_data);
     free(self->inflight);
     free(self->retry);
     vl_ordq_destroy(&self->ordq);

@@ -107,6 +107,11 @@ int vl_append(vl_client_t *client, const char *topic, uint32_t ls_id, const void
     not call vl_appender_flush or vl_appender_destroy. */
 typedef void(vl_append_cb_t)(void *arg, int rc, uint64_t glsn, uint64_t offset);
 
+/*  The same for n consecutive entries handed over with one cb_arg that had
+    one outcome (rc; no GLSNs): a caller that only counts completions pays
+    one call per batch, not one per entry. */
+typedef void(vl_append_count_cb_t)(void *arg, int rc, size_t n);
+
 typedef struct {
     uint32_t ls_id;        /* 0: round robin over the topic's log streams;
                               else only this one, and a batch it refuses
@@ -120,6 +125,8 @@ typedef struct {
                               (picked at random among the running ones), so
                               entries are committed in append order; when it
                               is sealed, move to another one, in order */
+    vl_append_count_cb_t *count_cb; /* if set, called instead of the
+                              appender's cb: one call per run of entries */
 } vl_appender_opts_t;
 
 /*  Starts an asynchronous appender for topic (a thread of its own with its
