@@ -805,12 +805,15 @@ static int s_log_open(vl_store_t *self)
 
 /*  Removes the segments nothing needs any more: below the oldest one a
     stored batch refers to (per log stream, its first batch is its oldest)
-    and, after a flush, below the one written. Runs in the writer thread. */
-static void s_log_gc(vl_store_t *self)
+    and, after a flush, below the one written. Runs in the writer thread.
+    False when it could not look, or batches from before the entry log
+    (format 2) keep every segment. */
+static bool s_log_drop(vl_store_t *self)
 {
     if (self->nsegs < 2)
-        return;
+        return true;
     uint32_t keep = s_seg_last(self)->id;
+    bool legacy = false;
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
     uint8_t k[S_KEY_LEN];
     s_key(k, 'd', 0, 0);
@@ -827,6 +830,7 @@ static void s_log_gc(vl_store_t *self)
                 keep = seg;
         } else {
             keep = 0; /* a batch from before the entry log: keep everything */
+            legacy = true;
         }
         if (ls == UINT32_MAX || keep <= self->segs[0].id)
             break;
@@ -839,15 +843,15 @@ static void s_log_gc(vl_store_t *self)
     if (err) {
         vl_log(LOG_WARNING, "store: entry log cleanup: %s", err);
         rocksdb_free(err);
-        return;
+        return false;
     }
     if (keep <= self->segs[0].id)
-        return;
+        return !legacy;
     /* their records must not be needed for a replay; and what the flush
        makes durable must be in the log first */
     if (fdatasync(s_seg_last(self)->fd) != 0) {
         vl_log(LOG_WARNING, "store: entry log cleanup: fdatasync: %s", strerror(errno));
-        return;
+        return false;
     }
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(fo, 1);
@@ -856,7 +860,7 @@ static void s_log_gc(vl_store_t *self)
     if (err) {
         vl_log(LOG_WARNING, "store: entry log cleanup: flush: %s", err);
         rocksdb_free(err);
-        return;
+        return false;
     }
     size_t drop = keep - self->segs[0].id;
     pthread_rwlock_wrlock(&self->seglock);
@@ -874,6 +878,103 @@ static void s_log_gc(vl_store_t *self)
     pthread_rwlock_unlock(&self->seglock);
     fsync(self->logdir_fd);
     vl_log(LOG_INFO, "store: removed %zu entry log segments no entry is left in", drop);
+    return !legacy;
+}
+
+/*  Walks every log stream whose oldest batch lies in segment seg (a log
+    stream's batches are in segment order, so that is its first one): adds
+    the bytes of all its batches to *live_p, stopping once that passes
+    limit; with b, also puts all of them again into b, their bytes to be
+    copied to the end of the log. A log stream moves whole, so its batches
+    stay in segment order. */
+static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *live_p,
+                      vl_store_batch_t *b)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', 0, 0);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    int rc = 0;
+    bool moving = false; /* walking a log stream whose first batch is in seg */
+    while (rocksdb_iter_valid(it) && *live_p <= limit) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        s_bat_t bat;
+        if (!s_bat_decode(self, key, klen, v, vlen, ls, &bat)) {
+            s_seterr("ls=%u: a stored batch is malformed or refers to bytes the entry log does "
+                     "not hold (the data directory is damaged; replace this replica)",
+                     ls);
+            rc = VL_ESTORE;
+            break;
+        }
+        if (!moving && (!bat.logged || bat.seg != seg)) {
+            /* its first batch is elsewhere: the next log stream */
+            if (ls == UINT32_MAX)
+                break;
+            s_key(k, 'd', ls + 1, 0);
+            rocksdb_iter_seek(it, (const char *)k, sizeof k);
+            continue;
+        }
+        moving = true;
+        *live_p += bat.dlen;
+        if (b && bat.logged)
+            vl_store_batch_put_entries_ref(b, self, ls, bat.start, bat.n, bat.sizes, bat.data,
+                                           bat.dlen);
+        rocksdb_iter_next(it);
+        /* the next key: still this log stream, or the first of another */
+        if (rocksdb_iter_valid(it)) {
+            const char *nk = rocksdb_iter_key(it, &klen);
+            if (klen != S_KEY_LEN || nk[0] != 'd' || vl_get_be32((const uint8_t *)nk + 1) != ls)
+                moving = false;
+        }
+    }
+    return s_iter_done(it, rc, "walk an entry log segment");
+}
+
+/*  Frees what trims and deletions left: segments nothing refers to go
+    (s_log_drop); then, while the oldest segment is kept by log streams
+    that hold little (a quarter of a segment or less in all: one trimmed
+    less often than the others, a quiet topic), those log streams are
+    copied whole to the end of the log so that it can go too. At most
+    S_GC_MOVES segments per call: this runs in the writer thread, appends
+    wait meanwhile. */
+#define S_GC_MOVES 4
+static void s_log_gc(vl_store_t *self)
+{
+    for (int i = 0;; i++) {
+        if (!s_log_drop(self) || i == S_GC_MOVES || self->nsegs < 2)
+            return;
+        /* the copy must not start a segment while seglock is held */
+        if (self->end >= self->rotate && s_rotate(self) != 0)
+            return;
+        uint32_t seg = self->segs[0].id;
+        uint64_t live = 0, limit = self->segs[0].size / 4;
+        pthread_rwlock_rdlock(&self->seglock);
+        int rc = s_seg_walk(self, seg, limit, &live, NULL);
+        pthread_rwlock_unlock(&self->seglock);
+        if (rc || live > limit)
+            return;
+        vl_store_batch_t *b = vl_store_batch_new();
+        live = 0;
+        pthread_rwlock_rdlock(&self->seglock);
+        rc = s_seg_walk(self, seg, limit, &live, b);
+        pthread_rwlock_unlock(&self->seglock);
+        /* seg stays mapped until s_log_drop: b's bytes point into it */
+        if (!rc)
+            rc = s_log_write(self, b, true);
+        vl_store_batch_destroy(&b);
+        if (rc) {
+            vl_log(LOG_WARNING, "store: moving the live entries out of segment %u: %s", seg,
+                   s_errmsg);
+            return;
+        }
+        vl_log(LOG_INFO, "store: moved %llu live bytes out of entry log segment %u to free it",
+               (unsigned long long)live, seg);
+    }
 }
 
 void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes)
