@@ -147,6 +147,8 @@ out_fuse:
 out_fs:
     vl_fs_destroy(&fs);
     free(c.mountpoint);
+    free(o.mr); /* fuse_opt_parse's copies */
+    free(o.record);
     fuse_opt_free_args(&args);
     return rc;
 }
