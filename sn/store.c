@@ -31,7 +31,7 @@
 /*  One file of the entry log (see "the entry log" below). */
 typedef struct {
     uint32_t id;
-    int fd;
+    int fd;             /* the last segment's, -1 for the others */
     const uint8_t *map; /* S_SEG_MAP bytes of address space, PROT_READ */
     uint64_t size;      /* bytes written (atomic: the writer grows the last) */
 } s_seg_t;
@@ -398,6 +398,11 @@ static int s_rotate(vl_store_t *self)
     int rc = s_seg_create(self, s_seg_last(self)->id + 1);
     if (rc)
         return rc;
+    /* a closed segment is only read, through its mapping: no descriptor
+       per segment (a node may have thousands); segs moved (realloc) */
+    last = &self->segs[self->nsegs - 2];
+    close(last->fd);
+    last->fd = -1;
     /* the memtables' records are in the closed segment: a flush now keeps
        a restart's replay to about one segment */
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
@@ -558,13 +563,16 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
     }
     free(iov);
     if (rc == 0) {
+        /* the bytes are there before any value refers to them */
+        __atomic_store_n(&seg->size, b->rec_off + total, __ATOMIC_RELEASE);
         char *err = NULL;
         rocksdb_write(self->db, self->wo, b->wb, &err);
         rc = s_check(err, "write");
     }
     if (rc) {
         /* no record may stay that RocksDB did not take: a replay would
-           apply it */
+           apply it (and no value refers to its bytes) */
+        __atomic_store_n(&seg->size, b->rec_off, __ATOMIC_RELEASE);
         if (ftruncate(seg->fd, (off_t)b->rec_off) != 0 && !self->broken) {
             snprintf(self->brokenmsg, sizeof self->brokenmsg,
                      "entry log: cutting a failed write off segment %u: %s (restart the "
@@ -575,7 +583,6 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
         return rc;
     }
     self->end = b->rec_off + total;
-    __atomic_store_n(&seg->size, self->end, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -699,6 +706,10 @@ static int s_log_open(vl_store_t *self)
             break;
         }
         rc = s_seg_add(self, ids[i], fd, (uint64_t)st.st_size);
+        if (!rc && i > 0) { /* only the last one is written */
+            close(self->segs[self->nsegs - 2].fd);
+            self->segs[self->nsegs - 2].fd = -1;
+        }
     }
     free(ids);
     if (rc)
@@ -869,7 +880,8 @@ static bool s_log_drop(vl_store_t *self)
         char path[PATH_MAX];
         s_seg_path(self, g->id, path, sizeof path);
         munmap((void *)g->map, S_SEG_MAP);
-        close(g->fd);
+        if (g->fd >= 0)
+            close(g->fd);
         if (unlink(path) != 0)
             vl_log(LOG_WARNING, "store: removing %s: %s", path, strerror(errno));
     }
@@ -994,7 +1006,8 @@ static void s_log_close(vl_store_t *self)
 {
     for (size_t i = 0; i < self->nsegs; i++) {
         munmap((void *)self->segs[i].map, S_SEG_MAP);
-        close(self->segs[i].fd);
+        if (self->segs[i].fd >= 0)
+            close(self->segs[i].fd);
     }
     free(self->segs);
     self->segs = NULL;
