@@ -147,6 +147,9 @@ J=""
 bench() {
 	local name=$1
 	shift
+	# the data the runs before left in the page cache goes to the disk
+	# first: each figure starts on a quiet disk, as the baselines do
+	sync
 	say "varlogctl bench $*"
 	if J=$("$BIN/varlogctl" --mr "$MR" --json bench "$@" --pids "$PIDARG" 2>"$T/bench-$name.err"); then
 		raw "$name" "$J"
