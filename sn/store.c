@@ -591,9 +591,9 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
 static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const uint8_t **rep_p,
                        uint32_t *replen_p)
 {
-    if (g->size - off < S_REC_HDR) {
+    if (off > g->size || g->size - off < S_REC_HDR) { /* no read past the end of the file */
         s_seterr("segment %u: %llu bytes at offset %llu are not a record header", g->id,
-                 (unsigned long long)(g->size - off), (unsigned long long)off);
+                 (unsigned long long)(off > g->size ? 0 : g->size - off), (unsigned long long)off);
         return VL_ESTORE;
     }
     const uint8_t *h = g->map + off;
