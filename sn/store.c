@@ -623,11 +623,13 @@ static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const ui
 static int s_log_tail(vl_store_t *self, uint64_t woff)
 {
     s_seg_t *g = s_seg_last(self);
-    uint64_t off = 0, len;
+    uint64_t off = 0, len, last = UINT64_MAX;
     const uint8_t *rep;
     uint32_t replen;
-    while (off < g->size && s_rec_check(g, off, &len, &rep, &replen) == 0)
+    while (off < g->size && s_rec_check(g, off, &len, &rep, &replen) == 0) {
+        last = off;
         off += len;
+    }
     if (off > woff)
         return VL_ESTORE;
     vl_log(LOG_WARNING,
@@ -640,7 +642,32 @@ static int s_log_tail(vl_store_t *self, uint64_t woff)
         return VL_ESTORE;
     }
     g->size = off;
-    return 0;
+    /* 'w' still names the lost record: the next records, written from off
+       on, would be taken for it after another crash (or not replayed).
+       It names the last whole record instead, durably, before any write. */
+    uint32_t wseg = g->id;
+    if (last == UINT64_MAX && self->nsegs > 1) {
+        const s_seg_t *p = g - 1;
+        wseg = p->id;
+        for (off = 0; off < p->size && s_rec_check(p, off, &len, &rep, &replen) == 0; off += len)
+            last = off;
+    }
+    char *err = NULL;
+    if (last == UINT64_MAX) {
+        rocksdb_delete(self->db, self->wo, "w", 1, &err); /* replay from the start */
+    } else {
+        uint8_t wv[12];
+        vl_put_be32(wv, wseg);
+        vl_put_be64(wv + 4, last);
+        rocksdb_put(self->db, self->wo, "w", 1, (const char *)wv, sizeof wv, &err);
+    }
+    if (!err) {
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        rocksdb_flush(self->db, fo, &err);
+        rocksdb_flushoptions_destroy(fo);
+    }
+    return s_check(err, "set the entry log position after its lost tail");
 }
 
 static int s_seg_cmp(const void *a, const void *b)
