@@ -32,7 +32,8 @@
 typedef struct {
     uint32_t id;
     int fd;             /* the last segment's, -1 for the others */
-    const uint8_t *map; /* S_SEG_MAP bytes of address space, PROT_READ */
+    const uint8_t *map; /* maplen bytes of address space, PROT_READ */
+    uint64_t maplen;    /* S_MAP_STEP multiple, at least the size */
     uint64_t size;      /* bytes written (atomic: the writer grows the last) */
 } s_seg_t;
 
@@ -48,9 +49,10 @@ struct vl_store {
     pthread_rwlock_t seglock; /* segs: cursors read, rotation and GC change */
     s_seg_t *segs;            /* consecutive ids, oldest first */
     size_t nsegs;
-    uint64_t end;    /* where the next record goes in the last segment */
-    uint64_t rotate; /* S_SEG_ROTATE; tests make it small */
-    int broken;      /* a log write left the file in an unknown state */
+    uint64_t end;      /* where the next record goes in the last segment */
+    uint64_t rotate;   /* S_SEG_ROTATE; tests make it small */
+    uint64_t map_step; /* S_MAP_STEP; tests make it small */
+    int broken;        /* a log write left the file in an unknown state */
     char brokenmsg[512];
 };
 
@@ -321,8 +323,8 @@ static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
 #define S_LOG_MAGIC 0x31524c56u /* "VLR1" little endian */
 #define S_REC_HDR 24
 #define S_SEG_ROTATE (512ull << 20)
-#define S_SEG_MAP (8ull << 30) /* address space per segment: a record never crosses it */
-#define S_REC_MAX (S_SEG_MAP - S_SEG_ROTATE)
+#define S_MAP_STEP (1ull << 30) /* a segment's mapping grows in these steps */
+#define S_REC_MAX (8ull << 30)  /* a sanity bound on one record */
 
 static void s_seg_path(const vl_store_t *self, uint32_t id, char *buf, size_t size)
 {
@@ -346,14 +348,16 @@ static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, 
     for writing, or nobody else running). */
 static int s_seg_add(vl_store_t *self, uint32_t id, int fd, uint64_t size)
 {
-    void *map = mmap(NULL, S_SEG_MAP, PROT_READ, MAP_SHARED, fd, 0);
+    uint64_t maplen = (size / self->map_step + 1) * self->map_step;
+    void *map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         s_seterr("entry log: mmap of segment %u: %s", id, strerror(errno));
         close(fd);
         return VL_ESTORE;
     }
     self->segs = vl_realloc(self->segs, (self->nsegs + 1) * sizeof *self->segs);
-    self->segs[self->nsegs++] = (s_seg_t){.id = id, .fd = fd, .map = map, .size = size};
+    self->segs[self->nsegs++] =
+        (s_seg_t){.id = id, .fd = fd, .map = map, .maplen = maplen, .size = size};
     return 0;
 }
 
@@ -384,6 +388,8 @@ static int s_seg_create(vl_store_t *self, uint32_t id)
     pthread_rwlock_unlock(&self->seglock);
     if (rc == 0)
         self->end = 0;
+    else
+        unlink(path); /* else every later rotation fails on it (O_EXCL) */
     return rc;
 }
 
@@ -548,6 +554,23 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
     iov[niov - 1] = (struct iovec){.iov_base = (void *)repdata, .iov_len = replen};
     s_seg_t *seg = s_seg_last(self);
     uint64_t total = S_REC_HDR + b->pay_len + replen;
+    if (b->rec_off + total > seg->maplen) {
+        /* readers' pointers into the mapping are gone once seglock is ours */
+        uint64_t len = ((b->rec_off + total) / self->map_step + 1) * self->map_step;
+        pthread_rwlock_wrlock(&self->seglock);
+        void *map = mremap((void *)seg->map, seg->maplen, len, MREMAP_MAYMOVE);
+        if (map != MAP_FAILED) {
+            seg->map = map;
+            seg->maplen = len;
+        }
+        pthread_rwlock_unlock(&self->seglock);
+        if (map == MAP_FAILED) {
+            s_seterr("entry log: growing the mapping of segment %u to %llu bytes: %s", seg->id,
+                     (unsigned long long)len, strerror(errno));
+            free(iov);
+            return VL_ESTORE;
+        }
+    }
     int rc = 0;
     if (s_pwritev_all(seg->fd, iov, (int)niov, b->rec_off) != 0) {
         s_seterr("entry log: write to segment %u: %s (check the disk of the storage node)", seg->id,
@@ -620,6 +643,45 @@ static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const ui
 /*  The last segment lost its record at woff, which RocksDB applied: finds
     where its whole records end, cuts the rest off when that is at or before
     woff. VL_ESTORE otherwise (a record lost in the middle). */
+/*  Sets *lost_p when the last batch of some log stream has bytes at or past
+    offset off of segment seg: entries written without sync (--sync none)
+    that a crash took from the log while RocksDB kept their values. */
+static int s_log_lost_entries(vl_store_t *self, uint32_t seg, uint64_t off, bool *lost_p)
+{
+    *lost_p = false;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', 0, 0);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    while (rocksdb_iter_valid(it) && !*lost_p) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
+        s_key(k, 'd', ls, UINT64_MAX); /* its last batch: the newest bytes */
+        rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+        if (!rocksdb_iter_valid(it))
+            break;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (vlen >= S_SBAT_HDR && v[0] == 'S') {
+            uint32_t n = vl_get_be32((const uint8_t *)v + 1);
+            uint32_t vseg = vl_get_be32((const uint8_t *)v + 5);
+            uint64_t voff = vl_get_be64((const uint8_t *)v + 9);
+            uint64_t bytes = (vlen - S_SBAT_HDR) / 4 >= n
+                                 ? vl_wire_sizes_sum((const uint8_t *)v + S_SBAT_HDR, n)
+                                 : UINT64_MAX;
+            if (vseg > seg || (vseg == seg && (voff > off || bytes > off - voff)))
+                *lost_p = true;
+        }
+        if (ls == UINT32_MAX)
+            break;
+        s_key(k, 'd', ls + 1, 0);
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    }
+    return s_iter_done(it, 0, "look for entries the entry log lost");
+}
+
 static int s_log_tail(vl_store_t *self, uint64_t woff)
 {
     s_seg_t *g = s_seg_last(self);
@@ -630,8 +692,26 @@ static int s_log_tail(vl_store_t *self, uint64_t woff)
         last = off;
         off += len;
     }
-    if (off > woff)
+    if (off > woff) {
+        s_seterr("entry log: it lacks record %u/%llu, which the store already applied, in the "
+                 "middle of its last segment (the data directory is damaged); replace this "
+                 "replica",
+                 g->id, (unsigned long long)woff);
         return VL_ESTORE;
+    }
+    /* what the crash took may be commits and trims (the store holds them)
+       but no entries: the store would point at bytes that are gone */
+    bool lost;
+    int rc = s_log_lost_entries(self, g->id, off, &lost);
+    if (rc)
+        return rc;
+    if (lost) {
+        s_seterr("entry log: a crash took entries from the log's end (segment %u from offset "
+                 "%llu) that the store had already recorded: they were written with --sync "
+                 "none; replace this replica",
+                 g->id, (unsigned long long)off);
+        return VL_ESTORE;
+    }
     vl_log(LOG_WARNING,
            "store: the entry log lost its last %llu bytes in a crash, written without sync "
            "(commits or trims the store already holds); going on from offset %llu of segment %u",
@@ -775,14 +855,16 @@ static int s_log_open(vl_store_t *self)
                synced first unless --sync none). The store has it, the log
                need not: it goes on from its last whole record, if that
                is where the lost one began or earlier. */
-            rc = at + 1 == self->nsegs ? s_log_tail(self, woff) : VL_ESTORE;
-            if (rc) {
+            if (at + 1 < self->nsegs) {
                 s_seterr("entry log: it lacks record %u/%llu, which the store already "
-                         "applied (entries written with --sync none lost in a crash?); "
+                         "applied, and later segments exist (the data directory is damaged); "
                          "replace this replica",
                          wseg, (unsigned long long)woff);
-                return rc;
+                return VL_ESTORE;
             }
+            rc = s_log_tail(self, woff); /* sets the message when it fails */
+            if (rc)
+                return rc;
             self->end = s_seg_last(self)->size;
             return 0;
         }
@@ -831,6 +913,13 @@ static int s_log_open(vl_store_t *self)
                "store: applied %llu records of the entry log that the store had "
                "not flushed (the last stop was not clean)",
                (unsigned long long)applied);
+        /* a process crash leaves records only in the page cache: the flush
+           must not make the store durably ahead of them */
+        if (fdatasync(s_seg_last(self)->fd) != 0) {
+            s_seterr("entry log: fdatasync of segment %u after the replay: %s",
+                     s_seg_last(self)->id, strerror(errno));
+            return VL_ESTORE;
+        }
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         rocksdb_flushoptions_set_wait(fo, 1);
         rocksdb_flush(self->db, fo, &err);
@@ -906,7 +995,7 @@ static bool s_log_drop(vl_store_t *self)
         s_seg_t *g = &self->segs[i];
         char path[PATH_MAX];
         s_seg_path(self, g->id, path, sizeof path);
-        munmap((void *)g->map, S_SEG_MAP);
+        munmap((void *)g->map, g->maplen);
         if (g->fd >= 0)
             close(g->fd);
         if (unlink(path) != 0)
@@ -1021,6 +1110,11 @@ void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes)
     self->rotate = bytes;
 }
 
+void vl_store_set_map_step(vl_store_t *self, uint64_t bytes)
+{
+    self->map_step = bytes;
+}
+
 size_t vl_store_segments(vl_store_t *self)
 {
     pthread_rwlock_rdlock(&self->seglock);
@@ -1032,7 +1126,7 @@ size_t vl_store_segments(vl_store_t *self)
 static void s_log_close(vl_store_t *self)
 {
     for (size_t i = 0; i < self->nsegs; i++) {
-        munmap((void *)self->segs[i].map, S_SEG_MAP);
+        munmap((void *)self->segs[i].map, self->segs[i].maplen);
         if (self->segs[i].fd >= 0)
             close(self->segs[i].fd);
     }
@@ -1108,7 +1202,14 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     self->dir = vl_strdup(dir);
     self->logdir_fd = -1;
     self->rotate = S_SEG_ROTATE;
-    pthread_rwlock_init(&self->seglock, NULL);
+    self->map_step = S_MAP_STEP;
+    /* readers take seglock recursively (a cursor's call sums sizes with
+       another cursor): readers must not queue behind a waiting writer */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_READER_NP);
+    pthread_rwlock_init(&self->seglock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     self->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(self->opts, 1);
     /* The memtables hold where entries are, commit ranges and states, not

@@ -75,6 +75,9 @@ void vl_store_destroy(vl_store_t **self_p);
 /*  Tests: the size at which the entry log starts a new segment (512 MiB),
     and how many segments it has. */
 void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes);
+/*  Tests: the step in which a segment's mapping grows (1 GiB; a multiple of
+    the page size). */
+void vl_store_set_map_step(vl_store_t *self, uint64_t bytes);
 size_t vl_store_segments(vl_store_t *self);
 
 /*  The calling thread's message of its last failed store call. */

@@ -931,7 +931,7 @@ static void test_store_far_ahead_of_log(void **state)
         assert_int_equal(vl_store_write(f->store, b, false), 0);
         vl_store_batch_destroy(&b);
     }
-    vl_store_destroy(&f->store); /* flushed: 'w' names the last one */
+    vl_store_destroy(&f->store);                     /* flushed: 'w' names the last one */
     assert_int_equal(truncate(path, st.st_size), 0); /* a crash lost them all */
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     s_check_entries(f->store, 3, 1, 12);
@@ -1059,6 +1059,107 @@ static void test_log_cleaning(void **state)
     s_check_entries(f->store, 5, 591, 600);
 }
 
+/*  A data directory of store format 2 (batches as 'B' values holding
+    their entries, before the entry log) opens without conversion: its
+    batches read where they are, new ones go to the entry log, a seal's
+    truncation cuts an old batch, and all of it survives a reopen. */
+static void test_format2_read(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_destroy(&f->store);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", f->dir);
+    assert_int_equal(system(cmd), 0);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open(o, f->dir, &err);
+    assert_null(err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put(db, wo, "v", 1, "\x02", 1, &err);
+    assert_null(err);
+    /* 'd' ls 12 llsn 1 -> 'B', n 3, sizes 2 3 1, "aa" "bbb" "c" */
+    uint8_t k[13], v[5 + 12 + 6];
+    k[0] = 'd';
+    vl_put_be32(k + 1, 12);
+    vl_put_be64(k + 5, 1);
+    v[0] = 'B';
+    vl_put_be32(v + 1, 3);
+    vl_put_le32(v + 5, 2);
+    vl_put_le32(v + 9, 3);
+    vl_put_le32(v + 13, 1);
+    memcpy(v + 17, "aabbbc", 6);
+    rocksdb_put(db, wo, (const char *)k, sizeof k, (const char *)v, sizeof v, &err);
+    assert_null(err);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
+    char out[64];
+    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 3);
+    assert_string_equal(out, "aa|bbb|c");
+    const char *more[] = {"dd", "e"};
+    s_put_strs(f->store, 12, 4, more, 2);
+    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
+    assert_string_equal(out, "aa|bbb|c|dd|e");
+    s_reopen(f);
+    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
+    assert_string_equal(out, "aa|bbb|c|dd|e");
+    /* a seal cuts the old batch after its second entry */
+    vl_store_batch_t *b = vl_store_batch_new();
+    assert_int_equal(vl_store_batch_truncate(f->store, b, 12, 2), 0);
+    assert_int_equal(vl_store_write(f->store, b, true), 0);
+    vl_store_batch_destroy(&b);
+    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
+    assert_string_equal(out, "aa|bbb");
+    s_reopen(f);
+    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
+    assert_string_equal(out, "aa|bbb");
+}
+
+/*  Entries written without sync (--sync none) that a crash took from the
+    log while RocksDB had flushed their values: the store refuses to open
+    rather than serve other bytes in their place. */
+static void test_lost_unsynced_entries(void **state)
+{
+    fixture_t *f = *state;
+    const char *e[] = {"lost", "too"};
+    s_put_strs(f->store, 13, 1, e, 2); /* written without sync */
+    vl_store_destroy(&f->store);       /* flushed: 'w' names that record */
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(truncate(path, st.st_size - 5), 0);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), VL_ESTORE);
+    assert_non_null(strstr(vl_store_errmsg(), "--sync none"));
+    /* leave a store for the teardown */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", f->dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
+}
+
+/*  A segment's mapping grows under the readers as the segment does (the
+    mapping is smaller than the segment at first). */
+static void test_log_mapping_grows(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 14};
+    vl_store_set_map_step(f->store, 4096);
+    vl_store_set_segment_bytes(f->store, 1);
+    s_write(f->store, &a, 1); /* a new segment, mapped 4 KiB at first */
+    vl_store_set_segment_bytes(f->store, 1 << 20);
+    for (int i = 0; i < 40; i++) {
+        s_write(f->store, &a, 50); /* ~500 bytes a record */
+        s_check_entries(f->store, 14, 1, a.llsn_end);
+    }
+    assert_int_equal(vl_store_segments(f->store), 2);
+    s_reopen(f);
+    s_check_entries(f->store, 14, 1, 2001);
+}
+
 static void test_open_error(void **state)
 {
     vl_store_t *store = NULL;
@@ -1085,6 +1186,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_far_ahead_of_log, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_log_segments, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_format2_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_log_mapping_grows, s_setup, s_teardown),
         cmocka_unit_test(test_open_error),
         cmocka_unit_test(test_crc32c),
     };
