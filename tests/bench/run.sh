@@ -401,8 +401,12 @@ for nls in $LS_COUNTS; do
 	per_round=$(calc "($c1 - $c0) / $HZ * 1e6 / ($v1 - $v0)")
 	raw "mr_ls${nls}_tick" "{\"log_streams\": $nls, \"idle_us_per_tick\": ${idle_us:-null}, \"load_us_per_tick\": ${load_us:-null}, \"rounds_per_s\": ${rounds:-null}, \"us_per_round\": ${per_round:-null}}"
 	row "MR, $nls LS: CPU per 500us tick, idle (us)" "$idle_us" "us" "" "" ""
+	# reported, not held to the 500 us target: with real SNs the rounds
+	# come as fast as their group commits report (57-78 rounds/s at 1000
+	# LS under this load), so one round covers every log stream; the
+	# target is the tick-paced load of the simulated reporters below
 	row "MR, $nls LS: CPU per commit round under load (us; $(jget "$J" append entries_per_s) entries/s, MR $(calc "$load_us / 5")% of a core)" \
-		"$per_round" "us" "" "" "<=500"
+		"$per_round" "us" "" "" ""
 	row "MR, $nls LS: commit rounds/s under load (2000 = every 500us tick)" "$rounds" "rounds/s" \
 		"" "" ""
 done
