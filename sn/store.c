@@ -326,6 +326,18 @@ static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
 #define S_MAP_STEP (1ull << 30) /* a segment's mapping grows in these steps */
 #define S_REC_MAX (8ull << 30)  /* a sanity bound on one record */
 
+/*  Flushes RocksDB's memtables (waiting for it when wait). Returns 0 or
+    VL_ESTORE (message set, "flush <what>: ..."). */
+static int s_flush(vl_store_t *self, bool wait, const char *what)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, wait);
+    char *err = NULL;
+    rocksdb_flush(self->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    return s_check(err, what);
+}
+
 static void s_seg_path(const vl_store_t *self, uint32_t id, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%010u.vlog", self->logdir, id);
@@ -411,15 +423,8 @@ static int s_rotate(vl_store_t *self)
     last->fd = -1;
     /* the memtables' records are in the closed segment: a flush now keeps
        a restart's replay to about one segment */
-    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 0);
-    char *err = NULL;
-    rocksdb_flush(self->db, fo, &err);
-    rocksdb_flushoptions_destroy(fo);
-    if (err) {
-        vl_log(LOG_WARNING, "store: starting a flush after segment %u: %s", last->id, err);
-        rocksdb_free(err);
-    }
+    if (s_flush(self, false, "flush after a segment") != 0)
+        vl_log(LOG_WARNING, "store: %s", s_errmsg);
     return 0;
 }
 
@@ -741,13 +746,9 @@ static int s_log_tail(vl_store_t *self, uint64_t woff)
         vl_put_be64(wv + 4, last);
         rocksdb_put(self->db, self->wo, "w", 1, (const char *)wv, sizeof wv, &err);
     }
-    if (!err) {
-        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-        rocksdb_flushoptions_set_wait(fo, 1);
-        rocksdb_flush(self->db, fo, &err);
-        rocksdb_flushoptions_destroy(fo);
-    }
-    return s_check(err, "set the entry log position after its lost tail");
+    if (err)
+        return s_check(err, "set the entry log position after its lost tail");
+    return s_flush(self, true, "flush the entry log position after its lost tail");
 }
 
 static int s_seg_cmp(const void *a, const void *b)
@@ -920,12 +921,7 @@ static int s_log_open(vl_store_t *self)
                      s_seg_last(self)->id, strerror(errno));
             return VL_ESTORE;
         }
-        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-        rocksdb_flushoptions_set_wait(fo, 1);
-        rocksdb_flush(self->db, fo, &err);
-        rocksdb_flushoptions_destroy(fo);
-        if (err)
-            return s_check(err, "flush after the replay");
+        return s_flush(self, true, "flush after the replay");
     }
     return 0;
 }
@@ -980,13 +976,8 @@ static bool s_log_drop(vl_store_t *self)
         vl_log(LOG_WARNING, "store: entry log cleanup: fdatasync: %s", strerror(errno));
         return false;
     }
-    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 1);
-    rocksdb_flush(self->db, fo, &err);
-    rocksdb_flushoptions_destroy(fo);
-    if (err) {
-        vl_log(LOG_WARNING, "store: entry log cleanup: flush: %s", err);
-        rocksdb_free(err);
+    if (s_flush(self, true, "flush before removing segments") != 0) {
+        vl_log(LOG_WARNING, "store: entry log cleanup: %s", s_errmsg);
         return false;
     }
     size_t drop = keep - self->segs[0].id;
@@ -1259,16 +1250,8 @@ void vl_store_destroy(vl_store_t **self_p)
        not get ahead of it) */
     if (self->nsegs > 0 && fdatasync(s_seg_last(self)->fd) != 0)
         vl_log(LOG_WARNING, "store: fdatasync of the entry log at close: %s", strerror(errno));
-    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 1);
-    char *err = NULL;
-    rocksdb_flush(self->db, fo, &err);
-    rocksdb_flushoptions_destroy(fo);
-    if (err) {
-        vl_log(LOG_WARNING, "store: flush at close: %s (the next start replays the entry log)",
-               err);
-        rocksdb_free(err);
-    }
+    if (s_flush(self, true, "flush at close") != 0)
+        vl_log(LOG_WARNING, "store: %s (the next start replays the entry log)", s_errmsg);
     rocksdb_close(self->db);
     s_log_close(self);
     pthread_rwlock_destroy(&self->seglock);

@@ -845,18 +845,25 @@ static void test_crash_replay(void **state)
 /*  A crash after RocksDB flushed a write that the entry log then lost (a
     commit, written without sync): the store holds it, the log's torn
     record is cut off, and the node goes on. */
-static void test_store_ahead_of_log(void **state)
+/*  Writes 12 entries of ls a->ls_id and their commit, closes the store
+    (flushed: 'w' names the commit's record) and tears that record. */
+static void s_tear_commit(fixture_t *f, vl_store_state_t *a)
 {
-    fixture_t *f = *state;
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 2};
-    s_write(f->store, &a, 12);
-    s_commit(f->store, &a, 1, 0, 12);
-    vl_store_destroy(&f->store); /* flushed: 'w' names the commit's record */
+    s_write(f->store, a, 12);
+    s_commit(f->store, a, 1, 0, 12);
+    vl_store_destroy(&f->store);
     char path[400];
     snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(truncate(path, st.st_size - 5), 0); /* tear the commit's record */
+    assert_int_equal(truncate(path, st.st_size - 5), 0);
+}
+
+static void test_store_ahead_of_log(void **state)
+{
+    fixture_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 2};
+    s_tear_commit(f, &a);
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     vl_store_state_t one;
     assert_int_equal(vl_store_state(f->store, 2, &one), 0);
@@ -894,14 +901,7 @@ static void test_ahead_of_log_then_crash(void **state)
 {
     fixture_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 2};
-    s_write(f->store, &a, 12);
-    s_commit(f->store, &a, 1, 0, 12);
-    vl_store_destroy(&f->store); /* flushed: 'w' names the commit's record */
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(truncate(path, st.st_size - 5), 0); /* tear the commit's record */
+    s_tear_commit(f, &a);
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     vl_store_destroy(&f->store);
     s_crash_write(f->dir, &a, 3);
@@ -940,6 +940,17 @@ static void test_store_far_ahead_of_log(void **state)
     s_check_entries(f->store, 3, 1, 15);
 }
 
+/*  Trims ls st->ls_id below glsn, with its new state, in one synced write. */
+static void s_trim(vl_store_t *store, vl_store_state_t *st, uint64_t glsn)
+{
+    vl_store_batch_t *b = vl_store_batch_new();
+    assert_int_equal(vl_store_batch_trim(store, b, st->ls_id, glsn), 0);
+    st->trim_glsn = glsn;
+    vl_store_batch_put_state(b, st);
+    assert_int_equal(vl_store_write(store, b, true), 0);
+    vl_store_batch_destroy(&b);
+}
+
 /*  The entry log in small segments: a trim frees the segments that only
     held trimmed entries (and a reopen still reads the rest); a segment
     missing in the middle makes the open fail with a clear error. */
@@ -954,12 +965,7 @@ static void test_log_segments(void **state)
     assert_true(before >= 10);
     s_commit(f->store, &a, 1, 0, 200);
 
-    vl_store_batch_t *b = vl_store_batch_new();
-    assert_int_equal(vl_store_batch_trim(f->store, b, 4, 151), 0);
-    a.trim_glsn = 151;
-    vl_store_batch_put_state(b, &a);
-    assert_int_equal(vl_store_write(f->store, b, true), 0);
-    vl_store_batch_destroy(&b);
+    s_trim(f->store, &a, 151);
     size_t after = vl_store_segments(f->store);
     assert_true(after < before);
     s_check_entries(f->store, 4, 151, 200);
@@ -1036,12 +1042,8 @@ static void test_log_cleaning(void **state)
     size_t before = vl_store_segments(f->store);
     assert_true(before >= 20);
     s_commit(f->store, &a, 1, 0, 600);
-    vl_store_batch_t *b = vl_store_batch_new();
-    assert_int_equal(vl_store_batch_trim(f->store, b, 5, 591), 0);
-    a.trim_glsn = 591;
-    vl_store_batch_put_state(b, &a);
-    assert_int_equal(vl_store_write(f->store, b, true), 0);
-    vl_store_batch_destroy(&b);
+    s_trim(f->store, &a, 591);
+    vl_store_batch_t *b;
     /* up to 4 segments holding ls 6's entries moved per write; more go
        with the next writes that delete something */
     for (int i = 0; i < 4; i++) {
