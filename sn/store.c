@@ -123,18 +123,19 @@ static bool s_key_is(const char *k, size_t klen, char prefix, uint32_t ls)
 
 /*  ---- entries: one value per written batch --------------------------------
 
-    'd' ls llsn_begin -> 'S', n u32, segment id u32, offset u64 (big
-    endian), n sizes u32 (little endian, as the wire carries them): the n
-    entries lie back to back in the entry log, at that offset of that
-    segment. Stores of format 2 also hold values written before the entry
-    log, read as they are:
-    'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes, the n entries.
-    One RocksDB key per writer job instead of one per entry: the memtable,
-    the compaction and every iteration cost per batch. An entry is found
-    by the batch at or before its LLSN (seek for prev). */
+    'd' ls llsn_begin -> 'S', n u32, segment id u32, offset u64, CRC-32C
+    u32 of the entries' bytes (big endian), n sizes u32 (little endian, as
+    the wire carries them): the n entries lie back to back in the entry
+    log, at that offset of that segment. Readers check the CRC the first
+    time they use a batch's bytes (RocksDB checked its blocks on reads: a
+    flipped bit on the disk is reported, not served). Stores of format 2 also hold values written
+   before the entry log, read as they are: 'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes,
+   the n entries. One RocksDB key per writer job instead of one per entry: the memtable, the
+   compaction and every iteration cost per batch. An entry is found by the batch at or before its
+   LLSN (seek for prev). */
 
 #define S_BAT_HDR 5
-#define S_SBAT_HDR 17
+#define S_SBAT_HDR 21
 
 typedef struct {
     uint64_t start; /* LLSN of entry 0 */
@@ -145,6 +146,8 @@ typedef struct {
     bool logged; /* 'S': data is in segment seg at seg_off */
     uint32_t seg;
     uint64_t seg_off;
+    uint32_t crc; /* 'S': of data */
+    bool checked; /* data matched crc (or needs no check: 'B') */
 } s_bat_t;
 
 static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, uint64_t len);
@@ -166,6 +169,8 @@ static bool s_bat_decode(vl_store_t *self, const char *key, size_t klen, const c
         b->logged = true;
         b->seg = vl_get_be32((const uint8_t *)v + 5);
         b->seg_off = vl_get_be64((const uint8_t *)v + 9);
+        b->crc = vl_get_be32((const uint8_t *)v + 17);
+        b->checked = false;
         b->sizes = (const uint8_t *)v + S_SBAT_HDR;
         b->dlen = vl_wire_sizes_sum(b->sizes, b->n);
         b->data = s_seg_bytes(self, b->seg, b->seg_off, b->dlen);
@@ -174,10 +179,20 @@ static bool s_bat_decode(vl_store_t *self, const char *key, size_t klen, const c
     if (v[0] != 'B' || b->n == 0 || (vlen - S_BAT_HDR) / 4 < b->n)
         return false;
     b->logged = false;
+    b->checked = true; /* RocksDB checks its blocks */
     b->sizes = (const uint8_t *)v + S_BAT_HDR;
     b->data = b->sizes + 4 * (size_t)b->n;
     b->dlen = vlen - S_BAT_HDR - 4 * (size_t)b->n;
     return vl_wire_sizes_sum(b->sizes, b->n) == b->dlen;
+}
+
+/*  Checks b's bytes against their CRC once; false when they differ (a
+    damaged disk or file). */
+static bool s_bat_check(s_bat_t *b)
+{
+    if (!b->checked && vl_crc32c(0, b->data, b->dlen) == b->crc)
+        b->checked = true;
+    return b->checked;
 }
 
 /*  A reading position on one entry of one log stream, over batch values. */
@@ -189,7 +204,7 @@ typedef struct {
     s_bat_t bat;
     uint32_t idx; /* entry index in bat */
     size_t off;   /* its byte offset in bat.data */
-    bool corrupt; /* a value did not decode */
+    bool corrupt; /* a value did not decode, or its bytes their CRC */
 } s_ecur_t;
 
 static void s_ecur_load(s_ecur_t *c)
@@ -256,6 +271,20 @@ static uint32_t s_ecur_size(const s_ecur_t *c)
 static const uint8_t *s_ecur_data(const s_ecur_t *c)
 {
     return c->bat.data + c->off;
+}
+
+/*  True when the bytes of c's batch may be used (checked against their
+    CRC, once per batch); else marks c corrupt (s_ecur_done says so). */
+static bool s_ecur_check(s_ecur_t *c)
+{
+    if (s_bat_check(&c->bat))
+        return true;
+    c->corrupt = true;
+    s_seterr("ls=%u: the stored entries llsn=%llu..%llu fail their checksum (the data directory "
+             "is damaged; replace this replica)",
+             c->ls, (unsigned long long)c->bat.start,
+             (unsigned long long)(c->bat.start + c->bat.n - 1));
+    return false;
 }
 
 static void s_ecur_next(s_ecur_t *c)
@@ -1040,6 +1069,13 @@ static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *
         }
         moving = true;
         *live_p += bat.dlen;
+        if (b && bat.logged && !s_bat_check(&bat)) {
+            s_seterr("ls=%u: the stored entries llsn=%llu.. fail their checksum (the data "
+                     "directory is damaged; replace this replica)",
+                     ls, (unsigned long long)bat.start);
+            rc = VL_ESTORE;
+            break;
+        }
         if (b && bat.logged)
             vl_store_batch_put_entries_ref(b, self, ls, bat.start, bat.n, bat.sizes, bat.data,
                                            bat.dlen);
@@ -1397,7 +1433,7 @@ int vl_store_batch_count(vl_store_batch_t *self)
 
 /*  Puts an 'S' value: n entries at off of segment seg. */
 static void s_put_logged(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t n,
-                         const uint8_t *sizes, uint32_t seg, uint64_t off)
+                         const uint8_t *sizes, uint32_t seg, uint64_t off, uint32_t crc)
 {
     uint8_t k[S_KEY_LEN], hdr[S_SBAT_HDR];
     s_key(k, 'd', ls_id, llsn_begin);
@@ -1405,6 +1441,7 @@ static void s_put_logged(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_b
     vl_put_be32(hdr + 1, n);
     vl_put_be32(hdr + 5, seg);
     vl_put_be64(hdr + 9, off);
+    vl_put_be32(hdr + 17, crc);
     const char *keys[1] = {(const char *)k};
     size_t klens[1] = {sizeof k};
     const char *vals[2] = {(const char *)hdr, (const char *)sizes};
@@ -1423,7 +1460,7 @@ static void s_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls
     if (!s_reserve(store, self, bytes, &seg, &off))
         return; /* vl_store_write fails with the reason */
     s_piece_add(self, copy ? NULL : data, data, bytes);
-    s_put_logged(self, ls_id, llsn_begin, n, sizes, seg, off);
+    s_put_logged(self, ls_id, llsn_begin, n, sizes, seg, off, vl_crc32c(0, data, bytes));
 }
 
 void vl_store_batch_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls_id,
@@ -1544,8 +1581,11 @@ int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t 
     int rc = 0;
     if (s_ecur_at(&c, llsn_end + 1) && c.bat.start <= llsn_end) {
         uint32_t keep = (uint32_t)(llsn_end + 1 - c.bat.start);
-        if (c.bat.logged) /* the same bytes in the log, fewer of them */
-            s_put_logged(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.seg, c.bat.seg_off);
+        if (c.bat.logged && !s_ecur_check(&c))
+            ;                  /* damaged: s_ecur_done says so */
+        else if (c.bat.logged) /* the same bytes in the log, fewer of them */
+            s_put_logged(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.seg, c.bat.seg_off,
+                         vl_crc32c(0, c.bat.data, c.off));
         else
             s_put_inline(batch, ls_id, c.bat.start, keep, c.bat.sizes, c.bat.data, c.off);
     }
@@ -1703,10 +1743,15 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
     uint64_t want = llsn_begin;
     uint32_t n = 0;
     uint64_t bytes = 0;
+    int rc = 0;
     while (n < max_n && s_ecur_at(&c, want)) {
         uint32_t size = s_ecur_size(&c);
         if (n > 0 && bytes + size > max_bytes)
             break;
+        if (!s_ecur_check(&c)) {
+            rc = VL_ESTORE;
+            break;
+        }
         vl_wbuf_u32(sizes, size);
         vl_wbuf_mem(data, s_ecur_data(&c), size);
         bytes += size;
@@ -1716,7 +1761,7 @@ int vl_store_read_entries(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin,
     }
     *n_p = n;
     *bytes_p = bytes;
-    return s_ecur_done(&c, 0, "read entries");
+    return s_ecur_done(&c, rc, "read entries");
 }
 
 int vl_store_first_entry(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uint64_t *llsn_p,
@@ -1893,6 +1938,10 @@ int vl_store_read_committed(vl_store_t *self, uint32_t ls_id, vl_store_cursor_t 
             uint32_t size = s_ecur_size(&c);
             if (n > 0 && bytes + size > max_bytes) {
                 full = true;
+                break;
+            }
+            if (data && !s_ecur_check(&c)) {
+                rc = VL_ESTORE;
                 break;
             }
             pos[n].glsn = cur->glsn;

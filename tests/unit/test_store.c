@@ -1162,6 +1162,37 @@ static void test_log_mapping_grows(void **state)
     s_check_entries(f->store, 14, 1, 2001);
 }
 
+/*  A flipped bit in the entry log (a damaged disk) is reported when the
+    entries are read, not served. */
+static void test_log_checksum(void **state)
+{
+    fixture_t *f = *state;
+    const char *e[] = {"corrupt-me-please", "and-me"}, *other[] = {"fine"};
+    s_put_strs(f->store, 15, 1, e, 2);
+    s_put_strs(f->store, 16, 1, other, 1); /* the last record stays whole */
+    vl_store_destroy(&f->store);
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    char *at = memmem(buf, len, "corrupt-me", 10);
+    assert_non_null(at);
+    assert_int_equal(fseek(fp, at - buf + 3, SEEK_SET), 0);
+    assert_int_equal(fputc('R', fp), 'R');
+    fclose(fp);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
+    char out[64];
+    assert_int_equal(s_read_strs(f->store, 16, 1, 100, 1 << 20, out), 1);
+    zmsg_t *frames = zmsg_new();
+    uint32_t n;
+    uint64_t bytes;
+    assert_int_equal(s_read_entries(f->store, 15, 1, 100, 1 << 20, frames, &n, &bytes), VL_ESTORE);
+    zmsg_destroy(&frames);
+    assert_non_null(strstr(vl_store_errmsg(), "checksum"));
+}
+
 static void test_open_error(void **state)
 {
     vl_store_t *store = NULL;
@@ -1191,6 +1222,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format2_read, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_log_mapping_grows, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_log_checksum, s_setup, s_teardown),
         cmocka_unit_test(test_open_error),
         cmocka_unit_test(test_crc32c),
     };
