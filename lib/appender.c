@@ -923,6 +923,8 @@ static void s_refresh(vl_appender_t *self, int64_t now_us)
         self->ls[i].usable = false;
     for (uint32_t k = 0; k < route.nls; k++) {
         const vl_route_ls_t *r = &route.ls[k];
+        if (self->o.ls_id != 0 && r->id != self->o.ls_id)
+            continue; /* pinned: the others are not ours to send to */
         size_t i = 0;
         while (i < self->nls && self->ls[i].id != r->id)
             i++;

@@ -1,0 +1,307 @@
+/*  test_appender.c - the asynchronous appender (lib/appender.c) against a
+    fake cluster: one ROUTER socket that answers GET_META as the metadata
+    repository and APPEND as the primary of every log stream, so a test
+    decides what each log stream is (running, sealed) and when a batch is
+    answered, and sees which log stream every APPEND went to.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "varlog.h"
+#include "wire.h"
+
+#define FK_MAX_APPENDS 256
+
+typedef struct {
+    pthread_mutex_t mu;
+    char endpoint[64];
+    uint32_t nls;      /* log streams 1..nls, all on this node */
+    bool sealed;       /* every log stream sealed (META says so, APPEND refused) */
+    int hold_first_ms; /* answer the first APPEND this late */
+    uint64_t next_glsn;
+    uint32_t cut_head;     /* > 0: the first APPEND is cut by a seal after this many */
+    bool ls_sealed[4];     /* sealed log streams (by the cut) */
+    uint8_t payload[8192]; /* the payload of the last APPEND */
+    size_t payload_len;
+    uint32_t last_n;                    /* its entry count */
+    uint32_t append_ls[FK_MAX_APPENDS]; /* ls_id of each APPEND received */
+    size_t nappends;
+} fk_t;
+
+static void s_fk_meta(fk_t *fk, const vl_hdr_t *req, zmsg_t **reply)
+{
+    vl_meta_sn_t sn = {.id = 1, .alive = 1};
+    snprintf(sn.addr, sizeof sn.addr, "%s", fk->endpoint);
+    vl_meta_ls_t ls[4];
+    memset(ls, 0, sizeof ls);
+    for (uint32_t i = 0; i < fk->nls; i++)
+        ls[i] =
+            (vl_meta_ls_t){.id = i + 1,
+                           .state = fk->sealed || fk->ls_sealed[i] ? VL_LS_SEALED : VL_LS_RUNNING,
+                           .nrep = 1,
+                           .replicas = {1},
+                           .epoch = 1};
+    vl_meta_topic_t t = {.id = 1, .rf = 1, .nls = fk->nls, .ls = ls, .trim_glsn = 1};
+    snprintf(t.name, sizeof t.name, "t");
+    vl_meta_t m = {.cluster_id = 1, .version = 1, .nsn = 1, .sns = &sn, .ntopics = 1, .topics = &t};
+    vl_wbuf_t body;
+    vl_wbuf_init(&body);
+    vl_meta_encode(&m, &body);
+    vl_hdr_t h = *req;
+    h.type = VL_MSG_GET_META | VL_MSG_REPLY;
+    h.status = 0;
+    *reply = vl_wire_msg(&h, &body);
+    vl_wbuf_free(&body);
+}
+
+static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_t *msg)
+{
+    vl_append_t a;
+    if (vl_append_decode(body, false, &a) != 0)
+        return vl_wire_reply(req, VL_EPROTO, "bad APPEND");
+    if (fk->nappends < FK_MAX_APPENDS)
+        fk->append_ls[fk->nappends++] = a.ls_id;
+    zframe_t *data = zmsg_size(msg) > 2 ? zmsg_last(msg) : NULL;
+    fk->last_n = a.n;
+    fk->payload_len = data ? zframe_size(data) : 0;
+    if (data && fk->payload_len <= sizeof fk->payload)
+        memcpy(fk->payload, zframe_data(data), fk->payload_len);
+    if (fk->sealed || (a.ls_id <= 4 && fk->ls_sealed[a.ls_id - 1]))
+        return vl_wire_reply(req, VL_ESEALED, "log stream %u is sealed", a.ls_id);
+    if (fk->cut_head > 0 && fk->nappends == 1) {
+        /* sealed with the batch's head committed: as sn/server.c answers */
+        fk->ls_sealed[a.ls_id - 1] = true;
+        vl_run_t run = {.glsn_begin = fk->next_glsn, .count = fk->cut_head};
+        fk->next_glsn += fk->cut_head;
+        vl_append_reply_t r = {.llsn_begin = 1, .nruns = 1, .runs = &run};
+        vl_wbuf_t b;
+        vl_wbuf_init(&b);
+        vl_wbuf_str(&b, "sealed with the head committed");
+        vl_append_reply_encode(&r, &b);
+        vl_hdr_t h = *req;
+        h.type = VL_MSG_APPEND | VL_MSG_REPLY;
+        h.status = VL_ESEALED;
+        zmsg_t *m = vl_wire_msg(&h, &b);
+        vl_wbuf_free(&b);
+        return m;
+    }
+    vl_run_t run = {.glsn_begin = fk->next_glsn, .count = a.n};
+    fk->next_glsn += a.n;
+    vl_append_reply_t r = {.llsn_begin = 1, .nruns = 1, .runs = &run};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_append_reply_encode(&r, &b);
+    vl_hdr_t h = *req;
+    h.type = VL_MSG_APPEND | VL_MSG_REPLY;
+    h.status = 0;
+    zmsg_t *m = vl_wire_msg(&h, &b);
+    vl_wbuf_free(&b);
+    return m;
+}
+
+static void s_fk_actor(zsock_t *pipe, void *args)
+{
+    fk_t *fk = args;
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    int port = zsock_bind(router, "tcp://127.0.0.1:*");
+    snprintf(fk->endpoint, sizeof fk->endpoint, "tcp://127.0.0.1:%d", port);
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, router, NULL);
+    zmsg_t *held = NULL;
+    int64_t held_until = 0;
+    bool first = true;
+    for (;;) {
+        zsock_t *which = zpoller_wait(poller, 10);
+        if (which == pipe)
+            break;
+        if (held && zclock_mono() >= held_until) {
+            zmsg_send(&held, router);
+        }
+        if (which != router)
+            continue;
+        zmsg_t *msg = zmsg_recv(router);
+        if (!msg)
+            continue;
+        zframe_t *id = zmsg_pop(msg);
+        vl_hdr_t hdr;
+        vl_rbuf_t body;
+        zmsg_t *reply = NULL;
+        pthread_mutex_lock(&fk->mu);
+        if (vl_wire_parse(msg, &hdr, &body) == 0) {
+            if (hdr.type == VL_MSG_GET_META)
+                s_fk_meta(fk, &hdr, &reply);
+            else if (hdr.type == VL_MSG_APPEND)
+                reply = s_fk_append(fk, &hdr, &body, msg);
+        }
+        bool hold = first && hdr.type == VL_MSG_APPEND && fk->hold_first_ms > 0;
+        if (hdr.type == VL_MSG_APPEND)
+            first = false;
+        pthread_mutex_unlock(&fk->mu);
+        zmsg_destroy(&msg);
+        if (reply) {
+            zmsg_prepend(reply, &id);
+            if (hold) {
+                held = reply;
+                held_until = zclock_mono() + fk->hold_first_ms;
+            } else
+                zmsg_send(&reply, router);
+        }
+        zframe_destroy(&id);
+    }
+    zmsg_destroy(&held);
+    zpoller_destroy(&poller);
+    zsock_destroy(&router);
+}
+
+typedef struct {
+    fk_t fk;
+    zactor_t *actor;
+    vl_client_t *client;
+} fx_t;
+
+static int s_setup(void **state, uint32_t nls, int hold_first_ms)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    pthread_mutex_init(&fx->fk.mu, NULL);
+    fx->fk.nls = nls;
+    fx->fk.next_glsn = 1;
+    fx->fk.hold_first_ms = hold_first_ms;
+    fx->actor = zactor_new(s_fk_actor, &fx->fk);
+    char err[256];
+    assert_int_equal(vl_client_open(fx->fk.endpoint, NULL, &fx->client, err, sizeof err), 0);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    vl_client_destroy(&fx->client);
+    zactor_destroy(&fx->actor);
+    pthread_mutex_destroy(&fx->fk.mu);
+    free(fx);
+    return 0;
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    int rc[64];
+    size_t n;
+} s_rcs_t;
+
+static void s_record(void *arg, int rc, uint64_t glsn, uint64_t offset)
+{
+    (void)glsn;
+    (void)offset;
+    s_rcs_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 64)
+        r->rc[r->n] = rc;
+    r->n++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/*  An appender pinned to log stream 1 sends there only, also after a batch
+    went unanswered long enough for the appender to look at the metadata
+    (which lists log stream 2, running). */
+static void test_pinned_stays(void **state)
+{
+    s_setup(state, 2, 1500);
+    fx_t *fx = *state;
+    s_rcs_t rcs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    vl_appender_opts_t o = {.ls_id = 1, .batch_entries = 1};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
+    assert_int_equal(vl_appender_append(app, "a", 1, &rcs), 0);
+    usleep(1300 * 1000); /* past APP_SUSPECT_US: the appender refreshed */
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(vl_appender_append(app, "b", 1, &rcs), 0);
+    assert_int_equal(vl_appender_flush(app), 0);
+    vl_appender_destroy(&app);
+    assert_int_equal(rcs.n, 7);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, 7);
+    for (size_t i = 0; i < fx->fk.nappends; i++)
+        assert_int_equal(fx->fk.append_ls[i], 1);
+    pthread_mutex_unlock(&fx->fk.mu);
+    s_teardown(state);
+}
+
+typedef struct {
+    void *arg[16];
+    int rc[16];
+    size_t n[16], calls;
+} s_counts_t;
+
+static s_counts_t s_counts;
+
+static void s_count(void *arg, int rc, size_t n)
+{
+    if (s_counts.calls < 16) {
+        s_counts.arg[s_counts.calls] = arg;
+        s_counts.rc[s_counts.calls] = rc;
+        s_counts.n[s_counts.calls] = n;
+    }
+    s_counts.calls++;
+}
+
+/*  A batch whose head a seal committed: the rest goes to the other log
+    stream with exactly its bytes (the payload sent by reference, from
+    past the head), and count_cb gets one call per run of arguments. */
+static void test_head_cut_moves_rest(void **state)
+{
+    s_setup(state, 2, 0);
+    fx_t *fx = *state;
+    fx->fk.cut_head = 2;
+    memset(&s_counts, 0, sizeof s_counts);
+    int a, b;
+    vl_appender_opts_t o = {.batch_entries = 8, .count_cb = s_count};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
+    static char ent[8][300];
+    const void *data[8];
+    size_t len[8];
+    void *args[8];
+    for (int i = 0; i < 8; i++) {
+        memset(ent[i], 'a' + i, sizeof ent[i]);
+        data[i] = ent[i];
+        len[i] = sizeof ent[i];
+        args[i] = i < 3 ? (void *)&a : (void *)&b;
+    }
+    assert_int_equal(vl_appender_append_many(app, data, len, 8, args), 0);
+    assert_int_equal(vl_appender_flush(app), 0);
+    vl_appender_destroy(&app);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, 2);
+    assert_int_not_equal(fx->fk.append_ls[0], fx->fk.append_ls[1]);
+    assert_int_equal(fx->fk.last_n, 6);
+    assert_int_equal(fx->fk.payload_len, 6 * 300);
+    for (int i = 0; i < 6; i++)
+        assert_memory_equal(fx->fk.payload + 300 * i, ent[2 + i], 300);
+    pthread_mutex_unlock(&fx->fk.mu);
+    assert_int_equal(s_counts.calls, 2);
+    assert_ptr_equal(s_counts.arg[0], &a);
+    assert_int_equal(s_counts.rc[0], 0);
+    assert_int_equal(s_counts.n[0], 3);
+    assert_ptr_equal(s_counts.arg[1], &b);
+    assert_int_equal(s_counts.rc[1], 0);
+    assert_int_equal(s_counts.n[1], 5);
+    s_teardown(state);
+}
+
+int main(void)
+{
+    zsys_init();
+    zsys_set_logstream(NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pinned_stays),
+        cmocka_unit_test(test_head_cut_moves_rest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
