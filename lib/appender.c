@@ -1243,8 +1243,10 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
     size_t i = 0;
     pthread_mutex_lock(&self->mutex);
     while (i < n) {
-        while (!self->stopping && s_full(self, len[i]))
+        while (!self->stopping && s_full(self, len[i])) {
             pthread_cond_wait(&self->cond, &self->mutex);
+            now_us = -1; /* a batch opened after the wait lingers (and times out) from then */
+        }
         if (self->stopping) {
             pthread_mutex_unlock(&self->mutex);
             if (wake)

@@ -233,6 +233,41 @@ static void test_pinned_stays(void **state)
     s_teardown(state);
 }
 
+/*  Entries that waited in vl_appender_append_many for room get their own
+    timeout to find a running log stream, counted from when they were
+    queued, not from when the call began. */
+static void test_eunavail_after_wait(void **state)
+{
+    s_setup(state, 1, 0);
+    fx_t *fx = *state;
+    s_rcs_t rcs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    vl_appender_opts_t o = {.batch_entries = 1, .pipeline = 1, .timeout_ms = 1000};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
+    pthread_mutex_lock(&fx->fk.mu);
+    fx->fk.sealed = true;
+    pthread_mutex_unlock(&fx->fk.mu);
+    /* room for 3 entries ((pipeline x 1 + 2) x 1): the 4th waits until the
+       first 3 failed, some 1000 ms */
+    const void *data[4] = {"1", "2", "3", "4"};
+    size_t len[4] = {1, 1, 1, 1};
+    void *args[4] = {&rcs, &rcs, &rcs, &rcs};
+    int64_t t0 = zclock_mono();
+    assert_int_equal(vl_appender_append_many(app, data, len, 4, args), 0);
+    assert_true(zclock_mono() - t0 >= 900);
+    usleep(300 * 1000);
+    pthread_mutex_lock(&fx->fk.mu);
+    fx->fk.sealed = false; /* unsealed well within the 4th entry's timeout */
+    pthread_mutex_unlock(&fx->fk.mu);
+    vl_appender_flush(app);
+    vl_appender_destroy(&app);
+    assert_int_equal(rcs.n, 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_not_equal(rcs.rc[i], 0);
+    assert_int_equal(rcs.rc[3], 0);
+    s_teardown(state);
+}
+
 typedef struct {
     void *arg[16];
     int rc[16];
@@ -301,6 +336,7 @@ int main(void)
     zsys_set_logstream(NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinned_stays),
+        cmocka_unit_test(test_eunavail_after_wait),
         cmocka_unit_test(test_head_cut_moves_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
