@@ -137,8 +137,8 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
                     vl_append_cb_t *cb, vl_appender_t **app_p);
 
 /*  Queues one entry (copied) with its callback argument. Blocks while too
-    much is in flight (64 MiB or (pipeline x log streams + 2) batches not yet
-    called back). Thread-safe. VL_ETOOBIG (no callback) when len is larger
+    much is in flight (64 MiB, or (pipeline x log streams + 2) x batch_entries
+    entries not yet called back). Thread-safe. VL_ETOOBIG (no callback) when len is larger
     than the maximum entry size. */
 int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *cb_arg);
 
