@@ -174,7 +174,9 @@ int vl_appender_append_many(vl_appender_t *app, const void *const *data, const s
     fail with VL_EUNAVAIL. */
 int vl_appender_flush(vl_appender_t *app);
 
-/*  Flushes, stops and frees the appender (NULL-safe). */
+/*  Flushes, stops and frees the appender (NULL-safe). No other thread may
+    append while it runs (the appender is gone after it): entries appended
+    meanwhile may be sent and still fail with VL_ECLOSED. */
 void vl_appender_destroy(vl_appender_t **app_p);
 
 /*  ---- subscribe ------------------------------------------------------------------ */
