@@ -49,7 +49,6 @@ struct vl_store {
     pthread_rwlock_t seglock; /* segs: cursors read, rotation and GC change */
     s_seg_t *segs;            /* consecutive ids, oldest first */
     size_t nsegs;
-    uint64_t end;      /* where the next record goes in the last segment */
     uint64_t rotate;   /* S_SEG_ROTATE; tests make it small */
     uint64_t map_step; /* S_MAP_STEP; tests make it small */
     int broken;        /* a log write left the file in an unknown state */
@@ -407,6 +406,13 @@ static s_seg_t *s_seg_last(vl_store_t *self)
     return &self->segs[self->nsegs - 1];
 }
 
+/*  Where the next record goes: the end of the last segment (its size;
+    only the writer thread changes it). */
+static uint64_t s_log_end(vl_store_t *self)
+{
+    return s_seg_last(self)->size;
+}
+
 /*  Creates segment id (empty) and makes it the one written. */
 static int s_seg_create(vl_store_t *self, uint32_t id)
 {
@@ -427,9 +433,7 @@ static int s_seg_create(vl_store_t *self, uint32_t id)
     pthread_rwlock_wrlock(&self->seglock);
     int rc = s_seg_add(self, id, fd, 0);
     pthread_rwlock_unlock(&self->seglock);
-    if (rc == 0)
-        self->end = 0;
-    else
+    if (rc != 0)
         unlink(path); /* else every later rotation fails on it (O_EXCL) */
     return rc;
 }
@@ -466,7 +470,7 @@ static bool s_reserve(vl_store_t *self, vl_store_batch_t *b, size_t len, uint32_
     if (b->err)
         return false;
     if (!b->reserved) {
-        int rc = self->end >= self->rotate ? s_rotate(self) : 0;
+        int rc = s_log_end(self) >= self->rotate ? s_rotate(self) : 0;
         if (rc) {
             b->err = rc;
             snprintf(b->errmsg, sizeof b->errmsg, "%s", s_errmsg);
@@ -474,7 +478,7 @@ static bool s_reserve(vl_store_t *self, vl_store_batch_t *b, size_t len, uint32_
         }
         b->reserved = true;
         b->seg = s_seg_last(self)->id;
-        b->rec_off = self->end;
+        b->rec_off = s_log_end(self);
         b->pay_len = 0;
     }
     if (b->pay_len + len > S_REC_MAX - b->rec_off) {
@@ -544,15 +548,15 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
         return b->err;
     }
     if (!b->reserved) {
-        if (self->end >= self->rotate) {
+        if (s_log_end(self) >= self->rotate) {
             int rc = s_rotate(self);
             if (rc)
                 return rc;
         }
         b->seg = s_seg_last(self)->id;
-        b->rec_off = self->end;
+        b->rec_off = s_log_end(self);
         b->pay_len = 0;
-    } else if (b->seg != s_seg_last(self)->id || b->rec_off != self->end) {
+    } else if (b->seg != s_seg_last(self)->id || b->rec_off != s_log_end(self)) {
         s_seterr("entry log: a batch was built before the previous one was written (a bug: "
                  "report it)");
         return VL_ESTORE;
@@ -639,7 +643,6 @@ static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
         }
         return rc;
     }
-    self->end = b->rec_off + total;
     return 0;
 }
 
@@ -892,11 +895,7 @@ static int s_log_open(vl_store_t *self)
                          wseg, (unsigned long long)woff);
                 return VL_ESTORE;
             }
-            rc = s_log_tail(self, woff); /* sets the message when it fails */
-            if (rc)
-                return rc;
-            self->end = s_seg_last(self)->size;
-            return 0;
+            return s_log_tail(self, woff); /* sets the message when it fails */
         }
     }
     uint64_t applied = 0;
@@ -937,7 +936,6 @@ static int s_log_open(vl_store_t *self)
             off += len;
         }
     }
-    self->end = s_seg_last(self)->size;
     if (applied > 0) {
         vl_log(LOG_NOTICE,
                "store: applied %llu records of the entry log that the store had "
@@ -1104,7 +1102,7 @@ static void s_log_gc(vl_store_t *self)
         if (!s_log_drop(self) || i == S_GC_MOVES || self->nsegs < 2)
             return;
         /* the copy must not start a segment while seglock is held */
-        if (self->end >= self->rotate && s_rotate(self) != 0)
+        if (s_log_end(self) >= self->rotate && s_rotate(self) != 0)
             return;
         uint32_t seg = self->segs[0].id;
         uint64_t live = 0, limit = self->segs[0].size / 4;
