@@ -217,6 +217,158 @@ static int s_mr_ls_call(self_t *self, uint16_t type, const char *topic, uint32_t
     return rc;
 }
 
+/*  Seals ls (RUNNING), whose replica on storage node down is down, and
+    remembers that this admin sealed it. */
+static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls_t *ls,
+                        uint32_t down, char *err, size_t err_size)
+{
+    vl_seal_reply_t sr;
+    int rc = s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, down, &sr, err, err_size);
+    if (rc != 0) {
+        vl_log(LOG_ERR, "auto: sn %u is down but sealing topic '%s' ls %u failed: %s", down,
+               t->name, ls->id, err[0] ? err : vl_err_str(rc));
+        return;
+    }
+    vl_log(LOG_WARNING,
+           "auto: sn %u is down: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
+           "); appends go to the topic's other log streams",
+           down, t->name, ls->id, sr.llsn_end, sr.glsn_end);
+    self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
+    self->autos[self->nautos++] =
+        (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
+}
+
+/*  This admin's record of sealed log stream ls, given au, the one it had
+    (NULL: none): a seal an admin made is taken over, a seal by hand since
+    drops the record. NULL when ls is not this admin's to bring back. */
+static s_auto_t *s_auto_claim(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls_t *ls,
+                              s_auto_t *au)
+{
+    if (!au && ls->state == VL_LS_SEALED && ls->seal_sn != 0) {
+        /* sealed by an admin (this one before a restart, or
+           another): the MR says so, so it is ours to bring back */
+        vl_log(LOG_NOTICE,
+               "auto: topic '%s' ls %u was sealed by varlogadm when sn %u went down; "
+               "taking it over",
+               t->name, ls->id, ls->seal_sn);
+        self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
+        au = &self->autos[self->nautos++];
+        *au = (s_auto_t){.ls_id = ls->id, .down_sn = ls->seal_sn, .sealed_at = zclock_mono()};
+    }
+    if (au && ls->state == VL_LS_SEALED && ls->seal_sn == 0) {
+        s_auto_forget(self, ls->id); /* sealed by hand since */
+        au = NULL;
+    }
+    return au;
+}
+
+/*  Whether every replica of ls last said it is sealed at the sealed end,
+    with that end committed. */
+static bool s_auto_in_line(self_t *self, const vl_meta_ls_t *ls)
+{
+    bool in_line = true;
+    for (uint32_t k = 0; k < ls->nrep; k++) {
+        const vl_sn_replica_t *r = vl_adm_health_replica_status(self, ls->replicas[k], ls->id);
+        if (!r || r->state != VL_LS_SEALED || r->llsn_end != ls->committed_llsn_end ||
+            r->committed_llsn_end != ls->committed_llsn_end)
+            in_line = false;
+    }
+    return in_line;
+}
+
+/*  Starts the syncs of the replicas of ls that are not in line, at most
+    every 2 s. */
+static void s_auto_sync(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t,
+                        const vl_meta_ls_t *ls, s_auto_t *au, int64_t now, char *err,
+                        size_t err_size)
+{
+    if (au->last_sync && now - au->last_sync < 2000)
+        return;
+    au->last_sync = now;
+    vl_sync_item_t items[VL_WIRE_MAX_REPLICAS];
+    uint32_t n = 0;
+    int rc = vl_adm_sync_ls(self, m, t, ls, 0, 0, items, &n, err, err_size);
+    if (rc != 0)
+        vl_log(LOG_WARNING, "auto: %s; retrying", err);
+    else if (n)
+        vl_log(LOG_NOTICE, "auto: topic '%s' ls %u: syncing %u replica%s", t->name, ls->id, n,
+               n > 1 ? "s" : "");
+}
+
+/*  Unseals ls, whose replicas are all in line, and forgets it (with
+    no_auto_unseal, says how to unseal it by hand instead). */
+static void s_auto_unseal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls_t *ls,
+                          s_auto_t *au, int64_t now, char *err, size_t err_size)
+{
+    if (self->no_auto_unseal) {
+        if (!au->waiting_said)
+            vl_log(LOG_NOTICE,
+                   "auto: topic '%s' ls %u is in line; unseal it with 'varlogctl ls "
+                   "unseal %s %u'",
+                   t->name, ls->id, t->name, ls->id);
+        au->waiting_said = true;
+        return;
+    }
+    int rc = s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, 0, NULL, err, err_size);
+    if (rc == VL_EBUSY) {
+        /* the MR has not heard every replica's report yet */
+        vl_log(LOG_DEBUG, "auto: unseal of topic '%s' ls %u not yet: %s", t->name, ls->id, err);
+        return;
+    }
+    if (rc != 0) {
+        vl_log(LOG_WARNING, "auto: unsealing topic '%s' ls %u failed: %s", t->name, ls->id,
+               err[0] ? err : vl_err_str(rc));
+        return;
+    }
+    vl_log(LOG_NOTICE,
+           "auto: topic '%s' ls %u unsealed: sn %u is back and every replica is in "
+           "line at llsn %" PRIu64 " (sealed %.1f s)",
+           t->name, ls->id, au->down_sn, ls->committed_llsn_end,
+           (double)(now - au->sealed_at) / 1000.0);
+    s_auto_forget(self, ls->id);
+}
+
+/*  The automatic handling of log stream ls of topic t, one phase a pass:
+    seal, take over, wait for its storage nodes, sync, unseal. */
+static void s_auto_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t,
+                      const vl_meta_ls_t *ls, char *err, size_t err_size)
+{
+    s_auto_t *au = s_auto_find(self, ls->id);
+    uint32_t down = 0, not_up = 0;
+    for (uint32_t k = 0; k < ls->nrep; k++) {
+        s_sn_t *sn = vl_adm_health_sn_find(self, ls->replicas[k]);
+        if (sn && sn->state == S_SN_DOWN && !down)
+            down = sn->id;
+        if (!sn || sn->state != S_SN_UP)
+            not_up = not_up ? not_up : ls->replicas[k];
+    }
+    if (ls->state == VL_LS_RUNNING) {
+        if (au)
+            s_auto_forget(self, ls->id); /* unsealed meanwhile */
+        if (!down)
+            return;
+        s_auto_seal(self, t, ls, down, err, err_size);
+        return;
+    }
+    au = s_auto_claim(self, t, ls, au);
+    if (!au || ls->state != VL_LS_SEALED)
+        return; /* sealed by hand: the operator's business */
+    if (not_up) {
+        if (!au->waiting_said)
+            vl_log(LOG_NOTICE, "auto: topic '%s' ls %u stays sealed until sn %u is up again",
+                   t->name, ls->id, not_up);
+        au->waiting_said = true;
+        return;
+    }
+    bool in_line = s_auto_in_line(self, ls);
+    int64_t now = zclock_mono();
+    if (!in_line) {
+        s_auto_sync(self, m, t, ls, au, now, err, err_size);
+        return;
+    }
+    s_auto_unseal(self, t, ls, au, now, err, err_size);
+}
+
 /*  One pass of the automatic handling over the metadata m (server.h). */
 void vl_adm_health_auto(self_t *self, const vl_meta_t *m)
 {
@@ -226,116 +378,8 @@ void vl_adm_health_auto(self_t *self, const vl_meta_t *m)
     char err[1024];
     for (uint32_t i = 0; i < m->ntopics; i++) {
         const vl_meta_topic_t *t = &m->topics[i];
-        for (uint32_t j = 0; j < t->nls; j++) {
-            const vl_meta_ls_t *ls = &t->ls[j];
-            s_auto_t *au = s_auto_find(self, ls->id);
-            uint32_t down = 0, not_up = 0;
-            for (uint32_t k = 0; k < ls->nrep; k++) {
-                s_sn_t *sn = vl_adm_health_sn_find(self, ls->replicas[k]);
-                if (sn && sn->state == S_SN_DOWN && !down)
-                    down = sn->id;
-                if (!sn || sn->state != S_SN_UP)
-                    not_up = not_up ? not_up : ls->replicas[k];
-            }
-            if (ls->state == VL_LS_RUNNING) {
-                if (au)
-                    s_auto_forget(self, ls->id); /* unsealed meanwhile */
-                if (!down)
-                    continue;
-                vl_seal_reply_t sr;
-                int rc =
-                    s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, down, &sr, err, sizeof err);
-                if (rc != 0) {
-                    vl_log(LOG_ERR, "auto: sn %u is down but sealing topic '%s' ls %u failed: %s",
-                           down, t->name, ls->id, err[0] ? err : vl_err_str(rc));
-                    continue;
-                }
-                vl_log(LOG_WARNING,
-                       "auto: sn %u is down: sealed topic '%s' ls %u at llsn %" PRIu64
-                       " (glsn %" PRIu64 "); appends go to the topic's other log streams",
-                       down, t->name, ls->id, sr.llsn_end, sr.glsn_end);
-                self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
-                self->autos[self->nautos++] =
-                    (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
-                continue;
-            }
-            if (!au && ls->state == VL_LS_SEALED && ls->seal_sn != 0) {
-                /* sealed by an admin (this one before a restart, or
-                   another): the MR says so, so it is ours to bring back */
-                vl_log(LOG_NOTICE,
-                       "auto: topic '%s' ls %u was sealed by varlogadm when sn %u went down; "
-                       "taking it over",
-                       t->name, ls->id, ls->seal_sn);
-                self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
-                au = &self->autos[self->nautos++];
-                *au =
-                    (s_auto_t){.ls_id = ls->id, .down_sn = ls->seal_sn, .sealed_at = zclock_mono()};
-            }
-            if (au && ls->state == VL_LS_SEALED && ls->seal_sn == 0) {
-                s_auto_forget(self, ls->id); /* sealed by hand since */
-                au = NULL;
-            }
-            if (!au || ls->state != VL_LS_SEALED)
-                continue; /* sealed by hand: the operator's business */
-            if (not_up) {
-                if (!au->waiting_said)
-                    vl_log(LOG_NOTICE,
-                           "auto: topic '%s' ls %u stays sealed until sn %u is up again", t->name,
-                           ls->id, not_up);
-                au->waiting_said = true;
-                continue;
-            }
-            bool in_line = true;
-            for (uint32_t k = 0; k < ls->nrep; k++) {
-                const vl_sn_replica_t *r =
-                    vl_adm_health_replica_status(self, ls->replicas[k], ls->id);
-                if (!r || r->state != VL_LS_SEALED || r->llsn_end != ls->committed_llsn_end ||
-                    r->committed_llsn_end != ls->committed_llsn_end)
-                    in_line = false;
-            }
-            int64_t now = zclock_mono();
-            if (!in_line) {
-                if (au->last_sync && now - au->last_sync < 2000)
-                    continue;
-                au->last_sync = now;
-                vl_sync_item_t items[VL_WIRE_MAX_REPLICAS];
-                uint32_t n = 0;
-                int rc = vl_adm_sync_ls(self, m, t, ls, 0, 0, items, &n, err, sizeof err);
-                if (rc != 0)
-                    vl_log(LOG_WARNING, "auto: %s; retrying", err);
-                else if (n)
-                    vl_log(LOG_NOTICE, "auto: topic '%s' ls %u: syncing %u replica%s", t->name,
-                           ls->id, n, n > 1 ? "s" : "");
-                continue;
-            }
-            if (self->no_auto_unseal) {
-                if (!au->waiting_said)
-                    vl_log(LOG_NOTICE,
-                           "auto: topic '%s' ls %u is in line; unseal it with 'varlogctl ls "
-                           "unseal %s %u'",
-                           t->name, ls->id, t->name, ls->id);
-                au->waiting_said = true;
-                continue;
-            }
-            int rc = s_mr_ls_call(self, VL_MSG_UNSEAL, t->name, ls->id, 0, NULL, err, sizeof err);
-            if (rc == VL_EBUSY) {
-                /* the MR has not heard every replica's report yet */
-                vl_log(LOG_DEBUG, "auto: unseal of topic '%s' ls %u not yet: %s", t->name, ls->id,
-                       err);
-                continue;
-            }
-            if (rc != 0) {
-                vl_log(LOG_WARNING, "auto: unsealing topic '%s' ls %u failed: %s", t->name, ls->id,
-                       err[0] ? err : vl_err_str(rc));
-                continue;
-            }
-            vl_log(LOG_NOTICE,
-                   "auto: topic '%s' ls %u unsealed: sn %u is back and every replica is in "
-                   "line at llsn %" PRIu64 " (sealed %.1f s)",
-                   t->name, ls->id, au->down_sn, ls->committed_llsn_end,
-                   (double)(now - au->sealed_at) / 1000.0);
-            s_auto_forget(self, ls->id);
-        }
+        for (uint32_t j = 0; j < t->nls; j++)
+            s_auto_ls(self, m, t, &t->ls[j], err, sizeof err);
     }
     /* log streams that are gone */
     for (size_t i = 0; i < self->nautos;) {
