@@ -2,7 +2,8 @@
 
     One option table (opt.h) drives the command line, the --config file
     and --help, so they cannot disagree (man/varlogadm.8 repeats the --help
-    text). Everything else lives in server.c, which tests can run in-process.
+    text). Everything else lives in the actor (server.c, health.c, sync.c),
+    which tests can run in-process.
 */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,8 @@
     Parses the options (one table in opt.h's form drives the command line,
     the --config file and --help), sets up logging, starts the server actor and waits for
    SIGINT/SIGTERM, which it turns into the actor's $TERM so that the store is closed cleanly.
-    Everything else lives in server.c, state.c and persist.c.
+    Everything else lives in server.c (with admin.c and round.c), state.c
+    and persist.c.
 */
 #include <czmq.h>
 #include <stdint.h>
