@@ -67,6 +67,40 @@ static void s_append_reply_sealed(self_t *self, s_replica_t *rep, s_append_t *a)
     vl_sn_send_to(self, a->rid, &msg);
 }
 
+/*  Queues the WRITE job of append p (already in rep->appends): the
+    entries of batch a, bytes in all, whose payload frame is taken out of
+    msg as it is. */
+static void s_append_write(self_t *self, s_replica_t *rep, const s_append_t *p,
+                           const vl_append_t *a, uint64_t bytes, zmsg_t *msg, zframe_t *payload)
+{
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
+    job->sync = self->cfg->sync;
+    job->llsn_begin = p->llsn_begin;
+    job->n = a->n;
+    job->bytes = bytes;
+    job->bytes_before = rep->q.bytes_end;
+    job->sizes = vl_malloc(4 * (size_t)a->n);
+    memcpy(job->sizes, a->sizes, 4 * (size_t)a->n);
+    zmsg_remove(msg, payload); /* the writer and the backups take it as is */
+    job->data = payload;
+    job->tag = p->seq;
+    if (a->client_id != 0) {
+        /* kept with the entries (and sent to the backups), so that the
+           client can ask what became of the batch if this answer is lost */
+        vl_batch_id_t id = {.llsn_begin = p->llsn_begin,
+                            .client_id = a->client_id,
+                            .batch_seq = a->batch_seq,
+                            .n = a->n};
+        job->bids = vl_malloc(VL_WIRE_BID_SIZE);
+        vl_wire_bid_put(job->bids, &id);
+        job->nbids = 1;
+    }
+    rep->q.llsn_end += a->n;
+    rep->q.bytes_end += bytes;
+    rep->writes++;
+    vl_sn_submit(self, job);
+}
+
 void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
                             zmsg_t **msg_p)
 {
@@ -157,33 +191,7 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
         return;
     }
     zlistx_add_end(rep->appends, p);
-
-    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
-    job->sync = self->cfg->sync;
-    job->llsn_begin = p->llsn_begin;
-    job->n = a.n;
-    job->bytes = bytes;
-    job->bytes_before = rep->q.bytes_end;
-    job->sizes = vl_malloc(4 * (size_t)a.n);
-    memcpy(job->sizes, a.sizes, 4 * (size_t)a.n);
-    zmsg_remove(msg, payload); /* the writer and the backups take it as is */
-    job->data = payload;
-    job->tag = p->seq;
-    if (a.client_id != 0) {
-        /* kept with the entries (and sent to the backups), so that the
-           client can ask what became of the batch if this answer is lost */
-        vl_batch_id_t id = {.llsn_begin = p->llsn_begin,
-                            .client_id = a.client_id,
-                            .batch_seq = a.batch_seq,
-                            .n = a.n};
-        job->bids = vl_malloc(VL_WIRE_BID_SIZE);
-        vl_wire_bid_put(job->bids, &id);
-        job->nbids = 1;
-    }
-    rep->q.llsn_end += a.n;
-    rep->q.bytes_end += bytes;
-    rep->writes++;
-    vl_sn_submit(self, job);
+    s_append_write(self, rep, p, &a, bytes, msg, payload);
 }
 
 /*  A commit range reached the replica: adds GLSN runs to the waiting

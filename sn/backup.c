@@ -106,6 +106,46 @@ static bool s_take_base(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_
     return a->n > 0;
 }
 
+/*  Queues the WRITE job of REPLICATE a: its entries past the first skip
+    (skipped_bytes bytes), which this replica holds already. The payload
+    frame is taken out of msg as it is when it is written whole. */
+static void s_replicate_write(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_hdr_t *hdr,
+                              const vl_append_t *a, zmsg_t *msg, zframe_t *payload, uint64_t skip,
+                              uint64_t skipped_bytes)
+{
+    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
+    job->sync = self->cfg->sync;
+    job->llsn_begin = rep->q.llsn_end + 1;
+    job->n = (uint32_t)(a->n - skip);
+    job->bytes = vl_wire_sizes_sum(a->sizes + 4 * skip, job->n);
+    job->bytes_before = rep->q.bytes_end;
+    job->sizes = vl_malloc(4 * (size_t)job->n);
+    memcpy(job->sizes, a->sizes + 4 * skip, 4 * (size_t)job->n);
+    if (skipped_bytes == 0 && job->bytes == zframe_size(payload)) {
+        zmsg_remove(msg, payload); /* the whole payload: no copy */
+        job->data = payload;
+    } else /* a part (overlap, or past a sealed end): rare */
+        job->data = zframe_new(zframe_data(payload) + skipped_bytes, job->bytes);
+    /* the names of the batches that have entries among those written */
+    uint64_t last = job->llsn_begin + job->n - 1;
+    for (uint32_t i = 0; i < a->nbids; i++) {
+        vl_batch_id_t id;
+        vl_wire_bid(a->bids, i, &id);
+        if (id.client_id == 0 || id.n == 0 || id.llsn_begin > last ||
+            id.llsn_begin + id.n <= job->llsn_begin)
+            continue;
+        if (!job->bids)
+            job->bids = vl_malloc(VL_WIRE_BID_SIZE * (size_t)a->nbids);
+        vl_wire_bid_put(job->bids + VL_WIRE_BID_SIZE * (size_t)job->nbids++, &id);
+    }
+    job->reply_to = zframe_dup(rid);
+    job->req = *hdr;
+    rep->q.llsn_end += job->n;
+    rep->q.bytes_end += job->bytes;
+    rep->writes++;
+    vl_sn_submit(self, job);
+}
+
 void vl_sn_backup_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
                                zmsg_t **msg_p)
 {
@@ -194,35 +234,5 @@ void vl_sn_backup_on_replicate(self_t *self, zframe_t *rid, const vl_hdr_t *hdr,
                           rep->q.bytes_end);
         return;
     }
-    vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_WRITE, rep->topic_id, rep->ls_id);
-    job->sync = self->cfg->sync;
-    job->llsn_begin = rep->q.llsn_end + 1;
-    job->n = (uint32_t)(a.n - skip);
-    job->bytes = vl_wire_sizes_sum(a.sizes + 4 * skip, job->n);
-    job->bytes_before = rep->q.bytes_end;
-    job->sizes = vl_malloc(4 * (size_t)job->n);
-    memcpy(job->sizes, a.sizes + 4 * skip, 4 * (size_t)job->n);
-    if (skipped_bytes == 0 && job->bytes == zframe_size(payload)) {
-        zmsg_remove(msg, payload); /* the whole payload: no copy */
-        job->data = payload;
-    } else /* a part (overlap, or past a sealed end): rare */
-        job->data = zframe_new(zframe_data(payload) + skipped_bytes, job->bytes);
-    /* the names of the batches that have entries among those written */
-    uint64_t last = job->llsn_begin + job->n - 1;
-    for (uint32_t i = 0; i < a.nbids; i++) {
-        vl_batch_id_t id;
-        vl_wire_bid(a.bids, i, &id);
-        if (id.client_id == 0 || id.n == 0 || id.llsn_begin > last ||
-            id.llsn_begin + id.n <= job->llsn_begin)
-            continue;
-        if (!job->bids)
-            job->bids = vl_malloc(VL_WIRE_BID_SIZE * (size_t)a.nbids);
-        vl_wire_bid_put(job->bids + VL_WIRE_BID_SIZE * (size_t)job->nbids++, &id);
-    }
-    job->reply_to = zframe_dup(rid);
-    job->req = *hdr;
-    rep->q.llsn_end += job->n;
-    rep->q.bytes_end += job->bytes;
-    rep->writes++;
-    vl_sn_submit(self, job);
+    s_replicate_write(self, rep, rid, hdr, &a, msg, payload, skip, skipped_bytes);
 }

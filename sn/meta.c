@@ -135,6 +135,77 @@ void vl_sn_meta_ask(self_t *self)
 
 /*  ---- META --------------------------------------------------------------- */
 
+/*  Applies what META says of log stream ls of topic, when this node holds
+    a replica of it: places it here, sets its state (seal, unseal), trim
+    point and replica set, and restarts its streams in a new epoch. */
+static void s_apply_ls(self_t *self, const vl_meta_topic_t *topic, const vl_meta_ls_t *ls)
+{
+    if (ls->state == VL_LS_DELETED)
+        return;
+    bool mine = false;
+    for (uint32_t k = 0; k < ls->nrep; k++)
+        if (ls->replicas[k] == self->sn_id)
+            mine = true;
+    if (!mine)
+        return;
+    s_replica_t *rep = s_replica(self, ls->id);
+    if (rep && rep->topic_id != topic->id) {
+        /* The id now names a log stream of another topic: what is
+           stored under it is stale. */
+        vl_sn_replica_drop(self, rep, VL_ENOLS, "log stream was recreated", true);
+        rep = NULL;
+    }
+    if (!rep) {
+        rep = vl_sn_replica_new(self, topic->id, ls->id);
+        vl_log(LOG_INFO, "sn=%u ls=%u topic=%s: now hosted here", self->sn_id, ls->id, topic->name);
+    }
+    rep->seen = true;
+    rep->confirmed = true;
+    if (rep->ls_state != ls->state)
+        vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
+               vl_sn_state_name(rep->ls_state), vl_sn_state_name(ls->state));
+    bool new_epoch = rep->ls_epoch != ls->epoch;
+    if (new_epoch)
+        /* a seal or an unseal: the MR forgot the state this
+           replica reported, even when it reads the same again */
+        rep->reported = false;
+    rep->ls_epoch = ls->epoch;
+    rep->ls_state = ls->state;
+    if (ls->state == VL_LS_RUNNING)
+        rep->nsyncs = 0; /* unsealed: every replica is in line */
+    else
+        vl_sn_replica_seal(self, rep, ls->committed_llsn_end, ls->committed_bytes);
+    rep->nrep = ls->nrep;
+    memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
+    rep->primary = ls->nrep > 0 && ls->replicas[0] == self->sn_id;
+    rep->trim_offset = topic->trim_offset;
+    if (topic->trim_glsn > s_trim_point(rep)) {
+        rep->q.trim_glsn = topic->trim_glsn;
+        vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+        job->trim_glsn = topic->trim_glsn;
+        /* d, not q: a commit still queued may land in the same
+           writer batch as this trim, which reads only the store
+           and so misses it; its completion (d.hwm past trim_hwm)
+           trims again. */
+        rep->trim_hwm = rep->d.hwm;
+        vl_sn_submit(self, job);
+        vl_sn_sub_pump_all(self, rep);
+    }
+    vl_sn_repl_setup(self, rep);
+    if (new_epoch) {
+        /* Streams start again in the new epoch; on a seal the
+           batches queued to the peers are dropped too. */
+        uint32_t nb = rep->primary ? rep->nbackups : 0;
+        for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
+            s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
+            if (b->peer && ls->state != VL_LS_RUNNING)
+                b->peer->reset = true;
+            else
+                vl_sn_repl_probe(self, rep, b);
+        }
+    }
+}
+
 static void s_apply_meta(self_t *self, vl_meta_t *meta)
 {
     if (self->have_meta && meta->version < self->meta_version) {
@@ -153,74 +224,8 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
         rep->seen = false;
     for (uint32_t t = 0; t < self->meta.ntopics; t++) {
         const vl_meta_topic_t *topic = &self->meta.topics[t];
-        for (uint32_t l = 0; l < topic->nls; l++) {
-            const vl_meta_ls_t *ls = &topic->ls[l];
-            if (ls->state == VL_LS_DELETED)
-                continue;
-            bool mine = false;
-            for (uint32_t k = 0; k < ls->nrep; k++)
-                if (ls->replicas[k] == self->sn_id)
-                    mine = true;
-            if (!mine)
-                continue;
-            s_replica_t *rep = s_replica(self, ls->id);
-            if (rep && rep->topic_id != topic->id) {
-                /* The id now names a log stream of another topic: what is
-                   stored under it is stale. */
-                vl_sn_replica_drop(self, rep, VL_ENOLS, "log stream was recreated", true);
-                rep = NULL;
-            }
-            if (!rep) {
-                rep = vl_sn_replica_new(self, topic->id, ls->id);
-                vl_log(LOG_INFO, "sn=%u ls=%u topic=%s: now hosted here", self->sn_id, ls->id,
-                       topic->name);
-            }
-            rep->seen = true;
-            rep->confirmed = true;
-            if (rep->ls_state != ls->state)
-                vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
-                       vl_sn_state_name(rep->ls_state), vl_sn_state_name(ls->state));
-            bool new_epoch = rep->ls_epoch != ls->epoch;
-            if (new_epoch)
-                /* a seal or an unseal: the MR forgot the state this
-                   replica reported, even when it reads the same again */
-                rep->reported = false;
-            rep->ls_epoch = ls->epoch;
-            rep->ls_state = ls->state;
-            if (ls->state == VL_LS_RUNNING)
-                rep->nsyncs = 0; /* unsealed: every replica is in line */
-            else
-                vl_sn_replica_seal(self, rep, ls->committed_llsn_end, ls->committed_bytes);
-            rep->nrep = ls->nrep;
-            memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
-            rep->primary = ls->nrep > 0 && ls->replicas[0] == self->sn_id;
-            rep->trim_offset = topic->trim_offset;
-            if (topic->trim_glsn > s_trim_point(rep)) {
-                rep->q.trim_glsn = topic->trim_glsn;
-                vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
-                job->trim_glsn = topic->trim_glsn;
-                /* d, not q: a commit still queued may land in the same
-                   writer batch as this trim, which reads only the store
-                   and so misses it; its completion (d.hwm past trim_hwm)
-                   trims again. */
-                rep->trim_hwm = rep->d.hwm;
-                vl_sn_submit(self, job);
-                vl_sn_sub_pump_all(self, rep);
-            }
-            vl_sn_repl_setup(self, rep);
-            if (new_epoch) {
-                /* Streams start again in the new epoch; on a seal the
-                   batches queued to the peers are dropped too. */
-                uint32_t nb = rep->primary ? rep->nbackups : 0;
-                for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
-                    s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
-                    if (b->peer && ls->state != VL_LS_RUNNING)
-                        b->peer->reset = true;
-                    else
-                        vl_sn_repl_probe(self, rep, b);
-                }
-            }
-        }
+        for (uint32_t l = 0; l < topic->nls; l++)
+            s_apply_ls(self, topic, &topic->ls[l]);
     }
     for (s_peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
         if (peer->reset) {

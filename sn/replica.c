@@ -256,6 +256,97 @@ static void s_commits_settle(self_t *self, s_replica_t *rep)
            self->sn_id, rep->ls_id, rep->q.applied_llsn_end + 1);
 }
 
+/*  A WRITE job is done: a backup's REPLICATE is answered, a primary's
+    batch goes to its backups; a failure fails its append or REPLICATE. */
+static void s_write_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
+{
+    if (rep->writes)
+        rep->writes--;
+    if (job->rc) {
+        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        rep->write_broken = true;
+        s_writes_settle(self, rep);
+        if (job->reply_to) {
+            if (job->rc == VL_EGAP)
+                vl_sn_backup_reply_end(self, job->reply_to, &job->req, VL_EGAP, rep->d.llsn_end);
+            else
+                vl_sn_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
+                                  job->errmsg);
+            return;
+        }
+        /* by its tag: LLSNs are reassigned after a failure, so a
+           later append may begin where this one did */
+        for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends))
+            if (a->seq == job->tag) {
+                zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
+                vl_sn_reply_error(self, a->rid, &a->req, job->rc == VL_EGAP ? VL_EIO : job->rc,
+                                  "APPEND ls=%u: %s; nothing was written", rep->ls_id, job->errmsg);
+                vl_sn_append_free(&a);
+                break;
+            }
+        return;
+    }
+    s_writes_settle(self, rep);
+    vl_sn_meta_report_soon(self);
+    if (job->reply_to)
+        vl_sn_backup_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
+    else if (rep->primary)
+        vl_sn_repl_durable(self, rep, job);
+}
+
+/*  A COMMIT job is done: waiting LOOKUPs and subscribers go on. */
+static void s_commit_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
+{
+    if (rep->commits)
+        rep->commits--;
+    if (job->rc) {
+        vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id, job->errmsg);
+        rep->commit_broken = true;
+        s_commits_settle(self, rep);
+        vl_sn_sub_lookups_done(self, rep, true);
+        return;
+    }
+    s_commits_settle(self, rep);
+    vl_sn_meta_report_soon(self);
+    vl_sn_sub_lookups_done(self, rep, false);
+    /* Entries committed since the last trim may lie below the trim
+       point: trim again. */
+    if (s_trim_point(rep) > 1 && rep->trim_hwm + 1 < s_trim_point(rep) &&
+        rep->d.hwm > rep->trim_hwm) {
+        vl_writer_job_t *t = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+        t->trim_glsn = s_trim_point(rep);
+        rep->trim_hwm = rep->d.hwm;
+        vl_sn_submit(self, t);
+    }
+    vl_sn_sub_pump_all(self, rep);
+}
+
+/*  A BASE job is done (see "bases" in repl.c). */
+static void s_base_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
+{
+    if (rep->writes)
+        rep->writes--;
+    if (job->rc) {
+        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        rep->write_broken = true;
+        s_writes_settle(self, rep);
+        if (!rep->commits) {
+            rep->q.applied_llsn_end = rep->d.applied_llsn_end;
+            rep->q.hwm = rep->d.hwm;
+        }
+        if (job->reply_to)
+            vl_sn_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
+                              job->errmsg);
+        return;
+    }
+    vl_log(LOG_NOTICE, "sn=%u ls=%u: took the base at llsn=%" PRIu64 "; syncing from there",
+           self->sn_id, rep->ls_id, job->llsn_end);
+    s_writes_settle(self, rep);
+    vl_sn_meta_report_soon(self);
+    if (job->reply_to)
+        vl_sn_backup_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
+}
+
 void vl_sn_replica_job_done(self_t *self, vl_writer_job_t *job)
 {
     if (job->kind == VL_WRITER_WRITE && self->queued_bytes >= job->bytes)
@@ -270,65 +361,10 @@ void vl_sn_replica_job_done(self_t *self, vl_writer_job_t *job)
         rep->d = job->state;
     switch (job->kind) {
     case VL_WRITER_WRITE:
-        if (rep->writes)
-            rep->writes--;
-        if (job->rc) {
-            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
-            rep->write_broken = true;
-            s_writes_settle(self, rep);
-            if (job->reply_to) {
-                if (job->rc == VL_EGAP)
-                    vl_sn_backup_reply_end(self, job->reply_to, &job->req, VL_EGAP,
-                                           rep->d.llsn_end);
-                else
-                    vl_sn_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
-                                      job->errmsg);
-                return;
-            }
-            /* by its tag: LLSNs are reassigned after a failure, so a
-               later append may begin where this one did */
-            for (s_append_t *a = zlistx_first(rep->appends); a; a = zlistx_next(rep->appends))
-                if (a->seq == job->tag) {
-                    zlistx_delete(rep->appends, zlistx_cursor(rep->appends));
-                    vl_sn_reply_error(self, a->rid, &a->req, job->rc == VL_EGAP ? VL_EIO : job->rc,
-                                      "APPEND ls=%u: %s; nothing was written", rep->ls_id,
-                                      job->errmsg);
-                    vl_sn_append_free(&a);
-                    break;
-                }
-            return;
-        }
-        s_writes_settle(self, rep);
-        vl_sn_meta_report_soon(self);
-        if (job->reply_to)
-            vl_sn_backup_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
-        else if (rep->primary)
-            vl_sn_repl_durable(self, rep, job);
+        s_write_done(self, rep, job);
         break;
     case VL_WRITER_COMMIT:
-        if (rep->commits)
-            rep->commits--;
-        if (job->rc) {
-            vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id,
-                   job->errmsg);
-            rep->commit_broken = true;
-            s_commits_settle(self, rep);
-            vl_sn_sub_lookups_done(self, rep, true);
-            return;
-        }
-        s_commits_settle(self, rep);
-        vl_sn_meta_report_soon(self);
-        vl_sn_sub_lookups_done(self, rep, false);
-        /* Entries committed since the last trim may lie below the trim
-           point: trim again. */
-        if (s_trim_point(rep) > 1 && rep->trim_hwm + 1 < s_trim_point(rep) &&
-            rep->d.hwm > rep->trim_hwm) {
-            vl_writer_job_t *t = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
-            t->trim_glsn = s_trim_point(rep);
-            rep->trim_hwm = rep->d.hwm;
-            vl_sn_submit(self, t);
-        }
-        vl_sn_sub_pump_all(self, rep);
+        s_commit_done(self, rep, job);
         break;
     case VL_WRITER_TRIM:
         if (job->rc)
@@ -338,27 +374,7 @@ void vl_sn_replica_job_done(self_t *self, vl_writer_job_t *job)
                    job->trim_glsn);
         break;
     case VL_WRITER_BASE:
-        if (rep->writes)
-            rep->writes--;
-        if (job->rc) {
-            vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
-            rep->write_broken = true;
-            s_writes_settle(self, rep);
-            if (!rep->commits) {
-                rep->q.applied_llsn_end = rep->d.applied_llsn_end;
-                rep->q.hwm = rep->d.hwm;
-            }
-            if (job->reply_to)
-                vl_sn_reply_error(self, job->reply_to, &job->req, job->rc, "REPLICATE: %s",
-                                  job->errmsg);
-            return;
-        }
-        vl_log(LOG_NOTICE, "sn=%u ls=%u: took the base at llsn=%" PRIu64 "; syncing from there",
-               self->sn_id, rep->ls_id, job->llsn_end);
-        s_writes_settle(self, rep);
-        vl_sn_meta_report_soon(self);
-        if (job->reply_to)
-            vl_sn_backup_reply_end(self, job->reply_to, &job->req, 0, rep->d.llsn_end);
+        s_base_done(self, rep, job);
         break;
     case VL_WRITER_TRUNCATE:
         if (rep->truncating > 0)

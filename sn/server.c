@@ -487,6 +487,112 @@ static int s_fail(s_args_t *args, int rc, const char *fmt, ...)
     return rc;
 }
 
+/*  Opens the store and recovers every replica it holds, then starts the
+    writer. Returns 0 or a VL_E* code (args->err says what failed). */
+static int s_self_open_store(self_t *self, s_args_t *args)
+{
+    if (zsys_dir_create("%s", args->data_dir) != 0)
+        return s_fail(args, VL_EIO,
+                      "cannot create data directory %s: %s; check the path and its "
+                      "permissions",
+                      args->data_dir, strerror(errno));
+    if (vl_store_open(args->data_dir, args->cfg.memtable_bytes, &self->store) != 0)
+        return s_fail(args, VL_ESTORE, "%s", vl_store_errmsg());
+    /* Recovery: every replica the store holds, as durable as it is. */
+    vl_store_state_t *states;
+    size_t n;
+    if (vl_store_states(self->store, &states, &n) != 0)
+        return s_fail(args, VL_ESTORE, "reading the replicas in %s: %s", args->data_dir,
+                      vl_store_errmsg());
+    for (size_t i = 0; i < n; i++) {
+        s_replica_t *rep = vl_sn_replica_new(self, states[i].topic_id, states[i].ls_id);
+        rep->q = rep->d = states[i];
+        rep->trim_hwm = states[i].hwm;
+        vl_log(LOG_INFO,
+               "sn: recovered ls=%u topic=%u llsn_end=%" PRIu64 " bytes_end=%" PRIu64
+               " applied=%" PRIu64 " hwm=%" PRIu64 " trim=%" PRIu64,
+               states[i].ls_id, states[i].topic_id, states[i].llsn_end, states[i].bytes_end,
+               states[i].applied_llsn_end, states[i].hwm, states[i].trim_glsn);
+    }
+    free(states);
+    if (vl_writer_new(self->store, &self->writer) != 0)
+        return s_fail(args, VL_EIO, "cannot start the writer thread");
+    return 0;
+}
+
+/*  Binds the ROUTER to args->listen; sets the port and the advertised
+    address. Returns 0 or a VL_E* code. */
+static int s_self_bind(self_t *self, s_args_t *args)
+{
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router)
+        return s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+    zsock_set_linger(self->router, 0);
+    zsock_set_router_mandatory(self->router, 1);
+    zsock_set_sndtimeo(self->router, 0);
+    zsock_set_sndhwm(self->router, S_ROUTER_SNDHWM);
+    /* ZeroMQ checks the size of each frame: the body, and the one payload
+       frame of an APPEND (a client's batch, or one big entry) */
+    uint64_t maxmsg =
+        self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size : VL_WIRE_MAX_BODY;
+    if (maxmsg < VL_WIRE_MAX_PAYLOAD)
+        maxmsg = VL_WIRE_MAX_PAYLOAD;
+    zsock_set_maxmsgsize(self->router,
+                         (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
+    int port = zsock_bind(self->router, "%s", args->listen);
+    if (port < 0)
+        return s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT",
+                      args->listen, zmq_strerror(zmq_errno()));
+    args->port = port;
+    if (!args->advertise[0]) {
+        char *last = zsock_last_endpoint(self->router);
+        snprintf(args->advertise, sizeof args->advertise, "%s",
+                 strchr(args->listen, '*') && last ? last : args->listen);
+        free(last);
+    }
+    return 0;
+}
+
+/*  Connects the DEALER to the MR endpoints, and its monitor. Returns 0 or
+    a VL_E* code. */
+static int s_self_connect_mr(self_t *self, s_args_t *args)
+{
+    self->mr = zsock_new(ZMQ_DEALER);
+    if (!self->mr)
+        return s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+    zsock_set_linger(self->mr, 0);
+    zsock_set_sndtimeo(self->mr, 0);
+    zsock_set_sndhwm(self->mr, 1000);
+    zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
+    char eps[sizeof args->mr_endpoints];
+    snprintf(eps, sizeof eps, "%s", args->mr_endpoints);
+    int nmr = 0;
+    for (char *save = NULL, *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        while (*ep == ' ')
+            ep++;
+        if (!*ep)
+            continue;
+        if (zsock_connect(self->mr, "%s", ep) != 0)
+            return s_fail(args, VL_EINVAL, "invalid MR endpoint '%s'; use tcp://HOST:PORT", ep);
+        nmr++;
+    }
+    if (nmr == 0)
+        return s_fail(args, VL_EINVAL, "no MR endpoint given; use --mr tcp://HOST:PORT");
+    /* Without it a new MR process hears this node's idle replicas only
+       from the next heartbeat: a second later, not never. */
+    self->mr_monitor = zactor_new(zmonitor, self->mr);
+    if (self->mr_monitor) {
+        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", NULL);
+        zstr_send(self->mr_monitor, "START");
+        zsock_wait(self->mr_monitor);
+    } else
+        vl_log(LOG_WARNING,
+               "sn: cannot monitor the connection to the MR: %s; an MR that "
+               "restarts hears idle replicas from the next heartbeat",
+               zmq_strerror(zmq_errno()));
+    return 0;
+}
+
 static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
 {
     self_t *self = vl_calloc(1, sizeof *self);
@@ -504,111 +610,8 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     zhashx_set_destructor(self->peers, s_peer_free);
     self->parked = zlistx_new();
 
-    if (zsys_dir_create("%s", args->data_dir) != 0) {
-        s_fail(args, VL_EIO,
-               "cannot create data directory %s: %s; check the path and its "
-               "permissions",
-               args->data_dir, strerror(errno));
+    if (s_self_open_store(self, args) || s_self_bind(self, args) || s_self_connect_mr(self, args))
         goto err;
-    }
-    if (vl_store_open(args->data_dir, args->cfg.memtable_bytes, &self->store) != 0) {
-        s_fail(args, VL_ESTORE, "%s", vl_store_errmsg());
-        goto err;
-    }
-    /* Recovery: every replica the store holds, as durable as it is. */
-    vl_store_state_t *states;
-    size_t n;
-    if (vl_store_states(self->store, &states, &n) != 0) {
-        s_fail(args, VL_ESTORE, "reading the replicas in %s: %s", args->data_dir,
-               vl_store_errmsg());
-        goto err;
-    }
-    for (size_t i = 0; i < n; i++) {
-        s_replica_t *rep = vl_sn_replica_new(self, states[i].topic_id, states[i].ls_id);
-        rep->q = rep->d = states[i];
-        rep->trim_hwm = states[i].hwm;
-        vl_log(LOG_INFO,
-               "sn: recovered ls=%u topic=%u llsn_end=%" PRIu64 " bytes_end=%" PRIu64
-               " applied=%" PRIu64 " hwm=%" PRIu64 " trim=%" PRIu64,
-               states[i].ls_id, states[i].topic_id, states[i].llsn_end, states[i].bytes_end,
-               states[i].applied_llsn_end, states[i].hwm, states[i].trim_glsn);
-    }
-    free(states);
-    if (vl_writer_new(self->store, &self->writer) != 0) {
-        s_fail(args, VL_EIO, "cannot start the writer thread");
-        goto err;
-    }
-
-    self->router = zsock_new(ZMQ_ROUTER);
-    if (!self->router) {
-        s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
-        goto err;
-    }
-    zsock_set_linger(self->router, 0);
-    zsock_set_router_mandatory(self->router, 1);
-    zsock_set_sndtimeo(self->router, 0);
-    zsock_set_sndhwm(self->router, S_ROUTER_SNDHWM);
-    /* ZeroMQ checks the size of each frame: the body, and the one payload
-       frame of an APPEND (a client's batch, or one big entry) */
-    uint64_t maxmsg =
-        self->cfg->max_entry_size > VL_WIRE_MAX_BODY ? self->cfg->max_entry_size : VL_WIRE_MAX_BODY;
-    if (maxmsg < VL_WIRE_MAX_PAYLOAD)
-        maxmsg = VL_WIRE_MAX_PAYLOAD;
-    zsock_set_maxmsgsize(self->router,
-                         (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
-    int port = zsock_bind(self->router, "%s", args->listen);
-    if (port < 0) {
-        s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT", args->listen,
-               zmq_strerror(zmq_errno()));
-        goto err;
-    }
-    args->port = port;
-    if (!args->advertise[0]) {
-        char *last = zsock_last_endpoint(self->router);
-        snprintf(args->advertise, sizeof args->advertise, "%s",
-                 strchr(args->listen, '*') && last ? last : args->listen);
-        free(last);
-    }
-
-    self->mr = zsock_new(ZMQ_DEALER);
-    if (!self->mr) {
-        s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
-        goto err;
-    }
-    zsock_set_linger(self->mr, 0);
-    zsock_set_sndtimeo(self->mr, 0);
-    zsock_set_sndhwm(self->mr, 1000);
-    zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
-    char eps[sizeof args->mr_endpoints];
-    snprintf(eps, sizeof eps, "%s", args->mr_endpoints);
-    int nmr = 0;
-    for (char *save = NULL, *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
-        while (*ep == ' ')
-            ep++;
-        if (!*ep)
-            continue;
-        if (zsock_connect(self->mr, "%s", ep) != 0) {
-            s_fail(args, VL_EINVAL, "invalid MR endpoint '%s'; use tcp://HOST:PORT", ep);
-            goto err;
-        }
-        nmr++;
-    }
-    if (nmr == 0) {
-        s_fail(args, VL_EINVAL, "no MR endpoint given; use --mr tcp://HOST:PORT");
-        goto err;
-    }
-    /* Without it a new MR process hears this node's idle replicas only
-       from the next heartbeat: a second later, not never. */
-    self->mr_monitor = zactor_new(zmonitor, self->mr);
-    if (self->mr_monitor) {
-        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", NULL);
-        zstr_send(self->mr_monitor, "START");
-        zsock_wait(self->mr_monitor);
-    } else
-        vl_log(LOG_WARNING,
-               "sn: cannot monitor the connection to the MR: %s; an MR that "
-               "restarts hears idle replicas from the next heartbeat",
-               zmq_strerror(zmq_errno()));
 
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true);
