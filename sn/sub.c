@@ -10,8 +10,8 @@
     credit, or no commits on an idle log stream) would never find out that
     its client is gone: clients send SUB_CREDIT(0) as a keepalive every few
     seconds, and a subscription not heard of for S_SUB_IDLE_US is dropped
-    without a word (a client that is alive finds its stream silent and
-    resubscribes, as after an SN restart).
+    without a word (s_subs_expire, server.c; a client that is alive finds
+    its stream silent and resubscribes, as after an SN restart).
 */
 
 #include <inttypes.h>
@@ -20,6 +20,8 @@
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
+
+/*  ---- sending ------------------------------------------------------------ */
 
 static void s_free_owned(void *data, void *hint)
 {
