@@ -1,0 +1,347 @@
+/*  meta.c - the node's side of the metadata repository (MR): HELLO,
+    REPORT, GET_META and the META it answers, and the events of the DEALER
+    to the MR. COMMITs arriving on it go to replica.c.
+
+    A META is applied whole: it places replicas here (or takes them away),
+    seals and unseals them, sets trim points, and sets up the replication
+    streams of the replicas this node is the primary of.
+*/
+
+#include <inttypes.h>
+#include <string.h>
+#include "log.h"
+#include "sn_i.h"
+#include "util.h"
+
+/*  ---- reports and hello -------------------------------------------------- */
+
+/*  Sends a REPORT. A partial one (full false) carries only the replicas
+    whose ends or state changed since the last REPORT that went out, and
+    none at all when nothing changed: with many log streams, most of them
+    idle, the reports would otherwise cost the MR more than its rounds. The
+    MR updates only the items present and never reads anything into an
+    absent one. A full one carries every replica: the 1 s heartbeat, and
+    the first REPORT after a HELLO (the MR forgot what the node reported)
+    or after the connection to the MR was made again (it may be a new MR
+    process that heard nothing yet), so whatever the MR lost is restored
+    within a second at worst. */
+void vl_sn_meta_report(self_t *self, bool full)
+{
+    self->report_dirty = false;
+    if (!self->sn_id)
+        return;
+    full = full || self->report_full;
+    vl_report_t r = {.sn_id = self->sn_id};
+    r.items = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *r.items);
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
+        /* Nothing about a replica still discarding its suffix after a seal
+           (or not yet placed by a META): its durable end is about to go
+           down, and the MR must not take the old one for in line. */
+        if (rep->truncating || !rep->confirmed)
+            continue;
+        vl_report_item_t it = {.ls_id = rep->ls_id,
+                               .llsn_end = rep->d.llsn_end,
+                               .bytes_end = rep->d.bytes_end,
+                               .applied_llsn_end = rep->d.applied_llsn_end,
+                               .state = rep->ls_state};
+        const vl_report_item_t *last = &rep->last_report;
+        if (!full && rep->reported && last->llsn_end == it.llsn_end &&
+            last->bytes_end == it.bytes_end && last->applied_llsn_end == it.applied_llsn_end &&
+            last->state == it.state)
+            continue;
+        r.items[r.n++] = it;
+        rep->last_report = it;
+        rep->reported = true;
+    }
+    if (!full && r.n == 0) {
+        free(r.items);
+        return;
+    }
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_report_encode(&r, &b);
+    vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
+        /* what it said is lost: say everything next time */
+        self->report_full = true;
+        vl_log(LOG_DEBUG, "sn=%u: REPORT not sent (MR unreachable): %s", self->sn_id,
+               zmq_strerror(zmq_errno()));
+    } else if (full)
+        self->report_full = false;
+    vl_wbuf_free(&b);
+    free(r.items);
+}
+
+static int s_on_report_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    self->report_timer = -1;
+    if (self->report_dirty)
+        vl_sn_meta_report(self, false);
+    return 0;
+}
+
+/*  Coalesces changes into one REPORT a millisecond later. */
+void vl_sn_meta_report_soon(self_t *self)
+{
+    self->report_dirty = true;
+    if (self->report_timer < 0)
+        self->report_timer = zloop_timer(self->loop, 1, 1, s_on_report_timer, self);
+}
+
+void vl_sn_meta_hello(self_t *self)
+{
+    /* the MR forgets what this node reported when it hears HELLO */
+    self->report_full = true;
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "%s", self->args->advertise);
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_admin_encode(&a, &b);
+    vl_hdr_t h = {
+        .type = VL_MSG_HELLO, .request_id = ++self->hello_seq, .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, &b);
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
+        vl_log(LOG_DEBUG, "sn: HELLO not sent (MR unreachable): %s", zmq_strerror(zmq_errno()));
+    }
+    vl_wbuf_free(&b);
+}
+
+/*  Asks the MR for the metadata now: HELLO while unregistered (its reply
+    carries the META), GET_META after. At most every S_META_ASK_US. */
+void vl_sn_meta_ask(self_t *self)
+{
+    int64_t now = vl_now_us();
+    if (now - self->meta_asked_us < S_META_ASK_US)
+        return;
+    self->meta_asked_us = now;
+    if (!self->sn_id) {
+        vl_sn_meta_hello(self);
+        return;
+    }
+    vl_hdr_t h = {.type = VL_MSG_GET_META,
+                  .request_id = ++self->hello_seq,
+                  .cluster_id = self->cfg->cluster_id};
+    zmsg_t *msg = vl_wire_msg(&h, NULL);
+    if (zmsg_send(&msg, self->mr) != 0) {
+        zmsg_destroy(&msg);
+        vl_log(LOG_DEBUG, "sn=%u: GET_META not sent (MR unreachable)", self->sn_id);
+    }
+}
+
+/*  ---- META --------------------------------------------------------------- */
+
+/*  Applies what META says of log stream ls of topic, when this node holds
+    a replica of it: places it here, sets its state (seal, unseal), trim
+    point and replica set, and restarts its streams in a new epoch. */
+static void s_apply_ls(self_t *self, const vl_meta_topic_t *topic, const vl_meta_ls_t *ls)
+{
+    if (ls->state == VL_LS_DELETED)
+        return;
+    bool mine = false;
+    for (uint32_t k = 0; k < ls->nrep; k++)
+        if (ls->replicas[k] == self->sn_id)
+            mine = true;
+    if (!mine)
+        return;
+    s_replica_t *rep = s_replica(self, ls->id);
+    if (rep && rep->topic_id != topic->id) {
+        /* The id now names a log stream of another topic: what is
+           stored under it is stale. */
+        vl_sn_replica_drop(self, rep, VL_ENOLS, "log stream was recreated", true);
+        rep = NULL;
+    }
+    if (!rep) {
+        rep = vl_sn_replica_new(self, topic->id, ls->id);
+        vl_log(LOG_INFO, "sn=%u ls=%u topic=%s: now hosted here", self->sn_id, ls->id, topic->name);
+    }
+    rep->seen = true;
+    rep->confirmed = true;
+    if (rep->ls_state != ls->state)
+        vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
+               vl_sn_state_name(rep->ls_state), vl_sn_state_name(ls->state));
+    bool new_epoch = rep->ls_epoch != ls->epoch;
+    if (new_epoch)
+        /* a seal or an unseal: the MR forgot the state this
+           replica reported, even when it reads the same again */
+        rep->reported = false;
+    rep->ls_epoch = ls->epoch;
+    rep->ls_state = ls->state;
+    if (ls->state == VL_LS_RUNNING)
+        rep->nsyncs = 0; /* unsealed: every replica is in line */
+    else
+        vl_sn_replica_seal(self, rep, ls->committed_llsn_end, ls->committed_bytes);
+    rep->nrep = ls->nrep;
+    memcpy(rep->replicas, ls->replicas, sizeof rep->replicas);
+    rep->primary = ls->nrep > 0 && ls->replicas[0] == self->sn_id;
+    rep->trim_offset = topic->trim_offset;
+    if (topic->trim_glsn > s_trim_point(rep)) {
+        rep->q.trim_glsn = topic->trim_glsn;
+        vl_writer_job_t *job = vl_writer_job_new(VL_WRITER_TRIM, rep->topic_id, rep->ls_id);
+        job->trim_glsn = topic->trim_glsn;
+        /* d, not q: a commit still queued may land in the same
+           writer batch as this trim, which reads only the store
+           and so misses it; its completion (d.hwm past trim_hwm)
+           trims again. */
+        rep->trim_hwm = rep->d.hwm;
+        vl_sn_submit(self, job);
+        vl_sn_sub_pump_all(self, rep);
+    }
+    vl_sn_repl_setup(self, rep);
+    if (new_epoch) {
+        /* Streams start again in the new epoch; on a seal the
+           batches queued to the peers are dropped too. */
+        uint32_t nb = rep->primary ? rep->nbackups : 0;
+        for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
+            s_backup_t *b = i < nb ? &rep->backups[i] : &rep->syncs[i - nb];
+            if (b->peer && ls->state != VL_LS_RUNNING)
+                b->peer->reset = true;
+            else
+                vl_sn_repl_probe(self, rep, b);
+        }
+    }
+}
+
+static void s_apply_meta(self_t *self, vl_meta_t *meta)
+{
+    if (self->have_meta && meta->version < self->meta_version) {
+        vl_log(LOG_DEBUG, "sn=%u: META version %" PRIu64 " older than %" PRIu64 " ignored",
+               self->sn_id, meta->version, self->meta_version);
+        vl_meta_free(meta);
+        return;
+    }
+    vl_meta_free(&self->meta);
+    self->meta = *meta; /* take it */
+    memset(meta, 0, sizeof *meta);
+    self->meta_version = self->meta.version;
+    self->have_meta = true;
+
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas))
+        rep->seen = false;
+    for (uint32_t t = 0; t < self->meta.ntopics; t++) {
+        const vl_meta_topic_t *topic = &self->meta.topics[t];
+        for (uint32_t l = 0; l < topic->nls; l++)
+            s_apply_ls(self, topic, &topic->ls[l]);
+    }
+    for (s_peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
+        if (peer->reset) {
+            peer->reset = false;
+            vl_sn_repl_peer_reset(self, peer);
+        }
+    /* Replicas the cluster no longer places here. */
+    zlistx_t *gone = zlistx_new();
+    for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas))
+        if (!rep->seen)
+            zlistx_add_end(gone, rep);
+    for (s_replica_t *rep = zlistx_first(gone); rep; rep = zlistx_next(gone))
+        vl_sn_replica_drop(self, rep, VL_ENOLS, "log stream no longer in the metadata", true);
+    zlistx_destroy(&gone);
+    vl_sn_meta_report_soon(self);
+    vl_sn_unpark(self, true);
+}
+
+int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    for (int i = 0; i < S_MAX_BURST && (zsock_events(reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        vl_hdr_t hdr;
+        vl_rbuf_t body;
+        int rc = vl_wire_parse(msg, &hdr, &body);
+        if (rc) {
+            vl_log(LOG_WARNING, "sn=%u: malformed message from the MR ignored (%s)", self->sn_id,
+                   vl_err_name(rc));
+        } else if (hdr.cluster_id != self->cfg->cluster_id) {
+            vl_log(LOG_WARNING,
+                   "sn=%u: %s from an MR of cluster %u ignored; this SN is in cluster %u "
+                   "(check --mr and --cluster-id)",
+                   self->sn_id, vl_wire_type_name(hdr.type), hdr.cluster_id, self->cfg->cluster_id);
+        } else if (hdr.type == (VL_MSG_HELLO | VL_MSG_REPLY)) {
+            vl_meta_t meta;
+            if (hdr.status) {
+                char text[512];
+                vl_wire_errtext(&body, text, sizeof text);
+                vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
+                       vl_err_name((int)hdr.status));
+            } else if (vl_meta_decode(&body, &meta) != 0) {
+                vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
+            } else if (meta.sn_id == 0) {
+                int64_t now = vl_now_us();
+                if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
+                    self->last_unregistered_log_us = now;
+                    vl_log(LOG_NOTICE,
+                           "sn: %s is not registered with the MR yet; register it with "
+                           "'varlogctl sn add %s'",
+                           self->args->advertise, self->args->advertise);
+                }
+                vl_meta_free(&meta);
+            } else if (!self->sn_id || self->sn_id != meta.sn_id) {
+                self->sn_id = meta.sn_id;
+                vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
+                       self->args->advertise);
+                self->have_meta = false;
+                s_apply_meta(self, &meta);
+            } else
+                vl_meta_free(&meta);
+        } else if (hdr.type == VL_MSG_META ||
+                   (hdr.type == (VL_MSG_GET_META | VL_MSG_REPLY) && hdr.status == 0)) {
+            vl_meta_t meta;
+            if (vl_meta_decode(&body, &meta) != 0)
+                vl_log(LOG_WARNING, "sn=%u: malformed META from the MR ignored", self->sn_id);
+            else if (!self->sn_id)
+                vl_meta_free(&meta); /* not registered: HELLO brings the META */
+            else
+                s_apply_meta(self, &meta);
+        } else if (hdr.type == VL_MSG_COMMIT) {
+            if (self->sn_id)
+                vl_sn_replica_on_commit(self, &body);
+        } else if (hdr.type == (VL_MSG_REPORT | VL_MSG_REPLY) && hdr.status) {
+            /* The MR takes REPORTs only from the connection that said
+               HELLO (a reconnect changes it): say HELLO again. */
+            int64_t now = vl_now_us();
+            if (now - self->meta_asked_us >= S_META_ASK_US) {
+                char text[512];
+                vl_wire_errtext(&body, text, sizeof text);
+                vl_log(LOG_INFO, "sn=%u: the MR refused a REPORT: %s; saying HELLO", self->sn_id,
+                       text);
+                self->meta_asked_us = now;
+                vl_sn_meta_hello(self);
+            }
+        } else {
+            vl_log(LOG_DEBUG, "sn=%u: %s from the MR ignored", self->sn_id,
+                   vl_wire_type_name(hdr.type));
+        }
+        zmsg_destroy(&msg);
+    }
+    return 0;
+}
+
+/*  Events of the DEALER to the MR: a new connection may reach a new MR
+    process, which knows nothing of this node's replicas until it hears
+    them (an MR that did not restart asks for HELLO itself, VL_ENOSN). */
+int vl_sn_meta_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = arg;
+    zmsg_t *msg = zmsg_recv(reader);
+    if (!msg)
+        return 0;
+    char *event = zmsg_popstr(msg);
+    if (event && streq(event, "CONNECTED")) {
+        char *value = zmsg_popstr(msg), *endpoint = zmsg_popstr(msg);
+        vl_log(LOG_INFO, "sn=%u: connected to the MR at %s; the next REPORT is complete",
+               self->sn_id, endpoint ? endpoint : "?");
+        self->report_full = true;
+        vl_sn_meta_report_soon(self);
+        free(value);
+        free(endpoint);
+    }
+    free(event);
+    zmsg_destroy(&msg);
+    return 0;
+}
