@@ -1,4 +1,4 @@
-/*  ctl.c - varlogctl: the command line of varlog (SPEC.md section 8).
+/*  ctl.c - varlogctl: the command line of varlog.
 
     main() reads the global options, picks the command and hands it the
     remaining words; each command parses them with vl_ctl_parse, which

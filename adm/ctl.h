@@ -3,9 +3,10 @@
     ctl.c holds main, option parsing, help texts and the output helpers;
     ctl_admin.c the admin commands (sn, topic, ls, status) that go through
     varlogadm; ctl_data.c the data commands (append, subscribe, trim) that
-    go through libvarlog; ctl_bench.c the load generator (bench). Every
-    command returns the process exit status: 0 success, 1 failure (one
-    line on stderr), 2 usage error.
+    go through libvarlog; ctl_bench*.c the load generator (bench), with
+    its own private header ctl_bench_i.h. Every command returns the
+    process exit status: 0 success, 1 failure (one line on stderr), 2 usage
+    error.
 */
 #ifndef VL_CTL_H
 #define VL_CTL_H

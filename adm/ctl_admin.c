@@ -606,6 +606,142 @@ static int s_ls_sync(vl_ctl_t *ctl, const vl_admin_t *a, uint64_t wait_s)
     return rc;
 }
 
+/*  ls seal|unseal TOPIC LSID. */
+static int s_ls_seal(vl_ctl_t *ctl, const char *sub, char **pos, int npos)
+{
+    vl_admin_t a;
+    int rc;
+    if ((rc = s_topic_ls(ctl, pos, npos, 3, &a)) != 0)
+        return rc;
+    bool seal = sub[0] == 's';
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_admin_encode(&a, &b);
+    zmsg_t *reply = NULL;
+    vl_rbuf_t body;
+    rc = vl_ctl_adm_call(ctl, seal ? VL_MSG_SEAL : VL_MSG_UNSEAL, &b, &reply, &body);
+    vl_wbuf_free(&b);
+    if (rc != 0)
+        return 1;
+    vl_seal_reply_t sr = {.ls_id = a.id};
+    if (seal && vl_seal_reply_decode(&body, &sr) != 0)
+        sr = (vl_seal_reply_t){.ls_id = a.id};
+    zmsg_destroy(&reply);
+    if (ctl->json) {
+        printf("{\"topic\": ");
+        vl_ctl_json_str(stdout, a.name, strlen(a.name));
+        if (seal)
+            printf(", \"ls\": %u, \"state\": \"SEALED\", \"llsn_end\": %" PRIu64
+                   ", \"glsn_end\": %" PRIu64 "}\n",
+                   a.id, sr.llsn_end, sr.glsn_end);
+        else
+            printf(", \"ls\": %u, \"state\": \"RUNNING\"}\n", a.id);
+    } else if (seal) {
+        printf("topic %s ls %u sealed at llsn %" PRIu64 " (glsn %" PRIu64 ")\n", a.name, a.id,
+               sr.llsn_end, sr.glsn_end);
+    } else {
+        printf("topic %s ls %u unsealed\n", a.name, a.id);
+    }
+    return 0;
+}
+
+/*  ls update TOPIC LSID --replace OLD_SN --with NEW_SN (vals[2], vals[3]). */
+static int s_ls_update(vl_ctl_t *ctl, char **pos, int npos, const char **vals)
+{
+    vl_admin_t a;
+    int rc;
+    if ((rc = s_topic_ls(ctl, pos, npos, 3, &a)) != 0)
+        return rc;
+    if (!vals[2] || !vals[3])
+        return vl_ctl_usage(ctl, "give the replica to replace and its replacement: "
+                                 "--replace OLD_SN --with NEW_SN");
+    uint64_t v;
+    if (vl_ctl_number(ctl, "--replace", vals[2], 1, UINT32_MAX, &v) != 0)
+        return 2;
+    a.sn_from = (uint32_t)v;
+    if (vl_ctl_number(ctl, "--with", vals[3], 1, UINT32_MAX, &v) != 0)
+        return 2;
+    a.sn_to = (uint32_t)v;
+    if (s_admin(ctl, VL_MSG_UPDATE_LS, &a, NULL) != 0)
+        return 1;
+    if (ctl->json) {
+        printf("{\"topic\": ");
+        vl_ctl_json_str(stdout, a.name, strlen(a.name));
+        printf(", \"ls\": %u, \"replaced\": %u, \"with\": %u}\n", a.id, a.sn_from, a.sn_to);
+    } else {
+        printf("topic %s ls %u: the replica on sn %u is replaced by an empty one on sn %u; "
+               "fill it with 'varlogctl ls sync %s %u'\n",
+               a.name, a.id, a.sn_from, a.sn_to, a.name, a.id);
+    }
+    return 0;
+}
+
+/*  ls sync TOPIC LSID and ls recover TOPIC, with --from, --to and --wait
+    (vals[0], vals[1], vals[4]). */
+static int s_ls_sync_cmd(vl_ctl_t *ctl, bool is_sync, char **pos, int npos, const char **vals)
+{
+    vl_admin_t a;
+    int rc;
+    if ((rc = s_topic_ls(ctl, pos, npos, is_sync ? 3 : 2, &a)) != 0)
+        return rc;
+    uint64_t v, wait_s = 60;
+    if (vals[0]) {
+        if (vl_ctl_number(ctl, "--from", vals[0], 1, UINT32_MAX, &v) != 0)
+            return 2;
+        a.sn_from = (uint32_t)v;
+    }
+    if (vals[1]) {
+        if (vl_ctl_number(ctl, "--to", vals[1], 1, UINT32_MAX, &v) != 0)
+            return 2;
+        a.sn_to = (uint32_t)v;
+    }
+    if (vals[4] && vl_ctl_number(ctl, "--wait", vals[4], 0, 86400, &wait_s) != 0)
+        return 2;
+    return s_ls_sync(ctl, &a, wait_s);
+}
+
+/*  ls list [TOPIC]. */
+static int s_ls_list(vl_ctl_t *ctl, char **pos, int npos)
+{
+    if (npos > 2)
+        return vl_ctl_usage(ctl, "unexpected argument '%s'", pos[2]);
+    const char *only = npos == 2 ? pos[1] : NULL;
+    s_status_t st;
+    if (s_status_fetch(ctl, &st) != 0)
+        return 1;
+    if (only && !vl_meta_topic_by_name(&st.m, only)) {
+        s_status_free(&st);
+        return vl_ctl_fail(ctl, "no such topic '%s' (see 'varlogctl topic list')", only);
+    }
+    s_print_ls(ctl, &st, only, false);
+    if (ctl->json)
+        printf("\n");
+    s_status_free(&st);
+    return 0;
+}
+
+/*  ls add TOPIC. */
+static int s_ls_add(vl_ctl_t *ctl, char **pos, int npos)
+{
+    if (npos != 2)
+        return vl_ctl_usage(ctl, npos < 2 ? "missing TOPIC" : "unexpected argument after TOPIC");
+    if (s_check_name(ctl, pos[1]) != 0)
+        return 1;
+    vl_admin_t a = {0};
+    snprintf(a.name, sizeof a.name, "%s", pos[1]);
+    uint32_t id = 0;
+    if (s_admin(ctl, VL_MSG_ADD_LS, &a, &id) != 0)
+        return 1;
+    if (ctl->json) {
+        printf("{\"topic\": ");
+        vl_ctl_json_str(stdout, a.name, strlen(a.name));
+        printf(", \"id\": %u}\n", id);
+    } else {
+        printf("log stream %u added to topic %s\n", id, a.name);
+    }
+    return 0;
+}
+
 int vl_ctl_cmd_ls(vl_ctl_t *ctl, int argc, char **argv)
 {
     static const vl_ctl_opt_t opts[] = {{"from", 0, true}, {"to", 0, true},   {"replace", 0, true},
@@ -631,124 +767,16 @@ int vl_ctl_cmd_ls(vl_ctl_t *ctl, int argc, char **argv)
         return vl_ctl_usage(ctl, "--replace and --with only apply to 'ls update'");
     if (!is_sync && !is_recover && vals[4])
         return vl_ctl_usage(ctl, "--wait only applies to 'ls sync' and 'ls recover'");
-    if (strcmp(sub, "seal") == 0 || strcmp(sub, "unseal") == 0) {
-        vl_admin_t a;
-        if ((rc = s_topic_ls(ctl, pos, npos, 3, &a)) != 0)
-            return rc;
-        bool seal = sub[0] == 's';
-        vl_wbuf_t b;
-        vl_wbuf_init(&b);
-        vl_admin_encode(&a, &b);
-        zmsg_t *reply = NULL;
-        vl_rbuf_t body;
-        rc = vl_ctl_adm_call(ctl, seal ? VL_MSG_SEAL : VL_MSG_UNSEAL, &b, &reply, &body);
-        vl_wbuf_free(&b);
-        if (rc != 0)
-            return 1;
-        vl_seal_reply_t sr = {.ls_id = a.id};
-        if (seal && vl_seal_reply_decode(&body, &sr) != 0)
-            sr = (vl_seal_reply_t){.ls_id = a.id};
-        zmsg_destroy(&reply);
-        if (ctl->json) {
-            printf("{\"topic\": ");
-            vl_ctl_json_str(stdout, a.name, strlen(a.name));
-            if (seal)
-                printf(", \"ls\": %u, \"state\": \"SEALED\", \"llsn_end\": %" PRIu64
-                       ", \"glsn_end\": %" PRIu64 "}\n",
-                       a.id, sr.llsn_end, sr.glsn_end);
-            else
-                printf(", \"ls\": %u, \"state\": \"RUNNING\"}\n", a.id);
-        } else if (seal) {
-            printf("topic %s ls %u sealed at llsn %" PRIu64 " (glsn %" PRIu64 ")\n", a.name, a.id,
-                   sr.llsn_end, sr.glsn_end);
-        } else {
-            printf("topic %s ls %u unsealed\n", a.name, a.id);
-        }
-        return 0;
-    }
-    if (is_update) {
-        vl_admin_t a;
-        if ((rc = s_topic_ls(ctl, pos, npos, 3, &a)) != 0)
-            return rc;
-        if (!vals[2] || !vals[3])
-            return vl_ctl_usage(ctl, "give the replica to replace and its replacement: "
-                                     "--replace OLD_SN --with NEW_SN");
-        uint64_t v;
-        if (vl_ctl_number(ctl, "--replace", vals[2], 1, UINT32_MAX, &v) != 0)
-            return 2;
-        a.sn_from = (uint32_t)v;
-        if (vl_ctl_number(ctl, "--with", vals[3], 1, UINT32_MAX, &v) != 0)
-            return 2;
-        a.sn_to = (uint32_t)v;
-        if (s_admin(ctl, VL_MSG_UPDATE_LS, &a, NULL) != 0)
-            return 1;
-        if (ctl->json) {
-            printf("{\"topic\": ");
-            vl_ctl_json_str(stdout, a.name, strlen(a.name));
-            printf(", \"ls\": %u, \"replaced\": %u, \"with\": %u}\n", a.id, a.sn_from, a.sn_to);
-        } else {
-            printf("topic %s ls %u: the replica on sn %u is replaced by an empty one on sn %u; "
-                   "fill it with 'varlogctl ls sync %s %u'\n",
-                   a.name, a.id, a.sn_from, a.sn_to, a.name, a.id);
-        }
-        return 0;
-    }
-    if (is_sync || is_recover) {
-        vl_admin_t a;
-        if ((rc = s_topic_ls(ctl, pos, npos, is_sync ? 3 : 2, &a)) != 0)
-            return rc;
-        uint64_t v, wait_s = 60;
-        if (vals[0]) {
-            if (vl_ctl_number(ctl, "--from", vals[0], 1, UINT32_MAX, &v) != 0)
-                return 2;
-            a.sn_from = (uint32_t)v;
-        }
-        if (vals[1]) {
-            if (vl_ctl_number(ctl, "--to", vals[1], 1, UINT32_MAX, &v) != 0)
-                return 2;
-            a.sn_to = (uint32_t)v;
-        }
-        if (vals[4] && vl_ctl_number(ctl, "--wait", vals[4], 0, 86400, &wait_s) != 0)
-            return 2;
-        return s_ls_sync(ctl, &a, wait_s);
-    }
-    if (strcmp(sub, "list") == 0) {
-        if (npos > 2)
-            return vl_ctl_usage(ctl, "unexpected argument '%s'", pos[2]);
-        const char *only = npos == 2 ? pos[1] : NULL;
-        s_status_t st;
-        if (s_status_fetch(ctl, &st) != 0)
-            return 1;
-        if (only && !vl_meta_topic_by_name(&st.m, only)) {
-            s_status_free(&st);
-            return vl_ctl_fail(ctl, "no such topic '%s' (see 'varlogctl topic list')", only);
-        }
-        s_print_ls(ctl, &st, only, false);
-        if (ctl->json)
-            printf("\n");
-        s_status_free(&st);
-        return 0;
-    }
-    if (strcmp(sub, "add") == 0) {
-        if (npos != 2)
-            return vl_ctl_usage(ctl,
-                                npos < 2 ? "missing TOPIC" : "unexpected argument after TOPIC");
-        if (s_check_name(ctl, pos[1]) != 0)
-            return 1;
-        vl_admin_t a = {0};
-        snprintf(a.name, sizeof a.name, "%s", pos[1]);
-        uint32_t id = 0;
-        if (s_admin(ctl, VL_MSG_ADD_LS, &a, &id) != 0)
-            return 1;
-        if (ctl->json) {
-            printf("{\"topic\": ");
-            vl_ctl_json_str(stdout, a.name, strlen(a.name));
-            printf(", \"id\": %u}\n", id);
-        } else {
-            printf("log stream %u added to topic %s\n", id, a.name);
-        }
-        return 0;
-    }
+    if (strcmp(sub, "seal") == 0 || strcmp(sub, "unseal") == 0)
+        return s_ls_seal(ctl, sub, pos, npos);
+    if (is_update)
+        return s_ls_update(ctl, pos, npos, vals);
+    if (is_sync || is_recover)
+        return s_ls_sync_cmd(ctl, is_sync, pos, npos, vals);
+    if (strcmp(sub, "list") == 0)
+        return s_ls_list(ctl, pos, npos);
+    if (strcmp(sub, "add") == 0)
+        return s_ls_add(ctl, pos, npos);
     return vl_ctl_usage(ctl, "unknown subcommand (use list, add, seal, unseal, sync or recover)");
 }
 

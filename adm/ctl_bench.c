@@ -1,4 +1,4 @@
-/*  ctl_bench.c - varlogctl bench: the load generator (SPEC.md section 10).
+/*  ctl_bench.c - varlogctl bench: the load generator.
 
     Three modes share one run loop:
 
@@ -36,112 +36,52 @@
     own client, reports ready over a socketpair, receives the window from
     the parent and sends its counters and histogram back at the end.
 */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "ctl.h"
+#include "ctl_bench_i.h"
 #include "util.h"
 #include "varlog.h"
 
 #define S_HDR_SIZE 24
 #define S_MAGIC 0x4e424c56u /* "VLBN" */
-#define S_MAX_DAEMONS 64
 #define S_MAX_PROCS 64
 #define S_MAX_THREADS 256
 #define S_DRAIN_NS (10 * 1000000000LL) /* subscribers catch up within this */
 
 /* ---- latency histogram --------------------------------------------------------- */
 
-#define S_SUB_BITS 6
-#define S_SUB (1 << S_SUB_BITS)
-#define S_HIST_N (S_SUB * 59)
-
-typedef struct {
-    uint64_t count[S_HIST_N];
-    uint64_t n;
-} s_hist_t;
-
 static size_t s_hist_index(uint64_t v)
 {
-    if (v < S_SUB)
+    if (v < VL_CTL_BENCH_SUB)
         return (size_t)v;
     int msb = 63 - __builtin_clzll(v);
-    /* the top S_SUB_BITS+1 bits of v, leading one dropped */
-    size_t sub = (size_t)(v >> (msb - S_SUB_BITS)) - S_SUB;
-    return (size_t)(msb - S_SUB_BITS + 1) * S_SUB + sub;
+    /* the top VL_CTL_BENCH_SUB_BITS+1 bits of v, leading one dropped */
+    size_t sub = (size_t)(v >> (msb - VL_CTL_BENCH_SUB_BITS)) - VL_CTL_BENCH_SUB;
+    return (size_t)(msb - VL_CTL_BENCH_SUB_BITS + 1) * VL_CTL_BENCH_SUB + sub;
 }
 
-/*  The middle of bucket i. */
-static double s_hist_value(size_t i)
-{
-    if (i < S_SUB)
-        return (double)i;
-    int msb = (int)(i / S_SUB) + S_SUB_BITS - 1;
-    uint64_t width = 1ULL << (msb - S_SUB_BITS);
-    uint64_t low = (uint64_t)(S_SUB + i % S_SUB) << (msb - S_SUB_BITS);
-    return (double)low + (double)width / 2;
-}
-
-static void s_hist_add(s_hist_t *h, uint64_t v, uint64_t times)
+static void s_hist_add(vl_ctl_bench_hist_t *h, uint64_t v, uint64_t times)
 {
     h->count[s_hist_index(v)] += times;
     h->n += times;
 }
 
-static void s_hist_merge(s_hist_t *into, const s_hist_t *from)
+static void s_hist_merge(vl_ctl_bench_hist_t *into, const vl_ctl_bench_hist_t *from)
 {
-    for (size_t i = 0; i < S_HIST_N; i++)
+    for (size_t i = 0; i < VL_CTL_BENCH_HIST_N; i++)
         into->count[i] += from->count[i];
     into->n += from->n;
 }
 
-/*  The q quantile (0..1) in milliseconds; NAN when empty. */
-static double s_hist_ms(const s_hist_t *h, double q)
-{
-    if (h->n == 0)
-        return NAN;
-    /* the smallest rank r with r >= q n (ceil without libm) */
-    uint64_t rank = (uint64_t)(q * (double)h->n);
-    if ((double)rank < q * (double)h->n)
-        rank++;
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < S_HIST_N; i++) {
-        seen += h->count[i];
-        if (seen >= rank)
-            return s_hist_value(i) / 1e6;
-    }
-    return NAN;
-}
-
 /* ---- configuration and shared state ----------------------------------------------- */
-
-typedef enum { S_APPEND, S_E2E, S_SUBSCRIBE } s_mode_t;
-
-typedef struct {
-    s_mode_t mode;
-    const char *mode_name;
-    const char *topic;
-    const char *mr;
-    int timeout_ms;
-    uint32_t appenders, procs, subscribers;
-    size_t size;
-    uint32_t batch, pipeline;
-    uint32_t ls_id, nls, rf;
-    double duration, warmup;
-    bool blocking;
-} s_cfg_t;
 
 /*  Counters of one thread (an appender, an appender's callback thread or a
     subscriber). entries and errors are read by the main thread while the
@@ -150,14 +90,14 @@ typedef struct {
 typedef struct s_stats {
     uint64_t entries;
     uint64_t errors;
-    s_hist_t hist;
+    vl_ctl_bench_hist_t hist;
     struct s_stats *next;
 } s_stats_t;
 
 enum { S_KIND_APPEND, S_KIND_SUB };
 
 static struct {
-    const s_cfg_t *cfg;
+    const vl_ctl_bench_cfg_t *cfg;
     pthread_mutex_t lock;
     s_stats_t *stats[2];   /* registered per kind */
     int64_t t_warm, t_end; /* the measured window, CLOCK_MONOTONIC ns */
@@ -202,7 +142,7 @@ static uint64_t s_total(int kind, bool errors)
     return n;
 }
 
-static void s_merged_hist(int kind, s_hist_t *h)
+static void s_merged_hist(int kind, vl_ctl_bench_hist_t *h)
 {
     memset(h, 0, sizeof *h);
     pthread_mutex_lock(&s_run.lock);
@@ -330,7 +270,7 @@ static void s_on_commit(void *arg, int rc, uint64_t glsn, uint64_t offset)
 
 static void s_run_pipelined(vl_client_t *client, vl_appender_t *app, uint32_t id)
 {
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     uint8_t *buf = vl_malloc(cfg->size ? cfg->size : 1);
     s_fill(buf, cfg->size);
     uint64_t seq = 0;
@@ -352,7 +292,7 @@ static void s_run_pipelined(vl_client_t *client, vl_appender_t *app, uint32_t id
 
 static void s_run_blocking(vl_client_t *client, uint32_t id)
 {
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     s_stats_t *st = s_stats_new(S_KIND_APPEND);
     size_t sz = cfg->size ? cfg->size : 1;
     uint8_t *buf = vl_malloc(sz * cfg->batch);
@@ -387,7 +327,7 @@ static void s_run_blocking(vl_client_t *client, uint32_t id)
 static void *s_appender_main(void *arg)
 {
     s_worker_t *w = arg;
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     vl_client_t *client = NULL;
     vl_appender_t *app = NULL;
     int rc = s_open_client(&client);
@@ -421,14 +361,14 @@ static void *s_appender_main(void *arg)
 static void *s_subscriber_main(void *arg)
 {
     (void)arg;
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     s_stats_t *st = s_stats_new(S_KIND_SUB);
     vl_client_t *client = NULL;
     vl_subscriber_t *sub = NULL;
     int rc = s_open_client(&client);
     if (rc == 0) {
         uint64_t begin = 0, end = 0; /* subscribe: trim point to HWM */
-        if (cfg->mode != S_SUBSCRIBE) {
+        if (cfg->mode != VL_CTL_BENCH_SUBSCRIBE) {
             /* follow what the appenders write from now on */
             vl_topic_info_t info;
             rc = vl_topic_info(client, cfg->topic, &info);
@@ -472,108 +412,12 @@ static void *s_subscriber_main(void *arg)
 
 /*  True when the run cannot go on (a failure) or has nothing left to do
     (every bounded reader reached the end). */
-static bool s_run_over(const s_cfg_t *cfg)
+static bool s_run_over(const vl_ctl_bench_cfg_t *cfg)
 {
     if (__atomic_load_n(&s_run.first_rc, __ATOMIC_RELAXED) != 0)
         return true;
-    return cfg->mode == S_SUBSCRIBE &&
+    return cfg->mode == VL_CTL_BENCH_SUBSCRIBE &&
            __atomic_load_n(&s_run.subs_done, __ATOMIC_RELAXED) >= cfg->subscribers;
-}
-
-/* ---- CPU time ---------------------------------------------------------------------------- */
-
-typedef struct {
-    char name[64];
-    int pid;
-    double cpu[2]; /* seconds at the two snapshots; <0: unreadable */
-} s_daemon_t;
-
-/*  utime+stime of pid in seconds, or -1. */
-static double s_proc_cpu(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* the command name may hold spaces and parentheses: fields start after
-       the last ')'; utime and stime are fields 14 and 15 */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    unsigned long long utime, stime;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double s_self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static int s_add_daemon(vl_ctl_t *ctl, s_daemon_t *d, int *n, const char *name, size_t name_len,
-                        const char *pid_text)
-{
-    if (*n >= S_MAX_DAEMONS)
-        return vl_ctl_usage(ctl, "at most %d daemons can be watched", S_MAX_DAEMONS);
-    uint64_t pid;
-    if (vl_ctl_number(ctl, "PID", pid_text, 1, INT32_MAX, &pid) != 0)
-        return 2;
-    snprintf(d[*n].name, sizeof d[*n].name, "%.*s", (int)name_len, name);
-    d[*n].pid = (int)pid;
-    (*n)++;
-    return 0;
-}
-
-/*  --pids name=pid,name=pid,... */
-static int s_parse_pids(vl_ctl_t *ctl, const char *spec, s_daemon_t *d, int *n)
-{
-    char *copy = vl_strdup(spec), *save = NULL;
-    int rc = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok)
-            rc = vl_ctl_usage(ctl, "--pids: '%s' is not NAME=PID", tok);
-        else
-            rc = s_add_daemon(ctl, d, n, tok, (size_t)(eq - tok), eq + 1);
-    }
-    free(copy);
-    return rc;
-}
-
-/*  --run-dir DIR: every DIR/NAME.pid (quickstart's $VARLOG_DATA/run). */
-static int s_scan_run_dir(vl_ctl_t *ctl, const char *dir, s_daemon_t *d, int *n)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return vl_ctl_fail(ctl, "--run-dir: cannot open %s: %s (give $VARLOG_DATA/run)", dir,
-                           strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(dp))) {
-        size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 4, ".pid") != 0)
-            continue;
-        char path[4096], text[32] = "";
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(text, sizeof text, f))
-            text[strcspn(text, " \r\n")] = '\0';
-        fclose(f);
-        if (text[0])
-            rc = s_add_daemon(ctl, d, n, de->d_name, len - 4, text);
-    }
-    closedir(dp);
-    return rc;
 }
 
 /* ---- --procs: appender processes --------------------------------------------------------- */
@@ -585,7 +429,7 @@ typedef struct {
     double cpu_window;
     int rc;
     char err[512];
-    s_hist_t hist;
+    vl_ctl_bench_hist_t hist;
 } s_child_report_t;
 
 static int s_write_all(int fd, const void *p, size_t n)
@@ -641,11 +485,11 @@ static void s_join_appenders(s_worker_t *apps, uint32_t napps)
     (appending modes only). Failures are noted in s_run. */
 static void s_ensure_topic(vl_client_t **client_p, vl_topic_info_t *info)
 {
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     if (s_open_client(client_p) != 0)
         return;
     int rc = vl_topic_info(*client_p, cfg->topic, info);
-    if (rc == VL_ENOTOPIC && cfg->mode != S_SUBSCRIBE) {
+    if (rc == VL_ENOTOPIC && cfg->mode != VL_CTL_BENCH_SUBSCRIBE) {
         rc = vl_topic_create(*client_p, cfg->topic, cfg->nls, cfg->rf, NULL);
         if (rc == VL_EEXIST) /* another appender process was first */
             rc = 0;
@@ -659,7 +503,7 @@ static void s_ensure_topic(vl_client_t **client_p, vl_topic_info_t *info)
 /*  A child: appenders only; reports ready, takes the window, runs, reports. */
 static void s_child(int fd, uint32_t index)
 {
-    const s_cfg_t *cfg = s_run.cfg;
+    const vl_ctl_bench_cfg_t *cfg = s_run.cfg;
     /* CZMQ's global set-up is not thread-safe: do it before the threads
        race to open their clients */
     zsys_init();
@@ -686,10 +530,10 @@ static void s_child(int fd, uint32_t index)
     if (ok) {
         s_sleep_until(s_run.t_warm);
         n0 = s_total(S_KIND_APPEND, false);
-        cpu0 = s_self_cpu();
+        cpu0 = vl_ctl_bench_self_cpu();
         s_sleep_until(s_run.t_end);
         n1 = s_total(S_KIND_APPEND, false);
-        cpu1 = s_self_cpu();
+        cpu1 = vl_ctl_bench_self_cpu();
     }
     s_join_appenders(apps, napps);
     rep->entries_window = n1 - n0;
@@ -701,37 +545,6 @@ static void s_child(int fd, uint32_t index)
     s_merged_hist(S_KIND_APPEND, &rep->hist);
     s_write_all(fd, rep, sizeof *rep);
     free(rep);
-}
-
-/* ---- output -------------------------------------------------------------------------------- */
-
-static void s_json_num(const char *key, double v, bool comma)
-{
-    if (isnan(v))
-        printf("\"%s\": null%s", key, comma ? ", " : "");
-    else
-        printf("\"%s\": %.6g%s", key, v, comma ? ", " : "");
-}
-
-static void s_json_lat(const char *key, const s_hist_t *h)
-{
-    printf("\"%s\": {\"n\": %" PRIu64 ", ", key, h->n);
-    s_json_num("p50_ms", s_hist_ms(h, 0.50), true);
-    s_json_num("p99_ms", s_hist_ms(h, 0.99), true);
-    s_json_num("p999_ms", s_hist_ms(h, 0.999), true);
-    s_json_num("max_ms", s_hist_ms(h, 1.0), false);
-    printf("}");
-}
-
-static void s_text_lat(const char *what, const s_hist_t *h)
-{
-    if (h->n == 0) {
-        printf("%-18s no samples\n", what);
-        return;
-    }
-    printf("%-18s p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms  (%" PRIu64 " samples)\n",
-           what, s_hist_ms(h, 0.5), s_hist_ms(h, 0.99), s_hist_ms(h, 0.999), s_hist_ms(h, 1.0),
-           h->n);
 }
 
 /* ---- the command --------------------------------------------------------------------------- */
@@ -747,46 +560,39 @@ static int s_parse_seconds(vl_ctl_t *ctl, const char *what, const char *s, doubl
     return 0;
 }
 
-int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
+/*  The options of bench, indexed by the O_* below. */
+static const vl_ctl_opt_t s_opts[] = {{"appenders", 0, true},   {"procs", 0, true},
+                                      {"subscribers", 0, true}, {"size", 0, true},
+                                      {"batch", 0, true},       {"pipeline", 0, true},
+                                      {"topic", 0, true},       {"ls", 0, true},
+                                      {"log-streams", 0, true}, {"replication-factor", 0, true},
+                                      {"duration", 0, true},    {"warmup", 0, true},
+                                      {"blocking", 0, false},   {"pids", 0, true},
+                                      {"run-dir", 0, true},     {NULL, 0, false}};
+enum {
+    O_APPENDERS,
+    O_PROCS,
+    O_SUBSCRIBERS,
+    O_SIZE,
+    O_BATCH,
+    O_PIPELINE,
+    O_TOPIC,
+    O_LS,
+    O_NLS,
+    O_RF,
+    O_DURATION,
+    O_WARMUP,
+    O_BLOCKING,
+    O_PIDS,
+    O_RUNDIR,
+    O_N
+};
+
+/*  Sets *cfg to the defaults of mode; -1 means go on. */
+static int s_cfg_init(vl_ctl_t *ctl, const char *mode, vl_ctl_bench_cfg_t *cfg)
 {
-    static const vl_ctl_opt_t opts[] = {{"appenders", 0, true},   {"procs", 0, true},
-                                        {"subscribers", 0, true}, {"size", 0, true},
-                                        {"batch", 0, true},       {"pipeline", 0, true},
-                                        {"topic", 0, true},       {"ls", 0, true},
-                                        {"log-streams", 0, true}, {"replication-factor", 0, true},
-                                        {"duration", 0, true},    {"warmup", 0, true},
-                                        {"blocking", 0, false},   {"pids", 0, true},
-                                        {"run-dir", 0, true},     {NULL, 0, false}};
-    enum {
-        O_APPENDERS,
-        O_PROCS,
-        O_SUBSCRIBERS,
-        O_SIZE,
-        O_BATCH,
-        O_PIPELINE,
-        O_TOPIC,
-        O_LS,
-        O_NLS,
-        O_RF,
-        O_DURATION,
-        O_WARMUP,
-        O_BLOCKING,
-        O_PIDS,
-        O_RUNDIR,
-        O_N
-    };
-    const char *vals[O_N];
-    char *pos[1];
-    int npos;
-    int rc = vl_ctl_parse(ctl, argc, argv, opts, vals, pos, 1, &npos);
-    if (rc != 0)
-        return rc;
-    if (ctl->help)
-        return vl_ctl_help("bench");
-    if (npos < 1)
-        return vl_ctl_usage(ctl, "missing MODE (append, subscribe or e2e)");
-    s_cfg_t cfg = {
-        .mode_name = pos[0],
+    *cfg = (vl_ctl_bench_cfg_t){
+        .mode_name = mode,
         .topic = "bench",
         .mr = ctl->mr,
         .timeout_ms = ctl->timeout_ms,
@@ -797,30 +603,39 @@ int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
         .duration = 10,
         .warmup = 2,
     };
-    if (strcmp(pos[0], "append") == 0)
-        cfg.mode = S_APPEND;
-    else if (strcmp(pos[0], "e2e") == 0)
-        cfg.mode = S_E2E, cfg.subscribers = 1;
-    else if (strcmp(pos[0], "subscribe") == 0)
-        cfg.mode = S_SUBSCRIBE, cfg.subscribers = 1, cfg.appenders = 0, cfg.warmup = 0;
+    if (strcmp(mode, "append") == 0)
+        cfg->mode = VL_CTL_BENCH_APPEND;
+    else if (strcmp(mode, "e2e") == 0)
+        cfg->mode = VL_CTL_BENCH_E2E, cfg->subscribers = 1;
+    else if (strcmp(mode, "subscribe") == 0)
+        cfg->mode = VL_CTL_BENCH_SUBSCRIBE, cfg->subscribers = 1, cfg->appenders = 0,
+        cfg->warmup = 0;
     else
-        return vl_ctl_usage(ctl, "unknown mode '%s': use append, subscribe or e2e", pos[0]);
-    snprintf(ctl->cmd, sizeof ctl->cmd, "bench %s", cfg.mode_name);
+        return vl_ctl_usage(ctl, "unknown mode '%s': use append, subscribe or e2e", mode);
+    snprintf(ctl->cmd, sizeof ctl->cmd, "bench %s", cfg->mode_name);
+    return -1;
+}
 
+/*  Applies the options' values (vals, indexed by O_*) to cfg and fills the
+    daemons to watch; -1 means go on. */
+static int s_cfg_options(vl_ctl_t *ctl, const char **vals, vl_ctl_bench_cfg_t *cfg,
+                         vl_ctl_bench_daemon_t *daemons, int *ndaemons)
+{
+    int rc;
     uint64_t v;
     struct {
         int opt;
         uint64_t min, max;
         uint32_t *out;
     } u32s[] = {
-        {O_APPENDERS, 1, S_MAX_THREADS, &cfg.appenders},
-        {O_PROCS, 1, S_MAX_PROCS, &cfg.procs},
-        {O_SUBSCRIBERS, 0, S_MAX_THREADS, &cfg.subscribers},
-        {O_BATCH, 1, VL_WIRE_MAX_FRAMES, &cfg.batch},
-        {O_PIPELINE, 1, 1024, &cfg.pipeline},
-        {O_LS, 1, INT32_MAX, &cfg.ls_id},
-        {O_NLS, 1, 100000, &cfg.nls},
-        {O_RF, 1, 16, &cfg.rf},
+        {O_APPENDERS, 1, S_MAX_THREADS, &cfg->appenders},
+        {O_PROCS, 1, S_MAX_PROCS, &cfg->procs},
+        {O_SUBSCRIBERS, 0, S_MAX_THREADS, &cfg->subscribers},
+        {O_BATCH, 1, VL_WIRE_MAX_FRAMES, &cfg->batch},
+        {O_PIPELINE, 1, 1024, &cfg->pipeline},
+        {O_LS, 1, INT32_MAX, &cfg->ls_id},
+        {O_NLS, 1, 100000, &cfg->nls},
+        {O_RF, 1, 16, &cfg->rf},
     };
     for (size_t i = 0; i < sizeof u32s / sizeof u32s[0]; i++) {
         if (!vals[u32s[i].opt])
@@ -832,43 +647,84 @@ int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
     if (vals[O_SIZE]) {
         if (vl_ctl_number(ctl, "--size", vals[O_SIZE], 0, VL_MAX_ENTRY_SIZE_DEFAULT, &v) != 0)
             return 2;
-        cfg.size = (size_t)v;
+        cfg->size = (size_t)v;
     }
-    if (vals[O_DURATION] && s_parse_seconds(ctl, "--duration", vals[O_DURATION], &cfg.duration))
+    if (vals[O_DURATION] && s_parse_seconds(ctl, "--duration", vals[O_DURATION], &cfg->duration))
         return 2;
-    if (vals[O_WARMUP] && s_parse_seconds(ctl, "--warmup", vals[O_WARMUP], &cfg.warmup))
+    if (vals[O_WARMUP] && s_parse_seconds(ctl, "--warmup", vals[O_WARMUP], &cfg->warmup))
         return 2;
-    if (cfg.duration <= 0)
+    if (cfg->duration <= 0)
         return vl_ctl_usage(ctl, "--duration must be more than 0 seconds");
     if (vals[O_TOPIC])
-        cfg.topic = vals[O_TOPIC];
-    if (!vl_topic_name_valid(cfg.topic))
+        cfg->topic = vals[O_TOPIC];
+    if (!vl_topic_name_valid(cfg->topic))
         return vl_ctl_fail(ctl,
                            "invalid topic name '%s': use 1 to 255 of A-Z a-z 0-9 . _ - and do "
                            "not start with '.'",
-                           cfg.topic);
-    cfg.blocking = vals[O_BLOCKING] != NULL;
-    if (cfg.mode == S_SUBSCRIBE) {
-        if (vals[O_APPENDERS] || vals[O_PROCS] || cfg.blocking)
+                           cfg->topic);
+    cfg->blocking = vals[O_BLOCKING] != NULL;
+    if (cfg->mode == VL_CTL_BENCH_SUBSCRIBE) {
+        if (vals[O_APPENDERS] || vals[O_PROCS] || cfg->blocking)
             return vl_ctl_usage(ctl, "bench subscribe only reads; use e2e to append too");
-        if (cfg.subscribers == 0)
+        if (cfg->subscribers == 0)
             return vl_ctl_usage(ctl, "bench subscribe needs --subscribers 1 or more");
     }
-    if ((uint64_t)cfg.appenders + cfg.subscribers > S_MAX_THREADS)
+    if ((uint64_t)cfg->appenders + cfg->subscribers > S_MAX_THREADS)
         return vl_ctl_usage(ctl, "at most %d threads in one process", S_MAX_THREADS);
-    s_daemon_t daemons[S_MAX_DAEMONS];
-    int ndaemons = 0;
-    if (vals[O_PIDS] && (rc = s_parse_pids(ctl, vals[O_PIDS], daemons, &ndaemons)) != 0)
+    if (vals[O_PIDS] && (rc = vl_ctl_bench_parse_pids(ctl, vals[O_PIDS], daemons, ndaemons)) != 0)
         return rc;
-    if (vals[O_RUNDIR] && (rc = s_scan_run_dir(ctl, vals[O_RUNDIR], daemons, &ndaemons)) != 0)
+    if (vals[O_RUNDIR] &&
+        (rc = vl_ctl_bench_scan_run_dir(ctl, vals[O_RUNDIR], daemons, ndaemons)) != 0)
         return rc;
-    s_run.cfg = &cfg;
-    signal(SIGPIPE, SIG_IGN);
+    return -1;
+}
 
-    /* appender processes first: before this process touches ZeroMQ */
+/*  The first phase: parses the command's words into cfg and the daemons to
+    watch; -1 means go on, else the exit status. */
+static int s_parse(vl_ctl_t *ctl, int argc, char **argv, vl_ctl_bench_cfg_t *cfg,
+                   vl_ctl_bench_daemon_t *daemons, int *ndaemons)
+{
+    const char *vals[O_N];
+    char *pos[1];
+    int npos;
+    int rc = vl_ctl_parse(ctl, argc, argv, s_opts, vals, pos, 1, &npos);
+    if (rc != 0)
+        return rc;
+    if (ctl->help)
+        return vl_ctl_help("bench");
+    if (npos < 1)
+        return vl_ctl_usage(ctl, "missing MODE (append, subscribe or e2e)");
+    rc = s_cfg_init(ctl, pos[0], cfg);
+    if (rc >= 0)
+        return rc;
+    return s_cfg_options(ctl, vals, cfg, daemons, ndaemons);
+}
+
+/*  The workers of a run: the appender processes and this process's
+    threads, and the client that checked the topic. */
+typedef struct {
     int child_fd[S_MAX_PROCS];
     pid_t child_pid[S_MAX_PROCS];
-    uint32_t nchild = cfg.mode == S_SUBSCRIBE ? 0 : cfg.procs;
+    uint32_t nchild;
+    s_worker_t *apps;
+    uint32_t napps;
+    pthread_t *subs;
+    vl_client_t *client;
+    bool started; /* false: a set-up failed, nothing was measured */
+} s_load_t;
+
+/*  The counters at one end of the measured window. */
+typedef struct {
+    int64_t t;
+    uint64_t app, sub;
+    double cpu;
+} s_snap_t;
+
+/*  Forks the appender processes (--procs), before this process touches
+    ZeroMQ. A failure is noted in s_run; load->nchild says how many run. */
+static void s_fork_children(const vl_ctl_bench_cfg_t *cfg, s_load_t *load)
+{
+    uint32_t nchild = cfg->mode == VL_CTL_BENCH_SUBSCRIBE ? 0 : cfg->procs;
     fflush(stdout);
     fflush(stderr);
     for (uint32_t i = 0; i < nchild; i++) {
@@ -882,7 +738,7 @@ int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
         if (pid == 0) {
             close(sv[0]);
             for (uint32_t k = 0; k < i; k++)
-                close(child_fd[k]);
+                close(load->child_fd[k]);
             s_child(sv[1], i);
             _exit(0);
         }
@@ -893,213 +749,157 @@ int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
             s_note_error(VL_EIO, NULL, "fork");
             break;
         }
-        child_fd[i] = sv[0];
-        child_pid[i] = pid;
+        load->child_fd[i] = sv[0];
+        load->child_pid[i] = pid;
     }
+    load->nchild = nchild;
+}
 
+/*  Checks the topic (into *info), starts this process's threads and sets
+    the window, which the appender processes get too. After a set-up
+    failure nothing runs (cfg->subscribers becomes 0) and the window is
+    empty. */
+static void s_start(vl_ctl_bench_cfg_t *cfg, s_load_t *load, vl_topic_info_t *info)
+{
     /* the topic: created when missing (each child may race to create it,
        so wait for their readiness first) */
     bool child_fail = false;
-    for (uint32_t i = 0; i < nchild; i++) {
+    for (uint32_t i = 0; i < load->nchild; i++) {
         uint8_t ok = 0;
-        if (s_read_all(child_fd[i], &ok, 1) != 0 || !ok)
+        if (s_read_all(load->child_fd[i], &ok, 1) != 0 || !ok)
             child_fail = true;
     }
-    vl_client_t *client = NULL;
-    vl_topic_info_t info = {0};
     if (s_run.first_rc == 0)
-        s_ensure_topic(&client, &info);
+        s_ensure_topic(&load->client, info);
 
     /* threads of this process: appenders unless children do it */
-    uint32_t napps = cfg.mode == S_SUBSCRIBE || nchild ? 0 : cfg.appenders;
-    s_worker_t *apps = vl_calloc(napps ? napps : 1, sizeof *apps);
-    pthread_t *subs = vl_calloc(cfg.subscribers ? cfg.subscribers : 1, sizeof *subs);
+    load->napps = cfg->mode == VL_CTL_BENCH_SUBSCRIBE || load->nchild ? 0 : cfg->appenders;
+    load->apps = vl_calloc(load->napps ? load->napps : 1, sizeof *load->apps);
+    load->subs = vl_calloc(cfg->subscribers ? cfg->subscribers : 1, sizeof *load->subs);
     if (s_run.first_rc != 0) {
         /* nothing started: tell the children to end at once */
-        napps = 0;
-        cfg.subscribers = 0;
+        load->napps = 0;
+        cfg->subscribers = 0;
     }
-    s_start_threads(apps, napps, subs, cfg.subscribers, 0);
+    s_start_threads(load->apps, load->napps, load->subs, cfg->subscribers, 0);
     pthread_barrier_wait(&s_run.ready);
     int64_t t0 = s_now_ns();
-    bool started = s_run.first_rc == 0 && !child_fail;
-    if (!started) {
+    load->started = s_run.first_rc == 0 && !child_fail;
+    if (!load->started) {
         s_run.t_warm = s_run.t_end = t0;
     } else {
-        s_run.t_warm = t0 + (int64_t)(cfg.warmup * 1e9);
-        s_run.t_end = s_run.t_warm + (int64_t)(cfg.duration * 1e9);
+        s_run.t_warm = t0 + (int64_t)(cfg->warmup * 1e9);
+        s_run.t_end = s_run.t_warm + (int64_t)(cfg->duration * 1e9);
     }
     int64_t win[2] = {s_run.t_warm, s_run.t_end};
-    for (uint32_t i = 0; i < nchild; i++)
-        s_write_all(child_fd[i], win, sizeof win);
+    for (uint32_t i = 0; i < load->nchild; i++)
+        s_write_all(load->child_fd[i], win, sizeof win);
     pthread_barrier_wait(&s_run.go);
+}
 
-    /* snapshot at the end of the warm-up and at the end (or when every
-       reader reached the end of a bounded subscribe, or a setup failed) */
-    struct {
-        int64_t t;
-        uint64_t app, sub;
-        double cpu;
-    } snap[2];
+/*  Takes the snapshots at the end of the warm-up and at the end (or when
+    every reader reached the end of a bounded subscribe, or a setup
+    failed), with the daemons' CPU time. */
+static void s_measure(const vl_ctl_bench_cfg_t *cfg, s_snap_t snap[2],
+                      vl_ctl_bench_daemon_t *daemons, int ndaemons)
+{
     for (int s = 0; s < 2; s++) {
         int64_t until = s == 0 ? s_run.t_warm : s_run.t_end;
         for (;;) {
             int64_t now = s_now_ns();
-            if (now >= until || s_run_over(&cfg))
+            if (now >= until || s_run_over(cfg))
                 break;
             s_sleep_until(now + 10000000LL < until ? now + 10000000LL : until);
         }
         snap[s].t = s_now_ns();
         snap[s].app = s_total(S_KIND_APPEND, false);
         snap[s].sub = s_total(S_KIND_SUB, false);
-        snap[s].cpu = s_self_cpu();
+        snap[s].cpu = vl_ctl_bench_self_cpu();
         for (int d = 0; d < ndaemons; d++)
-            daemons[d].cpu[s] = s_proc_cpu(daemons[d].pid);
+            daemons[d].cpu[s] = vl_ctl_bench_proc_cpu(daemons[d].pid);
     }
+}
 
-    /* the appenders stop at the end of the window and wait for what they
-       sent; then the followers get the time to see all of it */
-    s_join_appenders(apps, napps);
-    s_hist_t commit, visible;
-    s_merged_hist(S_KIND_APPEND, &commit);
-    uint64_t app_window = snap[1].app - snap[0].app;
-    uint64_t app_total = s_total(S_KIND_APPEND, false);
-    uint64_t app_errors = s_total(S_KIND_APPEND, true);
-    double client_cpu = snap[1].cpu - snap[0].cpu;
-    for (uint32_t i = 0; i < nchild; i++) {
+/*  Ends the run and gathers its figures into res: the appenders stop at
+    the end of the window and wait for what they sent; then the followers
+    get the time to see all of it. */
+static void s_finish(const vl_ctl_bench_cfg_t *cfg, s_load_t *load, const s_snap_t snap[2],
+                     vl_ctl_bench_result_t *res)
+{
+    s_join_appenders(load->apps, load->napps);
+    s_merged_hist(S_KIND_APPEND, &res->commit);
+    res->app_window = snap[1].app - snap[0].app;
+    res->app_total = s_total(S_KIND_APPEND, false);
+    res->app_errors = s_total(S_KIND_APPEND, true);
+    res->client_cpu = snap[1].cpu - snap[0].cpu;
+    for (uint32_t i = 0; i < load->nchild; i++) {
         s_child_report_t *rep = vl_calloc(1, sizeof *rep);
-        if (s_read_all(child_fd[i], rep, sizeof *rep) == 0) {
-            app_window += rep->entries_window;
-            app_total += rep->entries_total;
-            app_errors += rep->errors;
-            client_cpu += rep->cpu_window;
-            s_hist_merge(&commit, &rep->hist);
+        if (s_read_all(load->child_fd[i], rep, sizeof *rep) == 0) {
+            res->app_window += rep->entries_window;
+            res->app_total += rep->entries_total;
+            res->app_errors += rep->errors;
+            res->client_cpu += rep->cpu_window;
+            s_hist_merge(&res->commit, &rep->hist);
             if (rep->rc)
                 s_note_text(rep->rc, rep->err);
         } else {
             s_note_error(VL_EIO, NULL, "an appender process ended without a report");
         }
         free(rep);
-        close(child_fd[i]);
-        waitpid(child_pid[i], NULL, 0);
+        close(load->child_fd[i]);
+        waitpid(load->child_pid[i], NULL, 0);
     }
-    if (cfg.mode != S_SUBSCRIBE) {
+    if (cfg->mode != VL_CTL_BENCH_SUBSCRIBE) {
         int64_t limit = s_now_ns() + S_DRAIN_NS;
-        while (s_min_sub_entries() < app_total && s_now_ns() < limit && s_run.first_rc == 0)
+        while (s_min_sub_entries() < res->app_total && s_now_ns() < limit && s_run.first_rc == 0)
             s_sleep_until(s_now_ns() + 10000000LL);
     }
     __atomic_store_n(&s_run.stop, 1, __ATOMIC_RELAXED);
-    for (uint32_t i = 0; i < cfg.subscribers; i++)
-        pthread_join(subs[i], NULL);
-    s_merged_hist(S_KIND_SUB, &visible);
-    uint64_t sub_window = snap[1].sub - snap[0].sub;
-    double window = (double)(snap[1].t - snap[0].t) / 1e9;
-    if (window <= 0)
-        window = 1e-9;
+    for (uint32_t i = 0; i < cfg->subscribers; i++)
+        pthread_join(load->subs[i], NULL);
+    s_merged_hist(S_KIND_SUB, &res->visible);
+    res->sub_window = snap[1].sub - snap[0].sub;
+    res->window = (double)(snap[1].t - snap[0].t) / 1e9;
+    if (res->window <= 0)
+        res->window = 1e-9;
+    res->nchild = load->nchild;
+}
 
-    if (!started) {
+int vl_ctl_cmd_bench(vl_ctl_t *ctl, int argc, char **argv)
+{
+    vl_ctl_bench_cfg_t cfg;
+    vl_ctl_bench_result_t res = {0};
+    int rc = s_parse(ctl, argc, argv, &cfg, res.daemons, &res.ndaemons);
+    if (rc >= 0)
+        return rc;
+    s_run.cfg = &cfg;
+    signal(SIGPIPE, SIG_IGN);
+
+    s_load_t load = {0};
+    s_snap_t snap[2];
+    s_fork_children(&cfg, &load);
+    s_start(&cfg, &load, &res.info);
+    s_measure(&cfg, snap, res.daemons, res.ndaemons);
+    s_finish(&cfg, &load, snap, &res);
+
+    if (!load.started) {
         /* a set-up failure: no figures to show, only the reason */
     } else if (ctl->json) {
-        printf("{\"mode\": \"%s\", \"topic\": ", cfg.mode_name);
-        vl_ctl_json_str(stdout, cfg.topic, strlen(cfg.topic));
-        printf(", \"log_streams\": %u, \"replication_factor\": %u, \"appenders\": %u, "
-               "\"procs\": %u, \"subscribers\": %u, \"size\": %zu, \"batch\": %u, "
-               "\"pipeline\": %u, \"blocking\": %s, \"ls\": %u, \"warmup_s\": %g, "
-               "\"window_s\": %.6g, ",
-               info.nls, info.replication_factor, cfg.mode == S_SUBSCRIBE ? 0 : cfg.appenders,
-               nchild, cfg.subscribers, cfg.size, cfg.batch, cfg.pipeline,
-               cfg.blocking ? "true" : "false", cfg.ls_id, cfg.warmup, window);
-        if (cfg.mode != S_SUBSCRIBE) {
-            printf("\"append\": {\"entries\": %" PRIu64 ", \"total\": %" PRIu64
-                   ", \"errors\": %" PRIu64 ", ",
-                   app_window, app_total, app_errors);
-            s_json_num("entries_per_s", (double)app_window / window, true);
-            s_json_num("mb_per_s", (double)app_window * (double)cfg.size / window / 1e6, false);
-            printf("}, ");
-            s_json_lat("commit_latency", &commit);
-            printf(", ");
-        }
-        if (cfg.subscribers) {
-            printf("\"subscribe\": {\"entries\": %" PRIu64 ", ", sub_window);
-            s_json_num("entries_per_s", (double)sub_window / window, true);
-            s_json_num("mb_per_s", (double)sub_window * (double)cfg.size / window / 1e6, false);
-            printf("}, ");
-            if (cfg.mode != S_SUBSCRIBE) {
-                s_json_lat("visible_latency", &visible);
-                printf(", ");
-            }
-        }
-        printf("\"cpu\": {\"client\": {");
-        s_json_num("s", client_cpu, true);
-        s_json_num("core_pct", client_cpu / window * 100, false);
-        printf("}");
-        for (int d = 0; d < ndaemons; d++) {
-            double c = daemons[d].cpu[0] < 0 || daemons[d].cpu[1] < 0
-                           ? NAN
-                           : daemons[d].cpu[1] - daemons[d].cpu[0];
-            printf(", ");
-            vl_ctl_json_str(stdout, daemons[d].name, strlen(daemons[d].name));
-            printf(": {\"pid\": %d, ", daemons[d].pid);
-            s_json_num("s", c, true);
-            s_json_num("core_pct", c / window * 100, false);
-            printf("}");
-        }
-        printf("}");
-        if (s_run.first_rc) {
-            printf(", \"error\": ");
-            vl_ctl_json_str(stdout, s_run.first_err, strlen(s_run.first_err));
-        }
-        printf("}\n");
+        vl_ctl_bench_report_json(&cfg, &res, s_run.first_rc ? s_run.first_err : NULL);
     } else {
-        printf("bench %s: topic %s (%u log streams, rf %u), ", cfg.mode_name, cfg.topic, info.nls,
-               info.replication_factor);
-        if (cfg.mode != S_SUBSCRIBE)
-            printf("%u appender%s%s%s, %zu B entries, batch %u, %s %u, ",
-                   cfg.appenders * (nchild ? nchild : 1),
-                   cfg.appenders * (nchild ? nchild : 1) > 1 ? "s" : "", nchild ? " in " : "",
-                   nchild ? "processes" : "", cfg.size, cfg.batch,
-                   cfg.blocking ? "blocking, pipeline" : "pipeline",
-                   cfg.blocking ? 1 : cfg.pipeline);
-        printf("%u subscriber%s, %.2f s measured after %.1f s warm-up\n", cfg.subscribers,
-               cfg.subscribers == 1 ? "" : "s", window, cfg.warmup);
-        if (cfg.mode != S_SUBSCRIBE) {
-            printf("%-18s %.0f entries/s  %.2f MB/s  (%" PRIu64 " entries in the window, %" PRIu64
-                   " in all, %" PRIu64 " errors)\n",
-                   "append", (double)app_window / window,
-                   (double)app_window * (double)cfg.size / window / 1e6, app_window, app_total,
-                   app_errors);
-            s_text_lat("append-to-commit", &commit);
-        }
-        if (cfg.subscribers) {
-            printf("%-18s %.0f entries/s  %.2f MB/s  (%" PRIu64 " entries, all subscribers)\n",
-                   "subscribe", (double)sub_window / window,
-                   (double)sub_window * (double)cfg.size / window / 1e6, sub_window);
-            if (cfg.mode != S_SUBSCRIBE)
-                s_text_lat("append-to-visible", &visible);
-        }
-        printf("%-18s client %.2f s (%.0f%% of a core)", "cpu", client_cpu,
-               client_cpu / window * 100);
-        for (int d = 0; d < ndaemons; d++) {
-            if (daemons[d].cpu[0] < 0 || daemons[d].cpu[1] < 0)
-                printf(", %s (pid %d) not running", daemons[d].name, daemons[d].pid);
-            else
-                printf(", %s %.2f s (%.0f%%)", daemons[d].name,
-                       daemons[d].cpu[1] - daemons[d].cpu[0],
-                       (daemons[d].cpu[1] - daemons[d].cpu[0]) / window * 100);
-        }
-        printf("\n");
+        vl_ctl_bench_report_text(&cfg, &res);
     }
-    free(apps);
-    free(subs);
+    free(load.apps);
+    free(load.subs);
     s_stats_free();
-    vl_client_destroy(&client);
+    vl_client_destroy(&load.client);
     pthread_barrier_destroy(&s_run.ready);
     pthread_barrier_destroy(&s_run.go);
     if (s_run.first_rc)
         return vl_ctl_fail(ctl, "topic %s: %s", cfg.topic, s_run.first_err);
-    if (!started)
+    if (!load.started)
         return vl_ctl_fail(ctl, "topic %s: an appender process failed to start", cfg.topic);
-    if (app_errors)
-        return vl_ctl_fail(ctl, "topic %s: %" PRIu64 " entries failed", cfg.topic, app_errors);
+    if (res.app_errors)
+        return vl_ctl_fail(ctl, "topic %s: %" PRIu64 " entries failed", cfg.topic, res.app_errors);
     return 0;
 }

@@ -164,6 +164,82 @@ static void s_append_cb(void *arg, int rc, uint64_t glsn, uint64_t offset)
     pthread_mutex_unlock(&st->lock);
 }
 
+/*  Sets aopts from append's options --ls and --batch (vals[0], vals[1]);
+    -1 means go on. */
+static int s_append_options(vl_ctl_t *ctl, const char **vals, vl_appender_opts_t *aopts)
+{
+    uint64_t v;
+    if (vals[0]) {
+        if (vl_ctl_number(ctl, "--ls", vals[0], 1, INT32_MAX, &v) != 0)
+            return 2;
+        aopts->ls_id = (uint32_t)v;
+    }
+    if (vals[1]) {
+        if (vl_ctl_number(ctl, "--batch", vals[1], 1, S_BATCH_MAX, &v) != 0)
+            return 2;
+        aopts->batch_entries = (size_t)v;
+    }
+    return -1;
+}
+
+/*  Opens the client and the appender to topic. Returns 0, or 1 after
+    printing the error (nothing left open). */
+static int s_append_start(vl_ctl_t *ctl, const char *topic, vl_appender_opts_t *aopts,
+                          vl_client_t **client_p, vl_appender_t **app_p)
+{
+    if (s_open(ctl, client_p) != 0)
+        return 1;
+    char err[1024];
+    int rc = 0;
+    /* one log stream for the whole run: batches to one primary are
+       committed in the order they were sent, so the topic gets the lines in
+       input order (like cat >> file); spread over several log streams they
+       would interleave by commit round. Concurrent runs pick different
+       streams (at random), which keeps the cluster's write rate spread.
+       When that log stream is sealed, the appender moves the rest of the
+       input, in order, to another one. */
+    if (!aopts->ls_id)
+        aopts->sticky = true;
+    if (rc == 0)
+        rc = vl_appender_new(*client_p, topic, aopts, s_append_cb, app_p);
+    if (rc != 0) {
+        s_errtext(*client_p, rc, topic, err, sizeof err);
+        vl_client_destroy(client_p);
+        return vl_ctl_fail(ctl, "%s", err);
+    }
+    return 0;
+}
+
+/*  Hands each line of standard input (without its newline) to app as one
+    entry until the input ends or an entry failed. Returns 0 or the error
+    of vl_appender_append; *seq_p: the lines handed over; *read_error:
+    reading standard input failed. */
+static int s_append_lines(vl_appender_t *app, s_append_t *st, uint64_t *seq_p, bool *read_error)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    uint64_t seq = 0;
+    int queue_rc = 0;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        pthread_mutex_lock(&st->lock);
+        bool failed = st->failed;
+        pthread_mutex_unlock(&st->lock);
+        if (failed)
+            break;
+        queue_rc = vl_appender_append(app, line, (size_t)len, (void *)(uintptr_t)seq);
+        if (queue_rc != 0)
+            break;
+        seq++;
+    }
+    *read_error = ferror(stdin);
+    free(line);
+    *seq_p = seq;
+    return queue_rc;
+}
+
 int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
 {
     static const vl_ctl_opt_t opts[] = {
@@ -176,44 +252,17 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
         return rc;
     const char *topic = pos[0];
     vl_appender_opts_t aopts = {.batch_entries = S_BATCH_DEFAULT, .timeout_ms = ctl->timeout_ms};
-    uint64_t v;
-    if (vals[0]) {
-        if (vl_ctl_number(ctl, "--ls", vals[0], 1, INT32_MAX, &v) != 0)
-            return 2;
-        aopts.ls_id = (uint32_t)v;
-    }
-    if (vals[1]) {
-        if (vl_ctl_number(ctl, "--batch", vals[1], 1, S_BATCH_MAX, &v) != 0)
-            return 2;
-        aopts.batch_entries = (size_t)v;
-    }
+    rc = s_append_options(ctl, vals, &aopts);
+    if (rc >= 0)
+        return rc;
     s_append_t st = {.verbose = vals[2] != NULL, .json = ctl->json};
     pthread_mutex_init(&st.lock, NULL);
     s_append = &st;
     vl_client_t *client = NULL;
     vl_appender_t *app = NULL;
-    if (s_open(ctl, &client) != 0) {
+    if (s_append_start(ctl, topic, &aopts, &client, &app) != 0) {
         pthread_mutex_destroy(&st.lock);
         return 1;
-    }
-    char err[1024];
-    rc = 0;
-    /* one log stream for the whole run: batches to one primary are
-       committed in the order they were sent, so the topic gets the lines in
-       input order (like cat >> file); spread over several log streams they
-       would interleave by commit round. Concurrent runs pick different
-       streams (at random), which keeps the cluster's write rate spread.
-       When that log stream is sealed, the appender moves the rest of the
-       input, in order, to another one. */
-    if (!aopts.ls_id)
-        aopts.sticky = true;
-    if (rc == 0)
-        rc = vl_appender_new(client, topic, &aopts, s_append_cb, &app);
-    if (rc != 0) {
-        s_errtext(client, rc, topic, err, sizeof err);
-        vl_client_destroy(&client);
-        pthread_mutex_destroy(&st.lock);
-        return vl_ctl_fail(ctl, "%s", err);
     }
     if (ctl->json) {
         printf("{\"topic\": ");
@@ -221,26 +270,10 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
         if (st.verbose)
             printf(", \"glsns\": [");
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    uint64_t seq = 0;
-    int queue_rc = 0;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
-        if (len > 0 && line[len - 1] == '\n')
-            len--;
-        pthread_mutex_lock(&st.lock);
-        bool failed = st.failed;
-        pthread_mutex_unlock(&st.lock);
-        if (failed)
-            break;
-        queue_rc = vl_appender_append(app, line, (size_t)len, (void *)(uintptr_t)seq);
-        if (queue_rc != 0)
-            break;
-        seq++;
-    }
-    bool read_error = ferror(stdin);
-    free(line);
+    uint64_t seq;
+    bool read_error;
+    int queue_rc = s_append_lines(app, &st, &seq, &read_error);
+    char err[1024];
     int flush_rc = vl_appender_flush(app);
     if (queue_rc != 0 || flush_rc != 0 || st.failed)
         s_errtext(client,
@@ -290,64 +323,39 @@ static void s_json_entry(const vl_entry_t *e)
     printf("}\n");
 }
 
-int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
+/*  Sets [*begin, *end) from --begin, --end and --follow (vals[0], vals[1],
+    vals[2]); -1 means go on. */
+static int s_subscribe_range(vl_ctl_t *ctl, const char **vals, uint64_t *begin, uint64_t *end)
 {
-    static const vl_ctl_opt_t opts[] = {{"begin", 0, true},
-                                        {"end", 0, true},
-                                        {"follow", 'f', false},
-                                        {"glsn", 0, false},
-                                        {NULL, 0, false}};
-    const char *vals[4];
-    char *pos[1];
-    int npos;
-    int rc = s_parse(ctl, argc, argv, opts, vals, pos, 1, &npos, 1);
-    if (rc >= 0)
-        return rc;
-    const char *topic = pos[0];
-    uint64_t begin = 0, end = 0;
-    bool follow = vals[2] != NULL, with_glsn = vals[3] != NULL;
-    if (vals[0] && vl_ctl_number(ctl, "--begin", vals[0], 1, VL_GLSN_FOLLOW - 1, &begin) != 0)
+    bool follow = vals[2] != NULL;
+    if (vals[0] && vl_ctl_number(ctl, "--begin", vals[0], 1, VL_GLSN_FOLLOW - 1, begin) != 0)
         return 2;
-    if (vals[1] && vl_ctl_number(ctl, "--end", vals[1], 1, VL_GLSN_FOLLOW - 1, &end) != 0)
+    if (vals[1] && vl_ctl_number(ctl, "--end", vals[1], 1, VL_GLSN_FOLLOW - 1, end) != 0)
         return 2;
     if (vals[1] && follow)
         return vl_ctl_usage(ctl, "--end and --follow exclude each other");
-    if (vals[0] && vals[1] && end <= begin)
+    if (vals[0] && vals[1] && *end <= *begin)
         return vl_ctl_usage(ctl,
                             "--end (%" PRIu64 ") must be larger than --begin (%" PRIu64
                             "): the range is half-open [begin, end)",
-                            end, begin);
+                            *end, *begin);
     if (follow)
-        end = VL_GLSN_FOLLOW;
+        *end = VL_GLSN_FOLLOW;
+    return -1;
+}
 
-    vl_client_t *client = NULL;
-    if (s_open(ctl, &client) != 0)
-        return 1;
-    vl_subscriber_t *sub = NULL;
-    char err[1024];
-    rc = vl_subscribe(client, topic, begin, end, &sub);
-    if (rc != 0) {
-        s_errtext(client, rc, topic, err, sizeof err);
-        vl_client_destroy(&client);
-        return vl_ctl_fail(ctl, "%s", err);
-    }
-
-    /* stop cleanly on SIGINT/SIGTERM: what was read reaches stdout. A
-       reader that goes away (| head) ends the command with status 0 rather
-       than SIGPIPE: it has what it wanted, and "set -o pipefail" scripts
-       would otherwise see a failure. */
-    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    signal(SIGPIPE, SIG_IGN);
-    static char buf[1 << 20];
-    setvbuf(stdout, buf, _IOFBF, sizeof buf);
-
+/*  Prints the entries of sub on stdout until the end of the range, a
+    signal, an error or, without follow, --timeout without an entry.
+    Returns the subscriber's last code; *n_p: entries printed;
+    *next_glsn_p: the GLSN after the last one printed (unchanged when
+    none); *write_errno_p: the error of a failed write, or 0. */
+static int s_subscribe_print(vl_ctl_t *ctl, vl_subscriber_t *sub, bool follow, bool with_glsn,
+                             uint64_t *n_p, uint64_t *next_glsn_p, int *write_errno_p)
+{
     int64_t last_entry = zclock_mono();
-    uint64_t n = 0, next_glsn = begin;
+    uint64_t n = 0, next_glsn = *next_glsn_p;
     int write_errno = 0;
-    rc = 0;
+    int rc = 0;
     while (!s_stop_signal) {
         vl_entry_t e;
         rc = vl_subscriber_next(sub, &e, 0);
@@ -382,6 +390,59 @@ int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
             break;
         }
     }
+    *n_p = n;
+    *next_glsn_p = next_glsn;
+    *write_errno_p = write_errno;
+    return rc;
+}
+
+int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv)
+{
+    static const vl_ctl_opt_t opts[] = {{"begin", 0, true},
+                                        {"end", 0, true},
+                                        {"follow", 'f', false},
+                                        {"glsn", 0, false},
+                                        {NULL, 0, false}};
+    const char *vals[4];
+    char *pos[1];
+    int npos;
+    int rc = s_parse(ctl, argc, argv, opts, vals, pos, 1, &npos, 1);
+    if (rc >= 0)
+        return rc;
+    const char *topic = pos[0];
+    uint64_t begin = 0, end = 0;
+    bool follow = vals[2] != NULL, with_glsn = vals[3] != NULL;
+    rc = s_subscribe_range(ctl, vals, &begin, &end);
+    if (rc >= 0)
+        return rc;
+
+    vl_client_t *client = NULL;
+    if (s_open(ctl, &client) != 0)
+        return 1;
+    vl_subscriber_t *sub = NULL;
+    char err[1024];
+    rc = vl_subscribe(client, topic, begin, end, &sub);
+    if (rc != 0) {
+        s_errtext(client, rc, topic, err, sizeof err);
+        vl_client_destroy(&client);
+        return vl_ctl_fail(ctl, "%s", err);
+    }
+
+    /* stop cleanly on SIGINT/SIGTERM: what was read reaches stdout. A
+       reader that goes away (| head) ends the command with status 0 rather
+       than SIGPIPE: it has what it wanted, and "set -o pipefail" scripts
+       would otherwise see a failure. */
+    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    signal(SIGPIPE, SIG_IGN);
+    static char buf[1 << 20];
+    setvbuf(stdout, buf, _IOFBF, sizeof buf);
+
+    uint64_t n, next_glsn = begin;
+    int write_errno;
+    rc = s_subscribe_print(ctl, sub, follow, with_glsn, &n, &next_glsn, &write_errno);
     if (rc != 0 && rc != VL_EEOF && rc != VL_ETIMEDOUT)
         s_errtext(client, rc, topic, err, sizeof err);
     vl_subscriber_destroy(&sub);

@@ -2,7 +2,8 @@
 
     vl_fs_ops() gives the libfuse high-level operations; the private data
     passed to fuse_main is a vl_fs_t made by vl_fs_new. See fs.c for the
-    semantics (SPEC §7) and the design.
+    semantics (the layout of the mount, file offsets across trims) and the
+    design.
 */
 #ifndef VL_FS_H
 #define VL_FS_H

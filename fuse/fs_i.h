@@ -1,0 +1,138 @@
+/*  fs_i.h - varlogfs: the state its files share (private).
+
+    fs.c holds the operations table, paths, truncate, unlink and the
+    file system's set-up and tear-down; meta.c the metadata cache and the
+    operations answered from it (getattr, readdir, extended attributes,
+    statfs); read.c reads; write.c opens, writes, flushes and releases
+    files, through one appender per topic. The FUSE operations they export
+    are named vl_fs_<operation>.
+*/
+#ifndef VL_FS_I_H
+#define VL_FS_I_H
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include "fs.h"
+#include "varlog.h"
+
+typedef struct {
+    vl_topic_info_t *topics;
+    size_t n;
+    int64_t fetched_us;
+    int rc; /* of the last refresh */
+} fs_meta_t;
+
+/*  One appender per topic, shared by the files that write to it. Files hold
+    a reference; rm unlinks it from the list and the last reference destroys
+    it, outside fs->mu (destroying waits for callbacks). */
+typedef struct fs_appender {
+    char topic[256];
+    vl_appender_t *app;
+    int refs;
+    bool unlinked;
+    struct fs_appender *next;
+} fs_appender_t;
+
+struct vl_fs {
+    vl_fs_opts_t opts;
+    char *mr;
+    vl_client_t *client;
+    pthread_mutex_t mu; /* meta, appenders */
+    fs_meta_t meta;
+    fs_appender_t *appenders;
+    struct fs_file *files; /* open files, so that unmounting frees them */
+    time_t mounted_at;
+};
+
+/*  An open file. Three locks so that no side waits for another:
+    wmu serialises writers (line buffer, appender), cmu guards the
+    completion counters the appender's callback updates, rmu the read side
+    (a .follow read may block in it for long). base is read without rmu by
+    getattr, atomically. */
+typedef struct fs_file {
+    struct fs_file *prev, *next; /* in vl_fs.files, under fs->mu */
+    char topic[256];
+    bool follow;
+    int flags;
+    /* write side */
+    pthread_mutex_t wmu;
+    fs_appender_t *fa;
+    char *line;
+    size_t line_len, line_cap;
+    const void **wdata; /* the lines of one write, for vl_appender_append_many */
+    size_t *wlen;
+    void **wargs;
+    size_t wn, wcap;
+    pthread_mutex_t cmu;
+    pthread_cond_t cv;
+    uint64_t submitted, completed;
+    int first_err;
+    /* read side */
+    pthread_mutex_t rmu;
+    uint64_t base; /* atomic */
+    vl_subscriber_t *sub;
+    uint64_t sub_pos;    /* topic offset of the first unread byte of rest[] */
+    const uint8_t *rest; /* the current entry, in sub's memory (valid until
+                            its next call, so not copied) */
+    size_t rest_len, rest_at;
+} fs_file_t;
+
+static inline vl_fs_t *s_fs(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+static inline int s_errno(int rc)
+{
+    int e = vl_err_errno(rc);
+    return e ? e : EIO;
+}
+
+/*  ---- fs.c: paths ---------------------------------------------------------- */
+
+typedef enum { P_ROOT, P_FOLLOW_DIR, P_TOPIC, P_BAD } path_kind_t;
+
+/*  Splits a path into its kind and topic name. */
+path_kind_t vl_fs_path(const char *path, char *topic, bool *follow);
+
+/*  ---- meta.c: the metadata cache and attributes ----------------------------- */
+
+/*  Refreshes fs->meta when older than its maximum age (or always, with
+    force); fs->mu held. Returns 0 or the error of the refresh. */
+int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force);
+
+/*  Copies the cached info of topic name. Returns 0, VL_ENOTOPIC or the
+    error of the refresh. */
+int vl_fs_meta_topic(vl_fs_t *fs, const char *name, bool force, vl_topic_info_t *out);
+
+int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi);
+int vl_fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                  struct fuse_file_info *fi, enum fuse_readdir_flags flags);
+int vl_fs_getxattr(const char *path, const char *name, char *value, size_t size);
+int vl_fs_listxattr(const char *path, char *list, size_t size);
+int vl_fs_statfs(const char *path, struct statvfs *sv);
+
+/*  ---- read.c ------------------------------------------------------------------ */
+
+int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
+
+/*  ---- write.c: open files and the appenders ------------------------------------ */
+
+int vl_fs_open(const char *path, struct fuse_file_info *fi);
+int vl_fs_create(const char *path, mode_t mode, struct fuse_file_info *fi);
+int vl_fs_write(const char *path, const char *buf, size_t size, off_t off,
+                struct fuse_file_info *fi);
+int vl_fs_flush(const char *path, struct fuse_file_info *fi);
+int vl_fs_fsync(const char *path, int datasync, struct fuse_file_info *fi);
+int vl_fs_release(const char *path, struct fuse_file_info *fi);
+
+/*  Frees an open file's read side and itself (its writes are done). */
+void vl_fs_file_free(fs_file_t *f);
+
+/*  Drops a reference (NULL-safe); the last one of an unlinked appender
+    destroys it, outside fs->mu because destroying waits for callbacks. */
+void vl_fs_appender_put(vl_fs_t *fs, fs_appender_t *a);
+
+#endif

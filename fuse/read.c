@@ -1,0 +1,189 @@
+/*  read.c - varlogfs: reading a topic's file (and its .follow twin).
+
+    An open file keeps one subscriber (following new commits) and the
+    unread rest of its current entry, so sequential reads stream without a
+    lookup per read (the read-ahead). A read elsewhere looks the offset up
+    and subscribes again from the entry holding it.
+*/
+#include <errno.h>
+#include <string.h>
+#include "fs_i.h"
+#include "log.h"
+
+#define FS_FOLLOW_POLL_MS 200
+
+/*  Makes e the file's current entry. Its bytes stay where the subscriber
+    has them, valid until its next call, which only this file makes, under
+    rmu: one copy per byte, into the reader's buffer. */
+static void s_keep_entry(fs_file_t *f, const vl_entry_t *e)
+{
+    f->rest = e->data;
+    f->rest_len = e->size;
+    f->rest_at = 0;
+}
+
+/*  Positions f's subscriber at topic offset pos (f->rmu held): at the entry
+    holding pos, or, when pos is the end offset, at the next entry to be
+    committed. */
+static int s_seek_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, uint64_t pos)
+{
+    vl_subscriber_destroy(&f->sub);
+    f->rest_len = f->rest_at = 0;
+    if (pos == t->end_offset) {
+        f->sub_pos = pos;
+        return vl_subscribe(fs->client, f->topic, t->hwm + 1, VL_GLSN_FOLLOW, &f->sub);
+    }
+    uint64_t glsn, entry_offset;
+    int rc = vl_lookup_offset(fs->client, f->topic, pos, &glsn, &entry_offset);
+    if (rc == 0)
+        rc = vl_subscribe(fs->client, f->topic, glsn, VL_GLSN_FOLLOW, &f->sub);
+    vl_entry_t e;
+    if (rc == 0)
+        rc = vl_subscriber_next(f->sub, &e, fs->opts.timeout_ms);
+    if (rc != 0) {
+        vl_subscriber_destroy(&f->sub);
+        return rc;
+    }
+    if (pos < e.offset || pos - e.offset >= e.size) {
+        vl_log(LOG_ERR, "read %s: entry %llu [%llu, +%zu) does not hold offset %llu", f->topic,
+               (unsigned long long)e.glsn, (unsigned long long)e.offset, e.size,
+               (unsigned long long)pos);
+        vl_subscriber_destroy(&f->sub);
+        return VL_EPROTO;
+    }
+    s_keep_entry(f, &e);
+    f->rest_at = (size_t)(pos - e.offset); /* skip to pos inside its entry */
+    f->sub_pos = pos;
+    return 0;
+}
+
+/*  The first phase of a read at file offset off (f->rmu held): fetches the
+    topic's info into *t and finds the topic offset *pos_p to read from,
+    positioning the subscriber there when it is not. *eof: nothing to read
+    there. Returns 0 or a VL_E* code. */
+static int s_locate_locked(vl_fs_t *fs, fs_file_t *f, off_t off, vl_topic_info_t *t,
+                           uint64_t *pos_p, bool *eof)
+{
+    *eof = false;
+    int rc = vl_fs_meta_topic(fs, f->topic, false, t);
+    if (rc != 0)
+        return rc;
+    uint64_t pos = f->base + (uint64_t)off;
+    if (pos < t->trim_offset) {
+        if (off != 0) {
+            vl_log(LOG_WARNING,
+                   "read %s at offset %lld: those bytes were trimmed; read from "
+                   "offset 0 for the oldest live entry",
+                   f->topic, (long long)off);
+            return VL_ETRIMMED;
+        }
+        /* a reader that rewinds after a truncation reads the oldest live
+           entry; the file's positions follow from there */
+        pos = t->trim_offset;
+        __atomic_store_n(&f->base, pos, __ATOMIC_RELAXED);
+    }
+    *pos_p = pos;
+    if (!f->follow && pos >= t->end_offset) {
+        /* before answering EOF, make sure the cached end is not stale */
+        rc = vl_fs_meta_topic(fs, f->topic, true, t);
+        if (rc != 0)
+            return rc;
+    }
+    bool positioned = f->sub && f->sub_pos == pos;
+    if (f->follow && !positioned && pos > t->end_offset) {
+        /* a follower runs ahead of the cached end: never EOF for it */
+        rc = vl_fs_meta_topic(fs, f->topic, true, t);
+        if (rc != 0)
+            return rc;
+    }
+    if (!f->follow && pos == t->end_offset) {
+        *eof = true;
+        return 0;
+    }
+    if (!positioned && pos > t->end_offset) {
+        vl_log(LOG_WARNING, "read %s at offset %lld: beyond the end of the log", f->topic,
+               (long long)off);
+        *eof = true; /* nothing can be there */
+        return 0;
+    }
+    if (!positioned)
+        return s_seek_locked(fs, f, t, pos);
+    return 0;
+}
+
+/*  The second phase (f->rmu held, the subscriber at pos): copies up to
+    size bytes into buf, *got_p of them. Returns 0, a VL_E* code (which
+    the caller reports only when nothing was copied) or -EINTR when the
+    wait of a .follow read was interrupted before anything arrived. */
+static int s_copy_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, uint64_t pos,
+                         char *buf, size_t size, size_t *got_p)
+{
+    size_t got = 0;
+    int rc = 0;
+    while (got < size) {
+        if (f->rest_at == f->rest_len) {
+            if (!f->follow && pos >= t->end_offset)
+                break;
+            /* block only while nothing has been read yet */
+            int wait = got ? 0 : f->follow ? FS_FOLLOW_POLL_MS : fs->opts.timeout_ms;
+            vl_entry_t e;
+            rc = vl_subscriber_next(f->sub, &e, wait);
+            if (rc == VL_ETIMEDOUT && (got || f->follow)) {
+                rc = 0;
+                if (got)
+                    break;
+                if (fuse_interrupted())
+                    return -EINTR;
+                continue;
+            }
+            if (rc != 0)
+                break;
+            if (e.offset != pos) {
+                vl_log(LOG_ERR, "read %s: entry %llu at offset %llu where %llu was expected",
+                       f->topic, (unsigned long long)e.glsn, (unsigned long long)e.offset,
+                       (unsigned long long)pos);
+                rc = VL_EPROTO;
+                break;
+            }
+            s_keep_entry(f, &e);
+        }
+        size_t n = f->rest_len - f->rest_at;
+        if (n > size - got)
+            n = size - got;
+        if (!f->follow && n > t->end_offset - pos)
+            n = (size_t)(t->end_offset - pos);
+        memcpy(buf + got, f->rest + f->rest_at, n);
+        f->rest_at += n;
+        got += n;
+        pos += n;
+        f->sub_pos = pos;
+    }
+    *got_p = got;
+    return rc;
+}
+
+int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    vl_fs_t *fs = s_fs();
+    fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
+    if (!f)
+        return -EBADF;
+    pthread_mutex_lock(&f->rmu);
+    vl_topic_info_t t;
+    size_t got = 0;
+    uint64_t pos = 0;
+    bool eof;
+    int rc = s_locate_locked(fs, f, off, &t, &pos, &eof);
+    if (rc == 0 && !eof)
+        rc = s_copy_locked(fs, f, &t, pos, buf, size, &got);
+    pthread_mutex_unlock(&f->rmu);
+    if (rc == -EINTR)
+        return -EINTR;
+    if (rc != 0 && got == 0) {
+        if (rc != VL_ETRIMMED)
+            vl_log(LOG_WARNING, "read %s at offset %lld: %s", f->topic, (long long)off,
+                   vl_client_errmsg(fs->client));
+        return rc == VL_ETRIMMED ? -EIO : -s_errno(rc);
+    }
+    return (int)got;
+}
