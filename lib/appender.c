@@ -54,14 +54,16 @@
     sealed end answers for good: the entries it does not hold were
     discarded and can never be committed, so they are sent to another log
     stream like a refused batch. A log stream that is not sealed within
-    APP_RESOLVE_MS (or twice the timeout, if longer) leaves the batch
-    failed with VL_ETIMEDOUT, as it may still be committed.
+    VL_BATCH_RESOLVE_MS (or twice the timeout, if longer) leaves the batch
+    failed with VL_ETIMEDOUT, as it may still be committed. Those rules
+    are the ones vl_append follows too (batch.h).
 */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include "batch.h"
 #include "client_i.h"
 #include "ordq.h"
 #include "util.h"
@@ -117,9 +119,8 @@ typedef struct s_batch {
 } s_batch_t;
 
 #define APP_MAX_ATTEMPTS 8
-#define APP_REFRESH_US 200000  /* metadata refresh while no log stream is usable */
-#define APP_RESOLVE_MS 10000   /* how long an unanswered batch waits for its fate */
-#define APP_QUERY_US 250000    /* between BATCH_STATUS questions about one batch */
+#define APP_REFRESH_US 200000 /* metadata refresh while no log stream is usable */
+#define APP_QUERY_US ((int64_t)VL_BATCH_QUERY_MS * 1000)
 #define APP_SUSPECT_US 1000000 /* unanswered this long: is its log stream still running? */
 
 typedef struct {
@@ -539,30 +540,14 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 /*  Records the GLSN runs of the next entries of b (its committed part). */
 static void s_batch_runs(s_batch_t *b, const vl_append_reply_t *r)
 {
-    for (uint32_t i = 0; i < r->nruns; i++) {
-        size_t k = b->n - b->done;
-        if (r->runs[i].count < k)
-            k = r->runs[i].count;
-        if (b->glsns)
-            for (size_t j = 0; j < k; j++)
-                b->glsns[b->done + j] = r->runs[i].glsn_begin + j;
-        b->done += k;
-    }
-}
-
-static uint64_t s_runs_count(const vl_append_reply_t *r)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < r->nruns; i++)
-        n += r->runs[i].count;
-    return n;
+    b->done += vl_batch_glsns(r, b->glsns ? b->glsns + b->done : NULL, b->n - b->done);
 }
 
 /*  Records the committed head of b named by r (fewer entries than b has
     left) and keeps the payload of the rest only. */
 static void s_batch_head(s_batch_t *b, const vl_append_reply_t *r)
 {
-    uint64_t head = s_runs_count(r);
+    uint64_t head = vl_batch_count(r);
     if (head == 0)
         return;
     size_t from = b->done;
@@ -673,25 +658,19 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
         char text[400];
         vl_rbuf_t r = body;
         vl_wire_errtext(&body, text, sizeof text);
-        /* a seal that cut the batch names its committed head after the
-           message (an append reply body): those entries are in the log */
-        if (hdr.status == VL_ESEALED) {
-            char skip[1024];
-            vl_rbuf_str(&r, skip, sizeof skip - 1);
-            vl_append_reply_t ar;
-            if (!r.err && r.left > 0 && vl_append_reply_decode(&r, &ar) == 0) {
-                if (s_runs_count(&ar) < want)
-                    s_batch_head(b, &ar);
-                /* else nonsense: trust none of it */
-                vl_append_reply_free(&ar);
-            }
+        vl_append_reply_t ar;
+        if (hdr.status == VL_ESEALED && vl_batch_sealed_head(r, &ar) == 0) {
+            if (vl_batch_count(&ar) < want)
+                s_batch_head(b, &ar);
+            /* else nonsense: trust none of it */
+            vl_append_reply_free(&ar);
         }
         if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL)
             if (self->o.ls_id == 0)
                 self->ls[b->ls].usable = false;
         char why[512];
         snprintf(why, sizeof why, "append topic=%.64s ls=%u: %.380s", self->topic, ls_id, text);
-        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS)
+        if (vl_batch_movable((int)hdr.status))
             /* nothing past the head was written: send it elsewhere */
             s_batch_requeue(self, b, (int)hdr.status, why);
         else
@@ -701,7 +680,7 @@ static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
     }
     vl_append_reply_t r;
     int rc = vl_append_reply_decode(&body, &r);
-    uint64_t total = rc == 0 ? s_runs_count(&r) : 0;
+    uint64_t total = rc == 0 ? vl_batch_count(&r) : 0;
     if (rc != 0 || total != want) {
         s_batch_finish(self, b, VL_EPROTO,
                        "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
@@ -743,9 +722,7 @@ static size_t s_conn_get(vl_appender_t *self, const char *addr)
 static void s_resolve_start(vl_appender_t *self, s_batch_t *b, int64_t now_us)
 {
     s_ls_t *ls = &self->ls[b->ls];
-    int64_t window = (int64_t)self->o.timeout_ms * 2;
-    if (window < APP_RESOLVE_MS)
-        window = APP_RESOLVE_MS;
+    int64_t window = vl_batch_resolve_ms(self->o.timeout_ms);
     b->resolving = true;
     b->resolve_until_us = now_us + window * 1000;
     b->next_query_us = now_us;
@@ -762,8 +739,7 @@ static void s_resolve_query(vl_appender_t *self, s_batch_t *b, int64_t now_us)
     b->next_query_us = now_us + APP_QUERY_US;
     if (ls->nrep == 0)
         return;
-    const char *addr = ls->state == VL_LS_RUNNING ? ls->rep[0] : ls->rep[b->queries % ls->nrep];
-    b->queries++;
+    const char *addr = ls->rep[vl_batch_replica(ls->state, ls->nrep, b->queries++)];
     if (!*addr)
         return;
     size_t conn = s_conn_get(self, addr);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include "client_i.h"
 #include "merge.h"
+#include "subscriber_i.h"
 #include "util.h"
 
 /*  ---- subscriber ----------------------------------------------------------- */
@@ -77,6 +78,7 @@ struct vl_subscriber {
     uint32_t topic_id, cluster_id;
     uint64_t begin, end;
     int timeout_ms;
+    bool locked; /* the caller holds the client's lock (vl_trim) */
     vl_merge_t *merge;
     s_stream_t *streams;
     size_t nstreams;
@@ -220,12 +222,27 @@ static s_stream_t *s_stream_find(vl_subscriber_t *self, uint32_t ls_id)
     return NULL;
 }
 
+/*  A fresh snapshot of topic's routes, taking the client's lock unless the
+    caller holds it. */
+static int s_route(vl_client_t *client, const char *topic, bool locked, vl_route_t *route)
+{
+    if (locked)
+        return vl_client_route_locked(client, topic, true, "subscribe", route);
+    return vl_client_route(client, topic, true, "subscribe", route);
+}
+
 int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, uint64_t glsn_end,
                  vl_subscriber_t **sub_p)
 {
+    return vl_subscriber_open(client, topic, glsn_begin, glsn_end, false, sub_p);
+}
+
+int vl_subscriber_open(vl_client_t *client, const char *topic, uint64_t glsn_begin,
+                       uint64_t glsn_end, bool locked, vl_subscriber_t **sub_p)
+{
     *sub_p = NULL;
     vl_route_t route;
-    int rc = vl_client_route(client, topic, true, "subscribe", &route);
+    int rc = s_route(client, topic, locked, &route);
     if (rc != 0)
         return rc;
     if (glsn_begin == 0)
@@ -255,6 +272,7 @@ int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, ui
     self->begin = glsn_begin;
     self->end = glsn_end < glsn_begin ? glsn_begin : glsn_end;
     self->timeout_ms = client->timeout_ms;
+    self->locked = locked;
     self->merge = vl_merge_new(self->begin, self->end, s_release, self);
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->known_hwm = route.hwm;
@@ -365,7 +383,7 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
     if (now - self->stall_since >= SUB_REFRESH_MS && now - self->last_refresh >= SUB_REFRESH_MS) {
         self->last_refresh = now;
         vl_route_t route;
-        int rc = vl_client_route(self->client, self->topic, true, "subscribe", &route);
+        int rc = s_route(self->client, self->topic, self->locked, &route);
         if (rc == VL_ENOTOPIC || (rc == 0 && route.topic_id != self->topic_id)) {
             if (rc == 0)
                 vl_route_free(&route);
