@@ -433,6 +433,85 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
     return 0;
 }
 
+/*  The next entry, if the merge has it: 0 with *ready true and entry
+    filled, or 0 with *ready false (wait for more); VL_EEOF after the last
+    entry of the range (every stream cancelled) or the merge's error, made
+    sticky. */
+static int s_pop(vl_subscriber_t *self, vl_entry_t *entry, bool *ready)
+{
+    vl_merge_item_t it;
+    size_t src;
+    int rc = vl_merge_pop(self->merge, &it, &src, ready);
+    if (rc == VL_EEOF) {
+        for (size_t i = 0; i < self->nstreams; i++)
+            s_cancel(self, &self->streams[i]);
+        return s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
+                      self->topic, (unsigned long long)self->begin, (unsigned long long)self->end);
+    }
+    if (rc != 0)
+        return s_fail(self, rc, "subscribe topic=%s: %s", self->topic,
+                      vl_merge_errmsg(self->merge));
+    if (*ready) {
+        s_stream_t *st = NULL;
+        for (size_t i = 0; i < self->nstreams && !st; i++)
+            if (self->streams[i].src == src)
+                st = &self->streams[i];
+        *entry = (vl_entry_t){.glsn = it.glsn,
+                              .llsn = it.llsn,
+                              .ls_id = st ? st->route.id : 0,
+                              .offset = it.offset,
+                              .data = it.data,
+                              .size = it.size};
+        self->stall_since = 0;
+    }
+    return 0;
+}
+
+/*  Waits at most wait ms for messages on the streams' sockets and handles
+    what came. *items and *which (items[k] polls streams[which[k]]) are the
+    caller's poll set, grown here to *cap. Returns 0, a sticky error, or
+    VL_ETIMEDOUT when a signal interrupted the wait and zsys_interrupted is
+    set. */
+static int s_poll(vl_subscriber_t *self, zmq_pollitem_t **items_p, size_t **which_p, size_t *cap,
+                  long wait)
+{
+    int rc = 0;
+    if (*cap < self->nstreams) {
+        *cap = self->nstreams;
+        *items_p = vl_realloc(*items_p, *cap * sizeof **items_p);
+        *which_p = vl_realloc(*which_p, *cap * sizeof **which_p);
+    }
+    zmq_pollitem_t *items = *items_p;
+    size_t *which = *which_p;
+    int npoll = 0;
+    for (size_t i = 0; i < self->nstreams; i++)
+        if (self->streams[i].sock) {
+            items[npoll] = (zmq_pollitem_t){.socket = zsock_resolve(self->streams[i].sock),
+                                            .events = ZMQ_POLLIN};
+            which[npoll++] = i;
+        }
+    if (zmq_poll(items, npoll, wait) < 0) {
+        if (errno == EINTR && zsys_interrupted)
+            return vl_client_fail(self->client, VL_ETIMEDOUT, "subscribe topic=%s: interrupted",
+                                  self->topic);
+        return 0;
+    }
+    for (int k = 0; k < npoll && rc == 0; k++) {
+        if (!(items[k].revents & ZMQ_POLLIN))
+            continue;
+        size_t i = which[k];
+        /* drain what is there; credit bounds how much that can be */
+        for (int m = 0; m < 64 && rc == 0 && self->streams[i].sock &&
+                        (zsock_events(self->streams[i].sock) & ZMQ_POLLIN);
+             m++) {
+            zmsg_t *msg = zmsg_recv(self->streams[i].sock);
+            if (msg)
+                rc = s_stream_recv(self, i, msg);
+        }
+    }
+    return rc;
+}
+
 int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
 {
     if (self->rc != 0)
@@ -448,37 +527,9 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
        reader's time */
     s_keepalive(self, vl_now_coarse_ms());
     for (;;) {
-        vl_merge_item_t it;
-        size_t src;
         bool ready;
-        rc = vl_merge_pop(self->merge, &it, &src, &ready);
-        if (rc == VL_EEOF) {
-            for (size_t i = 0; i < self->nstreams; i++)
-                s_cancel(self, &self->streams[i]);
-            rc =
-                s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
-                       self->topic, (unsigned long long)self->begin, (unsigned long long)self->end);
+        if ((rc = s_pop(self, entry, &ready)) != 0 || ready)
             break;
-        }
-        if (rc != 0) {
-            rc = s_fail(self, rc, "subscribe topic=%s: %s", self->topic,
-                        vl_merge_errmsg(self->merge));
-            break;
-        }
-        if (ready) {
-            s_stream_t *st = NULL;
-            for (size_t i = 0; i < self->nstreams && !st; i++)
-                if (self->streams[i].src == src)
-                    st = &self->streams[i];
-            *entry = (vl_entry_t){.glsn = it.glsn,
-                                  .llsn = it.llsn,
-                                  .ls_id = st ? st->route.id : 0,
-                                  .offset = it.offset,
-                                  .data = it.data,
-                                  .size = it.size};
-            self->stall_since = 0;
-            break;
-        }
         int64_t now = zclock_mono();
         if (!timed) {
             deadline = timeout_ms < 0 ? -1 : now + timeout_ms;
@@ -501,41 +552,8 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
             if (deadline - now < wait)
                 wait = deadline > now ? (long)(deadline - now) : 0;
         }
-        if (cap < self->nstreams) {
-            cap = self->nstreams;
-            items = vl_realloc(items, cap * sizeof *items);
-            which = vl_realloc(which, cap * sizeof *which);
-        }
-        int npoll = 0;
-        for (size_t i = 0; i < self->nstreams; i++)
-            if (self->streams[i].sock) {
-                items[npoll] = (zmq_pollitem_t){.socket = zsock_resolve(self->streams[i].sock),
-                                                .events = ZMQ_POLLIN};
-                which[npoll++] = i;
-            }
         polled = true;
-        if (zmq_poll(items, npoll, wait) < 0) {
-            if (errno == EINTR && zsys_interrupted) {
-                rc = vl_client_fail(self->client, VL_ETIMEDOUT, "subscribe topic=%s: interrupted",
-                                    self->topic);
-                break;
-            }
-            continue;
-        }
-        for (int k = 0; k < npoll && rc == 0; k++) {
-            if (!(items[k].revents & ZMQ_POLLIN))
-                continue;
-            size_t i = which[k];
-            /* drain what is there; credit bounds how much that can be */
-            for (int m = 0; m < 64 && rc == 0 && self->streams[i].sock &&
-                            (zsock_events(self->streams[i].sock) & ZMQ_POLLIN);
-                 m++) {
-                zmsg_t *msg = zmsg_recv(self->streams[i].sock);
-                if (msg)
-                    rc = s_stream_recv(self, i, msg);
-            }
-        }
-        if (rc != 0)
+        if ((rc = s_poll(self, &items, &which, &cap, wait)) != 0)
             break;
     }
     free(which);
