@@ -513,8 +513,8 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
         int64_t t;
         if (b->resolving)
             t = b->next_query_us < b->resolve_until_us ? b->next_query_us : b->resolve_until_us;
-        else if (now_us < b->sent_us + APP_SUSPECT_US)
-            t = b->sent_us + APP_SUSPECT_US;
+        else if (now_us < b->sent_us + APP_UNANSWERED_US)
+            t = b->sent_us + APP_UNANSWERED_US;
         else /* look at its log stream's state now and then */
             t = now_us + APP_REFRESH_US < b->deadline_us ? now_us + APP_REFRESH_US : b->deadline_us;
         if (t < until)

@@ -270,7 +270,7 @@ void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
 {
     for (size_t i = 0; i < self->ninflight;) {
         vl_appender_batch_t *b = self->inflight[i];
-        if (!b->resolving && now_us >= b->sent_us + APP_SUSPECT_US && now_us < b->deadline_us) {
+        if (!b->resolving && now_us >= b->sent_us + APP_UNANSWERED_US && now_us < b->deadline_us) {
             /* A primary that is alive answers a seal at once: a batch long
                unanswered on a log stream sealed since has lost its primary,
                so it is resolved without waiting for the timeout. */

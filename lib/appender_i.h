@@ -13,7 +13,7 @@
 #define APP_MAX_ATTEMPTS 8
 #define APP_REFRESH_US 200000 /* metadata refresh while no log stream is usable */
 #define APP_QUERY_US ((int64_t)VL_BATCH_QUERY_MS * 1000)
-#define APP_SUSPECT_US 1000000 /* unanswered this long: is its log stream still running? */
+#define APP_UNANSWERED_US 1000000 /* unanswered this long: is its log stream still running? */
 
 /*  A batch's payload. The callers write the entries into it, and ZeroMQ
     sends it from there (zmq_msg_init_data) while the batch keeps it for a
