@@ -5,38 +5,13 @@
 
 vl_batch_fate_t vl_batch_fate(const vl_batch_status_reply_t *r, uint64_t want, uint64_t *covered_p)
 {
-    uint64_t covered = 0;
-    for (uint32_t i = 0; i < r->ar.nruns; i++)
-        covered += r->ar.runs[i].count;
+    uint64_t covered = vl_batch_count(&r->ar);
     *covered_p = covered;
     if (r->found && r->n == want && covered == want)
         return VL_BATCH_COMMITTED; /* the answer that got lost */
     if (r->final && covered < want && (!r->found || covered == r->n))
         return VL_BATCH_CUT;
     return VL_BATCH_UNKNOWN; /* not (all) there yet and the log stream runs */
-}
-
-uint64_t vl_batch_count(const vl_append_reply_t *r)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < r->nruns; i++)
-        n += r->runs[i].count;
-    return n;
-}
-
-size_t vl_batch_glsns(const vl_append_reply_t *r, uint64_t *glsns, size_t want)
-{
-    size_t done = 0;
-    for (uint32_t i = 0; i < r->nruns; i++) {
-        size_t k = want - done;
-        if (r->runs[i].count < k)
-            k = r->runs[i].count;
-        if (glsns)
-            for (size_t j = 0; j < k; j++)
-                glsns[done + j] = r->runs[i].glsn_begin + j;
-        done += k;
-    }
-    return done;
 }
 
 int vl_batch_sealed_head(vl_rbuf_t body, vl_append_reply_t *head)

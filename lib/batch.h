@@ -64,11 +64,31 @@ static inline bool vl_batch_movable(int status)
 }
 
 /*  How many entries r's GLSN runs hold. */
-uint64_t vl_batch_count(const vl_append_reply_t *r);
+static inline uint64_t vl_batch_count(const vl_append_reply_t *r)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < r->nruns; i++)
+        n += r->runs[i].count;
+    return n;
+}
 
 /*  Writes the GLSNs of r's runs, at most want of them, to glsns (NULL: only
-    counts them). Returns how many. */
-size_t vl_batch_glsns(const vl_append_reply_t *r, uint64_t *glsns, size_t want);
+    counts them). Returns how many. Inline: the appender's thread records
+    every reply's GLSNs with it. */
+static inline size_t vl_batch_glsns(const vl_append_reply_t *r, uint64_t *glsns, size_t want)
+{
+    size_t done = 0;
+    for (uint32_t i = 0; i < r->nruns; i++) {
+        size_t k = want - done;
+        if (r->runs[i].count < k)
+            k = r->runs[i].count;
+        if (glsns)
+            for (size_t j = 0; j < k; j++)
+                glsns[done + j] = r->runs[i].glsn_begin + j;
+        done += k;
+    }
+    return done;
+}
 
 /*  A VL_ESEALED APPEND reply whose body (as received, the error message
     first) goes on with the committed head of a batch that the seal cut:
