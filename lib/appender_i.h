@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "batch.h"
 #include "client_i.h"
 #include "ordq.h"
 
