@@ -33,219 +33,20 @@
     vl_lookup_offset). With opts.count_cb, one call per run of entries with
     one argument and one outcome instead, and no GLSNs are kept.
 
-    Failover: a log stream that answers VL_ESEALED (sealed: nothing of the
-    batch was written past the sealed end, and an append cut by the seal
-    names its committed head) or VL_ENOLS (not written) is marked unusable
-    and the batch, minus its committed head, is queued for retry; the
-    metadata is refreshed when no usable log stream is left, and the retry
-    goes to another running one. Each batch keeps its payload and sizes
-    for that. In sticky mode
-    (one log stream, for input order) no new batch is sent while a retry
-    is pending, and retries go out in append order once every batch sent to
-    the sealed log stream has its answer, so the order survives the move.
-    A batch that timed out is not simply sent again: it may be written,
-    and committed later, and a retry would put it in the log twice. Each
-    APPEND names its batch (the appender's random client id and a batch
-    sequence number, fresh for every send), and the replicas keep the name
-    with the entries. A batch without an answer is resolved: its log
-    stream is set aside, the appender watches the metadata and asks the
-    replicas (BATCH_STATUS) what became of the batch. Committed: done, with
-    its GLSNs. Once the log stream is sealed, a replica holding exactly the
-    sealed end answers for good: the entries it does not hold were
-    discarded and can never be committed, so they are sent to another log
-    stream like a refused batch. A log stream that is not sealed within
-    APP_RESOLVE_MS (or twice the timeout, if longer) leaves the batch
-    failed with VL_ETIMEDOUT, as it may still be committed.
+    What became of each batch sent (answers, failover, batches without
+    an answer) is appender_fate.c's.
 */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include "client_i.h"
+#include "appender_i.h"
 #include "util.h"
 
-/*  ---- in-order completion queue ------------------------------------------- */
-
-typedef struct {
-    void *item;
-    bool done;
-} s_slot_t;
-
-struct vl_ordq {
-    uint64_t base; /* seq of slots[head] */
-    size_t head, n, cap;
-    s_slot_t *slots;
-};
-
-vl_ordq_t *vl_ordq_new(void)
-{
-    return vl_calloc(1, sizeof(vl_ordq_t));
-}
-
-void vl_ordq_destroy(vl_ordq_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    free((*self_p)->slots);
-    free(*self_p);
-    *self_p = NULL;
-}
-
-uint64_t vl_ordq_push(vl_ordq_t *self, void *item)
-{
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        s_slot_t *slots = vl_malloc(cap * sizeof *slots);
-        for (size_t i = 0; i < self->n; i++)
-            slots[i] = self->slots[(self->head + i) % self->cap];
-        free(self->slots);
-        self->slots = slots;
-        self->cap = cap;
-        self->head = 0;
-    }
-    self->slots[(self->head + self->n) % self->cap] = (s_slot_t){.item = item};
-    self->n++;
-    return self->base + self->n - 1;
-}
-
-void vl_ordq_done(vl_ordq_t *self, uint64_t seq)
-{
-    if (seq < self->base || seq - self->base >= self->n)
-        return;
-    self->slots[(self->head + (seq - self->base)) % self->cap].done = true;
-}
-
-void *vl_ordq_pop(vl_ordq_t *self)
-{
-    if (self->n == 0 || !self->slots[self->head].done)
-        return NULL;
-    void *item = self->slots[self->head].item;
-    self->head = (self->head + 1) % self->cap;
-    self->n--;
-    self->base++;
-    return item;
-}
-
-size_t vl_ordq_size(const vl_ordq_t *self)
-{
-    return self->n;
-}
-
-/*  ---- appender -------------------------------------------------------------- */
-
 #define APP_MAX_BYTES ((size_t)64 << 20)
-
 #define APP_BUF_MAX ((size_t)1 << 20) /* largest first size of a batch's buffer */
 #define APP_COPY_MAX 256              /* smaller payloads are copied into their frame */
-
-/*  A batch's payload. The callers write the entries into it, and ZeroMQ
-    sends it from there (zmq_msg_init_data) while the batch keeps it for a
-    retry: whichever lets go last frees it, maybe ZeroMQ's I/O thread. */
-typedef struct {
-    int refs; /* atomic */
-    size_t cap;
-    uint8_t data[];
-} s_buf_t;
-
-/*  cb_args of consecutive entries, run-length coded: a caller that passes
-    one argument for many entries (varlogfs: its open file) costs one run. */
-typedef struct {
-    void *arg;
-    size_t n;
-} s_run_t;
-
-typedef struct s_batch {
-    struct s_batch *next; /* in the callers' ready list or the thread's FIFO */
-    int64_t t_us;         /* when its first entry was queued, for linger */
-    uint64_t seq;         /* in the ordq */
-    uint64_t request_id;
-    size_t ls; /* index in self->ls */
-    size_t n, bytes;
-    s_run_t *args; /* the entries' cb_args */
-    size_t nargs, cap_args;
-    uint64_t *glsns; /* n slots (only for a per-entry callback): glsns[0..done) are known */
-    size_t done;     /* entries committed so far (a head cut by a seal) */
-    uint8_t *sizes;  /* n sizes, u32 little endian (as the body holds them) */
-    size_t cap_n;
-    s_buf_t *buf; /* the entries back to back: buf->data[off, bytes) are */
-    size_t off;   /* those not committed yet, the payload (kept for a retry) */
-    int attempts;
-    int rc;
-    char errmsg[512];
-    int64_t deadline_us;
-    int64_t sent_us;
-    uint64_t bseq;            /* the name of its last send (with the client id) */
-    bool resolving;           /* unanswered: asking the replicas what became of it */
-    int64_t resolve_until_us; /* then it fails with VL_ETIMEDOUT */
-    int64_t next_query_us;
-    uint32_t queries; /* BATCH_STATUS sent so far, to go round the replicas */
-} s_batch_t;
-
-#define APP_MAX_ATTEMPTS 8
-#define APP_REFRESH_US 200000  /* metadata refresh while no log stream is usable */
-#define APP_RESOLVE_MS 10000   /* how long an unanswered batch waits for its fate */
-#define APP_QUERY_US 250000    /* between BATCH_STATUS questions about one batch */
-#define APP_SUSPECT_US 1000000 /* unanswered this long: is its log stream still running? */
-
-typedef struct {
-    uint32_t id;
-    size_t conn;
-    int inflight;
-    bool usable;
-    uint8_t state;            /* as the metadata last said */
-    int64_t suspect_until_us; /* a batch went unanswered: not used until then */
-    uint64_t acked_bseq;      /* the newest answered batch sent here, */
-    uint64_t acked_llsn;      /* and the LLSN it began at */
-    uint32_t nrep;            /* replicas as the metadata last said */
-    char rep[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
-} s_ls_t;
-
-typedef struct {
-    char addr[VL_WIRE_MAX_ADDR + 1];
-    zsock_t *sock;
-} s_conn_t;
-
-struct vl_appender {
-    vl_client_t *client;
-    char topic[VL_WIRE_MAX_NAME + 1];
-    uint32_t topic_id, cluster_id;
-    vl_append_cb_t *cb;
-    vl_appender_opts_t o;
-    size_t max_bytes, max_entries;
-    int efd;
-    zactor_t *actor;
-
-    /* shared with the callers, under mutex */
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;            /* room in the queue; completions for flush */
-    s_batch_t *open;                /* the batch the callers fill */
-    s_batch_t *ready, **ready_tail; /* full ones, for the thread to send */
-    uint64_t appended, completed;
-    size_t outstanding_bytes;
-    uint64_t flush_target; /* close the open batch without lingering */
-    bool stopping;
-    int first_rc;
-    char first_msg[512];
-
-    /* the thread's own */
-    s_ls_t *ls;
-    size_t nls, rr;
-    s_conn_t *conns;
-    size_t nconns;
-    s_batch_t *pend, **pend_tail; /* FIFO of closed batches not sent yet */
-    int64_t open_t_us;            /* t_us of the open batch, INT64_MAX: none */
-    s_batch_t **inflight;
-    size_t ninflight;
-    s_batch_t **retry; /* refused batches waiting for another log stream */
-    size_t nretry;
-    size_t cur; /* sticky: the log stream in use */
-    int64_t last_refresh_us;
-    vl_ordq_t *ordq;
-    uint64_t next_id;
-    uint64_t client_id; /* random: names this appender's batches */
-    uint64_t next_bseq;
-};
 
 static void s_wake(vl_appender_t *self)
 {
@@ -254,9 +55,9 @@ static void s_wake(vl_appender_t *self)
     (void)rc; /* EAGAIN: the counter is already non-zero, the thread wakes anyway */
 }
 
-static s_buf_t *s_buf_new(size_t cap)
+static vl_appender_buf_t *s_buf_new(size_t cap)
 {
-    s_buf_t *buf = vl_malloc(sizeof *buf + cap);
+    vl_appender_buf_t *buf = vl_malloc(sizeof *buf + cap);
     buf->refs = 1;
     buf->cap = cap;
     return buf;
@@ -264,19 +65,19 @@ static s_buf_t *s_buf_new(size_t cap)
 
 /*  Drops a reference to buf; also ZeroMQ's free function for a payload
     sent from it (hint is the buffer). */
-static void s_buf_release(void *data, void *hint)
+void vl_appender_buf_release(void *data, void *hint)
 {
     (void)data;
-    s_buf_t *buf = hint;
+    vl_appender_buf_t *buf = hint;
     if (buf && __atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) == 0)
         free(buf);
 }
 
 /*  A new batch for the callers to fill, its buffer room for at least
     first bytes. */
-static s_batch_t *s_batch_new(vl_appender_t *self, size_t first, int64_t now_us)
+static vl_appender_batch_t *s_batch_new(vl_appender_t *self, size_t first, int64_t now_us)
 {
-    s_batch_t *b = vl_calloc(1, sizeof *b);
+    vl_appender_batch_t *b = vl_calloc(1, sizeof *b);
     /* room for a full batch: growing it would copy the bytes again (a
        larger batch_bytes grows, by doubling) */
     size_t cap = self->o.batch_bytes < APP_BUF_MAX ? self->o.batch_bytes : APP_BUF_MAX;
@@ -287,23 +88,23 @@ static s_batch_t *s_batch_new(vl_appender_t *self, size_t first, int64_t now_us)
     return b;
 }
 
-static void s_batch_free(s_batch_t *b)
+static void s_batch_free(vl_appender_batch_t *b)
 {
     free(b->args);
     free(b->glsns);
     free(b->sizes);
-    s_buf_release(NULL, b->buf);
+    vl_appender_buf_release(NULL, b->buf);
     free(b);
 }
 
 /*  Adds an entry to batch b (the caller checked the limits); mutex held. */
-static void s_batch_add(s_batch_t *b, const void *data, size_t len, void *cb_arg)
+static void s_batch_add(vl_appender_batch_t *b, const void *data, size_t len, void *cb_arg)
 {
     if (b->bytes + len > b->buf->cap) {
         size_t cap = b->buf->cap * 2;
         while (cap < b->bytes + len)
             cap *= 2;
-        s_buf_t *buf = vl_realloc(b->buf, sizeof *buf + cap);
+        vl_appender_buf_t *buf = vl_realloc(b->buf, sizeof *buf + cap);
         buf->cap = cap;
         b->buf = buf; /* no frame points into it yet */
     }
@@ -323,14 +124,14 @@ static void s_batch_add(s_batch_t *b, const void *data, size_t len, void *cb_arg
         b->cap_args = b->cap_args ? b->cap_args * 2 : 4;
         b->args = vl_realloc(b->args, b->cap_args * sizeof *b->args);
     }
-    b->args[b->nargs++] = (s_run_t){.arg = cb_arg, .n = 1};
+    b->args[b->nargs++] = (vl_appender_run_t){.arg = cb_arg, .n = 1};
 }
 
 /*  Closes the open batch: on the ready list for the thread; mutex held.
     Returns true when the list was empty (the thread may not know). */
 static bool s_close_open_locked(vl_appender_t *self)
 {
-    s_batch_t *b = self->open;
+    vl_appender_batch_t *b = self->open;
     self->open = NULL;
     bool was_empty = self->ready == NULL;
     *self->ready_tail = b;
@@ -348,7 +149,7 @@ static void s_take_input(vl_appender_t *self, int64_t now_us, bool take_open)
     if (self->open && (self->flush_target > self->appended - self->open->n ||
                        (take_open && now_us >= self->open->t_us + self->o.linger_us)))
         s_close_open_locked(self);
-    s_batch_t *b = self->ready;
+    vl_appender_batch_t *b = self->ready;
     self->ready = NULL;
     self->ready_tail = &self->ready;
     self->open_t_us = self->open ? self->open->t_us : INT64_MAX;
@@ -363,17 +164,15 @@ static void s_take_input(vl_appender_t *self, int64_t now_us, bool take_open)
 }
 
 /*  Takes the head of the FIFO. */
-static s_batch_t *s_pend_pop(vl_appender_t *self)
+static vl_appender_batch_t *s_pend_pop(vl_appender_t *self)
 {
-    s_batch_t *b = self->pend;
+    vl_appender_batch_t *b = self->pend;
     self->pend = b->next;
     if (!self->pend)
         self->pend_tail = &self->pend;
     b->next = NULL;
     return b;
 }
-
-static void s_refresh(vl_appender_t *self, int64_t now_us);
 
 /*  The next log stream with room in its pipeline, round robin (sticky: the
     current one, or another when it is unusable); -1 if none. */
@@ -384,7 +183,7 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
         any_usable |= self->ls[i].usable;
     if (!any_usable && self->o.ls_id == 0) {
         /* every log stream we know refused: ask the MR what runs now */
-        s_refresh(self, now_us);
+        vl_appender_refresh(self, now_us);
         any_usable = false;
         for (size_t i = 0; i < self->nls; i++)
             any_usable |= self->ls[i].usable;
@@ -392,7 +191,7 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
             return -1;
     }
     if (self->o.sticky && self->o.ls_id == 0) {
-        s_ls_t *cur = &self->ls[self->cur];
+        vl_appender_ls_t *cur = &self->ls[self->cur];
         if (!cur->usable || now_us < cur->suspect_until_us) {
             /* Entries are committed in input order only if they move once
                everything sent is answered (or resolved). Then another
@@ -402,7 +201,7 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
             size_t start = (size_t)(now_us / 1000) % self->nls;
             for (int pass = 0; pass < 2; pass++)
                 for (size_t k = 0; k < self->nls; k++) {
-                    s_ls_t *ls = &self->ls[(start + k) % self->nls];
+                    vl_appender_ls_t *ls = &self->ls[(start + k) % self->nls];
                     if (ls->usable && (pass == 1 || now_us >= ls->suspect_until_us) &&
                         (!cur->usable || now_us < cur->suspect_until_us)) {
                         self->cur = (start + k) % self->nls;
@@ -417,7 +216,7 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
     for (int pass = 0; pass < 2; pass++)
         for (size_t k = 0; k < self->nls; k++) {
             size_t i = (self->rr + k) % self->nls;
-            s_ls_t *ls = &self->ls[i];
+            vl_appender_ls_t *ls = &self->ls[i];
             if ((ls->usable || !any_usable) && ls->inflight < self->o.pipeline &&
                 (pass == 1 || now_us >= ls->suspect_until_us)) {
                 self->rr = i + 1;
@@ -427,49 +226,10 @@ static int s_pick_ls(vl_appender_t *self, int64_t now_us)
     return -1;
 }
 
-static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/*  Takes b off the in-flight list (it was answered or given up). */
-static void s_unflight(vl_appender_t *self, s_batch_t *b)
-{
-    for (size_t i = 0; i < self->ninflight; i++)
-        if (self->inflight[i] == b) {
-            self->inflight[i] = self->inflight[--self->ninflight];
-            self->ls[b->ls].inflight--;
-            break;
-        }
-}
-
-static void s_batch_finish(vl_appender_t *self, s_batch_t *b, int rc, const char *fmt, ...)
-{
-    s_unflight(self, b);
-    for (size_t i = 0; i < self->nretry; i++)
-        if (self->retry[i] == b) {
-            memmove(self->retry + i, self->retry + i + 1,
-                    (self->nretry - i - 1) * sizeof *self->retry);
-            self->nretry--;
-            break;
-        }
-    s_buf_release(NULL, b->buf); /* ZeroMQ may still hold it */
-    b->buf = NULL;
-    b->rc = rc;
-    if (rc != 0 && fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(b->errmsg, sizeof b->errmsg, fmt, ap);
-        va_end(ap);
-    }
-    if ((rc == VL_ESEALED || rc == VL_ENOLS || rc == VL_EUNAVAIL) && self->o.ls_id == 0 &&
-        b->attempts > 0)
-        self->ls[b->ls].usable = false;
-    vl_ordq_done(self->ordq, b->seq);
-}
-
 /*  Sends b's payload (its entries not yet committed) as the last frame of
     a message on sock: by reference, with a reference of b's buffer that
     ZeroMQ drops once it is sent (a small one is copied). */
-static int s_send_payload(s_batch_t *b, zsock_t *sock)
+static int s_send_payload(vl_appender_batch_t *b, zsock_t *sock)
 {
     size_t len = b->bytes - b->off;
     zmq_msg_t m;
@@ -479,8 +239,9 @@ static int s_send_payload(s_batch_t *b, zsock_t *sock)
             memcpy(zmq_msg_data(&m), b->buf->data + b->off, len);
     } else {
         __atomic_add_fetch(&b->buf->refs, 1, __ATOMIC_RELAXED);
-        if (zmq_msg_init_data(&m, b->buf->data + b->off, len, s_buf_release, b->buf) != 0) {
-            s_buf_release(NULL, b->buf);
+        if (zmq_msg_init_data(&m, b->buf->data + b->off, len, vl_appender_buf_release, b->buf) !=
+            0) {
+            vl_appender_buf_release(NULL, b->buf);
             return -1;
         }
     }
@@ -493,9 +254,9 @@ static int s_send_payload(s_batch_t *b, zsock_t *sock)
 
 /*  Sends the entries of b not yet committed (its payload) to log stream li as
     one APPEND, and puts b in flight. */
-static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_us)
+static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, int64_t now_us)
 {
-    s_ls_t *ls = &self->ls[li];
+    vl_appender_ls_t *ls = &self->ls[li];
     b->ls = (size_t)li;
     b->request_id = self->next_id++;
     b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
@@ -519,7 +280,7 @@ static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_
     self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
     self->inflight[self->ninflight++] = b;
     ls->inflight++;
-    s_conn_t *conn = &self->conns[ls->conn];
+    vl_appender_conn_t *conn = &self->conns[ls->conn];
     /* The payload goes by reference, b's buffer stays for a retry. Once
        the first frame is queued ZeroMQ takes the rest of the message. */
     int rc = -1;
@@ -530,8 +291,8 @@ static void s_send_batch(vl_appender_t *self, s_batch_t *b, int li, int64_t now_
     }
     if (rc != 0) {
         zmsg_destroy(&msg);
-        s_batch_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s", self->topic,
-                       ls->id, conn->addr);
+        vl_appender_fate_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s",
+                                self->topic, ls->id, conn->addr);
     }
 }
 
@@ -548,7 +309,7 @@ static bool s_send_retries(vl_appender_t *self, int64_t now_us)
         int li = s_pick_ls(self, now_us);
         if (li < 0)
             return false;
-        s_batch_t *b = self->retry[0];
+        vl_appender_batch_t *b = self->retry[0];
         memmove(self->retry, self->retry + 1, (self->nretry - 1) * sizeof *self->retry);
         self->nretry--;
         s_send_batch(self, b, li, now_us);
@@ -594,79 +355,21 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
            they have waited the timeout, rather than wait for ever */
         if (s_any_usable(self) || now_us < self->pend->t_us + (int64_t)self->o.timeout_ms * 1000)
             return;
-        s_batch_finish(self, s_pend_pop(self), VL_EUNAVAIL,
-                       "append topic=%s: no running log stream took the entries within %d ms "
-                       "(see `varlogctl ls list %s`: unseal one or add one with `varlogctl ls add "
-                       "%s`; or the metadata repository is unreachable)",
-                       self->topic, self->o.timeout_ms, self->topic, self->topic);
+        vl_appender_fate_finish(
+            self, s_pend_pop(self), VL_EUNAVAIL,
+            "append topic=%s: no running log stream took the entries within %d ms "
+            "(see `varlogctl ls list %s`: unseal one or add one with `varlogctl ls add "
+            "%s`; or the metadata repository is unreachable)",
+            self->topic, self->o.timeout_ms, self->topic, self->topic);
     }
-}
-
-/*  Records the GLSN runs of the next entries of b (its committed part). */
-static void s_batch_runs(s_batch_t *b, const vl_append_reply_t *r)
-{
-    for (uint32_t i = 0; i < r->nruns; i++) {
-        size_t k = b->n - b->done;
-        if (r->runs[i].count < k)
-            k = r->runs[i].count;
-        if (b->glsns)
-            for (size_t j = 0; j < k; j++)
-                b->glsns[b->done + j] = r->runs[i].glsn_begin + j;
-        b->done += k;
-    }
-}
-
-static uint64_t s_runs_count(const vl_append_reply_t *r)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < r->nruns; i++)
-        n += r->runs[i].count;
-    return n;
-}
-
-/*  Records the committed head of b named by r (fewer entries than b has
-    left) and keeps the payload of the rest only. */
-static void s_batch_head(s_batch_t *b, const vl_append_reply_t *r)
-{
-    uint64_t head = s_runs_count(r);
-    if (head == 0)
-        return;
-    size_t from = b->done;
-    s_batch_runs(b, r);
-    uint64_t cut = vl_wire_sizes_sum(b->sizes + 4 * from, (uint32_t)(b->done - from));
-    if (cut <= b->bytes - b->off)
-        b->off += cut;
-}
-
-/*  Nothing of b past its head is in the log, nor ever will be: queues it
-    for another log stream, in append order among the other retries (or
-    fails it when it may not move). why: what happened to the first try. */
-static void s_batch_requeue(vl_appender_t *self, s_batch_t *b, int rc, const char *why)
-{
-    if (self->o.ls_id != 0 || b->attempts >= APP_MAX_ATTEMPTS) {
-        s_batch_finish(self, b, rc, "%s", why);
-        return;
-    }
-    s_unflight(self, b);
-    b->resolving = false;
-    b->deadline_us = vl_now_us() + (int64_t)self->o.timeout_ms * 1000;
-    snprintf(b->errmsg, sizeof b->errmsg, "%s", why);
-    size_t i = self->nretry;
-    self->retry = vl_realloc(self->retry, (self->nretry + 1) * sizeof *self->retry);
-    while (i > 0 && self->retry[i - 1]->seq > b->seq) {
-        self->retry[i] = self->retry[i - 1];
-        i--;
-    }
-    self->retry[i] = b;
-    self->nretry++;
 }
 
 /*  (Re)opens the DEALER of conn, dropping whatever the old one still
     queues. No send limit: the pipeline bounds what is in flight. A socket
     that cannot connect stays NULL: its batches fail with VL_EIO. */
-static void s_conn_open(vl_appender_t *self, size_t conn)
+void vl_appender_conn_open(vl_appender_t *self, size_t conn)
 {
-    s_conn_t *c = &self->conns[conn];
+    vl_appender_conn_t *c = &self->conns[conn];
     zsock_destroy(&c->sock);
     c->sock = zsock_new(ZMQ_DEALER);
     if (!c->sock)
@@ -677,119 +380,8 @@ static void s_conn_open(vl_appender_t *self, size_t conn)
         zsock_destroy(&c->sock);
 }
 
-/*  A BATCH_STATUS answer about b, which is being resolved. */
-static void s_on_status_reply(vl_appender_t *self, s_batch_t *b, const vl_hdr_t *hdr,
-                              vl_rbuf_t *body)
-{
-    uint32_t ls_id = self->ls[b->ls].id;
-    if (hdr->status != 0)
-        return; /* e.g. a replica behind the sealed end: another one next time */
-    vl_batch_status_reply_t r;
-    if (vl_batch_status_reply_decode(body, &r) != 0)
-        return;
-    uint64_t want = b->n - b->done, covered;
-    vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
-    if (fate == VL_BATCH_COMMITTED) {
-        s_batch_runs(b, &r.ar);
-        s_batch_finish(self, b, 0, NULL);
-    } else if (fate == VL_BATCH_CUT) {
-        char why[512];
-        snprintf(why, sizeof why,
-                 "append topic=%.64s ls=%u: no answer from its primary within %d ms; the log "
-                 "stream was sealed with %" PRIu64 " of the batch's %" PRIu64
-                 " entries committed, the others are not in the log",
-                 self->topic, ls_id, self->o.timeout_ms, covered, want);
-        s_batch_head(b, &r.ar);
-        /* An APPEND that never left (its peer unreachable) must not reach
-           that primary later, after its log stream was sealed and
-           unsealed again: a new socket drops it. Batches still in flight
-           on the old one get no reply any more and are resolved too. */
-        s_conn_open(self, self->ls[b->ls].conn);
-        s_batch_requeue(self, b, VL_ESEALED, why);
-    }
-    vl_append_reply_free(&r.ar); /* VL_BATCH_UNKNOWN: asked again later */
-}
-
-static void s_on_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
-{
-    vl_hdr_t hdr;
-    vl_rbuf_t body;
-    s_batch_t *b = NULL;
-    if (vl_wire_parse(msg, &hdr, &body) == 0 && hdr.type == (VL_MSG_BATCH_STATUS | VL_MSG_REPLY)) {
-        for (size_t i = 0; i < self->ninflight; i++)
-            if (self->inflight[i]->resolving && self->inflight[i]->bseq == hdr.request_id) {
-                s_on_status_reply(self, self->inflight[i], &hdr, &body);
-                break;
-            }
-        zmsg_destroy(&msg);
-        return;
-    }
-    if (hdr.type == (VL_MSG_APPEND | VL_MSG_REPLY))
-        for (size_t i = 0; i < self->ninflight && !b; i++)
-            if (self->inflight[i]->request_id == hdr.request_id &&
-                self->ls[self->inflight[i]->ls].conn == conn)
-                b = self->inflight[i];
-    if (!b) {
-        zmsg_destroy(&msg); /* a batch that was moved, or garbage */
-        return;
-    }
-    uint32_t ls_id = self->ls[b->ls].id;
-    size_t want = b->n - b->done;
-    if (hdr.status != 0) {
-        char text[400];
-        vl_rbuf_t r = body;
-        vl_wire_errtext(&body, text, sizeof text);
-        /* a seal that cut the batch names its committed head after the
-           message (an append reply body): those entries are in the log */
-        if (hdr.status == VL_ESEALED) {
-            char skip[1024];
-            vl_rbuf_str(&r, skip, sizeof skip - 1);
-            vl_append_reply_t ar;
-            if (!r.err && r.left > 0 && vl_append_reply_decode(&r, &ar) == 0) {
-                if (s_runs_count(&ar) < want)
-                    s_batch_head(b, &ar);
-                /* else nonsense: trust none of it */
-                vl_append_reply_free(&ar);
-            }
-        }
-        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL)
-            if (self->o.ls_id == 0)
-                self->ls[b->ls].usable = false;
-        char why[512];
-        snprintf(why, sizeof why, "append topic=%.64s ls=%u: %.380s", self->topic, ls_id, text);
-        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS)
-            /* nothing past the head was written: send it elsewhere */
-            s_batch_requeue(self, b, (int)hdr.status, why);
-        else
-            s_batch_finish(self, b, (int)hdr.status, "%s", why);
-        zmsg_destroy(&msg);
-        return;
-    }
-    vl_append_reply_t r;
-    int rc = vl_append_reply_decode(&body, &r);
-    uint64_t total = rc == 0 ? s_runs_count(&r) : 0;
-    if (rc != 0 || total != want) {
-        s_batch_finish(self, b, VL_EPROTO,
-                       "append topic=%s ls=%u: malformed APPEND reply from %s (%llu GLSNs for "
-                       "%zu entries)",
-                       self->topic, ls_id, self->conns[conn].addr, (unsigned long long)total, want);
-    } else {
-        s_ls_t *ls = &self->ls[b->ls];
-        ls->suspect_until_us = 0; /* it answers */
-        if (b->bseq > ls->acked_bseq) {
-            ls->acked_bseq = b->bseq;
-            ls->acked_llsn = r.llsn_begin;
-        }
-        s_batch_runs(b, &r);
-        s_batch_finish(self, b, 0, NULL);
-    }
-    if (rc == 0)
-        vl_append_reply_free(&r);
-    zmsg_destroy(&msg);
-}
-
 /*  The connection to addr, made when missing. */
-static size_t s_conn_get(vl_appender_t *self, const char *addr)
+size_t vl_appender_conn_get(vl_appender_t *self, const char *addr)
 {
     size_t conn = 0;
     while (conn < self->nconns && strcmp(self->conns[conn].addr, addr) != 0)
@@ -797,114 +389,16 @@ static size_t s_conn_get(vl_appender_t *self, const char *addr)
     if (conn < self->nconns)
         return conn;
     self->conns = vl_realloc(self->conns, (self->nconns + 1) * sizeof *self->conns);
-    s_conn_t *c = &self->conns[self->nconns++];
+    vl_appender_conn_t *c = &self->conns[self->nconns++];
     memset(c, 0, sizeof *c);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    s_conn_open(self, conn);
+    vl_appender_conn_open(self, conn);
     return conn;
-}
-
-/*  b got no answer in time: from now on it is resolved, and its log
-    stream is not used for new batches meanwhile. */
-static void s_resolve_start(vl_appender_t *self, s_batch_t *b, int64_t now_us)
-{
-    s_ls_t *ls = &self->ls[b->ls];
-    int64_t window = (int64_t)self->o.timeout_ms * 2;
-    if (window < APP_RESOLVE_MS)
-        window = APP_RESOLVE_MS;
-    b->resolving = true;
-    b->resolve_until_us = now_us + window * 1000;
-    b->next_query_us = now_us;
-    if (ls->suspect_until_us < b->resolve_until_us)
-        ls->suspect_until_us = b->resolve_until_us;
-}
-
-/*  Asks a replica about b: the primary while the log stream runs (the
-    answer may only be lost), else the replicas in turn. */
-static void s_resolve_query(vl_appender_t *self, s_batch_t *b, int64_t now_us)
-{
-    s_refresh(self, now_us); /* learns the log stream's state */
-    s_ls_t *ls = &self->ls[b->ls];
-    b->next_query_us = now_us + APP_QUERY_US;
-    if (ls->nrep == 0)
-        return;
-    const char *addr = ls->state == VL_LS_RUNNING ? ls->rep[0] : ls->rep[b->queries % ls->nrep];
-    b->queries++;
-    if (!*addr)
-        return;
-    size_t conn = s_conn_get(self, addr);
-    if (!self->conns[conn].sock)
-        return;
-    vl_batch_status_t q = {.topic_id = self->topic_id,
-                           .ls_id = ls->id,
-                           .client_id = self->client_id,
-                           .batch_seq = b->bseq,
-                           .llsn_hint = ls->acked_bseq < b->bseq ? ls->acked_llsn : 0};
-    /* the answer is matched by the batch's name: any of the questions
-       about it may be the one answered */
-    vl_hdr_t hdr = {
-        .type = VL_MSG_BATCH_STATUS, .request_id = b->bseq, .cluster_id = self->cluster_id};
-    vl_wbuf_t body;
-    vl_wbuf_init(&body);
-    vl_batch_status_encode(&q, &body);
-    zmsg_t *msg = vl_wire_msg(&hdr, &body);
-    vl_wbuf_free(&body);
-    if (zmsg_send(&msg, self->conns[conn].sock) != 0)
-        zmsg_destroy(&msg);
-}
-
-static void s_check_timeouts(vl_appender_t *self, int64_t now_us)
-{
-    for (size_t i = 0; i < self->ninflight;) {
-        s_batch_t *b = self->inflight[i];
-        if (!b->resolving && now_us >= b->sent_us + APP_SUSPECT_US && now_us < b->deadline_us) {
-            /* A primary that is alive answers a seal at once: a batch long
-               unanswered on a log stream sealed since has lost its primary,
-               so it is resolved without waiting for the timeout. */
-            s_refresh(self, now_us);
-            if (self->ls[b->ls].state != VL_LS_RUNNING)
-                s_resolve_start(self, b, now_us);
-        }
-        if (!b->resolving && now_us >= b->deadline_us)
-            s_resolve_start(self, b, now_us);
-        if (b->resolving && now_us >= b->resolve_until_us) {
-            s_batch_finish(self, b, VL_ETIMEDOUT,
-                           "append topic=%s ls=%u: no reply from %s within %d ms, and the log "
-                           "stream was not sealed within %d ms more to settle the batch; the "
-                           "storage node may be down or slow (the batch may still be committed "
-                           "later: check before appending it again)",
-                           self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
-                           self->o.timeout_ms,
-                           (int)((b->resolve_until_us - b->deadline_us) / 1000));
-            continue; /* b left the list: i holds the next one */
-        }
-        if (b->resolving && now_us >= b->next_query_us) {
-            s_resolve_query(self, b, now_us);
-            /* the answer may have finished b already */
-            if (i < self->ninflight && self->inflight[i] != b)
-                continue;
-        }
-        i++;
-    }
-    /* refused batches that found no running log stream in time */
-    for (size_t i = 0; i < self->nretry;) {
-        s_batch_t *b = self->retry[i];
-        if (now_us < b->deadline_us) {
-            i++;
-            continue;
-        }
-        char why[512];
-        memcpy(why, b->errmsg, sizeof why);
-        s_batch_finish(self, b, VL_ESEALED,
-                       "%s; no other running log stream took it within %d ms (unseal one or "
-                       "add one with `varlogctl ls add %s`)",
-                       why, self->o.timeout_ms, self->topic);
-    }
 }
 
 /*  Learns the topic's log streams again: running ones become usable (new
     ones and new primaries get a connection), the others unusable. */
-static void s_refresh(vl_appender_t *self, int64_t now_us)
+void vl_appender_refresh(vl_appender_t *self, int64_t now_us)
 {
     if (now_us - self->last_refresh_us < APP_REFRESH_US)
         return;
@@ -929,18 +423,18 @@ static void s_refresh(vl_appender_t *self, int64_t now_us)
         while (i < self->nls && self->ls[i].id != r->id)
             i++;
         if (i < self->nls) { /* what a batch being resolved needs */
-            s_ls_t *ls = &self->ls[i];
+            vl_appender_ls_t *ls = &self->ls[i];
             ls->state = r->state;
             ls->nrep = r->nrep;
             memcpy(ls->rep, r->addr, sizeof ls->rep);
         }
         if (r->state != VL_LS_RUNNING || r->nrep == 0 || !*r->addr[0])
             continue;
-        size_t conn = s_conn_get(self, r->addr[0]);
+        size_t conn = vl_appender_conn_get(self, r->addr[0]);
         if (i == self->nls) {
             self->ls = vl_realloc(self->ls, (self->nls + 1) * sizeof *self->ls);
-            s_ls_t *ls = &self->ls[self->nls++];
-            *ls = (s_ls_t){.id = r->id, .conn = conn, .state = r->state, .nrep = r->nrep};
+            vl_appender_ls_t *ls = &self->ls[self->nls++];
+            *ls = (vl_appender_ls_t){.id = r->id, .conn = conn, .state = r->state, .nrep = r->nrep};
             memcpy(ls->rep, r->addr, sizeof ls->rep);
         }
         /* a new primary: batches still in flight stay matched to the old
@@ -955,7 +449,7 @@ static void s_refresh(vl_appender_t *self, int64_t now_us)
 /*  Runs the callbacks of the batches that are done, in append order. */
 static void s_complete(vl_appender_t *self)
 {
-    s_batch_t *b;
+    vl_appender_batch_t *b;
     while ((b = vl_ordq_pop(self->ordq))) {
         /* a head committed before a failure keeps its GLSNs */
         size_t at = 0;
@@ -1015,12 +509,12 @@ static long s_poll_timeout(vl_appender_t *self, int64_t now_us)
             until = self->open_t_us + self->o.linger_us;
     }
     for (size_t i = 0; i < self->ninflight; i++) {
-        const s_batch_t *b = self->inflight[i];
+        const vl_appender_batch_t *b = self->inflight[i];
         int64_t t;
         if (b->resolving)
             t = b->next_query_us < b->resolve_until_us ? b->next_query_us : b->resolve_until_us;
-        else if (now_us < b->sent_us + APP_SUSPECT_US)
-            t = b->sent_us + APP_SUSPECT_US;
+        else if (now_us < b->sent_us + APP_UNANSWERED_US)
+            t = b->sent_us + APP_UNANSWERED_US;
         else /* look at its log stream's state now and then */
             t = now_us + APP_REFRESH_US < b->deadline_us ? now_us + APP_REFRESH_US : b->deadline_us;
         if (t < until)
@@ -1045,7 +539,7 @@ static void s_actor(zsock_t *pipe, void *args)
 {
     vl_appender_t *self = args;
     for (size_t i = 0; i < self->nconns; i++)
-        s_conn_open(self, i);
+        vl_appender_conn_open(self, i);
     zsock_signal(pipe, 0);
     size_t nitems = 2 + self->nconns;
     zmq_pollitem_t *items = vl_calloc(nitems, sizeof *items);
@@ -1053,7 +547,7 @@ static void s_actor(zsock_t *pipe, void *args)
     while (!terminated) {
         int64_t now = vl_now_us();
         s_take_input(self, now, false);
-        s_check_timeouts(self, now);
+        vl_appender_fate_timeouts(self, now);
         s_cut_batches(self, now);
         s_complete(self);
         long timeout = s_poll_timeout(self, now);
@@ -1098,7 +592,7 @@ static void s_actor(zsock_t *pipe, void *args)
                  m++) {
                 zmsg_t *msg = zmsg_recv(self->conns[conn].sock);
                 if (msg)
-                    s_on_reply(self, conn, msg);
+                    vl_appender_fate_reply(self, conn, msg);
             }
         }
     }
@@ -1106,14 +600,14 @@ static void s_actor(zsock_t *pipe, void *args)
        whatever is left fails */
     s_take_input(self, INT64_MAX, true);
     while (self->pend)
-        s_batch_finish(self, s_pend_pop(self), VL_ECLOSED,
-                       "append topic=%s: the appender was destroyed", self->topic);
+        vl_appender_fate_finish(self, s_pend_pop(self), VL_ECLOSED,
+                                "append topic=%s: the appender was destroyed", self->topic);
     while (self->ninflight > 0)
-        s_batch_finish(self, self->inflight[0], VL_ECLOSED,
-                       "append topic=%s: the appender was destroyed", self->topic);
+        vl_appender_fate_finish(self, self->inflight[0], VL_ECLOSED,
+                                "append topic=%s: the appender was destroyed", self->topic);
     while (self->nretry > 0)
-        s_batch_finish(self, self->retry[0], VL_ECLOSED,
-                       "append topic=%s: the appender was destroyed", self->topic);
+        vl_appender_fate_finish(self, self->retry[0], VL_ECLOSED,
+                                "append topic=%s: the appender was destroyed", self->topic);
     s_complete(self);
     free(items);
     for (size_t i = 0; i < self->nconns; i++)
@@ -1165,9 +659,9 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
         if (conn == self->nconns)
             snprintf(self->conns[self->nconns++].addr, sizeof self->conns[0].addr, "%s",
                      r->addr[0]);
-        s_ls_t *ls = &self->ls[self->nls++];
-        *ls =
-            (s_ls_t){.id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
+        vl_appender_ls_t *ls = &self->ls[self->nls++];
+        *ls = (vl_appender_ls_t){
+            .id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
         memcpy(ls->rep, r->addr, sizeof ls->rep);
     }
     vl_route_free(&route);
@@ -1259,7 +753,7 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
         /* the first entry fits (we waited for it); the others as long as
            each one alone would not have had to wait */
         do {
-            s_batch_t *b = self->open;
+            vl_appender_batch_t *b = self->open;
             if (b && (b->n == self->o.batch_entries ||
                       (b->n > 0 && b->bytes + len[i] > self->o.batch_bytes))) {
                 wake |= s_close_open_locked(self);

@@ -32,204 +32,14 @@
     for 30 s, since one with no credit or on an idle log stream never finds
     out otherwise that its client is gone.
 */
-#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 #include "client_i.h"
+#include "merge.h"
+#include "subscriber_i.h"
 #include "util.h"
-
-/*  ---- merge by GLSN ---------------------------------------------------------- */
-
-typedef struct s_chunk {
-    struct s_chunk *next;
-    void *owner;
-    size_t n, pos;
-    vl_merge_item_t *items;
-} s_chunk_t;
-
-typedef struct {
-    s_chunk_t *head, *tail;
-    size_t queued;
-    uint64_t last; /* last GLSN pushed, 0 before any */
-    bool ended;
-} s_source_t;
-
-struct vl_merge {
-    uint64_t next, end;
-    vl_merge_release_fn *release;
-    void *arg;
-    s_source_t *src;
-    size_t nsrc;
-    s_chunk_t *held; /* delivered last; released at the next pop */
-    char errmsg[256];
-};
-
-vl_merge_t *vl_merge_new(uint64_t begin, uint64_t end, vl_merge_release_fn *release, void *arg)
-{
-    vl_merge_t *self = vl_calloc(1, sizeof *self);
-    self->next = begin;
-    self->end = end;
-    self->release = release;
-    self->arg = arg;
-    return self;
-}
-
-static void s_chunk_release(vl_merge_t *self, s_chunk_t *chunk)
-{
-    if (!chunk)
-        return;
-    if (self->release && chunk->owner)
-        self->release(self->arg, chunk->owner);
-    free(chunk->items);
-    free(chunk);
-}
-
-void vl_merge_destroy(vl_merge_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    vl_merge_t *self = *self_p;
-    s_chunk_release(self, self->held);
-    for (size_t i = 0; i < self->nsrc; i++) {
-        s_chunk_t *c = self->src[i].head;
-        while (c) {
-            s_chunk_t *next = c->next;
-            s_chunk_release(self, c);
-            c = next;
-        }
-    }
-    free(self->src);
-    free(self);
-    *self_p = NULL;
-}
-
-size_t vl_merge_add_source(vl_merge_t *self)
-{
-    self->src = vl_realloc(self->src, (self->nsrc + 1) * sizeof *self->src);
-    memset(&self->src[self->nsrc], 0, sizeof *self->src);
-    return self->nsrc++;
-}
-
-int vl_merge_push(vl_merge_t *self, size_t src, const vl_merge_item_t *items, size_t n, void *owner)
-{
-    assert(src < self->nsrc);
-    s_source_t *s = &self->src[src];
-    s_chunk_t *chunk = vl_calloc(1, sizeof *chunk);
-    chunk->owner = owner;
-    uint64_t last = s->last;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t g = items[i].glsn;
-        const char *why = NULL;
-        if (g <= last)
-            why = "does not grow within its log stream";
-        else if (g < self->next)
-            why = "was already delivered";
-        else if (g >= self->end)
-            why = "is past the end of the requested range";
-        if (why) {
-            snprintf(self->errmsg, sizeof self->errmsg,
-                     "protocol error: GLSN %llu %s (previous %llu, next expected %llu)",
-                     (unsigned long long)g, why, (unsigned long long)last,
-                     (unsigned long long)self->next);
-            s_chunk_release(self, chunk);
-            return VL_EPROTO;
-        }
-        last = g;
-    }
-    if (n == 0) {
-        s_chunk_release(self, chunk);
-        return 0;
-    }
-    chunk->items = vl_malloc(n * sizeof *items);
-    memcpy(chunk->items, items, n * sizeof *items);
-    chunk->n = n;
-    s->last = last;
-    s->queued += n;
-    if (s->tail)
-        s->tail->next = chunk;
-    else
-        s->head = chunk;
-    s->tail = chunk;
-    return 0;
-}
-
-void vl_merge_end_source(vl_merge_t *self, size_t src)
-{
-    assert(src < self->nsrc);
-    self->src[src].ended = true;
-}
-
-int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *ready)
-{
-    *ready = false;
-    s_chunk_release(self, self->held);
-    self->held = NULL;
-    if (self->next >= self->end)
-        return VL_EEOF;
-    size_t found = SIZE_MAX;
-    bool all_ended = self->nsrc > 0;
-    for (size_t i = 0; i < self->nsrc; i++) {
-        s_source_t *s = &self->src[i];
-        if (!s->ended)
-            all_ended = false;
-        if (!s->head)
-            continue;
-        uint64_t g = s->head->items[s->head->pos].glsn;
-        if (g < self->next) {
-            snprintf(self->errmsg, sizeof self->errmsg,
-                     "protocol error: GLSN %llu came from two log streams", (unsigned long long)g);
-            return VL_EPROTO;
-        }
-        if (g == self->next)
-            found = i;
-    }
-    if (found == SIZE_MAX) {
-        if (all_ended) {
-            snprintf(self->errmsg, sizeof self->errmsg,
-                     "GLSN %llu is in no log stream: every stream ended without it",
-                     (unsigned long long)self->next);
-            return VL_EPROTO;
-        }
-        return 0;
-    }
-    s_source_t *s = &self->src[found];
-    s_chunk_t *chunk = s->head;
-    *item = chunk->items[chunk->pos++];
-    *src = found;
-    *ready = true;
-    s->queued--;
-    self->next++;
-    if (chunk->pos == chunk->n) {
-        s->head = chunk->next;
-        if (!s->head)
-            s->tail = NULL;
-        self->held = chunk; /* item->data points into it */
-    }
-    return 0;
-}
-
-uint64_t vl_merge_next(const vl_merge_t *self)
-{
-    return self->next;
-}
-
-uint64_t vl_merge_resume(const vl_merge_t *self, size_t src)
-{
-    uint64_t after = self->src[src].last + 1;
-    return after > self->next ? after : self->next;
-}
-
-size_t vl_merge_queued(const vl_merge_t *self, size_t src)
-{
-    return self->src[src].queued;
-}
-
-const char *vl_merge_errmsg(const vl_merge_t *self)
-{
-    return self->errmsg;
-}
 
 /*  ---- subscriber ----------------------------------------------------------- */
 
@@ -268,6 +78,7 @@ struct vl_subscriber {
     uint32_t topic_id, cluster_id;
     uint64_t begin, end;
     int timeout_ms;
+    bool locked; /* the caller holds the client's lock (vl_trim) */
     vl_merge_t *merge;
     s_stream_t *streams;
     size_t nstreams;
@@ -411,12 +222,27 @@ static s_stream_t *s_stream_find(vl_subscriber_t *self, uint32_t ls_id)
     return NULL;
 }
 
+/*  A fresh snapshot of topic's routes, taking the client's lock unless the
+    caller holds it. */
+static int s_route(vl_client_t *client, const char *topic, bool locked, vl_route_t *route)
+{
+    if (locked)
+        return vl_client_route_locked(client, topic, true, "subscribe", route);
+    return vl_client_route(client, topic, true, "subscribe", route);
+}
+
 int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, uint64_t glsn_end,
                  vl_subscriber_t **sub_p)
 {
+    return vl_subscriber_open(client, topic, glsn_begin, glsn_end, false, sub_p);
+}
+
+int vl_subscriber_open(vl_client_t *client, const char *topic, uint64_t glsn_begin,
+                       uint64_t glsn_end, bool locked, vl_subscriber_t **sub_p)
+{
     *sub_p = NULL;
     vl_route_t route;
-    int rc = vl_client_route(client, topic, true, "subscribe", &route);
+    int rc = s_route(client, topic, locked, &route);
     if (rc != 0)
         return rc;
     if (glsn_begin == 0)
@@ -446,6 +272,7 @@ int vl_subscribe(vl_client_t *client, const char *topic, uint64_t glsn_begin, ui
     self->begin = glsn_begin;
     self->end = glsn_end < glsn_begin ? glsn_begin : glsn_end;
     self->timeout_ms = client->timeout_ms;
+    self->locked = locked;
     self->merge = vl_merge_new(self->begin, self->end, s_release, self);
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->known_hwm = route.hwm;
@@ -556,7 +383,7 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
     if (now - self->stall_since >= SUB_REFRESH_MS && now - self->last_refresh >= SUB_REFRESH_MS) {
         self->last_refresh = now;
         vl_route_t route;
-        int rc = vl_client_route(self->client, self->topic, true, "subscribe", &route);
+        int rc = s_route(self->client, self->topic, self->locked, &route);
         if (rc == VL_ENOTOPIC || (rc == 0 && route.topic_id != self->topic_id)) {
             if (rc == 0)
                 vl_route_free(&route);
@@ -606,6 +433,85 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
     return 0;
 }
 
+/*  The next entry, if the merge has it: 0 with *ready true and entry
+    filled, or 0 with *ready false (wait for more); VL_EEOF after the last
+    entry of the range (every stream cancelled) or the merge's error, made
+    sticky. */
+static int s_pop(vl_subscriber_t *self, vl_entry_t *entry, bool *ready)
+{
+    vl_merge_item_t it;
+    size_t src;
+    int rc = vl_merge_pop(self->merge, &it, &src, ready);
+    if (rc == VL_EEOF) {
+        for (size_t i = 0; i < self->nstreams; i++)
+            s_cancel(self, &self->streams[i]);
+        return s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
+                      self->topic, (unsigned long long)self->begin, (unsigned long long)self->end);
+    }
+    if (rc != 0)
+        return s_fail(self, rc, "subscribe topic=%s: %s", self->topic,
+                      vl_merge_errmsg(self->merge));
+    if (*ready) {
+        s_stream_t *st = NULL;
+        for (size_t i = 0; i < self->nstreams && !st; i++)
+            if (self->streams[i].src == src)
+                st = &self->streams[i];
+        *entry = (vl_entry_t){.glsn = it.glsn,
+                              .llsn = it.llsn,
+                              .ls_id = st ? st->route.id : 0,
+                              .offset = it.offset,
+                              .data = it.data,
+                              .size = it.size};
+        self->stall_since = 0;
+    }
+    return 0;
+}
+
+/*  Waits at most wait ms for messages on the streams' sockets and handles
+    what came. *items and *which (items[k] polls streams[which[k]]) are the
+    caller's poll set, grown here to *cap. Returns 0, a sticky error, or
+    VL_ETIMEDOUT when a signal interrupted the wait and zsys_interrupted is
+    set. */
+static int s_poll(vl_subscriber_t *self, zmq_pollitem_t **items_p, size_t **which_p, size_t *cap,
+                  long wait)
+{
+    int rc = 0;
+    if (*cap < self->nstreams) {
+        *cap = self->nstreams;
+        *items_p = vl_realloc(*items_p, *cap * sizeof **items_p);
+        *which_p = vl_realloc(*which_p, *cap * sizeof **which_p);
+    }
+    zmq_pollitem_t *items = *items_p;
+    size_t *which = *which_p;
+    int npoll = 0;
+    for (size_t i = 0; i < self->nstreams; i++)
+        if (self->streams[i].sock) {
+            items[npoll] = (zmq_pollitem_t){.socket = zsock_resolve(self->streams[i].sock),
+                                            .events = ZMQ_POLLIN};
+            which[npoll++] = i;
+        }
+    if (zmq_poll(items, npoll, wait) < 0) {
+        if (errno == EINTR && zsys_interrupted)
+            return vl_client_fail(self->client, VL_ETIMEDOUT, "subscribe topic=%s: interrupted",
+                                  self->topic);
+        return 0;
+    }
+    for (int k = 0; k < npoll && rc == 0; k++) {
+        if (!(items[k].revents & ZMQ_POLLIN))
+            continue;
+        size_t i = which[k];
+        /* drain what is there; credit bounds how much that can be */
+        for (int m = 0; m < 64 && rc == 0 && self->streams[i].sock &&
+                        (zsock_events(self->streams[i].sock) & ZMQ_POLLIN);
+             m++) {
+            zmsg_t *msg = zmsg_recv(self->streams[i].sock);
+            if (msg)
+                rc = s_stream_recv(self, i, msg);
+        }
+    }
+    return rc;
+}
+
 int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
 {
     if (self->rc != 0)
@@ -621,37 +527,9 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
        reader's time */
     s_keepalive(self, vl_now_coarse_ms());
     for (;;) {
-        vl_merge_item_t it;
-        size_t src;
         bool ready;
-        rc = vl_merge_pop(self->merge, &it, &src, &ready);
-        if (rc == VL_EEOF) {
-            for (size_t i = 0; i < self->nstreams; i++)
-                s_cancel(self, &self->streams[i]);
-            rc =
-                s_fail(self, VL_EEOF, "subscribe topic=%s: end of the range [%llu, %llu)",
-                       self->topic, (unsigned long long)self->begin, (unsigned long long)self->end);
+        if ((rc = s_pop(self, entry, &ready)) != 0 || ready)
             break;
-        }
-        if (rc != 0) {
-            rc = s_fail(self, rc, "subscribe topic=%s: %s", self->topic,
-                        vl_merge_errmsg(self->merge));
-            break;
-        }
-        if (ready) {
-            s_stream_t *st = NULL;
-            for (size_t i = 0; i < self->nstreams && !st; i++)
-                if (self->streams[i].src == src)
-                    st = &self->streams[i];
-            *entry = (vl_entry_t){.glsn = it.glsn,
-                                  .llsn = it.llsn,
-                                  .ls_id = st ? st->route.id : 0,
-                                  .offset = it.offset,
-                                  .data = it.data,
-                                  .size = it.size};
-            self->stall_since = 0;
-            break;
-        }
         int64_t now = zclock_mono();
         if (!timed) {
             deadline = timeout_ms < 0 ? -1 : now + timeout_ms;
@@ -674,41 +552,8 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
             if (deadline - now < wait)
                 wait = deadline > now ? (long)(deadline - now) : 0;
         }
-        if (cap < self->nstreams) {
-            cap = self->nstreams;
-            items = vl_realloc(items, cap * sizeof *items);
-            which = vl_realloc(which, cap * sizeof *which);
-        }
-        int npoll = 0;
-        for (size_t i = 0; i < self->nstreams; i++)
-            if (self->streams[i].sock) {
-                items[npoll] = (zmq_pollitem_t){.socket = zsock_resolve(self->streams[i].sock),
-                                                .events = ZMQ_POLLIN};
-                which[npoll++] = i;
-            }
         polled = true;
-        if (zmq_poll(items, npoll, wait) < 0) {
-            if (errno == EINTR && zsys_interrupted) {
-                rc = vl_client_fail(self->client, VL_ETIMEDOUT, "subscribe topic=%s: interrupted",
-                                    self->topic);
-                break;
-            }
-            continue;
-        }
-        for (int k = 0; k < npoll && rc == 0; k++) {
-            if (!(items[k].revents & ZMQ_POLLIN))
-                continue;
-            size_t i = which[k];
-            /* drain what is there; credit bounds how much that can be */
-            for (int m = 0; m < 64 && rc == 0 && self->streams[i].sock &&
-                            (zsock_events(self->streams[i].sock) & ZMQ_POLLIN);
-                 m++) {
-                zmsg_t *msg = zmsg_recv(self->streams[i].sock);
-                if (msg)
-                    rc = s_stream_recv(self, i, msg);
-            }
-        }
-        if (rc != 0)
+        if ((rc = s_poll(self, &items, &which, &cap, wait)) != 0)
             break;
     }
     free(which);

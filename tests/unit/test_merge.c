@@ -1,6 +1,6 @@
 /*  test_merge.c - unit tests of the subscriber's merge by GLSN (vl_merge_*
-    in lib/subscriber.c) and the appender's in-order completion queue
-    (vl_ordq_* in lib/appender.c), with in-memory inputs only.
+    in lib/merge.c) and the appender's in-order completion queue
+    (vl_ordq_* in lib/ordq.c), with in-memory inputs only.
 
     The merge is where a reader's guarantee lives: every GLSN of the range
     exactly once, in order, or a protocol error; never a silent gap or a
@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "client_i.h"
+#include "merge.h"
+#include "ordq.h"
+#include "wire.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
