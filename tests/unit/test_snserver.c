@@ -92,19 +92,29 @@ static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
     s_send_meta_n(f, hello, v, 1);
 }
 
+/*  Receives the next REPORT within ms into *r (caller frees); false if
+    none came. */
+static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
+    if (!msg)
+        return false;
+    assert_int_equal(vl_report_decode(&body, r), 0);
+    zmsg_destroy(&msg);
+    return true;
+}
+
 /*  Waits for a REPORT whose item for S_LS satisfies llsn_end >= llsn_end
     and applied >= applied; fills *out. */
 static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_report_item_t *out)
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
-        if (!msg)
-            continue;
         vl_report_t r;
-        assert_int_equal(vl_report_decode(&body, &r), 0);
+        if (!s_next_report(f, 200, &r))
+            continue;
         bool ok = false;
         for (uint32_t i = 0; i < r.n; i++)
             if (r.items[i].ls_id == S_LS && r.items[i].llsn_end >= llsn_end &&
@@ -114,7 +124,6 @@ static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_re
                 ok = true;
             }
         vl_report_free(&r);
-        zmsg_destroy(&msg);
         if (ok)
             return;
     }
@@ -679,18 +688,13 @@ static void s_wait_report_state(s_fix_t *f, uint8_t ls_state)
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
-        if (!msg)
-            continue;
         vl_report_t r;
-        assert_int_equal(vl_report_decode(&body, &r), 0);
+        if (!s_next_report(f, 200, &r))
+            continue;
         bool ok = false;
         for (uint32_t i = 0; i < r.n; i++)
             ok |= r.items[i].ls_id == S_LS && r.items[i].state == ls_state;
         vl_report_free(&r);
-        zmsg_destroy(&msg);
         if (ok)
             return;
     }
@@ -929,20 +933,6 @@ static void test_batch_status_backup(void **state)
     assert_false(r.found);
     vl_append_reply_free(&r.ar);
     s_finish(&f);
-}
-
-/*  Receives the next REPORT within ms into *r (caller frees); false if
-    none came. */
-static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
-{
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
-    if (!msg)
-        return false;
-    assert_int_equal(vl_report_decode(&body, r), 0);
-    zmsg_destroy(&msg);
-    return true;
 }
 
 /*  Waits (up to ms) for a REPORT of n items: the heartbeat, with two log
