@@ -205,7 +205,7 @@ static void test_pinned_stays(void **state)
     vl_appender_t *app;
     assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
     assert_int_equal(vl_appender_append(app, "a", 1, &rcs), 0);
-    usleep(1300 * 1000); /* past APP_SUSPECT_US: the appender refreshed */
+    usleep(1300 * 1000); /* past the 1 s after which the appender suspects a batch and refreshes */
     for (int i = 0; i < 6; i++)
         assert_int_equal(vl_appender_append(app, "b", 1, &rcs), 0);
     assert_int_equal(vl_appender_flush(app), 0);
