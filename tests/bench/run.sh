@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh - the benchmark suite (SPEC.md section 10, BENCHMARKS.md).
+# run.sh - the benchmark suite: the figures, their baselines and targets are
+# described in BENCHMARKS.md.
 #
 #   tests/bench/run.sh [--quick] [--out FILE]      (or: ./quickstart bench)
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# (config) a storage node started from a config file (SPEC §9: listen
-# address, data directory and MR address "on the command line or in a
-# config file") joins the cluster and serves; a command-line option
+# (config) a storage node started from a config file (a daemon's listen
+# address, data directory and MR address may come from the command line or
+# from a config file) joins the cluster and serves; a command-line option
 # overrides the file; a bad line stops it with a one-line error naming the
 # file and line, exit 2.
 . "$(dirname "$0")/lib.sh"

@@ -9,6 +9,14 @@
 . "$(dirname "$0")/lib.sh"
 
 cluster 4
+# Every seal, sync and unseal here is by hand: the admin again, with its
+# automatic handling off, or it would seal log stream 1 itself once the
+# stopped backup below missed its heartbeats (3 s), before or instead of
+# the test's seal, and later sync and unseal it by itself.
+kill -TERM "${DPID[adm]}"
+wait "${DPID[adm]}" 2>/dev/null || true
+daemon adm varlogadm --listen "$ADM" --mr "$MR" --auto off
+wait_for 10 "varlogadm listening again" ctl status
 ctl topic create s --log-streams 2 --replication-factor 3 >/dev/null
 
 # replicas_of LS: the storage node ids of log stream LS of topic s, primary first

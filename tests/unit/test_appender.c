@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "varlog.h"
 #include "wire.h"
+#include "../lib/fixture.h"
 
 #define FK_MAX_APPENDS 256
 
@@ -53,11 +54,7 @@ static void s_fk_meta(fk_t *fk, const vl_hdr_t *req, zmsg_t **reply)
     vl_wbuf_t body;
     vl_wbuf_init(&body);
     vl_meta_encode(&m, &body);
-    vl_hdr_t h = *req;
-    h.type = VL_MSG_GET_META | VL_MSG_REPLY;
-    h.status = 0;
-    *reply = vl_wire_msg(&h, &body);
-    vl_wbuf_free(&body);
+    *reply = fx_reply(req, 0, &body);
 }
 
 static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_t *msg)
@@ -84,12 +81,7 @@ static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_
         vl_wbuf_init(&b);
         vl_wbuf_str(&b, "sealed with the head committed");
         vl_append_reply_encode(&r, &b);
-        vl_hdr_t h = *req;
-        h.type = VL_MSG_APPEND | VL_MSG_REPLY;
-        h.status = VL_ESEALED;
-        zmsg_t *m = vl_wire_msg(&h, &b);
-        vl_wbuf_free(&b);
-        return m;
+        return fx_reply(req, VL_ESEALED, &b);
     }
     vl_run_t run = {.glsn_begin = fk->next_glsn, .count = a.n};
     fk->next_glsn += a.n;
@@ -97,20 +89,14 @@ static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_reply_encode(&r, &b);
-    vl_hdr_t h = *req;
-    h.type = VL_MSG_APPEND | VL_MSG_REPLY;
-    h.status = 0;
-    zmsg_t *m = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    return m;
+    return fx_reply(req, 0, &b);
 }
 
 static void s_fk_actor(zsock_t *pipe, void *args)
 {
     fk_t *fk = args;
     zsock_t *router = zsock_new(ZMQ_ROUTER);
-    int port = zsock_bind(router, "tcp://127.0.0.1:*");
-    snprintf(fk->endpoint, sizeof fk->endpoint, "tcp://127.0.0.1:%d", port);
+    fx_bind(router, fk->endpoint, sizeof fk->endpoint);
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
     zmsg_t *held = NULL;
@@ -219,7 +205,7 @@ static void test_pinned_stays(void **state)
     vl_appender_t *app;
     assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
     assert_int_equal(vl_appender_append(app, "a", 1, &rcs), 0);
-    usleep(1300 * 1000); /* past APP_SUSPECT_US: the appender refreshed */
+    usleep(1300 * 1000); /* past the 1 s after which the appender suspects a batch and refreshes */
     for (int i = 0; i < 6; i++)
         assert_int_equal(vl_appender_append(app, "b", 1, &rcs), 0);
     assert_int_equal(vl_appender_flush(app), 0);

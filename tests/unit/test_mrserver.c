@@ -10,38 +10,9 @@
 #include <cmocka.h>
 #include "server.h"
 #include "wire.h"
+#include "../lib/fixture.h"
 
 #define S_CLUSTER 7
-#define S_SN_ADDR "tcp://127.0.0.1:1"
-
-static zsock_t *s_dealer(int port)
-{
-    zsock_t *s = zsock_new(ZMQ_DEALER);
-    assert_non_null(s);
-    zsock_set_linger(s, 0);
-    assert_int_equal(zsock_connect(s, "tcp://127.0.0.1:%d", port), 0);
-    return s;
-}
-
-/*  Receives the next message of type `type` on s within ms; NULL if none.
-    Other messages (META pushes) are dropped. */
-static zmsg_t *s_recv_type(zsock_t *s, uint16_t type, int ms, vl_hdr_t *hdr, vl_rbuf_t *body)
-{
-    int64_t deadline = zclock_mono() + ms;
-    zpoller_t *poller = zpoller_new(s, NULL);
-    zmsg_t *found = NULL;
-    while (!found && zclock_mono() < deadline) {
-        if (!zpoller_wait(poller, (int)(deadline - zclock_mono())))
-            break;
-        zmsg_t *msg = zmsg_recv(s);
-        if (msg && vl_wire_parse(msg, hdr, body) == 0 && hdr->type == type)
-            found = msg;
-        else
-            zmsg_destroy(&msg);
-    }
-    zpoller_destroy(&poller);
-    return found;
-}
 
 static void s_send_admin(zsock_t *s, uint16_t type, uint64_t id, const vl_admin_t *a)
 {
@@ -49,9 +20,8 @@ static void s_send_admin(zsock_t *s, uint16_t type, uint64_t id, const vl_admin_
     vl_wbuf_init(&b);
     vl_admin_encode(a, &b);
     vl_hdr_t h = {.type = type, .request_id = id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, s), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(s, NULL, &msg);
 }
 
 static void s_admin_ok(zsock_t *s, uint16_t type, const vl_admin_t *a)
@@ -60,7 +30,7 @@ static void s_admin_ok(zsock_t *s, uint16_t type, const vl_admin_t *a)
     s_send_admin(s, type, ++id, a);
     vl_hdr_t h;
     vl_rbuf_t body;
-    zmsg_t *reply = s_recv_type(s, type | VL_MSG_REPLY, 5000, &h, &body);
+    zmsg_t *reply = fx_recv_type(s, type | VL_MSG_REPLY, 5000, &h, &body, NULL);
     assert_non_null(reply);
     assert_int_equal(h.status, 0);
     zmsg_destroy(&reply);
@@ -75,14 +45,75 @@ static void s_send_report_applied(zsock_t *s, uint64_t llsn_end, uint64_t applie
     vl_wbuf_init(&b);
     vl_report_encode(&r, &b);
     vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, s), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(s, NULL, &msg);
 }
 
 static void s_send_report(zsock_t *s, uint64_t llsn_end)
 {
     s_send_report_applied(s, llsn_end, 0);
+}
+
+/*  Starts an MR in dir with n SNs registered (tcp://127.0.0.1:1..n) and a
+    topic "t" of nls log streams of replication factor rf; sets *port_p to
+    the MR's port. Returns the MR. */
+static zactor_t *s_mr_start(const char *dir, int n, uint32_t nls, uint32_t rf, int *port_p)
+{
+    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = dir,
+                          .commit_tick_us = 500,
+                          .cluster_id = S_CLUSTER};
+    zactor_t *mr = vl_mr_start(&cfg);
+    assert_non_null(mr);
+    int port = vl_mr_port(mr);
+    assert_true(port > 0);
+    zsock_t *adm = fx_dealer("tcp://127.0.0.1:%d", port);
+    vl_admin_t a;
+    for (int i = 0; i < n; i++) {
+        memset(&a, 0, sizeof a);
+        snprintf(a.addr, sizeof a.addr, "tcp://127.0.0.1:%d", i + 1);
+        s_admin_ok(adm, VL_MSG_ADD_SN, &a);
+    }
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "t");
+    a.nls = nls;
+    a.rf = rf;
+    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
+    zsock_destroy(&adm);
+    *port_p = port;
+    return mr;
+}
+
+/*  Says HELLO (request id id) as the SN at tcp://127.0.0.1:sn on the DEALER
+    s and waits for the reply; decodes its META into *meta when not NULL
+    (caller frees). */
+static void s_hello(zsock_t *s, int sn, uint64_t id, vl_meta_t *meta)
+{
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "tcp://127.0.0.1:%d", sn);
+    s_send_admin(s, VL_MSG_HELLO, id, &a);
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = fx_recv_type(s, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body, NULL);
+    assert_non_null(msg);
+    if (meta)
+        assert_int_equal(vl_meta_decode(&body, meta), 0);
+    zmsg_destroy(&msg);
+}
+
+/*  Starts an MR with n SNs registered (tcp://127.0.0.1:1..n) and a topic
+    "t" of nls log streams of replication factor rf; each SN says HELLO on
+    its own DEALER (sns[i], caller destroys). Returns the MR. */
+static zactor_t *s_cluster(const char *dir, int n, uint32_t nls, uint32_t rf, zsock_t **sns)
+{
+    int port;
+    zactor_t *mr = s_mr_start(dir, n, nls, rf, &port);
+    for (int i = 0; i < n; i++) {
+        sns[i] = fx_dealer("tcp://127.0.0.1:%d", port);
+        s_hello(sns[i], i + 1, 1, NULL);
+    }
+    return mr;
 }
 
 /*  A REPORT counts only from the connection of the SN's last HELLO: one
@@ -92,56 +123,33 @@ static void s_send_report(zsock_t *s, uint64_t llsn_end)
 static void test_report_from_stale_connection(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vl-test-mrserver.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = dir,
-                          .commit_tick_us = 500,
-                          .cluster_id = S_CLUSTER};
-    zactor_t *mr = vl_mr_start(&cfg);
-    assert_non_null(mr);
-    int port = vl_mr_port(mr);
-    assert_true(port > 0);
-
-    zsock_t *adm = s_dealer(port);
-    vl_admin_t a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
-    s_admin_ok(adm, VL_MSG_ADD_SN, &a);
-    memset(&a, 0, sizeof a);
-    snprintf(a.name, sizeof a.name, "t");
-    a.nls = 1;
-    a.rf = 1;
-    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    int port;
+    zactor_t *mr = s_mr_start(dir, 1, 1, 1, &port);
 
     /* the live SN process says HELLO */
-    zsock_t *live = s_dealer(port);
-    memset(&a, 0, sizeof a);
-    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
-    s_send_admin(live, VL_MSG_HELLO, 1, &a);
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *msg = s_recv_type(live, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
-    assert_non_null(msg);
+    zsock_t *live = fx_dealer("tcp://127.0.0.1:%d", port);
     vl_meta_t meta;
-    assert_int_equal(vl_meta_decode(&body, &meta), 0);
+    s_hello(live, 1, 1, &meta);
     assert_int_equal(meta.sn_id, 1);
     vl_meta_free(&meta);
-    zmsg_destroy(&msg);
 
     /* a REPORT from another connection: refused, nothing committed */
-    zsock_t *stale = s_dealer(port);
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zsock_t *stale = fx_dealer("tcp://127.0.0.1:%d", port);
     s_send_report(stale, 5);
-    msg = s_recv_type(stale, VL_MSG_REPORT | VL_MSG_REPLY, 5000, &h, &body);
+    zmsg_t *msg = fx_recv_type(stale, VL_MSG_REPORT | VL_MSG_REPLY, 5000, &h, &body, NULL);
     assert_non_null(msg);
     assert_int_equal(h.status, VL_ENOSN);
     zmsg_destroy(&msg);
-    msg = s_recv_type(live, VL_MSG_COMMIT, 300, &h, &body);
+    msg = fx_recv_type(live, VL_MSG_COMMIT, 300, &h, &body, NULL);
     assert_null(msg);
 
     /* the same REPORT from the HELLO's connection commits */
     s_send_report(live, 5);
-    msg = s_recv_type(live, VL_MSG_COMMIT, 5000, &h, &body);
+    msg = fx_recv_type(live, VL_MSG_COMMIT, 5000, &h, &body, NULL);
     assert_non_null(msg);
     vl_commit_t c;
     assert_int_equal(vl_commit_decode(&body, &c), 0);
@@ -152,11 +160,8 @@ static void test_report_from_stale_connection(void **state)
 
     zsock_destroy(&stale);
     zsock_destroy(&live);
-    zsock_destroy(&adm);
     zactor_destroy(&mr);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fx_rmdir(dir);
 }
 
 /*  The MR's commit ticks and rounds so far (pipe command STATS). */
@@ -172,7 +177,7 @@ static void s_expect_commit(zsock_t *s, uint64_t llsn_begin, uint64_t count)
 {
     vl_hdr_t h;
     vl_rbuf_t body;
-    zmsg_t *msg = s_recv_type(s, VL_MSG_COMMIT, 5000, &h, &body);
+    zmsg_t *msg = fx_recv_type(s, VL_MSG_COMMIT, 5000, &h, &body, NULL);
     assert_non_null(msg);
     vl_commit_t c;
     assert_int_equal(vl_commit_decode(&body, &c), 0);
@@ -192,37 +197,11 @@ static void s_expect_commit(zsock_t *s, uint64_t llsn_begin, uint64_t count)
 static void test_commit_timer_idles(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vl-test-mrserver.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = dir,
-                          .commit_tick_us = 500,
-                          .cluster_id = S_CLUSTER};
-    zactor_t *mr = vl_mr_start(&cfg);
-    assert_non_null(mr);
-    int port = vl_mr_port(mr);
-    assert_true(port > 0);
-
-    zsock_t *adm = s_dealer(port);
-    vl_admin_t a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
-    s_admin_ok(adm, VL_MSG_ADD_SN, &a);
-    memset(&a, 0, sizeof a);
-    snprintf(a.name, sizeof a.name, "t");
-    a.nls = 1;
-    a.rf = 1;
-    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
-
-    zsock_t *sn = s_dealer(port);
-    memset(&a, 0, sizeof a);
-    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
-    s_send_admin(sn, VL_MSG_HELLO, 1, &a);
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *msg = s_recv_type(sn, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
-    assert_non_null(msg);
-    zmsg_destroy(&msg);
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    zsock_t *sns[1];
+    zactor_t *mr = s_cluster(dir, 1, 1, 1, sns);
+    zsock_t *sn = sns[0];
 
     s_send_report(sn, 5);
     s_expect_commit(sn, 1, 5);
@@ -237,8 +216,10 @@ static void test_commit_timer_idles(void **state)
     assert_int_equal(r1, r0);
 
     /* a heartbeat REPORT (the same ends, applied) wakes nothing */
+    vl_hdr_t h;
+    vl_rbuf_t body;
     s_send_report_applied(sn, 5, 5);
-    assert_null(s_recv_type(sn, VL_MSG_COMMIT, 300, &h, &body));
+    assert_null(fx_recv_type(sn, VL_MSG_COMMIT, 300, &h, &body, NULL));
     s_stats(mr, &t0, &r0);
     zclock_sleep(300);
     s_stats(mr, &t1, &r1);
@@ -254,62 +235,14 @@ static void test_commit_timer_idles(void **state)
     /* the SN restarts having lost the commits it had not stored: its
        first REPORT after HELLO gets the history (each range as it was
        committed) */
-    memset(&a, 0, sizeof a);
-    snprintf(a.addr, sizeof a.addr, "%s", S_SN_ADDR);
-    s_send_admin(sn, VL_MSG_HELLO, 2, &a);
-    msg = s_recv_type(sn, VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
-    assert_non_null(msg);
-    zmsg_destroy(&msg);
+    s_hello(sn, 1, 2, NULL);
     s_send_report_applied(sn, 8, 0);
     s_expect_commit(sn, 1, 5);
     s_expect_commit(sn, 6, 3);
 
     zsock_destroy(&sn);
-    zsock_destroy(&adm);
     zactor_destroy(&mr);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-/*  Starts an MR with n SNs registered (tcp://127.0.0.1:1..n) and a topic
-    "t" of nls log streams of replication factor rf; each SN says HELLO on
-    its own DEALER (sns[i], caller destroys). Returns the MR. */
-static zactor_t *s_cluster(const char *dir, int n, uint32_t nls, uint32_t rf, zsock_t **sns)
-{
-    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = dir,
-                          .commit_tick_us = 500,
-                          .cluster_id = S_CLUSTER};
-    zactor_t *mr = vl_mr_start(&cfg);
-    assert_non_null(mr);
-    int port = vl_mr_port(mr);
-    assert_true(port > 0);
-    zsock_t *adm = s_dealer(port);
-    vl_admin_t a;
-    for (int i = 0; i < n; i++) {
-        memset(&a, 0, sizeof a);
-        snprintf(a.addr, sizeof a.addr, "tcp://127.0.0.1:%d", i + 1);
-        s_admin_ok(adm, VL_MSG_ADD_SN, &a);
-    }
-    memset(&a, 0, sizeof a);
-    snprintf(a.name, sizeof a.name, "t");
-    a.nls = nls;
-    a.rf = rf;
-    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
-    zsock_destroy(&adm);
-    for (int i = 0; i < n; i++) {
-        sns[i] = s_dealer(port);
-        memset(&a, 0, sizeof a);
-        snprintf(a.addr, sizeof a.addr, "tcp://127.0.0.1:%d", i + 1);
-        s_send_admin(sns[i], VL_MSG_HELLO, 1, &a);
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = s_recv_type(sns[i], VL_MSG_HELLO | VL_MSG_REPLY, 5000, &h, &body);
-        assert_non_null(msg);
-        zmsg_destroy(&msg);
-    }
-    return mr;
+    fx_rmdir(dir);
 }
 
 /*  A REPORT of sn_id for log streams ls[0..n), all at llsn_end. Caller
@@ -327,8 +260,7 @@ static zmsg_t *s_report_many(uint32_t sn_id, const uint32_t *ls, uint32_t n, uin
     vl_wbuf_init(&b);
     vl_report_encode(&r, &b);
     vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
+    zmsg_t *msg = fx_msg(&h, &b);
     free(it);
     return msg;
 }
@@ -337,7 +269,7 @@ static void s_send_report_many(zsock_t *s, uint32_t sn_id, const uint32_t *ls, u
                                uint64_t llsn_end)
 {
     zmsg_t *msg = s_report_many(sn_id, ls, n, llsn_end);
-    assert_int_equal(zmsg_send(&msg, s), 0);
+    fx_send(s, NULL, &msg);
 }
 
 /*  A round's COMMITs, assembled in one pass over its items: each SN gets
@@ -346,15 +278,15 @@ static void s_send_report_many(zsock_t *s, uint32_t sn_id, const uint32_t *ls, u
 static void test_round_split_by_sn(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vl-test-mrserver.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
     zsock_t *sns[3];
     zactor_t *mr = s_cluster(dir, 3, 30, 2, sns);
     /* who holds what, from the META */
     vl_hdr_t h;
     vl_rbuf_t body;
     s_send_admin(sns[0], VL_MSG_GET_META, 9, &(vl_admin_t){0});
-    zmsg_t *msg = s_recv_type(sns[0], VL_MSG_GET_META | VL_MSG_REPLY, 5000, &h, &body);
+    zmsg_t *msg = fx_recv_type(sns[0], VL_MSG_GET_META | VL_MSG_REPLY, 5000, &h, &body, NULL);
     assert_non_null(msg);
     vl_meta_t meta;
     assert_int_equal(vl_meta_decode(&body, &meta), 0);
@@ -378,7 +310,7 @@ static void test_round_split_by_sn(void **state)
     for (int i = 0; i < 3; i++) {
         uint32_t got = 0;
         while (got < nheld[i]) {
-            msg = s_recv_type(sns[i], VL_MSG_COMMIT, 5000, &h, &body);
+            msg = fx_recv_type(sns[i], VL_MSG_COMMIT, 5000, &h, &body, NULL);
             assert_non_null(msg);
             vl_commit_t c;
             assert_int_equal(vl_commit_decode(&body, &c), 0);
@@ -398,7 +330,7 @@ static void test_round_split_by_sn(void **state)
             vl_commit_free(&c);
             zmsg_destroy(&msg);
         }
-        assert_null(s_recv_type(sns[i], VL_MSG_COMMIT, 50, &h, &body));
+        assert_null(fx_recv_type(sns[i], VL_MSG_COMMIT, 50, &h, &body, NULL));
     }
     /* the 30 ranges of 4 tile GLSNs 1..120 */
     bool seen[31] = {false};
@@ -410,9 +342,7 @@ static void test_round_split_by_sn(void **state)
     for (int i = 0; i < 3; i++)
         zsock_destroy(&sns[i]);
     zactor_destroy(&mr);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fx_rmdir(dir);
 }
 
 /*  A flood of big REPORTs: while 1,000 REPORTs of 1,000 items are handled
@@ -426,8 +356,8 @@ static void test_round_split_by_sn(void **state)
 static void test_report_flood_keeps_ticking(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vl-test-mrserver.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
     zsock_t *sns[1];
     zactor_t *mr = s_cluster(dir, 1, 1000, 1, sns);
     zsock_set_sndhwm(sns[0], 0);
@@ -441,13 +371,13 @@ static void test_report_flood_keeps_ticking(void **state)
     uint64_t t0, r0, t1, r1;
     s_stats(mr, &t0, &r0);
     for (int k = 0; k < S_FLOOD; k++)
-        assert_int_equal(zmsg_send(&reports[k], sns[0]), 0);
+        fx_send(sns[0], NULL, &reports[k]);
     /* the COMMITs up to the last end of every log stream */
     uint64_t ends[1001] = {0}, done = 0;
     vl_hdr_t h;
     vl_rbuf_t body;
     while (done < 1000) {
-        zmsg_t *msg = s_recv_type(sns[0], VL_MSG_COMMIT, 10000, &h, &body);
+        zmsg_t *msg = fx_recv_type(sns[0], VL_MSG_COMMIT, 10000, &h, &body, NULL);
         assert_non_null(msg);
         vl_commit_t c;
         assert_int_equal(vl_commit_decode(&body, &c), 0);
@@ -468,9 +398,7 @@ static void test_report_flood_keeps_ticking(void **state)
     assert_true(r1 - r0 >= 1);
     zsock_destroy(&sns[0]);
     zactor_destroy(&mr);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fx_rmdir(dir);
 }
 
 int main(void)

@@ -17,6 +17,7 @@
 #include "store.h"
 #include "util.h"
 #include "wire.h"
+#include "../lib/fixture.h"
 
 #define S_CLUSTER 7
 #define S_TOPIC 1
@@ -42,36 +43,6 @@ typedef struct {
     uint64_t hwm, end_offset, trim_glsn, trim_offset;
     uint32_t epoch;
 } s_ls_view_t;
-
-/*  Receives the next message of type `type` on s within ms; NULL if none.
-    Other messages are dropped. On a ROUTER the routing id is popped into
-    *rid_p (when not NULL). */
-static zmsg_t *s_recv_type(zsock_t *s, uint16_t type, int ms, vl_hdr_t *hdr, vl_rbuf_t *body,
-                           zframe_t **rid_p)
-{
-    int64_t deadline = zclock_mono() + ms;
-    zpoller_t *poller = zpoller_new(s, NULL);
-    zmsg_t *found = NULL;
-    bool router = zsock_type(s) == ZMQ_ROUTER;
-    while (!found && zclock_mono() < deadline) {
-        if (!zpoller_wait(poller, (int)(deadline - zclock_mono())))
-            break;
-        zmsg_t *msg = zmsg_recv(s);
-        zframe_t *rid = router && msg ? zmsg_pop(msg) : NULL;
-        if (msg && vl_wire_parse(msg, hdr, body) == 0 && hdr->type == type) {
-            found = msg;
-            if (rid_p)
-                *rid_p = rid;
-            else
-                zframe_destroy(&rid);
-        } else {
-            zframe_destroy(&rid);
-            zmsg_destroy(&msg);
-        }
-    }
-    zpoller_destroy(&poller);
-    return found;
-}
 
 /*  Sends META (as a HELLO reply when hello is not NULL) with one topic of
     nls log streams (ids S_LS, S_LS + 1, ..) each described by v. Node 1 is
@@ -112,21 +83,27 @@ static void s_send_meta_n(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *
     vl_wbuf_init(&b);
     vl_meta_encode(&m, &b);
     vl_hdr_t h = {.type = VL_MSG_META, .cluster_id = S_CLUSTER};
-    if (hello) {
-        h = *hello;
-        h.type = VL_MSG_HELLO | VL_MSG_REPLY;
-        h.status = 0;
-    }
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    zframe_t *rid = zframe_dup(f->sn_rid);
-    zmsg_prepend(msg, &rid);
-    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+    zmsg_t *msg = hello ? fx_reply(hello, 0, &b) : fx_msg(&h, &b);
+    fx_send(f->mr, f->sn_rid, &msg);
 }
 
 static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
 {
     s_send_meta_n(f, hello, v, 1);
+}
+
+/*  Receives the next REPORT within ms into *r (caller frees); false if
+    none came. */
+static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
+    if (!msg)
+        return false;
+    assert_int_equal(vl_report_decode(&body, r), 0);
+    zmsg_destroy(&msg);
+    return true;
 }
 
 /*  Waits for a REPORT whose item for S_LS satisfies llsn_end >= llsn_end
@@ -135,13 +112,9 @@ static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_re
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
-        if (!msg)
-            continue;
         vl_report_t r;
-        assert_int_equal(vl_report_decode(&body, &r), 0);
+        if (!s_next_report(f, 200, &r))
+            continue;
         bool ok = false;
         for (uint32_t i = 0; i < r.n; i++)
             if (r.items[i].ls_id == S_LS && r.items[i].llsn_end >= llsn_end &&
@@ -151,7 +124,6 @@ static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_re
                 ok = true;
             }
         vl_report_free(&r);
-        zmsg_destroy(&msg);
         if (ok)
             return;
     }
@@ -176,11 +148,8 @@ static void s_send_commit(s_fix_t *f, uint64_t version, uint64_t llsn_begin, uin
     vl_wbuf_init(&b);
     vl_commit_encode(&c, &b);
     vl_hdr_t h = {.type = VL_MSG_COMMIT, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    zframe_t *rid = zframe_dup(f->sn_rid);
-    zmsg_prepend(msg, &rid);
-    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(f->mr, f->sn_rid, &msg);
 }
 
 /*  Sends APPEND of n entries (entry i is `size` bytes of 'a' + i) from
@@ -203,15 +172,14 @@ static uint64_t s_send_append_named(s_fix_t *f, uint32_t n, size_t size, uint64_
     vl_append_encode(&a, false, &b);
     free(sizes);
     vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
+    zmsg_t *msg = fx_msg(&h, &b);
     char *data = malloc(size * n + 1);
     for (uint32_t i = 0; i < n; i++)
         memset(data + i * size, 'a' + (int)(i % 26), size);
     if (n > 0)
         zmsg_addmem(msg, data, size * n);
     free(data);
-    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    fx_send(f->client, NULL, &msg);
     return h.request_id;
 }
 
@@ -230,10 +198,9 @@ static uint64_t s_send_append_text(s_fix_t *f, const char *text)
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);
     vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
+    zmsg_t *msg = fx_msg(&h, &b);
     zmsg_addstr(msg, text);
-    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    fx_send(f->client, NULL, &msg);
     return h.request_id;
 }
 
@@ -261,37 +228,9 @@ static uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint6
     vl_wbuf_init(&b);
     vl_subscribe_encode(&s, &b);
     vl_hdr_t h = {.type = type, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(f->client, NULL, &msg);
     return h.request_id;
-}
-
-/*  Waits for the reply of type to request id on the client; returns its
-    status and (when body_p) the message (caller destroys) */
-static int s_wait_reply(s_fix_t *f, uint16_t type, uint64_t id, zmsg_t **msg_p, vl_rbuf_t *body_p)
-{
-    int64_t deadline = zclock_mono() + 5000;
-    while (zclock_mono() < deadline) {
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = s_recv_type(f->client, type | VL_MSG_REPLY, 200, &h, &body, NULL);
-        if (!msg)
-            continue;
-        if (h.request_id != id) {
-            zmsg_destroy(&msg);
-            continue;
-        }
-        int status = (int)h.status;
-        if (msg_p) {
-            *msg_p = msg;
-            *body_p = body;
-        } else
-            zmsg_destroy(&msg);
-        return status;
-    }
-    fail_msg("no %s reply to request %llu", vl_wire_type_name(type), (unsigned long long)id);
-    return -1;
 }
 
 /*  Starts the SN (fsyncing when sync) and the fake MR, answers HELLO
@@ -299,15 +238,12 @@ static int s_wait_reply(s_fix_t *f, uint16_t type, uint64_t id, zmsg_t **msg_p, 
 static s_fix_t *s_start_n(const s_ls_view_t *v, uint32_t nls, bool sync)
 {
     s_fix_t *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-snserver.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    fx_tmpdir(f->dir, sizeof f->dir, "snserver");
     f->mr = zsock_new(ZMQ_ROUTER);
     assert_non_null(f->mr);
     zsock_set_linger(f->mr, 0);
-    int mr_port = zsock_bind(f->mr, "tcp://127.0.0.1:*");
-    assert_true(mr_port > 0);
     char mr_ep[64];
-    snprintf(mr_ep, sizeof mr_ep, "tcp://127.0.0.1:%d", mr_port);
+    assert_true(fx_bind(f->mr, mr_ep, sizeof mr_ep) > 0);
     vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
                           .data_dir = f->dir,
                           .mr = mr_ep,
@@ -321,14 +257,12 @@ static s_fix_t *s_start_n(const s_ls_view_t *v, uint32_t nls, bool sync)
     snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
     vl_hdr_t h;
     vl_rbuf_t body;
-    zmsg_t *hello = s_recv_type(f->mr, VL_MSG_HELLO, 5000, &h, &body, &f->sn_rid);
+    zmsg_t *hello = fx_recv_type(f->mr, VL_MSG_HELLO, 5000, &h, &body, &f->sn_rid);
     assert_non_null(hello);
     zmsg_destroy(&hello);
     s_send_meta_n(f, &h, v, nls);
     s_wait_report(f, 0, 0, NULL);
-    f->client = zsock_new(ZMQ_DEALER);
-    zsock_set_linger(f->client, 0);
-    assert_int_equal(zsock_connect(f->client, "%s", f->sn_ep), 0);
+    f->client = fx_dealer("%s", f->sn_ep);
     return f;
 }
 
@@ -351,9 +285,7 @@ static void s_finish(s_fix_t **f_p)
     zsock_destroy(&f->client);
     zsock_destroy(&f->mr);
     zframe_destroy(&f->sn_rid);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    fx_rmdir(f->dir);
     free(f);
     *f_p = NULL;
 }
@@ -369,10 +301,10 @@ static void s_wait_trim_seen(s_fix_t *f, uint64_t trim_glsn)
     while (zclock_mono() < deadline) {
         vl_hdr_t h = {
             .type = VL_MSG_SN_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-        zmsg_t *msg = vl_wire_msg(&h, NULL);
-        assert_int_equal(zmsg_send(&msg, f->client), 0);
+        zmsg_t *msg = fx_msg(&h, NULL);
+        fx_send(f->client, NULL, &msg);
         vl_rbuf_t body;
-        assert_int_equal(s_wait_reply(f, VL_MSG_SN_STATUS, h.request_id, &msg, &body), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SN_STATUS, h.request_id, &msg, &body), 0);
         vl_sn_status_t st;
         assert_int_equal(vl_sn_status_decode(&body, &st), 0);
         bool seen = false;
@@ -409,7 +341,7 @@ static void test_trim_after_queued_commit(void **state)
         v.trim_glsn = 4;
         v.trim_offset = 30;
         s_send_meta(f, NULL, &v);
-        assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
         s_wait_report(f, 3, 3, NULL);
         /* the COMMIT may be applied before the META is read: stopping then
            would test nothing (on a loaded machine it failed so) */
@@ -463,15 +395,15 @@ static void test_read_right_after_ack(void **state)
         pending_bytes = BIG;
         /* answered in LLSN order */
         if (big_id)
-            assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, big_id, NULL, NULL), 0);
-        assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, a_id, NULL, NULL), 0);
+            assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, big_id, NULL, NULL), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, a_id, NULL, NULL), 0);
         big_id = next_big;
 
         uint64_t lookup_id = s_send_sub(f, VL_MSG_LOOKUP, a_offset + 1, 0, 0);
         uint64_t sub_id = s_send_sub(f, VL_MSG_SUBSCRIBE, a_llsn, a_llsn + 1, 4);
         zmsg_t *msg;
         vl_rbuf_t body;
-        assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lookup_id, &msg, &body), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lookup_id, &msg, &body), 0);
         vl_sub_data_t d;
         assert_int_equal(vl_sub_data_decode(&body, &d), 0);
         if (d.last != 1)
@@ -481,7 +413,7 @@ static void test_read_right_after_ack(void **state)
         assert_int_equal(d.entries[0].offset, a_offset);
         vl_sub_data_free(&d);
         zmsg_destroy(&msg);
-        assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
         assert_int_equal(vl_sub_data_decode(&body, &d), 0);
         assert_int_equal(d.n, 1);
         assert_int_equal(d.entries[0].glsn, a_llsn);
@@ -578,7 +510,7 @@ static void test_write_failure(void **state)
     while (!last) {
         zmsg_t *msg;
         vl_rbuf_t body;
-        assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
         vl_sub_data_t d;
         assert_int_equal(vl_sub_data_decode(&body, &d), 0);
         uint64_t sum = 0;
@@ -629,11 +561,11 @@ static void test_commit_failure(void **state)
     s_send_commit(f, 2, 4, 4, 3, 30, 30);
     vl_hdr_t h;
     vl_rbuf_t body;
-    zmsg_t *msg = s_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 300, &h, &body, NULL);
+    zmsg_t *msg = fx_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 300, &h, &body, NULL);
     if (msg)
         fail_msg("append answered (status %u) before its last 4 entries were committed", h.status);
     s_send_commit(f, 3, 7, 7, 4, 60, 40);
-    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, &msg, &body), 0);
     vl_append_reply_t ar;
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
     uint64_t total = 0;
@@ -654,9 +586,8 @@ static void s_send_credit(zsock_t *sock, uint64_t id, uint32_t credit)
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, credit);
     vl_hdr_t h = {.type = VL_MSG_SUB_CREDIT, .request_id = id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, sock), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(sock, NULL, &msg);
 }
 
 /*  A subscription whose client says nothing (no credit, no keepalive) is
@@ -671,22 +602,19 @@ static void test_idle_subscription_dropped(void **state)
     assert_int_equal(zsock_wait(actor), 0);
 
     uint64_t zero = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, zero, NULL, NULL), VL_EINVAL);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, zero, NULL, NULL), VL_EINVAL);
 
     /* two following subscriptions on the idle log stream */
     uint64_t alive = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 4);
-    zsock_t *other = zsock_new(ZMQ_DEALER);
-    zsock_set_linger(other, 0);
-    assert_int_equal(zsock_connect(other, "%s", f->sn_ep), 0);
+    zsock_t *other = fx_dealer("%s", f->sn_ep);
     vl_subscribe_t q = {
         .topic_id = S_TOPIC, .ls_id = S_LS, .glsn_begin = 1, .glsn_end = VL_GLSN_MAX, .credit = 4};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_subscribe_encode(&q, &b);
     vl_hdr_t h = {.type = VL_MSG_SUBSCRIBE, .request_id = 99, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, other), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(other, NULL, &msg);
     /* only the first says it is alive, for 2.5 s (> the idle time plus
        the one-second check) */
     for (int i = 0; i < 25; i++) {
@@ -696,16 +624,16 @@ static void test_idle_subscription_dropped(void **state)
     uint64_t id = s_send_append(f, 1, 10);
     s_wait_report(f, 1, 0, NULL);
     s_send_commit(f, 1, 1, 1, 1, 0, 10);
-    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
     vl_rbuf_t body;
-    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, alive, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, alive, &msg, &body), 0);
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.n, 1);
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
     /* the silent one was dropped: nothing comes */
-    msg = s_recv_type(other, VL_MSG_SUBSCRIBE | VL_MSG_REPLY, 500, &h, &body, NULL);
+    msg = fx_recv_type(other, VL_MSG_SUBSCRIBE | VL_MSG_REPLY, 500, &h, &body, NULL);
     if (msg)
         fail_msg("the silent subscription was still served (status %u)", h.status);
     zsock_destroy(&other);
@@ -739,14 +667,13 @@ static uint64_t s_send_replicate_bids(s_fix_t *f, zsock_t *sock, uint64_t llsn_b
     vl_append_encode(&a, true, &b);
     free(sizes);
     vl_hdr_t h = {.type = VL_MSG_REPLICATE, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
+    zmsg_t *msg = fx_msg(&h, &b);
     char *data = malloc(size * n + 1);
     memset(data, fill, size * n);
     if (n > 0)
         zmsg_addmem(msg, data, size * n);
     free(data);
-    assert_int_equal(zmsg_send(&msg, sock), 0);
+    fx_send(sock, NULL, &msg);
     return h.request_id;
 }
 
@@ -761,18 +688,13 @@ static void s_wait_report_state(s_fix_t *f, uint8_t ls_state)
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        vl_hdr_t h;
-        vl_rbuf_t body;
-        zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, 200, &h, &body, NULL);
-        if (!msg)
-            continue;
         vl_report_t r;
-        assert_int_equal(vl_report_decode(&body, &r), 0);
+        if (!s_next_report(f, 200, &r))
+            continue;
         bool ok = false;
         for (uint32_t i = 0; i < r.n; i++)
             ok |= r.items[i].ls_id == S_LS && r.items[i].state == ls_state;
         vl_report_free(&r);
-        zmsg_destroy(&msg);
         if (ok)
             return;
     }
@@ -792,7 +714,7 @@ static void test_stale_replicate_after_unseal(void **state)
     enum { SIZE = 10 };
     zsock_t *primary = f->client;
     uint64_t id = s_send_replicate(f, primary, 1, 15, SIZE, 'a', 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
     s_wait_report(f, 15, 0, NULL);
     s_send_commit(f, 1, 1, 1, 15, 0, 15 * SIZE);
     s_wait_report(f, 15, 15, NULL);
@@ -813,12 +735,12 @@ static void test_stale_replicate_after_unseal(void **state)
 
     /* the batch of before the seal arrives now: refused */
     id = s_send_replicate(f, primary, 16, 5, SIZE, 'x', 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
     /* the primary's batch of the new epoch at the same LLSNs is written */
     id = s_send_replicate(f, primary, 16, 3, SIZE, 'n', 2);
     zmsg_t *msg;
     vl_rbuf_t body;
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), 0);
     vl_append_reply_t ar;
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
     assert_int_equal(ar.llsn_begin, 18);
@@ -826,13 +748,13 @@ static void test_stale_replicate_after_unseal(void **state)
     zmsg_destroy(&msg);
     /* a batch of a newer epoch than this node knows: refused too */
     id = s_send_replicate(f, primary, 19, 1, SIZE, 'n', 3);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
 
     s_wait_report(f, 18, 15, NULL);
     s_send_commit(f, 2, 16, 16, 3, 15 * SIZE, 3 * SIZE);
     s_wait_report(f, 18, 18, NULL);
     uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 16, 19, 4);
-    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.n, 3);
@@ -862,11 +784,10 @@ static void s_batch_status(s_fix_t *f, uint64_t client_id, uint64_t batch_seq, u
     vl_wbuf_init(&b);
     vl_batch_status_encode(&q, &b);
     vl_hdr_t h = {.type = VL_MSG_BATCH_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = vl_wire_msg(&h, &b);
-    vl_wbuf_free(&b);
-    assert_int_equal(zmsg_send(&msg, f->client), 0);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(f->client, NULL, &msg);
     vl_rbuf_t body;
-    assert_int_equal(s_wait_reply(f, VL_MSG_BATCH_STATUS, h.request_id, &msg, &body), st);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_BATCH_STATUS, h.request_id, &msg, &body), st);
     if (st == 0)
         assert_int_equal(vl_batch_status_reply_decode(&body, r), 0);
     zmsg_destroy(&msg);
@@ -886,7 +807,7 @@ static void test_batch_status(void **state)
     uint64_t a1 = s_send_append_named(f, 3, SIZE, C, 1); /* llsn 1..3 */
     s_wait_report(f, 3, 0, NULL);
     s_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
-    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, a1, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, a1, NULL, NULL), 0);
     s_send_append_named(f, 4, SIZE, C, 2); /* llsn 4..7 */
     s_send_append_named(f, 2, SIZE, D, 1); /* llsn 8..9 */
     s_wait_report(f, 9, 3, NULL);
@@ -990,7 +911,7 @@ static void test_batch_status_backup(void **state)
     /* entries 1..5, from two batches of one client */
     vl_batch_id_t ids[2] = {{1, 0xe1, 7, 2}, {3, 0xe1, 8, 3}};
     uint64_t id = s_send_replicate_bids(f, f->client, 1, 5, SIZE, 'r', 0, ids, 2);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
     s_wait_report(f, 5, 0, NULL);
     s_send_commit(f, 1, 1, 10, 4, 0, 4 * SIZE);
     s_wait_report(f, 5, 4, NULL);
@@ -1012,20 +933,6 @@ static void test_batch_status_backup(void **state)
     assert_false(r.found);
     vl_append_reply_free(&r.ar);
     s_finish(&f);
-}
-
-/*  Receives the next REPORT within ms into *r (caller frees); false if
-    none came. */
-static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
-{
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *msg = s_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
-    if (!msg)
-        return false;
-    assert_int_equal(vl_report_decode(&body, r), 0);
-    zmsg_destroy(&msg);
-    return true;
 }
 
 /*  Waits (up to ms) for a REPORT of n items: the heartbeat, with two log
@@ -1063,7 +970,7 @@ static void test_partial_reports(void **state)
     assert_int_equal(r.items[0].bytes_end, 30);
     vl_report_free(&r);
     s_send_commit(f, 1, 1, 1, 3, 0, 30);
-    assert_int_equal(s_wait_reply(f, VL_MSG_APPEND, id, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
     assert_true(s_next_report(f, 900, &r));
     assert_int_equal(r.n, 1);
     assert_int_equal(r.items[0].ls_id, S_LS);
@@ -1076,11 +983,9 @@ static void test_partial_reports(void **state)
     vl_hdr_t h = {
         .type = VL_MSG_REPORT | VL_MSG_REPLY, .cluster_id = S_CLUSTER, .status = VL_ENOSN};
     zmsg_t *msg = vl_wire_reply(&h, VL_ENOSN, "say HELLO again");
-    zframe_t *rid = zframe_dup(f->sn_rid);
-    zmsg_prepend(msg, &rid);
-    assert_int_equal(zmsg_send(&msg, f->mr), 0);
+    fx_send(f->mr, f->sn_rid, &msg);
     vl_rbuf_t body;
-    zmsg_t *hello = s_recv_type(f->mr, VL_MSG_HELLO, 3000, &h, &body, NULL);
+    zmsg_t *hello = fx_recv_type(f->mr, VL_MSG_HELLO, 3000, &h, &body, NULL);
     assert_non_null(hello);
     zmsg_destroy(&hello);
     s_send_meta_n(f, &h, &s_rf1, 2);
@@ -1109,11 +1014,11 @@ static void test_sync_base(void **state)
     zsock_t *src = f->client;
     /* it got llsn 1..2 before it fell behind */
     uint64_t id = s_send_replicate(f, src, 1, 2, SIZE, 'o', 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
     /* a base is refused while the log stream runs */
     vl_batch_id_t mark = {.llsn_begin = 6, .client_id = 0, .batch_seq = 6, .n = 0};
     id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 0, &mark, 1);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_EINVAL);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_EINVAL);
 
     /* llsn 1..10 committed as glsn 1..10 (a range 1..2, a range 3..10),
        trimmed below glsn 6 (offset 50), sealed at 10 */
@@ -1132,7 +1037,7 @@ static void test_sync_base(void **state)
     id = s_send_replicate(f, src, 6, 5, SIZE, 'k', 1);
     zmsg_t *msg;
     vl_rbuf_t body;
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), VL_EGAP);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), VL_EGAP);
     vl_append_reply_t ar;
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
     assert_int_equal(ar.llsn_begin, 2);
@@ -1141,11 +1046,11 @@ static void test_sync_base(void **state)
     /* a base past the sealed end, or whose bytes disagree: refused */
     vl_batch_id_t far = {.llsn_begin = 12, .client_id = 0, .batch_seq = 6, .n = 0};
     id = s_send_replicate_bids(f, src, 12, 0, SIZE, 'k', 1, &far, 1);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, NULL, NULL), VL_EPROTO);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_EPROTO);
 
     /* with it: base at 5, entries 6..10 */
     id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 1, &mark, 1);
-    assert_int_equal(s_wait_reply(f, VL_MSG_REPLICATE, id, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), 0);
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
     assert_int_equal(ar.llsn_begin, 10);
     vl_append_reply_free(&ar);
@@ -1161,7 +1066,7 @@ static void test_sync_base(void **state)
 
     /* reads: kept entries by GLSN and by offset, trimmed ones refused */
     uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 6, 11, 4);
-    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.n, 5);
@@ -1173,9 +1078,9 @@ static void test_sync_base(void **state)
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
     sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 3, 11, 4);
-    assert_int_equal(s_wait_reply(f, VL_MSG_SUBSCRIBE, sub, NULL, NULL), VL_ETRIMMED);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, NULL, NULL), VL_ETRIMMED);
     uint64_t lk = s_send_sub(f, VL_MSG_LOOKUP, 7 * SIZE + 3, 0, 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lk, &msg, &body), 0);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lk, &msg, &body), 0);
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.last, 1);
     assert_int_equal(d.entries[0].glsn, 8);
@@ -1183,7 +1088,7 @@ static void test_sync_base(void **state)
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
     lk = s_send_sub(f, VL_MSG_LOOKUP, 2 * SIZE + 3, 0, 0);
-    assert_int_equal(s_wait_reply(f, VL_MSG_LOOKUP, lk, NULL, NULL), VL_ETRIMMED);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lk, NULL, NULL), VL_ETRIMMED);
 
     /* what it held below the base is gone; after a restart it is still
        at the base and in line */
