@@ -5,37 +5,24 @@
     they are turned into VL_ESTORE and a thread-local message here, once
     (s_check), and nowhere else.
 
-    Entries are stored one value per written batch (see "entries" below).
-    Reads use iterators bounded by the key prefix of their log stream; an
-    entry missing inside a stored commit range means it was trimmed, which
-    the readers report as VL_ETRIMMED rather than skipping.
+    Entries are stored one value per written batch (see "entries" below),
+    their bytes in the entry log (vlog.c), which this file drives: it
+    writes each batch there first (s_log_write), answers the log's hooks
+    (replay, flush, position) and decides which segments may go
+    (s_log_gc). Reads use iterators bounded by the key prefix of their log
+    stream; an entry missing inside a stored commit range means it was
+    trimmed, which the readers report as VL_ETRIMMED rather than skipping.
 */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
 #include "crc32c.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
-
-/*  One file of the entry log (see "the entry log" below). */
-typedef struct {
-    uint32_t id;
-    int fd;             /* the last segment's, -1 for the others */
-    const uint8_t *map; /* maplen bytes of address space, PROT_READ */
-    uint64_t maplen;    /* S_MAP_STEP multiple, at least the size */
-    uint64_t size;      /* bytes written (atomic: the writer grows the last) */
-} s_seg_t;
+#include "vlog.h"
 
 struct vl_store {
     rocksdb_t *db;
@@ -43,37 +30,13 @@ struct vl_store {
     rocksdb_writeoptions_t *wo; /* no RocksDB WAL: the entry log is the WAL */
     rocksdb_readoptions_t *ro;
     char *dir;
-    /* the entry log */
-    char *logdir;
-    int logdir_fd;
-    pthread_rwlock_t seglock; /* segs: cursors read, rotation and GC change */
-    s_seg_t *segs;            /* consecutive ids, oldest first */
-    size_t nsegs;
-    uint64_t rotate;   /* S_SEG_ROTATE; tests make it small */
-    uint64_t map_step; /* S_MAP_STEP; tests make it small */
-    int broken;        /* a log write left the file in an unknown state */
-    char brokenmsg[512];
+    vl_vlog_t *vlog; /* the entry log: the entries' bytes */
 };
-
-/*  A payload piece of the record being built: the caller's memory (ptr)
-    or the batch's own copy (own_off into own). */
-typedef struct {
-    const void *ptr;
-    size_t own_off, len;
-} s_piece_t;
 
 struct vl_store_batch {
     rocksdb_writebatch_t *wb;
-    /* the entry log record this batch becomes (s_reserve) */
-    bool reserved;
-    uint32_t seg;
-    uint64_t rec_off, pay_len;
-    s_piece_t *pieces;
-    size_t npieces, cap;
-    vl_wbuf_t own;
-    bool deletes; /* the write may free log segments (GC after it) */
-    int err;      /* a reservation failed: the write fails with it */
-    char errmsg[512];
+    vl_vlog_rec_t rec; /* the entry log record this batch becomes */
+    bool deletes;      /* the write may free log segments (GC after it) */
 };
 
 #define S_KEY_LS 5   /* prefix byte + ls u32 */
@@ -127,11 +90,12 @@ static bool s_key_is(const char *k, size_t klen, char prefix, uint32_t ls)
     the wire carries them): the n entries lie back to back in the entry
     log, at that offset of that segment. Readers check the CRC the first
     time they use a batch's bytes (RocksDB checked its blocks on reads: a
-    flipped bit on the disk is reported, not served). Stores of format 2 also hold values written
-   before the entry log, read as they are: 'd' ls llsn_begin -> 'B', n u32 (big endian), n sizes,
-   the n entries. One RocksDB key per writer job instead of one per entry: the memtable, the
-   compaction and every iteration cost per batch. An entry is found by the batch at or before its
-   LLSN (seek for prev). */
+    flipped bit on the disk is reported, not served). Stores of format 2
+    also hold values written before the entry log, read as they are: 'd'
+    ls llsn_begin -> 'B', n u32 (big endian), n sizes, the n entries. One
+    RocksDB key per writer job instead of one per entry: the memtable, the
+    compaction and every iteration cost per batch. An entry is found by
+    the batch at or before its LLSN (seek for prev). */
 
 #define S_BAT_HDR 5
 #define S_SBAT_HDR 21
@@ -149,11 +113,9 @@ typedef struct {
     bool checked; /* data matched crc (or needs no check: 'B') */
 } s_bat_t;
 
-static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, uint64_t len);
-
 /*  Decodes a batch value; false when the key is not a 'd' key of ls or the
     value is malformed (sizes that do not add up to the payload, bytes
-    outside the entry log). The caller holds seglock for reading. */
+    outside the entry log). The caller holds the entry log's read lock. */
 static bool s_bat_decode(vl_store_t *self, const char *key, size_t klen, const char *v, size_t vlen,
                          uint32_t ls, s_bat_t *b)
 {
@@ -172,7 +134,7 @@ static bool s_bat_decode(vl_store_t *self, const char *key, size_t klen, const c
         b->checked = false;
         b->sizes = (const uint8_t *)v + S_SBAT_HDR;
         b->dlen = vl_wire_sizes_sum(b->sizes, b->n);
-        b->data = s_seg_bytes(self, b->seg, b->seg_off, b->dlen);
+        b->data = vl_vlog_bytes(self->vlog, b->seg, b->seg_off, b->dlen);
         return b->data != NULL;
     }
     if (v[0] != 'B' || b->n == 0 || (vlen - S_BAT_HDR) / 4 < b->n)
@@ -231,7 +193,7 @@ static void s_ecur_seek(s_ecur_t *c, uint64_t llsn)
 {
     if (!c->it) {
         /* the entries point into log segments: none goes away meanwhile */
-        pthread_rwlock_rdlock(&c->store->seglock);
+        vl_vlog_rdlock(c->store->vlog);
         c->it = rocksdb_create_iterator(c->store->db, c->store->ro);
     }
     uint8_t k[S_KEY_LEN];
@@ -315,44 +277,35 @@ static int s_ecur_done(s_ecur_t *c, int rc, const char *what)
         return rc;
     rc = s_iter_done(c->it, rc, what);
     c->it = NULL;
-    pthread_rwlock_unlock(&c->store->seglock);
+    vl_vlog_unlock(c->store->vlog);
     return rc;
 }
 
-/*  ---- the entry log ----------------------------------------------------------
+/*  ---- the entry log (vlog.c): what it asks of RocksDB ------------------------
 
-    RocksDB writes every value twice at least (its WAL, then the flushed
-    table) and checksums them in software with Debian's build: for 4 KiB
-    entries that bound appends at a third of the disk. So the entries go
-    once to an append-only log of our own, in DIR/vlog/NNNNNNNNNN.vlog, and
-    RocksDB keeps only where they are ('S' values), with its WAL off:
+    The entries' bytes are in the entry log (vlog.h, vlog.c); RocksDB holds
+    where they are, and 'w', the log position of the last write. The log's
+    hooks below apply its records, flush, read and store 'w' and look for
+    entries a crash took; the cleaning of segments (s_log_gc) reads the
+    'd' values and has the log drop the segments they no longer refer to.
+    Errors cross between the two modules' thread-local messages: s_to_vlog
+    when a hook fails, s_from_vlog when a vl_vlog call does. */
 
-    - Every store write is one record: header (magic "VLR1", CRC-32C of the
-      rest, payload bytes u64, batch bytes u32, zero u32; little endian),
-      the entries of its batches back to back, then the RocksDB WriteBatch
-      itself (rocksdb_writebatch_data). The record is written (and
-      fdatasync'ed when the write asks for it) before the WriteBatch is
-      applied to RocksDB: one synced write per group commit, as before.
-    - Each WriteBatch also puts 'w' -> segment u32, offset u64 of its own
-      record. After a crash RocksDB holds what its last flush wrote, 'w'
-      says which record that was, and the records after it are applied
-      again from the log (s_log_replay). A torn record at the end of the
-      last segment (a crash in the middle of a write) was never
-      acknowledged and is cut off.
-    - A segment is closed (fdatasync'ed) when it passes S_SEG_ROTATE bytes,
-      which also starts a RocksDB flush, so a restart replays about one
-      segment at most. A segment goes once no 'd' value refers to it and a
-      flush made its records unnecessary for replay (s_log_gc, after trims
-      and deletions).
-    - Readers see the segments through read-only shared mappings (the page
-      cache, no copy); seglock keeps a segment mapped while a cursor may
-      point into it. */
+/*  Passes the store's message of failure rc (if any) to the entry log. */
+static int s_to_vlog(int rc)
+{
+    if (rc)
+        vl_vlog_seterr("%s", s_errmsg);
+    return rc;
+}
 
-#define S_LOG_MAGIC 0x31524c56u /* "VLR1" little endian */
-#define S_REC_HDR 24
-#define S_SEG_ROTATE (512ull << 20)
-#define S_MAP_STEP (1ull << 30) /* a segment's mapping grows in these steps */
-#define S_REC_MAX (8ull << 30)  /* a sanity bound on one record */
+/*  Takes the entry log's message of failure rc (if any) as the store's. */
+static int s_from_vlog(int rc)
+{
+    if (rc)
+        s_seterr("%s", vl_vlog_errmsg());
+    return rc;
+}
 
 /*  Flushes RocksDB's memtables (waiting for it when wait). Returns 0 or
     VL_ESTORE (message set, "flush <what>: ..."). */
@@ -366,325 +319,58 @@ static int s_flush(vl_store_t *self, bool wait, const char *what)
     return s_check(err, what);
 }
 
-static void s_seg_path(const vl_store_t *self, uint32_t id, char *buf, size_t size)
+static int s_hook_flush(void *arg, bool wait, const char *what)
 {
-    snprintf(buf, size, "%s/%010u.vlog", self->logdir, id);
+    return s_to_vlog(s_flush(arg, wait, what));
 }
 
-/*  The mapped bytes [off, off+len) of segment seg, or NULL when the log
-    does not hold them. The caller holds seglock. */
-static const uint8_t *s_seg_bytes(vl_store_t *self, uint32_t seg, uint64_t off, uint64_t len)
+/*  Applies the WriteBatch of a record again (the replay). */
+static int s_hook_apply(void *arg, const uint8_t *rep, uint32_t replen)
 {
-    if (self->nsegs == 0 || seg < self->segs[0].id || seg - self->segs[0].id >= self->nsegs)
-        return NULL;
-    const s_seg_t *g = &self->segs[seg - self->segs[0].id];
-    uint64_t size = __atomic_load_n(&g->size, __ATOMIC_ACQUIRE);
-    if (off > size || len > size - off)
-        return NULL;
-    return g->map + off;
+    vl_store_t *self = arg;
+    char *err = NULL;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)rep, replen);
+    rocksdb_write(self->db, self->wo, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    return s_to_vlog(s_check(err, "replay the entry log"));
 }
 
-/*  Maps fd as segment id and adds it at the end of the table (seglock held
-    for writing, or nobody else running). */
-static int s_seg_add(vl_store_t *self, uint32_t id, int fd, uint64_t size)
+/*  Reads 'w': where RocksDB's durable state ends. */
+static int s_hook_position(void *arg, uint8_t *pos, size_t *len_p, bool *found_p)
 {
-    uint64_t maplen = (size / self->map_step + 1) * self->map_step;
-    void *map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        s_seterr("entry log: mmap of segment %u: %s", id, strerror(errno));
-        close(fd);
-        return VL_ESTORE;
-    }
-    self->segs = vl_realloc(self->segs, (self->nsegs + 1) * sizeof *self->segs);
-    self->segs[self->nsegs++] =
-        (s_seg_t){.id = id, .fd = fd, .map = map, .maplen = maplen, .size = size};
-    return 0;
-}
-
-static s_seg_t *s_seg_last(vl_store_t *self)
-{
-    return &self->segs[self->nsegs - 1];
-}
-
-/*  Where the next record goes: the end of the last segment (its size;
-    only the writer thread changes it). */
-static uint64_t s_log_end(vl_store_t *self)
-{
-    return s_seg_last(self)->size;
-}
-
-/*  Creates segment id (empty) and makes it the one written. */
-static int s_seg_create(vl_store_t *self, uint32_t id)
-{
-    char path[PATH_MAX];
-    s_seg_path(self, id, path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        s_seterr("entry log: create %s: %s (check the data directory's disk and permissions)", path,
-                 strerror(errno));
-        return VL_ESTORE;
-    }
-    if (fsync(self->logdir_fd) != 0) {
-        s_seterr("entry log: fsync of %s: %s", self->logdir, strerror(errno));
-        close(fd);
-        unlink(path);
-        return VL_ESTORE;
-    }
-    pthread_rwlock_wrlock(&self->seglock);
-    int rc = s_seg_add(self, id, fd, 0);
-    pthread_rwlock_unlock(&self->seglock);
-    if (rc != 0)
-        unlink(path); /* else every later rotation fails on it (O_EXCL) */
-    return rc;
-}
-
-/*  Closes the segment written (its records durable) and starts the next. */
-static int s_rotate(vl_store_t *self)
-{
-    s_seg_t *last = s_seg_last(self);
-    if (fdatasync(last->fd) != 0) {
-        s_seterr("entry log: fdatasync of segment %u: %s", last->id, strerror(errno));
-        return VL_ESTORE;
-    }
-    int rc = s_seg_create(self, s_seg_last(self)->id + 1);
-    if (rc)
-        return rc;
-    /* a closed segment is only read, through its mapping: no descriptor
-       per segment (a node may have thousands); segs moved (realloc) */
-    last = &self->segs[self->nsegs - 2];
-    close(last->fd);
-    last->fd = -1;
-    /* the memtables' records are in the closed segment: a flush now keeps
-       a restart's replay to about one segment */
-    if (s_flush(self, false, "flush after a segment") != 0)
-        vl_log(LOG_WARNING, "store: %s", s_errmsg);
-    return 0;
-}
-
-/*  Reserves len payload bytes in the record batch b becomes; sets *seg and
-    *off to where they will be. Only the writer thread builds batches with
-    entries, one at a time, each written before the next is begun. */
-static bool s_reserve(vl_store_t *self, vl_store_batch_t *b, size_t len, uint32_t *seg,
-                      uint64_t *off)
-{
-    if (b->err)
-        return false;
-    if (!b->reserved) {
-        int rc = s_log_end(self) >= self->rotate ? s_rotate(self) : 0;
-        if (rc) {
-            b->err = rc;
-            snprintf(b->errmsg, sizeof b->errmsg, "%s", s_errmsg);
-            return false;
-        }
-        b->reserved = true;
-        b->seg = s_seg_last(self)->id;
-        b->rec_off = s_log_end(self);
-        b->pay_len = 0;
-    }
-    if (b->pay_len + len > S_REC_MAX - b->rec_off) {
-        b->err = VL_ESTORE;
-        snprintf(b->errmsg, sizeof b->errmsg,
-                 "entry log: one write of more than %llu bytes does not fit a segment",
-                 (unsigned long long)S_REC_MAX);
-        return false;
-    }
-    *seg = b->seg;
-    *off = b->rec_off + S_REC_HDR + b->pay_len;
-    b->pay_len += len;
-    return true;
-}
-
-static void s_piece_add(vl_store_batch_t *b, const void *ptr, const void *copy, size_t len)
-{
-    if (len == 0)
-        return;
-    if (b->npieces == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 16;
-        b->pieces = vl_realloc(b->pieces, b->cap * sizeof *b->pieces);
-    }
-    s_piece_t *p = &b->pieces[b->npieces++];
-    p->ptr = ptr;
-    p->len = len;
-    p->own_off = b->own.len;
-    if (!ptr)
-        vl_wbuf_mem(&b->own, copy, len);
-}
-
-/*  Writes all of iov (n buffers) at off, in pieces as the kernel takes them. */
-static int s_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
-{
-    while (n > 0) {
-        int cnt = n < IOV_MAX ? n : IOV_MAX;
-        ssize_t w = pwritev(fd, iov, cnt, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        off += (uint64_t)w;
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0 && w > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+    vl_store_t *self = arg;
+    char *err = NULL;
+    size_t vlen = 0;
+    char *w = rocksdb_get(self->db, self->ro, "w", 1, &vlen, &err);
+    if (err)
+        return s_to_vlog(s_check(err, "read the entry log position"));
+    *found_p = w != NULL;
+    *len_p = vlen;
+    if (w) {
+        memcpy(pos, w, vlen < VL_VLOG_POS_LEN ? vlen : VL_VLOG_POS_LEN);
+        rocksdb_free(w);
     }
     return 0;
 }
 
-/*  Writes batch b as the next record (synced when sync) and applies it to
-    RocksDB. On failure nothing of it stays, in the log or in RocksDB. */
-static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
+/*  Puts 'w' (pos), or deletes it (NULL), after the log lost its tail. */
+static int s_hook_set_position(void *arg, const uint8_t *pos)
 {
-    if (self->broken) {
-        s_seterr("%s", self->brokenmsg);
-        return VL_ESTORE;
-    }
-    if (b->err) {
-        s_seterr("%s", b->errmsg);
-        return b->err;
-    }
-    if (!b->reserved) {
-        if (s_log_end(self) >= self->rotate) {
-            int rc = s_rotate(self);
-            if (rc)
-                return rc;
-        }
-        b->seg = s_seg_last(self)->id;
-        b->rec_off = s_log_end(self);
-        b->pay_len = 0;
-    } else if (b->seg != s_seg_last(self)->id || b->rec_off != s_log_end(self)) {
-        s_seterr("entry log: a batch was built before the previous one was written (a bug: "
-                 "report it)");
-        return VL_ESTORE;
-    }
-    uint8_t wv[12];
-    vl_put_be32(wv, b->seg);
-    vl_put_be64(wv + 4, b->rec_off);
-    rocksdb_writebatch_put(b->wb, "w", 1, (const char *)wv, sizeof wv);
-    size_t replen;
-    const char *repdata = rocksdb_writebatch_data(b->wb, &replen);
-    if (replen > UINT32_MAX || b->pay_len + replen > S_REC_MAX - b->rec_off) {
-        s_seterr("entry log: a write of %llu bytes does not fit a segment",
-                 (unsigned long long)(b->pay_len + replen));
-        return VL_ESTORE;
-    }
-    uint8_t hdr[S_REC_HDR];
-    vl_put_le32(hdr, S_LOG_MAGIC);
-    vl_put_le64(hdr + 8, b->pay_len);
-    vl_put_le32(hdr + 16, (uint32_t)replen);
-    vl_put_le32(hdr + 20, 0);
-    size_t niov = b->npieces + 2;
-    struct iovec *iov = vl_malloc(niov * sizeof *iov);
-    uint32_t crc = vl_crc32c(0, hdr + 8, S_REC_HDR - 8);
-    for (size_t i = 0; i < b->npieces; i++) {
-        const s_piece_t *p = &b->pieces[i];
-        const void *data = p->ptr ? p->ptr : b->own.data + p->own_off;
-        iov[i + 1] = (struct iovec){.iov_base = (void *)data, .iov_len = p->len};
-        crc = vl_crc32c(crc, data, p->len);
-    }
-    crc = vl_crc32c(crc, repdata, replen);
-    vl_put_le32(hdr + 4, crc);
-    iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof hdr};
-    iov[niov - 1] = (struct iovec){.iov_base = (void *)repdata, .iov_len = replen};
-    s_seg_t *seg = s_seg_last(self);
-    uint64_t total = S_REC_HDR + b->pay_len + replen;
-    if (b->rec_off + total > seg->maplen) {
-        /* readers' pointers into the mapping are gone once seglock is ours */
-        uint64_t len = ((b->rec_off + total) / self->map_step + 1) * self->map_step;
-        pthread_rwlock_wrlock(&self->seglock);
-        void *map = mremap((void *)seg->map, seg->maplen, len, MREMAP_MAYMOVE);
-        if (map != MAP_FAILED) {
-            seg->map = map;
-            seg->maplen = len;
-        }
-        pthread_rwlock_unlock(&self->seglock);
-        if (map == MAP_FAILED) {
-            s_seterr("entry log: growing the mapping of segment %u to %llu bytes: %s", seg->id,
-                     (unsigned long long)len, strerror(errno));
-            free(iov);
-            return VL_ESTORE;
-        }
-    }
-    int rc = 0;
-    if (s_pwritev_all(seg->fd, iov, (int)niov, b->rec_off) != 0) {
-        s_seterr("entry log: write to segment %u: %s (check the disk of the storage node)", seg->id,
-                 strerror(errno));
-        rc = VL_ESTORE;
-    } else if (sync && fdatasync(seg->fd) != 0) {
-        /* the kernel may have dropped the pages: nothing is known any more */
-        s_seterr("entry log: fdatasync of segment %u: %s (restart the storage node)", seg->id,
-                 strerror(errno));
-        snprintf(self->brokenmsg, sizeof self->brokenmsg, "%s", s_errmsg);
-        self->broken = 1;
-        rc = VL_ESTORE;
-    }
-    free(iov);
-    if (rc == 0) {
-        /* the bytes are there before any value refers to them */
-        __atomic_store_n(&seg->size, b->rec_off + total, __ATOMIC_RELEASE);
-        char *err = NULL;
-        rocksdb_write(self->db, self->wo, b->wb, &err);
-        rc = s_check(err, "write");
-    }
-    if (rc) {
-        /* no record may stay that RocksDB did not take: a replay would
-           apply it (and no value refers to its bytes) */
-        __atomic_store_n(&seg->size, b->rec_off, __ATOMIC_RELEASE);
-        if (ftruncate(seg->fd, (off_t)b->rec_off) != 0 && !self->broken) {
-            snprintf(self->brokenmsg, sizeof self->brokenmsg,
-                     "entry log: cutting a failed write off segment %u: %s (restart the "
-                     "storage node)",
-                     seg->id, strerror(errno));
-            self->broken = 1;
-        }
-        return rc;
-    }
-    return 0;
+    vl_store_t *self = arg;
+    char *err = NULL;
+    if (!pos)
+        rocksdb_delete(self->db, self->wo, "w", 1, &err);
+    else
+        rocksdb_put(self->db, self->wo, "w", 1, (const char *)pos, VL_VLOG_POS_LEN, &err);
+    return s_to_vlog(s_check(err, "set the entry log position after its lost tail"));
 }
 
-/*  Reads the record at off of segment g: 0 and *len_p when it is whole and
-    its checksum holds, VL_ESTORE otherwise (message set). */
-static int s_rec_check(const s_seg_t *g, uint64_t off, uint64_t *len_p, const uint8_t **rep_p,
-                       uint32_t *replen_p)
-{
-    if (off > g->size || g->size - off < S_REC_HDR) { /* no read past the end of the file */
-        s_seterr("segment %u: %llu bytes at offset %llu are not a record header", g->id,
-                 (unsigned long long)(off > g->size ? 0 : g->size - off), (unsigned long long)off);
-        return VL_ESTORE;
-    }
-    const uint8_t *h = g->map + off;
-    uint64_t pay = vl_get_le64(h + 8);
-    uint32_t replen = vl_get_le32(h + 16);
-    if (vl_get_le32(h) != S_LOG_MAGIC || pay > g->size - off - S_REC_HDR ||
-        replen > g->size - off - S_REC_HDR - pay) {
-        s_seterr("segment %u: no whole record at offset %llu", g->id, (unsigned long long)off);
-        return VL_ESTORE;
-    }
-    uint32_t crc = vl_crc32c(0, h + 8, S_REC_HDR - 8);
-    crc = vl_crc32c(crc, h + S_REC_HDR, pay + replen);
-    if (crc != vl_get_le32(h + 4)) {
-        s_seterr("segment %u: the record at offset %llu fails its checksum", g->id,
-                 (unsigned long long)off);
-        return VL_ESTORE;
-    }
-    *len_p = S_REC_HDR + pay + replen;
-    *rep_p = h + S_REC_HDR + pay;
-    *replen_p = replen;
-    return 0;
-}
-
-/*  The last segment lost its record at woff, which RocksDB applied: finds
-    where its whole records end, cuts the rest off when that is at or before
-    woff. VL_ESTORE otherwise (a record lost in the middle). */
 /*  Sets *lost_p when the last batch of some log stream has bytes at or past
     offset off of segment seg: entries written without sync (--sync none)
     that a crash took from the log while RocksDB kept their values. */
-static int s_log_lost_entries(vl_store_t *self, uint32_t seg, uint64_t off, bool *lost_p)
+static int s_log_lost_entries(void *arg, uint32_t seg, uint64_t off, bool *lost_p)
 {
+    vl_store_t *self = arg;
     *lost_p = false;
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
     uint8_t k[S_KEY_LEN];
@@ -716,241 +402,33 @@ static int s_log_lost_entries(vl_store_t *self, uint32_t seg, uint64_t off, bool
         s_key(k, 'd', ls + 1, 0);
         rocksdb_iter_seek(it, (const char *)k, sizeof k);
     }
-    return s_iter_done(it, 0, "look for entries the entry log lost");
+    return s_to_vlog(s_iter_done(it, 0, "look for entries the entry log lost"));
 }
 
-static int s_log_tail(vl_store_t *self, uint64_t woff)
+/*  Writes batch b as the next record of the entry log (synced when sync)
+    and applies it to RocksDB. On failure nothing of it stays, in the log or
+    in RocksDB. */
+static int s_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
 {
-    s_seg_t *g = s_seg_last(self);
-    uint64_t off = 0, len, last = UINT64_MAX;
-    const uint8_t *rep;
-    uint32_t replen;
-    while (off < g->size && s_rec_check(g, off, &len, &rep, &replen) == 0) {
-        last = off;
-        off += len;
-    }
-    if (off > woff) {
-        s_seterr("entry log: it lacks record %u/%llu, which the store already applied, in the "
-                 "middle of its last segment (the data directory is damaged); replace this "
-                 "replica",
-                 g->id, (unsigned long long)woff);
-        return VL_ESTORE;
-    }
-    /* what the crash took may be commits and trims (the store holds them)
-       but no entries: the store would point at bytes that are gone */
-    bool lost;
-    int rc = s_log_lost_entries(self, g->id, off, &lost);
+    int rc = vl_vlog_rec_begin(self->vlog, &b->rec);
     if (rc)
-        return rc;
-    if (lost) {
-        s_seterr("entry log: a crash took entries from the log's end (segment %u from offset "
-                 "%llu) that the store had already recorded: they were written with --sync "
-                 "none; replace this replica",
-                 g->id, (unsigned long long)off);
-        return VL_ESTORE;
-    }
-    vl_log(LOG_WARNING,
-           "store: the entry log lost its last %llu bytes in a crash, written without sync "
-           "(commits or trims the store already holds); going on from offset %llu of segment %u",
-           (unsigned long long)(g->size - off), (unsigned long long)off, g->id);
-    if (ftruncate(g->fd, (off_t)off) != 0 || fdatasync(g->fd) != 0) {
-        s_seterr("entry log: cutting segment %u at %llu: %s", g->id, (unsigned long long)off,
-                 strerror(errno));
-        return VL_ESTORE;
-    }
-    g->size = off;
-    /* 'w' still names the lost record: the next records, written from off
-       on, would be taken for it after another crash (or not replayed).
-       It names the last whole record instead, durably, before any write. */
-    uint32_t wseg = g->id;
-    if (last == UINT64_MAX && self->nsegs > 1) {
-        const s_seg_t *p = g - 1;
-        wseg = p->id;
-        for (off = 0; off < p->size && s_rec_check(p, off, &len, &rep, &replen) == 0; off += len)
-            last = off;
-    }
-    char *err = NULL;
-    if (last == UINT64_MAX) {
-        rocksdb_delete(self->db, self->wo, "w", 1, &err); /* replay from the start */
-    } else {
-        uint8_t wv[12];
-        vl_put_be32(wv, wseg);
-        vl_put_be64(wv + 4, last);
-        rocksdb_put(self->db, self->wo, "w", 1, (const char *)wv, sizeof wv, &err);
-    }
-    if (err)
-        return s_check(err, "set the entry log position after its lost tail");
-    return s_flush(self, true, "flush the entry log position after its lost tail");
-}
-
-static int s_seg_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/*  Opens the entry log, creating it when missing, and applies to RocksDB
-    the records its last flush did not cover. */
-static int s_log_open(vl_store_t *self)
-{
-    size_t n = strlen(self->dir) + 8;
-    self->logdir = vl_malloc(n);
-    snprintf(self->logdir, n, "%s/vlog", self->dir);
-    if (mkdir(self->logdir, 0755) != 0 && errno != EEXIST) {
-        s_seterr("entry log: mkdir %s: %s", self->logdir, strerror(errno));
-        return VL_ESTORE;
-    }
-    self->logdir_fd = open(self->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (self->logdir_fd < 0) {
-        s_seterr("entry log: open %s: %s", self->logdir, strerror(errno));
-        return VL_ESTORE;
-    }
-    DIR *d = opendir(self->logdir);
-    if (!d) {
-        s_seterr("entry log: opendir %s: %s", self->logdir, strerror(errno));
-        return VL_ESTORE;
-    }
-    uint32_t *ids = NULL;
-    size_t nids = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        unsigned id;
-        char tail[8];
-        if (sscanf(e->d_name, "%10u.%5s", &id, tail) == 2 && strcmp(tail, "vlog") == 0 &&
-            strlen(e->d_name) == 15) {
-            ids = vl_realloc(ids, (nids + 1) * sizeof *ids);
-            ids[nids++] = id;
-        }
-    }
-    closedir(d);
-    if (nids > 1)
-        qsort(ids, nids, sizeof *ids, s_seg_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < nids && !rc; i++) {
-        char path[PATH_MAX];
-        s_seg_path(self, ids[i], path, sizeof path);
-        if (i > 0 && ids[i] != ids[i - 1] + 1) {
-            s_seterr("entry log: segment %u is missing before %s (the data directory is "
-                     "damaged; replace this replica)",
-                     ids[i - 1] + 1, path);
-            rc = VL_ESTORE;
-            break;
-        }
-        int fd = open(path, O_RDWR | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            s_seterr("entry log: open %s: %s", path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            rc = VL_ESTORE;
-            break;
-        }
-        rc = s_seg_add(self, ids[i], fd, (uint64_t)st.st_size);
-        if (!rc && i > 0) { /* only the last one is written */
-            close(self->segs[self->nsegs - 2].fd);
-            self->segs[self->nsegs - 2].fd = -1;
-        }
-    }
-    free(ids);
+        return s_from_vlog(rc);
+    /* the record names itself: after a crash, 'w' says which record
+       RocksDB's last flush covered, and the replay goes on after it */
+    uint8_t wv[VL_VLOG_POS_LEN];
+    vl_vlog_rec_pos(&b->rec, wv);
+    rocksdb_writebatch_put(b->wb, "w", 1, (const char *)wv, sizeof wv);
+    size_t replen;
+    const char *repdata = rocksdb_writebatch_data(b->wb, &replen);
+    rc = vl_vlog_rec_write(self->vlog, &b->rec, repdata, replen, sync);
     if (rc)
-        return rc;
-    if (self->nsegs == 0)
-        return s_seg_create(self, 1);
-
-    /* where RocksDB's durable state ends */
+        return s_from_vlog(rc);
     char *err = NULL;
-    size_t vlen = 0;
-    char *w = rocksdb_get(self->db, self->ro, "w", 1, &vlen, &err);
-    if (err)
-        return s_check(err, "read the entry log position");
-    size_t at = 0; /* segment index */
-    uint64_t off = 0;
-    if (w) {
-        bool ok = vlen == 12;
-        uint32_t wseg = ok ? vl_get_be32((const uint8_t *)w) : 0;
-        uint64_t woff = ok ? vl_get_be64((const uint8_t *)w + 4) : 0;
-        rocksdb_free(w);
-        uint64_t len;
-        const uint8_t *rep;
-        uint32_t replen;
-        if (!ok || wseg < self->segs[0].id || wseg - self->segs[0].id >= self->nsegs) {
-            s_seterr("entry log: the store's last write was in segment %u, which is not there "
-                     "(the data directory is damaged; replace this replica)",
-                     wseg);
-            return VL_ESTORE;
-        }
-        at = wseg - self->segs[0].id;
-        if (s_rec_check(&self->segs[at], woff, &len, &rep, &replen) == 0) {
-            off = woff + len;
-        } else {
-            /* RocksDB flushed the effect of a record the crash then lost:
-               one written without sync (a commit, a trim; entries are
-               synced first unless --sync none). The store has it, the log
-               need not: it goes on from its last whole record, if that
-               is where the lost one began or earlier. */
-            if (at + 1 < self->nsegs) {
-                s_seterr("entry log: it lacks record %u/%llu, which the store already "
-                         "applied, and later segments exist (the data directory is damaged); "
-                         "replace this replica",
-                         wseg, (unsigned long long)woff);
-                return VL_ESTORE;
-            }
-            return s_log_tail(self, woff); /* sets the message when it fails */
-        }
-    }
-    uint64_t applied = 0;
-    for (; at < self->nsegs; at++, off = 0) {
-        s_seg_t *g = &self->segs[at];
-        while (off < g->size) {
-            uint64_t len;
-            const uint8_t *rep;
-            uint32_t replen;
-            if (s_rec_check(g, off, &len, &rep, &replen) != 0) {
-                if (at + 1 < self->nsegs) {
-                    char msg[512];
-                    snprintf(msg, sizeof msg, "%s", s_errmsg);
-                    s_seterr("entry log: %s, and later segments exist (the data directory is "
-                             "damaged; replace this replica)",
-                             msg);
-                    return VL_ESTORE;
-                }
-                /* a write torn by a crash: never acknowledged */
-                vl_log(LOG_WARNING,
-                       "store: entry log segment %u ends with %llu bytes of an unfinished "
-                       "write (a crash while writing); cutting them off",
-                       g->id, (unsigned long long)(g->size - off));
-                if (ftruncate(g->fd, (off_t)off) != 0 || fdatasync(g->fd) != 0) {
-                    s_seterr("entry log: cutting segment %u at %llu: %s", g->id,
-                             (unsigned long long)off, strerror(errno));
-                    return VL_ESTORE;
-                }
-                g->size = off;
-                break;
-            }
-            rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)rep, replen);
-            rocksdb_write(self->db, self->wo, wb, &err);
-            rocksdb_writebatch_destroy(wb);
-            if (err)
-                return s_check(err, "replay the entry log");
-            applied++;
-            off += len;
-        }
-    }
-    if (applied > 0) {
-        vl_log(LOG_NOTICE,
-               "store: applied %llu records of the entry log that the store had "
-               "not flushed (the last stop was not clean)",
-               (unsigned long long)applied);
-        /* a process crash leaves records only in the page cache: the flush
-           must not make the store durably ahead of them */
-        if (fdatasync(s_seg_last(self)->fd) != 0) {
-            s_seterr("entry log: fdatasync of segment %u after the replay: %s",
-                     s_seg_last(self)->id, strerror(errno));
-            return VL_ESTORE;
-        }
-        return s_flush(self, true, "flush after the replay");
-    }
-    return 0;
+    rocksdb_write(self->db, self->wo, b->wb, &err);
+    rc = s_check(err, "write");
+    if (rc) /* RocksDB did not take it: neither may a replay */
+        vl_vlog_rec_cancel(self->vlog, &b->rec);
+    return rc;
 }
 
 /*  Removes the segments nothing needs any more: below the oldest one a
@@ -960,9 +438,9 @@ static int s_log_open(vl_store_t *self)
     (format 2) keep every segment. */
 static bool s_log_drop(vl_store_t *self)
 {
-    if (self->nsegs < 2)
+    if (vl_vlog_nsegs(self->vlog) < 2)
         return true;
-    uint32_t keep = s_seg_last(self)->id;
+    uint32_t keep = vl_vlog_last_id(self->vlog);
     bool legacy = false;
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
     uint8_t k[S_KEY_LEN];
@@ -982,7 +460,7 @@ static bool s_log_drop(vl_store_t *self)
             keep = 0; /* a batch from before the entry log: keep everything */
             legacy = true;
         }
-        if (ls == UINT32_MAX || keep <= self->segs[0].id)
+        if (ls == UINT32_MAX || keep <= vl_vlog_first_id(self->vlog))
             break;
         s_key(k, 'd', ls + 1, 0);
         rocksdb_iter_seek(it, (const char *)k, sizeof k);
@@ -995,35 +473,10 @@ static bool s_log_drop(vl_store_t *self)
         rocksdb_free(err);
         return false;
     }
-    if (keep <= self->segs[0].id)
+    if (keep <= vl_vlog_first_id(self->vlog))
         return !legacy;
-    /* their records must not be needed for a replay; and what the flush
-       makes durable must be in the log first */
-    if (fdatasync(s_seg_last(self)->fd) != 0) {
-        vl_log(LOG_WARNING, "store: entry log cleanup: fdatasync: %s", strerror(errno));
+    if (!vl_vlog_drop(self->vlog, keep))
         return false;
-    }
-    if (s_flush(self, true, "flush before removing segments") != 0) {
-        vl_log(LOG_WARNING, "store: entry log cleanup: %s", s_errmsg);
-        return false;
-    }
-    size_t drop = keep - self->segs[0].id;
-    pthread_rwlock_wrlock(&self->seglock);
-    for (size_t i = 0; i < drop; i++) {
-        s_seg_t *g = &self->segs[i];
-        char path[PATH_MAX];
-        s_seg_path(self, g->id, path, sizeof path);
-        munmap((void *)g->map, g->maplen);
-        if (g->fd >= 0)
-            close(g->fd);
-        if (unlink(path) != 0)
-            vl_log(LOG_WARNING, "store: removing %s: %s", path, strerror(errno));
-    }
-    memmove(self->segs, self->segs + drop, (self->nsegs - drop) * sizeof *self->segs);
-    self->nsegs -= drop;
-    pthread_rwlock_unlock(&self->seglock);
-    fsync(self->logdir_fd);
-    vl_log(LOG_INFO, "store: removed %zu entry log segments no entry is left in", drop);
     return !legacy;
 }
 
@@ -1099,23 +552,23 @@ static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *
 static void s_log_gc(vl_store_t *self)
 {
     for (int i = 0;; i++) {
-        if (!s_log_drop(self) || i == S_GC_MOVES || self->nsegs < 2)
+        if (!s_log_drop(self) || i == S_GC_MOVES || vl_vlog_nsegs(self->vlog) < 2)
             return;
-        /* the copy must not start a segment while seglock is held */
-        if (s_log_end(self) >= self->rotate && s_rotate(self) != 0)
+        /* the copy must not start a segment while the read lock is held */
+        if (vl_vlog_rotate_full(self->vlog) != 0)
             return;
-        uint32_t seg = self->segs[0].id;
-        uint64_t live = 0, limit = self->segs[0].size / 4;
-        pthread_rwlock_rdlock(&self->seglock);
+        uint32_t seg = vl_vlog_first_id(self->vlog);
+        uint64_t live = 0, limit = vl_vlog_first_size(self->vlog) / 4;
+        vl_vlog_rdlock(self->vlog);
         int rc = s_seg_walk(self, seg, limit, &live, NULL);
-        pthread_rwlock_unlock(&self->seglock);
+        vl_vlog_unlock(self->vlog);
         if (rc || live > limit)
             return;
         vl_store_batch_t *b = vl_store_batch_new();
         live = 0;
-        pthread_rwlock_rdlock(&self->seglock);
+        vl_vlog_rdlock(self->vlog);
         rc = s_seg_walk(self, seg, limit, &live, b);
-        pthread_rwlock_unlock(&self->seglock);
+        vl_vlog_unlock(self->vlog);
         /* seg stays mapped until s_log_drop: b's bytes point into it */
         if (!rc)
             rc = s_log_write(self, b, true);
@@ -1132,37 +585,17 @@ static void s_log_gc(vl_store_t *self)
 
 void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes)
 {
-    self->rotate = bytes;
+    vl_vlog_set_segment_bytes(self->vlog, bytes);
 }
 
 void vl_store_set_map_step(vl_store_t *self, uint64_t bytes)
 {
-    self->map_step = bytes;
+    vl_vlog_set_map_step(self->vlog, bytes);
 }
 
 size_t vl_store_segments(vl_store_t *self)
 {
-    pthread_rwlock_rdlock(&self->seglock);
-    size_t n = self->nsegs;
-    pthread_rwlock_unlock(&self->seglock);
-    return n;
-}
-
-static void s_log_close(vl_store_t *self)
-{
-    for (size_t i = 0; i < self->nsegs; i++) {
-        munmap((void *)self->segs[i].map, self->segs[i].maplen);
-        if (self->segs[i].fd >= 0)
-            close(self->segs[i].fd);
-    }
-    free(self->segs);
-    self->segs = NULL;
-    self->nsegs = 0;
-    if (self->logdir_fd >= 0)
-        close(self->logdir_fd);
-    self->logdir_fd = -1;
-    free(self->logdir);
-    self->logdir = NULL;
+    return vl_vlog_segments(self->vlog);
 }
 
 /*  ---- open / close ---------------------------------------------------- */
@@ -1225,16 +658,6 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     *store_p = NULL;
     vl_store_t *self = vl_calloc(1, sizeof *self);
     self->dir = vl_strdup(dir);
-    self->logdir_fd = -1;
-    self->rotate = S_SEG_ROTATE;
-    self->map_step = S_MAP_STEP;
-    /* readers take seglock recursively (a cursor's call sums sizes with
-       another cursor): readers must not queue behind a waiting writer */
-    pthread_rwlockattr_t ra;
-    pthread_rwlockattr_init(&ra);
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_READER_NP);
-    pthread_rwlock_init(&self->seglock, &ra);
-    pthread_rwlockattr_destroy(&ra);
     self->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(self->opts, 1);
     /* The memtables hold where entries are, commit ranges and states, not
@@ -1255,7 +678,6 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
             rocksdb_free(err);
         int rc = VL_ESTORE;
         rocksdb_options_destroy(self->opts);
-        pthread_rwlock_destroy(&self->seglock);
         free(self->dir);
         free(self);
         return rc;
@@ -1263,7 +685,14 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     self->wo = rocksdb_writeoptions_create();
     rocksdb_writeoptions_disable_WAL(self->wo, 1);
     self->ro = rocksdb_readoptions_create();
-    int rc = s_log_open(self);
+    vl_vlog_hooks_t hooks = {.arg = self,
+                             .apply = s_hook_apply,
+                             .flush = s_hook_flush,
+                             .position = s_hook_position,
+                             .set_position = s_hook_set_position,
+                             .lost = s_log_lost_entries};
+    self->vlog = vl_vlog_new(dir, &hooks);
+    int rc = s_from_vlog(vl_vlog_open(self->vlog));
     if (!rc)
         rc = s_format(self);
     if (rc) {
@@ -1282,13 +711,12 @@ void vl_store_destroy(vl_store_t **self_p)
     /* the memtables hold what only the entry log has: flush them so that
        the next start replays nothing (the log synced first: the flush must
        not get ahead of it) */
-    if (self->nsegs > 0 && fdatasync(s_seg_last(self)->fd) != 0)
+    if (vl_vlog_sync(self->vlog) != 0)
         vl_log(LOG_WARNING, "store: fdatasync of the entry log at close: %s", strerror(errno));
     if (s_flush(self, true, "flush at close") != 0)
         vl_log(LOG_WARNING, "store: %s (the next start replays the entry log)", s_errmsg);
     rocksdb_close(self->db);
-    s_log_close(self);
-    pthread_rwlock_destroy(&self->seglock);
+    vl_vlog_destroy(&self->vlog);
     rocksdb_writeoptions_destroy(self->wo);
     rocksdb_readoptions_destroy(self->ro);
     rocksdb_options_destroy(self->opts);
@@ -1408,8 +836,7 @@ void vl_store_batch_destroy(vl_store_batch_t **self_p)
     if (!self)
         return;
     rocksdb_writebatch_destroy(self->wb);
-    free(self->pieces);
-    vl_wbuf_free(&self->own);
+    vl_vlog_rec_free(&self->rec);
     free(self);
     *self_p = NULL;
 }
@@ -1417,11 +844,8 @@ void vl_store_batch_destroy(vl_store_batch_t **self_p)
 void vl_store_batch_clear(vl_store_batch_t *self)
 {
     rocksdb_writebatch_clear(self->wb);
-    self->reserved = false;
-    self->npieces = 0;
-    self->own.len = 0;
+    vl_vlog_rec_clear(&self->rec);
     self->deletes = false;
-    self->err = 0;
 }
 
 int vl_store_batch_count(vl_store_batch_t *self)
@@ -1455,9 +879,9 @@ static void s_put_entries(vl_store_batch_t *self, vl_store_t *store, uint32_t ls
         return;
     uint32_t seg;
     uint64_t off;
-    if (!s_reserve(store, self, bytes, &seg, &off))
+    if (!vl_vlog_reserve(store->vlog, &self->rec, bytes, &seg, &off))
         return; /* vl_store_write fails with the reason */
-    s_piece_add(self, copy ? NULL : data, data, bytes);
+    vl_vlog_rec_add(&self->rec, copy ? NULL : data, data, bytes);
     s_put_logged(self, ls_id, llsn_begin, n, sizes, seg, off, vl_crc32c(0, data, bytes));
 }
 

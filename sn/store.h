@@ -2,8 +2,8 @@
 
     One RocksDB database per data directory holds every log stream replica
     of the storage node; the entries' bytes are in the entry log next to
-    it (DIR/vlog, see store.c), RocksDB says where. Keys (DESIGN.md "SN RocksDB", numbers big endian
-   so that keys sort numerically):
+    it (DIR/vlog, see vlog.h), RocksDB says where. Keys (DESIGN.md "SN
+    RocksDB", numbers big endian so that keys sort numerically):
 
         'd' ls u32 llsn_begin u64  -> a batch of entries: 'S', n u32, segment
                                       u32, offset u64, n sizes (u32 little

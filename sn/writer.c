@@ -153,6 +153,124 @@ static void s_job_fail(vl_writer_job_t *job, int rc, const char *fmt, ...)
     job->rc = rc;
 }
 
+/*  s_apply of a WRITE: its entries and batch names. */
+static bool s_apply_write(s_thread_t *t, vl_writer_job_t *job, vl_store_state_t *st)
+{
+    if (job->llsn_begin != st->llsn_end + 1) {
+        s_job_fail(job, VL_EGAP,
+                   "ls=%u: write of llsn=%llu.. does not follow the durable end %llu "
+                   "(an earlier write failed); retry the append",
+                   job->ls_id, (unsigned long long)job->llsn_begin,
+                   (unsigned long long)st->llsn_end);
+        return false;
+    }
+    /* the whole job is one value: one key, whatever its entry count */
+    uint64_t llsn = job->llsn_begin + job->n;
+    uint64_t bytes = job->data ? zframe_size(job->data) : 0;
+    /* the job keeps its frame until it is handed back: no copy */
+    vl_store_batch_put_entries_ref(t->batch, t->store, job->ls_id, job->llsn_begin, job->n,
+                                   job->sizes, job->data ? zframe_data(job->data) : NULL, bytes);
+    for (uint32_t i = 0; i < job->nbids; i++) {
+        vl_batch_id_t id;
+        vl_wire_bid(job->bids, i, &id);
+        if (id.client_id != 0)
+            vl_store_batch_put_bid(t->batch, job->ls_id, &id);
+    }
+    st->topic_id = job->topic_id;
+    st->llsn_end = llsn - 1;
+    st->bytes_end += bytes;
+    return job->sync;
+}
+
+/*  s_apply of a COMMIT: a commit range. */
+static bool s_apply_commit(s_thread_t *t, vl_writer_job_t *job, vl_store_state_t *st)
+{
+    const vl_store_range_t *r = &job->range;
+    /* A range begins at applied + 1, except the one that holds the
+       base of a replica started from a base (VL_WRITER_BASE): the
+       base may lie inside a range, whose head was trimmed. */
+    uint64_t end = r->llsn_begin + r->count - 1;
+    if (r->count == 0 || r->llsn_begin > st->applied_llsn_end + 1 || end <= st->applied_llsn_end ||
+        end > st->llsn_end) {
+        s_job_fail(job, VL_EGAP,
+                   "ls=%u: commit of llsn=%llu+%llu does not fit applied end %llu / "
+                   "durable end %llu",
+                   job->ls_id, (unsigned long long)r->llsn_begin, (unsigned long long)r->count,
+                   (unsigned long long)st->applied_llsn_end, (unsigned long long)st->llsn_end);
+        return false;
+    }
+    vl_store_batch_put_range(t->batch, job->ls_id, r);
+    st->applied_llsn_end = end;
+    if (job->hwm > st->hwm)
+        st->hwm = job->hwm;
+    return false;
+}
+
+/*  s_apply of a TRIM: the deletion of what lies below the trim point. */
+static bool s_apply_trim(s_thread_t *t, vl_writer_job_t *job, vl_store_state_t *st)
+{
+    if (job->trim_glsn >= st->trim_glsn) {
+        int rc = vl_store_batch_trim(t->store, t->batch, job->ls_id, job->trim_glsn);
+        if (rc) {
+            s_job_fail(job, rc, "ls=%u: trim to glsn=%llu: %s", job->ls_id,
+                       (unsigned long long)job->trim_glsn, vl_store_errmsg());
+            return false;
+        }
+        st->trim_glsn = job->trim_glsn;
+    }
+    return false;
+}
+
+/*  s_apply of a TRUNCATE: the discard of entries past the sealed end. */
+static bool s_apply_truncate(s_thread_t *t, vl_writer_job_t *job, vl_store_state_t *st)
+{
+    if (st->applied_llsn_end > job->llsn_end) {
+        s_job_fail(job, VL_EINVAL,
+                   "ls=%u: cannot discard entries past the sealed end %llu: this replica "
+                   "stored commits up to %llu; the MR and the replica disagree, replace it",
+                   job->ls_id, (unsigned long long)job->llsn_end,
+                   (unsigned long long)st->applied_llsn_end);
+        return false;
+    }
+    if (st->llsn_end <= job->llsn_end)
+        return false; /* behind the sealed end: nothing to discard */
+    int rc = vl_store_batch_truncate(t->store, t->batch, job->ls_id, job->llsn_end);
+    if (rc) {
+        s_job_fail(job, rc, "ls=%u: discard past llsn=%llu: %s", job->ls_id,
+                   (unsigned long long)job->llsn_end, vl_store_errmsg());
+        return false;
+    }
+    st->llsn_end = job->llsn_end;
+    st->bytes_end = job->bytes_end;
+    /* durable before anyone hears the replica is in line */
+    return true;
+}
+
+/*  s_apply of a BASE: a replica that starts over at a base. */
+static bool s_apply_base(s_thread_t *t, vl_writer_job_t *job, vl_store_state_t *st)
+{
+    /* Entries 1..llsn_end are trimmed everywhere, and the replica
+       lacks some of them: it starts over just below the first entry
+       its sync source kept, as if it had held and trimmed them. What
+       it held below is deleted (all of it lies below the base). */
+    if (job->llsn_end <= st->llsn_end) {
+        s_job_fail(job, VL_EINVAL,
+                   "ls=%u: base at llsn=%llu is not past the replica's end %llu; nothing "
+                   "changed, sync again",
+                   job->ls_id, (unsigned long long)job->llsn_end, (unsigned long long)st->llsn_end);
+        return false;
+    }
+    vl_store_batch_delete_data(t->batch, job->ls_id);
+    st->topic_id = job->topic_id;
+    st->llsn_end = job->llsn_end;
+    st->bytes_end = job->bytes_end;
+    st->applied_llsn_end = job->llsn_end;
+    if (job->trim_glsn > st->trim_glsn)
+        st->trim_glsn = job->trim_glsn;
+    /* durable before the replica says it holds the base */
+    return true;
+}
+
 /*  Adds one job to the batch, or fails it alone. Returns true when the job
     needs an fsync. */
 static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
@@ -166,110 +284,16 @@ static bool s_apply(s_thread_t *t, vl_writer_job_t *job)
         return false;
     }
     switch (job->kind) {
-    case VL_WRITER_WRITE: {
-        if (job->llsn_begin != st->llsn_end + 1) {
-            s_job_fail(job, VL_EGAP,
-                       "ls=%u: write of llsn=%llu.. does not follow the durable end %llu "
-                       "(an earlier write failed); retry the append",
-                       job->ls_id, (unsigned long long)job->llsn_begin,
-                       (unsigned long long)st->llsn_end);
-            return false;
-        }
-        /* the whole job is one value: one key, whatever its entry count */
-        uint64_t llsn = job->llsn_begin + job->n;
-        uint64_t bytes = job->data ? zframe_size(job->data) : 0;
-        /* the job keeps its frame until it is handed back: no copy */
-        vl_store_batch_put_entries_ref(t->batch, t->store, job->ls_id, job->llsn_begin, job->n,
-                                       job->sizes, job->data ? zframe_data(job->data) : NULL,
-                                       bytes);
-        for (uint32_t i = 0; i < job->nbids; i++) {
-            vl_batch_id_t id;
-            vl_wire_bid(job->bids, i, &id);
-            if (id.client_id != 0)
-                vl_store_batch_put_bid(t->batch, job->ls_id, &id);
-        }
-        st->topic_id = job->topic_id;
-        st->llsn_end = llsn - 1;
-        st->bytes_end += bytes;
-        return job->sync;
-    }
-    case VL_WRITER_COMMIT: {
-        const vl_store_range_t *r = &job->range;
-        /* A range begins at applied + 1, except the one that holds the
-           base of a replica started from a base (VL_WRITER_BASE): the
-           base may lie inside a range, whose head was trimmed. */
-        uint64_t end = r->llsn_begin + r->count - 1;
-        if (r->count == 0 || r->llsn_begin > st->applied_llsn_end + 1 ||
-            end <= st->applied_llsn_end || end > st->llsn_end) {
-            s_job_fail(job, VL_EGAP,
-                       "ls=%u: commit of llsn=%llu+%llu does not fit applied end %llu / "
-                       "durable end %llu",
-                       job->ls_id, (unsigned long long)r->llsn_begin, (unsigned long long)r->count,
-                       (unsigned long long)st->applied_llsn_end, (unsigned long long)st->llsn_end);
-            return false;
-        }
-        vl_store_batch_put_range(t->batch, job->ls_id, r);
-        st->applied_llsn_end = end;
-        if (job->hwm > st->hwm)
-            st->hwm = job->hwm;
-        return false;
-    }
+    case VL_WRITER_WRITE:
+        return s_apply_write(t, job, st);
+    case VL_WRITER_COMMIT:
+        return s_apply_commit(t, job, st);
     case VL_WRITER_TRIM:
-        if (job->trim_glsn >= st->trim_glsn) {
-            int rc = vl_store_batch_trim(t->store, t->batch, job->ls_id, job->trim_glsn);
-            if (rc) {
-                s_job_fail(job, rc, "ls=%u: trim to glsn=%llu: %s", job->ls_id,
-                           (unsigned long long)job->trim_glsn, vl_store_errmsg());
-                return false;
-            }
-            st->trim_glsn = job->trim_glsn;
-        }
-        return false;
+        return s_apply_trim(t, job, st);
     case VL_WRITER_TRUNCATE:
-        if (st->applied_llsn_end > job->llsn_end) {
-            s_job_fail(job, VL_EINVAL,
-                       "ls=%u: cannot discard entries past the sealed end %llu: this replica "
-                       "stored commits up to %llu; the MR and the replica disagree, replace it",
-                       job->ls_id, (unsigned long long)job->llsn_end,
-                       (unsigned long long)st->applied_llsn_end);
-            return false;
-        }
-        if (st->llsn_end <= job->llsn_end)
-            return false; /* behind the sealed end: nothing to discard */
-        {
-            int rc = vl_store_batch_truncate(t->store, t->batch, job->ls_id, job->llsn_end);
-            if (rc) {
-                s_job_fail(job, rc, "ls=%u: discard past llsn=%llu: %s", job->ls_id,
-                           (unsigned long long)job->llsn_end, vl_store_errmsg());
-                return false;
-            }
-        }
-        st->llsn_end = job->llsn_end;
-        st->bytes_end = job->bytes_end;
-        /* durable before anyone hears the replica is in line */
-        return true;
+        return s_apply_truncate(t, job, st);
     case VL_WRITER_BASE:
-        /* Entries 1..llsn_end are trimmed everywhere, and the replica
-           lacks some of them: it starts over just below the first entry
-           its sync source kept, as if it had held and trimmed them. What
-           it held below is deleted (all of it lies below the base). */
-        if (job->llsn_end <= st->llsn_end) {
-            s_job_fail(job, VL_EINVAL,
-                       "ls=%u: base at llsn=%llu is not past the replica's end %llu; nothing "
-                       "changed, sync again",
-                       job->ls_id, (unsigned long long)job->llsn_end,
-                       (unsigned long long)st->llsn_end);
-            return false;
-        }
-        vl_store_batch_delete_data(t->batch, job->ls_id);
-        st->topic_id = job->topic_id;
-        st->llsn_end = job->llsn_end;
-        st->bytes_end = job->bytes_end;
-        st->applied_llsn_end = job->llsn_end;
-        if (job->trim_glsn > st->trim_glsn)
-            st->trim_glsn = job->trim_glsn;
-        /* durable before the replica says it holds the base */
-        return true;
+        return s_apply_base(t, job, st);
     case VL_WRITER_DELETE:
         vl_store_batch_delete_ls(t->batch, job->ls_id);
         memset(st, 0, sizeof *st);
