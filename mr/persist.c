@@ -31,56 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "persist.h"
-#include "util.h"
-
-#define S_FMT 1
-#define S_FMT_GROUP 2       /* a G value with varint items (S_FMT: fixed items) */
-#define S_CKPT_EVERY 64     /* groups of a topic between two checkpoints */
-#define S_GROUP_HDR 21      /* fmt u8, version u64, offset_begin u64, n u32 */
-#define S_GROUP_ITEM 28     /* format 1: ls u32, llsn_begin u64, count u64, bytes u64 */
-#define S_GROUP_ITEM_MAX 35 /* format 2: ls delta (5), llsn_begin, count, bytes (10 each) */
-#define S_CKPT_HDR 21       /* fmt u8, version u64, end_offset u64, n u32 */
-#define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
-
-/*  Groups written per topic since its last checkpoint (loop thread only). */
-typedef struct {
-    uint32_t topic_id, groups;
-} s_ckpt_count_t;
-
-struct vl_persist {
-    char *dir;
-    rocksdb_t *db;
-    rocksdb_options_t *options;
-    rocksdb_writeoptions_t *wsync, *wnosync;
-    rocksdb_readoptions_t *ropts;
-    s_ckpt_count_t *ckpt;
-    size_t nckpt;
-    uint8_t *gbuf; /* a G value being built (loop thread only) */
-    size_t gcap;
-};
+#include "persist_i.h"
 
 /*  A round's write, built on the loop thread, written on the writer's. */
 struct vl_persist_batch {
     rocksdb_writebatch_t *b;
 };
-
-/*  ---- keys ---------------------------------------------------------------- */
-
-static size_t s_key32(char *k, char prefix, uint32_t id)
-{
-    k[0] = prefix;
-    vl_put_be32((uint8_t *)k + 1, id);
-    return 5;
-}
-
-static size_t s_key32_64(char *k, char prefix, uint32_t id, uint64_t n)
-{
-    k[0] = prefix;
-    vl_put_be32((uint8_t *)k + 1, id);
-    vl_put_be64((uint8_t *)k + 5, n);
-    return 13;
-}
 
 /*  ---- lifecycle ------------------------------------------------------------ */
 
@@ -289,192 +245,7 @@ static int s_decode_range(const char *key, size_t klen, const char *val, size_t 
     return r.err || out->item.count == 0 ? VL_ESTORE : 0;
 }
 
-/*  ---- groups and checkpoints ------------------------------------------------- */
-
-/*  One G record, parsed in place: items stay in the value's bytes.
-
-    Format 1 (S_FMT) has fixed 28-byte items. Format 2 (S_FMT_GROUP, what
-    rounds write) has varint (LEB128) items: ls as the difference from the
-    item before (modulo 2^32; items are in id order, so usually 1), then
-    llsn_begin, count and bytes. A round of 1,000 log streams that each
-    gained a few entries is then about 8 bytes an item instead of 28, and
-    the value's bytes are most of what the MR's writer and RocksDB's
-    compactions spend their CPU on (the WAL's checksums, copies and
-    writes, snappy): at 1,000 log streams and 2,000 rounds a second, 56
-    MB/s of G values in format 1. Both formats are read. */
-typedef struct {
-    uint32_t topic_id, n;
-    uint8_t fmt;
-    uint64_t glsn_begin, offset_begin, version;
-    uint64_t hwm, end_offset; /* the topic's ends after the group */
-    const uint8_t *items, *items_end;
-} s_group_t;
-
-typedef struct {
-    uint32_t ls_id;
-    uint64_t llsn_begin, count, bytes;
-} s_gitem_t;
-
-/*  A walk over a group's items. */
-typedef struct {
-    const uint8_t *p, *end;
-    uint8_t fmt;
-    uint32_t ls_id; /* the item before's (format 2 deltas) */
-} s_gcur_t;
-
-static size_t s_varint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/*  Reads a varint from [*p, end); false when it runs past end or past 64
-    bits. */
-static bool s_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        if (shift == 63 && b > 1)
-            return false;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return true;
-        }
-    }
-    return false;
-}
-
-static void s_group_begin(const s_group_t *g, s_gcur_t *cur)
-{
-    cur->p = g->items;
-    cur->end = g->items_end;
-    cur->fmt = g->fmt;
-    cur->ls_id = 0;
-}
-
-/*  The next item; false when the bytes run out or do not make one. */
-static bool s_group_next(s_gcur_t *cur, s_gitem_t *it)
-{
-    if (cur->fmt == S_FMT) {
-        if (cur->end - cur->p < S_GROUP_ITEM)
-            return false;
-        it->ls_id = vl_get_le32(cur->p);
-        it->llsn_begin = vl_get_le64(cur->p + 4);
-        it->count = vl_get_le64(cur->p + 12);
-        it->bytes = vl_get_le64(cur->p + 20);
-        cur->p += S_GROUP_ITEM;
-        return true;
-    }
-    uint64_t delta;
-    if (!s_varint_get(&cur->p, cur->end, &delta) || delta > UINT32_MAX ||
-        !s_varint_get(&cur->p, cur->end, &it->llsn_begin) ||
-        !s_varint_get(&cur->p, cur->end, &it->count) ||
-        !s_varint_get(&cur->p, cur->end, &it->bytes))
-        return false;
-    cur->ls_id += (uint32_t)delta;
-    it->ls_id = cur->ls_id;
-    return true;
-}
-
-static int s_group_parse(const char *key, size_t klen, const char *val, size_t vlen, s_group_t *g)
-{
-    const uint8_t *v = (const uint8_t *)val;
-    if (klen != 13 || key[0] != 'G' || vlen < S_GROUP_HDR || (v[0] != S_FMT && v[0] != S_FMT_GROUP))
-        return VL_ESTORE;
-    g->fmt = v[0];
-    g->topic_id = vl_get_be32((const uint8_t *)key + 1);
-    g->glsn_begin = vl_get_be64((const uint8_t *)key + 5);
-    g->version = vl_get_le64(v + 1);
-    g->offset_begin = vl_get_le64(v + 9);
-    g->n = vl_get_le32(v + 17);
-    g->items = v + S_GROUP_HDR;
-    g->items_end = v + vlen;
-    if (g->n == 0 || g->glsn_begin == 0)
-        return VL_ESTORE;
-    /* exactly n items that fill the value, every count at least 1, no
-       sum overflowing: the walks that follow need not check again */
-    uint64_t glsn = g->glsn_begin, off = g->offset_begin;
-    s_gcur_t cur;
-    s_group_begin(g, &cur);
-    for (uint32_t i = 0; i < g->n; i++) {
-        s_gitem_t it;
-        if (!s_group_next(&cur, &it) || it.count == 0 || glsn + it.count < glsn ||
-            off + it.bytes < off || it.llsn_begin + it.count < it.llsn_begin)
-            return VL_ESTORE;
-        glsn += it.count;
-        off += it.bytes;
-    }
-    if (cur.p != cur.end)
-        return VL_ESTORE;
-    g->hwm = glsn - 1;
-    g->end_offset = off;
-    return 0;
-}
-
-/*  Item it of g as a range; glsn and offset are where it begins (the sums
-    of the items before it). */
-static void s_group_item(const s_group_t *g, const s_gitem_t *it, uint64_t glsn, uint64_t offset,
-                         vl_persist_range_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->item.topic_id = g->topic_id;
-    out->item.ls_id = it->ls_id;
-    out->item.llsn_begin = it->llsn_begin;
-    out->item.count = it->count;
-    out->item.bytes = it->bytes;
-    out->item.glsn_begin = glsn;
-    out->item.offset_begin = offset;
-    out->item.hwm = g->hwm;
-    out->item.end_offset = g->end_offset;
-    out->version = g->version;
-}
-
-/*  One K record, parsed in place. */
-typedef struct {
-    uint64_t hwm, version, end_offset;
-    uint32_t n;
-    const uint8_t *ends; /* n * S_CKPT_ITEM bytes, by log stream id */
-} s_ckpt_t;
-
-static int s_ckpt_parse(const char *key, size_t klen, const char *val, size_t vlen, s_ckpt_t *c)
-{
-    const uint8_t *v = (const uint8_t *)val;
-    if (klen != 13 || key[0] != 'K' || vlen < S_CKPT_HDR || v[0] != S_FMT)
-        return VL_ESTORE;
-    c->hwm = vl_get_be64((const uint8_t *)key + 5);
-    c->version = vl_get_le64(v + 1);
-    c->end_offset = vl_get_le64(v + 9);
-    c->n = vl_get_le32(v + 17);
-    if ((vlen - S_CKPT_HDR) % S_CKPT_ITEM != 0 || (vlen - S_CKPT_HDR) / S_CKPT_ITEM != c->n)
-        return VL_ESTORE;
-    c->ends = v + S_CKPT_HDR;
-    return 0;
-}
-
-/*  The committed end of ls_id in checkpoint c (0: not there, i.e. the log
-    stream was added later and had nothing committed then). */
-static uint64_t s_ckpt_end(const s_ckpt_t *c, uint32_t ls_id)
-{
-    uint32_t lo = 0, hi = c->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t id = vl_get_le32(c->ends + (size_t)mid * S_CKPT_ITEM);
-        if (id == ls_id)
-            return vl_get_le64(c->ends + (size_t)mid * S_CKPT_ITEM + 4);
-        if (id < ls_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
+/*  ---- checkpoints due, history errors ---------------------------------------- */
 
 /*  Counts a group of topic_id; true when it is due a checkpoint. */
 static bool s_ckpt_due(vl_persist_t *self, uint32_t topic_id)
@@ -503,8 +274,8 @@ static void s_ckpt_set(vl_persist_t *self, uint32_t topic_id, uint32_t groups)
             self->ckpt[i].groups = groups;
 }
 
-static int s_iter_error(vl_persist_t *self, rocksdb_iterator_t *it, int rc, char *errbuf,
-                        size_t errbuf_size)
+int vl_persist_iter_error(vl_persist_t *self, rocksdb_iterator_t *it, int rc, char *errbuf,
+                          size_t errbuf_size)
 {
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
@@ -517,8 +288,8 @@ static int s_iter_error(vl_persist_t *self, rocksdb_iterator_t *it, int rc, char
     return rc;
 }
 
-static int s_corrupt(vl_persist_t *self, const char *what, uint32_t topic_id, char *errbuf,
-                     size_t errbuf_size)
+int vl_persist_corrupt(vl_persist_t *self, const char *what, uint32_t topic_id, char *errbuf,
+                       size_t errbuf_size)
 {
     snprintf(errbuf, errbuf_size,
              "the commit history in %s has a corrupt %s (topic %u); restore the data directory "
@@ -639,7 +410,7 @@ static int s_migrate(vl_persist_t *self, char *errbuf, size_t errbuf_size)
         any = klen > 0 && key[0] == 'C';
     }
     if (!any) {
-        int rc = s_iter_error(self, it, 0, errbuf, errbuf_size);
+        int rc = vl_persist_iter_error(self, it, 0, errbuf, errbuf_size);
         rocksdb_iter_destroy(it);
         return rc;
     }
@@ -656,8 +427,8 @@ static int s_migrate(vl_persist_t *self, char *errbuf, size_t errbuf_size)
         const char *val = rocksdb_iter_value(it, &vlen);
         vl_persist_range_t r;
         if (s_decode_range(key, klen, val, vlen, &r) != 0) {
-            rc = s_corrupt(self, "commit range", vl_get_be32((const uint8_t *)key + 1), errbuf,
-                           errbuf_size);
+            rc = vl_persist_corrupt(self, "commit range", vl_get_be32((const uint8_t *)key + 1),
+                                    errbuf, errbuf_size);
             break;
         }
         v.len = 0;
@@ -678,7 +449,7 @@ static int s_migrate(vl_persist_t *self, char *errbuf, size_t errbuf_size)
         }
     }
     vl_wbuf_free(&v);
-    rc = s_iter_error(self, it, rc, errbuf, errbuf_size);
+    rc = vl_persist_iter_error(self, it, rc, errbuf, errbuf_size);
     rocksdb_iter_destroy(it);
     if (rc != 0) {
         rocksdb_writebatch_destroy(b);
@@ -707,8 +478,8 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
         const char *val = rocksdb_iter_value(it, &vlen);
         s_ckpt_t c;
         if (klen == 13 && memcmp(key, k, 5) == 0) {
-            if (s_ckpt_parse(key, klen, val, vlen, &c) != 0)
-                rc = s_corrupt(self, "checkpoint", t->id, errbuf, errbuf_size);
+            if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0)
+                rc = vl_persist_corrupt(self, "checkpoint", t->id, errbuf, errbuf_size);
             else if (c.hwm > t->hwm) {
                 for (uint32_t i = 0; i < c.n; i++) {
                     const uint8_t *e = c.ends + (size_t)i * S_CKPT_ITEM;
@@ -737,19 +508,21 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
         const char *val = rocksdb_iter_value(it, &vlen);
         s_group_t g;
         /* every round continues its topic exactly where the last ended */
-        if (s_group_parse(key, klen, val, vlen, &g) != 0 || g.glsn_begin != t->hwm + 1 ||
+        if (vl_persist_group_parse(key, klen, val, vlen, &g) != 0 || g.glsn_begin != t->hwm + 1 ||
             g.offset_begin != t->end_offset) {
-            rc = s_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
+            rc = vl_persist_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
             break;
         }
         s_gcur_t cur;
         s_group_begin(&g, &cur);
         for (uint32_t i = 0; i < g.n && rc == 0; i++) {
-            s_gitem_t item;
+            /* initialized only for the compiler, which no longer sees the
+               parse (group.c) that makes the next line succeed */
+            s_gitem_t item = {0};
             s_group_next(&cur, &item); /* cannot fail: parsed */
             vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(state, item.ls_id);
             if (!ls || ls->topic_id != t->id || item.llsn_begin != ls->committed_llsn_end + 1) {
-                rc = s_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
+                rc = vl_persist_corrupt(self, "commit group", t->id, errbuf, errbuf_size);
                 break;
             }
             ls->committed_llsn_end += item.count;
@@ -761,7 +534,7 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
             *version_p = g.version;
         groups++;
     }
-    rc = s_iter_error(self, it, rc, errbuf, errbuf_size);
+    rc = vl_persist_iter_error(self, it, rc, errbuf, errbuf_size);
     rocksdb_iter_destroy(it);
     /* the next checkpoint comes S_CKPT_EVERY groups after the last one */
     s_ckpt_set(self, t->id, groups % S_CKPT_EVERY);
@@ -959,154 +732,4 @@ int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_co
         return 0;
     vl_persist_batch_t *batch = vl_persist_commit_batch(self, state, round);
     return vl_persist_write(self, &batch, true, errbuf, errbuf_size);
-}
-
-/*  ---- history ---------------------------------------------------------------- */
-
-/*  Where to start looking for the range of ls_id holding llsn: just after
-    the last checkpoint of topic_id in which ls_id had not committed llsn
-    yet (0: from the beginning). Committed ends only grow along a topic's
-    history, so this is a binary search over the checkpoints' GLSNs: about
-    64 seeks whatever the length of the history. */
-static int s_ckpt_before(vl_persist_t *self, rocksdb_iterator_t *it, uint32_t topic_id,
-                         uint32_t ls_id, uint64_t llsn, uint64_t *start_p, char *errbuf,
-                         size_t errbuf_size)
-{
-    uint64_t lo = 0, hi = UINT64_MAX;
-    *start_p = 0;
-    char k[16];
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        size_t kl = s_key32_64(k, 'K', topic_id, mid);
-        rocksdb_iter_seek(it, k, kl);
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
-        if (!key || klen != 13 || memcmp(key, k, 5) != 0) {
-            hi = mid; /* no checkpoint at or after mid */
-            continue;
-        }
-        s_ckpt_t c;
-        const char *val = rocksdb_iter_value(it, &vlen);
-        if (s_ckpt_parse(key, klen, val, vlen, &c) != 0)
-            return s_corrupt(self, "checkpoint", topic_id, errbuf, errbuf_size);
-        if (s_ckpt_end(&c, ls_id) < llsn) {
-            *start_p = c.hwm + 1;
-            if (c.hwm == UINT64_MAX)
-                break;
-            lo = c.hwm + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return s_iter_error(self, it, 0, errbuf, errbuf_size);
-}
-
-int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uint64_t llsn_from,
-                      vl_persist_range_t *out, size_t max, size_t *n_p, char *errbuf,
-                      size_t errbuf_size)
-{
-    *n_p = 0;
-    if (max == 0)
-        return 0;
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
-    uint64_t next = llsn_from ? llsn_from : 1, start;
-    int rc = s_ckpt_before(self, it, topic_id, ls_id, next, &start, errbuf, errbuf_size);
-    char k[16];
-    size_t kl = s_key32_64(k, 'G', topic_id, start);
-    if (rc == 0)
-        rocksdb_iter_seek(it, k, kl);
-    /* A log stream that advances in every round is in every group; one that
-       advances rarely may be missing from long runs of them: after twice
-       the groups between two checkpoints without it, jump ahead with the
-       checkpoints instead of reading on. */
-    int miss = 0;
-    bool jumped_last = false;
-    while (rc == 0 && rocksdb_iter_valid(it) && *n_p < max) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (klen != 13 || memcmp(key, k, 5) != 0)
-            break;
-        const char *val = rocksdb_iter_value(it, &vlen);
-        s_group_t g;
-        if (s_group_parse(key, klen, val, vlen, &g) != 0) {
-            rc = s_corrupt(self, "commit group", topic_id, errbuf, errbuf_size);
-            break;
-        }
-        bool found = false;
-        uint64_t glsn = g.glsn_begin, off = g.offset_begin;
-        s_gcur_t cur;
-        s_group_begin(&g, &cur);
-        for (uint32_t i = 0; i < g.n; i++) {
-            s_gitem_t item;
-            s_group_next(&cur, &item); /* cannot fail: parsed */
-            if (item.ls_id == ls_id && item.llsn_begin + item.count - 1 >= next) {
-                s_group_item(&g, &item, glsn, off, &out[(*n_p)++]);
-                next = item.llsn_begin + item.count;
-                found = true;
-                break; /* one range per log stream per round */
-            }
-            glsn += item.count;
-            off += item.bytes;
-        }
-        if (found) {
-            miss = 0;
-        } else if (++miss > 2 * S_CKPT_EVERY && !jumped_last) {
-            rc = s_ckpt_before(self, it, topic_id, ls_id, next, &start, errbuf, errbuf_size);
-            if (rc != 0)
-                break;
-            miss = 0;
-            if (start > g.glsn_begin) {
-                kl = s_key32_64(k, 'G', topic_id, start);
-                rocksdb_iter_seek(it, k, kl);
-                continue;
-            }
-            jumped_last = true; /* past the last checkpoint: read on to the end */
-            kl = s_key32_64(k, 'G', topic_id, g.glsn_begin);
-            rocksdb_iter_seek(it, k, kl);
-        }
-        rocksdb_iter_next(it);
-    }
-    rc = s_iter_error(self, it, rc, errbuf, errbuf_size);
-    rocksdb_iter_destroy(it);
-    return rc;
-}
-
-int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
-                        vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size)
-{
-    *found_p = false;
-    char k[16];
-    size_t kl = s_key32_64(k, 'G', topic_id, glsn);
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
-    rocksdb_iter_seek_for_prev(it, k, kl);
-    int rc = 0;
-    if (rocksdb_iter_valid(it)) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        const char *val = rocksdb_iter_value(it, &vlen);
-        s_group_t g;
-        if (klen == 13 && memcmp(key, k, 5) == 0) {
-            if (s_group_parse(key, klen, val, vlen, &g) != 0) {
-                rc = s_corrupt(self, "commit group", topic_id, errbuf, errbuf_size);
-            } else if (glsn <= g.hwm) {
-                uint64_t at = g.glsn_begin, off = g.offset_begin;
-                s_gcur_t cur;
-                s_group_begin(&g, &cur);
-                for (uint32_t i = 0; i < g.n; i++) {
-                    s_gitem_t item;
-                    s_group_next(&cur, &item); /* cannot fail: parsed */
-                    if (glsn - at < item.count) {
-                        s_group_item(&g, &item, at, off, out);
-                        *found_p = true;
-                        break;
-                    }
-                    at += item.count;
-                    off += item.bytes;
-                }
-            }
-        }
-    }
-    rc = s_iter_error(self, it, rc, errbuf, errbuf_size);
-    rocksdb_iter_destroy(it);
-    return rc;
 }
