@@ -4,7 +4,7 @@
     the --config file and --help), sets up logging, starts the server actor and waits for
    SIGINT/SIGTERM, which it turns into the actor's $TERM so that the store is closed cleanly.
     Everything else lives in server.c (with admin.c and round.c), state.c
-    and persist.c.
+    and persist.c (with group.c and history.c).
 */
 #include <czmq.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*  test_mrstate.c - the MR's commit rule, placement, trim checks, and the
-    persist round trip (mr/state.c, mr/persist.c). */
+    persist round trip (mr/state.c, mr/persist.c, mr/group.c, mr/history.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
