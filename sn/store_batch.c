@@ -14,16 +14,6 @@
 #include "util.h"
 #include "vlog.h"
 
-static void s_state_encode(const vl_store_state_t *s, uint8_t *v)
-{
-    vl_put_be32(v, s->topic_id);
-    vl_put_be64(v + 4, s->llsn_end);
-    vl_put_be64(v + 12, s->bytes_end);
-    vl_put_be64(v + 20, s->applied_llsn_end);
-    vl_put_be64(v + 28, s->hwm);
-    vl_put_be64(v + 36, s->trim_glsn);
-}
-
 /*  ---- batches ---------------------------------------------------------- */
 
 vl_store_batch_t *vl_store_batch_new(void)
@@ -128,6 +118,17 @@ void vl_store_batch_put_entry(vl_store_batch_t *self, vl_store_t *store, uint32_
     vl_put_le32(size, (uint32_t)len);
     vl_store_batch_put_entries(self, store, ls_id, llsn, 1, size, data, len);
 }
+
+static void s_state_encode(const vl_store_state_t *s, uint8_t *v)
+{
+    vl_put_be32(v, s->topic_id);
+    vl_put_be64(v + 4, s->llsn_end);
+    vl_put_be64(v + 12, s->bytes_end);
+    vl_put_be64(v + 20, s->applied_llsn_end);
+    vl_put_be64(v + 28, s->hwm);
+    vl_put_be64(v + 36, s->trim_glsn);
+}
+
 void vl_store_batch_put_state(vl_store_batch_t *self, const vl_store_state_t *state)
 {
     uint8_t k[S_KEY_LS], v[S_STATE_LEN];
