@@ -1,0 +1,165 @@
+/*  store_gc.c - cleaning the entry log (vl_store_gc_*).
+
+    The log (vlog.c) removes segments when told to; which ones may go is
+    decided here, from the 'd' values in RocksDB: after a write that
+    deleted (a trim, a truncation, a dropped log stream), in the writer
+    thread.
+*/
+#include "log.h"
+#include "store.h"
+#include "store_i.h"
+#include "util.h"
+#include "vlog.h"
+
+/*  Removes the segments nothing needs any more: below the oldest one a
+    stored batch refers to (per log stream, its first batch is its oldest)
+    and, after a flush, below the one written. Runs in the writer thread.
+    False when it could not look, or batches from before the entry log
+    (format 2) keep every segment. */
+static bool s_log_drop(vl_store_t *self)
+{
+    if (vl_vlog_nsegs(self->vlog) < 2)
+        return true;
+    uint32_t keep = vl_vlog_last_id(self->vlog);
+    bool legacy = false;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', 0, 0);
+    for (rocksdb_iter_seek(it, (const char *)k, sizeof k); rocksdb_iter_valid(it);) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
+        if (vlen >= S_SBAT_HDR && v[0] == 'S') {
+            uint32_t seg = vl_get_be32((const uint8_t *)v + 5);
+            if (seg < keep)
+                keep = seg;
+        } else {
+            keep = 0; /* a batch from before the entry log: keep everything */
+            legacy = true;
+        }
+        if (ls == UINT32_MAX || keep <= vl_vlog_first_id(self->vlog))
+            break;
+        s_key(k, 'd', ls + 1, 0);
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    if (err) {
+        vl_log(LOG_WARNING, "store: entry log cleanup: %s", err);
+        rocksdb_free(err);
+        return false;
+    }
+    if (keep <= vl_vlog_first_id(self->vlog))
+        return !legacy;
+    if (!vl_vlog_drop(self->vlog, keep))
+        return false;
+    return !legacy;
+}
+
+/*  Walks every log stream whose oldest batch lies in segment seg (a log
+    stream's batches are in segment order, so that is its first one): adds
+    the bytes of all its batches to *live_p, stopping once that passes
+    limit; with b, also puts all of them again into b, their bytes to be
+    copied to the end of the log. A log stream moves whole, so its batches
+    stay in segment order. */
+static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *live_p,
+                      vl_store_batch_t *b)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'd', 0, 0);
+    rocksdb_iter_seek(it, (const char *)k, sizeof k);
+    int rc = 0;
+    bool moving = false; /* walking a log stream whose first batch is in seg */
+    while (rocksdb_iter_valid(it) && *live_p <= limit) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != S_KEY_LEN || key[0] != 'd')
+            break;
+        uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        s_bat_t bat;
+        if (!vl_store_read_bat_decode(self, key, klen, v, vlen, ls, &bat)) {
+            vl_store_seterr(
+                "ls=%u: a stored batch is malformed or refers to bytes the entry log does "
+                "not hold (the data directory is damaged; replace this replica)",
+                ls);
+            rc = VL_ESTORE;
+            break;
+        }
+        if (!moving && (!bat.logged || bat.seg != seg)) {
+            /* its first batch is elsewhere: the next log stream */
+            if (ls == UINT32_MAX)
+                break;
+            s_key(k, 'd', ls + 1, 0);
+            rocksdb_iter_seek(it, (const char *)k, sizeof k);
+            continue;
+        }
+        moving = true;
+        *live_p += bat.dlen;
+        if (b && bat.logged && !s_bat_check(&bat)) {
+            vl_store_seterr("ls=%u: the stored entries llsn=%llu.. fail their checksum (the data "
+                            "directory is damaged; replace this replica)",
+                            ls, (unsigned long long)bat.start);
+            rc = VL_ESTORE;
+            break;
+        }
+        if (b && bat.logged)
+            vl_store_batch_put_entries_ref(b, self, ls, bat.start, bat.n, bat.sizes, bat.data,
+                                           bat.dlen);
+        rocksdb_iter_next(it);
+        /* the next key: still this log stream, or the first of another */
+        if (rocksdb_iter_valid(it)) {
+            const char *nk = rocksdb_iter_key(it, &klen);
+            if (klen != S_KEY_LEN || nk[0] != 'd' || vl_get_be32((const uint8_t *)nk + 1) != ls)
+                moving = false;
+        }
+    }
+    return vl_store_iter_done(it, rc, "walk an entry log segment");
+}
+
+/*  Frees what trims and deletions left: segments nothing refers to go
+    (s_log_drop); then, while the oldest segment is kept by log streams
+    that hold little (a quarter of a segment or less in all: one trimmed
+    less often than the others, a quiet topic), those log streams are
+    copied whole to the end of the log so that it can go too. At most
+    S_GC_MOVES segments per call: this runs in the writer thread, appends
+    wait meanwhile. */
+#define S_GC_MOVES 4
+void vl_store_gc_run(vl_store_t *self)
+{
+    for (int i = 0;; i++) {
+        if (!s_log_drop(self) || i == S_GC_MOVES || vl_vlog_nsegs(self->vlog) < 2)
+            return;
+        /* the copy must not start a segment while the read lock is held */
+        if (vl_vlog_rotate_full(self->vlog) != 0)
+            return;
+        uint32_t seg = vl_vlog_first_id(self->vlog);
+        uint64_t live = 0, limit = vl_vlog_first_size(self->vlog) / 4;
+        vl_vlog_rdlock(self->vlog);
+        int rc = s_seg_walk(self, seg, limit, &live, NULL);
+        vl_vlog_unlock(self->vlog);
+        if (rc || live > limit)
+            return;
+        vl_store_batch_t *b = vl_store_batch_new();
+        live = 0;
+        vl_vlog_rdlock(self->vlog);
+        rc = s_seg_walk(self, seg, limit, &live, b);
+        vl_vlog_unlock(self->vlog);
+        /* seg stays mapped until s_log_drop: b's bytes point into it */
+        if (!rc)
+            rc = vl_store_log_write(self, b, true);
+        vl_store_batch_destroy(&b);
+        if (rc) {
+            vl_log(LOG_WARNING, "store: moving the live entries out of segment %u: %s", seg,
+                   vl_store_errmsg());
+            return;
+        }
+        vl_log(LOG_INFO, "store: moved %llu live bytes out of entry log segment %u to free it",
+               (unsigned long long)live, seg);
+    }
+}
