@@ -4,7 +4,7 @@
     table) and checksums them in software with Debian's build: for 4 KiB
     entries that bound appends at a third of the disk. So the entries go
     once to an append-only log of our own, in DIR/vlog/NNNNNNNNNN.vlog, and
-    RocksDB keeps only where they are ('S' values, see store.c), with its
+    RocksDB keeps only where they are ('S' values, see store_i.h), with its
     WAL off:
 
     - Every store write is one record: header (magic "VLR1", CRC-32C of the
@@ -24,7 +24,7 @@
       which also starts a RocksDB flush, so a restart replays about one
       segment at most. A segment goes once no 'd' value refers to it and a
       flush made its records unnecessary for replay (vl_vlog_drop, called
-      by the store's s_log_gc after trims and deletions).
+      by vl_store_gc_run in store_gc.c after trims and deletions).
     - Readers see the segments through read-only shared mappings (the page
       cache, no copy); seglock keeps a segment mapped while a cursor may
       point into it.
