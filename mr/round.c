@@ -2,7 +2,7 @@
     thread that makes them durable, and the resends of history to replicas
     behind.
 
-    Commit rounds are written by a writer thread (STYLE: handlers never
+    Commit rounds are written by a writer thread (handlers never
     block on disk), and pipelined: the loop computes round N, builds its
     write, applies it in memory and hands the write to the writer; the
     next tick may compute N+1 from that state while N is being synced. The
