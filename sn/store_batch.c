@@ -170,6 +170,22 @@ static void s_delete_range(vl_store_batch_t *self, char prefix, uint32_t ls, uin
     rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e, sizeof e);
 }
 
+/*  Deletes keys prefix ls from..the end of the log stream: the range ends
+    at the next log stream's first key, which the u64 part cannot reach, so
+    it also covers key UINT64_MAX. */
+static void s_delete_rest(vl_store_batch_t *self, char prefix, uint32_t ls, uint64_t from)
+{
+    uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
+    s_key(b, prefix, ls, from);
+    if (ls == UINT32_MAX) {
+        e[0] = (uint8_t)(prefix + 1);
+        memset(e + 1, 0, S_KEY_LEN - 1);
+    } else
+        s_key(e, prefix, ls + 1, 0);
+    self->deletes = true;
+    rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e, sizeof e);
+}
+
 void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint64_t llsn_from,
                                    uint64_t llsn_to)
 {
@@ -182,18 +198,7 @@ void vl_store_batch_delete_entries(vl_store_batch_t *self, uint32_t ls_id, uint6
             s_delete_range(self, prefixes[i], ls_id, llsn_from, llsn_to + 1);
             continue;
         }
-        /* [from, end of the ls): the u64 part cannot reach the next ls */
-        uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
-        s_key(b, prefixes[i], ls_id, llsn_from);
-        if (ls_id == UINT32_MAX) {
-            e[0] = (uint8_t)(prefixes[i] + 1);
-            memset(e + 1, 0, S_KEY_LEN - 1);
-        } else
-            s_key(e, prefixes[i], ls_id + 1, 0);
-        self->deletes = true;
-        self->deletes = true;
-        rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
-                                        sizeof e);
+        s_delete_rest(self, prefixes[i], ls_id, llsn_from);
     }
 }
 
@@ -245,21 +250,8 @@ void vl_store_batch_delete_ls(vl_store_batch_t *self, uint32_t ls_id)
 void vl_store_batch_delete_data(vl_store_batch_t *self, uint32_t ls_id)
 {
     static const char prefixes[] = {'d', 'c', 'o', 'b'};
-    for (size_t i = 0; i < sizeof prefixes; i++) {
-        /* [prefix ls 0, prefix ls+1 0): the u64 part cannot reach the end
-           key of ls, so the range also covers key UINT64_MAX. */
-        uint8_t b[S_KEY_LEN], e[S_KEY_LEN];
-        s_key(b, prefixes[i], ls_id, 0);
-        if (ls_id == UINT32_MAX) {
-            e[0] = (uint8_t)(prefixes[i] + 1);
-            memset(e + 1, 0, S_KEY_LEN - 1);
-        } else
-            s_key(e, prefixes[i], ls_id + 1, 0);
-        self->deletes = true;
-        self->deletes = true;
-        rocksdb_writebatch_delete_range(self->wb, (const char *)b, sizeof b, (const char *)e,
-                                        sizeof e);
-    }
+    for (size_t i = 0; i < sizeof prefixes; i++)
+        s_delete_rest(self, prefixes[i], ls_id, 0);
 }
 
 int vl_store_batch_trim(vl_store_t *self, vl_store_batch_t *batch, uint32_t ls_id,

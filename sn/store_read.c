@@ -231,12 +231,19 @@ int vl_store_sum_sizes(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, ui
     *sum_p = sum;
     return vl_store_read_done(&c, rc, "sum entry sizes");
 }
-int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
+/*  Reads into r the commit range of ls_id found from glsn: at or below it
+    (back true: seek_for_prev) or at or above it (back false: seek).
+    VL_ERANGE when there is none. */
+static int s_seek_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, bool back,
+                        vl_store_range_t *r, const char *what)
 {
     uint8_t k[S_KEY_LEN];
     s_key(k, 'c', ls_id, glsn);
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
-    rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+    if (back)
+        rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+    else
+        rocksdb_iter_seek(it, (const char *)k, sizeof k);
     int rc = VL_ERANGE;
     if (rocksdb_iter_valid(it)) {
         size_t klen, vlen;
@@ -246,29 +253,21 @@ int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_stor
             rc = s_range_decode(key, v, vlen, r);
         }
     }
-    if (rc == VL_ERANGE)
+    if (rc == VL_ERANGE && back)
         vl_store_seterr("ls=%u: no commit range at or below glsn=%llu", ls_id,
                         (unsigned long long)glsn);
-    return vl_store_iter_done(it, rc, "find commit range");
+    return vl_store_iter_done(it, rc, what);
+}
+
+int vl_store_find_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
+{
+    return s_seek_range(self, ls_id, glsn, true, r, "find commit range");
 }
 
 /*  Finds the first range with glsn_begin >= glsn. */
 static int s_next_range(vl_store_t *self, uint32_t ls_id, uint64_t glsn, vl_store_range_t *r)
 {
-    uint8_t k[S_KEY_LEN];
-    s_key(k, 'c', ls_id, glsn);
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
-    rocksdb_iter_seek(it, (const char *)k, sizeof k);
-    int rc = VL_ERANGE;
-    if (rocksdb_iter_valid(it)) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (s_key_is(key, klen, 'c', ls_id)) {
-            const char *v = rocksdb_iter_value(it, &vlen);
-            rc = s_range_decode(key, v, vlen, r);
-        }
-    }
-    return vl_store_iter_done(it, rc, "find next commit range");
+    return s_seek_range(self, ls_id, glsn, false, r, "find next commit range");
 }
 
 /*  Positions cur on the committed entry at or after cur->glsn. Returns
