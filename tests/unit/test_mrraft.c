@@ -129,6 +129,23 @@ static void s_assert_same(const tsm_t *a, const tsm_t *b)
     assert_int_equal(a->digest, b->digest);
 }
 
+/*  Nothing twice in a sequence. */
+static void s_assert_distinct(const tsm_t *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t j = i + 1; j < t->n; j++)
+            if (t->ids[i] == t->ids[j])
+                fail_msg("command %llu applied twice", (unsigned long long)t->ids[i]);
+}
+
+static bool s_has(const tsm_t *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->ids[i] == id)
+            return true;
+    return false;
+}
+
 /*  A command of len bytes (at least 8) starting with id. */
 static uint8_t *s_cmd(uint64_t id, size_t len)
 {
@@ -400,6 +417,499 @@ static void test_engine_bad_input(void **state)
     zloop_destroy(&loop);
 }
 
+
+/*  ---- the core on raft_fixture ---------------------------------------------- */
+
+#define FX_MAX 5
+
+/*  A fixture cluster, each server with a core and a recording state
+    machine. Dead servers are not polled (their process does not run). */
+typedef struct {
+    struct raft_fixture f;
+    unsigned n;
+    vl_mrraft_core_t core[FX_MAX];
+    tsm_t sm[FX_MAX];
+} fx_t;
+
+static void fx_init(fx_t *x, unsigned n, unsigned snapshot_threshold)
+{
+    memset(x, 0, sizeof *x);
+    x->n = n;
+    assert_int_equal(raft_fixture_initialize(&x->f), 0);
+    for (unsigned i = 0; i < n; i++) {
+        vl_mrraft_core_init(&x->core[i], i + 1, &s_tsm_ops, &x->sm[i]);
+        assert_int_equal(raft_fixture_grow(&x->f, &x->core[i].fsm), 0);
+        struct raft *r = raft_fixture_get(&x->f, i);
+        vl_mrraft_core_bind(&x->core[i], r);
+        if (snapshot_threshold) {
+            raft_set_snapshot_threshold(r, snapshot_threshold);
+            raft_set_snapshot_trailing(r, 2);
+        }
+    }
+}
+
+/*  Bootstraps every server with all as voters and starts them. */
+static void fx_start(fx_t *x)
+{
+    struct raft_configuration conf;
+    assert_int_equal(raft_fixture_configuration(&x->f, x->n, &conf), 0);
+    assert_int_equal(raft_fixture_bootstrap(&x->f, &conf), 0);
+    raft_configuration_close(&conf);
+    assert_int_equal(raft_fixture_start(&x->f), 0);
+}
+
+static void fx_fini(fx_t *x)
+{
+    for (unsigned i = 0; i < x->n; i++)
+        vl_mrraft_core_stop(&x->core[i]);
+    raft_fixture_close(&x->f);
+    for (unsigned i = 0; i < x->n; i++) {
+        vl_mrraft_core_fini(&x->core[i]);
+        tsm_fini(&x->sm[i]);
+    }
+}
+
+static void fx_step(fx_t *x)
+{
+    raft_fixture_step(&x->f);
+    for (unsigned i = 0; i < x->n; i++)
+        if (raft_fixture_alive(&x->f, i))
+            vl_mrraft_core_poll(&x->core[i]);
+}
+
+typedef bool(fx_pred_fn)(fx_t *x, void *arg);
+
+/*  Steps until pred holds (true) or max_ms of fixture time passed. */
+static bool fx_until(fx_t *x, fx_pred_fn *pred, void *arg, unsigned max_ms)
+{
+    raft_time end = raft_fixture_time(&x->f) + max_ms;
+    while (!pred(x, arg)) {
+        if (raft_fixture_time(&x->f) > end)
+            return false;
+        fx_step(x);
+    }
+    return true;
+}
+
+/*  The live server whose core reports LEADER, or -1. */
+static int fx_leader(fx_t *x)
+{
+    for (unsigned i = 0; i < x->n; i++)
+        if (raft_fixture_alive(&x->f, i) && vl_mrraft_core_role(&x->core[i]) == VL_MRRAFT_LEADER)
+            return (int)i;
+    return -1;
+}
+
+static bool p_leader(fx_t *x, void *arg)
+{
+    int *not = arg;
+    int l = fx_leader(x);
+    return l >= 0 && (!not || l != *not);
+}
+
+typedef struct {
+    raft_index index;
+    int except; /* a server not to wait for (cut off), or -1 */
+} fx_applied_t;
+
+/*  Every live server (but except) applied index. */
+static bool p_applied(fx_t *x, void *arg)
+{
+    fx_applied_t *a = arg;
+    for (unsigned i = 0; i < x->n; i++)
+        if ((int)i != a->except && raft_fixture_alive(&x->f, i) && !x->core[i].diverged &&
+            raft_last_applied(raft_fixture_get(&x->f, i)) < a->index)
+            return false;
+    return true;
+}
+
+/*  Steps until every live server but except applied the leader's last
+    entry. */
+static void fx_settle_but(fx_t *x, int leader, int except)
+{
+    fx_applied_t a = {raft_last_index(raft_fixture_get(&x->f, (unsigned)leader)), except};
+    assert_true(fx_until(x, p_applied, &a, 10000));
+}
+
+static void fx_settle(fx_t *x, int leader)
+{
+    fx_settle_but(x, leader, -1);
+}
+
+static int fx_propose(fx_t *x, int i, uint64_t id, size_t len, done_t *d)
+{
+    uint8_t *cmd = s_cmd(id, len);
+    int rc = vl_mrraft_core_propose(&x->core[i], cmd, len, s_done, d);
+    free(cmd);
+    return rc;
+}
+
+/*  Proposes ids [from, to) on server i, all accepted at once. */
+static void fx_batch(fx_t *x, int i, uint64_t from, uint64_t to, done_t *d)
+{
+    for (uint64_t id = from; id < to; id++)
+        assert_int_equal(fx_propose(x, i, id, 8 + (size_t)(id % 29), &d[id]), 0);
+}
+
+static void fx_assert_no_divergence(fx_t *x)
+{
+    for (unsigned i = 0; i < x->n; i++)
+        if (x->core[i].diverged)
+            fail_msg("server %u diverged: %s", i, x->core[i].errmsg);
+}
+
+static int fx_ready(fx_t *x)
+{
+    assert_true(fx_until(x, p_leader, NULL, 10000));
+    return fx_leader(x);
+}
+
+/*  Some follower holds everything the leader has. */
+static bool p_follower_has_all(fx_t *x, void *arg)
+{
+    unsigned l = *(unsigned *)arg;
+    raft_index last = raft_last_index(raft_fixture_get(&x->f, l));
+    for (unsigned i = 0; i < x->n; i++)
+        if (i != l && raft_last_index(raft_fixture_get(&x->f, i)) >= last)
+            return true;
+    return false;
+}
+
+/*  The leader dies with proposals in flight (a batch applied, the next
+    one on a follower's disk but not yet known committed): the survivors
+    elect the follower that holds it, whose barrier commits it; every
+    replica's sequence is a prefix of the same one, nothing is applied
+    twice, and every command whose proposer heard "applied" is in it. */
+static void test_fixture_kill_leader(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[61] = {{0}};
+    fx_init(&x, 3, 0);
+    fx_start(&x);
+    int l = fx_ready(&x);
+    assert_int_equal(x.sm[l].role, VL_MRRAFT_LEADER);
+    fx_batch(&x, l, 1, 21, d);
+    fx_settle(&x, l);
+    fx_batch(&x, l, 21, 41, d);
+    unsigned lu = (unsigned)l;
+    assert_true(fx_until(&x, p_follower_has_all, &lu, 1000));
+    assert_int_equal(d[40].calls, 0);
+    raft_fixture_kill(&x.f, lu);
+    assert_true(fx_until(&x, p_leader, &l, 10000));
+    int l2 = fx_leader(&x);
+    int s = 3 - l - l2; /* the other survivor */
+    fx_batch(&x, l2, 41, 61, d);
+    fx_settle(&x, l2);
+    fx_assert_no_divergence(&x);
+    s_assert_same(&x.sm[l2], &x.sm[s]);
+    s_assert_prefix(&x.sm[l], &x.sm[l2]);
+    s_assert_distinct(&x.sm[l2]);
+    assert_int_equal(x.sm[l2].n, 60);
+    for (uint64_t id = 1; id < 61; id++) {
+        assert_int_equal(x.sm[l2].ids[id - 1], id);
+        if (id <= 20 || id > 40) {
+            assert_int_equal(d[id].calls, 1);
+            assert_int_equal(d[id].status, 0);
+        }
+    }
+    assert_int_equal(x.sm[l].n, 20); /* it died before hearing the second batch committed */
+    assert_int_equal(x.core[l2].applied_hash, x.core[s].applied_hash);
+    fx_fini(&x);
+}
+
+static bool p_not_raft_leader(fx_t *x, void *arg)
+{
+    return raft_state(raft_fixture_get(&x->f, *(unsigned *)arg)) != RAFT_LEADER;
+}
+
+/*  The leader is cut off: it applies nothing proposed after the cut,
+    steps down within one to two election timeouts (its proposals fail
+    with ELEADERSHIP), the others go on, and once reconnected it drops
+    its uncommitted tail and converges on their sequence. */
+static void test_fixture_partition_leader(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[41] = {{0}};
+    fx_init(&x, 3, 0);
+    fx_start(&x);
+    int l = fx_ready(&x);
+    unsigned lu = (unsigned)l;
+    struct raft *lr = raft_fixture_get(&x.f, lu);
+    fx_batch(&x, l, 1, 11, d);
+    fx_settle(&x, l);
+    raft_index cut = raft_last_applied(lr);
+    for (unsigned i = 0; i < 3; i++)
+        if (i != lu) {
+            raft_fixture_disconnect(&x.f, lu, i);
+            raft_fixture_disconnect(&x.f, i, lu);
+        }
+    raft_time t0 = raft_fixture_time(&x.f);
+    fx_batch(&x, l, 11, 21, d);
+    assert_true(fx_until(&x, p_not_raft_leader, &lu, 5000));
+    raft_time took = raft_fixture_time(&x.f) - t0;
+    print_message("partitioned leader stepped down after %llu ms (election timeout %u)\n", took,
+                  lr->election_timeout);
+    /* libraft checks a leader's contact with a majority once per election
+       timeout, so the cut is noticed at the end of the next window */
+    assert_true(took <= 2 * lr->election_timeout + lr->heartbeat_timeout);
+    assert_int_equal(raft_last_applied(lr), cut);
+    for (uint64_t id = 11; id < 21; id++) {
+        assert_int_equal(d[id].calls, 1);
+        assert_int_equal(d[id].status, VL_MRRAFT_ELEADERSHIP);
+    }
+    assert_int_not_equal(vl_mrraft_core_role(&x.core[l]), VL_MRRAFT_LEADER);
+    assert_true(fx_until(&x, p_leader, &l, 10000));
+    int l2 = fx_leader(&x);
+    fx_batch(&x, l2, 21, 31, d);
+    fx_settle_but(&x, l2, l);
+    for (unsigned i = 0; i < 3; i++)
+        if (i != lu) {
+            raft_fixture_reconnect(&x.f, lu, i);
+            raft_fixture_reconnect(&x.f, i, lu);
+        }
+    fx_settle(&x, fx_ready(&x));
+    fx_assert_no_divergence(&x);
+    for (unsigned i = 0; i < 3; i++) {
+        s_assert_same(&x.sm[i], &x.sm[l2]);
+        for (uint64_t id = 11; id < 21; id++)
+            assert_false(s_has(&x.sm[i], id));
+    }
+    assert_int_equal(x.sm[l2].n, 20);
+    fx_fini(&x);
+}
+
+/*  A disk write of the leader fails: the proposal is refused, the leader
+    stops serving and hands over, a leader serves again and the cluster
+    goes on; the failed command is applied nowhere. */
+static void test_fixture_io_fault(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[21] = {{0}};
+    fx_init(&x, 3, 0);
+    fx_start(&x);
+    int l = fx_ready(&x);
+    fx_batch(&x, l, 1, 6, d);
+    fx_settle(&x, l);
+    raft_fixture_io_fault(&x.f, (unsigned)l, 0, 1);
+    int rc = fx_propose(&x, l, 6, 16, &d[6]);
+    fx_step(&x);
+    /* libraft's in-memory disk fails the append at once; a real one
+       reports it later: both end the same way */
+    if (rc == 0)
+        assert_int_equal(d[6].status, VL_MRRAFT_ELEADERSHIP);
+    else
+        assert_int_equal(rc, VL_MRRAFT_EFAIL);
+    assert_int_not_equal(vl_mrraft_core_role(&x.core[l]), VL_MRRAFT_LEADER);
+    int l2 = fx_ready(&x);
+    assert_int_not_equal(l2, l); /* it handed leadership over */
+    fx_batch(&x, l2, 7, 21, d);
+    fx_settle(&x, l2);
+    fx_assert_no_divergence(&x);
+    for (unsigned i = 0; i < 3; i++) {
+        s_assert_same(&x.sm[i], &x.sm[l2]);
+        s_assert_distinct(&x.sm[i]);
+        if (rc != 0)
+            assert_false(s_has(&x.sm[i], 6));
+    }
+    for (uint64_t id = 7; id < 21; id++)
+        assert_int_equal(d[id].status, 0);
+    fx_fini(&x);
+}
+
+/*  A replica that missed entries the leader compacted away gets a
+    snapshot: its state equals the others' after restore, and the chain
+    goes on from the hash the snapshot carried. */
+static void test_fixture_snapshot_install(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[61] = {{0}};
+    fx_init(&x, 3, 8);
+    fx_start(&x);
+    int l = fx_ready(&x);
+    unsigned lag = ((unsigned)l + 1) % 3;
+    raft_fixture_kill(&x.f, lag);
+    for (uint64_t id = 1; id < 51; id += 10) {
+        fx_batch(&x, l, id, id + 10, d);
+        fx_settle(&x, l);
+    }
+    struct raft *lr = raft_fixture_get(&x.f, (unsigned)l);
+    assert_true(lr->log.snapshot.last_index > 0);
+    raft_fixture_revive(&x.f, lag);
+    l = fx_ready(&x);
+    fx_settle(&x, l);
+    assert_true(x.sm[lag].restores >= 1);
+    s_assert_same(&x.sm[lag], &x.sm[l]);
+    assert_int_equal(x.core[lag].applied_hash, x.core[l].applied_hash);
+    fx_batch(&x, l, 51, 61, d);
+    fx_settle(&x, l);
+    fx_assert_no_divergence(&x);
+    for (unsigned i = 0; i < 3; i++)
+        s_assert_same(&x.sm[i], &x.sm[l]);
+    assert_int_equal(x.sm[l].n, 60);
+    fx_fini(&x);
+}
+
+/*  A raft log as a restarted server finds it on disk: the configuration
+    at index 1 and n chained commands (ids 1..n at indexes 2..n+1) in term
+    1, of which the entries after index `after` (the fixture puts them
+    right after a snapshot). hash_at[index] gets the chain's hash there. */
+static void fx_persist_log(fx_t *x, unsigned i, unsigned n, unsigned after, uint64_t *hash_at)
+{
+    struct raft_configuration conf;
+    assert_int_equal(raft_fixture_configuration(&x->f, x->n, &conf), 0);
+    struct raft_buffer buf;
+    assert_int_equal(raft_configuration_encode(&conf, &buf), 0);
+    raft_configuration_close(&conf);
+    struct raft_entry e = {.term = 1, .type = RAFT_CHANGE, .buf = buf};
+    if (after < 1)
+        raft_fixture_add_entry(&x->f, i, &e);
+    else
+        raft_free(buf.base);
+    uint64_t prev = 0;
+    hash_at[1] = 0;
+    for (unsigned k = 1; k <= n; k++) {
+        uint8_t *cmd = s_cmd(k, 8 + k % 13);
+        size_t len = vl_mrraft_encoded_len(8 + k % 13);
+        uint8_t *enc = raft_malloc(len);
+        prev = vl_mrraft_encode_into(enc, prev, cmd, 8 + k % 13);
+        hash_at[k + 1] = prev;
+        free(cmd);
+        e = (struct raft_entry){.term = 1, .type = RAFT_COMMAND, .buf = {enc, len}};
+        if (k + 1 > after)
+            raft_fixture_add_entry(&x->f, i, &e);
+        else
+            raft_free(enc);
+    }
+    raft_fixture_set_term(&x->f, i, 1);
+}
+
+/*  A snapshot of the first k commands as the engine writes it. */
+static void fx_persist_snapshot(fx_t *x, unsigned i, unsigned k, uint64_t hash)
+{
+    tsm_t t = {0};
+    for (unsigned c = 1; c <= k; c++) {
+        uint8_t *cmd = s_cmd(c, 8 + c % 13);
+        tsm_apply(&t, c + 1, cmd, 8 + c % 13);
+        free(cmd);
+    }
+    uint8_t *data;
+    size_t len;
+    tsm_snapshot(&t, &data, &len);
+    tsm_fini(&t);
+    struct raft_snapshot *snap = raft_calloc(1, sizeof *snap);
+    snap->index = k + 1;
+    snap->term = 1;
+    assert_int_equal(raft_fixture_configuration(&x->f, x->n, &snap->configuration), 0);
+    snap->configuration_index = 1;
+    snap->bufs = raft_malloc(sizeof *snap->bufs);
+    snap->n_bufs = 1;
+    uint8_t *p = raft_malloc(VL_MRRAFT_SNAP_HDR + len);
+    vl_put_le32(p, 0x31534c56u);
+    vl_put_le32(p + 4, 0);
+    vl_put_le64(p + 8, k + 1);
+    vl_put_le64(p + 16, hash);
+    memcpy(p + VL_MRRAFT_SNAP_HDR, data, len);
+    free(data);
+    snap->bufs[0] = (struct raft_buffer){p, VL_MRRAFT_SNAP_HDR + len};
+    raft_fixture_set_snapshot(&x->f, i, snap);
+}
+
+/*  Restarted servers replay their logs: one whose state machine persisted
+    past the log's start skips what it has (idempotent), one that starts
+    from a snapshot restores the chain's hash from it and checks the
+    entries after it against that; all end identical and go on. */
+static void test_fixture_replay(void **state)
+{
+    (void)state;
+    fx_t x;
+    uint64_t hash_at[42];
+    done_t d[4] = {{0}};
+    fx_init(&x, 3, 0);
+    fx_persist_log(&x, 0, 40, 0, hash_at);
+    fx_persist_log(&x, 1, 40, 0, hash_at);
+    fx_persist_log(&x, 2, 40, 31, hash_at);
+    /* server 0's state machine had applied commands 1..25 before the crash */
+    for (unsigned c = 1; c <= 25; c++) {
+        uint8_t *cmd = s_cmd(c, 8 + c % 13);
+        tsm_apply(&x.sm[0], c + 1, cmd, 8 + c % 13);
+        free(cmd);
+    }
+    /* server 2 snapshotted after command 30 */
+    fx_persist_snapshot(&x, 2, 30, hash_at[31]);
+    assert_int_equal(raft_fixture_start(&x.f), 0);
+    int l = fx_ready(&x);
+    fx_settle(&x, l);
+    fx_assert_no_divergence(&x);
+    assert_int_equal(x.sm[0].skips, 25);
+    assert_int_equal(x.sm[2].restores, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        s_assert_same(&x.sm[i], &x.sm[1]);
+        assert_int_equal(x.core[i].applied_hash, hash_at[41]);
+    }
+    assert_int_equal(x.sm[1].n, 40);
+    for (uint64_t id = 1; id < 4; id++)
+        assert_int_equal(fx_propose(&x, l, 100 + id, 9, &d[id]), 0);
+    fx_settle(&x, l);
+    fx_assert_no_divergence(&x);
+    for (unsigned i = 0; i < 3; i++)
+        s_assert_same(&x.sm[i], &x.sm[l]);
+    assert_int_equal(x.sm[l].n, 43);
+    fx_fini(&x);
+}
+
+static bool p_diverged(fx_t *x, void *arg)
+{
+    return x->core[*(unsigned *)arg].diverged;
+}
+
+/*  A replica whose chain differs from the leader's (it applied something
+    else before) refuses the next command, stops and says so; the others
+    go on. A leader whose own chain is wrong makes every replica stop:
+    loud, never different commits. */
+static void test_fixture_broken_chain(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[12] = {{0}};
+    fx_init(&x, 3, 0);
+    fx_start(&x);
+    int l = fx_ready(&x);
+    fx_batch(&x, l, 1, 6, d);
+    fx_settle(&x, l);
+    unsigned f = ((unsigned)l + 1) % 3, o = ((unsigned)l + 2) % 3;
+    x.core[f].applied_hash ^= 1;
+    fx_batch(&x, l, 6, 8, d);
+    assert_true(fx_until(&x, p_diverged, &f, 5000));
+    fx_settle(&x, l);
+    assert_non_null(strstr(x.core[f].errmsg, "chain broke"));
+    assert_int_equal(x.sm[f].role, VL_MRRAFT_DIVERGED);
+    assert_int_equal(vl_mrraft_core_role(&x.core[f]), VL_MRRAFT_DIVERGED);
+    assert_int_equal(x.sm[f].n, 5); /* the state machine never saw command 6 */
+    assert_int_equal(x.sm[o].n, 7);
+    s_assert_same(&x.sm[o], &x.sm[l]);
+    assert_int_equal(d[7].status, 0);
+    assert_false(x.core[l].diverged);
+
+    /* the leader's chain is wrong: everyone refuses, its proposer hears
+       ESTOPPED and so does the next caller */
+    x.core[l].tail_hash ^= 1;
+    assert_int_equal(fx_propose(&x, l, 8, 8, &d[8]), 0);
+    unsigned lu = (unsigned)l;
+    assert_true(fx_until(&x, p_diverged, &lu, 5000));
+    assert_true(fx_until(&x, p_diverged, &o, 5000));
+    fx_step(&x);
+    assert_int_equal(d[8].calls, 1);
+    assert_int_equal(d[8].status, VL_MRRAFT_ESTOPPED);
+    assert_int_equal(fx_propose(&x, l, 9, 8, &d[9]), VL_MRRAFT_ESTOPPED);
+    for (unsigned i = 0; i < 3; i++)
+        assert_false(s_has(&x.sm[i], 8));
+    fx_fini(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +917,12 @@ int main(void)
         cmocka_unit_test(test_codec_corruption),
         cmocka_unit_test(test_engine_one),
         cmocka_unit_test(test_engine_bad_input),
+        cmocka_unit_test(test_fixture_kill_leader),
+        cmocka_unit_test(test_fixture_partition_leader),
+        cmocka_unit_test(test_fixture_io_fault),
+        cmocka_unit_test(test_fixture_snapshot_install),
+        cmocka_unit_test(test_fixture_replay),
+        cmocka_unit_test(test_fixture_broken_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
