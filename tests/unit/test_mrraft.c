@@ -910,6 +910,287 @@ static void test_fixture_broken_chain(void **state)
     fx_fini(&x);
 }
 
+/*  ---- real engines: a group of three in one process ----------------------- */
+
+/*  Odd sizes, so that entries of every padding travel together. */
+static const size_t s_sizes[] = {1, 7, 1001, 8, 9, 15, 16, 17, 0, 255, 4099, 33, 1000, 3, 65};
+#define S_NSIZES (sizeof s_sizes / sizeof s_sizes[0])
+
+/*  One replica: an actor running a zloop with an engine and a recording
+    state machine. The test thread talks to it over the actor pipe only. */
+typedef struct {
+    uint64_t id;
+    char dir[300];
+    char address[64];
+    vl_mrraft_member_t members[3];
+    /* the actor thread's */
+    vl_mrraft_t *raft;
+    tsm_t sm;
+    zsock_t *pipe;
+    bool terminated;
+    uint64_t next_id; /* of the next command proposed here */
+    int left, ok, failed;
+    int64_t t0;
+    int64_t *lat;
+    int nlat;
+} node_t;
+
+static int s_node_propose(node_t *n, vl_mrraft_done_fn *done)
+{
+    uint64_t id = n->id << 32 | ++n->next_id;
+    size_t len = s_sizes[n->next_id % S_NSIZES];
+    uint8_t *cmd = s_cmd(id, len);
+    int rc = vl_mrraft_propose(n->raft, cmd, len, done, n);
+    free(cmd);
+    return rc;
+}
+
+static void s_node_burst_done(void *arg, int status, uint64_t index)
+{
+    node_t *n = arg;
+    if (status == 0)
+        n->ok++;
+    else
+        n->failed++;
+    if (--n->left == 0)
+        zsock_send(n->pipe, "ii", n->ok, n->failed);
+}
+
+static int s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void s_node_seq_done(void *arg, int status, uint64_t index);
+
+/*  The next command of a sequential run (proposed from the last one's
+    done callback), or the run's reply. */
+static void s_node_seq_next(node_t *n)
+{
+    if (n->left > 0) {
+        n->t0 = zclock_usecs();
+        if (s_node_propose(n, s_node_seq_done) == 0)
+            return;
+        n->failed += n->left;
+    }
+    int64_t p50 = 0;
+    if (n->nlat) {
+        qsort(n->lat, (size_t)n->nlat, sizeof *n->lat, s_cmp_i64);
+        p50 = n->lat[n->nlat / 2];
+    }
+    zsock_send(n->pipe, "iii", n->ok, n->failed, (int)p50);
+}
+
+static void s_node_seq_done(void *arg, int status, uint64_t index)
+{
+    node_t *n = arg;
+    n->left--;
+    if (status != 0) {
+        n->failed++;
+        n->left = 0;
+    } else {
+        n->ok++;
+        n->lat[n->nlat++] = zclock_usecs() - n->t0;
+    }
+    s_node_seq_next(n);
+}
+
+static int s_node_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    node_t *n = arg;
+    zmsg_t *msg = zmsg_recv(pipe);
+    if (!msg)
+        return -1;
+    char *cmd = zmsg_popstr(msg);
+    char *count_s = zmsg_popstr(msg);
+    int count = count_s ? atoi(count_s) : 0;
+    int rc = 0;
+    n->ok = n->failed = n->left = 0;
+    if (streq(cmd, "$TERM")) {
+        n->terminated = true;
+        rc = -1;
+    } else if (streq(cmd, "STATUS")) {
+        zsock_send(pipe, "i888", vl_mrraft_role(n->raft), n->sm.n, n->sm.digest,
+                   vl_mrraft_leader(n->raft, NULL));
+    } else if (streq(cmd, "BURST")) {
+        /* all at once: many entries in each AppendEntries */
+        for (int k = 0; k < count; k++)
+            if (s_node_propose(n, s_node_burst_done) == 0)
+                n->left++;
+            else
+                n->failed++;
+        if (n->left == 0)
+            zsock_send(pipe, "ii", n->ok, n->failed);
+    } else if (streq(cmd, "SEQ")) {
+        n->left = count;
+        n->lat = vl_realloc(n->lat, (size_t)(count + 1) * sizeof *n->lat);
+        n->nlat = 0;
+        s_node_seq_next(n);
+    }
+    free(cmd);
+    free(count_s);
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+static void s_node_actor(zsock_t *pipe, void *args)
+{
+    node_t *n = args;
+    n->pipe = pipe;
+    n->terminated = false;
+    memset(&n->sm, 0, sizeof n->sm); /* in memory: rebuilt from the raft log */
+    zloop_t *loop = zloop_new();
+    vl_mrraft_opts_t opts = {.id = n->id,
+                             .address = n->address,
+                             .dir = n->dir,
+                             .snapshot_threshold = 64,
+                             .snapshot_trailing = 16};
+    char err[512] = "";
+    bool did = false;
+    n->raft = vl_mrraft_new(loop, &opts, &s_tsm_ops, &n->sm, err, sizeof err);
+    int rc = !n->raft || vl_mrraft_bootstrap(n->raft, n->members, 3, &did, err, sizeof err) != 0 ||
+             vl_mrraft_start(n->raft, err, sizeof err) != 0;
+    if (rc)
+        fprintf(stderr, "node %llu: %s\n", (unsigned long long)n->id, err);
+    zsock_signal(pipe, (byte)rc);
+    if (!rc) {
+        zloop_reader(loop, pipe, s_node_pipe, n);
+        while (!n->terminated)
+            zloop_start(loop);
+    }
+    vl_mrraft_destroy(&n->raft);
+    zloop_destroy(&loop);
+    tsm_fini(&n->sm);
+    free(n->lat);
+    n->lat = NULL;
+}
+
+typedef struct {
+    int role;
+    uint64_t n, digest, leader;
+} node_status_t;
+
+static void s_node_status(zactor_t *a, node_status_t *st)
+{
+    zstr_send(a, "STATUS");
+    assert_int_equal(zsock_recv(a, "i888", &st->role, &st->n, &st->digest, &st->leader), 0);
+}
+
+/*  The index of the replica that reports LEADER (other than not), or -1
+    after ms. */
+static int s_wait_leader(zactor_t **a, int not, int ms)
+{
+    int64_t end = zclock_mono() + ms;
+    while (zclock_mono() < end) {
+        for (int i = 0; i < 3; i++) {
+            node_status_t st;
+            if (!a[i] || i == not)
+                continue;
+            s_node_status(a[i], &st);
+            if (st.role == VL_MRRAFT_LEADER)
+                return i;
+        }
+        zclock_sleep(5);
+    }
+    return -1;
+}
+
+/*  Every running replica applied n commands, all the same. */
+static bool s_wait_converged(zactor_t **a, uint64_t n, int ms)
+{
+    int64_t end = zclock_mono() + ms;
+    while (zclock_mono() < end) {
+        node_status_t st[3];
+        bool ok = true;
+        int first = -1;
+        for (int i = 0; i < 3; i++) {
+            if (!a[i])
+                continue;
+            s_node_status(a[i], &st[i]);
+            if (first < 0)
+                first = i;
+            ok = ok && st[i].n == n && st[i].digest == st[first].digest;
+        }
+        if (ok)
+            return true;
+        zclock_sleep(10);
+    }
+    return false;
+}
+
+static void s_node_start(zactor_t **a, node_t *nodes, int i)
+{
+    a[i] = zactor_new(s_node_actor, &nodes[i]);
+    assert_non_null(a[i]);
+    zsock_set_rcvtimeo(a[i], 20000);
+}
+
+/*  Three engines over TCP: a leader is elected, 500 commands of odd sizes
+    (a burst and then one at a time) are applied identically everywhere;
+    the leader's engine is destroyed, a new leader is elected and commits;
+    the old one restarts from its directory and catches up (from its own
+    snapshot and the leader's). Prints the p50 of propose -> applied on
+    the leader. */
+static void test_engine_three(void **state)
+{
+    (void)state;
+    char base[256];
+    fx_tmpdir(base, sizeof base, "mrraft3");
+    node_t nodes[3];
+    memset(nodes, 0, sizeof nodes);
+    int ports[3];
+    for (int i = 0; i < 3; i++)
+        ports[i] = s_free_port();
+    for (int i = 0; i < 3; i++) {
+        nodes[i].id = (uint64_t)i + 1;
+        snprintf(nodes[i].dir, sizeof nodes[i].dir, "%s/r%d", base, i + 1);
+        snprintf(nodes[i].address, sizeof nodes[i].address, "127.0.0.1:%d", ports[i]);
+        for (int j = 0; j < 3; j++) {
+            nodes[i].members[j].id = (uint64_t)j + 1;
+            snprintf(nodes[i].members[j].address, sizeof nodes[i].members[j].address,
+                     "127.0.0.1:%d", ports[j]);
+        }
+    }
+    zactor_t *a[3];
+    for (int i = 0; i < 3; i++)
+        s_node_start(a, nodes, i);
+    int l = s_wait_leader(a, -1, 10000);
+    assert_true(l >= 0);
+
+    int ok = 0, failed = 0, p50 = 0;
+    zstr_sendx(a[l], "BURST", "200", NULL);
+    assert_int_equal(zsock_recv(a[l], "ii", &ok, &failed), 0);
+    assert_int_equal(ok, 200);
+    assert_int_equal(failed, 0);
+    zstr_sendx(a[l], "SEQ", "300", NULL);
+    assert_int_equal(zsock_recv(a[l], "iii", &ok, &failed, &p50), 0);
+    assert_int_equal(ok, 300);
+    assert_int_equal(failed, 0);
+    print_message("three replicas on 127.0.0.1: p50 propose -> applied on the leader %d us\n",
+                  p50);
+    assert_true(s_wait_converged(a, 500, 10000));
+
+    int64_t t0 = zclock_mono();
+    zactor_destroy(&a[l]);
+    int l2 = s_wait_leader(a, l, 10000);
+    int64_t took = zclock_mono() - t0;
+    print_message("new leader elected %lld ms after the leader's engine stopped\n",
+                  (long long)took);
+    assert_true(l2 >= 0);
+    assert_true(took < 3000);
+    zstr_sendx(a[l2], "SEQ", "50", NULL);
+    assert_int_equal(zsock_recv(a[l2], "iii", &ok, &failed, &p50), 0);
+    assert_int_equal(ok, 50);
+    assert_true(s_wait_converged(a, 550, 10000));
+
+    s_node_start(a, nodes, l);
+    assert_true(s_wait_converged(a, 550, 20000));
+    for (int i = 0; i < 3; i++)
+        zactor_destroy(&a[i]);
+    fx_rmdir(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -923,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_fixture_snapshot_install),
         cmocka_unit_test(test_fixture_replay),
         cmocka_unit_test(test_fixture_broken_chain),
+        cmocka_unit_test(test_engine_three),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
