@@ -103,7 +103,9 @@ vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
                            size_t errbuf_size);
 
 /*  Stops the engine (a pending proposal's done callback gets
-    VL_MRRAFT_ESTOPPED) and frees it. NULL-safe. */
+    VL_MRRAFT_ESTOPPED: its outcome is unknown, the entry may be in the
+    log and be applied later, after a restart or by the others) and frees
+    it. NULL-safe. */
 void vl_mrraft_destroy(vl_mrraft_t **self_p);
 
 /*  Writes the first configuration: members[0..n) as voters. Only on a
@@ -130,7 +132,9 @@ typedef void(vl_mrraft_done_fn)(void *arg, int status, uint64_t index);
 #define VL_MRRAFT_ELEADERSHIP 2 /* leadership lost before the entry committed (also
                                    after a disk write failed here: the leader
                                    steps down, followers may still commit it) */
-#define VL_MRRAFT_ESTOPPED 3    /* the engine is stopping or diverged */
+#define VL_MRRAFT_ESTOPPED 3    /* the engine is stopping or diverged (as
+                                   with ELEADERSHIP, the entry may still be
+                                   committed elsewhere or after a restart) */
 #define VL_MRRAFT_EFAIL 4       /* anything else (see vl_mrraft_errmsg) */
 
 /*  Proposes a command of len bytes (copied). The done callback runs once,
