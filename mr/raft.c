@@ -190,7 +190,8 @@ static void s_run(vl_mrraft_t *self)
     vl_mrraft_core_poll(&self->core);
     if (self->core.diverged) {
         /* a diverged replica must neither vote nor lead */
-        vl_log(LOG_CRIT, "%s: left the raft group: %s", self->core.who, self->core.errmsg);
+        vl_log(LOG_CRIT, "%s: left the raft group: this replica diverged (see above)",
+               self->core.who);
         self->closing = true;
         raft_close(&self->raft, s_closed);
     }
@@ -266,9 +267,8 @@ static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf
     return 0;
 }
 
-vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
-                           const vl_mrraft_fsm_t *fsm, void *arg, char *errbuf,
-                           size_t errbuf_size)
+vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts, const vl_mrraft_fsm_t *fsm,
+                           void *arg, char *errbuf, size_t errbuf_size)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, s_ignore_sigpipe);
@@ -294,8 +294,8 @@ vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
     }
     /* a signal libuv catches must not stop the caller's loop for good */
     zloop_set_nonstop(loop, true);
-    self->item = (zmq_pollitem_t){.socket = NULL, .fd = uv_backend_fd(&self->uv),
-                                  .events = ZMQ_POLLIN};
+    self->item =
+        (zmq_pollitem_t){.socket = NULL, .fd = uv_backend_fd(&self->uv), .events = ZMQ_POLLIN};
     zloop_poller(loop, &self->item, s_on_uv, self);
     self->timer_id = zloop_timer(loop, 1, 0, s_on_timer, self);
     self->polled = true;
@@ -362,8 +362,7 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     if (rv == 0) {
         rv = raft_bootstrap(&self->raft, &conf);
         if (rv == RAFT_CANTBOOTSTRAP) {
-            vl_log(LOG_INFO, "%s: raft state exists already: not bootstrapping",
-                   self->core.who);
+            vl_log(LOG_INFO, "%s: raft state exists already: not bootstrapping", self->core.who);
             rv = 0;
         } else if (rv != 0) {
             snprintf(errbuf, errbuf_size,
@@ -391,14 +390,12 @@ int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
         snprintf(errbuf, errbuf_size,
                  "%s: cannot start raft at %s: %s (%s); check that the address is free and the "
                  "raft directory readable",
-                 self->core.who, self->raft.address, raft_strerror(rv),
-                 raft_errmsg(&self->raft));
+                 self->core.who, self->raft.address, raft_strerror(rv), raft_errmsg(&self->raft));
         return VL_MRRAFT_EFAIL;
     }
     self->started = true;
-    vl_log(LOG_INFO, "%s: started at %s, raft log up to index %llu (snapshot %llu)",
-           self->core.who, self->raft.address, raft_last_index(&self->raft),
-           self->raft.log.snapshot.last_index);
+    vl_log(LOG_INFO, "%s: started at %s, raft log up to index %llu (snapshot %llu)", self->core.who,
+           self->raft.address, raft_last_index(&self->raft), self->raft.log.snapshot.last_index);
     s_run(self);
     return 0;
 }
@@ -477,8 +474,10 @@ uint64_t vl_mrraft_applied_index(vl_mrraft_t *self)
 
 size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max)
 {
+    if (self->closing) /* raft_close frees the configuration */
+        return 0;
     const struct raft_configuration *conf = &self->raft.configuration;
-    bool leader = !self->closing && raft_state(&self->raft) == RAFT_LEADER;
+    bool leader = raft_state(&self->raft) == RAFT_LEADER;
     for (size_t i = 0; i < conf->n && i < max; i++) {
         const struct raft_server *s = &conf->servers[i];
         out[i] = (vl_mrraft_member_t){.id = s->id};

@@ -68,8 +68,9 @@ typedef struct {
     unsigned snapshot_trailing;  /* entries kept behind a snapshot; 0: 4096 */
 } vl_mrraft_opts_t;
 
-/*  The state machine. Every callback runs on the loop's thread; arg is the
-    one given to vl_mrraft_new. */
+/*  The state machine. Every callback runs on the loop's thread, from
+    inside the engine (it may propose, it must not destroy the engine);
+    arg is the one given to vl_mrraft_new. */
 typedef struct {
     /*  A committed command, in log order, with its raft index (data is
         borrowed, len is the length proposed, padding removed). Called on
@@ -158,13 +159,15 @@ int vl_mrraft_transfer(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, 
 int vl_mrraft_role(vl_mrraft_t *self); /* vl_mrraft_role_t */
 uint64_t vl_mrraft_id(vl_mrraft_t *self);
 uint64_t vl_mrraft_term(vl_mrraft_t *self);
-uint64_t vl_mrraft_leader(vl_mrraft_t *self, const char **address_p); /* 0: unknown */
+/* 0: unknown; *address_p (when not NULL) is borrowed until the loop runs again */
+uint64_t vl_mrraft_leader(vl_mrraft_t *self, const char **address_p);
 uint64_t vl_mrraft_last_index(vl_mrraft_t *self);
 uint64_t vl_mrraft_commit_index(vl_mrraft_t *self);
 uint64_t vl_mrraft_applied_index(vl_mrraft_t *self);
 
 /*  The configuration's members (at most max) into out; returns how many
-    there are. On the leader, match_index is filled. */
+    there are (0 once the engine left the group: diverged). On the
+    leader, match_index is filled. */
 size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max);
 
 /*  The last error's text (borrowed, valid until the next call). */

@@ -168,7 +168,7 @@ static void s_diverge(vl_mrraft_core_t *c, const char *fmt, ...)
 }
 
 #define S_RECOVER                                                                                  \
-    "this replica stopped applying: stop it, move its raft directory away and add it back "       \
+    "this replica stopped applying: stop it, move its raft directory away and add it back "        \
     "to the group empty (mr remove, then mr add) so that it copies a healthy replica"
 
 static int s_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
@@ -263,8 +263,7 @@ static int s_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         return RAFT_MALFORMED;
     }
     uint64_t index = vl_get_le64(p + 8), hash = vl_get_le64(p + 16);
-    if (c->ops.restore(c->arg, index, p + VL_MRRAFT_SNAP_HDR, buf->len - VL_MRRAFT_SNAP_HDR) !=
-        0) {
+    if (c->ops.restore(c->arg, index, p + VL_MRRAFT_SNAP_HDR, buf->len - VL_MRRAFT_SNAP_HDR) != 0) {
         vl_log(LOG_CRIT, "%s: the state machine refused the snapshot of raft index %" PRIu64,
                c->who, index);
         return RAFT_CORRUPT;
@@ -279,8 +278,7 @@ static int s_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /*  ---- requests ------------------------------------------------------------ */
 
-static vl_mrraft_req_t *s_req_new(vl_mrraft_core_t *c, int kind, vl_mrraft_done_fn *done,
-                                  void *arg)
+static vl_mrraft_req_t *s_req_new(vl_mrraft_core_t *c, int kind, vl_mrraft_done_fn *done, void *arg)
 {
     vl_mrraft_req_t *req = vl_calloc(1, sizeof *req);
     req->kind = kind;
@@ -488,9 +486,8 @@ int vl_mrraft_core_role(vl_mrraft_core_t *c)
         return VL_MRRAFT_CANDIDATE;
     case RAFT_LEADER:
         /* not serving before its barrier applied, nor while handing over */
-        return c->ready_term == c->raft->current_term && !c->transfer_pending
-                   ? VL_MRRAFT_LEADER
-                   : VL_MRRAFT_CANDIDATE;
+        return c->ready_term == c->raft->current_term && !c->transfer_pending ? VL_MRRAFT_LEADER
+                                                                              : VL_MRRAFT_CANDIDATE;
     default:
         return VL_MRRAFT_UNAVAILABLE;
     }
@@ -593,8 +590,7 @@ int vl_mrraft_core_add(vl_mrraft_core_t *c, uint64_t id, const char *address,
     if (rc)
         return rc;
     vl_mrraft_req_t *req = s_req_new(c, S_CHANGE, done, arg);
-    return s_change_end(c, req, raft_add(c->raft, &req->u.change, id, address, s_change_cb),
-                        "add");
+    return s_change_end(c, req, raft_add(c->raft, &req->u.change, id, address, s_change_cb), "add");
 }
 
 /*  libraft's role codes from the engine's (vl_mrraft_member_role_t). */
@@ -636,8 +632,7 @@ int vl_mrraft_core_remove(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *d
     return s_change_end(c, req, raft_remove(c->raft, &req->u.change, id, s_change_cb), "remove");
 }
 
-int vl_mrraft_core_transfer(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *done,
-                            void *arg)
+int vl_mrraft_core_transfer(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *done, void *arg)
 {
     int rc = s_check_leader(c);
     if (rc)

@@ -33,6 +33,7 @@ typedef struct {
     int restores; /* snapshots restored */
     int role;     /* what the role callback said last */
     uint64_t term, leader;
+    bool refuse; /* apply fails */
 } tsm_t;
 
 static uint64_t s_cmd_id(const uint8_t *data, size_t len)
@@ -55,6 +56,8 @@ static void tsm_push(tsm_t *t, uint64_t id)
 static int tsm_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
 {
     tsm_t *t = arg;
+    if (t->refuse)
+        return -1;
     if (index <= t->index) {
         t->skips++;
         return 0;
@@ -411,6 +414,49 @@ static void test_engine_one(void **state)
     fx_rmdir(dir);
 }
 
+static bool p_one_diverged(void *arg)
+{
+    one_t *o = arg;
+    return vl_mrraft_role(o->raft) == VL_MRRAFT_DIVERGED;
+}
+
+/*  A state machine that refuses a command stops the engine for good: the
+    replica leaves the group, its proposer and later callers hear
+    ESTOPPED, and it can still be asked about and destroyed. */
+static void test_engine_diverged(void **state)
+{
+    (void)state;
+    char dir[256], address[64];
+    fx_tmpdir(dir, sizeof dir, "mrraftd");
+    snprintf(address, sizeof address, "127.0.0.1:%d", s_free_port());
+    zloop_t *loop = zloop_new();
+    one_t o = {0};
+    done_t d[2] = {{0}};
+    s_one_new(loop, &o, dir, address);
+    assert_true(s_run_until(loop, p_one_leader, &o, 5000));
+    o.sm.refuse = true;
+    assert_int_equal(vl_mrraft_propose(o.raft, (const uint8_t *)"refused!", 8, s_done, &d[0]), 0);
+    assert_true(s_run_until(loop, p_one_diverged, &o, 5000));
+    assert_int_equal(o.sm.role, VL_MRRAFT_DIVERGED);
+    o.done = d;
+    o.ndone = 1;
+    assert_true(s_run_until(loop, p_one_done, &o, 5000));
+    assert_int_equal(d[0].status, VL_MRRAFT_ESTOPPED);
+    assert_int_equal(vl_mrraft_propose(o.raft, (const uint8_t *)"late", 4, s_done, &d[1]),
+                     VL_MRRAFT_ESTOPPED);
+    assert_non_null(strstr(vl_mrraft_errmsg(o.raft), "diverged"));
+    vl_mrraft_member_t m;
+    assert_int_equal(vl_mrraft_members(o.raft, &m, 1), 0);
+    assert_int_equal(vl_mrraft_leader(o.raft, NULL), 0);
+    zclock_sleep(20);
+    assert_int_equal(vl_mrraft_role(o.raft), VL_MRRAFT_DIVERGED);
+    vl_mrraft_destroy(&o.raft);
+    assert_int_equal(d[1].calls, 0);
+    tsm_fini(&o.sm);
+    zloop_destroy(&loop);
+    fx_rmdir(dir);
+}
+
 /*  Bad arguments get a clear error and create nothing. */
 static void test_engine_bad_input(void **state)
 {
@@ -426,7 +472,6 @@ static void test_engine_bad_input(void **state)
     assert_non_null(strstr(err, "/dev/null/raft"));
     zloop_destroy(&loop);
 }
-
 
 /*  ---- the core on raft_fixture ---------------------------------------------- */
 
@@ -514,7 +559,7 @@ static bool p_leader(fx_t *x, void *arg)
 {
     int *not = arg;
     int l = fx_leader(x);
-    return l >= 0 && (!not || l != *not);
+    return l >= 0 && (!not || l != *not );
 }
 
 typedef struct {
@@ -568,10 +613,34 @@ static void fx_assert_no_divergence(fx_t *x)
             fail_msg("server %u diverged: %s", i, x->core[i].errmsg);
 }
 
+/*  Steps until every live server applied the leader's last entry, then
+    checks that none diverged and all applied the leader's n commands. */
+static void fx_converged(fx_t *x, int leader, uint64_t n)
+{
+    fx_settle(x, leader);
+    fx_assert_no_divergence(x);
+    for (unsigned i = 0; i < x->n; i++)
+        if (raft_fixture_alive(&x->f, i))
+            s_assert_same(&x->sm[i], &x->sm[leader]);
+    assert_int_equal(x->sm[leader].n, n);
+}
+
 static int fx_ready(fx_t *x)
 {
     assert_true(fx_until(x, p_leader, NULL, 10000));
     return fx_leader(x);
+}
+
+/*  Three servers bootstrapped and started, a leader serving and ids
+    [1, n) applied everywhere; returns the leader. */
+static int fx_up(fx_t *x, uint64_t n, done_t *d)
+{
+    fx_init(x, 3, 0);
+    fx_start(x);
+    int l = fx_ready(x);
+    fx_batch(x, l, 1, n, d);
+    fx_settle(x, l);
+    return l;
 }
 
 /*  Some follower holds everything the leader has. */
@@ -595,12 +664,8 @@ static void test_fixture_kill_leader(void **state)
     (void)state;
     fx_t x;
     done_t d[61] = {{0}};
-    fx_init(&x, 3, 0);
-    fx_start(&x);
-    int l = fx_ready(&x);
+    int l = fx_up(&x, 21, d);
     assert_int_equal(x.sm[l].role, VL_MRRAFT_LEADER);
-    fx_batch(&x, l, 1, 21, d);
-    fx_settle(&x, l);
     fx_batch(&x, l, 21, 41, d);
     unsigned lu = (unsigned)l;
     assert_true(fx_until(&x, p_follower_has_all, &lu, 1000));
@@ -642,13 +707,9 @@ static void test_fixture_partition_leader(void **state)
     (void)state;
     fx_t x;
     done_t d[41] = {{0}};
-    fx_init(&x, 3, 0);
-    fx_start(&x);
-    int l = fx_ready(&x);
+    int l = fx_up(&x, 11, d);
     unsigned lu = (unsigned)l;
     struct raft *lr = raft_fixture_get(&x.f, lu);
-    fx_batch(&x, l, 1, 11, d);
-    fx_settle(&x, l);
     raft_index cut = raft_last_applied(lr);
     for (unsigned i = 0; i < 3; i++)
         if (i != lu) {
@@ -679,14 +740,10 @@ static void test_fixture_partition_leader(void **state)
             raft_fixture_reconnect(&x.f, lu, i);
             raft_fixture_reconnect(&x.f, i, lu);
         }
-    fx_settle(&x, fx_ready(&x));
-    fx_assert_no_divergence(&x);
-    for (unsigned i = 0; i < 3; i++) {
-        s_assert_same(&x.sm[i], &x.sm[l2]);
+    fx_converged(&x, fx_ready(&x), 20);
+    for (unsigned i = 0; i < 3; i++)
         for (uint64_t id = 11; id < 21; id++)
             assert_false(s_has(&x.sm[i], id));
-    }
-    assert_int_equal(x.sm[l2].n, 20);
     fx_fini(&x);
 }
 
@@ -698,11 +755,7 @@ static void test_fixture_io_fault(void **state)
     (void)state;
     fx_t x;
     done_t d[21] = {{0}};
-    fx_init(&x, 3, 0);
-    fx_start(&x);
-    int l = fx_ready(&x);
-    fx_batch(&x, l, 1, 6, d);
-    fx_settle(&x, l);
+    int l = fx_up(&x, 6, d);
     raft_fixture_io_fault(&x.f, (unsigned)l, 0, 1);
     int rc = fx_propose(&x, l, 6, 16, &d[6]);
     fx_step(&x);
@@ -755,11 +808,7 @@ static void test_fixture_snapshot_install(void **state)
     s_assert_same(&x.sm[lag], &x.sm[l]);
     assert_int_equal(x.core[lag].applied_hash, x.core[l].applied_hash);
     fx_batch(&x, l, 51, 61, d);
-    fx_settle(&x, l);
-    fx_assert_no_divergence(&x);
-    for (unsigned i = 0; i < 3; i++)
-        s_assert_same(&x.sm[i], &x.sm[l]);
-    assert_int_equal(x.sm[l].n, 60);
+    fx_converged(&x, l, 60);
     fx_fini(&x);
 }
 
@@ -852,22 +901,14 @@ static void test_fixture_replay(void **state)
     fx_persist_snapshot(&x, 2, 30, hash_at[31]);
     assert_int_equal(raft_fixture_start(&x.f), 0);
     int l = fx_ready(&x);
-    fx_settle(&x, l);
-    fx_assert_no_divergence(&x);
+    fx_converged(&x, l, 40);
     assert_int_equal(x.sm[0].skips, 25);
     assert_int_equal(x.sm[2].restores, 1);
-    for (unsigned i = 0; i < 3; i++) {
-        s_assert_same(&x.sm[i], &x.sm[1]);
+    for (unsigned i = 0; i < 3; i++)
         assert_int_equal(x.core[i].applied_hash, hash_at[41]);
-    }
-    assert_int_equal(x.sm[1].n, 40);
     for (uint64_t id = 1; id < 4; id++)
         assert_int_equal(fx_propose(&x, l, 100 + id, 9, &d[id]), 0);
-    fx_settle(&x, l);
-    fx_assert_no_divergence(&x);
-    for (unsigned i = 0; i < 3; i++)
-        s_assert_same(&x.sm[i], &x.sm[l]);
-    assert_int_equal(x.sm[l].n, 43);
+    fx_converged(&x, l, 43);
     fx_fini(&x);
 }
 
@@ -885,11 +926,7 @@ static void test_fixture_broken_chain(void **state)
     (void)state;
     fx_t x;
     done_t d[12] = {{0}};
-    fx_init(&x, 3, 0);
-    fx_start(&x);
-    int l = fx_ready(&x);
-    fx_batch(&x, l, 1, 6, d);
-    fx_settle(&x, l);
+    int l = fx_up(&x, 6, d);
     unsigned f = ((unsigned)l + 1) % 3, o = ((unsigned)l + 2) % 3;
     x.core[f].applied_hash ^= 1;
     fx_batch(&x, l, 6, 8, d);
@@ -934,11 +971,7 @@ static void test_fixture_membership(void **state)
     (void)state;
     fx_t x;
     done_t d[40] = {{0}}, add = {0}, assign = {0}, xfer = {0}, rm = {0};
-    fx_init(&x, 3, 0);
-    fx_start(&x);
-    int l = fx_ready(&x);
-    fx_batch(&x, l, 1, 11, d);
-    fx_settle(&x, l);
+    int l = fx_up(&x, 11, d);
     /* a fourth server, empty, not in the configuration */
     vl_mrraft_core_init(&x.core[3], 4, &s_tsm_ops, &x.sm[3]);
     assert_int_equal(raft_fixture_grow(&x.f, &x.core[3].fsm), 0);
@@ -1154,7 +1187,7 @@ static int s_wait_leader(zactor_t **a, int not, int ms)
     while (zclock_mono() < end) {
         for (int i = 0; i < 3; i++) {
             node_status_t st;
-            if (!a[i] || i == not)
+            if (!a[i] || i == not )
                 continue;
             s_node_status(a[i], &st);
             if (st.role == VL_MRRAFT_LEADER)
@@ -1236,8 +1269,7 @@ static void test_engine_three(void **state)
     assert_int_equal(zsock_recv(a[l], "iii", &ok, &failed, &p50), 0);
     assert_int_equal(ok, 300);
     assert_int_equal(failed, 0);
-    print_message("three replicas on 127.0.0.1: p50 propose -> applied on the leader %d us\n",
-                  p50);
+    print_message("three replicas on 127.0.0.1: p50 propose -> applied on the leader %d us\n", p50);
     assert_true(s_wait_converged(a, 500, 10000));
 
     int64_t t0 = zclock_mono();
@@ -1266,6 +1298,7 @@ int main(void)
         cmocka_unit_test(test_codec_roundtrip),
         cmocka_unit_test(test_codec_corruption),
         cmocka_unit_test(test_engine_one),
+        cmocka_unit_test(test_engine_diverged),
         cmocka_unit_test(test_engine_bad_input),
         cmocka_unit_test(test_fixture_kill_leader),
         cmocka_unit_test(test_fixture_partition_leader),
