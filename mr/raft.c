@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,9 @@ struct vl_mrraft {
     uv_loop_t uv;
     s_transport_t tr;
     struct raft_io io;
+    void (*uv_close)(struct raft_io *io, raft_io_close_cb cb); /* raft_uv's io->close */
+    raft_io_close_cb io_close_cb;                              /* libraft's */
+    bool io_close_fired;
     struct raft raft;
     vl_mrraft_core_t core;
     bool uv_inited, tcp_inited, io_inited, raft_inited, polled;
@@ -174,6 +178,35 @@ static void s_tr_wire(s_transport_t *tr, const char *who)
     tr->outer.close = s_tr_close;
 }
 
+/*  ---- the log: its close callback once --------------------------------------- */
+
+/*  libraft 0.15's libuv backend can fire its close callback a second time
+    when the open segment's writer finishes closing after it (canonical/raft
+    issue 341, fixed in cowsql/raft 45); libraft's callback then frees its
+    memory twice. The engine hands libraft an io->close that passes the
+    first call on and swallows the second. The backend still touches its
+    own memory then, so destroy drains the uv loop before raft_uv_close. */
+static vl_mrraft_t *s_of_io(struct raft_io *io)
+{
+    return (vl_mrraft_t *)((char *)io - offsetof(vl_mrraft_t, io));
+}
+
+static void s_io_closed(struct raft_io *io)
+{
+    vl_mrraft_t *self = s_of_io(io);
+    if (self->io_close_fired)
+        return;
+    self->io_close_fired = true;
+    self->io_close_cb(io);
+}
+
+static void s_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    vl_mrraft_t *self = s_of_io(io);
+    self->io_close_cb = cb;
+    self->uv_close(io, s_io_closed);
+}
+
 /*  ---- driving libuv from the zloop ---------------------------------------- */
 
 static void s_closed(struct raft *raft)
@@ -245,6 +278,8 @@ static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf
         return -1;
     }
     self->io_inited = true;
+    self->uv_close = self->io.close;
+    self->io.close = s_io_close;
     raft_uv_set_connect_retry_delay(&self->io, S_CONNECT_RETRY_MS);
     rv = raft_init(&self->raft, &self->io, &self->core.fsm, opts->id, opts->address);
     if (rv != 0) {
@@ -323,12 +358,13 @@ void vl_mrraft_destroy(vl_mrraft_t **self_p)
                 break;
             }
     }
+    if (self->uv_inited)
+        uv_run(&self->uv, UV_RUN_DEFAULT); /* handles still closing (see s_io_closed) */
     if (self->io_inited)
         raft_uv_close(&self->io);
     if (self->tcp_inited)
         raft_uv_tcp_close(&self->tr.inner);
     if (self->uv_inited) {
-        uv_run(&self->uv, UV_RUN_DEFAULT); /* handles still closing */
         if (uv_loop_close(&self->uv) != 0)
             vl_log(LOG_WARNING, "%s: the raft event loop still had handles at close",
                    self->core.who);

@@ -168,8 +168,8 @@ static void s_diverge(vl_mrraft_core_t *c, const char *fmt, ...)
 }
 
 #define S_RECOVER                                                                                  \
-    "this replica stopped applying: stop it, move its raft directory away and add it back "        \
-    "to the group empty (mr remove, then mr add) so that it copies a healthy replica"
+    "this replica stopped applying: stop this varlogmr, move its raft directory away and let "     \
+    "it rejoin the group empty, so that it copies a healthy replica"
 
 static int s_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
