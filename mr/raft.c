@@ -24,6 +24,7 @@
     raft_close's callback ran, then releases the log and transport and
     closes the loop.
 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <raft/uv.h>
 #include <uv.h>
 #include "log.h"
@@ -51,6 +54,7 @@ typedef struct {
     raft_uv_accept_cb accept_cb;
     raft_uv_transport_close_cb close_cb;
     const char *who;
+    const char *address; /* libraft's copy */
 } s_transport_t;
 
 /*  A dial in progress: the inner transport's request around libraft's. */
@@ -101,6 +105,7 @@ static void s_tr_errmsg(s_transport_t *tr)
 static int s_tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
     s_transport_t *tr = t->impl;
+    tr->address = address;
     int rv = tr->inner.init(&tr->inner, id, address);
     if (rv != 0)
         s_tr_errmsg(tr);
@@ -115,13 +120,41 @@ static void s_tr_accepted(struct raft_uv_transport *inner, raft_id id, const cha
     tr->accept_cb(&tr->outer, id, address, stream);
 }
 
+/*  libraft's TCP transport says nothing about why it could not listen:
+    find out by binding the address here (IPv4 HOST:PORT). */
+static void s_tr_listen_errmsg(s_transport_t *tr)
+{
+    s_tr_errmsg(tr);
+    if (tr->outer.errmsg[0] || !tr->address)
+        return;
+    char host[256];
+    snprintf(host, sizeof host, "%s", tr->address);
+    char *colon = strrchr(host, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    const char *why = "the address is not IPv4 HOST:PORT";
+    if (colon) {
+        *colon = '\0';
+        sa.sin_port = htons((uint16_t)atoi(colon + 1));
+        if (inet_pton(AF_INET, host, &sa.sin_addr) == 1) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            why = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ? strerror(errno)
+                                                                              : "unknown";
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    snprintf(tr->outer.errmsg, sizeof tr->outer.errmsg, "listen on %s: %s", tr->address, why);
+}
+
 static int s_tr_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 {
     s_transport_t *tr = t->impl;
     tr->accept_cb = cb;
     int rv = tr->inner.listen(&tr->inner, s_tr_accepted);
     if (rv != 0)
-        s_tr_errmsg(tr);
+        s_tr_listen_errmsg(tr);
     return rv;
 }
 
@@ -251,6 +284,18 @@ static void s_ignore_sigpipe(void)
 
 /*  ---- lifecycle ------------------------------------------------------------ */
 
+/*  The most precise text libraft left about the last failure: its own,
+    the log's or the transport's (it does not always pass them up). */
+static const char *s_detail(vl_mrraft_t *self)
+{
+    const char *texts[] = {raft_errmsg(&self->raft), self->io.errmsg, self->tr.outer.errmsg,
+                           self->tr.inner.errmsg};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (texts[i] && *texts[i])
+            return texts[i];
+    return "no detail";
+}
+
 /*  Sets up the uv loop, the log, the transport and the raft instance. */
 static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf,
                    size_t errbuf_size)
@@ -286,7 +331,7 @@ static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf
         snprintf(errbuf, errbuf_size,
                  "%s: cannot set up raft at %s with its log in '%s': %s; check the address and "
                  "that no other varlogmr uses the directory",
-                 who, opts->address, opts->dir, raft_errmsg(&self->raft));
+                 who, opts->address, opts->dir, s_detail(self));
         return -1;
     }
     self->raft_inited = true;
@@ -404,7 +449,7 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
             snprintf(errbuf, errbuf_size,
                      "%s: cannot write the first raft configuration: %s (%s); check the raft "
                      "directory",
-                     self->core.who, raft_strerror(rv), raft_errmsg(&self->raft));
+                     self->core.who, raft_strerror(rv), s_detail(self));
         } else {
             *done_p = true;
             vl_log(LOG_NOTICE, "%s: bootstrapped a group of %zu", self->core.who, n);
@@ -426,7 +471,7 @@ int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
         snprintf(errbuf, errbuf_size,
                  "%s: cannot start raft at %s: %s (%s); check that the address is free and the "
                  "raft directory readable",
-                 self->core.who, self->raft.address, raft_strerror(rv), raft_errmsg(&self->raft));
+                 self->core.who, self->raft.address, raft_strerror(rv), s_detail(self));
         return VL_MRRAFT_EFAIL;
     }
     self->started = true;

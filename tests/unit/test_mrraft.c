@@ -457,7 +457,8 @@ static void test_engine_diverged(void **state)
     fx_rmdir(dir);
 }
 
-/*  Bad arguments get a clear error and create nothing. */
+/*  Bad arguments get a clear error and change nothing; an engine that
+    never started, or failed to, is destroyed cleanly. */
 static void test_engine_bad_input(void **state)
 {
     (void)state;
@@ -470,7 +471,46 @@ static void test_engine_bad_input(void **state)
     opts = (vl_mrraft_opts_t){.id = 1, .address = "127.0.0.1:1", .dir = "/dev/null/raft"};
     assert_null(vl_mrraft_new(loop, &opts, &s_tsm_ops, &sm, err, sizeof err));
     assert_non_null(strstr(err, "/dev/null/raft"));
+
+    char dir[256], dir2[256], address[64];
+    fx_tmpdir(dir, sizeof dir, "mrraftb");
+    fx_tmpdir(dir2, sizeof dir2, "mrraftb");
+    snprintf(address, sizeof address, "127.0.0.1:%d", s_free_port());
+    opts = (vl_mrraft_opts_t){.id = 1, .address = address, .dir = dir};
+    vl_mrraft_t *raft = vl_mrraft_new(loop, &opts, &s_tsm_ops, &sm, err, sizeof err);
+    assert_non_null(raft);
+    vl_mrraft_destroy(&raft); /* never started */
+    raft = vl_mrraft_new(loop, &opts, &s_tsm_ops, &sm, err, sizeof err);
+    assert_non_null(raft);
+    bool did = true;
+    assert_int_equal(vl_mrraft_bootstrap(raft, NULL, 0, &did, err, sizeof err), VL_MRRAFT_EFAIL);
+    assert_false(did);
+    vl_mrraft_member_t m[2] = {{.id = 1}, {.id = 1}};
+    snprintf(m[0].address, sizeof m[0].address, "%s", address);
+    snprintf(m[1].address, sizeof m[1].address, "127.0.0.1:2");
+    assert_int_equal(vl_mrraft_bootstrap(raft, m, 2, &did, err, sizeof err), VL_MRRAFT_EFAIL);
+    assert_non_null(strstr(err, "own id"));
+    assert_int_equal(vl_mrraft_bootstrap(raft, m, 1, &did, err, sizeof err), 0);
+    assert_true(did);
+    assert_int_equal(vl_mrraft_start(raft, err, sizeof err), 0);
+    assert_int_equal(vl_mrraft_start(raft, err, sizeof err), VL_MRRAFT_EFAIL);
+    assert_non_null(strstr(err, "started already"));
+    /* a second engine on the same address cannot start */
+    tsm_t sm2 = {0};
+    opts.dir = dir2;
+    vl_mrraft_t *raft2 = vl_mrraft_new(loop, &opts, &s_tsm_ops, &sm2, err, sizeof err);
+    assert_non_null(raft2);
+    assert_int_equal(vl_mrraft_bootstrap(raft2, m, 1, &did, err, sizeof err), 0);
+    assert_int_equal(vl_mrraft_start(raft2, err, sizeof err), VL_MRRAFT_EFAIL);
+    assert_non_null(strstr(err, address));
+    assert_non_null(strstr(err, "in use"));
+    vl_mrraft_destroy(&raft2);
+    vl_mrraft_destroy(&raft);
+    tsm_fini(&sm);
+    tsm_fini(&sm2);
     zloop_destroy(&loop);
+    fx_rmdir(dir);
+    fx_rmdir(dir2);
 }
 
 /*  ---- the core on raft_fixture ---------------------------------------------- */
