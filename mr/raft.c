@@ -136,13 +136,15 @@ static void s_tr_listen_errmsg(s_transport_t *tr)
         *colon = '\0';
         sa.sin_port = htons((uint16_t)atoi(colon + 1));
         if (inet_pton(AF_INET, host, &sa.sin_addr) == 1) {
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            int one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            why = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ? strerror(errno)
-                                                                              : "unknown";
-            if (fd >= 0)
+            int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+            if (fd < 0) {
+                why = strerror(errno);
+            } else {
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+                why =
+                    bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ? strerror(errno) : "unknown";
                 close(fd);
+            }
         }
     }
     snprintf(tr->outer.errmsg, sizeof tr->outer.errmsg, "listen on %s: %s", tr->address, why);
@@ -372,7 +374,8 @@ vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts, const vl
         vl_mrraft_destroy(&self);
         return NULL;
     }
-    /* a signal libuv catches must not stop the caller's loop for good */
+    /* signals interrupt the poll (libuv's own handlers among them): the
+       loop must not take that for a request to stop */
     zloop_set_nonstop(loop, true);
     self->item =
         (zmq_pollitem_t){.socket = NULL, .fd = uv_backend_fd(&self->uv), .events = ZMQ_POLLIN};
@@ -425,6 +428,10 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
                         bool *done_p, char *errbuf, size_t errbuf_size)
 {
     *done_p = false;
+    if (self->started || self->closing) {
+        snprintf(errbuf, errbuf_size, "%s: bootstrap comes before start", self->core.who);
+        return VL_MRRAFT_EFAIL;
+    }
     if (n == 0) {
         snprintf(errbuf, errbuf_size, "%s: bootstrap needs at least one member", self->core.who);
         return VL_MRRAFT_EFAIL;
@@ -462,10 +469,13 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
 int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
 {
     if (self->started || self->closing) {
-        snprintf(errbuf, errbuf_size, "%s: the consensus engine was started already",
+        snprintf(errbuf, errbuf_size,
+                 "%s: the consensus engine was started already (once per engine: destroy it "
+                 "and create another to try again)",
                  self->core.who);
         return VL_MRRAFT_EFAIL;
     }
+    self->started = true; /* libraft's start may not be tried twice */
     int rv = raft_start(&self->raft);
     if (rv != 0) {
         snprintf(errbuf, errbuf_size,
@@ -474,7 +484,6 @@ int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
                  self->core.who, self->raft.address, raft_strerror(rv), s_detail(self));
         return VL_MRRAFT_EFAIL;
     }
-    self->started = true;
     vl_log(LOG_INFO, "%s: started at %s, raft log up to index %llu (snapshot %llu)", self->core.who,
            self->raft.address, raft_last_index(&self->raft), self->raft.log.snapshot.last_index);
     s_run(self);

@@ -98,7 +98,9 @@ typedef struct vl_mrraft vl_mrraft_t;
 /*  Creates the engine on loop (adds its poller and its 1 ms timer there,
     and makes the loop nonstop: zloop_set_nonstop) with the raft log in
     opts->dir. Does not start it. NULL with errbuf set on failure. Caller
-    owns the result. */
+    owns the result. A signal (libuv's handlers too) can still end
+    zloop_start with an interrupted poll: call it again, as the MR's actor
+    does. */
 vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
                            const vl_mrraft_fsm_t *fsm, void *arg, char *errbuf,
                            size_t errbuf_size);

@@ -495,6 +495,8 @@ static void test_engine_bad_input(void **state)
     assert_int_equal(vl_mrraft_start(raft, err, sizeof err), 0);
     assert_int_equal(vl_mrraft_start(raft, err, sizeof err), VL_MRRAFT_EFAIL);
     assert_non_null(strstr(err, "started already"));
+    assert_int_equal(vl_mrraft_bootstrap(raft, m, 1, &did, err, sizeof err), VL_MRRAFT_EFAIL);
+    assert_non_null(strstr(err, "before start"));
     /* a second engine on the same address cannot start */
     tsm_t sm2 = {0};
     opts.dir = dir2;
