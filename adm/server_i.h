@@ -51,8 +51,12 @@ struct self {
     char *listen;
     char *mr_ep;
     int heartbeat_ms, heartbeat_timeout_ms, mr_timeout_ms, ping_timeout_ms;
-    vl_rpc_t *mr;       /* blocking calls of proxied requests */
+    vl_rpc_t *mr;       /* blocking calls of proxied requests; its vl_mrconn_t
+                           says which MR replica both sockets talk to */
     zsock_t *mr_poll;   /* asynchronous GET_META of the heartbeat */
+    char poll_ep[VL_WIRE_MAX_ADDR + 1]; /* the replica mr_poll is connected to */
+    uint64_t poll_gen;  /* vl_mrconn_generation when it was */
+    int64_t poll_heard; /* last answer to a poll, or the move to poll_ep */
     uint64_t next_id;   /* request ids of our own requests */
     uint64_t poll_id;   /* id of the GET_META in flight, 0 if none */
     int64_t poll_sent;  /* when it was sent */
