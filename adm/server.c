@@ -203,8 +203,7 @@ static void s_mr_poll_rotate(self_t *self, int64_t now)
         return;
     if (self->poll_gen == vl_mrconn_generation(conn))
         vl_mrconn_next(conn);
-    vl_log(LOG_NOTICE,
-           "metadata repository at %s has not answered for %lld ms; polling %s now",
+    vl_log(LOG_NOTICE, "metadata repository at %s has not answered for %lld ms; polling %s now",
            self->poll_ep, (long long)(now - self->poll_heard), vl_mrconn_current(conn));
 }
 

@@ -51,17 +51,19 @@ struct self {
     char *listen;
     char *mr_ep;
     int heartbeat_ms, heartbeat_timeout_ms, mr_timeout_ms, ping_timeout_ms;
-    vl_rpc_t *mr;       /* blocking calls of proxied requests; its vl_mrconn_t
-                           says which MR replica both sockets talk to */
+    vl_rpc_t *mr;       /* blocking calls of proxied requests */
     zsock_t *mr_poll;   /* asynchronous GET_META of the heartbeat */
-    char poll_ep[VL_WIRE_MAX_ADDR + 1]; /* the replica mr_poll is connected to */
-    uint64_t poll_gen;  /* vl_mrconn_generation when it was */
-    int64_t poll_heard; /* last answer to a poll, or the move to poll_ep */
     uint64_t next_id;   /* request ids of our own requests */
     uint64_t poll_id;   /* id of the GET_META in flight, 0 if none */
     int64_t poll_sent;  /* when it was sent */
     int64_t mr_last_ok; /* last answer from the MR to a poll */
     bool mr_silent;     /* "MR does not answer" was logged */
+    /* The MR replica mr_poll is connected to: the one the vl_mrconn_t of
+       mr (which both sockets follow) named at generation poll_gen; the
+       last answer to a poll, or the move there. */
+    char poll_ep[VL_WIRE_MAX_ADDR + 1];
+    uint64_t poll_gen;
+    int64_t poll_heard;
     s_sn_t **sns;
     size_t nsn;
     bool no_auto, no_auto_unseal;

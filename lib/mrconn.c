@@ -80,16 +80,14 @@ static int s_fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
     return VL_EINVAL;
 }
 
-int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf,
-                  size_t errbuf_size)
+int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, size_t errbuf_size)
 {
     *self_p = NULL;
     vl_mrconn_t *self = vl_calloc(1, sizeof *self);
     char *copy = vl_strdup(endpoints ? endpoints : "");
     char *save = NULL;
     int rc = 0;
-    for (char *ep = strtok_r(copy, ",", &save); ep && rc == 0;
-         ep = strtok_r(NULL, ",", &save)) {
+    for (char *ep = strtok_r(copy, ",", &save); ep && rc == 0; ep = strtok_r(NULL, ",", &save)) {
         while (*ep == ' ' || *ep == '\t')
             ep++;
         size_t len = strlen(ep);

@@ -40,8 +40,7 @@ typedef struct vl_mrconn vl_mrconn_t;
     ipc://PATH or inproc://NAME. The current endpoint is the first. Returns
     0 with *self_p (caller owns it), or VL_EINVAL with errbuf naming the
     endpoint that is wrong and what to give instead. */
-int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf,
-                  size_t errbuf_size);
+int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, size_t errbuf_size);
 
 /*  Frees *self_p (NULL-safe) and sets it NULL. */
 void vl_mrconn_destroy(vl_mrconn_t **self_p);

@@ -78,7 +78,7 @@ typedef struct {
 
 struct vl_rpc {
     vl_mrconn_t *conn;
-    zsock_t *sock;      /* connected to the current endpoint of sock_gen */
+    zsock_t *sock; /* connected to the current endpoint of sock_gen */
     uint64_t sock_gen;
     uint64_t next_id;
 };
@@ -178,8 +178,8 @@ static void s_trace_text(const s_trace_t *tr, bool detail, char *out, size_t siz
                            : tr->at[i].what == S_NOCONNECT ? "cannot connect"
                            : tr->at[i].leader[0]           ? "not the leader; leader "
                                                            : "not the leader; leader unknown";
-        int w = detail ? snprintf(out + off, size - off, "%s%s (%s%s)", i ? ", " : "",
-                                  tr->at[i].ep, what, tr->at[i].leader)
+        int w = detail ? snprintf(out + off, size - off, "%s%s (%s%s)", i ? ", " : "", tr->at[i].ep,
+                                  what, tr->at[i].leader)
                        : snprintf(out + off, size - off, "%s%s", i ? ", " : "", tr->at[i].ep);
         off += w > 0 ? (size_t)w : 0;
     }
@@ -342,8 +342,8 @@ static int s_no_answer(vl_rpc_t *self, uint16_t type, int rc, bool sent, bool re
         s_trace_text(tr, false, tried, sizeof tried);
         if (errbuf)
             snprintf(errbuf, errbuf_size,
-                     "%s%s: no reply from %s within %d ms; is the daemon running?", tname,
-                     not_sent, tried, timeout_ms);
+                     "%s%s: no reply from %s within %d ms; is the daemon running?", tname, not_sent,
+                     tried, timeout_ms);
         return VL_ETIMEDOUT;
     }
     s_trace_text(tr, true, tried, sizeof tried);
@@ -363,8 +363,7 @@ static int s_no_answer(vl_rpc_t *self, uint16_t type, int rc, bool sent, bool re
 }
 
 int vl_rpc_call(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, int timeout_ms,
-                zmsg_t **reply_p, vl_hdr_t *hdr, vl_rbuf_t *rbody, char *errbuf,
-                size_t errbuf_size)
+                zmsg_t **reply_p, vl_hdr_t *hdr, vl_rbuf_t *rbody, char *errbuf, size_t errbuf_size)
 {
     *reply_p = NULL;
     s_trace_t tr;
@@ -388,8 +387,7 @@ int vl_rpc_call(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, int timeou
             if (errbuf && errbuf_size)
                 errbuf[0] = '\0';
         }
-        rc = s_exchange(self, type, body, resend, &tr, reply_p, hdr, rbody, errbuf,
-                        errbuf_size);
+        rc = s_exchange(self, type, body, resend, &tr, reply_p, hdr, rbody, errbuf, errbuf_size);
     } while (rc == S_RELOCATE);
     if (rc < 0)
         return s_no_answer(self, type, rc, true, resend, &tr, timeout_ms, errbuf, errbuf_size);

@@ -80,8 +80,9 @@ void vl_sn_meta_report(self_t *self, bool full)
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_report_encode(&r, &b);
-    vl_hdr_t h = {
-        .type = VL_MSG_REPORT, .request_id = ++self->hello_seq, .cluster_id = self->cfg->cluster_id};
+    vl_hdr_t h = {.type = VL_MSG_REPORT,
+                  .request_id = ++self->hello_seq,
+                  .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &b);
     if (zmsg_send(&msg, self->mr) != 0) {
         zmsg_destroy(&msg);

@@ -55,13 +55,16 @@
 #define S_PARK_MAX 1024
 #define S_PARK_BYTES_MAX (64ull << 20)
 #define S_META_ASK_US (50 * 1000)
-#define S_MR_PROBE_US (1000 * 1000) /* MR silent this long: PING it (it sends nothing to an idle node) */
-#define S_MR_SILENT_US (VL_MRCONN_SILENT_MS * 1000ll) /* ... this long: try the next replica */
-#define S_MR_ANSWER_US (500 * 1000) /* what a request is given to be answered before that */
 #define S_LOOKUPS_MAX 1024 /* LOOKUPs waiting for queued commits, per replica */
 #define S_BID_SCAN_MAX                                                                             \
     (1u << 16) /* batch names a BATCH_STATUS looks through at most                                 \
                   (it runs on the event loop; past this: not final) */
+/*  The MR sends nothing to an idle node: one silent for S_MR_PROBE_US is
+    PINGed; one silent for S_MR_SILENT_US while an answer has been due for
+    S_MR_ANSWER_US is left for the next replica (meta.c). */
+#define S_MR_PROBE_US (1000 * 1000)
+#define S_MR_SILENT_US (VL_MRCONN_SILENT_MS * 1000ll)
+#define S_MR_ANSWER_US (500 * 1000)
 
 /*  ---- types -------------------------------------------------------------- */
 
@@ -180,9 +183,9 @@ typedef struct {
     int64_t mr_waiting_us; /* since when an answer is due (HELLO, GET_META, PING); 0: none */
     int64_t mr_switched_us;
     uint64_t mr_switch_seq; /* hello_seq at the last move: requests up to it went elsewhere */
-    bool mr_hinted;        /* the last switch followed a hint */
-    bool mr_move;          /* a refusal asks to move, not done yet (at most one switch per
-                              VL_MRCONN_PAUSE_MS) */
+    bool mr_hinted;         /* the last switch followed a hint */
+    bool mr_move;           /* a refusal asks to move, not done yet (at most one switch per
+                               VL_MRCONN_PAUSE_MS) */
     char mr_hint[VL_WIRE_MAX_ADDR + 1]; /* where to (empty: the next endpoint) */
     vl_store_t *store;
     vl_writer_t *writer;
@@ -198,7 +201,7 @@ typedef struct {
     bool report_full; /* the next REPORT carries every replica */
     int report_timer;
     zactor_t *mr_monitor; /* CONNECTED events of the DEALER to the MR */
-    uint64_t hello_seq; /* request ids of what goes to the MR */
+    uint64_t hello_seq;   /* request ids of what goes to the MR */
     int64_t last_unregistered_log_us;
     zlistx_t *parked; /* s_parked_t*: requests for unknown log streams */
     uint64_t parked_bytes;

@@ -29,9 +29,8 @@ static void test_parse(void **state)
     (void)state;
     vl_mrconn_t *c = NULL;
     char err[256];
-    assert_int_equal(vl_mrconn_new(" tcp://a:1 ,tcp://b:2,, tcp://a:1,ipc:///tmp/x ", &c, err,
-                                   sizeof err),
-                     0);
+    assert_int_equal(
+        vl_mrconn_new(" tcp://a:1 ,tcp://b:2,, tcp://a:1,ipc:///tmp/x ", &c, err, sizeof err), 0);
     assert_int_equal(vl_mrconn_size(c), 3); /* the duplicate is dropped */
     assert_string_equal(vl_mrconn_list(c), "tcp://a:1,tcp://b:2,ipc:///tmp/x");
     assert_string_equal(vl_mrconn_current(c), "tcp://a:1");
@@ -39,9 +38,9 @@ static void test_parse(void **state)
     assert_null(c);
     vl_mrconn_destroy(&c);
 
-    static const char *bad[] = {"tcp://a:1,tcp://b",   "tcp://a:1,b:2",   "tcp://:9",
-                                "tcp://a:0",           "tcp://a:65536",   "tcp://a:9x",
-                                "udp://a:1",           "tcp://a:1,tcp:/", "tcp://a:123456"};
+    static const char *bad[] = {"tcp://a:1,tcp://b", "tcp://a:1,b:2",   "tcp://:9",
+                                "tcp://a:0",         "tcp://a:65536",   "tcp://a:9x",
+                                "udp://a:1",         "tcp://a:1,tcp:/", "tcp://a:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_int_equal(vl_mrconn_new(bad[i], &c, err, sizeof err), VL_EINVAL);
@@ -150,7 +149,9 @@ static void s_fake_actor(zsock_t *pipe, void *arg)
                 int t = a ? atoi(a) : 0;
                 zstr_sendf(pipe, "%d", t > 0 && t < VL_MSG_TYPE_MAX ? counts[t] : total);
             } else if (!term) {
-                mode = streq(cmd, "LEADER") ? S_LEADER : streq(cmd, "FOLLOWER") ? S_FOLLOWER : S_DEAD;
+                mode = streq(cmd, "LEADER")     ? S_LEADER
+                       : streq(cmd, "FOLLOWER") ? S_FOLLOWER
+                                                : S_DEAD;
                 silent_type = mode == S_LEADER && a ? atoi(a) : -1;
                 snprintf(hint, sizeof hint, "%s", mode == S_FOLLOWER && a ? a : "");
                 zsock_signal(pipe, 0);
@@ -236,6 +237,26 @@ static void s_fake_stop(s_fake_t *f)
     zactor_destroy(&f->actor);
 }
 
+/*  The two fake replicas a test runs, a and b (state: s_fake_t[2]). */
+static int s_pair_setup(void **state)
+{
+    s_fake_t *pair = calloc(2, sizeof *pair);
+    assert_non_null(pair);
+    s_fake_start(&pair[0]);
+    s_fake_start(&pair[1]);
+    *state = pair;
+    return 0;
+}
+
+static int s_pair_teardown(void **state)
+{
+    s_fake_t *pair = *state;
+    s_fake_stop(&pair[0]);
+    s_fake_stop(&pair[1]);
+    free(pair);
+    return 0;
+}
+
 /*  Opens a client on "A,B" with timeout_ms; returns its code and the
     time it took (ms) in *ms_p. */
 static int s_open(s_fake_t *a, s_fake_t *b, int timeout_ms, vl_client_t **c_p, char *err,
@@ -255,175 +276,150 @@ static int s_open(s_fake_t *a, s_fake_t *b, int timeout_ms, vl_client_t **c_p, c
 /*  A follower names the leader: one request to it, then the leader only. */
 static void test_follow_hint(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
-    s_fake_set(&a, "FOLLOWER", b.ep);
+    s_fake_t *a = *state, *b = a + 1;
+    s_fake_set(a, "FOLLOWER", b->ep);
     vl_client_t *c = NULL;
     char err[1024];
     int64_t ms;
-    if (s_open(&a, &b, 3000, &c, err, sizeof err, &ms) != 0)
+    if (s_open(a, b, 3000, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
     vl_topic_info_t infos[4];
     size_t n = 99;
     assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(s_fake_count(&a, 0), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_GET_META), 2);
+    assert_int_equal(s_fake_count(a, 0), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_GET_META), 2);
     assert_true(ms < 1000);
     vl_client_destroy(&c);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 /*  A replica that takes the request and never answers: after 1.5 s the
     request goes to the next one. */
 static void test_silent_rotates(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
-    s_fake_set(&a, "DEAD", NULL);
+    s_fake_t *a = *state, *b = a + 1;
+    s_fake_set(a, "DEAD", NULL);
     vl_client_t *c = NULL;
     char err[1024];
     int64_t ms;
-    if (s_open(&a, &b, 5000, &c, err, sizeof err, &ms) != 0)
+    if (s_open(a, b, 5000, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
     if (ms < VL_MRCONN_SILENT_MS - 100 || ms > VL_MRCONN_SILENT_MS + 1500)
         fail_msg("open took %lld ms, not about %d", (long long)ms, VL_MRCONN_SILENT_MS);
-    assert_int_equal(s_fake_count(&a, VL_MSG_GET_META), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_GET_META), 1);
+    assert_int_equal(s_fake_count(a, VL_MSG_GET_META), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_GET_META), 1);
     /* the leader found, the next call goes straight to it */
     int64_t t0 = zclock_mono();
     vl_topic_info_t infos[1];
     size_t n;
     assert_int_equal(vl_topic_list(c, infos, 1, &n), 0);
     assert_true(zclock_mono() - t0 < 1000);
-    assert_int_equal(s_fake_count(&a, 0), 1);
+    assert_int_equal(s_fake_count(a, 0), 1);
     vl_client_destroy(&c);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 /*  A follower that knows no leader: the next replica is asked. */
 static void test_empty_hint_rotates(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
-    s_fake_set(&a, "FOLLOWER", "");
+    s_fake_t *a = *state, *b = a + 1;
+    s_fake_set(a, "FOLLOWER", "");
     vl_client_t *c = NULL;
     char err[1024];
     int64_t ms;
-    if (s_open(&a, &b, 3000, &c, err, sizeof err, &ms) != 0)
+    if (s_open(a, b, 3000, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
     assert_true(ms < 1000);
-    assert_int_equal(s_fake_count(&a, 0), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_GET_META), 1);
+    assert_int_equal(s_fake_count(a, 0), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_GET_META), 1);
     vl_client_destroy(&c);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 /*  No leader anywhere: a clear error naming both, within the timeout;
     replicas naming each other end the call at once. */
 static void test_no_leader(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
-    s_fake_set(&a, "FOLLOWER", "");
-    s_fake_set(&b, "FOLLOWER", "");
+    s_fake_t *a = *state, *b = a + 1;
+    s_fake_set(a, "FOLLOWER", "");
+    s_fake_set(b, "FOLLOWER", "");
     vl_client_t *c = NULL;
     char err[1024] = "";
     int64_t ms;
-    assert_int_equal(s_open(&a, &b, 1000, &c, err, sizeof err, &ms), VL_ENOTLEADER);
+    assert_int_equal(s_open(a, b, 1000, &c, err, sizeof err, &ms), VL_ENOTLEADER);
     assert_null(c);
     if (ms < 900 || ms > 1500)
         fail_msg("gave up after %lld ms, not the 1000 ms timeout", (long long)ms);
-    if (!strstr(err, a.ep) || !strstr(err, b.ep) || !strstr(err, "no leader"))
+    if (!strstr(err, a->ep) || !strstr(err, b->ep) || !strstr(err, "no leader"))
         fail_msg("the error does not name both replicas: %s", err);
     print_message("no leader: %s\n", err);
     /* it waited between rounds instead of spinning */
-    int asked = s_fake_count(&a, 0) + s_fake_count(&b, 0);
+    int asked = s_fake_count(a, 0) + s_fake_count(b, 0);
     if (asked > 2 * (1000 / VL_MRCONN_PAUSE_MS + 2))
         fail_msg("%d requests in 1 s: no pause between rounds", asked);
 
-    s_fake_set(&a, "FOLLOWER", b.ep);
-    s_fake_set(&b, "FOLLOWER", a.ep);
-    int before = s_fake_count(&a, 0) + s_fake_count(&b, 0);
-    assert_int_equal(s_open(&a, &b, 3000, &c, err, sizeof err, &ms), VL_ENOTLEADER);
+    s_fake_set(a, "FOLLOWER", b->ep);
+    s_fake_set(b, "FOLLOWER", a->ep);
+    int before = s_fake_count(a, 0) + s_fake_count(b, 0);
+    assert_int_equal(s_open(a, b, 3000, &c, err, sizeof err, &ms), VL_ENOTLEADER);
     assert_true(ms < 1000);
-    if (!strstr(err, a.ep) || !strstr(err, b.ep))
+    if (!strstr(err, a->ep) || !strstr(err, b->ep))
         fail_msg("the error does not name both replicas: %s", err);
     print_message("hint loop: %s\n", err);
     /* 2 x 2 endpoints + 2 redirects, and the request that began it */
-    assert_int_equal(s_fake_count(&a, 0) + s_fake_count(&b, 0) - before, 2 * 2 + 2 + 1);
+    assert_int_equal(s_fake_count(a, 0) + s_fake_count(b, 0) - before, 2 * 2 + 2 + 1);
 
     /* nobody answers: VL_ETIMEDOUT naming both */
-    s_fake_set(&a, "DEAD", NULL);
-    s_fake_set(&b, "DEAD", NULL);
-    assert_int_equal(s_open(&a, &b, 2000, &c, err, sizeof err, &ms), VL_ETIMEDOUT);
-    if (!strstr(err, a.ep) || !strstr(err, b.ep))
+    s_fake_set(a, "DEAD", NULL);
+    s_fake_set(b, "DEAD", NULL);
+    assert_int_equal(s_open(a, b, 2000, &c, err, sizeof err, &ms), VL_ETIMEDOUT);
+    if (!strstr(err, a->ep) || !strstr(err, b->ep))
         fail_msg("the error does not name both replicas: %s", err);
     print_message("all silent: %s\n", err);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 /*  A request that must not be repeated goes to a replica that has just
     answered (a PING finds it, past a dead one), and only once. */
 static void test_create_finds_leader_first(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
+    s_fake_t *a = *state, *b = a + 1;
     vl_client_t *c = NULL;
     char err[1024];
     int64_t ms;
-    if (s_open(&a, &b, 5000, &c, err, sizeof err, &ms) != 0)
+    if (s_open(a, b, 5000, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
-    s_fake_set(&a, "DEAD", NULL); /* the leader dies; b takes over */
+    s_fake_set(a, "DEAD", NULL); /* the leader dies; b takes over */
     uint32_t id = 0;
     if (vl_topic_create(c, "t", 1, 1, &id) != 0)
         fail_msg("create: %s", vl_client_errmsg(c));
     assert_int_equal(id, 7);
-    assert_int_equal(s_fake_count(&a, VL_MSG_CREATE_TOPIC), 0);
-    assert_int_equal(s_fake_count(&a, VL_MSG_PING), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_CREATE_TOPIC), 1);
+    assert_int_equal(s_fake_count(a, VL_MSG_CREATE_TOPIC), 0);
+    assert_int_equal(s_fake_count(a, VL_MSG_PING), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_CREATE_TOPIC), 1);
 
     /* a is back as the leader, b refuses naming it: b's refusal of the
        PING leads there */
-    s_fake_set(&a, "LEADER", NULL);
-    s_fake_set(&b, "FOLLOWER", a.ep);
+    s_fake_set(a, "LEADER", NULL);
+    s_fake_set(b, "FOLLOWER", a->ep);
     if (vl_topic_create(c, "u", 1, 1, &id) != 0)
         fail_msg("create: %s", vl_client_errmsg(c));
-    assert_int_equal(s_fake_count(&a, VL_MSG_CREATE_TOPIC), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_CREATE_TOPIC), 1);
-    assert_int_equal(s_fake_count(&b, VL_MSG_PING), 2);
+    assert_int_equal(s_fake_count(a, VL_MSG_CREATE_TOPIC), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_CREATE_TOPIC), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_PING), 2);
     vl_client_destroy(&c);
 
     /* given b alone, which refuses the request itself: it did nothing,
        so the request goes on to the leader it names (after a PING there,
        as that replica is not b) */
     vl_client_opts_t opts = {.timeout_ms = 3000};
-    s_fake_set(&b, "LEADER", NULL);
-    assert_int_equal(vl_client_open(b.ep, &opts, &c, err, sizeof err), 0);
-    s_fake_set(&b, "FOLLOWER", a.ep);
-    int pings = s_fake_count(&a, VL_MSG_PING);
+    s_fake_set(b, "LEADER", NULL);
+    assert_int_equal(vl_client_open(b->ep, &opts, &c, err, sizeof err), 0);
+    s_fake_set(b, "FOLLOWER", a->ep);
+    int pings = s_fake_count(a, VL_MSG_PING);
     if (vl_topic_create(c, "v", 1, 1, &id) != 0)
         fail_msg("create: %s", vl_client_errmsg(c));
-    assert_int_equal(s_fake_count(&b, VL_MSG_CREATE_TOPIC), 2);
-    assert_int_equal(s_fake_count(&a, VL_MSG_PING), pings + 1);
-    assert_int_equal(s_fake_count(&a, VL_MSG_CREATE_TOPIC), 2);
+    assert_int_equal(s_fake_count(b, VL_MSG_CREATE_TOPIC), 2);
+    assert_int_equal(s_fake_count(a, VL_MSG_PING), pings + 1);
+    assert_int_equal(s_fake_count(a, VL_MSG_CREATE_TOPIC), 2);
     vl_client_destroy(&c);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 /*  The replica a request that must not be repeated went to falls silent:
@@ -431,25 +427,22 @@ static void test_create_finds_leader_first(void **state)
     it may still take effect. */
 static void test_create_not_repeated(void **state)
 {
-    (void)state;
-    s_fake_t a, b;
-    s_fake_start(&a);
-    s_fake_start(&b);
+    s_fake_t *a = *state, *b = a + 1;
     char t[16];
     snprintf(t, sizeof t, "%d", VL_MSG_CREATE_TOPIC);
-    s_fake_set(&a, "LEADER", t); /* answers all but CREATE_TOPIC */
+    s_fake_set(a, "LEADER", t); /* answers all but CREATE_TOPIC */
     vl_client_t *c = NULL;
     char err[1024];
     int64_t ms;
-    if (s_open(&a, &b, 2500, &c, err, sizeof err, &ms) != 0)
+    if (s_open(a, b, 2500, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
     int64_t t0 = zclock_mono();
     assert_int_equal(vl_topic_create(c, "t", 1, 1, NULL), VL_ETIMEDOUT);
     assert_true(zclock_mono() - t0 >= 2400);
-    assert_int_equal(s_fake_count(&a, VL_MSG_CREATE_TOPIC), 1);
-    assert_int_equal(s_fake_count(&b, 0), 0);
+    assert_int_equal(s_fake_count(a, VL_MSG_CREATE_TOPIC), 1);
+    assert_int_equal(s_fake_count(b, 0), 0);
     const char *msg = vl_client_errmsg(c);
-    if (!strstr(msg, "may still take effect") || !strstr(msg, a.ep))
+    if (!strstr(msg, "may still take effect") || !strstr(msg, a->ep))
         fail_msg("unclear error: %s", msg);
     print_message("silent after the request: %s\n", msg);
     /* a read that meets the same silence would have moved on: the next
@@ -457,10 +450,8 @@ static void test_create_not_repeated(void **state)
     vl_topic_info_t infos[1];
     size_t n;
     assert_int_equal(vl_topic_list(c, infos, 1, &n), 0);
-    assert_int_equal(s_fake_count(&b, VL_MSG_GET_META), 1);
+    assert_int_equal(s_fake_count(b, VL_MSG_GET_META), 1);
     vl_client_destroy(&c);
-    s_fake_stop(&a);
-    s_fake_stop(&b);
 }
 
 int main(void)
@@ -469,12 +460,13 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_hint_next),
         cmocka_unit_test(test_resendable),
-        cmocka_unit_test(test_follow_hint),
-        cmocka_unit_test(test_silent_rotates),
-        cmocka_unit_test(test_empty_hint_rotates),
-        cmocka_unit_test(test_no_leader),
-        cmocka_unit_test(test_create_finds_leader_first),
-        cmocka_unit_test(test_create_not_repeated),
+        cmocka_unit_test_setup_teardown(test_follow_hint, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_rotates, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_hint_rotates, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_no_leader, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_create_finds_leader_first, s_pair_setup,
+                                        s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_create_not_repeated, s_pair_setup, s_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

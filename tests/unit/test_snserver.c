@@ -1110,9 +1110,11 @@ static void test_sync_base(void **state)
 }
 
 /*  Reads what the SN sends to the fake MR replicas a and b for ms,
-    counting each one's messages (na, nb) and answering the PINGs of the
+    counting each one's messages sent after request id `after` (na, nb:
+    the SN numbers what it sends the MR) and answering the PINGs of the
     ones marked live, as a leader does. */
-static void s_mr_pump(zsock_t *a, bool a_live, zsock_t *b, bool b_live, int ms, int *na, int *nb)
+static void s_mr_pump(zsock_t *a, bool a_live, zsock_t *b, bool b_live, uint64_t after, int ms,
+                      int *na, int *nb)
 {
     zpoller_t *poller = zpoller_new(a, b, NULL);
     int64_t end = zclock_mono() + ms, left;
@@ -1125,7 +1127,8 @@ static void s_mr_pump(zsock_t *a, bool a_live, zsock_t *b, bool b_live, int ms, 
         vl_hdr_t h;
         vl_rbuf_t body;
         if (vl_wire_parse(msg, &h, &body) == 0) {
-            (*(which == a ? na : nb))++;
+            if (h.request_id > after)
+                (*(which == a ? na : nb))++;
             if (h.type == VL_MSG_PING && (which == a ? a_live : b_live)) {
                 zmsg_t *reply = fx_reply(&h, 0, NULL);
                 fx_send(which, rid, &reply);
@@ -1137,9 +1140,25 @@ static void s_mr_pump(zsock_t *a, bool a_live, zsock_t *b, bool b_live, int ms, 
     zpoller_destroy(&poller);
 }
 
+/*  Waits (ms) for a request of type at the fake MR replica mr and refuses
+    it as a follower does, naming leader. */
+static void s_mr_refuse(zsock_t *mr, uint16_t type, int ms, const char *leader)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zframe_t *rid = NULL;
+    zmsg_t *msg = fx_recv_type(mr, type, ms, &h, &body, &rid);
+    assert_non_null(msg);
+    zmsg_destroy(&msg);
+    msg = vl_wire_reply(&h, VL_ENOTLEADER, "%s", leader);
+    fx_send(mr, rid, &msg);
+    zframe_destroy(&rid);
+}
+
 /*  Waits for HELLO at the fake MR replica mr, answers it with META (two
-    log streams) and returns after the complete REPORT that follows. */
-static void s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *what)
+    log streams) and returns the HELLO's request id after the complete
+    REPORT that follows. */
+static uint64_t s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *what)
 {
     vl_hdr_t h;
     vl_rbuf_t body;
@@ -1151,6 +1170,7 @@ static void s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *what)
     f->mr = mr;
     s_send_meta_n(f, &h, &s_rf1, 2);
     s_wait_report_items(f, 2, 1000, what);
+    return h.request_id;
 }
 
 /*  The MR is a group of replicas and the SN is given both (--mr A,B): it
@@ -1181,31 +1201,18 @@ static void test_mr_leader(void **state)
     snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
 
     /* a is a follower: it names b */
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zframe_t *rid = NULL;
-    zmsg_t *msg = fx_recv_type(a, VL_MSG_HELLO, 5000, &h, &body, &rid);
-    assert_non_null(msg);
-    zmsg_destroy(&msg);
-    msg = vl_wire_reply(&h, VL_ENOTLEADER, "%s", b_ep);
-    fx_send(a, rid, &msg);
-    zframe_destroy(&rid);
-    s_mr_hello_report(f, b, 1000, "at b, named by a");
+    s_mr_refuse(a, VL_MSG_HELLO, 5000, b_ep);
+    uint64_t hello = s_mr_hello_report(f, b, 1000, "at b, named by a");
     int na = 0, nb = 0;
-    s_mr_pump(a, false, b, true, 1500, &na, &nb);
+    s_mr_pump(a, false, b, true, hello, 1500, &na, &nb);
     if (na != 0 || nb == 0)
         fail_msg("after the move to b: %d messages to a, %d to b", na, nb);
 
     /* b loses the leadership to a: its refusal of a REPORT names a */
-    msg = fx_recv_type(b, VL_MSG_REPORT, 1500, &h, &body, &rid);
-    assert_non_null(msg);
-    zmsg_destroy(&msg);
-    msg = vl_wire_reply(&h, VL_ENOTLEADER, "%s", a_ep);
-    fx_send(b, rid, &msg);
-    zframe_destroy(&rid);
-    s_mr_hello_report(f, a, 1000, "back at a, named by b");
+    s_mr_refuse(b, VL_MSG_REPORT, 1500, a_ep);
+    hello = s_mr_hello_report(f, a, 1000, "back at a, named by b");
     na = nb = 0;
-    s_mr_pump(a, true, b, false, 1500, &na, &nb);
+    s_mr_pump(a, true, b, false, hello, 1500, &na, &nb);
     if (nb != 0 || na == 0)
         fail_msg("after the move back to a: %d messages to a, %d to b", na, nb);
 
