@@ -362,6 +362,37 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
     vl_sn_unpark(self, true);
 }
 
+/*  The MR's answer to HELLO: this node's id (0: not registered) and META. */
+static void s_on_hello_reply(self_t *self, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_meta_t meta;
+    if (hdr->status) {
+        char text[512];
+        vl_wire_errtext(body, text, sizeof text);
+        vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
+               vl_err_name((int)hdr->status));
+    } else if (vl_meta_decode(body, &meta) != 0) {
+        vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
+    } else if (meta.sn_id == 0) {
+        int64_t now = vl_now_us();
+        if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
+            self->last_unregistered_log_us = now;
+            vl_log(LOG_NOTICE,
+                   "sn: %s is not registered with the MR yet; register it with "
+                   "'varlogctl sn add %s'",
+                   self->args->advertise, self->args->advertise);
+        }
+        vl_meta_free(&meta);
+    } else if (!self->sn_id || self->sn_id != meta.sn_id) {
+        self->sn_id = meta.sn_id;
+        vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
+               self->args->advertise);
+        self->have_meta = false;
+        s_apply_meta(self, &meta);
+    } else
+        vl_meta_free(&meta);
+}
+
 int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = arg;
@@ -390,32 +421,7 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         } else if (hdr.type == (VL_MSG_PING | VL_MSG_REPLY)) {
             /* the answer to a probe: the MR is there */
         } else if (hdr.type == (VL_MSG_HELLO | VL_MSG_REPLY)) {
-            vl_meta_t meta;
-            if (hdr.status) {
-                char text[512];
-                vl_wire_errtext(&body, text, sizeof text);
-                vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
-                       vl_err_name((int)hdr.status));
-            } else if (vl_meta_decode(&body, &meta) != 0) {
-                vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
-            } else if (meta.sn_id == 0) {
-                int64_t now = vl_now_us();
-                if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
-                    self->last_unregistered_log_us = now;
-                    vl_log(LOG_NOTICE,
-                           "sn: %s is not registered with the MR yet; register it with "
-                           "'varlogctl sn add %s'",
-                           self->args->advertise, self->args->advertise);
-                }
-                vl_meta_free(&meta);
-            } else if (!self->sn_id || self->sn_id != meta.sn_id) {
-                self->sn_id = meta.sn_id;
-                vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
-                       self->args->advertise);
-                self->have_meta = false;
-                s_apply_meta(self, &meta);
-            } else
-                vl_meta_free(&meta);
+            s_on_hello_reply(self, &hdr, &body);
         } else if (hdr.type == VL_MSG_META ||
                    (hdr.type == (VL_MSG_GET_META | VL_MSG_REPLY) && hdr.status == 0)) {
             vl_meta_t meta;
