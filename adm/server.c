@@ -10,6 +10,14 @@
       asynchronously, so the list of storage nodes to watch follows the
       cluster without ever blocking the loop on a dead MR.
 
+    The MR may be a group of replicas of which only the leader serves
+    (lib/mrconn.h). Both MR sockets talk to the replica the vl_rpc's
+    vl_mrconn_t names: the blocking calls follow the leader as rpc.c
+    describes, and the poll follows a VL_ENOTLEADER refusal (to the leader
+    it names, else the next replica) and moves to the next replica after
+    VL_MRCONN_SILENT_MS without an answer, when there is another one.
+    Whichever of the two moves, the other follows at its next use.
+
     Proxied admin requests use a blocking vl_rpc call to the MR from inside
     the loop. That stalls heartbeats for at most --mr timeout, which is fine
     for the admin plane (rare, human-driven requests) and keeps the proxy a
@@ -105,9 +113,34 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg);
 static void s_mr_poll_connect(self_t *self)
 {
     s_mr_poll_reset(self);
-    self->mr_poll = vl_adm_server_dealer(self->mr_ep);
+    vl_mrconn_t *conn = vl_rpc_conn(self->mr);
+    snprintf(self->poll_ep, sizeof self->poll_ep, "%s", vl_mrconn_current(conn));
+    self->poll_gen = vl_mrconn_generation(conn);
+    self->mr_poll = vl_adm_server_dealer(self->poll_ep);
     if (self->mr_poll && zloop_reader(self->loop, self->mr_poll, s_mr_poll_reader, self) != 0)
         zsock_destroy(&self->mr_poll);
+}
+
+/*  Points the poll at the replica the MR connection names now, when that
+    changed. The DEALER stays (a disconnect and a connect): the loop keeps
+    its reader, and the poll it asked of the old replica is given up. */
+static void s_mr_poll_follow(self_t *self)
+{
+    vl_mrconn_t *conn = vl_rpc_conn(self->mr);
+    if (self->poll_gen == vl_mrconn_generation(conn))
+        return;
+    if (!self->mr_poll) {
+        s_mr_poll_connect(self);
+    } else {
+        zsock_disconnect(self->mr_poll, "%s", self->poll_ep);
+        snprintf(self->poll_ep, sizeof self->poll_ep, "%s", vl_mrconn_current(conn));
+        self->poll_gen = vl_mrconn_generation(conn);
+        if (zsock_connect(self->mr_poll, "%s", self->poll_ep) != 0)
+            vl_log(LOG_WARNING, "cannot connect to the metadata repository at %s: %s",
+                   self->poll_ep, zmq_strerror(zmq_errno()));
+    }
+    self->poll_id = 0;
+    self->poll_heard = zclock_mono();
 }
 
 static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
@@ -124,21 +157,32 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
             continue;
         }
         self->poll_id = 0;
-        self->mr_last_ok = zclock_mono();
+        self->mr_last_ok = self->poll_heard = zclock_mono();
         if (self->mr_silent) {
-            vl_log(LOG_NOTICE, "metadata repository at %s answers again", self->mr_ep);
+            vl_log(LOG_NOTICE, "metadata repository at %s answers again", self->poll_ep);
             self->mr_silent = false;
         }
-        if (hdr.status != 0) {
+        if (hdr.status == VL_ENOTLEADER) {
+            vl_notleader_t nl;
+            if (vl_notleader_decode(&body, &nl) != 0)
+                nl.leader[0] = '\0';
+            vl_mrconn_t *conn = vl_rpc_conn(self->mr);
+            if (vl_mrconn_hint(conn, nl.leader) || vl_mrconn_next(conn))
+                vl_log(LOG_NOTICE,
+                       "metadata repository at %s is not the leader (%s%s); polling %s now",
+                       self->poll_ep, nl.leader[0] ? "leader " : "leader unknown", nl.leader,
+                       vl_mrconn_current(conn));
+            s_mr_poll_follow(self);
+        } else if (hdr.status != 0) {
             char text[512];
             vl_wire_errtext(&body, text, sizeof text);
-            vl_log(LOG_WARNING, "metadata repository at %s: GET_META failed: %s", self->mr_ep,
+            vl_log(LOG_WARNING, "metadata repository at %s: GET_META failed: %s", self->poll_ep,
                    text);
         } else if (vl_meta_decode(&body, &meta) != 0) {
             vl_log(LOG_WARNING,
                    "metadata repository at %s sent a malformed META; is it the same varlog "
                    "version?",
-                   self->mr_ep);
+                   self->poll_ep);
         } else {
             vl_adm_health_sns_sync(self, &meta);
             vl_adm_health_auto(self, &meta);
@@ -149,9 +193,25 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/*  A replica that has not answered a poll (or could not be sent one) for
+    VL_MRCONN_SILENT_MS: the poll moves to the next, when there is one. */
+static void s_mr_poll_rotate(self_t *self, int64_t now)
+{
+    vl_mrconn_t *conn = vl_rpc_conn(self->mr);
+    if (!vl_mrconn_can_rotate(conn) || now - self->poll_heard < VL_MRCONN_SILENT_MS ||
+        (self->poll_id && now - self->poll_sent < VL_MRCONN_SILENT_MS))
+        return;
+    if (self->poll_gen == vl_mrconn_generation(conn))
+        vl_mrconn_next(conn);
+    vl_log(LOG_NOTICE, "metadata repository at %s has not answered for %lld ms; polling %s now",
+           self->poll_ep, (long long)(now - self->poll_heard), vl_mrconn_current(conn));
+}
+
 static void s_heartbeat(self_t *self)
 {
     int64_t now = zclock_mono();
+    s_mr_poll_rotate(self, now);
+    s_mr_poll_follow(self);
     /* refresh the list of storage nodes; a poll unanswered for a whole
        timeout is given up (and its socket recreated so nothing stale
        stays queued) */
@@ -160,7 +220,7 @@ static void s_heartbeat(self_t *self)
             vl_log(LOG_WARNING,
                    "metadata repository at %s does not answer; is varlogmr running? (watching "
                    "the last known storage nodes meanwhile)",
-                   self->mr_ep);
+                   self->poll_ep);
         self->mr_silent = true;
         s_mr_poll_connect(self);
     }
@@ -173,7 +233,7 @@ static void s_heartbeat(self_t *self)
             vl_log(LOG_WARNING,
                    "metadata repository at %s is not reachable; is varlogmr running? (watching "
                    "the last known storage nodes meanwhile)",
-                   self->mr_ep);
+                   self->poll_ep);
             self->mr_silent = true;
         }
     }
@@ -209,7 +269,10 @@ static int s_forward(self_t *self, zframe_t *rid, const vl_hdr_t *req, const vl_
     int64_t start = zclock_mono();
     int rc =
         vl_rpc_call(self->mr, type, body, self->mr_timeout_ms, &reply, &rh, &rb, err, sizeof err);
-    if (rc == VL_ETIMEDOUT && zclock_mono() - start >= self->mr_timeout_ms)
+    /* the rpc's own text when the request may not be repeated: it says
+       whether it may still take effect */
+    if (rc == VL_ETIMEDOUT && zclock_mono() - start >= self->mr_timeout_ms &&
+        vl_mrconn_resendable(type))
         snprintf(err, sizeof err, "metadata repository at %s does not answer; is varlogmr running?",
                  self->mr_ep);
     if (rc != 0) {
@@ -527,8 +590,11 @@ static int s_router_reader(zloop_t *loop, zsock_t *sock, void *arg)
         if (rid && zmsg_size(msg) > 0)
             s_handle(self, rid, msg);
         int64_t blocked = zclock_mono() - start;
-        if (blocked > 0)
+        if (blocked > 0) {
             vl_adm_health_forgive(self, blocked);
+            /* the poll's answer could not be read meanwhile either */
+            self->poll_heard += blocked;
+        }
         zframe_destroy(&rid);
         zmsg_destroy(&msg);
     }
@@ -575,7 +641,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->no_auto_unseal = opts->no_auto_unseal;
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->port = -1;
-    self->mr_last_ok = zclock_mono(); /* no complaint before a first timeout */
+    self->mr_last_ok = self->poll_heard = zclock_mono(); /* no complaint before a first timeout */
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true); /* stop on $TERM only */
     zloop_reader(self->loop, pipe, s_pipe_reader, self);

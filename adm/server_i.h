@@ -58,6 +58,12 @@ struct self {
     int64_t poll_sent;  /* when it was sent */
     int64_t mr_last_ok; /* last answer from the MR to a poll */
     bool mr_silent;     /* "MR does not answer" was logged */
+    /* The MR replica mr_poll is connected to: the one the vl_mrconn_t of
+       mr (which both sockets follow) named at generation poll_gen; the
+       last answer to a poll, or the move there. */
+    char poll_ep[VL_WIRE_MAX_ADDR + 1];
+    uint64_t poll_gen;
+    int64_t poll_heard;
     s_sn_t **sns;
     size_t nsn;
     bool no_auto, no_auto_unseal;

@@ -33,7 +33,8 @@
     X(VL_EBUSY, 21, EBUSY, "resource in use")                                        \
     X(VL_ENOSPC, 22, ENOSPC, "no space left on storage")                             \
     X(VL_ECLOSED, 23, EBADF, "object already closed")                                \
-    X(VL_ESTALE, 24, EIO, "log stream sealed or unsealed since; resend")
+    X(VL_ESTALE, 24, EIO, "log stream sealed or unsealed since; resend")             \
+    X(VL_ENOTLEADER, 25, EAGAIN, "not the metadata repository's leader")
 
 #define VL_ERR_ENUM(name, code, errno_, msg) name = code,
 enum { VL_ERRORS(VL_ERR_ENUM) VL_ERR_MAX };

@@ -830,6 +830,22 @@ int vl_seal_reply_decode(vl_rbuf_t *r, vl_seal_reply_t *m)
     return r->err ? VL_EPROTO : 0;
 }
 
+void vl_notleader_encode(const vl_notleader_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_str(b, m->leader);
+}
+
+int vl_notleader_decode(vl_rbuf_t *r, vl_notleader_t *m)
+{
+    memset(m, 0, sizeof *m);
+    vl_rbuf_str(r, m->leader, VL_WIRE_MAX_ADDR);
+    if (r->err) {
+        m->leader[0] = '\0';
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
 void vl_sync_encode(const vl_sync_t *m, vl_wbuf_t *b)
 {
     vl_wbuf_u32(b, m->topic_id);

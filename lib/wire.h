@@ -448,6 +448,19 @@ typedef struct {
 void vl_seal_reply_encode(const vl_seal_reply_t *m, vl_wbuf_t *b);
 int vl_seal_reply_decode(vl_rbuf_t *r, vl_seal_reply_t *m);
 
+/* VL_ENOTLEADER reply: the error reply (status VL_ENOTLEADER) an MR
+   replica that is not the leader gives to every request. Its body is one
+   string, like every error reply's, but what it holds is the leader's
+   client endpoint (the one clients give in --mr), or nothing when the
+   replica knows no leader (an election is under way). The replica did
+   nothing with the request, so the requester may send it again to that
+   endpoint. vl_wire_reply(req, VL_ENOTLEADER, "%s", leader) builds it. */
+typedef struct {
+    char leader[VL_WIRE_MAX_ADDR + 1]; /* "" when unknown */
+} vl_notleader_t;
+void vl_notleader_encode(const vl_notleader_t *m, vl_wbuf_t *b);
+int vl_notleader_decode(vl_rbuf_t *r, vl_notleader_t *m);
+
 /* SN_SYNC: topic_id u32, ls_id u32, llsn_end u64, dest_sn u32, dest_addr
    str, epoch u32: the receiving (source) replica streams the entries the
    destination replica lacks, up to llsn_end (the sealed end of the seal

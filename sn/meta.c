@@ -1,10 +1,30 @@
 /*  meta.c - the node's side of the metadata repository (MR): HELLO,
-    REPORT, GET_META and the META it answers, and the events of the DEALER
-    to the MR. COMMITs arriving on it go to replica.c.
+    REPORT, GET_META and the META it answers, which MR replica to talk to,
+    and the events of the DEALER to the MR. COMMITs arriving on it go to
+    replica.c.
 
     A META is applied whole: it places replicas here (or takes them away),
     seals and unseals them, sets trim points, and sets up the replication
     streams of the replicas this node is the primary of.
+
+    The MR may be a group of replicas of which only the leader serves
+    (lib/mrconn.h). The DEALER is connected to one of them at a time:
+    - a VL_ENOTLEADER answer (to HELLO, REPORT, GET_META or PING) moves it
+      to the leader the refusal names, or to the next replica of --mr when
+      it names none, at most once per VL_MRCONN_PAUSE_MS;
+    - silence moves it to the next replica: the MR sends nothing to an idle
+      node (REPORTs get no answer), so after S_MR_PROBE_US without a word
+      the node PINGs it, and once nothing came for S_MR_SILENT_US while an
+      answer was due (a PING or HELLO unanswered for S_MR_ANSWER_US at
+      least), the replica counts as gone;
+    - after every move the node says HELLO and sends a complete REPORT,
+      the path of a new connection to the MR: the new leader may know
+      nothing of this node's replicas, and it commits nothing for them
+      until every replica has reported.
+    The move is a disconnect and a connect on the same DEALER (what was
+    queued for the old replica is dropped), so the zloop keeps its reader.
+    With one endpoint nothing moves on silence: the node waits for it, as
+    it does for a single MR that restarts.
 */
 
 #include <inttypes.h>
@@ -60,7 +80,9 @@ void vl_sn_meta_report(self_t *self, bool full)
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_report_encode(&r, &b);
-    vl_hdr_t h = {.type = VL_MSG_REPORT, .cluster_id = self->cfg->cluster_id};
+    vl_hdr_t h = {.type = VL_MSG_REPORT,
+                  .request_id = ++self->hello_seq,
+                  .cluster_id = self->cfg->cluster_id};
     zmsg_t *msg = vl_wire_msg(&h, &b);
     if (zmsg_send(&msg, self->mr) != 0) {
         zmsg_destroy(&msg);
@@ -91,10 +113,105 @@ void vl_sn_meta_report_soon(self_t *self)
         self->report_timer = zloop_timer(self->loop, 1, 1, s_on_report_timer, self);
 }
 
+/*  ---- which MR replica ---------------------------------------------------- */
+
+/*  An answer from the MR is due from now on: its silence counts. */
+static void s_mr_expect(self_t *self)
+{
+    if (!self->mr_waiting_us)
+        self->mr_waiting_us = vl_now_us();
+}
+
+/*  The DEALER goes from `from` to the current endpoint of mrconn, which
+    hears HELLO and then a complete REPORT. */
+static void s_mr_switch(self_t *self, const char *from, const char *why)
+{
+    const char *to = vl_mrconn_current(self->mrconn);
+    vl_log(LOG_NOTICE, "sn=%u: the MR at %s %s; talking to %s now", self->sn_id, from, why, to);
+    zsock_disconnect(self->mr, "%s", from);
+    if (zsock_connect(self->mr, "%s", to) != 0)
+        vl_log(LOG_WARNING,
+               "sn=%u: cannot connect to the MR at %s (%s); the next one is tried in %lld ms",
+               self->sn_id, to, zmq_strerror(zmq_errno()), S_MR_SILENT_US / 1000);
+    int64_t now = vl_now_us();
+    self->mr_switch_seq = self->hello_seq;
+    self->mr_switched_us = now;
+    self->mr_heard_us = now;
+    self->mr_waiting_us = 0;
+    vl_sn_meta_hello(self);
+    vl_sn_meta_report_soon(self);
+}
+
+/*  Follows the last refusal: to the leader it named, else to the next
+    replica (a list of one stays where it is: its refusals go on until
+    it knows a leader). */
+static void s_mr_move(self_t *self)
+{
+    char from[VL_WIRE_MAX_ADDR + 1], why[VL_WIRE_MAX_ADDR + 64];
+    snprintf(from, sizeof from, "%s", vl_mrconn_current(self->mrconn));
+    self->mr_move = false;
+    self->mr_hinted = vl_mrconn_hint(self->mrconn, self->mr_hint);
+    if (self->mr_hinted)
+        snprintf(why, sizeof why, "is not the leader and names %s", self->mr_hint);
+    else if (vl_mrconn_next(self->mrconn))
+        snprintf(why, sizeof why, "is not the leader and knows none");
+    else
+        return;
+    s_mr_switch(self, from, why);
+}
+
+/*  A VL_ENOTLEADER answer: moves now, or at the tick when the last move
+    is too recent (replicas naming each other during an election must not
+    make the node spin), unless it follows a first hint. */
+static void s_mr_refused(self_t *self, vl_rbuf_t *body)
+{
+    vl_notleader_t nl;
+    if (vl_notleader_decode(body, &nl) != 0)
+        nl.leader[0] = '\0';
+    snprintf(self->mr_hint, sizeof self->mr_hint, "%s", nl.leader);
+    self->mr_move = true;
+    bool first_hint = nl.leader[0] && !self->mr_hinted;
+    if (first_hint || vl_now_us() - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
+        s_mr_move(self);
+}
+
+void vl_sn_meta_tick(self_t *self)
+{
+    int64_t now = vl_now_us();
+    if (self->mr_move) {
+        if (now - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
+            s_mr_move(self);
+        return;
+    }
+    if (!vl_mrconn_can_rotate(self->mrconn))
+        return;
+    if (self->mr_waiting_us && now - self->mr_heard_us >= S_MR_SILENT_US &&
+        now - self->mr_waiting_us >= S_MR_ANSWER_US) {
+        char from[VL_WIRE_MAX_ADDR + 1], why[64];
+        snprintf(from, sizeof from, "%s", vl_mrconn_current(self->mrconn));
+        snprintf(why, sizeof why, "has been silent for %lld ms",
+                 (long long)(now - self->mr_heard_us) / 1000);
+        vl_mrconn_next(self->mrconn);
+        self->mr_hinted = false;
+        s_mr_switch(self, from, why);
+    } else if (!self->mr_waiting_us && now - self->mr_heard_us >= S_MR_PROBE_US) {
+        s_mr_expect(self);
+        vl_hdr_t h = {.type = VL_MSG_PING,
+                      .request_id = ++self->hello_seq,
+                      .cluster_id = self->cfg->cluster_id};
+        zmsg_t *msg = vl_wire_msg(&h, NULL);
+        if (zmsg_send(&msg, self->mr) != 0)
+            zmsg_destroy(&msg);
+    }
+}
+
+/*  ---- hello and metadata ------------------------------------------------- */
+
 void vl_sn_meta_hello(self_t *self)
 {
     /* the MR forgets what this node reported when it hears HELLO */
     self->report_full = true;
+    s_mr_expect(self);
     vl_admin_t a;
     memset(&a, 0, sizeof a);
     snprintf(a.addr, sizeof a.addr, "%s", self->args->advertise);
@@ -123,6 +240,7 @@ void vl_sn_meta_ask(self_t *self)
         vl_sn_meta_hello(self);
         return;
     }
+    s_mr_expect(self);
     vl_hdr_t h = {.type = VL_MSG_GET_META,
                   .request_id = ++self->hello_seq,
                   .cluster_id = self->cfg->cluster_id};
@@ -244,6 +362,37 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
     vl_sn_unpark(self, true);
 }
 
+/*  The MR's answer to HELLO: this node's id (0: not registered) and META. */
+static void s_on_hello_reply(self_t *self, const vl_hdr_t *hdr, vl_rbuf_t *body)
+{
+    vl_meta_t meta;
+    if (hdr->status) {
+        char text[512];
+        vl_wire_errtext(body, text, sizeof text);
+        vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
+               vl_err_name((int)hdr->status));
+    } else if (vl_meta_decode(body, &meta) != 0) {
+        vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
+    } else if (meta.sn_id == 0) {
+        int64_t now = vl_now_us();
+        if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
+            self->last_unregistered_log_us = now;
+            vl_log(LOG_NOTICE,
+                   "sn: %s is not registered with the MR yet; register it with "
+                   "'varlogctl sn add %s'",
+                   self->args->advertise, self->args->advertise);
+        }
+        vl_meta_free(&meta);
+    } else if (!self->sn_id || self->sn_id != meta.sn_id) {
+        self->sn_id = meta.sn_id;
+        vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
+               self->args->advertise);
+        self->have_meta = false;
+        s_apply_meta(self, &meta);
+    } else
+        vl_meta_free(&meta);
+}
+
 int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = arg;
@@ -251,6 +400,8 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         zmsg_t *msg = zmsg_recv(reader);
         if (!msg)
             break;
+        self->mr_heard_us = vl_now_us();
+        self->mr_waiting_us = 0;
         vl_hdr_t hdr;
         vl_rbuf_t body;
         int rc = vl_wire_parse(msg, &hdr, &body);
@@ -262,33 +413,15 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
                    "sn=%u: %s from an MR of cluster %u ignored; this SN is in cluster %u "
                    "(check --mr and --cluster-id)",
                    self->sn_id, vl_wire_type_name(hdr.type), hdr.cluster_id, self->cfg->cluster_id);
+        } else if ((hdr.type & VL_MSG_REPLY) && hdr.status == VL_ENOTLEADER) {
+            /* a refusal of a request sent before the last move came from
+               the replica left behind: old news */
+            if (hdr.request_id > self->mr_switch_seq)
+                s_mr_refused(self, &body);
+        } else if (hdr.type == (VL_MSG_PING | VL_MSG_REPLY)) {
+            /* the answer to a probe: the MR is there */
         } else if (hdr.type == (VL_MSG_HELLO | VL_MSG_REPLY)) {
-            vl_meta_t meta;
-            if (hdr.status) {
-                char text[512];
-                vl_wire_errtext(&body, text, sizeof text);
-                vl_log(LOG_WARNING, "sn: the MR refused HELLO: %s (%s); retrying", text,
-                       vl_err_name((int)hdr.status));
-            } else if (vl_meta_decode(&body, &meta) != 0) {
-                vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
-            } else if (meta.sn_id == 0) {
-                int64_t now = vl_now_us();
-                if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
-                    self->last_unregistered_log_us = now;
-                    vl_log(LOG_NOTICE,
-                           "sn: %s is not registered with the MR yet; register it with "
-                           "'varlogctl sn add %s'",
-                           self->args->advertise, self->args->advertise);
-                }
-                vl_meta_free(&meta);
-            } else if (!self->sn_id || self->sn_id != meta.sn_id) {
-                self->sn_id = meta.sn_id;
-                vl_log(LOG_NOTICE, "sn=%u: registered with the MR as %s", self->sn_id,
-                       self->args->advertise);
-                self->have_meta = false;
-                s_apply_meta(self, &meta);
-            } else
-                vl_meta_free(&meta);
+            s_on_hello_reply(self, &hdr, &body);
         } else if (hdr.type == VL_MSG_META ||
                    (hdr.type == (VL_MSG_GET_META | VL_MSG_REPLY) && hdr.status == 0)) {
             vl_meta_t meta;

@@ -335,6 +335,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     if (!self->sn_id && now < self->fast_hello_until_us)
         vl_sn_meta_hello(self);
     vl_sn_unpark(self, false);
+    vl_sn_meta_tick(self);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         uint32_t nb = rep->primary ? rep->nbackups : 0;
         for (uint32_t i = 0; i < nb + rep->nsyncs; i++) {
@@ -467,6 +468,7 @@ static void s_self_destroy(self_t **self_p)
     zsock_destroy(&self->router);
     zactor_destroy(&self->mr_monitor); /* before the socket it watches */
     zsock_destroy(&self->mr);
+    vl_mrconn_destroy(&self->mrconn);
     vl_store_destroy(&self->store);
     vl_meta_free(&self->meta);
     vl_wbuf_free(&self->sub_data);
@@ -553,10 +555,13 @@ static int s_self_bind(self_t *self, s_args_t *args)
     return 0;
 }
 
-/*  Connects the DEALER to the MR endpoints, and its monitor. Returns 0 or
-    a VL_E* code. */
+/*  Connects the DEALER to the first of the MR endpoints (meta.c moves it
+    to the leader), and its monitor. Returns 0 or a VL_E* code. */
 static int s_self_connect_mr(self_t *self, s_args_t *args)
 {
+    char err[512];
+    if (vl_mrconn_new(args->mr_endpoints, &self->mrconn, err, sizeof err) != 0)
+        return s_fail(args, VL_EINVAL, "--mr: %s", err);
     self->mr = zsock_new(ZMQ_DEALER);
     if (!self->mr)
         return s_fail(args, VL_EIO, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
@@ -564,20 +569,11 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
     zsock_set_sndtimeo(self->mr, 0);
     zsock_set_sndhwm(self->mr, 1000);
     zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
-    char eps[sizeof args->mr_endpoints];
-    snprintf(eps, sizeof eps, "%s", args->mr_endpoints);
-    int nmr = 0;
-    for (char *save = NULL, *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
-        while (*ep == ' ')
-            ep++;
-        if (!*ep)
-            continue;
-        if (zsock_connect(self->mr, "%s", ep) != 0)
-            return s_fail(args, VL_EINVAL, "invalid MR endpoint '%s'; use tcp://HOST:PORT", ep);
-        nmr++;
-    }
-    if (nmr == 0)
-        return s_fail(args, VL_EINVAL, "no MR endpoint given; use --mr tcp://HOST:PORT");
+    const char *ep = vl_mrconn_current(self->mrconn);
+    if (zsock_connect(self->mr, "%s", ep) != 0)
+        return s_fail(args, VL_EINVAL, "--mr: cannot connect to '%s': %s; use tcp://HOST:PORT", ep,
+                      zmq_strerror(zmq_errno()));
+    self->mr_heard_us = vl_now_us();
     /* Without it a new MR process hears this node's idle replicas only
        from the next heartbeat: a second later, not never. */
     self->mr_monitor = zactor_new(zmonitor, self->mr);

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "mrconn.h"
 #include "server.h"
 #include "store.h"
 #include "wire.h"
@@ -58,6 +59,12 @@
 #define S_BID_SCAN_MAX                                                                             \
     (1u << 16) /* batch names a BATCH_STATUS looks through at most                                 \
                   (it runs on the event loop; past this: not final) */
+/*  The MR sends nothing to an idle node: one silent for S_MR_PROBE_US is
+    PINGed; one silent for S_MR_SILENT_US while an answer has been due for
+    S_MR_ANSWER_US is left for the next replica (meta.c). */
+#define S_MR_PROBE_US (1000 * 1000)
+#define S_MR_SILENT_US (VL_MRCONN_SILENT_MS * 1000ll)
+#define S_MR_ANSWER_US (500 * 1000)
 
 /*  ---- types -------------------------------------------------------------- */
 
@@ -170,7 +177,16 @@ typedef struct {
     vl_sn_config_t *cfg;
     zloop_t *loop;
     zsock_t *router;
-    zsock_t *mr;
+    zsock_t *mr;           /* DEALER to the current endpoint of mrconn */
+    vl_mrconn_t *mrconn;   /* which MR replica: the leader, once found */
+    int64_t mr_heard_us;   /* last message from the MR (or connection to it) */
+    int64_t mr_waiting_us; /* since when an answer is due (HELLO, GET_META, PING); 0: none */
+    int64_t mr_switched_us;
+    uint64_t mr_switch_seq; /* hello_seq at the last move: requests up to it went elsewhere */
+    bool mr_hinted;         /* the last switch followed a hint */
+    bool mr_move;           /* a refusal asks to move, not done yet (at most one switch per
+                               VL_MRCONN_PAUSE_MS) */
+    char mr_hint[VL_WIRE_MAX_ADDR + 1]; /* where to (empty: the next endpoint) */
     vl_store_t *store;
     vl_writer_t *writer;
     uint32_t sn_id;
@@ -185,7 +201,7 @@ typedef struct {
     bool report_full; /* the next REPORT carries every replica */
     int report_timer;
     zactor_t *mr_monitor; /* CONNECTED events of the DEALER to the MR */
-    uint64_t hello_seq;
+    uint64_t hello_seq;   /* request ids of what goes to the MR */
     int64_t last_unregistered_log_us;
     zlistx_t *parked; /* s_parked_t*: requests for unknown log streams */
     uint64_t parked_bytes;
@@ -293,6 +309,11 @@ void vl_sn_meta_hello(self_t *self);
 
 /*  Asks the MR for the metadata, at most every S_META_ASK_US. */
 void vl_sn_meta_ask(self_t *self);
+
+/*  The 100 ms tick's look at the MR: a pending move to another replica,
+    PING after S_MR_PROBE_US of silence, the next replica after
+    S_MR_SILENT_US (only when there is another one). */
+void vl_sn_meta_tick(self_t *self);
 
 /*  zloop readers: the DEALER to the MR, and its monitor. */
 int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg);

@@ -1109,6 +1109,127 @@ static void test_sync_base(void **state)
     s_finish(&f);
 }
 
+/*  Reads what the SN sends to the fake MR replicas a and b for ms,
+    counting each one's messages sent after request id `after` (na, nb:
+    the SN numbers what it sends the MR) and answering the PINGs of the
+    ones marked live, as a leader does. */
+static void s_mr_pump(zsock_t *a, bool a_live, zsock_t *b, bool b_live, uint64_t after, int ms,
+                      int *na, int *nb)
+{
+    zpoller_t *poller = zpoller_new(a, b, NULL);
+    int64_t end = zclock_mono() + ms, left;
+    while ((left = end - zclock_mono()) > 0) {
+        zsock_t *which = zpoller_wait(poller, (int)left);
+        if (!which)
+            break;
+        zmsg_t *msg = zmsg_recv(which);
+        zframe_t *rid = zmsg_pop(msg);
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        if (vl_wire_parse(msg, &h, &body) == 0) {
+            if (h.request_id > after)
+                (*(which == a ? na : nb))++;
+            if (h.type == VL_MSG_PING && (which == a ? a_live : b_live)) {
+                zmsg_t *reply = fx_reply(&h, 0, NULL);
+                fx_send(which, rid, &reply);
+            }
+        }
+        zframe_destroy(&rid);
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+}
+
+/*  Waits (ms) for a request of type at the fake MR replica mr and refuses
+    it as a follower does, naming leader. */
+static void s_mr_refuse(zsock_t *mr, uint16_t type, int ms, const char *leader)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zframe_t *rid = NULL;
+    zmsg_t *msg = fx_recv_type(mr, type, ms, &h, &body, &rid);
+    assert_non_null(msg);
+    zmsg_destroy(&msg);
+    msg = vl_wire_reply(&h, VL_ENOTLEADER, "%s", leader);
+    fx_send(mr, rid, &msg);
+    zframe_destroy(&rid);
+}
+
+/*  Waits for HELLO at the fake MR replica mr, answers it with META (two
+    log streams) and returns the HELLO's request id after the complete
+    REPORT that follows. */
+static uint64_t s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *what)
+{
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zframe_destroy(&f->sn_rid);
+    zmsg_t *hello = fx_recv_type(mr, VL_MSG_HELLO, ms, &h, &body, &f->sn_rid);
+    if (!hello)
+        fail_msg("no HELLO within %d ms (%s)", ms, what);
+    zmsg_destroy(&hello);
+    f->mr = mr;
+    s_send_meta_n(f, &h, &s_rf1, 2);
+    s_wait_report_items(f, 2, 1000, what);
+    return h.request_id;
+}
+
+/*  The MR is a group of replicas and the SN is given both (--mr A,B): it
+    follows a refusal naming the leader with HELLO and a complete REPORT
+    there, and the replica it left hears nothing more; it goes back when
+    the leader changes again; and when the leader falls silent it moves
+    to the other replica by itself (PINGing a silent MR first). */
+static void test_mr_leader(void **state)
+{
+    (void)state;
+    s_fix_t fix = {0}, *f = &fix;
+    fx_tmpdir(f->dir, sizeof f->dir, "snleader");
+    zsock_t *a = zsock_new(ZMQ_ROUTER), *b = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(a, 0);
+    zsock_set_linger(b, 0);
+    char a_ep[64], b_ep[64], eps[140];
+    assert_true(fx_bind(a, a_ep, sizeof a_ep) > 0);
+    assert_true(fx_bind(b, b_ep, sizeof b_ep) > 0);
+    snprintf(eps, sizeof eps, "%s,%s", a_ep, b_ep);
+    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = f->dir,
+                          .mr = eps,
+                          .max_entry_size = 1 << 20,
+                          .cluster_id = S_CLUSTER};
+    char err[512];
+    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
+        fail_msg("vl_sn_new: %s", err);
+    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+
+    /* a is a follower: it names b */
+    s_mr_refuse(a, VL_MSG_HELLO, 5000, b_ep);
+    uint64_t hello = s_mr_hello_report(f, b, 1000, "at b, named by a");
+    int na = 0, nb = 0;
+    s_mr_pump(a, false, b, true, hello, 1500, &na, &nb);
+    if (na != 0 || nb == 0)
+        fail_msg("after the move to b: %d messages to a, %d to b", na, nb);
+
+    /* b loses the leadership to a: its refusal of a REPORT names a */
+    s_mr_refuse(b, VL_MSG_REPORT, 1500, a_ep);
+    hello = s_mr_hello_report(f, a, 1000, "back at a, named by b");
+    na = nb = 0;
+    s_mr_pump(a, true, b, false, hello, 1500, &na, &nb);
+    if (nb != 0 || na == 0)
+        fail_msg("after the move back to a: %d messages to a, %d to b", na, nb);
+
+    /* a falls silent (nothing answered, not even PING): on to b */
+    int64_t t0 = zclock_mono();
+    s_mr_hello_report(f, b, 4000, "at b after a fell silent");
+    int64_t waited = zclock_mono() - t0;
+    if (waited < 300 || waited > 3500)
+        fail_msg("moved to b %lld ms after a's last answer", (long long)waited);
+
+    vl_sn_destroy(&f->sn);
+    zframe_destroy(&f->sn_rid);
+    zsock_destroy(&a);
+    zsock_destroy(&b);
+    fx_rmdir(f->dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1122,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_batch_status_backup),
         cmocka_unit_test(test_partial_reports),
         cmocka_unit_test(test_sync_base),
+        cmocka_unit_test(test_mr_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,6 +248,8 @@ static const vl_seal_reply_t s_seal_reply = {7, 1234, UINT64_MAX};
 static const vl_sync_t s_sync = {
     3, UINT32_MAX, 0x0102030405060708ull, 4, "tcp://127.0.0.1:10003", 0xa1b2c3d4};
 
+static const vl_notleader_t s_notleader = {"tcp://mr-2.example:9094"};
+
 static vl_sync_item_t s_sync_items[] = {{1, 2, 3, 4, 5},
                                         {UINT32_MAX, 0, UINT32_MAX, UINT64_MAX, 0}};
 static const vl_sync_reply_t s_sync_reply = {2, s_sync_items};
@@ -582,6 +584,23 @@ static int s_try_sync_reply(const uint8_t *data, size_t len)
     return rc;
 }
 
+static int s_try_notleader(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_notleader_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_notleader_decode(&r, &m);
+    assert_int_equal(s_calloc_calls, 0);
+    s_check_str(m.leader, VL_WIRE_MAX_ADDR);
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_string_equal(m.leader, ""); /* never half a hint to follow */
+    }
+    return rc;
+}
+
 static int s_try_errtext(const uint8_t *data, size_t len)
 {
     vl_rbuf_t r;
@@ -609,6 +628,7 @@ enum {
     S_SYNC_REPLY,
     S_BATCH_STATUS,
     S_BATCH_STATUS_REPLY,
+    S_NOTLEADER,
     S_NCODECS
 };
 static const struct {
@@ -630,6 +650,7 @@ static const struct {
     [S_SYNC_REPLY] = {"sync_reply", s_try_sync_reply},
     [S_BATCH_STATUS] = {"batch_status", s_try_batch_status},
     [S_BATCH_STATUS_REPLY] = {"batch_status_reply", s_try_batch_status_reply},
+    [S_NOTLEADER] = {"notleader", s_try_notleader},
 };
 
 static void s_sample_encode(int codec, vl_wbuf_t *b)
@@ -682,6 +703,9 @@ static void s_sample_encode(int codec, vl_wbuf_t *b)
         break;
     case S_BATCH_STATUS_REPLY:
         vl_batch_status_reply_encode(&s_batch_status_reply, b);
+        break;
+    case S_NOTLEADER:
+        vl_notleader_encode(&s_notleader, b);
         break;
     default:
         fail();
@@ -1790,6 +1814,61 @@ static void test_roundtrip_seal_sync(void **state)
     assert_int_equal(s_nlive, 0);
 }
 
+/*  VL_ENOTLEADER: the leader's endpoint, or nothing; what a follower
+    builds with vl_wire_reply decodes to the same hint. */
+static void test_notleader(void **state)
+{
+    vl_wbuf_t b;
+    vl_rbuf_t r;
+    vl_notleader_t m;
+    s_sample_encode(S_NOTLEADER, &b);
+    assert_int_equal(b.len, 2 + strlen(s_notleader.leader));
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_notleader_decode(&r, &m), 0);
+    assert_int_equal(r.left, 0);
+    assert_string_equal(m.leader, s_notleader.leader);
+    vl_wbuf_free(&b);
+
+    /* no leader known: an empty string */
+    vl_notleader_t none = {""};
+    vl_wbuf_init(&b);
+    vl_notleader_encode(&none, &b);
+    assert_int_equal(b.len, 2);
+    vl_rbuf_init(&r, b.data, b.len);
+    memset(&m, 0xa5, sizeof m);
+    assert_int_equal(vl_notleader_decode(&r, &m), 0);
+    assert_string_equal(m.leader, "");
+    vl_wbuf_free(&b);
+
+    /* the reply a follower sends, as a requester parses it */
+    const char *leaders[] = {"tcp://127.0.0.1:9094", ""};
+    for (size_t i = 0; i < 2; i++) {
+        vl_hdr_t req = {.type = VL_MSG_GET_META, .request_id = 42};
+        zmsg_t *msg = vl_wire_reply(&req, VL_ENOTLEADER, "%s", leaders[i]);
+        vl_hdr_t h;
+        vl_rbuf_t body;
+        assert_int_equal(vl_wire_parse(msg, &h, &body), 0);
+        assert_int_equal(h.status, VL_ENOTLEADER);
+        assert_int_equal(h.type, VL_MSG_GET_META | VL_MSG_REPLY);
+        assert_int_equal(vl_notleader_decode(&body, &m), 0);
+        assert_string_equal(m.leader, leaders[i]);
+        zmsg_destroy(&msg);
+    }
+
+    /* malformed: no body, half a length, a length past the end (an
+       overlong endpoint and an embedded NUL: test_bad_strings) */
+    assert_int_equal(s_try_exact(s_try_notleader, NULL, 0), VL_EPROTO);
+    static const uint8_t half[] = {5};
+    assert_int_equal(s_try_exact(s_try_notleader, half, sizeof half), VL_EPROTO);
+    static const uint8_t past[] = {9, 0, 't', 'c', 'p'};
+    assert_int_equal(s_try_exact(s_try_notleader, past, sizeof past), VL_EPROTO);
+
+    /* the code itself: stable, retryable */
+    assert_int_equal(VL_ENOTLEADER, 25);
+    assert_int_equal(vl_err_errno(VL_ENOTLEADER), EAGAIN);
+    assert_string_equal(vl_err_name(VL_ENOTLEADER), "VL_ENOTLEADER");
+}
+
 /* ---- malformed bodies ------------------------------------------------- */
 
 /*  Every strict prefix of every valid encoding must fail with VL_EPROTO,
@@ -2106,15 +2185,17 @@ static void test_bad_strings(void **state)
         }
     }
 
-    /* SN status address */
+    /* SN status address; the leader a VL_ENOTLEADER reply names */
     const struct {
         const void *p;
         uint16_t n;
         int want;
-    } cases[] = {{s255, 255, 0}, {s256, 256, VL_EPROTO}, {nul_end, sizeof nul_end, VL_EPROTO}};
+    } cases[] = {{s255, 255, 0}, {s256, 256, VL_EPROTO}, {nul_end, sizeof nul_end, VL_EPROTO},
+                 {nul_name, sizeof nul_name, VL_EPROTO}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vl_wbuf_init(&b);
         s_raw_str(&b, cases[i].p, cases[i].n);
+        assert_int_equal(s_try_wbuf(s_try_notleader, &b), cases[i].want);
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u32(&b, 0);
@@ -2149,6 +2230,7 @@ static void test_sticky_reader(void **state)
         vl_sync_reply_t syr;
         vl_batch_status_t bs;
         vl_batch_status_reply_t bsr;
+        vl_notleader_t nl;
         int rc = -1;
         switch (c) {
         case S_REPORT:
@@ -2195,6 +2277,9 @@ static void test_sticky_reader(void **state)
             break;
         case S_BATCH_STATUS_REPLY:
             rc = vl_batch_status_reply_decode(&r, &bsr);
+            break;
+        case S_NOTLEADER:
+            rc = vl_notleader_decode(&r, &nl);
             break;
         }
         assert_int_equal(rc, VL_EPROTO);
@@ -2401,6 +2486,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_sub_data),
         cmocka_unit_test(test_roundtrip_sn_status),
         cmocka_unit_test(test_roundtrip_seal_sync),
+        cmocka_unit_test(test_notleader),
         cmocka_unit_test(test_truncated_every_length),
         cmocka_unit_test(test_counts_beyond_body),
         cmocka_unit_test(test_counts_over_limit),
