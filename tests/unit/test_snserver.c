@@ -21,6 +21,18 @@
 #include "../lib/fixture.h"
 #include "../lib/snfx.h"
 
+/*  Makes v the view of a log stream sealed (epoch 1) at llsn_end, every
+    entry of size bytes committed, GLSN = LLSN (one log stream). */
+static void s_seal_view(snfx_ls_view_t *v, uint64_t llsn_end, uint64_t size)
+{
+    v->state = VL_LS_SEALED;
+    v->committed_llsn_end = llsn_end;
+    v->committed_bytes = llsn_end * size;
+    v->hwm = llsn_end;
+    v->end_offset = llsn_end * size;
+    v->epoch = 1;
+}
+
 /*  ---- tests --------------------------------------------------------------- */
 
 /*  A trim that arrives while a commit below it is still queued (so that
@@ -126,6 +138,40 @@ static void test_read_right_after_ack(void **state)
     snfx_finish(&f);
 }
 
+/*  Reads GLSNs 1..end of the log back (test_write_failure): the entry at
+    each GLSN, which must lie in 1..n, goes to got[glsn]. Returns how many
+    entries came. */
+static uint64_t s_read_log(snfx_t *f, uint64_t end, uint64_t n, char (*got)[16])
+{
+    uint64_t sub_id = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 1, end + 1, 64);
+    uint64_t seen = 0;
+    bool last = false;
+    while (!last) {
+        zmsg_t *msg;
+        vl_rbuf_t body;
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        vl_sub_data_t d;
+        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < d.n; k++)
+            sum += d.entries[k].size;
+        zframe_t *fr;
+        char why[160];
+        assert_int_equal(vl_wire_payload(msg, d.n, sum, &fr, why, sizeof why), 0);
+        const char *p = fr ? (const char *)zframe_data(fr) : NULL;
+        for (uint32_t k = 0; k < d.n; k++) {
+            assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= n);
+            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)d.entries[k].size, p);
+            p += d.entries[k].size;
+            seen++;
+        }
+        last = d.last;
+        vl_sub_data_free(&d);
+        zmsg_destroy(&msg);
+    }
+    return seen;
+}
+
 /*  A failed WRITE fails the writes queued behind it; appends that come
     meanwhile are refused, and every answer stays the answer of its own
     append: each acknowledged append's GLSN holds its own entry, and the
@@ -204,34 +250,9 @@ static void test_write_failure(void **state)
     assert_int_equal((uint64_t)ok, committed);
 
     /* read the log back: glsn[i] holds entry i */
-    uint64_t sub_id = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 1, committed + 1, 64);
     char got[N + 1][16];
     memset(got, 0, sizeof got);
-    uint64_t seen = 0;
-    bool last = false;
-    while (!last) {
-        zmsg_t *msg;
-        vl_rbuf_t body;
-        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
-        vl_sub_data_t d;
-        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
-        uint64_t sum = 0;
-        for (uint32_t k = 0; k < d.n; k++)
-            sum += d.entries[k].size;
-        zframe_t *fr;
-        char why[160];
-        assert_int_equal(vl_wire_payload(msg, d.n, sum, &fr, why, sizeof why), 0);
-        const char *p = fr ? (const char *)zframe_data(fr) : NULL;
-        for (uint32_t k = 0; k < d.n; k++) {
-            assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= (uint64_t)N);
-            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)d.entries[k].size, p);
-            p += d.entries[k].size;
-            seen++;
-        }
-        last = d.last;
-        vl_sub_data_free(&d);
-        zmsg_destroy(&msg);
-    }
+    uint64_t seen = s_read_log(f, committed, N, got);
     assert_int_equal(seen, committed);
     for (int i = 0; i < N; i++) {
         if (status[i] != 0)
@@ -364,12 +385,7 @@ static void test_stale_replicate_after_unseal(void **state)
     snfx_wait_report(f, 15, 15, NULL);
 
     /* sealed at 15, then unsealed */
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 15;
-    v.committed_bytes = 15 * SIZE;
-    v.hwm = 15;
-    v.end_offset = 15 * SIZE;
-    v.epoch = 1;
+    s_seal_view(&v, 15, SIZE);
     snfx_send_meta(f, NULL, &v);
     snfx_wait_report_state(f, VL_LS_SEALED);
     v.state = VL_LS_RUNNING;
@@ -486,12 +502,7 @@ static void test_batch_status(void **state)
     snfx_send_commit(f, 2, 4, 4, 2, 3 * SIZE, 2 * SIZE);
     snfx_wait_report(f, 9, 5, NULL);
     snfx_ls_view_t v = snfx_rf1;
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 5;
-    v.committed_bytes = 5 * SIZE;
-    v.hwm = 5;
-    v.end_offset = 5 * SIZE;
-    v.epoch = 1;
+    s_seal_view(&v, 5, SIZE);
     snfx_send_meta(f, NULL, &v);
     snfx_wait_report_state(f, VL_LS_SEALED);
 
@@ -667,14 +678,9 @@ static void test_sync_base(void **state)
 
     /* llsn 1..10 committed as glsn 1..10 (a range 1..2, a range 3..10),
        trimmed below glsn 6 (offset 50), sealed at 10 */
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 10;
-    v.committed_bytes = 10 * SIZE;
-    v.hwm = 10;
-    v.end_offset = 10 * SIZE;
+    s_seal_view(&v, 10, SIZE);
     v.trim_glsn = 6;
     v.trim_offset = 5 * SIZE;
-    v.epoch = 1;
     snfx_send_meta(f, NULL, &v);
     snfx_wait_report_state(f, VL_LS_SEALED);
 
