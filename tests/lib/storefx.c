@@ -49,7 +49,7 @@ void stfx_reopen(stfx_t *f)
     back into one frame per entry for the checks, and checks the sizes add
     up. */
 int stfx_read_entries(vl_store_t *store, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
-                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
+                      size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
 {
     vl_wbuf_t sizes, data;
     vl_wbuf_init(&sizes);
@@ -100,7 +100,7 @@ void stfx_write(vl_store_t *store, vl_store_state_t *st, uint64_t n)
 
 /*  Commits the next count entries of st at glsn/offset. */
 void stfx_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_t offset,
-                     uint64_t count)
+                 uint64_t count)
 {
     vl_store_range_t r = {.glsn_begin = glsn,
                           .llsn_begin = st->applied_llsn_end + 1,
@@ -120,8 +120,7 @@ void stfx_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_
 }
 
 /*  Puts the entries given as strings llsn_begin.. as one stored batch. */
-void stfx_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e,
-                       uint32_t n)
+void stfx_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e, uint32_t n)
 {
     uint8_t sizes[64];
     char data[256];
@@ -140,7 +139,7 @@ void stfx_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const ch
 /*  Reads entries llsn.. (at most max_n, max_bytes) and returns them joined
     with '|' in out. */
 uint32_t stfx_read_strs(vl_store_t *store, uint32_t ls, uint64_t llsn, uint32_t max_n,
-                            size_t max_bytes, char *out)
+                        size_t max_bytes, char *out)
 {
     vl_wbuf_t sizes, data;
     vl_wbuf_init(&sizes);

@@ -45,8 +45,7 @@ void stfx_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_
                  uint64_t count);
 
 /*  Puts the entries given as strings llsn_begin.. as one stored batch. */
-void stfx_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e,
-                   uint32_t n);
+void stfx_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e, uint32_t n);
 
 /*  Reads entries llsn.. (at most max_n, max_bytes) and returns them joined
     with '|' in out; returns how many. */

@@ -323,7 +323,7 @@ static void test_lost_unsynced_entries(void **state)
     stfx_t *f = *state;
     const char *e[] = {"lost", "too"};
     stfx_put_strs(f->store, 13, 1, e, 2); /* written without sync */
-    vl_store_destroy(&f->store);       /* flushed: 'w' names that record */
+    vl_store_destroy(&f->store);          /* flushed: 'w' names that record */
     char path[400];
     snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
     struct stat st;
@@ -383,7 +383,8 @@ static void test_log_checksum(void **state)
     zmsg_t *frames = zmsg_new();
     uint32_t n;
     uint64_t bytes;
-    assert_int_equal(stfx_read_entries(f->store, 15, 1, 100, 1 << 20, frames, &n, &bytes), VL_ESTORE);
+    assert_int_equal(stfx_read_entries(f->store, 15, 1, 100, 1 << 20, frames, &n, &bytes),
+                     VL_ESTORE);
     zmsg_destroy(&frames);
     assert_non_null(strstr(vl_store_errmsg(), "checksum"));
 }
