@@ -625,9 +625,12 @@ static void test_random_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_truncated_every_length), cmocka_unit_test(test_counts_beyond_body),
-        cmocka_unit_test(test_counts_over_limit),      cmocka_unit_test(test_bad_strings),
-        cmocka_unit_test(test_sticky_reader),          cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_truncated_every_length),
+        cmocka_unit_test(test_counts_beyond_body),
+        cmocka_unit_test(test_counts_over_limit),
+        cmocka_unit_test(test_bad_strings),
+        cmocka_unit_test(test_sticky_reader),
+        cmocka_unit_test(test_random_input), /* seeded: a failure replays */
     };
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }

@@ -676,12 +676,18 @@ static void test_roundtrip_seal_sync(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_report),    cmocka_unit_test(test_roundtrip_commit),
-        cmocka_unit_test(test_roundtrip_meta),      cmocka_unit_test(test_roundtrip_admin),
-        cmocka_unit_test(test_roundtrip_append),    cmocka_unit_test(test_roundtrip_batch_status),
-        cmocka_unit_test(test_batch_payload),       cmocka_unit_test(test_roundtrip_append_reply),
-        cmocka_unit_test(test_roundtrip_subscribe), cmocka_unit_test(test_roundtrip_sub_data),
-        cmocka_unit_test(test_roundtrip_sn_status), cmocka_unit_test(test_roundtrip_seal_sync),
+        cmocka_unit_test(test_roundtrip_report),
+        cmocka_unit_test(test_roundtrip_commit),
+        cmocka_unit_test(test_roundtrip_meta),
+        cmocka_unit_test(test_roundtrip_admin),
+        cmocka_unit_test(test_roundtrip_append),
+        cmocka_unit_test(test_roundtrip_batch_status),
+        cmocka_unit_test(test_batch_payload), /* the APPEND's payload frame */
+        cmocka_unit_test(test_roundtrip_append_reply),
+        cmocka_unit_test(test_roundtrip_subscribe),
+        cmocka_unit_test(test_roundtrip_sub_data),
+        cmocka_unit_test(test_roundtrip_sn_status),
+        cmocka_unit_test(test_roundtrip_seal_sync),
     };
     return cmocka_run_group_tests_name("wire_body", tests, NULL, NULL);
 }
