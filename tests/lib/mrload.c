@@ -39,8 +39,10 @@
     At the end the topics are deleted and the nodes removed (--keep leaves
     them), so one MR can serve several runs; the bench script starts a
     fresh MR per run anyway, so that no history or idle topics count.
+
+    main runs the phases in order: s_parse, s_setup, s_run (s_loop), s_print,
+    s_cleanup. The CPU figures are read in mrload_cpu.c.
 */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,13 +50,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "rpc.h"
 #include "util.h"
 #include "wire.h"
+#include "mrload_cpu.h"
 
 #define S_LS_PER_TOPIC 1000
 #define S_RING 64                       /* reports awaiting their commit, per log stream */
@@ -403,91 +405,6 @@ static void s_tick(bool advance)
     }
 }
 
-/*  ---- CPU --------------------------------------------------------------------------------- */
-
-/*  utime + stime (clock ticks) of /proc/PID/stat or /proc/PID/task/TID/stat;
-    comm into comm when given. -1 when unreadable. */
-static long long s_stat_cpu(const char *path, char *comm, size_t comm_size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-    if (!open || !close)
-        return -1;
-    if (comm)
-        snprintf(comm, comm_size, "%.*s", (int)(close - open - 1), open + 1);
-    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt
-       majflt cmajflt utime(14) stime(15) */
-    unsigned long long ut, st;
-    if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)(ut + st);
-}
-
-#define S_MAX_THREADS 64
-typedef struct {
-    int tid;
-    char comm[32];
-    long long cpu;
-    long long wait_ns; /* time runnable but not running (schedstat), -1 unknown */
-} s_thread_t;
-
-static size_t s_threads(s_thread_t *out)
-{
-    char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%ld/task", s_pid);
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < S_MAX_THREADS) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[sizeof dir + sizeof e->d_name + 16];
-        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
-        out[n].tid = atoi(e->d_name);
-        out[n].cpu = s_stat_cpu(path, out[n].comm, sizeof out[n].comm);
-        /* schedstat: ns on the cpu, ns waiting on a run queue, timeslices:
-           the wait says whether a thread was short of a core */
-        out[n].wait_ns = -1;
-        snprintf(path, sizeof path, "%s/%s/schedstat", dir, e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            unsigned long long run, wait;
-            if (fscanf(f, "%llu %llu", &run, &wait) == 2)
-                out[n].wait_ns = (long long)wait;
-            fclose(f);
-        }
-        if (out[n].cpu >= 0)
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static long long s_mr_cpu(void)
-{
-    if (!s_pid)
-        return -1;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", s_pid);
-    return s_stat_cpu(path, NULL, 0);
-}
-
-static double s_self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
-
 /*  ---- setup ---------------------------------------------------------------------------------- */
 
 static int s_admin(vl_rpc_t *rpc, uint16_t type, const vl_admin_t *a, uint32_t *id_p)
@@ -650,37 +567,6 @@ static bool s_uint(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
     return true;
 }
 
-static void s_json_threads(const s_thread_t *a, size_t na, const s_thread_t *b, size_t nb,
-                           double window_s, long hz)
-{
-    /* busiest first; threads born during the window count from 0 */
-    s_thread_t d[S_MAX_THREADS];
-    size_t n = 0;
-    for (size_t j = 0; j < nb; j++) {
-        long long c0 = 0, w0 = 0;
-        for (size_t i = 0; i < na; i++)
-            if (a[i].tid == b[j].tid) {
-                c0 = a[i].cpu;
-                w0 = a[i].wait_ns;
-            }
-        d[n] = b[j];
-        d[n].wait_ns = b[j].wait_ns >= 0 && w0 >= 0 ? b[j].wait_ns - w0 : -1;
-        d[n++].cpu = b[j].cpu - c0;
-    }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && d[j].cpu > d[j - 1].cpu; j--) {
-            s_thread_t t = d[j];
-            d[j] = d[j - 1];
-            d[j - 1] = t;
-        }
-    printf("\"mr_threads\": [");
-    for (size_t i = 0; i < n; i++)
-        printf("%s{\"tid\": %d, \"comm\": \"%s\", \"cpu_pct\": %.1f, \"runq_wait_pct\": %.1f}",
-               i ? ", " : "", d[i].tid, d[i].comm, (double)d[i].cpu / (double)hz / window_s * 100,
-               d[i].wait_ns >= 0 ? (double)d[i].wait_ns / 1e9 / window_s * 100 : -1.0);
-    printf("], ");
-}
-
 static void s_json_num(const char *key, double v, const char *sep)
 {
     if (isnan(v) || isinf(v))
@@ -689,7 +575,9 @@ static void s_json_num(const char *key, double v, const char *sep)
         printf("\"%s\": %.6g%s", key, v, sep);
 }
 
-int main(int argc, char **argv)
+/*  Parses the options into the globals; returns -1 to go on, or the exit
+    code (0 after --help, 2 for bad arguments). */
+static int s_parse(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"mr", required_argument, NULL, 'm'},
@@ -775,22 +663,15 @@ int main(int argc, char **argv)
         return 2;
     }
     s_pid = pid;
-    zsys_init();
-    zsys_set_linger(0);
-    char err[512];
-    vl_rpc_t *rpc = vl_rpc_new(s_mr, err, sizeof err);
-    if (!rpc) {
-        fprintf(stderr, "vl_mrload: %s\n", err);
-        return 1;
-    }
-    s_hist = vl_calloc(S_HIST_N, sizeof *s_hist);
-    s_sns = vl_calloc(s_nsns, sizeof *s_sns);
-    s_ls = vl_calloc(s_nls, sizeof *s_ls);
-    s_ntopics = (s_nls + S_LS_PER_TOPIC - 1) / S_LS_PER_TOPIC;
-    s_topics = vl_calloc(s_ntopics, sizeof *s_topics);
-    int rc = 1;
-    uint32_t nadded = 0, ncreated = 0;
+    return -1;
+}
 
+/*  Registers the simulated nodes (*nadded_p of them so far) and creates the
+    topics (*ncreated_p so far), says HELLO from every node and builds the
+    log stream tables from the META. 0, or -1 (stderr says why). */
+static int s_setup(vl_rpc_t *rpc, uint32_t *nadded_p, uint32_t *ncreated_p)
+{
+    char err[512];
     /* the MR's cluster id, for the headers */
     {
         zmsg_t *reply = NULL;
@@ -800,12 +681,12 @@ int main(int argc, char **argv)
             0) {
             fprintf(stderr, "vl_mrload: no META from %s: %s; is varlogmr running there?\n", s_mr,
                     err);
-            goto done;
+            return -1;
         }
         s_cluster_id = hdr.cluster_id;
         zmsg_destroy(&reply);
     }
-    for (uint32_t i = 0; i < s_nsns; i++, nadded++) {
+    for (uint32_t i = 0; i < s_nsns; i++, (*nadded_p)++) {
         s_sn_t *sn = &s_sns[i];
         /* never dialed: nothing but the MR reads it, and the MR only keys
            the node by it */
@@ -814,17 +695,17 @@ int main(int argc, char **argv)
         memset(&a, 0, sizeof a);
         snprintf(a.addr, sizeof a.addr, "%s", sn->addr);
         if (s_admin(rpc, VL_MSG_ADD_SN, &a, &sn->id) != 0)
-            goto done;
+            return -1;
         sn->sock = zsock_new(ZMQ_DEALER);
         zsock_set_linger(sn->sock, 0);
         zsock_set_rcvhwm(sn->sock, 0);
         zsock_set_sndtimeo(sn->sock, 0); /* a full queue drops a report (s_report) */
         if (zsock_connect(sn->sock, "%s", s_mr) != 0) {
             fprintf(stderr, "vl_mrload: cannot connect to %s\n", s_mr);
-            goto done;
+            return -1;
         }
     }
-    for (uint32_t t = 0; t < s_ntopics; t++, ncreated++) {
+    for (uint32_t t = 0; t < s_ntopics; t++, (*ncreated_p)++) {
         uint32_t nls = s_nls / s_ntopics + (t < s_nls % s_ntopics ? 1 : 0);
         vl_admin_t a;
         memset(&a, 0, sizeof a);
@@ -833,53 +714,63 @@ int main(int argc, char **argv)
         a.nls = nls;
         a.rf = s_rf;
         if (s_admin(rpc, VL_MSG_CREATE_TOPIC, &a, &s_topics[t].id) != 0)
-            goto done;
+            return -1;
     }
     vl_meta_t meta;
     memset(&meta, 0, sizeof meta);
     for (uint32_t i = 0; i < s_nsns; i++) {
         vl_meta_free(&meta);
         if (s_hello(&s_sns[i], &meta) != 0)
-            goto done;
+            return -1;
     }
     int placed = s_place(&meta);
     vl_meta_free(&meta);
-    if (placed != 0)
-        goto done;
+    return placed != 0 ? -1 : 0;
+}
 
-    /* the load: a timerfd paces the reports below a millisecond */
-    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    struct itimerspec its = {
-        .it_interval = {.tv_sec = s_interval_us / 1000000,
-                        .tv_nsec = (long)(s_interval_us % 1000000) * 1000},
-        .it_value = {.tv_sec = s_interval_us / 1000000,
-                     .tv_nsec = (long)(s_interval_us % 1000000) * 1000},
-    };
-    timerfd_settime(tfd, 0, &its, NULL);
-    zmq_pollitem_t *items = vl_calloc(s_nsns + 1, sizeof *items);
-    for (uint32_t i = 0; i < s_nsns; i++)
-        items[i] = (zmq_pollitem_t){.socket = zsock_resolve(s_sns[i].sock), .events = ZMQ_POLLIN};
-    items[s_nsns] = (zmq_pollitem_t){.fd = tfd, .events = ZMQ_POLLIN};
+/*  The measured window: what it starts and ends with. */
+typedef struct {
+    int64_t t;     /* s_now_ns */
+    long long cpu; /* the MR's (clock ticks), -1 unknown */
+    mrload_thread_t th[MRLOAD_MAX_THREADS];
+    size_t nth;  /* threads in th (none without --pid) */
+    uint64_t v;  /* s_version_max */
+    double self; /* the tool's CPU (s) */
+} s_mark_t;
 
+typedef struct {
+    s_mark_t start, stop;
+    uint64_t missed0; /* s_ticks_missed at the start */
+    bool drained;     /* every log stream committed to its end after the load */
+} s_window_t;
+
+static void s_mark(s_mark_t *m, int64_t now)
+{
+    m->t = now;
+    m->cpu = mrload_mr_cpu(s_pid);
+    m->nth = s_pid ? mrload_threads(s_pid, m->th) : 0;
+    m->v = s_version_max;
+    m->self = mrload_self_cpu_s();
+}
+
+/*  Ticks on every timer expiry (tfd; items polls it and the nodes'
+    sockets), opens the measured window after the warm-up and closes it
+    after the duration, then drains: until every log stream is committed to
+    its reported end (w->drained) or 60 s passed. -1 when polling failed. */
+static int s_loop(int tfd, zmq_pollitem_t *items, s_window_t *w)
+{
     s_tick(false); /* first word from every replica: the MR marks them in sync */
     int64_t t_start = s_now_ns();
     int64_t t_measure = t_start + (int64_t)(s_warmup * 1e9);
     int64_t t_stop = t_measure + (int64_t)(s_duration * 1e9);
-    int64_t t0 = 0, t1 = 0;
-    long long cpu0 = -1, cpu1 = -1;
-    s_thread_t th0[S_MAX_THREADS], th1[S_MAX_THREADS];
-    size_t nth0 = 0, nth1 = 0;
-    uint64_t v0 = 0, v1 = 0;
-    double self0 = 0, self1 = 0;
-    uint64_t missed0 = 0;
-    bool loading = true, drained = false;
+    bool loading = true;
     int64_t drain_deadline = 0, last_report = 0;
     while (true) {
         if (zmq_poll(items, (int)s_nsns + 1, 100) < 0) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "vl_mrload: poll: %s\n", zmq_strerror(errno));
-            goto done;
+            return -1;
         }
         for (uint32_t i = 0; i < s_nsns; i++)
             if (items[i].revents & ZMQ_POLLIN)
@@ -896,21 +787,13 @@ int main(int argc, char **argv)
         }
         if (!s_measuring && loading && now >= t_measure) {
             s_measuring = true;
-            t0 = now;
-            cpu0 = s_mr_cpu();
-            nth0 = s_pid ? s_threads(th0) : 0;
-            v0 = s_version_max;
-            self0 = s_self_cpu_s();
-            missed0 = s_ticks_missed;
+            s_mark(&w->start, now);
+            w->missed0 = s_ticks_missed;
             s_ticks = 0;
         } else if (s_measuring && now >= t_stop) {
             s_measuring = false;
             loading = false;
-            t1 = now;
-            cpu1 = s_mr_cpu();
-            nth1 = s_pid ? s_threads(th1) : 0;
-            v1 = s_version_max;
-            self1 = s_self_cpu_s();
+            s_mark(&w->stop, now);
             /* the backlog may be long when the MR was saturated */
             drain_deadline = now + 60 * (int64_t)1000000000;
             s_tick(false); /* the last applied ends, as a real SN would report */
@@ -921,7 +804,7 @@ int main(int argc, char **argv)
                 for (uint32_t k = 0; k < s_ls[i].nrep; k++)
                     all &= s_ls[i].applied[k] == s_ls[i].llsn_end;
             if (all) {
-                drained = true;
+                w->drained = true;
                 break;
             }
             if (now >= drain_deadline)
@@ -935,9 +818,32 @@ int main(int argc, char **argv)
             }
         }
     }
+    return 0;
+}
+
+/*  Runs the load (s_loop) and checks what it left: every log stream
+    drained, no topic with a GLSN gap. -1 when polling failed. */
+static int s_run(s_window_t *w)
+{
+    /* the load: a timerfd paces the reports below a millisecond */
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = s_interval_us / 1000000,
+                        .tv_nsec = (long)(s_interval_us % 1000000) * 1000},
+        .it_value = {.tv_sec = s_interval_us / 1000000,
+                     .tv_nsec = (long)(s_interval_us % 1000000) * 1000},
+    };
+    timerfd_settime(tfd, 0, &its, NULL);
+    zmq_pollitem_t *items = vl_calloc(s_nsns + 1, sizeof *items);
+    for (uint32_t i = 0; i < s_nsns; i++)
+        items[i] = (zmq_pollitem_t){.socket = zsock_resolve(s_sns[i].sock), .events = ZMQ_POLLIN};
+    items[s_nsns] = (zmq_pollitem_t){.fd = tfd, .events = ZMQ_POLLIN};
+    int rc = s_loop(tfd, items, w);
     close(tfd);
     free(items);
-    if (!drained)
+    if (rc != 0)
+        return rc;
+    if (!w->drained)
         s_error("not every log stream was committed to its reported end within 60 s after the "
                 "load stopped");
     for (uint32_t t = 0; t < s_ntopics; t++)
@@ -946,11 +852,18 @@ int main(int argc, char **argv)
                     "(first at %" PRIu64 ")",
                     s_topics[t].name, s_topics[t].next_glsn, s_topics[t].nheap,
                     s_topics[t].heap[0].glsn_begin);
+    return 0;
+}
 
-    double win = (double)(t1 - t0) / 1e9;
+/*  The one line of JSON on stdout: the measured window's figures. */
+static void s_print(const s_window_t *w)
+{
+    double win = (double)(w->stop.t - w->start.t) / 1e9;
     long hz = sysconf(_SC_CLK_TCK);
-    double rounds = (double)(v1 - v0);
-    double mr_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / (double)hz : NAN;
+    double rounds = (double)(w->stop.v - w->start.v);
+    double mr_cpu_s = w->start.cpu >= 0 && w->stop.cpu >= 0
+                          ? (double)(w->stop.cpu - w->start.cpu) / (double)hz
+                          : NAN;
     double ticks500 = win / 0.0005;
     printf("{\"log_streams\": %u, \"topics\": %u, \"sns\": %u, \"rf\": %u, \"interval_us\": %u, "
            "\"entries_per_report\": %u, \"size\": %u, ",
@@ -960,8 +873,8 @@ int main(int argc, char **argv)
     s_json_num("mr_cpu_pct", mr_cpu_s / win * 100, ", ");
     s_json_num("mr_cpu_us_per_round", mr_cpu_s * 1e6 / rounds, ", ");
     s_json_num("mr_cpu_us_per_tick", mr_cpu_s * 1e6 / ticks500, ", ");
-    if (nth1)
-        s_json_threads(th0, nth0, th1, nth1, win, hz);
+    if (w->stop.nth)
+        mrload_json_threads(w->start.th, w->start.nth, w->stop.th, w->stop.nth, win, hz);
     printf("\"latency_us\": {");
     s_json_num("p50", s_hist_pct(0.5), ", ");
     s_json_num("p99", s_hist_pct(0.99), ", ");
@@ -973,16 +886,20 @@ int main(int argc, char **argv)
     s_json_num("commit_msgs_per_s", (double)s_commit_msgs / win, ", ");
     s_json_num("commit_items_per_s", (double)s_commit_items / win, ", ");
     s_json_num("entries_committed_per_s", (double)s_entries_committed / win, ", ");
-    s_json_num("tool_cpu_pct", (self1 - self0) / win * 100, ", ");
+    s_json_num("tool_cpu_pct", (w->stop.self - w->start.self) / win * 100, ", ");
     printf("\"tool_ticks\": %" PRIu64 ", \"tool_ticks_missed\": %" PRIu64
            ", \"reports_dropped\": %" PRIu64 ", \"latency_merged\": %" PRIu64
            ", \"duplicates\": %" PRIu64 ", \"drained\": %s, \"errors\": %" PRIu64
            ", \"first_error\": \"%s\"}\n",
-           s_ticks, s_ticks_missed - missed0, s_reports_dropped, s_ring_merged, s_dups,
-           drained ? "true" : "false", s_errors, s_first_error);
+           s_ticks, s_ticks_missed - w->missed0, s_reports_dropped, s_ring_merged, s_dups,
+           w->drained ? "true" : "false", s_errors, s_first_error);
     fflush(stdout);
-    rc = s_errors ? 1 : 0;
-done:
+}
+
+/*  Deletes the topics and removes the nodes the run made (unless --keep),
+    and frees everything. */
+static void s_cleanup(vl_rpc_t *rpc, uint32_t nadded, uint32_t ncreated)
+{
     if (!s_keep) {
         for (uint32_t t = 0; t < ncreated; t++) {
             vl_admin_t a;
@@ -1009,6 +926,34 @@ done:
     free(s_ls);
     free(s_ls_by_id);
     free(s_hist);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = s_parse(argc, argv);
+    if (rc >= 0)
+        return rc;
+    zsys_init();
+    zsys_set_linger(0);
+    char err[512];
+    vl_rpc_t *rpc = vl_rpc_new(s_mr, err, sizeof err);
+    if (!rpc) {
+        fprintf(stderr, "vl_mrload: %s\n", err);
+        return 1;
+    }
+    s_hist = vl_calloc(S_HIST_N, sizeof *s_hist);
+    s_sns = vl_calloc(s_nsns, sizeof *s_sns);
+    s_ls = vl_calloc(s_nls, sizeof *s_ls);
+    s_ntopics = (s_nls + S_LS_PER_TOPIC - 1) / S_LS_PER_TOPIC;
+    s_topics = vl_calloc(s_ntopics, sizeof *s_topics);
+    rc = 1;
+    uint32_t nadded = 0, ncreated = 0;
+    s_window_t w = {.start.cpu = -1, .stop.cpu = -1};
+    if (s_setup(rpc, &nadded, &ncreated) == 0 && s_run(&w) == 0) {
+        s_print(&w);
+        rc = s_errors ? 1 : 0;
+    }
+    s_cleanup(rpc, nadded, ncreated);
     vl_rpc_destroy(&rpc);
     return rc;
 }

@@ -4,6 +4,7 @@
     DEALER to: it answers HELLO, pushes META and sends COMMIT as it likes)
     and the clients and other storage nodes (DEALERs to the SN's ROUTER),
     so it can order messages the way a real cluster only does by chance.
+    The SN and its peers are tests/lib/snfx.c's.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,305 +19,18 @@
 #include "util.h"
 #include "wire.h"
 #include "../lib/fixture.h"
+#include "../lib/snfx.h"
 
-#define S_CLUSTER 7
-#define S_TOPIC 1
-#define S_LS 1
-
-typedef struct {
-    char dir[64];
-    zsock_t *mr; /* the fake MR */
-    vl_sn_t *sn;
-    char sn_ep[VL_WIRE_MAX_ADDR + 1];
-    zframe_t *sn_rid; /* the SN's routing id at the fake MR */
-    uint64_t meta_version;
-    zsock_t *client; /* a DEALER to the SN */
-    uint64_t next_id;
-} s_fix_t;
-
-/*  What the next META says about the one log stream. */
-typedef struct {
-    uint8_t state;
-    uint32_t nrep;
-    uint32_t replicas[VL_WIRE_MAX_REPLICAS];
-    uint64_t committed_llsn_end, committed_bytes;
-    uint64_t hwm, end_offset, trim_glsn, trim_offset;
-    uint32_t epoch;
-} s_ls_view_t;
-
-/*  Sends META (as a HELLO reply when hello is not NULL) with one topic of
-    nls log streams (ids S_LS, S_LS + 1, ..) each described by v. Node 1 is
-    the SN under test; node 2 a peer that does not run. */
-static void s_send_meta_n(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v, uint32_t nls)
+/*  Makes v the view of a log stream sealed (epoch 1) at llsn_end, every
+    entry of size bytes committed, GLSN = LLSN (one log stream). */
+static void s_seal_view(snfx_ls_view_t *v, uint64_t llsn_end, uint64_t size)
 {
-    vl_meta_sn_t sns[2] = {{.id = 1, .alive = 1}, {.id = 2, .alive = 1}};
-    snprintf(sns[0].addr, sizeof sns[0].addr, "%s", f->sn_ep);
-    snprintf(sns[1].addr, sizeof sns[1].addr, "tcp://127.0.0.1:9");
-    vl_meta_ls_t ls[4];
-    assert_true(nls >= 1 && nls <= 4);
-    for (uint32_t i = 0; i < nls; i++) {
-        ls[i] = (vl_meta_ls_t){.id = S_LS + i,
-                               .state = v->state,
-                               .nrep = v->nrep,
-                               .committed_llsn_end = v->committed_llsn_end,
-                               .committed_bytes = v->committed_bytes,
-                               .epoch = v->epoch};
-        memcpy(ls[i].replicas, v->replicas, sizeof ls[i].replicas);
-    }
-    vl_meta_topic_t t = {.id = S_TOPIC,
-                         .rf = v->nrep,
-                         .hwm = v->hwm,
-                         .end_offset = v->end_offset,
-                         .trim_glsn = v->trim_glsn ? v->trim_glsn : 1,
-                         .trim_offset = v->trim_offset,
-                         .nls = nls,
-                         .ls = ls};
-    snprintf(t.name, sizeof t.name, "t");
-    vl_meta_t m = {.cluster_id = S_CLUSTER,
-                   .version = ++f->meta_version,
-                   .sn_id = hello ? 1 : 0,
-                   .nsn = 2,
-                   .sns = sns,
-                   .ntopics = 1,
-                   .topics = &t};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_meta_encode(&m, &b);
-    vl_hdr_t h = {.type = VL_MSG_META, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = hello ? fx_reply(hello, 0, &b) : fx_msg(&h, &b);
-    fx_send(f->mr, f->sn_rid, &msg);
-}
-
-static void s_send_meta(s_fix_t *f, const vl_hdr_t *hello, const s_ls_view_t *v)
-{
-    s_send_meta_n(f, hello, v, 1);
-}
-
-/*  Receives the next REPORT within ms into *r (caller frees); false if
-    none came. */
-static bool s_next_report(s_fix_t *f, int ms, vl_report_t *r)
-{
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *msg = fx_recv_type(f->mr, VL_MSG_REPORT, ms, &h, &body, NULL);
-    if (!msg)
-        return false;
-    assert_int_equal(vl_report_decode(&body, r), 0);
-    zmsg_destroy(&msg);
-    return true;
-}
-
-/*  Waits for a REPORT whose item for S_LS satisfies llsn_end >= llsn_end
-    and applied >= applied; fills *out. */
-static void s_wait_report(s_fix_t *f, uint64_t llsn_end, uint64_t applied, vl_report_item_t *out)
-{
-    int64_t deadline = zclock_mono() + 5000;
-    while (zclock_mono() < deadline) {
-        vl_report_t r;
-        if (!s_next_report(f, 200, &r))
-            continue;
-        bool ok = false;
-        for (uint32_t i = 0; i < r.n; i++)
-            if (r.items[i].ls_id == S_LS && r.items[i].llsn_end >= llsn_end &&
-                r.items[i].applied_llsn_end >= applied) {
-                if (out)
-                    *out = r.items[i];
-                ok = true;
-            }
-        vl_report_free(&r);
-        if (ok)
-            return;
-    }
-    fail_msg("no REPORT with llsn_end >= %llu, applied >= %llu", (unsigned long long)llsn_end,
-             (unsigned long long)applied);
-}
-
-static void s_send_commit(s_fix_t *f, uint64_t version, uint64_t llsn_begin, uint64_t glsn_begin,
-                          uint64_t count, uint64_t offset_begin, uint64_t bytes)
-{
-    vl_commit_item_t it = {.topic_id = S_TOPIC,
-                           .ls_id = S_LS,
-                           .llsn_begin = llsn_begin,
-                           .glsn_begin = glsn_begin,
-                           .count = count,
-                           .offset_begin = offset_begin,
-                           .bytes = bytes,
-                           .hwm = glsn_begin + count - 1,
-                           .end_offset = offset_begin + bytes};
-    vl_commit_t c = {.version = version, .n = 1, .items = &it};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_commit_encode(&c, &b);
-    vl_hdr_t h = {.type = VL_MSG_COMMIT, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = fx_msg(&h, &b);
-    fx_send(f->mr, f->sn_rid, &msg);
-}
-
-/*  Sends APPEND of n entries (entry i is `size` bytes of 'a' + i) from
-    the client, named (client_id, batch_seq) (0: unnamed); returns its
-    request id. */
-static uint64_t s_send_append_named(s_fix_t *f, uint32_t n, size_t size, uint64_t client_id,
-                                    uint64_t batch_seq)
-{
-    uint8_t *sizes = malloc(4 * (size_t)n + 1);
-    for (uint32_t i = 0; i < n; i++)
-        vl_put_le32(sizes + 4 * i, (uint32_t)size);
-    vl_append_t a = {.topic_id = S_TOPIC,
-                     .ls_id = S_LS,
-                     .n = n,
-                     .client_id = client_id,
-                     .batch_seq = batch_seq,
-                     .sizes = sizes};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_append_encode(&a, false, &b);
-    free(sizes);
-    vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = fx_msg(&h, &b);
-    char *data = malloc(size * n + 1);
-    for (uint32_t i = 0; i < n; i++)
-        memset(data + i * size, 'a' + (int)(i % 26), size);
-    if (n > 0)
-        zmsg_addmem(msg, data, size * n);
-    free(data);
-    fx_send(f->client, NULL, &msg);
-    return h.request_id;
-}
-
-static uint64_t s_send_append(s_fix_t *f, uint32_t n, size_t size)
-{
-    return s_send_append_named(f, n, size, 0, 0);
-}
-
-/*  Sends APPEND of one entry holding text; returns its request id. */
-static uint64_t s_send_append_text(s_fix_t *f, const char *text)
-{
-    uint8_t size[4];
-    vl_put_le32(size, (uint32_t)strlen(text));
-    vl_append_t a = {.topic_id = S_TOPIC, .ls_id = S_LS, .n = 1, .sizes = size};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_append_encode(&a, false, &b);
-    vl_hdr_t h = {.type = VL_MSG_APPEND, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = fx_msg(&h, &b);
-    zmsg_addstr(msg, text);
-    fx_send(f->client, NULL, &msg);
-    return h.request_id;
-}
-
-/*  Makes the n-th next writer job of kind fail. */
-static void s_fault(s_fix_t *f, const char *kind, int n)
-{
-    char num[16];
-    snprintf(num, sizeof num, "%d", n);
-    zactor_t *actor = vl_sn_actor(f->sn);
-    assert_int_equal(zstr_sendx(actor, "FAULT", kind, num, NULL), 0);
-    assert_int_equal(zsock_wait(actor), 0);
-}
-
-/*  Sends a request with a subscribe-shaped body (SUBSCRIBE, LOOKUP) from
-    the client; returns its request id. */
-static uint64_t s_send_sub(s_fix_t *f, uint16_t type, uint64_t glsn_begin, uint64_t glsn_end,
-                           uint32_t credit)
-{
-    vl_subscribe_t s = {.topic_id = S_TOPIC,
-                        .ls_id = S_LS,
-                        .glsn_begin = glsn_begin,
-                        .glsn_end = glsn_end,
-                        .credit = credit};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_subscribe_encode(&s, &b);
-    vl_hdr_t h = {.type = type, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = fx_msg(&h, &b);
-    fx_send(f->client, NULL, &msg);
-    return h.request_id;
-}
-
-/*  Starts the SN (fsyncing when sync) and the fake MR, answers HELLO
-    with nls log streams described by v. */
-static s_fix_t *s_start_n(const s_ls_view_t *v, uint32_t nls, bool sync)
-{
-    s_fix_t *f = calloc(1, sizeof *f);
-    fx_tmpdir(f->dir, sizeof f->dir, "snserver");
-    f->mr = zsock_new(ZMQ_ROUTER);
-    assert_non_null(f->mr);
-    zsock_set_linger(f->mr, 0);
-    char mr_ep[64];
-    assert_true(fx_bind(f->mr, mr_ep, sizeof mr_ep) > 0);
-    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = f->dir,
-                          .mr = mr_ep,
-                          .sync = sync,
-                          .max_entry_size = 1 << 20,
-                          .cluster_id = S_CLUSTER};
-    char err[512];
-    int rc = vl_sn_new(&cfg, &f->sn, err, sizeof err);
-    if (rc)
-        fail_msg("vl_sn_new: %s", err);
-    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
-    vl_hdr_t h;
-    vl_rbuf_t body;
-    zmsg_t *hello = fx_recv_type(f->mr, VL_MSG_HELLO, 5000, &h, &body, &f->sn_rid);
-    assert_non_null(hello);
-    zmsg_destroy(&hello);
-    s_send_meta_n(f, &h, v, nls);
-    s_wait_report(f, 0, 0, NULL);
-    f->client = fx_dealer("%s", f->sn_ep);
-    return f;
-}
-
-static s_fix_t *s_start(const s_ls_view_t *v, bool sync)
-{
-    return s_start_n(v, 1, sync);
-}
-
-/*  Stops the SN (its writer finishes every job first) but keeps the data
-    directory for s_open_store. */
-static void s_stop_sn(s_fix_t *f)
-{
-    vl_sn_destroy(&f->sn);
-}
-
-static void s_finish(s_fix_t **f_p)
-{
-    s_fix_t *f = *f_p;
-    vl_sn_destroy(&f->sn);
-    zsock_destroy(&f->client);
-    zsock_destroy(&f->mr);
-    zframe_destroy(&f->sn_rid);
-    fx_rmdir(f->dir);
-    free(f);
-    *f_p = NULL;
-}
-
-static const s_ls_view_t s_rf1 = {.state = VL_LS_RUNNING, .nrep = 1, .replicas = {1}};
-
-/*  Waits until SN_STATUS shows S_LS with a trim point >= trim_glsn (the
-    META that trims has been applied; its trim job is queued, and the
-    writer writes every queued job before it stops). */
-static void s_wait_trim_seen(s_fix_t *f, uint64_t trim_glsn)
-{
-    int64_t deadline = zclock_mono() + 5000;
-    while (zclock_mono() < deadline) {
-        vl_hdr_t h = {
-            .type = VL_MSG_SN_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-        zmsg_t *msg = fx_msg(&h, NULL);
-        fx_send(f->client, NULL, &msg);
-        vl_rbuf_t body;
-        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SN_STATUS, h.request_id, &msg, &body), 0);
-        vl_sn_status_t st;
-        assert_int_equal(vl_sn_status_decode(&body, &st), 0);
-        bool seen = false;
-        for (uint32_t i = 0; i < st.n; i++)
-            seen |= st.replicas[i].ls_id == S_LS && st.replicas[i].trim_glsn >= trim_glsn;
-        vl_sn_status_free(&st);
-        zmsg_destroy(&msg);
-        if (seen)
-            return;
-        zclock_sleep(5);
-    }
-    fail_msg("the SN did not apply the trim to glsn=%llu", (unsigned long long)trim_glsn);
+    v->state = VL_LS_SEALED;
+    v->committed_llsn_end = llsn_end;
+    v->committed_bytes = llsn_end * size;
+    v->hwm = llsn_end;
+    v->end_offset = llsn_end * size;
+    v->epoch = 1;
 }
 
 /*  ---- tests --------------------------------------------------------------- */
@@ -328,25 +42,25 @@ static void test_trim_after_queued_commit(void **state)
 {
     (void)state;
     for (int round = 0; round < 5; round++) {
-        s_fix_t *f = s_start(&s_rf1, false);
-        uint64_t id = s_send_append(f, 3, 10);
-        s_wait_report(f, 3, 0, NULL);
+        snfx_t *f = snfx_start(&snfx_rf1, false);
+        uint64_t id = snfx_send_append(f, 3, 10);
+        snfx_wait_report(f, 3, 0, NULL);
         /* COMMIT and, right behind it, the META that trims all of it */
-        s_send_commit(f, 1, 1, 1, 3, 0, 30);
-        s_ls_view_t v = s_rf1;
+        snfx_send_commit(f, 1, 1, 1, 3, 0, 30);
+        snfx_ls_view_t v = snfx_rf1;
         v.committed_llsn_end = 3;
         v.committed_bytes = 30;
         v.hwm = 3;
         v.end_offset = 30;
         v.trim_glsn = 4;
         v.trim_offset = 30;
-        s_send_meta(f, NULL, &v);
+        snfx_send_meta(f, NULL, &v);
         assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
-        s_wait_report(f, 3, 3, NULL);
+        snfx_wait_report(f, 3, 3, NULL);
         /* the COMMIT may be applied before the META is read: stopping then
            would test nothing (on a loaded machine it failed so) */
-        s_wait_trim_seen(f, 4);
-        s_stop_sn(f);
+        snfx_wait_trim_seen(f, 4);
+        snfx_stop_sn(f);
         vl_store_t *store;
         assert_int_equal(vl_store_open(f->dir, 0, &store), 0);
         vl_wbuf_t sizes, data;
@@ -355,13 +69,13 @@ static void test_trim_after_queued_commit(void **state)
         uint32_t n = 99;
         uint64_t bytes = 0;
         assert_int_equal(
-            vl_store_read_entries(store, S_LS, 1, 10, 1 << 20, &sizes, &data, &n, &bytes), 0);
+            vl_store_read_entries(store, SNFX_LS, 1, 10, 1 << 20, &sizes, &data, &n, &bytes), 0);
         vl_wbuf_free(&sizes);
         vl_wbuf_free(&data);
         vl_store_destroy(&store);
         if (n != 0)
             fail_msg("round %d: %u entries below the trim point are still stored", round, n);
-        s_finish(&f);
+        snfx_finish(&f);
     }
 }
 
@@ -371,7 +85,7 @@ static void test_trim_after_queued_commit(void **state)
 static void test_read_right_after_ack(void **state)
 {
     (void)state;
-    s_fix_t *f = s_start(&s_rf1, true);
+    snfx_t *f = snfx_start(&snfx_rf1, true);
     enum { ROUNDS = 20, SMALL = 100, BIG = 512 * 1024 };
     uint64_t llsn = 0;          /* entries appended */
     uint64_t committed = 0;     /* entries committed (GLSN = LLSN: one LS) */
@@ -379,17 +93,17 @@ static void test_read_right_after_ack(void **state)
     uint64_t pending_bytes = 0; /* bytes appended, not committed */
     uint64_t big_id = 0;
     for (int r = 0; r < ROUNDS; r++) {
-        uint64_t a_id = s_send_append(f, 1, SMALL);
+        uint64_t a_id = snfx_send_append(f, 1, SMALL);
         uint64_t a_llsn = ++llsn;
         pending_bytes += SMALL;
-        s_wait_report(f, a_llsn, 0, NULL);
+        snfx_wait_report(f, a_llsn, 0, NULL);
         /* a big synced write ahead of the commit in the writer's queue */
-        uint64_t next_big = s_send_append(f, 1, BIG);
+        uint64_t next_big = snfx_send_append(f, 1, BIG);
         ++llsn;
         uint64_t count = a_llsn - committed;
         uint64_t a_offset = offset_end + pending_bytes - SMALL;
-        s_send_commit(f, (uint64_t)r + 1, committed + 1, committed + 1, count, offset_end,
-                      pending_bytes);
+        snfx_send_commit(f, (uint64_t)r + 1, committed + 1, committed + 1, count, offset_end,
+                         pending_bytes);
         committed = a_llsn;
         offset_end += pending_bytes;
         pending_bytes = BIG;
@@ -399,8 +113,8 @@ static void test_read_right_after_ack(void **state)
         assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, a_id, NULL, NULL), 0);
         big_id = next_big;
 
-        uint64_t lookup_id = s_send_sub(f, VL_MSG_LOOKUP, a_offset + 1, 0, 0);
-        uint64_t sub_id = s_send_sub(f, VL_MSG_SUBSCRIBE, a_llsn, a_llsn + 1, 4);
+        uint64_t lookup_id = snfx_send_sub(f, VL_MSG_LOOKUP, a_offset + 1, 0, 0);
+        uint64_t sub_id = snfx_send_sub(f, VL_MSG_SUBSCRIBE, a_llsn, a_llsn + 1, 4);
         zmsg_t *msg;
         vl_rbuf_t body;
         assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lookup_id, &msg, &body), 0);
@@ -421,7 +135,41 @@ static void test_read_right_after_ack(void **state)
         vl_sub_data_free(&d);
         zmsg_destroy(&msg);
     }
-    s_finish(&f);
+    snfx_finish(&f);
+}
+
+/*  Reads GLSNs 1..end of the log back (test_write_failure): the entry at
+    each GLSN, which must lie in 1..n, goes to got[glsn]. Returns how many
+    entries came. */
+static uint64_t s_read_log(snfx_t *f, uint64_t end, uint64_t n, char (*got)[16])
+{
+    uint64_t sub_id = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 1, end + 1, 64);
+    uint64_t seen = 0;
+    bool last = false;
+    while (!last) {
+        zmsg_t *msg;
+        vl_rbuf_t body;
+        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
+        vl_sub_data_t d;
+        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < d.n; k++)
+            sum += d.entries[k].size;
+        zframe_t *fr;
+        char why[160];
+        assert_int_equal(vl_wire_payload(msg, d.n, sum, &fr, why, sizeof why), 0);
+        const char *p = fr ? (const char *)zframe_data(fr) : NULL;
+        for (uint32_t k = 0; k < d.n; k++) {
+            assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= n);
+            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)d.entries[k].size, p);
+            p += d.entries[k].size;
+            seen++;
+        }
+        last = d.last;
+        vl_sub_data_free(&d);
+        zmsg_destroy(&msg);
+    }
+    return seen;
 }
 
 /*  A failed WRITE fails the writes queued behind it; appends that come
@@ -432,15 +180,15 @@ static void test_write_failure(void **state)
 {
     (void)state;
     enum { N = 40 };
-    s_fix_t *f = s_start(&s_rf1, false);
-    s_fault(f, "WRITE", 3);
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    snfx_fault(f, "WRITE", 3);
     uint64_t ids[N];
     int status[N];
     uint64_t glsn[N];
     for (int i = 0; i < N; i++) {
         char text[16];
         snprintf(text, sizeof text, "entry-%02d", i);
-        ids[i] = s_send_append_text(f, text);
+        ids[i] = snfx_send_append_text(f, text);
         status[i] = -1;
         zclock_sleep(i % 4 == 0 ? 1 : 0);
     }
@@ -467,11 +215,11 @@ static void test_write_failure(void **state)
             vl_report_t r;
             assert_int_equal(vl_report_decode(&body, &r), 0);
             for (uint32_t k = 0; k < r.n; k++)
-                if (r.items[k].ls_id == S_LS && r.items[k].llsn_end > committed) {
+                if (r.items[k].ls_id == SNFX_LS && r.items[k].llsn_end > committed) {
                     uint64_t count = r.items[k].llsn_end - committed;
                     uint64_t bytes = r.items[k].bytes_end - committed_bytes;
-                    s_send_commit(f, ++version, committed + 1, committed + 1, count,
-                                  committed_bytes, bytes);
+                    snfx_send_commit(f, ++version, committed + 1, committed + 1, count,
+                                     committed_bytes, bytes);
                     committed += count;
                     committed_bytes += bytes;
                 }
@@ -502,34 +250,9 @@ static void test_write_failure(void **state)
     assert_int_equal((uint64_t)ok, committed);
 
     /* read the log back: glsn[i] holds entry i */
-    uint64_t sub_id = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, committed + 1, 64);
     char got[N + 1][16];
     memset(got, 0, sizeof got);
-    uint64_t seen = 0;
-    bool last = false;
-    while (!last) {
-        zmsg_t *msg;
-        vl_rbuf_t body;
-        assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub_id, &msg, &body), 0);
-        vl_sub_data_t d;
-        assert_int_equal(vl_sub_data_decode(&body, &d), 0);
-        uint64_t sum = 0;
-        for (uint32_t k = 0; k < d.n; k++)
-            sum += d.entries[k].size;
-        zframe_t *fr;
-        char why[160];
-        assert_int_equal(vl_wire_payload(msg, d.n, sum, &fr, why, sizeof why), 0);
-        const char *p = fr ? (const char *)zframe_data(fr) : NULL;
-        for (uint32_t k = 0; k < d.n; k++) {
-            assert_true(d.entries[k].glsn >= 1 && d.entries[k].glsn <= (uint64_t)N);
-            snprintf(got[d.entries[k].glsn], sizeof got[0], "%.*s", (int)d.entries[k].size, p);
-            p += d.entries[k].size;
-            seen++;
-        }
-        last = d.last;
-        vl_sub_data_free(&d);
-        zmsg_destroy(&msg);
-    }
+    uint64_t seen = s_read_log(f, committed, N, got);
     assert_int_equal(seen, committed);
     for (int i = 0; i < N; i++) {
         if (status[i] != 0)
@@ -540,7 +263,7 @@ static void test_write_failure(void **state)
             fail_msg("append %d was answered glsn=%llu, which holds '%s'", i,
                      (unsigned long long)glsn[i], got[glsn[i]]);
     }
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  A failed COMMIT job fails the one queued behind it; when the MR resends
@@ -549,22 +272,22 @@ static void test_write_failure(void **state)
 static void test_commit_failure(void **state)
 {
     (void)state;
-    s_fix_t *f = s_start(&s_rf1, false);
-    uint64_t id = s_send_append(f, 10, 10);
-    s_wait_report(f, 10, 0, NULL);
-    s_fault(f, "COMMIT", 1);
-    s_send_commit(f, 1, 1, 1, 3, 0, 30);
-    s_send_commit(f, 2, 4, 4, 3, 30, 30);
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    uint64_t id = snfx_send_append(f, 10, 10);
+    snfx_wait_report(f, 10, 0, NULL);
+    snfx_fault(f, "COMMIT", 1);
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 30);
+    snfx_send_commit(f, 2, 4, 4, 3, 30, 30);
     zclock_sleep(300);
     /* the MR resends from the applied end */
-    s_send_commit(f, 1, 1, 1, 3, 0, 30);
-    s_send_commit(f, 2, 4, 4, 3, 30, 30);
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 30);
+    snfx_send_commit(f, 2, 4, 4, 3, 30, 30);
     vl_hdr_t h;
     vl_rbuf_t body;
     zmsg_t *msg = fx_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 300, &h, &body, NULL);
     if (msg)
         fail_msg("append answered (status %u) before its last 4 entries were committed", h.status);
-    s_send_commit(f, 3, 7, 7, 4, 60, 40);
+    snfx_send_commit(f, 3, 7, 7, 4, 60, 40);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, &msg, &body), 0);
     vl_append_reply_t ar;
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
@@ -575,8 +298,8 @@ static void test_commit_failure(void **state)
     assert_int_equal(ar.runs[0].glsn_begin, 1);
     vl_append_reply_free(&ar);
     zmsg_destroy(&msg);
-    s_wait_report(f, 10, 10, NULL);
-    s_finish(&f);
+    snfx_wait_report(f, 10, 10, NULL);
+    snfx_finish(&f);
 }
 
 /*  Sends SUB_CREDIT(credit) for subscription id on sock. */
@@ -585,7 +308,7 @@ static void s_send_credit(zsock_t *sock, uint64_t id, uint32_t credit)
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, credit);
-    vl_hdr_t h = {.type = VL_MSG_SUB_CREDIT, .request_id = id, .cluster_id = S_CLUSTER};
+    vl_hdr_t h = {.type = VL_MSG_SUB_CREDIT, .request_id = id, .cluster_id = SNFX_CLUSTER};
     zmsg_t *msg = fx_msg(&h, &b);
     fx_send(sock, NULL, &msg);
 }
@@ -596,23 +319,26 @@ static void s_send_credit(zsock_t *sock, uint64_t id, uint32_t credit)
 static void test_idle_subscription_dropped(void **state)
 {
     (void)state;
-    s_fix_t *f = s_start(&s_rf1, false);
+    snfx_t *f = snfx_start(&snfx_rf1, false);
     zactor_t *actor = vl_sn_actor(f->sn);
     assert_int_equal(zstr_sendx(actor, "SUB_IDLE_MS", "400", NULL), 0);
     assert_int_equal(zsock_wait(actor), 0);
 
-    uint64_t zero = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 0);
+    uint64_t zero = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, zero, NULL, NULL), VL_EINVAL);
 
     /* two following subscriptions on the idle log stream */
-    uint64_t alive = s_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 4);
+    uint64_t alive = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 1, VL_GLSN_MAX, 4);
     zsock_t *other = fx_dealer("%s", f->sn_ep);
-    vl_subscribe_t q = {
-        .topic_id = S_TOPIC, .ls_id = S_LS, .glsn_begin = 1, .glsn_end = VL_GLSN_MAX, .credit = 4};
+    vl_subscribe_t q = {.topic_id = SNFX_TOPIC,
+                        .ls_id = SNFX_LS,
+                        .glsn_begin = 1,
+                        .glsn_end = VL_GLSN_MAX,
+                        .credit = 4};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_subscribe_encode(&q, &b);
-    vl_hdr_t h = {.type = VL_MSG_SUBSCRIBE, .request_id = 99, .cluster_id = S_CLUSTER};
+    vl_hdr_t h = {.type = VL_MSG_SUBSCRIBE, .request_id = 99, .cluster_id = SNFX_CLUSTER};
     zmsg_t *msg = fx_msg(&h, &b);
     fx_send(other, NULL, &msg);
     /* only the first says it is alive, for 2.5 s (> the idle time plus
@@ -621,9 +347,9 @@ static void test_idle_subscription_dropped(void **state)
         s_send_credit(f->client, alive, 0);
         zclock_sleep(100);
     }
-    uint64_t id = s_send_append(f, 1, 10);
-    s_wait_report(f, 1, 0, NULL);
-    s_send_commit(f, 1, 1, 1, 1, 0, 10);
+    uint64_t id = snfx_send_append(f, 1, 10);
+    snfx_wait_report(f, 1, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 1, 0, 10);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
     vl_rbuf_t body;
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, alive, &msg, &body), 0);
@@ -637,68 +363,7 @@ static void test_idle_subscription_dropped(void **state)
     if (msg)
         fail_msg("the silent subscription was still served (status %u)", h.status);
     zsock_destroy(&other);
-    s_finish(&f);
-}
-
-/*  Sends REPLICATE(llsn_begin.., n entries of size bytes filled with
-    fill, epoch) on sock as a primary would; returns its request id. */
-static uint64_t s_send_replicate_bids(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
-                                      size_t size, char fill, uint32_t epoch,
-                                      const vl_batch_id_t *ids, uint32_t nids)
-{
-    uint8_t bids[4 * VL_WIRE_BID_SIZE];
-    assert_true(nids <= 4);
-    for (uint32_t i = 0; i < nids; i++)
-        vl_wire_bid_put(bids + VL_WIRE_BID_SIZE * i, &ids[i]);
-    uint8_t *sizes = malloc(4 * (size_t)n + 1);
-    for (uint32_t i = 0; i < n; i++)
-        vl_put_le32(sizes + 4 * i, (uint32_t)size);
-    vl_append_t a = {.topic_id = S_TOPIC,
-                     .ls_id = S_LS,
-                     .n = n,
-                     .llsn_begin = llsn_begin,
-                     .bytes_before = (llsn_begin - 1) * size,
-                     .epoch = epoch,
-                     .nbids = nids,
-                     .bids = nids ? bids : NULL,
-                     .sizes = sizes};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_append_encode(&a, true, &b);
-    free(sizes);
-    vl_hdr_t h = {.type = VL_MSG_REPLICATE, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
-    zmsg_t *msg = fx_msg(&h, &b);
-    char *data = malloc(size * n + 1);
-    memset(data, fill, size * n);
-    if (n > 0)
-        zmsg_addmem(msg, data, size * n);
-    free(data);
-    fx_send(sock, NULL, &msg);
-    return h.request_id;
-}
-
-static uint64_t s_send_replicate(s_fix_t *f, zsock_t *sock, uint64_t llsn_begin, uint32_t n,
-                                 size_t size, char fill, uint32_t epoch)
-{
-    return s_send_replicate_bids(f, sock, llsn_begin, n, size, fill, epoch, NULL, 0);
-}
-
-/*  Waits for a REPORT that shows S_LS in state. */
-static void s_wait_report_state(s_fix_t *f, uint8_t ls_state)
-{
-    int64_t deadline = zclock_mono() + 5000;
-    while (zclock_mono() < deadline) {
-        vl_report_t r;
-        if (!s_next_report(f, 200, &r))
-            continue;
-        bool ok = false;
-        for (uint32_t i = 0; i < r.n; i++)
-            ok |= r.items[i].ls_id == S_LS && r.items[i].state == ls_state;
-        vl_report_free(&r);
-        if (ok)
-            return;
-    }
-    fail_msg("no REPORT with state %u", ls_state);
+    snfx_finish(&f);
 }
 
 /*  After a seal and an unseal, LLSNs past the sealed end are used again:
@@ -709,35 +374,30 @@ static void test_stale_replicate_after_unseal(void **state)
 {
     (void)state;
     /* this SN is the backup; node 2 (not running) the primary */
-    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
-    s_fix_t *f = s_start(&v, false);
+    snfx_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    snfx_t *f = snfx_start(&v, false);
     enum { SIZE = 10 };
     zsock_t *primary = f->client;
-    uint64_t id = s_send_replicate(f, primary, 1, 15, SIZE, 'a', 0);
+    uint64_t id = snfx_send_replicate(f, primary, 1, 15, SIZE, 'a', 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
-    s_wait_report(f, 15, 0, NULL);
-    s_send_commit(f, 1, 1, 1, 15, 0, 15 * SIZE);
-    s_wait_report(f, 15, 15, NULL);
+    snfx_wait_report(f, 15, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 15, 0, 15 * SIZE);
+    snfx_wait_report(f, 15, 15, NULL);
 
     /* sealed at 15, then unsealed */
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 15;
-    v.committed_bytes = 15 * SIZE;
-    v.hwm = 15;
-    v.end_offset = 15 * SIZE;
-    v.epoch = 1;
-    s_send_meta(f, NULL, &v);
-    s_wait_report_state(f, VL_LS_SEALED);
+    s_seal_view(&v, 15, SIZE);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
     v.state = VL_LS_RUNNING;
     v.epoch = 2;
-    s_send_meta(f, NULL, &v);
-    s_wait_report_state(f, VL_LS_RUNNING);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_RUNNING);
 
     /* the batch of before the seal arrives now: refused */
-    id = s_send_replicate(f, primary, 16, 5, SIZE, 'x', 0);
+    id = snfx_send_replicate(f, primary, 16, 5, SIZE, 'x', 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
     /* the primary's batch of the new epoch at the same LLSNs is written */
-    id = s_send_replicate(f, primary, 16, 3, SIZE, 'n', 2);
+    id = snfx_send_replicate(f, primary, 16, 3, SIZE, 'n', 2);
     zmsg_t *msg;
     vl_rbuf_t body;
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), 0);
@@ -747,13 +407,13 @@ static void test_stale_replicate_after_unseal(void **state)
     vl_append_reply_free(&ar);
     zmsg_destroy(&msg);
     /* a batch of a newer epoch than this node knows: refused too */
-    id = s_send_replicate(f, primary, 19, 1, SIZE, 'n', 3);
+    id = snfx_send_replicate(f, primary, 19, 1, SIZE, 'n', 3);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_ESTALE);
 
-    s_wait_report(f, 18, 15, NULL);
-    s_send_commit(f, 2, 16, 16, 3, 15 * SIZE, 3 * SIZE);
-    s_wait_report(f, 18, 18, NULL);
-    uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 16, 19, 4);
+    snfx_wait_report(f, 18, 15, NULL);
+    snfx_send_commit(f, 2, 16, 16, 3, 15 * SIZE, 3 * SIZE);
+    snfx_wait_report(f, 18, 18, NULL);
+    uint64_t sub = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 16, 19, 4);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
@@ -767,23 +427,24 @@ static void test_stale_replicate_after_unseal(void **state)
     }
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  Asks the SN what became of batch (client_id, batch_seq); expects the
     status st and, when 0, fills *r (caller frees r->ar). */
-static void s_batch_status(s_fix_t *f, uint64_t client_id, uint64_t batch_seq, uint64_t hint,
-                           int st, vl_batch_status_reply_t *r)
+static void s_batch_status(snfx_t *f, uint64_t client_id, uint64_t batch_seq, uint64_t hint, int st,
+                           vl_batch_status_reply_t *r)
 {
-    vl_batch_status_t q = {.topic_id = S_TOPIC,
-                           .ls_id = S_LS,
+    vl_batch_status_t q = {.topic_id = SNFX_TOPIC,
+                           .ls_id = SNFX_LS,
                            .client_id = client_id,
                            .batch_seq = batch_seq,
                            .llsn_hint = hint};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_batch_status_encode(&q, &b);
-    vl_hdr_t h = {.type = VL_MSG_BATCH_STATUS, .request_id = ++f->next_id, .cluster_id = S_CLUSTER};
+    vl_hdr_t h = {
+        .type = VL_MSG_BATCH_STATUS, .request_id = ++f->next_id, .cluster_id = SNFX_CLUSTER};
     zmsg_t *msg = fx_msg(&h, &b);
     fx_send(f->client, NULL, &msg);
     vl_rbuf_t body;
@@ -801,16 +462,16 @@ static void s_batch_status(s_fix_t *f, uint64_t client_id, uint64_t batch_seq, u
 static void test_batch_status(void **state)
 {
     (void)state;
-    s_fix_t *f = s_start(&s_rf1, false);
+    snfx_t *f = snfx_start(&snfx_rf1, false);
     enum { SIZE = 10 };
     const uint64_t C = 0xc1c1c1c1c1ull, D = 0xd2d2ull;
-    uint64_t a1 = s_send_append_named(f, 3, SIZE, C, 1); /* llsn 1..3 */
-    s_wait_report(f, 3, 0, NULL);
-    s_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
+    uint64_t a1 = snfx_send_append_named(f, 3, SIZE, C, 1); /* llsn 1..3 */
+    snfx_wait_report(f, 3, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, a1, NULL, NULL), 0);
-    s_send_append_named(f, 4, SIZE, C, 2); /* llsn 4..7 */
-    s_send_append_named(f, 2, SIZE, D, 1); /* llsn 8..9 */
-    s_wait_report(f, 9, 3, NULL);
+    snfx_send_append_named(f, 4, SIZE, C, 2); /* llsn 4..7 */
+    snfx_send_append_named(f, 2, SIZE, D, 1); /* llsn 8..9 */
+    snfx_wait_report(f, 9, 3, NULL);
 
     vl_batch_status_reply_t r;
     s_batch_status(f, C, 1, 0, 0, &r);
@@ -838,17 +499,12 @@ static void test_batch_status(void **state)
     vl_append_reply_free(&r.ar);
 
     /* the first two entries of batch C/2 are committed, then the seal */
-    s_send_commit(f, 2, 4, 4, 2, 3 * SIZE, 2 * SIZE);
-    s_wait_report(f, 9, 5, NULL);
-    s_ls_view_t v = s_rf1;
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 5;
-    v.committed_bytes = 5 * SIZE;
-    v.hwm = 5;
-    v.end_offset = 5 * SIZE;
-    v.epoch = 1;
-    s_send_meta(f, NULL, &v);
-    s_wait_report_state(f, VL_LS_SEALED);
+    snfx_send_commit(f, 2, 4, 4, 2, 3 * SIZE, 2 * SIZE);
+    snfx_wait_report(f, 9, 5, NULL);
+    snfx_ls_view_t v = snfx_rf1;
+    s_seal_view(&v, 5, SIZE);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
 
     s_batch_status(f, C, 2, 0, 0, &r); /* cut by the seal: its head only */
     assert_true(r.found && r.final);
@@ -874,8 +530,8 @@ static void test_batch_status(void **state)
        while C/2, which holds the first entry kept, still answers. */
     v.trim_glsn = 4;
     v.trim_offset = 3 * SIZE;
-    s_send_meta(f, NULL, &v);
-    s_wait_trim_seen(f, 4);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_trim_seen(f, 4);
     bool gone = false;
     for (int64_t until = zclock_mono() + 5000; !gone && zclock_mono() < until;) {
         s_batch_status(f, C, 1, 0, 0, &r);
@@ -897,7 +553,7 @@ static void test_batch_status(void **state)
     assert_true(!r.found && r.final);
     vl_append_reply_free(&r.ar);
 
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  A backup keeps the batch names that come with REPLICATE, so that it
@@ -905,16 +561,16 @@ static void test_batch_status(void **state)
 static void test_batch_status_backup(void **state)
 {
     (void)state;
-    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
-    s_fix_t *f = s_start(&v, false);
+    snfx_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    snfx_t *f = snfx_start(&v, false);
     enum { SIZE = 10 };
     /* entries 1..5, from two batches of one client */
     vl_batch_id_t ids[2] = {{1, 0xe1, 7, 2}, {3, 0xe1, 8, 3}};
-    uint64_t id = s_send_replicate_bids(f, f->client, 1, 5, SIZE, 'r', 0, ids, 2);
+    uint64_t id = snfx_send_replicate_bids(f, f->client, 1, 5, SIZE, 'r', 0, ids, 2);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
-    s_wait_report(f, 5, 0, NULL);
-    s_send_commit(f, 1, 1, 10, 4, 0, 4 * SIZE);
-    s_wait_report(f, 5, 4, NULL);
+    snfx_wait_report(f, 5, 0, NULL);
+    snfx_send_commit(f, 1, 1, 10, 4, 0, 4 * SIZE);
+    snfx_wait_report(f, 5, 4, NULL);
     vl_batch_status_reply_t r;
     s_batch_status(f, 0xe1, 8, 0, 0, &r);
     assert_true(r.found && !r.final);
@@ -932,17 +588,17 @@ static void test_batch_status_backup(void **state)
     s_batch_status(f, 0xe1, 6, 0, 0, &r);
     assert_false(r.found);
     vl_append_reply_free(&r.ar);
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  Waits (up to ms) for a REPORT of n items: the heartbeat, with two log
     streams. */
-static void s_wait_report_items(s_fix_t *f, uint32_t n, int ms, const char *what)
+static void s_wait_report_items(snfx_t *f, uint32_t n, int ms, const char *what)
 {
     int64_t deadline = zclock_mono() + ms;
     vl_report_t r;
     while (zclock_mono() < deadline)
-        if (s_next_report(f, 200, &r)) {
+        if (snfx_next_report(f, 200, &r)) {
             uint32_t got = r.n;
             vl_report_free(&r);
             if (got == n)
@@ -958,22 +614,22 @@ static void s_wait_report_items(s_fix_t *f, uint32_t n, int ms, const char *what
 static void test_partial_reports(void **state)
 {
     (void)state;
-    s_fix_t *f = s_start_n(&s_rf1, 2, false);
+    snfx_t *f = snfx_start_n(&snfx_rf1, 2, false);
     /* right after a heartbeat: the next one is a second away */
     s_wait_report_items(f, 2, 3000, "heartbeat after start");
-    uint64_t id = s_send_append(f, 3, 10); /* to ls 1 only */
+    uint64_t id = snfx_send_append(f, 3, 10); /* to ls 1 only */
     vl_report_t r;
-    assert_true(s_next_report(f, 900, &r));
+    assert_true(snfx_next_report(f, 900, &r));
     assert_int_equal(r.n, 1);
-    assert_int_equal(r.items[0].ls_id, S_LS);
+    assert_int_equal(r.items[0].ls_id, SNFX_LS);
     assert_int_equal(r.items[0].llsn_end, 3);
     assert_int_equal(r.items[0].bytes_end, 30);
     vl_report_free(&r);
-    s_send_commit(f, 1, 1, 1, 3, 0, 30);
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 30);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
-    assert_true(s_next_report(f, 900, &r));
+    assert_true(snfx_next_report(f, 900, &r));
     assert_int_equal(r.n, 1);
-    assert_int_equal(r.items[0].ls_id, S_LS);
+    assert_int_equal(r.items[0].ls_id, SNFX_LS);
     assert_int_equal(r.items[0].applied_llsn_end, 3);
     vl_report_free(&r);
     /* nothing changed: no REPORT until the heartbeat, which has both */
@@ -981,21 +637,21 @@ static void test_partial_reports(void **state)
 
     /* the MR refuses a REPORT (a reconnect): HELLO, then a complete one */
     vl_hdr_t h = {
-        .type = VL_MSG_REPORT | VL_MSG_REPLY, .cluster_id = S_CLUSTER, .status = VL_ENOSN};
+        .type = VL_MSG_REPORT | VL_MSG_REPLY, .cluster_id = SNFX_CLUSTER, .status = VL_ENOSN};
     zmsg_t *msg = vl_wire_reply(&h, VL_ENOSN, "say HELLO again");
     fx_send(f->mr, f->sn_rid, &msg);
     vl_rbuf_t body;
     zmsg_t *hello = fx_recv_type(f->mr, VL_MSG_HELLO, 3000, &h, &body, NULL);
     assert_non_null(hello);
     zmsg_destroy(&hello);
-    s_send_meta_n(f, &h, &s_rf1, 2);
-    s_send_append(f, 1, 10); /* a change of ls 1 right after the HELLO */
+    snfx_send_meta_n(f, &h, &snfx_rf1, 2);
+    snfx_send_append(f, 1, 10); /* a change of ls 1 right after the HELLO */
     /* the first REPORT after the HELLO, whatever made it go out */
-    assert_true(s_next_report(f, 900, &r));
+    assert_true(snfx_next_report(f, 900, &r));
     if (r.n != 2)
         fail_msg("the first REPORT after a HELLO carried %u replicas, not both", r.n);
     vl_report_free(&r);
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  Issue 4: a replica that lacks entries its sync source has trimmed
@@ -1009,32 +665,27 @@ static void test_sync_base(void **state)
     (void)state;
     enum { SIZE = 10 };
     /* this SN is a backup of node 2 (not running); the test plays node 2 */
-    s_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
-    s_fix_t *f = s_start(&v, false);
+    snfx_ls_view_t v = {.state = VL_LS_RUNNING, .nrep = 2, .replicas = {2, 1}};
+    snfx_t *f = snfx_start(&v, false);
     zsock_t *src = f->client;
     /* it got llsn 1..2 before it fell behind */
-    uint64_t id = s_send_replicate(f, src, 1, 2, SIZE, 'o', 0);
+    uint64_t id = snfx_send_replicate(f, src, 1, 2, SIZE, 'o', 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), 0);
     /* a base is refused while the log stream runs */
     vl_batch_id_t mark = {.llsn_begin = 6, .client_id = 0, .batch_seq = 6, .n = 0};
-    id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 0, &mark, 1);
+    id = snfx_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 0, &mark, 1);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_EINVAL);
 
     /* llsn 1..10 committed as glsn 1..10 (a range 1..2, a range 3..10),
        trimmed below glsn 6 (offset 50), sealed at 10 */
-    v.state = VL_LS_SEALED;
-    v.committed_llsn_end = 10;
-    v.committed_bytes = 10 * SIZE;
-    v.hwm = 10;
-    v.end_offset = 10 * SIZE;
+    s_seal_view(&v, 10, SIZE);
     v.trim_glsn = 6;
     v.trim_offset = 5 * SIZE;
-    v.epoch = 1;
-    s_send_meta(f, NULL, &v);
-    s_wait_report_state(f, VL_LS_SEALED);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
 
     /* without the mark, a REPLICATE past the end is a gap */
-    id = s_send_replicate(f, src, 6, 5, SIZE, 'k', 1);
+    id = snfx_send_replicate(f, src, 6, 5, SIZE, 'k', 1);
     zmsg_t *msg;
     vl_rbuf_t body;
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), VL_EGAP);
@@ -1045,27 +696,27 @@ static void test_sync_base(void **state)
     zmsg_destroy(&msg);
     /* a base past the sealed end, or whose bytes disagree: refused */
     vl_batch_id_t far = {.llsn_begin = 12, .client_id = 0, .batch_seq = 6, .n = 0};
-    id = s_send_replicate_bids(f, src, 12, 0, SIZE, 'k', 1, &far, 1);
+    id = snfx_send_replicate_bids(f, src, 12, 0, SIZE, 'k', 1, &far, 1);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, NULL, NULL), VL_EPROTO);
 
     /* with it: base at 5, entries 6..10 */
-    id = s_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 1, &mark, 1);
+    id = snfx_send_replicate_bids(f, src, 6, 5, SIZE, 'k', 1, &mark, 1);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_REPLICATE, id, &msg, &body), 0);
     assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
     assert_int_equal(ar.llsn_begin, 10);
     vl_append_reply_free(&ar);
     zmsg_destroy(&msg);
     vl_report_item_t it;
-    s_wait_report(f, 10, 5, &it);
+    snfx_wait_report(f, 10, 5, &it);
     assert_int_equal(it.bytes_end, 10 * SIZE);
     assert_int_equal(it.applied_llsn_end, 5);
     /* the MR resends from llsn 6: the range 3..10 that holds it */
-    s_send_commit(f, 2, 3, 3, 8, 2 * SIZE, 8 * SIZE);
-    s_wait_report(f, 10, 10, &it);
-    s_wait_report_state(f, VL_LS_SEALED);
+    snfx_send_commit(f, 2, 3, 3, 8, 2 * SIZE, 8 * SIZE);
+    snfx_wait_report(f, 10, 10, &it);
+    snfx_wait_report_state(f, VL_LS_SEALED);
 
     /* reads: kept entries by GLSN and by offset, trimmed ones refused */
-    uint64_t sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 6, 11, 4);
+    uint64_t sub = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 6, 11, 4);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, &msg, &body), 0);
     vl_sub_data_t d;
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
@@ -1077,9 +728,9 @@ static void test_sync_base(void **state)
     }
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
-    sub = s_send_sub(f, VL_MSG_SUBSCRIBE, 3, 11, 4);
+    sub = snfx_send_sub(f, VL_MSG_SUBSCRIBE, 3, 11, 4);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_SUBSCRIBE, sub, NULL, NULL), VL_ETRIMMED);
-    uint64_t lk = s_send_sub(f, VL_MSG_LOOKUP, 7 * SIZE + 3, 0, 0);
+    uint64_t lk = snfx_send_sub(f, VL_MSG_LOOKUP, 7 * SIZE + 3, 0, 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lk, &msg, &body), 0);
     assert_int_equal(vl_sub_data_decode(&body, &d), 0);
     assert_int_equal(d.last, 1);
@@ -1087,26 +738,26 @@ static void test_sync_base(void **state)
     assert_int_equal(d.entries[0].offset, 7 * SIZE);
     vl_sub_data_free(&d);
     zmsg_destroy(&msg);
-    lk = s_send_sub(f, VL_MSG_LOOKUP, 2 * SIZE + 3, 0, 0);
+    lk = snfx_send_sub(f, VL_MSG_LOOKUP, 2 * SIZE + 3, 0, 0);
     assert_int_equal(fx_wait_reply(f->client, VL_MSG_LOOKUP, lk, NULL, NULL), VL_ETRIMMED);
 
     /* what it held below the base is gone; after a restart it is still
        at the base and in line */
-    s_stop_sn(f);
+    snfx_stop_sn(f);
     vl_store_t *store;
     assert_int_equal(vl_store_open(f->dir, 0, &store), 0);
     vl_store_state_t st;
-    assert_int_equal(vl_store_state(store, S_LS, &st), 0);
+    assert_int_equal(vl_store_state(store, SNFX_LS, &st), 0);
     assert_int_equal(st.llsn_end, 10);
     assert_int_equal(st.applied_llsn_end, 10);
     assert_int_equal(st.bytes_end, 10 * SIZE);
     uint64_t first = 0;
     bool found = false;
-    assert_int_equal(vl_store_first_entry(store, S_LS, 1, &first, &found), 0);
+    assert_int_equal(vl_store_first_entry(store, SNFX_LS, 1, &first, &found), 0);
     assert_true(found);
     assert_int_equal(first, 6);
     vl_store_destroy(&store);
-    s_finish(&f);
+    snfx_finish(&f);
 }
 
 /*  Reads what the SN sends to the fake MR replicas a and b for ms,
@@ -1158,7 +809,7 @@ static void s_mr_refuse(zsock_t *mr, uint16_t type, int ms, const char *leader)
 /*  Waits for HELLO at the fake MR replica mr, answers it with META (two
     log streams) and returns the HELLO's request id after the complete
     REPORT that follows. */
-static uint64_t s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *what)
+static uint64_t s_mr_hello_report(snfx_t *f, zsock_t *mr, int ms, const char *what)
 {
     vl_hdr_t h;
     vl_rbuf_t body;
@@ -1168,7 +819,7 @@ static uint64_t s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *w
         fail_msg("no HELLO within %d ms (%s)", ms, what);
     zmsg_destroy(&hello);
     f->mr = mr;
-    s_send_meta_n(f, &h, &s_rf1, 2);
+    snfx_send_meta_n(f, &h, &snfx_rf1, 2);
     s_wait_report_items(f, 2, 1000, what);
     return h.request_id;
 }
@@ -1181,7 +832,7 @@ static uint64_t s_mr_hello_report(s_fix_t *f, zsock_t *mr, int ms, const char *w
 static void test_mr_leader(void **state)
 {
     (void)state;
-    s_fix_t fix = {0}, *f = &fix;
+    snfx_t fix = {0}, *f = &fix;
     fx_tmpdir(f->dir, sizeof f->dir, "snleader");
     zsock_t *a = zsock_new(ZMQ_ROUTER), *b = zsock_new(ZMQ_ROUTER);
     zsock_set_linger(a, 0);
@@ -1194,7 +845,7 @@ static void test_mr_leader(void **state)
                           .data_dir = f->dir,
                           .mr = eps,
                           .max_entry_size = 1 << 20,
-                          .cluster_id = S_CLUSTER};
+                          .cluster_id = SNFX_CLUSTER};
     char err[512];
     if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
         fail_msg("vl_sn_new: %s", err);

@@ -1,8 +1,12 @@
-/*  test_store.c - unit tests of the storage node's RocksDB store.
+/*  test_store.c - unit tests of the storage node's RocksDB store: the
+    index over the entries (sn/store.c, store_batch.c, store_read.c).
 
     Each test opens a store in a fresh temp directory, writes through
     batches the way the writer thread does, and checks what the readers
-    find, including after close and reopen (what a restart recovers).
+    find, including after close and reopen (what a restart recovers): reads,
+    commit ranges and lookups, trims, deletions, batch names, and the older
+    store formats. The entry log under it (sn/vlog.c) is test_vlog's; the
+    fixture is tests/lib/storefx.c.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,78 +15,13 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <rocksdb/c.h>
-#include "../../sn/crc32c.h"
 #include "../../sn/store.h"
 #include "../../lib/util.h"
+#include "../lib/storefx.h"
 
-typedef struct {
-    char dir[256];
-    vl_store_t *store;
-} fixture_t;
-
-static int s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/vl-test-store-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    if (vl_store_open(f->dir, 0, &f->store) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_destroy(&f->store);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(f);
-    return 0;
-}
-
-static void s_reopen(fixture_t *f)
-{
-    vl_store_destroy(&f->store);
-    assert_null(f->store);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-}
-
-/*  Writes entries "<ls>-<llsn>" padded to size (llsn % 7) + 4 and the new
-    state, as the writer does; returns the bytes written. */
-/*  The store appends entries to one buffer (and their sizes); these cut it
-    back into one frame per entry for the checks, and check the sizes add
-    up. */
-static int s_read_entries(vl_store_t *store, uint32_t ls_id, uint64_t llsn_begin, uint32_t max_n,
-                          size_t max_bytes, zmsg_t *frames, uint32_t *n_p, uint64_t *bytes_p)
-{
-    vl_wbuf_t sizes, data;
-    vl_wbuf_init(&sizes);
-    vl_wbuf_init(&data);
-    int rc = vl_store_read_entries(store, ls_id, llsn_begin, max_n, max_bytes, &sizes, &data, n_p,
-                                   bytes_p);
-    assert_int_equal(sizes.len, 4 * (size_t)*n_p);
-    assert_int_equal(data.len, *bytes_p);
-    size_t off = 0;
-    for (uint32_t i = 0; i < *n_p; i++) {
-        uint32_t size = vl_wire_size(sizes.data, i);
-        zmsg_addmem(frames, data.data + off, size);
-        off += size;
-    }
-    assert_int_equal(off, data.len);
-    vl_wbuf_free(&sizes);
-    vl_wbuf_free(&data);
-    return rc;
-}
-
+/*  The store appends entries to one buffer; this cuts it back into one
+    frame per entry for the checks (as stfx_read_entries does). */
 static int s_read_committed(vl_store_t *store, uint32_t ls_id, vl_store_cursor_t *cur,
                             uint64_t glsn_limit, uint32_t max_n, size_t max_bytes,
                             vl_entry_pos_t *pos, zmsg_t *frames, uint32_t *n_p, bool *more_p)
@@ -101,68 +40,21 @@ static int s_read_committed(vl_store_t *store, uint32_t ls_id, vl_store_cursor_t
     return rc;
 }
 
-static uint64_t s_entry(uint32_t ls, uint64_t llsn, char *buf)
-{
-    size_t size = (size_t)(llsn % 7) + 4;
-    memset(buf, 'x', size);
-    int n = snprintf(buf, size, "%u-%llu", ls, (unsigned long long)llsn);
-    (void)n;
-    return size;
-}
-
-static void s_write(vl_store_t *store, vl_store_state_t *st, uint64_t n)
-{
-    vl_store_batch_t *b = vl_store_batch_new();
-    char buf[32];
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t llsn = st->llsn_end + 1;
-        uint64_t size = s_entry(st->ls_id, llsn, buf);
-        vl_store_batch_put_entry(b, store, st->ls_id, llsn, buf, size);
-        st->llsn_end = llsn;
-        st->bytes_end += size;
-    }
-    vl_store_batch_put_state(b, st);
-    assert_int_equal(vl_store_write(store, b, true), 0);
-    vl_store_batch_destroy(&b);
-    assert_null(b);
-}
-
-/*  Commits the next count entries of st at glsn/offset. */
-static void s_commit(vl_store_t *store, vl_store_state_t *st, uint64_t glsn, uint64_t offset,
-                     uint64_t count)
-{
-    vl_store_range_t r = {.glsn_begin = glsn,
-                          .llsn_begin = st->applied_llsn_end + 1,
-                          .count = count,
-                          .offset_begin = offset,
-                          .version = glsn};
-    char buf[32];
-    for (uint64_t i = 0; i < count; i++)
-        r.bytes += s_entry(st->ls_id, r.llsn_begin + i, buf);
-    vl_store_batch_t *b = vl_store_batch_new();
-    vl_store_batch_put_range(b, st->ls_id, &r);
-    st->applied_llsn_end += count;
-    st->hwm = glsn + count - 1;
-    vl_store_batch_put_state(b, st);
-    assert_int_equal(vl_store_write(store, b, false), 0);
-    vl_store_batch_destroy(&b);
-}
-
 static void test_write_read(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t st = {.topic_id = 1, .ls_id = 7};
-    s_write(f->store, &st, 10);
-    s_write(f->store, &st, 5);
+    stfx_write(f->store, &st, 10);
+    stfx_write(f->store, &st, 5);
     zmsg_t *frames = zmsg_new();
     uint32_t n;
     uint64_t bytes;
-    assert_int_equal(s_read_entries(f->store, 7, 3, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 7, 3, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 13);
     char buf[32];
     uint64_t llsn = 3, sum = 0;
     for (zframe_t *fr = zmsg_first(frames); fr; fr = zmsg_next(frames), llsn++) {
-        uint64_t size = s_entry(7, llsn, buf);
+        uint64_t size = stfx_entry(7, llsn, buf);
         assert_int_equal(zframe_size(fr), size);
         assert_memory_equal(zframe_data(fr), buf, size);
         sum += size;
@@ -172,19 +64,19 @@ static void test_write_read(void **state)
 
     /* Limits: max_n, and max_bytes past the first entry. */
     frames = zmsg_new();
-    assert_int_equal(s_read_entries(f->store, 7, 1, 4, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 7, 1, 4, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 4);
     zmsg_destroy(&frames);
     frames = zmsg_new();
-    assert_int_equal(s_read_entries(f->store, 7, 1, 100, 1, frames, &n, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 7, 1, 100, 1, frames, &n, &bytes), 0);
     assert_int_equal(n, 1);
     zmsg_destroy(&frames);
 
     /* Another LS does not leak into this one; past the end reads nothing. */
     vl_store_state_t other = {.topic_id = 1, .ls_id = 8};
-    s_write(f->store, &other, 3);
+    stfx_write(f->store, &other, 3);
     frames = zmsg_new();
-    assert_int_equal(s_read_entries(f->store, 7, 16, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 7, 16, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 0);
     zmsg_destroy(&frames);
 
@@ -196,12 +88,12 @@ static void test_write_read(void **state)
 
 static void test_recover(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 1}, b = {.topic_id = 2, .ls_id = 2};
-    s_write(f->store, &a, 8);
-    s_write(f->store, &b, 4);
-    s_commit(f->store, &a, 1, 0, 5);
-    s_reopen(f);
+    stfx_write(f->store, &a, 8);
+    stfx_write(f->store, &b, 4);
+    stfx_commit(f->store, &a, 1, 0, 5);
+    stfx_reopen(f);
 
     vl_store_state_t *states;
     size_t n;
@@ -238,21 +130,21 @@ static void test_recover(void **state)
     gets 4-6. Offsets follow the sizes. */
 static void test_commit_lookup(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 1}, b = {.topic_id = 1, .ls_id = 2};
-    s_write(f->store, &a, 5);
-    s_write(f->store, &b, 3);
+    stfx_write(f->store, &a, 5);
+    stfx_write(f->store, &b, 3);
     char buf[32];
     uint64_t size_a[6], size_b[4];
     for (uint64_t i = 1; i <= 5; i++)
-        size_a[i] = s_entry(1, i, buf);
+        size_a[i] = stfx_entry(1, i, buf);
     for (uint64_t i = 1; i <= 3; i++)
-        size_b[i] = s_entry(2, i, buf);
+        size_b[i] = stfx_entry(2, i, buf);
     uint64_t off_a1 = 0, off_b = size_a[1] + size_a[2] + size_a[3];
     uint64_t off_a2 = off_b + size_b[1] + size_b[2] + size_b[3];
-    s_commit(f->store, &a, 1, off_a1, 3);
-    s_commit(f->store, &b, 4, off_b, 3);
-    s_commit(f->store, &a, 7, off_a2, 2);
+    stfx_commit(f->store, &a, 1, off_a1, 3);
+    stfx_commit(f->store, &b, 4, off_b, 3);
+    stfx_commit(f->store, &a, 7, off_a2, 2);
 
     vl_store_range_t r;
     assert_int_equal(vl_store_find_range(f->store, 1, 5, &r), 0);
@@ -277,7 +169,7 @@ static void test_commit_lookup(void **state)
     assert_int_equal(pos[0].offset, size_a[1]);
     assert_int_equal(pos[1].glsn, 3);
     assert_int_equal(pos[1].offset, size_a[1] + size_a[2]);
-    s_entry(1, 2, buf);
+    stfx_entry(1, 2, buf);
     assert_memory_equal(zframe_data(zmsg_first(frames)), buf, size_a[2]);
     zmsg_destroy(&frames);
     assert_int_equal(s_read_committed(f->store, 1, &cur, 100, 8, 1 << 20, pos, NULL, &n, &more), 0);
@@ -334,18 +226,18 @@ static void test_commit_lookup(void **state)
 
 static void test_trim(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 3};
-    s_write(f->store, &a, 10);
+    stfx_write(f->store, &a, 10);
     char buf[32];
     uint64_t off = 0, offs[11];
     for (uint64_t i = 1; i <= 10; i++) {
         offs[i] = off;
-        off += s_entry(3, i, buf);
+        off += stfx_entry(3, i, buf);
     }
-    s_commit(f->store, &a, 1, 0, 4);       /* GLSN 1-4 */
-    s_commit(f->store, &a, 5, offs[5], 4); /* GLSN 5-8 */
-    s_commit(f->store, &a, 9, offs[9], 2); /* GLSN 9-10 */
+    stfx_commit(f->store, &a, 1, 0, 4);       /* GLSN 1-4 */
+    stfx_commit(f->store, &a, 5, offs[5], 4); /* GLSN 5-8 */
+    stfx_commit(f->store, &a, 9, offs[9], 2); /* GLSN 9-10 */
 
     /* Trim to 7: range 1-4 goes, range 5-8 keeps its keys, entries 5-6 go. */
     vl_store_batch_t *b = vl_store_batch_new();
@@ -379,7 +271,7 @@ static void test_trim(void **state)
 
     zmsg_t *frames = zmsg_new();
     uint64_t bytes;
-    assert_int_equal(s_read_entries(f->store, 3, 1, 100, 1 << 20, frames, &n, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 3, 1, 100, 1 << 20, frames, &n, &bytes), 0);
     assert_int_equal(n, 0);
     zmsg_destroy(&frames);
 
@@ -401,7 +293,7 @@ static void test_trim(void **state)
     assert_int_equal(vl_store_write(f->store, b, false), 0);
     vl_store_batch_destroy(&b);
     assert_int_equal(vl_store_find_range(f->store, 3, 100, &r), VL_ERANGE);
-    s_reopen(f);
+    stfx_reopen(f);
     vl_store_state_t st;
     assert_int_equal(vl_store_state(f->store, 3, &st), 0);
     assert_int_equal(st.trim_glsn, 7);
@@ -410,17 +302,17 @@ static void test_trim(void **state)
 
 static void test_delete_ls(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 4}, b = {.topic_id = 1, .ls_id = 5};
-    s_write(f->store, &a, 6);
-    s_write(f->store, &b, 6);
-    s_commit(f->store, &a, 1, 0, 6);
-    s_commit(f->store, &b, 7, a.bytes_end, 6);
+    stfx_write(f->store, &a, 6);
+    stfx_write(f->store, &b, 6);
+    stfx_commit(f->store, &a, 1, 0, 6);
+    stfx_commit(f->store, &b, 7, a.bytes_end, 6);
     vl_store_batch_t *batch = vl_store_batch_new();
     vl_store_batch_delete_ls(batch, 4);
     assert_int_equal(vl_store_write(f->store, batch, true), 0);
     vl_store_batch_destroy(&batch);
-    s_reopen(f);
+    stfx_reopen(f);
 
     vl_store_state_t *states;
     size_t n;
@@ -433,9 +325,9 @@ static void test_delete_ls(void **state)
     zmsg_t *frames = zmsg_new();
     uint32_t cnt;
     uint64_t bytes;
-    assert_int_equal(s_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 4, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 0);
-    assert_int_equal(s_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
+    assert_int_equal(stfx_read_entries(f->store, 5, 1, 100, 1 << 20, frames, &cnt, &bytes), 0);
     assert_int_equal(cnt, 6);
     zmsg_destroy(&frames);
     bool found;
@@ -462,11 +354,11 @@ static void s_put_bids(vl_store_t *store, uint32_t ls_id, const vl_batch_id_t *i
     the lowest entry held from a given LLSN. */
 static void test_delete_data_first_entry(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 4}, b = {.topic_id = 1, .ls_id = 5};
-    s_write(f->store, &a, 6);
-    s_write(f->store, &b, 6);
-    s_commit(f->store, &a, 1, 0, 6);
+    stfx_write(f->store, &a, 6);
+    stfx_write(f->store, &b, 6);
+    stfx_commit(f->store, &a, 1, 0, 6);
     vl_batch_id_t id = {.llsn_begin = 1, .client_id = 9, .batch_seq = 1, .n = 6};
     s_put_bids(f->store, 4, &id, 1);
     uint64_t first = 0;
@@ -483,7 +375,7 @@ static void test_delete_data_first_entry(void **state)
     vl_store_batch_delete_data(batch, 4);
     assert_int_equal(vl_store_write(f->store, batch, true), 0);
     vl_store_batch_destroy(&batch);
-    s_reopen(f);
+    stfx_reopen(f);
     vl_store_state_t st;
     assert_int_equal(vl_store_state(f->store, 4, &st), 0);
     assert_int_equal(st.llsn_end, 6);
@@ -507,15 +399,15 @@ static void test_delete_data_first_entry(void **state)
     they begin at by a seal's truncation, a trim and a replica's deletion. */
 static void test_batch_names(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_state_t a = {.topic_id = 1, .ls_id = 6};
-    s_write(f->store, &a, 12);
+    stfx_write(f->store, &a, 12);
     /* client 7: seqs 1 (1..3), 2 (4..8), 4 (11..12); client 9: 1 (9..10) */
     const vl_batch_id_t ids[] = {{1, 7, 1, 3}, {4, 7, 2, 5}, {9, 9, 1, 2}, {11, 7, 4, 2}};
     s_put_bids(f->store, 6, ids, 4);
     vl_batch_id_t other = {1, 7, 3, 1}; /* another log stream: never seen from ls 6 */
     s_put_bids(f->store, 7, &other, 1);
-    s_reopen(f);
+    stfx_reopen(f);
 
     vl_batch_id_t id;
     bool found, complete;
@@ -547,8 +439,8 @@ static void test_batch_names(void **state)
     vl_wbuf_free(&out);
 
     /* GLSN runs: entries 1..4 at GLSN 10.., 5..8 at 20.. */
-    s_commit(f->store, &a, 10, 0, 4);
-    s_commit(f->store, &a, 20, 0, 4);
+    stfx_commit(f->store, &a, 10, 0, 4);
+    stfx_commit(f->store, &a, 20, 0, 4);
     vl_run_t *runs;
     uint32_t nruns;
     uint64_t covered;
@@ -598,53 +490,6 @@ static void test_batch_names(void **state)
     vl_wbuf_free(&out);
 }
 
-/*  Puts the entries given as strings llsn_begin.. as one stored batch. */
-static void s_put_strs(vl_store_t *store, uint32_t ls, uint64_t llsn_begin, const char **e,
-                       uint32_t n)
-{
-    uint8_t sizes[64];
-    char data[256];
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        vl_put_le32(sizes + 4 * i, (uint32_t)strlen(e[i]));
-        memcpy(data + bytes, e[i], strlen(e[i]));
-        bytes += strlen(e[i]);
-    }
-    vl_store_batch_t *b = vl_store_batch_new();
-    vl_store_batch_put_entries(b, store, ls, llsn_begin, n, sizes, data, bytes);
-    assert_int_equal(vl_store_write(store, b, false), 0);
-    vl_store_batch_destroy(&b);
-}
-
-/*  Reads entries llsn.. (at most max_n, max_bytes) and returns them joined
-    with '|' in out. */
-static uint32_t s_read_strs(vl_store_t *store, uint32_t ls, uint64_t llsn, uint32_t max_n,
-                            size_t max_bytes, char *out)
-{
-    vl_wbuf_t sizes, data;
-    vl_wbuf_init(&sizes);
-    vl_wbuf_init(&data);
-    uint32_t n;
-    uint64_t bytes;
-    assert_int_equal(
-        vl_store_read_entries(store, ls, llsn, max_n, max_bytes, &sizes, &data, &n, &bytes), 0);
-    size_t at = 0, o = 0;
-    out[0] = '\0';
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t size = vl_wire_size(sizes.data, i);
-        if (i)
-            out[o++] = '|';
-        memcpy(out + o, data.data + at, size);
-        o += size;
-        at += size;
-    }
-    out[o] = '\0';
-    assert_int_equal(at, bytes);
-    vl_wbuf_free(&sizes);
-    vl_wbuf_free(&data);
-    return n;
-}
-
 /*  Entries are stored one value per written batch: reads cross batch
     boundaries (empty entries included), sums and committed reads and
     offset lookups find entries inside batches, a seal's truncation cuts a
@@ -652,22 +497,22 @@ static uint32_t s_read_strs(vl_store_t *store, uint32_t ls, uint64_t llsn, uint3
     entry. */
 static void test_batches(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     const char *a[] = {"a", "bb", "ccc"}, *b[] = {""},
                *c[] = {"dddd", "eeeee", "ffffff", "ggggggg"};
     for (uint32_t ls = 9; ls <= 11; ls++) {
-        s_put_strs(f->store, ls, 1, a, 3); /* llsn 1..3 */
-        s_put_strs(f->store, ls, 4, b, 1); /* 4: empty */
-        s_put_strs(f->store, ls, 5, c, 4); /* 5..8 */
+        stfx_put_strs(f->store, ls, 1, a, 3); /* llsn 1..3 */
+        stfx_put_strs(f->store, ls, 4, b, 1); /* 4: empty */
+        stfx_put_strs(f->store, ls, 5, c, 4); /* 5..8 */
     }
     char out[256];
-    assert_int_equal(s_read_strs(f->store, 9, 2, 100, 1 << 20, out), 7);
+    assert_int_equal(stfx_read_strs(f->store, 9, 2, 100, 1 << 20, out), 7);
     assert_string_equal(out, "bb|ccc||dddd|eeeee|ffffff|ggggggg");
-    assert_int_equal(s_read_strs(f->store, 9, 2, 2, 1 << 20, out), 2);
+    assert_int_equal(stfx_read_strs(f->store, 9, 2, 2, 1 << 20, out), 2);
     assert_string_equal(out, "bb|ccc");
-    assert_int_equal(s_read_strs(f->store, 9, 3, 100, 4, out), 2); /* "ccc" + "" fit in 4 */
-    assert_int_equal(s_read_strs(f->store, 9, 9, 100, 1 << 20, out), 0);
-    assert_int_equal(s_read_strs(f->store, 9, 0, 100, 1 << 20, out), 0); /* no llsn 0 */
+    assert_int_equal(stfx_read_strs(f->store, 9, 3, 100, 4, out), 2); /* "ccc" + "" fit in 4 */
+    assert_int_equal(stfx_read_strs(f->store, 9, 9, 100, 1 << 20, out), 0);
+    assert_int_equal(stfx_read_strs(f->store, 9, 0, 100, 1 << 20, out), 0); /* no llsn 0 */
     uint64_t sum;
     assert_int_equal(vl_store_sum_sizes(f->store, 9, 2, 7, &sum), 0);
     assert_int_equal(sum, 2 + 3 + 0 + 4 + 5 + 6);
@@ -708,38 +553,38 @@ static void test_batches(void **state)
     assert_int_equal(vl_store_batch_truncate(f->store, wb, 10, 6), 0);
     assert_int_equal(vl_store_write(f->store, wb, false), 0);
     vl_store_batch_clear(wb);
-    assert_int_equal(s_read_strs(f->store, 10, 1, 100, 1 << 20, out), 6);
+    assert_int_equal(stfx_read_strs(f->store, 10, 1, 100, 1 << 20, out), 6);
     assert_string_equal(out, "a|bb|ccc||dddd|eeeee");
-    assert_int_equal(s_read_strs(f->store, 10, 7, 100, 1 << 20, out), 0);
+    assert_int_equal(stfx_read_strs(f->store, 10, 7, 100, 1 << 20, out), 0);
     /* at a batch boundary: nothing cut, the later batches go */
     assert_int_equal(vl_store_batch_truncate(f->store, wb, 11, 3), 0);
     assert_int_equal(vl_store_write(f->store, wb, false), 0);
     vl_store_batch_clear(wb);
-    assert_int_equal(s_read_strs(f->store, 11, 1, 100, 1 << 20, out), 3);
-    assert_int_equal(s_read_strs(f->store, 11, 4, 100, 1 << 20, out), 0);
+    assert_int_equal(stfx_read_strs(f->store, 11, 1, 100, 1 << 20, out), 3);
+    assert_int_equal(stfx_read_strs(f->store, 11, 4, 100, 1 << 20, out), 0);
 
     /* a trim to GLSN 13 (llsn 4, the empty one): the batch 1..3 goes */
     assert_int_equal(vl_store_batch_trim(f->store, wb, 9, 13), 0);
     assert_int_equal(vl_store_write(f->store, wb, false), 0);
     vl_store_batch_clear(wb);
-    assert_int_equal(s_read_strs(f->store, 9, 1, 100, 1 << 20, out), 0);
-    assert_int_equal(s_read_strs(f->store, 9, 4, 100, 1 << 20, out), 5);
+    assert_int_equal(stfx_read_strs(f->store, 9, 1, 100, 1 << 20, out), 0);
+    assert_int_equal(stfx_read_strs(f->store, 9, 4, 100, 1 << 20, out), 5);
     /* to GLSN 21 (llsn 7): the batch 5..8 holds it and stays whole */
     assert_int_equal(vl_store_batch_trim(f->store, wb, 9, 21), 0);
     assert_int_equal(vl_store_write(f->store, wb, false), 0);
     vl_store_batch_destroy(&wb);
-    assert_int_equal(s_read_strs(f->store, 9, 4, 100, 1 << 20, out), 0);
-    assert_int_equal(s_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
+    assert_int_equal(stfx_read_strs(f->store, 9, 4, 100, 1 << 20, out), 0);
+    assert_int_equal(stfx_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
     assert_string_equal(out, "ffffff|ggggggg");
-    s_reopen(f);
-    assert_int_equal(s_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
+    stfx_reopen(f);
+    assert_int_equal(stfx_read_strs(f->store, 9, 7, 100, 1 << 20, out), 2);
 }
 
 /*  A data directory written with one key per entry (store format 1) is
     converted when opened: every entry reads back the same. */
 static void test_format1_converted(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_destroy(&f->store);
     rocksdb_options_t *o = rocksdb_options_create();
     char *err = NULL;
@@ -762,303 +607,11 @@ static void test_format1_converted(void **state)
     rocksdb_options_destroy(o);
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     char out[64];
-    assert_int_equal(s_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
+    assert_int_equal(stfx_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
     assert_string_equal(out, "one||three");
-    s_reopen(f); /* converted once: the same again */
-    assert_int_equal(s_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
+    stfx_reopen(f); /* converted once: the same again */
+    assert_int_equal(stfx_read_strs(f->store, 5, 1, 100, 1 << 20, out), 3);
     assert_string_equal(out, "one||three");
-}
-
-/*  Checks that ls 1 holds entries 1..llsn_end as s_write wrote them. */
-static void s_check_entries(vl_store_t *store, uint32_t ls, uint64_t from, uint64_t llsn_end)
-{
-    zmsg_t *frames = zmsg_new();
-    uint32_t n;
-    uint64_t bytes;
-    assert_int_equal(s_read_entries(store, ls, from, 100000, 1 << 30, frames, &n, &bytes), 0);
-    assert_int_equal(n, llsn_end - from + 1);
-    char buf[32];
-    uint64_t llsn = from;
-    for (zframe_t *fr = zmsg_first(frames); fr; fr = zmsg_next(frames), llsn++) {
-        uint64_t size = s_entry(ls, llsn, buf);
-        assert_int_equal(zframe_size(fr), size);
-        assert_memory_equal(zframe_data(fr), buf, size);
-    }
-    zmsg_destroy(&frames);
-}
-
-/*  A crash: a child process writes and dies without closing the store, so
-    RocksDB (whose WAL is off) never flushed what it was given. Everything
-    written must come back from the entry log; a write torn at the end of
-    the log (garbage after the last record) is cut off, and writing goes on
-    after it. */
-static void test_crash_replay(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_destroy(&f->store);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        vl_store_t *store = NULL;
-        if (vl_store_open(f->dir, 0, &store) != 0)
-            _exit(2);
-        vl_store_state_t a = {.topic_id = 1, .ls_id = 1};
-        s_write(store, &a, 20);
-        s_write(store, &a, 30);
-        s_commit(store, &a, 1, 0, 40);
-        _exit(0); /* no vl_store_destroy: no flush */
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-
-    /* a torn write after the last record */
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    FILE *fp = fopen(path, "ab");
-    assert_non_null(fp);
-    const uint8_t torn[] = {'V', 'L', 'R', '1', 1, 2, 3, 4, 200, 0, 0, 0, 0, 0, 0, 0, 9, 9};
-    assert_int_equal(fwrite(torn, 1, sizeof torn, fp), sizeof torn);
-    fclose(fp);
-    struct stat st0;
-    assert_int_equal(stat(path, &st0), 0);
-
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    vl_store_state_t one;
-    assert_int_equal(vl_store_state(f->store, 1, &one), 0);
-    assert_int_equal(one.llsn_end, 50);
-    assert_int_equal(one.applied_llsn_end, 40);
-    s_check_entries(f->store, 1, 1, 50);
-    vl_store_range_t r;
-    assert_int_equal(vl_store_find_range(f->store, 1, 40, &r), 0);
-    assert_int_equal(r.count, 40);
-    struct stat st1;
-    assert_int_equal(stat(path, &st1), 0);
-    assert_int_equal(st1.st_size, st0.st_size - (off_t)sizeof torn);
-
-    /* writing goes on where the log was cut, and survives a reopen */
-    s_write(f->store, &one, 5);
-    s_reopen(f);
-    s_check_entries(f->store, 1, 1, 55);
-}
-
-/*  A crash after RocksDB flushed a write that the entry log then lost (a
-    commit, written without sync): the store holds it, the log's torn
-    record is cut off, and the node goes on. */
-/*  Writes 12 entries of ls a->ls_id and their commit, closes the store
-    (flushed: 'w' names the commit's record) and tears that record. */
-static void s_tear_commit(fixture_t *f, vl_store_state_t *a)
-{
-    s_write(f->store, a, 12);
-    s_commit(f->store, a, 1, 0, 12);
-    vl_store_destroy(&f->store);
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(truncate(path, st.st_size - 5), 0);
-}
-
-static void test_store_ahead_of_log(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 2};
-    s_tear_commit(f, &a);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    vl_store_state_t one;
-    assert_int_equal(vl_store_state(f->store, 2, &one), 0);
-    assert_int_equal(one.applied_llsn_end, 12);
-    s_check_entries(f->store, 2, 1, 12);
-    s_write(f->store, &one, 3);
-    s_reopen(f);
-    s_check_entries(f->store, 2, 1, 15);
-}
-
-/*  A child process opens the store, writes n entries to ls st (synced:
-    acknowledged) and dies without closing it: a crash. */
-static void s_crash_write(const char *dir, vl_store_state_t *st, uint64_t n)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        vl_store_t *store = NULL;
-        if (vl_store_open(dir, 0, &store) != 0)
-            _exit(2);
-        s_write(store, st, n);
-        _exit(0); /* no vl_store_destroy: no flush */
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    st->llsn_end += n;
-}
-
-/*  The store ahead of a log that lost its tail (test_store_ahead_of_log),
-    then a crash before RocksDB flushed again: the entries acknowledged
-    after the restart are written where the lost record was, and must not
-    be taken for it (skipped by the replay) at the next open. */
-static void test_ahead_of_log_then_crash(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 2};
-    s_tear_commit(f, &a);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    vl_store_destroy(&f->store);
-    s_crash_write(f->dir, &a, 3);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    vl_store_state_t one;
-    assert_int_equal(vl_store_state(f->store, 2, &one), 0);
-    assert_int_equal(one.llsn_end, 15);
-    s_check_entries(f->store, 2, 1, 15);
-}
-
-/*  The log lost many unsynced records (more than a page) whose effect
-    RocksDB had flushed: 'w' names an offset past the end of the segment.
-    The store opens (no read past the end of the file), and goes on. */
-static void test_store_far_ahead_of_log(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 3};
-    s_write(f->store, &a, 12);
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    for (int i = 0; i < 200; i++) { /* state-only writes, without sync */
-        vl_store_batch_t *b = vl_store_batch_new();
-        a.hwm = (uint64_t)i;
-        vl_store_batch_put_state(b, &a);
-        assert_int_equal(vl_store_write(f->store, b, false), 0);
-        vl_store_batch_destroy(&b);
-    }
-    vl_store_destroy(&f->store);                     /* flushed: 'w' names the last one */
-    assert_int_equal(truncate(path, st.st_size), 0); /* a crash lost them all */
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    s_check_entries(f->store, 3, 1, 12);
-    s_write(f->store, &a, 3);
-    s_reopen(f);
-    s_check_entries(f->store, 3, 1, 15);
-}
-
-/*  Trims ls st->ls_id below glsn, with its new state, in one synced write. */
-static void s_trim(vl_store_t *store, vl_store_state_t *st, uint64_t glsn)
-{
-    vl_store_batch_t *b = vl_store_batch_new();
-    assert_int_equal(vl_store_batch_trim(store, b, st->ls_id, glsn), 0);
-    st->trim_glsn = glsn;
-    vl_store_batch_put_state(b, st);
-    assert_int_equal(vl_store_write(store, b, true), 0);
-    vl_store_batch_destroy(&b);
-}
-
-/*  The entry log in small segments: a trim frees the segments that only
-    held trimmed entries (and a reopen still reads the rest); a segment
-    missing in the middle makes the open fail with a clear error. */
-static void test_log_segments(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_set_segment_bytes(f->store, 256);
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 4};
-    for (int i = 0; i < 20; i++)
-        s_write(f->store, &a, 10);
-    size_t before = vl_store_segments(f->store);
-    assert_true(before >= 10);
-    s_commit(f->store, &a, 1, 0, 200);
-
-    s_trim(f->store, &a, 151);
-    size_t after = vl_store_segments(f->store);
-    assert_true(after < before);
-    s_check_entries(f->store, 4, 151, 200);
-
-    s_reopen(f);
-    s_check_entries(f->store, 4, 151, 200);
-    assert_int_equal(vl_store_segments(f->store), after);
-
-    /* remove a segment in the middle: the store refuses to open */
-    vl_store_set_segment_bytes(f->store, 256);
-    for (int i = 0; i < 4; i++)
-        s_write(f->store, &a, 10);
-    vl_store_destroy(&f->store);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "ls %s/vlog | sed -n 2p", f->dir);
-    FILE *p = popen(cmd, "r");
-    char name[64] = "";
-    assert_non_null(fgets(name, sizeof name, p));
-    pclose(p);
-    name[strcspn(name, "\n")] = 0;
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/%s", f->dir, name);
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), VL_ESTORE);
-    assert_non_null(strstr(vl_store_errmsg(), "missing"));
-    assert_int_equal(mkdir(f->dir, 0755) == 0 || errno == EEXIST, 1);
-    /* leave a store for the teardown */
-    snprintf(cmd, sizeof cmd, "rm -rf %s/*", f->dir);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-}
-
-/*  The entry log's checksum: the standard check value, and long inputs
-    (three streams at once) against a bitwise reference. */
-static uint32_t s_crc_ref(const uint8_t *p, size_t n)
-{
-    uint32_t crc = ~0u;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
-    }
-    return ~crc;
-}
-
-static void test_crc32c(void **state)
-{
-    (void)state;
-    assert_int_equal(vl_crc32c(0, "123456789", 9), 0xe3069283u);
-    size_t n = 3 * 8192 * 4 + 77;
-    uint8_t *b = malloc(n);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(i * 2654435761u >> 13);
-    size_t lens[] = {0, 1, 8, 24575, 24576, 24577, 3 * 8192 * 4 + 77};
-    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
-        assert_int_equal(vl_crc32c(0, b, lens[i]), s_crc_ref(b, lens[i]));
-    assert_int_equal(vl_crc32c(vl_crc32c(0, b, 1000), b + 1000, n - 1000), s_crc_ref(b, n));
-    free(b);
-}
-
-/*  Two log streams share the entry log; one is trimmed, the other never
-    is: the few bytes of the untrimmed one are moved out of the old
-    segments so that the trim frees the disk all the same. */
-static void test_log_cleaning(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_set_segment_bytes(f->store, 512);
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 5}, c = {.topic_id = 2, .ls_id = 6};
-    for (int i = 0; i < 30; i++) {
-        s_write(f->store, &a, 20);
-        if (i % 10 == 0)
-            s_write(f->store, &c, 1);
-    }
-    size_t before = vl_store_segments(f->store);
-    assert_true(before >= 20);
-    s_commit(f->store, &a, 1, 0, 600);
-    s_trim(f->store, &a, 591);
-    vl_store_batch_t *b;
-    /* up to 4 segments holding ls 6's entries moved per write; more go
-       with the next writes that delete something */
-    for (int i = 0; i < 4; i++) {
-        b = vl_store_batch_new();
-        assert_int_equal(vl_store_batch_trim(f->store, b, 5, 591), 0);
-        assert_int_equal(vl_store_write(f->store, b, true), 0);
-        vl_store_batch_destroy(&b);
-    }
-    size_t after = vl_store_segments(f->store);
-    assert_true(after <= 4);
-    s_check_entries(f->store, 6, 1, 3);
-    s_check_entries(f->store, 5, 591, 600);
-    s_reopen(f);
-    s_check_entries(f->store, 6, 1, 3);
-    s_check_entries(f->store, 5, 591, 600);
 }
 
 /*  A data directory of store format 2 (batches as 'B' values holding
@@ -1067,7 +620,7 @@ static void test_log_cleaning(void **state)
     truncation cuts an old batch, and all of it survives a reopen. */
 static void test_format2_read(void **state)
 {
-    fixture_t *f = *state;
+    stfx_t *f = *state;
     vl_store_destroy(&f->store);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s/*", f->dir);
@@ -1099,98 +652,25 @@ static void test_format2_read(void **state)
 
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
     char out[64];
-    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 3);
+    assert_int_equal(stfx_read_strs(f->store, 12, 1, 100, 1 << 20, out), 3);
     assert_string_equal(out, "aa|bbb|c");
     const char *more[] = {"dd", "e"};
-    s_put_strs(f->store, 12, 4, more, 2);
-    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
+    stfx_put_strs(f->store, 12, 4, more, 2);
+    assert_int_equal(stfx_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
     assert_string_equal(out, "aa|bbb|c|dd|e");
-    s_reopen(f);
-    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
+    stfx_reopen(f);
+    assert_int_equal(stfx_read_strs(f->store, 12, 1, 100, 1 << 20, out), 5);
     assert_string_equal(out, "aa|bbb|c|dd|e");
     /* a seal cuts the old batch after its second entry */
     vl_store_batch_t *b = vl_store_batch_new();
     assert_int_equal(vl_store_batch_truncate(f->store, b, 12, 2), 0);
     assert_int_equal(vl_store_write(f->store, b, true), 0);
     vl_store_batch_destroy(&b);
-    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
+    assert_int_equal(stfx_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
     assert_string_equal(out, "aa|bbb");
-    s_reopen(f);
-    assert_int_equal(s_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
+    stfx_reopen(f);
+    assert_int_equal(stfx_read_strs(f->store, 12, 1, 100, 1 << 20, out), 2);
     assert_string_equal(out, "aa|bbb");
-}
-
-/*  Entries written without sync (--sync none) that a crash took from the
-    log while RocksDB had flushed their values: the store refuses to open
-    rather than serve other bytes in their place. */
-static void test_lost_unsynced_entries(void **state)
-{
-    fixture_t *f = *state;
-    const char *e[] = {"lost", "too"};
-    s_put_strs(f->store, 13, 1, e, 2); /* written without sync */
-    vl_store_destroy(&f->store);       /* flushed: 'w' names that record */
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(truncate(path, st.st_size - 5), 0);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), VL_ESTORE);
-    assert_non_null(strstr(vl_store_errmsg(), "--sync none"));
-    /* leave a store for the teardown */
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/*", f->dir);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-}
-
-/*  A segment's mapping grows under the readers as the segment does (the
-    mapping is smaller than the segment at first). */
-static void test_log_mapping_grows(void **state)
-{
-    fixture_t *f = *state;
-    vl_store_state_t a = {.topic_id = 1, .ls_id = 14};
-    vl_store_set_map_step(f->store, 4096);
-    vl_store_set_segment_bytes(f->store, 1);
-    s_write(f->store, &a, 1); /* a new segment, mapped 4 KiB at first */
-    vl_store_set_segment_bytes(f->store, 1 << 20);
-    for (int i = 0; i < 40; i++) {
-        s_write(f->store, &a, 50); /* ~500 bytes a record */
-        s_check_entries(f->store, 14, 1, a.llsn_end);
-    }
-    assert_int_equal(vl_store_segments(f->store), 2);
-    s_reopen(f);
-    s_check_entries(f->store, 14, 1, 2001);
-}
-
-/*  A flipped bit in the entry log (a damaged disk) is reported when the
-    entries are read, not served. */
-static void test_log_checksum(void **state)
-{
-    fixture_t *f = *state;
-    const char *e[] = {"corrupt-me-please", "and-me"}, *other[] = {"fine"};
-    s_put_strs(f->store, 15, 1, e, 2);
-    s_put_strs(f->store, 16, 1, other, 1); /* the last record stays whole */
-    vl_store_destroy(&f->store);
-    char path[400];
-    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
-    FILE *fp = fopen(path, "r+b");
-    assert_non_null(fp);
-    char buf[4096];
-    size_t len = fread(buf, 1, sizeof buf, fp);
-    char *at = memmem(buf, len, "corrupt-me", 10);
-    assert_non_null(at);
-    assert_int_equal(fseek(fp, at - buf + 3, SEEK_SET), 0);
-    assert_int_equal(fputc('R', fp), 'R');
-    fclose(fp);
-    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
-    char out[64];
-    assert_int_equal(s_read_strs(f->store, 16, 1, 100, 1 << 20, out), 1);
-    zmsg_t *frames = zmsg_new();
-    uint32_t n;
-    uint64_t bytes;
-    assert_int_equal(s_read_entries(f->store, 15, 1, 100, 1 << 20, frames, &n, &bytes), VL_ESTORE);
-    zmsg_destroy(&frames);
-    assert_non_null(strstr(vl_store_errmsg(), "checksum"));
 }
 
 static void test_open_error(void **state)
@@ -1204,27 +684,17 @@ static void test_open_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_write_read, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_recover, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_commit_lookup, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_trim, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_ls, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_batch_names, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_data_first_entry, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_batches, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_format1_converted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_replay, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_ahead_of_log, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_ahead_of_log_then_crash, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_far_ahead_of_log, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_log_segments, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_log_cleaning, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_format2_read, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_log_mapping_grows, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_log_checksum, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_read, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_recover, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_lookup, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_trim, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_ls, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_names, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_data_first_entry, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_batches, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_format1_converted, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_format2_read, stfx_setup, stfx_teardown),
         cmocka_unit_test(test_open_error),
-        cmocka_unit_test(test_crc32c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

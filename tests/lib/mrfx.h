@@ -1,0 +1,69 @@
+/*  mrfx.h - what the MR's state and persistence tests share (test_mrstate,
+    test_persist): a state with storage nodes, topic creation, the reports
+    of every replica, and a persistence store in a new temp directory.
+
+    static inline, so that every test keeps calling them by the names it
+    had (s_*) and compiles only what it uses. They assert with cmocka:
+    include cmocka.h (and state.h, persist.h) first.
+*/
+#ifndef VL_TESTS_MRFX_H
+#define VL_TESTS_MRFX_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include "persist.h"
+#include "state.h"
+
+/*  A new state with nsn storage nodes (ids 1..nsn). Caller destroys. */
+static inline vl_mrstate_t *s_state_with_sns(int nsn)
+{
+    vl_mrstate_t *st = vl_mrstate_new();
+    for (int i = 0; i < nsn; i++) {
+        char addr[64];
+        uint32_t id;
+        snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", 19100 + i);
+        assert_int_equal(vl_mrstate_sn_add(st, addr, &id), 0);
+        assert_int_equal(id, (uint32_t)i + 1);
+    }
+    return st;
+}
+
+/*  Creates topic name (nls log streams, replication factor rf) and returns
+    its id; fails the test when it cannot. */
+static inline uint32_t s_create(vl_mrstate_t *st, const char *name, uint32_t nls, uint32_t rf)
+{
+    char err[512];
+    uint32_t id = 0;
+    int rc = vl_mrstate_topic_create(st, name, nls, rf, &id, err, sizeof err);
+    if (rc != 0)
+        fail_msg("create %s: %s", name, err);
+    return id;
+}
+
+/*  Every replica of ls reports the same ends. */
+static inline void s_report_all(vl_mrstate_t *st, uint32_t ls_id, uint64_t llsn_end,
+                                uint64_t bytes_end)
+{
+    vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(st, ls_id);
+    assert_non_null(ls);
+    for (uint32_t k = 0; k < ls->nrep; k++) {
+        vl_report_item_t it = {ls_id, llsn_end, bytes_end, 0, VL_LS_RUNNING};
+        vl_report_t rep = {ls->replicas[k].sn_id, 1, &it};
+        assert_int_equal(vl_mrstate_report(st, &rep), 0);
+    }
+}
+
+/*  Opens a persistence store in a new directory made from the template dir
+    ("/tmp/test_mrstate.XXXXXX", which receives its path); fails the test
+    when it cannot. */
+static inline vl_persist_t *s_persist_tmp(char *dir)
+{
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    return p;
+}
+
+#endif
