@@ -37,7 +37,8 @@
 typedef enum {
     VL_MRRAFT_UNAVAILABLE = 0, /* starting, or stopped */
     VL_MRRAFT_FOLLOWER,
-    VL_MRRAFT_CANDIDATE,
+    VL_MRRAFT_CANDIDATE, /* also a leader not serving yet (its barrier is not
+                            applied) or handing over after a disk fault */
     VL_MRRAFT_LEADER,   /* and every entry of earlier terms is applied */
     VL_MRRAFT_DIVERGED, /* the command chain broke: this replica stopped */
 } vl_mrraft_role_t;
@@ -93,9 +94,10 @@ typedef struct {
 
 typedef struct vl_mrraft vl_mrraft_t;
 
-/*  Creates the engine on loop (adds its poller and its 1 ms timer there)
-    with the raft log in opts->dir. Does not start it. NULL with errbuf set
-    on failure. Caller owns the result. */
+/*  Creates the engine on loop (adds its poller and its 1 ms timer there,
+    and makes the loop nonstop: zloop_set_nonstop) with the raft log in
+    opts->dir. Does not start it. NULL with errbuf set on failure. Caller
+    owns the result. */
 vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
                            const vl_mrraft_fsm_t *fsm, void *arg, char *errbuf,
                            size_t errbuf_size);
@@ -125,7 +127,9 @@ int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size);
 typedef void(vl_mrraft_done_fn)(void *arg, int status, uint64_t index);
 
 #define VL_MRRAFT_ENOTLEADER 1  /* this replica is not the leader */
-#define VL_MRRAFT_ELEADERSHIP 2 /* leadership lost before the entry committed */
+#define VL_MRRAFT_ELEADERSHIP 2 /* leadership lost before the entry committed (also
+                                   after a disk write failed here: the leader
+                                   steps down, followers may still commit it) */
 #define VL_MRRAFT_ESTOPPED 3    /* the engine is stopping or diverged */
 #define VL_MRRAFT_EFAIL 4       /* anything else (see vl_mrraft_errmsg) */
 
