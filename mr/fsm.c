@@ -183,28 +183,10 @@ static int s_restore(void *arg, uint64_t index, const uint8_t *data, size_t len)
     return 0;
 }
 
-static const char *s_role_name(int role)
-{
-    switch (role) {
-    case VL_MRRAFT_FOLLOWER:
-        return "follower";
-    case VL_MRRAFT_CANDIDATE:
-        return "candidate";
-    case VL_MRRAFT_LEADER:
-        return "leader";
-    case VL_MRRAFT_DIVERGED:
-        return "diverged";
-    default:
-        return "unavailable";
-    }
-}
-
 static void s_role(void *arg, int role, uint64_t term, uint64_t leader_id)
 {
     self_t *self = arg;
-    vl_log(role == VL_MRRAFT_DIVERGED ? LOG_CRIT : LOG_NOTICE,
-           "mr: raft id %" PRIu64 " is %s in term %" PRIu64 " (leader: %" PRIu64 ")", self->raft_id,
-           s_role_name(role), term, leader_id);
+    /* (the engine logs the change) */
     self->role = role;
     self->leader_id = leader_id;
     if (role == VL_MRRAFT_LEADER)
