@@ -90,18 +90,6 @@ static self_t *s_done_self(void *arg)
 
 /*  ---- the requests that wait ----------------------------------------------- */
 
-static void s_waiter_fail(self_t *self, s_waiter_t *w)
-{
-    if (w->admin)
-        vl_mr_server_reply_error(self, w->rid, &w->hdr, VL_EUNAVAIL,
-                                 "%s: leadership of the metadata repository changed before the "
-                                 "request was served; retry",
-                                 vl_wire_type_name(w->hdr.type));
-    else
-        vl_mr_server_reply_not_leader(self, w->rid, &w->hdr);
-    zframe_destroy(&w->rid);
-}
-
 /*  Serves the waiting requests while the state is quiet (an admin
     operation may make it busy again). */
 static void s_serve(self_t *self)
@@ -380,8 +368,11 @@ void vl_mr_lead_end(self_t *self, const char *why)
                                  vl_wire_type_name(op->hdr.type));
         s_admin_free(&op);
     }
-    for (size_t i = 0; i < self->nwaiters; i++)
-        s_waiter_fail(self, &self->waiters[i]);
+    /* the waiting requests were not run: a refusal, they may go again */
+    for (size_t i = 0; i < self->nwaiters; i++) {
+        vl_mr_server_reply_not_leader(self, self->waiters[i].rid, &self->waiters[i].hdr);
+        zframe_destroy(&self->waiters[i].rid);
+    }
     self->nwaiters = 0;
     vl_mr_server_reload(self);
     if (was)

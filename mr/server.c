@@ -11,7 +11,8 @@
     is a group of one, the same code path. Only the leader serves: its
     tick, HELLO, REPORT, META replies and admin operations run while the
     engine says it leads (vl_mr_lead_live); any other replica answers
-    every request but PING with an error naming the leader. At start the
+    every request, PING included, with an error naming the leader, and
+    does nothing else with it (it may be sent again). At start the
     ROUTER is read only once a leader is known, so that requests sent to a
     starting MR wait for its election instead of failing.
 
@@ -372,7 +373,7 @@ static void s_handle(self_t *self, zmsg_t *msg)
     }
     /* the live role: the engine may know of a new leader before it calls
        back */
-    if (hdr.type != VL_MSG_PING && !vl_mr_lead_live(self)) {
+    if (!vl_mr_lead_live(self)) {
         vl_mr_server_reply_not_leader(self, rid, &hdr);
         goto done;
     }

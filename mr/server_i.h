@@ -146,8 +146,9 @@ zmsg_t *vl_mr_server_id_msg(self_t *self, const vl_hdr_t *req, uint32_t id);
 /*  Replies with the metadata (its sn_id field set to sn_id). */
 void vl_mr_server_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id);
 
-/*  Replies that this replica is not the leader, naming the leader when
-    known. */
+/*  Replies that this replica is not the leader, naming the leader (its
+    client endpoint from --peers, else its raft address) when known: the
+    request was not run, it may be sent again. VL_EUNAVAIL. */
 void vl_mr_server_reply_not_leader(self_t *self, zframe_t *rid, const vl_hdr_t *req);
 
 /*  Pushes the (just applied) metadata to every connected SN. */
