@@ -392,6 +392,22 @@ static void s_get_meta(s_t *t, int ms, vl_meta_t *meta)
     zmsg_destroy(&msg);
 }
 
+/*  Expects the reply of type on the admin's DEALER to fail with status
+    and a text holding what. */
+static void s_expect_error(s_t *t, uint16_t type, uint32_t status, const char *what)
+{
+    uint32_t got = 0;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_reply(t->adm, type, 5000, &got, &body);
+    assert_non_null(msg);
+    assert_int_equal(got, status);
+    char text[1024];
+    vl_rbuf_str(&body, text, sizeof text - 1);
+    if (!strstr(text, what))
+        fail_msg("'%s' does not say '%s'", text, what);
+    zmsg_destroy(&msg);
+}
+
 /*  ---- tests ------------------------------------------------------------------------ */
 
 /*  The leader's own rounds: applied in memory when computed (the next
@@ -471,16 +487,9 @@ static void test_leadership_lost(void **state)
 
     /* a follower refuses requests, naming the leader */
     s_send_admin(&t, t.adm, VL_MSG_GET_META, &(vl_admin_t){0});
-    uint32_t status = 0;
-    vl_rbuf_t body;
-    zmsg_t *msg = s_reply(t.adm, VL_MSG_GET_META, 5000, &status, &body);
-    assert_non_null(msg);
-    assert_int_equal(status, VL_EUNAVAIL);
-    char text[1024];
-    vl_rbuf_str(&body, text, sizeof text - 1);
-    assert_non_null(strstr(text, "not the leader"));
-    assert_non_null(strstr(text, "raft id 2"));
-    zmsg_destroy(&msg);
+    s_expect_error(&t, VL_MSG_GET_META, VL_EUNAVAIL, "not the leader");
+    s_send_admin(&t, t.adm, VL_MSG_PING, &(vl_admin_t){0});
+    s_expect_error(&t, VL_MSG_PING, VL_EUNAVAIL, "the leader is raft id 2");
 
     /* leader 2 committed the old proposal at index 3: into memory now */
     assert_int_equal(s_ctl(&t, "APPLY", 3, 0, 0, zchunk_data(old), zchunk_size(old), NULL), 0);
@@ -566,15 +575,7 @@ static void test_admin_leadership_lost(void **state)
     s_send_admin(&t, t.adm, VL_MSG_CREATE_TOPIC, &a);
     s_wait_pending(&t, 1);
     s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
-    uint32_t status = 0;
-    vl_rbuf_t body;
-    zmsg_t *msg = s_reply(t.adm, VL_MSG_CREATE_TOPIC, 5000, &status, &body);
-    assert_non_null(msg);
-    assert_int_equal(status, VL_EUNAVAIL);
-    char text[1024];
-    vl_rbuf_str(&body, text, sizeof text - 1);
-    assert_non_null(strstr(text, "retry"));
-    zmsg_destroy(&msg);
+    s_expect_error(&t, VL_MSG_CREATE_TOPIC, VL_EUNAVAIL, "retry");
     assert_int_equal(s_ctl(&t, "FAIL", VL_MRRAFT_ELEADERSHIP, 0, 0, NULL, 0, NULL), 1);
     s_role(&t, VL_MRRAFT_LEADER, 3, 1);
     vl_meta_t meta;
@@ -587,16 +588,11 @@ static void test_admin_leadership_lost(void **state)
     s_send_admin(&t, t.adm, VL_MSG_CREATE_TOPIC, &a);
     s_wait_pending(&t, 1);
     assert_int_equal(s_ctl(&t, "FAIL", VL_MRRAFT_EFAIL, 0, 0, NULL, 0, NULL), 1);
-    msg = s_reply(t.adm, VL_MSG_CREATE_TOPIC, 5000, &status, NULL);
-    assert_non_null(msg);
-    assert_int_equal(status, VL_EUNAVAIL);
-    zmsg_destroy(&msg);
+    s_expect_error(&t, VL_MSG_CREATE_TOPIC, VL_EUNAVAIL, "retry");
     s_wait_pending(&t, 1); /* the fence */
+    /* not leading until the fence is applied */
     s_send_admin(&t, t.adm, VL_MSG_GET_META, &(vl_admin_t){0});
-    msg = s_reply(t.adm, VL_MSG_GET_META, 5000, &status, NULL);
-    assert_non_null(msg);
-    assert_int_equal(status, VL_EUNAVAIL); /* not leading until the fence is applied */
-    zmsg_destroy(&msg);
+    s_expect_error(&t, VL_MSG_GET_META, VL_EUNAVAIL, "not the leader");
     s_commit(&t, 1);
     s_admin_ok(&t, VL_MSG_CREATE_TOPIC, &a);
     s_get_meta(&t, 5000, &meta);

@@ -1081,6 +1081,58 @@ static void s_rm(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/*  test_persist_apply, continued: the store of dir (applied up to index 5:
+    the state st of topics t1 and t2) after a reopen; a metadata change
+    applied on top; the applied index forgotten. */
+static void s_check_applied(const char *dir, const vl_mrstate_t *st, uint32_t t1, uint32_t t2)
+{
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(vl_persist_applied(p), 5);
+    vl_mrstate_t *st2 = vl_mrstate_new();
+    if (vl_persist_load(p, st2, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st2), 3);
+    assert_int_equal(vl_mrstate_topic_count(st2), 2);
+    for (uint32_t t = t1; t <= t2; t++) {
+        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, vl_mrstate_topic_by_id(st, t)->hwm);
+        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->end_offset,
+                         vl_mrstate_topic_by_id(st, t)->end_offset);
+    }
+    for (uint32_t ls = 1; ls <= 5; ls++)
+        assert_int_equal(vl_mrstate_ls_by_id(st2, ls)->committed_bytes,
+                         vl_mrstate_ls_by_id(st, ls)->committed_bytes);
+
+    /* a metadata change applied: topic b deleted with its history */
+    assert_int_equal(vl_mrstate_topic_delete(st2, t2), 0);
+    uint32_t drop[] = {4, 5};
+    vl_persist_batch_t *mb = vl_persist_meta_batch(st2, t2, drop, 2);
+    size_t len, n;
+    const uint8_t *md = vl_persist_batch_data(mb, &len);
+    assert_int_equal(vl_persist_apply(p, 6, md, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&mb);
+    vl_mrstate_t *st3 = vl_mrstate_new();
+    if (vl_persist_load(p, st3, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_topic_count(st3), 1);
+    assert_null(vl_mrstate_topic_by_id(st3, t2));
+    assert_int_equal(vl_mrstate_topic_by_id(st3, t1)->hwm, vl_mrstate_topic_by_id(st, t1)->hwm);
+    vl_persist_range_t rs[4];
+    assert_int_equal(vl_persist_ranges(p, t2, 4, 1, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+
+    /* a new raft log over this store: the applied index is forgotten */
+    assert_int_equal(vl_persist_rebase(p, err, sizeof err), 0);
+    assert_int_equal(vl_persist_applied(p), 0);
+    vl_persist_destroy(&p);
+    p = vl_persist_open(dir, err, sizeof err);
+    assert_int_equal(vl_persist_applied(p), 0);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&st3);
+}
+
 /*  The replicated form of the store's writes: a batch of several rounds
     applied with its raft index gives the store those rounds (and a reload
     the same state), the rounds decoded from its bytes are the rounds
@@ -1151,53 +1203,8 @@ static void test_persist_apply(void **unused)
     assert_int_equal(vl_persist_applied(p), 5);
     vl_persist_batch_destroy(&b);
     vl_persist_destroy(&p);
-
-    /* what was applied (unsynced) is there after a reopen, with its index */
-    p = vl_persist_open(dir, err, sizeof err);
-    assert_non_null(p);
-    assert_int_equal(vl_persist_applied(p), 5);
-    vl_mrstate_t *st2 = vl_mrstate_new();
-    if (vl_persist_load(p, st2, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    assert_int_equal(vl_mrstate_version(st2), 3);
-    assert_int_equal(vl_mrstate_topic_count(st2), 2);
-    for (uint32_t t = t1; t <= t2; t++) {
-        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, vl_mrstate_topic_by_id(st, t)->hwm);
-        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->end_offset,
-                         vl_mrstate_topic_by_id(st, t)->end_offset);
-    }
-    for (uint32_t ls = 1; ls <= 5; ls++)
-        assert_int_equal(vl_mrstate_ls_by_id(st2, ls)->committed_bytes,
-                         vl_mrstate_ls_by_id(st, ls)->committed_bytes);
-
-    /* a metadata change applied: topic b deleted with its history */
-    assert_int_equal(vl_mrstate_topic_delete(st2, t2), 0);
-    uint32_t drop[] = {4, 5};
-    mb = vl_persist_meta_batch(st2, t2, drop, 2);
-    md = vl_persist_batch_data(mb, &len);
-    assert_int_equal(vl_persist_apply(p, 6, md, len, err, sizeof err), 0);
-    vl_persist_batch_destroy(&mb);
-    vl_mrstate_t *st3 = vl_mrstate_new();
-    if (vl_persist_load(p, st3, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    assert_int_equal(vl_mrstate_topic_count(st3), 1);
-    assert_null(vl_mrstate_topic_by_id(st3, t2));
-    assert_int_equal(vl_mrstate_topic_by_id(st3, t1)->hwm, vl_mrstate_topic_by_id(st, t1)->hwm);
-    vl_persist_range_t rs[4];
-    assert_int_equal(vl_persist_ranges(p, t2, 4, 1, rs, 4, &n, err, sizeof err), 0);
-    assert_int_equal(n, 0);
-
-    /* a new raft log over this store: the applied index is forgotten */
-    assert_int_equal(vl_persist_rebase(p, err, sizeof err), 0);
-    assert_int_equal(vl_persist_applied(p), 0);
-    vl_persist_destroy(&p);
-    p = vl_persist_open(dir, err, sizeof err);
-    assert_int_equal(vl_persist_applied(p), 0);
-    vl_persist_destroy(&p);
-
+    s_check_applied(dir, st, t1, t2);
     vl_mrstate_destroy(&st);
-    vl_mrstate_destroy(&st2);
-    vl_mrstate_destroy(&st3);
     s_rm(dir);
 }
 
