@@ -750,15 +750,6 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
     return 0;
 }
 
-int vl_persist_sync(vl_persist_t *self, char *errbuf, size_t errbuf_size)
-{
-    /* a synced write of one no-op: the write-ahead log is synced through
-       everything written before it */
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    rocksdb_writebatch_delete(b, "~sync", 5);
-    return s_write(self, b, "a sync marker", errbuf, errbuf_size);
-}
-
 int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_commit_t *round,
                       char *errbuf, size_t errbuf_size)
 {

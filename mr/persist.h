@@ -93,10 +93,6 @@ const uint8_t *vl_persist_batch_data(const vl_persist_batch_t *batch, size_t *le
 int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync, char *errbuf,
                      size_t errbuf_size);
 
-/*  Makes everything written so far durable (a synced write of nothing).
-    VL_ESTORE with errbuf set when even that fails. Any thread. */
-int vl_persist_sync(vl_persist_t *self, char *errbuf, size_t errbuf_size);
-
 /*  Builds and writes one round with sync (vl_persist_commit_batch, then
     vl_persist_write). VL_ESTORE with errbuf set. */
 int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_commit_t *round,
