@@ -25,8 +25,8 @@
     applied (none was announced), answers the admin operation in flight
     and every waiting request with a retryable error, and reloads memory
     from the store (everything applied). A failed proposal is handled the
-    same way; if the engine still says this replica leads (libraft 0.15
-    keeps a leader whose disk write failed), a fence command is proposed,
+    same way; if the engine still says this replica leads (a failure that
+    did not cost leadership), a fence command is proposed,
     and the replica leads again once it is applied: the entries before it
     (a failed proposal may still be committed) are then all applied to
     memory and the store alike.
