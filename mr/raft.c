@@ -24,13 +24,17 @@
     raft_close's callback ran, then releases the log and transport and
     closes the loop.
 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <raft/uv.h>
 #include <uv.h>
 #include "log.h"
@@ -50,6 +54,7 @@ typedef struct {
     raft_uv_accept_cb accept_cb;
     raft_uv_transport_close_cb close_cb;
     const char *who;
+    const char *address; /* libraft's copy */
 } s_transport_t;
 
 /*  A dial in progress: the inner transport's request around libraft's. */
@@ -67,6 +72,9 @@ struct vl_mrraft {
     uv_loop_t uv;
     s_transport_t tr;
     struct raft_io io;
+    void (*uv_close)(struct raft_io *io, raft_io_close_cb cb); /* raft_uv's io->close */
+    raft_io_close_cb io_close_cb;                              /* libraft's */
+    bool io_close_fired;
     struct raft raft;
     vl_mrraft_core_t core;
     bool uv_inited, tcp_inited, io_inited, raft_inited, polled;
@@ -97,6 +105,7 @@ static void s_tr_errmsg(s_transport_t *tr)
 static int s_tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
     s_transport_t *tr = t->impl;
+    tr->address = address;
     int rv = tr->inner.init(&tr->inner, id, address);
     if (rv != 0)
         s_tr_errmsg(tr);
@@ -111,13 +120,43 @@ static void s_tr_accepted(struct raft_uv_transport *inner, raft_id id, const cha
     tr->accept_cb(&tr->outer, id, address, stream);
 }
 
+/*  libraft's TCP transport says nothing about why it could not listen:
+    find out by binding the address here (IPv4 HOST:PORT). */
+static void s_tr_listen_errmsg(s_transport_t *tr)
+{
+    s_tr_errmsg(tr);
+    if (tr->outer.errmsg[0] || !tr->address)
+        return;
+    char host[256];
+    snprintf(host, sizeof host, "%s", tr->address);
+    char *colon = strrchr(host, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    const char *why = "the address is not IPv4 HOST:PORT";
+    if (colon) {
+        *colon = '\0';
+        sa.sin_port = htons((uint16_t)atoi(colon + 1));
+        if (inet_pton(AF_INET, host, &sa.sin_addr) == 1) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+            if (fd < 0) {
+                why = strerror(errno);
+            } else {
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+                why =
+                    bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ? strerror(errno) : "unknown";
+                close(fd);
+            }
+        }
+    }
+    snprintf(tr->outer.errmsg, sizeof tr->outer.errmsg, "listen on %s: %s", tr->address, why);
+}
+
 static int s_tr_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 {
     s_transport_t *tr = t->impl;
     tr->accept_cb = cb;
     int rv = tr->inner.listen(&tr->inner, s_tr_accepted);
     if (rv != 0)
-        s_tr_errmsg(tr);
+        s_tr_listen_errmsg(tr);
     return rv;
 }
 
@@ -174,6 +213,35 @@ static void s_tr_wire(s_transport_t *tr, const char *who)
     tr->outer.close = s_tr_close;
 }
 
+/*  ---- the log: its close callback once --------------------------------------- */
+
+/*  libraft 0.15's libuv backend can fire its close callback a second time
+    when the open segment's writer finishes closing after it (canonical/raft
+    issue 341, fixed in cowsql/raft 45); libraft's callback then frees its
+    memory twice. The engine hands libraft an io->close that passes the
+    first call on and swallows the second. The backend still touches its
+    own memory then, so destroy drains the uv loop before raft_uv_close. */
+static vl_mrraft_t *s_of_io(struct raft_io *io)
+{
+    return (vl_mrraft_t *)((char *)io - offsetof(vl_mrraft_t, io));
+}
+
+static void s_io_closed(struct raft_io *io)
+{
+    vl_mrraft_t *self = s_of_io(io);
+    if (self->io_close_fired)
+        return;
+    self->io_close_fired = true;
+    self->io_close_cb(io);
+}
+
+static void s_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    vl_mrraft_t *self = s_of_io(io);
+    self->io_close_cb = cb;
+    self->uv_close(io, s_io_closed);
+}
+
 /*  ---- driving libuv from the zloop ---------------------------------------- */
 
 static void s_closed(struct raft *raft)
@@ -190,7 +258,8 @@ static void s_run(vl_mrraft_t *self)
     vl_mrraft_core_poll(&self->core);
     if (self->core.diverged) {
         /* a diverged replica must neither vote nor lead */
-        vl_log(LOG_CRIT, "%s: left the raft group: %s", self->core.who, self->core.errmsg);
+        vl_log(LOG_CRIT, "%s: left the raft group: this replica diverged (see above)",
+               self->core.who);
         self->closing = true;
         raft_close(&self->raft, s_closed);
     }
@@ -216,6 +285,18 @@ static void s_ignore_sigpipe(void)
 }
 
 /*  ---- lifecycle ------------------------------------------------------------ */
+
+/*  The most precise text libraft left about the last failure: its own,
+    the log's or the transport's (it does not always pass them up). */
+static const char *s_detail(vl_mrraft_t *self)
+{
+    const char *texts[] = {raft_errmsg(&self->raft), self->io.errmsg, self->tr.outer.errmsg,
+                           self->tr.inner.errmsg};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (texts[i] && *texts[i])
+            return texts[i];
+    return "no detail";
+}
 
 /*  Sets up the uv loop, the log, the transport and the raft instance. */
 static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf,
@@ -244,13 +325,15 @@ static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf
         return -1;
     }
     self->io_inited = true;
+    self->uv_close = self->io.close;
+    self->io.close = s_io_close;
     raft_uv_set_connect_retry_delay(&self->io, S_CONNECT_RETRY_MS);
     rv = raft_init(&self->raft, &self->io, &self->core.fsm, opts->id, opts->address);
     if (rv != 0) {
         snprintf(errbuf, errbuf_size,
                  "%s: cannot set up raft at %s with its log in '%s': %s; check the address and "
                  "that no other varlogmr uses the directory",
-                 who, opts->address, opts->dir, raft_errmsg(&self->raft));
+                 who, opts->address, opts->dir, s_detail(self));
         return -1;
     }
     self->raft_inited = true;
@@ -266,9 +349,8 @@ static int s_setup(vl_mrraft_t *self, const vl_mrraft_opts_t *opts, char *errbuf
     return 0;
 }
 
-vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
-                           const vl_mrraft_fsm_t *fsm, void *arg, char *errbuf,
-                           size_t errbuf_size)
+vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts, const vl_mrraft_fsm_t *fsm,
+                           void *arg, char *errbuf, size_t errbuf_size)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, s_ignore_sigpipe);
@@ -292,10 +374,11 @@ vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
         vl_mrraft_destroy(&self);
         return NULL;
     }
-    /* a signal libuv catches must not stop the caller's loop for good */
+    /* signals interrupt the poll (libuv's own handlers among them): the
+       loop must not take that for a request to stop */
     zloop_set_nonstop(loop, true);
-    self->item = (zmq_pollitem_t){.socket = NULL, .fd = uv_backend_fd(&self->uv),
-                                  .events = ZMQ_POLLIN};
+    self->item =
+        (zmq_pollitem_t){.socket = NULL, .fd = uv_backend_fd(&self->uv), .events = ZMQ_POLLIN};
     zloop_poller(loop, &self->item, s_on_uv, self);
     self->timer_id = zloop_timer(loop, 1, 0, s_on_timer, self);
     self->polled = true;
@@ -323,12 +406,13 @@ void vl_mrraft_destroy(vl_mrraft_t **self_p)
                 break;
             }
     }
+    if (self->uv_inited)
+        uv_run(&self->uv, UV_RUN_DEFAULT); /* handles still closing (see s_io_closed) */
     if (self->io_inited)
         raft_uv_close(&self->io);
     if (self->tcp_inited)
         raft_uv_tcp_close(&self->tr.inner);
     if (self->uv_inited) {
-        uv_run(&self->uv, UV_RUN_DEFAULT); /* handles still closing */
         if (uv_loop_close(&self->uv) != 0)
             vl_log(LOG_WARNING, "%s: the raft event loop still had handles at close",
                    self->core.who);
@@ -344,6 +428,10 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
                         bool *done_p, char *errbuf, size_t errbuf_size)
 {
     *done_p = false;
+    if (self->started || self->closing) {
+        snprintf(errbuf, errbuf_size, "%s: bootstrap comes before start", self->core.who);
+        return VL_MRRAFT_EFAIL;
+    }
     if (n == 0) {
         snprintf(errbuf, errbuf_size, "%s: bootstrap needs at least one member", self->core.who);
         return VL_MRRAFT_EFAIL;
@@ -362,14 +450,13 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     if (rv == 0) {
         rv = raft_bootstrap(&self->raft, &conf);
         if (rv == RAFT_CANTBOOTSTRAP) {
-            vl_log(LOG_INFO, "%s: raft state exists already: not bootstrapping",
-                   self->core.who);
+            vl_log(LOG_INFO, "%s: raft state exists already: not bootstrapping", self->core.who);
             rv = 0;
         } else if (rv != 0) {
             snprintf(errbuf, errbuf_size,
                      "%s: cannot write the first raft configuration: %s (%s); check the raft "
                      "directory",
-                     self->core.who, raft_strerror(rv), raft_errmsg(&self->raft));
+                     self->core.who, raft_strerror(rv), s_detail(self));
         } else {
             *done_p = true;
             vl_log(LOG_NOTICE, "%s: bootstrapped a group of %zu", self->core.who, n);
@@ -382,23 +469,23 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
 int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
 {
     if (self->started || self->closing) {
-        snprintf(errbuf, errbuf_size, "%s: the consensus engine was started already",
+        snprintf(errbuf, errbuf_size,
+                 "%s: the consensus engine was started already (once per engine: destroy it "
+                 "and create another to try again)",
                  self->core.who);
         return VL_MRRAFT_EFAIL;
     }
+    self->started = true; /* libraft's start may not be tried twice */
     int rv = raft_start(&self->raft);
     if (rv != 0) {
         snprintf(errbuf, errbuf_size,
                  "%s: cannot start raft at %s: %s (%s); check that the address is free and the "
                  "raft directory readable",
-                 self->core.who, self->raft.address, raft_strerror(rv),
-                 raft_errmsg(&self->raft));
+                 self->core.who, self->raft.address, raft_strerror(rv), s_detail(self));
         return VL_MRRAFT_EFAIL;
     }
-    self->started = true;
-    vl_log(LOG_INFO, "%s: started at %s, raft log up to index %llu (snapshot %llu)",
-           self->core.who, self->raft.address, raft_last_index(&self->raft),
-           self->raft.log.snapshot.last_index);
+    vl_log(LOG_INFO, "%s: started at %s, raft log up to index %llu (snapshot %llu)", self->core.who,
+           self->raft.address, raft_last_index(&self->raft), self->raft.log.snapshot.last_index);
     s_run(self);
     return 0;
 }
@@ -477,8 +564,10 @@ uint64_t vl_mrraft_applied_index(vl_mrraft_t *self)
 
 size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max)
 {
+    if (self->closing) /* raft_close frees the configuration */
+        return 0;
     const struct raft_configuration *conf = &self->raft.configuration;
-    bool leader = !self->closing && raft_state(&self->raft) == RAFT_LEADER;
+    bool leader = raft_state(&self->raft) == RAFT_LEADER;
     for (size_t i = 0; i < conf->n && i < max; i++) {
         const struct raft_server *s = &conf->servers[i];
         out[i] = (vl_mrraft_member_t){.id = s->id};

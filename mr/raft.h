@@ -68,8 +68,9 @@ typedef struct {
     unsigned snapshot_trailing;  /* entries kept behind a snapshot; 0: 4096 */
 } vl_mrraft_opts_t;
 
-/*  The state machine. Every callback runs on the loop's thread; arg is the
-    one given to vl_mrraft_new. */
+/*  The state machine. Every callback runs on the loop's thread, from
+    inside the engine (it may propose, it must not destroy the engine);
+    arg is the one given to vl_mrraft_new. */
 typedef struct {
     /*  A committed command, in log order, with its raft index (data is
         borrowed, len is the length proposed, padding removed). Called on
@@ -97,13 +98,17 @@ typedef struct vl_mrraft vl_mrraft_t;
 /*  Creates the engine on loop (adds its poller and its 1 ms timer there,
     and makes the loop nonstop: zloop_set_nonstop) with the raft log in
     opts->dir. Does not start it. NULL with errbuf set on failure. Caller
-    owns the result. */
+    owns the result. A signal (libuv's handlers too) can still end
+    zloop_start with an interrupted poll: call it again, as the MR's actor
+    does. */
 vl_mrraft_t *vl_mrraft_new(zloop_t *loop, const vl_mrraft_opts_t *opts,
                            const vl_mrraft_fsm_t *fsm, void *arg, char *errbuf,
                            size_t errbuf_size);
 
 /*  Stops the engine (a pending proposal's done callback gets
-    VL_MRRAFT_ESTOPPED) and frees it. NULL-safe. */
+    VL_MRRAFT_ESTOPPED: its outcome is unknown, the entry may be in the
+    log and be applied later, after a restart or by the others) and frees
+    it. NULL-safe. */
 void vl_mrraft_destroy(vl_mrraft_t **self_p);
 
 /*  Writes the first configuration: members[0..n) as voters. Only on a
@@ -130,7 +135,9 @@ typedef void(vl_mrraft_done_fn)(void *arg, int status, uint64_t index);
 #define VL_MRRAFT_ELEADERSHIP 2 /* leadership lost before the entry committed (also
                                    after a disk write failed here: the leader
                                    steps down, followers may still commit it) */
-#define VL_MRRAFT_ESTOPPED 3    /* the engine is stopping or diverged */
+#define VL_MRRAFT_ESTOPPED 3    /* the engine is stopping or diverged (as
+                                   with ELEADERSHIP, the entry may still be
+                                   committed elsewhere or after a restart) */
 #define VL_MRRAFT_EFAIL 4       /* anything else (see vl_mrraft_errmsg) */
 
 /*  Proposes a command of len bytes (copied). The done callback runs once,
@@ -154,13 +161,15 @@ int vl_mrraft_transfer(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, 
 int vl_mrraft_role(vl_mrraft_t *self); /* vl_mrraft_role_t */
 uint64_t vl_mrraft_id(vl_mrraft_t *self);
 uint64_t vl_mrraft_term(vl_mrraft_t *self);
-uint64_t vl_mrraft_leader(vl_mrraft_t *self, const char **address_p); /* 0: unknown */
+/* 0: unknown; *address_p (when not NULL) is borrowed until the loop runs again */
+uint64_t vl_mrraft_leader(vl_mrraft_t *self, const char **address_p);
 uint64_t vl_mrraft_last_index(vl_mrraft_t *self);
 uint64_t vl_mrraft_commit_index(vl_mrraft_t *self);
 uint64_t vl_mrraft_applied_index(vl_mrraft_t *self);
 
 /*  The configuration's members (at most max) into out; returns how many
-    there are. On the leader, match_index is filled. */
+    there are (0 once the engine left the group: diverged). On the
+    leader, match_index is filled. */
 size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max);
 
 /*  The last error's text (borrowed, valid until the next call). */

@@ -49,8 +49,6 @@
 #define S_FNV_OFFSET 0xcbf29ce484222325ULL
 #define S_FNV_PRIME 0x100000001b3ULL
 
-enum { S_APPLY, S_CHANGE, S_TRANSFER };
-
 /*  A proposal, membership change or transfer libraft holds until its
     callback; done is cleared once the caller was told (a diverged replica
     tells at once, libraft's callback comes later). */
@@ -60,7 +58,6 @@ struct vl_mrraft_req {
         struct raft_change change;
         struct raft_transfer transfer;
     } u;
-    int kind;
     vl_mrraft_core_t *core;
     vl_mrraft_done_fn *done;
     void *arg;
@@ -168,8 +165,8 @@ static void s_diverge(vl_mrraft_core_t *c, const char *fmt, ...)
 }
 
 #define S_RECOVER                                                                                  \
-    "this replica stopped applying: stop it, move its raft directory away and add it back "       \
-    "to the group empty (mr remove, then mr add) so that it copies a healthy replica"
+    "this replica stopped applying: stop this varlogmr, move its raft directory away and let "     \
+    "it rejoin the group empty, so that it copies a healthy replica"
 
 static int s_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
@@ -263,9 +260,10 @@ static int s_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         return RAFT_MALFORMED;
     }
     uint64_t index = vl_get_le64(p + 8), hash = vl_get_le64(p + 16);
-    if (c->ops.restore(c->arg, index, p + VL_MRRAFT_SNAP_HDR, buf->len - VL_MRRAFT_SNAP_HDR) !=
-        0) {
-        vl_log(LOG_CRIT, "%s: the state machine refused the snapshot of raft index %" PRIu64,
+    if (c->ops.restore(c->arg, index, p + VL_MRRAFT_SNAP_HDR, buf->len - VL_MRRAFT_SNAP_HDR) != 0) {
+        vl_log(LOG_CRIT,
+               "%s: the state machine refused the snapshot of raft index %" PRIu64
+               "; move this replica's raft directory away and let it rejoin the group empty",
                c->who, index);
         return RAFT_CORRUPT;
     }
@@ -279,11 +277,9 @@ static int s_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /*  ---- requests ------------------------------------------------------------ */
 
-static vl_mrraft_req_t *s_req_new(vl_mrraft_core_t *c, int kind, vl_mrraft_done_fn *done,
-                                  void *arg)
+static vl_mrraft_req_t *s_req_new(vl_mrraft_core_t *c, vl_mrraft_done_fn *done, void *arg)
 {
     vl_mrraft_req_t *req = vl_calloc(1, sizeof *req);
-    req->kind = kind;
     req->core = c;
     req->done = done;
     req->arg = arg;
@@ -488,9 +484,8 @@ int vl_mrraft_core_role(vl_mrraft_core_t *c)
         return VL_MRRAFT_CANDIDATE;
     case RAFT_LEADER:
         /* not serving before its barrier applied, nor while handing over */
-        return c->ready_term == c->raft->current_term && !c->transfer_pending
-                   ? VL_MRRAFT_LEADER
-                   : VL_MRRAFT_CANDIDATE;
+        return c->ready_term == c->raft->current_term && !c->transfer_pending ? VL_MRRAFT_LEADER
+                                                                              : VL_MRRAFT_CANDIDATE;
     default:
         return VL_MRRAFT_UNAVAILABLE;
     }
@@ -565,7 +560,7 @@ int vl_mrraft_core_propose(vl_mrraft_core_t *c, const uint8_t *data, size_t len,
         return VL_MRRAFT_EFAIL;
     }
     uint64_t hash = vl_mrraft_encode_into(buf.base, c->tail_hash, data, len);
-    vl_mrraft_req_t *req = s_req_new(c, S_APPLY, done, arg);
+    vl_mrraft_req_t *req = s_req_new(c, done, arg);
     int rv = raft_apply(c->raft, &req->u.apply, &buf, 1, s_apply_cb);
     if (rv != 0) {
         raft_free(buf.base);
@@ -592,9 +587,8 @@ int vl_mrraft_core_add(vl_mrraft_core_t *c, uint64_t id, const char *address,
     int rc = s_check_leader(c);
     if (rc)
         return rc;
-    vl_mrraft_req_t *req = s_req_new(c, S_CHANGE, done, arg);
-    return s_change_end(c, req, raft_add(c->raft, &req->u.change, id, address, s_change_cb),
-                        "add");
+    vl_mrraft_req_t *req = s_req_new(c, done, arg);
+    return s_change_end(c, req, raft_add(c->raft, &req->u.change, id, address, s_change_cb), "add");
 }
 
 /*  libraft's role codes from the engine's (vl_mrraft_member_role_t). */
@@ -622,7 +616,7 @@ int vl_mrraft_core_assign(vl_mrraft_core_t *c, uint64_t id, int role, vl_mrraft_
         snprintf(c->errmsg, sizeof c->errmsg, "assign: unknown member role %d", role);
         return VL_MRRAFT_EFAIL;
     }
-    vl_mrraft_req_t *req = s_req_new(c, S_CHANGE, done, arg);
+    vl_mrraft_req_t *req = s_req_new(c, done, arg);
     return s_change_end(
         c, req, raft_assign(c->raft, &req->u.change, id, s_raft_role(role), s_change_cb), "assign");
 }
@@ -632,17 +626,16 @@ int vl_mrraft_core_remove(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *d
     int rc = s_check_leader(c);
     if (rc)
         return rc;
-    vl_mrraft_req_t *req = s_req_new(c, S_CHANGE, done, arg);
+    vl_mrraft_req_t *req = s_req_new(c, done, arg);
     return s_change_end(c, req, raft_remove(c->raft, &req->u.change, id, s_change_cb), "remove");
 }
 
-int vl_mrraft_core_transfer(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *done,
-                            void *arg)
+int vl_mrraft_core_transfer(vl_mrraft_core_t *c, uint64_t id, vl_mrraft_done_fn *done, void *arg)
 {
     int rc = s_check_leader(c);
     if (rc)
         return rc;
-    vl_mrraft_req_t *req = s_req_new(c, S_TRANSFER, done, arg);
+    vl_mrraft_req_t *req = s_req_new(c, done, arg);
     return s_change_end(c, req, raft_transfer(c->raft, &req->u.transfer, id, s_transfer_cb),
                         "transfer");
 }

@@ -94,8 +94,7 @@ int vl_mrraft_core_add(vl_mrraft_core_t *core, uint64_t id, const char *address,
                        vl_mrraft_done_fn *done, void *arg);
 int vl_mrraft_core_assign(vl_mrraft_core_t *core, uint64_t id, int role, vl_mrraft_done_fn *done,
                           void *arg);
-int vl_mrraft_core_remove(vl_mrraft_core_t *core, uint64_t id, vl_mrraft_done_fn *done,
-                          void *arg);
+int vl_mrraft_core_remove(vl_mrraft_core_t *core, uint64_t id, vl_mrraft_done_fn *done, void *arg);
 int vl_mrraft_core_transfer(vl_mrraft_core_t *core, uint64_t id, vl_mrraft_done_fn *done,
                             void *arg);
 
