@@ -134,7 +134,10 @@ static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
                "): %s; this replica stops applying",
                index, s_type_name(type), proposer, term, err);
         /* memory may hold rounds the store does not: nothing may serve it */
-        vl_mr_server_reload(self);
+        if (self->leading)
+            vl_mr_lead_end(self, "a command could not be applied");
+        else
+            vl_mr_server_reload(self);
         return -1;
     }
     if (!in_memory && type == VL_MR_CMD_META)
