@@ -1,14 +1,17 @@
 /*  admin.c - the metadata repository's admin operations: topics, storage
     nodes, log streams (add, seal, unseal, update) and trim.
 
-    A metadata change is made in memory, persisted with sync (s_save_meta),
-    and reverted by reloading from the store if the write fails, before any
-    reply or META push. Every admin request waits first until no commit
-    round is in flight (vl_mr_round_drain): a metadata write persists the
-    committed ends, and seal and trim read the history, so neither may see
-    a round that is not durable yet.
+    An admin request waits until the state is quiet (lead.c: no proposal
+    in flight, memory equal to the store): a metadata change writes the
+    committed ends from memory, and seal and trim read the history, so
+    neither may see a round that is not applied yet. Then the change is
+    made in memory and its write proposed (s_commit); the reply, the log
+    line and the META push wait until it is applied. If it fails, memory
+    is reloaded from the store and the request answered with a retryable
+    error (lead.c). A request that changes nothing is answered at once.
 */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include "log.h"
 #include "persist.h"
@@ -17,22 +20,32 @@
 #include "util.h"
 #include "wire.h"
 
-/*  ---- persistence of metadata changes ---------------------------------------- */
+/*  ---- replication of metadata changes ------------------------------------------ */
 
-/*  Persists the metadata after a change; on failure reverts the change,
-    replies VL_ESTORE and returns false. */
-static bool s_save_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t drop_topic,
-                        const uint32_t *drop_ls, size_t ndrop_ls)
+/*  Proposes the metadata of memory (just changed), deleting the history
+    of topic drop_topic (0: none) and of log streams drop_ls[0..ndrop_ls);
+    once applied, sends reply (taken), forgets storage node drop_sn as a
+    peer (0: none), logs the line fmt at level and pushes META. */
+static void s_commit(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t drop_topic,
+                     const uint32_t *drop_ls, size_t ndrop_ls, zmsg_t **reply_p, uint32_t drop_sn,
+                     int level, const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+static void s_commit(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t drop_topic,
+                     const uint32_t *drop_ls, size_t ndrop_ls, zmsg_t **reply_p, uint32_t drop_sn,
+                     int level, const char *fmt, ...)
 {
-    char err[512];
-    if (vl_persist_save_meta(self->persist, self->state, drop_topic, drop_ls, ndrop_ls, err,
-                             sizeof err) == 0)
-        return true;
-    vl_log(LOG_ERR, "mr: %s", err);
-    vl_mr_server_reload(self);
-    vl_mr_server_reply_error(self, rid, req, VL_ESTORE, "%s: %s", vl_wire_type_name(req->type),
-                             err);
-    return false;
+    s_admin_op_t *op = vl_calloc(1, sizeof *op);
+    op->rid = zframe_dup(rid);
+    op->hdr = *req;
+    op->reply = *reply_p;
+    *reply_p = NULL;
+    op->drop_sn = drop_sn;
+    op->log_level = level;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op->note, sizeof op->note, fmt, ap);
+    va_end(ap);
+    vl_persist_batch_t *batch = vl_persist_meta_batch(self->state, drop_topic, drop_ls, ndrop_ls);
+    vl_mr_lead_propose_meta(self, &batch, &op);
 }
 
 /*  ---- handlers ------------------------------------------------------------------ */
@@ -46,13 +59,10 @@ static void s_on_create_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
         vl_mr_server_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
     vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self->state, id);
-    vl_log(LOG_INFO, "mr: topic=%u name=%s created with %u log streams, rf %u", id, t->name, t->nls,
-           t->rf);
-    vl_mr_server_reply_id(self, rid, hdr, id);
-    vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, id);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_INFO,
+             "mr: topic=%u name=%s created with %u log streams, rf %u", id, t->name, t->nls, t->rf);
 }
 
 static void s_on_delete_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -70,13 +80,10 @@ static void s_on_delete_topic(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, 
     for (uint32_t i = 0; i < nls; i++)
         ls_ids[i] = t->ls[i]->id;
     vl_mrstate_topic_delete(self->state, id);
-    bool ok = s_save_meta(self, rid, hdr, id, ls_ids, nls);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, id);
+    s_commit(self, rid, hdr, id, ls_ids, nls, &reply, 0, LOG_INFO,
+             "mr: topic=%u name=%.64s deleted", id, a->name);
     free(ls_ids);
-    if (!ok)
-        return;
-    vl_log(LOG_INFO, "mr: topic=%u name=%s deleted", id, a->name);
-    vl_mr_server_reply_id(self, rid, hdr, id);
-    vl_mr_server_push_meta(self);
 }
 
 static void s_on_add_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -94,11 +101,9 @@ static void s_on_add_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const 
                                  "tcp://HOST:PORT)");
         return;
     }
-    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
-    vl_log(LOG_INFO, "mr: sn=%u addr=%s added", id, a->addr);
-    vl_mr_server_reply_id(self, rid, hdr, id);
-    vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, id);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_INFO, "mr: sn=%u addr=%s added", id,
+             a->addr);
 }
 
 static void s_on_remove_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -118,12 +123,8 @@ static void s_on_remove_sn(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, con
                                  a->id);
         return;
     }
-    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
-    vl_mr_server_peer_drop(self, a->id);
-    vl_log(LOG_INFO, "mr: sn=%u removed", a->id);
-    vl_mr_server_reply_id(self, rid, hdr, a->id);
-    vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, a->id);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, a->id, LOG_INFO, "mr: sn=%u removed", a->id);
 }
 
 static void s_on_add_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -143,11 +144,9 @@ static void s_on_add_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const 
         vl_mr_server_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
-    vl_log(LOG_INFO, "mr: topic=%u ls=%u added", topic_id, ls_id);
-    vl_mr_server_reply_id(self, rid, hdr, ls_id);
-    vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, ls_id);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_INFO, "mr: topic=%u ls=%u added", topic_id,
+             ls_id);
 }
 
 static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -172,16 +171,15 @@ static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
         vl_mr_server_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!noop) {
-        vl_mrstate_trim_apply(self->state, a->id, a->glsn, a->offset);
-        if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-            return;
-        vl_log(LOG_INFO, "mr: topic=%u trimmed: first glsn kept %" PRIu64 " at offset %" PRIu64,
-               a->id, a->glsn, a->offset);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, a->id);
+    if (noop) {
+        s_send(self, rid, &reply);
+        return;
     }
-    vl_mr_server_reply_id(self, rid, hdr, a->id);
-    if (!noop)
-        vl_mr_server_push_meta(self);
+    vl_mrstate_trim_apply(self->state, a->id, a->glsn, a->offset);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_INFO,
+             "mr: topic=%u trimmed: first glsn kept %" PRIu64 " at offset %" PRIu64, a->id, a->glsn,
+             a->offset);
 }
 
 /*  The log stream a->id of topic a->name, or NULL after an error reply. */
@@ -242,25 +240,29 @@ static void s_on_seal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
         return;
     }
     bool changed = !was_sealed || ls->seal_sn != was_seal_sn;
-    if (changed && !s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
-    ls = vl_mrstate_ls_by_id(self->state, ls_id);
+    /* the sealed end is the committed end, which the store's history
+       holds: the state is quiet */
     vl_seal_reply_t r = {
         .ls_id = ls_id, .llsn_end = ls->committed_llsn_end, .glsn_end = s_ls_glsn_end(self, ls)};
-    if (!was_sealed)
-        vl_log(LOG_NOTICE,
-               "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64 "%s",
-               topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes,
-               ls->seal_sn ? " (by varlogadm: a storage node is down)" : "");
     vl_hdr_t h = vl_mr_server_reply_hdr(self, hdr);
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_seal_reply_encode(&r, &b);
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
-    s_send(self, rid, &msg);
-    if (changed)
-        vl_mr_server_push_meta(self);
+    if (!changed) {
+        s_send(self, rid, &msg);
+        return;
+    }
+    if (was_sealed) /* a seal by hand takes over an automatic one */
+        s_commit(self, rid, hdr, 0, NULL, 0, &msg, 0, LOG_INFO,
+                 "mr: topic=%u ls=%u sealed by hand now", topic_id, ls_id);
+    else
+        s_commit(self, rid, hdr, 0, NULL, 0, &msg, 0, LOG_NOTICE,
+                 "mr: topic=%u ls=%u sealed at llsn=%" PRIu64 " glsn=%" PRIu64 " bytes=%" PRIu64
+                 "%s",
+                 topic_id, ls_id, r.llsn_end, r.glsn_end, ls->committed_bytes,
+                 ls->seal_sn ? " (by varlogadm: a storage node is down)" : "");
 }
 
 static void s_on_unseal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -277,14 +279,12 @@ static void s_on_unseal(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const 
         vl_mr_server_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!was_running) {
-        if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-            return;
-        vl_log(LOG_NOTICE, "mr: topic=%u ls=%u unsealed", topic_id, ls_id);
-    }
-    vl_mr_server_reply_id(self, rid, hdr, ls_id);
-    if (!was_running)
-        vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, ls_id);
+    if (was_running)
+        s_send(self, rid, &reply);
+    else
+        s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_NOTICE, "mr: topic=%u ls=%u unsealed",
+                 topic_id, ls_id);
 }
 
 static void s_on_update_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
@@ -301,26 +301,14 @@ static void s_on_update_ls(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, con
         vl_mr_server_reply_error(self, rid, hdr, rc, "%s", err);
         return;
     }
-    if (!s_save_meta(self, rid, hdr, 0, NULL, 0))
-        return;
-    vl_log(LOG_NOTICE, "mr: topic=%u ls=%u replica sn=%u replaced by sn=%u", topic_id, ls_id,
-           a->sn_from, a->sn_to);
-    vl_mr_server_reply_id(self, rid, hdr, ls_id);
-    vl_mr_server_push_meta(self);
+    zmsg_t *reply = vl_mr_server_id_msg(self, hdr, ls_id);
+    s_commit(self, rid, hdr, 0, NULL, 0, &reply, 0, LOG_NOTICE,
+             "mr: topic=%u ls=%u replica sn=%u replaced by sn=%u", topic_id, ls_id, a->sn_from,
+             a->sn_to);
 }
 
 void vl_mr_admin_handle(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
-    /* metadata changes persist the committed ends and read the history:
-       no round may be in flight (vl_mr_round_drain) */
-    if (!vl_mr_round_drain(self)) {
-        vl_mr_server_reply_error(
-            self, rid, hdr, VL_ESTORE,
-            "%s: the MR cannot write its store; check the MR's disk and log, then "
-            "retry",
-            vl_wire_type_name(hdr->type));
-        return;
-    }
     vl_admin_t a;
     if (vl_admin_decode(body, &a) != 0) {
         vl_mr_server_reply_error(
@@ -329,33 +317,38 @@ void vl_mr_admin_handle(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbu
             vl_wire_type_name(hdr->type));
         return;
     }
+    vl_mr_lead_wait(self, rid, hdr, 0, &a);
+}
+
+void vl_mr_admin_run(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_admin_t *a)
+{
     switch (hdr->type) {
     case VL_MSG_CREATE_TOPIC:
-        s_on_create_topic(self, rid, hdr, &a);
+        s_on_create_topic(self, rid, hdr, a);
         break;
     case VL_MSG_DELETE_TOPIC:
-        s_on_delete_topic(self, rid, hdr, &a);
+        s_on_delete_topic(self, rid, hdr, a);
         break;
     case VL_MSG_ADD_SN:
-        s_on_add_sn(self, rid, hdr, &a);
+        s_on_add_sn(self, rid, hdr, a);
         break;
     case VL_MSG_REMOVE_SN:
-        s_on_remove_sn(self, rid, hdr, &a);
+        s_on_remove_sn(self, rid, hdr, a);
         break;
     case VL_MSG_ADD_LS:
-        s_on_add_ls(self, rid, hdr, &a);
+        s_on_add_ls(self, rid, hdr, a);
         break;
     case VL_MSG_TRIM:
-        s_on_trim(self, rid, hdr, &a);
+        s_on_trim(self, rid, hdr, a);
         break;
     case VL_MSG_SEAL:
-        s_on_seal(self, rid, hdr, &a);
+        s_on_seal(self, rid, hdr, a);
         break;
     case VL_MSG_UNSEAL:
-        s_on_unseal(self, rid, hdr, &a);
+        s_on_unseal(self, rid, hdr, a);
         break;
     case VL_MSG_UPDATE_LS:
-        s_on_update_ls(self, rid, hdr, &a);
+        s_on_update_ls(self, rid, hdr, a);
         break;
     default:
         break;

@@ -3,8 +3,9 @@
     Parses the options (one table in opt.h's form drives the command line,
     the --config file and --help), sets up logging, starts the server actor and waits for
    SIGINT/SIGTERM, which it turns into the actor's $TERM so that the store is closed cleanly.
-    Everything else lives in server.c (with admin.c and round.c), state.c
-    and persist.c (with group.c and history.c).
+    Everything else lives in server.c (with admin.c, round.c, lead.c and
+    fsm.c), state.c, persist.c (with group.c, history.c and persist_fsm.c)
+    and raft.c (the consensus engine).
 */
 #include <czmq.h>
 #include <stdint.h>
@@ -36,6 +37,9 @@ int main(int argc, char *argv[])
     cfg.listen = VL_MR_LISTEN_DEFAULT;
     cfg.commit_tick_us = VL_MR_COMMIT_TICK_DEFAULT;
     cfg.cluster_id = 1;
+    cfg.raft_id = 1;
+    cfg.election_ms = VL_MR_ELECTION_MS_DEFAULT;
+    cfg.heartbeat_ms = VL_MR_HEARTBEAT_MS_DEFAULT;
     int level = LOG_INFO;
 
     const vl_opt_def_t options[] = {
@@ -48,6 +52,22 @@ int main(int argc, char *argv[])
                         &cfg.commit_tick_us, 1, 10000000),
         VL_OPT_UINT_DEF("cluster-id", "N", "numeric cluster id (default 1)", &cfg.cluster_id, 1,
                         UINT32_MAX),
+        VL_OPT_UINT_DEF("raft-id", "N", "this replica's id in the MR's raft group (default 1)",
+                        &cfg.raft_id, 1, UINT32_MAX),
+        VL_OPT_STRING_DEF("raft-addr", "HOST:PORT",
+                          "address of the raft transport, which the other replicas dial\n"
+                          "(default: the --listen host, port + 100)",
+                          &cfg.raft_addr),
+        VL_OPT_STRING_DEF("peers", "LIST",
+                          "the group's first members, ID@RAFTADDR@ENDPOINT[,...], this\n"
+                          "replica among them, when it starts without a raft log\n"
+                          "(default: this replica alone)",
+                          &cfg.peers),
+        VL_OPT_FLAG_DEF("join", "start without a group: wait to be added by the leader", &cfg.join),
+        VL_OPT_UINT_DEF("election-ms", "MS", "raft election timeout in milliseconds (default 500)",
+                        &cfg.election_ms, 10, 600000),
+        VL_OPT_UINT_DEF("heartbeat-ms", "MS", "raft heartbeat period in milliseconds (default 50)",
+                        &cfg.heartbeat_ms, 1, 60000),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -62,6 +82,9 @@ int main(int argc, char *argv[])
     if (status < 0 && !cfg.listen[0])
         status = vl_opt_usage_error(
             opt, "--listen needs a ZeroMQ endpoint such as tcp://127.0.0.1:9092");
+    if (status < 0 && cfg.heartbeat_ms >= cfg.election_ms)
+        status = vl_opt_usage_error(opt, "--heartbeat-ms must be less than --election-ms (a "
+                                         "tenth of it is usual)");
     if (status >= 0) {
         vl_opt_destroy(&opt);
         return status;

@@ -19,9 +19,10 @@
     load. So that neither the replay nor a history lookup by log stream
     has to read the whole history, every S_CKPT_EVERY groups of a topic
     the round also writes a checkpoint K topic hwm -> the committed end
-    and bytes of every log stream of the topic after that round. Rounds
-    are still one synced WriteBatch each: a crash leaves a whole round or
-    none of it.
+    and bytes of every log stream of the topic after that round. A round
+    is still within one WriteBatch (the MR replicates a batch of the rounds
+    computed while the last one was being replicated, persist_fsm.c): a
+    crash leaves a whole round or none of it.
 
     RocksDB errors are translated here, once, into VL_ESTORE plus text.
 */
@@ -32,11 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "persist_i.h"
-
-/*  A round's write, built on the loop thread, written on the writer's. */
-struct vl_persist_batch {
-    rocksdb_writebatch_t *b;
-};
 
 /*  ---- lifecycle ------------------------------------------------------------ */
 
@@ -93,6 +89,10 @@ vl_persist_t *vl_persist_open(const char *dir, char *errbuf, size_t errbuf_size)
         vl_persist_destroy(&self);
         return NULL;
     }
+    if (vl_persist_fsm_open(self, errbuf, errbuf_size) != 0) {
+        vl_persist_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -114,11 +114,11 @@ void vl_persist_destroy(vl_persist_t **self_p)
     *self_p = NULL;
 }
 
-static int s_write(vl_persist_t *self, rocksdb_writebatch_t *b, const char *what, char *errbuf,
-                   size_t errbuf_size)
+int vl_persist_put(vl_persist_t *self, rocksdb_writebatch_t *b, bool sync, const char *what,
+                   char *errbuf, size_t errbuf_size)
 {
     char *err = NULL;
-    rocksdb_write(self->db, self->wsync, b, &err);
+    rocksdb_write(self->db, sync ? self->wsync : self->wnosync, b, &err);
     rocksdb_writebatch_destroy(b);
     if (err) {
         snprintf(errbuf, errbuf_size, "writing %s to the MR store in %s: %s; check the disk", what,
@@ -127,6 +127,12 @@ static int s_write(vl_persist_t *self, rocksdb_writebatch_t *b, const char *what
         return VL_ESTORE;
     }
     return 0;
+}
+
+static int s_write(vl_persist_t *self, rocksdb_writebatch_t *b, const char *what, char *errbuf,
+                   size_t errbuf_size)
+{
+    return vl_persist_put(self, b, true, what, errbuf, errbuf_size);
 }
 
 /*  ---- records --------------------------------------------------------------- */
@@ -565,10 +571,11 @@ int vl_persist_load(vl_persist_t *self, vl_mrstate_t *state, char *errbuf, size_
 
 /*  ---- writes ---------------------------------------------------------------- */
 
-int vl_persist_save_meta(vl_persist_t *self, const vl_mrstate_t *state, uint32_t drop_topic,
-                         const uint32_t *drop_ls, size_t ndrop_ls, char *errbuf, size_t errbuf_size)
+vl_persist_batch_t *vl_persist_meta_batch(const vl_mrstate_t *state, uint32_t drop_topic,
+                                          const uint32_t *drop_ls, size_t ndrop_ls)
 {
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    vl_persist_batch_t *batch = vl_persist_batch_new();
+    rocksdb_writebatch_t *b = batch->b;
     rocksdb_writebatch_delete_range(b, "L", 1, "M", 1);
     rocksdb_writebatch_delete_range(b, "S", 1, "T", 1);
     rocksdb_writebatch_delete_range(b, "T", 1, "U", 1);
@@ -605,6 +612,15 @@ int vl_persist_save_meta(vl_persist_t *self, const vl_mrstate_t *state, uint32_t
     vl_mrstate_counters_t c;
     vl_mrstate_counters(state, &c);
     s_put_counters(b, &c);
+    return batch;
+}
+
+int vl_persist_save_meta(vl_persist_t *self, const vl_mrstate_t *state, uint32_t drop_topic,
+                         const uint32_t *drop_ls, size_t ndrop_ls, char *errbuf, size_t errbuf_size)
+{
+    vl_persist_batch_t *batch = vl_persist_meta_batch(state, drop_topic, drop_ls, ndrop_ls);
+    rocksdb_writebatch_t *b = batch->b;
+    free(batch);
     return s_write(self, b, "metadata", errbuf, errbuf_size);
 }
 
@@ -641,11 +657,24 @@ static void s_put_ckpt(rocksdb_writebatch_t *b, const vl_mrstate_t *state, uint6
     rocksdb_writebatch_put(b, k, kl, (const char *)v->data, v->len);
 }
 
-vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate_t *state,
-                                            const vl_commit_t *round)
+vl_persist_batch_t *vl_persist_batch_new(void)
 {
     vl_persist_batch_t *batch = vl_calloc(1, sizeof *batch);
     batch->b = rocksdb_writebatch_create();
+    return batch;
+}
+
+vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate_t *state,
+                                            const vl_commit_t *round)
+{
+    vl_persist_batch_t *batch = vl_persist_batch_new();
+    vl_persist_commit_batch_add(self, batch, state, round);
+    return batch;
+}
+
+void vl_persist_commit_batch_add(vl_persist_t *self, vl_persist_batch_t *batch,
+                                 const vl_mrstate_t *state, const vl_commit_t *round)
+{
     char k[16];
     vl_wbuf_t v;
     vl_wbuf_init(&v);
@@ -682,7 +711,11 @@ vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate
         i = j;
     }
     vl_wbuf_free(&v);
-    return batch;
+}
+
+const uint8_t *vl_persist_batch_data(const vl_persist_batch_t *batch, size_t *len_p)
+{
+    return (const uint8_t *)rocksdb_writebatch_data(batch->b, len_p);
 }
 
 void vl_persist_batch_destroy(vl_persist_batch_t **batch_p)
@@ -699,7 +732,8 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
 {
     vl_persist_batch_t *batch = *batch_p;
     *batch_p = NULL;
-    /* per thread, and this may be the writer's (see vl_persist_open) */
+    /* per thread, and this may be another than the opener's (see
+       vl_persist_open) */
     rocksdb_set_perf_level(rocksdb_disable);
     char *err = NULL;
     rocksdb_write(self->db, sync ? self->wsync : self->wnosync, batch->b, &err);
@@ -714,15 +748,6 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
         return VL_ESTORE;
     }
     return 0;
-}
-
-int vl_persist_sync(vl_persist_t *self, char *errbuf, size_t errbuf_size)
-{
-    /* a synced write of one no-op: the write-ahead log is synced through
-       everything written before it */
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    rocksdb_writebatch_delete(b, "~sync", 5);
-    return s_write(self, b, "a sync marker", errbuf, errbuf_size);
 }
 
 int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_commit_t *round,

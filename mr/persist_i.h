@@ -7,6 +7,9 @@
                round's items of a topic) and K values (checkpoints)
     history.c  reads of the commit history: a log stream's ranges from
                an LLSN on, the range that holds a GLSN
+    persist_fsm.c  the store as the replicated state machine's: applying
+               a replicated batch with its raft index, snapshots and their
+               restore, the rounds a replicated batch holds
 
     The key builders and the walk over a group's items are inline here: a
     commit round builds a key per topic and encodes every item, and loads
@@ -45,6 +48,13 @@ struct vl_persist {
     size_t nckpt;
     uint8_t *gbuf; /* a G value being built (loop thread only) */
     size_t gcap;
+    uint64_t applied; /* the raft index of the last command applied (key A) */
+};
+
+/*  A write built but not yet written (a commit round's, a metadata
+    change's): its serialized form is what the MR replicates. */
+struct vl_persist_batch {
+    rocksdb_writebatch_t *b;
 };
 
 /*  ---- keys ---------------------------------------------------------------- */
@@ -176,6 +186,11 @@ uint64_t vl_persist_group_ckpt_end(const s_ckpt_t *c, uint32_t ls_id);
 
 /*  ---- persist.c --------------------------------------------------------------- */
 
+/*  Writes b (takes ownership), synced or not; what names it in the error.
+    VL_ESTORE with errbuf set on failure. */
+int vl_persist_put(vl_persist_t *self, rocksdb_writebatch_t *b, bool sync, const char *what,
+                   char *errbuf, size_t errbuf_size);
+
 /*  rc, or VL_ESTORE with errbuf set when rc is 0 and iterator it failed
     to read. */
 int vl_persist_iter_error(vl_persist_t *self, rocksdb_iterator_t *it, int rc, char *errbuf,
@@ -185,5 +200,11 @@ int vl_persist_iter_error(vl_persist_t *self, rocksdb_iterator_t *it, int rc, ch
     history is corrupt. */
 int vl_persist_corrupt(vl_persist_t *self, const char *what, uint32_t topic_id, char *errbuf,
                        size_t errbuf_size);
+
+/*  ---- persist_fsm.c ----------------------------------------------------------- */
+
+/*  Reads the applied index (key A) at open into self->applied. VL_ESTORE
+    with errbuf set when it cannot be read or is not 8 bytes. */
+int vl_persist_fsm_open(vl_persist_t *self, char *errbuf, size_t errbuf_size);
 
 #endif

@@ -1,23 +1,15 @@
-/*  round.c - the commit rounds of the metadata repository, the writer
-    thread that makes them durable, and the resends of history to replicas
-    behind.
+/*  round.c - the commit rounds of the metadata repository, and the resends
+    of history to replicas behind.
 
-    Commit rounds are written by a writer thread (handlers never
-    block on disk), and pipelined: the loop computes round N, builds its
-    write, applies it in memory and hands the write to the writer; the
-    next tick may compute N+1 from that state while N is being synced. The
-    writer writes whatever rounds are queued, the last one synced (which
-    makes the ones before it durable too), and reports the last version
-    written; only then does the loop send those rounds' COMMITs, in order.
-    So the tick is not held up by the fsync, and a round is still never
-    announced before it is durable. The metadata the MR shows (META, seal
-    ends, trim checks) and the metadata writes wait until no round is in
-    flight (vl_mr_round_drain; admin operations are rare and a sync is
-    short), so they never show or persist a round that is not durable. If
-    the writer fails, no later round is written or sent; once the writer
-    has answered every round in flight and a synced write succeeds again,
-    the state is reloaded from the store (what is durable) and rounds
-    resume.
+    A round is computed on the tick, applied in memory at once (the next
+    tick builds on it) and its write added to the next proposal (lead.c:
+    rounds computed while one proposal is in flight go out together as
+    the next). Its COMMITs are sent only once the proposal holding it is
+    applied: held by a majority of the MR's replicas and written to the
+    store. So the tick never waits for consensus, and no SN hears of a
+    round that could be forgotten. The metadata the MR shows (META, seal
+    ends, trim checks) waits for a quiet state (lead.c), so it never shows
+    a round that is not applied.
 
     Resends: each replica remembers up to where commits were sent to it
     (sent_llsn_end, state.h). A replica that says HELLO, or that the MR has
@@ -40,7 +32,6 @@
 #include "wire.h"
 
 #define S_LAG_US (1 * 1000000) /* resend what is in flight after 1 s */
-#define S_WRITER_BATCH 256     /* rounds the writer syncs at once, at most */
 
 /*  ---- commit rounds ---------------------------------------------------------- */
 
@@ -49,8 +40,8 @@
 #define S_COMMIT_HDR 12
 #define S_COMMIT_ITEM 64
 
-/*  Sends each connected SN the items of the round for the log streams it
-    hosts, and advances the log streams' durable ends and the replicas'
+/*  Sends each connected SN the items of an applied round for the log
+    streams it hosts, and advances the log streams' durable ends and the replicas'
     sent ends where the commit follows what they were sent before (a
     replica further behind ignores it and is caught up by
     vl_mr_round_resend). One pass over the items notes each in the list of
@@ -58,7 +49,7 @@
     the round is encoded once, and each SN's message is made of its items'
     encoded bytes, so an item is encoded once whatever the replication
     factor. */
-static void s_send_round(self_t *self, const vl_commit_t *round)
+void vl_mr_round_send(self_t *self, const vl_commit_t *round)
 {
     for (size_t p = 0; p < self->npeers; p++)
         self->peers[p].nround = 0;
@@ -116,182 +107,17 @@ static void s_send_round(self_t *self, const vl_commit_t *round)
     }
 }
 
-/*  ---- the writer thread --------------------------------------------------------
-
-    Pipe protocol: the loop sends "W" + batch pointer (ownership passes) +
-    version per round, and "RESET" after a failure; the writer answers "D"
-    + last version + number of rounds + status + error text for each group
-    of rounds it wrote, and "R" + 0 + 0 + status + error text for a RESET. */
-
-void vl_mr_round_writer_actor(zsock_t *pipe, void *args)
-{
-    vl_persist_t *persist = args;
-    zsock_signal(pipe, 0);
-    bool failed = false, term = false;
-    char err[512] = "";
-    vl_persist_batch_t *batch[S_WRITER_BATCH];
-    while (!term) {
-        char *cmd = NULL;
-        void *ptr = NULL;
-        uint64_t version = 0;
-        if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0)
-            break;
-        if (!cmd || streq(cmd, "$TERM")) {
-            free(cmd);
-            break;
-        }
-        if (streq(cmd, "RESET")) {
-            int rc = vl_persist_sync(persist, err, sizeof err);
-            failed = rc != 0;
-            zsock_send(pipe, "s844s", "R", (uint64_t)0, (uint32_t)0, (uint32_t)rc, rc ? err : "");
-            free(cmd);
-            continue;
-        }
-        /* "W": take every round queued behind it too, and sync once */
-        size_t n = 0;
-        uint64_t last = version;
-        batch[n++] = ptr;
-        free(cmd);
-        while (n < S_WRITER_BATCH && (zsock_events(pipe) & ZMQ_POLLIN)) {
-            if (zsock_recv(pipe, "sp8", &cmd, &ptr, &version) != 0 || !cmd || !streq(cmd, "W")) {
-                term = true; /* only $TERM comes while rounds are queued */
-                free(cmd);
-                break;
-            }
-            free(cmd);
-            batch[n++] = ptr;
-            last = version;
-        }
-        int rc = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (failed) {
-                /* no round after a failed one is written: it was
-                   computed on top of it */
-                vl_persist_batch_destroy(&batch[i]);
-                continue;
-            }
-            rc = vl_persist_write(persist, &batch[i], i + 1 == n, err, sizeof err);
-            if (rc != 0)
-                failed = true;
-        }
-        zsock_send(pipe, "s844s", "D", last, (uint32_t)n, (uint32_t)(failed ? VL_ESTORE : 0),
-                   failed ? err : "");
-    }
-    /* rounds still queued at $TERM were never announced: drop them */
-    while (zsock_events(pipe) & ZMQ_POLLIN) {
-        char *cmd = NULL;
-        void *ptr = NULL;
-        if (zsock_recv(pipe, "sp8", &cmd, &ptr, NULL) != 0)
-            break;
-        if (cmd && streq(cmd, "W") && ptr) {
-            vl_persist_batch_t *b = ptr;
-            vl_persist_batch_destroy(&b);
-        }
-        free(cmd);
-    }
-}
-
-static void s_store_error(self_t *self, uint64_t version, const char *err)
-{
-    int64_t now = vl_now_us();
-    if (now - self->last_store_error_us > 1000000) {
-        vl_log(LOG_ERR, "mr: version=%" PRIu64 " not committed: %s", version, err);
-        self->last_store_error_us = now;
-    }
-}
-
-/*  Sends the oldest round in flight, now durable, and forgets it. */
-static void s_inflight_send(self_t *self)
-{
-    vl_commit_t *round = &self->inflight[self->inflight_head];
-    self->rounds++;
-    s_send_round(self, round);
-    vl_commit_free(round);
-    self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
-    self->ninflight--;
-}
-
-/*  After a failed write, once the writer has answered every round: ask it
-    for a synced write; when that works the store holds exactly what is
-    durable and the state is reloaded from it. */
-void vl_mr_round_writer_reset(self_t *self)
-{
-    if (!self->writer_failed || self->writer_jobs > 0 || self->writer_resetting)
-        return;
-    zstr_send(self->writer, "RESET");
-    self->writer_resetting = true;
-}
-
-/*  Handles one answer of the writer. */
-void vl_mr_round_writer_answer(self_t *self)
-{
-    char *kind = NULL, *err = NULL;
-    uint64_t last = 0;
-    uint32_t n = 0, status = 0;
-    if (zsock_recv(self->writer, "s844s", &kind, &last, &n, &status, &err) != 0)
-        return;
-    if (kind && streq(kind, "D")) {
-        self->writer_jobs -= n <= self->writer_jobs ? n : self->writer_jobs;
-        if (status == 0 && !self->writer_failed) {
-            while (self->ninflight > 0 && self->inflight[self->inflight_head].version <= last)
-                s_inflight_send(self);
-        } else {
-            s_store_error(self, last, err && err[0] ? err : "the store failed");
-            self->writer_failed = true;
-            /* nothing in flight is announced: the reload forgets it */
-            while (self->ninflight > 0) {
-                vl_commit_free(&self->inflight[self->inflight_head]);
-                self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
-                self->ninflight--;
-            }
-        }
-        vl_mr_round_writer_reset(self);
-    } else if (kind && streq(kind, "R")) {
-        self->writer_resetting = false;
-        if (status == 0) {
-            vl_log(LOG_NOTICE, "mr: the store works again; reloading the state from it");
-            vl_mr_server_reload(self);
-            self->writer_failed = false;
-        } else {
-            /* tried again at the next heartbeat */
-            s_store_error(self, vl_mrstate_version(self->state), err ? err : "sync failed");
-        }
-    }
-    free(kind);
-    free(err);
-}
-
-/*  Waits until no round is in flight and the store is known good: before
-    anything that shows or persists the metadata (META, admin operations),
-    so that they never show or write a round that is not durable. Blocks
-    the loop for at most a synced write or two. Returns false when the
-    store is failing. */
-bool vl_mr_round_drain(self_t *self)
-{
-    while (self->writer_jobs > 0 || self->writer_failed) {
-        vl_mr_round_writer_reset(self);
-        bool resetting = self->writer_resetting;
-        zpoller_t *poller = zpoller_new(zactor_sock(self->writer), NULL);
-        void *which = zpoller_wait(poller, 10000);
-        zpoller_destroy(&poller);
-        if (!which)
-            return false; /* the writer is stuck on the disk */
-        vl_mr_round_writer_answer(self);
-        if (resetting && !self->writer_resetting && self->writer_failed)
-            return false; /* the sync failed: the store is still failing */
-    }
-    return true;
-}
-
-/*  Computes one round, applies it in memory and hands its write to the
-    writer; its COMMITs go out when the writer reports it durable
-    (vl_mr_round_writer_answer). Returns false when there was nothing to
-    commit (the state is then clean), true when a round went to the writer
-    or must be tried at the next tick (too many in flight, or the store is
-    failing: the state stays dirty). */
+/*  Computes one round, applies it in memory and adds it to the next
+    proposal (lead.c); its COMMITs go out once it is applied. Returns
+    false when there was nothing to commit (the state is then clean) or
+    this replica does not lead (the timer stops), true when a round was
+    made or must be tried at the next tick (requests wait for a quiet
+    state, or the next proposal is full: the state stays dirty). */
 bool vl_mr_round_commit(self_t *self)
 {
-    if (self->ninflight >= S_MAX_INFLIGHT || self->writer_failed)
+    if (!vl_mr_lead_live(self))
+        return false;
+    if (vl_mr_lead_waiting(self) || self->admin || self->nnext >= S_MAX_ROUNDS)
         return true;
     vl_commit_t round;
     if (vl_mrstate_commit_compute(self->state, &round) == 0) {
@@ -301,28 +127,14 @@ bool vl_mr_round_commit(self_t *self)
     }
     /* built from the state before the round (its checkpoints add the
        round's items), then applied: the next round continues from it */
-    vl_persist_batch_t *batch = vl_persist_commit_batch(self->persist, self->state, &round);
+    if (!self->next_batch)
+        self->next_batch = vl_persist_batch_new();
+    vl_persist_commit_batch_add(self->persist, self->next_batch, self->state, &round);
     vl_mrstate_commit_apply(self->state, &round);
     /* the round took every log stream up to its replicas' minimum end:
        nothing more until a report raises one */
     vl_mrstate_clear_dirty(self->state);
-    uint64_t version = round.version;
-    self->inflight[(self->inflight_head + self->ninflight) % S_MAX_INFLIGHT] = round;
-    self->ninflight++;
-    self->writer_jobs++;
-    if (zsock_send(self->writer, "sp8", "W", (void *)batch, version) != 0) {
-        /* cannot happen (inproc pipe); treat it as a failed write */
-        vl_persist_batch_destroy(&batch);
-        self->writer_jobs--;
-        s_store_error(self, version, "cannot hand the round to the writer thread");
-        self->writer_failed = true;
-        while (self->ninflight > 0) {
-            vl_commit_free(&self->inflight[self->inflight_head]);
-            self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
-            self->ninflight--;
-        }
-        vl_mr_round_writer_reset(self);
-    }
+    vl_mr_lead_add_round(self, &round);
     return true;
 }
 

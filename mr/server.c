@@ -1,9 +1,20 @@
 /*  server.c - the varlogmr actor.
 
-    One thread runs a zloop with four sources: the actor pipe, the ROUTER
+    One thread runs a zloop with these sources: the actor pipe, the ROUTER
     socket every SN, client and admin talks to, a timerfd that paces the
     commit rounds (zloop timers count milliseconds; a timerfd in the poll set
-    gives the 500 us default) and a 1 s heartbeat timer.
+    gives the 500 us default), a 1 s heartbeat timer, and the consensus
+    engine's poller and timer (raft.h: libraft on libuv, driven from this
+    loop on this thread).
+
+    The MR is a replicated state machine (fsm.c) on the engine; one replica
+    is a group of one, the same code path. Only the leader serves: its
+    tick, HELLO, REPORT, META replies and admin operations run while the
+    engine says it leads (vl_mr_lead_live); any other replica answers
+    every request, PING included, with an error naming the leader, and
+    does nothing else with it (it may be sent again). At start the
+    ROUTER is read only once a leader is known, so that requests sent to a
+    starting MR wait for its election instead of failing.
 
     The commit timer runs only while there is something to commit: a tick
     whose state is not dirty (no report raised an end since the last round,
@@ -14,11 +25,13 @@
     goes out without waiting for a tick, and under load there is still at
     most one round per tick interval.
 
-    Durability order: every change is written to RocksDB with sync before
-    anyone hears of it. A commit round is computed without touching the
-    state, persisted, applied, and only then sent (round.c); a metadata
-    change is made in memory, persisted, and reverted by reloading from the
-    store if the write fails, before any reply or META push (admin.c).
+    Durability order: every change is a raft command, and nobody hears of
+    it before it is applied (held by a majority of the MR's replicas, and
+    written to this replica's store). A commit round is applied in memory
+    when computed and sent once its proposal is applied (round.c, lead.c);
+    a metadata change is made in memory, proposed, and answered and pushed
+    as META once applied, or reverted by reloading from the store when the
+    proposal fails (admin.c, lead.c).
 
     Nothing from the network is trusted: decoders are bounds checked
     (wire.c), every failure gets an error reply and a log line, and a report
@@ -34,6 +47,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "persist.h"
+#include "raft.h"
 #include "server.h"
 #include "server_i.h"
 #include "state.h"
@@ -130,7 +144,7 @@ vl_hdr_t vl_mr_server_reply_hdr(self_t *self, const vl_hdr_t *req)
     return h;
 }
 
-void vl_mr_server_reply_id(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t id)
+zmsg_t *vl_mr_server_id_msg(self_t *self, const vl_hdr_t *req, uint32_t id)
 {
     vl_hdr_t h = vl_mr_server_reply_hdr(self, req);
     vl_wbuf_t b;
@@ -138,6 +152,23 @@ void vl_mr_server_reply_id(self_t *self, zframe_t *rid, const vl_hdr_t *req, uin
     vl_wbuf_u32(&b, id);
     zmsg_t *msg = vl_wire_msg(&h, &b);
     vl_wbuf_free(&b);
+    return msg;
+}
+
+void vl_mr_server_reply_not_leader(self_t *self, zframe_t *rid, const vl_hdr_t *req)
+{
+    /* VL_ENOTLEADER's body is the leader's client endpoint alone (empty
+       when unknown): requesters follow it (lib/mrconn.c). Never the raft
+       address: nobody can send a request there. */
+    uint64_t leader = vl_mrraft_leader(self->raft, NULL);
+    const char *ep = "";
+    for (size_t i = 0; leader != 0 && leader != self->raft_id && i < self->nmembers; i++)
+        if (self->members[i].id == leader)
+            ep = self->members[i].endpoint;
+    zmsg_t *msg = vl_wire_reply(req, VL_ENOTLEADER, "%s", ep);
+    /* every request a follower gets: not worth a line each */
+    vl_log(LOG_DEBUG, "mr: %s request=%" PRIu64 " refused: not the leader (leader %s)",
+           vl_wire_type_name(req->type), req->request_id, *ep ? ep : "unknown");
     s_send(self, rid, &msg);
 }
 
@@ -154,15 +185,8 @@ static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
     vl_meta_free(&m);
 }
 
-static void s_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id)
+void vl_mr_server_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id)
 {
-    /* META shows committed ends: only durable ones (no round in flight) */
-    if (!vl_mr_round_drain(self)) {
-        vl_mr_server_reply_error(self, rid, req, VL_ESTORE,
-                                 "%s: the MR cannot write its store; check the MR's disk and log",
-                                 vl_wire_type_name(req->type));
-        return;
-    }
     vl_hdr_t h = vl_mr_server_reply_hdr(self, req);
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -172,7 +196,14 @@ static void s_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint3
     s_send(self, rid, &msg);
 }
 
-/*  Pushes the (just persisted) metadata to every connected SN. */
+/*  META shows committed ends: only applied ones. So the reply waits for a
+    quiet state (lead.c), and is sent at once when it is. */
+static void s_reply_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, uint32_t sn_id)
+{
+    vl_mr_lead_wait(self, rid, req, sn_id, NULL);
+}
+
+/*  Pushes the (just applied) metadata to every connected SN. */
 void vl_mr_server_push_meta(self_t *self)
 {
     vl_wbuf_t b;
@@ -199,15 +230,15 @@ static void s_durable_all(self_t *self)
     }
 }
 
-/*  Replaces the in-memory state with what the store holds: used when a
-    metadata write failed, so that memory never runs ahead of the disk. */
 void vl_mr_server_reload(self_t *self)
 {
     char err[512];
     vl_mrstate_t *fresh = vl_mrstate_new();
     if (vl_persist_load(self->persist, fresh, err, sizeof err) != 0) {
-        vl_log(LOG_ERR, "mr: reloading the state after a failed write: %s", err);
+        /* memory may be ahead of what is applied: it must not serve */
+        vl_log(LOG_CRIT, "mr: reloading the state from the store: %s; stopping", err);
         vl_mrstate_destroy(&fresh);
+        self->failed = true;
         return;
     }
     vl_mrstate_destroy(&self->state);
@@ -216,8 +247,6 @@ void vl_mr_server_reload(self_t *self)
 }
 
 /*  ---- handlers ------------------------------------------------------------------ */
-
-static void s_tick_wake(self_t *self);
 
 static void s_on_hello(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
@@ -329,6 +358,12 @@ static void s_handle(self_t *self, zmsg_t *msg)
             self->cluster_id, hdr.cluster_id);
         goto done;
     }
+    /* the live role: the engine may know of a new leader before it calls
+       back */
+    if (!vl_mr_lead_live(self)) {
+        vl_mr_server_reply_not_leader(self, rid, &hdr);
+        goto done;
+    }
     switch (hdr.type) {
     case VL_MSG_HELLO:
         s_on_hello(self, rid, &hdr, &body);
@@ -392,19 +427,16 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
             break;
         s_handle(self, msg);
     }
-    s_tick_wake(self);
-    return 0;
+    vl_mr_server_tick_wake(self);
+    return self->failed ? -1 : 0;
 }
 
-static int s_on_writer(zloop_t *loop, zsock_t *reader, void *arg)
+void vl_mr_server_serve(self_t *self)
 {
-    self_t *self = arg;
-    /* vl_mr_round_drain may have taken the answer the poll saw: never
-       block here */
-    while (zsock_events(zactor_sock(self->writer)) & ZMQ_POLLIN)
-        vl_mr_round_writer_answer(self);
-    s_tick_wake(self);
-    return 0;
+    if (self->serving)
+        return;
+    self->serving = true;
+    zloop_reader(self->loop, self->router, s_on_router, self);
 }
 
 /*  ---- timers ------------------------------------------------------------------ */
@@ -434,9 +466,9 @@ static void s_tick_set(self_t *self, int64_t first_us, uint32_t interval_us)
     less than a tick ago. (Not a tick after the last tick: the tick that
     disarmed the timer, right after a round whose synced write took longer
     than a tick, would hold the next round back for no reason.) */
-static void s_tick_wake(self_t *self)
+void vl_mr_server_tick_wake(self_t *self)
 {
-    if (self->tick_armed || !vl_mrstate_dirty(self->state))
+    if (self->tick_armed || !self->leading || !vl_mrstate_dirty(self->state))
         return;
     s_tick_set(self, self->last_round_us + self->tick_us - vl_now_us(), self->tick_us);
 }
@@ -457,15 +489,16 @@ static int s_on_tick(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     }
     if (!again)
         s_tick_set(self, 0, 0);
-    return 0;
+    return self->failed ? -1 : 0;
 }
 
 static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;
-    vl_mr_round_writer_reset(self); /* a failed store is tried again */
-    vl_mr_round_resend(self);
-    return 0;
+    if (vl_mr_lead_live(self))
+        vl_mr_round_resend(self);
+    vl_mr_lead_heartbeat(self);
+    return self->failed ? -1 : 0;
 }
 
 /*  ---- pipe --------------------------------------------------------------------- */
@@ -477,7 +510,7 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
     if (!msg)
         return -1; /* interrupted */
     char *cmd = zmsg_popstr(msg);
-    int rc = 0;
+    int rc = self->failed ? -1 : 0;
     if (cmd && streq(cmd, "$TERM")) {
         self->terminated = true;
         rc = -1;
@@ -485,6 +518,13 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         zsock_send(self->pipe, "i", self->port);
     } else if (cmd && streq(cmd, "STATS")) {
         zsock_send(self->pipe, "88", self->ticks, self->rounds);
+    } else if (cmd && streq(cmd, "STATE")) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < vl_mrstate_ls_count(self->state); i++)
+            bytes += vl_mrstate_ls_at(self->state, i)->committed_bytes;
+        zsock_send(self->pipe, "8888", vl_mrstate_version(self->state),
+                   vl_persist_applied(self->persist), bytes,
+                   (uint64_t)vl_mrstate_sn_count(self->state));
     } else {
         vl_log(LOG_WARNING, "mr: unknown pipe command '%s'", cmd ? cmd : "");
     }
@@ -500,15 +540,14 @@ static void s_self_destroy(self_t **self_p)
     if (!*self_p)
         return;
     self_t *self = *self_p;
+    /* the engine first (its poller is on the loop): the done callbacks of
+       proposals in flight find the actor stopping and do nothing; rounds
+       not applied were never announced (an applied one is found in the
+       history after a restart and resent from there) */
+    self->terminated = true;
+    vl_mrraft_destroy(&self->raft);
     zloop_destroy(&self->loop);
-    /* rounds still in flight were never announced: dropped (a durable one
-       is found in the history after a restart and resent from there) */
-    zactor_destroy(&self->writer);
-    while (self->ninflight > 0) {
-        vl_commit_free(&self->inflight[self->inflight_head]);
-        self->inflight_head = (self->inflight_head + 1) % S_MAX_INFLIGHT;
-        self->ninflight--;
-    }
+    vl_mr_lead_free(self);
     zsock_destroy(&self->router);
     if (self->tfd >= 0)
         close(self->tfd);
@@ -520,10 +559,36 @@ static void s_self_destroy(self_t **self_p)
     free(self->peer_of);
     vl_wbuf_free(&self->commit_buf);
     vl_wbuf_free(&self->round_buf);
+    vl_wbuf_free(&self->cmd_buf);
     vl_persist_destroy(&self->persist);
     vl_mrstate_destroy(&self->state);
     free(self);
     *self_p = NULL;
+}
+
+/*  The ROUTER, bound to cfg->listen. 0, or a VL_E* code with errbuf set. */
+static int s_open_router(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_t errbuf_size)
+{
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        snprintf(errbuf, errbuf_size, "cannot create a ZeroMQ socket: %s",
+                 zmq_strerror(zmq_errno()));
+        return VL_EIO;
+    }
+    zsock_set_linger(self->router, 0);
+    zsock_set_sndhwm(self->router, S_SNDHWM);
+    zsock_set_sndtimeo(self->router, 0);
+    zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    self->port = zsock_bind(self->router, "%s", cfg->listen);
+    if (self->port < 0) {
+        snprintf(errbuf, errbuf_size,
+                 "cannot listen on '%s': %s; pick a free address with --listen", cfg->listen,
+                 zmq_strerror(zmq_errno()));
+        return VL_EIO;
+    }
+    if (self->port == 0)
+        self->port = -1; /* not TCP (ipc://, inproc://) */
+    return 0;
 }
 
 static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
@@ -532,49 +597,22 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self->pipe = pipe;
     self->tfd = -1;
     self->cluster_id = cfg->cluster_id;
+    self->tick_us = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
     vl_wbuf_init(&self->commit_buf);
     vl_wbuf_init(&self->round_buf);
+    vl_wbuf_init(&self->cmd_buf);
     self->state = vl_mrstate_new();
-    char err[512];
-    self->persist = vl_persist_open(cfg->data_dir, err, sizeof err);
-    if (!self->persist) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf, "%s", err);
-        cfg->rc = VL_ESTORE;
-        goto fail;
-    }
-    if (vl_persist_load(self->persist, self->state, err, sizeof err) != 0) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf, "%s", err);
+    self->persist = vl_persist_open(cfg->data_dir, cfg->errbuf, sizeof cfg->errbuf);
+    if (!self->persist ||
+        vl_persist_load(self->persist, self->state, cfg->errbuf, sizeof cfg->errbuf) != 0) {
         cfg->rc = VL_ESTORE;
         goto fail;
     }
     s_durable_all(self);
-    self->writer = zactor_new(vl_mr_round_writer_actor, self->persist);
-    if (!self->writer) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot start the MR's writer thread");
-        cfg->rc = VL_EIO;
+    cfg->rc = s_open_router(self, cfg, cfg->errbuf, sizeof cfg->errbuf);
+    if (cfg->rc != 0)
         goto fail;
-    }
-    self->router = zsock_new(ZMQ_ROUTER);
-    if (!self->router) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot create a ZeroMQ socket: %s",
-                 zmq_strerror(zmq_errno()));
-        cfg->rc = VL_EIO;
-        goto fail;
-    }
-    zsock_set_linger(self->router, 0);
-    zsock_set_sndhwm(self->router, S_SNDHWM);
-    zsock_set_sndtimeo(self->router, 0);
-    zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
-    self->port = zsock_bind(self->router, "%s", cfg->listen);
-    if (self->port < 0) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf,
-                 "cannot listen on '%s': %s; pick a free address with --listen", cfg->listen,
-                 zmq_strerror(zmq_errno()));
-        cfg->rc = VL_EIO;
-        goto fail;
-    }
-    if (self->port == 0)
-        self->port = -1; /* not TCP (ipc://, inproc://) */
+    /* armed when this replica takes leadership */
     self->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (self->tfd < 0) {
         snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot create the commit timer: %s",
@@ -582,26 +620,10 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
         cfg->rc = VL_EIO;
         goto fail;
     }
-    uint32_t tick = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
-    self->tick_us = tick;
-    /* armed at start: a new state is dirty (vl_mrstate_new) */
-    struct itimerspec its = {
-        .it_interval = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
-        .it_value = {.tv_sec = tick / 1000000, .tv_nsec = (long)(tick % 1000000) * 1000},
-    };
-    if (timerfd_settime(self->tfd, 0, &its, NULL) != 0) {
-        snprintf(cfg->errbuf, sizeof cfg->errbuf, "cannot arm the commit timer: %s",
-                 strerror(errno));
-        cfg->rc = VL_EIO;
-        goto fail;
-    }
-    self->tick_armed = true;
     self->loop = zloop_new();
     /* only $TERM stops the loop; main turns SIGINT/SIGTERM into $TERM */
     zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, self->pipe, s_on_pipe, self);
-    zloop_reader(self->loop, self->router, s_on_router, self);
-    zloop_reader(self->loop, zactor_sock(self->writer), s_on_writer, self);
     zmq_pollitem_t item = {.socket = NULL, .fd = self->tfd, .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &item, s_on_tick, self);
     zloop_timer(self->loop, S_HEARTBEAT_MS, 0, s_on_heartbeat, self);
@@ -612,7 +634,12 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
            "commit tick %u us",
            self->cluster_id, cfg->data_dir, vl_mrstate_version(self->state),
            vl_mrstate_sn_count(self->state), vl_mrstate_topic_count(self->state),
-           vl_mrstate_ls_count(self->state), tick);
+           vl_mrstate_ls_count(self->state), self->tick_us);
+    /* the ROUTER is read once a leader is known (fsm.c): requests sent
+       meanwhile wait in it */
+    cfg->rc = vl_mr_fsm_start(self, cfg, cfg->errbuf, sizeof cfg->errbuf);
+    if (cfg->rc != 0)
+        goto fail;
     return self;
 fail:
     s_self_destroy(&self);
@@ -636,7 +663,7 @@ void vl_mr_actor(zsock_t *pipe, void *args)
         return;
     /* zloop_start also returns when a poll fails (EINTR): go on unless
        $TERM came or the ZeroMQ context is going away */
-    while (!self->terminated) {
+    while (!self->terminated && !self->failed) {
         zloop_start(self->loop);
         if (!self->terminated && zmq_errno() == ETERM)
             break;

@@ -3,9 +3,10 @@
     Pure in-memory state, no I/O, so that the ordering rule can be unit
     tested: storage nodes, topics, log streams with their replicas, and the
     last report of every replica. The server feeds reports in, asks for one
-    commit round per tick, persists the round and only then applies it here
-    (vl_mrstate_commit_compute does not change the state; the split keeps
-    memory and disk in step when a persist fails).
+    commit round per tick, builds the round's store write from the state
+    before it, and then applies it here (vl_mrstate_commit_compute does not
+    change the state); memory that ran ahead of what is replicated is
+    replaced by a reload from the store.
 
     Records (vl_mrstate_sn_t, _topic_t, _ls_t) are plain data returned by
     lookups: they are borrowed, and stay valid until the state changes its
@@ -54,7 +55,7 @@ typedef struct {
                          by hand, or running; persisted, in META) */
     uint64_t durable_llsn_end; /* the server's: committed end that is durable
                                   and announced (rounds are applied here
-                                  before their write is synced) */
+                                  before their raft command is) */
 } vl_mrstate_ls_t;
 
 typedef struct {

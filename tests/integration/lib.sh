@@ -110,7 +110,7 @@ kill9() {
 ctl() { "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
 
 # cluster NSNS [SN ARGS...]: starts 1 MR, NSNS SNs and the admin on free
-# ports; registers the SNs. Sets MR, ADM, SN_EP[i], SN_PORT[i].
+# ports; registers the SNs. Sets MR, MR_RAFT, ADM, SN_EP[i], SN_PORT[i].
 SN_EP=()
 SN_PORT=()
 cluster() {
@@ -120,8 +120,10 @@ cluster() {
 	free_port
 	mrp=$PORT
 	MR="tcp://127.0.0.1:$mrp"
+	free_port # the MR's raft transport (its default, the port + 100, may be another test's)
+	MR_RAFT="127.0.0.1:$PORT"
 	mkdir -p "$T/mr"
-	daemon mr varlogmr --listen "$MR" --data "$T/mr" --log-level info
+	daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info
 	wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
 	for i in $(seq "$n"); do
 		free_port

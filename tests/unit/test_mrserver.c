@@ -1,5 +1,8 @@
 /*  test_mrserver.c - the MR actor (mr/server.c) in-process, over real
-    DEALER sockets: what a storage node's connection may change. */
+    DEALER sockets: what a storage node's connection may change; and its
+    store across restarts on the consensus engine (a group of one): a
+    store from before replication, a lost raft log, a lost store rebuilt
+    from the raft snapshot and log, options refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "persist.h"
 #include "server.h"
+#include "state.h"
 #include "wire.h"
 #include "../lib/fixture.h"
 
@@ -411,6 +416,221 @@ static void test_report_flood_keeps_ticking(void **state)
     fx_rmdir(dir);
 }
 
+/*  ---- the store across restarts ---------------------------------------------- */
+
+/*  Starts an MR on dir as it is (snapshot every `snap` commands, 0: the
+    engine's default); *port_p gets its port. */
+static zactor_t *s_mr_open(const char *dir, uint32_t snap, int *port_p)
+{
+    vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = dir,
+                          .commit_tick_us = 500,
+                          .cluster_id = S_CLUSTER,
+                          .snapshot_threshold = snap,
+                          .snapshot_trailing = snap};
+    zactor_t *mr = vl_mr_start(&cfg);
+    if (!mr)
+        fail_msg("%s", cfg.errbuf);
+    *port_p = vl_mr_port(mr);
+    assert_true(*port_p > 0);
+    return mr;
+}
+
+/*  The META of a GET_META on a new DEALER to port (caller frees). */
+static void s_meta(int port, vl_meta_t *meta)
+{
+    zsock_t *s = fx_dealer("tcp://127.0.0.1:%d", port);
+    s_send_admin(s, VL_MSG_GET_META, 77, &(vl_admin_t){0});
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *msg = fx_recv_type(s, VL_MSG_GET_META | VL_MSG_REPLY, 5000, &h, &body, NULL);
+    assert_non_null(msg);
+    assert_int_equal(h.status, 0);
+    assert_int_equal(vl_meta_decode(&body, meta), 0);
+    zmsg_destroy(&msg);
+    zsock_destroy(&s);
+}
+
+/*  As SN 1 (HELLO on a new DEALER to port), reports ls 1 at ends
+    from+1 .. to one at a time, each committed before the next (a round
+    and a raft command each); the SN has applied up to from. */
+static void s_rounds(int port, uint64_t from, uint64_t to)
+{
+    zsock_t *sn = fx_dealer("tcp://127.0.0.1:%d", port);
+    s_hello(sn, 1, 1, NULL);
+    for (uint64_t end = from + 1; end <= to; end++) {
+        s_send_report_applied(sn, end, end - 1);
+        s_expect_commit(sn, end, 1);
+    }
+    zsock_destroy(&sn);
+}
+
+static void s_rm_sub(const char *dir, const char *sub)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    fx_rmdir(path);
+}
+
+/*  A data directory from before replication (a store, no raft log) is the
+    base of the new raft log: its metadata and commits are served and
+    continued; and what is committed on top survives a restart. */
+static void test_store_before_raft(void **state)
+{
+    (void)state;
+    char dir[64], err[512];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    assert_non_null(p);
+    vl_mrstate_t *st = vl_mrstate_new();
+    uint32_t id;
+    assert_int_equal(vl_mrstate_sn_add(st, "tcp://127.0.0.1:1", &id), 0);
+    assert_int_equal(vl_mrstate_topic_create(st, "old", 1, 1, &id, err, sizeof err), 0);
+    assert_int_equal(vl_persist_save_meta(p, st, 0, NULL, 0, err, sizeof err), 0);
+    vl_report_item_t it = {.ls_id = 1, .llsn_end = 4, .bytes_end = 40};
+    vl_report_t rep = {.sn_id = 1, .n = 1, .items = &it};
+    assert_int_equal(vl_mrstate_report(st, &rep), 0);
+    vl_commit_t c;
+    assert_int_equal(vl_mrstate_commit_compute(st, &c), 1);
+    assert_int_equal(vl_persist_commit(p, st, &c, err, sizeof err), 0);
+    vl_commit_free(&c);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+
+    int port;
+    zactor_t *mr = s_mr_open(dir, 0, &port);
+    vl_meta_t meta;
+    s_meta(port, &meta);
+    assert_int_equal(meta.ntopics, 1);
+    assert_string_equal(meta.topics[0].name, "old");
+    assert_int_equal(meta.topics[0].hwm, 4);
+    assert_int_equal(meta.version, 1);
+    vl_meta_free(&meta);
+    s_rounds(port, 4, 7);
+    zactor_destroy(&mr);
+
+    mr = s_mr_open(dir, 0, &port);
+    s_meta(port, &meta);
+    assert_int_equal(meta.topics[0].hwm, 7);
+    assert_int_equal(meta.version, 4);
+    vl_meta_free(&meta);
+    zactor_destroy(&mr);
+    fx_rmdir(dir);
+}
+
+/*  A store whose raft log is gone becomes the base of a new one: what is
+    committed afterwards is applied (not taken for the old log's replay)
+    and survives the next restart. */
+static void test_raft_log_lost(void **state)
+{
+    (void)state;
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    int port;
+    zactor_t *mr = s_mr_start(dir, 1, 1, 1, &port);
+    s_rounds(port, 0, 6);
+    zactor_destroy(&mr);
+    s_rm_sub(dir, "raft");
+
+    mr = s_mr_open(dir, 0, &port);
+    s_rounds(port, 6, 8);
+    zactor_destroy(&mr);
+    mr = s_mr_open(dir, 0, &port);
+    vl_meta_t meta;
+    s_meta(port, &meta);
+    assert_int_equal(meta.topics[0].hwm, 8);
+    assert_int_equal(meta.version, 8);
+    vl_meta_free(&meta);
+    zactor_destroy(&mr);
+    fx_rmdir(dir);
+}
+
+/*  A lost store is rebuilt from the raft snapshot (taken every 8 commands
+    here) and the entries after it; the commits go on where they were. */
+static void test_store_lost(void **state)
+{
+    (void)state;
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    int port;
+    zactor_t *mr = s_mr_open(dir, 8, &port);
+    zsock_t *adm = fx_dealer("tcp://127.0.0.1:%d", port);
+    vl_admin_t a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.addr, sizeof a.addr, "tcp://127.0.0.1:1");
+    s_admin_ok(adm, VL_MSG_ADD_SN, &a);
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "t");
+    a.nls = 1;
+    a.rf = 1;
+    s_admin_ok(adm, VL_MSG_CREATE_TOPIC, &a);
+    zsock_destroy(&adm);
+    s_rounds(port, 0, 30);
+    zactor_destroy(&mr);
+    s_rm_sub(dir, "mr.db");
+
+    mr = s_mr_open(dir, 8, &port);
+    vl_meta_t meta;
+    s_meta(port, &meta);
+    assert_int_equal(meta.nsn, 1);
+    assert_int_equal(meta.ntopics, 1);
+    assert_int_equal(meta.topics[0].hwm, 30);
+    assert_int_equal(meta.topics[0].end_offset, 300);
+    assert_int_equal(meta.version, 30);
+    vl_meta_free(&meta);
+    s_rounds(port, 30, 33);
+    zactor_destroy(&mr);
+    fx_rmdir(dir);
+}
+
+/*  Replication settings that cannot work are refused at start, saying
+    why. */
+static void test_refused_settings(void **state)
+{
+    (void)state;
+    char dir[64];
+    fx_tmpdir(dir, sizeof dir, "mrserver");
+    static const struct {
+        const char *peers, *raft_addr;
+        bool join;
+        const char *why;
+    } bad[] = {
+        {"2@127.0.0.1:1@tcp://127.0.0.1:2", NULL, false, "does not name this replica"},
+        {"1@127.0.0.1:1", NULL, false, "is not ID@RAFTADDR@ENDPOINT"},
+        {"1@127.0.0.1:1@tcp://a,1@127.0.0.1:2@tcp://b", NULL, false, "twice"},
+        {"1@127.0.0.1:1@tcp://a", "127.0.0.1:2", false, "differs"},
+        {"1@127.0.0.1:0@tcp://a,2@127.0.0.1:3@tcp://b", NULL, false, "a group of one only"},
+        {NULL, "nohost", false, "HOST:PORT"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vl_mr_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                              .data_dir = dir,
+                              .cluster_id = S_CLUSTER,
+                              .peers = bad[i].peers,
+                              .raft_addr = bad[i].raft_addr,
+                              .join = bad[i].join};
+        assert_null(vl_mr_start(&cfg));
+        assert_int_not_equal(cfg.rc, 0);
+        if (!strstr(cfg.errbuf, bad[i].why))
+            fail_msg("case %zu: '%s' does not say '%s'", i, cfg.errbuf, bad[i].why);
+    }
+    /* a store with metadata and no raft log: not for a replica that joins,
+       nor for a new group of several */
+    int port;
+    zactor_t *mr = s_mr_start(dir, 1, 1, 1, &port);
+    zactor_destroy(&mr);
+    s_rm_sub(dir, "raft");
+    vl_mr_config_t cfg = {
+        .listen = "tcp://127.0.0.1:*", .data_dir = dir, .cluster_id = S_CLUSTER, .join = true};
+    assert_null(vl_mr_start(&cfg));
+    assert_non_null(strstr(cfg.errbuf, "--join"));
+    cfg.join = false;
+    cfg.peers = "1@127.0.0.1:1@tcp://a,2@127.0.0.1:3@tcp://b";
+    assert_null(vl_mr_start(&cfg));
+    assert_non_null(strstr(cfg.errbuf, "start this replica alone"));
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     zsys_init();
@@ -419,6 +639,10 @@ int main(void)
         cmocka_unit_test(test_commit_timer_idles),
         cmocka_unit_test(test_round_split_by_sn),
         cmocka_unit_test(test_report_flood_keeps_ticking),
+        cmocka_unit_test(test_store_before_raft),
+        cmocka_unit_test(test_raft_log_lost),
+        cmocka_unit_test(test_store_lost),
+        cmocka_unit_test(test_refused_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

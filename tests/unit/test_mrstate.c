@@ -1,7 +1,8 @@
-/*  test_mrstate.c - the MR's commit rule, placement, trim checks, and the
-    formats of the persisted commit groups (mr/state.c, mr/persist.c,
-    mr/group.c, mr/history.c). The persist round trip and the history
-    lookups are test_persist's; the helpers both use are tests/lib/mrfx.h's. */
+/*  test_mrstate.c - the MR's commit rule, placement, trim checks, the
+    formats of the persisted commit groups, and the store as the replicated
+    state machine's (mr/state.c, mr/persist.c, mr/group.c, mr/history.c,
+    mr/persist_fsm.c). The persist round trip and the history lookups are
+    test_persist's; the helpers both use are tests/lib/mrfx.h's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -753,6 +754,263 @@ static void test_persist_group_formats(void **unused)
     assert_int_equal(system(cmd), 0);
 }
 
+/*  Every key and value of the MR store in data dir dir, as text (caller
+    frees). The store must be closed. */
+static char *s_dump(const char *dir)
+{
+    char *err = NULL, path[600];
+    snprintf(path, sizeof path, "%s/mr.db", dir);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_t *db = rocksdb_open(o, path, &err);
+    if (!db)
+        fail_msg("open %s: %s", dir, err);
+    rocksdb_readoptions_t *r = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator(db, r);
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+        const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vl);
+        while (len + 2 * (kl + vl) + 3 >= cap)
+            out = realloc(out, cap *= 2);
+        for (size_t i = 0; i < kl; i++)
+            len += (size_t)sprintf(out + len, "%02x", k[i]);
+        out[len++] = '=';
+        for (size_t i = 0; i < vl; i++)
+            len += (size_t)sprintf(out + len, "%02x", v[i]);
+        out[len++] = '\n';
+        out[len] = '\0';
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(r);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    return out;
+}
+
+static void s_rm(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/*  test_persist_apply, continued: the store of dir (applied up to index 5:
+    the state st of topics t1 and t2) after a reopen; a metadata change
+    applied on top; the applied index forgotten. */
+static void s_check_applied(const char *dir, const vl_mrstate_t *st, uint32_t t1, uint32_t t2)
+{
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(vl_persist_applied(p), 5);
+    vl_mrstate_t *st2 = vl_mrstate_new();
+    if (vl_persist_load(p, st2, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st2), 3);
+    assert_int_equal(vl_mrstate_topic_count(st2), 2);
+    for (uint32_t t = t1; t <= t2; t++) {
+        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, vl_mrstate_topic_by_id(st, t)->hwm);
+        assert_int_equal(vl_mrstate_topic_by_id(st2, t)->end_offset,
+                         vl_mrstate_topic_by_id(st, t)->end_offset);
+    }
+    for (uint32_t ls = 1; ls <= 5; ls++)
+        assert_int_equal(vl_mrstate_ls_by_id(st2, ls)->committed_bytes,
+                         vl_mrstate_ls_by_id(st, ls)->committed_bytes);
+
+    /* a metadata change applied: topic b deleted with its history */
+    assert_int_equal(vl_mrstate_topic_delete(st2, t2), 0);
+    uint32_t drop[] = {4, 5};
+    vl_persist_batch_t *mb = vl_persist_meta_batch(st2, t2, drop, 2);
+    size_t len, n;
+    const uint8_t *md = vl_persist_batch_data(mb, &len);
+    assert_int_equal(vl_persist_apply(p, 6, md, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&mb);
+    vl_mrstate_t *st3 = vl_mrstate_new();
+    if (vl_persist_load(p, st3, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_topic_count(st3), 1);
+    assert_null(vl_mrstate_topic_by_id(st3, t2));
+    assert_int_equal(vl_mrstate_topic_by_id(st3, t1)->hwm, vl_mrstate_topic_by_id(st, t1)->hwm);
+    vl_persist_range_t rs[4];
+    assert_int_equal(vl_persist_ranges(p, t2, 4, 1, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+
+    /* a new raft log over this store: the applied index is forgotten */
+    assert_int_equal(vl_persist_rebase(p, err, sizeof err), 0);
+    assert_int_equal(vl_persist_applied(p), 0);
+    vl_persist_destroy(&p);
+    p = vl_persist_open(dir, err, sizeof err);
+    assert_int_equal(vl_persist_applied(p), 0);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&st3);
+}
+
+/*  The replicated form of the store's writes: a batch of several rounds
+    applied with its raft index gives the store those rounds (and a reload
+    the same state), the rounds decoded from its bytes are the rounds
+    computed, an index applied already changes nothing (raft replays), and
+    a metadata batch applies like a synced save did. */
+static void test_persist_apply(void **unused)
+{
+    char dir[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    assert_true(vl_persist_empty(p));
+    assert_int_equal(vl_persist_applied(p), 0);
+    vl_mrstate_t *st = s_state_with_sns(2);
+    uint32_t t1 = s_create(st, "a", 3, 2), t2 = s_create(st, "b", 2, 1);
+    vl_persist_batch_t *mb = vl_persist_meta_batch(st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(mb, &len);
+    assert_int_equal(vl_persist_apply(p, 3, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&mb);
+    assert_int_equal(vl_persist_applied(p), 3);
+    assert_false(vl_persist_empty(p));
+
+    /* three rounds over both topics, computed on top of each other, in one
+       batch */
+    vl_commit_t want[3];
+    vl_persist_batch_t *b = vl_persist_batch_new();
+    for (int r = 0; r < 3; r++) {
+        for (uint32_t ls = 1; ls <= 5; ls++)
+            if ((ls + (uint32_t)r) % 2 == 0 || r == 1)
+                s_report_all(st, ls, (uint64_t)(r + 1) * ls, (uint64_t)(r + 1) * ls * 7);
+        assert_true(vl_mrstate_commit_compute(st, &want[r]) > 0);
+        vl_persist_commit_batch_add(p, b, st, &want[r]);
+        vl_mrstate_commit_apply(st, &want[r]);
+    }
+    data = vl_persist_batch_data(b, &len);
+    vl_commit_t *got;
+    size_t n;
+    assert_int_equal(vl_persist_batch_rounds(data, len, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(got[r].version, want[r].version);
+        assert_int_equal(got[r].n, want[r].n);
+        assert_memory_equal(got[r].items, want[r].items, want[r].n * sizeof *want[r].items);
+        vl_commit_free(&got[r]);
+        vl_commit_free(&want[r]);
+    }
+    free(got);
+    assert_int_equal(vl_persist_apply(p, 5, data, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_applied(p), 5);
+
+    /* replayed indexes change nothing: a metadata batch that would drop
+       topic a, at 5 and at 4 */
+    vl_mrstate_t *gone = s_state_with_sns(2);
+    mb = vl_persist_meta_batch(gone, t1, NULL, 0);
+    const uint8_t *md = vl_persist_batch_data(mb, &len);
+    assert_int_equal(vl_persist_apply(p, 5, md, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_apply(p, 4, md, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&mb);
+    vl_mrstate_destroy(&gone);
+    /* bytes that are not a batch: refused, nothing changes */
+    assert_int_equal(vl_persist_apply(p, 9, (const uint8_t *)"abc", 3, err, sizeof err), VL_EINVAL);
+    assert_non_null(strstr(err, "not a store write"));
+    assert_int_equal(vl_persist_batch_rounds((const uint8_t *)"abc", 3, &got, &n, err, sizeof err),
+                     VL_EINVAL);
+    assert_int_equal(vl_persist_applied(p), 5);
+    vl_persist_batch_destroy(&b);
+    vl_persist_destroy(&p);
+    s_check_applied(dir, st, t1, t2);
+    vl_mrstate_destroy(&st);
+    s_rm(dir);
+}
+
+/*  A snapshot restored into another store (empty, or holding something
+    else) gives it exactly the same keys and values, with the snapshot's
+    index as its applied index; a store at or past that index ignores it. */
+static void test_persist_snapshot(void **unused)
+{
+    char dir[] = "/tmp/test_mrstate.XXXXXX", dir2[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(dir2));
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    vl_mrstate_t *st = s_state_with_sns(3);
+    s_create(st, "snap", 4, 3);
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(b, &len);
+    assert_int_equal(vl_persist_apply(p, 2, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&b);
+    for (int r = 1; r <= 70; r++) { /* past a checkpoint */
+        s_report_all(st, 1 + (uint32_t)r % 4, (uint64_t)r, (uint64_t)r * 3);
+        vl_commit_t c;
+        assert_true(vl_mrstate_commit_compute(st, &c) > 0);
+        b = vl_persist_commit_batch(p, st, &c);
+        data = vl_persist_batch_data(b, &len);
+        assert_int_equal(vl_persist_apply(p, 2 + (uint64_t)r, data, len, err, sizeof err), 0);
+        vl_persist_batch_destroy(&b);
+        vl_mrstate_commit_apply(st, &c);
+        vl_commit_free(&c);
+    }
+    uint8_t *snap;
+    size_t snap_len;
+    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    vl_persist_destroy(&p);
+
+    /* the other store holds keys the snapshot does not: they go */
+    p = vl_persist_open(dir2, err, sizeof err);
+    vl_mrstate_t *other = s_state_with_sns(1);
+    s_create(other, "other", 1, 1);
+    assert_int_equal(vl_persist_save_meta(p, other, 0, NULL, 0, err, sizeof err), 0);
+    vl_mrstate_destroy(&other);
+    bool done;
+    assert_int_equal(vl_persist_restore(p, 72, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    assert_int_equal(vl_persist_applied(p), 72);
+    vl_mrstate_t *st2 = vl_mrstate_new();
+    if (vl_persist_load(p, st2, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st2), 70);
+    assert_int_equal(vl_mrstate_topic_count(st2), 1);
+    assert_int_equal(vl_mrstate_topic_at(st2, 0)->hwm, vl_mrstate_topic_at(st, 0)->hwm);
+    /* at or past its index: ignored */
+    assert_int_equal(vl_persist_restore(p, 72, snap, snap_len, &done, err, sizeof err), 0);
+    assert_false(done);
+    assert_int_equal(vl_persist_restore(p, 40, snap, snap_len, &done, err, sizeof err), 0);
+    assert_false(done);
+    assert_int_equal(vl_persist_restore(p, 73, snap, 5, &done, err, sizeof err), VL_EINVAL);
+    assert_false(done);
+    vl_persist_destroy(&p);
+
+    char *d1 = s_dump(dir), *d2 = s_dump(dir2);
+    /* A = 72, the first key */
+    assert_int_equal(strncmp(d1, "41=0000000000000048\n", 20), 0);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+
+    /* and into a new store too */
+    s_rm(dir2);
+    assert_non_null(mkdtemp(strcpy(dir2, "/tmp/test_mrstate.XXXXXX")));
+    p = vl_persist_open(dir2, err, sizeof err);
+    assert_int_equal(vl_persist_restore(p, 72, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    vl_persist_destroy(&p);
+    d1 = s_dump(dir);
+    d2 = s_dump(dir2);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+
+    free(snap);
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st2);
+    s_rm(dir);
+    s_rm(dir2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -765,6 +1023,8 @@ int main(void)
         cmocka_unit_test(test_round_cost),
         cmocka_unit_test(test_lookup_by_id),
         cmocka_unit_test(test_persist_group_formats),
+        cmocka_unit_test(test_persist_apply),
+        cmocka_unit_test(test_persist_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
