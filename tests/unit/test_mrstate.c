@@ -1208,8 +1208,36 @@ static void test_persist_apply(void **unused)
     s_rm(dir);
 }
 
+/*  Dump d (s_dump) without the commit history a snapshot leaves out: of
+    each topic, the G records at or before its newest checkpoint's hwm
+    and the older K records. Caller frees. */
+static char *s_dump_snapshot_view(const char *d)
+{
+    char *out = calloc(1, strlen(d) + 1);
+    for (const char *line = d; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = (size_t)(nl - line) + 1;
+        bool keep = true;
+        /* G and K keys: 47 or 4b, topic (8 hex digits), glsn or hwm (16) */
+        if ((strncmp(line, "47", 2) == 0 || strncmp(line, "4b", 2) == 0) && line[26] == '=') {
+            char want[16];
+            snprintf(want, sizeof want, "\n4b%.8s", line + 2);
+            const char *ck = NULL; /* the topic's newest checkpoint line */
+            for (const char *f = strstr(d, want); f; f = strstr(f + 1, want))
+                ck = f + 1;
+            if (ck)
+                keep = line[1] == '7' ? strncmp(line + 10, ck + 10, 16) > 0 : line == ck;
+        }
+        if (keep)
+            strncat(out, line, len);
+        line += len;
+    }
+    return out;
+}
+
 /*  A snapshot restored into another store (empty, or holding something
-    else) gives it exactly the same keys and values, with the snapshot's
+    else) gives it exactly the same keys and values but the history before
+    the newest checkpoint, with the snapshot's
     index as its applied index; a store at or past that index ignores it. */
 static void test_persist_snapshot(void **unused)
 {
@@ -1271,7 +1299,10 @@ static void test_persist_snapshot(void **unused)
     char *d1 = s_dump(dir), *d2 = s_dump(dir2);
     /* A = 72, the first key */
     assert_int_equal(strncmp(d1, "41=0000000000000048\n", 20), 0);
-    assert_string_equal(d1, d2);
+    char *v1 = s_dump_snapshot_view(d1);
+    assert_true(strlen(v1) < strlen(d1)); /* 64 groups left out */
+    assert_string_equal(v1, d2);
+    free(v1);
     free(d1);
     free(d2);
 
@@ -1284,7 +1315,9 @@ static void test_persist_snapshot(void **unused)
     vl_persist_destroy(&p);
     d1 = s_dump(dir);
     d2 = s_dump(dir2);
-    assert_string_equal(d1, d2);
+    v1 = s_dump_snapshot_view(d1);
+    assert_string_equal(v1, d2);
+    free(v1);
     free(d1);
     free(d2);
 
