@@ -5,6 +5,14 @@
     has their format). A read by GLSN is one seek; a read by log stream
     starts from the last checkpoint before the wanted LLSN, so neither
     reads the whole history.
+
+    A replica that installed a raft snapshot holds, of each topic's
+    history, only what followed the snapshot's newest checkpoint (and what
+    it held itself before, persist_fsm.c): the older part is missing. A
+    read there finds nothing, a read by log stream stops where the
+    history it walks has such a gap (a range that does not continue from
+    the LLSN wanted): nothing is ever returned that is not the range
+    holding the next LLSN.
 */
 #include <string.h>
 #include "persist_i.h"
@@ -66,7 +74,7 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
        the groups between two checkpoints without it, jump ahead with the
        checkpoints instead of reading on. */
     int miss = 0;
-    bool jumped_last = false;
+    bool jumped_last = false, gap = false;
     while (rc == 0 && rocksdb_iter_valid(it) && *n_p < max) {
         size_t klen, vlen;
         const char *key = rocksdb_iter_key(it, &klen);
@@ -86,6 +94,10 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
             s_gitem_t item;
             s_group_next(&cur, &item); /* cannot fail: parsed */
             if (item.ls_id == ls_id && item.llsn_begin + item.count - 1 >= next) {
+                if (item.llsn_begin > next) {
+                    gap = true; /* the history before it is not here */
+                    break;
+                }
                 vl_persist_group_item(&g, &item, glsn, off, &out[(*n_p)++]);
                 next = item.llsn_begin + item.count;
                 found = true;
@@ -94,6 +106,8 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
             glsn += item.count;
             off += item.bytes;
         }
+        if (gap)
+            break;
         if (found) {
             miss = 0;
         } else if (++miss > 2 * S_CKPT_EVERY && !jumped_last) {

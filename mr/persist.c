@@ -478,6 +478,7 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
     size_t kl = s_key32_64(k, 'K', t->id, UINT64_MAX);
     rocksdb_iter_seek_for_prev(it, k, kl);
     int rc = 0;
+    uint64_t count_from = t->hwm; /* the groups after it count towards the next checkpoint */
     if (rocksdb_iter_valid(it)) {
         size_t klen, vlen;
         const char *key = rocksdb_iter_key(it, &klen);
@@ -486,7 +487,9 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
         if (klen == 13 && memcmp(key, k, 5) == 0) {
             if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0)
                 rc = vl_persist_corrupt(self, "checkpoint", t->id, errbuf, errbuf_size);
-            else if (c.hwm > t->hwm) {
+            else if (c.hwm <= t->hwm)
+                count_from = c.hwm;
+            else {
                 for (uint32_t i = 0; i < c.n; i++) {
                     const uint8_t *e = c.ends + (size_t)i * S_CKPT_ITEM;
                     vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(state, vl_get_le32(e));
@@ -502,8 +505,13 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
             }
         }
     }
+    /* the next checkpoint comes S_CKPT_EVERY groups after the newest one,
+       also when a metadata write since has a newer hwm than it: the
+       groups between are counted, not replayed (else a leader that
+       starts after such a write would put it off, and a snapshot, which
+       holds the groups after the newest checkpoint, would grow) */
     uint32_t groups = 0;
-    kl = s_key32_64(k, 'G', t->id, t->hwm + 1);
+    kl = s_key32_64(k, 'G', t->id, count_from + 1);
     if (rc == 0)
         rocksdb_iter_seek(it, k, kl);
     for (; rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
@@ -511,6 +519,10 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
         const char *key = rocksdb_iter_key(it, &klen);
         if (klen != 13 || memcmp(key, k, 5) != 0)
             break;
+        if (vl_get_be64((const uint8_t *)key + 5) <= t->hwm) {
+            groups++;
+            continue;
+        }
         const char *val = rocksdb_iter_value(it, &vlen);
         s_group_t g;
         /* every round continues its topic exactly where the last ended */
@@ -542,7 +554,6 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
     }
     rc = vl_persist_iter_error(self, it, rc, errbuf, errbuf_size);
     rocksdb_iter_destroy(it);
-    /* the next checkpoint comes S_CKPT_EVERY groups after the last one */
     s_ckpt_set(self, t->id, groups % S_CKPT_EVERY);
     return rc;
 }

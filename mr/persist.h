@@ -100,13 +100,17 @@ int vl_persist_commit(vl_persist_t *self, const vl_mrstate_t *state, const vl_co
 
 /*  Reads up to max commit ranges of log stream ls (of topic topic_id) in
     LLSN order, beginning with the range that holds llsn_from. *n_p gets the
-    number read. VL_ESTORE with errbuf set on failure. */
+    number read: fewer than max at the end of the history, and where it
+    has a gap (a replica that installed a snapshot lacks the history
+    before the snapshot's checkpoints; none when llsn_from is in it).
+    VL_ESTORE with errbuf set on failure. */
 int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uint64_t llsn_from,
                       vl_persist_range_t *out, size_t max, size_t *n_p, char *errbuf,
                       size_t errbuf_size);
 
 /*  Finds the commit range of topic_id that holds glsn. *found_p is false
-    when there is none. VL_ESTORE with errbuf set on failure. */
+    when there is none (or the history held here lacks it: see
+    vl_persist_ranges). VL_ESTORE with errbuf set on failure. */
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                         vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size);
 
@@ -134,14 +138,24 @@ int vl_persist_apply(vl_persist_t *self, uint64_t index, const uint8_t *data, si
 int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **rounds_p, size_t *n_p,
                             char *errbuf, size_t errbuf_size);
 
-/*  The whole store (every key, key A included) as one serialized batch
-    that first deletes everything: *data_p is malloc'd (caller frees),
-    *len_p its length. VL_ESTORE with errbuf set on a read error. */
+/*  The store as one serialized batch, bounded whatever the length of the
+    commit history: every key (key A included) but the history before
+    each topic's newest checkpoint, i.e. of each topic its newest K
+    record and the G records after it (at most S_CKPT_EVERY, about 8 KB
+    each at 1,000 log streams). The batch first deletes every key but
+    the history a receiver keeps: of each topic with a checkpoint in the
+    snapshot, its groups up to that checkpoint and its checkpoints
+    before it (persist_fsm.c says why that is the same history). *data_p
+    is malloc'd (caller frees), *len_p its length. VL_ESTORE with errbuf
+    set on a read error. */
 int vl_persist_snapshot(vl_persist_t *self, uint8_t **data_p, size_t *len_p, char *errbuf,
                         size_t errbuf_size);
 
 /*  Replaces the store with a snapshot (vl_persist_snapshot's bytes) taken
-    at raft index `index`, synced, and sets the applied index to index.
+    at raft index `index`, synced, and sets the applied index to index:
+    every key goes but the older commit history the snapshot keeps (its
+    own goes in its place), so the store then holds the snapshot's
+    history and whatever older history it held itself.
     Nothing changes when the applied index is index or more (*done_p
     false). The caller reloads its state after a restore (*done_p true).
     VL_EINVAL (not a snapshot), VL_ESTORE; errbuf says which. */

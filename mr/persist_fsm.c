@@ -11,12 +11,39 @@
     raft's replay of the entries after its last snapshot restores them.
     A command at or below A was applied already and is skipped.
 
-    A snapshot is every key of the store, key A included, as one batch that
-    first deletes everything (a range delete over all keys, then the puts:
-    a batch applies in order, so the puts win); restoring it is one synced
-    write of that batch with A set to the snapshot's index. A store
-    already at or past that index ignores it (at every start raft hands
-    its last snapshot back, and the store is usually ahead of it).
+    A snapshot is the store as one batch that first deletes, then puts;
+    restoring it is one synced write of that batch with A set to the
+    snapshot's index. A store already at or past that index ignores it
+    (at every start raft hands its last snapshot back, and the store is
+    usually ahead of it). The snapshot must stay small: it is built in
+    memory on the server's loop, every S_SNAPSHOT_THRESHOLD commands
+    (raft.c), and sent whole to a replica that lags. So of the commit
+    history, which grows forever, it holds per topic only the newest
+    checkpoint and the groups after it (at most S_CKPT_EVERY): all that
+    loading needs (persist.c s_replay starts from the newest checkpoint,
+    or from the T record's hwm when that is newer, which is within those
+    groups). Everything else is in it: S, T, L, V, A. At 1,000 log
+    streams in one topic that is about 0.5 MB (64 groups of 8 KB) plus
+    the metadata.
+
+    Restoring deletes every key but the receiver's own older history:
+    of each topic that has a checkpoint in the snapshot, the groups up to
+    its hwm and the checkpoints before it. That history is the same as
+    the one the snapshot came from: a replica applies only committed
+    commands of the one raft log, so what it holds is a prefix of the
+    sender's history, and the keys it shares with the snapshot have the
+    same values. Whatever it held past the checkpoint is replaced by the
+    snapshot's groups (nothing: it applied less than the snapshot, or it
+    would not restore it; and a topic, or any history of one, that the
+    snapshot lacks goes too). A store that held no history (a new
+    replica) then has the snapshot's window only; one that held an older
+    part has that part, a gap, then the window; loading reads only the
+    window. Reads of the history in the gap or before find nothing
+    (history.c): an SN replica whose applied end lies there cannot be
+    caught up from this MR replica's history, only from one that kept
+    it. Only a replica that installed a snapshot (a new or far-lagging
+    one) has such a gap, and the part it lacks is the old history that
+    SN replicas no longer need.
 
     Followers learn a commit round from its G records: a replicated batch
     of rounds holds, per round and topic, the round's version and its
@@ -169,25 +196,167 @@ int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **round
 
 /*  ---- snapshots ---------------------------------------------------------------- */
 
+/*  A topic's newest checkpoint, as the snapshot sees it. */
+typedef struct {
+    uint32_t topic_id;
+    uint64_t hwm;
+} s_newest_t;
+
+/*  Deletes [lo, hi) from b when that is a range at all (RocksDB refuses a
+    range delete whose end is before its beginning). */
+static void s_delete_between(rocksdb_writebatch_t *b, const char *lo, size_t lolen, const char *hi,
+                             size_t hilen)
+{
+    size_t n = lolen < hilen ? lolen : hilen;
+    int cmp = memcmp(lo, hi, n);
+    if (cmp < 0 || (cmp == 0 && lolen < hilen))
+        rocksdb_writebatch_delete_range(b, lo, lolen, hi, hilen);
+}
+
+/*  The newest checkpoint of every topic that has one, in topic order: one
+    seek per topic (the last K key of the topic, then past it). */
+static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
+{
+    s_newest_t *out = NULL;
+    size_t n = 0, cap = 0;
+    char k[16];
+    rocksdb_iter_seek(it, "K", 1);
+    while (rocksdb_iter_valid(it)) {
+        size_t klen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen == 0 || key[0] != 'K')
+            break;
+        if (klen != 13) { /* not a checkpoint: load reports it */
+            rocksdb_iter_next(it);
+            continue;
+        }
+        uint32_t t = vl_get_be32((const uint8_t *)key + 1);
+        size_t kl = s_key32_64(k, 'K', t, UINT64_MAX);
+        rocksdb_iter_seek_for_prev(it, k, kl);
+        /* valid (the key above is at or before it) and of the topic */
+        key = rocksdb_iter_key(it, &klen);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            out = vl_realloc(out, cap * sizeof *out);
+        }
+        out[n].topic_id = t;
+        out[n++].hwm = klen == 13 ? vl_get_be64((const uint8_t *)key + 5) : 0;
+        if (t == UINT32_MAX)
+            break;
+        kl = s_key32(k, 'K', t + 1);
+        rocksdb_iter_seek(it, k, kl);
+    }
+    *n_p = n;
+    return out;
+}
+
+/*  The deletes that begin a snapshot: every key but the history a
+    receiver keeps, which is, per topic with a checkpoint in the snapshot,
+    its groups up to that checkpoint's hwm and its checkpoints before it
+    (the snapshot's own history replaces the rest; a topic without one is
+    all in the snapshot). */
+static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, size_t nck)
+{
+    rocksdb_writebatch_delete_range(b, "", 0, "G", 1);
+    rocksdb_writebatch_delete_range(b, "H", 1, "K", 1);
+    /* every key begins with an ASCII letter: "L" .. "\xff" is the rest */
+    rocksdb_writebatch_delete_range(b, "L", 1, "\xff", 1);
+    char lo[16], hi[16];
+    static const char prefixes[] = {'G', 'K'};
+    for (size_t p = 0; p < sizeof prefixes; p++) {
+        lo[0] = prefixes[p];
+        size_t lolen = 1;
+        for (size_t i = 0; i < nck; i++) {
+            size_t hilen = s_key32_64(hi, prefixes[p], ck[i].topic_id, 0);
+            s_delete_between(b, lo, lolen, hi, hilen);
+            /* kept: groups that begin at or before the checkpoint's hwm,
+               checkpoints before it (it is put again) */
+            uint64_t from = prefixes[p] == 'G' ? ck[i].hwm + 1 : ck[i].hwm;
+            lolen = s_key32_64(lo, prefixes[p], ck[i].topic_id, from);
+        }
+        hi[0] = (char)(prefixes[p] + 1);
+        s_delete_between(b, lo, lolen, hi, 1);
+    }
+}
+
+/*  The newest checkpoint's hwm of topic_id in ck (sorted), or false. */
+static bool s_newest_of(const s_newest_t *ck, size_t nck, uint32_t topic_id, uint64_t *hwm_p)
+{
+    size_t lo = 0, hi = nck;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ck[mid].topic_id < topic_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == nck || ck[lo].topic_id != topic_id)
+        return false;
+    *hwm_p = ck[lo].hwm;
+    return true;
+}
+
+/*  Puts every key of the store into b but the commit history before each
+    topic's newest checkpoint: of the G records, those after it (all of a
+    topic without one), of the K records, that one. */
+static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, const s_newest_t *ck,
+                            size_t nck)
+{
+    char k[16];
+    rocksdb_iter_seek_to_first(it);
+    while (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        uint64_t hwm;
+        if (klen == 13 && key[0] == 'G' &&
+            s_newest_of(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
+            vl_get_be64((const uint8_t *)key + 5) <= hwm) {
+            size_t kl = s_key32_64(k, 'G', vl_get_be32((const uint8_t *)key + 1), hwm + 1);
+            rocksdb_iter_seek(it, k, kl); /* past the older groups at once */
+            continue;
+        }
+        if (klen > 0 && key[0] == 'K') {
+            for (size_t i = 0; i < nck; i++) {
+                size_t kl = s_key32_64(k, 'K', ck[i].topic_id, ck[i].hwm);
+                rocksdb_iter_seek(it, k, kl);
+                if (!rocksdb_iter_valid(it))
+                    break;
+                key = rocksdb_iter_key(it, &klen);
+                if (klen != kl || memcmp(key, k, kl) != 0)
+                    continue; /* cannot happen: found in the same view */
+                const char *val = rocksdb_iter_value(it, &vlen);
+                rocksdb_writebatch_put(b, key, klen, val, vlen);
+            }
+            rocksdb_iter_seek(it, "L", 1);
+            continue;
+        }
+        const char *val = rocksdb_iter_value(it, &vlen);
+        rocksdb_writebatch_put(b, key, klen, val, vlen);
+        rocksdb_iter_next(it);
+    }
+}
+
 int vl_persist_snapshot(vl_persist_t *self, uint8_t **data_p, size_t *len_p, char *errbuf,
                         size_t errbuf_size)
 {
     *data_p = NULL;
     *len_p = 0;
+    /* both passes read one consistent view of the store */
+    const rocksdb_snapshot_t *view = rocksdb_create_snapshot(self->db);
+    rocksdb_readoptions_t *ropts = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(ropts, view);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, ropts);
+    size_t nck;
+    s_newest_t *ck = s_newest_ckpts(it, &nck);
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    /* every key begins with an ASCII letter: "" .. "\xff" is all of them */
-    rocksdb_writebatch_delete_range(b, "", 0, "\xff", 1);
-    /* one iterator reads one consistent view of the store */
-    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
-    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        const char *val = rocksdb_iter_value(it, &vlen);
-        rocksdb_writebatch_put(b, key, klen, val, vlen);
-    }
+    s_snapshot_deletes(b, ck, nck);
+    s_snapshot_puts(b, it, ck, nck);
+    free(ck);
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
     rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ropts);
+    rocksdb_release_snapshot(self->db, view);
     if (err) {
         snprintf(errbuf, errbuf_size,
                  "reading the MR store in %s for a snapshot: %s; check the disk", self->dir, err);

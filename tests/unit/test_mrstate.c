@@ -1208,8 +1208,36 @@ static void test_persist_apply(void **unused)
     s_rm(dir);
 }
 
+/*  Dump d (s_dump) without the commit history a snapshot leaves out: of
+    each topic, the G records at or before its newest checkpoint's hwm
+    and the older K records. Caller frees. */
+static char *s_dump_snapshot_view(const char *d)
+{
+    char *out = calloc(1, strlen(d) + 1);
+    for (const char *line = d; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = (size_t)(nl - line) + 1;
+        bool keep = true;
+        /* G and K keys: 47 or 4b, topic (8 hex digits), glsn or hwm (16) */
+        if ((strncmp(line, "47", 2) == 0 || strncmp(line, "4b", 2) == 0) && line[26] == '=') {
+            char want[16];
+            snprintf(want, sizeof want, "\n4b%.8s", line + 2);
+            const char *ck = NULL; /* the topic's newest checkpoint line */
+            for (const char *f = strstr(d, want); f; f = strstr(f + 1, want))
+                ck = f + 1;
+            if (ck)
+                keep = line[1] == '7' ? strncmp(line + 10, ck + 10, 16) > 0 : line == ck;
+        }
+        if (keep)
+            strncat(out, line, len);
+        line += len;
+    }
+    return out;
+}
+
 /*  A snapshot restored into another store (empty, or holding something
-    else) gives it exactly the same keys and values, with the snapshot's
+    else) gives it exactly the same keys and values but the history before
+    the newest checkpoint, with the snapshot's
     index as its applied index; a store at or past that index ignores it. */
 static void test_persist_snapshot(void **unused)
 {
@@ -1271,7 +1299,10 @@ static void test_persist_snapshot(void **unused)
     char *d1 = s_dump(dir), *d2 = s_dump(dir2);
     /* A = 72, the first key */
     assert_int_equal(strncmp(d1, "41=0000000000000048\n", 20), 0);
-    assert_string_equal(d1, d2);
+    char *v1 = s_dump_snapshot_view(d1);
+    assert_true(strlen(v1) < strlen(d1)); /* 64 groups left out */
+    assert_string_equal(v1, d2);
+    free(v1);
     free(d1);
     free(d2);
 
@@ -1284,7 +1315,9 @@ static void test_persist_snapshot(void **unused)
     vl_persist_destroy(&p);
     d1 = s_dump(dir);
     d2 = s_dump(dir2);
-    assert_string_equal(d1, d2);
+    v1 = s_dump_snapshot_view(d1);
+    assert_string_equal(v1, d2);
+    free(v1);
     free(d1);
     free(d2);
 
@@ -1293,6 +1326,252 @@ static void test_persist_snapshot(void **unused)
     vl_mrstate_destroy(&st2);
     s_rm(dir);
     s_rm(dir2);
+}
+
+/*  test_persist_snapshot_window: the commands of one replicated history,
+    to apply to several stores. */
+typedef struct {
+    uint8_t *data[260];
+    size_t len[260];
+    size_t n;
+} s_cmds_t;
+
+static void s_cmds_add(s_cmds_t *c, vl_persist_batch_t **b_p)
+{
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(*b_p, &len);
+    assert_true(c->n < 260);
+    c->data[c->n] = malloc(len);
+    memcpy(c->data[c->n], data, len);
+    c->len[c->n++] = len;
+    vl_persist_batch_destroy(b_p);
+}
+
+/*  Appends `rounds` rounds of topic (every log stream 1..nls gains 2
+    entries of 10 bytes each round) to c, applied to p at their indexes
+    (p NULL: built on builder, which counts the checkpoints, not applied). */
+static void s_cmds_rounds(s_cmds_t *c, vl_persist_t *p, vl_persist_t *builder, vl_mrstate_t *st,
+                          uint32_t nls, int rounds)
+{
+    char err[512];
+    for (int r = 0; r < rounds; r++) {
+        for (uint32_t ls = 1; ls <= nls; ls++) {
+            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
+            s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
+        }
+        vl_commit_t cm;
+        assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
+        vl_persist_batch_t *b = vl_persist_commit_batch(builder, st, &cm);
+        vl_mrstate_commit_apply(st, &cm);
+        vl_commit_free(&cm);
+        s_cmds_add(c, &b);
+        if (p)
+            assert_int_equal(vl_persist_apply(p, c->n, c->data[c->n - 1], c->len[c->n - 1], err,
+                                              sizeof err),
+                             0);
+    }
+}
+
+static vl_persist_t *s_open_applied(const char *dir, const s_cmds_t *c, size_t upto)
+{
+    char err[512];
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    for (size_t i = 0; i < upto; i++)
+        assert_int_equal(vl_persist_apply(p, i + 1, c->data[i], c->len[i], err, sizeof err), 0);
+    return p;
+}
+
+/*  Loads p and checks the state is want's (topic t, log streams 1..nls). */
+static vl_mrstate_t *s_load_same(vl_persist_t *p, const vl_mrstate_t *want, uint32_t t,
+                                 uint32_t nls)
+{
+    char err[512];
+    vl_mrstate_t *st = vl_mrstate_new();
+    if (vl_persist_load(p, st, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(vl_mrstate_version(st), vl_mrstate_version(want));
+    assert_int_equal(vl_mrstate_topic_by_id(st, t)->hwm, vl_mrstate_topic_by_id(want, t)->hwm);
+    assert_int_equal(vl_mrstate_topic_by_id(st, t)->end_offset,
+                     vl_mrstate_topic_by_id(want, t)->end_offset);
+    for (uint32_t ls = 1; ls <= nls; ls++) {
+        assert_int_equal(vl_mrstate_ls_by_id(st, ls)->committed_llsn_end,
+                         vl_mrstate_ls_by_id(want, ls)->committed_llsn_end);
+        assert_int_equal(vl_mrstate_ls_by_id(st, ls)->committed_bytes,
+                         vl_mrstate_ls_by_id(want, ls)->committed_bytes);
+    }
+    return st;
+}
+
+/*  Whether p holds the group of topic t that begins at glsn. */
+static bool s_has_group(vl_persist_t *p, uint32_t t, uint64_t glsn)
+{
+    char err[512];
+    vl_persist_range_t r;
+    bool found;
+    assert_int_equal(vl_persist_range_at(p, t, glsn, &r, &found, err, sizeof err), 0);
+    return found;
+}
+
+/*  The keys of dump d (s_dump) that begin with prefix (in hex). */
+static int s_count_prefix(const char *d, const char *prefix)
+{
+    int n = 0;
+    for (const char *line = d; *line; line = strchr(line, '\n') + 1)
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+/*  A snapshot of a long history holds the metadata, the newest checkpoint
+    and the groups after it, not the older ones. Restored into a new store
+    it loads the same state, reads of the history it holds work, older
+    ones find nothing, and commits continue from the right version with
+    the checkpoint cadence of the source; restored into a store with
+    older history of its own, that history stays; a store with history
+    past the snapshot's (a store rebased on a new raft log) loses that. */
+static void test_persist_snapshot_window(void **unused)
+{
+    (void)unused;
+    char dir[] = "/tmp/test_mrstate.XXXXXX", dir2[] = "/tmp/test_mrstate.XXXXXX";
+    char dir3[] = "/tmp/test_mrstate.XXXXXX", dir4[] = "/tmp/test_mrstate.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(dir2));
+    assert_non_null(mkdtemp(dir3));
+    assert_non_null(mkdtemp(dir4));
+    char err[512];
+    vl_persist_t *p = s_open_applied(dir, NULL, 0);
+    vl_mrstate_t *st = s_state_with_sns(1);
+    const uint32_t nls = 3, per_round = 2 * nls;
+    uint32_t t = s_create(st, "long", nls, 1);
+    s_cmds_t *c = calloc(1, sizeof *c);
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    s_cmds_add(c, &b);
+    assert_int_equal(vl_persist_apply(p, 1, c->data[0], c->len[0], err, sizeof err), 0);
+    /* 200 groups (checkpoints after groups 64, 128 and 192), with a
+       metadata write after group 196: its hwm is newer than the
+       checkpoint's */
+    s_cmds_rounds(c, p, p, st, nls, 196);
+    b = vl_persist_meta_batch(st, 0, NULL, 0);
+    s_cmds_add(c, &b);
+    assert_int_equal(vl_persist_apply(p, c->n, c->data[c->n - 1], c->len[c->n - 1], err,
+                                      sizeof err),
+                     0);
+    s_cmds_rounds(c, p, p, st, nls, 4);
+    size_t at = c->n; /* the snapshot's index */
+    uint8_t *snap;
+    size_t snap_len;
+    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    /* group g (from 1) begins at glsn (g - 1) * per_round + 1 */
+#define S_GLSN(g) ((uint64_t)((g)-1) * per_round + 1)
+
+    /* into a new store */
+    vl_persist_t *p2 = s_open_applied(dir2, NULL, 0);
+    bool done;
+    assert_int_equal(vl_persist_restore(p2, at, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
+    assert_int_equal(vl_mrstate_version(st2), 200);
+    for (int g = 193; g <= 200; g++)
+        assert_true(s_has_group(p2, t, S_GLSN(g)));
+    assert_false(s_has_group(p2, t, S_GLSN(192)));
+    assert_false(s_has_group(p2, t, S_GLSN(1)));
+    vl_persist_range_t rs[256];
+    size_t n;
+    /* by log stream: from the window on; before it, nothing (not the
+       window's first range) */
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 192 + 1, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 8);
+    assert_int_equal(rs[0].item.llsn_begin, 2 * 192 + 1);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(193) + 2);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 1, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 100, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    vl_persist_destroy(&p2);
+    char *d2 = s_dump(dir2);
+    /* the snapshot held 8 groups and 1 checkpoint of the 200 and 3 */
+    assert_int_equal(s_count_prefix(d2, "47"), 8);
+    assert_int_equal(s_count_prefix(d2, "4b"), 1);
+    free(d2);
+    /* and the store loads the same again */
+    p2 = s_open_applied(dir2, NULL, 0);
+    vl_mrstate_destroy(&st2);
+    st2 = s_load_same(p2, st, t, nls);
+
+    /* commits continue from the right version, GLSN and offset, and the
+       next checkpoint comes 64 groups after the last (group 256) */
+    vl_mrstate_t *st1 = s_load_same(p, st, t, nls);
+    s_cmds_t *c2 = calloc(1, sizeof *c2);
+    for (int r = 0; r < 56; r++) {
+        size_t m = c2->n;
+        s_cmds_rounds(c2, NULL, p2, st2, nls, 1);
+        s_cmds_rounds(c2, NULL, p, st1, nls, 1);
+        assert_int_equal(c2->len[m], c2->len[m + 1]);
+        assert_memory_equal(c2->data[m], c2->data[m + 1], c2->len[m]);
+        assert_int_equal(vl_persist_apply(p2, at + 1 + (size_t)r, c2->data[m], c2->len[m], err,
+                                          sizeof err),
+                         0);
+    }
+    assert_int_equal(vl_mrstate_version(st2), 256);
+    assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, 256 * (uint64_t)per_round);
+    vl_persist_destroy(&p2);
+    d2 = s_dump(dir2);
+    assert_int_equal(s_count_prefix(d2, "4b"), 2);
+    free(d2);
+
+    /* into a store with the first 100 groups of its own: they stay */
+    vl_persist_t *p3 = s_open_applied(dir3, c, 101);
+    assert_int_equal(vl_persist_restore(p3, at, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    vl_mrstate_t *st3 = s_load_same(p3, st, t, nls);
+    assert_true(s_has_group(p3, t, S_GLSN(1)));
+    assert_true(s_has_group(p3, t, S_GLSN(100)));
+    assert_false(s_has_group(p3, t, S_GLSN(101)));
+    assert_false(s_has_group(p3, t, S_GLSN(192)));
+    assert_true(s_has_group(p3, t, S_GLSN(193)));
+    /* a read by log stream stops at the gap */
+    assert_int_equal(vl_persist_ranges(p3, t, 1, 1, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 100);
+    assert_int_equal(rs[99].item.llsn_begin, 199);
+    vl_persist_destroy(&p3);
+    char *d3 = s_dump(dir3);
+    assert_int_equal(s_count_prefix(d3, "47"), 108);
+    assert_int_equal(s_count_prefix(d3, "4b"), 2); /* after groups 64 and 192 */
+    free(d3);
+
+    /* into a store with history past the snapshot's (20 more groups,
+       then its applied index forgotten): that goes */
+    s_cmds_rounds(c, NULL, p, st, nls, 20);
+    vl_persist_t *p4 = s_open_applied(dir4, c, c->n);
+    assert_true(s_has_group(p4, t, S_GLSN(220)));
+    assert_int_equal(vl_persist_rebase(p4, err, sizeof err), 0);
+    assert_int_equal(vl_persist_restore(p4, at, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    assert_false(s_has_group(p4, t, S_GLSN(201)));
+    assert_false(s_has_group(p4, t, S_GLSN(220)));
+    vl_mrstate_t *st4 = s_load_same(p4, st3, t, nls);
+    assert_int_equal(vl_mrstate_version(st4), 200);
+    vl_persist_destroy(&p4);
+#undef S_GLSN
+
+    for (size_t i = 0; i < c->n; i++)
+        free(c->data[i]);
+    for (size_t i = 0; i < c2->n; i++)
+        free(c2->data[i]);
+    free(c);
+    free(c2);
+    free(snap);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st1);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&st3);
+    vl_mrstate_destroy(&st4);
+    s_rm(dir);
+    s_rm(dir2);
+    s_rm(dir3);
+    s_rm(dir4);
 }
 
 int main(void)
@@ -1311,6 +1590,7 @@ int main(void)
         cmocka_unit_test(test_persist_group_formats),
         cmocka_unit_test(test_persist_apply),
         cmocka_unit_test(test_persist_snapshot),
+        cmocka_unit_test(test_persist_snapshot_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
