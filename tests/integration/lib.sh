@@ -109,22 +109,27 @@ kill9() {
 
 ctl() { "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
 
-# cluster NSNS [SN ARGS...]: starts 1 MR, NSNS SNs and the admin on free
-# ports; registers the SNs. Sets MR, MR_RAFT, ADM, SN_EP[i], SN_PORT[i].
+# cluster NSNS [SN ARGS...]: starts 1 MR (VARLOG_TEST_MRS replicas with
+# mr_group, below), NSNS SNs and the admin on free ports; registers the
+# SNs. Sets MR, MR_RAFT, ADM, SN_EP[i], SN_PORT[i].
 SN_EP=()
 SN_PORT=()
 cluster() {
 	local n=$1
 	shift
 	local mrp admp i
-	free_port
-	mrp=$PORT
-	MR="tcp://127.0.0.1:$mrp"
-	free_port # the MR's raft transport (its default, the port + 100, may be another test's)
-	MR_RAFT="127.0.0.1:$PORT"
-	mkdir -p "$T/mr"
-	daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info
-	wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
+	if [ "${VARLOG_TEST_MRS:-1}" -gt 1 ]; then
+		mr_group "$VARLOG_TEST_MRS"
+	else
+		free_port
+		mrp=$PORT
+		MR="tcp://127.0.0.1:$mrp"
+		free_port # the MR's raft transport (its default, the port + 100, may be another test's)
+		MR_RAFT="127.0.0.1:$PORT"
+		mkdir -p "$T/mr"
+		daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info
+		wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
+	fi
 	for i in $(seq "$n"); do
 		free_port
 		SN_PORT[$i]=$PORT
@@ -177,3 +182,61 @@ umount_fs() {
 # lines_ge FILE N: true when FILE has at least N lines (for wait_for, which
 # must re-evaluate the count on every poll).
 lines_ge() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+
+# ---- a metadata repository of several replicas ------------------------------
+# mr_group N: starts an MR raft group of N replicas on free client and raft
+# ports: replica i is MR_NAME[i] (mr, then mr2 .. mrN, so that a test that
+# names "mr" finds replica 1), data in $T/NAME, log in $T/NAME.log, started
+# with the same --peers at every start. Sets MR (every client endpoint,
+# comma-separated, as users are given it), MR_EP[i], MR_PORT[i] and MR_RAFT
+# (replica 1's raft address). Waits until each listens and one leads.
+# cluster starts one replica alone, as before, or VARLOG_TEST_MRS of them.
+MR_NAME=()
+MR_EP=()
+MR_PORT=()
+mr_group() {
+	local n=$1 i peers='' raft=()
+	MR=
+	for i in $(seq "$n"); do
+		MR_NAME[$i]=mr$i
+		[ "$i" -gt 1 ] || MR_NAME[$i]=mr
+		free_port
+		MR_PORT[$i]=$PORT
+		MR_EP[$i]="tcp://127.0.0.1:$PORT"
+		free_port
+		raft[$i]="127.0.0.1:$PORT"
+		MR="$MR${MR:+,}${MR_EP[$i]}"
+		peers="$peers${peers:+,}$i@${raft[$i]}@${MR_EP[$i]}"
+	done
+	MR_RAFT=${raft[1]}
+	for i in $(seq "$n"); do
+		mkdir -p "$T/${MR_NAME[$i]}"
+		daemon "${MR_NAME[$i]}" varlogmr --listen "${MR_EP[$i]}" --data "$T/${MR_NAME[$i]}" \
+			--raft-id "$i" --raft-addr "${raft[$i]}" --peers "$peers" --log-level info
+	done
+	for i in $(seq "$n"); do
+		wait_for 10 "${MR_NAME[$i]} listening on ${MR_PORT[$i]}" port_open "${MR_PORT[$i]}"
+	done
+	wait_for 20 "an MR replica to take leadership" mr_leader
+}
+
+# mr_role NAME: "leader" when replica NAME's log says it leads since its
+# last start ("leading in term T", not followed by "no longer leading"),
+# else "follower".
+mr_role() {
+	local last
+	last=$(grep -E 'varlogmr: listening on |mr: leading in term |mr: no longer leading' \
+		"$T/$1.log" 2>/dev/null | tail -n 1) || true
+	case "$last" in *"mr: leading in term "*) echo leader ;; *) echo follower ;; esac
+}
+
+# mr_leader: prints the name of the live replica that leads; fails when
+# none does (an election is under way).
+mr_leader() {
+	local i
+	for i in "${!MR_NAME[@]}"; do
+		kill -0 "${DPID[${MR_NAME[$i]}]}" 2>/dev/null || continue
+		[ "$(mr_role "${MR_NAME[$i]}")" = leader ] && echo "${MR_NAME[$i]}" && return 0
+	done
+	return 1
+}

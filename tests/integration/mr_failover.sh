@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# kill -9 of the metadata repository's leader under load, five times in a
+# row: an MR group of 3 replicas, 3 storage nodes, the admin, a topic of 3
+# log streams (rf 2) and 3 appender processes writing numbered lines. Each
+# round kills whichever replica leads, waits for commits to resume under
+# the next leader, restarts the killed replica (same options, same data
+# directory) and waits until it follows again. With MR_SCENARIO=all
+# (mr_restart.sh) each of two rounds kills all three replicas at once
+# instead and restarts them. Then: every appender finished; every
+# acknowledged entry is in the log exactly once, at the GLSN it was
+# acknowledged with, with its bytes; the log is dense; a subscriber that
+# followed the log from before the first kill and one started after the
+# last read the same sequence. Prints the counts (acknowledged, present,
+# duplicated, lost), the longest commit gap (the longest time without an
+# acknowledgement, over all appenders) and each kill's failover time (from
+# the kill to when acknowledgements resume), and fails when one took over
+# MR_FAILOVER_LIMIT_S.
+. "$(dirname "$0")/lib.sh"
+WRITERS=3
+SCENARIO=${MR_SCENARIO:-leader}
+case "$SCENARIO" in
+leader) ROUNDS=${MR_FAILOVER_ROUNDS:-5} ;;
+all) ROUNDS=${MR_FAILOVER_ROUNDS:-2} ;;
+*) fail "MR_SCENARIO=$SCENARIO: use leader or all" ;;
+esac
+# a failover slower than this is a failure (the target is 2.5 s; this
+# leaves room for a loaded machine, and catches a group that hangs)
+LIMIT_S=${MR_FAILOVER_LIMIT_S:-10}
+
+VARLOG_TEST_MRS=3 cluster 3
+ctl topic create f --log-streams 3 --replication-factor 2 >/dev/null
+log "MR replicas: $MR; leader $(mr_leader)"
+
+"$BIN/varlogctl" --mr "$MR" subscribe f --follow --glsn >"$T/sub-before.out" 2>"$T/sub-before.err" &
+PIDS+=($!)
+
+# the appenders: wW-1, wW-2, ... every 10 ms until $T/stop exists, each
+# acknowledgement stamped with the time it was read
+STAMP='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
+for w in $(seq $WRITERS); do
+	(
+		set +e
+		perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
+			"$BIN/varlogctl" --mr "$MR" --timeout 8000 append f -v --batch 32 2>"$T/append$w.err" |
+			perl -e "$STAMP" >"$T/ack$w.txt"
+		echo "${PIPESTATUS[1]}" >"$T/rc$w"
+	) &
+	APP[$w]=$!
+done
+
+# acked_after T: some appender was acknowledged after time T
+acked_after() { awk -F'\t' -v t="$1" '$1 > t { f = 1; exit } END { exit !f }' "$T"/ack*.txt; }
+acks() { cat "$T"/ack*.txt | wc -l; }
+acks_ge() { [ "$(acks)" -ge "$1" ]; }
+now() { date +%s.%N; }
+# rejoined NAME LINE: replica NAME's log, after its line LINE (its restart),
+# says it follows a known leader, or leads
+rejoined() {
+	tail -n +"$(($2 + 1))" "$T/$1.log" | grep -q -E 'follower in term [0-9]+ \(leader [1-9]|mr: leading in term '
+}
+# steady N: N more acknowledgements than now, within 20 s
+steady() {
+	local want=$(($(acks) + $1))
+	wait_for 20 "$1 more acknowledgements" acks_ge "$want"
+}
+
+steady 300
+KILLS=()
+for r in $(seq "$ROUNDS"); do
+	wait_for 20 "a leader before round $r" mr_leader
+	OLD=$(mr_leader)
+	declare -A FROM=()
+	if [ "$SCENARIO" = leader ]; then
+		VICTIMS=("$OLD")
+	else
+		VICTIMS=("${MR_NAME[@]}")
+	fi
+	KILLS[$r]=$(now)
+	for v in "${VICTIMS[@]}"; do kill9 "$v"; done
+	if [ "$SCENARIO" = all ]; then
+		# everything down a moment: the storage nodes must wait it out
+		sleep 0.5
+		for v in "${VICTIMS[@]}"; do
+			FROM[$v]=$(wc -l <"$T/$v.log")
+			restart "$v"
+		done
+	fi
+	wait_for 30 "commits to resume after round $r (kill -9 of ${VICTIMS[*]})" acked_after "${KILLS[$r]}"
+	wait_for 20 "a leader after round $r" mr_leader
+	if [ "$SCENARIO" = leader ]; then
+		FROM[$OLD]=$(wc -l <"$T/$OLD.log")
+		restart "$OLD"
+	fi
+	for v in "${VICTIMS[@]}"; do
+		wait_for 20 "$v to follow a leader again after its restart" rejoined "$v" "${FROM[$v]}"
+	done
+	NEW=$(mr_leader) || true
+	log "round $r: kill -9 of ${VICTIMS[*]} (leader $OLD); now $NEW leads"
+	steady 200
+done
+touch "$T/stop"
+for w in $(seq $WRITERS); do wait "${APP[$w]}" || true; done
+for w in $(seq $WRITERS); do
+	[ "$(cat "$T/rc$w")" = 0 ] || log "appender $w: exit $(cat "$T/rc$w"): $(head -c 300 "$T/append$w.err")"
+done
+
+# the log after the kills, and what each appender was told
+ctl subscribe f --glsn >"$T/after.out" || fail "subscribe after the kills failed"
+HWM=$(wc -l <"$T/after.out")
+check_dense "$T/after.out" 1 "$HWM" || fail "the log is not dense"
+: >"$T/told.txt"
+for w in $(seq $WRITERS); do
+	# ack line i is input line i
+	awk -F'\t' -v w="$w" '{ printf "%s\tw%d-%d\n", $2, w, NR }' "$T/ack$w.txt" >>"$T/told.txt"
+	awk -F'\t' 'NR > 1 && $2 + 0 <= prev { print "appender order broken at line " NR; exit 1 } { prev = $2 + 0 }' \
+		"$T/ack$w.txt" || fail "appender $w: entries not committed in input order"
+done
+ACKED=$(wc -l <"$T/told.txt")
+PRESENT=$(awk -F'\t' 'NR == FNR { have[$1] = $2; next } ($1 in have) && have[$1] == $2 { n++ } END { print n + 0 }' \
+	"$T/after.out" "$T/told.txt")
+DUP=$(cut -f2 "$T/after.out" | sort | uniq -d | wc -l)
+LOST=$((ACKED - PRESENT))
+
+wait_for 30 "the subscriber started before the kills to see $HWM entries" lines_ge "$T/sub-before.out" "$HWM"
+head -n "$HWM" "$T/sub-before.out" | cmp -s - "$T/after.out" ||
+	fail "the subscriber started before the kills saw another sequence"
+
+# the longest commit gap over all appenders, and each kill's failover
+# time: from the kill to the end of the longest gap between the
+# acknowledgements that followed it (those of batches committed just
+# before the kill may come first)
+cat "$T"/ack*.txt | cut -f1 | sort -n >"$T/times.txt"
+GAP=$(awk 'NR > 1 && $1 - p > m { m = $1 - p } { p = $1 } END { printf "%.3f", m }' "$T/times.txt")
+SLOW=0
+OVER=0
+TIMES=
+KILLS[ROUNDS + 1]=$(now)
+for r in $(seq "$ROUNDS"); do
+	f=$(awk -v t="${KILLS[$r]}" -v u="${KILLS[r + 1]}" '
+		$1 > t && $1 < u { if ($1 - p > m) { m = $1 - p; at = $1 } }
+		{ p = ($1 > t ? $1 : t) }
+		END { printf "%.3f", at ? at - t : -1 }' "$T/times.txt")
+	TIMES="$TIMES ${f}s"
+	awk -v f="$f" 'BEGIN { exit !(f > 2.5) }' && SLOW=$((SLOW + 1))
+	awk -v f="$f" -v l="$LIMIT_S" 'BEGIN { exit !(f > l) }' && OVER=$((OVER + 1))
+done
+OK_APPENDERS=$(grep -lx 0 "$T"/rc* | wc -l)
+log "acknowledged $ACKED, present $PRESENT, duplicated $DUP, lost $LOST; log holds $HWM entries ($((HWM - PRESENT)) not acknowledged)"
+log "longest commit gap: ${GAP}s; failover time of each round (kill -9 to the acknowledgements' resumption):$TIMES ($SLOW over 2.5 s)"
+[ "$LOST" -eq 0 ] || fail "$LOST acknowledged entries lost"
+[ "$DUP" -eq 0 ] || fail "$DUP entries are in the log twice"
+[ "$OK_APPENDERS" -eq $WRITERS ] || fail "$((WRITERS - OK_APPENDERS)) appenders failed"
+[ "$HWM" -eq "$ACKED" ] || fail "the log holds $HWM entries for $ACKED acknowledged (every appender finished)"
+[ "$OVER" -eq 0 ] || fail "$OVER failovers took longer than ${LIMIT_S}s"
+log "ok"
