@@ -19,14 +19,20 @@ declare -A QBASE
 
 port_unused() { ! port_open "$1" && ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
-# qs_base C: picks cluster C's port base: its admin (BASE), MR (BASE+2) and
-# one storage node (BASE+11) ports all free.
+# qs_base C: picks cluster C's port base: its admin (BASE), MR (BASE+2),
+# the MR's raft transport (BASE+102) and one storage node (BASE+11) ports
+# all free and not handed to the other cluster.
 qs_base() {
+	local o
 	while :; do
 		free_port
-		port_unused $((PORT + 2)) && port_unused $((PORT + 11)) && break
+		for o in 2 11 102; do
+			case "$HANDED_PORTS" in *" $((PORT + o)) "*) continue 2 ;; esac
+			port_unused $((PORT + o)) || continue 2
+		done
+		break
 	done
-	HANDED_PORTS="$HANDED_PORTS$((PORT + 2)) $((PORT + 11)) "
+	HANDED_PORTS="$HANDED_PORTS$((PORT + 2)) $((PORT + 11)) $((PORT + 102)) "
 	QBASE[$1]=$PORT
 }
 
