@@ -28,7 +28,7 @@
 #define VL_MRCONN_MAX 16
 /*  Silence from the current endpoint, while an answer is due, after which
     a user moves on to the next one. */
-#define VL_MRCONN_SILENT_MS 1500
+#define VL_MRCONN_SILENT_MS 1000
 /*  A user that finds no leader anywhere (an election is under way) waits
     this long before it asks the same replicas again. */
 #define VL_MRCONN_PAUSE_MS 100

@@ -293,7 +293,7 @@ static void test_follow_hint(void **state)
     vl_client_destroy(&c);
 }
 
-/*  A replica that takes the request and never answers: after 1.5 s the
+/*  A replica that takes the request and never answers: after 1 s the
     request goes to the next one. */
 static void test_silent_rotates(void **state)
 {
