@@ -459,8 +459,8 @@ static void s_handle_admin(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_
     vl_wbuf_free(&b);
 }
 
-/*  STATUS: fresh metadata from the MR with our own alive flags. */
-static void s_handle_status(self_t *self, zframe_t *rid, const vl_hdr_t *req)
+int vl_adm_server_fetch_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_meta_t *meta,
+                             uint32_t *cluster_id_p)
 {
     zmsg_t *reply = NULL;
     vl_hdr_t rh;
@@ -472,20 +472,30 @@ static void s_handle_status(self_t *self, zframe_t *rid, const vl_hdr_t *req)
     if (rc == VL_ETIMEDOUT && zclock_mono() - start >= self->mr_timeout_ms)
         snprintf(err, sizeof err, "metadata repository at %s does not answer; is varlogmr running?",
                  self->mr_ep);
-    vl_meta_t meta;
-    if (rc == 0 && vl_meta_decode(&rb, &meta) != 0) {
+    if (rc == 0 && vl_meta_decode(&rb, meta) != 0) {
         rc = VL_EPROTO;
         snprintf(err, sizeof err,
                  "metadata repository at %s sent a malformed META; is it the same varlog "
                  "version?",
                  self->mr_ep);
     }
+    if (rc == 0 && cluster_id_p)
+        *cluster_id_p = rh.cluster_id;
     zmsg_destroy(&reply);
-    if (rc != 0) {
-        vl_log(LOG_WARNING, "status: %s", err[0] ? err : vl_err_str(rc));
+    if (rc != 0 && rid) {
+        vl_log(LOG_WARNING, "%s: %s", vl_wire_type_name(req->type), err[0] ? err : vl_err_str(rc));
         vl_adm_server_reply_error(self, rid, req, rc, err[0] ? err : vl_err_str(rc));
-        return;
     }
+    return rc;
+}
+
+/*  STATUS: fresh metadata from the MR with our own alive flags. */
+static void s_handle_status(self_t *self, zframe_t *rid, const vl_hdr_t *req)
+{
+    vl_meta_t meta;
+    uint32_t cluster_id = 0;
+    if (vl_adm_server_fetch_meta(self, rid, req, &meta, &cluster_id) != 0)
+        return;
     vl_adm_health_sns_sync(self, &meta);
     for (uint32_t i = 0; i < meta.nsn; i++) {
         s_sn_t *sn = vl_adm_health_sn_find(self, meta.sns[i].id);
@@ -510,7 +520,7 @@ static void s_handle_status(self_t *self, zframe_t *rid, const vl_hdr_t *req)
     }
     vl_hdr_t h = *req;
     h.type = VL_MSG_STATUS | VL_MSG_REPLY;
-    h.cluster_id = rh.cluster_id;
+    h.cluster_id = cluster_id;
     h.status = 0;
     zmsg_t *out = vl_wire_msg(&h, &b);
     vl_adm_server_reply(self, rid, &out);

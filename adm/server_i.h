@@ -80,6 +80,12 @@ zsock_t *vl_adm_server_dealer(const char *endpoints);
 /*  Sends msg to the client named by routing id rid (copied). */
 void vl_adm_server_reply(self_t *self, zframe_t *rid, zmsg_t **msg_p);
 
+/*  Fresh metadata from the MR (blocking). 0 with *meta filled (and
+    *cluster_id_p, when not NULL, the MR's cluster id), or the error,
+    which is logged and, when rid is not NULL, replied to req. */
+int vl_adm_server_fetch_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_meta_t *meta,
+                             uint32_t *cluster_id_p);
+
 /*  Replies with a status and a message. */
 void vl_adm_server_reply_error(self_t *self, zframe_t *rid, const vl_hdr_t *req, int rc,
                                const char *text);

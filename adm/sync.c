@@ -152,39 +152,11 @@ int vl_adm_sync_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t,
     return 0;
 }
 
-/*  Fresh metadata from the MR (blocking). 0, or the error replied. */
-static int s_fetch_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_meta_t *meta)
-{
-    zmsg_t *reply = NULL;
-    vl_hdr_t rh;
-    vl_rbuf_t rb;
-    char err[1024] = "";
-    int64_t start = zclock_mono();
-    int rc = vl_rpc_call(self->mr, VL_MSG_GET_META, NULL, self->mr_timeout_ms, &reply, &rh, &rb,
-                         err, sizeof err);
-    if (rc == VL_ETIMEDOUT && zclock_mono() - start >= self->mr_timeout_ms)
-        snprintf(err, sizeof err, "metadata repository at %s does not answer; is varlogmr running?",
-                 self->mr_ep);
-    if (rc == 0 && vl_meta_decode(&rb, meta) != 0) {
-        rc = VL_EPROTO;
-        snprintf(err, sizeof err,
-                 "metadata repository at %s sent a malformed META; is it the same varlog "
-                 "version?",
-                 self->mr_ep);
-    }
-    zmsg_destroy(&reply);
-    if (rc != 0 && rid) {
-        vl_log(LOG_WARNING, "%s: %s", vl_wire_type_name(req->type), err[0] ? err : vl_err_str(rc));
-        vl_adm_server_reply_error(self, rid, req, rc, err[0] ? err : vl_err_str(rc));
-    }
-    return rc;
-}
-
 /*  SYNC: the log stream a->id (0: every sealed one) of topic a->name. */
 void vl_adm_sync_handle(self_t *self, zframe_t *rid, const vl_hdr_t *req, const vl_admin_t *a)
 {
     vl_meta_t m;
-    if (s_fetch_meta(self, rid, req, &m) != 0)
+    if (vl_adm_server_fetch_meta(self, rid, req, &m, NULL) != 0)
         return;
     char err[1024] = "";
     int rc = 0;
