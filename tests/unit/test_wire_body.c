@@ -109,6 +109,18 @@ static void test_roundtrip_commit(void **state)
     assert_int_equal(wfx_nlive, 0);
 }
 
+/*  The order of METAs: by term, then by version within a term. */
+static void test_meta_older(void **state)
+{
+    vl_meta_t m = {.term = 5, .version = 10};
+    assert_true(vl_meta_older(&m, 6, 0));   /* an older term, whatever the version */
+    assert_true(vl_meta_older(&m, 5, 11));  /* the same term, an older version */
+    assert_false(vl_meta_older(&m, 5, 10)); /* the same one */
+    assert_false(vl_meta_older(&m, 5, 9));
+    assert_false(vl_meta_older(&m, 4, 100)); /* a newer term, whatever the version */
+    assert_false(vl_meta_older(&m, 0, 0));
+}
+
 static void test_roundtrip_meta(void **state)
 {
     vl_wbuf_t b;
@@ -746,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_report),
         cmocka_unit_test(test_roundtrip_commit),
         cmocka_unit_test(test_roundtrip_meta),
+        cmocka_unit_test(test_meta_older),
         cmocka_unit_test(test_roundtrip_admin),
         cmocka_unit_test(test_roundtrip_append),
         cmocka_unit_test(test_roundtrip_batch_status),
