@@ -306,6 +306,16 @@ static void test_follow_hint(void **state)
     vl_client_destroy(&c);
 }
 
+/*  vl_topic_list on c lists one topic, named name. */
+static void s_one_topic(vl_client_t *c, const char *name)
+{
+    vl_topic_info_t infos[4];
+    size_t n = 99;
+    assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(infos[0].name, name);
+}
+
 /*  A META older than the cached one (the answer of a leader of an older
     term, deposed without knowing it yet) is ignored: the client keeps the
     newer metadata; one of a newer term replaces it. */
@@ -318,20 +328,11 @@ static void test_older_meta_ignored(void **state)
     int64_t ms;
     if (s_open(a, b, 3000, &c, err, sizeof err, &ms) != 0)
         fail_msg("open: %s", err);
-    vl_topic_info_t infos[4];
-    size_t n = 99;
-    assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(infos[0].name, "term5");
+    s_one_topic(c, "term5");
     s_fake_set(a, "METATERM", "4");
-    n = 99;
-    assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(infos[0].name, "term5");
+    s_one_topic(c, "term5");
     s_fake_set(a, "METATERM", "6");
-    assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(infos[0].name, "term6");
+    s_one_topic(c, "term6");
     vl_client_destroy(&c);
 }
 
