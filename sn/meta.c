@@ -25,6 +25,13 @@
     queued for the old replica is dropped), so the zloop keeps its reader.
     With one endpoint nothing moves on silence: the node waits for it, as
     it does for a single MR that restarts.
+
+    Fencing (doc/DESIGN.md "Fencing"): COMMIT, META and the HELLO reply
+    carry the raft term of the leader that sent them. The node remembers
+    the highest term it heard and ignores what comes of an older one (a
+    deposed leader's), and a META of the same term and an older version
+    than the one applied; every other META is applied, a HELLO reply's
+    too, so a new leader's first answer brings what the node missed.
 */
 
 #include <inttypes.h>
