@@ -193,12 +193,12 @@ typedef struct {
     uint64_t meta_version;
     bool have_meta;
     vl_meta_t meta;
-    uint64_t mr_term;         /* the highest MR leader term heard (fencing, meta.c) */
-    uint64_t fence_ignored;   /* messages of older terms ignored since the last log line */
-    int64_t fence_log_us;     /* that log line's time */
-    zhashx_t *replicas; /* "ls id" -> s_replica_t* */
-    zhashx_t *subs;     /* s_sub_t.key -> s_sub_t* */
-    zhashx_t *peers;    /* addr -> s_peer_t* */
+    uint64_t mr_term;       /* the highest MR leader term heard (fencing, meta.c) */
+    uint64_t fence_ignored; /* messages of older terms ignored since the last log line */
+    int64_t fence_log_us;   /* that log line's time */
+    zhashx_t *replicas;     /* "ls id" -> s_replica_t* */
+    zhashx_t *subs;         /* s_sub_t.key -> s_sub_t* */
+    zhashx_t *peers;        /* addr -> s_peer_t* */
     uint64_t queued_bytes;
     bool report_dirty;
     bool report_full; /* the next REPORT carries every replica */

@@ -114,8 +114,10 @@ vl_commit_item_t wfx_commit_items[] = {
     {UINT32_MAX, 0, 1, UINT64_MAX, 0, 0x1111111111111111ull, 0x2222222222222222ull,
      0x3333333333333333ull, 0x4444444444444444ull},
 };
-const vl_commit_t wfx_commit = {
-    .term = 0x1122334455667788ull, .version = 0xabcdef0123456789ull, .n = 2, .items = wfx_commit_items};
+const vl_commit_t wfx_commit = {.term = 0x1122334455667788ull,
+                                .version = 0xabcdef0123456789ull,
+                                .n = 2,
+                                .items = wfx_commit_items};
 
 vl_run_t wfx_runs[] = {{1, 3}, {100, 1}, {UINT64_MAX - 5, UINT32_MAX}};
 const vl_append_reply_t wfx_append_reply = {77, 3, wfx_runs};

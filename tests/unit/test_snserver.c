@@ -898,8 +898,8 @@ static void s_reports_hold(snfx_t *f, int ms, uint64_t applied, uint8_t ls_state
             items++;
             if (r.items[i].applied_llsn_end != applied || r.items[i].state != ls_state)
                 fail_msg("%s: REPORT says applied=%llu state=%u, expected applied=%llu state=%u",
-                         what, (unsigned long long)r.items[i].applied_llsn_end,
-                         r.items[i].state, (unsigned long long)applied, ls_state);
+                         what, (unsigned long long)r.items[i].applied_llsn_end, r.items[i].state,
+                         (unsigned long long)applied, ls_state);
         }
         vl_report_free(&r);
     }
