@@ -88,6 +88,12 @@ int vl_client_refresh(vl_client_t *c)
                               "get metadata from %s: malformed META reply; is it a varlogmr "
                               "of the same version?",
                               vl_rpc_endpoints(c->mr));
+    if (c->meta_valid && vl_meta_older(&meta, c->meta.term, c->meta.version)) {
+        /* a deposed MR leader's (it has not noticed the new term yet):
+           the cached metadata is newer; the next refresh asks again */
+        vl_meta_free(&meta);
+        return 0;
+    }
     if (c->meta_valid)
         vl_meta_free(&c->meta);
     c->meta = meta;

@@ -355,6 +355,7 @@ void vl_report_free(vl_report_t *m)
 
 void vl_commit_encode(const vl_commit_t *m, vl_wbuf_t *b)
 {
+    vl_wbuf_u64(b, m->term);
     vl_wbuf_u64(b, m->version);
     vl_wbuf_u32(b, m->n);
     for (uint32_t i = 0; i < m->n; i++) {
@@ -374,6 +375,7 @@ void vl_commit_encode(const vl_commit_t *m, vl_wbuf_t *b)
 int vl_commit_decode(vl_rbuf_t *r, vl_commit_t *m)
 {
     memset(m, 0, sizeof *m);
+    m->term = vl_rbuf_u64(r);
     m->version = vl_rbuf_u64(r);
     m->n = vl_rbuf_count(r, 1u << 20, 64);
     if (r->err)
@@ -409,6 +411,7 @@ void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
 {
     vl_wbuf_u32(b, m->cluster_id);
     vl_wbuf_u64(b, m->version);
+    vl_wbuf_u64(b, m->term);
     vl_wbuf_u32(b, m->sn_id);
     vl_wbuf_u32(b, m->nsn);
     for (uint32_t i = 0; i < m->nsn; i++) {
@@ -447,6 +450,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
     memset(m, 0, sizeof *m);
     m->cluster_id = vl_rbuf_u32(r);
     m->version = vl_rbuf_u64(r);
+    m->term = vl_rbuf_u64(r);
     m->sn_id = vl_rbuf_u32(r);
     m->nsn = vl_rbuf_count(r, 1u << 16, 7);
     if (r->err)

@@ -33,8 +33,9 @@
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
 #define VL_WIRE_VERSION                                                                            \
-    3 /* 2: one payload frame per batch (was one per entry);                                       \
-         3: batch identities on APPEND and REPLICATE */
+    4 /* 2: one payload frame per batch (was one per entry);                                       \
+         3: batch identities on APPEND and REPLICATE;                                              \
+         4: the MR leader's raft term on COMMIT and META */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
@@ -203,17 +204,20 @@ void vl_report_encode(const vl_report_t *m, vl_wbuf_t *b);
 int vl_report_decode(vl_rbuf_t *r, vl_report_t *m);
 void vl_report_free(vl_report_t *m);
 
-/* COMMIT: version u64, items[] {topic_id u32, ls_id u32, llsn_begin u64,
-   glsn_begin u64, count u64, offset_begin u64, bytes u64, hwm u64,
-   end_offset u64}: entries llsn_begin.. llsn_begin+count-1 of the log stream
-   got GLSNs glsn_begin.. and occupy bytes [offset_begin, offset_begin+bytes)
-   of the topic; hwm/end_offset are the topic's after this commit. */
+/* COMMIT: term u64, version u64, items[] {topic_id u32, ls_id u32,
+   llsn_begin u64, glsn_begin u64, count u64, offset_begin u64, bytes u64,
+   hwm u64, end_offset u64}: entries llsn_begin.. llsn_begin+count-1 of the
+   log stream got GLSNs glsn_begin.. and occupy bytes [offset_begin,
+   offset_begin+bytes) of the topic; hwm/end_offset are the topic's after
+   this commit. term is the raft term of the MR leader that sent it (a
+   storage node applies nothing from a term older than one it has seen),
+   version the commit round that committed the items (a resend keeps it). */
 typedef struct {
     uint32_t topic_id, ls_id;
     uint64_t llsn_begin, glsn_begin, count, offset_begin, bytes, hwm, end_offset;
 } vl_commit_item_t;
 typedef struct {
-    uint64_t version;
+    uint64_t term, version;
     uint32_t n;
     vl_commit_item_t *items;
 } vl_commit_t;
@@ -221,8 +225,8 @@ void vl_commit_encode(const vl_commit_t *m, vl_wbuf_t *b);
 int vl_commit_decode(vl_rbuf_t *r, vl_commit_t *m);
 void vl_commit_free(vl_commit_t *m);
 
-/* META: cluster_id u32, version u64, sn_id u32 (the receiver's id in a
-   HELLO reply, else 0), sns[] {id u32, addr str, alive u8}, topics[] {id
+/* META: cluster_id u32, version u64, term u64, sn_id u32 (the receiver's id
+   in a HELLO reply, else 0), sns[] {id u32, addr str, alive u8}, topics[] {id
    u32, name str, rf u32, hwm u64, end_offset u64, trim_glsn u64, trim_offset
    u64, ls[] {id u32, state u8, replicas[] sn_id u32, committed_llsn_end u64,
    committed_bytes u64, epoch u32}}. trim_glsn is the first GLSN still kept
@@ -232,7 +236,9 @@ void vl_commit_free(vl_commit_t *m);
    epoch counts the log stream's seals and unseals (the MR bumps it at
    each): LLSNs past a sealed end are reused after the unseal, so
    replication messages carry it and a replica refuses those of another
-   epoch. */
+   epoch. term is the raft term of the MR leader that sent it: (term,
+   version) orders METAs, and storage nodes and clients ignore one older
+   than the newest they applied (doc/DESIGN.md "Fencing"). */
 typedef enum {
     VL_LS_RUNNING = 0,
     VL_LS_SEALING,
@@ -265,7 +271,7 @@ typedef struct {
 } vl_meta_topic_t;
 typedef struct {
     uint32_t cluster_id;
-    uint64_t version;
+    uint64_t version, term;
     uint32_t sn_id;
     uint32_t nsn;
     vl_meta_sn_t *sns;
@@ -275,6 +281,12 @@ typedef struct {
 void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b);
 int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m);
 void vl_meta_free(vl_meta_t *m);
+/*  True when META m is older than one of (term, version): sent by the
+    leader of an older term, or of the same term and an older version. */
+static inline bool vl_meta_older(const vl_meta_t *m, uint64_t term, uint64_t version)
+{
+    return m->term < term || (m->term == term && m->version < version);
+}
 /*  Lookups in a decoded META (NULL when absent). */
 const vl_meta_topic_t *vl_meta_topic_by_name(const vl_meta_t *m, const char *name);
 const vl_meta_topic_t *vl_meta_topic_by_id(const vl_meta_t *m, uint32_t id);

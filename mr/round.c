@@ -35,9 +35,9 @@
 
 /*  ---- commit rounds ---------------------------------------------------------- */
 
-/*  A COMMIT body as wire.h lays it out: version u64, n u32, then n items
-    of a fixed size (two u32, seven u64). */
-#define S_COMMIT_HDR 12
+/*  A COMMIT body as wire.h lays it out: term u64, version u64, n u32,
+    then n items of a fixed size (two u32, seven u64). */
+#define S_COMMIT_HDR 20
 #define S_COMMIT_ITEM 64
 
 /*  Sends each connected SN the items of an applied round for the log
@@ -81,7 +81,7 @@ void vl_mr_round_send(self_t *self, const vl_commit_t *round)
         }
     }
     self->round_buf.len = 0;
-    vl_commit_encode(round, &self->round_buf);
+    vl_commit_encode(round, &self->round_buf); /* the items only are used */
     assert(self->round_buf.len == S_COMMIT_HDR + (size_t)round->n * S_COMMIT_ITEM);
     const uint8_t *items = self->round_buf.data + S_COMMIT_HDR;
     vl_hdr_t h = {.type = VL_MSG_COMMIT, .request_id = 0, .cluster_id = self->cluster_id};
@@ -91,6 +91,7 @@ void vl_mr_round_send(self_t *self, const vl_commit_t *round)
             continue;
         vl_wbuf_t *b = &self->commit_buf;
         b->len = 0;
+        vl_wbuf_u64(b, self->lead_term);
         vl_wbuf_u64(b, round->version);
         vl_wbuf_u32(b, peer->nround);
         /* runs of consecutive items in one copy (with rf 3 on 3 SNs, the
@@ -140,6 +141,8 @@ bool vl_mr_round_commit(self_t *self)
 
 /*  ---- resends ---------------------------------------------------------------- */
 
+/*  c->term is this leader's: a resend of an old range carries the version
+    that committed it, and the term of the leader sending it now. */
 static void s_send_commit(self_t *self, zframe_t *rid, const vl_commit_t *c)
 {
     vl_hdr_t h = {.type = VL_MSG_COMMIT, .request_id = 0, .cluster_id = self->cluster_id};
@@ -170,8 +173,10 @@ static void s_resend_batch(self_t *self, s_peer_t *peer, vl_mrstate_ls_t *ls,
         if (self->resend[i].item.llsn_begin + self->resend[i].item.count - 1 > r->llsn_end)
             break;
         /* one message per range: each keeps the version that committed it */
-        vl_commit_t c = {
-            .version = self->resend[i].version, .n = 1, .items = &self->resend[i].item};
+        vl_commit_t c = {.term = self->lead_term,
+                         .version = self->resend[i].version,
+                         .n = 1,
+                         .items = &self->resend[i].item};
         s_send_commit(self, peer->rid, &c);
         uint64_t end = self->resend[i].item.llsn_begin + self->resend[i].item.count - 1;
         if (end > r->sent_llsn_end)

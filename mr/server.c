@@ -176,6 +176,7 @@ static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
 {
     vl_meta_t m;
     vl_mrstate_meta(self->state, self->cluster_id, sn_id, &m);
+    m.term = self->lead_term; /* receivers ignore a META of an older term */
     int64_t now = vl_now_us();
     for (uint32_t i = 0; i < m.nsn; i++) {
         s_peer_t *p = s_peer(self, m.sns[i].id);

@@ -25,6 +25,13 @@
     queued for the old replica is dropped), so the zloop keeps its reader.
     With one endpoint nothing moves on silence: the node waits for it, as
     it does for a single MR that restarts.
+
+    Fencing (doc/DESIGN.md "Fencing"): COMMIT, META and the HELLO reply
+    carry the raft term of the leader that sent them. The node remembers
+    the highest term it heard and ignores what comes of an older one (a
+    deposed leader's), and a META of the same term and an older version
+    than the one applied; every other META is applied, a HELLO reply's
+    too, so a new leader's first answer brings what the node missed.
 */
 
 #include <inttypes.h>
@@ -251,6 +258,50 @@ void vl_sn_meta_ask(self_t *self)
     }
 }
 
+/*  ---- fencing ----------------------------------------------------------- */
+
+/*  Notes a message of the MR that was ignored (what, of term and version)
+    and why; one log line a second at most, with the number ignored since
+    the last one. */
+static void s_fence_log(self_t *self, const char *what, uint64_t term, uint64_t version,
+                        const char *why)
+{
+    self->fence_ignored++;
+    int64_t now = vl_now_us();
+    if (now - self->fence_log_us < 1000000)
+        return;
+    vl_log(LOG_INFO,
+           "sn=%u: %s of MR term %" PRIu64 " version %" PRIu64 " ignored: %s (%" PRIu64
+           " ignored since the last such line)",
+           self->sn_id, what, term, version, why, self->fence_ignored);
+    self->fence_log_us = now;
+    self->fence_ignored = 0;
+}
+
+/*  The terms of the MR's leaders never go down, and at most one replica
+    leads in a term: a message of an older term than one heard is from a
+    deposed leader (queued, or sent before it noticed the new term), and
+    the new leader has everything it may say that is still true. */
+bool vl_sn_meta_fenced(self_t *self, const char *what, uint64_t term, uint64_t version)
+{
+    if (term < self->mr_term) {
+        char why[192];
+        snprintf(why, sizeof why,
+                 "the MR leader of term %" PRIu64
+                 " was heard since (a deposed leader's; if every one is ignored, the MR group "
+                 "was re-created: restart this node)",
+                 self->mr_term);
+        s_fence_log(self, what, term, version, why);
+        return true;
+    }
+    if (term > self->mr_term) {
+        vl_log(LOG_INFO, "sn=%u: the MR leader's term is %" PRIu64 " (was %" PRIu64 ")",
+               self->sn_id, term, self->mr_term);
+        self->mr_term = term;
+    }
+    return false;
+}
+
 /*  ---- META --------------------------------------------------------------- */
 
 /*  Applies what META says of log stream ls of topic, when this node holds
@@ -326,9 +377,15 @@ static void s_apply_ls(self_t *self, const vl_meta_topic_t *topic, const vl_meta
 
 static void s_apply_meta(self_t *self, vl_meta_t *meta)
 {
-    if (self->have_meta && meta->version < self->meta_version) {
-        vl_log(LOG_DEBUG, "sn=%u: META version %" PRIu64 " older than %" PRIu64 " ignored",
-               self->sn_id, meta->version, self->meta_version);
+    if (vl_sn_meta_fenced(self, "META", meta->term, meta->version)) {
+        vl_meta_free(meta);
+        return;
+    }
+    if (self->have_meta && vl_meta_older(meta, self->meta.term, self->meta_version)) {
+        char why[128];
+        snprintf(why, sizeof why, "META version %" PRIu64 " of term %" PRIu64 " is applied already",
+                 self->meta_version, self->meta.term);
+        s_fence_log(self, "META", meta->term, meta->version, why);
         vl_meta_free(meta);
         return;
     }
@@ -362,7 +419,11 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
     vl_sn_unpark(self, true);
 }
 
-/*  The MR's answer to HELLO: this node's id (0: not registered) and META. */
+/*  The MR's answer to HELLO: this node's id (0: not registered) and META.
+    The META is applied unless it is older than the one applied: after a
+    move to a new leader, it brings what the node missed meanwhile (a new
+    leader pushes no META until a metadata change). A deposed leader's
+    answer is ignored whole. */
 static void s_on_hello_reply(self_t *self, const vl_hdr_t *hdr, vl_rbuf_t *body)
 {
     vl_meta_t meta;
@@ -373,6 +434,8 @@ static void s_on_hello_reply(self_t *self, const vl_hdr_t *hdr, vl_rbuf_t *body)
                vl_err_name((int)hdr->status));
     } else if (vl_meta_decode(body, &meta) != 0) {
         vl_log(LOG_WARNING, "sn: malformed HELLO reply from the MR ignored");
+    } else if (vl_sn_meta_fenced(self, "HELLO reply", meta.term, meta.version)) {
+        vl_meta_free(&meta);
     } else if (meta.sn_id == 0) {
         int64_t now = vl_now_us();
         if (now - self->last_unregistered_log_us > 30 * 1000000ll) {
@@ -390,7 +453,7 @@ static void s_on_hello_reply(self_t *self, const vl_hdr_t *hdr, vl_rbuf_t *body)
         self->have_meta = false;
         s_apply_meta(self, &meta);
     } else
-        vl_meta_free(&meta);
+        s_apply_meta(self, &meta);
 }
 
 int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)

@@ -214,6 +214,10 @@ void vl_sn_replica_on_commit(self_t *self, vl_rbuf_t *body)
         vl_log(LOG_WARNING, "sn=%u: malformed COMMIT from the MR ignored", self->sn_id);
         return;
     }
+    if (vl_sn_meta_fenced(self, "COMMIT", c.term, c.version)) {
+        vl_commit_free(&c);
+        return;
+    }
     for (uint32_t i = 0; i < c.n; i++) {
         s_replica_t *rep = s_replica(self, c.items[i].ls_id);
         if (rep && rep->topic_id == c.items[i].topic_id)

@@ -193,9 +193,12 @@ typedef struct {
     uint64_t meta_version;
     bool have_meta;
     vl_meta_t meta;
-    zhashx_t *replicas; /* "ls id" -> s_replica_t* */
-    zhashx_t *subs;     /* s_sub_t.key -> s_sub_t* */
-    zhashx_t *peers;    /* addr -> s_peer_t* */
+    uint64_t mr_term;       /* the highest MR leader term heard (fencing, meta.c) */
+    uint64_t fence_ignored; /* messages of older terms ignored since the last log line */
+    int64_t fence_log_us;   /* that log line's time */
+    zhashx_t *replicas;     /* "ls id" -> s_replica_t* */
+    zhashx_t *subs;         /* s_sub_t.key -> s_sub_t* */
+    zhashx_t *peers;        /* addr -> s_peer_t* */
     uint64_t queued_bytes;
     bool report_dirty;
     bool report_full; /* the next REPORT carries every replica */
@@ -306,6 +309,11 @@ void vl_sn_meta_report_soon(self_t *self);
 
 /*  Sends HELLO to the MR (its reply registers the node and brings META). */
 void vl_sn_meta_hello(self_t *self);
+
+/*  Fencing: true when a COMMIT or META (what) of the MR leader of term
+    must be ignored, because a leader of a newer term was heard since (it
+    is logged, at most once a second); else notes term as the newest. */
+bool vl_sn_meta_fenced(self_t *self, const char *what, uint64_t term, uint64_t version);
 
 /*  Asks the MR for the metadata, at most every S_META_ASK_US. */
 void vl_sn_meta_ask(self_t *self);

@@ -6,7 +6,11 @@
 # the next leader, restarts the killed replica (same options, same data
 # directory) and waits until it follows again. With MR_SCENARIO=all
 # (mr_restart.sh) each of two rounds kills all three replicas at once
-# instead and restarts them. Then: every appender finished; every
+# instead and restarts them. With MR_SCENARIO=stop (mr_fence.sh) one round
+# SIGSTOPs the leader instead, seals a log stream under the next leader
+# while it is stopped, SIGCONTs it after three election timeouts at
+# least, and checks that it stepped down and the seal holds everywhere.
+# Then: every appender finished; every
 # acknowledged entry is in the log exactly once, at the GLSN it was
 # acknowledged with, with its bytes; the log is dense; a subscriber that
 # followed the log from before the first kill and one started after the
@@ -21,6 +25,7 @@ SCENARIO=${MR_SCENARIO:-leader}
 case "$SCENARIO" in
 leader) ROUNDS=${MR_FAILOVER_ROUNDS:-5} ;;
 all) ROUNDS=${MR_FAILOVER_ROUNDS:-2} ;;
+stop) ROUNDS=${MR_FAILOVER_ROUNDS:-1} ;;
 *) fail "MR_SCENARIO=$SCENARIO: use leader or all" ;;
 esac
 # a failover slower than this is a failure (the target is 2.5 s; this
@@ -64,11 +69,60 @@ steady() {
 	wait_for 20 "$1 more acknowledgements" acks_ge "$want"
 }
 
+# ---- MR_SCENARIO=stop -----------------------------------------------------
+# other_leader NAME: prints the replica other than NAME whose log says it
+# leads (NAME's still does while it is stopped)
+other_leader() {
+	local i
+	for i in "${!MR_NAME[@]}"; do
+		[ "${MR_NAME[$i]}" != "$1" ] && [ "$(mr_role "${MR_NAME[$i]}")" = leader ] &&
+			echo "${MR_NAME[$i]}" && return 0
+	done
+	return 1
+}
+is_follower() { [ "$(mr_role "$1")" = follower ]; }
+# sealed_everywhere LS: the MR's metadata and each of LS's 2 replicas (as
+# its storage node reports it) say SEALED
+sealed_everywhere() {
+	local j
+	j=$(ctl ls list f --json | sed 's/}, {"topic"/}\n{"topic"/g' | grep "\"id\": $1, ") || return 1
+	grep -q "^[[{]*{\"topic\": \"f\", \"id\": $1, \"state\": \"SEALED\"" <<<"$j" || return 1
+	[ "$(grep -o '"applied_llsn_end": [0-9]*, "state": "SEALED"' <<<"$j" | wc -l)" -eq 2 ]
+}
+# fence_round R OLD: SIGSTOP of the leader OLD; the others elect a leader
+# and commits go on; log stream 1 is sealed through the new leader; OLD is
+# resumed after 1.5 s (three election timeouts) at least and must step
+# down, and the seal must hold on every storage node.
+fence_round() {
+	local r=$1 old=$2 new sealed_at
+	KILLS[$r]=$(now)
+	kill -STOP "${DPID[$old]}"
+	wait_for 10 "a replica other than $old to lead while it is stopped" other_leader "$old"
+	new=$(other_leader "$old")
+	wait_for 20 "commits to resume under $new while $old is stopped" acked_after "${KILLS[$r]}"
+	ctl --timeout 10000 ls seal f 1 >"$T/seal.out" || fail "ls seal f 1 while $old is stopped failed"
+	sealed_at=$(now)
+	wait_for 10 "log stream 1 sealed on each replica while $old is stopped" sealed_everywhere 1
+	wait_for 10 "commits after the seal while $old is stopped" acked_after "$sealed_at"
+	awk -v t="${KILLS[$r]}" -v n="$(now)" 'BEGIN { d = t + 1.6 - n; if (d > 0) system("sleep " d) }'
+	kill -CONT "${DPID[$old]}"
+	log "round $r: $old stopped for $(awk -v t="${KILLS[$r]}" -v n="$(now)" 'BEGIN { printf "%.1f", n - t }') s; $new led meanwhile and sealed ls 1 ($(cat "$T/seal.out"))"
+	wait_for 10 "$old to step down after SIGCONT" is_follower "$old"
+	steady 200
+	# whatever the resumed replica still sent is in by now
+	sealed_everywhere 1 || fail "the seal of log stream 1 does not hold after $old resumed: $(ctl ls list f)"
+	log "round $r: $old stepped down; the seal holds on every replica; the storage nodes logged $(cat "$T"/sn*.log | grep -c 'ignored: the MR leader of term' || true) lines of a deposed leader's messages ignored"
+}
+
 steady 300
 KILLS=()
 for r in $(seq "$ROUNDS"); do
 	wait_for 20 "a leader before round $r" mr_leader
 	OLD=$(mr_leader)
+	if [ "$SCENARIO" = stop ]; then
+		fence_round "$r" "$OLD"
+		continue
+	fi
 	declare -A FROM=()
 	if [ "$SCENARIO" = leader ]; then
 		VICTIMS=("$OLD")
@@ -146,7 +200,7 @@ for r in $(seq "$ROUNDS"); do
 done
 OK_APPENDERS=$(grep -lx 0 "$T"/rc* | wc -l)
 log "acknowledged $ACKED, present $PRESENT, duplicated $DUP, lost $LOST; log holds $HWM entries ($((HWM - PRESENT)) not acknowledged)"
-log "longest commit gap: ${GAP}s; failover time of each round (kill -9 to the acknowledgements' resumption):$TIMES ($SLOW over 2.5 s)"
+log "longest commit gap: ${GAP}s; failover time of each round ($([ "$SCENARIO" = stop ] && echo SIGSTOP || echo kill -9) to the acknowledgements' resumption):$TIMES ($SLOW over 2.5 s)"
 [ "$LOST" -eq 0 ] || fail "$LOST acknowledged entries lost"
 [ "$DUP" -eq 0 ] || fail "$DUP entries are in the log twice"
 [ "$OK_APPENDERS" -eq $WRITERS ] || fail "$((WRITERS - OK_APPENDERS)) appenders failed"

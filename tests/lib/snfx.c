@@ -48,6 +48,7 @@ void snfx_send_meta_n(snfx_t *f, const vl_hdr_t *hello, const snfx_ls_view_t *v,
     snprintf(t.name, sizeof t.name, "t");
     vl_meta_t m = {.cluster_id = SNFX_CLUSTER,
                    .version = ++f->meta_version,
+                   .term = f->term,
                    .sn_id = hello ? 1 : 0,
                    .nsn = 2,
                    .sns = sns,
@@ -117,7 +118,7 @@ void snfx_send_commit(snfx_t *f, uint64_t version, uint64_t llsn_begin, uint64_t
                            .bytes = bytes,
                            .hwm = glsn_begin + count - 1,
                            .end_offset = offset_begin + bytes};
-    vl_commit_t c = {.version = version, .n = 1, .items = &it};
+    vl_commit_t c = {.term = f->term, .version = version, .n = 1, .items = &it};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_commit_encode(&c, &b);

@@ -28,6 +28,7 @@ typedef struct {
     char sn_ep[VL_WIRE_MAX_ADDR + 1];
     zframe_t *sn_rid; /* the SN's routing id at the fake MR */
     uint64_t meta_version;
+    uint64_t term;   /* the MR leader term of the METAs and COMMITs sent */
     zsock_t *client; /* a DEALER to the SN */
     uint64_t next_id;
 } snfx_t;

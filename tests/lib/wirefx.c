@@ -114,7 +114,10 @@ vl_commit_item_t wfx_commit_items[] = {
     {UINT32_MAX, 0, 1, UINT64_MAX, 0, 0x1111111111111111ull, 0x2222222222222222ull,
      0x3333333333333333ull, 0x4444444444444444ull},
 };
-const vl_commit_t wfx_commit = {0xabcdef0123456789ull, 2, wfx_commit_items};
+const vl_commit_t wfx_commit = {.term = 0x1122334455667788ull,
+                                .version = 0xabcdef0123456789ull,
+                                .n = 2,
+                                .items = wfx_commit_items};
 
 vl_run_t wfx_runs[] = {{1, 3}, {100, 1}, {UINT64_MAX - 5, UINT32_MAX}};
 const vl_append_reply_t wfx_append_reply = {77, 3, wfx_runs};
@@ -148,6 +151,7 @@ static void s_meta_build(void)
     memset(s_meta_topics, 0, sizeof s_meta_topics);
     wfx_meta.cluster_id = 0xc0ffee;
     wfx_meta.version = 0x0102030405060708ull;
+    wfx_meta.term = 0x8877665544332211ull;
     wfx_meta.sn_id = 5;
     wfx_meta.nsn = 3;
     wfx_meta.sns = s_meta_sns;

@@ -125,7 +125,9 @@ enum { S_LEADER, S_FOLLOWER, S_DEAD };
 /*  The actor: commands on its pipe are LEADER [TYPE] (answer everything,
     except requests of TYPE: silence), FOLLOWER HINT (refuse with HINT,
     "" for none), DEAD (receive, never answer), COUNT TYPE (how many
-    requests of TYPE arrived; 0: all). */
+    requests of TYPE arrived; 0: all), METATERM T (the METAs it sends
+    from now on carry leader term T and, when T > 0, one topic named
+    "termT"; at first T is 0 and there is no topic). */
 static void s_fake_actor(zsock_t *pipe, void *arg)
 {
     (void)arg;
@@ -138,6 +140,7 @@ static void s_fake_actor(zsock_t *pipe, void *arg)
     int mode = S_LEADER, silent_type = -1;
     char hint[VL_WIRE_MAX_ADDR + 1] = "";
     int counts[VL_MSG_TYPE_MAX] = {0}, total = 0;
+    uint64_t meta_term = 0;
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
     for (;;) {
         void *which = zpoller_wait(poller, -1);
@@ -148,6 +151,9 @@ static void s_fake_actor(zsock_t *pipe, void *arg)
             if (!term && streq(cmd, "COUNT")) {
                 int t = a ? atoi(a) : 0;
                 zstr_sendf(pipe, "%d", t > 0 && t < VL_MSG_TYPE_MAX ? counts[t] : total);
+            } else if (!term && streq(cmd, "METATERM")) {
+                meta_term = a ? strtoull(a, NULL, 10) : 0;
+                zsock_signal(pipe, 0);
             } else if (!term) {
                 mode = streq(cmd, "LEADER")     ? S_LEADER
                        : streq(cmd, "FOLLOWER") ? S_FOLLOWER
@@ -179,7 +185,14 @@ static void s_fake_actor(zsock_t *pipe, void *arg)
                 reply = vl_wire_reply(&h, VL_ENOTLEADER, "%s", hint);
             } else if (mode == S_LEADER && h.type != silent_type) {
                 if (h.type == VL_MSG_GET_META) {
-                    vl_meta_t meta = {.cluster_id = 1, .version = 1};
+                    vl_meta_topic_t topic = {.id = 1, .rf = 1};
+                    snprintf(topic.name, sizeof topic.name, "term%llu",
+                             (unsigned long long)meta_term);
+                    vl_meta_t meta = {.cluster_id = 1,
+                                      .version = 1,
+                                      .term = meta_term,
+                                      .ntopics = meta_term > 0,
+                                      .topics = &topic};
                     vl_meta_encode(&meta, &b);
                 } else if (h.type != VL_MSG_PING) {
                     vl_wbuf_u32(&b, 7); /* the id of what was made */
@@ -290,6 +303,36 @@ static void test_follow_hint(void **state)
     assert_int_equal(s_fake_count(a, 0), 1);
     assert_int_equal(s_fake_count(b, VL_MSG_GET_META), 2);
     assert_true(ms < 1000);
+    vl_client_destroy(&c);
+}
+
+/*  vl_topic_list on c lists one topic, named name. */
+static void s_one_topic(vl_client_t *c, const char *name)
+{
+    vl_topic_info_t infos[4];
+    size_t n = 99;
+    assert_int_equal(vl_topic_list(c, infos, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(infos[0].name, name);
+}
+
+/*  A META older than the cached one (the answer of a leader of an older
+    term, deposed without knowing it yet) is ignored: the client keeps the
+    newer metadata; one of a newer term replaces it. */
+static void test_older_meta_ignored(void **state)
+{
+    s_fake_t *a = *state, *b = a + 1;
+    s_fake_set(a, "METATERM", "5");
+    vl_client_t *c = NULL;
+    char err[1024];
+    int64_t ms;
+    if (s_open(a, b, 3000, &c, err, sizeof err, &ms) != 0)
+        fail_msg("open: %s", err);
+    s_one_topic(c, "term5");
+    s_fake_set(a, "METATERM", "4");
+    s_one_topic(c, "term5");
+    s_fake_set(a, "METATERM", "6");
+    s_one_topic(c, "term6");
     vl_client_destroy(&c);
 }
 
@@ -461,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_hint_next),
         cmocka_unit_test(test_resendable),
         cmocka_unit_test_setup_teardown(test_follow_hint, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_older_meta_ignored, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown(test_silent_rotates, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown(test_empty_hint_rotates, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown(test_no_leader, s_pair_setup, s_pair_teardown),

@@ -319,8 +319,8 @@ static void s_send_report(zsock_t *s, uint64_t llsn_end)
 }
 
 /*  The next COMMIT on the SN's DEALER within ms: one item of ls 1, its
-    LLSNs and count checked; false when none came. */
-static bool s_commit_recv(s_t *t, int ms, uint64_t llsn_begin, uint64_t count)
+    LLSNs and count checked, and the leader's term; false when none came. */
+static bool s_commit_recv(s_t *t, int ms, uint64_t term, uint64_t llsn_begin, uint64_t count)
 {
     vl_hdr_t h;
     vl_rbuf_t body;
@@ -330,6 +330,7 @@ static bool s_commit_recv(s_t *t, int ms, uint64_t llsn_begin, uint64_t count)
     vl_commit_t c;
     assert_int_equal(vl_commit_decode(&body, &c), 0);
     assert_int_equal(c.n, 1);
+    assert_int_equal(c.term, term);
     assert_int_equal(c.items[0].llsn_begin, llsn_begin);
     assert_int_equal(c.items[0].count, count);
     vl_commit_free(&c);
@@ -432,7 +433,7 @@ static void test_own_rounds(void **state)
     assert_int_equal(m.version, 1); /* in memory, not applied */
     assert_int_equal(m.applied, 2);
     assert_int_equal(m.bytes, 50);
-    assert_false(s_commit_recv(&t, 100, 0, 0));
+    assert_false(s_commit_recv(&t, 100, 1, 0, 0));
     /* a round computed meanwhile joins the next proposal */
     s_send_report(t.sn, 8);
     for (int i = 0; i < 500 && s_mem(&t).version != 2; i++)
@@ -444,13 +445,13 @@ static void test_own_rounds(void **state)
     assert_null(s_reply(t.adm, VL_MSG_GET_META, 100, NULL, NULL));
 
     s_commit(&t, 1);
-    assert_true(s_commit_recv(&t, 5000, 1, 5));
+    assert_true(s_commit_recv(&t, 5000, 1, 1, 5));
     m = s_mem(&t);
     assert_int_equal(m.applied, 3);
     assert_int_equal(m.bytes, 80); /* not 130: its own command left memory alone */
     s_wait_pending(&t, 1);
     s_commit(&t, 1);
-    assert_true(s_commit_recv(&t, 5000, 6, 3));
+    assert_true(s_commit_recv(&t, 5000, 1, 6, 3));
     m = s_mem(&t);
     assert_int_equal(m.version, 2);
     assert_int_equal(m.applied, 4);
@@ -463,6 +464,7 @@ static void test_own_rounds(void **state)
     assert_int_equal(vl_meta_decode(&body, &meta), 0);
     assert_int_equal(meta.topics[0].hwm, 8);
     assert_int_equal(meta.version, 2);
+    assert_int_equal(meta.term, 1); /* the leader's */
     vl_meta_free(&meta);
     zmsg_destroy(&msg);
     s_stop(&t);
@@ -490,7 +492,7 @@ static void test_leadership_lost(void **state)
     assert_int_equal(m.version, 0); /* reloaded: the round was not applied */
     assert_int_equal(m.bytes, 0);
     assert_int_equal(s_ctl(&t, "FAIL", VL_MRRAFT_ELEADERSHIP, 0, 0, NULL, 0, NULL), 1);
-    assert_false(s_commit_recv(&t, 100, 0, 0));
+    assert_false(s_commit_recv(&t, 100, 1, 0, 0));
 
     /* a follower refuses requests, naming the leader's client endpoint */
     s_send_admin(&t, t.adm, VL_MSG_GET_META, &(vl_admin_t){0});
@@ -561,7 +563,7 @@ static void test_live_role(void **state)
     assert_int_equal(m.version, 1);
     assert_int_equal(m.applied, 3);
     assert_int_equal(m.bytes, 50);
-    assert_false(s_commit_recv(&t, 200, 0, 0));
+    assert_false(s_commit_recv(&t, 200, 1, 0, 0));
     s_stop(&t);
 }
 
@@ -588,6 +590,7 @@ static void test_admin_leadership_lost(void **state)
     vl_meta_t meta;
     s_get_meta(&t, 5000, &meta);
     assert_int_equal(meta.ntopics, 1);
+    assert_int_equal(meta.term, 3); /* the new term's */
     vl_meta_free(&meta);
 
     /* the proposal fails, the engine still says leader: a fence, then
@@ -610,7 +613,7 @@ static void test_admin_leadership_lost(void **state)
     s_send_report(t.sn, 4);
     s_wait_pending(&t, 1);
     s_commit(&t, 1);
-    assert_true(s_commit_recv(&t, 5000, 1, 4));
+    assert_true(s_commit_recv(&t, 5000, 3, 1, 4));
     s_stop(&t);
 }
 

@@ -881,6 +881,97 @@ static void test_mr_leader(void **state)
     fx_rmdir(f->dir);
 }
 
+/*  Collects the REPORTs of ms milliseconds (at least one full one: the
+    SN reports every replica each second) and fails unless every item of
+    SNFX_LS says applied end `applied` and state `ls_state`. */
+static void s_reports_hold(snfx_t *f, int ms, uint64_t applied, uint8_t ls_state, const char *what)
+{
+    int64_t deadline = zclock_mono() + ms;
+    int items = 0;
+    while (zclock_mono() < deadline) {
+        vl_report_t r;
+        if (!snfx_next_report(f, 100, &r))
+            continue;
+        for (uint32_t i = 0; i < r.n; i++) {
+            if (r.items[i].ls_id != SNFX_LS)
+                continue;
+            items++;
+            if (r.items[i].applied_llsn_end != applied || r.items[i].state != ls_state)
+                fail_msg("%s: REPORT says applied=%llu state=%u, expected applied=%llu state=%u",
+                         what, (unsigned long long)r.items[i].applied_llsn_end, r.items[i].state,
+                         (unsigned long long)applied, ls_state);
+        }
+        vl_report_free(&r);
+    }
+    if (items == 0)
+        fail_msg("%s: no REPORT of the log stream in %d ms", what, ms);
+}
+
+/*  Fencing: once the SN heard the MR leader of term 5, a COMMIT or META of
+    term 4 (a deposed leader's) changes nothing, one of term 5 or 6 is
+    applied, and so is nothing older than the META applied: an older term
+    (an unseal of term 5 after a seal of term 6) or an older version of
+    the same term. */
+static void test_fence(void **state)
+{
+    (void)state;
+    enum { SIZE = 10 };
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    f->term = 5;
+    snfx_ls_view_t v = snfx_rf1;
+    snfx_send_meta(f, NULL, &v);
+    uint64_t id = snfx_send_append(f, 3, SIZE);
+    snfx_wait_report(f, 3, 0, NULL);
+
+    /* term 4: neither the commit nor a seal at 0 */
+    f->term = 4;
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
+    snfx_ls_view_t sealed0 = v;
+    s_seal_view(&sealed0, 0, SIZE);
+    snfx_send_meta(f, NULL, &sealed0);
+    s_reports_hold(f, 1300, 0, VL_LS_RUNNING, "after COMMIT and META of term 4");
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zmsg_t *early = fx_recv_type(f->client, VL_MSG_APPEND | VL_MSG_REPLY, 100, &h, &body, NULL);
+    if (early)
+        fail_msg("the APPEND was answered (status %u) after a COMMIT of term 4", h.status);
+
+    /* term 5: the commit is applied and the append answered */
+    f->term = 5;
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
+    snfx_wait_report(f, 3, 3, NULL);
+
+    /* term 6: a seal at 3 is applied */
+    f->term = 6;
+    snfx_ls_view_t sealed3 = v;
+    s_seal_view(&sealed3, 3, SIZE);
+    snfx_send_meta(f, NULL, &sealed3);
+    snfx_wait_report_state(f, VL_LS_SEALED);
+
+    /* an unseal of term 5 (newer version), then one of term 6 but an
+       older version: neither undoes the seal */
+    snfx_ls_view_t unsealed = v;
+    unsealed.committed_llsn_end = 3;
+    unsealed.committed_bytes = 3 * SIZE;
+    unsealed.hwm = 3;
+    unsealed.end_offset = 3 * SIZE;
+    unsealed.epoch = 2;
+    f->term = 5;
+    snfx_send_meta(f, NULL, &unsealed);
+    f->term = 6;
+    f->meta_version -= 3;
+    snfx_send_meta(f, NULL, &unsealed);
+    s_reports_hold(f, 1300, 3, VL_LS_SEALED, "after unseals of term 5 and an older version");
+
+    /* the same unseal from the leader of term 7 is applied */
+    f->term = 7;
+    f->meta_version += 10;
+    snfx_send_meta(f, NULL, &unsealed);
+    snfx_wait_report_state(f, VL_LS_RUNNING);
+    snfx_finish(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_partial_reports),
         cmocka_unit_test(test_sync_base),
         cmocka_unit_test(test_mr_leader),
+        cmocka_unit_test(test_fence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,7 @@ static void s_meta_counts_beyond_body(uint32_t n)
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, 1);
     vl_wbuf_u64(&b, 1);
+    vl_wbuf_u64(&b, 1); /* term */
     vl_wbuf_u32(&b, 0);
     vl_wbuf_u32(&b, n);
     vl_wbuf_u32(&b, 1);
@@ -99,6 +100,7 @@ static void s_meta_counts_beyond_body(uint32_t n)
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, 1);
     vl_wbuf_u64(&b, 1);
+    vl_wbuf_u64(&b, 1); /* term */
     vl_wbuf_u32(&b, 0);
     vl_wbuf_u32(&b, 1);
     vl_wbuf_u32(&b, 1);
@@ -120,6 +122,7 @@ static void s_meta_counts_beyond_body(uint32_t n)
     vl_wbuf_init(&b);
     vl_wbuf_u32(&b, 1);
     vl_wbuf_u64(&b, 1);
+    vl_wbuf_u64(&b, 1); /* term */
     vl_wbuf_u32(&b, 0);
     vl_wbuf_u32(&b, 0);
     vl_wbuf_u32(&b, 2);
@@ -163,6 +166,7 @@ static void test_counts_beyond_body(void **state)
 
         vl_wbuf_init(&b);
         vl_wbuf_u64(&b, 1);
+        vl_wbuf_u64(&b, 1); /* term */
         vl_wbuf_u32(&b, n);
         for (int k = 0; k < 64; k++)
             vl_wbuf_u8(&b, 0);
@@ -259,6 +263,7 @@ static void test_counts_over_limit(void **state)
         vl_wbuf_init(&b);
         vl_wbuf_u32(&b, 1);
         vl_wbuf_u64(&b, 1);
+        vl_wbuf_u64(&b, 1); /* term */
         vl_wbuf_u32(&b, 0);
         vl_wbuf_u32(&b, 0);
         vl_wbuf_u32(&b, 1);
@@ -364,6 +369,7 @@ static void test_bad_strings(void **state)
             vl_wbuf_init(&b);
             vl_wbuf_u32(&b, 1);
             vl_wbuf_u64(&b, 1);
+            vl_wbuf_u64(&b, 1); /* term */
             vl_wbuf_u32(&b, 0);
             vl_wbuf_u32(&b, 1);
             vl_wbuf_u32(&b, 1);

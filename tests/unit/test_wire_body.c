@@ -68,10 +68,13 @@ static void test_roundtrip_commit(void **state)
     vl_rbuf_t r;
     vl_commit_t m;
     wfx_sample_encode(WFX_COMMIT, &b);
-    assert_int_equal(b.len, 12 + 64 * wfx_commit.n);
+    assert_int_equal(b.len, 20 + 64 * wfx_commit.n);
+    /* the term leads the body, little endian */
+    assert_true(vl_get_le64(b.data) == wfx_commit.term);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_commit_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
+    assert_true(m.term == wfx_commit.term);
     assert_true(m.version == wfx_commit.version);
     assert_int_equal(m.n, wfx_commit.n);
     /* the items are plain integers with no padding holes between u32
@@ -92,16 +95,30 @@ static void test_roundtrip_commit(void **state)
     assert_null(m.items);
     vl_wbuf_free(&b);
 
-    vl_commit_t empty = {1, 0, NULL};
+    vl_commit_t empty = {.term = 3, .version = 1};
     vl_wbuf_init(&b);
     vl_commit_encode(&empty, &b);
+    assert_int_equal(b.len, 20);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_commit_decode(&r, &m), 0);
     assert_int_equal(m.n, 0);
+    assert_true(m.term == 3);
     assert_true(m.version == 1);
     vl_commit_free(&m);
     vl_wbuf_free(&b);
     assert_int_equal(wfx_nlive, 0);
+}
+
+/*  The order of METAs: by term, then by version within a term. */
+static void test_meta_older(void **state)
+{
+    vl_meta_t m = {.term = 5, .version = 10};
+    assert_true(vl_meta_older(&m, 6, 0));   /* an older term, whatever the version */
+    assert_true(vl_meta_older(&m, 5, 11));  /* the same term, an older version */
+    assert_false(vl_meta_older(&m, 5, 10)); /* the same one */
+    assert_false(vl_meta_older(&m, 5, 9));
+    assert_false(vl_meta_older(&m, 4, 100)); /* a newer term, whatever the version */
+    assert_false(vl_meta_older(&m, 0, 0));
 }
 
 static void test_roundtrip_meta(void **state)
@@ -115,6 +132,7 @@ static void test_roundtrip_meta(void **state)
     assert_int_equal(r.left, 0);
     assert_int_equal(m.cluster_id, wfx_meta.cluster_id);
     assert_true(m.version == wfx_meta.version);
+    assert_true(m.term == wfx_meta.term);
     assert_int_equal(m.sn_id, wfx_meta.sn_id);
     assert_int_equal(m.nsn, wfx_meta.nsn);
     for (uint32_t i = 0; i < m.nsn; i++) {
@@ -166,13 +184,17 @@ static void test_roundtrip_meta(void **state)
     vl_wbuf_free(&b);
 
     /* an empty cluster */
-    vl_meta_t empty = {7, 1, 0, 0, NULL, 0, NULL};
+    vl_meta_t empty = {.cluster_id = 7, .version = 1, .term = 2};
     vl_wbuf_init(&b);
     vl_meta_encode(&empty, &b);
-    assert_int_equal(b.len, 24);
+    assert_int_equal(b.len, 32);
+    /* cluster_id u32, version u64, then the term */
+    assert_true(vl_get_le64(b.data + 12) == 2);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_meta_decode(&r, &m), 0);
     assert_int_equal(m.cluster_id, 7);
+    assert_true(m.version == 1);
+    assert_true(m.term == 2);
     assert_int_equal(m.nsn, 0);
     assert_int_equal(m.ntopics, 0);
     vl_meta_free(&m);
@@ -736,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_report),
         cmocka_unit_test(test_roundtrip_commit),
         cmocka_unit_test(test_roundtrip_meta),
+        cmocka_unit_test(test_meta_older),
         cmocka_unit_test(test_roundtrip_admin),
         cmocka_unit_test(test_roundtrip_append),
         cmocka_unit_test(test_roundtrip_batch_status),
