@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "mrconn.h"
 #include "persist.h"
 #include "raft.h"
 #include "server_i.h"
@@ -55,6 +56,8 @@ static const char *s_type_name(uint8_t type)
         return "metadata";
     case VL_MR_CMD_FENCE:
         return "fence";
+    case VL_MR_CMD_MEMBERS:
+        return "members";
     default:
         return "unknown";
     }
@@ -94,9 +97,25 @@ static bool s_in_memory(self_t *self, uint64_t proposer, uint64_t term)
            vl_mrraft_term(self->raft) == self->lead_term;
 }
 
+/*  A member list: applied whatever the store's applied index (the store
+    does not hold it: memory does, rebuilt from the snapshot and the
+    entries after it at every start). */
+static int s_apply_members(self_t *self, uint64_t index, const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_rbuf_init(&r, data, VL_MR_CMD_HDR);
+    vl_rbuf_u8(&r);
+    uint64_t proposer = vl_rbuf_u64(&r), term = vl_rbuf_u64(&r);
+    if (self->leading && !s_in_memory(self, proposer, term))
+        vl_mr_lead_end(self, "a command this replica did not propose as leader was applied");
+    return vl_mr_members_apply(self, index, data, len);
+}
+
 static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
 {
     self_t *self = arg;
+    if (len >= VL_MR_CMD_HDR && data[0] == VL_MR_CMD_MEMBERS)
+        return s_apply_members(self, index, data, len);
     if (index <= vl_persist_applied(self->persist))
         return 0; /* replayed after a restart: applied already */
     if (len < VL_MR_CMD_HDR) {
@@ -159,6 +178,7 @@ static int s_snapshot(void *arg, uint8_t **data_p, size_t *len_p)
         vl_log(LOG_ERR, "mr: raft snapshot skipped: %s", err);
         return -1;
     }
+    vl_mr_members_snapshot(self, data_p, len_p);
     vl_log(LOG_INFO, "mr: raft snapshot at applied index %" PRIu64 ": %zu bytes in %" PRId64 " ms",
            vl_persist_applied(self->persist), *len_p, (vl_now_us() - t0) / 1000);
     return 0;
@@ -169,6 +189,12 @@ static int s_restore(void *arg, uint64_t index, const uint8_t *data, size_t len)
     self_t *self = arg;
     char err[512];
     bool done;
+    if (vl_mr_members_restore(self, &data, &len) != 0) {
+        vl_log(LOG_CRIT,
+               "mr: the raft snapshot at index %" PRIu64 " holds a malformed member list",
+               index);
+        return -1;
+    }
     if (vl_persist_restore(self->persist, index, data, len, &done, err, sizeof err) != 0) {
         vl_log(LOG_CRIT, "mr: restoring the raft snapshot at index %" PRIu64 ": %s", index, err);
         return -1;
@@ -369,6 +395,14 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
         if (!addr[0])
             rc = s_default_addr(cfg->listen, addr, sizeof addr, errbuf, errbuf_size);
         memset(members, 0, sizeof members[0]);
+        /* its own endpoint, when --listen names one clients can use,
+           until the raft log says otherwise */
+        if (vl_mrconn_valid(cfg->listen) && !strchr(cfg->listen, '*')) {
+            self->members[0].id = self->raft_id;
+            snprintf(self->members[0].endpoint, sizeof self->members[0].endpoint, "%s",
+                     cfg->listen);
+            self->nmembers = 1;
+        }
         members[0].id = self->raft_id;
         members[0].role = VL_MRRAFT_VOTER;
         snprintf(members[0].address, sizeof members[0].address, "%s", addr);

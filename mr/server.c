@@ -176,6 +176,7 @@ static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
 {
     vl_meta_t m;
     vl_mrstate_meta(self->state, self->cluster_id, sn_id, &m);
+    vl_mr_members_meta(self, &m);
     int64_t now = vl_now_us();
     for (uint32_t i = 0; i < m.nsn; i++) {
         s_peer_t *p = s_peer(self, m.sns[i].id);
@@ -386,6 +387,12 @@ static void s_handle(self_t *self, zmsg_t *msg)
     case VL_MSG_UPDATE_LS:
         vl_mr_admin_handle(self, rid, &hdr, &body);
         break;
+    case VL_MSG_MR_STATUS:
+    case VL_MSG_MR_ADD:
+    case VL_MSG_MR_REMOVE:
+    case VL_MSG_MR_TRANSFER:
+        vl_mr_members_handle(self, rid, &hdr, &body);
+        break;
     case VL_MSG_PING: {
         vl_hdr_t h = vl_mr_server_reply_hdr(self, &hdr);
         zmsg_t *reply = vl_wire_msg(&h, NULL);
@@ -548,6 +555,7 @@ static void s_self_destroy(self_t **self_p)
     vl_mrraft_destroy(&self->raft);
     zloop_destroy(&self->loop);
     vl_mr_lead_free(self);
+    vl_mr_members_free(self);
     zsock_destroy(&self->router);
     if (self->tfd >= 0)
         close(self->tfd);

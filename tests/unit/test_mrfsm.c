@@ -32,11 +32,17 @@
 
 /*  ---- the scripted engine (runs on the MR's thread) -------------------------- */
 
+/*  A proposal, or a membership change (data NULL): change is 'a'dd,
+    'r'ole (assign), 'd'elete or 't'ransfer of id. */
 typedef struct {
     uint8_t *data;
     size_t len;
     vl_mrraft_done_fn *done;
     void *arg;
+    char change;
+    uint64_t id;
+    int role;
+    char address[64];
 } s_prop_t;
 
 struct vl_mrraft {
@@ -48,6 +54,8 @@ struct vl_mrraft {
     int role;
     s_prop_t props[64];
     size_t nprops;
+    vl_mrraft_member_t conf[16]; /* the configuration: bootstrap's, then the changes' */
+    size_t nconf;
 };
 
 /*  The group the MR under test is replica 1 of: replica 2 is never
@@ -62,6 +70,31 @@ static s_prop_t s_fake_pop(vl_mrraft_t *f)
     s_prop_t p = f->props[0];
     memmove(f->props, f->props + 1, --f->nprops * sizeof *f->props);
     return p;
+}
+
+/*  Commits a membership change into the configuration. */
+static void s_fake_change(vl_mrraft_t *f, const s_prop_t *p)
+{
+    size_t i = 0;
+    while (i < f->nconf && f->conf[i].id != p->id)
+        i++;
+    if (p->change == 'a') {
+        assert_int_equal(i, f->nconf);
+        memset(&f->conf[i], 0, sizeof f->conf[i]);
+        f->conf[i].id = p->id;
+        f->conf[i].role = VL_MRRAFT_SPARE;
+        snprintf(f->conf[i].address, sizeof f->conf[i].address, "%s", p->address);
+        f->nconf++;
+    } else if (p->change == 'r') {
+        assert_true(i < f->nconf);
+        f->conf[i].role = p->role;
+    } else if (p->change == 'd') {
+        assert_true(i < f->nconf);
+        f->conf[i] = f->conf[--f->nconf];
+    } else if (p->change == 't') {
+        f->leader = p->id;
+        f->role = VL_MRRAFT_FOLLOWER;
+    }
 }
 
 /*  Control commands, "s888b" (command, a, b, c, bytes), answered "8b":
@@ -91,7 +124,10 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         for (; value < a && f->nprops > 0; value++) {
             s_prop_t p = s_fake_pop(f);
             uint64_t index = ++f->last_index;
-            assert_int_equal(f->fsm.apply(f->arg, index, p.data, p.len), 0);
+            if (p.change)
+                s_fake_change(f, &p);
+            else
+                assert_int_equal(f->fsm.apply(f->arg, index, p.data, p.len), 0);
             p.done(p.arg, 0, index);
             free(p.data);
         }
@@ -104,7 +140,14 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         if (a > f->last_index)
             f->last_index = a;
         value = (uint64_t)f->fsm.apply(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
-    } else if (streq(cmd, "PEEK") && f->nprops > 0) {
+    } else if (streq(cmd, "SNAPRESTORE")) {
+        /* a snapshot of this replica restored at index a (> applied) */
+        uint8_t *snap;
+        size_t len;
+        assert_int_equal(f->fsm.snapshot(f->arg, &snap, &len), 0);
+        value = (uint64_t)f->fsm.restore(f->arg, a, snap, len);
+        free(snap);
+    } else if (streq(cmd, "PEEK") && f->nprops > 0 && f->props[0].data) {
         out = zchunk_new(f->props[0].data, f->props[0].len);
     } else if (streq(cmd, "PENDING")) {
         value = f->nprops;
@@ -157,6 +200,8 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     (void)errbuf_size;
     assert_int_equal(n, 2); /* S_PEERS */
     assert_int_equal(members[0].id, self->id);
+    memcpy(self->conf, members, n * sizeof *members);
+    self->nconf = n;
     *done_p = true;
     return 0;
 }
@@ -182,6 +227,66 @@ int vl_mrraft_propose(vl_mrraft_t *self, const uint8_t *data, size_t len, vl_mrr
     p->done = done;
     p->arg = arg;
     return 0;
+}
+
+static int s_fake_queue(vl_mrraft_t *self, char change, uint64_t id, int role, const char *address,
+                        vl_mrraft_done_fn *done, void *arg)
+{
+    if (self->role != VL_MRRAFT_LEADER)
+        return VL_MRRAFT_ENOTLEADER;
+    assert_true(self->nprops < 64);
+    s_prop_t *p = &self->props[self->nprops++];
+    memset(p, 0, sizeof *p);
+    p->change = change;
+    p->id = id;
+    p->role = role;
+    snprintf(p->address, sizeof p->address, "%s", address ? address : "");
+    p->done = done;
+    p->arg = arg;
+    return 0;
+}
+
+int vl_mrraft_add(vl_mrraft_t *self, uint64_t id, const char *address, vl_mrraft_done_fn *done,
+                  void *arg)
+{
+    return s_fake_queue(self, 'a', id, 0, address, done, arg);
+}
+
+int vl_mrraft_assign(vl_mrraft_t *self, uint64_t id, int role, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 'r', id, role, NULL, done, arg);
+}
+
+int vl_mrraft_remove(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 'd', id, 0, NULL, done, arg);
+}
+
+int vl_mrraft_transfer(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 't', id ? id : 2, 0, NULL, done, arg);
+}
+
+size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max)
+{
+    size_t n = self->nconf < max ? self->nconf : max;
+    memcpy(out, self->conf, n * sizeof *out);
+    return self->nconf;
+}
+
+uint64_t vl_mrraft_last_index(vl_mrraft_t *self)
+{
+    return self->last_index;
+}
+
+uint64_t vl_mrraft_commit_index(vl_mrraft_t *self)
+{
+    return self->last_index;
+}
+
+uint64_t vl_mrraft_applied_index(vl_mrraft_t *self)
+{
+    return self->last_index;
 }
 
 int vl_mrraft_role(vl_mrraft_t *self)
