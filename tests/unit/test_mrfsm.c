@@ -103,6 +103,8 @@ static void s_fake_change(vl_mrraft_t *f, const s_prop_t *p)
         COMMIT n                 apply the n oldest proposals, then done(0)
         FAIL status              done(status) of the oldest proposal
         APPLY index              apply bytes at index (another replica's)
+        SNAPSHOT                 the state machine's snapshot
+        RESTORE index            restore bytes as a snapshot taken at index
         PEEK                     the oldest proposal's bytes
         PENDING                  how many proposals wait */
 static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
@@ -140,13 +142,16 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         if (a > f->last_index)
             f->last_index = a;
         value = (uint64_t)f->fsm.apply(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
-    } else if (streq(cmd, "SNAPRESTORE")) {
-        /* a snapshot of this replica restored at index a (> applied) */
+    } else if (streq(cmd, "SNAPSHOT")) {
         uint8_t *snap;
         size_t len;
         assert_int_equal(f->fsm.snapshot(f->arg, &snap, &len), 0);
-        value = (uint64_t)f->fsm.restore(f->arg, a, snap, len);
+        out = zchunk_new(snap, len);
         free(snap);
+    } else if (streq(cmd, "RESTORE")) {
+        if (a > f->last_index)
+            f->last_index = a;
+        value = (uint64_t)f->fsm.restore(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
     } else if (streq(cmd, "PEEK") && f->nprops > 0 && f->props[0].data) {
         out = zchunk_new(f->props[0].data, f->props[0].len);
     } else if (streq(cmd, "PENDING")) {
@@ -719,6 +724,231 @@ static void test_admin_leadership_lost(void **state)
     s_stop(&t);
 }
 
+/*  ---- the MR's membership (members.c) ------------------------------------------ */
+
+/*  Sends an MR membership request: MR_ADD of m, else of m->id. */
+static void s_send_mr(s_t *t, uint16_t type, const vl_mr_member_t *m)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    if (type == VL_MSG_MR_ADD)
+        vl_mr_add_encode(m, &b);
+    else if (type != VL_MSG_MR_STATUS)
+        vl_mr_id_encode(m->id, &b);
+    vl_hdr_t h = {.type = type, .request_id = ++t->rid, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(t->adm, NULL, &msg);
+}
+
+/*  The MR_STATUS body of the reply to type, asserted to come with status 0. */
+static void s_mr_reply(s_t *t, uint16_t type, vl_mr_status_t *st)
+{
+    uint32_t status = 99;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_reply(t->adm, type, 5000, &status, &body);
+    assert_non_null(msg);
+    assert_int_equal(status, 0);
+    assert_int_equal(vl_mr_status_decode(&body, st), 0);
+    zmsg_destroy(&msg);
+}
+
+static void s_mr_status(s_t *t, vl_mr_status_t *st)
+{
+    s_send_mr(t, VL_MSG_MR_STATUS, &(vl_mr_member_t){0});
+    s_mr_reply(t, VL_MSG_MR_STATUS, st);
+}
+
+static const vl_mr_member_t *s_mr_find(const vl_mr_status_t *st, uint64_t id)
+{
+    for (uint32_t i = 0; i < st->n; i++)
+        if (st->members[i].id == id)
+            return &st->members[i];
+    return NULL;
+}
+
+/*  A member list command of another replica: ids[i] at endpoints[i]. */
+static void s_apply_members(s_t *t, uint64_t index, size_t n, const uint64_t *ids,
+                            const char *const *endpoints)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u8(&b, 4); /* VL_MR_CMD_MEMBERS */
+    vl_wbuf_u64(&b, 2);
+    vl_wbuf_u64(&b, 1);
+    vl_wbuf_u32(&b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        vl_wbuf_u64(&b, ids[i]);
+        vl_wbuf_str(&b, endpoints[i]);
+    }
+    assert_int_equal(s_ctl(t, "APPLY", index, 0, 0, b.data, b.len, NULL), 0);
+    vl_wbuf_free(&b);
+}
+
+/*  A follower refuses every membership request with the leader's
+    endpoint, and does nothing. */
+static void test_members_follower(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    vl_mr_member_t m = {.id = 3, .raft_addr = "127.0.0.1:3", .endpoint = "tcp://127.0.0.1:3"};
+    const uint16_t types[] = {VL_MSG_MR_STATUS, VL_MSG_MR_ADD, VL_MSG_MR_REMOVE,
+                              VL_MSG_MR_TRANSFER};
+    for (size_t i = 0; i < 4; i++) {
+        s_send_mr(&t, types[i], &m);
+        s_expect_error(&t, types[i], VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    }
+    assert_int_equal(s_pending(&t), 0);
+    s_stop(&t);
+}
+
+/*  Bad input gets a clear error and changes nothing: id 0, an id, raft
+    address or endpoint a member has, a malformed endpoint, an unknown
+    id, a malformed body. */
+static void test_members_bad_input(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    static const struct {
+        uint16_t type;
+        vl_mr_member_t m;
+        uint32_t status;
+        const char *what;
+    } cases[] = {
+        {VL_MSG_MR_ADD, {0, "127.0.0.1:3", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "raft id 0"},
+        {VL_MSG_MR_ADD, {2, "127.0.0.1:3", "tcp://127.0.0.1:3", 0, 0}, VL_EEXIST, "raft id"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:2", "tcp://127.0.0.1:3", 0, 0}, VL_EEXIST, "raft address"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:3", S_PEER2_ENDPOINT, 0, 0}, VL_EEXIST, "client endpoint"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:3", "127.0.0.1:3", 0, 0}, VL_EINVAL, "tcp://HOST:PORT"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "HOST:PORT"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:0", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "fixed port"},
+        {VL_MSG_MR_REMOVE, {0, "", "", 0, 0}, VL_EINVAL, "raft id 0"},
+        {VL_MSG_MR_REMOVE, {9, "", "", 0, 0}, VL_EINVAL, "no member"},
+        {VL_MSG_MR_TRANSFER, {9, "", "", 0, 0}, VL_EINVAL, "no member"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_send_mr(&t, cases[i].type, &cases[i].m);
+        s_expect_error(&t, cases[i].type, cases[i].status, cases[i].what);
+    }
+    /* a body too short */
+    vl_hdr_t h = {.type = VL_MSG_MR_REMOVE, .request_id = ++t.rid, .cluster_id = S_CLUSTER};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u32(&b, 1);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(t.adm, NULL, &msg);
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EPROTO, "malformed");
+    /* nothing proposed, the group as it was */
+    assert_int_equal(s_pending(&t), 0);
+    vl_mr_status_t st;
+    s_mr_status(&t, &st);
+    assert_int_equal(st.n, 2);
+    assert_true(st.leader_id == 1 && st.term == 1);
+    assert_string_equal(s_mr_find(&st, 1)->endpoint, "tcp://127.0.0.1:1");
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, S_PEER2_ENDPOINT);
+    assert_int_equal(s_mr_find(&st, 2)->role, VL_MR_VOTER);
+    s_stop(&t);
+}
+
+/*  MR_ADD: the endpoint, then spare, standby, voter, answered once it
+    votes; a second change meanwhile is refused as busy; META names the
+    new voter. The list survives a snapshot and its restore. MR_REMOVE of
+    a member; of the leader itself: a handover, then VL_ENOTLEADER naming
+    the new leader; of the last voter: refused. */
+static void test_members_change(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    vl_mr_member_t m = {.id = 3, .raft_addr = "127.0.0.1:3", .endpoint = "tcp://127.0.0.1:3"};
+    s_send_mr(&t, VL_MSG_MR_ADD, &m);
+    vl_mr_status_t st;
+    /* the endpoint, the spare, the standby, the voter: one at a time */
+    for (size_t step = 0; step < 4; step++) {
+        s_wait_pending(&t, 1);
+        if (step == 1) {
+            s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 2});
+            s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EBUSY, "mr add 3");
+        }
+        s_commit(&t, 1);
+        if (step == 1 || step == 2) { /* not a voter yet */
+            s_wait_pending(&t, 1);
+            s_mr_status(&t, &st);
+            assert_int_equal(st.n, 3);
+            assert_int_equal(s_mr_find(&st, 3)->role, step == 1 ? VL_MR_SPARE : VL_MR_STANDBY);
+        }
+    }
+    s_mr_reply(&t, VL_MSG_MR_ADD, &st);
+    assert_int_equal(st.n, 3);
+    assert_int_equal(s_mr_find(&st, 3)->role, VL_MR_VOTER);
+    assert_string_equal(s_mr_find(&st, 3)->endpoint, "tcp://127.0.0.1:3");
+    assert_string_equal(s_mr_find(&st, 3)->raft_addr, "127.0.0.1:3");
+    vl_meta_t meta;
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.nmembers, 3);
+    assert_true(meta.members[2].id == 3);
+    assert_string_equal(meta.members[2].endpoint, "tcp://127.0.0.1:3");
+    vl_meta_free(&meta);
+
+    /* a snapshot holds the list: another leader's list replaces it, the
+       snapshot's restore brings it back */
+    zchunk_t *snap = NULL;
+    s_ctl(&t, "SNAPSHOT", 0, 0, 0, NULL, 0, &snap);
+    assert_true(zchunk_size(snap) > 8);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    const uint64_t ids[] = {1, 2, 3};
+    const char *eps[] = {"tcp://127.0.0.1:1", "tcp://other:2", "tcp://other:3"};
+    s_apply_members(&t, 100, 3, ids, eps);
+    s_role(&t, VL_MRRAFT_LEADER, 3, 1);
+    s_mr_status(&t, &st);
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, "tcp://other:2");
+    assert_int_equal(s_ctl(&t, "RESTORE", 200, 0, 0, zchunk_data(snap), zchunk_size(snap), NULL),
+                     0);
+    zchunk_destroy(&snap);
+    s_role(&t, VL_MRRAFT_LEADER, 4, 1);
+    s_mr_status(&t, &st);
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, S_PEER2_ENDPOINT);
+    assert_string_equal(s_mr_find(&st, 3)->endpoint, "tcp://127.0.0.1:3");
+    assert_int_equal(s_mem(&t).applied, 200); /* the store's part was restored too */
+
+    /* remove 3 */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 3});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_mr_reply(&t, VL_MSG_MR_REMOVE, &st);
+    assert_int_equal(st.n, 2);
+    assert_null(s_mr_find(&st, 3));
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.nmembers, 2);
+    vl_meta_free(&meta);
+
+    /* remove the leader: it hands over, and refuses naming the new one */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 1});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    s_send_mr(&t, VL_MSG_MR_STATUS, &(vl_mr_member_t){0}); /* a follower now */
+    s_expect_error(&t, VL_MSG_MR_STATUS, VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    s_role(&t, VL_MRRAFT_LEADER, 5, 1);
+    s_mr_status(&t, &st);
+    assert_int_equal(st.n, 2); /* still a member */
+
+    /* remove 2, then the last voter: refused */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 2});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_mr_reply(&t, VL_MSG_MR_REMOVE, &st);
+    assert_int_equal(st.n, 1);
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 1});
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EINVAL, "last voter");
+    s_send_mr(&t, VL_MSG_MR_TRANSFER, &(vl_mr_member_t){.id = 0});
+    s_expect_error(&t, VL_MSG_MR_TRANSFER, VL_EINVAL, "no other voter");
+    assert_int_equal(s_pending(&t), 0);
+    s_stop(&t);
+}
+
 int main(void)
 {
     zsys_init();
@@ -727,6 +957,9 @@ int main(void)
         cmocka_unit_test(test_leadership_lost),
         cmocka_unit_test(test_live_role),
         cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_members_follower),
+        cmocka_unit_test(test_members_bad_input),
+        cmocka_unit_test(test_members_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
