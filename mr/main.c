@@ -2,10 +2,11 @@
 
     Parses the options (one table in opt.h's form drives the command line,
     the --config file and --help), sets up logging, starts the server actor and waits for
-   SIGINT/SIGTERM, which it turns into the actor's $TERM so that the store is closed cleanly.
-    Everything else lives in server.c (with admin.c, round.c, lead.c and
-    fsm.c), state.c, persist.c (with group.c, history.c and persist_fsm.c)
-    and raft.c (the consensus engine).
+    SIGINT/SIGTERM, which it turns into the actor's HANDOVER (a leader hands leadership to
+    another voter first, for at most 1.5 s) and then $TERM, so that the store is closed
+    cleanly. Everything else lives in server.c (with admin.c, round.c, lead.c, fsm.c and
+    members.c), state.c, persist.c (with group.c, history.c and persist_fsm.c) and raft.c
+    (the consensus engine).
 */
 #include <czmq.h>
 #include <stdint.h>
@@ -112,6 +113,15 @@ int main(int argc, char *argv[])
     zpoller_destroy(&poller);
     if (rc == 0) {
         vl_log(LOG_INFO, "mr: stopping on signal");
+        /* a leader hands over first (bounded: 1.5 s), so that the others
+           need not wait an election timeout */
+        int handed = 0;
+        poller = zpoller_new(mr, NULL);
+        zpoller_set_nonstop(poller, true); /* zsys_interrupted is set: wait all the same */
+        if (zstr_send(mr, "HANDOVER") != 0 || zpoller_wait(poller, 3000) != mr ||
+            zsock_recv(mr, "i", &handed) != 0)
+            vl_log(LOG_WARNING, "mr: the server thread did not answer HANDOVER; stopping");
+        zpoller_destroy(&poller);
         zactor_destroy(&mr);
         vl_log(LOG_INFO, "mr: stopped");
     }

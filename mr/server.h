@@ -5,6 +5,11 @@
     Run it with vl_mr_start (or zactor_new(vl_mr_actor, &config) and check
     config.rc). Pipe commands:
         $TERM          stop (CZMQ convention)
+        HANDOVER       a leader hands leadership to the most up-to-date
+                       voter; reply "i" once done (1) or not (0: not the
+                       leader, no other voter, or no new leader within
+                       1.5 s). varlogmr sends it on SIGTERM/SIGINT before
+                       $TERM.
         PORT           reply (zsock_send "i") the bound TCP port, so tests can
                        listen on tcp://127.0.0.1:*
         STATS          reply "88": commit ticks and rounds sent so far (tests)

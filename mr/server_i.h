@@ -103,7 +103,8 @@ typedef struct {
     s_member_t members[S_MAX_MEMBERS];
     size_t nmembers;
     s_member_op_t *member_op; /* the membership change in flight, or NULL */
-    bool stopping;            /* $TERM came: leadership is being handed over first */
+    bool handover_pending;    /* HANDOVER: leadership is being handed over (server.c) */
+    int handover_timer;       /* its bound (zloop timer id), or -1 */
     int role;           /* as the engine last reported it */
     uint64_t leader_id; /* 0: unknown */
     bool serving;       /* the ROUTER is read (from the first role that knows a leader) */

@@ -7,7 +7,8 @@
 # the leader (it hands leadership over first), its data directory wiped,
 # started again with --join and 'mr add'ed back. After each step commits
 # go on and 'mr list --json' shows the group as it should be; bad requests
-# change nothing. Then: every appender finished; every acknowledged entry
+# change nothing. Last, SIGTERM of the leader hands leadership over before
+# it exits, and it rejoins when started again. Then: every appender finished; every acknowledged entry
 # is in the log exactly once, at the GLSN it was acknowledged with; the log
 # is dense.
 . "$(dirname "$0")/lib.sh"
@@ -130,6 +131,19 @@ ctl mr add "$L" "$RAFT_L" "${MR_EP[$L]}" >/dev/null || fail "mr add $L back"
 expect_members "$V1 $V2 $V3"
 steady 200 "after mr add $L back"
 log "replica $L wiped and added back: $(group)"
+
+# 5. SIGTERM of the leader: it hands leadership over before it exits
+L=$(leader_id)
+NAME=${MR_NAME[$L]}
+kill -TERM "${DPID[$NAME]}"
+wait "${DPID[$NAME]}" || fail "$NAME exited with $? on SIGTERM"
+grep -q "leadership handed to raft id" "$T/$NAME.log" ||
+	fail "$NAME did not hand leadership over on SIGTERM: $(grep -E 'handing|handed|stopping' "$T/$NAME.log" | tail -n 3)"
+wait_for 5 "a leader other than $L" leader_not "$L"
+steady 100 "after SIGTERM of the leader $L"
+restart "$NAME"
+wait_for 10 "$NAME listening again" port_open "${MR_PORT[$L]}"
+log "SIGTERM of leader $L: $(grep -o 'leadership handed to raft id [0-9]*' "$T/$NAME.log" | tail -n 1); $(group)"
 
 touch "$T/stop"
 for w in $(seq $WRITERS); do wait "${APP[$w]}" || true; done
