@@ -513,10 +513,27 @@ static void s_handle_mr(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_rbu
     int saved = self->mr_timeout_ms;
     if (req->type != VL_MSG_MR_STATUS && self->mr_timeout_ms < S_MR_CHANGE_TIMEOUT_MS)
         self->mr_timeout_ms = S_MR_CHANGE_TIMEOUT_MS;
-    if (s_forward(self, rid, req, req->type == VL_MSG_MR_STATUS ? NULL : &b, what, NULL, NULL) ==
-            0 &&
-        req->type != VL_MSG_MR_STATUS)
-        vl_log(LOG_NOTICE, "%s: done", what);
+    zmsg_t *reply = NULL;
+    vl_rbuf_t rb;
+    vl_mr_status_t st;
+    if (s_forward(self, rid, req, req->type == VL_MSG_MR_STATUS ? NULL : &b, what, &reply, &rb) ==
+        0) {
+        if (req->type != VL_MSG_MR_STATUS)
+            vl_log(LOG_NOTICE, "%s: done", what);
+        /* the voters' endpoints, as META would name them */
+        vl_meta_member_t voters[VL_WIRE_MAX_MEMBERS];
+        vl_meta_t known = {.members = voters};
+        if (vl_mr_status_decode(&rb, &st) != 0)
+            st.n = 0;
+        for (uint32_t i = 0; i < st.n; i++)
+            if (st.members[i].role == VL_MR_VOTER) {
+                voters[known.nmembers].id = st.members[i].id;
+                memcpy(voters[known.nmembers++].endpoint, st.members[i].endpoint,
+                       sizeof voters[0].endpoint);
+            }
+        s_mr_learn(self, &known);
+    }
+    zmsg_destroy(&reply);
     self->mr_timeout_ms = saved;
     vl_wbuf_free(&b);
 }

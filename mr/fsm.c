@@ -274,11 +274,12 @@ static int s_default_addr(const char *listen, char *out, size_t size, char *errb
     return 0;
 }
 
-/*  Parses --peers (ID@RAFTADDR@ENDPOINT[,...]) into out[0..*n_p) and
-    self->members; *addr is this replica's raft address (from its entry
-    when it is empty). */
-static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *out, size_t *n_p,
-                         char *addr, size_t addr_size, char *errbuf, size_t errbuf_size)
+/*  Parses a list of members (ID@RAFTADDR@ENDPOINT[,...]) given by option
+    opt (--peers, --recover) into out[0..*n_p) and self->members; *addr is
+    this replica's raft address (from its entry when it is empty). */
+static int s_parse_peers(self_t *self, const char *opt, const char *peers, vl_mrraft_member_t *out,
+                         size_t *n_p, char *addr, size_t addr_size, char *errbuf,
+                         size_t errbuf_size)
 {
     char *copy = vl_strdup(peers), *save = NULL;
     int rc = 0;
@@ -292,19 +293,20 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
             at2[1] == '\0' || (size_t)(at2 - at1 - 1) >= sizeof out->address ||
             strlen(at2 + 1) >= sizeof self->members[0].endpoint) {
             snprintf(errbuf, errbuf_size,
-                     "--peers: '%.100s' is not ID@RAFTADDR@ENDPOINT (such as "
+                     "%s: '%.100s' is not ID@RAFTADDR@ENDPOINT (such as "
                      "1@10.0.0.1:9192@tcp://10.0.0.1:9092)",
-                     item);
+                     opt, item);
             rc = VL_EINVAL;
             break;
         }
         for (size_t i = 0; i < n; i++)
             if (out[i].id == id) {
-                snprintf(errbuf, errbuf_size, "--peers names raft id %llu twice", id);
+                snprintf(errbuf, errbuf_size, "%s names raft id %llu twice", opt, id);
                 rc = VL_EINVAL;
             }
         if (rc == 0 && n == S_MAX_MEMBERS) {
-            snprintf(errbuf, errbuf_size, "--peers names more than %d replicas", S_MAX_MEMBERS);
+            snprintf(errbuf, errbuf_size, "%s names more than %d replicas", opt,
+                     S_MAX_MEMBERS);
             rc = VL_EINVAL;
         }
         if (rc != 0)
@@ -321,8 +323,8 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
                 snprintf(addr, addr_size, "%s", out[n].address);
             else if (strcmp(addr, out[n].address) != 0) {
                 snprintf(errbuf, errbuf_size,
-                         "--raft-addr %s differs from this replica's address in --peers (%s)", addr,
-                         out[n].address);
+                         "--raft-addr %s differs from this replica's address in %s (%s)", addr,
+                         opt, out[n].address);
                 rc = VL_EINVAL;
             }
         }
@@ -330,8 +332,8 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
     }
     free(copy);
     if (rc == 0 && !me) {
-        snprintf(errbuf, errbuf_size, "--peers does not name this replica (--raft-id %" PRIu64 ")",
-                 self->raft_id);
+        snprintf(errbuf, errbuf_size, "%s does not name this replica (--raft-id %" PRIu64 ")",
+                 opt, self->raft_id);
         rc = VL_EINVAL;
     }
     *n_p = n;
@@ -390,7 +392,7 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
     size_t n = 1;
     int rc = 0;
     if (cfg->peers && cfg->peers[0]) {
-        rc = s_parse_peers(self, cfg->peers, members, &n, addr, sizeof addr, errbuf, errbuf_size);
+        rc = s_parse_peers(self, "--peers", cfg->peers, members, &n, addr, sizeof addr, errbuf, errbuf_size);
     } else {
         if (!addr[0])
             rc = s_default_addr(cfg->listen, addr, sizeof addr, errbuf, errbuf_size);
@@ -454,4 +456,38 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
     if (vl_mrraft_start(self->raft, errbuf, errbuf_size) != 0)
         return VL_EIO;
     return 0;
+}
+
+int vl_mr_recover(vl_mr_config_t *cfg)
+{
+    self_t self;
+    memset(&self, 0, sizeof self);
+    self.raft_id = cfg->raft_id ? cfg->raft_id : 1;
+    char *errbuf = cfg->errbuf;
+    size_t errbuf_size = sizeof cfg->errbuf;
+    char addr[256] = "";
+    if (cfg->raft_addr)
+        snprintf(addr, sizeof addr, "%s", cfg->raft_addr);
+    vl_mrraft_member_t members[S_MAX_MEMBERS];
+    size_t n = 0;
+    int rc = s_parse_peers(&self, "--recover", cfg->recover, members, &n, addr, sizeof addr,
+                           errbuf, errbuf_size);
+    if (rc != 0)
+        return rc;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/raft", cfg->data_dir);
+    if (s_dir_fresh(dir)) {
+        snprintf(errbuf, errbuf_size,
+                 "--recover: %.300s holds no raft log: nothing to recover; give the data "
+                 "directory of a surviving replica (a replica without state joins with --join)",
+                 dir);
+        return VL_EINVAL;
+    }
+    vl_mrraft_opts_t o = {.id = self.raft_id, .address = addr, .dir = dir};
+    zloop_t *loop = zloop_new();
+    vl_mrraft_t *raft = vl_mrraft_new(loop, &o, &vl_mr_fsm, &self, errbuf, errbuf_size);
+    rc = raft ? vl_mrraft_recover(raft, members, n, errbuf, errbuf_size) : VL_EIO;
+    vl_mrraft_destroy(&raft);
+    zloop_destroy(&loop);
+    return rc == 0 ? 0 : VL_EIO;
 }

@@ -65,6 +65,11 @@ int main(int argc, char *argv[])
                           "(default: this replica alone)",
                           &cfg.peers),
         VL_OPT_FLAG_DEF("join", "start without a group: wait to be added by the leader", &cfg.join),
+        VL_OPT_STRING_DEF("recover", "LIST",
+                          "offline recovery of a group that lost its majority: make the\n"
+                          "voters ID@RAFTADDR@ENDPOINT[,...] (this replica among them)\n"
+                          "the raft log's configuration, then exit (see varlogmr(8))",
+                          &cfg.recover),
         VL_OPT_UINT_DEF("election-ms", "MS", "raft election timeout in milliseconds (default 500)",
                         &cfg.election_ms, 10, 600000),
         VL_OPT_UINT_DEF("heartbeat-ms", "MS", "raft heartbeat period in milliseconds (default 50)",
@@ -92,6 +97,17 @@ int main(int argc, char *argv[])
     }
 
     vl_log_init("varlogmr", level);
+    if (cfg.recover) {
+        int rc = vl_mr_recover(&cfg);
+        if (rc != 0)
+            vl_log(LOG_ERR, "mr: --recover: %s", cfg.errbuf);
+        else
+            vl_log(LOG_NOTICE,
+                   "mr: recovered: the voters are now %s; start every one of them as usual",
+                   cfg.recover);
+        vl_opt_destroy(&opt);
+        return rc == 0 ? 0 : 1;
+    }
     zactor_t *mr = vl_mr_start(&cfg);
     if (!mr) {
         vl_log(LOG_ERR, "mr: cannot start: %s", cfg.errbuf);

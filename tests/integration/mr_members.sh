@@ -10,7 +10,9 @@
 # change nothing. Last, SIGTERM of the leader hands leadership over before
 # it exits, and it rejoins when started again. Then: every appender finished; every acknowledged entry
 # is in the log exactly once, at the GLSN it was acknowledged with; the log
-# is dense.
+# is dense. Last, the group loses its majority (two replicas killed) and is
+# recovered offline from the third (varlogmr --recover): appends commit
+# again, after the entries acknowledged before.
 . "$(dirname "$0")/lib.sh"
 WRITERS=2
 
@@ -50,6 +52,8 @@ expect_members() {
 	got=$(members)
 	[ "$got" = "$1" ] || fail "mr list: members '$got', expected '$1'"
 }
+# raft_addr NAME ID: replica NAME's raft address, from its log
+raft_addr() { grep -o -E "raft id $2 at [0-9.]+:[0-9]+" "$T/$1.log" | head -n 1 | awk '{ print $5 }'; }
 V1="1:voter:${MR_EP[1]}"
 V2="2:voter:${MR_EP[2]}"
 V3="3:voter:${MR_EP[3]}"
@@ -122,7 +126,7 @@ kill -TERM "${DPID[$NAME]}"
 wait "${DPID[$NAME]}" 2>/dev/null || true
 rm -rf "${T:?}/$NAME"
 mkdir -p "$T/$NAME"
-RAFT_L=$(grep -o -E "raft id $L at [0-9.]+:[0-9]+" "$T/$NAME.log" | head -n 1 | awk '{ print $5 }')
+RAFT_L=$(raft_addr "$NAME" "$L")
 [ -n "$RAFT_L" ] || fail "cannot find replica $L's raft address in its log"
 daemon "$NAME" varlogmr --listen "${MR_EP[$L]}" --data "$T/$NAME" --raft-id "$L" \
 	--raft-addr "$RAFT_L" --join --log-level info
@@ -172,4 +176,25 @@ log "acknowledged $ACKED, present $PRESENT, duplicated $DUP, lost $LOST; log hol
 [ "$LOST" -eq 0 ] || fail "$LOST acknowledged entries lost"
 [ "$DUP" -eq 0 ] || fail "$DUP entries are in the log twice"
 [ "$HWM" -eq "$ACKED" ] || fail "the log holds $HWM entries for $ACKED acknowledged"
+
+# 6. the majority lost: two replicas killed, the third stopped, recovered
+# offline as a group of one (varlogmr --recover), started: it leads, and
+# appends commit again
+RAFT3=$(raft_addr mr3 3)
+kill9 mr
+kill9 mr2
+kill -TERM "${DPID[mr3]}"
+wait "${DPID[mr3]}" 2>/dev/null || true
+"$BIN/varlogmr" --data "$T/mr3" --raft-id 3 --raft-addr "$RAFT3" --recover "3@$RAFT3@${MR_EP[3]}" \
+	>>"$T/mr3.log" 2>&1 || fail "varlogmr --recover failed: $(tail -n 2 "$T/mr3.log")"
+MR_NAME=([3]=mr3)
+restart mr3
+wait_for 20 "mr3 to lead the recovered group" mr_leader
+echo recovered | ctl --timeout 20000 append f >/dev/null || fail "append after the recovery failed"
+# (the admin's calls try the two dead replicas first, now and then)
+members_are() { [ "$(members 2>/dev/null)" = "$1" ]; }
+wait_for 20 "mr list to show the recovered group of one" members_are "$V3"
+ctl subscribe f --glsn | tail -n 1 | grep -q -x "$((HWM + 1))	recovered" ||
+	fail "the entry appended after the recovery is not at GLSN $((HWM + 1))"
+log "recovered a group of one from replica 3: $V3"
 log "ok"

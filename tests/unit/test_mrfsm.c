@@ -211,6 +211,16 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     return 0;
 }
 
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n,
+                      char *errbuf, size_t errbuf_size)
+{
+    (void)self;
+    (void)members;
+    (void)n;
+    snprintf(errbuf, errbuf_size, "the scripted engine does not recover");
+    return VL_MRRAFT_EFAIL;
+}
+
 int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
 {
     (void)self;
