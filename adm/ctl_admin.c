@@ -922,9 +922,10 @@ static int s_mr_args(vl_ctl_t *ctl, const char *sub, char **pos, int npos, vl_mr
     bool add = strcmp(sub, "add") == 0, transfer = strcmp(sub, "transfer") == 0;
     int want = add ? 4 : 2;
     if (npos > want || (npos < want && !(transfer && npos == 1)))
-        return vl_ctl_usage(ctl, npos > want ? "unexpected argument '%s'"
-                                 : add       ? "expected ID RAFTADDR ENDPOINT%s"
-                                             : "missing ID (see 'varlogctl mr list')%s",
+        return vl_ctl_usage(ctl,
+                            npos > want ? "unexpected argument '%s'"
+                            : add       ? "expected ID RAFTADDR ENDPOINT%s"
+                                        : "missing ID (see 'varlogctl mr list')%s",
                             npos > want ? pos[want] : "");
     uint64_t id = 0;
     if (npos > 1 && vl_ctl_number(ctl, "ID", pos[1], 1, UINT64_MAX, &id) != 0)

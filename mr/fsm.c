@@ -190,8 +190,7 @@ static int s_restore(void *arg, uint64_t index, const uint8_t *data, size_t len)
     char err[512];
     bool done;
     if (vl_mr_members_restore(self, &data, &len) != 0) {
-        vl_log(LOG_CRIT,
-               "mr: the raft snapshot at index %" PRIu64 " holds a malformed member list",
+        vl_log(LOG_CRIT, "mr: the raft snapshot at index %" PRIu64 " holds a malformed member list",
                index);
         return -1;
     }
@@ -305,8 +304,7 @@ static int s_parse_peers(self_t *self, const char *opt, const char *peers, vl_mr
                 rc = VL_EINVAL;
             }
         if (rc == 0 && n == S_MAX_MEMBERS) {
-            snprintf(errbuf, errbuf_size, "%s names more than %d replicas", opt,
-                     S_MAX_MEMBERS);
+            snprintf(errbuf, errbuf_size, "%s names more than %d replicas", opt, S_MAX_MEMBERS);
             rc = VL_EINVAL;
         }
         if (rc != 0)
@@ -323,8 +321,8 @@ static int s_parse_peers(self_t *self, const char *opt, const char *peers, vl_mr
                 snprintf(addr, addr_size, "%s", out[n].address);
             else if (strcmp(addr, out[n].address) != 0) {
                 snprintf(errbuf, errbuf_size,
-                         "--raft-addr %s differs from this replica's address in %s (%s)", addr,
-                         opt, out[n].address);
+                         "--raft-addr %s differs from this replica's address in %s (%s)", addr, opt,
+                         out[n].address);
                 rc = VL_EINVAL;
             }
         }
@@ -332,8 +330,8 @@ static int s_parse_peers(self_t *self, const char *opt, const char *peers, vl_mr
     }
     free(copy);
     if (rc == 0 && !me) {
-        snprintf(errbuf, errbuf_size, "%s does not name this replica (--raft-id %" PRIu64 ")",
-                 opt, self->raft_id);
+        snprintf(errbuf, errbuf_size, "%s does not name this replica (--raft-id %" PRIu64 ")", opt,
+                 self->raft_id);
         rc = VL_EINVAL;
     }
     *n_p = n;
@@ -392,7 +390,8 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
     size_t n = 1;
     int rc = 0;
     if (cfg->peers && cfg->peers[0]) {
-        rc = s_parse_peers(self, "--peers", cfg->peers, members, &n, addr, sizeof addr, errbuf, errbuf_size);
+        rc = s_parse_peers(self, "--peers", cfg->peers, members, &n, addr, sizeof addr, errbuf,
+                           errbuf_size);
     } else {
         if (!addr[0])
             rc = s_default_addr(cfg->listen, addr, sizeof addr, errbuf, errbuf_size);
@@ -470,8 +469,8 @@ int vl_mr_recover(vl_mr_config_t *cfg)
         snprintf(addr, sizeof addr, "%s", cfg->raft_addr);
     vl_mrraft_member_t members[S_MAX_MEMBERS];
     size_t n = 0;
-    int rc = s_parse_peers(&self, "--recover", cfg->recover, members, &n, addr, sizeof addr,
-                           errbuf, errbuf_size);
+    int rc = s_parse_peers(&self, "--recover", cfg->recover, members, &n, addr, sizeof addr, errbuf,
+                           errbuf_size);
     if (rc != 0)
         return rc;
     char dir[4096];

@@ -52,6 +52,13 @@ static const uint8_t s_snap_magic[8] = {'V', 'L', 'M', 'R', 'M', 'B', 'R', '1'};
 
 /*  ---- the replicated list ---------------------------------------------------- */
 
+/*  The configuration into conf (S_MAX_MEMBERS entries); how many it holds. */
+static size_t s_conf(self_t *self, vl_mrraft_member_t *conf)
+{
+    size_t n = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+    return n < S_MAX_MEMBERS ? n : S_MAX_MEMBERS;
+}
+
 const char *vl_mr_members_endpoint(self_t *self, uint64_t id)
 {
     for (size_t i = 0; i < self->nmembers; i++)
@@ -95,8 +102,10 @@ int vl_mr_members_apply(self_t *self, uint64_t index, const uint8_t *data, size_
     }
     memcpy(self->members, list, (size_t)n * sizeof *list);
     self->nmembers = (size_t)n;
-    vl_log(LOG_INFO, "mr: raft index %" PRIu64 ": the group's client endpoints are now known for %d "
-           "member%s", index, n, n == 1 ? "" : "s");
+    vl_log(LOG_INFO,
+           "mr: raft index %" PRIu64 ": the group's client endpoints are now known for %d "
+           "member%s",
+           index, n, n == 1 ? "" : "s");
     return 0;
 }
 
@@ -136,10 +145,10 @@ int vl_mr_members_restore(self_t *self, const uint8_t **data_p, size_t *len_p)
 void vl_mr_members_meta(self_t *self, vl_meta_t *m)
 {
     vl_mrraft_member_t conf[S_MAX_MEMBERS];
-    size_t n = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+    size_t n = s_conf(self, conf);
     m->members = vl_calloc(n ? n : 1, sizeof *m->members);
     m->nmembers = 0;
-    for (size_t i = 0; i < n && i < S_MAX_MEMBERS; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *ep = vl_mr_members_endpoint(self, conf[i].id);
         if (conf[i].role != VL_MRRAFT_VOTER || !ep)
             continue;
@@ -160,7 +169,7 @@ static void s_status(self_t *self, vl_mr_status_t *st)
     st->applied_index = vl_mrraft_applied_index(self->raft);
     st->last_index = vl_mrraft_last_index(self->raft);
     vl_mrraft_member_t conf[S_MAX_MEMBERS];
-    size_t n = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+    size_t n = s_conf(self, conf);
     for (size_t i = 0; i < n && i < VL_WIRE_MAX_MEMBERS; i++) {
         vl_mr_member_t *m = &st->members[st->n++];
         m->id = conf[i].id;
@@ -266,18 +275,17 @@ static void s_op_fail(self_t *self, int status)
                    : "see 'varlogctl mr list', then retry";
     }
     bool partial = op->step >= S_ADD_STANDBY && op->step <= S_ADD_VOTER;
-    vl_mr_server_reply_error(self, op->rid, &op->hdr, rc, "%s: %s failed: %s%s; %s", op->what,
-                             s_step_name(op->step), why,
-                             partial ? " (it stays in the configuration as a non-voter)" : "",
-                             todo);
+    vl_mr_server_reply_error(
+        self, op->rid, &op->hdr, rc, "%s: %s failed: %s%s; %s", op->what, s_step_name(op->step),
+        why, partial ? " (it stays in the configuration as a non-voter)" : "", todo);
     s_op_free(&op);
 }
 
 static void s_op_done(void *arg, int status, uint64_t index);
 
-/*  Runs the change's current step; false when it could not start (the
-    change is then answered). */
-static bool s_op_step(self_t *self)
+/*  Runs the change's current step (when it cannot start, the change is
+    answered). */
+static void s_op_step(self_t *self)
 {
     s_member_op_t *op = self->member_op;
     int rc;
@@ -288,7 +296,7 @@ static bool s_op_step(self_t *self)
         s_member_t list[S_MAX_MEMBERS];
         size_t n = 0;
         vl_mrraft_member_t conf[S_MAX_MEMBERS];
-        size_t nconf = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+        size_t nconf = s_conf(self, conf);
         for (size_t i = 0; i < nconf && n < S_MAX_MEMBERS - 1; i++) {
             const char *ep = vl_mr_members_endpoint(self, conf[i].id);
             if (ep) {
@@ -328,7 +336,6 @@ static bool s_op_step(self_t *self)
     }
     if (rc != 0)
         s_op_fail(self, rc);
-    return rc == 0;
 }
 
 static void s_op_done(void *arg, int status, uint64_t index)
@@ -386,11 +393,12 @@ static size_t s_voters(const vl_mrraft_member_t *conf, size_t n)
 static int s_check_add(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl_mr_member_t *m)
 {
     vl_mrraft_member_t conf[S_MAX_MEMBERS];
-    size_t n = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+    size_t n = s_conf(self, conf);
     const char *colon = strrchr(m->raft_addr, ':');
     int rc = VL_EINVAL;
     if (m->id == 0)
-        vl_mr_server_reply_error(self, rid, hdr, rc, "mr add: raft id 0 is not valid; give an id >= 1");
+        vl_mr_server_reply_error(self, rid, hdr, rc,
+                                 "mr add: raft id 0 is not valid; give an id >= 1");
     else if (!colon || colon == m->raft_addr || !colon[1] || strtoul(colon + 1, NULL, 10) == 0)
         vl_mr_server_reply_error(self, rid, hdr, rc,
                                  "mr add %" PRIu64 ": raft address '%s' is not HOST:PORT with a "
@@ -410,7 +418,7 @@ static int s_check_add(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const v
         rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *ep = vl_mr_members_endpoint(self, conf[i].id);
-        const char *same = conf[i].id == m->id                       ? "raft id"
+        const char *same = conf[i].id == m->id                          ? "raft id"
                            : strcmp(conf[i].address, m->raft_addr) == 0 ? "raft address"
                            : ep && strcmp(ep, m->endpoint) == 0         ? "client endpoint"
                                                                         : NULL;
@@ -431,7 +439,7 @@ static int s_check_add(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const v
 static int s_check_id(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, uint64_t id)
 {
     vl_mrraft_member_t conf[S_MAX_MEMBERS];
-    size_t n = vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS);
+    size_t n = s_conf(self, conf);
     const vl_mrraft_member_t *m = s_find(conf, n, id);
     bool remove = hdr->type == VL_MSG_MR_REMOVE;
     const char *verb = remove ? "mr remove" : "mr transfer";
@@ -457,10 +465,9 @@ static int s_check_id(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, uint64_t
         return VL_EINVAL;
     }
     if (!remove && ((m && m->role != VL_MRRAFT_VOTER) || voters < 2)) {
-        vl_mr_server_reply_error(self, rid, hdr, VL_EINVAL,
-                                 "mr transfer %" PRIu64 ": %s; only a voter can lead", id,
-                                 voters < 2 ? "the group has no other voter"
-                                            : "that member does not vote");
+        vl_mr_server_reply_error(
+            self, rid, hdr, VL_EINVAL, "mr transfer %" PRIu64 ": %s; only a voter can lead", id,
+            voters < 2 ? "the group has no other voter" : "that member does not vote");
         return VL_EINVAL;
     }
     return 0;
@@ -471,8 +478,7 @@ static int s_decode(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t 
                     vl_mr_member_t *m)
 {
     memset(m, 0, sizeof *m);
-    int rc = hdr->type == VL_MSG_MR_ADD ? vl_mr_add_decode(body, m)
-                                        : vl_mr_id_decode(body, &m->id);
+    int rc = hdr->type == VL_MSG_MR_ADD ? vl_mr_add_decode(body, m) : vl_mr_id_decode(body, &m->id);
     if (rc != 0)
         vl_mr_server_reply_error(self, rid, hdr, VL_EPROTO,
                                  "%s: malformed body; use varlogctl of the same version",
@@ -500,7 +506,7 @@ void vl_mr_members_handle(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_r
                                         : s_check_id(self, rid, hdr, m.id);
     if (rc != 0)
         return;
-    if ((hdr->type == VL_MSG_MR_TRANSFER && m.id == self->raft_id) ) {
+    if (hdr->type == VL_MSG_MR_TRANSFER && m.id == self->raft_id) {
         s_reply_status(self, rid, hdr); /* leads already */
         return;
     }

@@ -507,8 +507,8 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     return rv == 0 ? 0 : VL_MRRAFT_EFAIL;
 }
 
-int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n,
-                      char *errbuf, size_t errbuf_size)
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size)
 {
     if (self->started || self->closing || n == 0) {
         snprintf(errbuf, errbuf_size, "%s: recover comes before start, with at least one voter",

@@ -124,8 +124,8 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     same way) takes on its next start. Only on a replica with raft state,
     before vl_mrraft_start (the engine is then destroyed unstarted). 0, or
     non-zero with errbuf set. */
-int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n,
-                      char *errbuf, size_t errbuf_size);
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size);
 
 /*  Starts the engine: loads the raft log (restore, then apply of the
     entries after the snapshot run from here, synchronously or during the

@@ -105,14 +105,14 @@ typedef struct {
     s_member_op_t *member_op; /* the membership change in flight, or NULL */
     bool handover_pending;    /* HANDOVER: leadership is being handed over (server.c) */
     int handover_timer;       /* its bound (zloop timer id), or -1 */
-    int role;           /* as the engine last reported it */
-    uint64_t leader_id; /* 0: unknown */
-    bool serving;       /* the ROUTER is read (from the first role that knows a leader) */
-    bool leading;       /* acting as leader: ticks run, memory may be ahead of the store */
-    bool fencing;       /* a fence is in flight after a failed proposal (lead.c) */
-    uint64_t lead_term; /* the term it leads in */
-    uint64_t gen;       /* bumped when leadership is taken or lost: older proposals' done
-                           callbacks find their rounds gone */
+    int role;                 /* as the engine last reported it */
+    uint64_t leader_id;       /* 0: unknown */
+    bool serving;             /* the ROUTER is read (from the first role that knows a leader) */
+    bool leading;             /* acting as leader: ticks run, memory may be ahead of the store */
+    bool fencing;             /* a fence is in flight after a failed proposal (lead.c) */
+    uint64_t lead_term;       /* the term it leads in */
+    uint64_t gen;             /* bumped when leadership is taken or lost: older proposals' done
+                                 callbacks find their rounds gone */
     vl_persist_batch_t *next_batch; /* the write of the rounds computed since the last proposal */
     vl_commit_t *next;              /* those rounds, applied in memory, in order */
     size_t nnext, capnext;
@@ -272,8 +272,9 @@ void vl_mr_lead_free(self_t *self);
 #define VL_MR_CMD_ROUNDS 1 /* commit rounds (their G records) */
 #define VL_MR_CMD_META 2   /* a metadata change */
 #define VL_MR_CMD_FENCE 3  /* nothing: applied, everything before it is */
-#define VL_MR_CMD_MEMBERS 4 /* not a store batch: the members' client endpoints,
-                               u32 n, {raft id u64, endpoint str} (members.c) */
+#define VL_MR_CMD_MEMBERS                                                                          \
+    4 /* not a store batch: the members' client endpoints,                                         \
+         u32 n, {raft id u64, endpoint str} (members.c) */
 #define VL_MR_CMD_HDR 17
 
 /*  Encodes a command of this replica into self->cmd_buf. */

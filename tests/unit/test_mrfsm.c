@@ -211,8 +211,8 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     return 0;
 }
 
-int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n,
-                      char *errbuf, size_t errbuf_size)
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size)
 {
     (void)self;
     (void)members;
@@ -963,12 +963,9 @@ int main(void)
 {
     zsys_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_rounds),
-        cmocka_unit_test(test_leadership_lost),
-        cmocka_unit_test(test_live_role),
-        cmocka_unit_test(test_admin_leadership_lost),
-        cmocka_unit_test(test_members_follower),
-        cmocka_unit_test(test_members_bad_input),
+        cmocka_unit_test(test_own_rounds),       cmocka_unit_test(test_leadership_lost),
+        cmocka_unit_test(test_live_role),        cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_members_follower), cmocka_unit_test(test_members_bad_input),
         cmocka_unit_test(test_members_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -772,8 +772,11 @@ static void test_mr_membership(void **state)
     vl_wbuf_free(&b);
 
     /* MR_ADD */
-    vl_mr_member_t add = {.id = 4, .raft_addr = "10.0.0.4:9192", .endpoint = "tcp://10.0.0.4:9092",
-                          .role = VL_MR_SPARE, .match_index = 9};
+    vl_mr_member_t add = {.id = 4,
+                          .raft_addr = "10.0.0.4:9192",
+                          .endpoint = "tcp://10.0.0.4:9092",
+                          .role = VL_MR_SPARE,
+                          .match_index = 9};
     vl_mr_member_t got;
     vl_wbuf_init(&b);
     vl_mr_add_encode(&add, &b);
