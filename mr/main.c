@@ -31,6 +31,32 @@ static const vl_opt_prog_t s_prog = {
     .style = VL_OPT_STYLE_COLUMNS,
 };
 
+/*  --recover: the exit status. */
+static int s_recover(vl_mr_config_t *cfg)
+{
+    int rc = vl_mr_recover(cfg);
+    if (rc != 0)
+        vl_log(LOG_ERR, "mr: --recover: %s", cfg->errbuf);
+    else
+        vl_log(LOG_NOTICE, "mr: recovered: the voters are now %s; start every one of them as usual",
+               cfg->recover);
+    return rc == 0 ? 0 : 1;
+}
+
+/*  Stops the actor: a leader hands over first (bounded: 1.5 s), so that
+    the others need not wait an election timeout. */
+static void s_stop(zactor_t **mr_p)
+{
+    int handed = 0;
+    zpoller_t *poller = zpoller_new(*mr_p, NULL);
+    zpoller_set_nonstop(poller, true); /* zsys_interrupted is set: wait all the same */
+    if (zstr_send(*mr_p, "HANDOVER") != 0 || zpoller_wait(poller, 3000) != *mr_p ||
+        zsock_recv(*mr_p, "i", &handed) != 0)
+        vl_log(LOG_WARNING, "mr: the server thread did not answer HANDOVER; stopping");
+    zpoller_destroy(&poller);
+    zactor_destroy(mr_p);
+}
+
 int main(int argc, char *argv[])
 {
     vl_mr_config_t cfg;
@@ -98,15 +124,9 @@ int main(int argc, char *argv[])
 
     vl_log_init("varlogmr", level);
     if (cfg.recover) {
-        int rc = vl_mr_recover(&cfg);
-        if (rc != 0)
-            vl_log(LOG_ERR, "mr: --recover: %s", cfg.errbuf);
-        else
-            vl_log(LOG_NOTICE,
-                   "mr: recovered: the voters are now %s; start every one of them as usual",
-                   cfg.recover);
+        int rc = s_recover(&cfg);
         vl_opt_destroy(&opt);
-        return rc == 0 ? 0 : 1;
+        return rc;
     }
     zactor_t *mr = vl_mr_start(&cfg);
     if (!mr) {
@@ -129,16 +149,7 @@ int main(int argc, char *argv[])
     zpoller_destroy(&poller);
     if (rc == 0) {
         vl_log(LOG_INFO, "mr: stopping on signal");
-        /* a leader hands over first (bounded: 1.5 s), so that the others
-           need not wait an election timeout */
-        int handed = 0;
-        poller = zpoller_new(mr, NULL);
-        zpoller_set_nonstop(poller, true); /* zsys_interrupted is set: wait all the same */
-        if (zstr_send(mr, "HANDOVER") != 0 || zpoller_wait(poller, 3000) != mr ||
-            zsock_recv(mr, "i", &handed) != 0)
-            vl_log(LOG_WARNING, "mr: the server thread did not answer HANDOVER; stopping");
-        zpoller_destroy(&poller);
-        zactor_destroy(&mr);
+        s_stop(&mr);
         vl_log(LOG_INFO, "mr: stopped");
     }
     vl_opt_destroy(&opt); /* after the actor: cfg's strings may live in it */
