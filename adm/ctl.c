@@ -49,6 +49,10 @@ static const char s_help_main[] =
     "  ls recover TOPIC            sync every lagging replica of the topic's sealed\n"
     "                              log streams\n"
     "  status                      cluster health at a glance\n"
+    "  mr list                     the metadata repository's replicas, leader, lag\n"
+    "  mr add ID RAFTADDR ENDPOINT add a replica (started empty with --join)\n"
+    "  mr remove ID                remove a replica\n"
+    "  mr transfer [ID]            move the MR's leadership (to ID)\n"
     "\n"
     "Data commands (through the client library, straight to the cluster):\n"
     "  append TOPIC [--ls LSID] [--batch N] [-v]\n"
@@ -83,6 +87,33 @@ static const char s_help_sn[] =
     "               (tcp://HOST:PORT, its --advertise address); the admin checks\n"
     "               that it answers first; prints its id\n"
     "  remove ID    unregister storage node ID\n";
+
+static const char s_help_mr[] =
+    "Usage: varlogctl mr list\n"
+    "       varlogctl mr add ID RAFTADDR ENDPOINT\n"
+    "       varlogctl mr remove ID\n"
+    "       varlogctl mr transfer [ID]\n"
+    "The metadata repository's raft group, through varlogadm and the MR's leader.\n"
+    "\n"
+    "  list         each replica: raft id, role (voter, standby, spare), raft\n"
+    "               address, client endpoint, match index and lag (entries of\n"
+    "               the leader's log it lacks); the leader, term, commit,\n"
+    "               applied and last index\n"
+    "  add ID RAFTADDR ENDPOINT\n"
+    "               add the replica started empty with 'varlogmr --join\n"
+    "               --raft-id ID --raft-addr RAFTADDR --listen ENDPOINT': it is\n"
+    "               added as a spare, caught up as a standby, then made a\n"
+    "               voter; returns once it votes\n"
+    "  remove ID    remove replica ID (the leader hands leadership over first);\n"
+    "               stop its varlogmr afterwards\n"
+    "  transfer [ID]\n"
+    "               make ID the leader (default: the most up-to-date voter)\n"
+    "\n"
+    "One change at a time: another one meanwhile fails with VL_EBUSY (retry).\n"
+    "A change waits up to 35 s unless --timeout is given. With --json, every\n"
+    "subcommand prints the group as an object: leader, term, commit_index,\n"
+    "applied_index, last_index and members [{id, role, leader, raft_addr,\n"
+    "endpoint, match_index, lag}].\n";
 
 static const char s_help_topic[] =
     "Usage: varlogctl topic list\n"
@@ -243,7 +274,7 @@ int vl_ctl_help(const char *group)
     } helps[] = {
         {"sn", s_help_sn},         {"topic", s_help_topic},         {"ls", s_help_ls},
         {"status", s_help_status}, {"append", s_help_append},       {"trim", s_help_trim},
-        {"bench", s_help_bench},   {"subscribe", s_help_subscribe},
+        {"bench", s_help_bench},   {"subscribe", s_help_subscribe}, {"mr", s_help_mr},
     };
     const char *text = s_help_main;
     for (size_t i = 0; group && i < sizeof helps / sizeof helps[0]; i++)
@@ -643,6 +674,7 @@ int main(int argc, char **argv)
         {"ls", vl_ctl_cmd_ls},         {"status", vl_ctl_cmd_status},
         {"append", vl_ctl_cmd_append}, {"subscribe", vl_ctl_cmd_subscribe},
         {"trim", vl_ctl_cmd_trim},     {"bench", vl_ctl_cmd_bench},
+        {"mr", vl_ctl_cmd_mr},
     };
     const char *name = argv[i];
     if (strcmp(name, "help") == 0)

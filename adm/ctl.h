@@ -1,7 +1,7 @@
 /*  ctl.h - the pieces varlogctl's command files share (private).
 
     ctl.c holds main, option parsing, help texts and the output helpers;
-    ctl_admin.c the admin commands (sn, topic, ls, status) that go through
+    ctl_admin.c the admin commands (sn, topic, ls, status, mr) that go through
     varlogadm; ctl_data.c the data commands (append, subscribe, trim) that
     go through libvarlog; ctl_bench*.c the load generator (bench), with
     its own private header ctl_bench_i.h. Every command returns the
@@ -103,6 +103,7 @@ int vl_ctl_cmd_sn(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_topic(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_ls(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv);
+int vl_ctl_cmd_mr(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_trim(vl_ctl_t *ctl, int argc, char **argv);

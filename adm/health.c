@@ -169,6 +169,9 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms)
     }
     if (self->poll_id)
         self->poll_sent += blocked_ms;
+    /* nor is the MR's leader left for the time the loop did not listen
+       (an MR membership change blocks it for seconds) */
+    self->poll_heard = self->poll_heard + blocked_ms < now ? self->poll_heard + blocked_ms : now;
 }
 
 /* ---- automatic seal, sync, unseal ------------------------------------------------ */

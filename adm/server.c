@@ -143,6 +143,15 @@ static void s_mr_poll_follow(self_t *self)
     self->poll_heard = zclock_mono();
 }
 
+/*  The MR replicas META names that the admin's list lacks join it (a
+    replica added since the admin started). */
+static void s_mr_learn(self_t *self, const vl_meta_t *meta)
+{
+    vl_mrconn_t *conn = vl_rpc_conn(self->mr);
+    if (vl_mrconn_learn(conn, meta->members, meta->nmembers) > 0)
+        vl_log(LOG_NOTICE, "metadata repository replicas now known: %s", vl_mrconn_list(conn));
+}
+
 static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
 {
     self_t *self = arg;
@@ -186,6 +195,7 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
         } else {
             vl_adm_health_sns_sync(self, &meta);
             vl_adm_health_auto(self, &meta);
+            s_mr_learn(self, &meta);
             vl_meta_free(&meta);
         }
         zmsg_destroy(&msg);
@@ -459,6 +469,75 @@ static void s_handle_admin(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_
     vl_wbuf_free(&b);
 }
 
+/*  MR_STATUS, MR_ADD, MR_REMOVE, MR_TRANSFER: re-encoded from what was
+    understood and forwarded to the MR's leader. A change waits for its
+    end there (a new replica's catch-up, a handover): up to
+    S_MR_CHANGE_TIMEOUT_MS, during which the admin's loop waits too (the
+    storage nodes are forgiven the time, vl_adm_health_forgive). */
+#define S_MR_CHANGE_TIMEOUT_MS 30000
+static void s_handle_mr(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_rbuf_t *body)
+{
+    vl_mr_member_t m;
+    memset(&m, 0, sizeof m);
+    int rc = 0;
+    if (req->type == VL_MSG_MR_ADD)
+        rc = vl_mr_add_decode(body, &m);
+    else if (req->type != VL_MSG_MR_STATUS)
+        rc = vl_mr_id_decode(body, &m.id);
+    const char *tname = vl_wire_type_name(req->type);
+    if (rc != 0) {
+        char text[128];
+        snprintf(text, sizeof text, "%s: malformed request body; use varlogctl of the same version",
+                 tname);
+        vl_log(LOG_WARNING, "%s", text);
+        vl_adm_server_reply_error(self, rid, req, VL_EPROTO, text);
+        return;
+    }
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    char what[2 * VL_WIRE_MAX_ADDR + 64];
+    switch (req->type) {
+    case VL_MSG_MR_ADD:
+        vl_mr_add_encode(&m, &b);
+        snprintf(what, sizeof what, "mr add %" PRIu64 " %s %s", m.id, m.raft_addr, m.endpoint);
+        break;
+    case VL_MSG_MR_REMOVE:
+    case VL_MSG_MR_TRANSFER:
+        vl_mr_id_encode(m.id, &b);
+        snprintf(what, sizeof what, "mr %s %" PRIu64,
+                 req->type == VL_MSG_MR_REMOVE ? "remove" : "transfer", m.id);
+        break;
+    default:
+        snprintf(what, sizeof what, "mr status");
+    }
+    int saved = self->mr_timeout_ms;
+    if (req->type != VL_MSG_MR_STATUS && self->mr_timeout_ms < S_MR_CHANGE_TIMEOUT_MS)
+        self->mr_timeout_ms = S_MR_CHANGE_TIMEOUT_MS;
+    zmsg_t *reply = NULL;
+    vl_rbuf_t rb;
+    vl_mr_status_t st;
+    if (s_forward(self, rid, req, req->type == VL_MSG_MR_STATUS ? NULL : &b, what, &reply, &rb) ==
+        0) {
+        if (req->type != VL_MSG_MR_STATUS)
+            vl_log(LOG_NOTICE, "%s: done", what);
+        /* the voters' endpoints, as META would name them */
+        vl_meta_member_t voters[VL_WIRE_MAX_MEMBERS];
+        vl_meta_t known = {.members = voters};
+        if (vl_mr_status_decode(&rb, &st) != 0)
+            st.n = 0;
+        for (uint32_t i = 0; i < st.n; i++)
+            if (st.members[i].role == VL_MR_VOTER) {
+                voters[known.nmembers].id = st.members[i].id;
+                memcpy(voters[known.nmembers++].endpoint, st.members[i].endpoint,
+                       sizeof voters[0].endpoint);
+            }
+        s_mr_learn(self, &known);
+    }
+    zmsg_destroy(&reply);
+    self->mr_timeout_ms = saved;
+    vl_wbuf_free(&b);
+}
+
 int vl_adm_server_fetch_meta(self_t *self, zframe_t *rid, const vl_hdr_t *req, vl_meta_t *meta,
                              uint32_t *cluster_id_p)
 {
@@ -504,6 +583,8 @@ static void s_handle_status(self_t *self, zframe_t *rid, const vl_hdr_t *req)
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_meta_encode(&meta, &b);
+    if (meta.nmembers == 0)
+        vl_wbuf_u32(&b, 0); /* the members section, so that the trailer is not read as one */
     vl_wbuf_str(&b, self->mr_ep);
     /* then what each storage node that is up last said of its replicas:
        u32 count, {sn id u32, SN_STATUS body} */
@@ -573,6 +654,12 @@ static void s_handle(self_t *self, zframe_t *rid, zmsg_t *msg)
     case VL_MSG_UPDATE_LS:
     case VL_MSG_SYNC:
         s_handle_admin(self, rid, &req, &body);
+        break;
+    case VL_MSG_MR_STATUS:
+    case VL_MSG_MR_ADD:
+    case VL_MSG_MR_REMOVE:
+    case VL_MSG_MR_TRANSFER:
+        s_handle_mr(self, rid, &req, &body);
         break;
     default: {
         char text[256];

@@ -7,7 +7,8 @@
     metadata with SN_STATUS heartbeats so that STATUS can say which are up.
 
     STATUS reply body: a META body (vl_meta_encode) whose sns[].alive flags
-    are the admin's own view, followed by one string, the metadata
+    are the admin's own view, its MR members section always present (a
+    count of 0 when the MR named none), followed by one string, the metadata
     repository endpoints the admin talks to, then u32 count and that many
     {sn id u32, SN_STATUS reply body}: what each storage node that is up
     last said of its replicas (their ends and own states). The trailer is
@@ -15,7 +16,11 @@
     leaves the rest), so any META reader can read a STATUS reply.
 
     SEAL, UNSEAL and UPDATE_LS are proxied to the MR like the other admin
-    requests. SYNC is the admin's own: it picks, from the replicas' last
+    requests, and so are MR_STATUS, MR_ADD, MR_REMOVE and MR_TRANSFER (the
+    MR's own membership, served by its leader; a change may take up to 30 s,
+    a new replica's catch-up, during which the admin waits). The MR
+    replicas that META names and --mr did not are added to the admin's
+    list (lib/mrconn.h vl_mrconn_learn). SYNC is the admin's own: it picks, from the replicas' last
     SN_STATUS, a source that holds the sealed end and the destinations
     that lack entries, and sends SN_SYNC to the source for each.
 

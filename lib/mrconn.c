@@ -29,8 +29,7 @@ struct vl_mrconn {
     uint64_t generation;
 };
 
-/*  True when ep has the shape of an endpoint a DEALER can connect to. */
-static bool s_valid(const char *ep)
+bool vl_mrconn_valid(const char *ep)
 {
     size_t len = strlen(ep);
     if (len == 0 || len > VL_WIRE_MAX_ADDR || strpbrk(ep, " \t,"))
@@ -80,6 +79,16 @@ static int s_fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
     return VL_EINVAL;
 }
 
+/*  Rebuilds the list's text from its endpoints. */
+static void s_list_text(vl_mrconn_t *self)
+{
+    size_t off = 0;
+    self->list[0] = '\0';
+    for (size_t i = 0; i < self->n; i++)
+        off += (size_t)snprintf(self->list + off, sizeof self->list - off, "%s%s", i ? "," : "",
+                                self->eps[i]);
+}
+
 int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, size_t errbuf_size)
 {
     *self_p = NULL;
@@ -95,7 +104,7 @@ int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, siz
             ep[--len] = '\0';
         if (len == 0)
             continue;
-        if (!s_valid(ep))
+        if (!vl_mrconn_valid(ep))
             rc = s_fail(errbuf, errbuf_size,
                         "'%s' is not a valid ZeroMQ endpoint (expected "
                         "tcp://HOST:PORT[,tcp://HOST:PORT...])",
@@ -118,10 +127,7 @@ int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, siz
         free(self);
         return rc;
     }
-    size_t off = 0;
-    for (size_t i = 0; i < self->n; i++)
-        off += (size_t)snprintf(self->list + off, sizeof self->list - off, "%s%s", i ? "," : "",
-                                self->eps[i]);
+    s_list_text(self);
     snprintf(self->current, sizeof self->current, "%s", self->eps[0]);
     *self_p = self;
     return 0;
@@ -162,7 +168,7 @@ bool vl_mrconn_can_rotate(const vl_mrconn_t *self)
 
 bool vl_mrconn_hint(vl_mrconn_t *self, const char *leader)
 {
-    if (!leader || !s_valid(leader) || streq(leader, self->current))
+    if (!leader || !vl_mrconn_valid(leader) || streq(leader, self->current))
         return false;
     int i = s_find(self, leader);
     if (i >= 0)
@@ -183,6 +189,21 @@ bool vl_mrconn_next(vl_mrconn_t *self)
     return true;
 }
 
+size_t vl_mrconn_learn(vl_mrconn_t *self, const vl_meta_member_t *members, size_t n)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < n && self->n < VL_MRCONN_MAX; i++) {
+        const char *ep = members[i].endpoint;
+        if (!vl_mrconn_valid(ep) || s_find(self, ep) >= 0)
+            continue;
+        snprintf(self->eps[self->n++], sizeof self->eps[0], "%s", ep);
+        added++;
+    }
+    if (added)
+        s_list_text(self);
+    return added;
+}
+
 bool vl_mrconn_resendable(uint16_t type)
 {
     switch (type) {
@@ -193,6 +214,7 @@ bool vl_mrconn_resendable(uint16_t type)
     case VL_MSG_TRIM:   /* a trim point at or below the current one: no change, success */
     case VL_MSG_SEAL:   /* sealing a sealed log stream: no change, the same answer */
     case VL_MSG_UNSEAL: /* unsealing a running one: no change, success */
+    case VL_MSG_MR_STATUS:
         return true;
     default:
         return false;

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "wire.h"
 
 /*  Endpoints one list may hold (an MR group has at most a few replicas). */
 #define VL_MRCONN_MAX 16
@@ -41,6 +42,18 @@ typedef struct vl_mrconn vl_mrconn_t;
     0 with *self_p (caller owns it), or VL_EINVAL with errbuf naming the
     endpoint that is wrong and what to give instead. */
 int vl_mrconn_new(const char *endpoints, vl_mrconn_t **self_p, char *errbuf, size_t errbuf_size);
+
+/*  True when ep has the shape of an endpoint (tcp://HOST:PORT, ipc://PATH
+    or inproc://NAME). */
+bool vl_mrconn_valid(const char *ep);
+
+/*  Adds to the end of the list the endpoints of members[0..n) (META's
+    MR member list, vl_meta_t) it does not hold, as long as there is room:
+    a user given one replica learns the others, and rotates to them when
+    the current one falls silent. The user's own endpoints stay first.
+    Endpoints that are not valid are skipped. Returns how many were
+    added. */
+size_t vl_mrconn_learn(vl_mrconn_t *self, const vl_meta_member_t *members, size_t n);
 
 /*  Frees *self_p (NULL-safe) and sets it NULL. */
 void vl_mrconn_destroy(vl_mrconn_t **self_p);
@@ -77,7 +90,7 @@ bool vl_mrconn_next(vl_mrconn_t *self);
 /*  True when a request of this type may be sent again to another replica
     after VL_MRCONN_SILENT_MS without an answer: the silent replica may
     have applied it before it failed, and a repeat must then change
-    nothing and answer as the first would have (GET_META, STATUS, PING,
+    nothing and answer as the first would have (GET_META, STATUS, MR_STATUS, PING,
     SN_STATUS, TRIM, SEAL, UNSEAL). The others (CREATE_TOPIC, DELETE_TOPIC,
     ADD_SN, REMOVE_SN, ADD_LS, UPDATE_LS, and any type not known here) go
     to one replica that answered just before, and wait for its answer

@@ -302,6 +302,10 @@ const char *vl_wire_type_name(uint16_t type)
         [VL_MSG_SYNC] = "SYNC",
         [VL_MSG_SN_SYNC] = "SN_SYNC",
         [VL_MSG_BATCH_STATUS] = "BATCH_STATUS",
+        [VL_MSG_MR_STATUS] = "MR_STATUS",
+        [VL_MSG_MR_ADD] = "MR_ADD",
+        [VL_MSG_MR_REMOVE] = "MR_REMOVE",
+        [VL_MSG_MR_TRANSFER] = "MR_TRANSFER",
     };
     uint16_t base = type & ~VL_MSG_REPLY;
     if (base == 0 || base >= VL_MSG_TYPE_MAX)
@@ -443,6 +447,29 @@ void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b)
             vl_wbuf_u32(b, ls->seal_sn);
         }
     }
+    if (m->nmembers == 0)
+        return; /* (see wire.h) */
+    vl_wbuf_u32(b, m->nmembers);
+    for (uint32_t i = 0; i < m->nmembers; i++) {
+        vl_wbuf_u64(b, m->members[i].id);
+        vl_wbuf_str(b, m->members[i].endpoint);
+    }
+}
+
+/*  The MR members section of META, when bytes remain. */
+static void s_meta_members_decode(vl_rbuf_t *r, vl_meta_t *m)
+{
+    if (r->err || r->left == 0)
+        return;
+    uint32_t n = vl_rbuf_count(r, VL_WIRE_MAX_MEMBERS, 10);
+    if (r->err)
+        return;
+    m->members = vl_calloc(n ? n : 1, sizeof *m->members);
+    m->nmembers = n;
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        m->members[i].id = vl_rbuf_u64(r);
+        vl_rbuf_str(r, m->members[i].endpoint, VL_WIRE_MAX_ADDR);
+    }
 }
 
 int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
@@ -491,6 +518,7 @@ int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m)
             ls->seal_sn = vl_rbuf_u32(r);
         }
     }
+    s_meta_members_decode(r, m);
     if (r->err) {
         vl_meta_free(m);
         return VL_EPROTO;
@@ -505,6 +533,7 @@ void vl_meta_free(vl_meta_t *m)
             free(m->topics[i].ls);
     free(m->topics);
     free(m->sns);
+    free(m->members);
     memset(m, 0, sizeof *m);
 }
 
@@ -926,4 +955,97 @@ bool vl_topic_name_valid(const char *name)
             return false;
     }
     return true;
+}
+
+/* ---- MR membership ------------------------------------------------------ */
+
+void vl_mr_status_encode(const vl_mr_status_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u64(b, m->leader_id);
+    vl_wbuf_u64(b, m->term);
+    vl_wbuf_u64(b, m->commit_index);
+    vl_wbuf_u64(b, m->applied_index);
+    vl_wbuf_u64(b, m->last_index);
+    uint32_t n = m->n < VL_WIRE_MAX_MEMBERS ? m->n : VL_WIRE_MAX_MEMBERS;
+    vl_wbuf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        vl_mr_add_encode(&m->members[i], b);
+        vl_wbuf_u8(b, m->members[i].role);
+        vl_wbuf_u64(b, m->members[i].match_index);
+    }
+}
+
+int vl_mr_status_decode(vl_rbuf_t *r, vl_mr_status_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->leader_id = vl_rbuf_u64(r);
+    m->term = vl_rbuf_u64(r);
+    m->commit_index = vl_rbuf_u64(r);
+    m->applied_index = vl_rbuf_u64(r);
+    m->last_index = vl_rbuf_u64(r);
+    /* a member is at least id, two empty strings, role and match index */
+    m->n = vl_rbuf_count(r, VL_WIRE_MAX_MEMBERS, 8 + 2 + 2 + 1 + 8);
+    for (uint32_t i = 0; i < m->n && !r->err; i++) {
+        vl_mr_add_decode(r, &m->members[i]);
+        m->members[i].role = vl_rbuf_u8(r);
+        m->members[i].match_index = vl_rbuf_u64(r);
+    }
+    if (!r->err)
+        for (uint32_t i = 0; i < m->n; i++)
+            if (m->members[i].role >= VL_MR_ROLE_MAX)
+                r->err = VL_EPROTO;
+    if (r->err) {
+        memset(m, 0, sizeof *m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_mr_add_encode(const vl_mr_member_t *m, vl_wbuf_t *b)
+{
+    vl_wbuf_u64(b, m->id);
+    vl_wbuf_str(b, m->raft_addr);
+    vl_wbuf_str(b, m->endpoint);
+}
+
+int vl_mr_add_decode(vl_rbuf_t *r, vl_mr_member_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = vl_rbuf_u64(r);
+    vl_rbuf_str(r, m->raft_addr, VL_WIRE_MAX_ADDR);
+    vl_rbuf_str(r, m->endpoint, VL_WIRE_MAX_ADDR);
+    if (r->err) {
+        memset(m, 0, sizeof *m);
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+void vl_mr_id_encode(uint64_t id, vl_wbuf_t *b)
+{
+    vl_wbuf_u64(b, id);
+}
+
+int vl_mr_id_decode(vl_rbuf_t *r, uint64_t *id)
+{
+    *id = vl_rbuf_u64(r);
+    if (r->err) {
+        *id = 0;
+        return VL_EPROTO;
+    }
+    return 0;
+}
+
+const char *vl_mr_role_name(int role)
+{
+    switch (role) {
+    case VL_MR_VOTER:
+        return "voter";
+    case VL_MR_STANDBY:
+        return "standby";
+    case VL_MR_SPARE:
+        return "spare";
+    default:
+        return "unknown";
+    }
 }

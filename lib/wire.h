@@ -47,6 +47,7 @@
 #define VL_WIRE_MAX_REPLICAS 7
 #define VL_WIRE_MAX_NAME 255
 #define VL_WIRE_MAX_ADDR 255
+#define VL_WIRE_MAX_MEMBERS 16 /* MR replicas (raft members) in one message */
 #define VL_MAX_ENTRY_SIZE_DEFAULT (1u << 20)
 #define VL_GLSN_MAX UINT64_MAX /* glsn_end of a subscription that follows */
 
@@ -80,6 +81,12 @@ typedef enum {
                             sn_from, sn_to (0: choose); reply sync reply */
     VL_MSG_SN_SYNC,      /* adm -> source SN: vl_sync_t; empty reply */
     VL_MSG_BATCH_STATUS, /* client -> SN: what became of a batch; vl_batch_status_t */
+    VL_MSG_MR_STATUS,    /* ctl -> adm -> MR leader: empty; reply vl_mr_status_t */
+    VL_MSG_MR_ADD,       /* ctl -> adm -> MR leader: vl_mr_member_t (id, raft_addr,
+                            endpoint); reply vl_mr_status_t once it is a voter */
+    VL_MSG_MR_REMOVE,    /* ctl -> adm -> MR leader: vl_mr_id_t; reply vl_mr_status_t */
+    VL_MSG_MR_TRANSFER,  /* ctl -> adm -> MR leader: vl_mr_id_t (0: the most
+                            up-to-date voter); reply vl_mr_status_t */
     VL_MSG_TYPE_MAX
 } vl_msg_type_t;
 #define VL_MSG_REPLY 0x8000
@@ -238,7 +245,13 @@ void vl_commit_free(vl_commit_t *m);
    replication messages carry it and a replica refuses those of another
    epoch. term is the raft term of the MR leader that sent it: (term,
    version) orders METAs, and storage nodes and clients ignore one older
-   than the newest they applied (doc/DESIGN.md "Fencing"). */
+   than the newest they applied (doc/DESIGN.md "Fencing"). Then
+   members[] {raft id u64, endpoint str}: the client endpoints
+   of the MR's voting replicas (replicated by the MR, so every replica
+   gives the same list): a user that was given one endpoint learns the
+   others (lib/mrconn.h vl_mrconn_learn). The section is written only when
+   the list is not empty and read only when bytes remain; an MR always
+   names at least itself. */
 typedef enum {
     VL_LS_RUNNING = 0,
     VL_LS_SEALING,
@@ -270,6 +283,10 @@ typedef struct {
     vl_meta_ls_t *ls;
 } vl_meta_topic_t;
 typedef struct {
+    uint64_t id;
+    char endpoint[VL_WIRE_MAX_ADDR + 1];
+} vl_meta_member_t;
+typedef struct {
     uint32_t cluster_id;
     uint64_t version, term;
     uint32_t sn_id;
@@ -277,6 +294,8 @@ typedef struct {
     vl_meta_sn_t *sns;
     uint32_t ntopics;
     vl_meta_topic_t *topics;
+    uint32_t nmembers; /* <= VL_WIRE_MAX_MEMBERS */
+    vl_meta_member_t *members;
 } vl_meta_t;
 void vl_meta_encode(const vl_meta_t *m, vl_wbuf_t *b);
 int vl_meta_decode(vl_rbuf_t *r, vl_meta_t *m);
@@ -500,6 +519,40 @@ typedef struct {
 void vl_sync_reply_encode(const vl_sync_reply_t *m, vl_wbuf_t *b);
 int vl_sync_reply_decode(vl_rbuf_t *r, vl_sync_reply_t *m);
 void vl_sync_reply_free(vl_sync_reply_t *m);
+
+/* MR membership (MR_STATUS, MR_ADD, MR_REMOVE, MR_TRANSFER), served by the
+   MR's leader (a follower answers VL_ENOTLEADER) and proxied by varlogadm.
+   MR_ADD: id u64, raft_addr str (HOST:PORT of its raft transport),
+   endpoint str (its client endpoint). MR_REMOVE, MR_TRANSFER: id u64.
+   Every reply of the four is an MR_STATUS reply: leader_id u64, term u64,
+   commit_index u64, applied_index u64, last_index u64 (the leader's raft
+   log), members[] {id u64, raft_addr str, endpoint str, role u8
+   (vl_mr_role_t), match_index u64 (the last index known replicated
+   there)}, at most VL_WIRE_MAX_MEMBERS. */
+typedef enum { VL_MR_VOTER = 0, VL_MR_STANDBY, VL_MR_SPARE, VL_MR_ROLE_MAX } vl_mr_role_t;
+typedef struct {
+    uint64_t id;
+    char raft_addr[VL_WIRE_MAX_ADDR + 1];
+    char endpoint[VL_WIRE_MAX_ADDR + 1];
+    uint8_t role;
+    uint64_t match_index;
+} vl_mr_member_t;
+typedef struct {
+    uint64_t leader_id, term, commit_index, applied_index, last_index;
+    uint32_t n;
+    vl_mr_member_t members[VL_WIRE_MAX_MEMBERS];
+} vl_mr_status_t;
+void vl_mr_status_encode(const vl_mr_status_t *m, vl_wbuf_t *b);
+int vl_mr_status_decode(vl_rbuf_t *r, vl_mr_status_t *m);
+/*  MR_ADD: m->id, m->raft_addr and m->endpoint (role and match_index are
+    not sent; decoded as 0). */
+void vl_mr_add_encode(const vl_mr_member_t *m, vl_wbuf_t *b);
+int vl_mr_add_decode(vl_rbuf_t *r, vl_mr_member_t *m);
+/*  MR_REMOVE, MR_TRANSFER. */
+void vl_mr_id_encode(uint64_t id, vl_wbuf_t *b);
+int vl_mr_id_decode(vl_rbuf_t *r, uint64_t *id);
+/*  "voter", "standby", "spare" ("unknown" otherwise). */
+const char *vl_mr_role_name(int role);
 
 /*  ---- names ---------------------------------------------------------- */
 

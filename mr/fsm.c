@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "mrconn.h"
 #include "persist.h"
 #include "raft.h"
 #include "server_i.h"
@@ -55,6 +56,8 @@ static const char *s_type_name(uint8_t type)
         return "metadata";
     case VL_MR_CMD_FENCE:
         return "fence";
+    case VL_MR_CMD_MEMBERS:
+        return "members";
     default:
         return "unknown";
     }
@@ -94,9 +97,25 @@ static bool s_in_memory(self_t *self, uint64_t proposer, uint64_t term)
            vl_mrraft_term(self->raft) == self->lead_term;
 }
 
+/*  A member list: applied whatever the store's applied index (the store
+    does not hold it: memory does, rebuilt from the snapshot and the
+    entries after it at every start). */
+static int s_apply_members(self_t *self, uint64_t index, const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_rbuf_init(&r, data, VL_MR_CMD_HDR);
+    vl_rbuf_u8(&r);
+    uint64_t proposer = vl_rbuf_u64(&r), term = vl_rbuf_u64(&r);
+    if (self->leading && !s_in_memory(self, proposer, term))
+        vl_mr_lead_end(self, "a command this replica did not propose as leader was applied");
+    return vl_mr_members_apply(self, index, data, len);
+}
+
 static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
 {
     self_t *self = arg;
+    if (len >= VL_MR_CMD_HDR && data[0] == VL_MR_CMD_MEMBERS)
+        return s_apply_members(self, index, data, len);
     if (index <= vl_persist_applied(self->persist))
         return 0; /* replayed after a restart: applied already */
     if (len < VL_MR_CMD_HDR) {
@@ -159,6 +178,7 @@ static int s_snapshot(void *arg, uint8_t **data_p, size_t *len_p)
         vl_log(LOG_ERR, "mr: raft snapshot skipped: %s", err);
         return -1;
     }
+    vl_mr_members_snapshot(self, data_p, len_p);
     vl_log(LOG_INFO, "mr: raft snapshot at applied index %" PRIu64 ": %zu bytes in %" PRId64 " ms",
            vl_persist_applied(self->persist), *len_p, (vl_now_us() - t0) / 1000);
     return 0;
@@ -169,6 +189,11 @@ static int s_restore(void *arg, uint64_t index, const uint8_t *data, size_t len)
     self_t *self = arg;
     char err[512];
     bool done;
+    if (vl_mr_members_restore(self, &data, &len) != 0) {
+        vl_log(LOG_CRIT, "mr: the raft snapshot at index %" PRIu64 " holds a malformed member list",
+               index);
+        return -1;
+    }
     if (vl_persist_restore(self->persist, index, data, len, &done, err, sizeof err) != 0) {
         vl_log(LOG_CRIT, "mr: restoring the raft snapshot at index %" PRIu64 ": %s", index, err);
         return -1;
@@ -248,11 +273,12 @@ static int s_default_addr(const char *listen, char *out, size_t size, char *errb
     return 0;
 }
 
-/*  Parses --peers (ID@RAFTADDR@ENDPOINT[,...]) into out[0..*n_p) and
-    self->members; *addr is this replica's raft address (from its entry
-    when it is empty). */
-static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *out, size_t *n_p,
-                         char *addr, size_t addr_size, char *errbuf, size_t errbuf_size)
+/*  Parses a list of members (ID@RAFTADDR@ENDPOINT[,...]) given by option
+    opt (--peers, --recover) into out[0..*n_p) and self->members; *addr is
+    this replica's raft address (from its entry when it is empty). */
+static int s_parse_peers(self_t *self, const char *opt, const char *peers, vl_mrraft_member_t *out,
+                         size_t *n_p, char *addr, size_t addr_size, char *errbuf,
+                         size_t errbuf_size)
 {
     char *copy = vl_strdup(peers), *save = NULL;
     int rc = 0;
@@ -266,19 +292,19 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
             at2[1] == '\0' || (size_t)(at2 - at1 - 1) >= sizeof out->address ||
             strlen(at2 + 1) >= sizeof self->members[0].endpoint) {
             snprintf(errbuf, errbuf_size,
-                     "--peers: '%.100s' is not ID@RAFTADDR@ENDPOINT (such as "
+                     "%s: '%.100s' is not ID@RAFTADDR@ENDPOINT (such as "
                      "1@10.0.0.1:9192@tcp://10.0.0.1:9092)",
-                     item);
+                     opt, item);
             rc = VL_EINVAL;
             break;
         }
         for (size_t i = 0; i < n; i++)
             if (out[i].id == id) {
-                snprintf(errbuf, errbuf_size, "--peers names raft id %llu twice", id);
+                snprintf(errbuf, errbuf_size, "%s names raft id %llu twice", opt, id);
                 rc = VL_EINVAL;
             }
         if (rc == 0 && n == S_MAX_MEMBERS) {
-            snprintf(errbuf, errbuf_size, "--peers names more than %d replicas", S_MAX_MEMBERS);
+            snprintf(errbuf, errbuf_size, "%s names more than %d replicas", opt, S_MAX_MEMBERS);
             rc = VL_EINVAL;
         }
         if (rc != 0)
@@ -295,7 +321,7 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
                 snprintf(addr, addr_size, "%s", out[n].address);
             else if (strcmp(addr, out[n].address) != 0) {
                 snprintf(errbuf, errbuf_size,
-                         "--raft-addr %s differs from this replica's address in --peers (%s)", addr,
+                         "--raft-addr %s differs from this replica's address in %s (%s)", addr, opt,
                          out[n].address);
                 rc = VL_EINVAL;
             }
@@ -304,7 +330,7 @@ static int s_parse_peers(self_t *self, const char *peers, vl_mrraft_member_t *ou
     }
     free(copy);
     if (rc == 0 && !me) {
-        snprintf(errbuf, errbuf_size, "--peers does not name this replica (--raft-id %" PRIu64 ")",
+        snprintf(errbuf, errbuf_size, "%s does not name this replica (--raft-id %" PRIu64 ")", opt,
                  self->raft_id);
         rc = VL_EINVAL;
     }
@@ -364,11 +390,20 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
     size_t n = 1;
     int rc = 0;
     if (cfg->peers && cfg->peers[0]) {
-        rc = s_parse_peers(self, cfg->peers, members, &n, addr, sizeof addr, errbuf, errbuf_size);
+        rc = s_parse_peers(self, "--peers", cfg->peers, members, &n, addr, sizeof addr, errbuf,
+                           errbuf_size);
     } else {
         if (!addr[0])
             rc = s_default_addr(cfg->listen, addr, sizeof addr, errbuf, errbuf_size);
         memset(members, 0, sizeof members[0]);
+        /* its own endpoint, when --listen names one clients can use,
+           until the raft log says otherwise */
+        if (vl_mrconn_valid(cfg->listen) && !strchr(cfg->listen, '*')) {
+            self->members[0].id = self->raft_id;
+            snprintf(self->members[0].endpoint, sizeof self->members[0].endpoint, "%s",
+                     cfg->listen);
+            self->nmembers = 1;
+        }
         members[0].id = self->raft_id;
         members[0].role = VL_MRRAFT_VOTER;
         snprintf(members[0].address, sizeof members[0].address, "%s", addr);
@@ -420,4 +455,38 @@ int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_
     if (vl_mrraft_start(self->raft, errbuf, errbuf_size) != 0)
         return VL_EIO;
     return 0;
+}
+
+int vl_mr_recover(vl_mr_config_t *cfg)
+{
+    self_t self;
+    memset(&self, 0, sizeof self);
+    self.raft_id = cfg->raft_id ? cfg->raft_id : 1;
+    char *errbuf = cfg->errbuf;
+    size_t errbuf_size = sizeof cfg->errbuf;
+    char addr[256] = "";
+    if (cfg->raft_addr)
+        snprintf(addr, sizeof addr, "%s", cfg->raft_addr);
+    vl_mrraft_member_t members[S_MAX_MEMBERS];
+    size_t n = 0;
+    int rc = s_parse_peers(&self, "--recover", cfg->recover, members, &n, addr, sizeof addr, errbuf,
+                           errbuf_size);
+    if (rc != 0)
+        return rc;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/raft", cfg->data_dir);
+    if (s_dir_fresh(dir)) {
+        snprintf(errbuf, errbuf_size,
+                 "--recover: %.300s holds no raft log: nothing to recover; give the data "
+                 "directory of a surviving replica (a replica without state joins with --join)",
+                 dir);
+        return VL_EINVAL;
+    }
+    vl_mrraft_opts_t o = {.id = self.raft_id, .address = addr, .dir = dir};
+    zloop_t *loop = zloop_new();
+    vl_mrraft_t *raft = vl_mrraft_new(loop, &o, &vl_mr_fsm, &self, errbuf, errbuf_size);
+    rc = raft ? vl_mrraft_recover(raft, members, n, errbuf, errbuf_size) : VL_EIO;
+    vl_mrraft_destroy(&raft);
+    zloop_destroy(&loop);
+    return rc == 0 ? 0 : VL_EIO;
 }

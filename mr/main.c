@@ -2,10 +2,11 @@
 
     Parses the options (one table in opt.h's form drives the command line,
     the --config file and --help), sets up logging, starts the server actor and waits for
-   SIGINT/SIGTERM, which it turns into the actor's $TERM so that the store is closed cleanly.
-    Everything else lives in server.c (with admin.c, round.c, lead.c and
-    fsm.c), state.c, persist.c (with group.c, history.c and persist_fsm.c)
-    and raft.c (the consensus engine).
+    SIGINT/SIGTERM, which it turns into the actor's HANDOVER (a leader hands leadership to
+    another voter first, for at most 1.5 s) and then $TERM, so that the store is closed
+    cleanly. Everything else lives in server.c (with admin.c, round.c, lead.c, fsm.c and
+    members.c), state.c, persist.c (with group.c, history.c and persist_fsm.c) and raft.c
+    (the consensus engine).
 */
 #include <czmq.h>
 #include <stdint.h>
@@ -29,6 +30,32 @@ static const vl_opt_prog_t s_prog = {
     .version = "varlogmr (varlog) " PACKAGE_VERSION,
     .style = VL_OPT_STYLE_COLUMNS,
 };
+
+/*  --recover: the exit status. */
+static int s_recover(vl_mr_config_t *cfg)
+{
+    int rc = vl_mr_recover(cfg);
+    if (rc != 0)
+        vl_log(LOG_ERR, "mr: --recover: %s", cfg->errbuf);
+    else
+        vl_log(LOG_NOTICE, "mr: recovered: the voters are now %s; start every one of them as usual",
+               cfg->recover);
+    return rc == 0 ? 0 : 1;
+}
+
+/*  Stops the actor: a leader hands over first (bounded: 1.5 s), so that
+    the others need not wait an election timeout. */
+static void s_stop(zactor_t **mr_p)
+{
+    int handed = 0;
+    zpoller_t *poller = zpoller_new(*mr_p, NULL);
+    zpoller_set_nonstop(poller, true); /* zsys_interrupted is set: wait all the same */
+    if (zstr_send(*mr_p, "HANDOVER") != 0 || zpoller_wait(poller, 3000) != *mr_p ||
+        zsock_recv(*mr_p, "i", &handed) != 0)
+        vl_log(LOG_WARNING, "mr: the server thread did not answer HANDOVER; stopping");
+    zpoller_destroy(&poller);
+    zactor_destroy(mr_p);
+}
 
 int main(int argc, char *argv[])
 {
@@ -64,6 +91,11 @@ int main(int argc, char *argv[])
                           "(default: this replica alone)",
                           &cfg.peers),
         VL_OPT_FLAG_DEF("join", "start without a group: wait to be added by the leader", &cfg.join),
+        VL_OPT_STRING_DEF("recover", "LIST",
+                          "offline recovery of a group that lost its majority: make the\n"
+                          "voters ID@RAFTADDR@ENDPOINT[,...] (this replica among them)\n"
+                          "the raft log's configuration, then exit (see varlogmr(8))",
+                          &cfg.recover),
         VL_OPT_UINT_DEF("election-ms", "MS", "raft election timeout in milliseconds (default 500)",
                         &cfg.election_ms, 10, 600000),
         VL_OPT_UINT_DEF("heartbeat-ms", "MS", "raft heartbeat period in milliseconds (default 50)",
@@ -91,6 +123,11 @@ int main(int argc, char *argv[])
     }
 
     vl_log_init("varlogmr", level);
+    if (cfg.recover) {
+        int rc = s_recover(&cfg);
+        vl_opt_destroy(&opt);
+        return rc;
+    }
     zactor_t *mr = vl_mr_start(&cfg);
     if (!mr) {
         vl_log(LOG_ERR, "mr: cannot start: %s", cfg.errbuf);
@@ -112,7 +149,7 @@ int main(int argc, char *argv[])
     zpoller_destroy(&poller);
     if (rc == 0) {
         vl_log(LOG_INFO, "mr: stopping on signal");
-        zactor_destroy(&mr);
+        s_stop(&mr);
         vl_log(LOG_INFO, "mr: stopped");
     }
     vl_opt_destroy(&opt); /* after the actor: cfg's strings may live in it */

@@ -507,6 +507,35 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     return rv == 0 ? 0 : VL_MRRAFT_EFAIL;
 }
 
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size)
+{
+    if (self->started || self->closing || n == 0) {
+        snprintf(errbuf, errbuf_size, "%s: recover comes before start, with at least one voter",
+                 self->core.who);
+        return VL_MRRAFT_EFAIL;
+    }
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++)
+        rv = raft_configuration_add(&conf, members[i].id, members[i].address, RAFT_VOTER);
+    if (rv != 0)
+        snprintf(errbuf, errbuf_size, "%s: recover: %s; every voter needs its own id and address",
+                 self->core.who, raft_strerror(rv));
+    else if ((rv = raft_recover(&self->raft, &conf)) != 0)
+        snprintf(errbuf, errbuf_size,
+                 "%s: cannot write the new configuration into the raft log: %s (%s); check the "
+                 "raft directory (a replica that never had state cannot be recovered: start it "
+                 "with --join instead)",
+                 self->core.who, raft_strerror(rv), s_detail(self));
+    else
+        vl_log(LOG_NOTICE, "%s: the raft log now ends with a configuration of %zu voter%s",
+               self->core.who, n, n == 1 ? "" : "s");
+    raft_configuration_close(&conf);
+    return rv == 0 ? 0 : VL_MRRAFT_EFAIL;
+}
+
 int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
 {
     if (self->started || self->closing) {

@@ -118,6 +118,15 @@ void vl_mrraft_destroy(vl_mrraft_t **self_p);
 int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n,
                         bool *done_p, char *errbuf, size_t errbuf_size);
 
+/*  Offline recovery of a group that lost its majority (libraft's
+    raft_recover): appends to this replica's raft log a configuration of
+    members[0..n) as voters, which it (and every replica recovered the
+    same way) takes on its next start. Only on a replica with raft state,
+    before vl_mrraft_start (the engine is then destroyed unstarted). 0, or
+    non-zero with errbuf set. */
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size);
+
 /*  Starts the engine: loads the raft log (restore, then apply of the
     entries after the snapshot run from here, synchronously or during the
     loop's first turns), then takes part in elections. A replica with no

@@ -177,6 +177,7 @@ static void s_meta_encode(self_t *self, uint32_t sn_id, vl_wbuf_t *b)
     vl_meta_t m;
     vl_mrstate_meta(self->state, self->cluster_id, sn_id, &m);
     m.term = self->lead_term; /* receivers ignore a META of an older term */
+    vl_mr_members_meta(self, &m);
     int64_t now = vl_now_us();
     for (uint32_t i = 0; i < m.nsn; i++) {
         s_peer_t *p = s_peer(self, m.sns[i].id);
@@ -387,6 +388,12 @@ static void s_handle(self_t *self, zmsg_t *msg)
     case VL_MSG_UPDATE_LS:
         vl_mr_admin_handle(self, rid, &hdr, &body);
         break;
+    case VL_MSG_MR_STATUS:
+    case VL_MSG_MR_ADD:
+    case VL_MSG_MR_REMOVE:
+    case VL_MSG_MR_TRANSFER:
+        vl_mr_members_handle(self, rid, &hdr, &body);
+        break;
     case VL_MSG_PING: {
         vl_hdr_t h = vl_mr_server_reply_hdr(self, &hdr);
         zmsg_t *reply = vl_wire_msg(&h, NULL);
@@ -504,6 +511,60 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 
 /*  ---- pipe --------------------------------------------------------------------- */
 
+/*  HANDOVER: a leader hands leadership to the most up-to-date voter before
+    it stops (SIGTERM, SIGINT), so that the group does not wait an election
+    timeout for a new leader. The pipe gets "i" (1: handed over, 0: not: no
+    other voter, not the leader, or no answer within S_HANDOVER_MS). */
+#define S_HANDOVER_MS 1500
+
+static void s_handover_end(self_t *self, int done, const char *why)
+{
+    if (!self->handover_pending)
+        return;
+    self->handover_pending = false;
+    if (self->handover_timer >= 0)
+        zloop_timer_end(self->loop, self->handover_timer);
+    self->handover_timer = -1;
+    if (done)
+        vl_log(LOG_NOTICE, "mr: leadership handed to raft id %" PRIu64 " before stopping",
+               vl_mrraft_leader(self->raft, NULL));
+    else
+        vl_log(LOG_WARNING, "mr: stopping as leader: handing leadership over failed: %s", why);
+    zsock_send(self->pipe, "i", done);
+}
+
+static void s_handover_done(void *arg, int status, uint64_t index)
+{
+    self_t *self = arg;
+    s_handover_end(self, status == 0, status == 0 ? "" : vl_mrraft_errmsg(self->raft));
+}
+
+static int s_handover_timeout(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    self->handover_timer = -1; /* a timer of one run ends by itself */
+    s_handover_end(self, 0, "no new leader within 1.5 s; the others elect one");
+    return 0;
+}
+
+static void s_handover(self_t *self)
+{
+    vl_mrraft_member_t conf[S_MAX_MEMBERS];
+    size_t n = vl_mr_lead_live(self) ? vl_mrraft_members(self->raft, conf, S_MAX_MEMBERS) : 0;
+    size_t voters = 0;
+    for (size_t i = 0; i < n && i < S_MAX_MEMBERS; i++)
+        voters += conf[i].role == VL_MRRAFT_VOTER;
+    if (self->handover_pending)
+        return; /* answered when it ends */
+    if (voters < 2 || vl_mrraft_transfer(self->raft, 0, s_handover_done, self) != 0) {
+        zsock_send(self->pipe, "i", 0);
+        return;
+    }
+    vl_log(LOG_NOTICE, "mr: stopping: handing leadership to another voter first");
+    self->handover_pending = true;
+    self->handover_timer = zloop_timer(self->loop, S_HANDOVER_MS, 1, s_handover_timeout, self);
+}
+
 static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = arg;
@@ -515,6 +576,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
     if (cmd && streq(cmd, "$TERM")) {
         self->terminated = true;
         rc = -1;
+    } else if (cmd && streq(cmd, "HANDOVER")) {
+        s_handover(self);
     } else if (cmd && streq(cmd, "PORT")) {
         zsock_send(self->pipe, "i", self->port);
     } else if (cmd && streq(cmd, "STATS")) {
@@ -549,6 +612,7 @@ static void s_self_destroy(self_t **self_p)
     vl_mrraft_destroy(&self->raft);
     zloop_destroy(&self->loop);
     vl_mr_lead_free(self);
+    vl_mr_members_free(self);
     zsock_destroy(&self->router);
     if (self->tfd >= 0)
         close(self->tfd);
@@ -597,6 +661,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self_t *self = vl_calloc(1, sizeof *self);
     self->pipe = pipe;
     self->tfd = -1;
+    self->handover_timer = -1;
     self->cluster_id = cfg->cluster_id;
     self->tick_us = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
     vl_wbuf_init(&self->commit_buf);

@@ -5,6 +5,11 @@
     Run it with vl_mr_start (or zactor_new(vl_mr_actor, &config) and check
     config.rc). Pipe commands:
         $TERM          stop (CZMQ convention)
+        HANDOVER       a leader hands leadership to the most up-to-date
+                       voter; reply "i" once done (1) or not (0: not the
+                       leader, no other voter, or no new leader within
+                       1.5 s). varlogmr sends it on SIGTERM/SIGINT before
+                       $TERM.
         PORT           reply (zsock_send "i") the bound TCP port, so tests can
                        listen on tcp://127.0.0.1:*
         STATS          reply "88": commit ticks and rounds sent so far (tests)
@@ -38,6 +43,7 @@ typedef struct {
     const char *peers;     /* the initial members, ID@RAFTADDR@ENDPOINT[,...]; NULL: this
                               replica alone */
     bool join;             /* start without bootstrapping: wait to be added */
+    const char *recover;   /* vl_mr_recover: the voters, ID@RAFTADDR@ENDPOINT[,...] */
     uint32_t election_ms;  /* 0: 500 */
     uint32_t heartbeat_ms; /* 0: 50 */
     uint32_t snapshot_threshold, snapshot_trailing; /* 0: the engine's defaults */
@@ -55,6 +61,13 @@ void vl_mr_actor(zsock_t *pipe, void *args);
     could not open its store or bind. Caller owns the result (destroy with
     zactor_destroy). */
 zactor_t *vl_mr_start(vl_mr_config_t *config);
+
+/*  Offline recovery of a group that lost its majority: appends to the raft
+    log in config->data_dir/raft a configuration whose voters are
+    config->recover (this replica, config->raft_id, among them), which the
+    replica takes on its next start. No actor runs. 0, or a VL_E* code with
+    config->errbuf set. */
+int vl_mr_recover(vl_mr_config_t *config);
 
 /*  Asks a running actor for its bound port (-1 when not TCP). */
 int vl_mr_port(zactor_t *mr);

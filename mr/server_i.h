@@ -11,6 +11,9 @@
                that wait for a quiet state, taking and losing leadership
     fsm.c      the replicated state machine: the commands, and the
                engine's callbacks (apply, snapshot, restore, role)
+    members.c  the MR's own membership: the replicated client endpoints
+               of its replicas, and MR_STATUS, MR_ADD, MR_REMOVE,
+               MR_TRANSFER
 
     All of them run on the actor's one thread, which also runs the
     consensus engine (raft.h), and share self_t.
@@ -60,12 +63,16 @@ typedef struct {
     char note[256];
 } s_admin_op_t;
 
-/*  An MR replica named by --peers: where clients reach it (for the hint
-    in "not the leader" replies). */
+/*  An MR replica's client endpoint (for the hint in "not the leader"
+    replies, and META's member list): seeded from --peers, then
+    replicated (members.c). */
 typedef struct {
     uint64_t id;
-    char endpoint[256];
+    char endpoint[VL_WIRE_MAX_ADDR + 1];
 } s_member_t;
+
+/*  The membership change in flight (members.c). */
+typedef struct s_member_op s_member_op_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -95,14 +102,17 @@ typedef struct {
     uint64_t raft_id;
     s_member_t members[S_MAX_MEMBERS];
     size_t nmembers;
-    int role;           /* as the engine last reported it */
-    uint64_t leader_id; /* 0: unknown */
-    bool serving;       /* the ROUTER is read (from the first role that knows a leader) */
-    bool leading;       /* acting as leader: ticks run, memory may be ahead of the store */
-    bool fencing;       /* a fence is in flight after a failed proposal (lead.c) */
-    uint64_t lead_term; /* the term it leads in */
-    uint64_t gen;       /* bumped when leadership is taken or lost: older proposals' done
-                           callbacks find their rounds gone */
+    s_member_op_t *member_op; /* the membership change in flight, or NULL */
+    bool handover_pending;    /* HANDOVER: leadership is being handed over (server.c) */
+    int handover_timer;       /* its bound (zloop timer id), or -1 */
+    int role;                 /* as the engine last reported it */
+    uint64_t leader_id;       /* 0: unknown */
+    bool serving;             /* the ROUTER is read (from the first role that knows a leader) */
+    bool leading;             /* acting as leader: ticks run, memory may be ahead of the store */
+    bool fencing;             /* a fence is in flight after a failed proposal (lead.c) */
+    uint64_t lead_term;       /* the term it leads in */
+    uint64_t gen;             /* bumped when leadership is taken or lost: older proposals' done
+                                 callbacks find their rounds gone */
     vl_persist_batch_t *next_batch; /* the write of the rounds computed since the last proposal */
     vl_commit_t *next;              /* those rounds, applied in memory, in order */
     size_t nnext, capnext;
@@ -262,6 +272,9 @@ void vl_mr_lead_free(self_t *self);
 #define VL_MR_CMD_ROUNDS 1 /* commit rounds (their G records) */
 #define VL_MR_CMD_META 2   /* a metadata change */
 #define VL_MR_CMD_FENCE 3  /* nothing: applied, everything before it is */
+#define VL_MR_CMD_MEMBERS                                                                          \
+    4 /* not a store batch: the members' client endpoints,                                         \
+         u32 n, {raft id u64, endpoint str} (members.c) */
 #define VL_MR_CMD_HDR 17
 
 /*  Encodes a command of this replica into self->cmd_buf. */
@@ -276,5 +289,33 @@ extern const vl_mrraft_fsm_t vl_mr_fsm;
     self->router must be open (the engine applies from here on). 0, or a
     VL_E* code with errbuf set. */
 int vl_mr_fsm_start(self_t *self, const vl_mr_config_t *cfg, char *errbuf, size_t errbuf_size);
+
+/*  ---- members.c ----------------------------------------------------------- */
+
+/*  The client endpoint of raft member id (borrowed), or NULL. */
+const char *vl_mr_members_endpoint(self_t *self, uint64_t id);
+
+/*  Applies a VL_MR_CMD_MEMBERS command (the header included): the list
+    replaces self->members. 0, or -1 (logged) when it is malformed. */
+int vl_mr_members_apply(self_t *self, uint64_t index, const uint8_t *data, size_t len);
+
+/*  Puts the member list before a snapshot of the store (*data_p, malloc'd,
+    replaced). 0. */
+int vl_mr_members_snapshot(self_t *self, uint8_t **data_p, size_t *len_p);
+
+/*  Takes the member list off the front of a snapshot (when it has one:
+    older snapshots do not) and points *data_p, *len_p at the store's
+    part. 0, or -1 when the list is malformed. */
+int vl_mr_members_restore(self_t *self, const uint8_t **data_p, size_t *len_p);
+
+/*  Fills m->members (allocated; vl_meta_free frees it) with the voters
+    whose endpoints are known. */
+void vl_mr_members_meta(self_t *self, vl_meta_t *m);
+
+/*  MR_STATUS, MR_ADD, MR_REMOVE, MR_TRANSFER, on the leader. */
+void vl_mr_members_handle(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body);
+
+/*  Frees the change in flight (at stop: nothing is answered). */
+void vl_mr_members_free(self_t *self);
 
 #endif

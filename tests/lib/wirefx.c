@@ -225,6 +225,26 @@ const vl_sync_reply_t wfx_sync_reply = {2, wfx_sync_items};
 
 const vl_notleader_t wfx_notleader = {"tcp://mr-2.example:9094"};
 
+/*  Three members (the last one's strings at their maximum: filled by
+    s_mr_status_build), one of each role. */
+vl_mr_status_t wfx_mr_status = {
+    .leader_id = 2,
+    .term = 7,
+    .commit_index = 1000,
+    .applied_index = 999,
+    .last_index = UINT64_MAX,
+    .n = 3,
+    .members = {{1, "127.0.0.1:9192", "tcp://127.0.0.1:9092", VL_MR_VOTER, 1000},
+                {2, "127.0.0.1:9194", "tcp://127.0.0.1:9094", VL_MR_STANDBY, 0},
+                {UINT64_MAX, "", "", VL_MR_SPARE, UINT64_MAX}},
+};
+
+static void s_mr_status_build(void)
+{
+    memset(wfx_mr_status.members[2].raft_addr, 'a', VL_WIRE_MAX_ADDR);
+    memset(wfx_mr_status.members[2].endpoint, 'e', VL_WIRE_MAX_ADDR);
+}
+
 uint8_t wfx_append_sizes[4 * VL_WIRE_MAX_ENTRIES];  /* wfx_fill_sizes fills it */
 static uint8_t s_append_bids[2 * VL_WIRE_BID_SIZE]; /* wfx_fill_sizes fills it */
 const vl_append_t wfx_append = {.topic_id = 4,
@@ -572,6 +592,47 @@ int wfx_try_notleader(const uint8_t *data, size_t len)
     return rc;
 }
 
+/*  No allocation; on failure nothing half decoded. */
+int wfx_try_mr_status(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_mr_status_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_mr_status_decode(&r, &m);
+    assert_int_equal(wfx_calloc_calls, 0);
+    assert_true(m.n <= VL_WIRE_MAX_MEMBERS);
+    for (uint32_t i = 0; i < m.n; i++) {
+        s_check_str(m.members[i].raft_addr, VL_WIRE_MAX_ADDR);
+        s_check_str(m.members[i].endpoint, VL_WIRE_MAX_ADDR);
+        assert_true(m.members[i].role < VL_MR_ROLE_MAX);
+    }
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_int_equal(m.n, 0);
+    }
+    return rc;
+}
+
+int wfx_try_mr_add(const uint8_t *data, size_t len)
+{
+    vl_rbuf_t r;
+    vl_mr_member_t m;
+    memset(&m, 0xa5, sizeof m);
+    vl_rbuf_init(&r, data, len);
+    s_alloc_reset();
+    int rc = vl_mr_add_decode(&r, &m);
+    assert_int_equal(wfx_calloc_calls, 0);
+    s_check_str(m.raft_addr, VL_WIRE_MAX_ADDR);
+    s_check_str(m.endpoint, VL_WIRE_MAX_ADDR);
+    if (rc) {
+        assert_int_equal(rc, VL_EPROTO);
+        assert_true(m.id == 0 && !m.raft_addr[0] && !m.endpoint[0]);
+    }
+    return rc;
+}
+
 int wfx_try_errtext(const uint8_t *data, size_t len)
 {
     vl_rbuf_t r;
@@ -600,6 +661,8 @@ const wfx_codec_t wfx_codecs[WFX_NCODECS] = {
     [WFX_BATCH_STATUS] = {"batch_status", wfx_try_batch_status},
     [WFX_BATCH_STATUS_REPLY] = {"batch_status_reply", wfx_try_batch_status_reply},
     [WFX_NOTLEADER] = {"notleader", wfx_try_notleader},
+    [WFX_MR_STATUS] = {"mr_status", wfx_try_mr_status},
+    [WFX_MR_ADD] = {"mr_add", wfx_try_mr_add},
 };
 
 void wfx_sample_encode(int codec, vl_wbuf_t *b)
@@ -655,6 +718,14 @@ void wfx_sample_encode(int codec, vl_wbuf_t *b)
         break;
     case WFX_NOTLEADER:
         vl_notleader_encode(&wfx_notleader, b);
+        break;
+    case WFX_MR_STATUS:
+        s_mr_status_build();
+        vl_mr_status_encode(&wfx_mr_status, b);
+        break;
+    case WFX_MR_ADD:
+        s_mr_status_build();
+        vl_mr_add_encode(&wfx_mr_status.members[2], b);
         break;
     default:
         fail();

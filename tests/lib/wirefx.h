@@ -51,6 +51,7 @@ extern const vl_sync_t wfx_sync;
 extern vl_sync_item_t wfx_sync_items[];
 extern const vl_sync_reply_t wfx_sync_reply;
 extern const vl_notleader_t wfx_notleader;
+extern vl_mr_status_t wfx_mr_status;
 extern uint8_t wfx_append_sizes[4 * VL_WIRE_MAX_ENTRIES];
 extern const vl_append_t wfx_append;
 
@@ -77,6 +78,8 @@ int wfx_try_seal_reply(const uint8_t *data, size_t len);
 int wfx_try_sync(const uint8_t *data, size_t len);
 int wfx_try_sync_reply(const uint8_t *data, size_t len);
 int wfx_try_notleader(const uint8_t *data, size_t len);
+int wfx_try_mr_status(const uint8_t *data, size_t len);
+int wfx_try_mr_add(const uint8_t *data, size_t len);
 /*  vl_wire_errtext on the body: the text is always terminated. Returns 0. */
 int wfx_try_errtext(const uint8_t *data, size_t len);
 
@@ -98,6 +101,8 @@ enum {
     WFX_BATCH_STATUS,
     WFX_BATCH_STATUS_REPLY,
     WFX_NOTLEADER,
+    WFX_MR_STATUS,
+    WFX_MR_ADD,
     WFX_NCODECS
 };
 typedef struct {

@@ -103,6 +103,39 @@ static void test_hint_next(void **state)
     vl_mrconn_destroy(&c);
 }
 
+/*  Endpoints META names join the end of the list: the user's stay first,
+    known and invalid ones are skipped, the list stays bounded; the
+    rotation reaches the learned ones. */
+static void test_learn(void **state)
+{
+    (void)state;
+    vl_mrconn_t *c = NULL;
+    char err[256];
+    assert_int_equal(vl_mrconn_new("tcp://a:1", &c, err, sizeof err), 0);
+    vl_meta_member_t m[] = {{1, "tcp://a:1"}, {2, "tcp://b:2"}, {3, "not an endpoint"},
+                            {4, ""},          {5, "tcp://c:3"}, {6, "tcp://b:2"}};
+    assert_int_equal(vl_mrconn_learn(c, m, 6), 2);
+    assert_string_equal(vl_mrconn_list(c), "tcp://a:1,tcp://b:2,tcp://c:3");
+    assert_string_equal(vl_mrconn_current(c), "tcp://a:1");
+    assert_true(vl_mrconn_can_rotate(c));
+    assert_true(vl_mrconn_next(c));
+    assert_string_equal(vl_mrconn_current(c), "tcp://b:2");
+    assert_int_equal(vl_mrconn_learn(c, m, 6), 0); /* nothing new */
+    assert_int_equal(vl_mrconn_learn(c, NULL, 0), 0);
+    /* bounded by VL_MRCONN_MAX */
+    vl_meta_member_t many[VL_MRCONN_MAX + 4];
+    for (size_t i = 0; i < VL_MRCONN_MAX + 4; i++) {
+        many[i].id = i + 10;
+        snprintf(many[i].endpoint, sizeof many[i].endpoint, "tcp://m%zu:9", i);
+    }
+    assert_int_equal(vl_mrconn_learn(c, many, VL_MRCONN_MAX + 4), VL_MRCONN_MAX - 3);
+    assert_int_equal(vl_mrconn_size(c), VL_MRCONN_MAX);
+    assert_int_equal(strncmp(vl_mrconn_list(c), "tcp://a:1,tcp://b:2,tcp://c:3,tcp://m0:9", 40), 0);
+    vl_mrconn_destroy(&c);
+    assert_true(vl_mrconn_valid("tcp://h:1") && vl_mrconn_valid("ipc:///x"));
+    assert_false(vl_mrconn_valid("h:1") || vl_mrconn_valid("tcp://h:0") || vl_mrconn_valid(""));
+}
+
 static void test_resendable(void **state)
 {
     (void)state;
@@ -503,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_hint_next),
         cmocka_unit_test(test_resendable),
+        cmocka_unit_test(test_learn),
         cmocka_unit_test_setup_teardown(test_follow_hint, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown(test_older_meta_ignored, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown(test_silent_rotates, s_pair_setup, s_pair_teardown),

@@ -32,11 +32,17 @@
 
 /*  ---- the scripted engine (runs on the MR's thread) -------------------------- */
 
+/*  A proposal, or a membership change (data NULL): change is 'a'dd,
+    'r'ole (assign), 'd'elete or 't'ransfer of id. */
 typedef struct {
     uint8_t *data;
     size_t len;
     vl_mrraft_done_fn *done;
     void *arg;
+    char change;
+    uint64_t id;
+    int role;
+    char address[64];
 } s_prop_t;
 
 struct vl_mrraft {
@@ -48,6 +54,8 @@ struct vl_mrraft {
     int role;
     s_prop_t props[64];
     size_t nprops;
+    vl_mrraft_member_t conf[16]; /* the configuration: bootstrap's, then the changes' */
+    size_t nconf;
 };
 
 /*  The group the MR under test is replica 1 of: replica 2 is never
@@ -64,12 +72,39 @@ static s_prop_t s_fake_pop(vl_mrraft_t *f)
     return p;
 }
 
+/*  Commits a membership change into the configuration. */
+static void s_fake_change(vl_mrraft_t *f, const s_prop_t *p)
+{
+    size_t i = 0;
+    while (i < f->nconf && f->conf[i].id != p->id)
+        i++;
+    if (p->change == 'a') {
+        assert_int_equal(i, f->nconf);
+        memset(&f->conf[i], 0, sizeof f->conf[i]);
+        f->conf[i].id = p->id;
+        f->conf[i].role = VL_MRRAFT_SPARE;
+        snprintf(f->conf[i].address, sizeof f->conf[i].address, "%s", p->address);
+        f->nconf++;
+    } else if (p->change == 'r') {
+        assert_true(i < f->nconf);
+        f->conf[i].role = p->role;
+    } else if (p->change == 'd') {
+        assert_true(i < f->nconf);
+        f->conf[i] = f->conf[--f->nconf];
+    } else if (p->change == 't') {
+        f->leader = p->id;
+        f->role = VL_MRRAFT_FOLLOWER;
+    }
+}
+
 /*  Control commands, "s888b" (command, a, b, c, bytes), answered "8b":
         ROLE role term leader    set the role and call the role callback
         SILENT role term leader  set it without calling back
         COMMIT n                 apply the n oldest proposals, then done(0)
         FAIL status              done(status) of the oldest proposal
         APPLY index              apply bytes at index (another replica's)
+        SNAPSHOT                 the state machine's snapshot
+        RESTORE index            restore bytes as a snapshot taken at index
         PEEK                     the oldest proposal's bytes
         PENDING                  how many proposals wait */
 static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
@@ -91,7 +126,10 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         for (; value < a && f->nprops > 0; value++) {
             s_prop_t p = s_fake_pop(f);
             uint64_t index = ++f->last_index;
-            assert_int_equal(f->fsm.apply(f->arg, index, p.data, p.len), 0);
+            if (p.change)
+                s_fake_change(f, &p);
+            else
+                assert_int_equal(f->fsm.apply(f->arg, index, p.data, p.len), 0);
             p.done(p.arg, 0, index);
             free(p.data);
         }
@@ -104,7 +142,17 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         if (a > f->last_index)
             f->last_index = a;
         value = (uint64_t)f->fsm.apply(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
-    } else if (streq(cmd, "PEEK") && f->nprops > 0) {
+    } else if (streq(cmd, "SNAPSHOT")) {
+        uint8_t *snap;
+        size_t len;
+        assert_int_equal(f->fsm.snapshot(f->arg, &snap, &len), 0);
+        out = zchunk_new(snap, len);
+        free(snap);
+    } else if (streq(cmd, "RESTORE")) {
+        if (a > f->last_index)
+            f->last_index = a;
+        value = (uint64_t)f->fsm.restore(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
+    } else if (streq(cmd, "PEEK") && f->nprops > 0 && f->props[0].data) {
         out = zchunk_new(f->props[0].data, f->props[0].len);
     } else if (streq(cmd, "PENDING")) {
         value = f->nprops;
@@ -157,8 +205,20 @@ int vl_mrraft_bootstrap(vl_mrraft_t *self, const vl_mrraft_member_t *members, si
     (void)errbuf_size;
     assert_int_equal(n, 2); /* S_PEERS */
     assert_int_equal(members[0].id, self->id);
+    memcpy(self->conf, members, n * sizeof *members);
+    self->nconf = n;
     *done_p = true;
     return 0;
+}
+
+int vl_mrraft_recover(vl_mrraft_t *self, const vl_mrraft_member_t *members, size_t n, char *errbuf,
+                      size_t errbuf_size)
+{
+    (void)self;
+    (void)members;
+    (void)n;
+    snprintf(errbuf, errbuf_size, "the scripted engine does not recover");
+    return VL_MRRAFT_EFAIL;
 }
 
 int vl_mrraft_start(vl_mrraft_t *self, char *errbuf, size_t errbuf_size)
@@ -182,6 +242,66 @@ int vl_mrraft_propose(vl_mrraft_t *self, const uint8_t *data, size_t len, vl_mrr
     p->done = done;
     p->arg = arg;
     return 0;
+}
+
+static int s_fake_queue(vl_mrraft_t *self, char change, uint64_t id, int role, const char *address,
+                        vl_mrraft_done_fn *done, void *arg)
+{
+    if (self->role != VL_MRRAFT_LEADER)
+        return VL_MRRAFT_ENOTLEADER;
+    assert_true(self->nprops < 64);
+    s_prop_t *p = &self->props[self->nprops++];
+    memset(p, 0, sizeof *p);
+    p->change = change;
+    p->id = id;
+    p->role = role;
+    snprintf(p->address, sizeof p->address, "%s", address ? address : "");
+    p->done = done;
+    p->arg = arg;
+    return 0;
+}
+
+int vl_mrraft_add(vl_mrraft_t *self, uint64_t id, const char *address, vl_mrraft_done_fn *done,
+                  void *arg)
+{
+    return s_fake_queue(self, 'a', id, 0, address, done, arg);
+}
+
+int vl_mrraft_assign(vl_mrraft_t *self, uint64_t id, int role, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 'r', id, role, NULL, done, arg);
+}
+
+int vl_mrraft_remove(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 'd', id, 0, NULL, done, arg);
+}
+
+int vl_mrraft_transfer(vl_mrraft_t *self, uint64_t id, vl_mrraft_done_fn *done, void *arg)
+{
+    return s_fake_queue(self, 't', id ? id : 2, 0, NULL, done, arg);
+}
+
+size_t vl_mrraft_members(vl_mrraft_t *self, vl_mrraft_member_t *out, size_t max)
+{
+    size_t n = self->nconf < max ? self->nconf : max;
+    memcpy(out, self->conf, n * sizeof *out);
+    return self->nconf;
+}
+
+uint64_t vl_mrraft_last_index(vl_mrraft_t *self)
+{
+    return self->last_index;
+}
+
+uint64_t vl_mrraft_commit_index(vl_mrraft_t *self)
+{
+    return self->last_index;
+}
+
+uint64_t vl_mrraft_applied_index(vl_mrraft_t *self)
+{
+    return self->last_index;
 }
 
 int vl_mrraft_role(vl_mrraft_t *self)
@@ -617,14 +737,248 @@ static void test_admin_leadership_lost(void **state)
     s_stop(&t);
 }
 
+/*  ---- the MR's membership (members.c) ------------------------------------------ */
+
+/*  Sends an MR membership request: MR_ADD of m, else of m->id. */
+static void s_send_mr(s_t *t, uint16_t type, const vl_mr_member_t *m)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    if (type == VL_MSG_MR_ADD)
+        vl_mr_add_encode(m, &b);
+    else if (type != VL_MSG_MR_STATUS)
+        vl_mr_id_encode(m->id, &b);
+    vl_hdr_t h = {.type = type, .request_id = ++t->rid, .cluster_id = S_CLUSTER};
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(t->adm, NULL, &msg);
+}
+
+/*  The MR_STATUS body of the reply to type, asserted to come with status 0. */
+static void s_mr_reply(s_t *t, uint16_t type, vl_mr_status_t *st)
+{
+    uint32_t status = 99;
+    vl_rbuf_t body;
+    zmsg_t *msg = s_reply(t->adm, type, 5000, &status, &body);
+    assert_non_null(msg);
+    assert_int_equal(status, 0);
+    assert_int_equal(vl_mr_status_decode(&body, st), 0);
+    zmsg_destroy(&msg);
+}
+
+static void s_mr_status(s_t *t, vl_mr_status_t *st)
+{
+    s_send_mr(t, VL_MSG_MR_STATUS, &(vl_mr_member_t){0});
+    s_mr_reply(t, VL_MSG_MR_STATUS, st);
+}
+
+static const vl_mr_member_t *s_mr_find(const vl_mr_status_t *st, uint64_t id)
+{
+    for (uint32_t i = 0; i < st->n; i++)
+        if (st->members[i].id == id)
+            return &st->members[i];
+    return NULL;
+}
+
+/*  A member list command of another replica: ids[i] at endpoints[i]. */
+static void s_apply_members(s_t *t, uint64_t index, size_t n, const uint64_t *ids,
+                            const char *const *endpoints)
+{
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u8(&b, 4); /* VL_MR_CMD_MEMBERS */
+    vl_wbuf_u64(&b, 2);
+    vl_wbuf_u64(&b, 1);
+    vl_wbuf_u32(&b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        vl_wbuf_u64(&b, ids[i]);
+        vl_wbuf_str(&b, endpoints[i]);
+    }
+    assert_int_equal(s_ctl(t, "APPLY", index, 0, 0, b.data, b.len, NULL), 0);
+    vl_wbuf_free(&b);
+}
+
+/*  A follower refuses every membership request with the leader's
+    endpoint, and does nothing. */
+static void test_members_follower(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    vl_mr_member_t m = {.id = 3, .raft_addr = "127.0.0.1:3", .endpoint = "tcp://127.0.0.1:3"};
+    const uint16_t types[] = {VL_MSG_MR_STATUS, VL_MSG_MR_ADD, VL_MSG_MR_REMOVE,
+                              VL_MSG_MR_TRANSFER};
+    for (size_t i = 0; i < 4; i++) {
+        s_send_mr(&t, types[i], &m);
+        s_expect_error(&t, types[i], VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    }
+    assert_int_equal(s_pending(&t), 0);
+    s_stop(&t);
+}
+
+/*  Bad input gets a clear error and changes nothing: id 0, an id, raft
+    address or endpoint a member has, a malformed endpoint, an unknown
+    id, a malformed body. */
+static void test_members_bad_input(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    static const struct {
+        uint16_t type;
+        vl_mr_member_t m;
+        uint32_t status;
+        const char *what;
+    } cases[] = {
+        {VL_MSG_MR_ADD, {0, "127.0.0.1:3", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "raft id 0"},
+        {VL_MSG_MR_ADD, {2, "127.0.0.1:3", "tcp://127.0.0.1:3", 0, 0}, VL_EEXIST, "raft id"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:2", "tcp://127.0.0.1:3", 0, 0}, VL_EEXIST, "raft address"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:3", S_PEER2_ENDPOINT, 0, 0}, VL_EEXIST, "client endpoint"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:3", "127.0.0.1:3", 0, 0}, VL_EINVAL, "tcp://HOST:PORT"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "HOST:PORT"},
+        {VL_MSG_MR_ADD, {3, "127.0.0.1:0", "tcp://127.0.0.1:3", 0, 0}, VL_EINVAL, "fixed port"},
+        {VL_MSG_MR_REMOVE, {0, "", "", 0, 0}, VL_EINVAL, "raft id 0"},
+        {VL_MSG_MR_REMOVE, {9, "", "", 0, 0}, VL_EINVAL, "no member"},
+        {VL_MSG_MR_TRANSFER, {9, "", "", 0, 0}, VL_EINVAL, "no member"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_send_mr(&t, cases[i].type, &cases[i].m);
+        s_expect_error(&t, cases[i].type, cases[i].status, cases[i].what);
+    }
+    /* a body too short */
+    vl_hdr_t h = {.type = VL_MSG_MR_REMOVE, .request_id = ++t.rid, .cluster_id = S_CLUSTER};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_wbuf_u32(&b, 1);
+    zmsg_t *msg = fx_msg(&h, &b);
+    fx_send(t.adm, NULL, &msg);
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EPROTO, "malformed");
+    /* nothing proposed, the group as it was */
+    assert_int_equal(s_pending(&t), 0);
+    vl_mr_status_t st;
+    s_mr_status(&t, &st);
+    assert_int_equal(st.n, 2);
+    assert_true(st.leader_id == 1 && st.term == 1);
+    assert_string_equal(s_mr_find(&st, 1)->endpoint, "tcp://127.0.0.1:1");
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, S_PEER2_ENDPOINT);
+    assert_int_equal(s_mr_find(&st, 2)->role, VL_MR_VOTER);
+    s_stop(&t);
+}
+
+/*  MR_ADD: the endpoint, then spare, standby, voter, answered once it
+    votes; a second change meanwhile is refused as busy; META names the
+    new voter. The list survives a snapshot and its restore. MR_REMOVE of
+    a member; of the leader itself: a handover, then VL_ENOTLEADER naming
+    the new leader; of the last voter: refused. */
+static void test_members_change(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    vl_mr_member_t m = {.id = 3, .raft_addr = "127.0.0.1:3", .endpoint = "tcp://127.0.0.1:3"};
+    s_send_mr(&t, VL_MSG_MR_ADD, &m);
+    vl_mr_status_t st;
+    /* the endpoint, the spare, the standby, the voter: one at a time */
+    for (size_t step = 0; step < 4; step++) {
+        s_wait_pending(&t, 1);
+        if (step == 1) {
+            s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 2});
+            s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EBUSY, "mr add 3");
+        }
+        s_commit(&t, 1);
+        if (step == 1 || step == 2) { /* not a voter yet */
+            s_wait_pending(&t, 1);
+            s_mr_status(&t, &st);
+            assert_int_equal(st.n, 3);
+            assert_int_equal(s_mr_find(&st, 3)->role, step == 1 ? VL_MR_SPARE : VL_MR_STANDBY);
+        }
+    }
+    s_mr_reply(&t, VL_MSG_MR_ADD, &st);
+    assert_int_equal(st.n, 3);
+    assert_int_equal(s_mr_find(&st, 3)->role, VL_MR_VOTER);
+    assert_string_equal(s_mr_find(&st, 3)->endpoint, "tcp://127.0.0.1:3");
+    assert_string_equal(s_mr_find(&st, 3)->raft_addr, "127.0.0.1:3");
+    vl_meta_t meta;
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.nmembers, 3);
+    assert_true(meta.members[2].id == 3);
+    assert_string_equal(meta.members[2].endpoint, "tcp://127.0.0.1:3");
+    vl_meta_free(&meta);
+
+    /* a snapshot holds the list: another leader's list replaces it, the
+       snapshot's restore brings it back */
+    zchunk_t *snap = NULL;
+    s_ctl(&t, "SNAPSHOT", 0, 0, 0, NULL, 0, &snap);
+    assert_true(zchunk_size(snap) > 8);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    const uint64_t ids[] = {1, 2, 3};
+    const char *eps[] = {"tcp://127.0.0.1:1", "tcp://other:2", "tcp://other:3"};
+    s_apply_members(&t, 100, 3, ids, eps);
+    s_role(&t, VL_MRRAFT_LEADER, 3, 1);
+    s_mr_status(&t, &st);
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, "tcp://other:2");
+    assert_int_equal(s_ctl(&t, "RESTORE", 200, 0, 0, zchunk_data(snap), zchunk_size(snap), NULL),
+                     0);
+    zchunk_destroy(&snap);
+    s_role(&t, VL_MRRAFT_LEADER, 4, 1);
+    s_mr_status(&t, &st);
+    assert_string_equal(s_mr_find(&st, 2)->endpoint, S_PEER2_ENDPOINT);
+    assert_string_equal(s_mr_find(&st, 3)->endpoint, "tcp://127.0.0.1:3");
+    assert_int_equal(s_mem(&t).applied, 200); /* the store's part was restored too */
+    /* a list replayed after a restart (its index at or below the store's
+       applied one) is applied all the same: memory holds it, not the store */
+    s_role(&t, VL_MRRAFT_FOLLOWER, 5, 2);
+    const char *eps2[] = {"tcp://127.0.0.1:1", S_PEER2_ENDPOINT, "tcp://replayed:3"};
+    s_apply_members(&t, 150, 3, ids, eps2);
+    s_role(&t, VL_MRRAFT_LEADER, 6, 1);
+    s_mr_status(&t, &st);
+    assert_string_equal(s_mr_find(&st, 3)->endpoint, "tcp://replayed:3");
+    assert_int_equal(s_mem(&t).applied, 200);
+
+    /* remove 3 */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 3});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_mr_reply(&t, VL_MSG_MR_REMOVE, &st);
+    assert_int_equal(st.n, 2);
+    assert_null(s_mr_find(&st, 3));
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.nmembers, 2);
+    vl_meta_free(&meta);
+
+    /* remove the leader: it hands over, and refuses naming the new one */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 1});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    s_send_mr(&t, VL_MSG_MR_STATUS, &(vl_mr_member_t){0}); /* a follower now */
+    s_expect_error(&t, VL_MSG_MR_STATUS, VL_ENOTLEADER, S_PEER2_ENDPOINT);
+    s_role(&t, VL_MRRAFT_LEADER, 7, 1);
+    s_mr_status(&t, &st);
+    assert_int_equal(st.n, 2); /* still a member */
+
+    /* remove 2, then the last voter: refused */
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 2});
+    s_wait_pending(&t, 1);
+    s_commit(&t, 1);
+    s_mr_reply(&t, VL_MSG_MR_REMOVE, &st);
+    assert_int_equal(st.n, 1);
+    s_send_mr(&t, VL_MSG_MR_REMOVE, &(vl_mr_member_t){.id = 1});
+    s_expect_error(&t, VL_MSG_MR_REMOVE, VL_EINVAL, "last voter");
+    s_send_mr(&t, VL_MSG_MR_TRANSFER, &(vl_mr_member_t){.id = 0});
+    s_expect_error(&t, VL_MSG_MR_TRANSFER, VL_EINVAL, "no other voter");
+    assert_int_equal(s_pending(&t), 0);
+    s_stop(&t);
+}
+
 int main(void)
 {
     zsys_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_rounds),
-        cmocka_unit_test(test_leadership_lost),
-        cmocka_unit_test(test_live_role),
-        cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_own_rounds),       cmocka_unit_test(test_leadership_lost),
+        cmocka_unit_test(test_live_role),        cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_members_follower), cmocka_unit_test(test_members_bad_input),
+        cmocka_unit_test(test_members_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -440,6 +440,8 @@ static void test_sticky_reader(void **state)
         vl_batch_status_t bs;
         vl_batch_status_reply_t bsr;
         vl_notleader_t nl;
+        vl_mr_status_t mrs;
+        vl_mr_member_t mra;
         int rc = -1;
         switch (c) {
         case WFX_REPORT:
@@ -489,6 +491,12 @@ static void test_sticky_reader(void **state)
             break;
         case WFX_NOTLEADER:
             rc = vl_notleader_decode(&r, &nl);
+            break;
+        case WFX_MR_STATUS:
+            rc = vl_mr_status_decode(&r, &mrs);
+            break;
+        case WFX_MR_ADD:
+            rc = vl_mr_add_decode(&r, &mra);
             break;
         }
         assert_int_equal(rc, VL_EPROTO);

@@ -751,6 +751,132 @@ static void test_notleader(void **state)
     assert_string_equal(vl_err_name(VL_ENOTLEADER), "VL_ENOTLEADER");
 }
 
+/*  MR membership: MR_STATUS, MR_ADD, MR_REMOVE/MR_TRANSFER round trips,
+    and the bad inputs they refuse. */
+static void test_mr_membership(void **state)
+{
+    vl_wbuf_t b;
+    vl_rbuf_t r;
+    vl_mr_status_t st;
+    wfx_sample_encode(WFX_MR_STATUS, &b);
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_mr_status_decode(&r, &st), 0);
+    assert_int_equal(r.left, 0);
+    assert_true(st.leader_id == 2 && st.term == 7 && st.commit_index == 1000);
+    assert_true(st.applied_index == 999 && st.last_index == UINT64_MAX);
+    assert_int_equal(st.n, 3);
+    for (uint32_t i = 0; i < st.n; i++) {
+        const vl_mr_member_t *a = &st.members[i], *e = &wfx_mr_status.members[i];
+        assert_true(a->id == e->id);
+        assert_string_equal(a->raft_addr, e->raft_addr);
+        assert_string_equal(a->endpoint, e->endpoint);
+        assert_int_equal(a->role, e->role);
+        assert_true(a->match_index == e->match_index);
+    }
+    assert_int_equal(strlen(st.members[2].endpoint), VL_WIRE_MAX_ADDR);
+    /* a role past the known ones is refused */
+    b.data[5 * 8 + 4 + 8 + 2 + strlen("127.0.0.1:9192") + 2 + strlen("tcp://127.0.0.1:9092")] = 3;
+    assert_int_equal(wfx_try_wbuf(wfx_try_mr_status, &b), VL_EPROTO);
+    vl_wbuf_free(&b);
+
+    /* more members than VL_WIRE_MAX_MEMBERS */
+    vl_wbuf_init(&b);
+    for (int i = 0; i < 5; i++)
+        vl_wbuf_u64(&b, 1);
+    vl_wbuf_u32(&b, VL_WIRE_MAX_MEMBERS + 1);
+    for (int i = 0; i <= VL_WIRE_MAX_MEMBERS; i++) {
+        vl_mr_member_t m = {.id = 1};
+        vl_mr_add_encode(&m, &b);
+        vl_wbuf_u8(&b, 0);
+        vl_wbuf_u64(&b, 0);
+    }
+    assert_int_equal(wfx_try_wbuf(wfx_try_mr_status, &b), VL_EPROTO);
+    vl_wbuf_free(&b);
+
+    /* MR_ADD */
+    vl_mr_member_t add = {.id = 4,
+                          .raft_addr = "10.0.0.4:9192",
+                          .endpoint = "tcp://10.0.0.4:9092",
+                          .role = VL_MR_SPARE,
+                          .match_index = 9};
+    vl_mr_member_t got;
+    vl_wbuf_init(&b);
+    vl_mr_add_encode(&add, &b);
+    assert_int_equal(b.len, 8 + 2 + strlen(add.raft_addr) + 2 + strlen(add.endpoint));
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_mr_add_decode(&r, &got), 0);
+    assert_true(got.id == 4 && got.role == 0 && got.match_index == 0); /* not sent */
+    assert_string_equal(got.raft_addr, add.raft_addr);
+    assert_string_equal(got.endpoint, add.endpoint);
+    vl_wbuf_free(&b);
+
+    /* MR_REMOVE, MR_TRANSFER */
+    uint64_t id = 1;
+    vl_wbuf_init(&b);
+    vl_mr_id_encode(UINT64_MAX, &b);
+    assert_int_equal(b.len, 8);
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_mr_id_decode(&r, &id), 0);
+    assert_true(id == UINT64_MAX);
+    vl_rbuf_init(&r, b.data, 7);
+    assert_int_equal(vl_mr_id_decode(&r, &id), VL_EPROTO);
+    assert_true(id == 0);
+    vl_wbuf_free(&b);
+
+    /* the names logs and varlogctl use */
+    assert_string_equal(vl_wire_type_name(VL_MSG_MR_STATUS), "MR_STATUS");
+    assert_string_equal(vl_wire_type_name(VL_MSG_MR_ADD | VL_MSG_REPLY), "MR_ADD");
+    assert_string_equal(vl_wire_type_name(VL_MSG_MR_REMOVE), "MR_REMOVE");
+    assert_string_equal(vl_wire_type_name(VL_MSG_MR_TRANSFER), "MR_TRANSFER");
+    assert_string_equal(vl_mr_role_name(VL_MR_STANDBY), "standby");
+    assert_string_equal(vl_mr_role_name(3), "unknown");
+    assert_int_equal(wfx_nlive, 0);
+}
+
+/*  META's MR member endpoints: written when there are some, read when
+    bytes remain; what follows them (a STATUS reply's trailer) is left. */
+static void test_meta_members(void **state)
+{
+    vl_meta_member_t members[] = {{1, "tcp://127.0.0.1:9092"}, {UINT64_MAX, "tcp://mr-3:9096"}};
+    vl_meta_t m = {.cluster_id = 7, .version = 3, .term = 4, .nmembers = 2, .members = members};
+    vl_meta_t got;
+    vl_wbuf_t b;
+    vl_rbuf_t r;
+    vl_wbuf_init(&b);
+    vl_meta_encode(&m, &b);
+    size_t len = b.len;
+    assert_int_equal(len, 32 + 4 + 8 + 2 + strlen(members[0].endpoint) + 8 + 2 +
+                              strlen(members[1].endpoint));
+    vl_wbuf_str(&b, "trailer");
+    vl_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(vl_meta_decode(&r, &got), 0);
+    assert_int_equal(r.left, b.len - len);
+    assert_int_equal(got.nmembers, 2);
+    assert_true(got.term == 4);
+    assert_true(got.members[0].id == 1 && got.members[1].id == UINT64_MAX);
+    assert_string_equal(got.members[1].endpoint, "tcp://mr-3:9096");
+    vl_meta_free(&got);
+    assert_null(got.members);
+    assert_int_equal(got.nmembers, 0);
+
+    /* every prefix inside the section is refused, with nothing left allocated */
+    for (size_t n = 32 + 1; n < len; n++)
+        if (wfx_try_exact(wfx_try_meta, b.data, n) != VL_EPROTO)
+            fail_msg("a META cut at %zu of %zu bytes was taken", n, len);
+    /* more members than VL_WIRE_MAX_MEMBERS */
+    vl_wbuf_t big;
+    vl_wbuf_init(&big);
+    vl_wbuf_mem(&big, b.data, 32);
+    vl_wbuf_u32(&big, VL_WIRE_MAX_MEMBERS + 1);
+    for (int i = 0; i <= VL_WIRE_MAX_MEMBERS; i++) {
+        vl_wbuf_u64(&big, 1);
+        vl_wbuf_str(&big, "tcp://a:1");
+    }
+    assert_int_equal(wfx_try_wbuf(wfx_try_meta, &big), VL_EPROTO);
+    vl_wbuf_free(&big);
+    vl_wbuf_free(&b);
+    assert_int_equal(wfx_nlive, 0);
+}
 
 int main(void)
 {
@@ -769,6 +895,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip_sn_status),
         cmocka_unit_test(test_roundtrip_seal_sync),
         cmocka_unit_test(test_notleader),
+        cmocka_unit_test(test_mr_membership),
+        cmocka_unit_test(test_meta_members),
     };
     return cmocka_run_group_tests_name("wire_body", tests, NULL, NULL);
 }
