@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "client_i.h"
+#include "mrconn.h"
 #include "util.h"
 
 static __thread struct {
@@ -94,6 +95,8 @@ int vl_client_refresh(vl_client_t *c)
         vl_meta_free(&meta);
         return 0;
     }
+    /* MR replicas the user did not name: rotate to them too */
+    vl_mrconn_learn(vl_rpc_conn(c->mr), meta.members, meta.nmembers);
     if (c->meta_valid)
         vl_meta_free(&c->meta);
     c->meta = meta;

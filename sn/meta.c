@@ -389,6 +389,8 @@ static void s_apply_meta(self_t *self, vl_meta_t *meta)
         vl_meta_free(meta);
         return;
     }
+    /* MR replicas --mr did not name: rotate to them too */
+    vl_mrconn_learn(self->mrconn, meta->members, meta->nmembers);
     vl_meta_free(&self->meta);
     self->meta = *meta; /* take it */
     memset(meta, 0, sizeof *meta);
