@@ -170,3 +170,157 @@ int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
     rocksdb_iter_destroy(it);
     return rc;
 }
+
+/*  The key of the first group of topic_id at or after glsn (0: none). */
+static uint64_t s_group_from(rocksdb_iterator_t *it, uint32_t topic_id, uint64_t glsn)
+{
+    char k[16];
+    size_t kl = s_key32_64(k, 'G', topic_id, glsn);
+    rocksdb_iter_seek(it, k, kl);
+    size_t klen;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+    if (!key || klen != 13 || memcmp(key, k, 5) != 0)
+        return 0;
+    return vl_get_be64((const uint8_t *)key + 5);
+}
+
+int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
+                          vl_persist_range_t *out, bool *found_p, uint64_t *held_from_p,
+                          char *errbuf, size_t errbuf_size)
+{
+    *held_from_p = 0;
+    int rc = vl_persist_range_at(self, topic_id, glsn, out, found_p, errbuf, errbuf_size);
+    if (rc != 0 || *found_p || glsn < 2)
+        return rc;
+    /* a checkpoint that ends just before glsn knows where it begins */
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
+    char k[16];
+    size_t kl = s_key32_64(k, 'K', topic_id, glsn - 1);
+    rocksdb_iter_seek(it, k, kl);
+    size_t klen, vlen;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+    s_ckpt_t c;
+    if (key && klen == kl && memcmp(key, k, kl) == 0) {
+        const char *val = rocksdb_iter_value(it, &vlen);
+        if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0) {
+            rc = vl_persist_corrupt(self, "checkpoint", topic_id, errbuf, errbuf_size);
+        } else {
+            memset(out, 0, sizeof *out);
+            out->item.topic_id = topic_id;
+            out->item.glsn_begin = glsn;
+            out->item.count = 1;
+            out->item.offset_begin = c.end_offset;
+            out->version = c.version;
+            *found_p = true;
+        }
+    } else {
+        *held_from_p = s_group_from(it, topic_id, glsn);
+    }
+    rc = vl_persist_iter_error(self, it, rc, errbuf, errbuf_size);
+    rocksdb_iter_destroy(it);
+    return rc;
+}
+
+/*  ---- pruning ---------------------------------------------------------------- */
+
+/*  True when every replica of every log stream of t has applied what
+    checkpoint c says its log stream had committed: none of them needs a
+    range of the history up to c resent. A replica the leader has not
+    heard from since it began to lead (not synced) counts as having
+    applied nothing. */
+static bool s_all_applied(const vl_mrstate_topic_t *t, const s_ckpt_t *c)
+{
+    for (uint32_t k = 0; k < t->nls; k++) {
+        const vl_mrstate_ls_t *ls = t->ls[k];
+        uint64_t end = vl_persist_group_ckpt_end(c, ls->id);
+        for (uint32_t r = 0; end > 0 && r < ls->nrep; r++)
+            if (!ls->replicas[r].synced || ls->replicas[r].applied_llsn_end < end)
+                return false;
+    }
+    return true;
+}
+
+/*  Whether the store holds at least S_PRUNE_SPAN checkpoints of topic_id
+    before the one at hwm, or none but groups up to hwm (the topic's
+    first checkpoint, or a history from before checkpoints): so that a
+    prune's range deletes come once per S_PRUNE_SPAN checkpoints (every
+    read of the store pays for the tombstones until a compaction). */
+static bool s_prune_worth(rocksdb_iterator_t *it, uint32_t topic_id, uint64_t hwm)
+{
+    char k[16];
+    size_t kl = s_key32_64(k, 'K', topic_id, 0);
+    int n = 0;
+    for (rocksdb_iter_seek(it, k, kl); rocksdb_iter_valid(it) && n < S_PRUNE_SPAN;
+         rocksdb_iter_next(it)) {
+        size_t klen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != 13 || memcmp(key, k, 5) != 0 || vl_get_be64((const uint8_t *)key + 5) >= hwm)
+            break;
+        n++;
+    }
+    if (n >= S_PRUNE_SPAN)
+        return true;
+    if (n > 0)
+        return false;
+    kl = s_key32_64(k, 'G', topic_id, 0);
+    rocksdb_iter_seek(it, k, kl);
+    size_t klen;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+    return key && klen == 13 && memcmp(key, k, 5) == 0 &&
+           vl_get_be64((const uint8_t *)key + 5) <= hwm;
+}
+
+static void s_tail_put(vl_persist_batch_t *batch, uint32_t topic_id, uint64_t hwm)
+{
+    if (!batch->tail)
+        batch->tail = vl_calloc(1, sizeof *batch->tail);
+    s_tail_t *tail = batch->tail;
+    for (size_t i = 0; i < tail->n; i++)
+        if (tail->v[i].topic_id == topic_id) {
+            if (hwm > tail->v[i].hwm)
+                tail->v[i].hwm = hwm;
+            return;
+        }
+    if (tail->n == tail->cap) {
+        tail->cap = tail->cap ? tail->cap * 2 : 4;
+        tail->v = vl_realloc(tail->v, tail->cap * sizeof *tail->v);
+    }
+    tail->v[tail->n].topic_id = topic_id;
+    tail->v[tail->n++].hwm = hwm;
+}
+
+void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch,
+                          const vl_mrstate_t *state, uint32_t topic_id)
+{
+    const vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(state, topic_id);
+    /* a trim may need any range after the trim point */
+    if (!t || t->trim_glsn < 2)
+        return;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
+    char k[16];
+    size_t kl = s_key32_64(k, 'K', topic_id, t->trim_glsn - 1);
+    rocksdb_iter_seek_for_prev(it, k, kl);
+    bool found = false;
+    uint64_t hwm = 0;
+    /* the newest checkpoint before the trim point that every replica
+       has applied; replicas that lag further are waited for */
+    for (int step = 0; step < S_PRUNE_WALK && rocksdb_iter_valid(it); step++) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != 13 || memcmp(key, k, 5) != 0)
+            break;
+        const char *val = rocksdb_iter_value(it, &vlen);
+        s_ckpt_t c;
+        if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0)
+            break; /* loading reports it */
+        if (s_all_applied(t, &c)) {
+            found = true;
+            hwm = c.hwm;
+            break;
+        }
+        rocksdb_iter_prev(it);
+    }
+    if (found && s_prune_worth(it, topic_id, hwm))
+        s_tail_put(batch, topic_id, hwm);
+    rocksdb_iter_destroy(it);
+}

@@ -114,6 +114,19 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                         vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size);
 
+/*  For a trim to glsn: the range that holds glsn (vl_persist_range_at),
+    or, when the history held here lacks it, a range of one entry that
+    begins at glsn when a checkpoint ends just before it (its offset is
+    known exactly there). When neither is here (*found_p false),
+    *held_from_p gets the first GLSN after glsn from which this store
+    holds the topic's history (0: none after it either, which only a
+    damaged store shows): a replica restored from a raft snapshot lacks
+    what came before the snapshot's window. VL_ESTORE with errbuf set on
+    failure. */
+int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
+                          vl_persist_range_t *out, bool *found_p, uint64_t *held_from_p,
+                          char *errbuf, size_t errbuf_size);
+
 /*  ---- the replicated state machine's store (persist_fsm.c) ---------------- */
 
 /*  The raft index of the last command applied (0: none; a store from
