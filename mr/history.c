@@ -190,32 +190,10 @@ int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
 {
     *held_from_p = 0;
     int rc = vl_persist_range_at(self, topic_id, glsn, out, found_p, errbuf, errbuf_size);
-    if (rc != 0 || *found_p || glsn < 2)
+    if (rc != 0 || *found_p)
         return rc;
-    /* a checkpoint that ends just before glsn knows where it begins */
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
-    char k[16];
-    size_t kl = s_key32_64(k, 'K', topic_id, glsn - 1);
-    rocksdb_iter_seek(it, k, kl);
-    size_t klen, vlen;
-    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
-    s_ckpt_t c;
-    if (key && klen == kl && memcmp(key, k, kl) == 0) {
-        const char *val = rocksdb_iter_value(it, &vlen);
-        if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0) {
-            rc = vl_persist_corrupt(self, "checkpoint", topic_id, errbuf, errbuf_size);
-        } else {
-            memset(out, 0, sizeof *out);
-            out->item.topic_id = topic_id;
-            out->item.glsn_begin = glsn;
-            out->item.count = 1;
-            out->item.offset_begin = c.end_offset;
-            out->version = c.version;
-            *found_p = true;
-        }
-    } else {
-        *held_from_p = s_group_from(it, topic_id, glsn);
-    }
+    *held_from_p = s_group_from(it, topic_id, glsn);
     rc = vl_persist_iter_error(self, it, rc, errbuf, errbuf_size);
     rocksdb_iter_destroy(it);
     return rc;

@@ -114,15 +114,13 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                         vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size);
 
-/*  For a trim to glsn: the range that holds glsn (vl_persist_range_at),
-    or, when the history held here lacks it, a range of one entry that
-    begins at glsn when a checkpoint ends just before it (its offset is
-    known exactly there). When neither is here (*found_p false),
-    *held_from_p gets the first GLSN after glsn from which this store
-    holds the topic's history (0: none after it either, which only a
-    damaged store shows): a replica restored from a raft snapshot lacks
-    what came before the snapshot's window. VL_ESTORE with errbuf set on
-    failure. */
+/*  For a trim to glsn: the range that holds glsn (vl_persist_range_at).
+    When the history held here lacks it (*found_p false), *held_from_p
+    gets the first GLSN after glsn from which this store holds the
+    topic's history again (0: none, which only a damaged store shows for
+    a committed GLSN past the trim point): a replica restored from a raft
+    snapshot lacks what came before the snapshot's window (history.c).
+    VL_ESTORE with errbuf set on failure. */
 int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                           vl_persist_range_t *out, bool *found_p, uint64_t *held_from_p,
                           char *errbuf, size_t errbuf_size);

@@ -1290,6 +1290,276 @@ static void test_persist_snapshot_window(void **unused)
     s_rm(dir4);
 }
 
+/*  test_persist_prune: a leader's store and a follower's apply the same
+    commands: rounds of one topic (3 log streams of rf 3 on 3 SNs; each
+    gains 2 entries of 10 bytes a round, 6 GLSNs a round) and trims,
+    written as the MR writes them. */
+typedef struct {
+    vl_persist_t *p, *f; /* the leader's (which builds the rounds), a follower's */
+    char dir[32], fdir[32];
+    vl_mrstate_t *st;
+    uint32_t t;
+    uint64_t index;
+    uint64_t hold; /* ls 1's replica on sn 3 reports this applied end (0: all) */
+} s_pr_t;
+
+static void s_pr_apply(s_pr_t *x, vl_persist_batch_t **b_p)
+{
+    char err[512];
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(*b_p, &len);
+    x->index++;
+    assert_int_equal(vl_persist_apply(x->p, x->index, data, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_apply(x->f, x->index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(b_p);
+}
+
+/*  n rounds; every replica reports it applied all committed before (ls
+    1's on sn 3: x->hold when set). A follower reads every round of a
+    batch, also of one that ends with a prune. */
+static void s_pr_rounds(s_pr_t *x, int n)
+{
+    char err[512];
+    for (int r = 0; r < n; r++) {
+        for (uint32_t ls = 1; ls <= 3; ls++) {
+            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(x->st, ls);
+            for (uint32_t sn = 1; sn <= 3; sn++)
+                s_report_full(x->st, sn, ls, l->committed_llsn_end + 2, l->committed_bytes + 20,
+                              ls == 1 && sn == 3 && x->hold ? x->hold : l->committed_llsn_end,
+                              VL_LS_RUNNING);
+        }
+        vl_commit_t c;
+        assert_int_equal(vl_mrstate_commit_compute(x->st, &c), 3);
+        vl_persist_batch_t *b = vl_persist_commit_batch(x->p, x->st, &c);
+        size_t len, nr;
+        vl_commit_t *got;
+        const uint8_t *data = vl_persist_batch_data(b, &len);
+        assert_int_equal(vl_persist_batch_rounds(data, len, &got, &nr, err, sizeof err), 0);
+        assert_int_equal(nr, 1);
+        assert_int_equal(got[0].n, 3);
+        assert_memory_equal(got[0].items, c.items, 3 * sizeof *c.items);
+        vl_commit_free(&got[0]);
+        free(got);
+        vl_mrstate_commit_apply(x->st, &c);
+        vl_commit_free(&c);
+        s_pr_apply(x, &b);
+    }
+}
+
+/*  Trims the topic to glsn (the first GLSN of a round), checked as the
+    MR checks it, by a metadata write. */
+static void s_pr_trim(s_pr_t *x, uint64_t glsn)
+{
+    char err[512];
+    vl_persist_range_t r;
+    bool found = false, noop;
+    uint64_t held_from;
+    const vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(x->st, x->t);
+    uint64_t offset = t->end_offset; /* of the GLSN after the end */
+    if (glsn <= t->hwm) {
+        assert_int_equal(
+            vl_persist_trim_range(x->p, x->t, glsn, &r, &found, &held_from, err, sizeof err), 0);
+        assert_true(found);
+        assert_int_equal(r.item.glsn_begin, glsn);
+        offset = r.item.offset_begin;
+    }
+    assert_int_equal(vl_mrstate_trim_check(x->st, x->t, glsn, offset, found ? &r.item : NULL,
+                                           &noop, err, sizeof err),
+                     0);
+    vl_mrstate_trim_apply(x->st, x->t, glsn, offset);
+    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
+    s_pr_apply(x, &b);
+}
+
+/*  The G and K keys of the follower's store (closed to be read, then
+    opened again). */
+static void s_pr_keys(s_pr_t *x, int *g_p, int *k_p)
+{
+    char err[512];
+    vl_persist_destroy(&x->f);
+    char *d = s_dump(x->fdir);
+    *g_p = s_count_prefix(d, "47");
+    *k_p = s_count_prefix(d, "4b");
+    free(d);
+    x->f = vl_persist_open(x->fdir, err, sizeof err);
+    assert_non_null(x->f);
+}
+
+/*  The leader prunes the history every replica has applied and no trim
+    can need (before the trim point), in the replicated batch, so that a
+    follower prunes the same; never while the topic is not trimmed, nor
+    what a replica has not applied; the history stays bounded over many
+    rounds, trims keep working, and the stores load the same state. */
+static void test_persist_prune(void **unused)
+{
+    (void)unused;
+    s_pr_t *x = calloc(1, sizeof *x);
+    strcpy(x->dir, "/tmp/test_mrstate.XXXXXX");
+    strcpy(x->fdir, "/tmp/test_mrstate.XXXXXX");
+    x->p = s_persist_tmp(x->dir);
+    x->f = s_persist_tmp(x->fdir);
+    x->st = s_state_with_sns(3);
+    x->t = s_create(x->st, "prune", 3, 3);
+    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
+    s_pr_apply(x, &b);
+    int g, k;
+#define S_GLSN(r) ((uint64_t)((r)-1) * 6 + 1) /* the first GLSN of round r */
+
+    /* not trimmed: every group is kept (a trim may need any) */
+    s_pr_rounds(x, 64 * 20);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 64 * 20);
+    assert_int_equal(k, 20);
+
+    /* trimmed past round 1280: at the next checkpoint (round 1344) the
+       groups up to the newest checkpoint before the trim point go, and
+       the checkpoints before it */
+    s_pr_trim(x, S_GLSN(1281));
+    s_pr_rounds(x, 63);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 64 * 20 + 63);
+    s_pr_rounds(x, 1);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 64);
+    assert_int_equal(k, 2); /* after rounds 1280 and 1344 */
+    assert_false(s_has_group(x->p, x->t, S_GLSN(1280)));
+    assert_true(s_has_group(x->p, x->t, S_GLSN(1281)));
+
+    /* a long run, trimmed every 100 rounds to 10 rounds back: bounded
+       (at most S_PRUNE_SPAN + 1 checkpoints of groups, and the newest
+       ones not yet checkpointed) */
+    int max_g = 0, max_k = 0;
+    for (int i = 0; i < 30; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(1344 + 100 * (i + 1) - 10));
+        s_pr_keys(x, &g, &k);
+        max_g = g > max_g ? g : max_g;
+        max_k = k > max_k ? k : max_k;
+    }
+    assert_true(max_g <= 18 * 64);
+    assert_true(max_k <= 18);
+    uint64_t end = (uint64_t)(1344 + 3000);
+    assert_true(s_has_group(x->p, x->t, S_GLSN(end - 10)));
+
+    /* a replica that stops applying (ls 1 on sn 3, at round `held`):
+       the history it lacks stays however long the others go on, and
+       goes once it has caught up */
+    uint64_t held = end;
+    x->hold = 2 * held; /* ls 1's committed end after round `held` */
+    for (int i = 0; i < 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(end + 100 * (i + 1) - 10));
+    }
+    end += 4000;
+    s_pr_keys(x, &g, &k);
+    assert_true(g > 4000);
+    vl_persist_range_t rs[4];
+    size_t n;
+    char err[512];
+    assert_int_equal(vl_persist_ranges(x->p, x->t, 1, x->hold + 1, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rs[0].item.llsn_begin, x->hold + 1);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(held + 1));
+    x->hold = 0;
+    s_pr_rounds(x, 64);
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 18 * 64);
+    assert_true(k <= 18);
+
+    /* both stores load the same state, and hold the same keys */
+    vl_mrstate_t *st1 = s_load_same(x->p, x->st, x->t, 3);
+    vl_mrstate_t *st2 = s_load_same(x->f, x->st, x->t, 3);
+    vl_persist_destroy(&x->p);
+    vl_persist_destroy(&x->f);
+    char *d1 = s_dump(x->dir), *d2 = s_dump(x->fdir);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+#undef S_GLSN
+    vl_mrstate_destroy(&st1);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&x->st);
+    s_rm(x->dir);
+    s_rm(x->fdir);
+    free(x);
+}
+
+/*  A replica restored from a snapshot of a long history (no trims: the
+    source holds all of it) that leads serves a trim within the history
+    it holds exactly as the source does, and refuses one before it with
+    an error that says from which GLSN on it holds the history. */
+static void test_persist_trim_restored(void **unused)
+{
+    (void)unused;
+    char dir[] = "/tmp/test_mrstate.XXXXXX", dir2[] = "/tmp/test_mrstate.XXXXXX";
+    vl_persist_t *p = s_persist_tmp(dir), *p2 = s_persist_tmp(dir2);
+    vl_mrstate_t *st = s_state_with_sns(1);
+    const uint32_t nls = 3, per_round = 2 * nls;
+    uint32_t t = s_create(st, "restored", nls, 1);
+    s_cmds_t *c = calloc(1, sizeof *c);
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    s_cmds_add(c, &b);
+    char err[512];
+    assert_int_equal(vl_persist_apply(p, 1, c->data[0], c->len[0], err, sizeof err), 0);
+    s_cmds_rounds(c, p, p, st, nls, 150); /* checkpoints after 64 and 128 */
+    uint8_t *snap;
+    size_t snap_len;
+    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    bool done;
+    assert_int_equal(vl_persist_restore(p2, c->n, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
+#define S_GLSN(g) ((uint64_t)((g)-1) * per_round + 1)
+    /* in the window (groups 129..150), at a group's first GLSN and
+       inside one: the same range as the source's, the same verdicts */
+    uint64_t at[] = {S_GLSN(129), S_GLSN(140) + 3, S_GLSN(150)};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        vl_persist_range_t r1, r2;
+        bool f1, f2, noop;
+        uint64_t h1, h2;
+        assert_int_equal(vl_persist_trim_range(p, t, at[i], &r1, &f1, &h1, err, sizeof err), 0);
+        assert_int_equal(vl_persist_trim_range(p2, t, at[i], &r2, &f2, &h2, err, sizeof err), 0);
+        assert_true(f1 && f2);
+        assert_memory_equal(&r1, &r2, sizeof r1);
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin, &r2.item,
+                                               &noop, err, sizeof err),
+                         0);
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin + 21,
+                                               &r2.item, &noop, err, sizeof err),
+                         VL_EINVAL);
+    }
+    /* before it: not here, and where the history held here begins */
+    vl_persist_range_t r;
+    bool found;
+    uint64_t held_from;
+    assert_int_equal(
+        vl_persist_trim_range(p2, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
+    assert_false(found);
+    assert_int_equal(held_from, S_GLSN(129));
+    /* the source holds it */
+    assert_int_equal(
+        vl_persist_trim_range(p, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
+    assert_true(found);
+    assert_int_equal(held_from, 0);
+    /* past the end: nothing, and no history after it either */
+    assert_int_equal(vl_persist_trim_range(p2, t, S_GLSN(151), &r, &found, &held_from, err,
+                                           sizeof err),
+                     0);
+    assert_false(found);
+    assert_int_equal(held_from, 0);
+#undef S_GLSN
+    for (size_t i = 0; i < c->n; i++)
+        free(c->data[i]);
+    free(c);
+    free(snap);
+    vl_persist_destroy(&p);
+    vl_persist_destroy(&p2);
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st2);
+    s_rm(dir);
+    s_rm(dir2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1305,6 +1575,8 @@ int main(void)
         cmocka_unit_test(test_persist_apply),
         cmocka_unit_test(test_persist_snapshot),
         cmocka_unit_test(test_persist_snapshot_window),
+        cmocka_unit_test(test_persist_prune),
+        cmocka_unit_test(test_persist_trim_restored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
