@@ -196,11 +196,12 @@ int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **round
 
 /*  ---- snapshots ---------------------------------------------------------------- */
 
-/*  A topic's newest checkpoint, as the snapshot sees it. */
+/*  Where a topic's history in a snapshot begins: at its checkpoint hwm
+    (the groups after it, the checkpoints from it on). */
 typedef struct {
     uint32_t topic_id;
     uint64_t hwm;
-} s_newest_t;
+} s_start_t;
 
 /*  Deletes [lo, hi) from b when that is a range at all (RocksDB refuses a
     range delete whose end is before its beginning). */
@@ -213,11 +214,37 @@ static void s_delete_between(rocksdb_writebatch_t *b, const char *lo, size_t lol
         rocksdb_writebatch_delete_range(b, lo, lolen, hi, hilen);
 }
 
-/*  The newest checkpoint of every topic that has one, in topic order: one
-    seek per topic (the last K key of the topic, then past it). */
-static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
+/*  The hwm of the oldest checkpoint of the topic of the checkpoint it
+    is at (the topic's newest) whose history up to the newest has at most
+    S_SNAP_ITEMS items, counted as a checkpoint's log streams times the
+    groups between two checkpoints (the newest counts whatever its size):
+    the store's history of the topic, bounded. Moves it anywhere. */
+static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix)
 {
-    s_newest_t *out = NULL;
+    uint64_t hwm = 0, items = 0;
+    while (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != 13 || memcmp(key, prefix, 5) != 0)
+            break;
+        const char *val = rocksdb_iter_value(it, &vlen);
+        /* a checkpoint's log streams (a corrupt one: loading reports it) */
+        uint64_t n = vlen >= S_CKPT_HDR ? vl_get_le32((const uint8_t *)val + 17) : 0;
+        items += n * S_CKPT_EVERY;
+        if (hwm != 0 && items > S_SNAP_ITEMS)
+            break;
+        hwm = vl_get_be64((const uint8_t *)key + 5);
+        rocksdb_iter_prev(it);
+    }
+    return hwm;
+}
+
+/*  Where each topic that has a checkpoint begins in the snapshot, in
+    topic order: one seek per topic and one step per checkpoint it
+    carries. */
+static s_start_t *s_snap_starts(rocksdb_iterator_t *it, size_t *n_p)
+{
+    s_start_t *out = NULL;
     size_t n = 0, cap = 0;
     char k[16];
     rocksdb_iter_seek(it, "K", 1);
@@ -233,14 +260,12 @@ static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
         uint32_t t = vl_get_be32((const uint8_t *)key + 1);
         size_t kl = s_key32_64(k, 'K', t, UINT64_MAX);
         rocksdb_iter_seek_for_prev(it, k, kl);
-        /* valid (the key above is at or before it) and of the topic */
-        key = rocksdb_iter_key(it, &klen);
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             out = vl_realloc(out, cap * sizeof *out);
         }
         out[n].topic_id = t;
-        out[n++].hwm = klen == 13 ? vl_get_be64((const uint8_t *)key + 5) : 0;
+        out[n++].hwm = s_start_of(it, k);
         if (t == UINT32_MAX)
             break;
         kl = s_key32(k, 'K', t + 1);
@@ -252,10 +277,10 @@ static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
 
 /*  The deletes that begin a snapshot: every key but the history a
     receiver keeps, which is, per topic with a checkpoint in the snapshot,
-    its groups up to that checkpoint's hwm and its checkpoints before it
-    (the snapshot's own history replaces the rest; a topic without one is
-    all in the snapshot). */
-static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, size_t nck)
+    its groups up to the hwm the snapshot's history begins at and its
+    checkpoints before it (the snapshot's own history replaces the rest;
+    a topic without one is all in the snapshot). */
+static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_start_t *ck, size_t nck)
 {
     rocksdb_writebatch_delete_range(b, "", 0, "G", 1);
     rocksdb_writebatch_delete_range(b, "H", 1, "K", 1);
@@ -269,7 +294,7 @@ static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, si
         for (size_t i = 0; i < nck; i++) {
             size_t hilen = s_key32_64(hi, prefixes[p], ck[i].topic_id, 0);
             s_delete_between(b, lo, lolen, hi, hilen);
-            /* kept: groups that begin at or before the checkpoint's hwm,
+            /* kept: groups that begin at or before the start's hwm,
                checkpoints before it (it is put again) */
             uint64_t from = prefixes[p] == 'G' ? ck[i].hwm + 1 : ck[i].hwm;
             lolen = s_key32_64(lo, prefixes[p], ck[i].topic_id, from);
@@ -279,8 +304,8 @@ static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, si
     }
 }
 
-/*  The newest checkpoint's hwm of topic_id in ck (sorted), or false. */
-static bool s_newest_of(const s_newest_t *ck, size_t nck, uint32_t topic_id, uint64_t *hwm_p)
+/*  The start of topic_id in ck (sorted), or false. */
+static bool s_start_find(const s_start_t *ck, size_t nck, uint32_t topic_id, uint64_t *hwm_p)
 {
     size_t lo = 0, hi = nck;
     while (lo < hi) {
@@ -297,9 +322,9 @@ static bool s_newest_of(const s_newest_t *ck, size_t nck, uint32_t topic_id, uin
 }
 
 /*  Puts every key of the store into b but the commit history before each
-    topic's newest checkpoint: of the G records, those after it (all of a
-    topic without one), of the K records, that one. */
-static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, const s_newest_t *ck,
+    topic's start: of the G records, those after it (all of a topic
+    without one), of the K records, those from it on. */
+static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, const s_start_t *ck,
                             size_t nck)
 {
     char k[16];
@@ -308,26 +333,13 @@ static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, con
         size_t klen, vlen;
         const char *key = rocksdb_iter_key(it, &klen);
         uint64_t hwm;
-        if (klen == 13 && key[0] == 'G' &&
-            s_newest_of(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
-            vl_get_be64((const uint8_t *)key + 5) <= hwm) {
-            size_t kl = s_key32_64(k, 'G', vl_get_be32((const uint8_t *)key + 1), hwm + 1);
-            rocksdb_iter_seek(it, k, kl); /* past the older groups at once */
-            continue;
-        }
-        if (klen > 0 && key[0] == 'K') {
-            for (size_t i = 0; i < nck; i++) {
-                size_t kl = s_key32_64(k, 'K', ck[i].topic_id, ck[i].hwm);
-                rocksdb_iter_seek(it, k, kl);
-                if (!rocksdb_iter_valid(it))
-                    break;
-                key = rocksdb_iter_key(it, &klen);
-                if (klen != kl || memcmp(key, k, kl) != 0)
-                    continue; /* cannot happen: found in the same view */
-                const char *val = rocksdb_iter_value(it, &vlen);
-                rocksdb_writebatch_put(b, key, klen, val, vlen);
-            }
-            rocksdb_iter_seek(it, "L", 1);
+        if (klen == 13 && (key[0] == 'G' || key[0] == 'K') &&
+            s_start_find(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
+            vl_get_be64((const uint8_t *)key + 5) < hwm + (key[0] == 'G')) {
+            /* past the older groups or checkpoints at once */
+            size_t kl = s_key32_64(k, key[0], vl_get_be32((const uint8_t *)key + 1),
+                                   hwm + (key[0] == 'G'));
+            rocksdb_iter_seek(it, k, kl);
             continue;
         }
         const char *val = rocksdb_iter_value(it, &vlen);
@@ -347,7 +359,7 @@ int vl_persist_snapshot(vl_persist_t *self, uint8_t **data_p, size_t *len_p, cha
     rocksdb_readoptions_set_snapshot(ropts, view);
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, ropts);
     size_t nck;
-    s_newest_t *ck = s_newest_ckpts(it, &nck);
+    s_start_t *ck = s_snap_starts(it, &nck);
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     s_snapshot_deletes(b, ck, nck);
     s_snapshot_puts(b, it, ck, nck);

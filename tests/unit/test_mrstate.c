@@ -1139,13 +1139,15 @@ static int s_count_prefix(const char *d, const char *prefix)
     return n;
 }
 
-/*  A snapshot of a long history holds the metadata, the newest checkpoint
-    and the groups after it, not the older ones. Restored into a new store
-    it loads the same state, reads of the history it holds work, older
-    ones find nothing, and commits continue from the right version with
-    the checkpoint cadence of the source; restored into a store with
-    older history of its own, that history stays; a store with history
-    past the snapshot's (a store rebased on a new raft log) loses that. */
+/*  A snapshot of a history (of a few log streams) holds the metadata and
+    the history from the oldest checkpoint on (the history a pruned store
+    holds), not the groups before it. Restored into a new store it loads
+    the same state, reads of the history it holds work, older ones find
+    nothing, and commits continue from the right version with the
+    checkpoint cadence of the source; restored into a store with older
+    history of its own, that history stays; a store with history past
+    the snapshot's (a store rebased on a new raft log) loses that.
+    test_persist_snapshot_cap: a longer one. */
 static void test_persist_snapshot_window(void **unused)
 {
     (void)unused;
@@ -1188,27 +1190,28 @@ static void test_persist_snapshot_window(void **unused)
     assert_true(done);
     vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
     assert_int_equal(vl_mrstate_version(st2), 200);
-    for (int g = 193; g <= 200; g++)
+    for (int g = 65; g <= 200; g++)
         assert_true(s_has_group(p2, t, S_GLSN(g)));
-    assert_false(s_has_group(p2, t, S_GLSN(192)));
+    assert_false(s_has_group(p2, t, S_GLSN(64)));
     assert_false(s_has_group(p2, t, S_GLSN(1)));
     vl_persist_range_t rs[256];
     size_t n;
     /* by log stream: from the window on; before it, nothing (not the
        window's first range) */
-    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 192 + 1, rs, 256, &n, err, sizeof err), 0);
-    assert_int_equal(n, 8);
-    assert_int_equal(rs[0].item.llsn_begin, 2 * 192 + 1);
-    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(193) + 2);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 64 + 1, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 136);
+    assert_int_equal(rs[0].item.llsn_begin, 2 * 64 + 1);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(65) + 2);
+    assert_int_equal(rs[135].item.llsn_begin, 2 * 199 + 1);
     assert_int_equal(vl_persist_ranges(p2, t, 2, 1, rs, 256, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 100, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 64, rs, 256, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
     vl_persist_destroy(&p2);
     char *d2 = s_dump(dir2);
-    /* the snapshot held 8 groups and 1 checkpoint of the 200 and 3 */
-    assert_int_equal(s_count_prefix(d2, "47"), 8);
-    assert_int_equal(s_count_prefix(d2, "4b"), 1);
+    /* the snapshot held 136 groups and 3 checkpoints of the 200 and 3 */
+    assert_int_equal(s_count_prefix(d2, "47"), 136);
+    assert_int_equal(s_count_prefix(d2, "4b"), 3);
     free(d2);
     /* and the store loads the same again */
     p2 = s_open_applied(dir2, NULL, 0);
@@ -1233,27 +1236,24 @@ static void test_persist_snapshot_window(void **unused)
     assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, 256 * (uint64_t)per_round);
     vl_persist_destroy(&p2);
     d2 = s_dump(dir2);
-    assert_int_equal(s_count_prefix(d2, "4b"), 2);
+    assert_int_equal(s_count_prefix(d2, "4b"), 4);
     free(d2);
 
-    /* into a store with the first 100 groups of its own: they stay */
+    /* into a store with the first 100 groups of its own: those up to the
+       snapshot's first checkpoint stay, the snapshot's follow them */
     vl_persist_t *p3 = s_open_applied(dir3, c, 101);
     assert_int_equal(vl_persist_restore(p3, at, snap, snap_len, &done, err, sizeof err), 0);
     assert_true(done);
     vl_mrstate_t *st3 = s_load_same(p3, st, t, nls);
-    assert_true(s_has_group(p3, t, S_GLSN(1)));
-    assert_true(s_has_group(p3, t, S_GLSN(100)));
-    assert_false(s_has_group(p3, t, S_GLSN(101)));
-    assert_false(s_has_group(p3, t, S_GLSN(192)));
-    assert_true(s_has_group(p3, t, S_GLSN(193)));
-    /* a read by log stream stops at the gap */
+    for (int g = 1; g <= 200; g++)
+        assert_true(s_has_group(p3, t, S_GLSN(g)));
     assert_int_equal(vl_persist_ranges(p3, t, 1, 1, rs, 256, &n, err, sizeof err), 0);
-    assert_int_equal(n, 100);
-    assert_int_equal(rs[99].item.llsn_begin, 199);
+    assert_int_equal(n, 200);
+    assert_int_equal(rs[199].item.llsn_begin, 399);
     vl_persist_destroy(&p3);
     char *d3 = s_dump(dir3);
-    assert_int_equal(s_count_prefix(d3, "47"), 108);
-    assert_int_equal(s_count_prefix(d3, "4b"), 2); /* after groups 64 and 192 */
+    assert_int_equal(s_count_prefix(d3, "47"), 200);
+    assert_int_equal(s_count_prefix(d3, "4b"), 3); /* after groups 64, 128 and 192 */
     free(d3);
 
     /* into a store with history past the snapshot's (20 more groups,
@@ -1484,35 +1484,73 @@ static void test_persist_prune(void **unused)
     free(x);
 }
 
-/*  A replica restored from a snapshot of a long history (no trims: the
-    source holds all of it) that leads serves a trim within the history
-    it holds exactly as the source does, and refuses one before it with
-    an error that says from which GLSN on it holds the history. */
-static void test_persist_trim_restored(void **unused)
+/*  n rounds of topic t of st (every log stream 1..nls gains 2 entries of
+    10 bytes each round), built on p and applied to it from raft index
+    *index_p + 1 on. */
+static void s_rounds_on(vl_persist_t *p, vl_mrstate_t *st, uint32_t nls, int n, uint64_t *index_p)
+{
+    char err[512];
+    for (int r = 0; r < n; r++) {
+        for (uint32_t ls = 1; ls <= nls; ls++) {
+            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
+            s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
+        }
+        vl_commit_t cm;
+        assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
+        vl_persist_batch_t *b = vl_persist_commit_batch(p, st, &cm);
+        vl_mrstate_commit_apply(st, &cm);
+        vl_commit_free(&cm);
+        size_t len;
+        const uint8_t *data = vl_persist_batch_data(b, &len);
+        assert_int_equal(vl_persist_apply(p, ++*index_p, data, len, err, sizeof err), 0);
+        vl_persist_batch_destroy(&b);
+    }
+}
+
+/*  A snapshot of a history longer than a snapshot carries (a topic of
+    1,024 log streams: 4 checkpoints' worth of groups) holds the newest
+    part only, from a checkpoint on. A replica restored from it loads the
+    same state; a read by log stream stops where its history has a gap.
+    As leader it serves a trim within the history it holds exactly as
+    the source does, and refuses one before it saying from which GLSN
+    on it holds the history. */
+static void test_persist_snapshot_cap(void **unused)
 {
     (void)unused;
     char dir[] = "/tmp/test_mrstate.XXXXXX", dir2[] = "/tmp/test_mrstate.XXXXXX";
     vl_persist_t *p = s_persist_tmp(dir), *p2 = s_persist_tmp(dir2);
     vl_mrstate_t *st = s_state_with_sns(1);
-    const uint32_t nls = 3, per_round = 2 * nls;
+    const uint32_t nls = 1024, per_round = 2 * nls;
     uint32_t t = s_create(st, "restored", nls, 1);
-    s_cmds_t *c = calloc(1, sizeof *c);
-    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
-    s_cmds_add(c, &b);
     char err[512];
-    assert_int_equal(vl_persist_apply(p, 1, c->data[0], c->len[0], err, sizeof err), 0);
-    s_cmds_rounds(c, p, p, st, nls, 150); /* checkpoints after 64 and 128 */
+    uint64_t index = 0;
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(b, &len);
+    assert_int_equal(vl_persist_apply(p, ++index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&b);
+    /* checkpoints after 64, 128, ..., 384 */
+    s_rounds_on(p, st, nls, 406, &index);
     uint8_t *snap;
     size_t snap_len;
     assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
     bool done;
-    assert_int_equal(vl_persist_restore(p2, c->n, snap, snap_len, &done, err, sizeof err), 0);
+    assert_int_equal(vl_persist_restore(p2, index, snap, snap_len, &done, err, sizeof err), 0);
     assert_true(done);
     vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
 #define S_GLSN(g) ((uint64_t)((g)-1) * per_round + 1)
-    /* in the window (groups 129..150), at a group's first GLSN and
+    assert_false(s_has_group(p2, t, S_GLSN(192)));
+    assert_true(s_has_group(p2, t, S_GLSN(193)));
+    vl_persist_range_t rs[8];
+    size_t n;
+    assert_int_equal(vl_persist_ranges(p2, t, 7, 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 7, 2 * 192 + 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 8);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(193) + 2 * 6);
+    /* in the window (groups 193..406), at a group's first GLSN and
        inside one: the same range as the source's, the same verdicts */
-    uint64_t at[] = {S_GLSN(129), S_GLSN(140) + 3, S_GLSN(150)};
+    uint64_t at[] = {S_GLSN(193), S_GLSN(300) + 3, S_GLSN(406)};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         vl_persist_range_t r1, r2;
         bool f1, f2, noop;
@@ -1535,25 +1573,27 @@ static void test_persist_trim_restored(void **unused)
     assert_int_equal(
         vl_persist_trim_range(p2, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
     assert_false(found);
-    assert_int_equal(held_from, S_GLSN(129));
+    assert_int_equal(held_from, S_GLSN(193));
     /* the source holds it */
     assert_int_equal(
         vl_persist_trim_range(p, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
     assert_true(found);
     assert_int_equal(held_from, 0);
     /* past the end: nothing, and no history after it either */
-    assert_int_equal(vl_persist_trim_range(p2, t, S_GLSN(151), &r, &found, &held_from, err,
+    assert_int_equal(vl_persist_trim_range(p2, t, S_GLSN(407), &r, &found, &held_from, err,
                                            sizeof err),
                      0);
     assert_false(found);
     assert_int_equal(held_from, 0);
 #undef S_GLSN
-    for (size_t i = 0; i < c->n; i++)
-        free(c->data[i]);
-    free(c);
+    vl_persist_destroy(&p2);
+    /* bounded: 4 checkpoints and the groups after the oldest of them */
+    char *d2 = s_dump(dir2);
+    assert_int_equal(s_count_prefix(d2, "47"), 406 - 192);
+    assert_int_equal(s_count_prefix(d2, "4b"), 4);
+    free(d2);
     free(snap);
     vl_persist_destroy(&p);
-    vl_persist_destroy(&p2);
     vl_mrstate_destroy(&st);
     vl_mrstate_destroy(&st2);
     s_rm(dir);
@@ -1576,7 +1616,7 @@ int main(void)
         cmocka_unit_test(test_persist_snapshot),
         cmocka_unit_test(test_persist_snapshot_window),
         cmocka_unit_test(test_persist_prune),
-        cmocka_unit_test(test_persist_trim_restored),
+        cmocka_unit_test(test_persist_snapshot_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
