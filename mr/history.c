@@ -1,4 +1,4 @@
-/*  history.c - reads of the MR store's commit history.
+/*  history.c - reads of the MR store's commit history, and its pruning.
 
     The history of a topic is its G records in GLSN order, with a K
     checkpoint every S_CKPT_EVERY of them (persist.c writes them, group.c
@@ -13,6 +13,16 @@
     history it walks has such a gap (a range that does not continue from
     the LLSN wanted): nothing is ever returned that is not the range
     holding the next LLSN.
+
+    Pruning: the history is read for resends to SN replicas behind (from
+    their applied end on), trim checks (from the trim point on) and seal
+    replies (a log stream's last range). So when the leader writes a
+    checkpoint of a topic it looks for the newest older checkpoint that
+    is before the trim point and that every replica has applied (its
+    REPORTs say, in the leader's memory), and prunes the groups up to it
+    and the checkpoints before it in the same replicated batch: every
+    replica prunes the same at the same raft index. DESIGN.md has the
+    rule and what it bounds.
 */
 #include <string.h>
 #include "persist_i.h"

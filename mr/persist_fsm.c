@@ -15,35 +15,37 @@
     restoring it is one synced write of that batch with A set to the
     snapshot's index. A store already at or past that index ignores it
     (at every start raft hands its last snapshot back, and the store is
-    usually ahead of it). The snapshot must stay small: it is built in
-    memory on the server's loop, every S_SNAPSHOT_THRESHOLD commands
-    (raft.c), and sent whole to a replica that lags. So of the commit
-    history, which grows forever, it holds per topic only the newest
-    checkpoint and the groups after it (at most S_CKPT_EVERY): all that
-    loading needs (persist.c s_replay starts from the newest checkpoint,
-    or from the T record's hwm when that is newer, which is within those
-    groups). Everything else is in it: S, T, L, V, A. At 1,000 log
-    streams in one topic that is about 0.5 MB (64 groups of 8 KB) plus
-    the metadata.
+    usually ahead of it). The snapshot must stay small: it is
+    built in memory on the server's loop, every S_SNAPSHOT_THRESHOLD
+    commands (raft.c), and sent whole to a replica that lags. Everything
+    but the commit history is in it (S, T, L, V, A); of the history, per
+    topic, what the store holds from its oldest checkpoint on (what is
+    left after pruning, history.c), but counted back from the newest
+    checkpoint at most S_SNAP_ITEMS items' worth (a checkpoint's log
+    streams times S_CKPT_EVERY groups; the newest always): all of a
+    pruned topic of a few log streams, 4 checkpoints' worth (about 2 MB)
+    at 1,000 log streams. Loading needs only the newest checkpoint and
+    the groups after it (persist.c s_replay starts there, or from the T
+    record's hwm when that is newer, which is within those groups); the
+    rest is what a new leader needs for resends and trim checks.
 
     Restoring deletes every key but the receiver's own older history:
     of each topic that has a checkpoint in the snapshot, the groups up to
-    its hwm and the checkpoints before it. That history is the same as
-    the one the snapshot came from: a replica applies only committed
-    commands of the one raft log, so what it holds is a prefix of the
-    sender's history, and the keys it shares with the snapshot have the
-    same values. Whatever it held past the checkpoint is replaced by the
-    snapshot's groups (nothing: it applied less than the snapshot, or it
-    would not restore it; and a topic, or any history of one, that the
-    snapshot lacks goes too). A store that held no history (a new
-    replica) then has the snapshot's window only; one that held an older
-    part has that part, a gap, then the window; loading reads only the
-    window. Reads of the history in the gap or before find nothing
-    (history.c): an SN replica whose applied end lies there cannot be
-    caught up from this MR replica's history, only from one that kept
-    it. Only a replica that installed a snapshot (a new or far-lagging
-    one) has such a gap, and the part it lacks is the old history that
-    SN replicas no longer need.
+    the hwm where the snapshot's history begins and the checkpoints
+    before it. That history is the same as the one the snapshot came
+    from: a replica applies only committed commands of the one raft log,
+    so what it holds is a prefix of the sender's history, and the keys
+    it shares with the snapshot have the same values. Whatever it held
+    past that point is replaced by the snapshot's groups (a topic, or any
+    history of one, that the snapshot lacks goes too). When the sender
+    held more than the snapshot carries, a store that held no history (a
+    new replica) then has the snapshot's window only; one that held an
+    older part has that part, a gap, then the window; loading reads only
+    the window's end. Reads of the history in the gap or before find
+    nothing (history.c): an SN replica whose applied end lies there
+    cannot be caught up from this MR replica's history, only from one
+    that kept it, and a trim there is refused (vl_persist_trim_range
+    says from where the history is held).
 
     Followers learn a commit round from its G records: a replicated batch
     of rounds holds, per round and topic, the round's version and its
