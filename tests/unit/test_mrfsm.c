@@ -27,6 +27,7 @@
 #include "util.h"
 #include "wire.h"
 #include "../lib/fixture.h"
+#include "../lib/mrfx.h"
 
 #define S_CLUSTER 7
 
@@ -104,6 +105,8 @@ static int s_fake_ctl(zloop_t *loop, zsock_t *reader, void *arg)
         if (a > f->last_index)
             f->last_index = a;
         value = (uint64_t)f->fsm.apply(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
+    } else if (streq(cmd, "RESTORE")) {
+        value = (uint64_t)f->fsm.restore(f->arg, a, zchunk_data(bytes), zchunk_size(bytes));
     } else if (streq(cmd, "PEEK") && f->nprops > 0) {
         out = zchunk_new(f->props[0].data, f->props[0].len);
     } else if (streq(cmd, "PENDING")) {
@@ -614,6 +617,72 @@ static void test_admin_leadership_lost(void **state)
     s_stop(&t);
 }
 
+/*  A replica restored from a snapshot of a history longer than a
+    snapshot carries (a topic of 1,024 log streams), then leader: a trim
+    within the history it holds is checked and served as anywhere, one
+    before it is refused saying from which GLSN on it holds the history
+    (not that the store is damaged). */
+static void test_snapshot_trim(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    /* the group's store: the same SN, a topic of 1,024 log streams with
+       406 rounds (checkpoints after 64, 128, ..., 384) */
+    char dir[64], err[512];
+    fx_tmpdir(dir, sizeof dir, "mrfsm");
+    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
+    assert_non_null(p);
+    vl_mrstate_t *st = vl_mrstate_new();
+    uint32_t id;
+    const uint32_t nls = 1024;
+    assert_int_equal(vl_mrstate_sn_add(st, "tcp://127.0.0.1:1", &id), 0);
+    uint32_t topic = s_create(st, "t", nls, 1);
+    uint64_t index = 10;
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(b, &len);
+    assert_int_equal(vl_persist_apply(p, ++index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&b);
+    s_rounds_on(p, st, nls, 406, &index);
+    uint8_t *snap;
+    size_t snap_len;
+    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    assert_int_equal(s_ctl(&t, "RESTORE", index, 0, 0, snap, snap_len, NULL), 0);
+    free(snap);
+    assert_int_equal(s_mem(&t).applied, index);
+    s_role(&t, VL_MRRAFT_LEADER, 3, 1);
+#define S_GLSN(g) ((uint64_t)((g)-1) * 2 * nls + 1)
+    /* before the history it holds (from group 193 on) */
+    vl_admin_t a = {.id = topic, .glsn = S_GLSN(100), .offset = (S_GLSN(100) - 1) * 10};
+    s_send_admin(&t, t.adm, VL_MSG_TRIM, &a);
+    char want[64];
+    snprintf(want, sizeof want, "holds it from GLSN %llu on", (unsigned long long)S_GLSN(193));
+    s_expect_error(&t, VL_MSG_TRIM, VL_ERANGE, want);
+    /* within it: a wrong offset is refused, the right one trims */
+    vl_persist_range_t r;
+    bool found;
+    assert_int_equal(vl_persist_range_at(p, topic, S_GLSN(300), &r, &found, err, sizeof err), 0);
+    assert_true(found);
+    a.glsn = S_GLSN(300);
+    a.offset = r.item.offset_begin + 1;
+    s_send_admin(&t, t.adm, VL_MSG_TRIM, &a);
+    s_expect_error(&t, VL_MSG_TRIM, VL_EINVAL, "is not where that entry starts");
+    a.offset = r.item.offset_begin;
+    s_admin_ok(&t, VL_MSG_TRIM, &a);
+    vl_meta_t meta;
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.topics[0].trim_glsn, S_GLSN(300));
+    assert_int_equal(meta.topics[0].trim_offset, r.item.offset_begin);
+    vl_meta_free(&meta);
+#undef S_GLSN
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+    fx_rmdir(dir);
+    s_stop(&t);
+}
+
 int main(void)
 {
     zsys_init();
@@ -622,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_leadership_lost),
         cmocka_unit_test(test_live_role),
         cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_snapshot_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1484,29 +1484,6 @@ static void test_persist_prune(void **unused)
     free(x);
 }
 
-/*  n rounds of topic t of st (every log stream 1..nls gains 2 entries of
-    10 bytes each round), built on p and applied to it from raft index
-    *index_p + 1 on. */
-static void s_rounds_on(vl_persist_t *p, vl_mrstate_t *st, uint32_t nls, int n, uint64_t *index_p)
-{
-    char err[512];
-    for (int r = 0; r < n; r++) {
-        for (uint32_t ls = 1; ls <= nls; ls++) {
-            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
-            s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
-        }
-        vl_commit_t cm;
-        assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
-        vl_persist_batch_t *b = vl_persist_commit_batch(p, st, &cm);
-        vl_mrstate_commit_apply(st, &cm);
-        vl_commit_free(&cm);
-        size_t len;
-        const uint8_t *data = vl_persist_batch_data(b, &len);
-        assert_int_equal(vl_persist_apply(p, ++*index_p, data, len, err, sizeof err), 0);
-        vl_persist_batch_destroy(&b);
-    }
-}
-
 /*  A snapshot of a history longer than a snapshot carries (a topic of
     1,024 log streams: 4 checkpoints' worth of groups) holds the newest
     part only, from a checkpoint on. A replica restored from it loads the
