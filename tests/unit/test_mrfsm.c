@@ -630,25 +630,15 @@ static void test_snapshot_trim(void **state)
     s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
     /* the group's store: the same SN, a topic of 1,024 log streams with
        406 rounds (checkpoints after 64, 128, ..., 384) */
-    char dir[64], err[512];
-    fx_tmpdir(dir, sizeof dir, "mrfsm");
-    vl_persist_t *p = vl_persist_open(dir, err, sizeof err);
-    assert_non_null(p);
-    vl_mrstate_t *st = vl_mrstate_new();
-    uint32_t id;
+    char dir[] = "/tmp/test_mrfsm.XXXXXX", err[512];
+    vl_persist_t *p = s_persist_tmp(dir);
+    vl_mrstate_t *st = s_state_with_sns(1);
     const uint32_t nls = 1024;
-    assert_int_equal(vl_mrstate_sn_add(st, "tcp://127.0.0.1:1", &id), 0);
     uint32_t topic = s_create(st, "t", nls, 1);
     uint64_t index = 10;
-    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
-    size_t len;
-    const uint8_t *data = vl_persist_batch_data(b, &len);
-    assert_int_equal(vl_persist_apply(p, ++index, data, len, err, sizeof err), 0);
-    vl_persist_batch_destroy(&b);
-    s_rounds_on(p, st, nls, 406, &index);
     uint8_t *snap;
     size_t snap_len;
-    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    s_history_snapshot(p, st, nls, 406, &index, &snap, &snap_len);
     assert_int_equal(s_ctl(&t, "RESTORE", index, 0, 0, snap, snap_len, NULL), 0);
     free(snap);
     assert_int_equal(s_mem(&t).applied, index);

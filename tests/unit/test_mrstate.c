@@ -1071,15 +1071,7 @@ static void s_cmds_rounds(s_cmds_t *c, vl_persist_t *p, vl_persist_t *builder, v
 {
     char err[512];
     for (int r = 0; r < rounds; r++) {
-        for (uint32_t ls = 1; ls <= nls; ls++) {
-            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
-            s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
-        }
-        vl_commit_t cm;
-        assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
-        vl_persist_batch_t *b = vl_persist_commit_batch(builder, st, &cm);
-        vl_mrstate_commit_apply(st, &cm);
-        vl_commit_free(&cm);
+        vl_persist_batch_t *b = s_round_on(builder, st, nls);
         s_cmds_add(c, &b);
         if (p)
             assert_int_equal(vl_persist_apply(p, c->n, c->data[c->n - 1], c->len[c->n - 1], err,
@@ -1501,16 +1493,10 @@ static void test_persist_snapshot_cap(void **unused)
     uint32_t t = s_create(st, "restored", nls, 1);
     char err[512];
     uint64_t index = 0;
-    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
-    size_t len;
-    const uint8_t *data = vl_persist_batch_data(b, &len);
-    assert_int_equal(vl_persist_apply(p, ++index, data, len, err, sizeof err), 0);
-    vl_persist_batch_destroy(&b);
-    /* checkpoints after 64, 128, ..., 384 */
-    s_rounds_on(p, st, nls, 406, &index);
     uint8_t *snap;
     size_t snap_len;
-    assert_int_equal(vl_persist_snapshot(p, &snap, &snap_len, err, sizeof err), 0);
+    /* checkpoints after 64, 128, ..., 384 */
+    s_history_snapshot(p, st, nls, 406, &index, &snap, &snap_len);
     bool done;
     assert_int_equal(vl_persist_restore(p2, index, snap, snap_len, &done, err, sizeof err), 0);
     assert_true(done);
