@@ -157,8 +157,9 @@ int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **round
 /*  The store as one serialized batch, bounded whatever the length of the
     commit history: every key (key A included) but the history before
     where the snapshot's begins, which is, per topic, the oldest
-    checkpoint held, or a newer one so that at most about S_SNAP_ITEMS
-    items (persist_i.h) follow it; the snapshot holds the checkpoints
+    checkpoint held, or a newer one so that the snapshot's history comes
+    to about S_SNAP_BYTES at most (persist_i.h; the newest checkpoint
+    and the groups after it always); the snapshot holds the checkpoints
     from there on and the groups after it. The batch first deletes every
     key but the history a receiver keeps: of each topic with a checkpoint
     in the snapshot, its groups up to where the snapshot's begin and its

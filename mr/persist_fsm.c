@@ -21,10 +21,10 @@
     but the commit history is in it (S, T, L, V, A); of the history, per
     topic, what the store holds from its oldest checkpoint on (what is
     left after pruning, history.c), but counted back from the newest
-    checkpoint at most S_SNAP_ITEMS items' worth (a checkpoint's log
-    streams times S_CKPT_EVERY groups; the newest always): all of a
-    pruned topic of a few log streams, 4 checkpoints' worth (about 2 MB)
-    at 1,000 log streams. Loading needs only the newest checkpoint and
+    checkpoint at most S_SNAP_BYTES, about, shared by the topics alike
+    (the newest checkpoint and the groups after it always): all of a
+    pruned topic of a few log streams, 3 checkpoints' worth (192 groups)
+    of a topic of 1,000. Loading needs only the newest checkpoint and
     the groups after it (persist.c s_replay starts there, or from the T
     record's hwm when that is newer, which is within those groups); the
     rest is what a new leader needs for resends and trim checks.
@@ -216,14 +216,22 @@ static void s_delete_between(rocksdb_writebatch_t *b, const char *lo, size_t lol
         rocksdb_writebatch_delete_range(b, lo, lolen, hi, hilen);
 }
 
-/*  The hwm of the oldest checkpoint of the topic of the checkpoint it
-    is at (the topic's newest) whose history up to the newest has at most
-    S_SNAP_ITEMS items, counted as a checkpoint's log streams times the
-    groups between two checkpoints (the newest counts whatever its size):
-    the store's history of the topic, bounded. Moves it anywhere. */
-static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix)
+/*  The bytes of S_CKPT_EVERY groups of n items and their checkpoint in
+    a snapshot, about: keys, headers, and items of a few bytes each (a
+    log stream id delta, an LLSN, a count and bytes as varints). */
+static uint64_t s_span_bytes(uint64_t n)
 {
-    uint64_t hwm = 0, items = 0;
+    return S_CKPT_EVERY * (13 + S_GROUP_HDR + 8 * n) + 13 + S_CKPT_HDR + S_CKPT_ITEM * n;
+}
+
+/*  The hwm of the oldest checkpoint of the topic of the checkpoint it
+    is at (the topic's newest) such that the history from it on comes to
+    at most budget bytes (s_span_bytes of each checkpoint's log streams;
+    the newest counts whatever its size): the store's history of the
+    topic, bounded. Moves it anywhere. */
+static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix, uint64_t budget)
+{
+    uint64_t hwm = 0, bytes = 0;
     while (rocksdb_iter_valid(it)) {
         size_t klen, vlen;
         const char *key = rocksdb_iter_key(it, &klen);
@@ -231,9 +239,8 @@ static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix)
             break;
         const char *val = rocksdb_iter_value(it, &vlen);
         /* a checkpoint's log streams (a corrupt one: loading reports it) */
-        uint64_t n = vlen >= S_CKPT_HDR ? vl_get_le32((const uint8_t *)val + 17) : 0;
-        items += n * S_CKPT_EVERY;
-        if (hwm != 0 && items > S_SNAP_ITEMS)
+        bytes += s_span_bytes(vlen >= S_CKPT_HDR ? vl_get_le32((const uint8_t *)val + 17) : 0);
+        if (hwm != 0 && bytes > budget)
             break;
         hwm = vl_get_be64((const uint8_t *)key + 5);
         rocksdb_iter_prev(it);
@@ -242,8 +249,9 @@ static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix)
 }
 
 /*  Where each topic that has a checkpoint begins in the snapshot, in
-    topic order: one seek per topic and one step per checkpoint it
-    carries. */
+    topic order: S_SNAP_BYTES shared by the topics alike. One seek per
+    topic to find them, one more and a step per checkpoint carried to
+    place the start. */
 static s_start_t *s_snap_starts(rocksdb_iterator_t *it, size_t *n_p)
 {
     s_start_t *out = NULL;
@@ -260,18 +268,20 @@ static s_start_t *s_snap_starts(rocksdb_iterator_t *it, size_t *n_p)
             continue;
         }
         uint32_t t = vl_get_be32((const uint8_t *)key + 1);
-        size_t kl = s_key32_64(k, 'K', t, UINT64_MAX);
-        rocksdb_iter_seek_for_prev(it, k, kl);
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             out = vl_realloc(out, cap * sizeof *out);
         }
-        out[n].topic_id = t;
-        out[n++].hwm = s_start_of(it, k);
+        out[n++].topic_id = t;
         if (t == UINT32_MAX)
             break;
-        kl = s_key32(k, 'K', t + 1);
+        size_t kl = s_key32(k, 'K', t + 1);
         rocksdb_iter_seek(it, k, kl);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = s_key32_64(k, 'K', out[i].topic_id, UINT64_MAX);
+        rocksdb_iter_seek_for_prev(it, k, kl);
+        out[i].hwm = s_start_of(it, k, S_SNAP_BYTES / n);
     }
     *n_p = n;
     return out;

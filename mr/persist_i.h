@@ -34,7 +34,7 @@
 #define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
 #define S_PRUNE_WALK 4      /* checkpoints a prune looks back at (history.c) */
 #define S_PRUNE_SPAN 16     /* checkpoints a prune removes at least (history.c) */
-#define S_SNAP_ITEMS (1 << 18) /* history items a snapshot carries of a topic, about (persist_fsm.c) */
+#define S_SNAP_BYTES (2 << 20) /* commit history a snapshot carries, about (persist_fsm.c) */
 
 /*  Groups written per topic since its last checkpoint (loop thread only). */
 typedef struct {

@@ -644,11 +644,11 @@ static void test_snapshot_trim(void **state)
     assert_int_equal(s_mem(&t).applied, index);
     s_role(&t, VL_MRRAFT_LEADER, 3, 1);
 #define S_GLSN(g) ((uint64_t)((g)-1) * 2 * nls + 1)
-    /* before the history it holds (from group 193 on) */
+    /* before the history it holds (from group 257 on) */
     vl_admin_t a = {.id = topic, .glsn = S_GLSN(100), .offset = (S_GLSN(100) - 1) * 10};
     s_send_admin(&t, t.adm, VL_MSG_TRIM, &a);
     char want[64];
-    snprintf(want, sizeof want, "holds it from GLSN %llu on", (unsigned long long)S_GLSN(193));
+    snprintf(want, sizeof want, "holds it from GLSN %llu on", (unsigned long long)S_GLSN(257));
     s_expect_error(&t, VL_MSG_TRIM, VL_ERANGE, want);
     /* within it: a wrong offset is refused, the right one trims */
     vl_persist_range_t r;

@@ -1477,7 +1477,7 @@ static void test_persist_prune(void **unused)
 }
 
 /*  A snapshot of a history longer than a snapshot carries (a topic of
-    1,024 log streams: 4 checkpoints' worth of groups) holds the newest
+    1,024 log streams: 3 checkpoints' worth of groups) holds the newest
     part only, from a checkpoint on. A replica restored from it loads the
     same state; a read by log stream stops where its history has a gap.
     As leader it serves a trim within the history it holds exactly as
@@ -1502,18 +1502,18 @@ static void test_persist_snapshot_cap(void **unused)
     assert_true(done);
     vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
 #define S_GLSN(g) ((uint64_t)((g)-1) * per_round + 1)
-    assert_false(s_has_group(p2, t, S_GLSN(192)));
-    assert_true(s_has_group(p2, t, S_GLSN(193)));
+    assert_false(s_has_group(p2, t, S_GLSN(256)));
+    assert_true(s_has_group(p2, t, S_GLSN(257)));
     vl_persist_range_t rs[8];
     size_t n;
     assert_int_equal(vl_persist_ranges(p2, t, 7, 1, rs, 8, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(vl_persist_ranges(p2, t, 7, 2 * 192 + 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 7, 2 * 256 + 1, rs, 8, &n, err, sizeof err), 0);
     assert_int_equal(n, 8);
-    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(193) + 2 * 6);
-    /* in the window (groups 193..406), at a group's first GLSN and
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(257) + 2 * 6);
+    /* in the window (groups 257..406), at a group's first GLSN and
        inside one: the same range as the source's, the same verdicts */
-    uint64_t at[] = {S_GLSN(193), S_GLSN(300) + 3, S_GLSN(406)};
+    uint64_t at[] = {S_GLSN(257), S_GLSN(300) + 3, S_GLSN(406)};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         vl_persist_range_t r1, r2;
         bool f1, f2, noop;
@@ -1536,7 +1536,7 @@ static void test_persist_snapshot_cap(void **unused)
     assert_int_equal(
         vl_persist_trim_range(p2, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
     assert_false(found);
-    assert_int_equal(held_from, S_GLSN(193));
+    assert_int_equal(held_from, S_GLSN(257));
     /* the source holds it */
     assert_int_equal(
         vl_persist_trim_range(p, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
@@ -1550,10 +1550,11 @@ static void test_persist_snapshot_cap(void **unused)
     assert_int_equal(held_from, 0);
 #undef S_GLSN
     vl_persist_destroy(&p2);
-    /* bounded: 4 checkpoints and the groups after the oldest of them */
+    /* bounded: 3 checkpoints and the groups after the oldest of them
+       (each checkpoint's span is about 0.5 MB: 2 MB hold 3) */
     char *d2 = s_dump(dir2);
-    assert_int_equal(s_count_prefix(d2, "47"), 406 - 192);
-    assert_int_equal(s_count_prefix(d2, "4b"), 4);
+    assert_int_equal(s_count_prefix(d2, "47"), 406 - 256);
+    assert_int_equal(s_count_prefix(d2, "4b"), 3);
     free(d2);
     free(snap);
     vl_persist_destroy(&p);
