@@ -88,7 +88,9 @@ vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate
 void vl_persist_batch_destroy(vl_persist_batch_t **batch_p);
 
 /*  The serialized batch (RocksDB's WriteBatch format): its bytes, borrowed
-    until the batch changes, and their count in *len_p. */
+    until the batch changes, and their count in *len_p. The first call
+    ends the batch with its prunes' range deletes (vl_persist_commit_batch_add):
+    add no round to it after. */
 const uint8_t *vl_persist_batch_data(const vl_persist_batch_t *batch, size_t *len_p);
 
 /*  Writes a batch (takes ownership), synced or not. An unsynced write

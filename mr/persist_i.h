@@ -54,7 +54,7 @@ struct vl_persist {
     uint64_t applied; /* the raft index of the last command applied (key A) */
 };
 
-/*  The history a round's batch prunes (persist.c s_prune): of topic_id,
+/*  The history a round's batch prunes (vl_persist_prune_add): of topic_id,
     the groups up to checkpoint hwm and the checkpoints before it. */
 typedef struct {
     uint32_t topic_id;
