@@ -277,8 +277,8 @@ static void s_tail_put(vl_persist_batch_t *batch, uint32_t topic_id, uint64_t hw
     tail->v[tail->n++].hwm = hwm;
 }
 
-void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch,
-                          const vl_mrstate_t *state, uint32_t topic_id)
+void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch, const vl_mrstate_t *state,
+                          uint32_t topic_id)
 {
     const vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(state, topic_id);
     /* a trim may need any range after the trim point */

@@ -349,8 +349,8 @@ static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, con
             s_start_find(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
             vl_get_be64((const uint8_t *)key + 5) < hwm + (key[0] == 'G')) {
             /* past the older groups or checkpoints at once */
-            size_t kl = s_key32_64(k, key[0], vl_get_be32((const uint8_t *)key + 1),
-                                   hwm + (key[0] == 'G'));
+            size_t kl =
+                s_key32_64(k, key[0], vl_get_be32((const uint8_t *)key + 1), hwm + (key[0] == 'G'));
             rocksdb_iter_seek(it, k, kl);
             continue;
         }

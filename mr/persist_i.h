@@ -34,7 +34,9 @@
 #define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
 #define S_PRUNE_WALK 4      /* checkpoints a prune looks back at (history.c) */
 #define S_PRUNE_SPAN 16     /* checkpoints a prune removes at least (history.c) */
-#define S_SNAP_BYTES (2 << 20) /* commit history a snapshot carries, about (persist_fsm.c) */
+
+/*  The commit history a snapshot carries, about (persist_fsm.c). */
+#define S_SNAP_BYTES (2 << 20)
 
 /*  Groups written per topic since its last checkpoint (loop thread only). */
 typedef struct {
@@ -214,8 +216,8 @@ uint64_t vl_persist_group_ckpt_end(const s_ckpt_t *c, uint32_t ls_id);
     (applied commands) and state (the leader's: trim point, replicas'
     applied ends); a prune it cannot decide on (a read error) is left to
     the next checkpoint. */
-void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch,
-                          const vl_mrstate_t *state, uint32_t topic_id);
+void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch, const vl_mrstate_t *state,
+                          uint32_t topic_id);
 
 /*  ---- persist.c --------------------------------------------------------------- */
 

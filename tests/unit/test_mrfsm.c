@@ -677,10 +677,8 @@ int main(void)
 {
     zsys_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_rounds),
-        cmocka_unit_test(test_leadership_lost),
-        cmocka_unit_test(test_live_role),
-        cmocka_unit_test(test_admin_leadership_lost),
+        cmocka_unit_test(test_own_rounds),    cmocka_unit_test(test_leadership_lost),
+        cmocka_unit_test(test_live_role),     cmocka_unit_test(test_admin_leadership_lost),
         cmocka_unit_test(test_snapshot_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1355,8 +1355,8 @@ static void s_pr_trim(s_pr_t *x, uint64_t glsn)
         assert_int_equal(r.item.glsn_begin, glsn);
         offset = r.item.offset_begin;
     }
-    assert_int_equal(vl_mrstate_trim_check(x->st, x->t, glsn, offset, found ? &r.item : NULL,
-                                           &noop, err, sizeof err),
+    assert_int_equal(vl_mrstate_trim_check(x->st, x->t, glsn, offset, found ? &r.item : NULL, &noop,
+                                           err, sizeof err),
                      0);
     vl_mrstate_trim_apply(x->st, x->t, glsn, offset);
     vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
@@ -1522,11 +1522,11 @@ static void test_persist_snapshot_cap(void **unused)
         assert_int_equal(vl_persist_trim_range(p2, t, at[i], &r2, &f2, &h2, err, sizeof err), 0);
         assert_true(f1 && f2);
         assert_memory_equal(&r1, &r2, sizeof r1);
-        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin, &r2.item,
-                                               &noop, err, sizeof err),
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin, &r2.item, &noop,
+                                               err, sizeof err),
                          0);
-        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin + 21,
-                                               &r2.item, &noop, err, sizeof err),
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin + 21, &r2.item,
+                                               &noop, err, sizeof err),
                          VL_EINVAL);
     }
     /* before it: not here, and where the history held here begins */
@@ -1543,9 +1543,8 @@ static void test_persist_snapshot_cap(void **unused)
     assert_true(found);
     assert_int_equal(held_from, 0);
     /* past the end: nothing, and no history after it either */
-    assert_int_equal(vl_persist_trim_range(p2, t, S_GLSN(407), &r, &found, &held_from, err,
-                                           sizeof err),
-                     0);
+    assert_int_equal(
+        vl_persist_trim_range(p2, t, S_GLSN(407), &r, &found, &held_from, err, sizeof err), 0);
     assert_false(found);
     assert_int_equal(held_from, 0);
 #undef S_GLSN
