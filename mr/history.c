@@ -6,9 +6,10 @@
     starts from the last checkpoint before the wanted LLSN, so neither
     reads the whole history.
 
-    A replica that installed a raft snapshot holds, of each topic's
-    history, only what followed the snapshot's newest checkpoint (and what
-    it held itself before, persist_fsm.c): the older part is missing. A
+    A replica that installed a raft snapshot of a long history holds, of
+    each topic's history, only what followed the checkpoint the snapshot's
+    history begins at (and what it held itself before, persist_fsm.c):
+    the older part is missing. A
     read there finds nothing, a read by log stream stops where the
     history it walks has such a gap (a range that does not continue from
     the LLSN wanted): nothing is ever returned that is not the range

@@ -509,7 +509,8 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
        also when a metadata write since has a newer hwm than it: the
        groups between are counted, not replayed (else a leader that
        starts after such a write would put it off, and a snapshot, which
-       holds the groups after the newest checkpoint, would grow) */
+       holds at least the groups after the newest checkpoint, would
+       grow) */
     uint32_t groups = 0;
     kl = s_key32_64(k, 'G', t->id, count_from + 1);
     if (rc == 0)
