@@ -16,14 +16,15 @@
     holding the next LLSN.
 
     Pruning: the history is read for resends to SN replicas behind (from
-    their applied end on), trim checks (from the trim point on) and seal
-    replies (a log stream's last range). So when the leader writes a
-    checkpoint of a topic it looks for the newest older checkpoint that
-    is before the trim point and that every replica has applied (its
-    REPORTs say, in the leader's memory), and prunes the groups up to it
-    and the checkpoints before it in the same replicated batch: every
-    replica prunes the same at the same raft index. DESIGN.md has the
-    rule and what it bounds.
+    their applied end on, or, for a replica a sync fills, from the
+    source's first kept batch), trim checks (from the trim point on) and
+    seal replies (a log stream's last range). So when the leader writes
+    a checkpoint of a topic it looks for the newest older checkpoint
+    that is before the trim point and before every log stream's needed
+    LLSN (s_needed_from; the replicas' REPORTs are in the leader's
+    memory), and prunes the groups up to it and the checkpoints before
+    it in the same replicated batch: every replica prunes the same at
+    the same raft index. DESIGN.md has the rule and what it bounds.
 */
 #include <string.h>
 #include "persist_i.h"
@@ -212,20 +213,42 @@ int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
 
 /*  ---- pruning ---------------------------------------------------------------- */
 
-/*  True when every replica of every log stream of t has applied what
-    checkpoint c says its log stream had committed: none of them needs a
-    range of the history up to c resent. A replica the leader has not
-    heard from since it began to lead (not synced) counts as having
-    applied nothing. */
-static bool s_all_applied(const vl_mrstate_topic_t *t, const s_ckpt_t *c)
+/*  The lowest LLSN of ls whose commit range may still be asked for, with
+    ct the newest checkpoint before the topic's trim point:
+    - by a replica: its applied end + 1, from its last REPORT (a replica
+      the leader has not heard from since it began to lead: 1);
+    - by a replica that a sync will fill: it starts just past the
+      source's first kept entry's stored batch (DESIGN.md, "Sync of a
+      trimmed log stream"), and a stored batch holds at most
+      VL_WIRE_MAX_ENTRIES entries, so within that many before the first
+      entry past ct (every entry at or past the trim point is). Unless
+      the log stream is quiet: nothing committed past ct and every
+      replica's end at the committed end, so that any batch it stores
+      later begins past it. */
+static uint64_t s_needed_from(const vl_mrstate_ls_t *ls, const s_ckpt_t *ct)
 {
-    for (uint32_t k = 0; k < t->nls; k++) {
-        const vl_mrstate_ls_t *ls = t->ls[k];
-        uint64_t end = vl_persist_group_ckpt_end(c, ls->id);
-        for (uint32_t r = 0; end > 0 && r < ls->nrep; r++)
-            if (!ls->replicas[r].synced || ls->replicas[r].applied_llsn_end < end)
-                return false;
+    uint64_t end = vl_persist_group_ckpt_end(ct, ls->id);
+    bool quiet = ls->committed_llsn_end == end;
+    uint64_t need = end + 1;
+    for (uint32_t r = 0; r < ls->nrep; r++) {
+        const vl_mrstate_replica_t *rep = &ls->replicas[r];
+        if (!rep->synced)
+            return 1;
+        if (rep->applied_llsn_end + 1 < need)
+            need = rep->applied_llsn_end + 1;
+        quiet = quiet && rep->llsn_end == end;
     }
+    uint64_t sync = end + 1 > VL_WIRE_MAX_ENTRIES ? end + 1 - VL_WIRE_MAX_ENTRIES : 1;
+    return !quiet && sync < need ? sync : need;
+}
+
+/*  Whether checkpoint c is before every log stream's needed[k] (by the
+    position of the log stream in t): nothing up to it is needed. */
+static bool s_unneeded(const vl_mrstate_topic_t *t, const uint64_t *needed, const s_ckpt_t *c)
+{
+    for (uint32_t k = 0; k < t->nls; k++)
+        if (vl_persist_group_ckpt_end(c, t->ls[k]->id) >= needed[k])
+            return false;
     return true;
 }
 
@@ -251,12 +274,8 @@ static bool s_prune_worth(rocksdb_iterator_t *it, uint32_t topic_id, uint64_t hw
         return true;
     if (n > 0)
         return false;
-    kl = s_key32_64(k, 'G', topic_id, 0);
-    rocksdb_iter_seek(it, k, kl);
-    size_t klen;
-    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
-    return key && klen == 13 && memcmp(key, k, 5) == 0 &&
-           vl_get_be64((const uint8_t *)key + 5) <= hwm;
+    uint64_t first = s_group_from(it, topic_id, 0);
+    return first > 0 && first <= hwm;
 }
 
 static void s_tail_put(vl_persist_batch_t *batch, uint32_t topic_id, uint64_t hwm)
@@ -278,6 +297,51 @@ static void s_tail_put(vl_persist_batch_t *batch, uint32_t topic_id, uint64_t hw
     tail->v[tail->n++].hwm = hwm;
 }
 
+/*  The checkpoint of topic_id at or after hwm, parsed into c; false when
+    there is none (or it is corrupt: loading reports it). */
+static bool s_ckpt_from(rocksdb_iterator_t *it, uint32_t topic_id, uint64_t hwm, s_ckpt_t *c)
+{
+    char k[16];
+    size_t kl = s_key32_64(k, 'K', topic_id, hwm);
+    rocksdb_iter_seek(it, k, kl);
+    size_t klen, vlen;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
+    if (!key || klen != 13 || memcmp(key, k, 5) != 0)
+        return false;
+    const char *val = rocksdb_iter_value(it, &vlen);
+    return vl_persist_group_ckpt_parse(key, klen, val, vlen, c) == 0;
+}
+
+/*  The newest checkpoint of t in [lo, ct_hwm] before what every log
+    stream needs (s_needed_from, with ct the checkpoint at ct_hwm):
+    committed ends only grow along the history, so a bisection over the
+    checkpoints' GLSNs (a few seeks). 0 when there is none. */
+static uint64_t s_prune_point(rocksdb_iterator_t *it, const vl_mrstate_topic_t *t, uint64_t ct_hwm,
+                              uint64_t lo)
+{
+    s_ckpt_t c;
+    if (!s_ckpt_from(it, t->id, ct_hwm, &c))
+        return 0;
+    /* before the iterator moves: c's ends are in its value */
+    uint64_t *needed = vl_calloc(t->nls ? t->nls : 1, sizeof *needed);
+    for (uint32_t k = 0; k < t->nls; k++)
+        needed[k] = s_needed_from(t->ls[k], &c);
+    uint64_t hi = ct_hwm + 1, hwm = 0;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (!s_ckpt_from(it, t->id, mid, &c) || c.hwm >= hi) {
+            hi = mid; /* none in [mid, hi) */
+        } else if (s_unneeded(t, needed, &c)) {
+            hwm = c.hwm;
+            lo = c.hwm + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    free(needed);
+    return hwm;
+}
+
 void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch, const vl_mrstate_t *state,
                           uint32_t topic_id)
 {
@@ -287,29 +351,20 @@ void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch, const v
         return;
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ropts);
     char k[16];
-    size_t kl = s_key32_64(k, 'K', topic_id, t->trim_glsn - 1);
+    size_t kl = s_key32_64(k, 'K', topic_id, t->trim_glsn - 1), klen;
     rocksdb_iter_seek_for_prev(it, k, kl);
-    bool found = false;
+    const char *key = rocksdb_iter_valid(it) ? rocksdb_iter_key(it, &klen) : NULL;
     uint64_t hwm = 0;
-    /* the newest checkpoint before the trim point that every replica
-       has applied; replicas that lag further are waited for */
-    for (int step = 0; step < S_PRUNE_WALK && rocksdb_iter_valid(it); step++) {
-        size_t klen, vlen;
-        const char *key = rocksdb_iter_key(it, &klen);
-        if (klen != 13 || memcmp(key, k, 5) != 0)
-            break;
-        const char *val = rocksdb_iter_value(it, &vlen);
-        s_ckpt_t c;
-        if (vl_persist_group_ckpt_parse(key, klen, val, vlen, &c) != 0)
-            break; /* loading reports it */
-        if (s_all_applied(t, &c)) {
-            found = true;
-            hwm = c.hwm;
-            break;
-        }
-        rocksdb_iter_prev(it);
+    if (key && klen == 13 && memcmp(key, k, 5) == 0) {
+        /* the newest checkpoint before the trim point; the search goes
+           back from it to the oldest one held, and only when there is
+           a span of them to prune at all */
+        uint64_t ct_hwm = vl_get_be64((const uint8_t *)key + 5);
+        s_ckpt_t oldest;
+        if (s_prune_worth(it, topic_id, ct_hwm) && s_ckpt_from(it, topic_id, 0, &oldest))
+            hwm = s_prune_point(it, t, ct_hwm, oldest.hwm);
     }
-    if (found && s_prune_worth(it, topic_id, hwm))
+    if (hwm > 0 && s_prune_worth(it, topic_id, hwm))
         s_tail_put(batch, topic_id, hwm);
     rocksdb_iter_destroy(it);
 }

@@ -32,7 +32,6 @@
 #define S_GROUP_ITEM_MAX 35 /* format 2: ls delta (5), llsn_begin, count, bytes (10 each) */
 #define S_CKPT_HDR 21       /* fmt u8, version u64, end_offset u64, n u32 */
 #define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
-#define S_PRUNE_WALK 4      /* checkpoints a prune looks back at (history.c) */
 #define S_PRUNE_SPAN 16     /* checkpoints a prune removes at least (history.c) */
 
 /*  The commit history a snapshot carries, about (persist_fsm.c). */

@@ -1283,8 +1283,8 @@ static void test_persist_snapshot_window(void **unused)
 }
 
 /*  test_persist_prune: a leader's store and a follower's apply the same
-    commands: rounds of one topic (3 log streams of rf 3 on 3 SNs; each
-    gains 2 entries of 10 bytes a round, 6 GLSNs a round) and trims,
+    commands: rounds of one topic (3 log streams of rf 3 on 3 SNs; log
+    stream i gains gain[i] entries of 10 bytes a round) and trims,
     written as the MR writes them. */
 typedef struct {
     vl_persist_t *p, *f; /* the leader's (which builds the rounds), a follower's */
@@ -1292,8 +1292,31 @@ typedef struct {
     vl_mrstate_t *st;
     uint32_t t;
     uint64_t index;
-    uint64_t hold; /* ls 1's replica on sn 3 reports this applied end (0: all) */
+    uint64_t gain[4];
+    uint64_t hold;    /* ls 1's replica on sn 3 reports this applied end (0: all) */
+    uint64_t pending; /* ls 3's replica on sn 3 holds this many entries more */
 } s_pr_t;
+
+static s_pr_t *s_pr_new(uint64_t gain)
+{
+    s_pr_t *x = calloc(1, sizeof *x);
+    strcpy(x->dir, "/tmp/test_mrstate.XXXXXX");
+    strcpy(x->fdir, "/tmp/test_mrstate.XXXXXX");
+    x->p = s_persist_tmp(x->dir);
+    x->f = s_persist_tmp(x->fdir);
+    x->st = s_state_with_sns(3);
+    x->t = s_create(x->st, "prune", 3, 3);
+    x->gain[1] = x->gain[2] = x->gain[3] = gain;
+    char err[512];
+    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(b, &len);
+    x->index++;
+    assert_int_equal(vl_persist_apply(x->p, x->index, data, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_apply(x->f, x->index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&b);
+    return x;
+}
 
 static void s_pr_apply(s_pr_t *x, vl_persist_batch_t **b_p)
 {
@@ -1313,23 +1336,26 @@ static void s_pr_rounds(s_pr_t *x, int n)
 {
     char err[512];
     for (int r = 0; r < n; r++) {
+        uint32_t want = 0;
         for (uint32_t ls = 1; ls <= 3; ls++) {
             const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(x->st, ls);
+            uint64_t end = l->committed_llsn_end + x->gain[ls];
+            want += x->gain[ls] > 0;
             for (uint32_t sn = 1; sn <= 3; sn++)
-                s_report_full(x->st, sn, ls, l->committed_llsn_end + 2, l->committed_bytes + 20,
+                s_report_full(x->st, sn, ls, end + (ls == 3 && sn == 3 ? x->pending : 0), end * 10,
                               ls == 1 && sn == 3 && x->hold ? x->hold : l->committed_llsn_end,
                               VL_LS_RUNNING);
         }
         vl_commit_t c;
-        assert_int_equal(vl_mrstate_commit_compute(x->st, &c), 3);
+        assert_int_equal(vl_mrstate_commit_compute(x->st, &c), want);
         vl_persist_batch_t *b = vl_persist_commit_batch(x->p, x->st, &c);
         size_t len, nr;
         vl_commit_t *got;
         const uint8_t *data = vl_persist_batch_data(b, &len);
         assert_int_equal(vl_persist_batch_rounds(data, len, &got, &nr, err, sizeof err), 0);
         assert_int_equal(nr, 1);
-        assert_int_equal(got[0].n, 3);
-        assert_memory_equal(got[0].items, c.items, 3 * sizeof *c.items);
+        assert_int_equal(got[0].n, want);
+        assert_memory_equal(got[0].items, c.items, want * sizeof *c.items);
         vl_commit_free(&got[0]);
         free(got);
         vl_mrstate_commit_apply(x->st, &c);
@@ -1338,8 +1364,8 @@ static void s_pr_rounds(s_pr_t *x, int n)
     }
 }
 
-/*  Trims the topic to glsn (the first GLSN of a round), checked as the
-    MR checks it, by a metadata write. */
+/*  Trims the topic to glsn (the first GLSN of a round, or the end),
+    checked as the MR checks it, by a metadata write. */
 static void s_pr_trim(s_pr_t *x, uint64_t glsn)
 {
     char err[512];
@@ -1377,25 +1403,39 @@ static void s_pr_keys(s_pr_t *x, int *g_p, int *k_p)
     assert_non_null(x->f);
 }
 
+/*  Both stores load the same state and hold the same keys; then gone. */
+static void s_pr_done(s_pr_t *x)
+{
+    vl_mrstate_t *st1 = s_load_same(x->p, x->st, x->t, 3);
+    vl_mrstate_t *st2 = s_load_same(x->f, x->st, x->t, 3);
+    vl_persist_destroy(&x->p);
+    vl_persist_destroy(&x->f);
+    char *d1 = s_dump(x->dir), *d2 = s_dump(x->fdir);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    vl_mrstate_destroy(&st1);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&x->st);
+    s_rm(x->dir);
+    s_rm(x->fdir);
+    free(x);
+}
+
 /*  The leader prunes the history every replica has applied and no trim
     can need (before the trim point), in the replicated batch, so that a
     follower prunes the same; never while the topic is not trimmed, nor
     what a replica has not applied; the history stays bounded over many
-    rounds, trims keep working, and the stores load the same state. */
+    rounds, trims keep working, and the stores load the same state. Log
+    streams gain 200 entries a round here: the entries a sync may need
+    before the trim point (test_persist_prune_margin) are within one
+    checkpoint. */
 static void test_persist_prune(void **unused)
 {
     (void)unused;
-    s_pr_t *x = calloc(1, sizeof *x);
-    strcpy(x->dir, "/tmp/test_mrstate.XXXXXX");
-    strcpy(x->fdir, "/tmp/test_mrstate.XXXXXX");
-    x->p = s_persist_tmp(x->dir);
-    x->f = s_persist_tmp(x->fdir);
-    x->st = s_state_with_sns(3);
-    x->t = s_create(x->st, "prune", 3, 3);
-    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
-    s_pr_apply(x, &b);
+    s_pr_t *x = s_pr_new(200);
     int g, k;
-#define S_GLSN(r) ((uint64_t)((r)-1) * 6 + 1) /* the first GLSN of round r */
+#define S_GLSN(r) ((uint64_t)((r)-1) * 600 + 1) /* the first GLSN of round r */
 
     /* not trimmed: every group is kept (a trim may need any) */
     s_pr_rounds(x, 64 * 20);
@@ -1404,7 +1444,8 @@ static void test_persist_prune(void **unused)
     assert_int_equal(k, 20);
 
     /* trimmed past round 1280: at the next checkpoint (round 1344) the
-       groups up to the newest checkpoint before the trim point go, and
+       groups up to the checkpoint before the newest one before the trim
+       point go (a sync may need a few entries before the newest), and
        the checkpoints before it */
     s_pr_trim(x, S_GLSN(1281));
     s_pr_rounds(x, 63);
@@ -1412,13 +1453,13 @@ static void test_persist_prune(void **unused)
     assert_int_equal(g, 64 * 20 + 63);
     s_pr_rounds(x, 1);
     s_pr_keys(x, &g, &k);
-    assert_int_equal(g, 64);
-    assert_int_equal(k, 2); /* after rounds 1280 and 1344 */
-    assert_false(s_has_group(x->p, x->t, S_GLSN(1280)));
-    assert_true(s_has_group(x->p, x->t, S_GLSN(1281)));
+    assert_int_equal(g, 128);
+    assert_int_equal(k, 3); /* after rounds 1216, 1280 and 1344 */
+    assert_false(s_has_group(x->p, x->t, S_GLSN(1216)));
+    assert_true(s_has_group(x->p, x->t, S_GLSN(1217)));
 
     /* a long run, trimmed every 100 rounds to 10 rounds back: bounded
-       (at most S_PRUNE_SPAN + 1 checkpoints of groups, and the newest
+       (at most S_PRUNE_SPAN + 2 checkpoints of groups, and the newest
        ones not yet checkpointed) */
     int max_g = 0, max_k = 0;
     for (int i = 0; i < 30; i++) {
@@ -1428,8 +1469,8 @@ static void test_persist_prune(void **unused)
         max_g = g > max_g ? g : max_g;
         max_k = k > max_k ? k : max_k;
     }
-    assert_true(max_g <= 18 * 64);
-    assert_true(max_k <= 18);
+    assert_true(max_g <= 19 * 64);
+    assert_true(max_k <= 19);
     uint64_t end = (uint64_t)(1344 + 3000);
     assert_true(s_has_group(x->p, x->t, S_GLSN(end - 10)));
 
@@ -1437,7 +1478,7 @@ static void test_persist_prune(void **unused)
        the history it lacks stays however long the others go on, and
        goes once it has caught up */
     uint64_t held = end;
-    x->hold = 2 * held; /* ls 1's committed end after round `held` */
+    x->hold = 200 * held; /* ls 1's committed end after round `held` */
     for (int i = 0; i < 40; i++) {
         s_pr_rounds(x, 100);
         s_pr_trim(x, S_GLSN(end + 100 * (i + 1) - 10));
@@ -1455,25 +1496,72 @@ static void test_persist_prune(void **unused)
     x->hold = 0;
     s_pr_rounds(x, 64);
     s_pr_keys(x, &g, &k);
-    assert_true(g <= 18 * 64);
-    assert_true(k <= 18);
-
-    /* both stores load the same state, and hold the same keys */
-    vl_mrstate_t *st1 = s_load_same(x->p, x->st, x->t, 3);
-    vl_mrstate_t *st2 = s_load_same(x->f, x->st, x->t, 3);
-    vl_persist_destroy(&x->p);
-    vl_persist_destroy(&x->f);
-    char *d1 = s_dump(x->dir), *d2 = s_dump(x->fdir);
-    assert_string_equal(d1, d2);
-    free(d1);
-    free(d2);
+    assert_true(g <= 19 * 64);
+    assert_true(k <= 19);
 #undef S_GLSN
-    vl_mrstate_destroy(&st1);
-    vl_mrstate_destroy(&st2);
-    vl_mrstate_destroy(&x->st);
-    s_rm(x->dir);
-    s_rm(x->fdir);
-    free(x);
+    s_pr_done(x);
+}
+
+/*  A log stream that a sync may fill needs the commit ranges from up to
+    VL_WIRE_MAX_ENTRIES entries before the first one past the trim point
+    (the source's first kept batch may begin there): with 2 entries a
+    round, 4,096 rounds. A quiet log stream (nothing committed since,
+    nothing pending) holds nothing back; one with entries pending does. */
+static void test_persist_prune_margin(void **unused)
+{
+    (void)unused;
+    s_pr_t *x = s_pr_new(2);
+    int g, k;
+#define S_GLSN(r) ((uint64_t)((r)-1) * 6 + 1)
+    s_pr_rounds(x, 64 * 100);
+    for (int i = 1; i <= 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(64 * 100 + 100 * i - 10));
+    }
+    uint64_t rounds = 64 * 100 + 4000, trim = S_GLSN(rounds - 10);
+    /* ls 2's entries from 8192 before the first past the trim point's
+       checkpoint are all here */
+    uint64_t ct = (rounds - 10) / 64 * 64; /* the newest checkpoint before it */
+    uint64_t from = 2 * ct + 1 - VL_WIRE_MAX_ENTRIES;
+    vl_persist_range_t rs[4];
+    size_t n;
+    char err[512];
+    assert_int_equal(vl_persist_ranges(x->p, x->t, 2, from, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rs[0].item.llsn_begin, from - (from - 1) % 2);
+    s_pr_keys(x, &g, &k);
+    assert_true(g >= 4096 && g <= 4096 + 20 * 64);
+    (void)trim;
+
+    /* ls 3 goes quiet (trimmed to the end every 100 rounds): it holds
+       nothing back, the others' margin bounds the history */
+    x->gain[3] = 0;
+    for (int i = 0; i < 80; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 4096 + 20 * 64);
+    /* one of its replicas holds entries the others lack (their batch
+       may begin anywhere up to 8192 entries before): nothing goes */
+    x->pending = 5;
+    int before = g;
+    for (int i = 0; i < 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, before + 4000);
+    /* quiet again: the history goes back to its bound */
+    x->pending = 0;
+    for (int i = 0; i < 20; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 4096 + 20 * 64);
+#undef S_GLSN
+    s_pr_done(x);
 }
 
 /*  A snapshot of a history longer than a snapshot carries (a topic of
@@ -1579,6 +1667,7 @@ int main(void)
         cmocka_unit_test(test_persist_snapshot),
         cmocka_unit_test(test_persist_snapshot_window),
         cmocka_unit_test(test_persist_prune),
+        cmocka_unit_test(test_persist_prune_margin),
         cmocka_unit_test(test_persist_snapshot_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
