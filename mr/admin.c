@@ -155,12 +155,23 @@ static void s_on_trim(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, const vl
     vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(self->state, a->id);
     vl_persist_range_t range;
     bool found = false;
+    uint64_t held_from = 0;
     /* the range is needed only for a glsn that is committed and not yet
        trimmed; trim_check reports the other cases itself */
     if (t && a->glsn > t->trim_glsn && a->glsn <= t->hwm) {
-        if (vl_persist_range_at(self->persist, t->id, a->glsn, &range, &found, err, sizeof err) !=
-            0) {
+        if (vl_persist_trim_range(self->persist, t->id, a->glsn, &range, &found, &held_from, err,
+                                  sizeof err) != 0) {
             vl_mr_server_reply_error(self, rid, hdr, VL_ESTORE, "trim: %s", err);
+            return;
+        }
+        if (!found && held_from > 0) {
+            vl_mr_server_reply_error(
+                self, rid, hdr, VL_ERANGE,
+                "trim '%s' to %" PRIu64 ": this MR replica lacks the commit history there (it "
+                "was restored from a raft snapshot, which carries the newest history only) and "
+                "holds it from GLSN %" PRIu64 " on; trim to %" PRIu64 " or later, or retry "
+                "when another MR replica leads",
+                t->name, a->glsn, held_from, held_from);
             return;
         }
     }

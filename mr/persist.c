@@ -509,7 +509,8 @@ static int s_replay(vl_persist_t *self, vl_mrstate_t *state, vl_mrstate_topic_t 
        also when a metadata write since has a newer hwm than it: the
        groups between are counted, not replayed (else a leader that
        starts after such a write would put it off, and a snapshot, which
-       holds the groups after the newest checkpoint, would grow) */
+       holds at least the groups after the newest checkpoint, would
+       grow) */
     uint32_t groups = 0;
     kl = s_key32_64(k, 'G', t->id, count_from + 1);
     if (rc == 0)
@@ -717,15 +718,38 @@ void vl_persist_commit_batch_add(vl_persist_t *self, vl_persist_batch_t *batch,
         }
         size_t kl = s_key32_64(k, 'G', c->topic_id, c->glsn_begin);
         rocksdb_writebatch_put(batch->b, k, kl, (const char *)g, len);
-        if (s_ckpt_due(self, c->topic_id))
+        if (s_ckpt_due(self, c->topic_id)) {
             s_put_ckpt(batch->b, state, round->version, c, j - i, &v);
+            vl_persist_prune_add(self, batch, state, c->topic_id);
+        }
         i = j;
     }
     vl_wbuf_free(&v);
 }
 
+/*  Ends batch with its prunes' range deletes (persist_i.h says why at the
+    end): of each topic, its groups up to the checkpoint and its
+    checkpoints before it. */
+static void s_batch_seal(const vl_persist_batch_t *batch)
+{
+    s_tail_t *tail = batch->tail;
+    for (size_t i = 0; tail && i < tail->n; i++) {
+        char lo[16], hi[16];
+        const s_prune_t *p = &tail->v[i];
+        size_t l1 = s_key32_64(lo, 'G', p->topic_id, 0);
+        size_t l2 = s_key32_64(hi, 'G', p->topic_id, p->hwm + 1);
+        rocksdb_writebatch_delete_range(batch->b, lo, l1, hi, l2);
+        l1 = s_key32_64(lo, 'K', p->topic_id, 0);
+        l2 = s_key32_64(hi, 'K', p->topic_id, p->hwm);
+        rocksdb_writebatch_delete_range(batch->b, lo, l1, hi, l2);
+    }
+    if (tail)
+        tail->n = 0;
+}
+
 const uint8_t *vl_persist_batch_data(const vl_persist_batch_t *batch, size_t *len_p)
 {
+    s_batch_seal(batch);
     return (const uint8_t *)rocksdb_writebatch_data(batch->b, len_p);
 }
 
@@ -734,6 +758,9 @@ void vl_persist_batch_destroy(vl_persist_batch_t **batch_p)
     if (!batch_p || !*batch_p)
         return;
     rocksdb_writebatch_destroy((*batch_p)->b);
+    if ((*batch_p)->tail)
+        free((*batch_p)->tail->v);
+    free((*batch_p)->tail);
     free(*batch_p);
     *batch_p = NULL;
 }
@@ -742,14 +769,13 @@ int vl_persist_write(vl_persist_t *self, vl_persist_batch_t **batch_p, bool sync
                      size_t errbuf_size)
 {
     vl_persist_batch_t *batch = *batch_p;
-    *batch_p = NULL;
     /* per thread, and this may be another than the opener's (see
        vl_persist_open) */
     rocksdb_set_perf_level(rocksdb_disable);
+    s_batch_seal(batch);
     char *err = NULL;
     rocksdb_write(self->db, sync ? self->wsync : self->wnosync, batch->b, &err);
-    rocksdb_writebatch_destroy(batch->b);
-    free(batch);
+    vl_persist_batch_destroy(batch_p);
     if (err) {
         snprintf(errbuf, errbuf_size,
                  "writing a commit round to the MR store in %s: %s; check "

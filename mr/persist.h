@@ -9,6 +9,8 @@
         G topic_id glsn_begin  -> one commit round's ranges of the topic
         K topic_id hwm         -> checkpoint: every log stream's committed
                                   end after the round that ended at hwm
+                                  (G and K records that nothing needs any
+                                  more are pruned: history.c)
         A                      -> the raft index of the last replicated
                                   command applied (u64)
     Every change is one WriteBatch, so a crash leaves either all of a change
@@ -70,7 +72,10 @@ vl_persist_batch_t *vl_persist_batch_new(void);
 
 /*  Adds to batch the write of a computed commit round that is not yet
     applied to state (state is read for checkpoints): one G record per
-    topic of the round, and a K checkpoint every 64 groups of a topic. Call
+    topic of the round, and a K checkpoint every 64 groups of a topic,
+    with the prune of the history before it that nothing needs (state's
+    trim points and replicas' applied ends say what: history.c); the
+    prunes' range deletes end the batch once its bytes are taken. Call
     from the thread that owns state, in round order; a batch may hold
     several rounds, each added before the next is computed. */
 void vl_persist_commit_batch_add(vl_persist_t *self, vl_persist_batch_t *batch,
@@ -83,7 +88,9 @@ vl_persist_batch_t *vl_persist_commit_batch(vl_persist_t *self, const vl_mrstate
 void vl_persist_batch_destroy(vl_persist_batch_t **batch_p);
 
 /*  The serialized batch (RocksDB's WriteBatch format): its bytes, borrowed
-    until the batch changes, and their count in *len_p. */
+    until the batch changes, and their count in *len_p. The first call
+    ends the batch with its prunes' range deletes (vl_persist_commit_batch_add):
+    add no round to it after. */
 const uint8_t *vl_persist_batch_data(const vl_persist_batch_t *batch, size_t *len_p);
 
 /*  Writes a batch (takes ownership), synced or not. An unsynced write
@@ -114,6 +121,17 @@ int vl_persist_ranges(vl_persist_t *self, uint32_t topic_id, uint32_t ls_id, uin
 int vl_persist_range_at(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
                         vl_persist_range_t *out, bool *found_p, char *errbuf, size_t errbuf_size);
 
+/*  For a trim to glsn: the range that holds glsn (vl_persist_range_at).
+    When the history held here lacks it (*found_p false), *held_from_p
+    gets the first GLSN after glsn from which this store holds the
+    topic's history again (0: none, which only a damaged store shows for
+    a committed GLSN past the trim point): a replica restored from a raft
+    snapshot lacks what came before the snapshot's window (history.c).
+    VL_ESTORE with errbuf set on failure. */
+int vl_persist_trim_range(vl_persist_t *self, uint32_t topic_id, uint64_t glsn,
+                          vl_persist_range_t *out, bool *found_p, uint64_t *held_from_p,
+                          char *errbuf, size_t errbuf_size);
+
 /*  ---- the replicated state machine's store (persist_fsm.c) ---------------- */
 
 /*  The raft index of the last command applied (0: none; a store from
@@ -140,14 +158,16 @@ int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **round
 
 /*  The store as one serialized batch, bounded whatever the length of the
     commit history: every key (key A included) but the history before
-    each topic's newest checkpoint, i.e. of each topic its newest K
-    record and the G records after it (at most S_CKPT_EVERY, about 8 KB
-    each at 1,000 log streams). The batch first deletes every key but
-    the history a receiver keeps: of each topic with a checkpoint in the
-    snapshot, its groups up to that checkpoint and its checkpoints
-    before it (persist_fsm.c says why that is the same history). *data_p
-    is malloc'd (caller frees), *len_p its length. VL_ESTORE with errbuf
-    set on a read error. */
+    where the snapshot's begins, which is, per topic, the oldest
+    checkpoint held, or a newer one so that the snapshot's history comes
+    to about S_SNAP_BYTES at most (persist_i.h; the newest checkpoint
+    and the groups after it always); the snapshot holds the checkpoints
+    from there on and the groups after it. The batch first deletes every
+    key but the history a receiver keeps: of each topic with a checkpoint
+    in the snapshot, its groups up to where the snapshot's begin and its
+    checkpoints before that (persist_fsm.c says why that is the same
+    history). *data_p is malloc'd (caller frees), *len_p its length.
+    VL_ESTORE with errbuf set on a read error. */
 int vl_persist_snapshot(vl_persist_t *self, uint8_t **data_p, size_t *len_p, char *errbuf,
                         size_t errbuf_size);
 

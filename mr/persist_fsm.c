@@ -15,35 +15,37 @@
     restoring it is one synced write of that batch with A set to the
     snapshot's index. A store already at or past that index ignores it
     (at every start raft hands its last snapshot back, and the store is
-    usually ahead of it). The snapshot must stay small: it is built in
-    memory on the server's loop, every S_SNAPSHOT_THRESHOLD commands
-    (raft.c), and sent whole to a replica that lags. So of the commit
-    history, which grows forever, it holds per topic only the newest
-    checkpoint and the groups after it (at most S_CKPT_EVERY): all that
-    loading needs (persist.c s_replay starts from the newest checkpoint,
-    or from the T record's hwm when that is newer, which is within those
-    groups). Everything else is in it: S, T, L, V, A. At 1,000 log
-    streams in one topic that is about 0.5 MB (64 groups of 8 KB) plus
-    the metadata.
+    usually ahead of it). The snapshot must stay small: it is
+    built in memory on the server's loop, every S_SNAPSHOT_THRESHOLD
+    commands (raft.c), and sent whole to a replica that lags. Everything
+    but the commit history is in it (S, T, L, V, A); of the history, per
+    topic, what the store holds from its oldest checkpoint on (what is
+    left after pruning, history.c), but counted back from the newest
+    checkpoint at most S_SNAP_BYTES, about, shared by the topics alike
+    (the newest checkpoint and the groups after it always): all of a
+    pruned topic of a few log streams, 3 checkpoints' worth (192 groups)
+    of a topic of 1,000. Loading needs only the newest checkpoint and
+    the groups after it (persist.c s_replay starts there, or from the T
+    record's hwm when that is newer, which is within those groups); the
+    rest is what a new leader needs for resends and trim checks.
 
     Restoring deletes every key but the receiver's own older history:
     of each topic that has a checkpoint in the snapshot, the groups up to
-    its hwm and the checkpoints before it. That history is the same as
-    the one the snapshot came from: a replica applies only committed
-    commands of the one raft log, so what it holds is a prefix of the
-    sender's history, and the keys it shares with the snapshot have the
-    same values. Whatever it held past the checkpoint is replaced by the
-    snapshot's groups (nothing: it applied less than the snapshot, or it
-    would not restore it; and a topic, or any history of one, that the
-    snapshot lacks goes too). A store that held no history (a new
-    replica) then has the snapshot's window only; one that held an older
-    part has that part, a gap, then the window; loading reads only the
-    window. Reads of the history in the gap or before find nothing
-    (history.c): an SN replica whose applied end lies there cannot be
-    caught up from this MR replica's history, only from one that kept
-    it. Only a replica that installed a snapshot (a new or far-lagging
-    one) has such a gap, and the part it lacks is the old history that
-    SN replicas no longer need.
+    the hwm where the snapshot's history begins and the checkpoints
+    before it. That history is the same as the one the snapshot came
+    from: a replica applies only committed commands of the one raft log,
+    so what it holds is a prefix of the sender's history, and the keys
+    it shares with the snapshot have the same values. Whatever it held
+    past that point is replaced by the snapshot's groups (a topic, or any
+    history of one, that the snapshot lacks goes too). When the sender
+    held more than the snapshot carries, a store that held no history (a
+    new replica) then has the snapshot's window only; one that held an
+    older part has that part, a gap, then the window; loading reads only
+    the window's end. Reads of the history in the gap or before find
+    nothing (history.c): an SN replica whose applied end lies there
+    cannot be caught up from this MR replica's history, only from one
+    that kept it, and a trim there is refused (vl_persist_trim_range
+    says from where the history is held).
 
     Followers learn a commit round from its G records: a replicated batch
     of rounds holds, per round and topic, the round's version and its
@@ -196,11 +198,12 @@ int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **round
 
 /*  ---- snapshots ---------------------------------------------------------------- */
 
-/*  A topic's newest checkpoint, as the snapshot sees it. */
+/*  Where a topic's history in a snapshot begins: at its checkpoint hwm
+    (the groups after it, the checkpoints from it on). */
 typedef struct {
     uint32_t topic_id;
     uint64_t hwm;
-} s_newest_t;
+} s_start_t;
 
 /*  Deletes [lo, hi) from b when that is a range at all (RocksDB refuses a
     range delete whose end is before its beginning). */
@@ -213,11 +216,45 @@ static void s_delete_between(rocksdb_writebatch_t *b, const char *lo, size_t lol
         rocksdb_writebatch_delete_range(b, lo, lolen, hi, hilen);
 }
 
-/*  The newest checkpoint of every topic that has one, in topic order: one
-    seek per topic (the last K key of the topic, then past it). */
-static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
+/*  The bytes of S_CKPT_EVERY groups of n items and their checkpoint in
+    a snapshot, about: keys, headers, and items of a few bytes each (a
+    log stream id delta, an LLSN, a count and bytes as varints). */
+static uint64_t s_span_bytes(uint64_t n)
 {
-    s_newest_t *out = NULL;
+    return S_CKPT_EVERY * (13 + S_GROUP_HDR + 8 * n) + 13 + S_CKPT_HDR + S_CKPT_ITEM * n;
+}
+
+/*  The hwm of the oldest checkpoint of the topic of the checkpoint it
+    is at (the topic's newest) such that the history from it on comes to
+    at most budget bytes (s_span_bytes of each checkpoint's log streams;
+    the newest counts whatever its size): the store's history of the
+    topic, bounded. Moves it anywhere. */
+static uint64_t s_start_of(rocksdb_iterator_t *it, const char *prefix, uint64_t budget)
+{
+    uint64_t hwm = 0, bytes = 0;
+    while (rocksdb_iter_valid(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        if (klen != 13 || memcmp(key, prefix, 5) != 0)
+            break;
+        const char *val = rocksdb_iter_value(it, &vlen);
+        /* a checkpoint's log streams (a corrupt one: loading reports it) */
+        bytes += s_span_bytes(vlen >= S_CKPT_HDR ? vl_get_le32((const uint8_t *)val + 17) : 0);
+        if (hwm != 0 && bytes > budget)
+            break;
+        hwm = vl_get_be64((const uint8_t *)key + 5);
+        rocksdb_iter_prev(it);
+    }
+    return hwm;
+}
+
+/*  Where each topic that has a checkpoint begins in the snapshot, in
+    topic order: S_SNAP_BYTES shared by the topics alike. One seek per
+    topic to find them, one more and a step per checkpoint carried to
+    place the start. */
+static s_start_t *s_snap_starts(rocksdb_iterator_t *it, size_t *n_p)
+{
+    s_start_t *out = NULL;
     size_t n = 0, cap = 0;
     char k[16];
     rocksdb_iter_seek(it, "K", 1);
@@ -231,20 +268,20 @@ static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
             continue;
         }
         uint32_t t = vl_get_be32((const uint8_t *)key + 1);
-        size_t kl = s_key32_64(k, 'K', t, UINT64_MAX);
-        rocksdb_iter_seek_for_prev(it, k, kl);
-        /* valid (the key above is at or before it) and of the topic */
-        key = rocksdb_iter_key(it, &klen);
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             out = vl_realloc(out, cap * sizeof *out);
         }
-        out[n].topic_id = t;
-        out[n++].hwm = klen == 13 ? vl_get_be64((const uint8_t *)key + 5) : 0;
+        out[n++].topic_id = t;
         if (t == UINT32_MAX)
             break;
-        kl = s_key32(k, 'K', t + 1);
+        size_t kl = s_key32(k, 'K', t + 1);
         rocksdb_iter_seek(it, k, kl);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = s_key32_64(k, 'K', out[i].topic_id, UINT64_MAX);
+        rocksdb_iter_seek_for_prev(it, k, kl);
+        out[i].hwm = s_start_of(it, k, S_SNAP_BYTES / n);
     }
     *n_p = n;
     return out;
@@ -252,10 +289,10 @@ static s_newest_t *s_newest_ckpts(rocksdb_iterator_t *it, size_t *n_p)
 
 /*  The deletes that begin a snapshot: every key but the history a
     receiver keeps, which is, per topic with a checkpoint in the snapshot,
-    its groups up to that checkpoint's hwm and its checkpoints before it
-    (the snapshot's own history replaces the rest; a topic without one is
-    all in the snapshot). */
-static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, size_t nck)
+    its groups up to the hwm the snapshot's history begins at and its
+    checkpoints before it (the snapshot's own history replaces the rest;
+    a topic without one is all in the snapshot). */
+static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_start_t *ck, size_t nck)
 {
     rocksdb_writebatch_delete_range(b, "", 0, "G", 1);
     rocksdb_writebatch_delete_range(b, "H", 1, "K", 1);
@@ -269,7 +306,7 @@ static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, si
         for (size_t i = 0; i < nck; i++) {
             size_t hilen = s_key32_64(hi, prefixes[p], ck[i].topic_id, 0);
             s_delete_between(b, lo, lolen, hi, hilen);
-            /* kept: groups that begin at or before the checkpoint's hwm,
+            /* kept: groups that begin at or before the start's hwm,
                checkpoints before it (it is put again) */
             uint64_t from = prefixes[p] == 'G' ? ck[i].hwm + 1 : ck[i].hwm;
             lolen = s_key32_64(lo, prefixes[p], ck[i].topic_id, from);
@@ -279,8 +316,8 @@ static void s_snapshot_deletes(rocksdb_writebatch_t *b, const s_newest_t *ck, si
     }
 }
 
-/*  The newest checkpoint's hwm of topic_id in ck (sorted), or false. */
-static bool s_newest_of(const s_newest_t *ck, size_t nck, uint32_t topic_id, uint64_t *hwm_p)
+/*  The start of topic_id in ck (sorted), or false. */
+static bool s_start_find(const s_start_t *ck, size_t nck, uint32_t topic_id, uint64_t *hwm_p)
 {
     size_t lo = 0, hi = nck;
     while (lo < hi) {
@@ -297,9 +334,9 @@ static bool s_newest_of(const s_newest_t *ck, size_t nck, uint32_t topic_id, uin
 }
 
 /*  Puts every key of the store into b but the commit history before each
-    topic's newest checkpoint: of the G records, those after it (all of a
-    topic without one), of the K records, that one. */
-static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, const s_newest_t *ck,
+    topic's start: of the G records, those after it (all of a topic
+    without one), of the K records, those from it on. */
+static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, const s_start_t *ck,
                             size_t nck)
 {
     char k[16];
@@ -308,26 +345,13 @@ static void s_snapshot_puts(rocksdb_writebatch_t *b, rocksdb_iterator_t *it, con
         size_t klen, vlen;
         const char *key = rocksdb_iter_key(it, &klen);
         uint64_t hwm;
-        if (klen == 13 && key[0] == 'G' &&
-            s_newest_of(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
-            vl_get_be64((const uint8_t *)key + 5) <= hwm) {
-            size_t kl = s_key32_64(k, 'G', vl_get_be32((const uint8_t *)key + 1), hwm + 1);
-            rocksdb_iter_seek(it, k, kl); /* past the older groups at once */
-            continue;
-        }
-        if (klen > 0 && key[0] == 'K') {
-            for (size_t i = 0; i < nck; i++) {
-                size_t kl = s_key32_64(k, 'K', ck[i].topic_id, ck[i].hwm);
-                rocksdb_iter_seek(it, k, kl);
-                if (!rocksdb_iter_valid(it))
-                    break;
-                key = rocksdb_iter_key(it, &klen);
-                if (klen != kl || memcmp(key, k, kl) != 0)
-                    continue; /* cannot happen: found in the same view */
-                const char *val = rocksdb_iter_value(it, &vlen);
-                rocksdb_writebatch_put(b, key, klen, val, vlen);
-            }
-            rocksdb_iter_seek(it, "L", 1);
+        if (klen == 13 && (key[0] == 'G' || key[0] == 'K') &&
+            s_start_find(ck, nck, vl_get_be32((const uint8_t *)key + 1), &hwm) &&
+            vl_get_be64((const uint8_t *)key + 5) < hwm + (key[0] == 'G')) {
+            /* past the older groups or checkpoints at once */
+            size_t kl =
+                s_key32_64(k, key[0], vl_get_be32((const uint8_t *)key + 1), hwm + (key[0] == 'G'));
+            rocksdb_iter_seek(it, k, kl);
             continue;
         }
         const char *val = rocksdb_iter_value(it, &vlen);
@@ -347,7 +371,7 @@ int vl_persist_snapshot(vl_persist_t *self, uint8_t **data_p, size_t *len_p, cha
     rocksdb_readoptions_set_snapshot(ropts, view);
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, ropts);
     size_t nck;
-    s_newest_t *ck = s_newest_ckpts(it, &nck);
+    s_start_t *ck = s_snap_starts(it, &nck);
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     s_snapshot_deletes(b, ck, nck);
     s_snapshot_puts(b, it, ck, nck);

@@ -32,6 +32,10 @@
 #define S_GROUP_ITEM_MAX 35 /* format 2: ls delta (5), llsn_begin, count, bytes (10 each) */
 #define S_CKPT_HDR 21       /* fmt u8, version u64, end_offset u64, n u32 */
 #define S_CKPT_ITEM 20      /* ls u32, llsn_end u64, bytes u64 */
+#define S_PRUNE_SPAN 16     /* checkpoints a prune removes at least (history.c) */
+
+/*  The commit history a snapshot carries, about (persist_fsm.c). */
+#define S_SNAP_BYTES (2 << 20)
 
 /*  Groups written per topic since its last checkpoint (loop thread only). */
 typedef struct {
@@ -51,10 +55,28 @@ struct vl_persist {
     uint64_t applied; /* the raft index of the last command applied (key A) */
 };
 
+/*  The history a round's batch prunes (vl_persist_prune_add): of topic_id,
+    the groups up to checkpoint hwm and the checkpoints before it. */
+typedef struct {
+    uint32_t topic_id;
+    uint64_t hwm;
+} s_prune_t;
+
+/*  The range deletes that end a batch: added to its write only when its
+    bytes are first taken (vl_persist_batch_data, vl_persist_write),
+    after every round of it, because a follower reads a batch's rounds
+    with rocksdb_writebatch_iterate, which stops at a range delete. A
+    pointer, so that the batch's const readers can seal it. */
+typedef struct {
+    s_prune_t *v;
+    size_t n, cap;
+} s_tail_t;
+
 /*  A write built but not yet written (a commit round's, a metadata
     change's): its serialized form is what the MR replicates. */
 struct vl_persist_batch {
     rocksdb_writebatch_t *b;
+    s_tail_t *tail;
 };
 
 /*  ---- keys ---------------------------------------------------------------- */
@@ -183,6 +205,18 @@ int vl_persist_group_ckpt_parse(const char *key, size_t klen, const char *val, s
 
 /*  The committed end of ls_id in checkpoint c (0: not there). */
 uint64_t vl_persist_group_ckpt_end(const s_ckpt_t *c, uint32_t ls_id);
+
+/*  ---- pruning (history.c) ---------------------------------------------------- */
+
+/*  Called by the leader as a round's batch writes a checkpoint of
+    topic_id: adds to batch the prune of the history of topic_id that
+    nothing needs any more (history.c says what that is), when there is
+    at least S_PRUNE_SPAN checkpoints' worth of it. Reads the store
+    (applied commands) and state (the leader's: trim point, replicas'
+    applied ends); a prune it cannot decide on (a read error) is left to
+    the next checkpoint. */
+void vl_persist_prune_add(vl_persist_t *self, vl_persist_batch_t *batch, const vl_mrstate_t *state,
+                          uint32_t topic_id);
 
 /*  ---- persist.c --------------------------------------------------------------- */
 

@@ -66,4 +66,50 @@ static inline vl_persist_t *s_persist_tmp(char *dir)
     return p;
 }
 
+/*  One round of st in which every log stream 1..nls gains 2 entries of
+    10 bytes, applied to st; its write, built on p (which counts the
+    checkpoints), is returned (caller destroys). */
+static inline vl_persist_batch_t *s_round_on(vl_persist_t *p, vl_mrstate_t *st, uint32_t nls)
+{
+    for (uint32_t ls = 1; ls <= nls; ls++) {
+        const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
+        s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
+    }
+    vl_commit_t cm;
+    assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
+    vl_persist_batch_t *b = vl_persist_commit_batch(p, st, &cm);
+    vl_mrstate_commit_apply(st, &cm);
+    vl_commit_free(&cm);
+    return b;
+}
+
+/*  Applies b's bytes to p at raft index *index_p + 1 (which it becomes)
+    and destroys b. */
+static inline void s_apply_next(vl_persist_t *p, vl_persist_batch_t **b_p, uint64_t *index_p)
+{
+    char err[512];
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(*b_p, &len);
+    if (vl_persist_apply(p, ++*index_p, data, len, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    vl_persist_batch_destroy(b_p);
+}
+
+/*  The metadata of st (its log streams 1..nls), then n rounds
+    (s_round_on), applied to p from raft index *index_p + 1 on; then p's
+    snapshot in *snap_p (caller frees) and its length in *len_p. */
+static inline void s_history_snapshot(vl_persist_t *p, vl_mrstate_t *st, uint32_t nls, int n,
+                                      uint64_t *index_p, uint8_t **snap_p, size_t *len_p)
+{
+    char err[512];
+    vl_persist_batch_t *b = vl_persist_meta_batch(st, 0, NULL, 0);
+    s_apply_next(p, &b, index_p);
+    for (int r = 0; r < n; r++) {
+        b = s_round_on(p, st, nls);
+        s_apply_next(p, &b, index_p);
+    }
+    if (vl_persist_snapshot(p, snap_p, len_p, err, sizeof err) != 0)
+        fail_msg("%s", err);
+}
+
 #endif

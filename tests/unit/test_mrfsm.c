@@ -27,6 +27,7 @@
 #include "util.h"
 #include "wire.h"
 #include "../lib/fixture.h"
+#include "../lib/mrfx.h"
 
 #define S_CLUSTER 7
 
@@ -971,6 +972,62 @@ static void test_members_change(void **state)
     s_stop(&t);
 }
 
+/*  A replica restored from a snapshot of a history longer than a
+    snapshot carries (a topic of 1,024 log streams), then leader: a trim
+    within the history it holds is checked and served as anywhere, one
+    before it is refused saying from which GLSN on it holds the history
+    (not that the store is damaged). */
+static void test_snapshot_trim(void **state)
+{
+    (void)state;
+    s_t t;
+    s_start(&t);
+    s_role(&t, VL_MRRAFT_FOLLOWER, 2, 2);
+    /* the group's store: the same SN, a topic of 1,024 log streams with
+       406 rounds (checkpoints after 64, 128, ..., 384) */
+    char dir[] = "/tmp/test_mrfsm.XXXXXX", err[512];
+    vl_persist_t *p = s_persist_tmp(dir);
+    vl_mrstate_t *st = s_state_with_sns(1);
+    const uint32_t nls = 1024;
+    uint32_t topic = s_create(st, "t", nls, 1);
+    uint64_t index = 10;
+    uint8_t *snap;
+    size_t snap_len;
+    s_history_snapshot(p, st, nls, 406, &index, &snap, &snap_len);
+    assert_int_equal(s_ctl(&t, "RESTORE", index, 0, 0, snap, snap_len, NULL), 0);
+    free(snap);
+    assert_int_equal(s_mem(&t).applied, index);
+    s_role(&t, VL_MRRAFT_LEADER, 3, 1);
+#define S_GLSN(g) ((uint64_t)((g)-1) * 2 * nls + 1)
+    /* before the history it holds (from group 257 on) */
+    vl_admin_t a = {.id = topic, .glsn = S_GLSN(100), .offset = (S_GLSN(100) - 1) * 10};
+    s_send_admin(&t, t.adm, VL_MSG_TRIM, &a);
+    char want[64];
+    snprintf(want, sizeof want, "holds it from GLSN %llu on", (unsigned long long)S_GLSN(257));
+    s_expect_error(&t, VL_MSG_TRIM, VL_ERANGE, want);
+    /* within it: a wrong offset is refused, the right one trims */
+    vl_persist_range_t r;
+    bool found;
+    assert_int_equal(vl_persist_range_at(p, topic, S_GLSN(300), &r, &found, err, sizeof err), 0);
+    assert_true(found);
+    a.glsn = S_GLSN(300);
+    a.offset = r.item.offset_begin + 1;
+    s_send_admin(&t, t.adm, VL_MSG_TRIM, &a);
+    s_expect_error(&t, VL_MSG_TRIM, VL_EINVAL, "is not where that entry starts");
+    a.offset = r.item.offset_begin;
+    s_admin_ok(&t, VL_MSG_TRIM, &a);
+    vl_meta_t meta;
+    s_get_meta(&t, 5000, &meta);
+    assert_int_equal(meta.topics[0].trim_glsn, S_GLSN(300));
+    assert_int_equal(meta.topics[0].trim_offset, r.item.offset_begin);
+    vl_meta_free(&meta);
+#undef S_GLSN
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+    fx_rmdir(dir);
+    s_stop(&t);
+}
+
 int main(void)
 {
     zsys_init();
@@ -979,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_live_role),        cmocka_unit_test(test_admin_leadership_lost),
         cmocka_unit_test(test_members_follower), cmocka_unit_test(test_members_bad_input),
         cmocka_unit_test(test_members_change),
+        cmocka_unit_test(test_snapshot_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1071,15 +1071,7 @@ static void s_cmds_rounds(s_cmds_t *c, vl_persist_t *p, vl_persist_t *builder, v
 {
     char err[512];
     for (int r = 0; r < rounds; r++) {
-        for (uint32_t ls = 1; ls <= nls; ls++) {
-            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(st, ls);
-            s_report_all(st, ls, l->committed_llsn_end + 2, l->committed_bytes + 20);
-        }
-        vl_commit_t cm;
-        assert_int_equal(vl_mrstate_commit_compute(st, &cm), nls);
-        vl_persist_batch_t *b = vl_persist_commit_batch(builder, st, &cm);
-        vl_mrstate_commit_apply(st, &cm);
-        vl_commit_free(&cm);
+        vl_persist_batch_t *b = s_round_on(builder, st, nls);
         s_cmds_add(c, &b);
         if (p)
             assert_int_equal(vl_persist_apply(p, c->n, c->data[c->n - 1], c->len[c->n - 1], err,
@@ -1139,13 +1131,15 @@ static int s_count_prefix(const char *d, const char *prefix)
     return n;
 }
 
-/*  A snapshot of a long history holds the metadata, the newest checkpoint
-    and the groups after it, not the older ones. Restored into a new store
-    it loads the same state, reads of the history it holds work, older
-    ones find nothing, and commits continue from the right version with
-    the checkpoint cadence of the source; restored into a store with
-    older history of its own, that history stays; a store with history
-    past the snapshot's (a store rebased on a new raft log) loses that. */
+/*  A snapshot of a history (of a few log streams) holds the metadata and
+    the history from the oldest checkpoint on (the history a pruned store
+    holds), not the groups before it. Restored into a new store it loads
+    the same state, reads of the history it holds work, older ones find
+    nothing, and commits continue from the right version with the
+    checkpoint cadence of the source; restored into a store with older
+    history of its own, that history stays; a store with history past
+    the snapshot's (a store rebased on a new raft log) loses that.
+    test_persist_snapshot_cap: a longer one. */
 static void test_persist_snapshot_window(void **unused)
 {
     (void)unused;
@@ -1188,27 +1182,28 @@ static void test_persist_snapshot_window(void **unused)
     assert_true(done);
     vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
     assert_int_equal(vl_mrstate_version(st2), 200);
-    for (int g = 193; g <= 200; g++)
+    for (int g = 65; g <= 200; g++)
         assert_true(s_has_group(p2, t, S_GLSN(g)));
-    assert_false(s_has_group(p2, t, S_GLSN(192)));
+    assert_false(s_has_group(p2, t, S_GLSN(64)));
     assert_false(s_has_group(p2, t, S_GLSN(1)));
     vl_persist_range_t rs[256];
     size_t n;
     /* by log stream: from the window on; before it, nothing (not the
        window's first range) */
-    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 192 + 1, rs, 256, &n, err, sizeof err), 0);
-    assert_int_equal(n, 8);
-    assert_int_equal(rs[0].item.llsn_begin, 2 * 192 + 1);
-    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(193) + 2);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 64 + 1, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(n, 136);
+    assert_int_equal(rs[0].item.llsn_begin, 2 * 64 + 1);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(65) + 2);
+    assert_int_equal(rs[135].item.llsn_begin, 2 * 199 + 1);
     assert_int_equal(vl_persist_ranges(p2, t, 2, 1, rs, 256, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 100, rs, 256, &n, err, sizeof err), 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 2, 2 * 64, rs, 256, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
     vl_persist_destroy(&p2);
     char *d2 = s_dump(dir2);
-    /* the snapshot held 8 groups and 1 checkpoint of the 200 and 3 */
-    assert_int_equal(s_count_prefix(d2, "47"), 8);
-    assert_int_equal(s_count_prefix(d2, "4b"), 1);
+    /* the snapshot held 136 groups and 3 checkpoints of the 200 and 3 */
+    assert_int_equal(s_count_prefix(d2, "47"), 136);
+    assert_int_equal(s_count_prefix(d2, "4b"), 3);
     free(d2);
     /* and the store loads the same again */
     p2 = s_open_applied(dir2, NULL, 0);
@@ -1233,27 +1228,24 @@ static void test_persist_snapshot_window(void **unused)
     assert_int_equal(vl_mrstate_topic_by_id(st2, t)->hwm, 256 * (uint64_t)per_round);
     vl_persist_destroy(&p2);
     d2 = s_dump(dir2);
-    assert_int_equal(s_count_prefix(d2, "4b"), 2);
+    assert_int_equal(s_count_prefix(d2, "4b"), 4);
     free(d2);
 
-    /* into a store with the first 100 groups of its own: they stay */
+    /* into a store with the first 100 groups of its own: those up to the
+       snapshot's first checkpoint stay, the snapshot's follow them */
     vl_persist_t *p3 = s_open_applied(dir3, c, 101);
     assert_int_equal(vl_persist_restore(p3, at, snap, snap_len, &done, err, sizeof err), 0);
     assert_true(done);
     vl_mrstate_t *st3 = s_load_same(p3, st, t, nls);
-    assert_true(s_has_group(p3, t, S_GLSN(1)));
-    assert_true(s_has_group(p3, t, S_GLSN(100)));
-    assert_false(s_has_group(p3, t, S_GLSN(101)));
-    assert_false(s_has_group(p3, t, S_GLSN(192)));
-    assert_true(s_has_group(p3, t, S_GLSN(193)));
-    /* a read by log stream stops at the gap */
+    for (int g = 1; g <= 200; g++)
+        assert_true(s_has_group(p3, t, S_GLSN(g)));
     assert_int_equal(vl_persist_ranges(p3, t, 1, 1, rs, 256, &n, err, sizeof err), 0);
-    assert_int_equal(n, 100);
-    assert_int_equal(rs[99].item.llsn_begin, 199);
+    assert_int_equal(n, 200);
+    assert_int_equal(rs[199].item.llsn_begin, 399);
     vl_persist_destroy(&p3);
     char *d3 = s_dump(dir3);
-    assert_int_equal(s_count_prefix(d3, "47"), 108);
-    assert_int_equal(s_count_prefix(d3, "4b"), 2); /* after groups 64 and 192 */
+    assert_int_equal(s_count_prefix(d3, "47"), 200);
+    assert_int_equal(s_count_prefix(d3, "4b"), 3); /* after groups 64, 128 and 192 */
     free(d3);
 
     /* into a store with history past the snapshot's (20 more groups,
@@ -1290,6 +1282,375 @@ static void test_persist_snapshot_window(void **unused)
     s_rm(dir4);
 }
 
+/*  test_persist_prune: a leader's store and a follower's apply the same
+    commands: rounds of one topic (3 log streams of rf 3 on 3 SNs; log
+    stream i gains gain[i] entries of 10 bytes a round) and trims,
+    written as the MR writes them. */
+typedef struct {
+    vl_persist_t *p, *f; /* the leader's (which builds the rounds), a follower's */
+    char dir[32], fdir[32];
+    vl_mrstate_t *st;
+    uint32_t t;
+    uint64_t index;
+    uint64_t gain[4];
+    uint64_t hold;    /* ls 1's replica on sn 3 reports this applied end (0: all) */
+    uint64_t pending; /* ls 3's replica on sn 3 holds this many entries more */
+} s_pr_t;
+
+static s_pr_t *s_pr_new(uint64_t gain)
+{
+    s_pr_t *x = calloc(1, sizeof *x);
+    strcpy(x->dir, "/tmp/test_mrstate.XXXXXX");
+    strcpy(x->fdir, "/tmp/test_mrstate.XXXXXX");
+    x->p = s_persist_tmp(x->dir);
+    x->f = s_persist_tmp(x->fdir);
+    x->st = s_state_with_sns(3);
+    x->t = s_create(x->st, "prune", 3, 3);
+    x->gain[1] = x->gain[2] = x->gain[3] = gain;
+    char err[512];
+    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(b, &len);
+    x->index++;
+    assert_int_equal(vl_persist_apply(x->p, x->index, data, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_apply(x->f, x->index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(&b);
+    return x;
+}
+
+static void s_pr_apply(s_pr_t *x, vl_persist_batch_t **b_p)
+{
+    char err[512];
+    size_t len;
+    const uint8_t *data = vl_persist_batch_data(*b_p, &len);
+    x->index++;
+    assert_int_equal(vl_persist_apply(x->p, x->index, data, len, err, sizeof err), 0);
+    assert_int_equal(vl_persist_apply(x->f, x->index, data, len, err, sizeof err), 0);
+    vl_persist_batch_destroy(b_p);
+}
+
+/*  n rounds; every replica reports it applied all committed before (ls
+    1's on sn 3: x->hold when set). A follower reads every round of a
+    batch, also of one that ends with a prune. */
+static void s_pr_rounds(s_pr_t *x, int n)
+{
+    char err[512];
+    for (int r = 0; r < n; r++) {
+        uint32_t want = 0;
+        for (uint32_t ls = 1; ls <= 3; ls++) {
+            const vl_mrstate_ls_t *l = vl_mrstate_ls_by_id(x->st, ls);
+            uint64_t end = l->committed_llsn_end + x->gain[ls];
+            want += x->gain[ls] > 0;
+            for (uint32_t sn = 1; sn <= 3; sn++)
+                s_report_full(x->st, sn, ls, end + (ls == 3 && sn == 3 ? x->pending : 0), end * 10,
+                              ls == 1 && sn == 3 && x->hold ? x->hold : l->committed_llsn_end,
+                              VL_LS_RUNNING);
+        }
+        vl_commit_t c;
+        assert_int_equal(vl_mrstate_commit_compute(x->st, &c), want);
+        vl_persist_batch_t *b = vl_persist_commit_batch(x->p, x->st, &c);
+        size_t len, nr;
+        vl_commit_t *got;
+        const uint8_t *data = vl_persist_batch_data(b, &len);
+        assert_int_equal(vl_persist_batch_rounds(data, len, &got, &nr, err, sizeof err), 0);
+        assert_int_equal(nr, 1);
+        assert_int_equal(got[0].n, want);
+        assert_memory_equal(got[0].items, c.items, want * sizeof *c.items);
+        vl_commit_free(&got[0]);
+        free(got);
+        vl_mrstate_commit_apply(x->st, &c);
+        vl_commit_free(&c);
+        s_pr_apply(x, &b);
+    }
+}
+
+/*  Trims the topic to glsn (the first GLSN of a round, or the end),
+    checked as the MR checks it, by a metadata write. */
+static void s_pr_trim(s_pr_t *x, uint64_t glsn)
+{
+    char err[512];
+    vl_persist_range_t r;
+    bool found = false, noop;
+    uint64_t held_from;
+    const vl_mrstate_topic_t *t = vl_mrstate_topic_by_id(x->st, x->t);
+    uint64_t offset = t->end_offset; /* of the GLSN after the end */
+    if (glsn <= t->hwm) {
+        assert_int_equal(
+            vl_persist_trim_range(x->p, x->t, glsn, &r, &found, &held_from, err, sizeof err), 0);
+        assert_true(found);
+        assert_int_equal(r.item.glsn_begin, glsn);
+        offset = r.item.offset_begin;
+    }
+    assert_int_equal(vl_mrstate_trim_check(x->st, x->t, glsn, offset, found ? &r.item : NULL, &noop,
+                                           err, sizeof err),
+                     0);
+    vl_mrstate_trim_apply(x->st, x->t, glsn, offset);
+    vl_persist_batch_t *b = vl_persist_meta_batch(x->st, 0, NULL, 0);
+    s_pr_apply(x, &b);
+}
+
+/*  The G and K keys of the follower's store (closed to be read, then
+    opened again). */
+static void s_pr_keys(s_pr_t *x, int *g_p, int *k_p)
+{
+    char err[512];
+    vl_persist_destroy(&x->f);
+    char *d = s_dump(x->fdir);
+    *g_p = s_count_prefix(d, "47");
+    *k_p = s_count_prefix(d, "4b");
+    free(d);
+    x->f = vl_persist_open(x->fdir, err, sizeof err);
+    assert_non_null(x->f);
+}
+
+/*  Both stores load the same state and hold the same keys; then gone. */
+static void s_pr_done(s_pr_t *x)
+{
+    vl_mrstate_t *st1 = s_load_same(x->p, x->st, x->t, 3);
+    vl_mrstate_t *st2 = s_load_same(x->f, x->st, x->t, 3);
+    vl_persist_destroy(&x->p);
+    vl_persist_destroy(&x->f);
+    char *d1 = s_dump(x->dir), *d2 = s_dump(x->fdir);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    vl_mrstate_destroy(&st1);
+    vl_mrstate_destroy(&st2);
+    vl_mrstate_destroy(&x->st);
+    s_rm(x->dir);
+    s_rm(x->fdir);
+    free(x);
+}
+
+/*  The leader prunes the history every replica has applied and no trim
+    can need (before the trim point), in the replicated batch, so that a
+    follower prunes the same; never while the topic is not trimmed, nor
+    what a replica has not applied; the history stays bounded over many
+    rounds, trims keep working, and the stores load the same state. Log
+    streams gain 200 entries a round here: the entries a sync may need
+    before the trim point (test_persist_prune_margin) are within one
+    checkpoint. */
+static void test_persist_prune(void **unused)
+{
+    (void)unused;
+    s_pr_t *x = s_pr_new(200);
+    int g, k;
+#define S_GLSN(r) ((uint64_t)((r)-1) * 600 + 1) /* the first GLSN of round r */
+
+    /* not trimmed: every group is kept (a trim may need any) */
+    s_pr_rounds(x, 64 * 20);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 64 * 20);
+    assert_int_equal(k, 20);
+
+    /* trimmed past round 1280: at the next checkpoint (round 1344) the
+       groups up to the checkpoint before the newest one before the trim
+       point go (a sync may need a few entries before the newest), and
+       the checkpoints before it */
+    s_pr_trim(x, S_GLSN(1281));
+    s_pr_rounds(x, 63);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 64 * 20 + 63);
+    s_pr_rounds(x, 1);
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, 128);
+    assert_int_equal(k, 3); /* after rounds 1216, 1280 and 1344 */
+    assert_false(s_has_group(x->p, x->t, S_GLSN(1216)));
+    assert_true(s_has_group(x->p, x->t, S_GLSN(1217)));
+
+    /* a long run, trimmed every 100 rounds to 10 rounds back: bounded
+       (at most S_PRUNE_SPAN + 2 checkpoints of groups, and the newest
+       ones not yet checkpointed) */
+    int max_g = 0, max_k = 0;
+    for (int i = 0; i < 30; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(1344 + 100 * (i + 1) - 10));
+        s_pr_keys(x, &g, &k);
+        max_g = g > max_g ? g : max_g;
+        max_k = k > max_k ? k : max_k;
+    }
+    assert_true(max_g <= 19 * 64);
+    assert_true(max_k <= 19);
+    uint64_t end = (uint64_t)(1344 + 3000);
+    assert_true(s_has_group(x->p, x->t, S_GLSN(end - 10)));
+
+    /* a replica that stops applying (ls 1 on sn 3, at round `held`):
+       the history it lacks stays however long the others go on, and
+       goes once it has caught up */
+    uint64_t held = end;
+    x->hold = 200 * held; /* ls 1's committed end after round `held` */
+    for (int i = 0; i < 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(end + 100 * (i + 1) - 10));
+    }
+    end += 4000;
+    s_pr_keys(x, &g, &k);
+    assert_true(g > 4000);
+    vl_persist_range_t rs[4];
+    size_t n;
+    char err[512];
+    assert_int_equal(vl_persist_ranges(x->p, x->t, 1, x->hold + 1, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rs[0].item.llsn_begin, x->hold + 1);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(held + 1));
+    x->hold = 0;
+    s_pr_rounds(x, 64);
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 19 * 64);
+    assert_true(k <= 19);
+#undef S_GLSN
+    s_pr_done(x);
+}
+
+/*  A log stream that a sync may fill needs the commit ranges from up to
+    VL_WIRE_MAX_ENTRIES entries before the first one past the trim point
+    (the source's first kept batch may begin there): with 2 entries a
+    round, 4,096 rounds. A quiet log stream (nothing committed since,
+    nothing pending) holds nothing back; one with entries pending does. */
+static void test_persist_prune_margin(void **unused)
+{
+    (void)unused;
+    s_pr_t *x = s_pr_new(2);
+    int g, k;
+#define S_GLSN(r) ((uint64_t)((r)-1) * 6 + 1)
+    s_pr_rounds(x, 64 * 100);
+    for (int i = 1; i <= 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, S_GLSN(64 * 100 + 100 * i - 10));
+    }
+    uint64_t rounds = 64 * 100 + 4000, trim = S_GLSN(rounds - 10);
+    /* ls 2's entries from 8192 before the first past the trim point's
+       checkpoint are all here */
+    uint64_t ct = (rounds - 10) / 64 * 64; /* the newest checkpoint before it */
+    uint64_t from = 2 * ct + 1 - VL_WIRE_MAX_ENTRIES;
+    vl_persist_range_t rs[4];
+    size_t n;
+    char err[512];
+    assert_int_equal(vl_persist_ranges(x->p, x->t, 2, from, rs, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rs[0].item.llsn_begin, from - (from - 1) % 2);
+    s_pr_keys(x, &g, &k);
+    assert_true(g >= 4096 && g <= 4096 + 20 * 64);
+    (void)trim;
+
+    /* ls 3 goes quiet (trimmed to the end every 100 rounds): it holds
+       nothing back, the others' margin bounds the history */
+    x->gain[3] = 0;
+    for (int i = 0; i < 80; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 4096 + 20 * 64);
+    /* one of its replicas holds entries the others lack (their batch
+       may begin anywhere up to 8192 entries before): nothing goes */
+    x->pending = 5;
+    int before = g;
+    for (int i = 0; i < 40; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_int_equal(g, before + 4000);
+    /* quiet again: the history goes back to its bound */
+    x->pending = 0;
+    for (int i = 0; i < 20; i++) {
+        s_pr_rounds(x, 100);
+        s_pr_trim(x, vl_mrstate_topic_by_id(x->st, x->t)->hwm + 1);
+    }
+    s_pr_keys(x, &g, &k);
+    assert_true(g <= 4096 + 20 * 64);
+#undef S_GLSN
+    s_pr_done(x);
+}
+
+/*  A snapshot of a history longer than a snapshot carries (a topic of
+    1,024 log streams: 3 checkpoints' worth of groups) holds the newest
+    part only, from a checkpoint on. A replica restored from it loads the
+    same state; a read by log stream stops where its history has a gap.
+    As leader it serves a trim within the history it holds exactly as
+    the source does, and refuses one before it saying from which GLSN
+    on it holds the history. */
+static void test_persist_snapshot_cap(void **unused)
+{
+    (void)unused;
+    char dir[] = "/tmp/test_mrstate.XXXXXX", dir2[] = "/tmp/test_mrstate.XXXXXX";
+    vl_persist_t *p = s_persist_tmp(dir), *p2 = s_persist_tmp(dir2);
+    vl_mrstate_t *st = s_state_with_sns(1);
+    const uint32_t nls = 1024, per_round = 2 * nls;
+    uint32_t t = s_create(st, "restored", nls, 1);
+    char err[512];
+    uint64_t index = 0;
+    uint8_t *snap;
+    size_t snap_len;
+    /* checkpoints after 64, 128, ..., 384 */
+    s_history_snapshot(p, st, nls, 406, &index, &snap, &snap_len);
+    bool done;
+    assert_int_equal(vl_persist_restore(p2, index, snap, snap_len, &done, err, sizeof err), 0);
+    assert_true(done);
+    vl_mrstate_t *st2 = s_load_same(p2, st, t, nls);
+#define S_GLSN(g) ((uint64_t)((g)-1) * per_round + 1)
+    assert_false(s_has_group(p2, t, S_GLSN(256)));
+    assert_true(s_has_group(p2, t, S_GLSN(257)));
+    vl_persist_range_t rs[8];
+    size_t n;
+    assert_int_equal(vl_persist_ranges(p2, t, 7, 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_persist_ranges(p2, t, 7, 2 * 256 + 1, rs, 8, &n, err, sizeof err), 0);
+    assert_int_equal(n, 8);
+    assert_int_equal(rs[0].item.glsn_begin, S_GLSN(257) + 2 * 6);
+    /* in the window (groups 257..406), at a group's first GLSN and
+       inside one: the same range as the source's, the same verdicts */
+    uint64_t at[] = {S_GLSN(257), S_GLSN(300) + 3, S_GLSN(406)};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        vl_persist_range_t r1, r2;
+        bool f1, f2, noop;
+        uint64_t h1, h2;
+        assert_int_equal(vl_persist_trim_range(p, t, at[i], &r1, &f1, &h1, err, sizeof err), 0);
+        assert_int_equal(vl_persist_trim_range(p2, t, at[i], &r2, &f2, &h2, err, sizeof err), 0);
+        assert_true(f1 && f2);
+        assert_memory_equal(&r1, &r2, sizeof r1);
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin, &r2.item, &noop,
+                                               err, sizeof err),
+                         0);
+        assert_int_equal(vl_mrstate_trim_check(st2, t, at[i], r2.item.offset_begin + 21, &r2.item,
+                                               &noop, err, sizeof err),
+                         VL_EINVAL);
+    }
+    /* before it: not here, and where the history held here begins */
+    vl_persist_range_t r;
+    bool found;
+    uint64_t held_from;
+    assert_int_equal(
+        vl_persist_trim_range(p2, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
+    assert_false(found);
+    assert_int_equal(held_from, S_GLSN(257));
+    /* the source holds it */
+    assert_int_equal(
+        vl_persist_trim_range(p, t, S_GLSN(100), &r, &found, &held_from, err, sizeof err), 0);
+    assert_true(found);
+    assert_int_equal(held_from, 0);
+    /* past the end: nothing, and no history after it either */
+    assert_int_equal(
+        vl_persist_trim_range(p2, t, S_GLSN(407), &r, &found, &held_from, err, sizeof err), 0);
+    assert_false(found);
+    assert_int_equal(held_from, 0);
+#undef S_GLSN
+    vl_persist_destroy(&p2);
+    /* bounded: 3 checkpoints and the groups after the oldest of them
+       (each checkpoint's span is about 0.5 MB: 2 MB hold 3) */
+    char *d2 = s_dump(dir2);
+    assert_int_equal(s_count_prefix(d2, "47"), 406 - 256);
+    assert_int_equal(s_count_prefix(d2, "4b"), 3);
+    free(d2);
+    free(snap);
+    vl_persist_destroy(&p);
+    vl_mrstate_destroy(&st);
+    vl_mrstate_destroy(&st2);
+    s_rm(dir);
+    s_rm(dir2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1305,6 +1666,9 @@ int main(void)
         cmocka_unit_test(test_persist_apply),
         cmocka_unit_test(test_persist_snapshot),
         cmocka_unit_test(test_persist_snapshot_window),
+        cmocka_unit_test(test_persist_prune),
+        cmocka_unit_test(test_persist_prune_margin),
+        cmocka_unit_test(test_persist_snapshot_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
