@@ -553,9 +553,9 @@ static void s_usage(FILE *f)
     fprintf(f, "usage: vl_mrload --mr ENDPOINTS [--pid MRPID] [--log-streams L] [--sns N] [--rf R]\n"
                "                 [--interval-us US] [--entries K] [--size BYTES] [--duration S]\n"
                "                 [--warmup S] [--name PREFIX] [--keep]\n"
-               "Drives a running varlogmr (or the leader of the raft group ENDPOINTS lists,\n"
-               "A,B,C) with N simulated storage nodes reporting L log\n"
-               "streams every US microseconds (each grows by K entries); prints one JSON line:\n"
+               "Drives a running varlogmr, or the leader of a raft group (ENDPOINTS: A,B,C),\n"
+               "with N simulated storage nodes reporting L log streams every US microseconds\n"
+               "(each grows by K entries); prints one JSON line:\n"
                "commit rounds/s, the MR's CPU per round and per 500 us tick (with --pid),\n"
                "report-to-commit latency. Defaults: L 100, N 3, R 1, US 500, K 8, BYTES 128,\n"
                "10 s after 2 s warm-up.\n");
