@@ -456,15 +456,16 @@ lat_ms() { # lat_ms JSON PCT: latency_us.PCT in ms
 	v=$(jget "$1" latency_us "$2")
 	[ -n "$v" ] && calc "$v / 1000"
 }
-# pin_mr PID...: with 2 CPUs or more, pins the MR processes (all their
-# threads) to the last CPU and sets PIN to run the tool on the first
+# pin_mr PID [FOLLOWER...]: with 2 CPUs or more, pins the MR (the leader:
+# all its threads) to the last CPU, its followers to the first, and sets
+# PIN to run the tool on the first
 pin_mr() {
 	PIN=()
 	if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then return 0; fi
+	taskset -a -pc "$(($(nproc) - 1))" "$1" >/dev/null 2>&1 || return 0
+	shift
 	local p
-	for p in "$@"; do
-		taskset -a -pc "$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || return 0
-	done
+	for p in "$@"; do taskset -a -pc 0 "$p" >/dev/null 2>&1 || true; done
 	PIN=(taskset -c 0)
 }
 # mrload WHO NLS ENDPOINTS PID: one vl_mrload run against the MR at
@@ -473,7 +474,7 @@ pin_mr() {
 mrload() {
 	local who=$1 nls=$2 eps=$3 pid=$4 busiest target_rounds="" target_cpu="" err
 	err=$T/mrload-$nls-$pid.err
-	say "vl_mrload --log-streams $nls against $who (3 simulated SNs, rf 1, reports every 500 us${PIN[*]:+; MR pinned to CPU $(($(nproc) - 1)), tool to CPU 0})"
+	say "vl_mrload --log-streams $nls against $who (3 simulated SNs, rf 1, reports every 500 us${PIN[*]:+; MR (leader) pinned to CPU $(($(nproc) - 1)), tool to CPU 0})"
 	J=$("${PIN[@]}" "$MRLOAD" --mr "$eps" --pid "$pid" --log-streams "$nls" --sns 3 --rf 1 \
 		--duration "$DUR" --warmup "$WARM" 2>"$err") || say "vl_mrload, $who, $nls LS: $(tail -1 "$err")"
 	busiest=$(sed -n 's/.*"mr_threads": \[{[^}]*"cpu_pct": \([0-9.]*\).*/\1/p' <<<"$J")
@@ -558,12 +559,16 @@ row "MR group of 3: kill -9 of the leader under load -> commits resume, median o
 row "MR group of 3: kill -9 of the leader under load -> commits resume, max of $MR_KILLS (s)" \
 	"$FO_MAX" "s" "" "" "<=2.5"
 
-# the simulated load against the leader of a fresh group of three, every
-# replica pinned where the single MR was
+# the simulated load against the leader of a fresh group of three: the
+# leader pinned where the single MR was, on a core of its own as each
+# replica would be on a machine of its own; the followers (each applies
+# every round too) share the tool's core, whose missed ticks the JSON says
 if [ -x "$MRLOAD" ]; then
 	mr_group 3
 	LEADER=$(mr_leader)
-	pin_mr "${DPID[mr]}" "${DPID[mr2]}" "${DPID[mr3]}"
+	FOLLOWERS=()
+	for n in mr mr2 mr3; do [ "$n" = "$LEADER" ] || FOLLOWERS+=("${DPID[$n]}"); done
+	pin_mr "${DPID[$LEADER]}" "${FOLLOWERS[@]}"
 	mrload "MR group of 3" 1000 "$MR" "${DPID[$LEADER]}"
 	raw mrload_mr3_ls1000 "$J"
 	stop_daemons mr mr2 mr3
