@@ -230,6 +230,12 @@ mr_role() {
 	case "$last" in *"mr: leading in term "*) echo leader ;; *) echo follower ;; esac
 }
 
+# mr_names: the daemon names of the MR replicas ("mr", or mr mr2 .. mrN
+# after mr_group), for a test that stops or restarts every daemon.
+mr_names() {
+	if [ "${#MR_NAME[@]}" -gt 0 ]; then echo "${MR_NAME[@]}"; else echo mr; fi
+}
+
 # mr_leader: prints the name of the live replica that leads; fails when
 # none does (an election is under way).
 mr_leader() {

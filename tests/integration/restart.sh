@@ -19,12 +19,12 @@ seq -f "inflight-%g" 1 200000 | ctl append durable --batch 50 -v >"$T/acked2.txt
 INFLIGHT=$!
 PIDS+=($INFLIGHT)
 wait_for 30 "in-flight appends to be acknowledged" lines_ge "$T/acked2.txt" 500
-for d in mr sn1 sn2 sn3 adm; do kill9 "$d"; done
+for d in $(mr_names) sn1 sn2 sn3 adm; do kill9 "$d"; done
 wait "$INFLIGHT" 2>/dev/null || true
 ACKED=$(wc -l <"$T/acked2.txt")
 log "killed every daemon with $ACKED in-flight entries acknowledged"
 
-for d in mr sn1 sn2 sn3 adm; do restart "$d"; done
+for d in $(mr_names) sn1 sn2 sn3 adm; do restart "$d"; done
 wait_for 30 "the log to be readable after restart" ctl subscribe durable --end 3001
 
 ctl subscribe durable --glsn --end 3001 >"$T/after.out" || fail "subscribe after restart failed"

@@ -27,8 +27,8 @@ ctl trim logs 100 || fail "trim below the trim point should be a no-op"
 ctl trim logs 5000 2>"$T/range.err" && fail "trim beyond the high watermark succeeded"
 log "beyond the HWM: $(cat "$T/range.err")"
 
-for d in mr sn1 sn2 sn3 adm; do kill9 "$d"; done
-for d in mr sn1 sn2 sn3 adm; do restart "$d"; done
+for d in $(mr_names) sn1 sn2 sn3 adm; do kill9 "$d"; done
+for d in $(mr_names) sn1 sn2 sn3 adm; do restart "$d"; done
 wait_for 30 "the log to be readable after restart" ctl subscribe logs --end 402
 ctl subscribe logs --begin 1 --end 10 >/dev/null 2>&1 && fail "trim point lost across restart"
 ctl subscribe logs --glsn >"$T/restart.out"

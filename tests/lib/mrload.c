@@ -1,11 +1,15 @@
 /*  mrload.c - load test of the metadata repository with simulated storage
     nodes (issue 5: the MR's work per commit tick against log streams).
 
-    Usage: vl_mrload --mr ENDPOINT [--pid MRPID] [--log-streams L] [--sns N]
+    Usage: vl_mrload --mr ENDPOINTS [--pid MRPID] [--log-streams L] [--sns N]
                      [--rf R] [--interval-us US] [--entries K] [--size BYTES]
                      [--duration S] [--warmup S] [--name PREFIX] [--keep]
 
     Starts nothing: it talks to a running varlogmr as N storage nodes would.
+    ENDPOINTS is one varlogmr or every replica of a raft group (A,B,C): the
+    first call finds the leader, and the simulated nodes talk to it (the
+    run fails when leadership moves during it; --pid names the leader's
+    process then).
     It registers N simulated nodes with ADD_SN sent to the MR itself (what
     varlogadm forwards after it has pinged the node: the ping is the only
     step skipped, nothing in the MR differs), creates topics holding L log
@@ -546,11 +550,12 @@ static int s_place(const vl_meta_t *meta)
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: vl_mrload --mr ENDPOINT [--pid MRPID] [--log-streams L] [--sns N] [--rf R]\n"
+    fprintf(f, "usage: vl_mrload --mr ENDPOINTS [--pid MRPID] [--log-streams L] [--sns N] [--rf R]\n"
                "                 [--interval-us US] [--entries K] [--size BYTES] [--duration S]\n"
                "                 [--warmup S] [--name PREFIX] [--keep]\n"
-               "Drives a running varlogmr with N simulated storage nodes reporting L log\n"
-               "streams every US microseconds (each grows by K entries); prints one JSON line:\n"
+               "Drives a running varlogmr, or the leader of a raft group (ENDPOINTS: A,B,C),\n"
+               "with N simulated storage nodes reporting L log streams every US microseconds\n"
+               "(each grows by K entries); prints one JSON line:\n"
                "commit rounds/s, the MR's CPU per round and per 500 us tick (with --pid),\n"
                "report-to-commit latency. Defaults: L 100, N 3, R 1, US 500, K 8, BYTES 128,\n"
                "10 s after 2 s warm-up.\n");
@@ -654,7 +659,7 @@ static int s_parse(int argc, char **argv)
         }
     }
     if (!s_mr || optind < argc) {
-        fprintf(stderr, "vl_mrload: give the MR with --mr ENDPOINT (and nothing else); see "
+        fprintf(stderr, "vl_mrload: give the MR with --mr ENDPOINTS (and nothing else); see "
                         "--help\n");
         return 2;
     }
@@ -672,7 +677,7 @@ static int s_parse(int argc, char **argv)
 static int s_setup(vl_rpc_t *rpc, uint32_t *nadded_p, uint32_t *ncreated_p)
 {
     char err[512];
-    /* the MR's cluster id, for the headers */
+    /* the MR's cluster id, for the headers; the call finds the leader */
     {
         zmsg_t *reply = NULL;
         vl_hdr_t hdr;
@@ -686,6 +691,10 @@ static int s_setup(vl_rpc_t *rpc, uint32_t *nadded_p, uint32_t *ncreated_p)
         s_cluster_id = hdr.cluster_id;
         zmsg_destroy(&reply);
     }
+    /* the simulated nodes' DEALERs go to the leader the call found: the
+       MR takes REPORTs from the node's own socket only */
+    char leader[256];
+    snprintf(leader, sizeof leader, "%s", vl_rpc_current(rpc));
     for (uint32_t i = 0; i < s_nsns; i++, (*nadded_p)++) {
         s_sn_t *sn = &s_sns[i];
         /* never dialed: nothing but the MR reads it, and the MR only keys
@@ -700,8 +709,8 @@ static int s_setup(vl_rpc_t *rpc, uint32_t *nadded_p, uint32_t *ncreated_p)
         zsock_set_linger(sn->sock, 0);
         zsock_set_rcvhwm(sn->sock, 0);
         zsock_set_sndtimeo(sn->sock, 0); /* a full queue drops a report (s_report) */
-        if (zsock_connect(sn->sock, "%s", s_mr) != 0) {
-            fprintf(stderr, "vl_mrload: cannot connect to %s\n", s_mr);
+        if (zsock_connect(sn->sock, "%s", leader) != 0) {
+            fprintf(stderr, "vl_mrload: cannot connect to %s\n", leader);
             return -1;
         }
     }
