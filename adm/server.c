@@ -117,6 +117,14 @@ static void s_mr_poll_connect(self_t *self)
     snprintf(self->poll_ep, sizeof self->poll_ep, "%s", vl_mrconn_current(conn));
     self->poll_gen = vl_mrconn_generation(conn);
     self->mr_poll = vl_adm_server_dealer(self->poll_ep);
+    /* not immediate, unlike the SN dealers: the poll moves between MR
+       replicas by a disconnect and a connect on this DEALER, and with
+       ZMQ_IMMEDIATE a GET_META sent before the new connection completed
+       went into the old replica's pipe being torn down, and every later
+       one as well: a varlogadm started while another replica led never
+       heard the MR (failover_mr3.sh, about 1 run in 8) */
+    if (self->mr_poll)
+        zsock_set_immediate(self->mr_poll, 0);
     if (self->mr_poll && zloop_reader(self->loop, self->mr_poll, s_mr_poll_reader, self) != 0)
         zsock_destroy(&self->mr_poll);
 }
