@@ -156,15 +156,18 @@ static void s_mr_move(self_t *self)
 {
     char from[VL_WIRE_MAX_ADDR + 1], why[VL_WIRE_MAX_ADDR + 64];
     snprintf(from, sizeof from, "%s", vl_mrconn_current(self->mrconn));
-    bool dropped = self->mr_dropped;
-    self->mr_move = self->mr_dropped = false;
+    int dropped = self->mr_dropped;
+    self->mr_move = false;
+    self->mr_dropped = 0;
     self->mr_hinted = vl_mrconn_hint(self->mrconn, self->mr_hint);
     if (self->mr_hinted)
         snprintf(why, sizeof why, "is not the leader and names %s", self->mr_hint);
     else if (!vl_mrconn_next(self->mrconn))
         return;
     else if (dropped)
-        snprintf(why, sizeof why, "closed the connection (its process ended?)");
+        snprintf(why, sizeof why, "%s",
+                 dropped == 2 ? "refused the connection (not running?)"
+                              : "closed the connection (its process ended?)");
     else if (self->mr_hint[0] && vl_mrconn_is_gone(self->mrconn, self->mr_hint))
         snprintf(why, sizeof why, "is not the leader and names %s, whose connection dropped",
                  self->mr_hint);
@@ -183,21 +186,23 @@ static void s_mr_refused(self_t *self, vl_rbuf_t *body)
         nl.leader[0] = '\0';
     snprintf(self->mr_hint, sizeof self->mr_hint, "%s", nl.leader);
     self->mr_move = true;
-    self->mr_dropped = false;
+    self->mr_dropped = 0;
     bool first_hint =
         nl.leader[0] && !self->mr_hinted && !vl_mrconn_is_gone(self->mrconn, nl.leader);
     if (first_hint || vl_now_us() - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
         s_mr_move(self);
 }
 
-/*  The connection to endpoint dropped. When it is the replica the node
-    talks to (not one it left) and there is another, the node moves on
-    now rather than after S_MR_SILENT_US of silence: a replica killed
-    leaves no silence to wait for, its kernel closes the connection at
-    once. At most once per VL_MRCONN_PAUSE_MS, like a refusal, so that
-    replicas dropping connection after connection cannot make the node
-    spin. With one endpoint ZeroMQ reconnects by itself, as it did. */
-static void s_mr_dropped(self_t *self, const char *endpoint)
+/*  The connection to endpoint dropped, or could not be made (refused:
+    nothing listens there). When it is the replica the node talks to
+    (not one it left) and there is another, the node moves on now rather
+    than after S_MR_SILENT_US of silence: a replica killed leaves no
+    silence to wait for, its kernel closes the connection at once, and
+    refuses the next ones while the rotation comes back to it. At most
+    once per VL_MRCONN_PAUSE_MS, like a refusal, so that replicas dropping
+    connection after connection cannot make the node spin. With one
+    endpoint ZeroMQ reconnects by itself, as it did. */
+static void s_mr_dropped(self_t *self, const char *endpoint, bool refused)
 {
     if (!endpoint || !streq(endpoint, vl_mrconn_current(self->mrconn)))
         return;
@@ -206,7 +211,8 @@ static void s_mr_dropped(self_t *self, const char *endpoint)
         return;
     self->mr_hint[0] = '\0';
     self->mr_hinted = false; /* the next replica's first hint is followed at once */
-    self->mr_move = self->mr_dropped = true;
+    self->mr_move = true;
+    self->mr_dropped = refused ? 2 : 1;
     if (vl_now_us() - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
         s_mr_move(self);
 }
@@ -552,7 +558,8 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
 /*  Events of the DEALER to the MR: a new connection may reach a new MR
     process, which knows nothing of this node's replicas until it hears
     them (an MR that did not restart asks for HELLO itself, VL_ENOSN); a
-    dropped one may be a dead replica, left at once (s_mr_dropped). */
+    dropped or refused one may be a dead replica, left at once
+    (s_mr_dropped). */
 int vl_sn_meta_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = arg;
@@ -565,8 +572,8 @@ int vl_sn_meta_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
                self->sn_id, endpoint ? endpoint : "?");
         self->report_full = true;
         vl_sn_meta_report_soon(self);
-    } else if (event && streq(event, "DISCONNECTED"))
-        s_mr_dropped(self, endpoint);
+    } else if (event && (streq(event, "DISCONNECTED") || streq(event, "CONNECT_RETRIED")))
+        s_mr_dropped(self, endpoint, streq(event, "CONNECT_RETRIED"));
     free(event);
     free(value);
     free(endpoint);

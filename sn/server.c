@@ -579,7 +579,8 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
        its silence: a second later, not never. */
     self->mr_monitor = zactor_new(zmonitor, self->mr);
     if (self->mr_monitor) {
-        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", "DISCONNECTED", NULL);
+        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "CONNECT_RETRIED",
+                   NULL);
         zstr_send(self->mr_monitor, "START");
         zsock_wait(self->mr_monitor);
     } else
