@@ -17,14 +17,21 @@
       the node PINGs it, and once nothing came for S_MR_SILENT_US while an
       answer was due (a PING or HELLO unanswered for S_MR_ANSWER_US at
       least), the replica counts as gone;
+    - a dropped or refused connection moves it to the next replica at
+      once (the DEALER's monitor, s_mr_dropped): a killed replica leaves
+      no silence to wait for, its kernel closes its connections. During
+      the election that follows, the other replicas still name the dead
+      leader: for VL_MRCONN_GONE_MS such a hint counts as none and the
+      rotation passes the dead one by (vl_mrconn_gone). A stopped or cut
+      off replica keeps its connections: silence finds it;
     - after every move the node says HELLO and sends a complete REPORT,
       the path of a new connection to the MR: the new leader may know
       nothing of this node's replicas, and it commits nothing for them
       until every replica has reported.
     The move is a disconnect and a connect on the same DEALER (what was
     queued for the old replica is dropped), so the zloop keeps its reader.
-    With one endpoint nothing moves on silence: the node waits for it, as
-    it does for a single MR that restarts.
+    With one endpoint nothing moves on silence or a drop: the node waits
+    for it, as it does for a single MR that restarts.
 
     Fencing (doc/DESIGN.md "Fencing"): COMMIT, META and the HELLO reply
     carry the raft term of the leader that sent them. The node remembers
