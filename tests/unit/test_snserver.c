@@ -824,6 +824,20 @@ static uint64_t s_mr_hello_report(snfx_t *f, zsock_t *mr, int ms, const char *wh
     return h.request_id;
 }
 
+/*  Starts the SN of f in f->dir, given the MR replicas eps (--mr). */
+static void s_sn_start_mrs(snfx_t *f, const char *eps)
+{
+    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = f->dir,
+                          .mr = eps,
+                          .max_entry_size = 1 << 20,
+                          .cluster_id = SNFX_CLUSTER};
+    char err[512];
+    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
+        fail_msg("vl_sn_new: %s", err);
+    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+}
+
 /*  The MR is a group of replicas and the SN is given both (--mr A,B): it
     follows a refusal naming the leader with HELLO and a complete REPORT
     there, and the replica it left hears nothing more; it goes back when
@@ -841,15 +855,7 @@ static void test_mr_leader(void **state)
     assert_true(fx_bind(a, a_ep, sizeof a_ep) > 0);
     assert_true(fx_bind(b, b_ep, sizeof b_ep) > 0);
     snprintf(eps, sizeof eps, "%s,%s", a_ep, b_ep);
-    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = f->dir,
-                          .mr = eps,
-                          .max_entry_size = 1 << 20,
-                          .cluster_id = SNFX_CLUSTER};
-    char err[512];
-    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
-        fail_msg("vl_sn_new: %s", err);
-    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+    s_sn_start_mrs(f, eps);
 
     /* a is a follower: it names b */
     s_mr_refuse(a, VL_MSG_HELLO, 5000, b_ep);
@@ -904,15 +910,7 @@ static void test_mr_dropped(void **state)
         assert_true(fx_bind(mr[i], ep[i], sizeof ep[i]) > 0);
     }
     snprintf(eps, sizeof eps, "%s,%s,%s", ep[0], ep[1], ep[2]);
-    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = f->dir,
-                          .mr = eps,
-                          .max_entry_size = 1 << 20,
-                          .cluster_id = SNFX_CLUSTER};
-    char err[512];
-    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
-        fail_msg("vl_sn_new: %s", err);
-    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+    s_sn_start_mrs(f, eps);
     s_mr_hello_report(f, mr[0], 5000, "at a");
 
     /* a dies */
