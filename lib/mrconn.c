@@ -234,6 +234,14 @@ bool vl_mrconn_is_gone(const vl_mrconn_t *self, const char *ep)
     return false;
 }
 
+bool vl_mrconn_others_gone(const vl_mrconn_t *self)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (!streq(self->eps[i], self->current) && !vl_mrconn_is_gone(self, self->eps[i]))
+            return false;
+    return true;
+}
+
 size_t vl_mrconn_learn(vl_mrconn_t *self, const vl_meta_member_t *members, size_t n)
 {
     size_t added = 0;

@@ -109,6 +109,10 @@ void vl_mrconn_gone(vl_mrconn_t *self, const char *ep);
 /*  True when ep's connection dropped less than VL_MRCONN_GONE_MS ago. */
 bool vl_mrconn_is_gone(const vl_mrconn_t *self, const char *ep);
 
+/*  True when every endpoint of the list but the current one is gone (the
+    whole group seems down, or a list of one). */
+bool vl_mrconn_others_gone(const vl_mrconn_t *self);
+
 /*  True when a request of this type may be sent again to another replica
     after VL_MRCONN_SILENT_MS without an answer: the silent replica may
     have applied it before it failed, and a repeat must then change

@@ -207,14 +207,17 @@ static void s_mr_refused(self_t *self, vl_rbuf_t *body)
     silence to wait for, its kernel closes the connection at once, and
     refuses the next ones while the rotation comes back to it. At most
     once per VL_MRCONN_PAUSE_MS, like a refusal, so that replicas dropping
-    connection after connection cannot make the node spin. With one
-    endpoint ZeroMQ reconnects by itself, as it did. */
+    connection after connection cannot make the node spin; and a refused
+    connection moves it only to a replica not gone itself: when the whole
+    group is down (or not up yet) the node stays, and silence moves it on
+    at its pace. With one endpoint ZeroMQ reconnects by itself, as it
+    did. */
 static void s_mr_dropped(self_t *self, const char *endpoint, bool refused)
 {
     if (!endpoint || !streq(endpoint, vl_mrconn_current(self->mrconn)))
         return;
     vl_mrconn_gone(self->mrconn, endpoint);
-    if (!vl_mrconn_can_rotate(self->mrconn))
+    if (!vl_mrconn_can_rotate(self->mrconn) || (refused && vl_mrconn_others_gone(self->mrconn)))
         return;
     self->mr_hint[0] = '\0';
     self->mr_hinted = false; /* the next replica's first hint is followed at once */
