@@ -924,8 +924,7 @@ static void test_mr_dropped(void **state)
     if (!msg)
         fail_msg("no HELLO at b within 4000 ms of a's end");
     if (waited > 900)
-        fail_msg("HELLO at b %lld ms after a's end: the SN waited for silence",
-                 (long long)waited);
+        fail_msg("HELLO at b %lld ms after a's end: the SN waited for silence", (long long)waited);
     /* a comes back (a restarted replica, a follower now) */
     mr[0] = zsock_new(ZMQ_ROUTER);
     zsock_set_linger(mr[0], 0);
