@@ -11,6 +11,12 @@
     joining the list; when it falls silent the rotation goes on from the
     list endpoint that gave it, so the configured replicas stay the way
     back into the group.
+
+    Endpoints whose connection dropped are remembered with the time, a
+    few of them (more than a minority of a group rarely dies at once):
+    a hint naming one is refused and the rotation passes it by, so that
+    the replicas still naming a dead leader during the election do not
+    send the user back to it.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +33,11 @@ struct vl_mrconn {
     char current[VL_WIRE_MAX_ADDR + 1];
     char list[VL_MRCONN_MAX * (VL_WIRE_MAX_ADDR + 1)];
     uint64_t generation;
+    struct {
+        char ep[VL_WIRE_MAX_ADDR + 1];
+        int64_t at_ms; /* zclock_mono when it dropped; 0: unused */
+    } gone[4];
+    size_t gone_next; /* the slot the next one takes */
 };
 
 bool vl_mrconn_valid(const char *ep)
@@ -168,7 +179,8 @@ bool vl_mrconn_can_rotate(const vl_mrconn_t *self)
 
 bool vl_mrconn_hint(vl_mrconn_t *self, const char *leader)
 {
-    if (!leader || !vl_mrconn_valid(leader) || streq(leader, self->current))
+    if (!leader || !vl_mrconn_valid(leader) || streq(leader, self->current) ||
+        vl_mrconn_is_gone(self, leader))
         return false;
     int i = s_find(self, leader);
     if (i >= 0)
@@ -181,11 +193,52 @@ bool vl_mrconn_hint(vl_mrconn_t *self, const char *leader)
 bool vl_mrconn_next(vl_mrconn_t *self)
 {
     size_t next = (self->pos + 1) % self->n;
+    /* the first one after pos that is neither gone nor current, else the
+       first one after pos */
+    for (size_t k = 1; k < self->n; k++) {
+        size_t i = (self->pos + k) % self->n;
+        if (!vl_mrconn_is_gone(self, self->eps[i]) && !streq(self->current, self->eps[i])) {
+            next = i;
+            break;
+        }
+    }
     if (streq(self->current, self->eps[next]))
         return false;
     self->pos = next;
     snprintf(self->current, sizeof self->current, "%s", self->eps[next]);
     self->generation++;
+    return true;
+}
+
+void vl_mrconn_gone(vl_mrconn_t *self, const char *ep)
+{
+    const size_t slots = sizeof self->gone / sizeof self->gone[0];
+    size_t slot = 0;
+    while (slot < slots && !streq(self->gone[slot].ep, ep))
+        slot++;
+    if (slot == slots) { /* not noted yet: the oldest slot */
+        slot = self->gone_next;
+        self->gone_next = (slot + 1) % slots;
+    }
+    snprintf(self->gone[slot].ep, sizeof self->gone[slot].ep, "%s", ep);
+    self->gone[slot].at_ms = zclock_mono();
+}
+
+bool vl_mrconn_is_gone(const vl_mrconn_t *self, const char *ep)
+{
+    int64_t now = zclock_mono();
+    for (size_t i = 0; i < sizeof self->gone / sizeof self->gone[0]; i++)
+        if (self->gone[i].at_ms && streq(self->gone[i].ep, ep) &&
+            now - self->gone[i].at_ms < VL_MRCONN_GONE_MS)
+            return true;
+    return false;
+}
+
+bool vl_mrconn_others_gone(const vl_mrconn_t *self)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (!streq(self->eps[i], self->current) && !vl_mrconn_is_gone(self, self->eps[i]))
+            return false;
     return true;
 }
 

@@ -10,7 +10,14 @@
     - a VL_ENOTLEADER with a hint: vl_mrconn_hint switches to the leader,
       also when the list does not name it (a replica added since);
     - a VL_ENOTLEADER without a hint, or VL_MRCONN_SILENT_MS of silence
-      while an answer is due: vl_mrconn_next rotates through the list.
+      while an answer is due: vl_mrconn_next rotates through the list;
+    - the connection to the current endpoint dropped (the replica's
+      process died: its kernel closed the connection; a user that watches
+      its socket sees it at once): vl_mrconn_gone notes it and the user
+      rotates without waiting for silence. For VL_MRCONN_GONE_MS
+      (about an election) a hint naming that endpoint counts as no hint
+      (the other replicas name the dead leader until they elect a new
+      one) and the rotation passes it by.
     With one endpoint nothing ever rotates: the user waits for it as it
     did before there were replicas.
 
@@ -33,6 +40,11 @@
 /*  A user that finds no leader anywhere (an election is under way) waits
     this long before it asks the same replicas again. */
 #define VL_MRCONN_PAUSE_MS 100
+/*  How long an endpoint whose connection dropped is not gone back to
+    (a hint naming it is no hint, vl_mrconn_next passes it by): the
+    election timeout of the MR group (varlogmr --election-ms, 500 ms by
+    default) and a margin. */
+#define VL_MRCONN_GONE_MS 1000
 
 typedef struct vl_mrconn vl_mrconn_t;
 
@@ -77,15 +89,29 @@ bool vl_mrconn_can_rotate(const vl_mrconn_t *self);
 
 /*  Follows the leader hint of a VL_ENOTLEADER reply: leader becomes the
     current endpoint. Returns true when the current endpoint changed; false
-    when leader is empty, is the current endpoint already, or is not a
-    valid endpoint (the user then rotates instead). */
+    when leader is empty, is the current endpoint already, is not a valid
+    endpoint, or is gone (vl_mrconn_gone; the user then rotates
+    instead). */
 bool vl_mrconn_hint(vl_mrconn_t *self, const char *leader);
 
 /*  Moves to the list's next endpoint, after the one last taken from the
-    list (from a hint outside the list: after the one that gave it).
-    Returns true when the current endpoint changed (false with a list of
-    one, already current). */
+    list (from a hint outside the list: after the one that gave it),
+    passing by those that are gone unless every other one is. Returns
+    true when the current endpoint changed (false with a list of one,
+    already current). */
 bool vl_mrconn_next(vl_mrconn_t *self);
+
+/*  Notes that the connection to ep dropped just now: for
+    VL_MRCONN_GONE_MS vl_mrconn_hint and vl_mrconn_next do not go back to
+    it. Only the last few endpoints are remembered. */
+void vl_mrconn_gone(vl_mrconn_t *self, const char *ep);
+
+/*  True when ep's connection dropped less than VL_MRCONN_GONE_MS ago. */
+bool vl_mrconn_is_gone(const vl_mrconn_t *self, const char *ep);
+
+/*  True when every endpoint of the list but the current one is gone (the
+    whole group seems down, or a list of one). */
+bool vl_mrconn_others_gone(const vl_mrconn_t *self);
 
 /*  True when a request of this type may be sent again to another replica
     after VL_MRCONN_SILENT_MS without an answer: the silent replica may

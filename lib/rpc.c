@@ -15,7 +15,13 @@
       waits VL_MRCONN_PAUSE_MS each time every endpoint has refused so
       (an election is under way);
     - on VL_MRCONN_SILENT_MS of silence moves to the next endpoint and
-      sends again, but only a request vl_mrconn_resendable allows.
+      sends again, but only a request vl_mrconn_resendable allows;
+    - the same for such a request at once when the connection drops or
+      is refused (the replica's process died: its kernel closes the
+      connection, and the DEALER's monitor says so): the endpoint is noted
+      gone (vl_mrconn_gone) and VL_MRCONN_PAUSE_MS pass each time every
+      endpoint dropped so, so that a group that is all down is not dialled
+      in a spin.
     With a list of one endpoint none of this happens unless the endpoint
     refuses: the call waits for its answer the whole timeout.
 
@@ -60,7 +66,7 @@ enum { S_SILENCE = -1, S_NOLEADER = -2, S_LOOP = -3, S_RELOCATE = -4 };
 
 /*  One call: what the endpoints tried did (for the error message), and
     the redirects and refusals so far. */
-enum { S_SILENT = 1, S_REFUSED, S_NOCONNECT };
+enum { S_SILENT = 1, S_REFUSED, S_NOCONNECT, S_DROPPED };
 #define S_TRACE_MAX (VL_MRCONN_MAX + 4)
 typedef struct {
     size_t n;
@@ -73,20 +79,52 @@ typedef struct {
     size_t last;       /* the entry noted last */
     int redirects;     /* hints followed */
     unsigned refusals; /* refusals without a hint */
+    unsigned drops;    /* connections dropped or refused */
     int64_t deadline;
 } s_trace_t;
 
 struct vl_rpc {
     vl_mrconn_t *conn;
     zsock_t *sock; /* connected to the current endpoint of sock_gen */
+    zsock_t *mon;  /* PAIR: sock's DISCONNECTED and CONNECT_RETRIED events, or NULL */
     uint64_t sock_gen;
     uint64_t next_id;
 };
+
+/*  Watches sock's connection: a dropped or refused one ends the wait of a
+    resendable request at once (s_wait). sock connects to one endpoint,
+    so every event is about the current one. Without a monitor (it could
+    not be made) only silence finds a dead replica. */
+static void s_monitor(vl_rpc_t *self, zsock_t *sock)
+{
+    static uint64_t seq;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://vl-rpc-monitor-%d-%llu", (int)getpid(),
+             (unsigned long long)__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    if (zmq_socket_monitor(zsock_resolve(sock), ep,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0)
+        return;
+    self->mon = zsock_new(ZMQ_PAIR);
+    if (self->mon && zsock_connect(self->mon, "%s", ep) != 0)
+        zsock_destroy(&self->mon);
+}
+
+/*  Drops the events the monitor queued (nothing is waited for). */
+static void s_monitor_drain(vl_rpc_t *self)
+{
+    while (self->mon && (zsock_events(self->mon) & ZMQ_POLLIN)) {
+        zmsg_t *ev = zmsg_recv(self->mon);
+        if (!ev)
+            break;
+        zmsg_destroy(&ev);
+    }
+}
 
 /*  (Re)makes the DEALER to the current endpoint. 0, or -1 when it cannot
     be connected. */
 static int s_connect(vl_rpc_t *self)
 {
+    zsock_destroy(&self->mon);
     zsock_destroy(&self->sock);
     self->sock_gen = vl_mrconn_generation(self->conn);
     zsock_t *sock = zsock_new(ZMQ_DEALER);
@@ -99,6 +137,7 @@ static int s_connect(vl_rpc_t *self)
         return -1;
     }
     self->sock = sock;
+    s_monitor(self, sock);
     return 0;
 }
 
@@ -127,6 +166,7 @@ void vl_rpc_destroy(vl_rpc_t **self_p)
     if (!self_p || !*self_p)
         return;
     vl_rpc_t *self = *self_p;
+    zsock_destroy(&self->mon);
     zsock_destroy(&self->sock);
     vl_mrconn_destroy(&self->conn);
     free(self);
@@ -176,6 +216,7 @@ static void s_trace_text(const s_trace_t *tr, bool detail, char *out, size_t siz
     for (size_t i = 0; i < tr->n && off + 1 < size; i++) {
         const char *what = tr->at[i].what == S_SILENT      ? "no reply"
                            : tr->at[i].what == S_NOCONNECT ? "cannot connect"
+                           : tr->at[i].what == S_DROPPED   ? "connection dropped or refused"
                            : tr->at[i].leader[0]           ? "not the leader; leader "
                                                            : "not the leader; leader unknown";
         int w = detail ? snprintf(out + off, size - off, "%s%s (%s%s)", i ? ", " : "", tr->at[i].ep,
@@ -188,17 +229,25 @@ static void s_trace_text(const s_trace_t *tr, bool detail, char *out, size_t siz
 /* ---- one request --------------------------------------------------------- */
 
 /*  Waits until `until` for the reply to request id of type. 0 with
-    *reply_p (any status), S_SILENCE, or VL_EVERSION (the peer's refusal
-    in another protocol version, whose number goes to *version_p). */
-static int s_wait(vl_rpc_t *self, uint16_t type, uint64_t id, int64_t until, zmsg_t **reply_p,
-                  vl_hdr_t *hdr, vl_rbuf_t *rbody, unsigned *version_p)
+    *reply_p (any status), S_SILENCE, S_DROPPED (watch: the connection
+    dropped or was refused), or VL_EVERSION (the peer's refusal in another
+    protocol version, whose number goes to *version_p). */
+static int s_wait(vl_rpc_t *self, uint16_t type, uint64_t id, int64_t until, bool watch,
+                  zmsg_t **reply_p, vl_hdr_t *hdr, vl_rbuf_t *rbody, unsigned *version_p)
 {
-    zpoller_t *poller = zpoller_new(self->sock, NULL);
+    zsock_t *mon = watch ? self->mon : NULL;
+    zpoller_t *poller = zpoller_new(self->sock, mon, NULL);
     int rc = S_SILENCE;
     for (;;) {
         int64_t left = until - zclock_mono();
-        if (left <= 0 || !zpoller_wait(poller, (int)left))
+        void *which = left > 0 ? zpoller_wait(poller, (int)left) : NULL;
+        if (!which)
             break;
+        if (which == mon) {
+            s_monitor_drain(self);
+            rc = S_DROPPED;
+            break;
+        }
         zmsg_t *reply = zmsg_recv(self->sock);
         if (!reply)
             break;
@@ -269,6 +318,7 @@ static int s_exchange(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, bool
                 continue;
             }
         }
+        s_monitor_drain(self); /* events of earlier calls are old news */
         vl_hdr_t req = {.type = type, .request_id = self->next_id++};
         zmsg_t *msg = vl_wire_msg(&req, body);
         if (zmsg_send(&msg, self->sock) != 0) {
@@ -282,7 +332,8 @@ static int s_exchange(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, bool
             zclock_mono() + VL_MRCONN_SILENT_MS < deadline)
             until = zclock_mono() + VL_MRCONN_SILENT_MS;
         unsigned version = 0;
-        int rc = s_wait(self, type, req.request_id, until, reply_p, hdr, rbody, &version);
+        int rc = s_wait(self, type, req.request_id, until, until < deadline, reply_p, hdr, rbody,
+                        &version);
         if (rc == VL_EVERSION) {
             if (errbuf)
                 snprintf(errbuf, errbuf_size,
@@ -296,6 +347,18 @@ static int s_exchange(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, bool
             if (zclock_mono() >= deadline)
                 return S_SILENCE;
             vl_mrconn_next(self->conn); /* the silent one may be dead */
+            continue;
+        }
+        if (rc == S_DROPPED) {
+            s_trace_note(tr, ep, S_DROPPED, NULL);
+            vl_mrconn_gone(self->conn, ep);
+            vl_mrconn_next(self->conn);
+            if (++tr->drops % vl_mrconn_size(self->conn) == 0) {
+                int64_t left = deadline - zclock_mono();
+                zclock_sleep((int)(left < VL_MRCONN_PAUSE_MS ? left : VL_MRCONN_PAUSE_MS));
+            }
+            if (zclock_mono() >= deadline)
+                return S_SILENCE;
             continue;
         }
         if (hdr->status == VL_ENOTLEADER) {

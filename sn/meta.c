@@ -17,14 +17,21 @@
       the node PINGs it, and once nothing came for S_MR_SILENT_US while an
       answer was due (a PING or HELLO unanswered for S_MR_ANSWER_US at
       least), the replica counts as gone;
+    - a dropped or refused connection moves it to the next replica at
+      once (the DEALER's monitor, s_mr_dropped): a killed replica leaves
+      no silence to wait for, its kernel closes its connections. During
+      the election that follows, the other replicas still name the dead
+      leader: for VL_MRCONN_GONE_MS such a hint counts as none and the
+      rotation passes the dead one by (vl_mrconn_gone). A stopped or cut
+      off replica keeps its connections: silence finds it;
     - after every move the node says HELLO and sends a complete REPORT,
       the path of a new connection to the MR: the new leader may know
       nothing of this node's replicas, and it commits nothing for them
       until every replica has reported.
     The move is a disconnect and a connect on the same DEALER (what was
     queued for the old replica is dropped), so the zloop keeps its reader.
-    With one endpoint nothing moves on silence: the node waits for it, as
-    it does for a single MR that restarts.
+    With one endpoint nothing moves on silence or a drop: the node waits
+    for it, as it does for a single MR that restarts.
 
     Fencing (doc/DESIGN.md "Fencing"): COMMIT, META and the HELLO reply
     carry the raft term of the leader that sent them. The node remembers
@@ -156,14 +163,23 @@ static void s_mr_move(self_t *self)
 {
     char from[VL_WIRE_MAX_ADDR + 1], why[VL_WIRE_MAX_ADDR + 64];
     snprintf(from, sizeof from, "%s", vl_mrconn_current(self->mrconn));
+    int dropped = self->mr_dropped;
     self->mr_move = false;
+    self->mr_dropped = 0;
     self->mr_hinted = vl_mrconn_hint(self->mrconn, self->mr_hint);
     if (self->mr_hinted)
         snprintf(why, sizeof why, "is not the leader and names %s", self->mr_hint);
-    else if (vl_mrconn_next(self->mrconn))
-        snprintf(why, sizeof why, "is not the leader and knows none");
-    else
+    else if (!vl_mrconn_next(self->mrconn))
         return;
+    else if (dropped)
+        snprintf(why, sizeof why, "%s",
+                 dropped == 2 ? "refused the connection (not running?)"
+                              : "closed the connection (its process ended?)");
+    else if (self->mr_hint[0] && vl_mrconn_is_gone(self->mrconn, self->mr_hint))
+        snprintf(why, sizeof why, "is not the leader and names %s, whose connection dropped",
+                 self->mr_hint);
+    else
+        snprintf(why, sizeof why, "is not the leader and knows none");
     s_mr_switch(self, from, why);
 }
 
@@ -177,8 +193,37 @@ static void s_mr_refused(self_t *self, vl_rbuf_t *body)
         nl.leader[0] = '\0';
     snprintf(self->mr_hint, sizeof self->mr_hint, "%s", nl.leader);
     self->mr_move = true;
-    bool first_hint = nl.leader[0] && !self->mr_hinted;
+    self->mr_dropped = 0;
+    bool first_hint =
+        nl.leader[0] && !self->mr_hinted && !vl_mrconn_is_gone(self->mrconn, nl.leader);
     if (first_hint || vl_now_us() - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
+        s_mr_move(self);
+}
+
+/*  The connection to endpoint dropped, or could not be made (refused:
+    nothing listens there). When it is the replica the node talks to
+    (not one it left) and there is another, the node moves on now rather
+    than after S_MR_SILENT_US of silence: a replica killed leaves no
+    silence to wait for, its kernel closes the connection at once, and
+    refuses the next ones while the rotation comes back to it. At most
+    once per VL_MRCONN_PAUSE_MS, like a refusal, so that replicas dropping
+    connection after connection cannot make the node spin; and a refused
+    connection moves it only to a replica not gone itself: when the whole
+    group is down (or not up yet) the node stays, and silence moves it on
+    at its pace. With one endpoint ZeroMQ reconnects by itself, as it
+    did. */
+static void s_mr_dropped(self_t *self, const char *endpoint, bool refused)
+{
+    if (!endpoint || !streq(endpoint, vl_mrconn_current(self->mrconn)))
+        return;
+    vl_mrconn_gone(self->mrconn, endpoint);
+    if (!vl_mrconn_can_rotate(self->mrconn) || (refused && vl_mrconn_others_gone(self->mrconn)))
+        return;
+    self->mr_hint[0] = '\0';
+    self->mr_hinted = false; /* the next replica's first hint is followed at once */
+    self->mr_move = true;
+    self->mr_dropped = refused ? 2 : 1;
+    if (vl_now_us() - self->mr_switched_us >= VL_MRCONN_PAUSE_MS * 1000ll)
         s_mr_move(self);
 }
 
@@ -522,24 +567,26 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
 
 /*  Events of the DEALER to the MR: a new connection may reach a new MR
     process, which knows nothing of this node's replicas until it hears
-    them (an MR that did not restart asks for HELLO itself, VL_ENOSN). */
+    them (an MR that did not restart asks for HELLO itself, VL_ENOSN); a
+    dropped or refused one may be a dead replica, left at once
+    (s_mr_dropped). */
 int vl_sn_meta_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = arg;
     zmsg_t *msg = zmsg_recv(reader);
     if (!msg)
         return 0;
-    char *event = zmsg_popstr(msg);
+    char *event = zmsg_popstr(msg), *value = zmsg_popstr(msg), *endpoint = zmsg_popstr(msg);
     if (event && streq(event, "CONNECTED")) {
-        char *value = zmsg_popstr(msg), *endpoint = zmsg_popstr(msg);
         vl_log(LOG_INFO, "sn=%u: connected to the MR at %s; the next REPORT is complete",
                self->sn_id, endpoint ? endpoint : "?");
         self->report_full = true;
         vl_sn_meta_report_soon(self);
-        free(value);
-        free(endpoint);
-    }
+    } else if (event && (streq(event, "DISCONNECTED") || streq(event, "CONNECT_RETRIED")))
+        s_mr_dropped(self, endpoint, streq(event, "CONNECT_RETRIED"));
     free(event);
+    free(value);
+    free(endpoint);
     zmsg_destroy(&msg);
     return 0;
 }

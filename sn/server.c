@@ -575,16 +575,19 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
                       zmq_strerror(zmq_errno()));
     self->mr_heard_us = vl_now_us();
     /* Without it a new MR process hears this node's idle replicas only
-       from the next heartbeat: a second later, not never. */
+       from the next heartbeat, and a dead MR replica is left only after
+       its silence: a second later, not never. */
     self->mr_monitor = zactor_new(zmonitor, self->mr);
     if (self->mr_monitor) {
-        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", NULL);
+        zstr_sendx(self->mr_monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "CONNECT_RETRIED",
+                   NULL);
         zstr_send(self->mr_monitor, "START");
         zsock_wait(self->mr_monitor);
     } else
         vl_log(LOG_WARNING,
                "sn: cannot monitor the connection to the MR: %s; an MR that "
-               "restarts hears idle replicas from the next heartbeat",
+               "restarts hears idle replicas from the next heartbeat, a dead one is "
+               "left after a second of silence",
                zmq_strerror(zmq_errno()));
     return 0;
 }

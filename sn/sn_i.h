@@ -186,6 +186,7 @@ typedef struct {
     bool mr_hinted;         /* the last switch followed a hint */
     bool mr_move;           /* a refusal asks to move, not done yet (at most one switch per
                                VL_MRCONN_PAUSE_MS) */
+    int mr_dropped;         /* the move pending is for a connection 1: dropped, 2: refused */
     char mr_hint[VL_WIRE_MAX_ADDR + 1]; /* where to (empty: the next endpoint) */
     vl_store_t *store;
     vl_writer_t *writer;
@@ -203,7 +204,7 @@ typedef struct {
     bool report_dirty;
     bool report_full; /* the next REPORT carries every replica */
     int report_timer;
-    zactor_t *mr_monitor; /* CONNECTED events of the DEALER to the MR */
+    zactor_t *mr_monitor; /* CONNECTED, DISCONNECTED, CONNECT_RETRIED of the DEALER to MR */
     uint64_t hello_seq;   /* request ids of what goes to the MR */
     int64_t last_unregistered_log_us;
     zlistx_t *parked; /* s_parked_t*: requests for unknown log streams */

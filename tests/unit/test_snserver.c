@@ -824,6 +824,20 @@ static uint64_t s_mr_hello_report(snfx_t *f, zsock_t *mr, int ms, const char *wh
     return h.request_id;
 }
 
+/*  Starts the SN of f in f->dir, given the MR replicas eps (--mr). */
+static void s_sn_start_mrs(snfx_t *f, const char *eps)
+{
+    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
+                          .data_dir = f->dir,
+                          .mr = eps,
+                          .max_entry_size = 1 << 20,
+                          .cluster_id = SNFX_CLUSTER};
+    char err[512];
+    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
+        fail_msg("vl_sn_new: %s", err);
+    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+}
+
 /*  The MR is a group of replicas and the SN is given both (--mr A,B): it
     follows a refusal naming the leader with HELLO and a complete REPORT
     there, and the replica it left hears nothing more; it goes back when
@@ -841,15 +855,7 @@ static void test_mr_leader(void **state)
     assert_true(fx_bind(a, a_ep, sizeof a_ep) > 0);
     assert_true(fx_bind(b, b_ep, sizeof b_ep) > 0);
     snprintf(eps, sizeof eps, "%s,%s", a_ep, b_ep);
-    vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
-                          .data_dir = f->dir,
-                          .mr = eps,
-                          .max_entry_size = 1 << 20,
-                          .cluster_id = SNFX_CLUSTER};
-    char err[512];
-    if (vl_sn_new(&cfg, &f->sn, err, sizeof err) != 0)
-        fail_msg("vl_sn_new: %s", err);
-    snprintf(f->sn_ep, sizeof f->sn_ep, "%s", vl_sn_endpoint(f->sn));
+    s_sn_start_mrs(f, eps);
 
     /* a is a follower: it names b */
     s_mr_refuse(a, VL_MSG_HELLO, 5000, b_ep);
@@ -878,6 +884,72 @@ static void test_mr_leader(void **state)
     zframe_destroy(&f->sn_rid);
     zsock_destroy(&a);
     zsock_destroy(&b);
+    fx_rmdir(f->dir);
+}
+
+/*  The MR leader's process dies (kill -9: its kernel closes the
+    connection at once): the SN moves on to the next replica without
+    waiting for silence, and while the group elects a new leader it does
+    not go back to the dead one a follower still names. With three fake
+    replicas a, b, c: a answers HELLO, then its socket is closed; b hears
+    HELLO well before silence could have moved the SN (a PING after a
+    second, the move half a second later), refuses it naming a (a
+    follower that has not noticed yet), and the SN goes to c at once (b
+    hears no PING), not back to a (a replica is listening there again: a
+    restarted process). */
+static void test_mr_dropped(void **state)
+{
+    (void)state;
+    snfx_t fix = {0}, *f = &fix;
+    fx_tmpdir(f->dir, sizeof f->dir, "sndropped");
+    zsock_t *mr[3];
+    char ep[3][64], eps[200];
+    for (int i = 0; i < 3; i++) {
+        mr[i] = zsock_new(ZMQ_ROUTER);
+        zsock_set_linger(mr[i], 0);
+        assert_true(fx_bind(mr[i], ep[i], sizeof ep[i]) > 0);
+    }
+    snprintf(eps, sizeof eps, "%s,%s,%s", ep[0], ep[1], ep[2]);
+    s_sn_start_mrs(f, eps);
+    s_mr_hello_report(f, mr[0], 5000, "at a");
+
+    /* a dies */
+    int64_t t0 = zclock_mono();
+    zsock_destroy(&mr[0]);
+    vl_hdr_t h;
+    vl_rbuf_t body;
+    zframe_t *rid = NULL;
+    zmsg_t *msg = fx_recv_type(mr[1], VL_MSG_HELLO, 4000, &h, &body, &rid);
+    int64_t waited = zclock_mono() - t0;
+    if (!msg)
+        fail_msg("no HELLO at b within 4000 ms of a's end");
+    if (waited > 900)
+        fail_msg("HELLO at b %lld ms after a's end: the SN waited for silence", (long long)waited);
+    /* a comes back (a restarted replica, a follower now) */
+    mr[0] = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(mr[0], 0);
+    int64_t bind_until = zclock_mono() + 2000;
+    while (zsock_bind(mr[0], "%s", ep[0]) < 0 && zclock_mono() < bind_until)
+        zclock_sleep(10);
+    /* b refuses, naming the dead leader a */
+    zmsg_destroy(&msg);
+    msg = vl_wire_reply(&h, VL_ENOTLEADER, "%s", ep[0]);
+    fx_send(mr[1], rid, &msg);
+    zframe_destroy(&rid);
+    uint64_t hello = s_mr_hello_report(f, mr[2], 2000, "at c after b named the dead a");
+    /* b's refusal moved it, not b's silence (a PING to b first) */
+    msg = fx_recv_type(mr[1], VL_MSG_PING, 100, &h, &body, NULL);
+    if (msg)
+        fail_msg("the SN PINGed b: it left b after its silence, not its refusal");
+    int na = 0, nc = 0;
+    s_mr_pump(mr[0], true, mr[2], true, hello, 1500, &na, &nc);
+    if (na != 0 || nc == 0)
+        fail_msg("after the move to c: %d messages to a, %d to c", na, nc);
+
+    vl_sn_destroy(&f->sn);
+    zframe_destroy(&f->sn_rid);
+    for (int i = 0; i < 3; i++)
+        zsock_destroy(&mr[i]);
     fx_rmdir(f->dir);
 }
 
@@ -986,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_partial_reports),
         cmocka_unit_test(test_sync_base),
         cmocka_unit_test(test_mr_leader),
+        cmocka_unit_test(test_mr_dropped),
         cmocka_unit_test(test_fence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
