@@ -16,9 +16,13 @@
     still leads, is already in memory: applying it only writes the store.
     Any other command (on followers; on a leader that lost leadership and
     applies what the next leader committed, its own proposals included)
-    is applied to memory too: rounds by vl_mrstate_commit_apply, a
-    metadata change by reloading from the store after the write. A leader
-    that meets such a command has lost leadership: it steps down first
+    is written to the store only, and memory follows the store: a
+    metadata change reloads it after the write; rounds mark it stale
+    (state_stale), and it is reloaded from the store before anything uses
+    it (taking leadership always reloads; the STATE pipe command reloads
+    a stale memory). So a follower's cost per round is the store write,
+    not a decode of the round into memory as well. A leader that meets
+    such a command has lost leadership: it steps down first
     (vl_mr_lead_end reloads memory from the store, which then holds
     exactly what is applied), then applies it like a follower.
 */
@@ -61,31 +65,6 @@ static const char *s_type_name(uint8_t type)
     default:
         return "unknown";
     }
-}
-
-/*  Applies rounds that are not in memory (another leader's, or this one's
-    from before it lost leadership): memory is the applied state here. */
-static int s_apply_rounds(self_t *self, uint64_t index, const uint8_t *data, size_t len)
-{
-    char err[512];
-    vl_commit_t *rounds;
-    size_t n;
-    if (vl_persist_batch_rounds(data, len, &rounds, &n, err, sizeof err) != 0) {
-        vl_log(LOG_CRIT, "mr: raft index %" PRIu64 ": %s; this replica stops applying", index, err);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        vl_mrstate_commit_apply(self->state, &rounds[i]);
-        /* applied is durable here: held by a majority */
-        for (uint32_t k = 0; k < rounds[i].n; k++) {
-            vl_mrstate_ls_t *ls = vl_mrstate_ls_by_id(self->state, rounds[i].items[k].ls_id);
-            if (ls)
-                ls->durable_llsn_end = ls->committed_llsn_end;
-        }
-        vl_commit_free(&rounds[i]);
-    }
-    free(rounds);
-    return 0;
 }
 
 /*  True when the command (proposed by proposer in term) is already in
@@ -142,10 +121,6 @@ static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
         vl_mr_lead_end(self, "a command this replica did not propose as leader was applied");
     const uint8_t *batch = data + VL_MR_CMD_HDR;
     size_t blen = len - VL_MR_CMD_HDR;
-    /* into memory first when it is not there: a malformed batch stops
-       this replica before anything is written */
-    if (!in_memory && type == VL_MR_CMD_ROUNDS && s_apply_rounds(self, index, batch, blen) != 0)
-        return -1;
     char err[512];
     if (vl_persist_apply(self->persist, index, batch, blen, err, sizeof err) != 0) {
         vl_log(LOG_CRIT,
@@ -159,6 +134,11 @@ static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
             vl_mr_server_reload(self);
         return -1;
     }
+    /* rounds not in memory go to the store only: memory is reloaded from
+       it before it is used (leadership, STATE), so a follower does not
+       decode every round twice (into memory and into the store) */
+    if (!in_memory && type == VL_MR_CMD_ROUNDS)
+        self->state_stale = true;
     if (!in_memory && type == VL_MR_CMD_META)
         vl_mr_server_reload(self);
     if (vl_log_level >= LOG_DEBUG)

@@ -150,9 +150,12 @@ int vl_persist_apply(vl_persist_t *self, uint64_t index, const uint8_t *data, si
 /*  The commit rounds a replicated batch holds (its G records, in order; a
     round is the run of records of one version), decoded into *rounds_p
     (caller frees each with vl_commit_free, then the array) and their
-    count in *n_p: what a replica that did not compute them applies to
-    its memory. VL_EINVAL with errbuf set when data is not a batch or a G
-    record in it is malformed. */
+    count in *n_p. Replicas do not call it (a replica that did not compute
+    the rounds writes the batch and reloads its memory from the store when
+    it needs it, fsm.c); it shows what a batch carries, for the tests that
+    check a batch holds exactly the rounds computed and for debugging.
+    VL_EINVAL with errbuf set when data is not a batch or a G record in
+    it is malformed. */
 int vl_persist_batch_rounds(const uint8_t *data, size_t len, vl_commit_t **rounds_p, size_t *n_p,
                             char *errbuf, size_t errbuf_size);
 

@@ -246,6 +246,7 @@ void vl_mr_server_reload(self_t *self)
     vl_mrstate_destroy(&self->state);
     self->state = fresh;
     s_durable_all(self);
+    self->state_stale = false;
 }
 
 /*  ---- handlers ------------------------------------------------------------------ */
@@ -583,6 +584,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
     } else if (cmd && streq(cmd, "STATS")) {
         zsock_send(self->pipe, "88", self->ticks, self->rounds);
     } else if (cmd && streq(cmd, "STATE")) {
+        if (self->state_stale)
+            vl_mr_server_reload(self);
         uint64_t bytes = 0;
         for (size_t i = 0; i < vl_mrstate_ls_count(self->state); i++)
             bytes += vl_mrstate_ls_at(self->state, i)->committed_bytes;

@@ -110,6 +110,8 @@ typedef struct {
     bool serving;             /* the ROUTER is read (from the first role that knows a leader) */
     bool leading;             /* acting as leader: ticks run, memory may be ahead of the store */
     bool fencing;             /* a fence is in flight after a failed proposal (lead.c) */
+    bool state_stale;         /* memory lags the store: rounds applied to the store only
+                                 (fsm.c); reloaded before it is used */
     uint64_t lead_term;       /* the term it leads in */
     uint64_t gen;             /* bumped when leadership is taken or lost: older proposals' done
                                  callbacks find their rounds gone */
