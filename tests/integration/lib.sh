@@ -246,3 +246,51 @@ mr_leader() {
 	done
 	return 1
 }
+
+# ---- appenders that record every acknowledgement ------------------------------
+# start_appenders TOPIC N: N `varlogctl append` processes write wW-1, wW-2,
+# ... to TOPIC, a line every 10 ms, until $T/stop exists; $T/ackW.txt gets
+# "TIME<TAB>GLSN" for each acknowledgement (its line i acknowledges input
+# line i), $T/appendW.err the errors, $T/rcW the exit status; APP[W] is the
+# subshell's PID. acks prints how many acknowledgements came so far.
+APP=()
+start_appenders() {
+	local topic=$1 n=$2 w
+	local stamp='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
+	for w in $(seq "$n"); do
+		(
+			set +e
+			perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
+				"$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
+				perl -e "$stamp" >"$T/ack$w.txt"
+			echo "${PIPESTATUS[1]}" >"$T/rc$w"
+		) &
+		APP[$w]=$!
+	done
+}
+acks() { cat "$T"/ack*.txt | wc -l; }
+acks_ge() { [ "$(acks)" -ge "$1" ]; }
+
+# check_appenders TOPIC N: once the N appenders of start_appenders ended,
+# reads TOPIC back into $T/after.out ("GLSN<TAB>data", checked dense) and
+# checks that each appender's entries were committed in input order. Sets
+# HWM (entries in the log), ACKED, PRESENT (acknowledged entries found at
+# the GLSN they were acknowledged with, with their bytes), DUP (entries in
+# the log twice) and LOST; the caller decides what fails.
+check_appenders() {
+	local topic=$1 n=$2 w
+	ctl subscribe "$topic" --glsn >"$T/after.out" || fail "subscribe $topic failed"
+	HWM=$(wc -l <"$T/after.out")
+	check_dense "$T/after.out" 1 "$HWM" || fail "the log is not dense"
+	: >"$T/told.txt"
+	for w in $(seq "$n"); do
+		awk -F'\t' -v w="$w" '{ printf "%s\tw%d-%d\n", $2, w, NR }' "$T/ack$w.txt" >>"$T/told.txt"
+		awk -F'\t' 'NR > 1 && $2 + 0 <= prev { print "appender order broken at line " NR; exit 1 } { prev = $2 + 0 }' \
+			"$T/ack$w.txt" || fail "appender $w: entries not committed in input order"
+	done
+	ACKED=$(wc -l <"$T/told.txt")
+	PRESENT=$(awk -F'\t' 'NR == FNR { have[$1] = $2; next } ($1 in have) && have[$1] == $2 { n++ } END { print n + 0 }' \
+		"$T/after.out" "$T/told.txt")
+	DUP=$(cut -f2 "$T/after.out" | sort | uniq -d | wc -l)
+	LOST=$((ACKED - PRESENT))
+}

@@ -39,24 +39,10 @@ log "MR replicas: $MR; leader $(mr_leader)"
 "$BIN/varlogctl" --mr "$MR" subscribe f --follow --glsn >"$T/sub-before.out" 2>"$T/sub-before.err" &
 PIDS+=($!)
 
-# the appenders: wW-1, wW-2, ... every 10 ms until $T/stop exists, each
-# acknowledgement stamped with the time it was read
-STAMP='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
-for w in $(seq $WRITERS); do
-	(
-		set +e
-		perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
-			"$BIN/varlogctl" --mr "$MR" --timeout 8000 append f -v --batch 32 2>"$T/append$w.err" |
-			perl -e "$STAMP" >"$T/ack$w.txt"
-		echo "${PIPESTATUS[1]}" >"$T/rc$w"
-	) &
-	APP[$w]=$!
-done
+start_appenders f $WRITERS
 
 # acked_after T: some appender was acknowledged after time T
 acked_after() { awk -F'\t' -v t="$1" '$1 > t { f = 1; exit } END { exit !f }' "$T"/ack*.txt; }
-acks() { cat "$T"/ack*.txt | wc -l; }
-acks_ge() { [ "$(acks)" -ge "$1" ]; }
 now() { date +%s.%N; }
 # rejoined NAME LINE: replica NAME's log, after its line LINE (its restart),
 # says it follows a known leader, or leads
@@ -159,21 +145,7 @@ for w in $(seq $WRITERS); do
 done
 
 # the log after the kills, and what each appender was told
-ctl subscribe f --glsn >"$T/after.out" || fail "subscribe after the kills failed"
-HWM=$(wc -l <"$T/after.out")
-check_dense "$T/after.out" 1 "$HWM" || fail "the log is not dense"
-: >"$T/told.txt"
-for w in $(seq $WRITERS); do
-	# ack line i is input line i
-	awk -F'\t' -v w="$w" '{ printf "%s\tw%d-%d\n", $2, w, NR }' "$T/ack$w.txt" >>"$T/told.txt"
-	awk -F'\t' 'NR > 1 && $2 + 0 <= prev { print "appender order broken at line " NR; exit 1 } { prev = $2 + 0 }' \
-		"$T/ack$w.txt" || fail "appender $w: entries not committed in input order"
-done
-ACKED=$(wc -l <"$T/told.txt")
-PRESENT=$(awk -F'\t' 'NR == FNR { have[$1] = $2; next } ($1 in have) && have[$1] == $2 { n++ } END { print n + 0 }' \
-	"$T/after.out" "$T/told.txt")
-DUP=$(cut -f2 "$T/after.out" | sort | uniq -d | wc -l)
-LOST=$((ACKED - PRESENT))
+check_appenders f $WRITERS
 
 wait_for 30 "the subscriber started before the kills to see $HWM entries" lines_ge "$T/sub-before.out" "$HWM"
 head -n "$HWM" "$T/sub-before.out" | cmp -s - "$T/after.out" ||

@@ -19,19 +19,7 @@ WRITERS=2
 VARLOG_TEST_MRS=3 cluster 3
 ctl topic create f --log-streams 3 --replication-factor 2 >/dev/null
 
-STAMP='$|=1; while (<STDIN>) { print }'
-for w in $(seq $WRITERS); do
-	(
-		set +e
-		perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
-			"$BIN/varlogctl" --mr "$MR" --timeout 8000 append f -v --batch 32 2>"$T/append$w.err" |
-			perl -e "$STAMP" >"$T/ack$w.txt"
-		echo "${PIPESTATUS[1]}" >"$T/rc$w"
-	) &
-	APP[$w]=$!
-done
-acks() { cat "$T"/ack*.txt | wc -l; }
-acks_ge() { [ "$(acks)" -ge "$1" ]; }
+start_appenders f $WRITERS
 steady() {
 	local want=$(($(acks) + $1))
 	wait_for 20 "$1 more acknowledgements ($2)" acks_ge "$want"
@@ -160,18 +148,7 @@ ctl mr list >"$T/list.txt" && log "mr list at the end:" && cat "$T/list.txt"
 for w in $(seq $WRITERS); do
 	[ "$(cat "$T/rc$w")" = 0 ] || fail "appender $w: exit $(cat "$T/rc$w"): $(head -c 300 "$T/append$w.err")"
 done
-ctl subscribe f --glsn >"$T/after.out" || fail "subscribe failed"
-HWM=$(wc -l <"$T/after.out")
-check_dense "$T/after.out" 1 "$HWM" || fail "the log is not dense"
-: >"$T/told.txt"
-for w in $(seq $WRITERS); do
-	awk -F'\t' -v w="$w" '{ printf "%s\tw%d-%d\n", $1, w, NR }' "$T/ack$w.txt" >>"$T/told.txt"
-done
-ACKED=$(wc -l <"$T/told.txt")
-PRESENT=$(awk -F'\t' 'NR == FNR { have[$1] = $2; next } ($1 in have) && have[$1] == $2 { n++ } END { print n + 0 }' \
-	"$T/after.out" "$T/told.txt")
-DUP=$(cut -f2 "$T/after.out" | sort | uniq -d | wc -l)
-LOST=$((ACKED - PRESENT))
+check_appenders f $WRITERS
 log "acknowledged $ACKED, present $PRESENT, duplicated $DUP, lost $LOST; log holds $HWM entries"
 [ "$LOST" -eq 0 ] || fail "$LOST acknowledged entries lost"
 [ "$DUP" -eq 0 ] || fail "$DUP entries are in the log twice"
