@@ -95,7 +95,7 @@ s_sn_t *vl_adm_health_sn_add(self_t *self, uint32_t id, const char *addr)
     sn->state = S_SN_UNKNOWN;
     sn->last_seen = zclock_mono();
     sn->mark = true;
-    sn->dealer = vl_adm_server_dealer(addr);
+    sn->dealer = vl_adm_server_dealer(addr, true);
     if (!sn->dealer)
         vl_log(LOG_ERR,
                "sn %u %s: cannot connect: not a valid ZeroMQ endpoint or out of sockets; "

@@ -48,13 +48,13 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-zsock_t *vl_adm_server_dealer(const char *endpoints)
+zsock_t *vl_adm_server_dealer(const char *endpoints, bool immediate)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock)
         return NULL;
     zsock_set_linger(sock, 0);
-    zsock_set_immediate(sock, 1);
+    zsock_set_immediate(sock, immediate);
     zsock_set_sndtimeo(sock, 0);
     zsock_set_sndhwm(sock, S_SN_SNDHWM);
     zsock_set_maxmsgsize(sock, (int64_t)VL_WIRE_MAX_BODY + 4096);
@@ -116,15 +116,7 @@ static void s_mr_poll_connect(self_t *self)
     vl_mrconn_t *conn = vl_rpc_conn(self->mr);
     snprintf(self->poll_ep, sizeof self->poll_ep, "%s", vl_mrconn_current(conn));
     self->poll_gen = vl_mrconn_generation(conn);
-    self->mr_poll = vl_adm_server_dealer(self->poll_ep);
-    /* not immediate, unlike the SN dealers: the poll moves between MR
-       replicas by a disconnect and a connect on this DEALER, and with
-       ZMQ_IMMEDIATE a GET_META sent before the new connection completed
-       went into the old replica's pipe being torn down, and every later
-       one as well: a varlogadm started while another replica led never
-       heard the MR (failover_mr3.sh, about 1 run in 8) */
-    if (self->mr_poll)
-        zsock_set_immediate(self->mr_poll, 0);
+    self->mr_poll = vl_adm_server_dealer(self->poll_ep, false);
     if (self->mr_poll && zloop_reader(self->loop, self->mr_poll, s_mr_poll_reader, self) != 0)
         zsock_destroy(&self->mr_poll);
 }

@@ -74,8 +74,14 @@ struct self {
 /*  ---- server.c ------------------------------------------------------------ */
 
 /*  A DEALER connected to endpoints (comma-separated) that drops what it
-    cannot send at once; NULL when one cannot be connected. */
-zsock_t *vl_adm_server_dealer(const char *endpoints);
+    cannot send at once; NULL when one cannot be connected. immediate:
+    ZMQ_IMMEDIATE (a send fails until a connection completed: the storage
+    nodes' heartbeats); false for a DEALER moved between endpoints by a
+    disconnect and a connect (the MR poll: with ZMQ_IMMEDIATE its
+    requests went into the old endpoint's pipe being torn down, and every
+    later one too, so a varlogadm started while another MR replica led
+    never heard the MR). */
+zsock_t *vl_adm_server_dealer(const char *endpoints, bool immediate);
 
 /*  Sends msg to the client named by routing id rid (copied). */
 void vl_adm_server_reply(self_t *self, zframe_t *rid, zmsg_t **msg_p);
