@@ -115,6 +115,9 @@ void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v);
 void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v);
 void vl_wbuf_str(vl_wbuf_t *b, const char *s);                /* u16 length + bytes */
 void vl_wbuf_mem(vl_wbuf_t *b, const void *data, size_t len); /* raw bytes */
+/* n more bytes at the end, to be written at the pointer returned (valid until
+   the next write) */
+uint8_t *vl_wbuf_grow(vl_wbuf_t *b, size_t n);
 
 /*  A reader over borrowed bytes. The first failure (short read, overlong
     string) sets err and makes every later read return 0 / "". */
@@ -134,6 +137,9 @@ void vl_rbuf_str(vl_rbuf_t *r, char *out, size_t max);
 /*  Reads an array count and fails unless count <= max and count items of
     item_size bytes can still follow. */
 uint32_t vl_rbuf_count(vl_rbuf_t *r, uint32_t max, size_t item_size);
+/* n raw bytes: a pointer into the buffer (NULL, and the cursor failed, when
+   fewer are left) */
+const uint8_t *vl_rbuf_take(vl_rbuf_t *r, size_t n);
 
 /*  ---- framing ------------------------------------------------------------ */
 
