@@ -113,7 +113,4 @@ uint32_t vl_krec_decode(const uint8_t *data, size_t len, int64_t plain_ts, vl_kh
 void vl_kbatch_build(int64_t base_offset, const void *const *data, const size_t *len, size_t n,
                      int64_t plain_ts, uint8_t **out, size_t *out_len, size_t *out_cap);
 
-/*  CRC-32C (Castagnoli) of buf, hardware (SSE4.2) when the CPU has it. */
-uint32_t vl_crc32c(uint32_t crc, const void *buf, size_t len);
-
 #endif

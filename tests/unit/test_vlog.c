@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "../../sn/crc32c.h"
+#include "../../lib/crc32c.h"
 #include "../../sn/store.h"
 #include "../lib/storefx.h"
 

@@ -1,12 +1,13 @@
-/*  crc32c.h - CRC-32C (Castagnoli) of the storage node's entry log.
+/*  crc32c.h - CRC-32C (Castagnoli): the storage node's entry log
+    and Kafka's RecordBatch v2 (varlogkov).
 
     The SSE 4.2 instruction when the CPU has it (picked once, at the first
     call), else a table; both give the same value. Debian's librocksdb is
     built without the instruction, which made its WAL checksum a quarter of
     a busy storage node's CPU time: the entry log checks its records itself.
 */
-#ifndef VL_SN_CRC32C_H
-#define VL_SN_CRC32C_H
+#ifndef VL_CRC32C_H
+#define VL_CRC32C_H
 #include <stddef.h>
 #include <stdint.h>
 
