@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 
@@ -101,10 +102,12 @@ int main(int argc, char **argv)
         /* the CZMQ signal handler sets zsys_interrupted and makes the
            wait return */
         zpoller_t *poller = zpoller_new(actor, NULL);
+        vl_notify_ready("serving on port %d", port);
         while (!zsys_interrupted)
             zpoller_wait(poller, 1000);
         zpoller_destroy(&poller);
         vl_log(LOG_NOTICE, "stopping on a signal");
+        vl_notify_stopping(NULL);
     }
     zactor_destroy(&actor);
     vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */

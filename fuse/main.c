@@ -12,6 +12,7 @@
 #include "fs.h"
 #include <fuse_lowlevel.h>
 #include "log.h"
+#include "notify.h"
 #include "varlog.h"
 
 typedef struct {
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
         goto out_unmount;
     vl_log(LOG_INFO, "mounted %s on %s (record=%s, timeout=%ds)", mr, c.mountpoint,
            record_write ? "write" : "line", o.timeout_s);
+    vl_notify_ready("%s mounted on %s", mr, c.mountpoint);
     if (c.singlethread) {
         rc = fuse_loop(fuse) ? 1 : 0;
     } else {
@@ -139,6 +141,7 @@ int main(int argc, char **argv)
         fuse_loop_cfg_destroy(cfg);
     }
     fuse_remove_signal_handlers(fuse_get_session(fuse));
+    vl_notify_stopping("unmounting %s", c.mountpoint);
     vl_log(LOG_INFO, "unmounting %s", c.mountpoint);
 out_unmount:
     fuse_unmount(fuse);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "log.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 #include "varlog_err.h"
@@ -138,6 +139,7 @@ int main(int argc, char *argv[])
        timeout bounds how long a signal taken by another thread waits */
     zpoller_t *poller = zpoller_new(mr, NULL);
     int rc = 0;
+    vl_notify_ready("serving %s", cfg.listen);
     while (!zsys_interrupted) {
         if (zpoller_wait(poller, 200) == mr) {
             /* the actor only speaks when asked; a message now means it died */
@@ -149,6 +151,7 @@ int main(int argc, char *argv[])
     zpoller_destroy(&poller);
     if (rc == 0) {
         vl_log(LOG_INFO, "mr: stopping on signal");
+        vl_notify_stopping("handing over and stopping");
         s_stop(&mr);
         vl_log(LOG_INFO, "mr: stopped");
     }

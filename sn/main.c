@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 #include "wire.h"
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
        the actor thread ends by itself. */
     zpoller_t *poller = zpoller_new(vl_sn_actor(sn), NULL);
     int rc = 0;
+    vl_notify_ready("serving %s, data in %s", cfg.advertise ? cfg.advertise : cfg.listen,
+                    cfg.data_dir);
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, 500);
         if (which) {
@@ -116,6 +119,7 @@ int main(int argc, char **argv)
         }
     }
     zpoller_destroy(&poller);
+    vl_notify_stopping(NULL);
     vl_sn_destroy(&sn);
     vl_log(LOG_NOTICE, "sn: stopped");
     vl_opt_destroy(&opt); /* after the server: cfg's strings may live in it */
