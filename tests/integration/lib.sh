@@ -53,16 +53,22 @@ trap 'exit 130' INT TERM
 # free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
 # kernel's ephemeral range (32768..) so that no outgoing connection takes it
 # between our pick and the daemon's bind, outside the quickstart range
-# (9090..9200), and never one this test already handed out.
+# (9090..9200 and its metrics, 10090..10200), and never one this test
+# already handed out. PORT + 1000 (where a daemon serves its metrics by
+# default) is free and reserved too.
 HANDED_PORTS=" "
+port_taken() {
+	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	ss -Htan "sport = :$1" 2>/dev/null | grep -q .
+}
 free_port() {
 	local p
 	while :; do
-		p=$((10000 + RANDOM % 22000))
-		case "$HANDED_PORTS" in *" $p "*) continue ;; esac
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
-		HANDED_PORTS="$HANDED_PORTS$p "
+		p=$((10300 + RANDOM % 21000))
+		port_taken "$p" && continue
+		port_taken $((p + 1000)) && continue
+		HANDED_PORTS="$HANDED_PORTS$p $((p + 1000)) "
 		PORT=$p
 		return 0
 	done
