@@ -10,6 +10,7 @@ BIN=${VARLOG_BIN:?VARLOG_BIN must point at the build directory (make check sets 
 T=$(mktemp -d /tmp/varlog-test.XXXXXX)
 PIDS=()
 MOUNTS=()
+NETNS=() # network namespaces (tests/lib/netns.sh), deleted last
 declare -A DPID     # daemon name -> pid
 declare -A DARGS    # daemon name -> "prog args..."
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
@@ -32,6 +33,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
 		printf '[%s] FAIL: sanitizer report in daemon logs:\n' "$TEST_NAME" >&2
 		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log | head -80 >&2
@@ -259,7 +261,10 @@ mr_leader() {
 # "TIME<TAB>GLSN" for each acknowledgement (its line i acknowledges input
 # line i), $T/appendW.err the errors, $T/rcW the exit status; APP[W] is the
 # subshell's PID. acks prints how many acknowledgements came so far.
+# APPEND_ON: a command prefix the appenders run under (netns.sh's
+# `on HOST`), empty by default.
 APP=()
+APPEND_ON=()
 start_appenders() {
 	local topic=$1 n=$2 w
 	local stamp='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
@@ -267,7 +272,7 @@ start_appenders() {
 		(
 			set +e
 			perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
-				"$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
+				"${APPEND_ON[@]}" "$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
 				perl -e "$stamp" >"$T/ack$w.txt"
 			echo "${PIPESTATUS[1]}" >"$T/rc$w"
 		) &
