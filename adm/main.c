@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
     int level = LOG_INFO;
     int no_auto = 0; /* index in s_auto_words: 0 on, 1 off */
     const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
                           "serve Prometheus metrics at http://HOST:PORT/metrics\n"
                           "(default: the --listen host, port + 1000)",
                           &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -92,6 +95,12 @@ int main(int argc, char **argv)
 
     vl_log_init("varlogadm", level);
     zsys_init();
+    char err[512];
+    if (vl_curve_daemon(&curve, opts.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogadm: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     zactor_t *actor = zactor_new(vl_adm_actor, &opts);
     if (!actor) {
         vl_log(LOG_ERR, "cannot start the admin thread; out of resources?");
@@ -102,7 +111,6 @@ int main(int argc, char **argv)
     zstr_send(actor, "PORT");
     zsock_recv(actor, "i", &port);
     int rc = 0;
-    char err[512];
     if (port < 0) {
         rc = 1; /* the actor logged why */
     } else if (vl_metrics_start(metrics, opts.listen, err, sizeof err) != 0) {
@@ -121,6 +129,7 @@ int main(int argc, char **argv)
         vl_metrics_stop(vl_metrics_default());
     }
     zactor_destroy(&actor);
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */
     return rc;
 }

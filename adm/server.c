@@ -35,6 +35,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <string.h>
+#include "curve.h"
 #include "server.h"
 #include "server_i.h"
 #include "log.h"
@@ -58,6 +59,7 @@ zsock_t *vl_adm_server_dealer(const char *endpoints, bool immediate)
     zsock_set_sndtimeo(sock, 0);
     zsock_set_sndhwm(sock, S_SN_SNDHWM);
     zsock_set_maxmsgsize(sock, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    vl_curve_client(sock);
     char *copy = vl_strdup(endpoints);
     char *save = NULL;
     int rc = 0;
@@ -330,6 +332,7 @@ static int s_ping(self_t *self, const char *addr)
     if (!sock)
         return VL_EUNAVAIL;
     zsock_set_linger(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", addr) != 0) {
         zsock_destroy(&sock);
         return VL_EINVAL;
@@ -770,6 +773,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
            we see it: cap it, or random bytes on the port could ask for
            terabytes. No admin message comes near a full body. */
         zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+        vl_curve_server(self->router);
         self->port = zsock_bind(self->router, "%s", self->listen);
     }
     if (!self->router || self->port < 0) {

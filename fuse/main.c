@@ -22,6 +22,7 @@ typedef struct {
     int timeout_s;
     char *log_level;
     char *metrics;
+    char *key, *server_key;
     int help;
     int version;
 } options_t;
@@ -33,6 +34,7 @@ static const struct fuse_opt s_opts[] = {
     OPT("record=%s", record),     OPT("timeout=%d", timeout_s),
     OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
     OPT("metrics=%s", metrics),
+    OPT("key=%s", key),           OPT("server_key=%s", server_key),
     OPT("-h", help),              OPT("--help", help),
     OPT("-V", version),           OPT("--version", version),
     FUSE_OPT_END};
@@ -49,6 +51,10 @@ static void s_usage(const char *prog)
            "    -o record=line|write   one entry per line (default) or per write(2)\n"
            "    -o timeout=SECONDS     bound on every cluster operation (default 10)\n"
            "    --log-level=LEVEL      error, warning, notice, info (default), debug\n"
+           "    -o key=FILE            this client's secret certificate (CURVE;\n"
+           "                           default $VARLOG_KEY)\n"
+           "    -o server_key=FILE     the cluster's public server certificate\n"
+           "                           (CURVE; default $VARLOG_SERVER_KEY)\n"
            "    -o metrics=HOST:PORT   serve Prometheus metrics at\n"
            "                           http://HOST:PORT/metrics (default: none)\n"
            "    -h, --help             this help, then libfuse's options\n"
@@ -113,6 +119,11 @@ int main(int argc, char **argv)
                         "(see --help)\n");
         return 2;
     }
+    /* the library reads them at connect */
+    if (o.key)
+        setenv("VARLOG_KEY", o.key, 1);
+    if (o.server_key)
+        setenv("VARLOG_SERVER_KEY", o.server_key, 1);
     vl_fs_opts_t fo = {.mr = mr, .record_write = record_write, .timeout_ms = o.timeout_s * 1000};
     vl_fs_t *fs = vl_fs_new(&fo);
     int rc = 1;
@@ -167,6 +178,8 @@ out_fs:
     free(o.mr); /* fuse_opt_parse's copies */
     free(o.record);
     free(o.metrics);
+    free(o.key);
+    free(o.server_key);
     fuse_opt_free_args(&args);
     return rc;
 }

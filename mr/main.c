@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -71,6 +72,7 @@ int main(int argc, char *argv[])
     cfg.heartbeat_ms = VL_MR_HEARTBEAT_MS_DEFAULT;
     int level = LOG_INFO;
     const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -107,6 +109,7 @@ int main(int argc, char *argv[])
                           "serve Prometheus metrics at http://HOST:PORT/metrics\n"
                           "(default: the --listen host, port + 1000)",
                           &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -135,6 +138,12 @@ int main(int argc, char *argv[])
         vl_opt_destroy(&opt);
         return rc;
     }
+    char err[512];
+    if (vl_curve_daemon(&curve, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogmr: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     zactor_t *mr = vl_mr_start(&cfg);
     if (!mr) {
         vl_log(LOG_ERR, "mr: cannot start: %s", cfg.errbuf);
@@ -143,7 +152,6 @@ int main(int argc, char *argv[])
     }
     /* CZMQ's handler sets zsys_interrupted on SIGINT/SIGTERM; the poll
        timeout bounds how long a signal taken by another thread waits */
-    char err[512];
     if (vl_metrics_start(metrics, cfg.listen, err, sizeof err) != 0) {
         fprintf(stderr, "varlogmr: %s\n", err);
         s_stop(&mr);
@@ -169,6 +177,7 @@ int main(int argc, char *argv[])
         vl_metrics_stop(vl_metrics_default());
         vl_log(LOG_INFO, "mr: stopped");
     }
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the actor: cfg's strings may live in it */
     return rc;
 }

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include "curve.h"
 #include "log.h"
 #include "persist.h"
 #include "raft.h"
@@ -648,6 +649,7 @@ static int s_open_router(self_t *self, const vl_mr_config_t *cfg, char *errbuf, 
     zsock_set_sndhwm(self->router, S_SNDHWM);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    vl_curve_server(self->router);
     self->port = zsock_bind(self->router, "%s", cfg->listen);
     if (self->port < 0) {
         snprintf(errbuf, errbuf_size,

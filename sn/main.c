@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
     int level = LOG_INFO;
     int sync = 1;
     const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -79,6 +81,7 @@ int main(int argc, char **argv)
                           "serve Prometheus metrics at http://HOST:PORT/metrics\n"
                           "(default: the listen host, port + 1000)",
                           &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug\n(default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -105,6 +108,11 @@ int main(int argc, char **argv)
     zsys_set_linger(0);
     vl_sn_t *sn = NULL;
     char err[512];
+    if (vl_curve_daemon(&curve, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogsn: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     if (vl_sn_new(&cfg, &sn, err, sizeof err) != 0) {
         fprintf(stderr, "varlogsn: %s\n", err);
         vl_opt_destroy(&opt);
@@ -135,6 +143,7 @@ int main(int argc, char **argv)
     vl_metrics_stop(vl_metrics_default());
     vl_sn_destroy(&sn);
     vl_log(LOG_NOTICE, "sn: stopped");
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the server: cfg's strings may live in it */
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
@@ -542,6 +543,7 @@ static int s_self_bind(self_t *self, s_args_t *args)
         maxmsg = VL_WIRE_MAX_PAYLOAD;
     zsock_set_maxmsgsize(self->router,
                          (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
+    vl_curve_server(self->router);
     int port = zsock_bind(self->router, "%s", args->listen);
     if (port < 0)
         return s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT",
@@ -570,6 +572,7 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
     zsock_set_sndtimeo(self->mr, 0);
     zsock_set_sndhwm(self->mr, 1000);
     zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
+    vl_curve_client(self->mr);
     const char *ep = vl_mrconn_current(self->mrconn);
     if (zsock_connect(self->mr, "%s", ep) != 0)
         return s_fail(args, VL_EINVAL, "--mr: cannot connect to '%s': %s; use tcp://HOST:PORT", ep,

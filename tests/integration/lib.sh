@@ -117,6 +117,22 @@ kill9() {
 
 ctl() { "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
 
+# curve_keys: CURVE keys of a test cluster in $T/keys (varlogctl keygen):
+# server (the daemons' listening sockets), daemon (what the daemons
+# connect with), user (varlogctl and the mount); the public certificates
+# of daemon and user in $T/keys/allow. Sets DAEMON_CURVE, the options that
+# cluster and mr_group then give every daemon, and exports VARLOG_KEY and
+# VARLOG_SERVER_KEY for the clients.
+DAEMON_CURVE=()
+curve_keys() {
+	mkdir -p "$T/keys/allow"
+	"$BIN/varlogctl" keygen --out "$T/keys" server daemon user >/dev/null || fail "varlogctl keygen failed"
+	cp "$T/keys/daemon.key" "$T/keys/user.key" "$T/keys/allow/"
+	DAEMON_CURVE=(--key "$T/keys/daemon.key_secret" --server-key "$T/keys/server.key_secret"
+		--allow "$T/keys/allow")
+	export VARLOG_KEY=$T/keys/user.key_secret VARLOG_SERVER_KEY=$T/keys/server.key
+}
+
 # cluster NSNS [SN ARGS...]: starts 1 MR (VARLOG_TEST_MRS replicas with
 # mr_group, below), NSNS SNs and the admin on free ports; registers the
 # SNs. Sets MR, MR_RAFT, ADM, SN_EP[i], SN_PORT[i].
@@ -135,7 +151,8 @@ cluster() {
 		free_port # the MR's raft transport (its default, the port + 100, may be another test's)
 		MR_RAFT="127.0.0.1:$PORT"
 		mkdir -p "$T/mr"
-		daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info
+		daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info \
+			"${DAEMON_CURVE[@]}"
 		wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
 	fi
 	for i in $(seq "$n"); do
@@ -143,12 +160,12 @@ cluster() {
 		SN_PORT[$i]=$PORT
 		SN_EP[$i]="tcp://127.0.0.1:${SN_PORT[$i]}"
 		mkdir -p "$T/sn$i"
-		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "$@"
+		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "${DAEMON_CURVE[@]}" "$@"
 	done
 	free_port
 	admp=$PORT
 	ADM="tcp://127.0.0.1:$admp"
-	daemon adm varlogadm --listen "$ADM" --mr "$MR"
+	daemon adm varlogadm --listen "$ADM" --mr "$MR" "${DAEMON_CURVE[@]}"
 	wait_for 10 "varlogadm listening on $admp" port_open "$admp"
 	for i in $(seq "$n"); do
 		wait_for 10 "sn$i listening" port_open "${SN_PORT[$i]}"
@@ -220,7 +237,7 @@ mr_group() {
 	for i in $(seq "$n"); do
 		mkdir -p "$T/${MR_NAME[$i]}"
 		daemon "${MR_NAME[$i]}" varlogmr --listen "${MR_EP[$i]}" --data "$T/${MR_NAME[$i]}" \
-			--raft-id "$i" --raft-addr "${raft[$i]}" --peers "$peers" --log-level info
+			--raft-id "$i" --raft-addr "${raft[$i]}" --peers "$peers" --log-level info "${DAEMON_CURVE[@]}"
 	done
 	for i in $(seq "$n"); do
 		wait_for 10 "${MR_NAME[$i]} listening on ${MR_PORT[$i]}" port_open "${MR_PORT[$i]}"

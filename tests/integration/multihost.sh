@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# (multihost) the cluster across hosts: nine network namespaces, each with
+# (multihost) the cluster across hosts: ten network namespaces, each with
 # its own address on one switch (tests/lib/netns.sh): three MR replicas,
 # three storage nodes, the admin and two client hosts, one with a varlogfs
-# mount. Every daemon is given only its host's address and the others';
+# mount, and a host whose key the cluster does not allow. CURVE on every
+# socket (curve_keys): the rogue host is refused and changes nothing. Every daemon is given only its host's address and the others';
 # nothing may fall back to 127.0.0.1. Under a load from both clients
 # (varlogctl appenders on c2, a writer through the mount on c1): a storage
 # node's link is cut and healed (its log streams sealed, synced, unsealed),
@@ -15,7 +16,8 @@
 net_skip_unless_root
 
 net_switch
-for h in mr1 mr2 mr3 sn1 sn2 sn3 adm c1 c2; do net_host "$h"; done
+for h in mr1 mr2 mr3 sn1 sn2 sn3 adm c1 c2 x; do net_host "$h"; done
+curve_keys
 A=() # A[i]: address of mr i
 MR= PEERS=
 for i in 1 2 3; do
@@ -28,13 +30,14 @@ MR_NAME=([1]=mr1 [2]=mr2 [3]=mr3) # for lib.sh's mr_leader
 for i in 1 2 3; do
 	mkdir -p "$T/mr$i"
 	net_daemon "mr$i" "mr$i" varlogmr --listen "tcp://${A[$i]}:9092" --raft-addr "${A[$i]}:9192" \
-		--raft-id "$i" --peers "$PEERS" --data "$T/mr$i"
+		--raft-id "$i" --peers "$PEERS" --data "$T/mr$i" "${DAEMON_CURVE[@]}"
 done
 for i in 1 2 3; do
 	mkdir -p "$T/sn$i"
-	net_daemon "sn$i" "sn$i" varlogsn --listen "tcp://${HOST_ADDR[sn$i]}:9101" --data "$T/sn$i" --mr "$MR"
+	net_daemon "sn$i" "sn$i" varlogsn --listen "tcp://${HOST_ADDR[sn$i]}:9101" --data "$T/sn$i" --mr "$MR" \
+		"${DAEMON_CURVE[@]}"
 done
-net_daemon adm adm varlogadm --listen "$ADM" --mr "$MR"
+net_daemon adm adm varlogadm --listen "$ADM" --mr "$MR" "${DAEMON_CURVE[@]}"
 ctl() { on c2 "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
 wait_for 20 "an MR leader" mr_leader
 wait_for 10 "varlogadm" net_open c2 "${HOST_ADDR[adm]}" 9090
@@ -91,6 +94,16 @@ net_heal c2
 a=$(acks)
 wait_for 30 "appends after c2's link came back" acks_ge $((a + 100))
 
+# the rogue host: a key of its own, not in the allow-list
+"$BIN/varlogctl" keygen --out "$T/keys" rogue >/dev/null
+if echo rogue | VARLOG_KEY=$T/keys/rogue.key_secret on x "$BIN/varlogctl" --mr "$MR" --timeout 1500 \
+	append f >"$T/rogue.out" 2>&1; then
+	fail "a host with a key the cluster does not allow appended"
+fi
+grep -q 'allow-list' "$T/rogue.out" || fail "the rogue host's error does not say why: $(cat "$T/rogue.out")"
+rkey=$(sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$T/keys/rogue.key")
+wait_for 5 "a daemon to log the rogue key" sh -c "grep -qF '$rkey' '$T'/mr*.log"
+
 touch "$T/stop"
 for w in 1 2; do wait "${APP[$w]}" 2>/dev/null || true; done
 wait "$FSW" 2>/dev/null || true
@@ -116,4 +129,5 @@ fusermount3 -u "$T/mnt"
 for f in "$T"/*.log; do
 	! grep -q '127\.0\.0\.1' "$f" || fail "$(basename "$f" .log) mentions 127.0.0.1: $(grep -m1 '127\.0\.0\.1' "$f")"
 done
-log "ok: $ACKED acknowledged by varlogctl on c2 and $fsacked by close() on c1 ($(cat "$T/fsfail.txt" 2>/dev/null | wc -l) closes failed), all present once, in order ($HWM entries); nothing on 127.0.0.1"
+grep -q 'rogue' <(cut -f2 "$T/after.out") && fail "the rogue host's entry is in the log"
+log "ok: CURVE on; the rogue host refused; $ACKED acknowledged by varlogctl on c2 and $fsacked by close() on c1 ($(cat "$T/fsfail.txt" 2>/dev/null | wc -l) closes failed), all present once, in order ($HWM entries); nothing on 127.0.0.1"

@@ -54,18 +54,20 @@ else
 fi
 
 # the example files: every line names an option the daemon knows, with a
-# valid value (a bad line exits 2 at once); addresses and data directories
-# overridden on the command line so the daemon can start here
+# valid value (a bad line exits 2 at once); addresses, data directories and
+# keys overridden on the command line so the daemon can start here
+curve_keys # the example files name keys in /etc/varlog
 free_port
 daemon exmr varlogmr --config "$SRC/dist/config/varlogmr-1.conf" --listen "tcp://127.0.0.1:$PORT" \
-	--data "$T/exmr" --raft-addr "127.0.0.1:$((PORT + 1))" --peers "1@127.0.0.1:$((PORT + 1))@tcp://127.0.0.1:$PORT"
+	--data "$T/exmr" --raft-addr "127.0.0.1:$((PORT + 1))" --peers "1@127.0.0.1:$((PORT + 1))@tcp://127.0.0.1:$PORT" "${DAEMON_CURVE[@]}"
 wait_for 10 "varlogmr from the example config listening" port_open "$PORT"
 free_port
 daemon exsn varlogsn --config "$SRC/dist/config/varlogsn-1.conf" --listen "tcp://127.0.0.1:$PORT" \
-	--advertise "tcp://127.0.0.1:$PORT" --data "$T/exsn" --mr "$MR"
+	--advertise "tcp://127.0.0.1:$PORT" --data "$T/exsn" --mr "$MR" "${DAEMON_CURVE[@]}"
 wait_for 10 "varlogsn from the example config listening" port_open "$PORT"
 free_port
-daemon exadm varlogadm --config "$SRC/dist/config/varlogadm.conf" --listen "tcp://127.0.0.1:$PORT" --mr "$MR"
+daemon exadm varlogadm --config "$SRC/dist/config/varlogadm.conf" --listen "tcp://127.0.0.1:$PORT" --mr "$MR" \
+	"${DAEMON_CURVE[@]}"
 wait_for 10 "varlogadm from the example config listening" port_open "$PORT"
 for d in exmr exsn exadm; do
 	kill -0 "${DPID[$d]}" 2>/dev/null || fail "$d exited: $(tail -3 "$T/$d.log")"
