@@ -540,6 +540,56 @@ static void test_build_roundtrip(void **state)
         free(enc[i]);
 }
 
+/*  Records of every size across the varint boundaries of their lengths
+    (a record length of 64 and 8192 takes one byte more), plain and rich,
+    built into one batch, parse back exactly: the lengths written match
+    the bytes. */
+static void test_build_sizes(void **state)
+{
+    enum { N = 400 };
+    static const size_t extra[] = {8180, 8185, 8190, 8191, 8192, 8200, 1048570, 1048576};
+    size_t n = 0;
+    uint8_t *big = malloc(1048576 + 64);
+    for (size_t i = 0; i < 1048576 + 64; i++)
+        big[i] = (uint8_t)(i * 7 + 1);
+    const void *data[2 * N + 16];
+    size_t len[2 * N + 16];
+    uint8_t *enc[2 * N + 16];
+    vl_krecord_t want[2 * N + 16];
+    vl_kheader_t h = {kb("hk", -1), kb("hv", -1)};
+    for (size_t k = 0; k < N + 8; k++) {
+        size_t vlen = k < N ? k : extra[k - N];
+        /* plain, then the same value with a key and a header */
+        want[n++] = krec(5, kb(NULL, 0), kb((const char *)big, (int)vlen), NULL, 0);
+        want[n++] = krec(6 + (int64_t)k, kb((const char *)big + 1, (int)(vlen % 300)),
+                         kb((const char *)big, (int)vlen), &h, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        len[i] = vl_krec_size(&want[i]);
+        enc[i] = malloc(len[i] + 1);
+        vl_krec_encode(&want[i], enc[i]);
+        data[i] = enc[i];
+    }
+    uint8_t *out = NULL;
+    size_t out_len = 0, out_cap = 0;
+    vl_kbatch_build(0, data, len, n, 5, &out, &out_len, &out_cap);
+    vl_kbatch_t *v;
+    size_t nb;
+    char err[256] = "";
+    int rc = vl_kbatch_parse(out, out_len, 64 * MIB, &v, &nb, err, sizeof err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(v[0].nrecords, n);
+    for (size_t i = 0; i < n; i++) {
+        s_rec_equal(&want[i], &v[0].records[i]);
+        free(enc[i]);
+    }
+    s_free_batches(v, nb);
+    free(out);
+    free(big);
+}
+
 /*  Stored form: plain records are their value bytes (an empty value a
     zero-length entry); every other record, a value beginning with the
     magic included, decodes back exactly; foreign entries that begin with
@@ -975,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_codecs),
         cmocka_unit_test(test_concatenated_streams),
         cmocka_unit_test(test_build_roundtrip),
+        cmocka_unit_test(test_build_sizes),
         cmocka_unit_test(test_stored_form),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_bad_records),
