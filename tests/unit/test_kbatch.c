@@ -330,8 +330,9 @@ static void s_free_batches(vl_kbatch_t *v, size_t n)
     keys and values, headers with null values, values that begin with the
     stored form's magic, timestamps out of order and at the extremes. */
 static vl_kheader_t s_h2[2], s_h1[1];
-static vl_krecord_t s_sample[10];
-static const size_t s_nsample = 10;
+static vl_krecord_t s_sample[11];
+static const size_t s_nsample = 11;
+static char s_long[300];
 
 static void s_sample_init(void)
 {
@@ -348,6 +349,10 @@ static void s_sample_init(void)
     s_sample[7] = krec(-1, kb("k", -1), kb(NULL, 0), s_h2, 2);
     s_sample[8] = krec(1700000000009, kb(NULL, 0), kb("x", -1), s_h1, 1);
     s_sample[9] = krec(INT64_MAX, kb(NULL, 0), kb("\0kv", 3), NULL, 0);
+    for (size_t i = 0; i < sizeof s_long; i++)
+        s_long[i] = (char)('a' + i % 26);
+    /* lengths past one varint byte: the record (90 bytes, zigzag 180) and the key */
+    s_sample[10] = krec(1700000000010, kb(s_long, 70), kb(s_long, 10), s_h1, 1);
 }
 
 /*  Two batches kafka-python 2.0.2 built (DefaultRecordBatchBuilder). */
@@ -484,9 +489,9 @@ static void test_concatenated_streams(void **state)
     response; a second batch appends after the first. */
 static void test_build_roundtrip(void **state)
 {
-    const void *data[10];
-    size_t len[10];
-    uint8_t *enc[10];
+    const void *data[11];
+    size_t len[11];
+    uint8_t *enc[11];
     for (size_t i = 0; i < s_nsample; i++) {
         len[i] = vl_krec_size(&s_sample[i]);
         enc[i] = malloc(len[i] + 1);
@@ -527,7 +532,7 @@ static void test_build_roundtrip(void **state)
         if (w.timestamp > max_ts)
             max_ts = w.timestamp;
     }
-    assert_int_equal(max_ts, 1700000000009);
+    assert_int_equal(max_ts, 1700000000010);
     assert_int_equal(v[0].max_timestamp, max_ts);
     assert_int_equal(v[1].base_offset, 51);
     assert_int_equal(v[1].nrecords, 1);
