@@ -24,6 +24,7 @@
 #include "util.h"
 
 #define KC_FIRST_CAP (64 * 1024)
+#define KC_HINT_MAX (64 * 1024 * 1024) /* a stated size past this is grown to */
 
 /*  xerial's snappy-java framing: a 16-byte header (this magic, then a
     version and a compatible version, int32 each), then blocks of
@@ -38,12 +39,13 @@ typedef struct {
 } s_out_t;
 
 /*  hint: the size the stream says it decodes to (0: unknown), trusted
-    only up to the limit: a wrong one costs a realloc, never the bound. */
+    only up to the limit and KC_HINT_MAX: a wrong one costs a realloc,
+    never the bound. */
 static void s_out_init(s_out_t *o, size_t max_bytes, size_t in_len, size_t hint)
 {
     o->limit = max_bytes < SIZE_MAX ? max_bytes + 1 : SIZE_MAX;
     size_t cap = in_len < KC_FIRST_CAP / 4 ? KC_FIRST_CAP : in_len * 4;
-    if (hint)
+    if (hint && hint <= KC_HINT_MAX)
         cap = hint + 1; /* + 1: room to see the end without another pass */
     o->cap = cap < o->limit ? cap : o->limit;
     o->p = vl_malloc(o->cap);

@@ -885,6 +885,25 @@ static void test_bombs(void **state)
             free(out);
         }
     }
+    /* a frame that states its size (as librdkafka's do): the output is
+       sized from it, within the bound */
+    uint8_t *big0 = calloc(1, 16 * MIB);
+    tbuf_t zs16 = {0};
+    s_zstd(big0, 16 * MIB, &zs16);
+    assert_int_equal(ZSTD_getFrameContentSize(zs16.p, zs16.len), 16 * MIB);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal(vl_kcompress_decompress(VL_KCODEC_ZSTD, zs16.p, zs16.len, MIB, &out,
+                                             &out_len, err, sizeof err),
+                     VL_KERR_MESSAGE_TOO_LARGE);
+    assert_int_equal(vl_kcompress_decompress(VL_KCODEC_ZSTD, zs16.p, zs16.len, 16 * MIB, &out,
+                                             &out_len, err, sizeof err),
+                     0);
+    assert_int_equal(out_len, 16 * MIB);
+    assert_memory_equal(out, big0, 16 * MIB);
+    free(out);
+    free(zs16.p);
+    free(big0);
     /* in a batch, the same error */
     tbuf_t b = {0};
     tb_batch_x(&b, VL_KCODEC_NONE, 0, 1, NULL, 0);
