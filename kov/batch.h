@@ -93,7 +93,11 @@ typedef struct {
     max_bytes. On error *batches is NULL, *n 0, and errbuf (may be NULL)
     says which batch and what was wrong ("batch 0 (at byte 0): CRC 0x..
     != 0x.."). Whether zstd is allowed at the request's Produce version
-    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check. */
+    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check.
+    Memory: besides the decompressed records (at most max_bytes), a
+    batch's record array takes at most 8 times its record bytes (a record
+    is at least 7 bytes) and its header array 16 times (a header is at
+    least 2), up to 32 times for a moment while that array grows. */
 int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch_t **batches,
                     size_t *n, char *errbuf, size_t errbuf_size);
 

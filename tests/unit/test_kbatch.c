@@ -958,6 +958,54 @@ static void test_bad_records(void **state)
     }
 }
 
+static void s_check_roundtrip(const vl_kbatch_t *b);
+
+/*  The densest batches the format allows: records of the minimum 7 bytes,
+    headers of the minimum 2, as many as fit; every one is read. */
+static void test_dense(void **state)
+{
+    enum { NREC = 20000, NHDR = 30000 };
+    char err[256] = "";
+    tbuf_t b = {0};
+    tb_batch_x(&b, VL_KCODEC_NONE, 0, NREC, NULL, 0);
+    for (int i = 0; i < NREC; i++) {
+        /* 7 bytes while the offset delta takes one varint byte (< 64) */
+        tbuf_t one = {0};
+        tb_put(&one, "\x00\x00", 2);
+        tb_varint(&one, i);
+        tb_put(&one, "\x01\x01\x00", 3);
+        tb_varint(&b, (int64_t)one.len);
+        tb_put(&b, one.p, one.len);
+        free(one.p);
+    }
+    tb_seal(&b, 0);
+    vl_kbatch_t *v;
+    size_t n;
+    assert_int_equal(s_parse(&b, MIB, &v, &n, err), 0);
+    assert_int_equal(v[0].nrecords, NREC);
+    assert_int_equal(v[0].records[NREC - 1].offset_delta, NREC - 1);
+    s_free_batches(v, n);
+    free(b.p);
+    /* one record of NHDR headers, each an empty key and a null value */
+    tbuf_t r = {0}, c = {0};
+    tb_put(&r, "\x00\x00\x00\x01\x01", 5);
+    tb_varint(&r, NHDR);
+    for (int i = 0; i < NHDR; i++)
+        tb_put(&r, "\x00\x01", 2);
+    tb_batch_x(&c, VL_KCODEC_NONE, 0, 1, NULL, 0);
+    tb_varint(&c, (int64_t)r.len);
+    tb_put(&c, r.p, r.len);
+    tb_seal(&c, 0);
+    assert_int_equal(s_parse(&c, MIB, &v, &n, err), 0);
+    assert_int_equal(v[0].records[0].nheaders, NHDR);
+    assert_int_equal(v[0].records[0].headers[NHDR - 1].key.len, 0);
+    assert_int_equal(v[0].records[0].headers[NHDR - 1].value.len, -1);
+    s_check_roundtrip(&v[0]);
+    s_free_batches(v, n);
+    free(c.p);
+    free(r.p);
+}
+
 /*  Every truncation of a valid record set fails cleanly: cut as it is (a
     length that passes the end), and cut with the batch length and CRC
     fixed up so the record parser or the codec meets the cut. */
@@ -1241,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_stored_form),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_dense),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_bombs),
         cmocka_unit_test(test_mutations),
