@@ -260,9 +260,12 @@ static void s_hdrs_push(s_hdrs_t *h, const vl_kheader_t *v)
 static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s_hdrs_t *h,
                     char *why, size_t why_size)
 {
-    int32_t len, count;
+    int32_t len = 0, count = 0;
     int64_t ts_delta;
-    if (!s_varint(c, &len) || len < 0 || (size_t)len > c->left)
+    if (!s_varint(c, &len))
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
+                      "record %" PRIu32 ": its length is not a varint", i);
+    if (len < 0 || (size_t)len > c->left)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
                       "record %" PRIu32 ": its length (%" PRId32 ") passes the %zu bytes left", i,
                       len, c->left);
@@ -285,10 +288,13 @@ static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s
                       "record %" PRIu32 " has offset delta %" PRId32
                       " (a producer numbers its records 0, 1, 2 ...)",
                       i, r->offset_delta);
-    if (!s_varint(&rc, &count) || count < 0 || (size_t)count > rc.left / KB_MIN_HEADER)
+    if (!s_varint(&rc, &count))
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "record %" PRIu32 ": bad header count (%" PRId32 ") for the %zu bytes left",
-                      i, count, rc.left);
+                      "record %" PRIu32 ": its header count is not a varint", i);
+    if (count < 0 || (size_t)count > rc.left / KB_MIN_HEADER)
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
+                      "record %" PRIu32 ": header count %" PRId32 " for the %zu bytes left", i,
+                      count, rc.left);
     for (int32_t k = 0; k < count; k++) {
         vl_kheader_t hd;
         if (!s_bytes(&rc, false, &hd.key) || !s_bytes(&rc, true, &hd.value))
@@ -346,8 +352,8 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
     int8_t magic = (int8_t)data[KB_OFF_MAGIC];
     if (magic == 0 || magic == 1)
         return s_fail(why, why_size, VL_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT,
-                      "message format v%d; Kov takes record batches v2 only (Kafka >= 0.11 "
-                      "clients: use a newer client or set its api.version)",
+                      "message format v%d (Kafka before 0.11); Kov takes record batches v2 "
+                      "only: use a client, or a client api_version, of 0.11 or later",
                       magic);
     if (magic != 2)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE, "magic %d (a batch v2 has 2)",
@@ -365,8 +371,9 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
     uint32_t want = vl_crc32c(0, data + KB_OFF_ATTR, *size - KB_OFF_ATTR);
     if (crc != want)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "CRC 0x%08" PRIx32 " != 0x%08" PRIx32 " (the CRC-32C of its bytes)", crc,
-                      want);
+                      "CRC 0x%08" PRIx32 " != 0x%08" PRIx32
+                      " (the CRC-32C of its bytes: changed after the client made it)",
+                      crc, want);
     b->base_offset = (int64_t)vl_get_be64(data);
     b->partition_leader_epoch = (int32_t)vl_get_be32(data + 12);
     b->attributes = (int16_t)s_get_be16(data + 21);
@@ -434,15 +441,17 @@ int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch
     char why[256] = "";
     size_t off = 0, i = 0;
     int rc = 0;
-    while (off < len && !rc) {
+    while (off < len) {
         size_t size = 0;
         rc = s_batch(data + off, len - off, max_bytes, &v[i], &size, why, sizeof why);
+        if (rc)
+            break;
         i++;
         off += size;
     }
     if (rc) {
-        s_fail(errbuf, errbuf_size, rc, "batch %zu (at byte %zu): %s", i - 1, off, why);
-        for (size_t k = 0; k < i; k++)
+        s_fail(errbuf, errbuf_size, rc, "batch %zu (at byte %zu): %s", i, off, why);
+        for (size_t k = 0; k <= i; k++) /* v[i] the one that failed, half made */
             vl_kbatch_free(&v[k]);
         free(v);
         return rc;

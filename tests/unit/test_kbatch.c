@@ -912,6 +912,17 @@ static void test_bad_header(void **state)
         assert_int_equal(s_one(&c, MIB, err), cases[i].want);
         free(c.p);
     }
+    /* the second of two batches wrong: the message says which, and where */
+    tbuf_t two = {0};
+    tb_batch(&two, VL_KCODEC_NONE, s_sample, 2);
+    size_t first = two.len;
+    tb_batch(&two, VL_KCODEC_ZSTD, s_sample, 2);
+    two.p[two.len - 1] ^= 0x55;
+    assert_int_equal(s_one(&two, MIB, err), VL_KERR_CORRUPT_MESSAGE);
+    char where[64];
+    snprintf(where, sizeof where, "batch 1 (at byte %zu): CRC 0x", first);
+    assert_non_null(strstr(err, where));
+    free(two.p);
     /* an empty record set */
     tbuf_t e = {0};
     assert_int_equal(s_one(&e, MIB, err), VL_KERR_INVALID_RECORD);
