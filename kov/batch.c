@@ -38,14 +38,16 @@
 #include "crc32c.h"
 #include "util.h"
 
-#define KB_HEADER_LEN 61 /* base offset .. record count */
+#define KB_HEADER_LEN 61   /* base offset .. record count */
 #define KB_LOG_OVERHEAD 12 /* base offset + batch length: not in the length */
 #define KB_OFF_MAGIC 16
 #define KB_OFF_CRC 17
 #define KB_OFF_ATTR 21 /* the CRC covers from here to the end */
-#define KB_MIN_RECORD 7 /* length, attributes, timestamp and offset deltas,
-                           key and value lengths, header count: a byte each */
-#define KB_MIN_HEADER 2 /* key length and value length */
+/* the smallest record: length, attributes, timestamp and offset deltas,
+   key and value lengths, header count, a byte each; the smallest header:
+   key length and value length */
+#define KB_MIN_RECORD 7
+#define KB_MIN_HEADER 2
 #define KB_ATTR_CODEC 0x07
 #define KB_ATTR_TRANSACTIONAL 0x10
 #define KB_ATTR_CONTROL 0x20
@@ -281,8 +283,7 @@ static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s
     if (!ok || !s_varlong(&rc, &ts_delta) || !s_varint(&rc, &r->offset_delta) ||
         !s_bytes(&rc, true, &r->key) || !s_bytes(&rc, true, &r->value))
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "record %" PRIu32 ": its fields pass its length (%" PRId32 " bytes)", i,
-                      len);
+                      "record %" PRIu32 ": its fields pass its length (%" PRId32 " bytes)", i, len);
     if (r->offset_delta != (int32_t)i)
         return s_fail(why, why_size, VL_KERR_INVALID_RECORD,
                       "record %" PRIu32 " has offset delta %" PRId32
@@ -314,8 +315,8 @@ static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s
 }
 
 /*  The count records of b in p[0..len). */
-static int s_records(const uint8_t *p, size_t len, uint32_t count, vl_kbatch_t *b,
-                     s_owned_t *own, char *why, size_t why_size)
+static int s_records(const uint8_t *p, size_t len, uint32_t count, vl_kbatch_t *b, s_owned_t *own,
+                     char *why, size_t why_size)
 {
     if (count > len / KB_MIN_RECORD)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
@@ -356,8 +357,7 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
                       "only: use a client, or a client api_version, of 0.11 or later",
                       magic);
     if (magic != 2)
-        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE, "magic %d (a batch v2 has 2)",
-                      magic);
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE, "magic %d (a batch v2 has 2)", magic);
     if (left < KB_HEADER_LEN)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
                       "%zu bytes left, a batch header needs %d", left, KB_HEADER_LEN);
@@ -403,8 +403,8 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
 }
 
 /*  One batch at data[0..left) into b; *size its length. */
-static int s_batch(const uint8_t *data, size_t left, size_t max_bytes, vl_kbatch_t *b,
-                   size_t *size, char *why, size_t why_size)
+static int s_batch(const uint8_t *data, size_t left, size_t max_bytes, vl_kbatch_t *b, size_t *size,
+                   char *why, size_t why_size)
 {
     int32_t count = 0;
     int rc = s_batch_header(data, left, b, &count, size, why, why_size);

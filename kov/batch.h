@@ -54,7 +54,7 @@ typedef struct {
 /*  One record of a batch. Pointers are borrowed from the batch (the
     request, or its decompressed buffer): valid until vl_kbatch_free. */
 typedef struct {
-    int64_t timestamp;  /* absolute: batch first timestamp + delta */
+    int64_t timestamp; /* absolute: batch first timestamp + delta */
     int32_t offset_delta;
     vl_kbytes_t key;
     vl_kbytes_t value;
@@ -65,17 +65,17 @@ typedef struct {
 typedef struct {
     int64_t base_offset;
     int32_t partition_leader_epoch;
-    int16_t attributes;     /* bits 0-2 compression, 3 timestamp type,
-                               4 transactional, 5 control */
+    int16_t attributes; /* bits 0-2 compression, 3 timestamp type,
+                           4 transactional, 5 control */
     int32_t last_offset_delta;
     int64_t first_timestamp;
     int64_t max_timestamp;
-    int64_t producer_id;    /* -1: not idempotent */
+    int64_t producer_id; /* -1: not idempotent */
     int16_t producer_epoch;
     int32_t base_sequence;
     uint32_t nrecords;
-    vl_krecord_t *records;  /* nrecords, in order */
-    void *owned_;           /* decompressed bytes and arrays; batch.c's */
+    vl_krecord_t *records; /* nrecords, in order */
+    void *owned_;          /* decompressed bytes and arrays; batch.c's */
 } vl_kbatch_t;
 
 /*  Parses every record batch in the Produce record set data[0..len) into

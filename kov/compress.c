@@ -247,8 +247,7 @@ static size_t s_size_hint(int codec, const uint8_t *in, size_t len)
         size_t n = len;
         size_t rc = LZ4F_getFrameInfo(d, &info, in, &n);
         LZ4F_freeDecompressionContext(d);
-        return LZ4F_isError(rc) || info.contentSize > SIZE_MAX / 2 ? 0
-                                                                   : (size_t)info.contentSize;
+        return LZ4F_isError(rc) || info.contentSize > SIZE_MAX / 2 ? 0 : (size_t)info.contentSize;
     }
     return 0;
 }

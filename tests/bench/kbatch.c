@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     /* log-like 100-byte lines: a counter and words from a small vocabulary */
     static const char *words[] = {"GET", "POST", "/api/v1/items", "200", "404", "user=", "ms",
-                                  "ok",  "INFO", "WARN",          "req", "id=",  "kafka"};
+                                  "ok",  "INFO", "WARN",          "req", "id=", "kafka"};
     uint8_t(*recs)[RECLEN] = malloc(sizeof(*recs) * NREC);
     const void **data = malloc(sizeof *data * NREC);
     size_t *lens = malloc(sizeof *lens * NREC);
@@ -142,8 +142,8 @@ int main(int argc, char **argv)
             do {
                 uint8_t *out;
                 size_t out_len;
-                if (vl_kcompress_decompress(codec, b + 61, len - 61, 64 << 20, &out, &out_len,
-                                            NULL, 0))
+                if (vl_kcompress_decompress(codec, b + 61, len - 61, 64 << 20, &out, &out_len, NULL,
+                                            0))
                     return 1;
                 free(out);
                 iters++;

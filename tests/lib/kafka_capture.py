@@ -45,6 +45,6 @@ for path, name in zip(sys.argv[1::2], sys.argv[2::2]):
     for ver, rec in produce_records(path):
         print("/* kcat 1.7.1 (librdkafka 2.0.2) Produce v%d, %s, %d bytes, attributes 0x%02x */" % (ver, name, len(rec), rec[22]))
         print("static const char s_rdk_%s[] =" % name)
-        for i in range(0, len(rec), 24):
-            print('    "' + ''.join('\\x%02x' % x for x in rec[i:i+24]) + '"')
+        for i in range(0, len(rec), 20):
+            print('    "' + ''.join('\\x%02x' % x for x in rec[i:i+20]) + '"')
         print("    ;")
