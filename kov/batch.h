@@ -12,14 +12,17 @@
 
     Stored form (one varlog entry per Kafka record):
     - a record with a null key, no headers and a non-null value that does
-      not begin with VL_KREC_MAGIC is stored as its value bytes alone, so
+      not begin with VL_KREC_MAGIC is stored as its value bytes alone (an
+      empty value as a zero-length entry, which varlog stores), so
       `cat` of the varlog topic shows what a producer sent and a line
       written with `echo >>` is a record a consumer reads (its timestamp
       is not kept: Fetch reports such a record with the timestamp given
       to vl_kbatch_build);
-    - every other record is stored as VL_KREC_MAGIC followed by its
-      timestamp, key, value and headers (the encoding is in batch.c), so
-      keys, null values, headers and timestamps round-trip exactly.
+    - every other record (a value that itself begins with the magic
+      included) is stored as VL_KREC_MAGIC followed by its timestamp, key,
+      value and headers (the encoding is in batch.c and doc/KOV.md,
+      "Stored form"), so keys, null values, headers and timestamps
+      round-trip exactly.
     An entry that begins with VL_KREC_MAGIC but does not decode in full is
     read back as a plain value (it was written by something other than Kov).
 */
@@ -51,7 +54,7 @@ typedef struct {
 /*  One record of a batch. Pointers are borrowed from the batch (the
     request, or its decompressed buffer): valid until vl_kbatch_free. */
 typedef struct {
-    int64_t timestamp;  /* absolute: batch first timestamp + delta */
+    int64_t timestamp; /* absolute: batch first timestamp + delta */
     int32_t offset_delta;
     vl_kbytes_t key;
     vl_kbytes_t value;
@@ -62,29 +65,39 @@ typedef struct {
 typedef struct {
     int64_t base_offset;
     int32_t partition_leader_epoch;
-    int16_t attributes;     /* bits 0-2 compression, 3 timestamp type,
-                               4 transactional, 5 control */
+    int16_t attributes; /* bits 0-2 compression, 3 timestamp type,
+                           4 transactional, 5 control */
     int32_t last_offset_delta;
     int64_t first_timestamp;
     int64_t max_timestamp;
-    int64_t producer_id;    /* -1: not idempotent */
+    int64_t producer_id; /* -1: not idempotent */
     int16_t producer_epoch;
     int32_t base_sequence;
     uint32_t nrecords;
-    vl_krecord_t *records;  /* nrecords, in order */
-    void *owned_;           /* decompressed bytes and arrays; batch.c's */
+    vl_krecord_t *records; /* nrecords, in order */
+    void *owned_;          /* decompressed bytes and arrays; batch.c's */
 } vl_kbatch_t;
 
 /*  Parses every record batch in the Produce record set data[0..len) into
     *batches (caller owns; free each with vl_kbatch_free and the array
     with free) and *n. A record set holds one or more batches; clients send
-    one per partition per request. max_bytes bounds the decompressed size of
-    one batch. Returns 0 or a VL_KERR_* code: CORRUPT_MESSAGE for a bad CRC,
-    truncation, sizes or counts that disagree with the bytes;
+    one per partition per request. max_bytes bounds the size of one batch's
+    records (decompressed, or as sent when uncompressed). Returns 0 or a
+    VL_KERR_* code: CORRUPT_MESSAGE for a bad CRC, truncation, an invalid
+    compressed stream, sizes or counts that disagree with the bytes;
     UNSUPPORTED_FOR_MESSAGE_FORMAT for magic 0/1; INVALID_RECORD for
-    transactional or control batches (Kov does not do transactions);
+    transactional or control batches (Kov does not do transactions), offset
+    deltas other than 0, 1, 2 ..., a record count of 0 or one that
+    disagrees with the last offset delta, an empty record set;
     UNSUPPORTED_COMPRESSION_TYPE for codec 5-7; MESSAGE_TOO_LARGE past
-    max_bytes. errbuf (may be NULL) says what was wrong. */
+    max_bytes. On error *batches is NULL, *n 0, and errbuf (may be NULL)
+    says which batch and what was wrong ("batch 0 (at byte 0): CRC 0x..
+    != 0x.."). Whether zstd is allowed at the request's Produce version
+    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check.
+    Memory: besides the decompressed records (at most max_bytes), a
+    batch's record array takes at most 8 times its record bytes (a record
+    is at least 7 bytes) and its header array 16 times (a header is at
+    least 2), up to 32 times for a moment while that array grows. */
 int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch_t **batches,
                     size_t *n, char *errbuf, size_t errbuf_size);
 
