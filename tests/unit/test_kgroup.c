@@ -717,6 +717,8 @@ static void test_snapshot_chunks(void **state)
         offs[i] = (vl_kgroup_offset_t){topics[i], i % 4, i, -1, "meta"};
     }
     for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 200; i++)
+            offs[i].offset = round * 1000 + i;
         s_commit(fx, "g", 2, a, offs, 200, &c);
         kgmem_complete(fx->mem, 100);
         assert_int_equal(c.errors[199], 0);
@@ -745,7 +747,7 @@ static void test_snapshot_chunks(void **state)
     kgmem_t *before = kgmem_prefix(fx->mem, first);
     char *before_dump = s_dump_of(before);
     assert_string_equal(cut_dump, before_dump);
-    assert_string_equal(cut_dump, live); /* nothing was appended after that snapshot */
+    assert_string_not_equal(cut_dump, live); /* rounds were committed after that snapshot */
     kgmem_destroy(&cut);
     kgmem_destroy(&before);
     free(cut_dump);
