@@ -242,6 +242,7 @@ void vl_kpart_follow(vl_kpart_t *part)
         return;
     }
     part->follow = fl;
+    part->kp->stats.followers++;
 }
 
 void vl_kpart_fetch_stop(vl_kpart_t *part)
@@ -318,6 +319,7 @@ static bool s_from_window(vl_kpart_t *part, kp_fetch_t *f)
         free(data);
         free(len);
     }
+    part->kp->stats.fetch_window++;
     vl_kparts_post(part->kp, s_fetch_answer, f);
     return true;
 }
@@ -350,6 +352,7 @@ static void s_catchup_work(void *arg, vl_client_t *client)
         f->rc = vl_subscribe(client, f->topic, f->glsn, VL_GLSN_FOLLOW, &f->sub);
         if (f->rc != 0)
             goto fail;
+        __atomic_add_fetch(&f->kp->stats.catchup_opened, 1, __ATOMIC_RELAXED);
         f->next_glsn = f->glsn;
     }
     /* the entries are copied (a subscriber's are valid until its next
@@ -455,5 +458,6 @@ void vl_kparts_fetch(vl_kparts_t *self, const char *topic, int64_t offset, size_
         part->catchup.sub = NULL;
     }
     part->catchup.busy = true;
+    self->stats.fetch_catchup++;
     vl_kparts_run_own(self, s_catchup_work, s_catchup_done, f, true);
 }

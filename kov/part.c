@@ -306,6 +306,7 @@ void vl_kpart_committed(vl_kpart_t *part, uint64_t glsn)
 void vl_kpart_gone(vl_kpart_t *part)
 {
     part->gone = true;
+    part->hwm = 0; /* a topic made again under the name starts over */
     s_watches_fire(part, UINT64_MAX);
 }
 
@@ -401,4 +402,10 @@ void vl_kparts_marks(vl_kparts_t *self, const char *topic, vl_kparts_marks_cb_t 
     m->cb = cb;
     m->arg = arg;
     vl_kparts_run_own(self, s_marks_work, s_marks_done, m, true);
+}
+
+void vl_kparts_stats(vl_kparts_t *self, vl_kparts_stats_t *stats)
+{
+    *stats = self->stats;
+    stats->catchup_opened = __atomic_load_n(&self->stats.catchup_opened, __ATOMIC_RELAXED);
 }

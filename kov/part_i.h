@@ -162,6 +162,7 @@ typedef struct vl_kpart {
     /* produce */
     vl_appender_t *app;
     bool app_opening;        /* a worker creates app */
+    bool app_stale;          /* replace app once nothing is in flight */
     int app_rc;              /* its last failure, with app_msg */
     char app_msg[512];
     kp_produce_t *waiting, **waiting_tail; /* not handed to the appender yet, in order */
@@ -198,6 +199,7 @@ struct vl_kparts {
     int nthreads;
     zhashx_t *parts;         /* topic -> vl_kpart_t */
     int64_t housekeep_us;
+    vl_kparts_stats_t stats; /* catchup_opened: atomic (workers) */
     /* producer ids (pid.c) */
     int64_t pid_next, pid_end; /* this gateway's block: ids next..end-1 */
     int64_t pid_known_end;   /* every id below it may have been allocated */

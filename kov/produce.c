@@ -120,6 +120,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
             sb->inflight->dups = op;
         } else
             s_answer(op, 0, sb->base_offset, "");
+        part->kp->stats.produce_dups++;
         return false;
     }
     if (!st->lenient && p->base_sequence != st->next_seq) {
@@ -259,8 +260,18 @@ static void s_produce_done(void *arg)
         }
         if (idem)
             s_seq_done(part, op, false, -1);
+        /* the topic gone (or deleted and made again: the appender knows
+           the old one's log streams only), no log stream took it: a new
+           appender for the next call, once nothing is in flight */
+        if (op->rc == VL_ENOTOPIC || op->rc == VL_EUNAVAIL || op->rc == VL_ESEALED ||
+            op->rc == VL_ENOLS)
+            part->app_stale = true;
         s_answer(op, op->committed > 0 ? KERR_KAFKA_STORAGE_ERROR : vl_kparts_kerr(op->rc), -1,
                  op->msg);
+    }
+    if (part->app_stale && part->inflight_entries == 0) {
+        vl_appender_destroy(&part->app); /* nothing in flight: no wait */
+        part->app_stale = false;
     }
     s_pump(part);
 }
@@ -283,6 +294,8 @@ static void s_pump(vl_kpart_t *part)
     }
     while (part->waiting) {
         kp_produce_t *op = part->waiting;
+        if (part->app_stale)
+            return; /* s_produce_done replaces it once nothing is in flight */
         if (part->inflight_entries > 0 &&
             (part->inflight_bytes + op->bytes > KP_MAX_INFLIGHT_BYTES ||
              part->inflight_entries + op->n > KP_MAX_INFLIGHT_ENTRIES))
@@ -316,6 +329,10 @@ static void s_pump(vl_kpart_t *part)
         part->inflight_entries += op->n;
         int rc = vl_appender_append_batch(part->app, data, op->len, op->n, s_batch_cb, op);
         free(data);
+        if (rc == 0) {
+            kp->stats.produce_batches++;
+            kp->stats.produce_records += op->n;
+        }
         if (rc != 0) {
             part->inflight_bytes -= op->bytes;
             part->inflight_entries -= op->n;

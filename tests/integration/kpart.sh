@@ -58,6 +58,11 @@ ctl subscribe t-3 --glsn >"$T/t3.out"
 check_dense "$T/t3.out" 1 $((200 * 300 + 80000)) || fail "t-3 is not dense with every entry once"
 log "200 batches of 300 contiguous among 4 pipelined writers pinned to both log streams"
 
+# a consumer from the beginning: one catch-up reader for all its fetches
+"$KP" "$MR" consume t-0 4096 >"$T/consume.out" 2>"$T/consume.err" ||
+	fail "consume: $(cat "$T/consume.err")"
+log "consume: $(cat "$T/consume.out")"
+
 # idempotence
 "$KP" "$MR" idem t-1 >"$T/idem.out" 2>"$T/idem.err" || fail "idem: $(cat "$T/idem.err")"
 ctl subscribe t-1 >"$T/t1.out"
@@ -74,6 +79,7 @@ wait_for 30 "the watch to wait for another writer" grep -q '^watching' "$T/watch
 echo "from-varlogctl" | ctl append t-1 >/dev/null
 wait "$WATCH" || fail "watch: $(cat "$T/watch.err")"
 grep -q 'woken by another writer' "$T/watch.out" || fail "the watch did not fire on another writer's commit"
+log "watch: $(tail -1 "$T/watch.out")"
 
 # ranges after a trim
 seq -f "r-%g" 1 100 | ctl append t-2 >/dev/null

@@ -15,7 +15,13 @@
                                id never allocated (59).
       watch TOPIC              a watch at the HWM fires on a produce; then
                                prints "watching OFFSET" and waits (60 s at
-                               most) for a commit by another writer.
+                               most) for a commit by another writer (the
+                               follower's), which a Fetch then reads from
+                               the tail window.
+      consume TOPIC MAXBYTES   Fetches of at most MAXBYTES from the log start
+                               to the HWM, each where the last stopped: the
+                               offsets dense, one catch-up subscription for
+                               them all.
       range TOPIC              marks, then Fetch below the log start must
                                be OFFSET_OUT_OF_RANGE and at the log start
                                must return the record there. Prints
@@ -474,7 +480,15 @@ static int s_cmd_watch(const char *topic)
     s_fetch(topic, a.base + 1, 1 << 20, &f);
     if (f.kerr || f.len == 0)
         die("fetch after the watch fired: error %d, %zu bytes", f.kerr, f.len);
-    printf("woken by another writer: HWM %lld\n", (long long)f.marks.high_watermark);
+    vl_kparts_stats_t st;
+    vl_kparts_stats(kp, &st);
+    if (st.followers != 1 || st.fetch_window != 1)
+        die("the fetch of what the follower delivered was not answered from the window "
+            "(followers %llu, window fetches %llu, catch-up fetches %llu)",
+            (unsigned long long)st.followers, (unsigned long long)st.fetch_window,
+            (unsigned long long)st.fetch_catchup);
+    printf("woken by another writer: HWM %lld, fetched from the window\n",
+           (long long)f.marks.high_watermark);
     free(f.recs);
     (void)h;
     (void)h2; /* fired: their handles are gone */
@@ -484,6 +498,52 @@ static int s_cmd_watch(const char *topic)
     vl_kparts_unwatch(kp, &h3);
     if (h3)
         die("unwatch left the handle");
+    return 0;
+}
+
+/*  ---- consume -------------------------------------------------------------- */
+
+typedef struct {
+    int64_t next;
+    size_t n;
+} s_seq_t;
+
+static void s_seq_rec(void *arg, int64_t offset, const uint8_t *value, size_t len)
+{
+    s_seq_t *q = arg;
+    (void)value;
+    (void)len;
+    if (offset != q->next)
+        die("fetched offset %lld, expected %lld", (long long)offset, (long long)q->next);
+    q->next++;
+    q->n++;
+}
+
+static int s_cmd_consume(const char *topic, size_t max_bytes)
+{
+    vl_kmarks_t m = s_marks(topic);
+    s_seq_t q = {.next = m.log_start};
+    s_fetch_t f = {0};
+    int fetches = 0;
+    while (q.next < m.high_watermark) {
+        int64_t before = q.next;
+        s_fetch(topic, q.next, max_bytes, &f);
+        fetches++;
+        if (f.kerr)
+            die("fetch at %lld: error %d: %s", (long long)q.next, f.kerr, f.msg);
+        s_parse(f.recs, f.len, s_seq_rec, &q);
+        if (q.next == before)
+            die("fetch at %lld below the HWM %lld returned nothing", (long long)before,
+                (long long)m.high_watermark);
+    }
+    free(f.recs);
+    vl_kparts_stats_t st;
+    vl_kparts_stats(kp, &st);
+    printf("%zu records in %d fetches, %llu subscription(s)\n", q.n, fetches,
+           (unsigned long long)st.catchup_opened);
+    if (st.catchup_opened != 1)
+        die("sequential fetches opened %llu subscriptions; the catch-up reader should continue",
+            (unsigned long long)st.catchup_opened);
     return 0;
 }
 
@@ -561,7 +621,7 @@ static int s_cmd_bench(const char *topic, size_t total, size_t n, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: vl_kpart MR produce|idem|watch|range|bench TOPIC [ARGS]\n");
+        fprintf(stderr, "usage: vl_kpart MR produce|idem|watch|consume|range|bench TOPIC [ARGS]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -580,6 +640,8 @@ int main(int argc, char **argv)
         rc = s_cmd_idem(topic);
     else if (strcmp(cmd, "watch") == 0)
         rc = s_cmd_watch(topic);
+    else if (strcmp(cmd, "consume") == 0 && argc == 5)
+        rc = s_cmd_consume(topic, (size_t)atol(argv[4]));
     else if (strcmp(cmd, "range") == 0)
         rc = s_cmd_range(topic);
     else if (strcmp(cmd, "bench") == 0 && argc == 7)
