@@ -708,7 +708,7 @@ int16_t vl_kgroup_leave(vl_kgroup_t *self, const char *group_id, const char *con
             errors[i] = 0;
         }
     }
-    return n == 1 ? errors[0] : 0;
+    return 0;
 }
 
 /*  ---- timeouts ---------------------------------------------------------------------- */

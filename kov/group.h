@@ -167,8 +167,9 @@ int16_t vl_kgroup_heartbeat(vl_kgroup_t *self, const char *group_id, int32_t gen
                             const char *member_id);
 
 /*  LeaveGroup of n members (v0-2: n = 1): errors[i] for member_ids[i]
-    (UNKNOWN_MEMBER_ID or 0); returns the request-level error
-    (UNKNOWN_MEMBER_ID when the group is unknown, else 0). */
+    (UNKNOWN_MEMBER_ID or 0); returns the group-level error
+    (UNKNOWN_MEMBER_ID when the group is unknown, COORDINATOR_NOT_AVAILABLE
+    while it is being deleted, else 0). */
 int16_t vl_kgroup_leave(vl_kgroup_t *self, const char *group_id, const char *const *member_ids,
                         size_t n, int16_t *errors);
 

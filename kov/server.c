@@ -52,6 +52,7 @@ struct vl_kconn {
     vl_kserver_t *server;
     int fd;
     char peer[64];
+    char host[64];     /* "/" and the peer's address (JoinGroup's client_host) */
     vl_kw_t in;        /* bytes read; in.buf[off..len) not yet processed */
     size_t off;
     vl_kreq_t *head, *tail; /* requests awaiting their response, in order */
@@ -63,10 +64,13 @@ struct vl_kconn {
 };
 
 const vl_kapi_t *const vl_kapis[] = {
-    &vl_kapi_produce,      &vl_kapi_fetch,         &vl_kapi_list_offsets,
-    &vl_kapi_metadata,     &vl_kapi_api_versions,  &vl_kapi_create_topics,
-    &vl_kapi_delete_topics, &vl_kapi_delete_records, &vl_kapi_init_producer_id,
-    &vl_kapi_describe_configs,
+    &vl_kapi_produce,          &vl_kapi_fetch,           &vl_kapi_list_offsets,
+    &vl_kapi_metadata,         &vl_kapi_offset_commit,   &vl_kapi_offset_fetch,
+    &vl_kapi_find_coordinator, &vl_kapi_join_group,      &vl_kapi_heartbeat,
+    &vl_kapi_leave_group,      &vl_kapi_sync_group,      &vl_kapi_describe_groups,
+    &vl_kapi_list_groups,      &vl_kapi_api_versions,    &vl_kapi_create_topics,
+    &vl_kapi_delete_topics,    &vl_kapi_delete_records,  &vl_kapi_init_producer_id,
+    &vl_kapi_describe_configs, &vl_kapi_delete_groups,
 };
 const size_t vl_kapis_n = sizeof vl_kapis / sizeof vl_kapis[0];
 
@@ -255,6 +259,10 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     req->api_version = h.api_version;
     req->correlation_id = h.correlation_id;
     req->flex = flex;
+    if (h.client_id.len > 0)
+        snprintf(req->client_id, sizeof req->client_id, "%.*s", (int)h.client_id.len,
+                 (const char *)h.client_id.ptr);
+    snprintf(req->client_host, sizeof req->client_host, "%s", conn->host);
     req->id = ++self->next_req_id;
     vl_kw_init(&req->out);
     /* ApiVersions responses always have header v0 (KIP-511) */
@@ -418,6 +426,7 @@ static int s_accept_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(conn->peer, sizeof conn->peer, "client %s:%s", host, port);
+        snprintf(conn->host, sizeof conn->host, "/%s", host);
         vl_kw_init(&conn->in);
         self->conns[fd] = conn;
         self->nconns++;
@@ -592,6 +601,10 @@ static vl_kserver_t *s_self_new(zsock_t *pipe, const vl_kserver_opts_t *opts)
     }
     zmq_pollitem_t pitem = {.fd = vl_kparts_fd(self->parts), .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &pitem, s_parts_event, self);
+    if (vl_kcoord_start(self) != 0) {
+        self->port = -1;
+        return self;
+    }
     zmq_pollitem_t litem = {.fd = self->listen_fd, .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &litem, s_accept_event, self);
     zloop_timer(self->loop, 1000, 0, s_reap_timer, self);
@@ -615,6 +628,7 @@ static void s_self_destroy(vl_kserver_t **self_p)
     /* no callback comes once the data path is stopped: free what the
        pending requests' handlers own */
     vl_kparts_destroy(&self->parts);
+    vl_kcoord_stop(self);
     while (self->reqs) {
         vl_kreq_t *req = self->reqs;
         if (req->ctx && req->ctx_free)

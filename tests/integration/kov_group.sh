@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# (kov) consumer groups through varlogkov with Debian's real clients: two
+# `kcat -G` members (librdkafka) divide a 2-partition topic; one is killed
+# with -9 and its partition moves to the other once its session expires;
+# restarted, it continues from the committed offset; a kafka-python
+# KafkaConsumer joins the same group; then varlogkov itself is killed -9
+# and restarted: the committed offsets are still there (OffsetFetch) and
+# the members go on from them. Each batch of records is produced once the
+# group is Stable and the batch before it is consumed and committed, so
+# every record must be delivered exactly once in total: a record seen
+# twice was delivered past a committed offset, a missing one was lost.
+. "$(dirname "$0")/lib.sh"
+command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
+/usr/bin/python3 -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing"; exit 77; }
+
+cluster 1
+free_port
+KOV_PORT=$PORT
+B=127.0.0.1:$KOV_PORT
+daemon kov varlogkov --listen "$B" --mr "$MR" --log-level info
+wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+
+# kafka-python helpers: topic creation, group state, committed offsets, a consumer
+cat >"$T/k.py" <<'EOF'
+import sys, time, logging
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from kafka.structs import TopicPartition
+cmd, b = sys.argv[1], sys.argv[2]
+if cmd == "consume":
+    c = KafkaConsumer("gt", bootstrap_servers=b, group_id=sys.argv[3], client_id="kpy",
+                      auto_offset_reset="earliest", enable_auto_commit=True,
+                      auto_commit_interval_ms=200, session_timeout_ms=3000,
+                      heartbeat_interval_ms=500)
+    out = open(sys.argv[4], "a")
+    while True:
+        for tp, msgs in c.poll(timeout_ms=200).items():
+            for m in msgs:
+                out.write("%d %d %s\n" % (m.partition, m.offset, m.value.decode()))
+            out.flush()
+a = KafkaAdminClient(bootstrap_servers=b, client_id="kadm")
+if cmd == "create":
+    a.create_topics([NewTopic(name="gt", num_partitions=2, replication_factor=1)])
+elif cmd == "stable":  # stable GROUP N: Stable with N members, each with an assignment
+    g = a.describe_consumer_groups([sys.argv[3]])[0]
+    ok = g.state == "Stable" and len(g.members) == int(sys.argv[4])
+    print(g.state, len(g.members))
+    sys.exit(0 if ok else 1)
+elif cmd == "offsets":  # committed offsets of GROUP as "p offset", sorted
+    offs = a.list_consumer_group_offsets(sys.argv[3])
+    for tp in sorted(offs, key=lambda t: t.partition):
+        print(tp.partition, offs[tp].offset)
+EOF
+kpy() { /usr/bin/python3 "$T/k.py" "$1" "$B" "${@:2}"; }
+
+kpy create || fail "CreateTopics gt (2 partitions) through kafka-python failed"
+
+# a kcat member; its records go to $T/NAME.txt as "partition offset value"
+member() {
+	local name=$1
+	kcat -b "$B" -G g1 gt -u -q -f '%p %o %s\n' -X auto.offset.reset=earliest \
+		-X session.timeout.ms=3000 -X heartbeat.interval.ms=500 \
+		-X auto.commit.interval.ms=200 -X client.id="$name" \
+		>>"$T/$name.txt" 2>>"$T/$name.err" &
+	MPID[$name]=$!
+	PIDS+=($!)
+}
+declare -A MPID
+total() { cat "$T"/m*.txt 2>/dev/null | wc -l; }
+total_is() { [ "$(total)" -eq "$1" ]; }
+committed_is() { [ "$(kpy offsets g1 | tr '\n' ' ')" = "0 $1 1 $1 " ]; }
+
+# batch K: N records to each partition, values "pP-K-i"
+N=200
+SENT=0
+batch() {
+	local k=$1 p
+	for p in 0 1; do
+		seq 1 $N | sed "s/^/p$p-$k-/" | kcat -b "$B" -P -t gt -p $p || fail "kcat -P batch $k p$p"
+	done
+	SENT=$((SENT + 2 * N))
+	wait_for 30 "batch $k consumed ($SENT records in total)" total_is $SENT
+	wait_for 20 "batch $k committed (offset $((SENT / 2)) on both partitions)" committed_is $((SENT / 2))
+}
+
+# no record twice, none missing: "p offset value" lines, offsets dense per partition
+check_once() {
+	cat "$T"/m*.txt | sort -k1,1n -k2,2n >"$T/all.txt"
+	local dups
+	dups=$(cut -d' ' -f1,2 "$T/all.txt" | uniq -d | head -3)
+	[ -z "$dups" ] || fail "records delivered twice (partition offset): $dups"
+	awk -v n=$((SENT / 2)) '{ c[$1]++; if ($2 != c[$1] - 1) { print "partition " $1 " offset " $2 " out of place"; exit 1 } }
+		END { if (c[0] != n || c[1] != n) { print "partition 0: " c[0] ", partition 1: " c[1] ", expected " n " each"; exit 1 } }' \
+		"$T/all.txt" || fail "records lost or out of place"
+}
+
+# 1. two kcat members divide the partitions
+member m1
+member m2
+wait_for 30 "g1 Stable with 2 members" kpy stable g1 2
+batch 1
+for m in m1 m2; do
+	[ "$(cut -d' ' -f1 "$T/$m.txt" | sort -u | wc -l)" -eq 1 ] ||
+		fail "$m consumed from partitions $(cut -d' ' -f1 "$T/$m.txt" | sort -u | tr '\n' ' '), expected one"
+done
+[ "$(head -1 "$T/m1.txt" | cut -d' ' -f1)" != "$(head -1 "$T/m2.txt" | cut -d' ' -f1)" ] ||
+	fail "both members consumed the same partition"
+check_once
+log "two kcat -G members: one partition each, $SENT records once, offsets committed"
+
+# 2. a member killed -9: its partition moves once its session expires
+kill -KILL "${MPID[m2]}"
+wait "${MPID[m2]}" 2>/dev/null || true
+wait_for 30 "g1 Stable with 1 member after m2's session expired" kpy stable g1 1
+batch 2
+check_once
+log "m2 killed -9: expired, m1 took both partitions, $SENT records once"
+
+# 3. restarted, it continues from the committed offset (nothing re-read)
+member m2b
+wait_for 30 "g1 Stable with 2 members again" kpy stable g1 2
+batch 3
+check_once
+log "m2 restarted: rejoined, continued from the committed offsets"
+
+# 4. kafka-python joins the same group
+/usr/bin/python3 "$T/k.py" consume "$B" g1 "$T/mpy.txt" 2>"$T/mpy.err" &
+PYPID=$!
+PIDS+=($PYPID)
+wait_for 30 "g1 Stable with 3 members" kpy stable g1 3
+batch 4
+check_once
+log "kafka-python KafkaConsumer joined: 3 members, $SENT records once"
+
+# 5. kill -9 of varlogkov: the committed offsets survive, the members go on
+kill9 kov
+restart kov
+wait_for 10 "varlogkov listening again" port_open "$KOV_PORT"
+committed_is $((SENT / 2)) || fail "after kill -9: committed offsets $(kpy offsets g1 | tr '\n' ' '), expected $((SENT / 2)) on both partitions"
+log "varlogkov killed -9 and restarted: OffsetFetch gives $((SENT / 2)) on both partitions"
+wait_for 30 "g1 Stable with 3 members after the restart" kpy stable g1 3
+batch 5
+check_once
+log "after the restart: $SENT records delivered once in total"
+grep -q "record(s) of __kov_offsets replayed" "$T/kov.log" || fail "no replay in the log"
