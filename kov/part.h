@@ -123,4 +123,20 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
                              vl_kparts_watch_cb_t *cb, void *arg);
 void vl_kparts_unwatch(vl_kparts_t *self, vl_kwatch_t **watch_p);
 
+/*  ---- counters ----------------------------------------------------------- */
+
+typedef struct {
+    uint64_t produce_batches;  /* appended (retries answered without appending: dups) */
+    uint64_t produce_records;
+    uint64_t produce_dups;     /* idempotent retries answered with their original offset */
+    uint64_t fetch_window;     /* fetches answered from a tail window (memory) */
+    uint64_t fetch_catchup;    /* ... by a catch-up reader (a worker, storage nodes) */
+    uint64_t catchup_opened;   /* subscriptions the catch-up readers opened (the others
+                                  continued one where it stopped) */
+    uint64_t followers;        /* following subscribers started */
+} vl_kparts_stats_t;
+
+/*  The module's counters since vl_kparts_new (loop thread). */
+void vl_kparts_stats(vl_kparts_t *self, vl_kparts_stats_t *stats);
+
 #endif
