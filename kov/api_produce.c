@@ -22,6 +22,9 @@
 #include "server_i.h"
 #include "util.h"
 
+#define S_PIECE_ENTRIES 8192        /* records in one varlog batch (VL_WIRE_MAX_ENTRIES) */
+#define S_PIECE_BYTES (32u << 20)   /* ... and their stored bytes, within its payload */
+
 typedef struct s_ctx s_ctx_t;
 
 typedef struct {
@@ -29,7 +32,6 @@ typedef struct {
     int16_t err;
     int64_t base_offset;
     char *msg;       /* error message (v8), owned */
-    uint32_t pending;
 } s_part_t;
 
 typedef struct {
@@ -41,7 +43,7 @@ typedef struct {
 typedef struct s_call {
     s_ctx_t *c;
     s_part_t *part;
-    uint32_t batch; /* index of the batch in the partition's record set */
+    bool first;     /* the partition's first records: its base offset */
     struct s_call *next;
 } s_call_t;
 
@@ -121,10 +123,61 @@ static void s_produced(void *arg, int16_t kerr, int64_t base_offset, const char 
     s_ctx_t *c = call->c;
     if (kerr)
         s_part_error(call->part, kerr, msg);
-    else if (call->batch == 0)
+    else if (call->first)
         call->part->base_offset = base_offset;
     if (--c->pending == 0)
         s_finish(c);
+}
+
+/*  Sends the records of batch from index `from` on, as many as one atomic
+    varlog batch holds (S_PIECE_ENTRIES, S_PIECE_BYTES), to the data path;
+    returns the index of the first record not sent. librdkafka sends up to
+    10000 records a batch (batch.num.messages), more than one varlog batch
+    carries: such a Kafka batch goes as consecutive pieces, called back to
+    back (so committed in order), an idempotent producer's pieces with the
+    sequences they would have as batches of their own. */
+static uint32_t s_produce_piece(s_ctx_t *c, const char *name, s_part_t *p, const vl_kbatch_t *batch,
+                                size_t b, uint32_t from)
+{
+    vl_kserver_t *s = c->req->server;
+    size_t total = 0;
+    uint32_t to = from;
+    while (to < batch->nrecords && to - from < S_PIECE_ENTRIES) {
+        size_t sz = vl_krec_size(&batch->records[to]);
+        if (to > from && total + sz > S_PIECE_BYTES)
+            break;
+        total += sz;
+        to++;
+    }
+    uint32_t n = to - from;
+    uint8_t *buf = vl_malloc(total ? total : 1);
+    const void **data = vl_calloc(n, sizeof *data);
+    size_t *len = vl_calloc(n, sizeof *len);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        len[i] = vl_krec_size(&batch->records[from + i]);
+        vl_krec_encode(&batch->records[from + i], buf + off);
+        data[i] = buf + off;
+        off += len[i];
+    }
+    vl_kproducer_t prod = {.producer_id = batch->producer_id,
+                           .producer_epoch = batch->producer_epoch,
+                           .base_sequence = batch->base_sequence};
+    if (prod.producer_id >= 0 && from > 0)
+        prod.base_sequence =
+            (int32_t)(((int64_t)batch->base_sequence + from) % ((int64_t)INT32_MAX + 1));
+    s_call_t *call = vl_calloc(1, sizeof *call);
+    call->c = c;
+    call->part = p;
+    call->first = b == 0 && from == 0;
+    call->next = c->calls;
+    c->calls = call;
+    c->pending++;
+    vl_kparts_produce(s->parts, name, &prod, data, len, n, s_produced, call);
+    free(len);
+    free(data);
+    free(buf);
+    return to;
 }
 
 /*  Parses a partition's record set and sends each batch to the data path. */
@@ -147,39 +200,9 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
         return;
     }
     vl_ktopic_part_name(name, sizeof name, topic, p->index);
-    for (size_t b = 0; b < nb; b++) {
-        vl_kbatch_t *batch = &batches[b];
-        if (batch->nrecords == 0)
-            continue;
-        size_t total = 0;
-        for (uint32_t i = 0; i < batch->nrecords; i++)
-            total += vl_krec_size(&batch->records[i]);
-        uint8_t *buf = vl_malloc(total ? total : 1);
-        const void **data = vl_calloc(batch->nrecords, sizeof *data);
-        size_t *len = vl_calloc(batch->nrecords, sizeof *len);
-        size_t off = 0;
-        for (uint32_t i = 0; i < batch->nrecords; i++) {
-            len[i] = vl_krec_size(&batch->records[i]);
-            vl_krec_encode(&batch->records[i], buf + off);
-            data[i] = buf + off;
-            off += len[i];
-        }
-        vl_kproducer_t prod = {.producer_id = batch->producer_id,
-                               .producer_epoch = batch->producer_epoch,
-                               .base_sequence = batch->base_sequence};
-        s_call_t *call = vl_calloc(1, sizeof *call);
-        call->c = c;
-        call->part = p;
-        call->batch = (uint32_t)b;
-        call->next = c->calls;
-        c->calls = call;
-        c->pending++;
-        p->pending++;
-        vl_kparts_produce(s->parts, name, &prod, data, len, batch->nrecords, s_produced, call);
-        free(len);
-        free(data);
-        free(buf);
-    }
+    for (size_t b = 0; b < nb; b++)
+        for (uint32_t i = 0; i < batches[b].nrecords;)
+            i = s_produce_piece(c, name, p, &batches[b], b, i);
     for (size_t b = 0; b < nb; b++)
         vl_kbatch_free(&batches[b]);
     free(batches);

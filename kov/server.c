@@ -246,7 +246,10 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
         return false;
     }
     bool flex = api->flex_min >= 0 && h.api_version >= api->flex_min;
-    if (flex)
+    /* an ApiVersions version we do not know: its body (and header tags) are
+       not read, the answer is the v0 error response whatever they hold */
+    bool unknown_version = h.api_version > api->max;
+    if (flex && !unknown_version)
         vl_kr_tags(&r);
     if (!vl_kr_ok(&r)) {
         s_conn_close(conn, "truncated request header");
