@@ -143,3 +143,7 @@ batch 5
 check_once
 log "after the restart: $SENT records delivered once in total"
 grep -q "record(s) of __kov_offsets replayed" "$T/kov.log" || fail "no replay in the log"
+
+kill -TERM "${DPID[kov]}"
+wait "${DPID[kov]}" || fail "varlogkov did not exit cleanly on SIGTERM"
+log "varlogkov stopped on SIGTERM, exit 0"
