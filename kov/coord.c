@@ -34,7 +34,8 @@ int vl_kcoord_start(vl_kserver_t *self)
         return -1;
     }
     vl_kgroup_store_t store = vl_koffsets_store(self->offsets);
-    self->groups = vl_kgroup_new(&store, NULL);
+    vl_kgroup_opts_t gopts = {.snapshot_every = self->opts.group_snapshot_every};
+    self->groups = vl_kgroup_new(&store, &gopts);
     rc = vl_kgroup_load(self->groups, err, sizeof err);
     if (rc) {
         vl_log(LOG_ERR,

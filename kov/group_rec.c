@@ -811,6 +811,8 @@ static void s_snapshot_stored(vl_kgroup_t *self, kg_op_t *op, int rc, uint64_t g
         self->snap_first_glsn = glsn;
     if (index + 1 < self->snapshot_chunks)
         return;
+    vl_log(LOG_INFO, "kov groups: snapshot of %zu group(s) in %" PRIu32 " record(s) at GLSN %" PRIu64,
+           zhashx_size(self->groups), self->snapshot_chunks, self->snap_first_glsn);
     /* complete: what precedes the previous snapshot is no longer needed */
     if (self->prev_snapshot_glsn > 1 && self->store.trim)
         self->store.trim(self->store.ctx, self->prev_snapshot_glsn);

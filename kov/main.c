@@ -42,6 +42,7 @@ int main(int argc, char **argv)
         .partitions = 1,
         .replication = 0,
         .log_streams = 1,
+        .group_snapshot_every = 1000,
     };
     uint64_t max_request = VL_KOV_MAX_REQUEST_DEFAULT;
     int level = LOG_INFO;
@@ -80,6 +81,11 @@ int main(int argc, char **argv)
                         "largest request accepted, like Kafka's\nsocket.request.max.bytes "
                         "(default 100M)",
                         &max_request, 1024, (int64_t)1 << 30),
+        VL_OPT_UINT_DEF("group-snapshot-every", "N",
+                        "records of __kov_offsets (committed offsets, groups)\nbetween "
+                        "snapshots; each snapshot trims the records\nbefore the previous one "
+                        "(default 1000)",
+                        &opts.group_snapshot_every, 1, 100000000),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t log_streams;    /* log streams of each partition's varlog topic (default 1) */
     uint32_t max_request;    /* largest request accepted (default 100 MiB) */
     int workers;             /* data path threads (0: part.h's default) */
+    uint32_t group_snapshot_every; /* __kov_offsets records between snapshots (0: 1000) */
 } vl_kserver_opts_t;
 
 /*  The actor body: zactor_new(vl_kserver_actor, opts). opts (a

@@ -5,7 +5,8 @@
 # restarted, it continues from the committed offset; a kafka-python
 # KafkaConsumer joins the same group; then varlogkov itself is killed -9
 # and restarted: the committed offsets are still there (OffsetFetch) and
-# the members go on from them. Each batch of records is produced once the
+# the members go on from them (its records in __kov_offsets have been
+# snapshotted and trimmed by then: the replay starts from a snapshot). Each batch of records is produced once the
 # group is Stable and the batch before it is consumed and committed, so
 # every record must be delivered exactly once in total: a record seen
 # twice was delivered past a committed offset, a missing one was lost.
@@ -17,7 +18,8 @@ cluster 1
 free_port
 KOV_PORT=$PORT
 B=127.0.0.1:$KOV_PORT
-daemon kov varlogkov --listen "$B" --mr "$MR" --log-level info
+# a snapshot every 5 records, so that the run trims __kov_offsets a few times
+daemon kov varlogkov --listen "$B" --mr "$MR" --log-level info --group-snapshot-every 5
 wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
 
 # kafka-python helpers: topic creation, group state, committed offsets, a consumer
@@ -133,6 +135,8 @@ check_once
 log "kafka-python KafkaConsumer joined: 3 members, $SENT records once"
 
 # 5. kill -9 of varlogkov: the committed offsets survive, the members go on
+grep -q "__kov_offsets trimmed below GLSN" "$T/kov.log" ||
+	fail "no snapshot trimmed __kov_offsets yet: $(ctl topic describe __kov_offsets 2>&1 | head -5)"
 kill9 kov
 restart kov
 wait_for 10 "varlogkov listening again" port_open "$KOV_PORT"
@@ -143,6 +147,7 @@ batch 5
 check_once
 log "after the restart: $SENT records delivered once in total"
 grep -q "record(s) of __kov_offsets replayed" "$T/kov.log" || fail "no replay in the log"
+log "__kov_offsets: $(grep -c 'kov groups: snapshot of' "$T/kov.log") snapshots, $(grep -c 'trimmed below' "$T/kov.log") trims; at the restart $(grep -o '[0-9]* record(s) of __kov_offsets replayed' "$T/kov.log" | tail -1)"
 
 kill -TERM "${DPID[kov]}"
 wait "${DPID[kov]}" || fail "varlogkov did not exit cleanly on SIGTERM"
