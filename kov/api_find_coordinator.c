@@ -23,8 +23,7 @@ static void s_handle(vl_kreq_t *req, vl_kr_t *r)
         vl_kw_i32(w, 0); /* throttle */
     vl_kw_i16(w, err);
     if (v >= 1)
-        vl_kw_str(w, false,
-                  err ? "Kov has no transactions: no transaction coordinator" : NULL);
+        vl_kw_str(w, false, err ? "Kov has no transactions: no transaction coordinator" : NULL);
     vl_kw_i32(w, err ? -1 : self->opts.node_id);
     vl_kw_str(w, false, err ? "" : self->adv_host);
     vl_kw_i32(w, err ? -1 : self->adv_port);

@@ -40,8 +40,8 @@ static void s_done(void *arg, const vl_kgroup_joined_t *res)
 static void s_handle(vl_kreq_t *req, vl_kr_t *r)
 {
     int16_t v = req->api_version;
-    vl_kgroup_join_t j = {.client_id = req->client_id, .client_host = req->client_host,
-                          .require_member_id = v >= 4};
+    vl_kgroup_join_t j = {
+        .client_id = req->client_id, .client_host = req->client_host, .require_member_id = v >= 4};
     char *group = vl_kr_strdup(r, false);
     j.session_timeout_ms = vl_kr_i32(r);
     j.rebalance_timeout_ms = v >= 1 ? vl_kr_i32(r) : j.session_timeout_ms;

@@ -25,8 +25,8 @@ static void s_handle(vl_kreq_t *req, vl_kr_t *r)
     } else {
         size_t count = n > 0 ? (size_t)n : 0;
         int16_t *errs = vl_calloc(count + 1, sizeof *errs);
-        int16_t err = vl_kgroup_leave(req->server->groups, group, (const char *const *)ids,
-                                      count, errs);
+        int16_t err =
+            vl_kgroup_leave(req->server->groups, group, (const char *const *)ids, count, errs);
         vl_kw_t *w = &req->out;
         if (v >= 1)
             vl_kw_i32(w, 0); /* throttle */

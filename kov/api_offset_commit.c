@@ -12,7 +12,7 @@
 
 typedef struct {
     char *name;
-    int32_t n;   /* its partitions: offs[first .. first + n) */
+    int32_t n; /* its partitions: offs[first .. first + n) */
     size_t first;
 } s_topic_t;
 

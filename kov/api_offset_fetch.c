@@ -60,8 +60,7 @@ static void s_handle(vl_kreq_t *req, vl_kr_t *r)
         topics[t].partitions = parts;
     }
     if (vl_kr_ok(r))
-        vl_kgroup_fetch(req->server->groups, group, ntopics < 0 ? NULL : topics, nt, s_done,
-                        req);
+        vl_kgroup_fetch(req->server->groups, group, ntopics < 0 ? NULL : topics, nt, s_done, req);
     else
         vl_kreq_bad(req, r->what);
     for (size_t t = 0; t < nt; t++) {

@@ -418,8 +418,8 @@ static void s_member_update(kg_member_t *m, const vl_kgroup_join_t *req)
             memcpy(m->protos[i].meta, req->protocols[i].metadata, m->protos[i].len);
     }
     m->session_ms = req->session_timeout_ms;
-    m->rebalance_ms = req->rebalance_timeout_ms > 0 ? req->rebalance_timeout_ms
-                                                     : req->session_timeout_ms;
+    m->rebalance_ms =
+        req->rebalance_timeout_ms > 0 ? req->rebalance_timeout_ms : req->session_timeout_ms;
 }
 
 static bool s_same_protocols(const kg_member_t *m, const vl_kgroup_join_t *req)
@@ -428,7 +428,8 @@ static bool s_same_protocols(const kg_member_t *m, const vl_kgroup_join_t *req)
         return false;
     for (size_t i = 0; i < m->nprotos; i++) {
         const vl_kgroup_proto_t *p = &req->protocols[i];
-        if (strcmp(m->protos[i].name, p->name ? p->name : "") || m->protos[i].len != p->metadata_len ||
+        if (strcmp(m->protos[i].name, p->name ? p->name : "") ||
+            m->protos[i].len != p->metadata_len ||
             (p->metadata_len && memcmp(m->protos[i].meta, p->metadata, p->metadata_len)))
             return false;
     }
@@ -543,8 +544,8 @@ void vl_kgroup_join(vl_kgroup_t *self, const vl_kgroup_join_t *req, vl_kgroup_jo
         g = kg_group_get(self->groups, req->group_id, true);
     if (!*member_id) {
         zuuid_t *uuid = zuuid_new();
-        char *id = zsys_sprintf("%s-%s", req->client_id ? req->client_id : "",
-                                zuuid_str_canonical(uuid));
+        char *id =
+            zsys_sprintf("%s-%s", req->client_id ? req->client_id : "", zuuid_str_canonical(uuid));
         zuuid_destroy(&uuid);
         if (req->require_member_id) {
             /* KIP-394: the member rejoins with this id, so a request
@@ -619,8 +620,7 @@ void vl_kgroup_sync(vl_kgroup_t *self, const vl_kgroup_sync_t *req, vl_kgroup_sy
     self->now = self->opts.clock_ms();
     kg_group_t *g = NULL;
     kg_member_t *m = NULL;
-    int16_t err =
-        s_member_check(self, req->group_id, req->generation_id, req->member_id, &g, &m);
+    int16_t err = s_member_check(self, req->group_id, req->generation_id, req->member_id, &g, &m);
     if (!err && ((req->protocol_type && strcmp(req->protocol_type, g->protocol_type)) ||
                  (req->protocol_name && strcmp(req->protocol_name, g->protocol))))
         err = VL_KERR_INCONSISTENT_GROUP_PROTOCOL;

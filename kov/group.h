@@ -216,9 +216,8 @@ typedef struct {
     answer lists partitions in the order asked (all: by topic, partition). */
 typedef void(vl_kgroup_fetch_cb)(void *arg, int16_t error, const vl_kgroup_fetched_t *parts,
                                  size_t n);
-void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id,
-                     const vl_kgroup_fetch_topic_t *topics, size_t ntopics,
-                     vl_kgroup_fetch_cb *cb, void *arg);
+void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id, const vl_kgroup_fetch_topic_t *topics,
+                     size_t ntopics, vl_kgroup_fetch_cb *cb, void *arg);
 
 /*  ---- administration ------------------------------------------------------------ */
 

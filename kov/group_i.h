@@ -43,11 +43,11 @@ typedef struct kg_member {
     kg_proto_t *protos;
     uint8_t *assignment;
     size_t assignment_len;
-    int64_t deadline; /* session expiry */
+    int64_t deadline;           /* session expiry */
     bool awaiting_join;         /* a JoinGroup waits for the rebalance */
     vl_kgroup_join_cb *join_cb; /* its answer (NULL: forgotten) */
     void *join_arg;
-    bool awaiting_sync;         /* a SyncGroup waits for the assignment */
+    bool awaiting_sync; /* a SyncGroup waits for the assignment */
     vl_kgroup_sync_cb *sync_cb;
     void *sync_arg;
 } kg_member_t;
@@ -79,18 +79,18 @@ typedef struct {
     size_t nmembers;
     kg_pending_t *pending;
     int64_t rebalance_deadline;
-    zhashx_t *offsets;   /* "partition:topic" -> kg_offset_t */
-    uint8_t *meta;       /* body of the last GROUP record committed */
+    zhashx_t *offsets; /* "partition:topic" -> kg_offset_t */
+    uint8_t *meta;     /* body of the last GROUP record committed */
     size_t meta_len;
-    bool syncing;        /* the leader's assignment is being stored */
+    bool syncing; /* the leader's assignment is being stored */
 } kg_group_t;
 
 /*  A record appended and not yet committed. */
 typedef struct kg_op {
     struct kg_op *next;
     vl_kgroup_t *self;
-    int type;       /* KG_REC_* */
-    uint8_t *data;  /* the record */
+    int type;      /* KG_REC_* */
+    uint8_t *data; /* the record */
     size_t len;
     char *group_id;
     int32_t generation; /* GROUP: the generation it stores */
@@ -102,7 +102,7 @@ typedef struct kg_op {
     size_t nerrors;
     size_t delete_index; /* delete: which of errors this record answers */
     struct kg_delete *del;
-    bool held;      /* waiting for a snapshot to be appended first */
+    bool held; /* waiting for a snapshot to be appended first */
 } kg_op_t;
 
 /*  A DeleteGroups answered when the last of its tombstones is committed. */
@@ -123,11 +123,11 @@ struct vl_kgroup {
     kg_op_t *inflight, *inflight_tail;
     size_t ninflight;
     kg_op_t *held, *held_tail;
-    uint64_t since_snapshot;   /* records appended since the last snapshot */
+    uint64_t since_snapshot; /* records appended since the last snapshot */
     bool snapshot_due;
-    uint32_t snapshot_chunks;  /* of the snapshot in flight (0: none) */
+    uint32_t snapshot_chunks;    /* of the snapshot in flight (0: none) */
     uint64_t prev_snapshot_glsn; /* first record of the last complete snapshot */
-    uint64_t snap_first_glsn;  /* of the snapshot in flight */
+    uint64_t snap_first_glsn;    /* of the snapshot in flight */
     vl_kgroup_stats_t stats;
     bool loading;
     /* replay: a snapshot being read (its chunks must be consecutive) */
@@ -176,8 +176,8 @@ void kg_rec_tombstone(kg_buf_t *b, const char *group_id);
     nothing); 0 or VL_EPROTO / VL_EVERSION with errbuf. live: the record
     was just committed by this coordinator (a GROUP record then only
     becomes the group's stored metadata; membership is already there). */
-int kg_rec_apply(vl_kgroup_t *self, zhashx_t *groups, const uint8_t *data, size_t len,
-                 bool live, char *errbuf, size_t errbuf_size);
+int kg_rec_apply(vl_kgroup_t *self, zhashx_t *groups, const uint8_t *data, size_t len, bool live,
+                 char *errbuf, size_t errbuf_size);
 
 /*  Replay of one record of the log (snapshots included). */
 int kg_rec_replay(void *arg, uint64_t glsn, const uint8_t *data, size_t len);

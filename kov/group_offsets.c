@@ -129,9 +129,8 @@ static void s_fetched(vl_kgroup_fetched_t *f, const kg_offset_t *o, const char *
     f->error = 0;
 }
 
-void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id,
-                     const vl_kgroup_fetch_topic_t *topics, size_t ntopics,
-                     vl_kgroup_fetch_cb *cb, void *arg)
+void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id, const vl_kgroup_fetch_topic_t *topics,
+                     size_t ntopics, vl_kgroup_fetch_cb *cb, void *arg)
 {
     if (!group_id || !*group_id) {
         cb(arg, VL_KERR_INVALID_GROUP_ID, NULL, 0);
@@ -173,8 +172,8 @@ void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id,
 
 static void s_describe_one(kg_group_t *g, const char *id, vl_kgroup_describe_cb *cb, void *arg)
 {
-    vl_kgroup_desc_t d = {.group_id = id, .state = "Dead", .protocol_type = "",
-                          .protocol_name = ""};
+    vl_kgroup_desc_t d = {
+        .group_id = id, .state = "Dead", .protocol_type = "", .protocol_name = ""};
     if (!id || !*id) {
         d.group_id = "";
         d.error = VL_KERR_INVALID_GROUP_ID;
@@ -328,8 +327,8 @@ static void s_dump_group(zchunk_t *out, kg_group_t *g)
     size_t n;
     kg_offset_t **v = s_sorted_offsets(g, &n);
     for (size_t i = 0; i < n; i++) {
-        line = zsys_sprintf("  offset %s %" PRId32 " %" PRId64 " epoch=%" PRId32
-                            " ts=%" PRId64 " meta=%s\n",
+        line = zsys_sprintf("  offset %s %" PRId32 " %" PRId64 " epoch=%" PRId32 " ts=%" PRId64
+                            " meta=%s\n",
                             v[i]->topic, v[i]->partition, v[i]->offset, v[i]->leader_epoch,
                             v[i]->commit_ms, v[i]->metadata ? v[i]->metadata : "(null)");
         zchunk_extend(out, line, strlen(line));

@@ -200,14 +200,14 @@ typedef struct {
     kg_str_t group;
     const uint8_t *body;
     size_t body_len;
-    uint32_t n;           /* offsets, members or (snapshot) records */
-    kg_poff_t *offs;      /* OFFSETS */
-    int32_t generation;   /* GROUP */
+    uint32_t n;         /* offsets, members or (snapshot) records */
+    kg_poff_t *offs;    /* OFFSETS */
+    int32_t generation; /* GROUP */
     kg_str_t ptype, proto, leader;
     kg_pmember_t *members;
-    uint64_t snap_id;     /* SNAPSHOT */
+    uint64_t snap_id; /* SNAPSHOT */
     uint32_t index, count;
-    const uint8_t *recs;  /* its records, each u32 length + record */
+    const uint8_t *recs; /* its records, each u32 length + record */
     size_t recs_len;
 } kg_prec_t;
 
@@ -428,8 +428,8 @@ static int s_decode(const uint8_t *data, size_t len, kg_prec_t *r, char *errbuf,
 }
 
 /*  Walks a snapshot's records: checks each (check) or applies each. */
-static int s_snapshot_each(vl_kgroup_t *self, zhashx_t *groups, const kg_prec_t *snap,
-                           bool apply, char *errbuf, size_t size);
+static int s_snapshot_each(vl_kgroup_t *self, zhashx_t *groups, const kg_prec_t *snap, bool apply,
+                           char *errbuf, size_t size);
 
 /*  ---- applying ------------------------------------------------------------------ */
 
@@ -545,8 +545,8 @@ int kg_rec_apply(vl_kgroup_t *self, zhashx_t *groups, const uint8_t *data, size_
     return rc;
 }
 
-static int s_snapshot_each(vl_kgroup_t *self, zhashx_t *groups, const kg_prec_t *snap,
-                           bool apply, char *errbuf, size_t size)
+static int s_snapshot_each(vl_kgroup_t *self, zhashx_t *groups, const kg_prec_t *snap, bool apply,
+                           char *errbuf, size_t size)
 {
     kg_cur_t c = {snap->recs, snap->recs_len, NULL};
     char sub[160];
@@ -554,8 +554,8 @@ static int s_snapshot_each(vl_kgroup_t *self, zhashx_t *groups, const kg_prec_t 
         uint32_t n = s_u32(&c, "snapshot record length");
         const uint8_t *p = s_take(&c, n, "snapshot record");
         if (c.bad) {
-            snprintf(errbuf, size, "snapshot record %" PRIu32 " of %" PRIu32 ": truncated at %s",
-                     i, snap->n, c.bad);
+            snprintf(errbuf, size, "snapshot record %" PRIu32 " of %" PRIu32 ": truncated at %s", i,
+                     snap->n, c.bad);
             return VL_EPROTO;
         }
         kg_prec_t r;
@@ -811,7 +811,8 @@ static void s_snapshot_stored(vl_kgroup_t *self, kg_op_t *op, int rc, uint64_t g
         self->snap_first_glsn = glsn;
     if (index + 1 < self->snapshot_chunks)
         return;
-    vl_log(LOG_INFO, "kov groups: snapshot of %zu group(s) in %" PRIu32 " record(s) at GLSN %" PRIu64,
+    vl_log(LOG_INFO,
+           "kov groups: snapshot of %zu group(s) in %" PRIu32 " record(s) at GLSN %" PRIu64,
            zhashx_size(self->groups), self->snapshot_chunks, self->snap_first_glsn);
     /* complete: what precedes the previous snapshot is no longer needed */
     if (self->prev_snapshot_glsn > 1 && self->store.trim)

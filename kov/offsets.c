@@ -212,8 +212,7 @@ static int s_replay(void *ctx, vl_kgroup_record_fn *fn, void *fnarg, char *errbu
     vl_topic_info_t info;
     int rc = vl_topic_info(self->client, self->topic, &info);
     if (rc) {
-        snprintf(errbuf, size, "topic info of %s: %s", self->topic,
-                 vl_client_errmsg(self->client));
+        snprintf(errbuf, size, "topic info of %s: %s", self->topic, vl_client_errmsg(self->client));
         return rc;
     }
     if (info.hwm == 0 || info.trim_glsn > info.hwm)
@@ -235,8 +234,8 @@ static int s_replay(void *ctx, vl_kgroup_record_fn *fn, void *fnarg, char *errbu
     }
     if (rc == VL_EEOF) {
         rc = 0;
-        vl_log(LOG_INFO, "kov groups: replayed %" PRIu64 " record(s) of %s (GLSN %" PRIu64
-                         "..%" PRIu64 ")",
+        vl_log(LOG_INFO,
+               "kov groups: replayed %" PRIu64 " record(s) of %s (GLSN %" PRIu64 "..%" PRIu64 ")",
                n, self->topic, info.trim_glsn, info.hwm);
     } else if (rc && n == 0) {
         snprintf(errbuf, size, "reading %s: %s", self->topic, vl_client_errmsg(self->client));

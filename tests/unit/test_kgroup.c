@@ -510,8 +510,8 @@ static void test_forget(void **state)
     char a[128], b[128];
     s_two_stable(fx, a, b);
     join_res_t jb, ja;
-    s_join(fx, "g", b, "cb", (vl_kgroup_proto_t[]){{"range", (const uint8_t *)"new", 3}}, 1,
-           false, &jb);
+    s_join(fx, "g", b, "cb", (vl_kgroup_proto_t[]){{"range", (const uint8_t *)"new", 3}}, 1, false,
+           &jb);
     assert_int_equal(jb.calls, 0);
     vl_kgroup_forget(fx->kg, &jb); /* b's connection closed */
     s_join(fx, "g", a, "ca", s_range, 1, false, &ja);
@@ -855,10 +855,9 @@ static void s_refused(const rec_t *bad, const char *expect)
     r_offsets(&good, 0, 43);
     kgmem_put(mem, good.p, good.n);
     char err[512];
-    vl_kgroup_t *kg = s_load(mem, bad->n > 4 && bad->p[4] != 1 && !memcmp(bad->p, "KOVG", 4)
-                                      ? VL_EVERSION
-                                      : VL_EPROTO,
-                             err, sizeof err);
+    vl_kgroup_t *kg = s_load(
+        mem, bad->n > 4 && bad->p[4] != 1 && !memcmp(bad->p, "KOVG", 4) ? VL_EVERSION : VL_EPROTO,
+        err, sizeof err);
     assert_non_null(strstr(err, "GLSN 3"));
     if (expect && !strstr(err, expect))
         fail_msg("error \"%s\" does not say \"%s\"", err, expect);
@@ -1034,14 +1033,22 @@ static void test_kerr_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_sync_two),    cmocka_unit_test(test_rebalance_third),
-        cmocka_unit_test(test_expiry),           cmocka_unit_test(test_leave),
-        cmocka_unit_test(test_illegal_generation), cmocka_unit_test(test_member_id_required),
-        cmocka_unit_test(test_protocols),        cmocka_unit_test(test_forget),
-        cmocka_unit_test(test_sync_store_fails), cmocka_unit_test(test_offsets),
-        cmocka_unit_test(test_replay),           cmocka_unit_test(test_snapshot_trim),
-        cmocka_unit_test(test_snapshot_chunks),  cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_admin),            cmocka_unit_test(test_kerr_names),
+        cmocka_unit_test(test_join_sync_two),
+        cmocka_unit_test(test_rebalance_third),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_leave),
+        cmocka_unit_test(test_illegal_generation),
+        cmocka_unit_test(test_member_id_required),
+        cmocka_unit_test(test_protocols),
+        cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_sync_store_fails),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_snapshot_trim),
+        cmocka_unit_test(test_snapshot_chunks),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_admin),
+        cmocka_unit_test(test_kerr_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
