@@ -13,8 +13,12 @@
     heartbeat within their session timeout or are expired, as vanished
     members must be (Redpanda #3300: groups stuck with ghosts).
 
-    Callbacks are called once the state is consistent, and must not call
-    back into the coordinator (they encode a response).
+    Callbacks are called once the state is consistent. A callback may end
+    up calling back into the coordinator (the server answers, a connection
+    that was full resumes and its next request is handled): so no loop
+    holds a pointer to a member across a callback. Loops that answer
+    several members flag them first, then answer one flagged member at a
+    time, looking it up again each time.
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -317,6 +321,19 @@ static void s_sync_answer(kg_group_t *g, kg_member_t *m, int16_t error)
            error ? 0 : m->assignment_len);
 }
 
+/*  Answers every SyncGroup waiting in g with error (0: its assignment). */
+static void s_sync_answer_all(kg_group_t *g, int16_t error)
+{
+    for (;;) {
+        kg_member_t *m = g->members;
+        while (m && !m->awaiting_sync)
+            m = m->next;
+        if (!m)
+            return;
+        s_sync_answer(g, m, error);
+    }
+}
+
 /*  Completes the rebalance: a new generation for the members that
     rejoined (those that did not were dropped by the caller). */
 static void s_complete_join(vl_kgroup_t *self, kg_group_t *g)
@@ -344,8 +361,17 @@ static void s_complete_join(vl_kgroup_t *self, kg_group_t *g)
         m->deadline = self->now + m->session_ms;
     }
     for (kg_member_t *m = g->members; m; m = m->next) {
-        vl_kgroup_join_cb *cb = m->join_cb;
+        m->answer_join = m->awaiting_join;
         m->awaiting_join = false;
+    }
+    for (;;) {
+        kg_member_t *m = g->members;
+        while (m && !m->answer_join)
+            m = m->next;
+        if (!m)
+            break;
+        vl_kgroup_join_cb *cb = m->join_cb;
+        m->answer_join = false;
         m->join_cb = NULL;
         s_join_answer(g, m, cb, m->join_arg);
     }
@@ -363,10 +389,7 @@ static void s_maybe_complete(vl_kgroup_t *self, kg_group_t *g)
 
 static void s_prepare_rebalance(vl_kgroup_t *self, kg_group_t *g)
 {
-    if (g->state == KG_COMPLETING)
-        for (kg_member_t *m = g->members; m; m = m->next)
-            if (m->awaiting_sync)
-                s_sync_answer(g, m, VL_KERR_REBALANCE_IN_PROGRESS);
+    bool completing = g->state == KG_COMPLETING;
     g->state = KG_PREPARING;
     g->syncing = false;
     int32_t timeout = 0;
@@ -374,6 +397,8 @@ static void s_prepare_rebalance(vl_kgroup_t *self, kg_group_t *g)
         if (m->rebalance_ms > timeout)
             timeout = m->rebalance_ms;
     g->rebalance_deadline = self->now + timeout;
+    if (completing)
+        s_sync_answer_all(g, VL_KERR_REBALANCE_IN_PROGRESS);
     s_maybe_complete(self, g);
 }
 
@@ -386,7 +411,7 @@ static void s_remove_member(vl_kgroup_t *self, kg_group_t *g, kg_member_t *m, bo
         pp = &(*pp)->next;
     *pp = m->next;
     g->nmembers--;
-    if (m->awaiting_join)
+    if (m->awaiting_join || m->answer_join)
         s_join_error(m->join_cb, m->join_arg, VL_KERR_UNKNOWN_MEMBER_ID, m->id, g->protocol_type);
     if (m->awaiting_sync)
         s_sync_answer(g, m, VL_KERR_UNKNOWN_MEMBER_ID);
@@ -656,16 +681,13 @@ void kg_group_stored(vl_kgroup_t *self, kg_op_t *op, int rc)
     g->syncing = false;
     if (rc) {
         /* Kafka does the same when its log append fails: rejoin */
-        for (kg_member_t *m = g->members; m; m = m->next)
-            if (m->awaiting_sync)
-                s_sync_answer(g, m, VL_KERR_COORDINATOR_NOT_AVAILABLE);
-        s_prepare_rebalance(self, g);
+        s_sync_answer_all(g, VL_KERR_COORDINATOR_NOT_AVAILABLE);
+        if (g->state == KG_COMPLETING)
+            s_prepare_rebalance(self, g);
         return;
     }
     g->state = KG_STABLE;
-    for (kg_member_t *m = g->members; m; m = m->next)
-        if (m->awaiting_sync)
-            s_sync_answer(g, m, 0);
+    s_sync_answer_all(g, 0);
 }
 
 int16_t vl_kgroup_heartbeat(vl_kgroup_t *self, const char *group_id, int32_t generation_id,
@@ -713,6 +735,20 @@ int16_t vl_kgroup_leave(vl_kgroup_t *self, const char *group_id, const char *con
 
 /*  ---- timeouts ---------------------------------------------------------------------- */
 
+/*  The first member of g that timed out: past its session timeout and not
+    waiting in a JoinGroup or SyncGroup (those are alive, Kafka's rule); or,
+    when the rebalance timeout passed, one that did not rejoin. */
+static kg_member_t *s_timed_out(vl_kgroup_t *self, kg_group_t *g, bool rebalance_over)
+{
+    for (kg_member_t *m = g->members; m; m = m->next) {
+        if (rebalance_over && !m->awaiting_join)
+            return m;
+        if (m->deadline <= self->now && !m->awaiting_join && !m->awaiting_sync)
+            return m;
+    }
+    return NULL;
+}
+
 static void s_tick_group(vl_kgroup_t *self, kg_group_t *g)
 {
     for (kg_pending_t **pp = &g->pending; *pp;) {
@@ -725,19 +761,13 @@ static void s_tick_group(vl_kgroup_t *self, kg_group_t *g)
             pp = &p->next;
         }
     }
-    /* a member waiting in JoinGroup or SyncGroup is alive (Kafka's rule);
-       any other one that missed its session timeout is gone */
-    for (kg_member_t *m = g->members, *next; m; m = next) {
-        next = m->next;
-        if (m->deadline <= self->now && !m->awaiting_join && !m->awaiting_sync)
-            s_remove_member(self, g, m, true);
-    }
+    /* one at a time: each removal answers requests (see the top) */
+    kg_member_t *m;
+    while ((m = s_timed_out(self, g, false)))
+        s_remove_member(self, g, m, true);
     if (g->state == KG_PREPARING && g->rebalance_deadline <= self->now) {
-        for (kg_member_t *m = g->members, *next; m; m = next) {
-            next = m->next;
-            if (!m->awaiting_join)
-                s_remove_member(self, g, m, false);
-        }
+        while ((m = s_timed_out(self, g, true)))
+            s_remove_member(self, g, m, false);
         s_complete_join(self, g);
     }
 }
@@ -745,15 +775,21 @@ static void s_tick_group(vl_kgroup_t *self, kg_group_t *g)
 void vl_kgroup_tick(vl_kgroup_t *self, int64_t now_ms)
 {
     self->now = now_ms;
-    zlistx_t *idle = zlistx_new();
-    for (kg_group_t *g = zhashx_first(self->groups); g; g = zhashx_next(self->groups)) {
+    /* by id, not by the hash's cursor: a callback may add groups */
+    zlistx_t *ids = zlistx_new();
+    zlistx_set_duplicator(ids, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor(ids, (zlistx_destructor_fn *)zstr_free);
+    for (kg_group_t *g = zhashx_first(self->groups); g; g = zhashx_next(self->groups))
+        zlistx_add_end(ids, g->id);
+    for (char *id = zlistx_first(ids); id; id = zlistx_next(ids)) {
+        kg_group_t *g = zhashx_lookup(self->groups, id);
+        if (!g)
+            continue;
         s_tick_group(self, g);
+        /* groups that never stored anything and have nothing: forget them */
         if (g->state == KG_EMPTY && !g->members && !g->pending && !g->meta &&
             !zhashx_size(g->offsets))
-            zlistx_add_end(idle, g->id);
+            zhashx_delete(self->groups, id);
     }
-    /* groups that never stored anything and have nothing: forget them */
-    for (char *id = zlistx_first(idle); id; id = zlistx_next(idle))
-        zhashx_delete(self->groups, id);
-    zlistx_destroy(&idle);
+    zlistx_destroy(&ids);
 }

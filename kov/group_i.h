@@ -47,6 +47,7 @@ typedef struct kg_member {
     bool awaiting_join;         /* a JoinGroup waits for the rebalance */
     vl_kgroup_join_cb *join_cb; /* its answer (NULL: forgotten) */
     void *join_arg;
+    bool answer_join;   /* its JoinGroup is to be answered (s_complete_join) */
     bool awaiting_sync; /* a SyncGroup waits for the assignment */
     vl_kgroup_sync_cb *sync_cb;
     void *sync_arg;

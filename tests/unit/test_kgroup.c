@@ -521,6 +521,56 @@ static void test_forget(void **state)
     s_fx_destroy(&fx);
 }
 
+/*  A callback that calls back into the coordinator (the server may handle
+    a connection's next request inside a reply): a leaves b from inside
+    its own JoinGroup answer, while the coordinator is answering b too. */
+typedef struct {
+    join_res_t res;
+    fx_t *fx;
+    const char *leave;
+} reenter_t;
+
+static void s_reenter_cb(void *arg, const vl_kgroup_joined_t *r)
+{
+    reenter_t *re = arg;
+    s_join_cb(&re->res, r);
+    if (re->leave) {
+        int16_t err;
+        const char *id = re->leave;
+        re->leave = NULL;
+        assert_int_equal(vl_kgroup_leave(re->fx->kg, "g", &id, 1, &err), 0);
+        assert_int_equal(err, 0);
+    }
+}
+
+static void test_reentrant(void **state)
+{
+    fx_t *fx = s_fx_new(0, 0);
+    char a[128], b[128];
+    s_two_stable(fx, a, b);
+    join_res_t jb, jc;
+    s_join(fx, "g", "", "cc", s_range, 1, false, &jc);
+    s_join(fx, "g", b, "cb", s_range, 1, false, &jb);
+    reenter_t re = {.fx = fx, .leave = b};
+    vl_kgroup_join_t req = {.group_id = "g",
+                            .session_timeout_ms = 10000,
+                            .rebalance_timeout_ms = 20000,
+                            .member_id = a,
+                            .client_id = "ca",
+                            .protocol_type = "consumer",
+                            .nprotocols = 1,
+                            .protocols = s_range};
+    vl_kgroup_join(fx->kg, &req, s_reenter_cb, &re);
+    assert_int_equal(re.res.calls, 1);
+    assert_int_equal(re.res.generation, 3);
+    assert_int_equal(jb.calls, 1); /* answered once: it left before its answer */
+    assert_int_equal(jb.error, VL_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(jc.calls, 1);
+    assert_int_equal(jc.generation, 3);
+    assert_int_equal(vl_kgroup_heartbeat(fx->kg, "g", 3, a), VL_KERR_REBALANCE_IN_PROGRESS);
+    s_fx_destroy(&fx);
+}
+
 static void test_sync_store_fails(void **state)
 {
     fx_t *fx = s_fx_new(0, 0);
@@ -1041,6 +1091,7 @@ int main(void)
         cmocka_unit_test(test_member_id_required),
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_reentrant),
         cmocka_unit_test(test_sync_store_fails),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_replay),
