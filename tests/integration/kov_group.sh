@@ -10,6 +10,8 @@
 # group is Stable and the batch before it is consumed and committed, so
 # every record must be delivered exactly once in total: a record seen
 # twice was delivered past a committed offset, a missing one was lost.
+# Last, hostile input to the group APIs (every truncation, huge counts,
+# random frames) closes connections and changes nothing.
 . "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing"; exit 77; }
@@ -148,6 +150,94 @@ check_once
 log "after the restart: $SENT records delivered once in total"
 grep -q "record(s) of __kov_offsets replayed" "$T/kov.log" || fail "no replay in the log"
 log "__kov_offsets: $(grep -c 'kov groups: snapshot of' "$T/kov.log") snapshots, $(grep -c 'trimmed below' "$T/kov.log") trims; at the restart $(grep -o '[0-9]* record(s) of __kov_offsets replayed' "$T/kov.log" | tail -1)"
+
+# 6. bad input to the group APIs: every truncation of valid requests, huge
+# counts, random frames; then a raw OffsetCommit v7 and OffsetFetch v5
+# still work, and g1's offsets are untouched
+/usr/bin/python3 - "$KOV_PORT" <<'EOF' || fail "bad input to the group APIs"
+import random, socket, struct, sys
+port = int(sys.argv[1])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        try:
+            c = s.recv(n - len(b))
+        except ConnectionResetError:
+            return None
+        if not c:
+            return None
+        b += c
+    return b
+def response(s):
+    h = recv_exact(s, 4)
+    return None if h is None else recv_exact(s, struct.unpack(">i", h)[0])
+def frame(key, ver, corr, body, client=b"t"):
+    b = struct.pack(">hhih", key, ver, corr, len(client)) + client + body
+    return struct.pack(">i", len(b)) + b
+def kstr(x): return struct.pack(">h", len(x)) + x
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def i64(v): return struct.pack(">q", v)
+def alive():
+    s = conn(); s.sendall(frame(18, 0, 99, b"")); r = response(s); s.close()
+    assert r is not None and struct.unpack(">ih", r[:6]) == (99, 0), r
+
+join = (kstr(b"bad") + i32(10000) + i32(10000) + kstr(b"") + i16(-1) + kstr(b"consumer") +
+        i32(1) + kstr(b"range") + i32(3) + b"abc")
+commit = (kstr(b"bad") + i32(-1) + kstr(b"") + i16(-1) + i32(1) + kstr(b"t") + i32(1) +
+          i32(0) + i64(5) + i32(-1) + i16(-1))
+sync = kstr(b"bad") + i32(1) + kstr(b"m") + i16(-1) + i32(1) + kstr(b"m") + i32(2) + b"xy"
+leave = kstr(b"bad") + i32(2) + kstr(b"m") + i16(-1) + kstr(b"n") + i16(-1)
+fetch = kstr(b"bad") + i32(1) + kstr(b"t") + i32(2) + i32(0) + i32(1)
+for key, ver, body in ((11, 5, join), (8, 7, commit), (14, 3, sync), (13, 3, leave),
+                       (9, 5, fetch)):
+    for n in range(len(body)):
+        s = conn(); s.sendall(frame(key, ver, n, body[:n]))
+        r = response(s)  # a truncated body: the connection is closed
+        assert r is None, (key, n, r)
+        s.close()
+    s = conn(); s.sendall(frame(key, ver, 7, body))
+    r = response(s)
+    assert r is not None and struct.unpack(">i", r[:4])[0] == 7, (key, r)
+    s.close()
+alive()
+print("every truncation of JoinGroup v5, OffsetCommit v7, SyncGroup v3, LeaveGroup v3, "
+      "OffsetFetch v5: closed; the whole requests answered")
+# huge counts: protocols, topics, partitions, members, groups
+for key, ver, body in ((11, 5, join[:-17] + i32(0x7fffffff)),
+                       (8, 7, commit[:-36] + i32(0x7fffffff)),
+                       (9, 5, kstr(b"bad") + i32(0x7fffffff)),
+                       (13, 3, kstr(b"bad") + i32(0x7fffffff)),
+                       (42, 1, i32(0x7fffffff)), (15, 4, i32(0x7fffffff))):
+    s = conn(); s.sendall(frame(key, ver, 1, body))
+    assert response(s) is None, key
+    s.close()
+alive()
+print("huge array counts: closed, nothing allocated for them")
+rnd = random.Random(11)
+for i in range(1000):
+    key = rnd.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 42])
+    body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 80)))
+    s = conn(); s.sendall(frame(key, rnd.randint(0, 5), i, body)); s.close()
+alive()
+print("1000 random frames to the group APIs: still serving")
+# a simple commit (generation -1) and a fetch of every partition, raw
+s = conn(); s.sendall(frame(8, 7, 1, commit)); r = response(s)
+corr, thr, nt = struct.unpack(">iii", r[:12])
+assert nt == 1 and r[12:15] == b"\x00\x01t", r
+assert struct.unpack(">iih", r[15:25]) == (1, 0, 0), r
+s.sendall(frame(9, 5, 2, kstr(b"bad") + i32(-1))); r = response(s)
+corr, thr, nt = struct.unpack(">iii", r[:12])
+assert corr == 2 and nt == 1 and r[12:15] == b"\x00\x01t", r
+assert struct.unpack(">iiqihh", r[15:39]) == (1, 0, 5, -1, -1, 0), r
+assert struct.unpack(">h", r[39:41])[0] == 0 and len(r) == 41, r
+s.close()
+print("OffsetCommit v7 (simple) then OffsetFetch v5 (all partitions): offset 5")
+EOF
+committed_is $((SENT / 2)) || fail "g1's offsets changed: $(kpy offsets g1 | tr '\n' ' ')"
+log "bad input to the group APIs: truncations and huge counts closed, random frames survived, g1 untouched"
 
 kill -TERM "${DPID[kov]}"
 wait "${DPID[kov]}" || fail "varlogkov did not exit cleanly on SIGTERM"
