@@ -10,8 +10,9 @@
 # group is Stable and the batch before it is consumed and committed, so
 # every record must be delivered exactly once in total: a record seen
 # twice was delivered past a committed offset, a missing one was lost.
-# Last, hostile input to the group APIs (every truncation, huge counts,
-# random frames) closes connections and changes nothing.
+# Then hostile input to the group APIs (every truncation, huge counts,
+# random frames) closes connections and changes nothing; last, varlogkov
+# is killed -9 under a stream of commits and keeps every acknowledged one.
 . "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || { echo "python3-kafka missing"; exit 77; }
@@ -238,6 +239,48 @@ print("OffsetCommit v7 (simple) then OffsetFetch v5 (all partitions): offset 5")
 EOF
 committed_is $((SENT / 2)) || fail "g1's offsets changed: $(kpy offsets g1 | tr '\n' ' ')"
 log "bad input to the group APIs: truncations and huge counts closed, random frames survived, g1 untouched"
+
+# 7. kill -9 under a stream of commits: a raw client commits offsets 1, 2,
+# 3, ... (OffsetCommit v2, generation -1) one at a time and writes down
+# each one acknowledged; varlogkov is killed in the middle; once restarted,
+# OffsetFetch must give at least the last acknowledged one
+cat >"$T/committer.py" <<'EOF'
+import socket, struct, sys
+port, out = int(sys.argv[1]), open(sys.argv[2], "a")
+def kstr(x): return struct.pack(">h", len(x)) + x
+def frame(key, ver, corr, body):
+    b = struct.pack(">hhih", key, ver, corr, 1) + b"c" + body
+    return struct.pack(">i", len(b)) + b
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+n = 0
+while True:
+    n += 1
+    body = (kstr(b"dur") + struct.pack(">i", -1) + kstr(b"") + struct.pack(">qi", -1, 1) +
+            kstr(b"t") + struct.pack(">iiq", 1, 0, n) + kstr(b""))
+    try:
+        s.sendall(frame(8, 2, n, body))
+        h = s.recv(4, socket.MSG_WAITALL)
+        r = s.recv(struct.unpack(">i", h)[0], socket.MSG_WAITALL)
+    except (OSError, struct.error):
+        sys.exit(0)  # the gateway went away: what was acknowledged is in the file
+    assert struct.unpack(">i", r[:4])[0] == n and r[-2:] == b"\x00\x00", r
+    out.write("%d\n" % n)
+    out.flush()
+EOF
+/usr/bin/python3 "$T/committer.py" "$KOV_PORT" "$T/acked.txt" &
+CPID=$!
+PIDS+=($CPID)
+wait_for 20 "100 commits acknowledged" lines_ge "$T/acked.txt" 100
+kill9 kov
+wait "$CPID" || fail "the committer failed: a commit was answered with an error"
+ACKED=$(tail -1 "$T/acked.txt")
+restart kov
+wait_for 10 "varlogkov listening again" port_open "$KOV_PORT"
+GOT=$(kpy offsets dur | awk '$1 == 0 { print $2 }')
+[ -n "$GOT" ] && [ "$GOT" -ge "$ACKED" ] ||
+	fail "kill -9 under commits: offset ${GOT:-none} after the restart, $ACKED was acknowledged"
+committed_is $((SENT / 2)) || fail "g1's offsets changed: $(kpy offsets g1 | tr '\n' ' ')"
+log "kill -9 under a stream of commits: $ACKED acknowledged, OffsetFetch after the restart gives $GOT"
 
 kill -TERM "${DPID[kov]}"
 wait "${DPID[kov]}" || fail "varlogkov did not exit cleanly on SIGTERM"
