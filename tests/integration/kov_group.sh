@@ -218,12 +218,12 @@ for key, ver, body in ((11, 5, join[:-17] + i32(0x7fffffff)),
 alive()
 print("huge array counts: closed, nothing allocated for them")
 rnd = random.Random(11)
-for i in range(1000):
+for i in range(500):
     key = rnd.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 42])
     body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 80)))
     s = conn(); s.sendall(frame(key, rnd.randint(0, 5), i, body)); s.close()
 alive()
-print("1000 random frames to the group APIs: still serving")
+print("500 random frames to the group APIs: still serving")
 # a simple commit (generation -1) and a fetch of every partition, raw
 s = conn(); s.sendall(frame(8, 7, 1, commit)); r = response(s)
 corr, thr, nt = struct.unpack(">iii", r[:12])
@@ -270,7 +270,7 @@ EOF
 /usr/bin/python3 "$T/committer.py" "$KOV_PORT" "$T/acked.txt" &
 CPID=$!
 PIDS+=($CPID)
-wait_for 20 "100 commits acknowledged" lines_ge "$T/acked.txt" 100
+wait_for 20 "50 commits acknowledged" lines_ge "$T/acked.txt" 50
 kill9 kov
 wait "$CPID" || fail "the committer failed: a commit was answered with an error"
 ACKED=$(tail -1 "$T/acked.txt")
