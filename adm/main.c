@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
     };
     int level = LOG_INFO;
     int no_auto = 0; /* index in s_auto_words: 0 on, 1 off */
+    const char *metrics = NULL;
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -64,6 +67,10 @@ int main(int argc, char **argv)
             "no-auto-unseal",
             "seal and sync automatically, but leave the unseal to\n'varlogctl ls unseal'",
             &opts.no_auto_unseal),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the --listen host, port + 1000)",
+                          &metrics),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -95,16 +102,23 @@ int main(int argc, char **argv)
     zstr_send(actor, "PORT");
     zsock_recv(actor, "i", &port);
     int rc = 0;
+    char err[512];
     if (port < 0) {
         rc = 1; /* the actor logged why */
+    } else if (vl_metrics_start(metrics, opts.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogadm: %s\n", err);
+        rc = 1;
     } else {
         /* the CZMQ signal handler sets zsys_interrupted and makes the
            wait return */
         zpoller_t *poller = zpoller_new(actor, NULL);
+        vl_notify_ready("serving on port %d", port);
         while (!zsys_interrupted)
             zpoller_wait(poller, 1000);
         zpoller_destroy(&poller);
         vl_log(LOG_NOTICE, "stopping on a signal");
+        vl_notify_stopping(NULL);
+        vl_metrics_stop(vl_metrics_default());
     }
     zactor_destroy(&actor);
     vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */

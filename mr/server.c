@@ -507,6 +507,7 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     if (vl_mr_lead_live(self))
         vl_mr_round_resend(self);
     vl_mr_lead_heartbeat(self);
+    vl_mr_stats_heartbeat(self);
     return self->failed ? -1 : 0;
 }
 
@@ -666,6 +667,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self->tfd = -1;
     self->handover_timer = -1;
     self->cluster_id = cfg->cluster_id;
+    vl_mr_stats_init(self);
     self->tick_us = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
     vl_wbuf_init(&self->commit_buf);
     vl_wbuf_init(&self->round_buf);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 #include "wire.h"
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
     };
     int level = LOG_INFO;
     int sync = 1;
+    const char *metrics = NULL;
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -72,6 +75,10 @@ int main(int argc, char **argv)
                         &cfg.memtable_bytes, 1ll << 20, 16ll << 30),
         VL_OPT_UINT_DEF("cluster-id", "N", "cluster id (default 1)", &cfg.cluster_id, 0,
                         UINT32_MAX),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the listen host, port + 1000)",
+                          &metrics),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug\n(default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -105,8 +112,16 @@ int main(int argc, char **argv)
     }
     /* Wait for SIGINT/SIGTERM; the actor's pipe becomes readable only if
        the actor thread ends by itself. */
+    if (vl_metrics_start(metrics, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogsn: %s\n", err);
+        vl_sn_destroy(&sn);
+        vl_opt_destroy(&opt);
+        return 1;
+    }
     zpoller_t *poller = zpoller_new(vl_sn_actor(sn), NULL);
     int rc = 0;
+    vl_notify_ready("serving %s, data in %s", cfg.advertise ? cfg.advertise : cfg.listen,
+                    cfg.data_dir);
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, 500);
         if (which) {
@@ -116,6 +131,8 @@ int main(int argc, char **argv)
         }
     }
     zpoller_destroy(&poller);
+    vl_notify_stopping(NULL);
+    vl_metrics_stop(vl_metrics_default());
     vl_sn_destroy(&sn);
     vl_log(LOG_NOTICE, "sn: stopped");
     vl_opt_destroy(&opt); /* after the server: cfg's strings may live in it */

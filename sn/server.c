@@ -325,6 +325,7 @@ static int s_on_second(zloop_t *loop, int timer_id, void *arg)
     else
         vl_sn_meta_report(self, true); /* heartbeat */
     s_subs_expire(self);
+    vl_sn_stats_second(self);
     return 0;
 }
 
@@ -608,6 +609,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
     self->parked = zlistx_new();
+    vl_sn_stats_init(self);
 
     if (s_self_open_store(self, args) || s_self_bind(self, args) || s_self_connect_mr(self, args))
         goto err;

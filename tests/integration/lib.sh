@@ -10,6 +10,7 @@ BIN=${VARLOG_BIN:?VARLOG_BIN must point at the build directory (make check sets 
 T=$(mktemp -d /tmp/varlog-test.XXXXXX)
 PIDS=()
 MOUNTS=()
+NETNS=() # network namespaces (tests/lib/netns.sh), deleted last
 declare -A DPID     # daemon name -> pid
 declare -A DARGS    # daemon name -> "prog args..."
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
@@ -32,6 +33,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
 		printf '[%s] FAIL: sanitizer report in daemon logs:\n' "$TEST_NAME" >&2
 		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log | head -80 >&2
@@ -53,16 +55,22 @@ trap 'exit 130' INT TERM
 # free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
 # kernel's ephemeral range (32768..) so that no outgoing connection takes it
 # between our pick and the daemon's bind, outside the quickstart range
-# (9090..9200), and never one this test already handed out.
+# (9090..9200 and its metrics, 10090..10200), and never one this test
+# already handed out. PORT + 1000 (where a daemon serves its metrics by
+# default) is free and reserved too.
 HANDED_PORTS=" "
+port_taken() {
+	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	ss -Htan "sport = :$1" 2>/dev/null | grep -q .
+}
 free_port() {
 	local p
 	while :; do
-		p=$((10000 + RANDOM % 22000))
-		case "$HANDED_PORTS" in *" $p "*) continue ;; esac
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
-		HANDED_PORTS="$HANDED_PORTS$p "
+		p=$((10300 + RANDOM % 21000))
+		port_taken "$p" && continue
+		port_taken $((p + 1000)) && continue
+		HANDED_PORTS="$HANDED_PORTS$p $((p + 1000)) "
 		PORT=$p
 		return 0
 	done
@@ -253,7 +261,10 @@ mr_leader() {
 # "TIME<TAB>GLSN" for each acknowledgement (its line i acknowledges input
 # line i), $T/appendW.err the errors, $T/rcW the exit status; APP[W] is the
 # subshell's PID. acks prints how many acknowledgements came so far.
+# APPEND_ON: a command prefix the appenders run under (netns.sh's
+# `on HOST`), empty by default.
 APP=()
+APPEND_ON=()
 start_appenders() {
 	local topic=$1 n=$2 w
 	local stamp='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
@@ -261,7 +272,7 @@ start_appenders() {
 		(
 			set +e
 			perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
-				"$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
+				"${APPEND_ON[@]}" "$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
 				perl -e "$stamp" >"$T/ack$w.txt"
 			echo "${PIPESTATUS[1]}" >"$T/rc$w"
 		) &
