@@ -58,6 +58,7 @@ struct vl_kconn {
     size_t nqueued;
     size_t woff;       /* bytes of head's response already written */
     short events;      /* what the poller waits for (0: no poller) */
+    bool want_write;   /* the socket was full: wait for POLLOUT */
     bool processing, closed;
     vl_kconn_t *next_dead;
 };
@@ -165,9 +166,13 @@ static void s_conn_poll(vl_kconn_t *conn, short events)
     conn->events = events;
 }
 
-static void s_conn_update(vl_kconn_t *conn, bool want_write)
+/*  Polls for input while the connection takes requests (a full queue
+    must not leave POLLIN armed: zloop would call us again at once), for
+    output while the socket is full. */
+static void s_conn_update(vl_kconn_t *conn)
 {
-    short ev = (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) | (want_write ? ZMQ_POLLOUT : 0);
+    short ev = (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) |
+               (conn->want_write ? ZMQ_POLLOUT : 0);
     s_conn_poll(conn, ev);
 }
 
@@ -175,8 +180,8 @@ static void s_conn_update(vl_kconn_t *conn, bool want_write)
     finished or the socket is full. */
 static void s_conn_flush(vl_kconn_t *conn)
 {
-    bool want_write = false;
     bool was_full = conn->nqueued >= S_MAX_QUEUED;
+    conn->want_write = false;
     while (!conn->closed && conn->head && conn->head->done) {
         vl_kreq_t *req = conn->head;
         ssize_t n = send(conn->fd, req->out.buf + conn->woff, req->out.len - conn->woff,
@@ -184,7 +189,7 @@ static void s_conn_flush(vl_kconn_t *conn)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            want_write = true;
+            conn->want_write = true;
             break;
         }
         if (n < 0) {
@@ -203,7 +208,7 @@ static void s_conn_flush(vl_kconn_t *conn)
     }
     if (conn->closed)
         return;
-    s_conn_update(conn, want_write);
+    s_conn_update(conn);
     if (was_full && conn->nqueued < S_MAX_QUEUED)
         s_conn_process(conn); /* frames read before it stopped reading */
 }
@@ -332,8 +337,10 @@ static void s_conn_read(vl_kconn_t *conn)
         conn->in.len += (size_t)n;
         s_conn_process(conn);
         if ((size_t)n < room)
-            return;
+            break;
     }
+    if (!conn->closed)
+        s_conn_update(conn); /* the queue may have filled up */
 }
 
 static int s_conn_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
