@@ -52,21 +52,21 @@ struct vl_kconn {
     vl_kserver_t *server;
     int fd;
     char peer[64];
-    vl_kw_t in;        /* bytes read; in.buf[off..len) not yet processed */
+    vl_kw_t in; /* bytes read; in.buf[off..len) not yet processed */
     size_t off;
     vl_kreq_t *head, *tail; /* requests awaiting their response, in order */
     size_t nqueued;
-    size_t woff;       /* bytes of head's response already written */
-    short events;      /* what the poller waits for (0: no poller) */
-    bool want_write;   /* the socket was full: wait for POLLOUT */
+    size_t woff;     /* bytes of head's response already written */
+    short events;    /* what the poller waits for (0: no poller) */
+    bool want_write; /* the socket was full: wait for POLLOUT */
     bool processing, closed;
     vl_kconn_t *next_dead;
 };
 
 const vl_kapi_t *const vl_kapis[] = {
-    &vl_kapi_produce,      &vl_kapi_fetch,         &vl_kapi_list_offsets,
-    &vl_kapi_metadata,     &vl_kapi_api_versions,  &vl_kapi_create_topics,
-    &vl_kapi_delete_topics, &vl_kapi_delete_records, &vl_kapi_init_producer_id,
+    &vl_kapi_produce,          &vl_kapi_fetch,          &vl_kapi_list_offsets,
+    &vl_kapi_metadata,         &vl_kapi_api_versions,   &vl_kapi_create_topics,
+    &vl_kapi_delete_topics,    &vl_kapi_delete_records, &vl_kapi_init_producer_id,
     &vl_kapi_describe_configs,
 };
 const size_t vl_kapis_n = sizeof vl_kapis / sizeof vl_kapis[0];
@@ -171,8 +171,8 @@ static void s_conn_poll(vl_kconn_t *conn, short events)
     output while the socket is full. */
 static void s_conn_update(vl_kconn_t *conn)
 {
-    short ev = (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) |
-               (conn->want_write ? ZMQ_POLLOUT : 0);
+    short ev =
+        (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) | (conn->want_write ? ZMQ_POLLOUT : 0);
     s_conn_poll(conn, ev);
 }
 
@@ -513,7 +513,8 @@ static int s_listen(vl_kserver_t *self)
         vl_log(LOG_ERR, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:9093", self->opts.listen);
         return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char ports[8];
