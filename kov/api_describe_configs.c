@@ -17,19 +17,16 @@
 #define S_SOURCE_DEFAULT 5
 
 static const char *const s_topic_configs[][2] = {
-    {"cleanup.policy", "delete"},
-    {"retention.ms", "-1"},
-    {"retention.bytes", "-1"},
-    {"message.timestamp.type", "CreateTime"},
-    {"compression.type", "producer"},
-    {"min.insync.replicas", "1"},
+    {"cleanup.policy", "delete"},     {"retention.ms", "-1"},
+    {"retention.bytes", "-1"},        {"message.timestamp.type", "CreateTime"},
+    {"compression.type", "producer"}, {"min.insync.replicas", "1"},
 };
 #define S_NCONFIGS (sizeof s_topic_configs / sizeof s_topic_configs[0])
 
 typedef struct {
     int8_t type;
     char *name;
-    int32_t nkeys;  /* -1: all */
+    int32_t nkeys; /* -1: all */
     char **keys;
     int16_t err;
     const char *msg; /* static */

@@ -30,14 +30,14 @@ typedef struct s_ctx s_ctx_t;
 
 typedef struct {
     s_ctx_t *c;
-    char name[300];     /* varlog topic T-p */
+    char name[300]; /* varlog topic T-p */
     int32_t index;
     int64_t offset;
     int32_t max_bytes;
     int16_t err;
-    bool refused;       /* at parse time: never read */
+    bool refused; /* at parse time: never read */
     vl_kmarks_t marks;
-    uint8_t *records;   /* owned */
+    uint8_t *records; /* owned */
     size_t len;
     vl_kwatch_t *watch; /* while long-polling */
 } s_part_t;
@@ -52,11 +52,11 @@ struct s_ctx {
     vl_kreq_t *req;
     int16_t version;
     int32_t max_wait_ms, min_bytes, max_bytes;
-    int64_t deadline;   /* zclock_mono() ms */
+    int64_t deadline; /* zclock_mono() ms */
     int32_t n;
     s_topic_t *topics;
-    uint32_t pending;   /* fetches not answered yet */
-    int timer_id;       /* -1: none */
+    uint32_t pending; /* fetches not answered yet */
+    int timer_id;     /* -1: none */
 };
 
 static void s_ctx_free(void *arg)

@@ -31,7 +31,7 @@ typedef struct {
     s_topic_t *topics;
     vl_ktopic_t *listed; /* all == true: the listing */
     size_t nlisted;
-    int rc;              /* of the listing */
+    int rc; /* of the listing */
     char msg[256];
     /* copied from the server: the worker does not touch it */
     int32_t partitions, rf;

@@ -22,8 +22,8 @@
 #include "server_i.h"
 #include "util.h"
 
-#define S_PIECE_ENTRIES 8192        /* records in one varlog batch (VL_WIRE_MAX_ENTRIES) */
-#define S_PIECE_BYTES (32u << 20)   /* ... and their stored bytes, within its payload */
+#define S_PIECE_ENTRIES 8192      /* records in one varlog batch (VL_WIRE_MAX_ENTRIES) */
+#define S_PIECE_BYTES (32u << 20) /* ... and their stored bytes, within its payload */
 
 typedef struct s_ctx s_ctx_t;
 
@@ -31,7 +31,7 @@ typedef struct {
     int32_t index;
     int16_t err;
     int64_t base_offset;
-    char *msg;       /* error message (v8), owned */
+    char *msg; /* error message (v8), owned */
 } s_part_t;
 
 typedef struct {
@@ -43,7 +43,7 @@ typedef struct {
 typedef struct s_call {
     s_ctx_t *c;
     s_part_t *part;
-    bool first;     /* the partition's first records: its base offset */
+    bool first; /* the partition's first records: its base offset */
     struct s_call *next;
 } s_call_t;
 
@@ -193,8 +193,8 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
     }
     vl_kbatch_t *batches = NULL;
     size_t nb = 0;
-    int kerr = vl_kbatch_parse(records.ptr, (size_t)records.len, s->opts.max_request, &batches,
-                               &nb, err, sizeof err);
+    int kerr = vl_kbatch_parse(records.ptr, (size_t)records.len, s->opts.max_request, &batches, &nb,
+                               err, sizeof err);
     if (kerr) {
         s_part_error(p, (int16_t)kerr, err);
         return;

@@ -57,8 +57,9 @@ struct vl_kconn {
     size_t off;
     vl_kreq_t *head, *tail; /* requests awaiting their response, in order */
     size_t nqueued;
-    size_t woff;       /* bytes of head's response already written */
-    short events;      /* what the poller waits for (0: no poller) */
+    size_t woff;     /* bytes of head's response already written */
+    short events;    /* what the poller waits for (0: no poller) */
+    bool want_write; /* the socket was full: wait for POLLOUT */
     bool processing, closed;
     vl_kconn_t *next_dead;
 };
@@ -169,9 +170,13 @@ static void s_conn_poll(vl_kconn_t *conn, short events)
     conn->events = events;
 }
 
-static void s_conn_update(vl_kconn_t *conn, bool want_write)
+/*  Polls for input while the connection takes requests (a full queue
+    must not leave POLLIN armed: zloop would call us again at once), for
+    output while the socket is full. */
+static void s_conn_update(vl_kconn_t *conn)
 {
-    short ev = (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) | (want_write ? ZMQ_POLLOUT : 0);
+    short ev =
+        (conn->nqueued < S_MAX_QUEUED ? ZMQ_POLLIN : 0) | (conn->want_write ? ZMQ_POLLOUT : 0);
     s_conn_poll(conn, ev);
 }
 
@@ -179,8 +184,8 @@ static void s_conn_update(vl_kconn_t *conn, bool want_write)
     finished or the socket is full. */
 static void s_conn_flush(vl_kconn_t *conn)
 {
-    bool want_write = false;
     bool was_full = conn->nqueued >= S_MAX_QUEUED;
+    conn->want_write = false;
     while (!conn->closed && conn->head && conn->head->done) {
         vl_kreq_t *req = conn->head;
         ssize_t n = send(conn->fd, req->out.buf + conn->woff, req->out.len - conn->woff,
@@ -188,7 +193,7 @@ static void s_conn_flush(vl_kconn_t *conn)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            want_write = true;
+            conn->want_write = true;
             break;
         }
         if (n < 0) {
@@ -207,7 +212,7 @@ static void s_conn_flush(vl_kconn_t *conn)
     }
     if (conn->closed)
         return;
-    s_conn_update(conn, want_write);
+    s_conn_update(conn);
     if (was_full && conn->nqueued < S_MAX_QUEUED)
         s_conn_process(conn); /* frames read before it stopped reading */
 }
@@ -340,8 +345,10 @@ static void s_conn_read(vl_kconn_t *conn)
         conn->in.len += (size_t)n;
         s_conn_process(conn);
         if ((size_t)n < room)
-            return;
+            break;
     }
+    if (!conn->closed)
+        s_conn_update(conn); /* the queue may have filled up */
 }
 
 static int s_conn_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -515,7 +522,8 @@ static int s_listen(vl_kserver_t *self)
         vl_log(LOG_ERR, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:9093", self->opts.listen);
         return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char ports[8];

@@ -8,14 +8,12 @@
 
     A handler gets the request (vl_kreq_t) and a reader positioned at the
     body; the body's bytes are valid during the call only (copy names and
-    anything else a callback needs). It writes the response body into req->out (the header is already
-    there) and calls vl_kreq_reply, at once or later from a callback of the
-    data path; responses still leave the connection in request order. A
-    request that gets no response (Produce with acks=0) calls
-    vl_kreq_noreply first, which takes it out of the connection's order at
-    once so the requests behind it are not held up; it still calls
-    vl_kreq_reply when its work is done, which then only frees it. A body
-    that does not parse: vl_kreq_bad, which closes the connection (what
+    anything else a callback needs). It writes the response body into req->out (the header is
+   already there) and calls vl_kreq_reply, at once or later from a callback of the data path;
+   responses still leave the connection in request order. A request that gets no response (Produce
+   with acks=0) calls vl_kreq_noreply first, which takes it out of the connection's order at once so
+   the requests behind it are not held up; it still calls vl_kreq_reply when its work is done, which
+   then only frees it. A body that does not parse: vl_kreq_bad, which closes the connection (what
     Kafka brokers do with a request they cannot read).
 
     When the connection goes away first, req->conn becomes NULL and
@@ -54,8 +52,8 @@ struct vl_kreq {
     void *ctx;        /* the handler's, freed by ctx_free at shutdown only */
     void (*ctx_free)(void *ctx);
     bool done, noreply;
-    uint64_t id;                   /* for logs */
-    vl_kreq_t *qnext;              /* the connection's response queue */
+    uint64_t id;                    /* for logs */
+    vl_kreq_t *qnext;               /* the connection's response queue */
     vl_kreq_t *all_prev, *all_next; /* every live request of the server */
 };
 
@@ -70,10 +68,10 @@ typedef struct {
 struct vl_kserver {
     zsock_t *pipe;
     zloop_t *loop;
-    vl_kserver_opts_t opts;  /* strings owned (copied) */
-    char *adv_host;          /* advertised host and port (Metadata) */
+    vl_kserver_opts_t opts; /* strings owned (copied) */
+    char *adv_host;         /* advertised host and port (Metadata) */
     int adv_port;
-    int port;                /* bound port, -1 on failure */
+    int port; /* bound port, -1 on failure */
     int listen_fd;
     vl_client_t *client;
     vl_kparts_t *parts;
@@ -82,8 +80,8 @@ struct vl_kserver {
     vl_kconn_t **conns;      /* by fd */
     size_t nconns_cap;
     size_t nconns;
-    vl_kreq_t *reqs;         /* every live request */
-    vl_kconn_t *dead;        /* closed connections not yet freed */
+    vl_kreq_t *reqs;  /* every live request */
+    vl_kconn_t *dead; /* closed connections not yet freed */
     uint64_t next_req_id;
     bool terminated;
 };
@@ -134,7 +132,7 @@ typedef struct {
 int vl_ktopics_list(vl_client_t *client, vl_ktopic_t **topics, size_t *n);
 void vl_ktopics_free(vl_ktopic_t *topics, size_t n);
 /*  The number of partitions of Kafka topic name (0: none), or -1 with
-    *rc set on a cluster error. Blocking. */
+ *rc set on a cluster error. Blocking. */
 int32_t vl_ktopics_count(vl_client_t *client, const char *name, int *rc);
 /*  Creates partitions 0..npart-1 of name (blocking): 0, or a Kafka error
     code with msg. Partitions that were created are deleted again when a

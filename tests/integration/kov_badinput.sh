@@ -197,13 +197,14 @@ for i in range(2000):
 api_versions_ok()
 print("2000 random frames: still serving")
 
-# pipelined: 100 requests in one write, answered in order
+# pipelined: 600 requests in one write (more than a connection queues: it
+# stops reading and resumes), answered in order
 s = conn()
 s.sendall(b"".join(frame(18 if i % 2 else 3, 0 if i % 2 else 1, 1000 + i,
                          b"" if i % 2 else struct.pack(">i", 1) + kstr(b"bad"))
-                   for i in range(100)))
-got = [struct.unpack(">i", response(s)[:4])[0] for _ in range(100)]
-assert got == list(range(1000, 1100)), got
+                   for i in range(600)))
+got = [struct.unpack(">i", response(s)[:4])[0] for _ in range(600)]
+assert got == list(range(1000, 1600)), got
 # acks=0 then ApiVersions on the same connection: the latter is answered
 s.sendall(frame(0, 7, 2000, produce(b"bad", 0, batch([b"acks0"]), acks=0)) + frame(18, 0, 2001, b""))
 assert struct.unpack(">i", response(s)[:4])[0] == 2001
@@ -212,7 +213,7 @@ deadline = time.time() + 10
 while hwm(b"bad") != good + 1:
     assert time.time() < deadline, "acks=0 record not appended"
     time.sleep(0.05)
-print("100 pipelined requests answered in order; acks=0 gets no response and holds nothing up")
+print("600 pipelined requests answered in order; acks=0 gets no response and holds nothing up")
 
 # a long-polling Fetch whose client leaves; then many connections at once
 s = conn()

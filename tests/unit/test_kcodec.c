@@ -28,8 +28,8 @@ static void test_ints_roundtrip(void **state)
     vl_kw_i32(&w, INT32_MIN);
     vl_kw_i64(&w, INT64_MAX);
     vl_kw_bool(&w, true);
-    static const uint8_t want[] = {0xfb, 0xcf, 0xc7, 0x80, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff,
-                                   0xff, 0xff, 0xff, 0xff, 1};
+    static const uint8_t want[] = {0xfb, 0xcf, 0xc7, 0x80, 0,    0,    0,    0x7f,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1};
     assert_int_equal(w.len, sizeof want);
     assert_memory_equal(w.buf, want, sizeof want);
     vl_kr_t r;
@@ -57,9 +57,15 @@ static void test_varints(void **state)
         uint8_t bytes[10];
         size_t n;
     } cases[] = {
-        {0, {0}, 1},         {-1, {1}, 1},          {1, {2}, 1},
-        {-2, {3}, 1},        {63, {126}, 1},        {-64, {127}, 1},
-        {64, {0x80, 1}, 2},  {300, {0xd8, 4}, 2},   {INT32_MAX, {0xfe, 0xff, 0xff, 0xff, 0x0f}, 5},
+        {0, {0}, 1},
+        {-1, {1}, 1},
+        {1, {2}, 1},
+        {-2, {3}, 1},
+        {63, {126}, 1},
+        {-64, {127}, 1},
+        {64, {0x80, 1}, 2},
+        {300, {0xd8, 4}, 2},
+        {INT32_MAX, {0xfe, 0xff, 0xff, 0xff, 0x0f}, 5},
         {INT32_MIN, {0xff, 0xff, 0xff, 0xff, 0x0f}, 5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -128,8 +134,8 @@ static void test_strings_bytes(void **state)
     vl_kw_bytes(&w, false, NULL, -1);
     vl_kw_bytes(&w, true, "\xff", 1);
     vl_kw_bytes(&w, true, NULL, -1);
-    static const uint8_t want[] = {0, 3, 'a', 'b', 'c', 0xff, 0xff, 3, 'x', 'y', 0, 1,
-                                   0, 0, 0, 2, 0, 1, 0xff, 0xff, 0xff, 0xff, 2, 0xff, 0};
+    static const uint8_t want[] = {0, 3, 'a', 'b', 'c', 0xff, 0xff, 3,    'x',  'y', 0,    1, 0,
+                                   0, 0, 2,   0,   1,   0xff, 0xff, 0xff, 0xff, 2,   0xff, 0};
     assert_int_equal(w.len, sizeof want);
     assert_memory_equal(w.buf, want, sizeof want);
     vl_kr_t r;
@@ -262,8 +268,8 @@ static void test_tags(void **state)
 }
 
 /*  A Metadata v1 request as librdkafka sends it: header v1, topics ["t"]. */
-static const uint8_t s_req[] = {0, 3, 0, 1, 0, 0, 0, 42, 0, 6, 'r', 'd', 'k', 'a', 'f', 'k',
-                                0, 0, 0, 1, 0, 1, 't'};
+static const uint8_t s_req[] = {0,   3,   0,   1,   0, 0, 0, 42, 0, 6, 'r', 'd',
+                                'k', 'a', 'f', 'k', 0, 0, 0, 1,  0, 1, 't'};
 
 static void test_request_header(void **state)
 {
