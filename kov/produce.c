@@ -253,10 +253,18 @@ static void s_produce_done(void *arg)
                head is in the log, the client must not be told an offset
                for records that are not there: a storage error */
             vl_kpart_committed(part, op->first_glsn + op->committed - 1);
-            snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
-                     " (the first %zu of the batch's %zu records are in the log at offset "
-                     "%llu; upgrade the storage nodes)",
-                     op->committed, op->n, (unsigned long long)op->first_glsn - 1);
+            if (op->committed == op->n)
+                snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
+                         " (the batch's %zu records are in the log from offset %llu on, but "
+                         "not at contiguous offsets: a storage node older than this gateway "
+                         "split it; upgrade the storage nodes)",
+                         op->n, (unsigned long long)op->first_glsn - 1);
+            else
+                snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
+                         " (the first %zu of the batch's %zu records are in the log at offset "
+                         "%llu, the others not: a seal cut it on a storage node older than "
+                         "this gateway; upgrade the storage nodes)",
+                         op->committed, op->n, (unsigned long long)op->first_glsn - 1);
         }
         if (idem)
             s_seq_done(part, op, false, -1);

@@ -246,7 +246,8 @@ static void s_fetched(void *arg, int16_t kerr, const vl_kmarks_t *marks, const u
         f->marks = *marks;
     free(f->recs);
     f->recs = vl_malloc(len ? len : 1);
-    memcpy(f->recs, records, len);
+    if (len)
+        memcpy(f->recs, records, len);
     f->len = len;
     snprintf(f->msg, sizeof f->msg, "%s", msg);
     f->done++;
