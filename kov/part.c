@@ -204,8 +204,7 @@ void vl_kparts_destroy(vl_kparts_t **self_p)
        go. */
     self->destroying = true;
     if (self->parts)
-        for (vl_kpart_t *part = zhashx_first(self->parts); part;
-             part = zhashx_next(self->parts)) {
+        for (vl_kpart_t *part = zhashx_first(self->parts); part; part = zhashx_next(self->parts)) {
             vl_kpart_fetch_stop(part);
             vl_appender_destroy(&part->app);
         }
@@ -315,7 +314,10 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
 {
     vl_kpart_t *part = vl_kpart_get(self, topic);
     vl_kwatch_t *w = vl_calloc(1, sizeof *w);
-    *w = (vl_kwatch_t){.kp = self, .part = part, .glsn = offset < 0 ? 1 : (uint64_t)offset + 1, .cb = cb,
+    *w = (vl_kwatch_t){.kp = self,
+                       .part = part,
+                       .glsn = offset < 0 ? 1 : (uint64_t)offset + 1,
+                       .cb = cb,
                        .arg = arg};
     part->fetched_us = vl_now_us();
     if (part->hwm >= w->glsn || part->gone) {

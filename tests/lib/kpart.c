@@ -208,8 +208,8 @@ static void s_produced(void *arg, int16_t kerr, int64_t base_offset, const char 
 }
 
 /*  Produces records (n of them, "PREFIX-r<j>" or SIZE bytes) and waits. */
-static void s_produce(const char *topic, const vl_kproducer_t *prod, const char *prefix,
-                      size_t n, s_ans_t *a)
+static void s_produce(const char *topic, const vl_kproducer_t *prod, const char *prefix, size_t n,
+                      s_ans_t *a)
 {
     char **recs = vl_calloc(n, sizeof *recs);
     size_t *len = vl_calloc(n, sizeof *len);
@@ -338,8 +338,7 @@ static int s_cmd_produce(const char *topic, int nbatch, size_t n)
             int64_t before = c.want;
             s_parse(f.recs, f.len, s_check_rec, &c);
             if (c.want == before)
-                die("fetch of offset %lld returned no record of batch %d", (long long)before,
-                    i);
+                die("fetch of offset %lld returned no record of batch %d", (long long)before, i);
         }
     }
     free(f.recs);
@@ -567,8 +566,8 @@ static int s_cmd_range(const char *topic)
         die("fetch past the HWM: error %d, expected OFFSET_OUT_OF_RANGE (1)", f.kerr);
     s_fetch(topic, m.log_start, 1 << 20, &f);
     if (f.kerr || f.len == 0)
-        die("fetch at the log start %lld: error %d (%s), %zu bytes", (long long)m.log_start,
-            f.kerr, f.msg, f.len);
+        die("fetch at the log start %lld: error %d (%s), %zu bytes", (long long)m.log_start, f.kerr,
+            f.msg, f.len);
     int64_t first = (int64_t)s_get_be(f.recs, 8);
     if (first != m.log_start)
         die("fetch at the log start returned offset %lld", (long long)first);
@@ -646,8 +645,8 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "range") == 0)
         rc = s_cmd_range(topic);
     else if (strcmp(cmd, "bench") == 0 && argc == 7)
-        rc = s_cmd_bench(topic, (size_t)atol(argv[4]), (size_t)atol(argv[5]),
-                         (size_t)atol(argv[6]));
+        rc =
+            s_cmd_bench(topic, (size_t)atol(argv[4]), (size_t)atol(argv[5]), (size_t)atol(argv[6]));
     else
         fprintf(stderr, "vl_kpart: unknown command or wrong arguments: %s\n", cmd);
     vl_kparts_destroy(&kp);

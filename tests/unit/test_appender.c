@@ -333,9 +333,11 @@ typedef struct {
     size_t committed;
 } s_atomic_t;
 
-static void s_atomic_cb(void *arg, int rc, uint64_t first_glsn, size_t committed)
+static void s_atomic_cb(void *arg, int rc, uint64_t first_glsn, size_t committed, const char *msg)
 {
     s_atomic_t *a = arg;
+    assert_true(rc == 0 ? *msg == '\0'
+                        : strstr(msg, "atomic") != NULL || strstr(msg, "contiguous") != NULL);
     a->calls++;
     a->rc = rc;
     a->first = first_glsn;
@@ -413,8 +415,7 @@ static void test_atomic_never_split(void **state)
     size_t *lens = calloc(8193, sizeof *lens);
     for (int i = 0; i < 8193; i++)
         many[i] = "x";
-    assert_int_equal(vl_appender_append_batch(app, many, lens, 8193, s_atomic_cb, &at),
-                     VL_ETOOBIG);
+    assert_int_equal(vl_appender_append_batch(app, many, lens, 8193, s_atomic_cb, &at), VL_ETOOBIG);
     free(many);
     free(lens);
     vl_appender_destroy(&app);
