@@ -320,7 +320,7 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
                        .cb = cb,
                        .arg = arg};
     part->fetched_us = vl_now_us();
-    if (part->hwm >= w->glsn || part->gone) {
+    if (part->hwm >= w->glsn) {
         w->fired = true;
         w->part = NULL;
         vl_kparts_post(self, s_watch_fire, w);
@@ -328,7 +328,10 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
     }
     w->next = part->watches;
     part->watches = w;
-    vl_kpart_follow(part); /* another writer's commits wake it too */
+    /* another writer's commits wake it too; the follower also finds out
+       whether the topic is (still) gone, and then fires it */
+    part->gone = false;
+    vl_kpart_follow(part);
     return w;
 }
 
