@@ -31,9 +31,9 @@
                                "records/s".
     Exit 0, or 1 with "vl_kpart: ..." on stderr saying what failed.
 
-    The records come back as RecordBatch v2 bytes (vl_kbatch_build); this
-    file parses them. Until kov/batch.c is in the tree, a weak stand-in
-    below builds them (null key, the entry as the value, no headers).
+    The records come back as RecordBatch v2 bytes (kov/batch.c's
+    vl_kbatch_build); this file parses them on its own (uncompressed, plain
+    values), so a batch the builder got wrong fails here too.
 */
 #include <poll.h>
 #include <stdarg.h>
@@ -60,30 +60,12 @@ static void die(const char *fmt, ...)
 
 /*  ---- RecordBatch v2 ------------------------------------------------------ */
 
-static void s_put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
 static uint64_t s_get_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
     for (int i = 0; i < n; i++)
         v = v << 8 | p[i];
     return v;
-}
-
-static size_t s_put_varint(uint8_t *p, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-    while (z >= 0x80) {
-        p[n++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    p[n++] = (uint8_t)z;
-    return n;
 }
 
 static int64_t s_get_varint(const uint8_t **p, const uint8_t *end)
@@ -96,48 +78,6 @@ static int64_t s_get_varint(const uint8_t **p, const uint8_t *end)
             return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
     }
     die("truncated varint in a fetched batch");
-}
-
-__attribute__((weak)) void vl_kbatch_build(int64_t base_offset, const void *const *data,
-                                           const size_t *len, size_t n, int64_t plain_ts,
-                                           uint8_t **out, size_t *out_len, size_t *out_cap)
-{
-    size_t need = 61;
-    for (size_t i = 0; i < n; i++)
-        need += len[i] + 40;
-    if (*out_len + need > *out_cap) {
-        *out_cap = (*out_len + need) * 2;
-        *out = realloc(*out, *out_cap);
-    }
-    uint8_t *b = *out + *out_len, *p = b + 61;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t rec[64];
-        size_t r = 0;
-        rec[r++] = 0;                           /* attributes */
-        r += s_put_varint(rec + r, 0);          /* timestamp delta */
-        r += s_put_varint(rec + r, (int64_t)i); /* offset delta */
-        r += s_put_varint(rec + r, -1);         /* null key */
-        r += s_put_varint(rec + r, (int64_t)len[i]);
-        size_t body = r + len[i] + 1;
-        p += s_put_varint(p, (int64_t)body);
-        memcpy(p, rec, r);
-        p += r;
-        memcpy(p, data[i], len[i]);
-        p += len[i];
-        *p++ = 0; /* no headers */
-    }
-    memset(b, 0, 61);
-    s_put_be(b, (uint64_t)base_offset, 8);
-    s_put_be(b + 8, (uint64_t)(p - b - 12), 4);
-    b[16] = 2;
-    s_put_be(b + 23, n - 1, 4);
-    s_put_be(b + 27, (uint64_t)plain_ts, 8);
-    s_put_be(b + 35, (uint64_t)plain_ts, 8);
-    s_put_be(b + 43, UINT64_MAX, 8); /* producer id -1 */
-    s_put_be(b + 51, 0xffff, 2);
-    s_put_be(b + 53, 0xffffffff, 4);
-    s_put_be(b + 57, n, 4);
-    *out_len += (size_t)(p - b);
 }
 
 /*  Calls fn(offset, value, len) for every record of the batches in
