@@ -222,6 +222,8 @@ static void s_follow_take(void *arg)
     s_win_clear(part); /* no longer fed: it would go stale */
     if (rc == VL_ENOTOPIC)
         vl_kpart_gone(part);
+    else
+        vl_kpart_committed(part, part->hwm); /* watches the window held back */
 }
 
 void vl_kpart_follow(vl_kpart_t *part)

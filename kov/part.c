@@ -295,11 +295,17 @@ static void s_watches_fire(vl_kpart_t *part, uint64_t glsn)
 
 void vl_kpart_committed(vl_kpart_t *part, uint64_t glsn)
 {
-    if (glsn <= part->hwm)
-        return;
-    part->hwm = glsn;
-    part->gone = false;
-    s_watches_fire(part, glsn);
+    if (glsn > part->hwm) {
+        part->hwm = glsn;
+        part->gone = false;
+    }
+    /* While a follower feeds the window, watches fire as it delivers (at
+       most a few ms after an append's answer): the fetch a watch wakes is
+       then answered from memory, not by a new catch-up reader. */
+    uint64_t upto = part->hwm;
+    if (part->follow)
+        upto = part->win_first ? part->win_first + part->win_n - 1 : 0;
+    s_watches_fire(part, upto);
 }
 
 void vl_kpart_gone(vl_kpart_t *part)
@@ -320,6 +326,8 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
                        .cb = cb,
                        .arg = arg};
     part->fetched_us = vl_now_us();
+    if (part->follow)
+        __atomic_store_n(&part->follow->used_us, part->fetched_us, __ATOMIC_RELAXED);
     if (part->hwm >= w->glsn) {
         w->fired = true;
         w->part = NULL;

@@ -13,7 +13,9 @@
                                base offset, appended once), the next one,
                                a sequence gap (45), an older epoch (47), an
                                id never allocated (59).
-      watch TOPIC              a watch at the HWM fires on a produce; then
+      watch TOPIC              a watch at the HWM fires on a produce (once
+                               the follower delivered it: a Fetch reads it
+                               from the tail window); then
                                prints "watching OFFSET" and waits (60 s at
                                most) for a commit by another writer (the
                                follower's), which a Fetch then reads from
@@ -409,20 +411,26 @@ static int s_cmd_watch(const char *topic)
     s_ans_t a;
     s_produce(topic, NULL, "wake", 1, &a);
     s_run_until(&w.done, 1, "watch woken by a produce");
-    printf("woken by a produce at %lld\n", (long long)a.base);
+    /* the watch fired once the follower delivered it: the window has it */
+    s_fetch_t f = {0};
+    s_fetch(topic, a.base, 1 << 20, &f);
+    vl_kparts_stats_t st;
+    vl_kparts_stats(kp, &st);
+    if (f.kerr || f.len == 0 || st.fetch_window != 1)
+        die("the fetch a produce's watch woke: error %d, %zu bytes, %llu from the window", f.kerr,
+            f.len, (unsigned long long)st.fetch_window);
+    printf("woken by a produce at %lld, fetched from the window\n", (long long)a.base);
     /* another writer */
     s_watch_t w2 = {0};
     vl_kwatch_t *h2 = vl_kparts_watch(kp, topic, a.base + 1, s_watched, &w2);
     printf("watching %lld\n", (long long)(a.base + 1));
     fflush(stdout);
     s_run_until(&w2.done, 1, "watch woken by another writer");
-    s_fetch_t f = {0};
     s_fetch(topic, a.base + 1, 1 << 20, &f);
     if (f.kerr || f.len == 0)
         die("fetch after the watch fired: error %d, %zu bytes", f.kerr, f.len);
-    vl_kparts_stats_t st;
     vl_kparts_stats(kp, &st);
-    if (st.followers != 1 || st.fetch_window != 1)
+    if (st.followers != 1 || st.fetch_window != 2)
         die("the fetch of what the follower delivered was not answered from the window "
             "(followers %llu, window fetches %llu, catch-up fetches %llu)",
             (unsigned long long)st.followers, (unsigned long long)st.fetch_window,
