@@ -575,8 +575,9 @@ void vl_kbatch_build(int64_t base_offset, const void *const *data, const size_t 
         int64_t delta = (int64_t)((uint64_t)r.timestamp - (uint64_t)first_ts);
         size_t body = 1 + s_uvarint_size(s_zz64(delta)) + s_uvarint_size(s_zz32((int32_t)i)) +
                       s_fields_size(&r);
-        uint8_t *p = s_out_grow(out, out_len, out_cap, s_uvarint_size(body) + body);
-        p = s_put_uvarint(p, s_zz32((int32_t)body));
+        uint64_t zlen = s_zz32((int32_t)body);
+        uint8_t *p = s_out_grow(out, out_len, out_cap, s_uvarint_size(zlen) + body);
+        p = s_put_uvarint(p, zlen);
         *p++ = 0; /* record attributes: unused */
         p = s_put_uvarint(p, s_zz64(delta));
         p = s_put_uvarint(p, s_zz32((int32_t)i));

@@ -224,7 +224,7 @@ void vl_kparts_run_own(vl_kparts_t *self, vl_kparts_work_fn *work, vl_kparts_don
 vl_kpart_t *vl_kpart_get(vl_kparts_t *self, const char *topic);
 
 /*  A committed entry at glsn is known: raises the HWM, fires the watches
-    it satisfies. */
+    it satisfies (while a follower runs: those the window satisfies). */
 void vl_kpart_committed(vl_kpart_t *part, uint64_t glsn);
 
 /*  The topic is gone: every watch fires. */
