@@ -14,7 +14,19 @@
     module; its results come back as callbacks that run on the loop thread,
     inside vl_kparts_dispatch, which the loop calls whenever vl_kparts_fd is
     readable. A callback never runs inside the call that registered it.
-    Callback arguments are borrowed (copy what you keep).
+    Callback arguments are borrowed (copy what you keep). The module shares
+    the client given to vl_kparts_new among its threads (vl_kparts_run's
+    work gets it too).
+
+    Kafka error codes the callbacks give (besides those of kov/batch.h):
+    UNKNOWN_TOPIC_OR_PARTITION (3) no such topic; MESSAGE_TOO_LARGE (10)
+    a batch over 8192 records or 64 MiB; NOT_ENOUGH_REPLICAS (19) no
+    running log stream took it, nothing written (clients retry);
+    REQUEST_TIMED_OUT (7) it may still be committed; KAFKA_STORAGE_ERROR
+    (56) storage errors, or a batch older storage nodes split;
+    OFFSET_OUT_OF_RANGE (1); the idempotence codes 45, 47, 59;
+    UNKNOWN_SERVER_ERROR (-1) for the rest. doc/DESIGN.md ("Kov: the
+    gateway's data path") and doc/KOV.md say more.
 */
 #ifndef VL_KOV_PART_H
 #define VL_KOV_PART_H
@@ -122,5 +134,21 @@ typedef void(vl_kparts_watch_cb_t)(void *arg);
 vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offset,
                              vl_kparts_watch_cb_t *cb, void *arg);
 void vl_kparts_unwatch(vl_kparts_t *self, vl_kwatch_t **watch_p);
+
+/*  ---- counters ----------------------------------------------------------- */
+
+typedef struct {
+    uint64_t produce_batches;  /* appended (retries answered without appending: dups) */
+    uint64_t produce_records;
+    uint64_t produce_dups;     /* idempotent retries answered with their original offset */
+    uint64_t fetch_window;     /* fetches answered from a tail window (memory) */
+    uint64_t fetch_catchup;    /* ... by a catch-up reader (a worker, storage nodes) */
+    uint64_t catchup_opened;   /* subscriptions the catch-up readers opened (the others
+                                  continued one where it stopped) */
+    uint64_t followers;        /* following subscribers started */
+} vl_kparts_stats_t;
+
+/*  The module's counters since vl_kparts_new (loop thread). */
+void vl_kparts_stats(vl_kparts_t *self, vl_kparts_stats_t *stats);
 
 #endif

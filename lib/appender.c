@@ -37,6 +37,7 @@
     an answer) is appender_fate.c's.
 */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -157,7 +158,7 @@ static void s_take_input(vl_appender_t *self, int64_t now_us, bool take_open)
     pthread_mutex_unlock(&self->mutex);
     for (; b; b = b->next) {
         b->seq = vl_ordq_push(self->ordq, b);
-        if (self->cb && !self->o.count_cb)
+        if (b->batch_cb || (self->cb && !self->o.count_cb))
             b->glsns = vl_calloc(b->n, sizeof *b->glsns);
         *self->pend_tail = b;
         self->pend_tail = &b->next;
@@ -448,6 +449,27 @@ void vl_appender_refresh(vl_appender_t *self, int64_t now_us)
     vl_route_free(&route);
 }
 
+/*  The one callback of an atomic batch: rc 0 only when every entry is
+    committed at contiguous GLSNs (one APPEND to one log stream is, by
+    storage nodes that report batch ends only: see vl_appender_append_batch). */
+static void s_complete_atomic(vl_appender_t *self, vl_appender_batch_t *b)
+{
+    int rc = b->rc;
+    uint64_t first = b->done > 0 ? b->glsns[0] : 0;
+    for (size_t i = 1; i < b->done && rc == 0; i++)
+        if (b->glsns[i] != first + i) {
+            rc = VL_EPROTO;
+            snprintf(b->errmsg, sizeof b->errmsg,
+                     "append topic=%s: an atomic batch of %zu entries was committed at "
+                     "GLSNs that are not contiguous (%" PRIu64 " then %" PRIu64
+                     " at entry %zu): a storage node older than this library reported part "
+                     "of a batch; upgrade the storage nodes",
+                     self->topic, b->n, b->glsns[i - 1], b->glsns[i], i + 1);
+        }
+    b->rc = rc;
+    b->batch_cb(b->nargs > 0 ? b->args[0].arg : NULL, rc, first, b->done, rc != 0 ? b->errmsg : "");
+}
+
 /*  Runs the callbacks of the batches that are done, in append order. */
 static void s_complete(vl_appender_t *self)
 {
@@ -455,7 +477,9 @@ static void s_complete(vl_appender_t *self)
     while ((b = vl_ordq_pop(self->ordq))) {
         /* a head committed before a failure keeps its GLSNs */
         size_t at = 0;
-        for (size_t r = 0; r < b->nargs; r++) {
+        if (b->batch_cb)
+            s_complete_atomic(self, b);
+        for (size_t r = 0; r < b->nargs && !b->batch_cb; r++) {
             void *arg = b->args[r].arg;
             size_t end = at + b->args[r].n;
             if (self->o.count_cb) {
@@ -781,6 +805,62 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
             pthread_mutex_lock(&self->mutex);
         }
     }
+    pthread_mutex_unlock(&self->mutex);
+    if (wake)
+        s_wake(self);
+    return 0;
+}
+
+int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const size_t *len,
+                             size_t n, vl_append_batch_cb_t *cb, void *cb_arg)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (len[i] > VL_MAX_ENTRY_SIZE_DEFAULT)
+            return vl_client_fail(self->client, VL_ETOOBIG,
+                                  "append topic=%s: entry %zu of the atomic batch of %zu has %zu "
+                                  "bytes; the maximum entry size is %u bytes (split it)",
+                                  self->topic, i + 1, n, len[i],
+                                  (unsigned)VL_MAX_ENTRY_SIZE_DEFAULT);
+        total += len[i];
+    }
+    if (n == 0 || !cb)
+        return vl_client_fail(self->client, VL_EINVAL,
+                              "append topic=%s: an atomic batch needs at least one entry and a "
+                              "callback",
+                              self->topic);
+    if (n > VL_WIRE_MAX_ENTRIES || total > VL_WIRE_MAX_PAYLOAD)
+        return vl_client_fail(
+            self->client, VL_ETOOBIG,
+            "append topic=%s: an atomic batch holds at most %u entries and %u "
+            "bytes; this one has %zu entries and %" PRIu64 " bytes (split it in several batches)",
+            self->topic, (unsigned)VL_WIRE_MAX_ENTRIES, (unsigned)VL_WIRE_MAX_PAYLOAD, n, total);
+    bool wake = false;
+    pthread_mutex_lock(&self->mutex);
+    /* room for the whole batch (or nothing outstanding: it goes alone) */
+    while (!self->stopping && self->appended > self->completed &&
+           (self->outstanding_bytes + total > self->max_bytes ||
+            self->appended - self->completed + n > self->max_entries))
+        pthread_cond_wait(&self->cond, &self->mutex);
+    if (self->stopping) {
+        pthread_mutex_unlock(&self->mutex);
+        return vl_client_fail(self->client, VL_ECLOSED,
+                              "append topic=%s: the appender is closing (the atomic batch was "
+                              "not queued)",
+                              self->topic);
+    }
+    /* entries queued before it go in the batch before it (the order
+       stays), and nothing joins it: it is closed at once */
+    if (self->open && self->open->n > 0)
+        wake |= s_close_open_locked(self);
+    vl_appender_batch_t *b = s_batch_new(self, (size_t)total, vl_now_us());
+    for (size_t i = 0; i < n; i++)
+        s_batch_add(b, data[i], len[i], cb_arg);
+    b->batch_cb = cb;
+    self->open = b;
+    wake |= s_close_open_locked(self);
+    self->appended += n;
+    self->outstanding_bytes += (size_t)total;
     pthread_mutex_unlock(&self->mutex);
     if (wake)
         s_wake(self);

@@ -100,6 +100,16 @@ static void s_batch_requeue(vl_appender_t *self, vl_appender_batch_t *b, int rc,
         vl_appender_fate_finish(self, b, rc, "%s", why);
         return;
     }
+    if (b->batch_cb && b->done > 0) {
+        /* an atomic batch is never sent in parts: its head would have
+           GLSNs apart from its tail's (storage nodes that report only
+           batch ends never let a seal cut one; older ones may) */
+        vl_appender_fate_finish(self, b, rc,
+                                "%s; the batch is atomic: its first %zu of %zu entries are in "
+                                "the log, the others were not sent again",
+                                why, b->done, b->n);
+        return;
+    }
     s_unflight(self, b);
     b->resolving = false;
     b->deadline_us = vl_now_us() + (int64_t)self->o.timeout_ms * 1000;

@@ -57,6 +57,8 @@ typedef struct vl_appender_batch {
     int64_t resolve_until_us; /* then it fails with VL_ETIMEDOUT */
     int64_t next_query_us;
     uint32_t queries; /* BATCH_STATUS sent so far, to go round the replicas */
+    vl_append_batch_cb_t *batch_cb; /* set: an atomic batch (vl_appender_append_batch),
+                                       never cut, one callback */
 } vl_appender_batch_t;
 
 typedef struct {

@@ -159,6 +159,39 @@ int vl_appender_append(vl_appender_t *app, const void *data, size_t len, void *c
 int vl_appender_append_many(vl_appender_t *app, const void *const *data, const size_t *len,
                             size_t n, void *const *cb_args);
 
+/*  The outcome of an atomic batch (vl_appender_append_batch), called once
+    from the appender's thread, in append order with the appender's other
+    callbacks: rc 0 when its n entries are committed at GLSNs first_glsn ..
+    first_glsn + n - 1; else the VL_E* code of the failure (message in
+    msg, which vl_client_errmsg gives after vl_appender_flush too; "" on
+    success) and committed, the number of
+    its first entries that are in the log nonetheless (at first_glsn on; 0
+    with storage nodes of this version, see below) and the others are not,
+    except after VL_ETIMEDOUT (they may still be committed). Same rules as
+    vl_append_cb_t: must not block for long nor flush or destroy. */
+typedef void(vl_append_batch_cb_t)(void *arg, int rc, uint64_t first_glsn, size_t committed,
+                                   const char *msg);
+
+/*  Queues n entries (copied) as one atomic batch: they go in one APPEND to
+    one log stream, all or none, after every entry queued before the call
+    and before every entry queued after it, and are committed in one
+    commit round at contiguous GLSNs. Storage nodes replicate and report
+    whole batches only (a backup caught up from the store gets batches
+    cut at batch boundaries), so the metadata repository never commits
+    the head of a batch alone and a seal never cuts one: the batch is
+    committed whole or not at all. A batch a sealed log stream refused
+    goes whole to another one (with sticky or ls_id 0); a head committed
+    anyway (storage nodes older than this rule) is never sent again: the
+    batch fails (cb with committed > 0). The appender's own callback
+    (vl_append_cb_t or count_cb) is not called for these entries: cb(cb_arg,
+    ...) is, once. Blocks while too much is in flight, like
+    vl_appender_append. VL_ETOOBIG (nothing queued) when an entry is larger
+    than the maximum entry size or the batch has more than 8192 entries or
+    64 MiB; VL_EINVAL when n is 0 or cb NULL; VL_ECLOSED while the appender
+    is being destroyed. Thread-safe. */
+int vl_appender_append_batch(vl_appender_t *app, const void *const *data, const size_t *len,
+                             size_t n, vl_append_batch_cb_t *cb, void *cb_arg);
+
 /*  Waits until every entry queued before the call has had its callback.
     Returns 0, or the first error any entry got since the last flush (its
     message in vl_client_errmsg). A batch that a log stream refused because

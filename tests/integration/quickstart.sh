@@ -7,7 +7,8 @@
 # b's down with that VARLOG_MOUNT leaves a's mount alone; b's own mount and
 # daemons come and go without touching a's; a's varlogfs killed with -9
 # leaves a stale mount that b's up refuses and a's up clears and mounts
-# again; a's down leaves nothing behind. quickstart runs the binaries under
+# again; a's down leaves nothing behind. a's varlogkov (BASE+3) serves kcat;
+# b's up with VARLOG_KOV=0 starts none. quickstart runs the binaries under
 # test as they are (VARLOG_BUILD=$VARLOG_BIN, VARLOG_NO_BUILD=1: its build
 # step would check packages and run make).
 . "$(dirname "$0")/lib.sh"
@@ -20,19 +21,20 @@ declare -A QBASE
 port_unused() { ! port_open "$1" && ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
 # qs_base C: picks cluster C's port base: its admin (BASE), MR (BASE+2),
-# the MR's raft transport (BASE+102), one storage node (BASE+11) and their
-# metrics (+1000) ports all free and not handed to the other cluster.
+# varlogkov (BASE+3), the MR's raft transport (BASE+102), one storage node
+# (BASE+11) and the metrics (+1000) ports of the MR and the storage node
+# all free and not handed to the other cluster.
 qs_base() {
 	local o
 	while :; do
 		free_port
-		for o in 2 11 102 1002 1011; do
+		for o in 2 3 11 102 1002 1011; do
 			case "$HANDED_PORTS" in *" $((PORT + o)) "*) continue 2 ;; esac
 			port_unused $((PORT + o)) || continue 2
 		done
 		break
 	done
-	for o in 2 11 102 1002 1011; do HANDED_PORTS="$HANDED_PORTS$((PORT + o)) "; done
+	for o in 2 3 11 102 1002 1011; do HANDED_PORTS="$HANDED_PORTS$((PORT + o)) "; done
 	QBASE[$1]=$PORT
 }
 
@@ -74,6 +76,16 @@ mounted "$T/a-mnt" || fail "a: up did not mount $T/a-mnt"
 echo one >>"$T/a-mnt/a" || fail "a: append through the mount failed"
 holds_a "$T/a-mnt" || fail "a: the mount does not read back what was appended"
 log "a: up on port base ${QBASE[a]}, mounted at $T/a-mnt"
+KOV_A=127.0.0.1:$((QBASE[a] + 3))
+grep -qF "bootstrap server $KOV_A" "$T/a-up.out" || fail "a: up does not print the Kafka bootstrap address: $(cat "$T/a-up.out")"
+if command -v kcat >/dev/null; then
+	# varlog topic k-0 is partition 0 of Kafka topic k
+	echo viafs >>"$T/a-mnt/k-0" || fail "a: append to k-0 through the mount failed"
+	kcat -b "$KOV_A" -C -t k -p 0 -o beginning -e -f '%s' >"$T/a-kcat.out" 2>/dev/null ||
+		fail "a: kcat through its varlogkov failed"
+	[ "$(cat "$T/a-kcat.out")" = "viafs" ] || fail "a: kcat read '$(cat "$T/a-kcat.out")' from k, expected viafs"
+	log "a: its varlogkov at $KOV_A serves kcat"
+fi
 
 # b at a's mount point: refused before anything starts; a's mount stays
 if qs b up VARLOG_MOUNT="$T/a-mnt" >"$T/b-up.out" 2>&1; then
@@ -89,8 +101,9 @@ holds_a "$T/a-mnt" || fail "a: its mount was taken away by b's down"
 grep -q "leaving the mount at $T/a-mnt alone" "$T/b-down.out" ||
 	fail "b: down does not say it left a's mount alone: $(cat "$T/b-down.out")"
 
-# b with its own mount, up and down: a's mount and daemons stay
-qs b up >"$T/b-up.out" 2>&1 || fail "b: up failed: $(cat "$T/b-up.out")"
+# b with its own mount (and no varlogkov), up and down: a's mount and daemons stay
+qs b up VARLOG_KOV=0 >"$T/b-up.out" 2>&1 || fail "b: up failed: $(cat "$T/b-up.out")"
+[ ! -e "$T/b/run/kov.pid" ] || fail "b: VARLOG_KOV=0 started varlogkov"
 mounted "$T/b-mnt" || fail "b: up did not mount $T/b-mnt"
 [ ! -e "$T/b-mnt/a" ] || fail "b: its mount shows a's topic"
 holds_a "$T/a-mnt" || fail "a: its mount stopped serving when b came up"
@@ -102,7 +115,7 @@ for p in $B_PIDS; do
 done
 holds_a "$T/a-mnt" || fail "a: its mount was taken away by b's down"
 qs a status >"$T/a-status.out"
-[ "$(grep -c ' running$' "$T/a-status.out")" -eq 4 ] || fail "a: b's down stopped some of a: $(cat "$T/a-status.out")"
+[ "$(grep -c ' running$' "$T/a-status.out")" -eq 5 ] || fail "a: b's down stopped some of a: $(cat "$T/a-status.out")"
 log "b: up and down with its own mount; a untouched"
 
 # a's varlogfs dies: the stale mount is a's to clear, not b's

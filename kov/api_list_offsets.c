@@ -1,0 +1,168 @@
+/*  api_list_offsets.c - ListOffsets (key 2), versions 0-5.
+
+    -1 (latest) is the high watermark, -2 (earliest) the log start offset
+    (trim point - 1), from vl_kparts_marks. A timestamp >= 0 asks for the
+    first offset whose record timestamp is at or after it: Kov does not
+    index timestamps (and records stored as plain values carry none), so
+    it answers the high watermark, i.e. "from what is written next" - the
+    right answer for any timestamp later than every record, too late for
+    older ones. doc/KOV.md lists this limitation.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "server_i.h"
+#include "util.h"
+
+typedef struct s_ctx s_ctx_t;
+
+typedef struct {
+    s_ctx_t *c;
+    char name[300];
+    int32_t index;
+    int64_t timestamp;
+    int16_t err;
+    bool refused;
+    int64_t offset;
+} s_part_t;
+
+typedef struct {
+    char *name;
+    int32_t n;
+    s_part_t *parts;
+} s_topic_t;
+
+struct s_ctx {
+    vl_kreq_t *req;
+    int16_t version;
+    int32_t n;
+    s_topic_t *topics;
+    uint32_t pending;
+};
+
+static void s_ctx_free(void *arg)
+{
+    s_ctx_t *c = arg;
+    for (int32_t i = 0; i < c->n; i++) {
+        free(c->topics[i].parts);
+        free(c->topics[i].name);
+    }
+    free(c->topics);
+    free(c);
+}
+
+static void s_answer(s_ctx_t *c)
+{
+    vl_kreq_t *req = c->req;
+    vl_kw_t *w = &req->out;
+    int16_t v = c->version;
+    if (v >= 2)
+        vl_kw_i32(w, 0); /* throttle */
+    vl_kw_array(w, false, c->n);
+    for (int32_t i = 0; i < c->n; i++) {
+        s_topic_t *t = &c->topics[i];
+        vl_kw_str(w, false, t->name);
+        vl_kw_array(w, false, t->n);
+        for (int32_t j = 0; j < t->n; j++) {
+            s_part_t *p = &t->parts[j];
+            vl_kw_i32(w, p->index);
+            vl_kw_i16(w, p->err);
+            if (v == 0) {
+                vl_kw_array(w, false, p->err ? 0 : 1);
+                if (!p->err)
+                    vl_kw_i64(w, p->offset);
+            } else {
+                vl_kw_i64(w, -1); /* timestamp of the record found: not kept */
+                vl_kw_i64(w, p->err ? -1 : p->offset);
+                if (v >= 4)
+                    vl_kw_i32(w, 0); /* leader epoch */
+            }
+        }
+    }
+    s_ctx_free(c);
+    vl_kreq_reply(req);
+}
+
+static void s_marks(void *arg, int16_t kerr, const vl_kmarks_t *marks, const char *msg)
+{
+    s_part_t *p = arg;
+    s_ctx_t *c = p->c;
+    p->err = kerr;
+    if (!kerr)
+        p->offset = p->timestamp == -2 ? marks->log_start : marks->high_watermark;
+    else
+        vl_log(LOG_INFO, "list offsets %s: error %d: %s", p->name, kerr, msg ? msg : "");
+    if (--c->pending == 0)
+        s_answer(c);
+}
+
+static void s_handle(vl_kreq_t *req, vl_kr_t *r)
+{
+    s_ctx_t *c = vl_calloc(1, sizeof *c);
+    int16_t v = req->api_version;
+    c->req = req;
+    c->version = v;
+    (void)vl_kr_i32(r); /* replica id */
+    if (v >= 2)
+        (void)vl_kr_i8(r); /* isolation level */
+    size_t min_part = 4 + 8 + (v >= 4 ? 4 : 0) + (v == 0 ? 4 : 0);
+    int32_t n = vl_kr_array(r, false, 2 + 4);
+    if (n > 0)
+        c->topics = vl_calloc((size_t)n, sizeof *c->topics);
+    for (int32_t i = 0; i < n && vl_kr_ok(r); i++) {
+        vl_kstr_t name = vl_kr_str(r, false);
+        int32_t np = vl_kr_array(r, false, min_part);
+        if (!vl_kr_ok(r))
+            break;
+        s_topic_t *t = &c->topics[c->n++];
+        t->name = vl_malloc(name.len > 0 ? (size_t)name.len + 1 : 1);
+        if (name.len > 0)
+            memcpy(t->name, name.ptr, (size_t)name.len);
+        t->name[name.len > 0 ? name.len : 0] = '\0';
+        const char *why;
+        int16_t terr = vl_ktopic_check_n(name.ptr, name.len, &why);
+        if (np > 0)
+            t->parts = vl_calloc((size_t)np, sizeof *t->parts);
+        for (int32_t j = 0; j < np && vl_kr_ok(r); j++) {
+            s_part_t *p = &t->parts[t->n];
+            p->c = c;
+            p->index = vl_kr_i32(r);
+            if (v >= 4)
+                (void)vl_kr_i32(r); /* current leader epoch */
+            p->timestamp = vl_kr_i64(r);
+            if (v == 0)
+                (void)vl_kr_i32(r); /* max_num_offsets: one is given */
+            if (!vl_kr_ok(r))
+                break;
+            t->n++;
+            p->refused = true;
+            if (terr)
+                p->err = terr;
+            else if (p->index < 0)
+                p->err = VL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else {
+                p->refused = false;
+                vl_ktopic_part_name(p->name, sizeof p->name, t->name, p->index);
+            }
+        }
+    }
+    if (!vl_kr_ok(r)) {
+        s_ctx_free(c);
+        vl_kreq_bad(req, r->what);
+        return;
+    }
+    req->ctx = c;
+    req->ctx_free = s_ctx_free;
+    c->pending = 1;
+    for (int32_t i = 0; i < c->n; i++)
+        for (int32_t j = 0; j < c->topics[i].n; j++)
+            if (!c->topics[i].parts[j].refused) {
+                c->pending++;
+                vl_kparts_marks(req->server->parts, c->topics[i].parts[j].name, s_marks,
+                                &c->topics[i].parts[j]);
+            }
+    if (--c->pending == 0)
+        s_answer(c);
+}
+
+const vl_kapi_t vl_kapi_list_offsets = {
+    .key = 2, .name = "ListOffsets", .min = 0, .max = 5, .flex_min = 6, .handle = s_handle};

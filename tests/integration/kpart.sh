@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# kpart: the gateway's data path (kov/part.c, driven by tests/lib/vl_kpart
+# from its loop thread) on a real cluster: Kafka batches produced while
+# varlogctl appends to the same topic are each at contiguous offsets (the
+# atomic batches of vl_appender_append_batch; 300 records, more than a
+# backup's catch-up chunk of 256) and read back from the window and from
+# catch-up readers; an idempotent producer's retry gets its original
+# offset and is in the log once; watches fire on a produce and on another
+# writer's commit; fetches below the log start or past the HWM are
+# OFFSET_OUT_OF_RANGE and marks follow a trim.
+. "$(dirname "$0")/lib.sh"
+KP=$BIN/tests/lib/vl_kpart
+[ -x "$KP" ] || fail "$KP is not built (make check builds it)"
+
+cluster 3
+ctl topic create t-0 --log-streams 3 --replication-factor 2 >/dev/null
+ctl topic create t-1 --log-streams 2 --replication-factor 2 >/dev/null
+ctl topic create t-2 --log-streams 1 --replication-factor 1 >/dev/null
+
+# contiguity: other writers on the other log streams of the same topic
+(for i in $(seq 1 5); do seq -f "other-$i-%g" 1 1000 | ctl append t-0 --batch 7 >/dev/null || exit 1; done) &
+OTHER=$!
+PIDS+=("$OTHER")
+"$KP" "$MR" produce t-0 50 300 >"$T/produce.out" 2>"$T/produce.err" ||
+	fail "produce: $(cat "$T/produce.err")"
+wait "$OTHER" || fail "the concurrent varlogctl appends failed"
+[ "$(wc -l <"$T/produce.out")" = 50 ] || fail "produce printed $(wc -l <"$T/produce.out") batches, expected 50"
+ctl subscribe t-0 --glsn >"$T/t0.out"
+check_dense "$T/t0.out" 1 $((50 * 300 + 5 * 1000)) || fail "t-0 is not dense with every entry once"
+[ "$(grep -c $'\tb[0-9]*-r' "$T/t0.out")" = 15000 ] || fail "t-0 does not hold the 15000 produced records once each"
+# each batch's records at base+1.. (GLSN = offset + 1), from the log itself
+while read -r base n; do
+	first=$((base + 1))
+	got=$(awk -F'\t' -v a="$first" -v b=$((first + n - 1)) '$1 >= a && $1 <= b { print $2 }' "$T/t0.out" |
+		sed 's/-r[0-9]*$//' | sort -u | wc -l)
+	[ "$got" = 1 ] || fail "GLSNs $first..$((first + n - 1)) hold records of $got batches or writers"
+done <"$T/produce.out"
+log "50 batches of 300 contiguous among 5000 concurrent varlogctl appends"
+
+# more APPENDs in flight on a log stream than a backup's replication
+# window (16): the primary catches the backup up from its store, in
+# chunks of at most 256 entries, which must end at batch ends (else the MR
+# commits the head of a 300-record batch in one round and its tail in a
+# later one, after the other log stream's entries)
+ctl topic create t-3 --log-streams 2 --replication-factor 2 >/dev/null
+LSS=$(ctl --json topic describe t-3 |
+	/usr/bin/python3 -c 'import json, sys; print(" ".join(str(l["id"]) for l in json.load(sys.stdin)["log_streams"]))')
+OTHERS=()
+for ls in $LSS $LSS $LSS; do
+	(seq -f "other-$ls-%g" 1 10000 | ctl append t-3 --ls "$ls" --batch 5 >/dev/null) &
+	OTHERS+=($!)
+	PIDS+=($!)
+done
+"$KP" "$MR" produce t-3 150 300 >"$T/produce3.out" 2>"$T/produce3.err" ||
+	fail "produce among pipelined writers: $(cat "$T/produce3.err")"
+for p in "${OTHERS[@]}"; do wait "$p" || fail "a concurrent varlogctl append to t-3 failed"; done
+ctl subscribe t-3 --glsn >"$T/t3.out"
+check_dense "$T/t3.out" 1 $((150 * 300 + 60000)) || fail "t-3 is not dense with every entry once"
+log "150 batches of 300 contiguous among 6 pipelined writers pinned to both log streams"
+
+# a consumer from the beginning: one catch-up reader for all its fetches
+"$KP" "$MR" consume t-0 4096 >"$T/consume.out" 2>"$T/consume.err" ||
+	fail "consume: $(cat "$T/consume.err")"
+log "consume: $(cat "$T/consume.out")"
+
+# idempotence
+"$KP" "$MR" idem t-1 >"$T/idem.out" 2>"$T/idem.err" || fail "idem: $(cat "$T/idem.err")"
+ctl subscribe t-1 >"$T/t1.out"
+[ "$(grep -cx 'idem0-r0' "$T/t1.out")" = 1 ] || fail "the retried batch is in the log $(grep -cx 'idem0-r0' "$T/t1.out") times"
+[ "$(wc -l <"$T/t1.out")" = 18 ] || fail "t-1 holds $(wc -l <"$T/t1.out") records, expected 18 (10 + 5 + 3)"
+grep -q '__kov_meta' <(ctl topic list) || fail "no __kov_meta topic after InitProducerId"
+log "idempotence: $(grep -E 'error|ids' "$T/idem.out" | tr '\n' ';')"
+
+# watches: a produce, then another writer
+"$KP" "$MR" watch t-1 >"$T/watch.out" 2>"$T/watch.err" &
+WATCH=$!
+PIDS+=("$WATCH")
+wait_for 30 "the watch to wait for another writer" grep -q '^watching' "$T/watch.out"
+echo "from-varlogctl" | ctl append t-1 >/dev/null
+wait "$WATCH" || fail "watch: $(cat "$T/watch.err")"
+grep -q 'woken by another writer' "$T/watch.out" || fail "the watch did not fire on another writer's commit"
+log "watch: $(tail -1 "$T/watch.out")"
+
+# ranges after a trim
+seq -f "r-%g" 1 100 | ctl append t-2 >/dev/null
+ctl trim t-2 40 >/dev/null
+"$KP" "$MR" range t-2 >"$T/range.out" 2>"$T/range.err" || fail "range: $(cat "$T/range.err")"
+grep -qx 'log_start 40 hwm 100' "$T/range.out" || fail "marks after trim 40: $(head -1 "$T/range.out")"
+log "ok: $(head -1 "$T/range.out"); $(sed -n 2p "$T/range.out")"
