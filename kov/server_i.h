@@ -53,6 +53,7 @@ struct vl_kreq {
     void (*ctx_free)(void *ctx);
     bool done, noreply;
     uint64_t id;                    /* for logs */
+    int64_t since_us;               /* arrival (metrics) */
     vl_kreq_t *qnext;               /* the connection's response queue */
     vl_kreq_t *all_prev, *all_next; /* every live request of the server */
 };
@@ -85,6 +86,19 @@ struct vl_kserver {
     uint64_t next_req_id;
     bool terminated;
 };
+
+/*  ---- stats.c: the gateway's metrics ---------------------------------------- */
+
+/*  Makes the series of every API of the table (at start). */
+void vl_kstats_init(void);
+/*  A request of API key arrived; its response is ready (since_us: its
+    arrival); it could not be read. */
+void vl_kstats_request(int16_t key);
+void vl_kstats_reply(int16_t key, int64_t since_us);
+void vl_kstats_malformed(int16_t key);
+/*  Connections opened (+1) or closed (-1); one closed for bad input. */
+void vl_kstats_conn(int delta);
+void vl_kstats_bad_input(void);
 
 /*  The API table (server.c): every API the gateway answers, in key order. */
 extern const vl_kapi_t *const vl_kapis[];
