@@ -31,8 +31,16 @@ static void s_append_done(void *arg, int rc, size_t n);
 
 static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_file_info *fi)
 {
+    /* A reader fixes its base (the trim point) from the MR. A write-only
+       open reads nothing: the metadata cache (at most 10 ms old, what stat
+       shows) tells that the topic exists and its base, which only fstat of
+       that descriptor shows; a topic not in it is looked up in the MR. So
+       `echo >> t` costs no round trip to the MR here. */
+    bool wronly = !follow && (fi->flags & O_ACCMODE) == O_WRONLY;
     vl_topic_info_t t;
-    int rc = vl_fs_meta_topic(fs, topic, true, &t);
+    int rc = vl_fs_meta_topic(fs, topic, !wronly, &t);
+    if (rc == VL_ENOTOPIC && wronly)
+        rc = vl_fs_meta_topic(fs, topic, true, &t);
     if (rc != 0)
         return -s_errno(rc);
     fs_file_t *f = vl_calloc(1, sizeof *f);
@@ -174,6 +182,10 @@ static int s_flush_line(vl_fs_t *fs, fs_file_t *f)
         f->line_len = 0;
         rc = s_submit_locked(fs, f, f->line, len);
     }
+    /* what f wrote goes out now, not after the appender's linger: the
+       caller waits for it (other files' entries in the open batch go too) */
+    if (f->fa)
+        vl_appender_push(f->fa->app);
     pthread_mutex_unlock(&f->wmu);
     return rc;
 }
@@ -204,6 +216,10 @@ int vl_fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return 0;
+    pthread_mutex_lock(&f->wmu);
+    if (f->fa)
+        vl_appender_push(f->fa->app);
+    pthread_mutex_unlock(&f->wmu);
     int rc = s_wait_committed(f);
     if (rc) {
         vl_log(LOG_ERR, "fsync of %s: written data not committed: %s", f->topic, vl_err_str(rc));
