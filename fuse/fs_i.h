@@ -26,9 +26,12 @@ typedef struct {
 
 /*  One appender per topic, shared by the files that write to it. Files hold
     a reference; rm unlinks it from the list and the last reference destroys
-    it, outside fs->mu (destroying waits for callbacks). */
+    it, outside fs->mu (destroying waits for callbacks). A topic deleted
+    elsewhere and made anew under its name has another id: its appender is
+    unlinked the same way when a file of the new topic writes. */
 typedef struct fs_appender {
     char topic[256];
+    uint32_t topic_id; /* of the topic it was made for */
     vl_appender_t *app;
     int refs;
     bool unlinked;
@@ -54,6 +57,7 @@ struct vl_fs {
 typedef struct fs_file {
     struct fs_file *prev, *next; /* in vl_fs.files, under fs->mu */
     char topic[256];
+    uint32_t topic_id; /* the topic of that name at open time */
     bool follow;
     int flags;
     /* write side */

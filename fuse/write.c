@@ -26,7 +26,7 @@
 
 /* ---- open / create / release --------------------------------------------- */
 
-static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p);
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const fs_file_t *f, int *rc_p);
 static void s_append_done(void *arg, int rc, size_t n);
 
 static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_file_info *fi)
@@ -45,6 +45,7 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
         return -s_errno(rc);
     fs_file_t *f = vl_calloc(1, sizeof *f);
     strcpy(f->topic, topic);
+    f->topic_id = t.topic_id;
     f->follow = follow;
     f->flags = fi->flags;
     f->base = t.trim_offset;
@@ -77,7 +78,12 @@ int vl_fs_open(const char *path, struct fuse_file_info *fi)
         return -EPERM;
     if (follow && (fi->flags & O_ACCMODE) != O_RDONLY)
         return -EPERM;
-    return s_open_file(fs, topic, follow, fi);
+    int rc = s_open_file(fs, topic, follow, fi);
+    /* The kernel opens a name it cached (fs.c: entry_timeout) without a
+       LOOKUP. Gone meanwhile (deleted elsewhere): ESTALE makes the kernel
+       look it up again (LOOKUP_REVAL), which finds no topic, so open(2)
+       fails with ENOENT, or O_CREAT creates it anew. */
+    return rc == -ENOENT ? -ESTALE : rc;
 }
 
 int vl_fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -134,7 +140,7 @@ static int s_submit_many_locked(vl_fs_t *fs, fs_file_t *f)
             return VL_ETOOBIG;
     if (!f->fa) {
         int rc = VL_EIO;
-        f->fa = s_appender_get(fs, f->topic, &rc);
+        f->fa = s_appender_get(fs, f, &rc);
         if (!f->fa)
             return rc;
     }
@@ -280,15 +286,26 @@ static void s_append_done(void *arg, int rc, size_t n)
     pthread_mutex_unlock(&f->cmu);
 }
 
-/*  Returns the topic's appender with a reference taken (creating it). */
-static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
+/*  Returns the appender of f's topic with a reference taken (creating it).
+    One made for an older topic of the same name (deleted elsewhere) is
+    unlinked first, and destroyed here if no file holds it. */
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const fs_file_t *f, int *rc_p)
 {
+    const char *topic = f->topic;
     int rc;
+    fs_appender_t *old = NULL;
     pthread_mutex_lock(&fs->mu);
-    fs_appender_t *a;
-    for (a = fs->appenders; a; a = a->next)
+    fs_appender_t *a, **pp;
+    for (pp = &fs->appenders; (a = *pp) != NULL; pp = &a->next)
         if (strcmp(a->topic, topic) == 0)
             break;
+    if (a && a->topic_id != f->topic_id) {
+        *pp = a->next;
+        a->unlinked = true;
+        a->refs++; /* dropped below, outside the lock */
+        old = a;
+        a = NULL;
+    }
     if (!a) {
         /* Sticky: every batch of this mount's appender goes to one log
            stream, and entries of one log stream are committed in the order
@@ -307,17 +324,20 @@ static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
         if (rc != 0) {
             vl_log(LOG_WARNING, "appender for %s: %s", topic, vl_client_errmsg(fs->client));
             pthread_mutex_unlock(&fs->mu);
+            vl_fs_appender_put(fs, old);
             *rc_p = rc;
             return NULL;
         }
         a = vl_calloc(1, sizeof *a);
         snprintf(a->topic, sizeof a->topic, "%s", topic);
+        a->topic_id = f->topic_id;
         a->app = app;
         a->next = fs->appenders;
         fs->appenders = a;
     }
     a->refs++;
     pthread_mutex_unlock(&fs->mu);
+    vl_fs_appender_put(fs, old);
     return a;
 }
 
