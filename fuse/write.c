@@ -33,12 +33,13 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
 {
     /* A reader fixes its base (the trim point) from the MR. A write-only
        open reads nothing: the metadata cache (at most 10 ms old, what stat
-       shows) tells that the topic exists and its base, which only fstat of
-       that descriptor shows; a topic not in it is looked up in the MR. So
-       `echo >> t` costs no round trip to the MR here. */
+       shows, even if a close committed since) tells that the topic exists
+       and its base, which only fstat of that descriptor shows; a topic not
+       in it is looked up in the MR. So `echo >> t` costs no round trip to
+       the MR here but one in 10 ms. */
     bool wronly = !follow && (fi->flags & O_ACCMODE) == O_WRONLY;
     vl_topic_info_t t;
-    int rc = vl_fs_meta_topic(fs, topic, !wronly, &t);
+    int rc = wronly ? vl_fs_meta_topic_name(fs, topic, &t) : vl_fs_meta_topic(fs, topic, true, &t);
     if (rc == VL_ENOTOPIC && wronly)
         rc = vl_fs_meta_topic(fs, topic, true, &t);
     if (rc != 0)
@@ -208,7 +209,7 @@ int vl_fs_flush(const char *path, struct fuse_file_info *fi)
         rc = wrc;
     /* what this descriptor wrote is committed: the next stat must show it */
     pthread_mutex_lock(&fs->mu);
-    fs->meta.fetched_us = 0;
+    fs->meta.sizes_stale = true;
     pthread_mutex_unlock(&fs->mu);
     if (rc) {
         vl_log(LOG_ERR, "close of %s: written data not committed: %s", f->topic, vl_err_str(rc));
