@@ -23,8 +23,8 @@ def pcts(ms):
     ms = sorted(ms)
     n = len(ms)
     pick = lambda q: ms[min(n - 1, int(n * q))]
-    return {"n": n, "p50_ms": pick(0.50), "p99_ms": pick(0.99), "p999_ms": pick(0.999),
-            "max_ms": ms[-1]}
+    return {"n": n, "p50_ms": round(pick(0.50), 3), "p99_ms": round(pick(0.99), 3),
+            "p999_ms": round(pick(0.999), 3), "max_ms": round(ms[-1], 3)}
 
 
 def append_line(path, line):
