@@ -2,7 +2,10 @@
     readdir, the extended attributes and statfs.
 
     Sizes come from a metadata cache refreshed at most every 10 ms, not from
-    a round trip per stat.
+    a round trip per stat, and at once after a close committed something
+    (sizes_stale), so that a stat after a close shows it. What does not
+    depend on sizes (a write-only open: does the topic exist, its id) takes
+    the cache as long as it is 10 ms old at most, close or not.
 */
 #include <errno.h>
 #include <stdio.h>
