@@ -150,10 +150,16 @@ static int s_utimens(const char *path, const struct timespec tv[2], struct fuse_
 
 static void *s_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-    /* sizes change under the kernel: no attribute or entry caching, and
-       direct I/O so the page cache never serves stale bytes */
+    /* Sizes change under the kernel: no attribute caching (every stat asks
+       the daemon), and direct I/O so the page cache never serves stale
+       bytes. Names are cached for a second: a topic's name changes only
+       when it is created or deleted, and `echo >> t` then opens a known
+       name without a LOOKUP (a stat of it still asks for the size). A
+       topic deleted elsewhere makes open fail with ESTALE, on which the
+       kernel looks the name up again (vl_fs_open); no negative caching, so
+       a topic created elsewhere shows at once. */
     cfg->attr_timeout = 0;
-    cfg->entry_timeout = 0;
+    cfg->entry_timeout = 1.0;
     cfg->negative_timeout = 0;
     cfg->direct_io = 1;
     cfg->hard_remove = 1;

@@ -21,14 +21,18 @@ typedef struct {
     vl_topic_info_t *topics;
     size_t n;
     int64_t fetched_us;
-    int rc; /* of the last refresh */
+    bool sizes_stale; /* a close committed since: sizes need a refresh */
+    int rc;           /* of the last refresh */
 } fs_meta_t;
 
 /*  One appender per topic, shared by the files that write to it. Files hold
     a reference; rm unlinks it from the list and the last reference destroys
-    it, outside fs->mu (destroying waits for callbacks). */
+    it, outside fs->mu (destroying waits for callbacks). A topic deleted
+    elsewhere and made anew under its name has another id: its appender is
+    unlinked the same way when a file of the new topic writes. */
 typedef struct fs_appender {
     char topic[256];
+    uint32_t topic_id; /* of the topic it was made for */
     vl_appender_t *app;
     int refs;
     bool unlinked;
@@ -54,6 +58,7 @@ struct vl_fs {
 typedef struct fs_file {
     struct fs_file *prev, *next; /* in vl_fs.files, under fs->mu */
     char topic[256];
+    uint32_t topic_id; /* the topic of that name at open time */
     bool follow;
     int flags;
     /* write side */
@@ -106,6 +111,10 @@ int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force);
 /*  Copies the cached info of topic name. Returns 0, VL_ENOTOPIC or the
     error of the refresh. */
 int vl_fs_meta_topic(vl_fs_t *fs, const char *name, bool force, vl_topic_info_t *out);
+
+/*  The same for what does not depend on sizes (that the topic exists, its
+    id): a close since the last refresh does not make the cache stale. */
+int vl_fs_meta_topic_name(vl_fs_t *fs, const char *name, vl_topic_info_t *out);
 
 int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi);
 int vl_fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,

@@ -2,7 +2,10 @@
     readdir, the extended attributes and statfs.
 
     Sizes come from a metadata cache refreshed at most every 10 ms, not from
-    a round trip per stat.
+    a round trip per stat, and at once after a close committed something
+    (sizes_stale), so that a stat after a close shows it. What does not
+    depend on sizes (a write-only open: does the topic exist, its id) takes
+    the cache as long as it is 10 ms old at most, close or not.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +26,8 @@
 int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force)
 {
     int64_t now = vl_now_us();
-    if (!force && fs->meta.topics && now - fs->meta.fetched_us < FS_META_MAX_AGE_US)
+    if (!force && fs->meta.topics && !fs->meta.sizes_stale &&
+        now - fs->meta.fetched_us < FS_META_MAX_AGE_US)
         return fs->meta.rc;
     size_t cap = fs->meta.n + 64, n = 0;
     vl_topic_info_t *infos = vl_malloc(cap * sizeof *infos);
@@ -44,23 +48,40 @@ int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force)
     fs->meta.topics = infos;
     fs->meta.n = n;
     fs->meta.fetched_us = now;
+    fs->meta.sizes_stale = false;
     fs->meta.rc = 0;
     return 0;
+}
+
+/*  Copies topic name's info out of the cache; fs->mu held. */
+static int s_find_locked(vl_fs_t *fs, const char *name, vl_topic_info_t *out)
+{
+    for (size_t i = 0; i < fs->meta.n; i++)
+        if (strcmp(fs->meta.topics[i].name, name) == 0) {
+            *out = fs->meta.topics[i];
+            return 0;
+        }
+    return VL_ENOTOPIC;
 }
 
 int vl_fs_meta_topic(vl_fs_t *fs, const char *name, bool force, vl_topic_info_t *out)
 {
     pthread_mutex_lock(&fs->mu);
     int rc = vl_fs_meta_refresh_locked(fs, force);
-    if (rc == 0 || fs->meta.topics) {
-        rc = VL_ENOTOPIC;
-        for (size_t i = 0; i < fs->meta.n; i++)
-            if (strcmp(fs->meta.topics[i].name, name) == 0) {
-                *out = fs->meta.topics[i];
-                rc = 0;
-                break;
-            }
-    }
+    if (rc == 0 || fs->meta.topics)
+        rc = s_find_locked(fs, name, out);
+    pthread_mutex_unlock(&fs->mu);
+    return rc;
+}
+
+int vl_fs_meta_topic_name(vl_fs_t *fs, const char *name, vl_topic_info_t *out)
+{
+    pthread_mutex_lock(&fs->mu);
+    int rc = 0;
+    if (!fs->meta.topics || vl_now_us() - fs->meta.fetched_us >= FS_META_MAX_AGE_US)
+        rc = vl_fs_meta_refresh_locked(fs, true);
+    if (rc == 0 || fs->meta.topics)
+        rc = s_find_locked(fs, name, out);
     pthread_mutex_unlock(&fs->mu);
     return rc;
 }

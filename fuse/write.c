@@ -26,17 +26,27 @@
 
 /* ---- open / create / release --------------------------------------------- */
 
-static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p);
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const fs_file_t *f, int *rc_p);
 static void s_append_done(void *arg, int rc, size_t n);
 
 static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_file_info *fi)
 {
+    /* A reader fixes its base (the trim point) from the MR. A write-only
+       open reads nothing: the metadata cache (at most 10 ms old, what stat
+       shows, even if a close committed since) tells that the topic exists
+       and its base, which only fstat of that descriptor shows; a topic not
+       in it is looked up in the MR. So `echo >> t` costs no round trip to
+       the MR here but one in 10 ms. */
+    bool wronly = !follow && (fi->flags & O_ACCMODE) == O_WRONLY;
     vl_topic_info_t t;
-    int rc = vl_fs_meta_topic(fs, topic, true, &t);
+    int rc = wronly ? vl_fs_meta_topic_name(fs, topic, &t) : vl_fs_meta_topic(fs, topic, true, &t);
+    if (rc == VL_ENOTOPIC && wronly)
+        rc = vl_fs_meta_topic(fs, topic, true, &t);
     if (rc != 0)
         return -s_errno(rc);
     fs_file_t *f = vl_calloc(1, sizeof *f);
     strcpy(f->topic, topic);
+    f->topic_id = t.topic_id;
     f->follow = follow;
     f->flags = fi->flags;
     f->base = t.trim_offset;
@@ -69,7 +79,12 @@ int vl_fs_open(const char *path, struct fuse_file_info *fi)
         return -EPERM;
     if (follow && (fi->flags & O_ACCMODE) != O_RDONLY)
         return -EPERM;
-    return s_open_file(fs, topic, follow, fi);
+    int rc = s_open_file(fs, topic, follow, fi);
+    /* The kernel opens a name it cached (fs.c: entry_timeout) without a
+       LOOKUP. Gone meanwhile (deleted elsewhere): ESTALE makes the kernel
+       look it up again (LOOKUP_REVAL), which finds no topic, so open(2)
+       fails with ENOENT, or O_CREAT creates it anew. */
+    return rc == -ENOENT ? -ESTALE : rc;
 }
 
 int vl_fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -126,7 +141,7 @@ static int s_submit_many_locked(vl_fs_t *fs, fs_file_t *f)
             return VL_ETOOBIG;
     if (!f->fa) {
         int rc = VL_EIO;
-        f->fa = s_appender_get(fs, f->topic, &rc);
+        f->fa = s_appender_get(fs, f, &rc);
         if (!f->fa)
             return rc;
     }
@@ -174,6 +189,10 @@ static int s_flush_line(vl_fs_t *fs, fs_file_t *f)
         f->line_len = 0;
         rc = s_submit_locked(fs, f, f->line, len);
     }
+    /* what f wrote goes out now, not after the appender's linger: the
+       caller waits for it (other files' entries in the open batch go too) */
+    if (f->fa)
+        vl_appender_push(f->fa->app);
     pthread_mutex_unlock(&f->wmu);
     return rc;
 }
@@ -190,7 +209,7 @@ int vl_fs_flush(const char *path, struct fuse_file_info *fi)
         rc = wrc;
     /* what this descriptor wrote is committed: the next stat must show it */
     pthread_mutex_lock(&fs->mu);
-    fs->meta.fetched_us = 0;
+    fs->meta.sizes_stale = true;
     pthread_mutex_unlock(&fs->mu);
     if (rc) {
         vl_log(LOG_ERR, "close of %s: written data not committed: %s", f->topic, vl_err_str(rc));
@@ -204,6 +223,10 @@ int vl_fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return 0;
+    pthread_mutex_lock(&f->wmu);
+    if (f->fa)
+        vl_appender_push(f->fa->app);
+    pthread_mutex_unlock(&f->wmu);
     int rc = s_wait_committed(f);
     if (rc) {
         vl_log(LOG_ERR, "fsync of %s: written data not committed: %s", f->topic, vl_err_str(rc));
@@ -264,15 +287,26 @@ static void s_append_done(void *arg, int rc, size_t n)
     pthread_mutex_unlock(&f->cmu);
 }
 
-/*  Returns the topic's appender with a reference taken (creating it). */
-static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
+/*  Returns the appender of f's topic with a reference taken (creating it).
+    One made for an older topic of the same name (deleted elsewhere) is
+    unlinked first, and destroyed here if no file holds it. */
+static fs_appender_t *s_appender_get(vl_fs_t *fs, const fs_file_t *f, int *rc_p)
 {
+    const char *topic = f->topic;
     int rc;
+    fs_appender_t *old = NULL;
     pthread_mutex_lock(&fs->mu);
-    fs_appender_t *a;
-    for (a = fs->appenders; a; a = a->next)
+    fs_appender_t *a, **pp;
+    for (pp = &fs->appenders; (a = *pp) != NULL; pp = &a->next)
         if (strcmp(a->topic, topic) == 0)
             break;
+    if (a && a->topic_id != f->topic_id) {
+        *pp = a->next;
+        a->unlinked = true;
+        a->refs++; /* dropped below, outside the lock */
+        old = a;
+        a = NULL;
+    }
     if (!a) {
         /* Sticky: every batch of this mount's appender goes to one log
            stream, and entries of one log stream are committed in the order
@@ -291,17 +325,20 @@ static fs_appender_t *s_appender_get(vl_fs_t *fs, const char *topic, int *rc_p)
         if (rc != 0) {
             vl_log(LOG_WARNING, "appender for %s: %s", topic, vl_client_errmsg(fs->client));
             pthread_mutex_unlock(&fs->mu);
+            vl_fs_appender_put(fs, old);
             *rc_p = rc;
             return NULL;
         }
         a = vl_calloc(1, sizeof *a);
         snprintf(a->topic, sizeof a->topic, "%s", topic);
+        a->topic_id = f->topic_id;
         a->app = app;
         a->next = fs->appenders;
         fs->appenders = a;
     }
     a->refs++;
     pthread_mutex_unlock(&fs->mu);
+    vl_fs_appender_put(fs, old);
     return a;
 }
 

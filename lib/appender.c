@@ -13,7 +13,8 @@
 
     The thread takes the ready batches in order, and the open one when it
     has lingered linger_us and a log stream has room for it (under back
-    pressure it keeps filling instead) or when a flush waits for it, and
+    pressure it keeps filling instead) or when a flush waits for it (or a
+    push asks for it), and
     sends each batch as one APPEND to the next log stream (round robin per
     batch) that has fewer than `pipeline` batches in flight. The payload
     frame is the batch's buffer itself, by reference (zmq_msg_init_data with
@@ -892,6 +893,17 @@ int vl_appender_flush(vl_appender_t *self)
     if (rc != 0)
         vl_client_fail(self->client, rc, "%s", msg);
     return rc;
+}
+
+void vl_appender_push(vl_appender_t *self)
+{
+    pthread_mutex_lock(&self->mutex);
+    bool wake = self->flush_target < self->appended;
+    if (wake)
+        self->flush_target = self->appended;
+    pthread_mutex_unlock(&self->mutex);
+    if (wake)
+        s_wake(self);
 }
 
 void vl_appender_destroy(vl_appender_t **app_p)

@@ -207,6 +207,12 @@ int vl_appender_append_batch(vl_appender_t *app, const void *const *data, const 
     fail with VL_EUNAVAIL. */
 int vl_appender_flush(vl_appender_t *app);
 
+/*  Sends every entry queued before the call without waiting for linger_us
+    (the open batch is closed now), and returns at once: for a caller that
+    waits for its own callbacks (varlogfs's close waits for the lines of
+    one descriptor) and must not pay the linger. */
+void vl_appender_push(vl_appender_t *app);
+
 /*  Flushes, stops and frees the appender (NULL-safe). No other thread may
     append while it runs (the appender is gone after it): entries appended
     meanwhile may be sent and still fail with VL_ECLOSED. */

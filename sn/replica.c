@@ -206,8 +206,11 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
     job->range.version = version;
     job->hwm = c->hwm;
     rep->commits++;
-    vl_sn_submit(self, job);
+    /* the waiting appends first: their answer needs nothing the job
+       stores, and waking the writer first put its thread ahead of the
+       replies on a busy machine */
     vl_sn_append_commit(self, rep, c);
+    vl_sn_submit(self, job);
 }
 
 void vl_sn_replica_on_commit(self_t *self, vl_rbuf_t *body)

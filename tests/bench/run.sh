@@ -285,14 +285,14 @@ bench append_4k append --topic big --log-streams 3 --replication-factor 1 --size
 	--appenders 2 --batch 64 --pipeline 8 "${COMMON[@]}"
 V=$(jget "$J" append mb_per_s)
 row "append 4 KiB, rf 1, 3 LS, pipelined (MB/s)" "$V" "MB/s" "disk synced seq write" \
-	"$DISK_MBS" ">=0.5 x"
+	"$DISK_MBS" ">=0.6 x"
 
 bench latency append --topic lat --log-streams 3 --replication-factor 1 --size "$SIZE" \
 	--appenders 1 --batch 1 --blocking "${COMMON[@]}"
 row "one blocking appender, 128 B: append-to-commit p50 (ms)" "$(jget "$J" commit_latency p50_ms)" \
-	"ms" "" "" "<=1"
+	"ms" "" "" "<=0.6"
 row "one blocking appender, 128 B: append-to-commit p99 (ms)" "$(jget "$J" commit_latency p99_ms)" \
-	"ms" "" "" "<=5"
+	"ms" "" "" "<=3"
 row "one blocking appender, 128 B: append-to-commit p99.9 (ms)" \
 	"$(jget "$J" commit_latency p999_ms)" "ms" "" "" ""
 LAT_MR1=$J # the group of one's, against the group of three's below
@@ -300,7 +300,7 @@ LAT_MR1=$J # the group of one's, against the group of three's below
 bench blocking8 append --topic lat --size "$SIZE" --appenders 8 --batch 1 --blocking \
 	"${COMMON[@]}"
 row "8 blocking appenders, 128 B, batch 1 (entries/s)" "$(jget "$J" append entries_per_s)" \
-	"entries/s" "redis XADD unpipelined" "$REDIS_P1" ""
+	"entries/s" "redis XADD unpipelined" "$REDIS_P1" ">=1 x"
 
 bench e2e e2e --topic e2e --log-streams 3 --replication-factor 1 --size "$SIZE" --appenders 1 \
 	--batch 64 --pipeline 2 --subscribers 1 "${COMMON[@]}"
@@ -343,13 +343,79 @@ if [ "$HAVE_FUSE" = 1 ]; then
 		t1=$(now)
 		mbs "$t0" "$t1"
 	}
+	# cold: the first cat after the copy (the pass-through's file is in the
+	# page cache of the disk's file system below it, as varlogfs's bytes
+	# are in the storage nodes'); hot: the same cat again
+	copy_out2() { # copy_out2 FILE: sets COLD and HOT
+		COLD=$(copy_out "$1")
+		HOT=$(copy_out "$1")
+	}
+
+	# fs_latency MOUNT: one line at a time through the mount (issue 14):
+	# the echo >> shell loop against the disk's synced 4 KiB write rate
+	# (dd oflag=dsync: what a synced append costs at least), 4 such loops
+	# into one topic, open+write+close of one line (tests/bench/fslat.py;
+	# close returns once the line is committed) against the blocking
+	# append's p50, and how long after a writer's close a .follow reader
+	# has the line
+	fs_latency() {
+		local m=$1 n t0 t1 w pids=() j p50 target=""
+		n=$([ "$QUICK" = 1 ] && echo 500 || echo 2000)
+		sync
+		t0=$(now)
+		dd if=/dev/zero of="$T/dsync.dat" bs=4k count="$n" oflag=dsync status=none
+		t1=$(now)
+		local dsync echo1 echo4
+		dsync=$(calc "$n / ($t1 - $t0)")
+		rm -f "$T/dsync.dat"
+		t0=$(now)
+		for i in $(seq "$n"); do echo "line $i" >>"$m/echo1"; done
+		t1=$(now)
+		echo1=$(calc "$n / ($t1 - $t0)")
+		t0=$(now)
+		for w in 1 2 3 4; do
+			(for i in $(seq "$n"); do echo "writer$w line $i" >>"$m/echo4"; done) &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		t1=$(now)
+		echo4=$(calc "4 * $n / ($t1 - $t0)")
+		row "echo >> varlogfs/t shell loop, one line per open (lines/s)" "$echo1" "lines/s" \
+			"dd bs=4k oflag=dsync (writes/s)" "$dsync" ">=0.25 x"
+		row "echo >> varlogfs/t shell loop: target 1,000 lines/s" "$echo1" "lines/s" "" "" ">=1000"
+		row "4 echo >> shell loops into one topic, total (lines/s)" "$echo4" "lines/s" \
+			"one loop" "$echo1" ""
+		raw fs_echo "{\"lines\": $n, \"dsync_4k_per_s\": $dsync, \"echo_lines_per_s\": $echo1, \"echo4_lines_per_s\": $echo4}"
+		if j=$(/usr/bin/python3 "$here/fslat.py" owc "$m/owc" "$n" 2>"$T/owc.err"); then
+			raw fs_owc "$j"
+			p50=$(jget "{\"x\": $j}" x p50_ms)
+			[ -n "$(jget "$LAT_MR1" commit_latency p50_ms)" ] &&
+				target="<=$(calc "$(jget "$LAT_MR1" commit_latency p50_ms) + 0.2")"
+			row "open+write+close of one line through varlogfs: p50 (ms)" "$p50" "ms" \
+				"blocking append p50" "$(jget "$LAT_MR1" commit_latency p50_ms)" "$target"
+			row "open+write+close of one line through varlogfs: p99 (ms)" \
+				"$(jget "{\"x\": $j}" x p99_ms)" "ms" "" "" "<=3"
+		else
+			say "fslat.py owc failed: $(tail -1 "$T/owc.err")"
+		fi
+		n=$([ "$QUICK" = 1 ] && echo 200 || echo 1000)
+		if j=$(timeout 120 /usr/bin/python3 "$here/fslat.py" follow "$m" follow "$n" 2>"$T/follow.err"); then
+			raw fs_follow "$j"
+			row ".follow reader has a line after its writer's close: p50 (ms)" \
+				"$(jget "{\"x\": $j}" x p50_ms)" "ms" "" "" ""
+			row ".follow reader has a line after its writer's close: p99 (ms)" \
+				"$(jget "{\"x\": $j}" x p99_ms)" "ms" "" "" ""
+		else
+			say "fslat.py follow failed: $(tail -1 "$T/follow.err")"
+		fi
+	}
 
 	mkdir -p "$T/plain"
 	PLAIN_W=$(copy_in "$T/plain/t")
 	PLAIN_R=$(copy_out "$T/plain/t")
 	rm -f "$T/plain/t"
 
-	PT_W="" PT_R=""
+	PT_W="" PT_R="" PT_RH=""
 	PT_SRC=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 	if [ -f "$PT_SRC" ] && gcc -O2 -Wall -o "$T/passthrough_ll" "$PT_SRC" \
 		$(pkg-config fuse3 --cflags --libs) 2>"$T/passthrough-build.log"; then
@@ -360,7 +426,8 @@ if [ "$HAVE_FUSE" = 1 ]; then
 		MOUNTS+=("$T/ptmnt")
 		wait_for 10 "passthrough_ll mounted" grep -q " $T/ptmnt fuse" /proc/mounts
 		PT_W=$(copy_in "$T/ptmnt/t")
-		PT_R=$(copy_out "$T/ptmnt/t")
+		copy_out2 "$T/ptmnt/t"
+		PT_R=$COLD PT_RH=$HOT
 		fusermount3 -u "$T/ptmnt" || true
 		wait "$PTPID" 2>/dev/null || true
 		rm -f "$T/ptsrc/t"
@@ -370,14 +437,19 @@ if [ "$HAVE_FUSE" = 1 ]; then
 
 	mount_fs "$T/vfs"
 	VFS_W=$(copy_in "$T/vfs/t")
-	VFS_R=$(copy_out "$T/vfs/t")
+	copy_out2 "$T/vfs/t"
+	VFS_R=$COLD VFS_RH=$HOT
 	VFS_SIZE=$(stat -c %s "$T/vfs/t")
 	[ "$VFS_SIZE" = "$BYTES" ] || say "varlogfs: t has $VFS_SIZE bytes, expected $BYTES"
+	fs_latency "$T/vfs"
 	umount_fs "$T/vfs"
-	raw files "{\"bytes\": $BYTES, \"plain_write_mb_per_s\": ${PLAIN_W:-null}, \"plain_read_mb_per_s\": ${PLAIN_R:-null}, \"passthrough_write_mb_per_s\": ${PT_W:-null}, \"passthrough_read_mb_per_s\": ${PT_R:-null}, \"varlogfs_write_mb_per_s\": ${VFS_W:-null}, \"varlogfs_read_mb_per_s\": ${VFS_R:-null}}"
+	raw files "{\"bytes\": $BYTES, \"plain_write_mb_per_s\": ${PLAIN_W:-null}, \"plain_read_mb_per_s\": ${PLAIN_R:-null}, \"passthrough_write_mb_per_s\": ${PT_W:-null}, \"passthrough_read_mb_per_s\": ${PT_R:-null}, \"varlogfs_write_mb_per_s\": ${VFS_W:-null}, \"varlogfs_read_mb_per_s\": ${VFS_R:-null}, \"passthrough_hot_read_mb_per_s\": ${PT_RH:-null}, \"varlogfs_hot_read_mb_per_s\": ${VFS_RH:-null}}"
 	row "cat ${FILE_MB}MiB >> varlogfs/t (~100 B lines, MB/s)" "$VFS_W" "MB/s" \
-		"passthrough_ll" "$PT_W" ">=0.5 x"
-	row "cat varlogfs/t > /dev/null (MB/s)" "$VFS_R" "MB/s" "passthrough_ll" "$PT_R" ">=0.5 x"
+		"passthrough_ll" "$PT_W" ">=1 x"
+	row "cat varlogfs/t > /dev/null, cold: the first cat (MB/s)" "$VFS_R" "MB/s" "passthrough_ll" \
+		"$PT_R" ">=1 x"
+	row "cat varlogfs/t > /dev/null, hot: the same cat again (MB/s)" "$VFS_RH" "MB/s" \
+		"passthrough_ll" "$PT_RH" ">=1.5 x"
 	row "cat ${FILE_MB}MiB >> plain file + sync (MB/s)" "$PLAIN_W" "MB/s" "" "" ""
 	row "cat plain file > /dev/null (MB/s)" "$PLAIN_R" "MB/s" "" "" ""
 	row "cat ${FILE_MB}MiB >> passthrough_ll + sync, vs plain (MB/s)" "$PT_W" "MB/s" "plain file" \

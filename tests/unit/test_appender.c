@@ -419,6 +419,55 @@ static void test_atomic_never_split(void **state)
     free(many);
     free(lens);
     vl_appender_destroy(&app);
+/*  Waits up to 20 s until r has seen n callbacks; returns how many it saw. */
+static size_t s_wait_records(s_rcs_t *r, size_t n)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&r->mu);
+        size_t got = r->n;
+        pthread_mutex_unlock(&r->mu);
+        if (got >= n)
+            return got;
+        usleep(10 * 1000);
+    }
+    pthread_mutex_lock(&r->mu);
+    size_t got = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return got;
+}
+
+/*  vl_appender_push sends the open batch at once, whole, without waiting
+    for the callbacks: with a linger of 60 s, the entries are answered only
+    because of the push (the wait gives up after 20 s). A push with nothing
+    new queued sends nothing. */
+static void test_push_sends_open_batch(void **state)
+{
+    s_setup(state, 1, 0);
+    fx_t *fx = *state;
+    s_rcs_t rcs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    vl_appender_opts_t o = {.batch_entries = 64, .linger_us = 60 * 1000 * 1000};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vl_appender_append(app, "abc", 3, &rcs), 0);
+    vl_appender_push(app);
+    assert_int_equal(s_wait_records(&rcs, 3), 3);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, 1);
+    assert_int_equal(fx->fk.last_n, 3);
+    pthread_mutex_unlock(&fx->fk.mu);
+    vl_appender_push(app); /* nothing new */
+    assert_int_equal(vl_appender_append(app, "de", 2, &rcs), 0);
+    vl_appender_push(app);
+    assert_int_equal(s_wait_records(&rcs, 4), 4);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, 2);
+    assert_int_equal(fx->fk.last_n, 1);
+    pthread_mutex_unlock(&fx->fk.mu);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(rcs.rc[i], 0);
+    assert_int_equal(vl_appender_flush(app), 0);
+    vl_appender_destroy(&app);
     s_teardown(state);
 }
 
@@ -432,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_head_cut_moves_rest),
         cmocka_unit_test(test_atomic_batch),
         cmocka_unit_test(test_atomic_never_split),
+        cmocka_unit_test(test_push_sends_open_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
