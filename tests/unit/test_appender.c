@@ -419,6 +419,9 @@ static void test_atomic_never_split(void **state)
     free(many);
     free(lens);
     vl_appender_destroy(&app);
+    s_teardown(state);
+}
+
 /*  Waits up to 20 s until r has seen n callbacks; returns how many it saw. */
 static size_t s_wait_records(s_rcs_t *r, size_t n)
 {
