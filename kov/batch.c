@@ -38,14 +38,16 @@
 #include "crc32c.h"
 #include "util.h"
 
-#define KB_HEADER_LEN 61 /* base offset .. record count */
+#define KB_HEADER_LEN 61   /* base offset .. record count */
 #define KB_LOG_OVERHEAD 12 /* base offset + batch length: not in the length */
 #define KB_OFF_MAGIC 16
 #define KB_OFF_CRC 17
 #define KB_OFF_ATTR 21 /* the CRC covers from here to the end */
-#define KB_MIN_RECORD 7 /* length, attributes, timestamp and offset deltas,
-                           key and value lengths, header count: a byte each */
-#define KB_MIN_HEADER 2 /* key length and value length */
+/* the smallest record: length, attributes, timestamp and offset deltas,
+   key and value lengths, header count, a byte each; the smallest header:
+   key length and value length */
+#define KB_MIN_RECORD 7
+#define KB_MIN_HEADER 2
 #define KB_ATTR_CODEC 0x07
 #define KB_ATTR_TRANSACTIONAL 0x10
 #define KB_ATTR_CONTROL 0x20
@@ -260,9 +262,12 @@ static void s_hdrs_push(s_hdrs_t *h, const vl_kheader_t *v)
 static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s_hdrs_t *h,
                     char *why, size_t why_size)
 {
-    int32_t len, count;
+    int32_t len = 0, count = 0;
     int64_t ts_delta;
-    if (!s_varint(c, &len) || len < 0 || (size_t)len > c->left)
+    if (!s_varint(c, &len))
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
+                      "record %" PRIu32 ": its length is not a varint", i);
+    if (len < 0 || (size_t)len > c->left)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
                       "record %" PRIu32 ": its length (%" PRId32 ") passes the %zu bytes left", i,
                       len, c->left);
@@ -278,17 +283,19 @@ static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s
     if (!ok || !s_varlong(&rc, &ts_delta) || !s_varint(&rc, &r->offset_delta) ||
         !s_bytes(&rc, true, &r->key) || !s_bytes(&rc, true, &r->value))
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "record %" PRIu32 ": its fields pass its length (%" PRId32 " bytes)", i,
-                      len);
+                      "record %" PRIu32 ": its fields pass its length (%" PRId32 " bytes)", i, len);
     if (r->offset_delta != (int32_t)i)
         return s_fail(why, why_size, VL_KERR_INVALID_RECORD,
                       "record %" PRIu32 " has offset delta %" PRId32
                       " (a producer numbers its records 0, 1, 2 ...)",
                       i, r->offset_delta);
-    if (!s_varint(&rc, &count) || count < 0 || (size_t)count > rc.left / KB_MIN_HEADER)
+    if (!s_varint(&rc, &count))
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "record %" PRIu32 ": bad header count (%" PRId32 ") for the %zu bytes left",
-                      i, count, rc.left);
+                      "record %" PRIu32 ": its header count is not a varint", i);
+    if (count < 0 || (size_t)count > rc.left / KB_MIN_HEADER)
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
+                      "record %" PRIu32 ": header count %" PRId32 " for the %zu bytes left", i,
+                      count, rc.left);
     for (int32_t k = 0; k < count; k++) {
         vl_kheader_t hd;
         if (!s_bytes(&rc, false, &hd.key) || !s_bytes(&rc, true, &hd.value))
@@ -308,8 +315,8 @@ static int s_record(s_cur_t *c, int64_t first_ts, uint32_t i, vl_krecord_t *r, s
 }
 
 /*  The count records of b in p[0..len). */
-static int s_records(const uint8_t *p, size_t len, uint32_t count, vl_kbatch_t *b,
-                     s_owned_t *own, char *why, size_t why_size)
+static int s_records(const uint8_t *p, size_t len, uint32_t count, vl_kbatch_t *b, s_owned_t *own,
+                     char *why, size_t why_size)
 {
     if (count > len / KB_MIN_RECORD)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
@@ -346,12 +353,11 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
     int8_t magic = (int8_t)data[KB_OFF_MAGIC];
     if (magic == 0 || magic == 1)
         return s_fail(why, why_size, VL_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT,
-                      "message format v%d; Kov takes record batches v2 only (Kafka >= 0.11 "
-                      "clients: use a newer client or set its api.version)",
+                      "message format v%d (Kafka before 0.11); Kov takes record batches v2 "
+                      "only: use a client, or a client api_version, of 0.11 or later",
                       magic);
     if (magic != 2)
-        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE, "magic %d (a batch v2 has 2)",
-                      magic);
+        return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE, "magic %d (a batch v2 has 2)", magic);
     if (left < KB_HEADER_LEN)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
                       "%zu bytes left, a batch header needs %d", left, KB_HEADER_LEN);
@@ -365,8 +371,9 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
     uint32_t want = vl_crc32c(0, data + KB_OFF_ATTR, *size - KB_OFF_ATTR);
     if (crc != want)
         return s_fail(why, why_size, VL_KERR_CORRUPT_MESSAGE,
-                      "CRC 0x%08" PRIx32 " != 0x%08" PRIx32 " (the CRC-32C of its bytes)", crc,
-                      want);
+                      "CRC 0x%08" PRIx32 " != 0x%08" PRIx32
+                      " (the CRC-32C of its bytes: changed after the client made it)",
+                      crc, want);
     b->base_offset = (int64_t)vl_get_be64(data);
     b->partition_leader_epoch = (int32_t)vl_get_be32(data + 12);
     b->attributes = (int16_t)s_get_be16(data + 21);
@@ -396,8 +403,8 @@ static int s_batch_header(const uint8_t *data, size_t left, vl_kbatch_t *b, int3
 }
 
 /*  One batch at data[0..left) into b; *size its length. */
-static int s_batch(const uint8_t *data, size_t left, size_t max_bytes, vl_kbatch_t *b,
-                   size_t *size, char *why, size_t why_size)
+static int s_batch(const uint8_t *data, size_t left, size_t max_bytes, vl_kbatch_t *b, size_t *size,
+                   char *why, size_t why_size)
 {
     int32_t count = 0;
     int rc = s_batch_header(data, left, b, &count, size, why, why_size);
@@ -434,15 +441,17 @@ int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch
     char why[256] = "";
     size_t off = 0, i = 0;
     int rc = 0;
-    while (off < len && !rc) {
+    while (off < len) {
         size_t size = 0;
         rc = s_batch(data + off, len - off, max_bytes, &v[i], &size, why, sizeof why);
+        if (rc)
+            break;
         i++;
         off += size;
     }
     if (rc) {
-        s_fail(errbuf, errbuf_size, rc, "batch %zu (at byte %zu): %s", i - 1, off, why);
-        for (size_t k = 0; k < i; k++)
+        s_fail(errbuf, errbuf_size, rc, "batch %zu (at byte %zu): %s", i, off, why);
+        for (size_t k = 0; k <= i; k++) /* v[i] the one that failed, half made */
             vl_kbatch_free(&v[k]);
         free(v);
         return rc;
@@ -575,8 +584,9 @@ void vl_kbatch_build(int64_t base_offset, const void *const *data, const size_t 
         int64_t delta = (int64_t)((uint64_t)r.timestamp - (uint64_t)first_ts);
         size_t body = 1 + s_uvarint_size(s_zz64(delta)) + s_uvarint_size(s_zz32((int32_t)i)) +
                       s_fields_size(&r);
-        uint8_t *p = s_out_grow(out, out_len, out_cap, s_uvarint_size(body) + body);
-        p = s_put_uvarint(p, s_zz32((int32_t)body));
+        uint64_t zlen = s_zz32((int32_t)body);
+        uint8_t *p = s_out_grow(out, out_len, out_cap, s_uvarint_size(zlen) + body);
+        p = s_put_uvarint(p, zlen);
         *p++ = 0; /* record attributes: unused */
         p = s_put_uvarint(p, s_zz64(delta));
         p = s_put_uvarint(p, s_zz32((int32_t)i));

@@ -54,7 +54,7 @@ typedef struct {
 /*  One record of a batch. Pointers are borrowed from the batch (the
     request, or its decompressed buffer): valid until vl_kbatch_free. */
 typedef struct {
-    int64_t timestamp;  /* absolute: batch first timestamp + delta */
+    int64_t timestamp; /* absolute: batch first timestamp + delta */
     int32_t offset_delta;
     vl_kbytes_t key;
     vl_kbytes_t value;
@@ -65,17 +65,17 @@ typedef struct {
 typedef struct {
     int64_t base_offset;
     int32_t partition_leader_epoch;
-    int16_t attributes;     /* bits 0-2 compression, 3 timestamp type,
-                               4 transactional, 5 control */
+    int16_t attributes; /* bits 0-2 compression, 3 timestamp type,
+                           4 transactional, 5 control */
     int32_t last_offset_delta;
     int64_t first_timestamp;
     int64_t max_timestamp;
-    int64_t producer_id;    /* -1: not idempotent */
+    int64_t producer_id; /* -1: not idempotent */
     int16_t producer_epoch;
     int32_t base_sequence;
     uint32_t nrecords;
-    vl_krecord_t *records;  /* nrecords, in order */
-    void *owned_;           /* decompressed bytes and arrays; batch.c's */
+    vl_krecord_t *records; /* nrecords, in order */
+    void *owned_;          /* decompressed bytes and arrays; batch.c's */
 } vl_kbatch_t;
 
 /*  Parses every record batch in the Produce record set data[0..len) into
@@ -93,7 +93,11 @@ typedef struct {
     max_bytes. On error *batches is NULL, *n 0, and errbuf (may be NULL)
     says which batch and what was wrong ("batch 0 (at byte 0): CRC 0x..
     != 0x.."). Whether zstd is allowed at the request's Produce version
-    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check. */
+    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check.
+    Memory: besides the decompressed records (at most max_bytes), a
+    batch's record array takes at most 8 times its record bytes (a record
+    is at least 7 bytes) and its header array 16 times (a header is at
+    least 2), up to 32 times for a moment while that array grows. */
 int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch_t **batches,
                     size_t *n, char *errbuf, size_t errbuf_size);
 

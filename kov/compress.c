@@ -24,6 +24,7 @@
 #include "util.h"
 
 #define KC_FIRST_CAP (64 * 1024)
+#define KC_HINT_MAX (64 * 1024 * 1024) /* a stated size past this is grown to */
 
 /*  xerial's snappy-java framing: a 16-byte header (this magic, then a
     version and a compatible version, int32 each), then blocks of
@@ -37,10 +38,15 @@ typedef struct {
     size_t limit; /* max_bytes + 1: reaching it means too large */
 } s_out_t;
 
-static void s_out_init(s_out_t *o, size_t max_bytes, size_t in_len)
+/*  hint: the size the stream says it decodes to (0: unknown), trusted
+    only up to the limit and KC_HINT_MAX: a wrong one costs a realloc,
+    never the bound. */
+static void s_out_init(s_out_t *o, size_t max_bytes, size_t in_len, size_t hint)
 {
     o->limit = max_bytes < SIZE_MAX ? max_bytes + 1 : SIZE_MAX;
     size_t cap = in_len < KC_FIRST_CAP / 4 ? KC_FIRST_CAP : in_len * 4;
+    if (hint && hint <= KC_HINT_MAX)
+        cap = hint + 1; /* + 1: room to see the end without another pass */
     o->cap = cap < o->limit ? cap : o->limit;
     o->p = vl_malloc(o->cap);
     o->len = 0;
@@ -219,6 +225,33 @@ static int s_zstd(const uint8_t *in, size_t len, s_out_t *o, char *why, size_t w
     return rc;
 }
 
+/*  The decoded size a stream states, when it states one: a single zstd
+    frame's content size (librdkafka's zstd batches have it), an lz4 frame's
+    content size (when the producer set it), gzip's ISIZE trailer (the
+    size modulo 2^32 of the last member). 0 when unknown. */
+static size_t s_size_hint(int codec, const uint8_t *in, size_t len)
+{
+    if (codec == VL_KCODEC_ZSTD) {
+        unsigned long long n = ZSTD_getFrameContentSize(in, len);
+        return n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || n > SIZE_MAX / 2
+                   ? 0
+                   : (size_t)n;
+    }
+    if (codec == VL_KCODEC_GZIP && len >= 18)
+        return vl_get_le32(in + len - 4);
+    if (codec == VL_KCODEC_LZ4) {
+        LZ4F_dctx *d;
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION)))
+            return 0;
+        LZ4F_frameInfo_t info;
+        size_t n = len;
+        size_t rc = LZ4F_getFrameInfo(d, &info, in, &n);
+        LZ4F_freeDecompressionContext(d);
+        return LZ4F_isError(rc) || info.contentSize > SIZE_MAX / 2 ? 0 : (size_t)info.contentSize;
+    }
+    return 0;
+}
+
 const char *vl_kcompress_name(int codec)
 {
     static const char *names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
@@ -236,7 +269,7 @@ int vl_kcompress_decompress(int codec, const uint8_t *in, size_t len, size_t max
         return VL_KERR_UNSUPPORTED_COMPRESSION_TYPE;
     }
     s_out_t o;
-    s_out_init(&o, max_bytes, len);
+    s_out_init(&o, max_bytes, len, s_size_hint(codec, in, len));
     int rc;
     switch (codec) {
     case VL_KCODEC_GZIP:
