@@ -7,7 +7,8 @@
 # catch-up readers; an idempotent producer's retry gets its original
 # offset and is in the log once; watches fire on a produce and on another
 # writer's commit; fetches below the log start or past the HWM are
-# OFFSET_OUT_OF_RANGE and marks follow a trim.
+# OFFSET_OUT_OF_RANGE and marks follow a trim; a deleted topic's watch
+# fires and its fetches and produces are UNKNOWN_TOPIC_OR_PARTITION.
 . "$(dirname "$0")/lib.sh"
 KP=$BIN/tests/lib/vl_kpart
 [ -x "$KP" ] || fail "$KP is not built (make check builds it)"
@@ -87,3 +88,12 @@ ctl trim t-2 40 >/dev/null
 "$KP" "$MR" range t-2 >"$T/range.out" 2>"$T/range.err" || fail "range: $(cat "$T/range.err")"
 grep -qx 'log_start 40 hwm 100' "$T/range.out" || fail "marks after trim 40: $(head -1 "$T/range.out")"
 log "ok: $(head -1 "$T/range.out"); $(sed -n 2p "$T/range.out")"
+
+# a deleted topic: its watch fires, fetch and produce say it is unknown
+"$KP" "$MR" gone t-2 >"$T/gone.out" 2>"$T/gone.err" &
+GONE=$!
+PIDS+=("$GONE")
+wait_for 30 "the watch on t-2" grep -q '^watching' "$T/gone.out"
+ctl topic delete t-2 >/dev/null
+wait "$GONE" || fail "gone: $(cat "$T/gone.err")"
+log "$(tail -1 "$T/gone.out")"
