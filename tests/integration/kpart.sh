@@ -23,7 +23,7 @@ ctl topic create t-2 --log-streams 1 --replication-factor 1 >/dev/null
 OTHER=$!
 PIDS+=("$OTHER")
 "$KP" "$MR" produce t-0 50 300 >"$T/produce.out" 2>"$T/produce.err" ||
-	fail "produce: $(cat "$T/produce.err")"
+	fail "produce (exit $?): $(cat "$T/produce.err")"
 wait "$OTHER" || fail "the concurrent varlogctl appends failed"
 [ "$(wc -l <"$T/produce.out")" = 50 ] || fail "produce printed $(wc -l <"$T/produce.out") batches, expected 50"
 ctl subscribe t-0 --glsn >"$T/t0.out"
@@ -53,7 +53,7 @@ for ls in $LSS $LSS $LSS; do
 	PIDS+=($!)
 done
 "$KP" "$MR" produce t-3 150 300 >"$T/produce3.out" 2>"$T/produce3.err" ||
-	fail "produce among pipelined writers: $(cat "$T/produce3.err")"
+	fail "produce among pipelined writers (exit $?): $(cat "$T/produce3.err")"
 for p in "${OTHERS[@]}"; do wait "$p" || fail "a concurrent varlogctl append to t-3 failed"; done
 ctl subscribe t-3 --glsn >"$T/t3.out"
 check_dense "$T/t3.out" 1 $((150 * 300 + 60000)) || fail "t-3 is not dense with every entry once"
