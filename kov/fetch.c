@@ -252,7 +252,7 @@ void vl_kpart_follow(vl_kpart_t *part)
 void vl_kpart_fetch_stop(vl_kpart_t *part)
 {
     kp_follow_t *fl = part->follow;
-    if (fl) {
+    if (fl && fl->part) { /* not stopped yet: vl_kparts_destroy stops, then frees */
         pthread_mutex_lock(&fl->mu);
         fl->stop = true;
         pthread_mutex_unlock(&fl->mu);
