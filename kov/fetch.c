@@ -92,9 +92,9 @@ static void *s_follow_main(void *arg)
     uint64_t start = fl->start_glsn;
     pthread_mutex_unlock(&fl->mu);
     if (start == 0) { /* from the HWM on */
-        vl_topic_info_t info;
+        vl_topic_info_t info = {0};
         rc = vl_topic_info(client, fl->topic, &info);
-        start = info.hwm + 1;
+        start = rc == 0 ? info.hwm + 1 : 0;
     }
     if (rc == 0)
         rc = vl_subscribe(client, fl->topic, start, VL_GLSN_FOLLOW, &sub);
@@ -219,9 +219,13 @@ static void s_follow_take(void *arg)
     pthread_join(fl->thread, NULL);
     part->follow = NULL;
     s_follow_free(fl);
-    s_win_clear(part); /* no longer fed: it would go stale */
-    if (rc == VL_ENOTOPIC)
+    s_win_clear(part);                       /* no longer fed: it would go stale */
+    if (rc == VL_ENOTOPIC || rc == VL_ENOLS) /* deleted (its log streams first) */
         vl_kpart_gone(part);
+    else if (rc != 0)
+        vl_kpart_wake_all(part); /* the fetches they wait for find out what failed */
+    else
+        vl_kpart_committed(part, part->hwm); /* watches the window held back */
 }
 
 void vl_kpart_follow(vl_kpart_t *part)
@@ -379,6 +383,8 @@ static void s_catchup_work(void *arg, vl_client_t *client)
         if (n > 0 && bytes >= f->max_bytes)
             break;
     }
+    if (f->rc != 0) /* it fails every later call too */
+        vl_subscriber_destroy(&f->sub);
     if (n > 0) {
         const void **data = vl_malloc(n * sizeof *data);
         size_t at = 0;

@@ -204,8 +204,7 @@ void vl_kparts_destroy(vl_kparts_t **self_p)
        go. */
     self->destroying = true;
     if (self->parts)
-        for (vl_kpart_t *part = zhashx_first(self->parts); part;
-             part = zhashx_next(self->parts)) {
+        for (vl_kpart_t *part = zhashx_first(self->parts); part; part = zhashx_next(self->parts)) {
             vl_kpart_fetch_stop(part);
             vl_appender_destroy(&part->app);
         }
@@ -296,17 +295,34 @@ static void s_watches_fire(vl_kpart_t *part, uint64_t glsn)
 
 void vl_kpart_committed(vl_kpart_t *part, uint64_t glsn)
 {
-    if (glsn <= part->hwm)
-        return;
-    part->hwm = glsn;
-    part->gone = false;
-    s_watches_fire(part, glsn);
+    if (glsn > part->hwm) {
+        part->hwm = glsn;
+        part->gone = false;
+    }
+    /* While a follower feeds the window, watches fire as it delivers (at
+       most a few ms after an append's answer): the fetch a watch wakes is
+       then answered from memory, not by a new catch-up reader. */
+    uint64_t upto = part->hwm;
+    if (part->follow)
+        upto = part->win_first ? part->win_first + part->win_n - 1 : 0;
+    s_watches_fire(part, upto);
 }
 
 void vl_kpart_gone(vl_kpart_t *part)
 {
     part->gone = true;
     part->hwm = 0; /* a topic made again under the name starts over */
+    /* its appender knows the old topic's log streams only: a new one for
+       the next produce (which finds out whether the topic exists) */
+    if (part->app && part->inflight_entries == 0)
+        vl_appender_destroy(&part->app); /* nothing in flight: no wait */
+    else if (part->app)
+        part->app_stale = true;
+    s_watches_fire(part, UINT64_MAX);
+}
+
+void vl_kpart_wake_all(vl_kpart_t *part)
+{
     s_watches_fire(part, UINT64_MAX);
 }
 
@@ -315,10 +331,15 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
 {
     vl_kpart_t *part = vl_kpart_get(self, topic);
     vl_kwatch_t *w = vl_calloc(1, sizeof *w);
-    *w = (vl_kwatch_t){.kp = self, .part = part, .glsn = offset < 0 ? 1 : (uint64_t)offset + 1, .cb = cb,
+    *w = (vl_kwatch_t){.kp = self,
+                       .part = part,
+                       .glsn = offset < 0 ? 1 : (uint64_t)offset + 1,
+                       .cb = cb,
                        .arg = arg};
     part->fetched_us = vl_now_us();
-    if (part->hwm >= w->glsn || part->gone) {
+    if (part->follow)
+        __atomic_store_n(&part->follow->used_us, part->fetched_us, __ATOMIC_RELAXED);
+    if (part->hwm >= w->glsn) {
         w->fired = true;
         w->part = NULL;
         vl_kparts_post(self, s_watch_fire, w);
@@ -326,7 +347,10 @@ vl_kwatch_t *vl_kparts_watch(vl_kparts_t *self, const char *topic, int64_t offse
     }
     w->next = part->watches;
     part->watches = w;
-    vl_kpart_follow(part); /* another writer's commits wake it too */
+    /* another writer's commits wake it too; the follower also finds out
+       whether the topic is (still) gone, and then fires it */
+    part->gone = false;
+    vl_kpart_follow(part);
     return w;
 }
 

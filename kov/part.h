@@ -14,7 +14,19 @@
     module; its results come back as callbacks that run on the loop thread,
     inside vl_kparts_dispatch, which the loop calls whenever vl_kparts_fd is
     readable. A callback never runs inside the call that registered it.
-    Callback arguments are borrowed (copy what you keep).
+    Callback arguments are borrowed (copy what you keep). The module shares
+    the client given to vl_kparts_new among its threads (vl_kparts_run's
+    work gets it too).
+
+    Kafka error codes the callbacks give (besides those of kov/batch.h):
+    UNKNOWN_TOPIC_OR_PARTITION (3) no such topic; MESSAGE_TOO_LARGE (10)
+    a batch over 8192 records or 64 MiB; NOT_ENOUGH_REPLICAS (19) no
+    running log stream took it, nothing written (clients retry);
+    REQUEST_TIMED_OUT (7) it may still be committed; KAFKA_STORAGE_ERROR
+    (56) storage errors, or a batch older storage nodes split;
+    OFFSET_OUT_OF_RANGE (1); the idempotence codes 45, 47, 59;
+    UNKNOWN_SERVER_ERROR (-1) for the rest. doc/DESIGN.md ("Kov: the
+    gateway's data path") and doc/KOV.md say more.
 */
 #ifndef VL_KOV_PART_H
 #define VL_KOV_PART_H

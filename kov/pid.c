@@ -30,11 +30,11 @@ typedef struct kp_pidreq {
 typedef struct {
     vl_kparts_t *kp;
     char topic[256];
-    bool reserve;       /* reserve a block (else only read) */
+    bool reserve; /* reserve a block (else only read) */
     int rc;
     char msg[512];
-    int64_t known_end;  /* the highest END read */
-    int64_t start;      /* the block reserved */
+    int64_t known_end; /* the highest END read */
+    int64_t start;     /* the block reserved */
 } kp_pidjob_t;
 
 /*  Reads the meta topic's records of GLSNs [from, to) (from 0: the trim
@@ -102,9 +102,8 @@ static int s_reserve(kp_pidjob_t *j, vl_client_t *client)
     if ((rc = vl_topic_info(client, j->topic, &info)) != 0)
         goto fail;
     uint64_t read_to = info.hwm; /* everything through it is read */
-    if (read_to > 0 &&
-        (rc = s_read(client, j->topic, 0, read_to + 1, &j->known_end, 0, NULL, j->msg,
-                     sizeof j->msg)) != 0)
+    if (read_to > 0 && (rc = s_read(client, j->topic, 0, read_to + 1, &j->known_end, 0, NULL,
+                                    j->msg, sizeof j->msg)) != 0)
         return rc;
     for (int tries = 0; tries < KP_PID_TRIES; tries++) {
         int64_t start = j->known_end;
@@ -118,9 +117,8 @@ static int s_reserve(kp_pidjob_t *j, vl_client_t *client)
             goto fail;
         /* our record is at glsn: the records between what we read and it */
         bool conflict = false;
-        if (glsn > read_to + 1 &&
-            (rc = s_read(client, j->topic, read_to + 1, glsn, &j->known_end, start, &conflict,
-                         j->msg, sizeof j->msg)) != 0)
+        if (glsn > read_to + 1 && (rc = s_read(client, j->topic, read_to + 1, glsn, &j->known_end,
+                                               start, &conflict, j->msg, sizeof j->msg)) != 0)
             return rc;
         read_to = glsn;
         if (start + KP_PID_BLOCK > j->known_end)

@@ -59,7 +59,9 @@ static void s_answer(kp_produce_t *op, int16_t kerr, int64_t base_offset, const 
 
 /*  ---- idempotent producers ----------------------------------------------- */
 
-static kp_pstate_t *s_pstate(vl_kpart_t *part, int64_t pid, bool make)
+/*  The state of producer pid on part; made (at epoch, any sequence next)
+    when missing and make. */
+static kp_pstate_t *s_pstate(vl_kpart_t *part, int64_t pid, bool make, int16_t epoch)
 {
     /* a partition has few producers: a scan of an array */
     for (size_t i = 0; i < part->npstates; i++)
@@ -69,6 +71,7 @@ static kp_pstate_t *s_pstate(vl_kpart_t *part, int64_t pid, bool make)
         return NULL;
     kp_pstate_t *st = vl_calloc(1, sizeof *st);
     st->pid = pid;
+    st->epoch = epoch;
     st->lenient = true;
     part->pstates = vl_realloc(part->pstates, (part->npstates + 1) * sizeof *part->pstates);
     part->pstates[part->npstates++] = st;
@@ -95,8 +98,8 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
         s_answer(op, KERR_UNKNOWN_PRODUCER_ID, -1, msg);
         return false;
     }
-    kp_pstate_t *st = s_pstate(part, p->producer_id, true);
-    if (p->producer_epoch < st->epoch && !st->lenient) {
+    kp_pstate_t *st = s_pstate(part, p->producer_id, true, p->producer_epoch);
+    if (p->producer_epoch < st->epoch) {
         snprintf(msg, sizeof msg,
                  "produce topic=%.200s: producer %lld epoch %d is older than its epoch %d here "
                  "(another producer with this id took over)",
@@ -114,7 +117,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
         if (sb->base_seq != p->base_sequence || sb->epoch != p->producer_epoch)
             continue;
         if (sb->count != op->n)
-            break; /* not the same batch: a sequence error below */
+            break;          /* not the same batch: a sequence error below */
         if (sb->inflight) { /* a retry of a batch in flight: its answer */
             op->dups = sb->inflight->dups;
             sb->inflight->dups = op;
@@ -150,7 +153,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
     anywhere: the client retries this one, maybe after later ones). */
 static void s_seq_done(vl_kpart_t *part, kp_produce_t *op, bool ok, int64_t base_offset)
 {
-    kp_pstate_t *st = s_pstate(part, op->prod.producer_id, false);
+    kp_pstate_t *st = s_pstate(part, op->prod.producer_id, false, 0);
     if (!st)
         return;
     for (int i = 0; i < st->nrecent; i++) {
@@ -219,15 +222,14 @@ static void s_open_done(void *arg)
 
 /*  The appender's callback (its thread): to the loop. */
 static void s_produce_done(void *arg);
-static void s_batch_cb(void *arg, int rc, uint64_t first_glsn, size_t committed)
+static void s_batch_cb(void *arg, int rc, uint64_t first_glsn, size_t committed, const char *msg)
 {
     kp_produce_t *op = arg;
     op->rc = rc;
     op->first_glsn = first_glsn;
     op->committed = committed;
     if (rc != 0)
-        snprintf(op->msg, sizeof op->msg, "produce topic=%s: %s", op->part->topic,
-                 vl_err_str(rc));
+        snprintf(op->msg, sizeof op->msg, "produce: %s", msg);
     vl_kparts_post(op->part->kp, s_produce_done, op);
 }
 
@@ -253,10 +255,18 @@ static void s_produce_done(void *arg)
                head is in the log, the client must not be told an offset
                for records that are not there: a storage error */
             vl_kpart_committed(part, op->first_glsn + op->committed - 1);
-            snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
-                     " (the first %zu of the batch's %zu records are in the log at offset "
-                     "%llu; upgrade the storage nodes)",
-                     op->committed, op->n, (unsigned long long)op->first_glsn - 1);
+            if (op->committed == op->n)
+                snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
+                         " (the batch's %zu records are in the log from offset %llu on, but "
+                         "not at contiguous offsets: a storage node older than this gateway "
+                         "split it; upgrade the storage nodes)",
+                         op->n, (unsigned long long)op->first_glsn - 1);
+            else
+                snprintf(op->msg + strlen(op->msg), sizeof op->msg - strlen(op->msg),
+                         " (the first %zu of the batch's %zu records are in the log at offset "
+                         "%llu, the others not: a seal cut it on a storage node older than "
+                         "this gateway; upgrade the storage nodes)",
+                         op->committed, op->n, (unsigned long long)op->first_glsn - 1);
         }
         if (idem)
             s_seq_done(part, op, false, -1);

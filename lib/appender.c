@@ -465,7 +465,7 @@ static void s_complete_atomic(vl_appender_t *self, vl_appender_batch_t *b)
                      self->topic, b->n, b->glsns[i - 1], b->glsns[i], i + 1);
         }
     b->rc = rc;
-    b->batch_cb(b->nargs > 0 ? b->args[0].arg : NULL, rc, first, b->done);
+    b->batch_cb(b->nargs > 0 ? b->args[0].arg : NULL, rc, first, b->done, rc != 0 ? b->errmsg : "");
 }
 
 /*  Runs the callbacks of the batches that are done, in append order. */
@@ -828,12 +828,11 @@ int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const
                               "callback",
                               self->topic);
     if (n > VL_WIRE_MAX_ENTRIES || total > VL_WIRE_MAX_PAYLOAD)
-        return vl_client_fail(self->client, VL_ETOOBIG,
-                              "append topic=%s: an atomic batch holds at most %u entries and %u "
-                              "bytes; this one has %zu entries and %" PRIu64
-                              " bytes (split it in several batches)",
-                              self->topic, (unsigned)VL_WIRE_MAX_ENTRIES,
-                              (unsigned)VL_WIRE_MAX_PAYLOAD, n, total);
+        return vl_client_fail(
+            self->client, VL_ETOOBIG,
+            "append topic=%s: an atomic batch holds at most %u entries and %u "
+            "bytes; this one has %zu entries and %" PRIu64 " bytes (split it in several batches)",
+            self->topic, (unsigned)VL_WIRE_MAX_ENTRIES, (unsigned)VL_WIRE_MAX_PAYLOAD, n, total);
     bool wake = false;
     pthread_mutex_lock(&self->mutex);
     /* room for the whole batch (or nothing outstanding: it goes alone) */

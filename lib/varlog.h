@@ -163,12 +163,14 @@ int vl_appender_append_many(vl_appender_t *app, const void *const *data, const s
     from the appender's thread, in append order with the appender's other
     callbacks: rc 0 when its n entries are committed at GLSNs first_glsn ..
     first_glsn + n - 1; else the VL_E* code of the failure (message in
-    vl_client_errmsg after vl_appender_flush) and committed, the number of
+    msg, which vl_client_errmsg gives after vl_appender_flush too; "" on
+    success) and committed, the number of
     its first entries that are in the log nonetheless (at first_glsn on; 0
     with storage nodes of this version, see below) and the others are not,
     except after VL_ETIMEDOUT (they may still be committed). Same rules as
     vl_append_cb_t: must not block for long nor flush or destroy. */
-typedef void(vl_append_batch_cb_t)(void *arg, int rc, uint64_t first_glsn, size_t committed);
+typedef void(vl_append_batch_cb_t)(void *arg, int rc, uint64_t first_glsn, size_t committed,
+                                   const char *msg);
 
 /*  Queues n entries (copied) as one atomic batch: they go in one APPEND to
     one log stream, all or none, after every entry queued before the call

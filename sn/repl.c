@@ -194,8 +194,7 @@ static int s_repl_read(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t e
            without them: a replica holding entries without their names
            would call their batch absent, and its client would append it
            again */
-        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + *n_p, bids,
-                               nbids_p))
+        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + *n_p, bids, nbids_p))
             goto fail_bids;
         uint64_t fit = s_repl_fit(bids->data, *nbids_p, b->sent + 1, *n_p, end);
         if (fit == *n_p || (pass == 1 && fit > *n_p))

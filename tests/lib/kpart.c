@@ -13,7 +13,9 @@
                                base offset, appended once), the next one,
                                a sequence gap (45), an older epoch (47), an
                                id never allocated (59).
-      watch TOPIC              a watch at the HWM fires on a produce; then
+      watch TOPIC              a watch at the HWM fires on a produce (once
+                               the follower delivered it: a Fetch reads it
+                               from the tail window); then
                                prints "watching OFFSET" and waits (60 s at
                                most) for a commit by another writer (the
                                follower's), which a Fetch then reads from
@@ -26,14 +28,17 @@
                                be OFFSET_OUT_OF_RANGE and at the log start
                                must return the record there. Prints
                                "log_start L hwm H".
+      gone TOPIC               prints "watching OFFSET" and waits for the
+                               topic's deletion to fire the watch; then
+                               Fetch and Produce are UNKNOWN_TOPIC_OR_PARTITION.
       bench TOPIC TOTAL N SIZE TOTAL records of SIZE bytes in batches of N
                                (at most 64 batches in flight); prints
                                "records/s".
     Exit 0, or 1 with "vl_kpart: ..." on stderr saying what failed.
 
-    The records come back as RecordBatch v2 bytes (vl_kbatch_build); this
-    file parses them. Until kov/batch.c is in the tree, a weak stand-in
-    below builds them (null key, the entry as the value, no headers).
+    The records come back as RecordBatch v2 bytes (kov/batch.c's
+    vl_kbatch_build); this file parses them on its own (uncompressed, plain
+    values), so a batch the builder got wrong fails here too.
 */
 #include <poll.h>
 #include <stdarg.h>
@@ -60,30 +65,12 @@ static void die(const char *fmt, ...)
 
 /*  ---- RecordBatch v2 ------------------------------------------------------ */
 
-static void s_put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
 static uint64_t s_get_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
     for (int i = 0; i < n; i++)
         v = v << 8 | p[i];
     return v;
-}
-
-static size_t s_put_varint(uint8_t *p, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-    while (z >= 0x80) {
-        p[n++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    p[n++] = (uint8_t)z;
-    return n;
 }
 
 static int64_t s_get_varint(const uint8_t **p, const uint8_t *end)
@@ -96,48 +83,6 @@ static int64_t s_get_varint(const uint8_t **p, const uint8_t *end)
             return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
     }
     die("truncated varint in a fetched batch");
-}
-
-__attribute__((weak)) void vl_kbatch_build(int64_t base_offset, const void *const *data,
-                                           const size_t *len, size_t n, int64_t plain_ts,
-                                           uint8_t **out, size_t *out_len, size_t *out_cap)
-{
-    size_t need = 61;
-    for (size_t i = 0; i < n; i++)
-        need += len[i] + 40;
-    if (*out_len + need > *out_cap) {
-        *out_cap = (*out_len + need) * 2;
-        *out = realloc(*out, *out_cap);
-    }
-    uint8_t *b = *out + *out_len, *p = b + 61;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t rec[64];
-        size_t r = 0;
-        rec[r++] = 0;                           /* attributes */
-        r += s_put_varint(rec + r, 0);          /* timestamp delta */
-        r += s_put_varint(rec + r, (int64_t)i); /* offset delta */
-        r += s_put_varint(rec + r, -1);         /* null key */
-        r += s_put_varint(rec + r, (int64_t)len[i]);
-        size_t body = r + len[i] + 1;
-        p += s_put_varint(p, (int64_t)body);
-        memcpy(p, rec, r);
-        p += r;
-        memcpy(p, data[i], len[i]);
-        p += len[i];
-        *p++ = 0; /* no headers */
-    }
-    memset(b, 0, 61);
-    s_put_be(b, (uint64_t)base_offset, 8);
-    s_put_be(b + 8, (uint64_t)(p - b - 12), 4);
-    b[16] = 2;
-    s_put_be(b + 23, n - 1, 4);
-    s_put_be(b + 27, (uint64_t)plain_ts, 8);
-    s_put_be(b + 35, (uint64_t)plain_ts, 8);
-    s_put_be(b + 43, UINT64_MAX, 8); /* producer id -1 */
-    s_put_be(b + 51, 0xffff, 2);
-    s_put_be(b + 53, 0xffffffff, 4);
-    s_put_be(b + 57, n, 4);
-    *out_len += (size_t)(p - b);
 }
 
 /*  Calls fn(offset, value, len) for every record of the batches in
@@ -208,8 +153,8 @@ static void s_produced(void *arg, int16_t kerr, int64_t base_offset, const char 
 }
 
 /*  Produces records (n of them, "PREFIX-r<j>" or SIZE bytes) and waits. */
-static void s_produce(const char *topic, const vl_kproducer_t *prod, const char *prefix,
-                      size_t n, s_ans_t *a)
+static void s_produce(const char *topic, const vl_kproducer_t *prod, const char *prefix, size_t n,
+                      s_ans_t *a)
 {
     char **recs = vl_calloc(n, sizeof *recs);
     size_t *len = vl_calloc(n, sizeof *len);
@@ -246,7 +191,8 @@ static void s_fetched(void *arg, int16_t kerr, const vl_kmarks_t *marks, const u
         f->marks = *marks;
     free(f->recs);
     f->recs = vl_malloc(len ? len : 1);
-    memcpy(f->recs, records, len);
+    if (len)
+        memcpy(f->recs, records, len);
     f->len = len;
     snprintf(f->msg, sizeof f->msg, "%s", msg);
     f->done++;
@@ -337,8 +283,7 @@ static int s_cmd_produce(const char *topic, int nbatch, size_t n)
             int64_t before = c.want;
             s_parse(f.recs, f.len, s_check_rec, &c);
             if (c.want == before)
-                die("fetch of offset %lld returned no record of batch %d", (long long)before,
-                    i);
+                die("fetch of offset %lld returned no record of batch %d", (long long)before, i);
         }
     }
     free(f.recs);
@@ -469,20 +414,26 @@ static int s_cmd_watch(const char *topic)
     s_ans_t a;
     s_produce(topic, NULL, "wake", 1, &a);
     s_run_until(&w.done, 1, "watch woken by a produce");
-    printf("woken by a produce at %lld\n", (long long)a.base);
+    /* the watch fired once the follower delivered it: the window has it */
+    s_fetch_t f = {0};
+    s_fetch(topic, a.base, 1 << 20, &f);
+    vl_kparts_stats_t st;
+    vl_kparts_stats(kp, &st);
+    if (f.kerr || f.len == 0 || st.fetch_window != 1)
+        die("the fetch a produce's watch woke: error %d, %zu bytes, %llu from the window", f.kerr,
+            f.len, (unsigned long long)st.fetch_window);
+    printf("woken by a produce at %lld, fetched from the window\n", (long long)a.base);
     /* another writer */
     s_watch_t w2 = {0};
     vl_kwatch_t *h2 = vl_kparts_watch(kp, topic, a.base + 1, s_watched, &w2);
     printf("watching %lld\n", (long long)(a.base + 1));
     fflush(stdout);
     s_run_until(&w2.done, 1, "watch woken by another writer");
-    s_fetch_t f = {0};
     s_fetch(topic, a.base + 1, 1 << 20, &f);
     if (f.kerr || f.len == 0)
         die("fetch after the watch fired: error %d, %zu bytes", f.kerr, f.len);
-    vl_kparts_stats_t st;
     vl_kparts_stats(kp, &st);
-    if (st.followers != 1 || st.fetch_window != 1)
+    if (st.followers != 1 || st.fetch_window != 2)
         die("the fetch of what the follower delivered was not answered from the window "
             "(followers %llu, window fetches %llu, catch-up fetches %llu)",
             (unsigned long long)st.followers, (unsigned long long)st.fetch_window,
@@ -566,12 +517,36 @@ static int s_cmd_range(const char *topic)
         die("fetch past the HWM: error %d, expected OFFSET_OUT_OF_RANGE (1)", f.kerr);
     s_fetch(topic, m.log_start, 1 << 20, &f);
     if (f.kerr || f.len == 0)
-        die("fetch at the log start %lld: error %d (%s), %zu bytes", (long long)m.log_start,
-            f.kerr, f.msg, f.len);
+        die("fetch at the log start %lld: error %d (%s), %zu bytes", (long long)m.log_start, f.kerr,
+            f.msg, f.len);
     int64_t first = (int64_t)s_get_be(f.recs, 8);
     if (first != m.log_start)
         die("fetch at the log start returned offset %lld", (long long)first);
     free(f.recs);
+    return 0;
+}
+
+/*  ---- gone ------------------------------------------------------------------ */
+
+static int s_cmd_gone(const char *topic)
+{
+    vl_kmarks_t m = s_marks(topic);
+    s_watch_t w = {0};
+    vl_kwatch_t *h = vl_kparts_watch(kp, topic, m.high_watermark, s_watched, &w);
+    (void)h; /* it fires: the handle goes with it */
+    printf("watching %lld\n", (long long)m.high_watermark);
+    s_run_until(&w.done, 1, "watch woken by the topic's deletion");
+    s_fetch_t f = {0};
+    s_fetch(topic, 0, 1 << 20, &f);
+    if (f.kerr != 3)
+        die("fetch of a deleted topic: error %d (%s), expected UNKNOWN_TOPIC_OR_PARTITION (3)",
+            f.kerr, f.msg);
+    free(f.recs);
+    s_ans_t a;
+    s_produce(topic, NULL, "late", 1, &a);
+    if (a.kerr != 3)
+        die("produce to a deleted topic: error %d (%s), expected 3", a.kerr, a.msg);
+    printf("gone: the watch fired; fetch and produce: error 3: %s\n", a.msg);
     return 0;
 }
 
@@ -621,7 +596,8 @@ static int s_cmd_bench(const char *topic, size_t total, size_t n, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: vl_kpart MR produce|idem|watch|consume|range|bench TOPIC [ARGS]\n");
+        fprintf(stderr,
+                "usage: vl_kpart MR produce|idem|watch|consume|range|gone|bench TOPIC [ARGS]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -642,11 +618,13 @@ int main(int argc, char **argv)
         rc = s_cmd_watch(topic);
     else if (strcmp(cmd, "consume") == 0 && argc == 5)
         rc = s_cmd_consume(topic, (size_t)atol(argv[4]));
+    else if (strcmp(cmd, "gone") == 0)
+        rc = s_cmd_gone(topic);
     else if (strcmp(cmd, "range") == 0)
         rc = s_cmd_range(topic);
     else if (strcmp(cmd, "bench") == 0 && argc == 7)
-        rc = s_cmd_bench(topic, (size_t)atol(argv[4]), (size_t)atol(argv[5]),
-                         (size_t)atol(argv[6]));
+        rc =
+            s_cmd_bench(topic, (size_t)atol(argv[4]), (size_t)atol(argv[5]), (size_t)atol(argv[6]));
     else
         fprintf(stderr, "vl_kpart: unknown command or wrong arguments: %s\n", cmd);
     vl_kparts_destroy(&kp);
