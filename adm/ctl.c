@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "curve.h"
 #include "ctl.h"
 #include "util.h"
 
@@ -63,12 +64,20 @@ static const char s_help_main[] =
     "  bench append|subscribe|e2e [--appenders N] [--size BYTES] [...]\n"
     "                              load generator: entries/s, MB/s, latencies\n"
     "\n"
+    "Keys:\n"
+    "  keygen [--out DIR] NAME...  make CURVE key pairs DIR/NAME.key (public) and\n"
+    "                              DIR/NAME.key_secret\n"
+    "\n"
     "Options (before or after COMMAND):\n"
     "  --adm ENDPOINT   admin daemon (default $VARLOG_ADM or tcp://127.0.0.1:9090)\n"
     "  --mr ENDPOINTS   metadata repository for data commands, comma-separated\n"
     "                   (default $VARLOG_MR or tcp://127.0.0.1:9092)\n"
     "  --json           print JSON instead of text\n"
     "  --timeout MS     give up on a request after MS milliseconds (default 5000)\n"
+    "  --key FILE       this client's secret certificate (CURVE; default $VARLOG_KEY)\n"
+    "  --server-key FILE\n"
+    "                   the cluster's public server certificate (CURVE; default\n"
+    "                   $VARLOG_SERVER_KEY)\n"
     "  --help           print this help; 'varlogctl COMMAND --help' for a command\n"
     "  --version        print the version and exit\n"
     "\n"
@@ -223,6 +232,17 @@ static const char s_help_trim[] =
     "GLSN+1. Trimming at or below the current trim point does nothing; GLSN\n"
     "beyond the high watermark fails.\n";
 
+static const char s_help_keygen[] =
+    "Usage: varlogctl keygen [--out DIR] NAME...\n"
+    "Make a CurveZMQ key pair for each NAME: DIR/NAME.key, the public\n"
+    "certificate, and DIR/NAME.key_secret, the secret one (mode 0600; DIR\n"
+    "defaults to the current directory). Existing files are never\n"
+    "overwritten. A cluster needs one pair for its daemons' listening\n"
+    "sockets (give the daemons --server-key NAME.key_secret and the clients\n"
+    "NAME.key) and one per client identity (each daemon, each user or\n"
+    "program: --key NAME.key_secret), whose public certificates go into the\n"
+    "daemons' --allow directory.\n";
+
 static const char s_help_bench[] =
     "Usage: varlogctl bench append|e2e [OPTION]...\n"
     "       varlogctl bench subscribe [--topic NAME] [--subscribers N] [--duration SEC]\n"
@@ -266,6 +286,30 @@ static const char s_help_bench[] =
     "\"visible_latency\" {n, p50_ms, p99_ms, p999_ms, max_ms}, and \"cpu\"\n"
     "{NAME: {s, core_pct}}. Exits 1 when any entry failed.\n";
 
+/*  keygen [--out DIR] NAME... */
+static int s_cmd_keygen(vl_ctl_t *ctl, int argc, char **argv)
+{
+    static const vl_ctl_opt_t opts[] = {{"out", 'o', true}, {NULL, 0, false}};
+    const char *vals[1];
+    char *names[64];
+    int n;
+    if (vl_ctl_parse(ctl, argc, argv, opts, vals, names, 64, &n) != 0)
+        return 2;
+    if (n == 0)
+        return vl_ctl_usage(ctl, "keygen: name the key pairs to make (varlogctl keygen NAME...)");
+    const char *dir = vals[0] ? vals[0] : ".";
+    for (int i = 0; i < n; i++) {
+        if (!names[i][0] || strchr(names[i], '/'))
+            return vl_ctl_usage(ctl, "keygen: '%s' is not a file name", names[i]);
+        char err[512];
+        if (vl_curve_keygen(dir, names[i], err, sizeof err) != 0)
+            return vl_ctl_fail(ctl, "%s", err);
+        if (!ctl->json)
+            printf("%s/%s.key\t%s/%s.key_secret\n", dir, names[i], dir, names[i]);
+    }
+    return 0;
+}
+
 int vl_ctl_help(const char *group)
 {
     static const struct {
@@ -275,6 +319,7 @@ int vl_ctl_help(const char *group)
         {"sn", s_help_sn},         {"topic", s_help_topic},         {"ls", s_help_ls},
         {"status", s_help_status}, {"append", s_help_append},       {"trim", s_help_trim},
         {"bench", s_help_bench},   {"subscribe", s_help_subscribe}, {"mr", s_help_mr},
+        {"keygen", s_help_keygen},
     };
     const char *text = s_help_main;
     for (size_t i = 0; group && i < sizeof helps / sizeof helps[0]; i++)
@@ -343,11 +388,10 @@ static const char *s_match(const char *word, const char *name, char letter)
     2 after a usage error. */
 static int s_global(vl_ctl_t *ctl, int argc, char **argv, int *i)
 {
-    static const vl_ctl_opt_t globals[] = {{"adm", 0, true},
-                                           {"mr", 0, true},
-                                           {"timeout", 0, true},
-                                           {"json", 0, false},
-                                           {"help", 'h', false}};
+    static const vl_ctl_opt_t globals[] = {{"adm", 0, true},  {"mr", 0, true},
+                                           {"timeout", 0, true}, {"json", 0, false},
+                                           {"help", 'h', false}, {"key", 0, true},
+                                           {"server-key", 0, true}};
     const char *word = argv[*i];
     for (size_t k = 0; k < sizeof globals / sizeof globals[0]; k++) {
         const char *v = s_match(word, globals[k].name, globals[k].letter);
@@ -379,6 +423,12 @@ static int s_global(vl_ctl_t *ctl, int argc, char **argv, int *i)
             break;
         case 4:
             ctl->help = true;
+            break;
+        case 5: /* through the environment: bench's processes inherit it */
+            setenv("VARLOG_KEY", v, 1);
+            break;
+        case 6:
+            setenv("VARLOG_SERVER_KEY", v, 1);
             break;
         }
         return 1;
@@ -455,10 +505,14 @@ int vl_ctl_adm_call(vl_ctl_t *ctl, uint16_t type, const vl_wbuf_t *body, zmsg_t 
                     vl_rbuf_t *rbody)
 {
     *reply_p = NULL;
+    char kerr[512];
+    if (vl_curve_setup_env(kerr, sizeof kerr) != 0)
+        return vl_ctl_fail(ctl, "%s", kerr);
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock)
         return vl_ctl_fail(ctl, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
     zsock_set_linger(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", ctl->adm) != 0) {
         zsock_destroy(&sock);
         return vl_ctl_fail(ctl,
@@ -497,8 +551,8 @@ int vl_ctl_adm_call(vl_ctl_t *ctl, uint16_t type, const vl_wbuf_t *body, zmsg_t 
     if (rc < 0)
         return vl_ctl_fail(ctl,
                            "admin at %s does not answer within %d ms; is varlogadm running? "
-                           "(set --adm or VARLOG_ADM)",
-                           ctl->adm, ctl->timeout_ms);
+                           "(set --adm or VARLOG_ADM)%s",
+                           ctl->adm, ctl->timeout_ms, vl_curve_hint());
     if (rc != 0)
         return vl_ctl_fail(ctl, "%s", err[0] ? err : vl_err_str(rc));
     return 0;
@@ -674,7 +728,7 @@ int main(int argc, char **argv)
         {"ls", vl_ctl_cmd_ls},         {"status", vl_ctl_cmd_status},
         {"append", vl_ctl_cmd_append}, {"subscribe", vl_ctl_cmd_subscribe},
         {"trim", vl_ctl_cmd_trim},     {"bench", vl_ctl_cmd_bench},
-        {"mr", vl_ctl_cmd_mr},
+        {"mr", vl_ctl_cmd_mr},         {"keygen", s_cmd_keygen},
     };
     const char *name = argv[i];
     if (strcmp(name, "help") == 0)

@@ -50,9 +50,11 @@ void vl_adm_health_sn_set_state(s_sn_t *sn, s_sn_state_t state)
         return;
     if (state == S_SN_UP)
         vl_log(sn->state == S_SN_DOWN ? LOG_NOTICE : LOG_INFO, "sn %u %s: up", sn->id, sn->addr);
-    else if (state == S_SN_DOWN)
+    else if (state == S_SN_DOWN) {
         vl_log(LOG_WARNING, "sn %u %s: down (no heartbeat for %d ms)", sn->id, sn->addr,
                sn->self->heartbeat_timeout_ms);
+        vl_metric_inc(sn->self->m_sn_down);
+    }
     sn->state = state;
 }
 
@@ -232,6 +234,7 @@ static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls
                t->name, ls->id, err[0] ? err : vl_err_str(rc));
         return;
     }
+    vl_metric_inc(self->m_seals);
     vl_log(LOG_WARNING,
            "auto: sn %u is down: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
            "); appends go to the topic's other log streams",
@@ -323,6 +326,7 @@ static void s_auto_unseal(self_t *self, const vl_meta_topic_t *t, const vl_meta_
                err[0] ? err : vl_err_str(rc));
         return;
     }
+    vl_metric_inc(self->m_unseals);
     vl_log(LOG_NOTICE,
            "auto: topic '%s' ls %u unsealed: sn %u is back and every replica is in "
            "line at llsn %" PRIu64 " (sealed %.1f s)",

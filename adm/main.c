@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 
@@ -40,6 +43,8 @@ int main(int argc, char **argv)
     };
     int level = LOG_INFO;
     int no_auto = 0; /* index in s_auto_words: 0 on, 1 off */
+    const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -64,6 +69,11 @@ int main(int argc, char **argv)
             "no-auto-unseal",
             "seal and sync automatically, but leave the unseal to\n'varlogctl ls unseal'",
             &opts.no_auto_unseal),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the --listen host, port + 1000)",
+                          &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -85,6 +95,12 @@ int main(int argc, char **argv)
 
     vl_log_init("varlogadm", level);
     zsys_init();
+    char err[512];
+    if (vl_curve_daemon(&curve, opts.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogadm: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     zactor_t *actor = zactor_new(vl_adm_actor, &opts);
     if (!actor) {
         vl_log(LOG_ERR, "cannot start the admin thread; out of resources?");
@@ -97,16 +113,23 @@ int main(int argc, char **argv)
     int rc = 0;
     if (port < 0) {
         rc = 1; /* the actor logged why */
+    } else if (vl_metrics_start(metrics, opts.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogadm: %s\n", err);
+        rc = 1;
     } else {
         /* the CZMQ signal handler sets zsys_interrupted and makes the
            wait return */
         zpoller_t *poller = zpoller_new(actor, NULL);
+        vl_notify_ready("serving on port %d", port);
         while (!zsys_interrupted)
             zpoller_wait(poller, 1000);
         zpoller_destroy(&poller);
         vl_log(LOG_NOTICE, "stopping on a signal");
+        vl_notify_stopping(NULL);
+        vl_metrics_stop(vl_metrics_default());
     }
     zactor_destroy(&actor);
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */
     return rc;
 }

@@ -35,6 +35,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <string.h>
+#include "curve.h"
 #include "server.h"
 #include "server_i.h"
 #include "log.h"
@@ -58,6 +59,7 @@ zsock_t *vl_adm_server_dealer(const char *endpoints, bool immediate)
     zsock_set_sndtimeo(sock, 0);
     zsock_set_sndhwm(sock, S_SN_SNDHWM);
     zsock_set_maxmsgsize(sock, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    vl_curve_client(sock);
     char *copy = vl_strdup(endpoints);
     char *save = NULL;
     int rc = 0;
@@ -258,7 +260,15 @@ static void s_heartbeat(self_t *self)
 
 static int s_heartbeat_timer(zloop_t *loop, int timer_id, void *arg)
 {
-    s_heartbeat(arg);
+    self_t *self = arg;
+    s_heartbeat(self);
+    int64_t up = 0, down = 0;
+    for (size_t i = 0; i < self->nsn; i++) {
+        up += self->sns[i]->state == S_SN_UP;
+        down += self->sns[i]->state == S_SN_DOWN;
+    }
+    vl_metric_set(self->m_sns_up, up);
+    vl_metric_set(self->m_sns_down, down);
     return 0;
 }
 
@@ -322,6 +332,7 @@ static int s_ping(self_t *self, const char *addr)
     if (!sock)
         return VL_EUNAVAIL;
     zsock_set_linger(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", addr) != 0) {
         zsock_destroy(&sock);
         return VL_EINVAL;
@@ -727,6 +738,18 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->pipe = pipe;
     self->listen = vl_strdup(opts->listen ? opts->listen : VL_ADM_LISTEN_DEFAULT);
     self->mr_ep = vl_strdup(opts->mr ? opts->mr : VL_ADM_MR_DEFAULT);
+    vl_metrics_t *m = vl_metrics_default();
+    self->m_seals = vl_metrics_counter(m, "varlog_adm_seals_total",
+                                       "log streams sealed because a storage node was down", NULL);
+    self->m_unseals = vl_metrics_counter(m, "varlog_adm_unseals_total",
+                                         "log streams unsealed once every replica was in line",
+                                         NULL);
+    self->m_sn_down = vl_metrics_counter(m, "varlog_adm_sn_down_total",
+                                         "storage nodes marked down (no heartbeat)", NULL);
+    self->m_sns_up = vl_metrics_gauge(m, "varlog_adm_storage_nodes", "storage nodes by state",
+                                      "state=\"up\"");
+    self->m_sns_down = vl_metrics_gauge(m, "varlog_adm_storage_nodes", "storage nodes by state",
+                                        "state=\"down\"");
     self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : VL_ADM_HEARTBEAT_MS_DEFAULT;
     self->heartbeat_timeout_ms = opts->heartbeat_timeout_ms > 0
                                      ? opts->heartbeat_timeout_ms
@@ -750,6 +773,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
            we see it: cap it, or random bytes on the port could ask for
            terabytes. No admin message comes near a full body. */
         zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+        vl_curve_server(self->router);
         self->port = zsock_bind(self->router, "%s", self->listen);
     }
     if (!self->router || self->port < 0) {

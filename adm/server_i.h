@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "metrics.h"
 #include "rpc.h"
 #include "wire.h"
 
@@ -69,6 +70,8 @@ struct self {
     bool no_auto, no_auto_unseal;
     s_auto_t *autos; /* log streams this admin sealed itself */
     size_t nautos;
+    /* metrics (lib/metrics.h) */
+    vl_metric_t *m_seals, *m_unseals, *m_sn_down, *m_sns_up, *m_sns_down;
 };
 
 /*  ---- server.c ------------------------------------------------------------ */

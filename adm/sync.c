@@ -8,6 +8,7 @@
     handling (health.c) both start syncs here.
 */
 #include <inttypes.h>
+#include "curve.h"
 #include "server_i.h"
 #include "log.h"
 #include "rpc.h"
@@ -27,6 +28,7 @@ static int s_sn_call(self_t *self, const char *addr, uint16_t type, const vl_wbu
     if (!sock)
         return VL_EUNAVAIL;
     zsock_set_linger(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", addr) != 0) {
         zsock_destroy(&sock);
         return VL_EINVAL;

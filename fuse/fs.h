@@ -33,4 +33,9 @@ void vl_fs_destroy(vl_fs_t **self_p);
 /*  The FUSE operations of varlogfs. */
 const struct fuse_operations *vl_fs_ops(void);
 
+/*  ops wrapped so that every operation is counted and timed and its errors
+    counted in the metrics registry (stats.c). The table returned is
+    static: call it once. */
+const struct fuse_operations *vl_fs_stats_wrap(const struct fuse_operations *ops);
+
 #endif

@@ -12,6 +12,8 @@
 #include "fs.h"
 #include <fuse_lowlevel.h>
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "varlog.h"
 
 typedef struct {
@@ -19,6 +21,8 @@ typedef struct {
     char *record;
     int timeout_s;
     char *log_level;
+    char *metrics;
+    char *key, *server_key;
     int help;
     int version;
 } options_t;
@@ -29,6 +33,8 @@ static const struct fuse_opt s_opts[] = {
     OPT("--mr %s", mr),           OPT("mr=%s", mr),
     OPT("record=%s", record),     OPT("timeout=%d", timeout_s),
     OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
+    OPT("metrics=%s", metrics),
+    OPT("key=%s", key),           OPT("server_key=%s", server_key),
     OPT("-h", help),              OPT("--help", help),
     OPT("-V", version),           OPT("--version", version),
     FUSE_OPT_END};
@@ -45,6 +51,12 @@ static void s_usage(const char *prog)
            "    -o record=line|write   one entry per line (default) or per write(2)\n"
            "    -o timeout=SECONDS     bound on every cluster operation (default 10)\n"
            "    --log-level=LEVEL      error, warning, notice, info (default), debug\n"
+           "    -o key=FILE            this client's secret certificate (CURVE;\n"
+           "                           default $VARLOG_KEY)\n"
+           "    -o server_key=FILE     the cluster's public server certificate\n"
+           "                           (CURVE; default $VARLOG_SERVER_KEY)\n"
+           "    -o metrics=HOST:PORT   serve Prometheus metrics at\n"
+           "                           http://HOST:PORT/metrics (default: none)\n"
            "    -h, --help             this help, then libfuse's options\n"
            "    -V, --version          print the version\n"
            "\n"
@@ -107,10 +119,16 @@ int main(int argc, char **argv)
                         "(see --help)\n");
         return 2;
     }
+    /* the library reads them at connect */
+    if (o.key)
+        setenv("VARLOG_KEY", o.key, 1);
+    if (o.server_key)
+        setenv("VARLOG_SERVER_KEY", o.server_key, 1);
     vl_fs_opts_t fo = {.mr = mr, .record_write = record_write, .timeout_ms = o.timeout_s * 1000};
     vl_fs_t *fs = vl_fs_new(&fo);
     int rc = 1;
-    struct fuse *fuse = fuse_new(&args, vl_fs_ops(), sizeof *vl_fs_ops(), fs);
+    const struct fuse_operations *ops = o.metrics ? vl_fs_stats_wrap(vl_fs_ops()) : vl_fs_ops();
+    struct fuse *fuse = fuse_new(&args, ops, sizeof *ops, fs);
     if (!fuse)
         goto out_fs;
     if (fuse_mount(fuse, c.mountpoint) != 0) {
@@ -128,8 +146,15 @@ int main(int argc, char **argv)
     }
     if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
         goto out_unmount;
+    /* after fuse_daemonize: the server's thread would not survive its fork */
+    if (o.metrics && vl_metrics_start(o.metrics, "", err, sizeof err) != 0) {
+        vl_log(LOG_ERR, "%s", err);
+        fprintf(stderr, "varlogfs: %s\n", err);
+        goto out_signals;
+    }
     vl_log(LOG_INFO, "mounted %s on %s (record=%s, timeout=%ds)", mr, c.mountpoint,
            record_write ? "write" : "line", o.timeout_s);
+    vl_notify_ready("%s mounted on %s", mr, c.mountpoint);
     if (c.singlethread) {
         rc = fuse_loop(fuse) ? 1 : 0;
     } else {
@@ -138,7 +163,10 @@ int main(int argc, char **argv)
         rc = fuse_loop_mt(fuse, cfg) ? 1 : 0;
         fuse_loop_cfg_destroy(cfg);
     }
+    vl_metrics_stop(vl_metrics_default());
+out_signals:
     fuse_remove_signal_handlers(fuse_get_session(fuse));
+    vl_notify_stopping("unmounting %s", c.mountpoint);
     vl_log(LOG_INFO, "unmounting %s", c.mountpoint);
 out_unmount:
     fuse_unmount(fuse);
@@ -149,6 +177,9 @@ out_fs:
     free(c.mountpoint);
     free(o.mr); /* fuse_opt_parse's copies */
     free(o.record);
+    free(o.metrics);
+    free(o.key);
+    free(o.server_key);
     fuse_opt_free_args(&args);
     return rc;
 }

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include "curve.h"
 #include "appender_i.h"
 #include "util.h"
 
@@ -377,6 +378,7 @@ void vl_appender_conn_open(vl_appender_t *self, size_t conn)
         return;
     zsock_set_linger(c->sock, 0);
     zsock_set_sndhwm(c->sock, 0);
+    vl_curve_client(c->sock);
     if (zsock_connect(c->sock, "%s", c->addr) != 0)
         zsock_destroy(&c->sock);
 }

@@ -8,6 +8,7 @@
     socket is closed, so that ZeroMQ does not deliver a queued request to a
     node that comes back long after the caller gave up.
 */
+#include "curve.h"
 #include "call.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ static zsock_t *s_sn_sock(vl_client_t *c, const char *addr)
         return NULL;
     zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", addr) != 0) {
         zsock_destroy(&sock);
         return NULL;

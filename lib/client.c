@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
+#include "curve.h"
 #include "client_i.h"
 #include "mrconn.h"
 #include "util.h"
@@ -77,8 +78,8 @@ int vl_client_refresh(vl_client_t *c)
     if (rc == VL_ETIMEDOUT)
         return vl_client_fail(c, rc,
                               "no reply from %s within %d ms; is varlogmr running? "
-                              "(set --mr or VARLOG_MR)",
-                              vl_rpc_endpoints(c->mr), c->timeout_ms);
+                              "(set --mr or VARLOG_MR)%s",
+                              vl_rpc_endpoints(c->mr), c->timeout_ms, vl_curve_hint());
     if (rc != 0)
         return vl_client_fail(c, rc, "get metadata from %s: %s", vl_rpc_endpoints(c->mr), err);
     vl_meta_t meta;
@@ -188,6 +189,13 @@ int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts, vl_cl
             snprintf(errbuf, errbuf_size,
                      "no metadata repository endpoint given; set --mr or VARLOG_MR "
                      "(e.g. tcp://127.0.0.1:9092)");
+        return VL_EINVAL;
+    }
+    /* CURVE settings from VARLOG_KEY and VARLOG_SERVER_KEY, before the
+       first socket */
+    if (vl_curve_setup_env(err, sizeof err) != 0) {
+        if (errbuf)
+            snprintf(errbuf, errbuf_size, "%s", err);
         return VL_EINVAL;
     }
     vl_rpc_t *rpc = vl_rpc_new(mr_endpoints, err, sizeof err);

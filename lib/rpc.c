@@ -55,6 +55,7 @@
       naming each endpoint and what it said.
 */
 #include <string.h>
+#include "curve.h"
 #include "mrconn.h"
 #include "rpc.h"
 #include "util.h"
@@ -132,6 +133,7 @@ static int s_connect(vl_rpc_t *self)
         return -1;
     zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, 0);
+    vl_curve_client(sock);
     if (zsock_connect(sock, "%s", vl_mrconn_current(self->conn)) != 0) {
         zsock_destroy(&sock);
         return -1;
@@ -410,8 +412,8 @@ static int s_no_answer(vl_rpc_t *self, uint16_t type, int rc, bool sent, bool re
         s_trace_text(tr, false, tried, sizeof tried);
         if (errbuf)
             snprintf(errbuf, errbuf_size,
-                     "%s%s: no reply from %s within %d ms; is the daemon running?", tname, not_sent,
-                     tried, timeout_ms);
+                     "%s%s: no reply from %s within %d ms; is the daemon running?%s", tname,
+                     not_sent, tried, timeout_ms, vl_curve_hint());
         return VL_ETIMEDOUT;
     }
     s_trace_text(tr, true, tried, sizeof tried);

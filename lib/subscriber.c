@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
+#include "curve.h"
 #include "client_i.h"
 #include "merge.h"
 #include "subscriber_i.h"
@@ -188,6 +189,7 @@ static void s_subscribe(vl_subscriber_t *self, s_stream_t *st)
         return;
     /* long enough for a SUB_CANCEL to leave when the stream is closed */
     zsock_set_linger(st->sock, 100);
+    vl_curve_client(st->sock);
     if (zsock_connect(st->sock, "%s", addr) != 0) {
         zsock_destroy(&st->sock);
         return;

@@ -220,8 +220,10 @@ static void s_rounds_done(void *arg, int status, uint64_t index)
         return;
     }
     /* applied: held by a majority, in every replica's store from now on */
+    vl_metric_observe_us(self->m_proposal, vl_now_us() - self->flight_us);
     for (size_t i = 0; i < self->nflight; i++) {
         self->rounds++;
+        vl_mr_stats_round(self, &self->flight[i]);
         vl_mr_round_send(self, &self->flight[i]);
     }
     s_rounds_free(self->flight, &self->nflight);
@@ -258,6 +260,7 @@ void vl_mr_lead_flush(self_t *self)
     self->capnext = cap;
     self->nnext = 0;
     self->rounds_proposed = true;
+    self->flight_us = vl_now_us();
 }
 
 /*  ---- metadata changes ------------------------------------------------------------ */

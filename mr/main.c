@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 #include "varlog_err.h"
@@ -68,6 +71,8 @@ int main(int argc, char *argv[])
     cfg.election_ms = VL_MR_ELECTION_MS_DEFAULT;
     cfg.heartbeat_ms = VL_MR_HEARTBEAT_MS_DEFAULT;
     int level = LOG_INFO;
+    const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -100,6 +105,11 @@ int main(int argc, char *argv[])
                         &cfg.election_ms, 10, 600000),
         VL_OPT_UINT_DEF("heartbeat-ms", "MS", "raft heartbeat period in milliseconds (default 50)",
                         &cfg.heartbeat_ms, 1, 60000),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the --listen host, port + 1000)",
+                          &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -128,6 +138,12 @@ int main(int argc, char *argv[])
         vl_opt_destroy(&opt);
         return rc;
     }
+    char err[512];
+    if (vl_curve_daemon(&curve, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogmr: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     zactor_t *mr = vl_mr_start(&cfg);
     if (!mr) {
         vl_log(LOG_ERR, "mr: cannot start: %s", cfg.errbuf);
@@ -136,8 +152,15 @@ int main(int argc, char *argv[])
     }
     /* CZMQ's handler sets zsys_interrupted on SIGINT/SIGTERM; the poll
        timeout bounds how long a signal taken by another thread waits */
+    if (vl_metrics_start(metrics, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogmr: %s\n", err);
+        s_stop(&mr);
+        vl_opt_destroy(&opt);
+        return 1;
+    }
     zpoller_t *poller = zpoller_new(mr, NULL);
     int rc = 0;
+    vl_notify_ready("serving %s", cfg.listen);
     while (!zsys_interrupted) {
         if (zpoller_wait(poller, 200) == mr) {
             /* the actor only speaks when asked; a message now means it died */
@@ -149,9 +172,12 @@ int main(int argc, char *argv[])
     zpoller_destroy(&poller);
     if (rc == 0) {
         vl_log(LOG_INFO, "mr: stopping on signal");
+        vl_notify_stopping("handing over and stopping");
         s_stop(&mr);
+        vl_metrics_stop(vl_metrics_default());
         vl_log(LOG_INFO, "mr: stopped");
     }
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the actor: cfg's strings may live in it */
     return rc;
 }

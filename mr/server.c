@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include "curve.h"
 #include "log.h"
 #include "persist.h"
 #include "raft.h"
@@ -507,6 +508,7 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     if (vl_mr_lead_live(self))
         vl_mr_round_resend(self);
     vl_mr_lead_heartbeat(self);
+    vl_mr_stats_heartbeat(self);
     return self->failed ? -1 : 0;
 }
 
@@ -647,6 +649,7 @@ static int s_open_router(self_t *self, const vl_mr_config_t *cfg, char *errbuf, 
     zsock_set_sndhwm(self->router, S_SNDHWM);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_maxmsgsize(self->router, (int64_t)VL_WIRE_MAX_BODY + 4096);
+    vl_curve_server(self->router);
     self->port = zsock_bind(self->router, "%s", cfg->listen);
     if (self->port < 0) {
         snprintf(errbuf, errbuf_size,
@@ -666,6 +669,7 @@ static self_t *s_self_new(zsock_t *pipe, vl_mr_config_t *cfg)
     self->tfd = -1;
     self->handover_timer = -1;
     self->cluster_id = cfg->cluster_id;
+    vl_mr_stats_init(self);
     self->tick_us = cfg->commit_tick_us ? cfg->commit_tick_us : VL_MR_COMMIT_TICK_DEFAULT;
     vl_wbuf_init(&self->commit_buf);
     vl_wbuf_init(&self->round_buf);

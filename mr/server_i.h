@@ -23,6 +23,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "metrics.h"
 #include "persist.h"
 #include "raft.h"
 #include "server.h"
@@ -125,6 +126,10 @@ typedef struct {
     s_waiter_t *waiters;  /* requests waiting for a quiet state, in order */
     size_t nwaiters, capwaiters;
     vl_wbuf_t cmd_buf; /* a command being proposed */
+    int64_t flight_us; /* when the proposal of rounds in flight was made */
+    /* metrics (stats.c) */
+    vl_metric_t *m_rounds, *m_entries, *m_proposal, *m_term, *m_leader, *m_role;
+    vl_metric_t *m_commit_index, *m_applied_index, *m_last_index;
 } self_t;
 
 /*  ---- helpers of all three files (inline: a round calls them for every
@@ -319,5 +324,12 @@ void vl_mr_members_handle(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_r
 
 /*  Frees the change in flight (at stop: nothing is answered). */
 void vl_mr_members_free(self_t *self);
+
+/*  ---- stats.c ----------------------------------------------------------------- */
+
+/*  Makes the series; counts an applied round; sets the raft gauges. */
+void vl_mr_stats_init(self_t *self);
+void vl_mr_stats_round(self_t *self, const vl_commit_t *round);
+void vl_mr_stats_heartbeat(self_t *self);
 
 #endif

@@ -185,6 +185,7 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
     p->n = a.n;
     p->since_us = vl_now_us();
     p->seq = ++self->append_seq;
+    vl_metric_add(rep->m_bytes, bytes);
     if (a.n == 0) {
         s_append_reply(self, rep, p);
         vl_sn_append_free(&p);
@@ -228,9 +229,11 @@ void vl_sn_append_commit(self_t *self, s_replica_t *rep, const vl_commit_item_t 
     while ((a = zlistx_first(rep->appends)) &&
            (a->covered >= a->n || (a->cut && a->covered >= a->cut))) {
         zlistx_delete(rep->appends, NULL);
-        if (a->covered >= a->n)
+        if (a->covered >= a->n) {
             s_append_reply(self, rep, a);
-        else
+            vl_metric_add(rep->m_entries, a->n);
+            vl_metric_observe_us(rep->m_latency, vl_now_us() - a->since_us);
+        } else
             s_append_reply_sealed(self, rep, a);
         vl_sn_append_free(&a);
     }

@@ -117,6 +117,7 @@ static void s_replicate_write(self_t *self, s_replica_t *rep, zframe_t *rid, con
     job->sync = self->cfg->sync;
     job->llsn_begin = rep->q.llsn_end + 1;
     job->n = (uint32_t)(a->n - skip);
+    vl_metric_add(rep->m_replicated, job->n);
     job->bytes = vl_wire_sizes_sum(a->sizes + 4 * skip, job->n);
     job->bytes_before = rep->q.bytes_end;
     job->sizes = vl_malloc(4 * (size_t)job->n);

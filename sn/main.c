@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 #include "wire.h"
@@ -46,6 +49,8 @@ int main(int argc, char **argv)
     };
     int level = LOG_INFO;
     int sync = 1;
+    const char *metrics = NULL;
+    vl_curve_opts_t curve = {0};
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "ENDPOINT",
@@ -72,6 +77,11 @@ int main(int argc, char **argv)
                         &cfg.memtable_bytes, 1ll << 20, 16ll << 30),
         VL_OPT_UINT_DEF("cluster-id", "N", "cluster id (default 1)", &cfg.cluster_id, 0,
                         UINT32_MAX),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the listen host, port + 1000)",
+                          &metrics),
+        VL_CURVE_OPT_DEFS(&curve),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug\n(default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -98,6 +108,11 @@ int main(int argc, char **argv)
     zsys_set_linger(0);
     vl_sn_t *sn = NULL;
     char err[512];
+    if (vl_curve_daemon(&curve, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogsn: %s\n", err);
+        vl_opt_destroy(&opt);
+        return 2;
+    }
     if (vl_sn_new(&cfg, &sn, err, sizeof err) != 0) {
         fprintf(stderr, "varlogsn: %s\n", err);
         vl_opt_destroy(&opt);
@@ -105,8 +120,16 @@ int main(int argc, char **argv)
     }
     /* Wait for SIGINT/SIGTERM; the actor's pipe becomes readable only if
        the actor thread ends by itself. */
+    if (vl_metrics_start(metrics, cfg.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogsn: %s\n", err);
+        vl_sn_destroy(&sn);
+        vl_opt_destroy(&opt);
+        return 1;
+    }
     zpoller_t *poller = zpoller_new(vl_sn_actor(sn), NULL);
     int rc = 0;
+    vl_notify_ready("serving %s, data in %s", cfg.advertise ? cfg.advertise : cfg.listen,
+                    cfg.data_dir);
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, 500);
         if (which) {
@@ -116,8 +139,11 @@ int main(int argc, char **argv)
         }
     }
     zpoller_destroy(&poller);
+    vl_notify_stopping(NULL);
+    vl_metrics_stop(vl_metrics_default());
     vl_sn_destroy(&sn);
     vl_log(LOG_NOTICE, "sn: stopped");
+    vl_curve_shutdown();
     vl_opt_destroy(&opt); /* after the server: cfg's strings may live in it */
     return rc;
 }

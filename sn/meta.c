@@ -375,6 +375,8 @@ static void s_apply_ls(self_t *self, const vl_meta_topic_t *topic, const vl_meta
     }
     rep->seen = true;
     rep->confirmed = true;
+    if (rep->ls_state == VL_LS_RUNNING && ls->state != VL_LS_RUNNING)
+        vl_metric_inc(self->m_seals);
     if (rep->ls_state != ls->state)
         vl_log(LOG_INFO, "sn=%u ls=%u: %s -> %s", self->sn_id, ls->id,
                vl_sn_state_name(rep->ls_state), vl_sn_state_name(ls->state));

@@ -18,6 +18,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
@@ -499,6 +500,7 @@ static zsock_t *s_peer_dealer(self_t *self, const char *addr)
     zsock_set_sndtimeo(dealer, 0);
     zsock_set_sndhwm(dealer, 10000);
     zsock_set_maxmsgsize(dealer, 1 << 16);
+    vl_curve_client(dealer);
     if (zsock_connect(dealer, "%s", addr) != 0) {
         vl_log(LOG_WARNING, "sn=%u: cannot connect to storage node %s: %s", self->sn_id, addr,
                zmq_strerror(zmq_errno()));

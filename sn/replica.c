@@ -29,6 +29,7 @@ s_replica_t *vl_sn_replica_new(self_t *self, uint32_t topic_id, uint32_t ls_id)
     char key[16];
     snprintf(key, sizeof key, "%u", ls_id);
     zhashx_insert(self->replicas, key, rep);
+    vl_sn_stats_replica(self, rep);
     return rep;
 }
 

@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include "curve.h"
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
@@ -325,6 +326,7 @@ static int s_on_second(zloop_t *loop, int timer_id, void *arg)
     else
         vl_sn_meta_report(self, true); /* heartbeat */
     s_subs_expire(self);
+    vl_sn_stats_second(self);
     return 0;
 }
 
@@ -541,6 +543,7 @@ static int s_self_bind(self_t *self, s_args_t *args)
         maxmsg = VL_WIRE_MAX_PAYLOAD;
     zsock_set_maxmsgsize(self->router,
                          (int)(maxmsg + 4096 < INT32_MAX ? maxmsg + 4096 : INT32_MAX));
+    vl_curve_server(self->router);
     int port = zsock_bind(self->router, "%s", args->listen);
     if (port < 0)
         return s_fail(args, VL_EINVAL, "cannot listen on %s: %s; use a free tcp://HOST:PORT",
@@ -569,6 +572,7 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
     zsock_set_sndtimeo(self->mr, 0);
     zsock_set_sndhwm(self->mr, 1000);
     zsock_set_maxmsgsize(self->mr, VL_WIRE_MAX_BODY + 4096 * 2);
+    vl_curve_client(self->mr);
     const char *ep = vl_mrconn_current(self->mrconn);
     if (zsock_connect(self->mr, "%s", ep) != 0)
         return s_fail(args, VL_EINVAL, "--mr: cannot connect to '%s': %s; use tcp://HOST:PORT", ep,
@@ -608,6 +612,7 @@ static self_t *s_self_new(zsock_t *pipe, s_args_t *args)
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
     self->parked = zlistx_new();
+    vl_sn_stats_init(self);
 
     if (s_self_open_store(self, args) || s_self_bind(self, args) || s_self_connect_mr(self, args))
         goto err;

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "metrics.h"
 #include "mrconn.h"
 #include "server.h"
 #include "store.h"
@@ -158,6 +159,8 @@ struct s_replica {
        never said, or the MR forgot it, so it goes in the next one). */
     bool reported;
     vl_report_item_t last_report;
+    /* its series (stats.c) */
+    vl_metric_t *m_entries, *m_bytes, *m_latency, *m_replicated, *m_lag;
 };
 
 typedef struct {
@@ -218,6 +221,8 @@ typedef struct {
     vl_entry_pos_t *sub_pos; /* S_SUB_MAX_ENTRIES: the entries of that message */
     vl_wbuf_t sub_data;      /* the payload of the SUBSCRIBE data message being
                                 built, kept between messages to reuse its room */
+    /* the node's series (stats.c) */
+    vl_metric_t *m_subs, *m_seals, *m_disk_free, *m_disk_size, *m_segments, *m_replicas;
 } self_t;
 
 /*  ---- replica lookups (hot: inline in every file) ------------------------ */
@@ -241,6 +246,13 @@ static inline uint64_t s_trim_point(const s_replica_t *rep)
 {
     return rep->q.trim_glsn > 1 ? rep->q.trim_glsn : 1;
 }
+
+/*  ---- stats.c ------------------------------------------------------------ */
+
+/*  Makes the node's series; a replica's; sets the gauges (each second). */
+void vl_sn_stats_init(self_t *self);
+void vl_sn_stats_replica(self_t *self, s_replica_t *rep);
+void vl_sn_stats_second(self_t *self);
 
 /*  ---- server.c ----------------------------------------------------------- */
 

@@ -10,6 +10,7 @@ BIN=${VARLOG_BIN:?VARLOG_BIN must point at the build directory (make check sets 
 T=$(mktemp -d /tmp/varlog-test.XXXXXX)
 PIDS=()
 MOUNTS=()
+NETNS=() # network namespaces (tests/lib/netns.sh), deleted last
 declare -A DPID     # daemon name -> pid
 declare -A DARGS    # daemon name -> "prog args..."
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
@@ -32,6 +33,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
 		printf '[%s] FAIL: sanitizer report in daemon logs:\n' "$TEST_NAME" >&2
 		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log | head -80 >&2
@@ -53,16 +55,22 @@ trap 'exit 130' INT TERM
 # free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
 # kernel's ephemeral range (32768..) so that no outgoing connection takes it
 # between our pick and the daemon's bind, outside the quickstart range
-# (9090..9200), and never one this test already handed out.
+# (9090..9200 and its metrics, 10090..10200), and never one this test
+# already handed out. PORT + 1000 (where a daemon serves its metrics by
+# default) is free and reserved too.
 HANDED_PORTS=" "
+port_taken() {
+	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	ss -Htan "sport = :$1" 2>/dev/null | grep -q .
+}
 free_port() {
 	local p
 	while :; do
-		p=$((10000 + RANDOM % 22000))
-		case "$HANDED_PORTS" in *" $p "*) continue ;; esac
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
-		HANDED_PORTS="$HANDED_PORTS$p "
+		p=$((10300 + RANDOM % 21000))
+		port_taken "$p" && continue
+		port_taken $((p + 1000)) && continue
+		HANDED_PORTS="$HANDED_PORTS$p $((p + 1000)) "
 		PORT=$p
 		return 0
 	done
@@ -109,6 +117,22 @@ kill9() {
 
 ctl() { "$BIN/varlogctl" --adm "$ADM" --mr "$MR" "$@"; }
 
+# curve_keys: CURVE keys of a test cluster in $T/keys (varlogctl keygen):
+# server (the daemons' listening sockets), daemon (what the daemons
+# connect with), user (varlogctl and the mount); the public certificates
+# of daemon and user in $T/keys/allow. Sets DAEMON_CURVE, the options that
+# cluster and mr_group then give every daemon, and exports VARLOG_KEY and
+# VARLOG_SERVER_KEY for the clients.
+DAEMON_CURVE=()
+curve_keys() {
+	mkdir -p "$T/keys/allow"
+	"$BIN/varlogctl" keygen --out "$T/keys" server daemon user >/dev/null || fail "varlogctl keygen failed"
+	cp "$T/keys/daemon.key" "$T/keys/user.key" "$T/keys/allow/"
+	DAEMON_CURVE=(--key "$T/keys/daemon.key_secret" --server-key "$T/keys/server.key_secret"
+		--allow "$T/keys/allow")
+	export VARLOG_KEY=$T/keys/user.key_secret VARLOG_SERVER_KEY=$T/keys/server.key
+}
+
 # cluster NSNS [SN ARGS...]: starts 1 MR (VARLOG_TEST_MRS replicas with
 # mr_group, below), NSNS SNs and the admin on free ports; registers the
 # SNs. Sets MR, MR_RAFT, ADM, SN_EP[i], SN_PORT[i].
@@ -127,7 +151,8 @@ cluster() {
 		free_port # the MR's raft transport (its default, the port + 100, may be another test's)
 		MR_RAFT="127.0.0.1:$PORT"
 		mkdir -p "$T/mr"
-		daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info
+		daemon mr varlogmr --listen "$MR" --raft-addr "$MR_RAFT" --data "$T/mr" --log-level info \
+			"${DAEMON_CURVE[@]}"
 		wait_for 10 "varlogmr listening on $mrp" port_open "$mrp"
 	fi
 	for i in $(seq "$n"); do
@@ -135,12 +160,12 @@ cluster() {
 		SN_PORT[$i]=$PORT
 		SN_EP[$i]="tcp://127.0.0.1:${SN_PORT[$i]}"
 		mkdir -p "$T/sn$i"
-		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "$@"
+		daemon "sn$i" varlogsn --listen "${SN_EP[$i]}" --data "$T/sn$i" --mr "$MR" "${DAEMON_CURVE[@]}" "$@"
 	done
 	free_port
 	admp=$PORT
 	ADM="tcp://127.0.0.1:$admp"
-	daemon adm varlogadm --listen "$ADM" --mr "$MR"
+	daemon adm varlogadm --listen "$ADM" --mr "$MR" "${DAEMON_CURVE[@]}"
 	wait_for 10 "varlogadm listening on $admp" port_open "$admp"
 	for i in $(seq "$n"); do
 		wait_for 10 "sn$i listening" port_open "${SN_PORT[$i]}"
@@ -212,7 +237,7 @@ mr_group() {
 	for i in $(seq "$n"); do
 		mkdir -p "$T/${MR_NAME[$i]}"
 		daemon "${MR_NAME[$i]}" varlogmr --listen "${MR_EP[$i]}" --data "$T/${MR_NAME[$i]}" \
-			--raft-id "$i" --raft-addr "${raft[$i]}" --peers "$peers" --log-level info
+			--raft-id "$i" --raft-addr "${raft[$i]}" --peers "$peers" --log-level info "${DAEMON_CURVE[@]}"
 	done
 	for i in $(seq "$n"); do
 		wait_for 10 "${MR_NAME[$i]} listening on ${MR_PORT[$i]}" port_open "${MR_PORT[$i]}"
@@ -253,7 +278,10 @@ mr_leader() {
 # "TIME<TAB>GLSN" for each acknowledgement (its line i acknowledges input
 # line i), $T/appendW.err the errors, $T/rcW the exit status; APP[W] is the
 # subshell's PID. acks prints how many acknowledgements came so far.
+# APPEND_ON: a command prefix the appenders run under (netns.sh's
+# `on HOST`), empty by default.
 APP=()
+APPEND_ON=()
 start_appenders() {
 	local topic=$1 n=$2 w
 	local stamp='$|=1; use Time::HiRes qw(time); while (<STDIN>) { printf "%.3f\t%s", time, $_ }'
@@ -261,7 +289,7 @@ start_appenders() {
 		(
 			set +e
 			perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "w'"$w"'-$i\n"; select(undef, undef, undef, 0.01) }' |
-				"$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
+				"${APPEND_ON[@]}" "$BIN/varlogctl" --mr "$MR" --timeout 8000 append "$topic" -v --batch 32 2>"$T/append$w.err" |
 				perl -e "$stamp" >"$T/ack$w.txt"
 			echo "${PIPESTATUS[1]}" >"$T/rc$w"
 		) &

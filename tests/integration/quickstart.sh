@@ -21,19 +21,20 @@ declare -A QBASE
 port_unused() { ! port_open "$1" && ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
 # qs_base C: picks cluster C's port base: its admin (BASE), MR (BASE+2),
-# varlogkov (BASE+3), the MR's raft transport (BASE+102) and one storage
-# node (BASE+11) ports all free and not handed to the other cluster.
+# varlogkov (BASE+3), the MR's raft transport (BASE+102), one storage node
+# (BASE+11) and the metrics (+1000) ports of the MR and the storage node
+# all free and not handed to the other cluster.
 qs_base() {
 	local o
 	while :; do
 		free_port
-		for o in 2 3 11 102; do
+		for o in 2 3 11 102 1002 1011; do
 			case "$HANDED_PORTS" in *" $((PORT + o)) "*) continue 2 ;; esac
 			port_unused $((PORT + o)) || continue 2
 		done
 		break
 	done
-	HANDED_PORTS="$HANDED_PORTS$((PORT + 2)) $((PORT + 3)) $((PORT + 11)) $((PORT + 102)) "
+	for o in 2 3 11 102 1002 1011; do HANDED_PORTS="$HANDED_PORTS$((PORT + o)) "; done
 	QBASE[$1]=$PORT
 }
 
