@@ -25,7 +25,9 @@ static const vl_opt_prog_t s_prog = {
              "kafka-python, ...) produce to and consume from the varlog cluster: partition p\n"
              "of Kafka topic T is the varlog topic T-p, offset = GLSN - 1.\n\n"
              "Options:\n",
-    .epilog = "\nStops on SIGINT or SIGTERM. Logs go to stderr. See varlogkov(8) and doc/KOV.md.\n",
+    .epilog = "\nA cluster with CURVE: VARLOG_KEY and VARLOG_SERVER_KEY, as for every libvarlog\n"
+              "client. Stops on SIGINT or SIGTERM. Logs go to stderr. See varlogkov(8) and\n"
+              "doc/KOV.md.\n",
     .version = "varlogkov " PACKAGE_VERSION,
     .style = VL_OPT_STYLE_INDENTED,
 };
