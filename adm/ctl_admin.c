@@ -819,6 +819,14 @@ int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv)
             printf("%s", i ? ", " : "");
             s_json_topic(&m.topics[i]);
         }
+        printf("], \"disk_faults\": [");
+        for (uint32_t i = 0, k = 0; i < st.n; i++) {
+            if (!st.sns[i].st.fault)
+                continue;
+            printf("%s{\"sn\": %u, \"why\": ", k++ ? ", " : "", st.sns[i].sn_id);
+            vl_ctl_json_str(stdout, st.sns[i].st.fault_why, strlen(st.sns[i].st.fault_why));
+            printf("}");
+        }
         printf("], \"log_streams\": ");
         s_print_ls(ctl, &st, NULL, false);
         printf("}\n");
@@ -835,6 +843,12 @@ int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv)
             printf("\n");
             s_table_sns(&m);
         }
+        /* a node whose disk failed: its log streams are sealed until it
+           clears (varlogadm) */
+        for (uint32_t i = 0; i < st.n; i++)
+            if (st.sns[i].st.fault)
+                printf("sn %u: %s (its log streams are sealed until it clears)\n",
+                       st.sns[i].sn_id, st.sns[i].st.fault_why);
         if (m.ntopics > 0) {
             printf("\n");
             s_table_topics(&m);

@@ -78,6 +78,11 @@ static int s_sn_reader(zloop_t *loop, zsock_t *sock, void *arg)
                 vl_sn_status_free(&sn->status);
                 sn->status = st;
                 sn->have_status = true;
+                if (st.fault != sn->fault)
+                    vl_log(st.fault ? LOG_WARNING : LOG_NOTICE, "sn %u %s: %s", sn->id,
+                           sn->addr,
+                           st.fault ? st.fault_why : "its disk fault cleared");
+                sn->fault = st.fault;
             }
         } else {
             vl_log(LOG_WARNING, "sn %u %s: unexpected message (%s %s); ignored", sn->id, sn->addr,
@@ -235,10 +240,12 @@ static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls
         return;
     }
     vl_metric_inc(self->m_seals);
+    s_sn_t *sn = vl_adm_health_sn_find(self, down);
     vl_log(LOG_WARNING,
-           "auto: sn %u is down: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
+           "auto: sn %u %s: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
            "); appends go to the topic's other log streams",
-           down, t->name, ls->id, sr.llsn_end, sr.glsn_end);
+           down, sn && sn->fault ? sn->status.fault_why : "is down", t->name, ls->id,
+           sr.llsn_end, sr.glsn_end);
     self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
     self->autos[self->nautos++] =
         (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
@@ -344,9 +351,11 @@ static void s_auto_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t
     uint32_t down = 0, not_up = 0;
     for (uint32_t k = 0; k < ls->nrep; k++) {
         s_sn_t *sn = vl_adm_health_sn_find(self, ls->replicas[k]);
-        if (sn && sn->state == S_SN_DOWN && !down)
+        /* a node whose disk fails is sealed out like a dead one, and
+           waited for until it clears */
+        if (sn && (sn->state == S_SN_DOWN || sn->fault) && !down)
             down = sn->id;
-        if (!sn || sn->state != S_SN_UP)
+        if (!sn || sn->state != S_SN_UP || sn->fault)
             not_up = not_up ? not_up : ls->replicas[k];
     }
     if (ls->state == VL_LS_RUNNING) {

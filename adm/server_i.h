@@ -41,6 +41,7 @@ typedef struct {
     bool mark;             /* still in the metadata (sweep after a sync) */
     vl_sn_status_t status; /* its last SN_STATUS reply: its replicas' ends */
     bool have_status;
+    bool fault; /* its last SN_STATUS reported a disk fault */
 } s_sn_t;
 
 struct self {

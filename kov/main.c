@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "opt.h"
 #include "server.h"
 
@@ -25,9 +27,7 @@ static const vl_opt_prog_t s_prog = {
              "kafka-python, ...) produce to and consume from the varlog cluster: partition p\n"
              "of Kafka topic T is the varlog topic T-p, offset = GLSN - 1.\n\n"
              "Options:\n",
-    .epilog = "\nA cluster with CURVE: VARLOG_KEY and VARLOG_SERVER_KEY, as for every libvarlog\n"
-              "client. Stops on SIGINT or SIGTERM. Logs go to stderr. See varlogkov(8) and\n"
-              "doc/KOV.md.\n",
+    .epilog = "\nStops on SIGINT or SIGTERM. Logs go to stderr. See varlogkov(8) and doc/KOV.md.\n",
     .version = "varlogkov " PACKAGE_VERSION,
     .style = VL_OPT_STYLE_INDENTED,
 };
@@ -44,10 +44,12 @@ int main(int argc, char **argv)
         .partitions = 1,
         .replication = 0,
         .log_streams = 1,
+        .group_snapshot_every = 1000,
     };
     uint64_t max_request = VL_KOV_MAX_REQUEST_DEFAULT;
     int level = LOG_INFO;
     int auto_off = 0; /* index in s_onoff_words */
+    const char *metrics = NULL, *key = NULL, *server_key = NULL;
 
     const vl_opt_def_t options[] = {
         VL_OPT_STRING_DEF("listen", "HOST:PORT",
@@ -82,6 +84,23 @@ int main(int argc, char **argv)
                         "largest request accepted, like Kafka's\nsocket.request.max.bytes "
                         "(default 100M)",
                         &max_request, 1024, (int64_t)1 << 30),
+        VL_OPT_UINT_DEF("group-snapshot-every", "N",
+                        "records of __kov_offsets (committed offsets, groups)\nbetween "
+                        "snapshots; each snapshot trims the records\nbefore the previous one "
+                        "(default 1000)",
+                        &opts.group_snapshot_every, 1, 100000000),
+        VL_OPT_STRING_DEF("key", "FILE",
+                          "this gateway's secret certificate, for a cluster with CURVE\n"
+                          "(default $VARLOG_KEY)",
+                          &key),
+        VL_OPT_STRING_DEF("server-key", "FILE",
+                          "the cluster's public server certificate (default\n"
+                          "$VARLOG_SERVER_KEY)",
+                          &server_key),
+        VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",
+                          "serve Prometheus metrics at http://HOST:PORT/metrics\n"
+                          "(default: the --listen host, port + 1000)",
+                          &metrics),
         VL_OPT_LOG_LEVEL_DEF("log-level", "LEVEL",
                              "error, warning, notice, info or debug (default info)", &level),
         VL_OPT_CONFIG_DEF(),
@@ -98,6 +117,11 @@ int main(int argc, char **argv)
     opts.max_request = (uint32_t)max_request;
 
     vl_log_init("varlogkov", level);
+    /* the library reads the keys when the gateway opens its client */
+    if (key)
+        setenv("VARLOG_KEY", key, 1);
+    if (server_key)
+        setenv("VARLOG_SERVER_KEY", server_key, 1);
     /* SIGINT and SIGTERM are taken by sigwait below, in this thread only:
        blocked before any thread exists, so every thread inherits the mask.
        CZMQ's own handler would set zsys_interrupted, which makes the
@@ -120,12 +144,19 @@ int main(int argc, char **argv)
     zstr_send(actor, "PORT");
     zsock_recv(actor, "i", &port);
     int rc = 0;
+    char err[512];
     if (port < 0) {
         rc = 1; /* the actor logged why */
+    } else if (vl_metrics_start(metrics, opts.listen, err, sizeof err) != 0) {
+        fprintf(stderr, "varlogkov: %s\n", err);
+        rc = 1;
     } else {
+        vl_notify_ready("Kafka protocol on %s (port %d)", opts.listen, port);
         int sig = 0;
         sigwait(&stop_signals, &sig);
         vl_log(LOG_NOTICE, "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        vl_notify_stopping(NULL);
+        vl_metrics_stop(vl_metrics_default());
     }
     zactor_destroy(&actor);
     vl_opt_destroy(&opt); /* after the actor: opts' strings may live in it */

@@ -52,7 +52,8 @@ struct vl_kconn {
     vl_kserver_t *server;
     int fd;
     char peer[64];
-    vl_kw_t in; /* bytes read; in.buf[off..len) not yet processed */
+    char host[64];     /* "/" and the peer's address (JoinGroup's client_host) */
+    vl_kw_t in;        /* bytes read; in.buf[off..len) not yet processed */
     size_t off;
     vl_kreq_t *head, *tail; /* requests awaiting their response, in order */
     size_t nqueued;
@@ -64,10 +65,13 @@ struct vl_kconn {
 };
 
 const vl_kapi_t *const vl_kapis[] = {
-    &vl_kapi_produce,          &vl_kapi_fetch,          &vl_kapi_list_offsets,
-    &vl_kapi_metadata,         &vl_kapi_api_versions,   &vl_kapi_create_topics,
-    &vl_kapi_delete_topics,    &vl_kapi_delete_records, &vl_kapi_init_producer_id,
-    &vl_kapi_describe_configs,
+    &vl_kapi_produce,          &vl_kapi_fetch,           &vl_kapi_list_offsets,
+    &vl_kapi_metadata,         &vl_kapi_offset_commit,   &vl_kapi_offset_fetch,
+    &vl_kapi_find_coordinator, &vl_kapi_join_group,      &vl_kapi_heartbeat,
+    &vl_kapi_leave_group,      &vl_kapi_sync_group,      &vl_kapi_describe_groups,
+    &vl_kapi_list_groups,      &vl_kapi_api_versions,    &vl_kapi_create_topics,
+    &vl_kapi_delete_topics,    &vl_kapi_delete_records,  &vl_kapi_init_producer_id,
+    &vl_kapi_describe_configs, &vl_kapi_delete_groups,
 };
 const size_t vl_kapis_n = sizeof vl_kapis / sizeof vl_kapis[0];
 
@@ -120,6 +124,7 @@ void vl_kreq_reply(vl_kreq_t *req)
         return;
     }
     vl_kw_frame_end(&req->out);
+    vl_kstats_reply(req->api_key, req->since_us);
     req->done = true;
     if (conn->head == req)
         s_conn_flush(conn);
@@ -141,6 +146,7 @@ void vl_kreq_bad(vl_kreq_t *req, const char *what)
     vl_kconn_t *conn = req->conn;
     vl_log(LOG_WARNING, "request %" PRIu64 " (api %d v%d): malformed: %s; closing the connection",
            req->id, req->api_key, req->api_version, what ? what : "?");
+    vl_kstats_malformed(req->api_key);
     if (conn) {
         s_queue_remove(conn, req);
         req->conn = NULL;
@@ -229,6 +235,7 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     vl_kreq_hdr_t h;
     vl_kr_init(&r, data, len);
     if (!vl_kr_req_hdr(&r, &h)) {
+        vl_kstats_bad_input();
         s_conn_close(conn, "truncated request header");
         return false;
     }
@@ -236,6 +243,7 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     if (!api) {
         vl_log(LOG_WARNING, "%s: unknown or unsupported API key %d (v%d); closing the connection",
                conn->peer, h.api_key, h.api_version);
+        vl_kstats_bad_input();
         s_conn_close(conn, "unknown API key");
         return false;
     }
@@ -243,6 +251,7 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     if (api != &vl_kapi_api_versions && (h.api_version < api->min || h.api_version > api->max)) {
         vl_log(LOG_WARNING, "%s: %s v%d is not supported (v%d-%d); closing the connection",
                conn->peer, api->name, h.api_version, api->min, api->max);
+        vl_kstats_bad_input();
         s_conn_close(conn, "unsupported version");
         return false;
     }
@@ -253,6 +262,7 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     if (flex && !unknown_version)
         vl_kr_tags(&r);
     if (!vl_kr_ok(&r)) {
+        vl_kstats_bad_input();
         s_conn_close(conn, "truncated request header");
         return false;
     }
@@ -263,7 +273,13 @@ static bool s_conn_frame(vl_kconn_t *conn, const uint8_t *data, size_t len)
     req->api_version = h.api_version;
     req->correlation_id = h.correlation_id;
     req->flex = flex;
+    if (h.client_id.len > 0)
+        snprintf(req->client_id, sizeof req->client_id, "%.*s", (int)h.client_id.len,
+                 (const char *)h.client_id.ptr);
+    snprintf(req->client_host, sizeof req->client_host, "%s", conn->host);
     req->id = ++self->next_req_id;
+    req->since_us = vl_now_us();
+    vl_kstats_request(h.api_key);
     vl_kw_init(&req->out);
     /* ApiVersions responses always have header v0 (KIP-511) */
     vl_kw_resp_hdr(&req->out, h.correlation_id, flex && api != &vl_kapi_api_versions);
@@ -298,6 +314,7 @@ static void s_conn_process(vl_kconn_t *conn)
                    "%s: request of %" PRIu32 " bytes (accepted: %d..%" PRIu32
                    ", --max-request); closing the connection",
                    conn->peer, size, S_MIN_REQUEST, max);
+            vl_kstats_bad_input();
             s_conn_close(conn, "bad request size");
             break;
         }
@@ -370,6 +387,7 @@ static void s_conn_close(vl_kconn_t *conn, const char *why)
     s_conn_poll(conn, 0);
     self->conns[conn->fd] = NULL;
     self->nconns--;
+    vl_kstats_conn(-1);
     close(conn->fd);
     conn->closed = true;
     for (vl_kreq_t *req = conn->head, *next; req; req = next) {
@@ -428,9 +446,11 @@ static int s_accept_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(conn->peer, sizeof conn->peer, "client %s:%s", host, port);
+        snprintf(conn->host, sizeof conn->host, "/%s", host);
         vl_kw_init(&conn->in);
         self->conns[fd] = conn;
         self->nconns++;
+        vl_kstats_conn(1);
         s_conn_poll(conn, ZMQ_POLLIN);
         vl_log(LOG_DEBUG, "%s: connected (%zu connections)", conn->peer, self->nconns);
     }
@@ -580,6 +600,7 @@ static vl_kserver_t *s_self_new(zsock_t *pipe, const vl_kserver_opts_t *opts)
         self->opts.max_request = VL_KOV_MAX_REQUEST_DEFAULT;
     self->listen_fd = -1;
     self->port = -1;
+    vl_kstats_init();
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true); /* stop on $TERM only */
     zloop_reader(self->loop, pipe, s_pipe_reader, self);
@@ -603,6 +624,10 @@ static vl_kserver_t *s_self_new(zsock_t *pipe, const vl_kserver_opts_t *opts)
     }
     zmq_pollitem_t pitem = {.fd = vl_kparts_fd(self->parts), .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &pitem, s_parts_event, self);
+    if (vl_kcoord_start(self) != 0) {
+        self->port = -1;
+        return self;
+    }
     zmq_pollitem_t litem = {.fd = self->listen_fd, .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &litem, s_accept_event, self);
     zloop_timer(self->loop, 1000, 0, s_reap_timer, self);
@@ -626,6 +651,7 @@ static void s_self_destroy(vl_kserver_t **self_p)
     /* no callback comes once the data path is stopped: free what the
        pending requests' handlers own */
     vl_kparts_destroy(&self->parts);
+    vl_kcoord_stop(self);
     while (self->reqs) {
         vl_kreq_t *req = self->reqs;
         if (req->ctx && req->ctx_free)

@@ -23,16 +23,17 @@
 #define VL_KOV_MAX_REQUEST_DEFAULT (100u << 20)
 
 typedef struct {
-    const char *listen;    /* HOST:PORT to listen on (PORT 0: any) */
-    const char *advertise; /* HOST:PORT put in Metadata; NULL: the bound address */
-    const char *mr;        /* metadata repository endpoints, comma-separated */
-    int32_t node_id;       /* this gateway's broker id (default 1) */
-    bool no_auto_create;   /* Metadata does not create unknown topics */
-    int32_t partitions;    /* partitions of an auto-created topic (default 1) */
-    int32_t replication;   /* replication factor of their log streams (0: cluster default) */
-    uint32_t log_streams;  /* log streams of each partition's varlog topic (default 1) */
-    uint32_t max_request;  /* largest request accepted (default 100 MiB) */
-    int workers;           /* data path threads (0: part.h's default) */
+    const char *listen;      /* HOST:PORT to listen on (PORT 0: any) */
+    const char *advertise;   /* HOST:PORT put in Metadata; NULL: the bound address */
+    const char *mr;          /* metadata repository endpoints, comma-separated */
+    int32_t node_id;         /* this gateway's broker id (default 1) */
+    bool no_auto_create;     /* Metadata does not create unknown topics */
+    int32_t partitions;      /* partitions of an auto-created topic (default 1) */
+    int32_t replication;     /* replication factor of their log streams (0: cluster default) */
+    uint32_t log_streams;    /* log streams of each partition's varlog topic (default 1) */
+    uint32_t max_request;    /* largest request accepted (default 100 MiB) */
+    int workers;             /* data path threads (0: part.h's default) */
+    uint32_t group_snapshot_every; /* __kov_offsets records between snapshots (0: 1000) */
 } vl_kserver_opts_t;
 
 /*  The actor body: zactor_new(vl_kserver_actor, opts). opts (a

@@ -27,7 +27,9 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include "codec.h"
+#include "group.h"
 #include "log.h"
+#include "offsets.h"
 #include "part.h"
 #include "server.h"
 
@@ -43,12 +45,15 @@ struct vl_kreq {
     vl_kconn_t *conn; /* NULL: connection gone, or no response due */
     int16_t api_key, api_version;
     int32_t correlation_id;
-    bool flex;   /* the request (and response) uses the flexible forms */
-    vl_kw_t out; /* the response frame, header already written */
-    void *ctx;   /* the handler's, freed by ctx_free at shutdown only */
+    bool flex;        /* the request (and response) uses the flexible forms */
+    char client_id[256];  /* the request header's (truncated; "" when null) */
+    char client_host[64]; /* "/" and the peer's address, as Kafka names it */
+    vl_kw_t out;      /* the response frame, header already written */
+    void *ctx;        /* the handler's, freed by ctx_free at shutdown only */
     void (*ctx_free)(void *ctx);
     bool done, noreply;
     uint64_t id;                    /* for logs */
+    int64_t since_us;               /* arrival (metrics) */
     vl_kreq_t *qnext;               /* the connection's response queue */
     vl_kreq_t *all_prev, *all_next; /* every live request of the server */
 };
@@ -71,7 +76,9 @@ struct vl_kserver {
     int listen_fd;
     vl_client_t *client;
     vl_kparts_t *parts;
-    vl_kconn_t **conns; /* by fd */
+    vl_kgroup_t *groups;      /* the consumer-group coordinator (coord.c) */
+    vl_koffsets_t *offsets;   /* its records in varlog */
+    vl_kconn_t **conns;      /* by fd */
     size_t nconns_cap;
     size_t nconns;
     vl_kreq_t *reqs;  /* every live request */
@@ -80,6 +87,19 @@ struct vl_kserver {
     bool terminated;
 };
 
+/*  ---- stats.c: the gateway's metrics ---------------------------------------- */
+
+/*  Makes the series of every API of the table (at start). */
+void vl_kstats_init(void);
+/*  A request of API key arrived; its response is ready (since_us: its
+    arrival); it could not be read. */
+void vl_kstats_request(int16_t key);
+void vl_kstats_reply(int16_t key, int64_t since_us);
+void vl_kstats_malformed(int16_t key);
+/*  Connections opened (+1) or closed (-1); one closed for bad input. */
+void vl_kstats_conn(int delta);
+void vl_kstats_bad_input(void);
+
 /*  The API table (server.c): every API the gateway answers, in key order. */
 extern const vl_kapi_t *const vl_kapis[];
 extern const size_t vl_kapis_n;
@@ -87,7 +107,10 @@ extern const size_t vl_kapis_n;
 /*  The handlers' vl_kapi_t, one per file. */
 extern const vl_kapi_t vl_kapi_produce, vl_kapi_fetch, vl_kapi_list_offsets, vl_kapi_metadata,
     vl_kapi_api_versions, vl_kapi_create_topics, vl_kapi_delete_topics, vl_kapi_init_producer_id,
-    vl_kapi_delete_records, vl_kapi_describe_configs;
+    vl_kapi_delete_records, vl_kapi_describe_configs, vl_kapi_find_coordinator,
+    vl_kapi_join_group, vl_kapi_sync_group, vl_kapi_heartbeat, vl_kapi_leave_group,
+    vl_kapi_offset_commit, vl_kapi_offset_fetch, vl_kapi_describe_groups, vl_kapi_list_groups,
+    vl_kapi_delete_groups;
 
 /*  Finishes req: sends req->out (in order) or frees it (see above). */
 void vl_kreq_reply(vl_kreq_t *req);
@@ -130,6 +153,18 @@ int32_t vl_ktopics_count(vl_client_t *client, const char *name, int *rc);
     later one fails. */
 int16_t vl_ktopics_create(vl_client_t *client, const char *name, int32_t npart, int32_t rf,
                           uint32_t nls, char *msg, size_t msg_size);
+
+/*  ---- consumer groups (coord.c) ---------------------------------------- */
+
+/*  Opens "__kov_offsets", replays it into a new coordinator and starts
+    its timer (blocking: at start, before clients are accepted). Returns 0,
+    or -1 with the reason logged. */
+int vl_kcoord_start(vl_kserver_t *self);
+/*  Frees the coordinator and its store (after vl_kparts_destroy). */
+void vl_kcoord_stop(vl_kserver_t *self);
+/*  A copy of a nullable string field, NUL-terminated (NULL for null).
+    Caller frees. */
+char *vl_kcoord_strdup(vl_kstr_t s);
 
 /*  A Kafka error code for a VL_E* code of a cluster call. */
 int16_t vl_kerr_from_vl(int rc);

@@ -193,7 +193,8 @@ void vl_appender_fate_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
             /* else nonsense: trust none of it */
             vl_append_reply_free(&ar);
         }
-        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL)
+        if (hdr.status == VL_ESEALED || hdr.status == VL_ENOLS || hdr.status == VL_EUNAVAIL ||
+            hdr.status == VL_ESTORE)
             if (self->o.ls_id == 0)
                 self->ls[b->ls].usable = false;
         char why[512];

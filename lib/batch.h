@@ -57,10 +57,11 @@ static inline uint32_t vl_batch_replica(uint8_t state, uint32_t nrep, uint32_t t
 
 /*  True when a log stream's refusal status means that nothing of the batch
     past the committed head it names was written (sealed, or no such log
-    stream): the rest may go to another log stream. */
+    stream; or the primary's disk failed, which it undoes before it
+    answers): the rest may go to another log stream. */
 static inline bool vl_batch_movable(int status)
 {
-    return status == VL_ESEALED || status == VL_ENOLS;
+    return status == VL_ESEALED || status == VL_ENOLS || status == VL_ESTORE;
 }
 
 /*  How many entries r's GLSN runs hold. */

@@ -33,9 +33,10 @@
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
 #define VL_WIRE_VERSION                                                                            \
-    4 /* 2: one payload frame per batch (was one per entry);                                       \
+    5 /* 2: one payload frame per batch (was one per entry);                                       \
          3: batch identities on APPEND and REPLICATE;                                              \
-         4: the MR leader's raft term on COMMIT and META */
+         4: the MR leader's raft term on COMMIT and META;                                          \
+         5: a storage node's disk fault in SN_STATUS */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
@@ -455,7 +456,9 @@ void vl_sub_data_encode(const vl_sub_data_t *m, vl_wbuf_t *b);
 int vl_sub_data_decode(vl_rbuf_t *r, vl_sub_data_t *m);
 void vl_sub_data_free(vl_sub_data_t *m);
 
-/* SN_STATUS reply: addr str, disk_total u64, disk_free u64, replicas[]
+/* SN_STATUS reply: addr str, disk_total u64, disk_free u64, fault u8 (1:
+   a write to its disk failed and it has not recovered: disk full or an I/O
+   error; the admin seals its log streams), fault_why str, replicas[]
    {topic_id u32, ls_id u32, llsn_end u64, bytes_end u64, committed_llsn_end
    u64, committed_glsn_end u64, trim_glsn u64, state u8}. state is the
    replica's own: RUNNING, SEALED (in line with the sealed end) or SEALING
@@ -465,9 +468,12 @@ typedef struct {
     uint64_t llsn_end, bytes_end, committed_llsn_end, committed_glsn_end, trim_glsn;
     uint8_t state;
 } vl_sn_replica_t;
+#define VL_WIRE_MAX_FAULT 200
 typedef struct {
     char addr[VL_WIRE_MAX_ADDR + 1];
     uint64_t disk_total, disk_free;
+    uint8_t fault;
+    char fault_why[VL_WIRE_MAX_FAULT + 1];
     uint32_t n;
     vl_sn_replica_t *replicas;
 } vl_sn_status_t;

@@ -492,6 +492,8 @@ void vl_sn_status_encode(const vl_sn_status_t *m, vl_wbuf_t *b)
     vl_wbuf_str(b, m->addr);
     vl_wbuf_u64(b, m->disk_total);
     vl_wbuf_u64(b, m->disk_free);
+    vl_wbuf_u8(b, m->fault);
+    vl_wbuf_str(b, m->fault_why);
     vl_wbuf_u32(b, m->n);
     for (uint32_t i = 0; i < m->n; i++) {
         const vl_sn_replica_t *x = &m->replicas[i];
@@ -512,6 +514,8 @@ int vl_sn_status_decode(vl_rbuf_t *r, vl_sn_status_t *m)
     vl_rbuf_str(r, m->addr, VL_WIRE_MAX_ADDR);
     m->disk_total = vl_rbuf_u64(r);
     m->disk_free = vl_rbuf_u64(r);
+    m->fault = vl_rbuf_u8(r);
+    vl_rbuf_str(r, m->fault_why, VL_WIRE_MAX_FAULT);
     m->n = vl_rbuf_count(r, 1u << 16, 49);
     if (r->err)
         return VL_EPROTO;

@@ -463,9 +463,15 @@ static void s_on_repl_reply(self_t *self, s_peer_t *peer, zmsg_t *msg)
     /* VL_ESTALE: the two nodes disagree on the log stream's epoch for the
        moment a META takes to reach both */
     bool stale = hdr.status == VL_ESTALE;
-    vl_log(stale ? LOG_INFO : LOG_WARNING,
-           "sn=%u ls=%u: backup sn=%u refused REPLICATE: %s (%s); retrying", self->sn_id, ls_id,
-           b->sn_id, text, vl_err_name((int)hdr.status));
+    int64_t now = vl_now_us();
+    /* a backup whose disk is full refuses every retry: said every 10 s, not
+       every second, until the admin seals the log stream */
+    if (now - b->refused_log_us >= 10 * 1000000) {
+        b->refused_log_us = now;
+        vl_log(stale ? LOG_INFO : LOG_WARNING,
+               "sn=%u ls=%u: backup sn=%u refused REPLICATE: %s (%s); retrying", self->sn_id,
+               ls_id, b->sn_id, text, vl_err_name((int)hdr.status));
+    }
     b->epoch = b->seq;
     b->inflight = 0;
     b->retry_at_us = vl_now_us() + (stale ? S_REPL_STALE_RETRY_US : S_REPL_RETRY_US);

@@ -8,8 +8,10 @@
     have drained (see write_broken in sn_i.h).
 */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
@@ -268,7 +270,7 @@ static void s_write_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
     if (rep->writes)
         rep->writes--;
     if (job->rc) {
-        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        vl_sn_fault(self, job->rc, job->errmsg);
         rep->write_broken = true;
         s_writes_settle(self, rep);
         if (job->reply_to) {
@@ -305,7 +307,10 @@ static void s_commit_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
     if (rep->commits)
         rep->commits--;
     if (job->rc) {
-        vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id, job->errmsg);
+        if (!self->fault_us)
+            vl_log(LOG_WARNING, "sn=%u: %s; waiting for the MR to resend", self->sn_id,
+                   job->errmsg);
+        vl_sn_fault(self, job->rc, job->errmsg);
         rep->commit_broken = true;
         s_commits_settle(self, rep);
         vl_sn_sub_lookups_done(self, rep, true);
@@ -332,7 +337,7 @@ static void s_base_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
     if (rep->writes)
         rep->writes--;
     if (job->rc) {
-        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, job->errmsg);
+        vl_sn_fault(self, job->rc, job->errmsg);
         rep->write_broken = true;
         s_writes_settle(self, rep);
         if (!rep->commits) {
@@ -394,4 +399,57 @@ void vl_sn_replica_job_done(self_t *self, vl_writer_job_t *job)
     default:
         break;
     }
+}
+
+/*  ---- disk faults ------------------------------------------------------------ */
+
+#define S_FAULT_ROOM_LOW (16ull << 20) /* a disk with less free is full */
+#define S_FAULT_ROOM_MIN (64ull << 20) /* a disk with this much free has room again */
+#define S_FAULT_RETRY_US (30ll * 1000000)
+
+void vl_sn_fault(self_t *self, int rc, const char *errmsg)
+{
+    if (rc == VL_EGAP) {
+        vl_log(LOG_ERR, "sn=%u: %s", self->sn_id, errmsg);
+        return;
+    }
+    bool first = self->fault_us == 0;
+    self->fault_us = vl_now_us();
+    vl_store_set_failed(self->store);
+    self->fault_nospace = strstr(errmsg, strerror(ENOSPC)) != NULL;
+    snprintf(self->fault_why, sizeof self->fault_why, "%s%s",
+             self->fault_nospace ? "disk full: " : "disk error: ", errmsg);
+    /* every failed write was logged; now the first of a fault only, the
+       writes that follow it fail the same way until it clears */
+    if (first)
+        vl_log(LOG_ERR, "sn=%u: %s; reporting a disk fault (the admin seals this node's log "
+                        "streams until it clears)", self->sn_id, self->fault_why);
+}
+
+void vl_sn_fault_check(self_t *self)
+{
+    struct statvfs vfs;
+    uint64_t free_bytes = UINT64_MAX;
+    if (statvfs(self->args->data_dir, &vfs) == 0)
+        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    if (!self->fault_us) {
+        /* a disk about to be full is a fault before a write fails: the
+           log streams move while this node can still finish what it has */
+        if (free_bytes < S_FAULT_ROOM_LOW) {
+            char why[VL_WIRE_MAX_FAULT + 1];
+            snprintf(why, sizeof why, "%s: %llu bytes free in %.100s", strerror(ENOSPC),
+                     (unsigned long long)free_bytes, self->args->data_dir);
+            vl_sn_fault(self, VL_ESTORE, why);
+        }
+        return;
+    }
+    int64_t age = vl_now_us() - self->fault_us;
+    if (self->fault_nospace ? free_bytes < S_FAULT_ROOM_MIN || age < 1000000
+                            : age < S_FAULT_RETRY_US)
+        return;
+    vl_log(LOG_NOTICE, "sn=%u: %s; the disk fault clears (%s)", self->sn_id,
+           self->fault_nospace ? "the disk has room again" : "30 s since the last disk error",
+           self->fault_why);
+    self->fault_us = 0;
+    self->fault_why[0] = '\0';
 }

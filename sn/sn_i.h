@@ -121,6 +121,7 @@ typedef struct {
     uint32_t seq, epoch;
     int64_t progress_us;
     int64_t retry_at_us; /* 0, or when to probe again after an error */
+    int64_t refused_log_us; /* the last "refused REPLICATE" log line */
     uint64_t limit;      /* 0: a backup, follows the durable end; else a
                             sync stream that stops at this LLSN */
     uint64_t base;       /* 0, or the next REPLICATE, which begins at this
@@ -221,6 +222,12 @@ typedef struct {
     vl_entry_pos_t *sub_pos; /* S_SUB_MAX_ENTRIES: the entries of that message */
     vl_wbuf_t sub_data;      /* the payload of the SUBSCRIBE data message being
                                 built, kept between messages to reuse its room */
+    /* a write to the disk failed (disk full, I/O error): reported in
+       SN_STATUS, so the admin seals this node's log streams, until the
+       disk has room again (replica.c vl_sn_fault*) */
+    int64_t fault_us; /* 0: none */
+    bool fault_nospace;
+    char fault_why[VL_WIRE_MAX_FAULT + 1];
     /* the node's series (stats.c) */
     vl_metric_t *m_subs, *m_seals, *m_disk_free, *m_disk_size, *m_segments, *m_replicas;
 } self_t;
@@ -246,6 +253,16 @@ static inline uint64_t s_trim_point(const s_replica_t *rep)
 {
     return rep->q.trim_glsn > 1 ? rep->q.trim_glsn : 1;
 }
+
+/*  ---- disk faults (replica.c) --------------------------------------------- */
+
+/*  A job failed with rc and errmsg: the node reports a disk fault from now
+    on (an I/O or space error; a gap is the protocol's, not the disk's). */
+void vl_sn_fault(self_t *self, int rc, const char *errmsg);
+
+/*  Once a second: a disk that has room again (a fault of space), or a
+    fault 30 s old (another error: try again), clears the fault. */
+void vl_sn_fault_check(self_t *self);
 
 /*  ---- stats.c ------------------------------------------------------------ */
 

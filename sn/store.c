@@ -212,6 +212,11 @@ int vl_store_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
     return rc;
 }
 
+void vl_store_set_failed(vl_store_t *self)
+{
+    self->failed = true;
+}
+
 void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes)
 {
     vl_vlog_set_segment_bytes(self->vlog, bytes);
@@ -329,6 +334,11 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
     return 0;
 }
 
+/*  RocksDB handles left open after a failed write, kept reachable until the
+    process ends (which closes their files) so that a leak checker does
+    not take them for leaks. */
+static rocksdb_t *s_left_open[16];
+
 void vl_store_destroy(vl_store_t **self_p)
 {
     vl_store_t *self = *self_p;
@@ -339,9 +349,25 @@ void vl_store_destroy(vl_store_t **self_p)
        not get ahead of it) */
     if (vl_vlog_sync(self->vlog) != 0)
         vl_log(LOG_WARNING, "store: fdatasync of the entry log at close: %s", strerror(errno));
-    if (s_flush(self, true, "flush at close") != 0)
-        vl_log(LOG_WARNING, "store: %s (the next start replays the entry log)", s_errmsg);
-    rocksdb_close(self->db);
+    /* a background write of RocksDB's own may have failed too (a flush on a
+       full disk), which nothing of ours saw */
+    char *bg = rocksdb_property_value(self->db, "rocksdb.background-errors");
+    if (bg && strtoull(bg, NULL, 10) > 0)
+        self->failed = true;
+    rocksdb_free(bg);
+    if (self->failed) {
+        vl_log(LOG_NOTICE, "store: a write to the disk failed since the store opened: RocksDB "
+                           "is left as after a crash (the next start replays the entry log)");
+        for (size_t i = 0; i < sizeof s_left_open / sizeof s_left_open[0]; i++)
+            if (!s_left_open[i]) {
+                s_left_open[i] = self->db;
+                break;
+            }
+    } else {
+        if (s_flush(self, true, "flush at close") != 0)
+            vl_log(LOG_WARNING, "store: %s (the next start replays the entry log)", s_errmsg);
+        rocksdb_close(self->db);
+    }
     vl_vlog_destroy(&self->vlog);
     rocksdb_writeoptions_destroy(self->wo);
     rocksdb_readoptions_destroy(self->ro);

@@ -80,6 +80,13 @@ void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes);
 void vl_store_set_map_step(vl_store_t *self, uint64_t bytes);
 size_t vl_store_segments(vl_store_t *self);
 
+/*  A write to this store's disk failed (disk full, I/O error): at close
+    RocksDB is not closed but left (its files are then as after a crash,
+    which the next start replays from the entry log), because Debian's
+    RocksDB, built with assertions, aborts closing a file whose write
+    failed. */
+void vl_store_set_failed(vl_store_t *self);
+
 /*  The calling thread's message of its last failed store call. */
 const char *vl_store_errmsg(void);
 

@@ -35,6 +35,7 @@ struct vl_store {
     rocksdb_readoptions_t *ro;
     char *dir;
     vl_vlog_t *vlog; /* the entry log: the entries' bytes */
+    bool failed;     /* a write to the disk failed since the store opened */
 };
 
 struct vl_store_batch {

@@ -355,6 +355,8 @@ void vl_sn_sub_on_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
         st.disk_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
         st.disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     }
+    st.fault = self->fault_us != 0;
+    snprintf(st.fault_why, sizeof st.fault_why, "%s", self->fault_why);
     st.replicas = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *st.replicas);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         vl_sn_replica_t *x = &st.replicas[st.n++];

@@ -11,6 +11,7 @@ T=$(mktemp -d /tmp/varlog-test.XXXXXX)
 PIDS=()
 MOUNTS=()
 NETNS=() # network namespaces (tests/lib/netns.sh), deleted last
+TMPFS=() # small file systems a test mounted (a full disk), unmounted last
 declare -A DPID     # daemon name -> pid
 declare -A DARGS    # daemon name -> "prog args..."
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
@@ -34,6 +35,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
+	for m in "${TMPFS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
 		printf '[%s] FAIL: sanitizer report in daemon logs:\n' "$TEST_NAME" >&2
 		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log | head -80 >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# (multihost) the cluster across hosts: ten network namespaces, each with
-# its own address on one switch (tests/lib/netns.sh): three MR replicas,
-# three storage nodes, the admin and two client hosts, one with a varlogfs
-# mount, and a host whose key the cluster does not allow. CURVE on every
+# (multihost) the cluster across hosts: eleven network namespaces, each
+# with its own address on one switch (tests/lib/netns.sh): three MR
+# replicas, three storage nodes, the admin, a Kov gateway and two client
+# hosts, one with a varlogfs mount and a Kafka producer (kcat, idempotent),
+# and a host whose key the cluster does not allow. CURVE on every
 # socket (curve_keys): the rogue host is refused and changes nothing. Every daemon is given only its host's address and the others';
 # nothing may fall back to 127.0.0.1. Under a load from both clients
 # (varlogctl appenders on c2, a writer through the mount on c1): a storage
@@ -16,7 +17,7 @@
 net_skip_unless_root
 
 net_switch
-for h in mr1 mr2 mr3 sn1 sn2 sn3 adm c1 c2 x; do net_host "$h"; done
+for h in mr1 mr2 mr3 sn1 sn2 sn3 adm kov c1 c2 x; do net_host "$h"; done
 curve_keys
 A=() # A[i]: address of mr i
 MR= PEERS=
@@ -45,6 +46,10 @@ for i in 1 2 3; do
 	wait_for 10 "sn$i listening" net_open c2 "${HOST_ADDR[sn$i]}" 9101
 	wait_for 10 "sn$i registered" ctl sn add "tcp://${HOST_ADDR[sn$i]}:9101"
 done
+# the gateway once the storage nodes are in (it makes its own topics at start)
+KOV=${HOST_ADDR[kov]}:9093
+net_daemon kov kov varlogkov --listen "$KOV" --mr "$MR" --key "$T/keys/daemon.key_secret" \
+	--server-key "$T/keys/server.key"
 ctl topic create f --log-streams 3 --replication-factor 2 >/dev/null || fail "topic create f"
 ctl topic create g --log-streams 3 --replication-factor 2 >/dev/null || fail "topic create g"
 log "cluster up on $(echo "${HOST_ADDR[@]}" | wc -w) hosts; MR leader $(mr_leader)"
@@ -66,6 +71,17 @@ wait_for 10 "varlogfs mounted" test -d "$T/mnt/.follow"
 ) &
 FSW=$!
 PIDS+=($FSW)
+# the Kafka producer on c1: a line every 10 ms until $T/stop, idempotent
+wait_for 20 "varlogkov" net_open c1 "${HOST_ADDR[kov]}" 9093
+(
+	set +e
+	perl -e '$|=1; for (my $i = 1; ! -e "'"$T/stop"'"; $i++) { print "k-$i\n"; select(undef, undef, undef, 0.01) }' |
+		tee "$T/kin.txt" | on c1 kcat -P -b "$KOV" -t k -p 0 -X enable.idempotence=true \
+		-X linger.ms=5 2>"$T/kcat.err"
+	echo "${PIPESTATUS[2]}" >"$T/kcat.rc"
+) &
+KW=$!
+PIDS+=($KW)
 APPEND_ON=(on c2)
 start_appenders f 2
 wait_for 20 "the first acknowledgements" acks_ge 100
@@ -107,6 +123,7 @@ wait_for 5 "a daemon to log the rogue key" sh -c "grep -qF '$rkey' '$T'/mr*.log"
 touch "$T/stop"
 for w in 1 2; do wait "${APP[$w]}" 2>/dev/null || true; done
 wait "$FSW" 2>/dev/null || true
+wait "$KW" 2>/dev/null || true
 for w in 1 2; do
 	[ "$(cat "$T/rc$w")" = 0 ] || fail "appender $w failed: $(tail -3 "$T/append$w.err")"
 done
@@ -126,8 +143,16 @@ ghwm=$(ctl --json topic describe g | sed -n 's/.*"hwm": *\([0-9]*\).*/\1/p')
 [ "$ghwm" = "$(wc -l <"$T/fslog.txt")" ] || fail "varlogctl counts $ghwm entries in g, the mount $(wc -l <"$T/fslog.txt") lines"
 fusermount3 -u "$T/mnt"
 
+# Kafka: every line the producer was given, once, in order, at dense offsets
+[ "$(cat "$T/kcat.rc")" = 0 ] || fail "kcat -P failed: $(tail -3 "$T/kcat.err")"
+on c2 kcat -C -b "$KOV" -t k -p 0 -o beginning -e -q -f '%o %s\n' >"$T/kout.txt" 2>"$T/kcat2.err" ||
+	fail "kcat -C failed: $(tail -3 "$T/kcat2.err")"
+awk '{ print $2 }' "$T/kout.txt" | cmp -s - "$T/kin.txt" ||
+	fail "Kafka read back $(wc -l <"$T/kout.txt") records, not the $(wc -l <"$T/kin.txt") lines produced in order"
+awk '$1 != NR - 1 { exit 1 }' "$T/kout.txt" || fail "Kafka offsets are not dense from 0"
+
 for f in "$T"/*.log; do
 	! grep -q '127\.0\.0\.1' "$f" || fail "$(basename "$f" .log) mentions 127.0.0.1: $(grep -m1 '127\.0\.0\.1' "$f")"
 done
 grep -q 'rogue' <(cut -f2 "$T/after.out") && fail "the rogue host's entry is in the log"
-log "ok: CURVE on; the rogue host refused; $ACKED acknowledged by varlogctl on c2 and $fsacked by close() on c1 ($(cat "$T/fsfail.txt" 2>/dev/null | wc -l) closes failed), all present once, in order ($HWM entries); nothing on 127.0.0.1"
+log "ok: CURVE on; the rogue host refused; $(wc -l <"$T/kout.txt") records through Kafka in order; $ACKED acknowledged by varlogctl on c2 and $fsacked by close() on c1 ($(cat "$T/fsfail.txt" 2>/dev/null | wc -l) closes failed), all present once, in order ($HWM entries); nothing on 127.0.0.1"

@@ -12,11 +12,14 @@ wait_for 10 "the notification socket" test -S "$T/notify.sock"
 export NOTIFY_SOCKET="$T/notify.sock"
 cluster 1
 mount_fs "$T/mnt"
+free_port
+KOV=127.0.0.1:$PORT
+daemon kov varlogkov --listen "$KOV" --mr "$MR"
 unset NOTIFY_SOCKET
 
 # said_by PID WORD: true once PID sent a notification line starting WORD
 said_by() { grep -q "^$1	$2" "$T/notify.txt"; }
-for d in mr sn1 adm; do
+for d in mr sn1 adm kov; do
 	wait_for 10 "READY=1 from $d (pid ${DPID[$d]})" said_by "${DPID[$d]}" READY=1
 	said_by "${DPID[$d]}" STATUS= || fail "$d sent READY=1 without a STATUS line: $(cat "$T/notify.txt")"
 done
@@ -26,9 +29,10 @@ ctl topic create svc --log-streams 1 >/dev/null || fail "topic create after READ
 echo hello >>"$T/mnt/svc" || fail "append through the mount after READY"
 log "ready: $(cut -f2 "$T/notify.txt" | grep STATUS= | sort | tr '\n' ' ')"
 
-kill -TERM "${DPID[adm]}"
-wait "${DPID[adm]}" 2>/dev/null || true
+kill -TERM "${DPID[adm]}" "${DPID[kov]}"
+wait "${DPID[adm]}" "${DPID[kov]}" 2>/dev/null || true
 said_by "${DPID[adm]}" STOPPING=1 || fail "varlogadm stopped without STOPPING=1"
+said_by "${DPID[kov]}" STOPPING=1 || fail "varlogkov stopped without STOPPING=1"
 umount_fs "$T/mnt"
 said_by "${FSPID[$T/mnt]}" STOPPING=1 || fail "varlogfs unmounted without STOPPING=1"
 
@@ -69,7 +73,11 @@ free_port
 daemon exadm varlogadm --config "$SRC/dist/config/varlogadm.conf" --listen "tcp://127.0.0.1:$PORT" --mr "$MR" \
 	"${DAEMON_CURVE[@]}"
 wait_for 10 "varlogadm from the example config listening" port_open "$PORT"
-for d in exmr exsn exadm; do
+free_port
+daemon exkov varlogkov --config "$SRC/dist/config/varlogkov.conf" --listen "127.0.0.1:$PORT" \
+	--advertise "127.0.0.1:$PORT" --mr "$MR" --key "$T/keys/daemon.key_secret" --server-key "$T/keys/server.key"
+wait_for 10 "varlogkov from the example config listening" port_open "$PORT"
+for d in exmr exsn exadm exkov; do
 	kill -0 "${DPID[$d]}" 2>/dev/null || fail "$d exited: $(tail -3 "$T/$d.log")"
 done
-log "ok: READY/STOPPING from mr, sn, adm and varlogfs; units verified; example configs accepted"
+log "ok: READY/STOPPING from mr, sn, adm, varlogkov and varlogfs; units verified; example configs accepted"

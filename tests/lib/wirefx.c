@@ -132,7 +132,13 @@ vl_sn_replica_t wfx_replicas[] = {
     {1, 1, 10, 1000, 9, 20, 1, VL_LS_SEALING},
     {3, UINT32_MAX, UINT64_MAX, 5, 4, 3, 2, VL_LS_RUNNING},
 };
-const vl_sn_status_t wfx_sn_status = {"tcp://127.0.0.1:10001", UINT64_MAX, 12345, 2, wfx_replicas};
+const vl_sn_status_t wfx_sn_status = {.addr = "tcp://127.0.0.1:10001",
+                                      .disk_total = UINT64_MAX,
+                                      .disk_free = 12345,
+                                      .fault = 1,
+                                      .fault_why = "disk full",
+                                      .n = 2,
+                                      .replicas = wfx_replicas};
 
 const vl_subscribe_t wfx_subscribe = {3, 9, 17, VL_GLSN_MAX, 64};
 

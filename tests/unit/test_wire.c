@@ -196,6 +196,8 @@ static void test_counts_beyond_body(void **state)
         vl_wbuf_str(&b, "tcp://x:1");
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u64(&b, 1);
+        vl_wbuf_u8(&b, 0);   /* fault */
+        vl_wbuf_str(&b, ""); /* fault_why */
         vl_wbuf_u32(&b, n);
         for (int k = 0; k < 49; k++)
             vl_wbuf_u8(&b, 0);
@@ -407,6 +409,8 @@ static void test_bad_strings(void **state)
         assert_int_equal(wfx_try_wbuf(wfx_try_notleader, &b), cases[i].want);
         vl_wbuf_u64(&b, 1);
         vl_wbuf_u64(&b, 1);
+        vl_wbuf_u8(&b, 0);
+        vl_wbuf_str(&b, "");
         vl_wbuf_u32(&b, 0);
         assert_int_equal(wfx_try_wbuf(wfx_try_sn_status, &b), cases[i].want);
         vl_wbuf_free(&b);

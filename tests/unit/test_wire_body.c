@@ -599,13 +599,16 @@ static void test_roundtrip_sn_status(void **state)
     vl_rbuf_t r;
     vl_sn_status_t m;
     wfx_sample_encode(WFX_SN_STATUS, &b);
-    assert_int_equal(b.len, 2 + strlen(wfx_sn_status.addr) + 20 + 49 * wfx_sn_status.n);
+    assert_int_equal(b.len, 2 + strlen(wfx_sn_status.addr) + 16 + 1 + 2 +
+                                strlen(wfx_sn_status.fault_why) + 4 + 49 * wfx_sn_status.n);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_sn_status_decode(&r, &m), 0);
     assert_int_equal(r.left, 0);
     assert_string_equal(m.addr, wfx_sn_status.addr);
     assert_true(m.disk_total == wfx_sn_status.disk_total);
     assert_true(m.disk_free == wfx_sn_status.disk_free);
+    assert_int_equal(m.fault, 1);
+    assert_string_equal(m.fault_why, wfx_sn_status.fault_why);
     assert_int_equal(m.n, wfx_sn_status.n);
     for (uint32_t i = 0; i < m.n; i++) {
         const vl_sn_replica_t *a = &m.replicas[i], *e = &wfx_replicas[i];

@@ -1,0 +1,34 @@
+/*  api_find_coordinator.c - FindCoordinator (key 10), versions 0-2.
+
+    The coordinator of every group is this gateway: its node id and the
+    address it advertises in Metadata. Kov has no transactions, so a
+    transaction coordinator (key type 1) gets COORDINATOR_NOT_AVAILABLE
+    with a message saying so.
+*/
+#include "server_i.h"
+
+static void s_handle(vl_kreq_t *req, vl_kr_t *r)
+{
+    int16_t v = req->api_version;
+    vl_kstr_t key = vl_kr_str(r, false);
+    int8_t key_type = v >= 1 ? vl_kr_i8(r) : 0;
+    if (!vl_kr_ok(r) || key.len < 0) {
+        vl_kreq_bad(req, vl_kr_ok(r) ? "null coordinator key" : r->what);
+        return;
+    }
+    vl_kserver_t *self = req->server;
+    int16_t err = key_type == 0 ? 0 : VL_KERR_COORDINATOR_NOT_AVAILABLE;
+    vl_kw_t *w = &req->out;
+    if (v >= 1)
+        vl_kw_i32(w, 0); /* throttle */
+    vl_kw_i16(w, err);
+    if (v >= 1)
+        vl_kw_str(w, false, err ? "Kov has no transactions: no transaction coordinator" : NULL);
+    vl_kw_i32(w, err ? -1 : self->opts.node_id);
+    vl_kw_str(w, false, err ? "" : self->adv_host);
+    vl_kw_i32(w, err ? -1 : self->adv_port);
+    vl_kreq_reply(req);
+}
+
+const vl_kapi_t vl_kapi_find_coordinator = {
+    .key = 10, .name = "FindCoordinator", .min = 0, .max = 2, .flex_min = 3, .handle = s_handle};
