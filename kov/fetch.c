@@ -219,9 +219,11 @@ static void s_follow_take(void *arg)
     pthread_join(fl->thread, NULL);
     part->follow = NULL;
     s_follow_free(fl);
-    s_win_clear(part); /* no longer fed: it would go stale */
-    if (rc == VL_ENOTOPIC)
+    s_win_clear(part);                       /* no longer fed: it would go stale */
+    if (rc == VL_ENOTOPIC || rc == VL_ENOLS) /* deleted (its log streams first) */
         vl_kpart_gone(part);
+    else if (rc != 0)
+        vl_kpart_wake_all(part); /* the fetches they wait for find out what failed */
     else
         vl_kpart_committed(part, part->hwm); /* watches the window held back */
 }

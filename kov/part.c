@@ -312,6 +312,17 @@ void vl_kpart_gone(vl_kpart_t *part)
 {
     part->gone = true;
     part->hwm = 0; /* a topic made again under the name starts over */
+    /* its appender knows the old topic's log streams only: a new one for
+       the next produce (which finds out whether the topic exists) */
+    if (part->app && part->inflight_entries == 0)
+        vl_appender_destroy(&part->app); /* nothing in flight: no wait */
+    else if (part->app)
+        part->app_stale = true;
+    s_watches_fire(part, UINT64_MAX);
+}
+
+void vl_kpart_wake_all(vl_kpart_t *part)
+{
     s_watches_fire(part, UINT64_MAX);
 }
 

@@ -22,15 +22,15 @@
 #include <stdbool.h>
 #include "part.h"
 
-#define KP_RECENT 5                 /* batches kept per (producer, partition), as Kafka */
-#define KP_PID_BLOCK 1000           /* producer ids reserved by one meta record */
+#define KP_RECENT 5       /* batches kept per (producer, partition), as Kafka */
+#define KP_PID_BLOCK 1000 /* producer ids reserved by one meta record */
 #define KP_MAX_INFLIGHT_BYTES ((size_t)48 << 20) /* per partition, below the appender's 64 MiB */
 #define KP_MAX_INFLIGHT_ENTRIES 65536
-#define KP_MAX_BATCH_ENTRIES 8192  /* an atomic varlog batch (VL_WIRE_MAX_ENTRIES) */
+#define KP_MAX_BATCH_ENTRIES 8192      /* an atomic varlog batch (VL_WIRE_MAX_ENTRIES) */
 #define KP_MAX_BATCH_BYTES (64u << 20) /* ... and its payload (VL_WIRE_MAX_PAYLOAD) */
-#define KP_FOLLOW_IDLE_MS 30000     /* a follower nobody fetched from this long stops */
-#define KP_READ_TIMEOUT_MS 10000   /* a bounded read waits this long for an entry */
-#define KP_CATCHUP_IDLE_MS 30000    /* a catch-up reader unused this long is closed */
+#define KP_FOLLOW_IDLE_MS 30000        /* a follower nobody fetched from this long stops */
+#define KP_READ_TIMEOUT_MS 10000       /* a bounded read waits this long for an entry */
+#define KP_CATCHUP_IDLE_MS 30000       /* a catch-up reader unused this long is closed */
 
 /*  Kafka error codes of this module (kov/batch.h has the batch ones). */
 #define KERR_UNKNOWN_SERVER_ERROR (-1)
@@ -69,7 +69,7 @@ typedef struct {
     int16_t epoch;
     int32_t base_seq;
     uint32_t count;
-    int64_t base_offset;      /* -1 while in flight */
+    int64_t base_offset;         /* -1 while in flight */
     struct kp_produce *inflight; /* the append, while in flight */
 } kp_seqbatch_t;
 
@@ -78,7 +78,7 @@ typedef struct {
 typedef struct {
     int64_t pid;
     int16_t epoch;
-    bool lenient;             /* the next batch may begin anywhere */
+    bool lenient; /* the next batch may begin anywhere */
     int32_t next_seq;
     kp_seqbatch_t recent[KP_RECENT];
     int nrecent;
@@ -93,17 +93,17 @@ typedef struct kp_produce {
     vl_kparts_produce_cb_t *cb;
     void *arg;
     size_t n, bytes;
-    uint8_t *buf;       /* the entries back to back (copied) */
+    uint8_t *buf; /* the entries back to back (copied) */
     size_t *len;
     vl_kproducer_t prod;
-    int rc;             /* the appender's outcome */
-    int16_t kerr;       /* the answer */
+    int rc;       /* the appender's outcome */
+    int16_t kerr; /* the answer */
     int64_t base_offset;
     uint64_t first_glsn;
     size_t committed;
     char msg[512];
     struct kp_produce *dups;
-    bool pid_waited;    /* the meta topic was read (again) for its producer id */
+    bool pid_waited; /* the meta topic was read (again) for its producer id */
 } kp_produce_t;
 
 /*  An entry of the tail window. */
@@ -131,15 +131,15 @@ typedef struct kp_follow {
     struct vl_kparts *kp;
     char topic[256];
     pthread_t thread;
-    int64_t used_us;    /* atomic: last fetch or watch (the thread stops when idle) */
+    int64_t used_us; /* atomic: last fetch or watch (the thread stops when idle) */
     pthread_mutex_t mu;
-    bool stop;          /* under mu: the loop asks it to end */
-    bool posted;        /* under mu: a hand-off to the loop is queued */
-    bool ended;         /* under mu: the thread is done (join it) */
-    int rc;             /* under mu: the stream failed (VL_ENOTOPIC, ...) */
+    bool stop;   /* under mu: the loop asks it to end */
+    bool posted; /* under mu: a hand-off to the loop is queued */
+    bool ended;  /* under mu: the thread is done (join it) */
+    int rc;      /* under mu: the stream failed (VL_ENOTOPIC, ...) */
     char msg[512];
     uint64_t start_glsn; /* under mu: where it began (0 until known) */
-    kp_wentry_t *ents;  /* under mu: delivered, not yet taken by the loop */
+    kp_wentry_t *ents;   /* under mu: delivered, not yet taken by the loop */
     size_t nents, cap;
 } kp_follow_t;
 
@@ -161,24 +161,24 @@ typedef struct vl_kpart {
     char topic[256];
     /* produce */
     vl_appender_t *app;
-    bool app_opening;        /* a worker creates app */
-    bool app_stale;          /* replace app once nothing is in flight */
-    int app_rc;              /* its last failure, with app_msg */
+    bool app_opening; /* a worker creates app */
+    bool app_stale;   /* replace app once nothing is in flight */
+    int app_rc;       /* its last failure, with app_msg */
     char app_msg[512];
     kp_produce_t *waiting, **waiting_tail; /* not handed to the appender yet, in order */
     size_t inflight_bytes, inflight_entries;
-    kp_pstate_t **pstates;   /* idempotent producers seen here */
+    kp_pstate_t **pstates; /* idempotent producers seen here */
     size_t npstates;
     /* what this gateway knows is committed */
-    uint64_t hwm;            /* highest committed GLSN known (0: none) */
-    uint64_t trim_glsn;      /* first GLSN kept, as last seen (0: unknown) */
-    bool gone;               /* the topic was deleted */
+    uint64_t hwm;       /* highest committed GLSN known (0: none) */
+    uint64_t trim_glsn; /* first GLSN kept, as last seen (0: unknown) */
+    bool gone;          /* the topic was deleted */
     /* fetch */
-    kp_wentry_t *win;        /* the tail window: a ring of consecutive GLSNs */
+    kp_wentry_t *win; /* the tail window: a ring of consecutive GLSNs */
     size_t win_cap, win_head, win_n, win_bytes;
-    uint64_t win_first;      /* the GLSN at win_head (0: no window) */
+    uint64_t win_first; /* the GLSN at win_head (0: no window) */
     kp_follow_t *follow;
-    int64_t fetched_us;      /* last fetch or watch (a follower stops when idle) */
+    int64_t fetched_us; /* last fetch or watch (a follower stops when idle) */
     kp_catchup_t catchup;
     struct vl_kwatch *watches;
 } vl_kpart_t;
@@ -193,21 +193,21 @@ struct vl_kparts {
     pthread_mutex_t job_mu;
     pthread_cond_t job_cv;
     kp_job_t *jobs, **jobs_tail;
-    bool stopping;           /* under job_mu */
-    bool destroying;         /* draining at destroy: no caller's callback runs */
+    bool stopping;   /* under job_mu */
+    bool destroying; /* draining at destroy: no caller's callback runs */
     pthread_t *threads;
     int nthreads;
-    zhashx_t *parts;         /* topic -> vl_kpart_t */
+    zhashx_t *parts; /* topic -> vl_kpart_t */
     int64_t housekeep_us;
     vl_kparts_stats_t stats; /* catchup_opened: atomic (workers) */
     /* producer ids (pid.c) */
     int64_t pid_next, pid_end; /* this gateway's block: ids next..end-1 */
-    int64_t pid_known_end;   /* every id below it may have been allocated */
+    int64_t pid_known_end;     /* every id below it may have been allocated */
     bool pid_loaded, pid_busy; /* the meta topic was read; a worker reads it now */
-    int pid_rc;              /* the last read's failure, with pid_msg */
+    int pid_rc;                /* the last read's failure, with pid_msg */
     char pid_msg[512];
-    bool pid_reserving;      /* a worker reserves a block */
-    int pid_reserve_rc;      /* its failure, for the calls waiting */
+    bool pid_reserving; /* a worker reserves a block */
+    int pid_reserve_rc; /* its failure, for the calls waiting */
     char pid_reserve_msg[512];
     struct kp_pidreq *pid_reqs, **pid_reqs_tail; /* InitProducerId calls waiting */
 };
@@ -229,6 +229,10 @@ void vl_kpart_committed(vl_kpart_t *part, uint64_t glsn);
 
 /*  The topic is gone: every watch fires. */
 void vl_kpart_gone(vl_kpart_t *part);
+
+/*  Every watch of part fires (its follower failed: nothing else would
+    wake them; the fetches they wait for find out what is wrong). */
+void vl_kpart_wake_all(vl_kpart_t *part);
 
 /*  Kafka error code for a libvarlog error of an append or a read. */
 int16_t vl_kparts_kerr(int rc);

@@ -7,7 +7,8 @@
 # catch-up readers; an idempotent producer's retry gets its original
 # offset and is in the log once; watches fire on a produce and on another
 # writer's commit; fetches below the log start or past the HWM are
-# OFFSET_OUT_OF_RANGE and marks follow a trim.
+# OFFSET_OUT_OF_RANGE and marks follow a trim; a deleted topic's watch
+# fires and its fetches and produces are UNKNOWN_TOPIC_OR_PARTITION.
 . "$(dirname "$0")/lib.sh"
 KP=$BIN/tests/lib/vl_kpart
 [ -x "$KP" ] || fail "$KP is not built (make check builds it)"
@@ -22,7 +23,7 @@ ctl topic create t-2 --log-streams 1 --replication-factor 1 >/dev/null
 OTHER=$!
 PIDS+=("$OTHER")
 "$KP" "$MR" produce t-0 50 300 >"$T/produce.out" 2>"$T/produce.err" ||
-	fail "produce: $(cat "$T/produce.err")"
+	fail "produce (exit $?): $(cat "$T/produce.err")"
 wait "$OTHER" || fail "the concurrent varlogctl appends failed"
 [ "$(wc -l <"$T/produce.out")" = 50 ] || fail "produce printed $(wc -l <"$T/produce.out") batches, expected 50"
 ctl subscribe t-0 --glsn >"$T/t0.out"
@@ -52,7 +53,7 @@ for ls in $LSS $LSS $LSS; do
 	PIDS+=($!)
 done
 "$KP" "$MR" produce t-3 150 300 >"$T/produce3.out" 2>"$T/produce3.err" ||
-	fail "produce among pipelined writers: $(cat "$T/produce3.err")"
+	fail "produce among pipelined writers (exit $?): $(cat "$T/produce3.err")"
 for p in "${OTHERS[@]}"; do wait "$p" || fail "a concurrent varlogctl append to t-3 failed"; done
 ctl subscribe t-3 --glsn >"$T/t3.out"
 check_dense "$T/t3.out" 1 $((150 * 300 + 60000)) || fail "t-3 is not dense with every entry once"
@@ -87,3 +88,12 @@ ctl trim t-2 40 >/dev/null
 "$KP" "$MR" range t-2 >"$T/range.out" 2>"$T/range.err" || fail "range: $(cat "$T/range.err")"
 grep -qx 'log_start 40 hwm 100' "$T/range.out" || fail "marks after trim 40: $(head -1 "$T/range.out")"
 log "ok: $(head -1 "$T/range.out"); $(sed -n 2p "$T/range.out")"
+
+# a deleted topic: its watch fires, fetch and produce say it is unknown
+"$KP" "$MR" gone t-2 >"$T/gone.out" 2>"$T/gone.err" &
+GONE=$!
+PIDS+=("$GONE")
+wait_for 30 "the watch on t-2" grep -q '^watching' "$T/gone.out"
+ctl topic delete t-2 >/dev/null
+wait "$GONE" || fail "gone: $(cat "$T/gone.err")"
+log "$(tail -1 "$T/gone.out")"

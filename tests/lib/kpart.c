@@ -28,6 +28,9 @@
                                be OFFSET_OUT_OF_RANGE and at the log start
                                must return the record there. Prints
                                "log_start L hwm H".
+      gone TOPIC               prints "watching OFFSET" and waits for the
+                               topic's deletion to fire the watch; then
+                               Fetch and Produce are UNKNOWN_TOPIC_OR_PARTITION.
       bench TOPIC TOTAL N SIZE TOTAL records of SIZE bytes in batches of N
                                (at most 64 batches in flight); prints
                                "records/s".
@@ -523,6 +526,30 @@ static int s_cmd_range(const char *topic)
     return 0;
 }
 
+/*  ---- gone ------------------------------------------------------------------ */
+
+static int s_cmd_gone(const char *topic)
+{
+    vl_kmarks_t m = s_marks(topic);
+    s_watch_t w = {0};
+    vl_kwatch_t *h = vl_kparts_watch(kp, topic, m.high_watermark, s_watched, &w);
+    (void)h; /* it fires: the handle goes with it */
+    printf("watching %lld\n", (long long)m.high_watermark);
+    s_run_until(&w.done, 1, "watch woken by the topic's deletion");
+    s_fetch_t f = {0};
+    s_fetch(topic, 0, 1 << 20, &f);
+    if (f.kerr != 3)
+        die("fetch of a deleted topic: error %d (%s), expected UNKNOWN_TOPIC_OR_PARTITION (3)",
+            f.kerr, f.msg);
+    free(f.recs);
+    s_ans_t a;
+    s_produce(topic, NULL, "late", 1, &a);
+    if (a.kerr != 3)
+        die("produce to a deleted topic: error %d (%s), expected 3", a.kerr, a.msg);
+    printf("gone: the watch fired; fetch and produce: error 3: %s\n", a.msg);
+    return 0;
+}
+
 /*  ---- bench ---------------------------------------------------------------- */
 
 static int s_cmd_bench(const char *topic, size_t total, size_t n, size_t size)
@@ -569,7 +596,8 @@ static int s_cmd_bench(const char *topic, size_t total, size_t n, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: vl_kpart MR produce|idem|watch|consume|range|bench TOPIC [ARGS]\n");
+        fprintf(stderr,
+                "usage: vl_kpart MR produce|idem|watch|consume|range|gone|bench TOPIC [ARGS]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -590,6 +618,8 @@ int main(int argc, char **argv)
         rc = s_cmd_watch(topic);
     else if (strcmp(cmd, "consume") == 0 && argc == 5)
         rc = s_cmd_consume(topic, (size_t)atol(argv[4]));
+    else if (strcmp(cmd, "gone") == 0)
+        rc = s_cmd_gone(topic);
     else if (strcmp(cmd, "range") == 0)
         rc = s_cmd_range(topic);
     else if (strcmp(cmd, "bench") == 0 && argc == 7)
