@@ -12,14 +12,17 @@
 
     Stored form (one varlog entry per Kafka record):
     - a record with a null key, no headers and a non-null value that does
-      not begin with VL_KREC_MAGIC is stored as its value bytes alone, so
+      not begin with VL_KREC_MAGIC is stored as its value bytes alone (an
+      empty value as a zero-length entry, which varlog stores), so
       `cat` of the varlog topic shows what a producer sent and a line
       written with `echo >>` is a record a consumer reads (its timestamp
       is not kept: Fetch reports such a record with the timestamp given
       to vl_kbatch_build);
-    - every other record is stored as VL_KREC_MAGIC followed by its
-      timestamp, key, value and headers (the encoding is in batch.c), so
-      keys, null values, headers and timestamps round-trip exactly.
+    - every other record (a value that itself begins with the magic
+      included) is stored as VL_KREC_MAGIC followed by its timestamp, key,
+      value and headers (the encoding is in batch.c and doc/KOV.md,
+      "Stored form"), so keys, null values, headers and timestamps
+      round-trip exactly.
     An entry that begins with VL_KREC_MAGIC but does not decode in full is
     read back as a plain value (it was written by something other than Kov).
 */
@@ -78,13 +81,19 @@ typedef struct {
 /*  Parses every record batch in the Produce record set data[0..len) into
     *batches (caller owns; free each with vl_kbatch_free and the array
     with free) and *n. A record set holds one or more batches; clients send
-    one per partition per request. max_bytes bounds the decompressed size of
-    one batch. Returns 0 or a VL_KERR_* code: CORRUPT_MESSAGE for a bad CRC,
-    truncation, sizes or counts that disagree with the bytes;
+    one per partition per request. max_bytes bounds the size of one batch's
+    records (decompressed, or as sent when uncompressed). Returns 0 or a
+    VL_KERR_* code: CORRUPT_MESSAGE for a bad CRC, truncation, an invalid
+    compressed stream, sizes or counts that disagree with the bytes;
     UNSUPPORTED_FOR_MESSAGE_FORMAT for magic 0/1; INVALID_RECORD for
-    transactional or control batches (Kov does not do transactions);
+    transactional or control batches (Kov does not do transactions), offset
+    deltas other than 0, 1, 2 ..., a record count of 0 or one that
+    disagrees with the last offset delta, an empty record set;
     UNSUPPORTED_COMPRESSION_TYPE for codec 5-7; MESSAGE_TOO_LARGE past
-    max_bytes. errbuf (may be NULL) says what was wrong. */
+    max_bytes. On error *batches is NULL, *n 0, and errbuf (may be NULL)
+    says which batch and what was wrong ("batch 0 (at byte 0): CRC 0x..
+    != 0x.."). Whether zstd is allowed at the request's Produce version
+    (v3+ only, else UNSUPPORTED_COMPRESSION_TYPE) is the caller's check. */
 int vl_kbatch_parse(const uint8_t *data, size_t len, size_t max_bytes, vl_kbatch_t **batches,
                     size_t *n, char *errbuf, size_t errbuf_size);
 
