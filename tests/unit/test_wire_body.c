@@ -881,8 +881,30 @@ static void test_meta_members(void **state)
     assert_int_equal(wfx_nlive, 0);
 }
 
+/*  VL_WIRE_CORPUS=DIR: the sample of every body, its WFX_* index first,
+    one file each, as the seed corpus of tests/fuzz/fuzz_wire.c. */
+static void s_write_corpus(const char *dir)
+{
+    for (int c = 0; c < WFX_NCODECS; c++) {
+        vl_wbuf_t b;
+        wfx_sample_encode(c, &b);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/sample-%02d", dir, c);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            uint8_t sel = (uint8_t)c;
+            fwrite(&sel, 1, 1, f);
+            fwrite(b.data, 1, b.len, f);
+            fclose(f);
+        }
+        vl_wbuf_free(&b);
+    }
+}
+
 int main(void)
 {
+    if (getenv("VL_WIRE_CORPUS"))
+        s_write_corpus(getenv("VL_WIRE_CORPUS"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_report),
         cmocka_unit_test(test_roundtrip_commit),
