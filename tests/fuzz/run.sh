@@ -1,16 +1,20 @@
 #!/bin/sh
-# tests/fuzz/run.sh [TARGET] [SECONDS] [BUILD_DIR] - builds a libFuzzer
-# target with clang, ASan and UBSan and runs it for SECONDS (default 60):
+# tests/fuzz/run.sh [TARGET] [SECONDS] [BUILD_DIR] - builds libFuzzer
+# targets with clang, ASan and UBSan and runs each for SECONDS (default 60):
+#   wire    varlog's protocol (fuzz_wire.c: every body decoder of
+#           lib/wire_body.c, the frame parser of lib/wire.c)
+#   vlog    the entry log's record reader (fuzz_vlog.c: sn/vlog.c opening
+#           and replaying a segment made of the input)
+#   opt     the daemons' option parser reading a --config file (fuzz_opt.c)
 #   kbatch  Kafka record batches and Kov's stored form (fuzz_kbatch.c:
-#           kov/batch.c, kov/compress.c); its corpus is seeded with the valid
-#           batches tests/unit/test_kbatch makes (when built in BUILD_DIR)
-#   wire    varlog's own protocol (fuzz_wire.c: every body decoder of
-#           lib/wire_body.c and the frame parser of lib/wire.c); seeded
-#           with a sample of every body
-#   all     each in turn, SECONDS each (the default TARGET)
-# The binaries, corpora and any crash-* reproducer land in
-# BUILD_DIR/tests/fuzz (BUILD_DIR defaults to ./build). A finding exits
-# non-zero; rerun one with BUILD_DIR/tests/fuzz/fuzz_TARGET CRASH-FILE.
+#           kov/batch.c, kov/compress.c)
+#   kcodec  varlogkov's Kafka codec (fuzz_kcodec.c: kov/codec.c)
+#   all     each in turn (the default TARGET)
+# Each starts from its seed corpus in the repository, tests/fuzz/corpus/NAME
+# (inputs found since are kept in BUILD_DIR/tests/fuzz/corpus-NAME, with
+# any crash-* reproducer). A finding exits non-zero: copy the reproducer
+# into tests/fuzz/corpus/NAME, where every later run replays it first.
+# BUILD_DIR defaults to ./build. CI runs `run.sh all 20`.
 set -eu
 target=${1:-all}
 secs=${2:-60}
@@ -19,43 +23,59 @@ build=${3:-$top/build}
 out=$build/tests/fuzz
 command -v clang >/dev/null || { echo "run.sh: clang not found (apt-get install clang)" >&2; exit 1; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
+lib="$top/lib"
 
-run() { # NAME: runs fuzz_NAME on its corpus
-	cd "$out"
-	./"fuzz_$1" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
-		"corpus-$1"
+# build NAME SOURCES... -- LIBS...: compiles fuzz_NAME
+build() {
+	name=$1
+	shift
+	srcs=
+	while [ "$1" != -- ]; do srcs="$srcs $1"; shift; done
+	shift
+	# shellcheck disable=SC2086
+	clang $flags -I"$top" -I"$lib" -I"$top/sn" -I"$top/kov" $(pkg-config --cflags libczmq) \
+		"$top/tests/fuzz/fuzz_$name.c" $srcs "$@" -o "$out/fuzz_$name"
 }
 
-kbatch() {
-	mkdir -p "$out/corpus-kbatch"
-	# shellcheck disable=SC2046,SC2086
-	clang $flags -I"$top" -I"$top/lib" $(pkg-config --cflags zlib liblz4 libzstd) \
-		"$top/tests/fuzz/fuzz_kbatch.c" "$top/kov/batch.c" "$top/kov/compress.c" \
-		"$top/lib/crc32c.c" "$top/lib/util.c" \
-		$(pkg-config --libs zlib liblz4 libzstd) -lsnappy -o "$out/fuzz_kbatch"
-	if [ -x "$build/tests/unit/test_kbatch" ]; then
-		VL_KBATCH_CORPUS=$out/corpus-kbatch "$build/tests/unit/test_kbatch" >/dev/null 2>&1 ||
-			echo "run.sh: test_kbatch failed; fuzzing with the corpus as it is" >&2
-	fi
-	run kbatch
+# run NAME: the seeds, then the corpus found so far, for secs seconds; the
+# files a target makes go to a TMPDIR of its own, removed after
+run() {
+	mkdir -p "$out/corpus-$1" "$out/tmp-$1"
+	rc=0
+	(cd "$out" && TMPDIR=$out/tmp-$1 ./"fuzz_$1" -max_total_time="$secs" -max_len=65536 \
+		-rss_limit_mb=2048 -print_final_stats=1 "corpus-$1" "$top/tests/fuzz/corpus/$1") || rc=$?
+	rm -rf "$out/tmp-$1"
+	return $rc
 }
 
 wire() {
-	mkdir -p "$out/corpus-wire"
-	# shellcheck disable=SC2046,SC2086
-	clang $flags -I"$top/lib" $(pkg-config --cflags libczmq) \
-		"$top/tests/fuzz/fuzz_wire.c" "$top/lib/wire.c" "$top/lib/wire_body.c" "$top/lib/err.c" \
-		"$top/lib/util.c" $(pkg-config --libs libczmq libzmq) -o "$out/fuzz_wire"
-	if [ -x "$build/tests/unit/test_wire_body" ]; then
-		VL_WIRE_CORPUS=$out/corpus-wire "$build/tests/unit/test_wire_body" >/dev/null 2>&1 ||
-			echo "run.sh: test_wire_body failed; fuzzing with the corpus as it is" >&2
-	fi
+	build wire "$lib/wire.c" "$lib/wire_body.c" "$lib/err.c" "$lib/util.c" -- \
+		$(pkg-config --libs libczmq libzmq)
 	run wire
+}
+vlog() {
+	build vlog "$top/sn/vlog.c" "$lib/crc32c.c" "$lib/util.c" "$lib/log.c" "$lib/err.c" \
+		"$lib/wire.c" -- $(pkg-config --libs libczmq libzmq)
+	run vlog
+}
+opt() {
+	build opt "$lib/opt.c" "$lib/util.c" "$lib/log.c" "$lib/err.c" -- $(pkg-config --libs libczmq libzmq)
+	run opt
+}
+kbatch() {
+	# shellcheck disable=SC2046
+	build kbatch "$top/kov/batch.c" "$top/kov/compress.c" "$lib/crc32c.c" "$lib/util.c" -- \
+		$(pkg-config --libs zlib liblz4 libzstd) -lsnappy
+	run kbatch
+}
+kcodec() {
+	build kcodec "$top/kov/codec.c" "$lib/util.c" -- $(pkg-config --libs libczmq libzmq)
+	run kcodec
 }
 
 mkdir -p "$out"
 case $target in
-kbatch | wire) "$target" ;;
-all) (kbatch) && (wire) ;;
-*) echo "run.sh: unknown target '$target' (kbatch, wire or all)" >&2; exit 2 ;;
+wire | vlog | opt | kbatch | kcodec) "$target" ;;
+all) wire && vlog && opt && kbatch && kcodec ;;
+*) echo "run.sh: unknown target '$target' (wire, vlog, opt, kbatch, kcodec or all)" >&2; exit 2 ;;
 esac
