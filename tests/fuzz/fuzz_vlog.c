@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "log.h"
 #include "vlog.h"
 
 static char s_dir[128];
@@ -48,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!s_dir[0]) {
+        vl_log_init("fuzz_vlog", LOG_CRIT); /* every torn record is logged, as it should be */
         const char *tmp = getenv("TMPDIR"); /* run.sh's, removed after the run */
         snprintf(s_dir, sizeof s_dir, "%.40s/fuzz_vlog.%d", tmp ? tmp : "/tmp", (int)getpid());
         mkdir(s_dir, 0700);
