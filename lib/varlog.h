@@ -175,11 +175,10 @@ typedef void(vl_append_batch_cb_t)(void *arg, int rc, uint64_t first_glsn, size_
 /*  Queues n entries (copied) as one atomic batch: they go in one APPEND to
     one log stream, all or none, after every entry queued before the call
     and before every entry queued after it, and are committed in one
-    commit round at contiguous GLSNs. Storage nodes replicate and report
-    whole batches only (a backup caught up from the store gets batches
-    cut at batch boundaries), so the metadata repository never commits
-    the head of a batch alone and a seal never cuts one: the batch is
-    committed whole or not at all. A batch a sealed log stream refused
+    commit round at contiguous GLSNs, except when a backup far behind is
+    caught up from its primary's store in chunks that may end inside the
+    batch: its GLSNs may then not be contiguous, and it fails with
+    VL_EPROTO (the entries are in the log). A batch a sealed log stream refused
     goes whole to another one (with sticky or ls_id 0); a head committed
     anyway (storage nodes older than this rule) is never sent again: the
     batch fails (cb with committed > 0). The appender's own callback

@@ -135,115 +135,52 @@ static uint64_t s_repl_end(const s_replica_t *rep, const s_backup_t *b)
     return end;
 }
 
-/*  How many of the n entries from llsn `from` on (bids: the names of
-    their batches) a REPLICATE carries so that it ends at a batch
-    boundary: n when it does; fewer when the last batch begins inside and
-    goes on past them; more (that batch's end) when one batch covers the
-    whole chunk and goes on. Never past limit, the stream's end (a batch
-    that does is not cut differently than before). A backup's reported end
-    is then always a batch's end, so the MR, which commits the minimum
-    end of the replicas, never commits the head of a batch alone and
-    every batch's GLSNs are contiguous (vl_appender_append_batch). */
-static uint64_t s_repl_fit(const uint8_t *bids, uint32_t nbids, uint64_t from, uint64_t n,
-                           uint64_t limit)
+/*  Catches a backup (or a sync destination) up from the store, up to the
+    window. */
+static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
 {
-    uint64_t last = from + n - 1;
-    for (uint32_t i = 0; i < nbids; i++) {
-        vl_batch_id_t id;
-        vl_wire_bid(bids, i, &id);
-        if (id.client_id == 0 || id.n == 0)
-            continue; /* a base mark */
-        uint64_t id_end = id.llsn_begin + id.n - 1;
-        if (id.llsn_begin > last || id_end <= last || id_end > limit)
-            continue;
-        if (id.llsn_begin > from)
-            return id.llsn_begin - from;
-        return id_end - from + 1;
-    }
-    return n;
-}
-
-/*  Reads the next REPLICATE of stream b from the store: entries from
-    b->sent + 1 on, at most S_REPL_BATCH_ENTRIES / S_REPL_BATCH_BYTES
-    unless one batch is larger, ending at a batch boundary (s_repl_fit),
-    with their batch names. Logs and returns non-zero on failure (the
-    buffers freed). */
-static int s_repl_read(self_t *self, s_replica_t *rep, s_backup_t *b, uint64_t end,
-                       vl_wbuf_t *sizes, vl_wbuf_t *data, uint32_t *n_p, uint64_t *bytes_p,
-                       vl_wbuf_t *bids, uint32_t *nbids_p)
-{
-    uint64_t want = end - b->sent;
-    uint32_t max_n = want < S_REPL_BATCH_ENTRIES ? (uint32_t)want : S_REPL_BATCH_ENTRIES;
-    size_t max_bytes = S_REPL_BATCH_BYTES;
-    for (int pass = 0; pass < 2; pass++) {
-        vl_wbuf_init(sizes);
-        vl_wbuf_init(data);
-        vl_wbuf_init(bids);
-        *n_p = *nbids_p = 0;
-        int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1, max_n, max_bytes,
-                                       sizes, data, n_p, bytes_p);
-        if (rc || *n_p == 0) {
+    uint64_t end = s_repl_end(rep, b);
+    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < end) {
+        vl_wbuf_t sizes, data;
+        vl_wbuf_init(&sizes);
+        vl_wbuf_init(&data);
+        uint32_t n = 0;
+        uint64_t bytes = 0;
+        uint64_t want = end - b->sent;
+        int rc = vl_store_read_entries(self->store, rep->ls_id, b->sent + 1,
+                                       want < S_REPL_BATCH_ENTRIES ? (uint32_t)want
+                                                                   : S_REPL_BATCH_ENTRIES,
+                                       S_REPL_BATCH_BYTES, &sizes, &data, &n, &bytes);
+        if (rc || n == 0) {
             vl_log(LOG_ERR,
                    "sn=%u ls=%u: cannot read llsn=%" PRIu64 " to replicate to sn=%u: %s; "
                    "the backup needs a recovery (varlogctl ls recover)",
                    self->sn_id, rep->ls_id, b->sent + 1, b->sn_id,
                    rc ? vl_store_errmsg() : "entry not in the store");
-            goto fail;
+            vl_wbuf_free(&sizes);
+            vl_wbuf_free(&data);
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
+            return;
         }
         /* the names of the batches the entries came in go along: a backup
-           must be able to say what became of a client's batch; never
-           without them: a replica holding entries without their names
-           would call their batch absent, and its client would append it
-           again */
-        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + *n_p, bids, nbids_p))
-            goto fail_bids;
-        uint64_t fit = s_repl_fit(bids->data, *nbids_p, b->sent + 1, *n_p, end);
-        if (fit == *n_p || (pass == 1 && fit > *n_p))
-            return 0;
-        if (fit < *n_p) { /* cut before the last batch, and only its names */
-            *n_p = (uint32_t)fit;
-            *bytes_p = vl_wire_sizes_sum(sizes->data, *n_p);
-            sizes->len = 4 * (size_t)*n_p;
-            data->len = *bytes_p;
-            vl_wbuf_free(bids);
-            if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + *n_p, bids,
-                                   nbids_p))
-                goto fail_bids;
-            return 0;
-        }
-        /* one batch covers the chunk and goes on: read it whole (a batch
-           is at most VL_WIRE_MAX_ENTRIES entries and one payload frame) */
-        vl_wbuf_free(sizes);
-        vl_wbuf_free(data);
-        vl_wbuf_free(bids);
-        max_n = fit < VL_WIRE_MAX_ENTRIES ? (uint32_t)fit : VL_WIRE_MAX_ENTRIES;
-        max_bytes = VL_WIRE_MAX_PAYLOAD;
-    }
-    return 0;
-fail_bids:
-    vl_log(LOG_ERR,
-           "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..: %s; the "
-           "stream to sn=%u waits and retries (check this node's disk)",
-           self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg(), b->sn_id);
-fail:
-    vl_wbuf_free(bids);
-    vl_wbuf_free(sizes);
-    vl_wbuf_free(data);
-    b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
-    return -1;
-}
-
-/*  Catches a backup (or a sync destination) up from the store, up to the
-    window, in REPLICATE batches that end at batch boundaries. */
-static void s_repl_pump(self_t *self, s_replica_t *rep, s_backup_t *b)
-{
-    uint64_t end = s_repl_end(rep, b);
-    while (b->peer && !b->retry_at_us && b->inflight < S_REPL_WINDOW && b->sent < end) {
-        vl_wbuf_t sizes, data, bids;
-        uint32_t n = 0, nbids = 0;
-        uint64_t bytes = 0;
-        if (s_repl_read(self, rep, b, end, &sizes, &data, &n, &bytes, &bids, &nbids) != 0)
+           must be able to say what became of a client's batch */
+        vl_wbuf_t bids;
+        vl_wbuf_init(&bids);
+        uint32_t nbids = 0;
+        if (vl_store_read_bids(self->store, rep->ls_id, b->sent + 1, b->sent + n, &bids, &nbids)) {
+            /* never without them: a replica holding entries without their
+               names would call their batch absent, and its client would
+               append it again */
+            vl_log(LOG_ERR,
+                   "sn=%u ls=%u: cannot read the batch names of llsn=%" PRIu64 "..: %s; the "
+                   "stream to sn=%u waits and retries (check this node's disk)",
+                   self->sn_id, rep->ls_id, b->sent + 1, vl_store_errmsg(), b->sn_id);
+            vl_wbuf_free(&bids);
+            vl_wbuf_free(&sizes);
+            vl_wbuf_free(&data);
+            b->retry_at_us = vl_now_us() + 10 * S_REPL_RETRY_US;
             return;
+        }
         if (b->base && b->base == b->sent + 1) {
             s_base_mark_put(rep, b->base, &bids);
             nbids++; /* at most n names hold one of n entries: n + 1 <= the limit */

