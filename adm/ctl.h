@@ -49,6 +49,15 @@ typedef struct {
 int vl_ctl_parse(vl_ctl_t *ctl, int argc, char **argv, const vl_ctl_opt_t *opts, const char **vals,
                  char **pos, int maxpos, int *npos);
 
+/*  Parses the words of a command group that takes no options: the
+    subcommand and its arguments land in pos. Returns -1 when the caller
+    should go on, else the exit status (help printed or usage error)
+    (ctl_admin.c). */
+int vl_ctl_parse_plain(vl_ctl_t *ctl, int argc, char **argv, char **pos, int maxpos, int *npos);
+
+/*  Sets the prefix of messages to "GROUP SUB" (ctl_admin.c). */
+void vl_ctl_cmd_name(vl_ctl_t *ctl, const char *sub);
+
 /*  Parses a decimal number in [min, max] for option or argument what;
     returns 0, or 2 after printing a usage error. */
 int vl_ctl_number(vl_ctl_t *ctl, const char *what, const char *s, uint64_t min, uint64_t max,
