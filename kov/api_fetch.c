@@ -236,10 +236,7 @@ static void s_read_topics(s_ctx_t *c, vl_kr_t *r, bool old)
         if (!vl_kr_ok(r))
             break;
         s_topic_t *t = &c->topics[c->n++];
-        t->name = vl_malloc(name.len > 0 ? (size_t)name.len + 1 : 1);
-        if (name.len > 0)
-            memcpy(t->name, name.ptr, (size_t)name.len);
-        t->name[name.len > 0 ? name.len : 0] = '\0';
+        t->name = vl_kstr_dup(name);
         const char *why;
         int16_t terr = vl_ktopic_check_n(name.ptr, name.len, &why);
         if (np > 0)

@@ -173,10 +173,7 @@ static void s_handle(vl_kreq_t *req, vl_kr_t *r)
             if (!vl_kr_ok(r))
                 break;
             c->ntopics++;
-            t->name = vl_malloc(name.len > 0 ? (size_t)name.len + 1 : 1);
-            if (name.len > 0)
-                memcpy(t->name, name.ptr, (size_t)name.len);
-            t->name[name.len > 0 ? name.len : 0] = '\0';
+            t->name = vl_kstr_dup(name);
             t->err = vl_ktopic_check_n(name.ptr, name.len, &t->why);
         }
     }

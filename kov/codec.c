@@ -154,6 +154,16 @@ char *vl_kr_strdup(vl_kr_t *r, bool flex)
     return out;
 }
 
+char *vl_kstr_dup(vl_kstr_t s)
+{
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    char *out = vl_malloc(n + 1);
+    if (n)
+        memcpy(out, s.ptr, n);
+    out[n] = '\0';
+    return out;
+}
+
 int32_t vl_kr_array(vl_kr_t *r, bool flex, size_t min_size)
 {
     int64_t n = flex ? (int64_t)vl_kr_uvarint(r) - 1 : vl_kr_i32(r);

@@ -90,6 +90,9 @@ vl_kstr_t vl_kr_bytes(vl_kr_t *r, bool flex);
 /*  A non-null string copied NUL-terminated (caller frees), or NULL with
     the reader failed (null, or a NUL byte inside). */
 char *vl_kr_strdup(vl_kr_t *r, bool flex);
+/*  s copied NUL-terminated ("" for null; a NUL inside ends it early: the
+    name checks see s itself). Caller frees. */
+char *vl_kstr_dup(vl_kstr_t s);
 
 /*  An array's count: int32 (flex: uvarint count+1); -1 for a null array.
     Fails when count * min_size exceeds the bytes left, so callers may
