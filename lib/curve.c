@@ -252,10 +252,7 @@ int vl_curve_setup(const vl_curve_opts_t *o, bool serve, char *errbuf, size_t er
     s.server_path = vl_strdup(o->server_key);
     if (serve) {
         s.server = server;
-        s.allow = vl_strdup(o->allow);
-        struct sigaction sa = {.sa_handler = s_on_hup};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGHUP, &sa, NULL);
+        s.allow = vl_strdup(o->allow); /* SIGHUP's handler: vl_curve_daemon */
         s.zap = zactor_new(s_zap_actor, NULL);
     } else {
         zcert_destroy(&server);

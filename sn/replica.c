@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
@@ -431,10 +430,7 @@ void vl_sn_fault(self_t *self, int rc, const char *errmsg)
 
 void vl_sn_fault_check(self_t *self)
 {
-    struct statvfs vfs;
-    uint64_t free_bytes = UINT64_MAX;
-    if (statvfs(self->args->data_dir, &vfs) == 0)
-        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t free_bytes = self->disk_free; /* vl_sn_stats_second's, a moment ago */
     if (!self->fault_us) {
         /* a disk about to be full is a fault before a write fails: the
            log streams move while this node can still finish what it has */

@@ -326,8 +326,8 @@ static int s_on_second(zloop_t *loop, int timer_id, void *arg)
     else
         vl_sn_meta_report(self, true); /* heartbeat */
     s_subs_expire(self);
+    vl_sn_stats_second(self); /* first: it reads the free space the check uses */
     vl_sn_fault_check(self);
-    vl_sn_stats_second(self);
     return 0;
 }
 

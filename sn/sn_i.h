@@ -226,6 +226,8 @@ typedef struct {
        SN_STATUS, so the admin seals this node's log streams, until the
        disk has room again (replica.c vl_sn_fault*) */
     int64_t fault_us; /* 0: none */
+    uint64_t disk_free; /* bytes free in the data directory's file system, set each
+                           second by vl_sn_stats_second (UINT64_MAX: unknown) */
     bool fault_nospace;
     char fault_why[VL_WIRE_MAX_FAULT + 1];
     /* the node's series (stats.c) */

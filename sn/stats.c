@@ -5,7 +5,8 @@
     pointers (relaxed atomics, no lock). Gauges that describe the actor's
     state (subscribers, replication lag, disk) are set once a second on the
     actor's thread, so the HTTP thread that serves a scrape never reads
-    the actor's structures.
+    the actor's structures; the free space read then is also what the disk
+    fault check (replica.c) goes by.
 */
 #include <inttypes.h>
 #include <sys/statvfs.h>
@@ -54,8 +55,10 @@ void vl_sn_stats_second(self_t *self)
     vl_metric_set(self->m_replicas, (int64_t)zhashx_size(self->replicas));
     vl_metric_set(self->m_segments, (int64_t)vl_store_segments(self->store));
     struct statvfs st;
+    self->disk_free = UINT64_MAX; /* unknown: no fault of space is declared */
     if (statvfs(self->args->data_dir, &st) == 0) {
-        vl_metric_set(self->m_disk_free, (int64_t)((uint64_t)st.f_bavail * st.f_frsize));
+        self->disk_free = (uint64_t)st.f_bavail * st.f_frsize;
+        vl_metric_set(self->m_disk_free, (int64_t)self->disk_free);
         vl_metric_set(self->m_disk_size, (int64_t)((uint64_t)st.f_blocks * st.f_frsize));
     }
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
