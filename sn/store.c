@@ -466,7 +466,7 @@ int vl_store_state(vl_store_t *self, uint32_t ls_id, vl_store_state_t *state)
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
 {
     int rc = vl_store_log_write(self, batch, sync);
-    if (rc == 0 && batch->deletes)
+    if (rc == 0 && (batch->deletes || self->gc_more))
         vl_store_gc_run(self);
     return rc;
 }

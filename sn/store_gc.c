@@ -128,13 +128,20 @@ static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *
     less often than the others, a quiet topic), those log streams are
     copied whole to the end of the log so that it can go too. At most
     S_GC_MOVES segments per call: this runs in the writer thread, appends
-    wait meanwhile. */
+    wait meanwhile; when it stops there with segments left, gc_more makes
+    the next write (an append, a commit) go on, so that a big cleaning is
+    done in steps between writes. */
 #define S_GC_MOVES 4
 void vl_store_gc_run(vl_store_t *self)
 {
+    self->gc_more = false;
     for (int i = 0;; i++) {
-        if (!s_log_drop(self) || i == S_GC_MOVES || vl_vlog_nsegs(self->vlog) < 2)
+        if (!s_log_drop(self) || vl_vlog_nsegs(self->vlog) < 2)
             return;
+        if (i == S_GC_MOVES) {
+            self->gc_more = true;
+            return;
+        }
         /* the copy must not start a segment while the read lock is held */
         if (vl_vlog_rotate_full(self->vlog) != 0)
             return;

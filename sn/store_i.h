@@ -36,6 +36,7 @@ struct vl_store {
     char *dir;
     vl_vlog_t *vlog; /* the entry log: the entries' bytes */
     bool failed;     /* a write to the disk failed since the store opened */
+    bool gc_more;    /* the cleaning stopped at its bound: the next write goes on */
 };
 
 struct vl_store_batch {
@@ -177,7 +178,8 @@ int vl_store_read_done(s_ecur_t *c, int rc, const char *what);
 
 /*  ---- store_gc.c --------------------------------------------------------- */
 
-/*  Frees what trims and deletions left (after a write that deleted). */
+/*  Frees what trims and deletions left (after a write that deleted, and
+    after the writes that follow while there is more to do: gc_more). */
 void vl_store_gc_run(vl_store_t *self);
 
 #endif

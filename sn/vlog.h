@@ -35,6 +35,9 @@
 #define VL_VLOG_REC_HDR 24           /* bytes of a record's header */
 #define VL_VLOG_REC_MAX (8ull << 30) /* a sanity bound on one record */
 #define VL_VLOG_POS_LEN 12           /* an encoded position: segment u32, offset u64 */
+#define VL_VLOG_SEG_MIN (4ull << 20) /* vl_vlog_segment_bytes_for's bounds */
+#define VL_VLOG_SEG_MAX (512ull << 20)
+#define VL_VLOG_SEG_FRACTION 16 /* a segment is this fraction of the disk */
 
 /*  What the log asks of the index (the store). Every hook gets arg, and
     returns 0 or a VL_E* code, after describing the failure with
@@ -129,8 +132,15 @@ void vl_vlog_destroy(vl_vlog_t **self_p);
     Returns 0, or -1 with errno set, like fdatasync(2). */
 int vl_vlog_sync(vl_vlog_t *self);
 
-/*  Tests: the size at which the log starts a new segment (512 MiB). */
+/*  The size at which the log starts a new segment (512 MiB until set):
+    varlogsn sets vl_vlog_segment_bytes_for its data disk, or
+    --segment-size; tests make it small. */
 void vl_vlog_set_segment_bytes(vl_vlog_t *self, uint64_t bytes);
+/*  The segment size for a data disk of disk_bytes (0: unknown): a
+    sixteenth of it, at least VL_VLOG_SEG_MIN and at most VL_VLOG_SEG_MAX,
+    so that a trim can give most of a small disk back (only the segment
+    being written stays; the others go when nothing they hold is kept). */
+uint64_t vl_vlog_segment_bytes_for(uint64_t disk_bytes);
 /*  Tests: the step in which a segment's mapping grows (1 GiB; a multiple
     of the page size). */
 void vl_vlog_set_map_step(vl_vlog_t *self, uint64_t bytes);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "../../lib/crc32c.h"
 #include "../../sn/store.h"
+#include "../../sn/vlog.h"
 #include "../lib/storefx.h"
 
 /*  Checks that ls 1 holds entries 1..llsn_end as stfx_write wrote them. */
@@ -315,6 +316,62 @@ static void test_log_cleaning(void **state)
     s_check_entries(f->store, 5, 591, 600);
 }
 
+/*  A cleaning bigger than one step (4 segments moved per write): twelve
+    quiet log streams each keep a different old segment after the trim;
+    the writes that follow, which delete nothing (appends, commits), go on
+    with it until every old segment is gone, and nothing is lost. */
+static void test_log_cleaning_steps(void **state)
+{
+    stfx_t *f = *state;
+    vl_store_set_segment_bytes(f->store, 512);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 5}, q[12];
+    for (int k = 0; k < 12; k++) {
+        q[k] = (vl_store_state_t){.topic_id = 2, .ls_id = 10 + (uint32_t)k};
+        for (int i = 0; i < 3; i++)
+            stfx_write(f->store, &a, 20);
+        stfx_write(f->store, &q[k], 1);
+    }
+    size_t before = vl_store_segments(f->store);
+    assert_true(before >= 24);
+    stfx_commit(f->store, &a, 1, 0, 720);
+    s_trim(f->store, &a, 711);
+    size_t after_trim = vl_store_segments(f->store);
+    assert_true(after_trim > 8); /* one step moved 4 of the 12 */
+    vl_store_state_t z = {.topic_id = 3, .ls_id = 30};
+    size_t n = after_trim;
+    for (int i = 0; i < 4 && n > 3; i++) {
+        vl_store_batch_t *b = vl_store_batch_new();
+        vl_store_batch_put_state(b, &z); /* deletes nothing */
+        assert_int_equal(vl_store_write(f->store, b, true), 0);
+        vl_store_batch_destroy(&b);
+        size_t m = vl_store_segments(f->store);
+        assert_true(m < n); /* every write freed some */
+        n = m;
+    }
+    assert_true(n <= 3);
+    for (int k = 0; k < 12; k++)
+        s_check_entries(f->store, 10 + (uint32_t)k, 1, 1);
+    s_check_entries(f->store, 5, 711, 720);
+    stfx_reopen(f);
+    for (int k = 0; k < 12; k++)
+        s_check_entries(f->store, 10 + (uint32_t)k, 1, 1);
+    s_check_entries(f->store, 5, 711, 720);
+}
+
+/*  The segment size for a data disk: a sixteenth of it, 4 MiB to 512 MiB
+    (512 MiB when the size is unknown). */
+static void test_segment_bytes_for(void **state)
+{
+    (void)state;
+    assert_int_equal(vl_vlog_segment_bytes_for(0), 512ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(1ull << 20), 4ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(64ull << 20), 4ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(160ull << 20), 10ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(1ull << 30), 64ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(8ull << 30), 512ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(4ull << 40), 512ull << 20);
+}
+
 /*  Entries written without sync (--sync none) that a crash took from the
     log while RocksDB had flushed their values: the store refuses to open
     rather than serve other bytes in their place. */
@@ -398,6 +455,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_far_ahead_of_log, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_segments, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_log_cleaning_steps, stfx_setup, stfx_teardown),
+        cmocka_unit_test(test_segment_bytes_for),
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_mapping_grows, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_checksum, stfx_setup, stfx_teardown),
