@@ -330,6 +330,7 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
         vl_store_destroy(&self);
         return rc;
     }
+    vl_store_gc_reserve(self);
     *store_p = self;
     return 0;
 }
@@ -466,6 +467,9 @@ int vl_store_state(vl_store_t *self, uint32_t ls_id, vl_store_state_t *state)
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
 {
     int rc = vl_store_log_write(self, batch, sync);
+    /* a write that deletes (a trim) may use the reserve: it frees more */
+    if (rc == VL_ESTORE && batch->deletes && vl_store_gc_release(self))
+        rc = vl_store_log_write(self, batch, sync);
     if (rc == 0 && (batch->deletes || self->gc_more))
         vl_store_gc_run(self);
     return rc;

@@ -4,12 +4,112 @@
     decided here, from the 'd' values in RocksDB: after a write that
     deleted (a trim, a truncation, a dropped log stream), in the writer
     thread.
+
+    Removing segments takes a RocksDB flush first, and Debian's RocksDB
+    (built with assertions) aborts the process when a flush finds the disk
+    full. So the cleaning looks at the free space first, and the store
+    keeps DIR/vlog/reserve, S_RESERVE bytes allocated while there is room:
+    on a full disk a write that deletes (a trim) and the cleaning after it
+    release it, so that a trim gives space back even then; it is made
+    again once there is room.
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include "log.h"
 #include "store.h"
 #include "store_i.h"
 #include "util.h"
 #include "vlog.h"
+
+#define S_RESERVE (8ull << 20)   /* DIR/vlog/reserve */
+#define S_FLUSH_SLACK (1u << 20) /* a flush needs its memtables' size and this */
+
+/*  ---- room on the disk ------------------------------------------------------ */
+
+static void s_reserve_path(const vl_store_t *self, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/vlog/reserve", self->dir);
+}
+
+/*  Bytes free on the store's disk (UINT64_MAX when unknown). */
+static uint64_t s_disk_free(const vl_store_t *self)
+{
+    struct statvfs sv;
+    if (statvfs(self->dir, &sv) != 0)
+        return UINT64_MAX;
+    return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+void vl_store_gc_reserve(vl_store_t *self)
+{
+    char path[PATH_MAX];
+    s_reserve_path(self, path, sizeof path);
+    struct stat st;
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size >= S_RESERVE)
+        return;
+    if (s_disk_free(self) < 2 * S_RESERVE)
+        return; /* not now: after a cleaning that made room */
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)S_RESERVE);
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        vl_log(LOG_WARNING, "store: cannot keep %s (%llu MiB for trims on a full disk): %s", path,
+               (unsigned long long)(S_RESERVE >> 20), strerror(rc));
+        unlink(path);
+    }
+}
+
+bool vl_store_gc_release(vl_store_t *self)
+{
+    char path[PATH_MAX];
+    s_reserve_path(self, path, sizeof path);
+    if (unlink(path) != 0)
+        return false;
+    vl_log(LOG_NOTICE,
+           "store: the disk of %s is full: released the %llu MiB kept in %s so that trims can "
+           "free space",
+           self->dir, (unsigned long long)(S_RESERVE >> 20), path);
+    return true;
+}
+
+/*  True when the disk has room for the flush that removing segments
+    takes (releasing the reserve if need be). When not, the cleaning is put
+    off to the next write (gc_more), logged once until it can go on. */
+static bool s_flush_room(vl_store_t *self)
+{
+    uint64_t mem = 0;
+    char *v = rocksdb_property_value(self->db, "rocksdb.cur-size-all-mem-tables");
+    if (v)
+        mem = strtoull(v, NULL, 10);
+    rocksdb_free(v);
+    uint64_t need = mem + S_FLUSH_SLACK, free_b = s_disk_free(self);
+    if (free_b < need && vl_store_gc_release(self))
+        free_b = s_disk_free(self);
+    if (free_b >= need) {
+        if (self->gc_put_off)
+            vl_log(LOG_NOTICE, "store: the disk of %s has room again: cleaning the entry log",
+                   self->dir);
+        self->gc_put_off = false;
+        return true;
+    }
+    if (!self->gc_put_off)
+        vl_log(LOG_WARNING,
+               "store: entry log cleanup put off: %" PRIu64 " bytes free on the disk of %s, "
+               "and removing segments needs a RocksDB flush of about %" PRIu64
+               "; free space on it (the cleaning goes on by itself then)",
+               free_b, self->dir, need);
+    self->gc_put_off = true;
+    self->gc_more = true;
+    return false;
+}
 
 /*  Removes the segments nothing needs any more: below the oldest one a
     stored batch refers to (per log stream, its first batch is its oldest)
@@ -55,8 +155,9 @@ static bool s_log_drop(vl_store_t *self)
     }
     if (keep <= vl_vlog_first_id(self->vlog))
         return !legacy;
-    if (!vl_vlog_drop(self->vlog, keep))
+    if (!s_flush_room(self) || !vl_vlog_drop(self->vlog, keep))
         return false;
+    vl_store_gc_reserve(self);
     return !legacy;
 }
 

@@ -36,7 +36,9 @@ struct vl_store {
     char *dir;
     vl_vlog_t *vlog; /* the entry log: the entries' bytes */
     bool failed;     /* a write to the disk failed since the store opened */
-    bool gc_more;    /* the cleaning stopped at its bound: the next write goes on */
+    bool gc_more;    /* the cleaning stopped at its bound (or for room): the
+                        next write goes on */
+    bool gc_put_off; /* it stopped for lack of room (logged once) */
 };
 
 struct vl_store_batch {
@@ -181,5 +183,10 @@ int vl_store_read_done(s_ecur_t *c, int rc, const char *what);
 /*  Frees what trims and deletions left (after a write that deleted, and
     after the writes that follow while there is more to do: gc_more). */
 void vl_store_gc_run(vl_store_t *self);
+/*  Allocates DIR/vlog/reserve when missing and the disk has room (at open,
+    after a cleaning). */
+void vl_store_gc_reserve(vl_store_t *self);
+/*  Removes it (the disk is full): true when there was one. */
+bool vl_store_gc_release(vl_store_t *self);
 
 #endif
