@@ -225,21 +225,24 @@ static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *
 
 /*  Frees what trims and deletions left: segments nothing refers to go
     (s_log_drop); then, while the oldest segment is kept by log streams
-    that hold little (a quarter of a segment or less in all: one trimmed
-    less often than the others, a quiet topic), those log streams are
-    copied whole to the end of the log so that it can go too. At most
-    S_GC_MOVES segments per call: this runs in the writer thread, appends
-    wait meanwhile; when it stops there with segments left, gc_more makes
-    the next write (an append, a commit) go on, so that a big cleaning is
-    done in steps between writes. */
+    that hold little (a quarter of a segment or less in all, and at most
+    S_GC_STEP bytes: one trimmed less often than the others, a quiet
+    topic), those log streams are copied whole to the end of the log so
+    that it can go too. At most S_GC_MOVES segments and S_GC_STEP bytes
+    copied per call: this runs in the writer thread, appends wait
+    meanwhile; when it stops there with segments left, gc_more makes the
+    next write (an append, a commit) go on, so that a big cleaning is done
+    in steps between writes. */
 #define S_GC_MOVES 4
+#define S_GC_STEP (64ull << 20)
 void vl_store_gc_run(vl_store_t *self)
 {
     self->gc_more = false;
+    uint64_t moved = 0;
     for (int i = 0;; i++) {
         if (!s_log_drop(self) || vl_vlog_nsegs(self->vlog) < 2)
             return;
-        if (i == S_GC_MOVES) {
+        if (i == S_GC_MOVES || moved >= S_GC_STEP) {
             self->gc_more = true;
             return;
         }
@@ -248,6 +251,8 @@ void vl_store_gc_run(vl_store_t *self)
             return;
         uint32_t seg = vl_vlog_first_id(self->vlog);
         uint64_t live = 0, limit = vl_vlog_first_size(self->vlog) / 4;
+        if (limit > S_GC_STEP)
+            limit = S_GC_STEP;
         vl_vlog_rdlock(self->vlog);
         int rc = s_seg_walk(self, seg, limit, &live, NULL);
         vl_vlog_unlock(self->vlog);
@@ -267,6 +272,7 @@ void vl_store_gc_run(vl_store_t *self)
                    vl_store_errmsg());
             return;
         }
+        moved += live;
         vl_log(LOG_INFO, "store: moved %llu live bytes out of entry log segment %u to free it",
                (unsigned long long)live, seg);
     }
