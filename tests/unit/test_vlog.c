@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "../../lib/crc32c.h"
 #include "../../sn/store.h"
+#include "../../sn/store_i.h"
 #include "../../sn/vlog.h"
 #include "../lib/storefx.h"
 
@@ -358,6 +359,33 @@ static void test_log_cleaning_steps(void **state)
     s_check_entries(f->store, 5, 711, 720);
 }
 
+/*  The reserve that lets a trim free space on a full disk: there after
+    the open (8 MiB), gone once released, made again by the next cleaning
+    that removes segments. (The full disk itself: trim_reclaim.sh.) */
+static void test_log_reserve(void **state)
+{
+    stfx_t *f = *state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/reserve", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= 8 << 20);
+    assert_true(vl_store_gc_release(f->store));
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_false(vl_store_gc_release(f->store));
+    vl_store_set_segment_bytes(f->store, 256);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 4};
+    for (int i = 0; i < 10; i++)
+        stfx_write(f->store, &a, 10);
+    stfx_commit(f->store, &a, 1, 0, 100);
+    size_t before = vl_store_segments(f->store);
+    s_trim(f->store, &a, 91);
+    assert_true(vl_store_segments(f->store) < before);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= 8 << 20);
+    s_check_entries(f->store, 4, 91, 100);
+}
+
 /*  The segment size for a data disk: a sixteenth of it, 4 MiB to 512 MiB
     (512 MiB when the size is unknown). */
 static void test_segment_bytes_for(void **state)
@@ -457,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_cleaning, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning_steps, stfx_setup, stfx_teardown),
         cmocka_unit_test(test_segment_bytes_for),
+        cmocka_unit_test_setup_teardown(test_log_reserve, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_mapping_grows, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_checksum, stfx_setup, stfx_teardown),
