@@ -7,7 +7,9 @@
 
     Removing segments takes a RocksDB flush first, and Debian's RocksDB
     (built with assertions) aborts the process when a flush finds the disk
-    full. So the cleaning looks at the free space first, and the store
+    full. So the cleaning looks at the free space first
+    (vl_store_flush_room, which also keeps the flush at a segment's end
+    from starting on a full disk), and the store
     keeps DIR/vlog/reserve, S_RESERVE bytes allocated while there is room:
     on a full disk a write that deletes (a trim) and the cleaning after it
     release it, so that a trim gives space back even then; it is made
@@ -28,8 +30,7 @@
 #include "util.h"
 #include "vlog.h"
 
-#define S_RESERVE (8ull << 20)   /* DIR/vlog/reserve */
-#define S_FLUSH_SLACK (1u << 20) /* a flush needs its memtables' size and this */
+#define S_RESERVE (8ull << 20) /* DIR/vlog/reserve */
 
 /*  ---- room on the disk ------------------------------------------------------ */
 
@@ -85,15 +86,11 @@ bool vl_store_gc_release(vl_store_t *self)
     off to the next write (gc_more), logged once until it can go on. */
 static bool s_flush_room(vl_store_t *self)
 {
-    uint64_t mem = 0;
-    char *v = rocksdb_property_value(self->db, "rocksdb.cur-size-all-mem-tables");
-    if (v)
-        mem = strtoull(v, NULL, 10);
-    rocksdb_free(v);
-    uint64_t need = mem + S_FLUSH_SLACK, free_b = s_disk_free(self);
-    if (free_b < need && vl_store_gc_release(self))
-        free_b = s_disk_free(self);
-    if (free_b >= need) {
+    uint64_t free_b, need;
+    bool room = vl_store_flush_room(self, &free_b, &need);
+    if (!room && vl_store_gc_release(self))
+        room = vl_store_flush_room(self, &free_b, &need);
+    if (room) {
         if (self->gc_put_off)
             vl_log(LOG_NOTICE, "store: the disk of %s has room again: cleaning the entry log",
                    self->dir);

@@ -178,6 +178,13 @@ bool vl_store_read_check(s_ecur_t *c);
     that did not decode. */
 int vl_store_read_done(s_ecur_t *c, int rc, const char *what);
 
+/*  Debian's RocksDB (built with assertions) aborts the process when a
+    flush finds the disk full: true when the disk has room for one, the
+    memtables' size and S_FLUSH_SLACK (*free_p: bytes free, UINT64_MAX when
+    unknown; *need_p: what a flush needs). */
+#define S_FLUSH_SLACK (1u << 20)
+bool vl_store_flush_room(vl_store_t *self, uint64_t *free_p, uint64_t *need_p);
+
 /*  ---- store_gc.c --------------------------------------------------------- */
 
 /*  Frees what trims and deletions left (after a write that deleted, and
