@@ -30,7 +30,8 @@
 #include "util.h"
 #include "vlog.h"
 
-#define S_RESERVE (8ull << 20) /* DIR/vlog/reserve */
+#define S_RESERVE (8ull << 20)    /* DIR/vlog/reserve */
+#define S_MOVE_ROOM (32ull << 20) /* free space a move of live entries leaves */
 
 /*  ---- room on the disk ------------------------------------------------------ */
 
@@ -108,15 +109,13 @@ static bool s_flush_room(vl_store_t *self)
     return false;
 }
 
-/*  Removes the segments nothing needs any more: below the oldest one a
-    stored batch refers to (per log stream, its first batch is its oldest)
-    and, after a flush, below the one written. Runs in the writer thread.
-    False when it could not look, or batches from before the entry log
-    (format 2) keep every segment. */
-static bool s_log_drop(vl_store_t *self)
+/*  The oldest segment a stored batch refers to, ignoring the log streams
+    whose first batch is in segment skip (0: none), at most the one written
+    (per log stream, its first batch is its oldest): *keep_p. *legacy_p
+    when a batch from before the entry log (format 2) keeps every one.
+    False when it could not look (logged). */
+static bool s_keep(vl_store_t *self, uint32_t skip, uint32_t *keep_p, bool *legacy_p)
 {
-    if (vl_vlog_nsegs(self->vlog) < 2)
-        return true;
     uint32_t keep = vl_vlog_last_id(self->vlog);
     bool legacy = false;
     rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
@@ -131,7 +130,7 @@ static bool s_log_drop(vl_store_t *self)
         uint32_t ls = vl_get_be32((const uint8_t *)key + 1);
         if (vlen >= S_SBAT_HDR && v[0] == 'S') {
             uint32_t seg = vl_get_be32((const uint8_t *)v + 5);
-            if (seg < keep)
+            if (seg < keep && seg != skip)
                 keep = seg;
         } else {
             keep = 0; /* a batch from before the entry log: keep everything */
@@ -150,6 +149,23 @@ static bool s_log_drop(vl_store_t *self)
         rocksdb_free(err);
         return false;
     }
+    *keep_p = keep;
+    *legacy_p = legacy;
+    return true;
+}
+
+/*  Removes the segments nothing needs any more: below the oldest one a
+    stored batch refers to and, after a flush, below the one written. Runs
+    in the writer thread. False when it could not look, or batches from
+    before the entry log (format 2) keep every segment. */
+static bool s_log_drop(vl_store_t *self)
+{
+    if (vl_vlog_nsegs(self->vlog) < 2)
+        return true;
+    uint32_t keep;
+    bool legacy;
+    if (!s_keep(self, 0, &keep, &legacy))
+        return false;
     if (keep <= vl_vlog_first_id(self->vlog))
         return !legacy;
     if (!s_flush_room(self) || !vl_vlog_drop(self->vlog, keep))
@@ -222,10 +238,13 @@ static int s_seg_walk(vl_store_t *self, uint32_t seg, uint64_t limit, uint64_t *
 
 /*  Frees what trims and deletions left: segments nothing refers to go
     (s_log_drop); then, while the oldest segment is kept by log streams
-    that hold little (a quarter of a segment or less in all, and at most
-    S_GC_STEP bytes: one trimmed less often than the others, a quiet
-    topic), those log streams are copied whole to the end of the log so
-    that it can go too. At most S_GC_MOVES segments and S_GC_STEP bytes
+    that hold little against what their move frees (a quarter or less of
+    the bytes of the segments below the oldest one the other log streams
+    need, and at most S_GC_STEP bytes: one trimmed less often than the
+    others, a quiet topic, a small one next to a big trimmed one), those
+    log streams are copied whole to the end of the log so that those
+    segments can go too, when the disk keeps S_MOVE_ROOM free after the
+    copy. At most S_GC_MOVES moves and S_GC_STEP bytes
     copied per call: this runs in the writer thread, appends wait
     meanwhile; when it stops there with segments left, gc_more makes the
     next write (an append, a commit) go on, so that a big cleaning is done
@@ -246,8 +265,11 @@ void vl_store_gc_run(vl_store_t *self)
         /* the copy must not start a segment while the read lock is held */
         if (vl_vlog_rotate_full(self->vlog) != 0)
             return;
-        uint32_t seg = vl_vlog_first_id(self->vlog);
-        uint64_t live = 0, limit = vl_vlog_first_size(self->vlog) / 4;
+        uint32_t seg = vl_vlog_first_id(self->vlog), after;
+        bool legacy;
+        if (!s_keep(self, seg, &after, &legacy) || legacy)
+            return;
+        uint64_t live = 0, limit = vl_vlog_bytes_below(self->vlog, after) / 4;
         if (limit > S_GC_STEP)
             limit = S_GC_STEP;
         vl_vlog_rdlock(self->vlog);
@@ -255,6 +277,17 @@ void vl_store_gc_run(vl_store_t *self)
         vl_vlog_unlock(self->vlog);
         if (rc || live > limit)
             return;
+        /* a copy that filled the disk would get the node's log streams
+           sealed (a disk fault) before the segments go */
+        uint64_t free_b = s_disk_free(self);
+        if (free_b < live + S_MOVE_ROOM) {
+            vl_log(LOG_INFO,
+                   "store: not moving %llu live bytes out of entry log segment %u: %llu bytes "
+                   "free on the disk, less than that and %llu MiB",
+                   (unsigned long long)live, seg, (unsigned long long)free_b,
+                   (unsigned long long)(S_MOVE_ROOM >> 20));
+            return;
+        }
         vl_store_batch_t *b = vl_store_batch_new();
         live = 0;
         vl_vlog_rdlock(self->vlog);
@@ -270,7 +303,9 @@ void vl_store_gc_run(vl_store_t *self)
             return;
         }
         moved += live;
-        vl_log(LOG_INFO, "store: moved %llu live bytes out of entry log segment %u to free it",
-               (unsigned long long)live, seg);
+        vl_log(LOG_INFO,
+               "store: moved %llu live bytes out of entry log segment %u to free it and the "
+               "%u after it",
+               (unsigned long long)live, seg, after - seg - 1);
     }
 }

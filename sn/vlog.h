@@ -270,21 +270,25 @@ static inline size_t vl_vlog_nsegs(const vl_vlog_t *self)
     return self->nsegs;
 }
 
-/*  The id of the oldest segment and its size, the id of the one written.
-    The log has at least one segment once open. */
+/*  The id of the oldest segment, the id of the one written. The log has
+    at least one segment once open. */
 static inline uint32_t vl_vlog_first_id(const vl_vlog_t *self)
 {
     return self->segs[0].id;
 }
 
-static inline uint64_t vl_vlog_first_size(const vl_vlog_t *self)
-{
-    return self->segs[0].size;
-}
-
 static inline uint32_t vl_vlog_last_id(const vl_vlog_t *self)
 {
     return self->segs[self->nsegs - 1].id;
+}
+
+/*  The bytes of the segments below segment keep. */
+static inline uint64_t vl_vlog_bytes_below(const vl_vlog_t *self, uint32_t keep)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nsegs && self->segs[i].id < keep; i++)
+        n += self->segs[i].size;
+    return n;
 }
 
 /*  Starts the next segment when the one written is full (rotation).

@@ -359,6 +359,30 @@ static void test_log_cleaning_steps(void **state)
     s_check_entries(f->store, 5, 711, 720);
 }
 
+/*  A big log stream trimmed, a smaller one never, written in turns: the
+    small one holds more than a quarter of a segment, but little against
+    the segments its move frees, so it is moved and they go. */
+static void test_log_cleaning_small_neighbour(void **state)
+{
+    stfx_t *f = *state;
+    vl_store_set_segment_bytes(f->store, 512);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 5}, c = {.topic_id = 2, .ls_id = 6};
+    for (int i = 0; i < 30; i++) {
+        stfx_write(f->store, &a, 20);
+        stfx_write(f->store, &c, 3);
+    }
+    size_t before = vl_store_segments(f->store);
+    assert_true(before >= 20);
+    stfx_commit(f->store, &a, 1, 0, 600);
+    s_trim(f->store, &a, 591);
+    assert_true(vl_store_segments(f->store) <= 3);
+    s_check_entries(f->store, 6, 1, 90);
+    s_check_entries(f->store, 5, 591, 600);
+    stfx_reopen(f);
+    s_check_entries(f->store, 6, 1, 90);
+    s_check_entries(f->store, 5, 591, 600);
+}
+
 /*  The reserve that lets a trim free space on a full disk: there after
     the open (8 MiB), gone once released, made again by the next cleaning
     that removes segments. (The full disk itself: trim_reclaim.sh.) */
@@ -484,6 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_segments, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning_steps, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_log_cleaning_small_neighbour, stfx_setup,
+                                        stfx_teardown),
         cmocka_unit_test(test_segment_bytes_for),
         cmocka_unit_test_setup_teardown(test_log_reserve, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, stfx_setup, stfx_teardown),
