@@ -150,6 +150,7 @@ int vl_client_route_locked(vl_client_t *c, const char *topic, bool fresh, const 
             vl_route_ls_t *r = &route->ls[i];
             r->id = t->ls[i].id;
             r->state = t->ls[i].state;
+            r->epoch = t->ls[i].epoch;
             r->nrep = t->ls[i].nrep;
             for (uint32_t k = 0; k < r->nrep && k < VL_WIRE_MAX_REPLICAS; k++) {
                 const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, t->ls[i].replicas[k]);
