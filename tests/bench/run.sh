@@ -166,7 +166,7 @@ print_table() {
 	} | awk -F'\t' 'BEGIN { OFS = "\t" } { for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; print }' |
 		column -t -s $'\t'
 	echo
-	echo "machine: $NPROC x $CPU_MODEL; disk $DISK_DEV; kernel $KERNEL; disk synced write $DISK_MBS MB/s ($DISK_HOW)"
+	echo "machine: $NPROC x $CPU_MODEL; disk $DISK_DEV; kernel $KERNEL${DISK_MBS:+; disk synced write $DISK_MBS MB/s ($DISK_HOW)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 	json_str() { printf '"%s"' "$(sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1")"; }
 	json_num() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
