@@ -8,7 +8,10 @@
     (vl_kparts_run) binary-searches the offsets [log start, HWM) of the
     marks, reading one entry per step (a bounded subscription [g, g+1)):
     at most ceil(log2(n)) + 1 reads for n records. The answer's timestamp
-    field is the found record's.
+    field is the found record's. An offset trimmed while the search runs
+    moves its lower bound past it; another read error answers
+    KAFKA_STORAGE_ERROR (REQUEST_TIMED_OUT for a timeout), which clients
+    retry.
     - The search takes the timestamps as sorted (one producer's are, near
       enough). With timestamps out of order it answers an offset whose
       record is >= ts and whose predecessor's is < ts (or the log start),
@@ -137,14 +140,18 @@ static void s_search(void *arg, vl_client_t *client)
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         int rc = s_read_ts(client, p, mid, now, &ts);
+        if (rc == VL_ETRIMMED) { /* trimmed meanwhile: so is every offset below it */
+            lo = mid + 1;
+            continue;
+        }
         if (rc != 0) {
             vl_log(LOG_WARNING,
                    "list offsets %s: reading offset %" PRId64 " for timestamp %" PRId64
-                   ": %s (the client retries)",
+                   ": %s; the client may ask again",
                    p->name, mid, p->timestamp, vl_err_str(rc));
             p->err = vl_kerr_from_vl(rc);
-            if (p->err == VL_KERR_OFFSET_OUT_OF_RANGE)
-                p->err = VL_KERR_UNKNOWN_SERVER_ERROR; /* trimmed meanwhile: not the client's */
+            if (p->err == VL_KERR_OFFSET_OUT_OF_RANGE || p->err == VL_KERR_UNKNOWN_SERVER_ERROR)
+                p->err = VL_KERR_KAFKA_STORAGE_ERROR; /* retriable for clients */
             return;
         }
         if (ts >= p->timestamp) {
