@@ -190,8 +190,9 @@ static const char s_help_status[] =
     "Usage: varlogctl status\n"
     "Cluster health at a glance, through varlogadm: the metadata repository\n"
     "and the metadata version, each storage node (id, address, up or down as\n"
-    "the admin sees it) and each topic (id, name, log streams, replication\n"
-    "factor, high watermark, trim point, end offset).\n";
+    "the admin sees it, free space and size of its data disk) and each topic\n"
+    "(id, name, log streams, replication factor, high watermark, trim point,\n"
+    "end offset).\n";
 
 static const char s_help_append[] =
     "Usage: varlogctl append TOPIC [--ls LSID] [--batch N] [-v]\n"

@@ -779,6 +779,61 @@ int vl_ctl_cmd_ls(vl_ctl_t *ctl, int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------------------- */
 
+/*  bytes as "12.3 MiB" (KiB .. TiB). */
+static void s_fmt_bytes(char *buf, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes / 1024;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+/*  What storage node sn_id said of itself (NULL: down or unknown). */
+static const vl_sn_status_t *s_status_sn(const s_status_t *s, uint32_t sn_id)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->sns[i].sn_id == sn_id)
+            return &s->sns[i].st;
+    return NULL;
+}
+
+/*  The storage nodes with the free space and size of their data disks
+    (what each said in SN_STATUS; '-' when it did not answer). */
+static void s_table_sns_disk(const s_status_t *s)
+{
+    vl_ctl_table_t *t = vl_ctl_table_new();
+    vl_ctl_table_add(t, "ID\tADDRESS\tSTATE\tDISK_FREE\tDISK_SIZE");
+    for (uint32_t i = 0; i < s->m.nsn; i++) {
+        const vl_meta_sn_t *sn = &s->m.sns[i];
+        const vl_sn_status_t *st = s_status_sn(s, sn->id);
+        char fr[32] = "-", sz[32] = "-";
+        if (st && st->disk_total) {
+            s_fmt_bytes(fr, sizeof fr, st->disk_free);
+            s_fmt_bytes(sz, sizeof sz, st->disk_total);
+        }
+        vl_ctl_table_add(t, "%u\t%s\t%s\t%s\t%s", sn->id, sn->addr, sn->alive ? "up" : "down", fr,
+                         sz);
+    }
+    vl_ctl_table_print(&t, stdout);
+}
+
+/*  One storage node in status --json: s_json_sn's fields and its disk. */
+static void s_json_sn_disk(const s_status_t *s, const vl_meta_sn_t *sn)
+{
+    printf("{\"id\": %u, \"addr\": ", sn->id);
+    vl_ctl_json_str(stdout, sn->addr, strlen(sn->addr));
+    printf(", \"alive\": %s", sn->alive ? "true" : "false");
+    const vl_sn_status_t *st = s_status_sn(s, sn->id);
+    if (st && st->disk_total)
+        printf(", \"disk_free\": %" PRIu64 ", \"disk_total\": %" PRIu64, st->disk_free,
+               st->disk_total);
+    printf("}");
+}
+
 int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv)
 {
     char *pos[1];
@@ -809,7 +864,7 @@ int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv)
                m.version);
         for (uint32_t i = 0; i < m.nsn; i++) {
             printf("%s", i ? ", " : "");
-            s_json_sn(&m.sns[i]);
+            s_json_sn_disk(&st, &m.sns[i]);
         }
         printf("], \"topics\": [");
         for (uint32_t i = 0; i < m.ntopics; i++) {
@@ -838,7 +893,7 @@ int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv)
         vl_ctl_table_print(&t, stdout);
         if (m.nsn > 0) {
             printf("\n");
-            s_table_sns(&m);
+            s_table_sns_disk(&st);
         }
         /* a node whose disk failed: its log streams are sealed until it
            clears (varlogadm) */

@@ -75,6 +75,10 @@ int main(int argc, char **argv)
                         "size of a RocksDB memtable (up to 4 fill\nbefore writes wait for "
                         "a flush; default 64M)",
                         &cfg.memtable_bytes, 1ll << 20, 16ll << 30),
+        VL_OPT_SIZE_DEF("segment-size", "BYTES",
+                        "size of an entry log segment, K/M/G\nsuffixes allowed (default: a "
+                        "sixteenth of\nthe data disk, 4M to 512M)",
+                        &cfg.segment_bytes, 1ll << 20, 4ll << 30),
         VL_OPT_UINT_DEF("cluster-id", "N", "cluster id (default 1)", &cfg.cluster_id, 0,
                         UINT32_MAX),
         VL_OPT_STRING_DEF("metrics", "HOST:PORT|off",

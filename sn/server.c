@@ -21,10 +21,12 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include "curve.h"
 #include "log.h"
 #include "sn_i.h"
 #include "util.h"
+#include "vlog.h"
 
 /*  A request for a log stream this node does not know yet: the client may
     have fresher metadata than the node (a topic created a moment ago). It
@@ -492,6 +494,25 @@ static int s_fail(s_args_t *args, int rc, const char *fmt, ...)
     return rc;
 }
 
+/*  Sets the entry log's segment size: --segment-size, or a fraction of the
+    data disk (vl_vlog_segment_bytes_for), so that a trim can give most of
+    a small disk back. */
+static void s_segment_size(self_t *self, s_args_t *args)
+{
+    uint64_t bytes = args->cfg.segment_bytes, disk = 0;
+    struct statvfs sv;
+    if (statvfs(args->data_dir, &sv) == 0)
+        disk = (uint64_t)sv.f_blocks * sv.f_frsize;
+    if (!bytes)
+        bytes = vl_vlog_segment_bytes_for(disk);
+    vl_store_set_segment_bytes(self->store, bytes);
+    vl_log(LOG_INFO, "sn: entry log segments of %" PRIu64 " MiB (%s; data disk %" PRIu64 " MiB)",
+           bytes >> 20,
+           args->cfg.segment_bytes ? "--segment-size"
+                                   : "a sixteenth of the data disk, 4 MiB to 512 MiB",
+           disk >> 20);
+}
+
 /*  Opens the store and recovers every replica it holds, then starts the
     writer. Returns 0 or a VL_E* code (args->err says what failed). */
 static int s_self_open_store(self_t *self, s_args_t *args)
@@ -503,6 +524,7 @@ static int s_self_open_store(self_t *self, s_args_t *args)
                       args->data_dir, strerror(errno));
     if (vl_store_open(args->data_dir, args->cfg.memtable_bytes, &self->store) != 0)
         return s_fail(args, VL_ESTORE, "%s", vl_store_errmsg());
+    s_segment_size(self, args);
     /* Recovery: every replica the store holds, as durable as it is. */
     vl_store_state_t *states;
     size_t n;

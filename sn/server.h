@@ -28,6 +28,8 @@ typedef struct {
     bool sync;               /* fsync entries before reporting them */
     uint64_t max_entry_size; /* larger entries are refused (VL_ETOOBIG) */
     uint64_t memtable_bytes; /* RocksDB memtable size (0: the store's default) */
+    uint64_t segment_bytes;  /* entry log segment size (0: from the data disk's
+                                size, vl_vlog_segment_bytes_for) */
     uint32_t cluster_id;
 } vl_sn_config_t;
 

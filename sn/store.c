@@ -14,10 +14,12 @@
     store_read.c (store_i.h says what each file holds).
 */
 #include <errno.h>
+#include <inttypes.h>
 #include <rocksdb/c.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include "log.h"
 #include "store.h"
 #include "store_i.h"
@@ -88,6 +90,19 @@ static int s_from_vlog(int rc)
     return rc;
 }
 
+bool vl_store_flush_room(vl_store_t *self, uint64_t *free_p, uint64_t *need_p)
+{
+    uint64_t mem = 0;
+    char *v = rocksdb_property_value(self->db, "rocksdb.cur-size-all-mem-tables");
+    if (v)
+        mem = strtoull(v, NULL, 10);
+    rocksdb_free(v);
+    struct statvfs sv;
+    *free_p = statvfs(self->dir, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+    *need_p = mem + S_FLUSH_SLACK;
+    return *free_p >= *need_p;
+}
+
 /*  Flushes RocksDB's memtables (waiting for it when wait). Returns 0 or
     VL_ESTORE (message set, "flush <what>: ..."). */
 static int s_flush(vl_store_t *self, bool wait, const char *what)
@@ -100,9 +115,21 @@ static int s_flush(vl_store_t *self, bool wait, const char *what)
     return s_check(err, what);
 }
 
+/*  A flush the log asks for: after the replay and before removing
+    segments (wait), or at a segment's end (not waited for, only to keep
+    the next replay short: not started when the disk lacks room for it,
+    see vl_store_flush_room). */
 static int s_hook_flush(void *arg, bool wait, const char *what)
 {
-    return s_to_vlog(s_flush(arg, wait, what));
+    vl_store_t *self = arg;
+    uint64_t free_b, need;
+    if (!wait && !vl_store_flush_room(self, &free_b, &need)) {
+        vl_vlog_seterr("%s: not started: %" PRIu64 " bytes free on the disk of %s, it needs "
+                       "about %" PRIu64 " (a restart replays more of the entry log meanwhile)",
+                       what, free_b, self->dir, need);
+        return VL_ESTORE;
+    }
+    return s_to_vlog(s_flush(self, wait, what));
 }
 
 /*  Applies the WriteBatch of a record again (the replay). */
@@ -330,6 +357,7 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
         vl_store_destroy(&self);
         return rc;
     }
+    vl_store_gc_reserve(self);
     *store_p = self;
     return 0;
 }
@@ -466,7 +494,10 @@ int vl_store_state(vl_store_t *self, uint32_t ls_id, vl_store_state_t *state)
 int vl_store_write(vl_store_t *self, vl_store_batch_t *batch, bool sync)
 {
     int rc = vl_store_log_write(self, batch, sync);
-    if (rc == 0 && batch->deletes)
+    /* a write that deletes (a trim) may use the reserve: it frees more */
+    if (rc == VL_ESTORE && batch->deletes && vl_store_gc_release(self))
+        rc = vl_store_log_write(self, batch, sync);
+    if (rc == 0 && (batch->deletes || self->gc_more))
         vl_store_gc_run(self);
     return rc;
 }

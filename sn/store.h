@@ -72,7 +72,8 @@ typedef struct {
 int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p);
 void vl_store_destroy(vl_store_t **self_p);
 
-/*  Tests: the size at which the entry log starts a new segment (512 MiB),
+/*  The size at which the entry log starts a new segment (512 MiB until
+    set; varlogsn sets it from its data disk, vl_vlog_segment_bytes_for),
     and how many segments it has. */
 void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes);
 /*  Tests: the step in which a segment's mapping grows (1 GiB; a multiple of

@@ -36,6 +36,9 @@ struct vl_store {
     char *dir;
     vl_vlog_t *vlog; /* the entry log: the entries' bytes */
     bool failed;     /* a write to the disk failed since the store opened */
+    bool gc_more;    /* the cleaning stopped at its bound (or for room): the
+                        next write goes on */
+    bool gc_put_off; /* it stopped for lack of room (logged once) */
 };
 
 struct vl_store_batch {
@@ -175,9 +178,22 @@ bool vl_store_read_check(s_ecur_t *c);
     that did not decode. */
 int vl_store_read_done(s_ecur_t *c, int rc, const char *what);
 
+/*  Debian's RocksDB (built with assertions) aborts the process when a
+    flush finds the disk full: true when the disk has room for one, the
+    memtables' size and S_FLUSH_SLACK (*free_p: bytes free, UINT64_MAX when
+    unknown; *need_p: what a flush needs). */
+#define S_FLUSH_SLACK (1u << 20)
+bool vl_store_flush_room(vl_store_t *self, uint64_t *free_p, uint64_t *need_p);
+
 /*  ---- store_gc.c --------------------------------------------------------- */
 
-/*  Frees what trims and deletions left (after a write that deleted). */
+/*  Frees what trims and deletions left (after a write that deleted, and
+    after the writes that follow while there is more to do: gc_more). */
 void vl_store_gc_run(vl_store_t *self);
+/*  Allocates DIR/vlog/reserve when missing and the disk has room (at open,
+    after a cleaning). */
+void vl_store_gc_reserve(vl_store_t *self);
+/*  Removes it (the disk is full): true when there was one. */
+bool vl_store_gc_release(vl_store_t *self);
 
 #endif

@@ -20,11 +20,13 @@
       s_replay through the hook apply). A torn record at the end of the
       last segment (a crash in the middle of a write) was never
       acknowledged and is cut off.
-    - A segment is closed (fdatasync'ed) when it passes S_SEG_ROTATE bytes,
-      which also starts a RocksDB flush, so a restart replays about one
-      segment at most. A segment goes once no 'd' value refers to it and a
-      flush made its records unnecessary for replay (vl_vlog_drop, called
-      by vl_store_gc_run in store_gc.c after trims and deletions).
+    - A segment is closed (fdatasync'ed) when it passes the segment size
+      (vl_vlog_segment_bytes_for: a sixteenth of the data disk, 4 MiB to
+      512 MiB, or varlogsn's --segment-size), which also starts a RocksDB
+      flush, so a restart replays about one segment at most. A segment
+      goes once no 'd' value refers to it and a flush made its records
+      unnecessary for replay (vl_vlog_drop, called by vl_store_gc_run in
+      store_gc.c after trims and deletions).
     - Readers see the segments through read-only shared mappings (the page
       cache, no copy); seglock keeps a segment mapped while a cursor may
       point into it.
@@ -46,8 +48,8 @@
 
 #define S_LOG_MAGIC 0x31524c56u /* "VLR1" little endian */
 #define S_REC_HDR VL_VLOG_REC_HDR
-#define S_SEG_ROTATE (512ull << 20)
-#define S_MAP_STEP (1ull << 30) /* a segment's mapping grows in these steps */
+#define S_SEG_ROTATE VL_VLOG_SEG_MAX /* until vl_vlog_set_segment_bytes */
+#define S_MAP_STEP (1ull << 30)      /* a segment's mapping grows in these steps */
 #define S_REC_MAX VL_VLOG_REC_MAX
 
 static __thread char s_errmsg[512];
@@ -669,6 +671,14 @@ int vl_vlog_sync(vl_vlog_t *self)
 void vl_vlog_set_segment_bytes(vl_vlog_t *self, uint64_t bytes)
 {
     self->rotate = bytes;
+}
+
+uint64_t vl_vlog_segment_bytes_for(uint64_t disk_bytes)
+{
+    uint64_t b = disk_bytes / VL_VLOG_SEG_FRACTION;
+    if (disk_bytes == 0 || b > VL_VLOG_SEG_MAX)
+        return VL_VLOG_SEG_MAX;
+    return b < VL_VLOG_SEG_MIN ? VL_VLOG_SEG_MIN : b;
 }
 
 void vl_vlog_set_map_step(vl_vlog_t *self, uint64_t bytes)

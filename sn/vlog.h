@@ -35,6 +35,9 @@
 #define VL_VLOG_REC_HDR 24           /* bytes of a record's header */
 #define VL_VLOG_REC_MAX (8ull << 30) /* a sanity bound on one record */
 #define VL_VLOG_POS_LEN 12           /* an encoded position: segment u32, offset u64 */
+#define VL_VLOG_SEG_MIN (4ull << 20) /* vl_vlog_segment_bytes_for's bounds */
+#define VL_VLOG_SEG_MAX (512ull << 20)
+#define VL_VLOG_SEG_FRACTION 16 /* a segment is this fraction of the disk */
 
 /*  What the log asks of the index (the store). Every hook gets arg, and
     returns 0 or a VL_E* code, after describing the failure with
@@ -129,8 +132,15 @@ void vl_vlog_destroy(vl_vlog_t **self_p);
     Returns 0, or -1 with errno set, like fdatasync(2). */
 int vl_vlog_sync(vl_vlog_t *self);
 
-/*  Tests: the size at which the log starts a new segment (512 MiB). */
+/*  The size at which the log starts a new segment (512 MiB until set):
+    varlogsn sets vl_vlog_segment_bytes_for its data disk, or
+    --segment-size; tests make it small. */
 void vl_vlog_set_segment_bytes(vl_vlog_t *self, uint64_t bytes);
+/*  The segment size for a data disk of disk_bytes (0: unknown): a
+    sixteenth of it, at least VL_VLOG_SEG_MIN and at most VL_VLOG_SEG_MAX,
+    so that a trim can give most of a small disk back (only the segment
+    being written stays; the others go when nothing they hold is kept). */
+uint64_t vl_vlog_segment_bytes_for(uint64_t disk_bytes);
 /*  Tests: the step in which a segment's mapping grows (1 GiB; a multiple
     of the page size). */
 void vl_vlog_set_map_step(vl_vlog_t *self, uint64_t bytes);
@@ -260,21 +270,25 @@ static inline size_t vl_vlog_nsegs(const vl_vlog_t *self)
     return self->nsegs;
 }
 
-/*  The id of the oldest segment and its size, the id of the one written.
-    The log has at least one segment once open. */
+/*  The id of the oldest segment, the id of the one written. The log has
+    at least one segment once open. */
 static inline uint32_t vl_vlog_first_id(const vl_vlog_t *self)
 {
     return self->segs[0].id;
 }
 
-static inline uint64_t vl_vlog_first_size(const vl_vlog_t *self)
-{
-    return self->segs[0].size;
-}
-
 static inline uint32_t vl_vlog_last_id(const vl_vlog_t *self)
 {
     return self->segs[self->nsegs - 1].id;
+}
+
+/*  The bytes of the segments below segment keep. */
+static inline uint64_t vl_vlog_bytes_below(const vl_vlog_t *self, uint32_t keep)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nsegs && self->segs[i].id < keep; i++)
+        n += self->segs[i].size;
+    return n;
 }
 
 /*  Starts the next segment when the one written is full (rotation).

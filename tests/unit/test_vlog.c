@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include "../../lib/crc32c.h"
 #include "../../sn/store.h"
+#include "../../sn/store_i.h"
+#include "../../sn/vlog.h"
 #include "../lib/storefx.h"
 
 /*  Checks that ls 1 holds entries 1..llsn_end as stfx_write wrote them. */
@@ -315,6 +317,113 @@ static void test_log_cleaning(void **state)
     s_check_entries(f->store, 5, 591, 600);
 }
 
+/*  A cleaning bigger than one step (4 segments moved per write): twelve
+    quiet log streams each keep a different old segment after the trim;
+    the writes that follow, which delete nothing (appends, commits), go on
+    with it until every old segment is gone, and nothing is lost. */
+static void test_log_cleaning_steps(void **state)
+{
+    stfx_t *f = *state;
+    vl_store_set_segment_bytes(f->store, 512);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 5}, q[12];
+    for (int k = 0; k < 12; k++) {
+        q[k] = (vl_store_state_t){.topic_id = 2, .ls_id = 10 + (uint32_t)k};
+        for (int i = 0; i < 3; i++)
+            stfx_write(f->store, &a, 20);
+        stfx_write(f->store, &q[k], 1);
+    }
+    size_t before = vl_store_segments(f->store);
+    assert_true(before >= 24);
+    stfx_commit(f->store, &a, 1, 0, 720);
+    s_trim(f->store, &a, 711);
+    size_t after_trim = vl_store_segments(f->store);
+    assert_true(after_trim > 8); /* one step moved 4 of the 12 */
+    vl_store_state_t z = {.topic_id = 3, .ls_id = 30};
+    size_t n = after_trim;
+    for (int i = 0; i < 4 && n > 3; i++) {
+        vl_store_batch_t *b = vl_store_batch_new();
+        vl_store_batch_put_state(b, &z); /* deletes nothing */
+        assert_int_equal(vl_store_write(f->store, b, true), 0);
+        vl_store_batch_destroy(&b);
+        size_t m = vl_store_segments(f->store);
+        assert_true(m < n); /* every write freed some */
+        n = m;
+    }
+    assert_true(n <= 3);
+    for (int k = 0; k < 12; k++)
+        s_check_entries(f->store, 10 + (uint32_t)k, 1, 1);
+    s_check_entries(f->store, 5, 711, 720);
+    stfx_reopen(f);
+    for (int k = 0; k < 12; k++)
+        s_check_entries(f->store, 10 + (uint32_t)k, 1, 1);
+    s_check_entries(f->store, 5, 711, 720);
+}
+
+/*  A big log stream trimmed, a smaller one never, written in turns: the
+    small one holds more than a quarter of a segment, but little against
+    the segments its move frees, so it is moved and they go. */
+static void test_log_cleaning_small_neighbour(void **state)
+{
+    stfx_t *f = *state;
+    vl_store_set_segment_bytes(f->store, 512);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 5}, c = {.topic_id = 2, .ls_id = 6};
+    for (int i = 0; i < 30; i++) {
+        stfx_write(f->store, &a, 20);
+        stfx_write(f->store, &c, 3);
+    }
+    size_t before = vl_store_segments(f->store);
+    assert_true(before >= 20);
+    stfx_commit(f->store, &a, 1, 0, 600);
+    s_trim(f->store, &a, 591);
+    assert_true(vl_store_segments(f->store) <= 3);
+    s_check_entries(f->store, 6, 1, 90);
+    s_check_entries(f->store, 5, 591, 600);
+    stfx_reopen(f);
+    s_check_entries(f->store, 6, 1, 90);
+    s_check_entries(f->store, 5, 591, 600);
+}
+
+/*  The reserve that lets a trim free space on a full disk: there after
+    the open (8 MiB), gone once released, made again by the next cleaning
+    that removes segments. (The full disk itself: trim_reclaim.sh.) */
+static void test_log_reserve(void **state)
+{
+    stfx_t *f = *state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/reserve", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= 8 << 20);
+    assert_true(vl_store_gc_release(f->store));
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_false(vl_store_gc_release(f->store));
+    vl_store_set_segment_bytes(f->store, 256);
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 4};
+    for (int i = 0; i < 10; i++)
+        stfx_write(f->store, &a, 10);
+    stfx_commit(f->store, &a, 1, 0, 100);
+    size_t before = vl_store_segments(f->store);
+    s_trim(f->store, &a, 91);
+    assert_true(vl_store_segments(f->store) < before);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= 8 << 20);
+    s_check_entries(f->store, 4, 91, 100);
+}
+
+/*  The segment size for a data disk: a sixteenth of it, 4 MiB to 512 MiB
+    (512 MiB when the size is unknown). */
+static void test_segment_bytes_for(void **state)
+{
+    (void)state;
+    assert_int_equal(vl_vlog_segment_bytes_for(0), 512ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(1ull << 20), 4ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(64ull << 20), 4ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(160ull << 20), 10ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(1ull << 30), 64ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(8ull << 30), 512ull << 20);
+    assert_int_equal(vl_vlog_segment_bytes_for(4ull << 40), 512ull << 20);
+}
+
 /*  Entries written without sync (--sync none) that a crash took from the
     log while RocksDB had flushed their values: the store refuses to open
     rather than serve other bytes in their place. */
@@ -398,6 +507,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_far_ahead_of_log, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_segments, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_cleaning, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_log_cleaning_steps, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_log_cleaning_small_neighbour, stfx_setup,
+                                        stfx_teardown),
+        cmocka_unit_test(test_segment_bytes_for),
+        cmocka_unit_test_setup_teardown(test_log_reserve, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_mapping_grows, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_checksum, stfx_setup, stfx_teardown),
