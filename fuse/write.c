@@ -61,7 +61,13 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
     fs->files = f;
     pthread_mutex_unlock(&fs->mu);
     fi->fh = (uint64_t)(uintptr_t)f;
-    fi->direct_io = 1;
+    /* -o pagecache: a plain read-only file goes through the kernel's page
+       cache, and no open drops what it holds (keep_cache): committed bytes
+       never change, and what moves them (a trim, a delete) or grows the
+       file changes its size or mtime (meta.c). The rest is direct I/O. */
+    f->cached = fs->opts.page_cache && !follow && (fi->flags & O_ACCMODE) == O_RDONLY;
+    fi->direct_io = !f->cached;
+    fi->keep_cache = fs->opts.page_cache;
     fi->nonseekable = follow;
     return 0;
 }
