@@ -169,6 +169,11 @@ static void *s_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->direct_io = !fs->opts.page_cache;
     if (fs->opts.page_cache && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
         conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    /* and its read-ahead comes in order, one request at a time: several
+       at once reach an open file's reader out of order, and each jump
+       costs a lookup and a new subscription (read.c) */
+    if (fs->opts.page_cache)
+        conn->want &= ~FUSE_CAP_ASYNC_READ;
     cfg->hard_remove = 1;
     cfg->use_ino = 1;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -210,6 +215,7 @@ vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts)
     fs->opts.mr = fs->mr;
     fs->mounted_at = time(NULL);
     pthread_mutex_init(&fs->mu, NULL);
+    pthread_cond_init(&fs->rcv, NULL);
     return fs;
 }
 
@@ -247,6 +253,7 @@ void vl_fs_destroy(vl_fs_t **self_p)
     free(fs->inval);
     free(fs->mr);
     pthread_mutex_destroy(&fs->mu);
+    pthread_cond_destroy(&fs->rcv);
     free(fs);
     *self_p = NULL;
 }

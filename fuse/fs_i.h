@@ -53,6 +53,9 @@ struct vl_fs {
        tells the kernel (meta.c) */
     char (*inval)[256];
     size_t ninval, inval_cap;
+    /* -o pagecache: cached reads in the daemon, by ticket (read.c) */
+    pthread_cond_t rcv; /* with mu: a cached read ended */
+    uint64_t rticket_next;
 };
 
 /*  An open file. Three locks so that no side waits for another:
@@ -67,6 +70,8 @@ typedef struct fs_file {
     bool follow;
     bool cached; /* read through the kernel's page cache (-o pagecache):
                     base follows the trim point (read.c) */
+    bool reading;     /* a cached read is in the daemon, under fs->mu */
+    uint64_t rticket; /* its ticket */
     int flags;
     /* write side */
     pthread_mutex_t wmu;
@@ -138,6 +143,11 @@ void vl_fs_inval_flush(vl_fs_t *fs);
 /*  ---- read.c ------------------------------------------------------------------ */
 
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
+
+/*  -o pagecache: waits (bounded by the mount's timeout) until the cached
+    reads of f's topic that the daemon was serving when called are done.
+    A write calls it before it returns (read.c: why). */
+void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f);
 
 /*  ---- write.c: open files and the appenders ------------------------------------ */
 

@@ -13,14 +13,23 @@
     stat shows: after a trim its offsets are those of the live log, like a
     regular file whose front was cut; a reader past the new end reads EOF.
     And a cached read never ends short of bytes the kernel may already
-    count in the size (it would keep the rest of the page as NULs when a
-    getattr or a write through the mount extended the size meanwhile): at
-    the end it takes the freshest end offset and waits for the lines
-    written through this mount and not yet committed (s_fill_locked).
+    count in the size: the kernel zero-fills the rest of a short page, and
+    when a getattr or a write through the mount grew the size while the
+    read was out (a write grows it by the bytes written, before they are
+    committed), it keeps the page and serves those zeros. So at the end a
+    cached read takes the freshest end offset and waits for the lines
+    written through this mount and not yet committed (s_fill_locked), and
+    a write through the mount returns only once the cached reads of its
+    topic that were in the daemon are done (vl_fs_wait_readers): a read
+    either sees the write's lines pending, or is answered before the
+    kernel grows the size. (Left open: the moment between a read's return
+    here and libfuse's reply, and a line without its newline, in no entry
+    until the close.)
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "fs_i.h"
 #include "log.h"
@@ -240,12 +249,43 @@ static int s_fill_locked(vl_fs_t *fs, fs_file_t *f, vl_topic_info_t *t, uint64_t
     return rc;
 }
 
+void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += fs->opts.timeout_ms / 1000 + 1;
+    pthread_mutex_lock(&fs->mu);
+    uint64_t ticket = fs->rticket_next;
+    for (;;) {
+        bool busy = false;
+        for (fs_file_t *o = fs->files; o && !busy; o = o->next)
+            busy = o->reading && o->rticket < ticket && o->topic_id == f->topic_id;
+        if (!busy || pthread_cond_timedwait(&fs->rcv, &fs->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&fs->mu);
+}
+
+/*  Marks a cached read of f in the daemon (in) or done. */
+static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in)
+{
+    pthread_mutex_lock(&fs->mu);
+    f->reading = in;
+    if (in)
+        f->rticket = fs->rticket_next++;
+    else
+        pthread_cond_broadcast(&fs->rcv);
+    pthread_mutex_unlock(&fs->mu);
+}
+
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     vl_fs_t *fs = s_fs();
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return -EBADF;
+    if (f->cached)
+        s_reading(fs, f, true);
     pthread_mutex_lock(&f->rmu);
     vl_topic_info_t t;
     size_t got = 0;
@@ -260,6 +300,8 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
     if (rc == 0 && !eof && f->cached && got < size)
         rc = s_fill_locked(fs, f, &t, pos, buf, size, &got);
     pthread_mutex_unlock(&f->rmu);
+    if (f->cached)
+        s_reading(fs, f, false);
     if (rc == -EINTR)
         return -EINTR;
     if (rc != 0 && got == 0) {

@@ -152,6 +152,29 @@ for r in 1 2; do
 done
 log "race: $(head -1 "$T/race1") + $(head -1 "$T/race2") cats against 306 appends, no NUL"
 
+# ---- tail -f while 4 shell loops append through the mount (the case where
+# the kernel, having grown the size by a write, kept a short page's NULs)
+echo >>"$M/t" || fail "echo >> t failed" # ends the last entry's line
+from=$(($(wc -l <"$M/t") + 1))
+tail -n +$from -f "$M/t" >"$T/tail.out" 2>"$T/tail.err" &
+TAIL=$!
+PIDS+=($TAIL)
+L=()
+for w in 1 2 3 4; do
+	(for i in $(seq 1 500); do echo "loop $w $i" >>"$M/t" || exit 1; done) &
+	L+=($!)
+done
+for p in "${L[@]}"; do wait "$p" || fail "a shell loop's echo >> failed"; done
+wait_for 20 "tail -f to print 2000 lines" lines_ge "$T/tail.out" 2000
+nonul "$T/tail.out" "tail -f while 4 loops append"
+tail -c "$(stat -c %s "$T/tail.out")" "$M/t" | cmp - "$T/tail.out" || fail "tail -f printed other bytes than cat shows"
+for w in 1 2 3 4; do
+	[ "$(grep -c "^loop $w " "$T/tail.out")" -eq 500 ] || fail "tail -f: writer $w's lines not all there once"
+done
+kill "$TAIL"
+wait "$TAIL" 2>/dev/null || true
+log "tail -f while 4 shell loops append: 2000 lines, no NUL"
+
 # ---- trims ---------------------------------------------------------------------
 truncate -s 0 "$M/t" || fail "truncate -s 0 failed"
 [ -z "$(cat "$M/t")" ] || fail "cat after truncate -s 0 is not empty"
