@@ -266,7 +266,7 @@ void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
     pthread_mutex_unlock(&fs->mu);
 }
 
-/*  Marks a cached read of f in the daemon (in) or done. */
+/*  Marks a cached read of f in the daemon (in) or done; f->rmu held. */
 static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in)
 {
     pthread_mutex_lock(&fs->mu);
@@ -284,9 +284,9 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return -EBADF;
+    pthread_mutex_lock(&f->rmu); /* one read of f at a time is marked */
     if (f->cached)
         s_reading(fs, f, true);
-    pthread_mutex_lock(&f->rmu);
     vl_topic_info_t t;
     size_t got = 0;
     uint64_t pos = 0;
@@ -299,9 +299,9 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
         rc = s_copy_locked(fs, f, &t, pos, buf, size, &got);
     if (rc == 0 && !eof && f->cached && got < size)
         rc = s_fill_locked(fs, f, &t, pos, buf, size, &got);
-    pthread_mutex_unlock(&f->rmu);
     if (f->cached)
         s_reading(fs, f, false);
+    pthread_mutex_unlock(&f->rmu);
     if (rc == -EINTR)
         return -EINTR;
     if (rc != 0 && got == 0) {
