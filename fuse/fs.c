@@ -152,23 +152,35 @@ static void *s_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
     /* Sizes change under the kernel: no attribute caching (every stat asks
        the daemon), and direct I/O so the page cache never serves stale
-       bytes. Names are cached for a second: a topic's name changes only
-       when it is created or deleted, and `echo >> t` then opens a known
-       name without a LOOKUP (a stat of it still asks for the size). A
-       topic deleted elsewhere makes open fail with ESTALE, on which the
-       kernel looks the name up again (vl_fs_open); no negative caching, so
-       a topic created elsewhere shows at once. */
+       bytes (unless -o pagecache, below). Names are cached for a second:
+       a topic's name changes only when it is created or deleted, and
+       `echo >> t` then opens a known name without a LOOKUP (a stat of it
+       still asks for the size). A topic deleted elsewhere makes open fail
+       with ESTALE, on which the kernel looks the name up again
+       (vl_fs_open); no negative caching, so a topic created elsewhere
+       shows at once. */
+    vl_fs_t *fs = fuse_get_context()->private_data;
     cfg->attr_timeout = 0;
     cfg->entry_timeout = 1.0;
     cfg->negative_timeout = 0;
-    cfg->direct_io = 1;
+    /* -o pagecache: each open chooses (write.c); the kernel checks size and
+       mtime on every cached read (auto_inval_data) and drops its pages when
+       they changed (meta.c) */
+    cfg->direct_io = !fs->opts.page_cache;
+    if (fs->opts.page_cache && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
+        conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    /* and its read-ahead comes in order, one request at a time: several
+       at once reach an open file's reader out of order, and each jump
+       costs a lookup and a new subscription (read.c) */
+    if (fs->opts.page_cache)
+        conn->want &= ~FUSE_CAP_ASYNC_READ;
     cfg->hard_remove = 1;
     cfg->use_ino = 1;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     conn->max_write = 1u << 20;
     conn->max_readahead = 1u << 20;
-    return fuse_get_context()->private_data;
+    return fs;
 }
 
 static const struct fuse_operations s_ops = {
@@ -203,6 +215,7 @@ vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts)
     fs->opts.mr = fs->mr;
     fs->mounted_at = time(NULL);
     pthread_mutex_init(&fs->mu, NULL);
+    pthread_cond_init(&fs->rcv, NULL);
     return fs;
 }
 
@@ -237,8 +250,10 @@ void vl_fs_destroy(vl_fs_t **self_p)
     }
     vl_client_destroy(&fs->client);
     free(fs->meta.topics);
+    free(fs->inval);
     free(fs->mr);
     pthread_mutex_destroy(&fs->mu);
+    pthread_cond_destroy(&fs->rcv);
     free(fs);
     *self_p = NULL;
 }

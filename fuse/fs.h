@@ -17,6 +17,8 @@ typedef struct {
     const char *mr;      /* MR endpoints */
     bool record_write;   /* -o record=write: each write(2) is one entry */
     int timeout_ms;      /* -o timeout=SECONDS: bound on every cluster operation */
+    bool page_cache;     /* -o pagecache: plain reads through the kernel's page
+                            cache (read.c: what it changes after a trim) */
 } vl_fs_opts_t;
 
 /*  Makes the file system's state (not yet connected). Caller owns the

@@ -48,6 +48,14 @@ struct vl_fs {
     fs_appender_t *appenders;
     struct fs_file *files; /* open files, so that unmounting frees them */
     time_t mounted_at;
+    /* -o pagecache: topics whose cached pages the kernel must drop (trimmed,
+       deleted or made anew since the last refresh), under mu; vl_fs_getattr
+       tells the kernel (meta.c) */
+    char (*inval)[256];
+    size_t ninval, inval_cap;
+    /* -o pagecache: cached reads in the daemon, by ticket (read.c) */
+    pthread_cond_t rcv; /* with mu: a cached read ended */
+    uint64_t rticket_next;
 };
 
 /*  An open file. Three locks so that no side waits for another:
@@ -60,6 +68,10 @@ typedef struct fs_file {
     char topic[256];
     uint32_t topic_id; /* the topic of that name at open time */
     bool follow;
+    bool cached; /* read through the kernel's page cache (-o pagecache):
+                    base follows the trim point (read.c) */
+    bool reading;     /* a cached read is in the daemon, under fs->mu */
+    uint64_t rticket; /* its ticket */
     int flags;
     /* write side */
     pthread_mutex_t wmu;
@@ -123,9 +135,19 @@ int vl_fs_getxattr(const char *path, const char *name, char *value, size_t size)
 int vl_fs_listxattr(const char *path, char *list, size_t size);
 int vl_fs_statfs(const char *path, struct statvfs *sv);
 
+/*  -o pagecache: tells the kernel to drop the cached pages of the topics
+    queued in fs->inval. Call from an operation that holds no page of a
+    topic file locked in the kernel (getattr), never from read. */
+void vl_fs_inval_flush(vl_fs_t *fs);
+
 /*  ---- read.c ------------------------------------------------------------------ */
 
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
+
+/*  -o pagecache: waits (bounded by the mount's timeout) until the cached
+    reads of f's topic that the daemon was serving when called are done.
+    A write calls it before it returns (read.c: why). */
+void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f);
 
 /*  ---- write.c: open files and the appenders ------------------------------------ */
 

@@ -20,6 +20,7 @@ typedef struct {
     char *mr;
     char *record;
     int timeout_s;
+    int pagecache;
     char *log_level;
     char *metrics;
     char *key, *server_key;
@@ -32,6 +33,7 @@ static const struct fuse_opt s_opts[] = {
     /* "--mr %s" matches both "--mr X" and "--mr=X" (value "=X") */
     OPT("--mr %s", mr),           OPT("mr=%s", mr),
     OPT("record=%s", record),     OPT("timeout=%d", timeout_s),
+    OPT("pagecache", pagecache),
     OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
     OPT("metrics=%s", metrics),
     OPT("key=%s", key),           OPT("server_key=%s", server_key),
@@ -50,6 +52,10 @@ static void s_usage(const char *prog)
            "                           tcp://127.0.0.1:9092); also -o mr=ENDPOINTS\n"
            "    -o record=line|write   one entry per line (default) or per write(2)\n"
            "    -o timeout=SECONDS     bound on every cluster operation (default 10)\n"
+           "    -o pagecache           plain reads (not .follow) through the kernel's\n"
+           "                           page cache: a second cat never reaches the\n"
+           "                           daemon; a file open across a trim then reads\n"
+           "                           the current log, not its own (varlogfs(8))\n"
            "    --log-level=LEVEL      error, warning, notice, info (default), debug\n"
            "    -o key=FILE            this client's secret certificate (CURVE;\n"
            "                           default $VARLOG_KEY)\n"
@@ -124,7 +130,10 @@ int main(int argc, char **argv)
         setenv("VARLOG_KEY", o.key, 1);
     if (o.server_key)
         setenv("VARLOG_SERVER_KEY", o.server_key, 1);
-    vl_fs_opts_t fo = {.mr = mr, .record_write = record_write, .timeout_ms = o.timeout_s * 1000};
+    vl_fs_opts_t fo = {.mr = mr,
+                       .record_write = record_write,
+                       .timeout_ms = o.timeout_s * 1000,
+                       .page_cache = o.pagecache != 0};
     vl_fs_t *fs = vl_fs_new(&fo);
     int rc = 1;
     const struct fuse_operations *ops = o.metrics ? vl_fs_stats_wrap(vl_fs_ops()) : vl_fs_ops();
@@ -152,8 +161,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "varlogfs: %s\n", err);
         goto out_signals;
     }
-    vl_log(LOG_INFO, "mounted %s on %s (record=%s, timeout=%ds)", mr, c.mountpoint,
-           record_write ? "write" : "line", o.timeout_s);
+    vl_log(LOG_INFO, "mounted %s on %s (record=%s, timeout=%ds%s)", mr, c.mountpoint,
+           record_write ? "write" : "line", o.timeout_s, o.pagecache ? ", pagecache" : "");
     vl_notify_ready("%s mounted on %s", mr, c.mountpoint);
     if (c.singlethread) {
         rc = fuse_loop(fuse) ? 1 : 0;

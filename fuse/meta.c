@@ -6,6 +6,16 @@
     (sizes_stale), so that a stat after a close shows it. What does not
     depend on sizes (a write-only open: does the topic exist, its id) takes
     the cache as long as it is 10 ms old at most, close or not.
+
+    With -o pagecache the kernel keeps what plain reads returned. A file's
+    modification time names the view its bytes come from (its nanoseconds
+    are a hash of the topic id and the trim point the offsets start at), so
+    the kernel, which checks the attributes on each read (auto_inval_data)
+    and drops its pages when size or mtime changed, never serves pages of
+    another view; a refresh that finds a topic trimmed, deleted or made anew
+    also queues it, and the next getattr drops its pages explicitly
+    (vl_fs_inval_flush), for pages filled by a read that ran across the
+    change.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +32,34 @@
 #define FS_META_MAX_AGE_US 10000
 
 /* ---- metadata cache -------------------------------------------------- */
+
+/*  -o pagecache: queues topic name for vl_fs_inval_flush; fs->mu held. */
+static void s_inval_queue_locked(vl_fs_t *fs, const char *name)
+{
+    for (size_t i = 0; i < fs->ninval; i++)
+        if (strcmp(fs->inval[i], name) == 0)
+            return;
+    if (fs->ninval == fs->inval_cap) {
+        fs->inval_cap = fs->inval_cap ? 2 * fs->inval_cap : 8;
+        fs->inval = vl_realloc(fs->inval, fs->inval_cap * sizeof *fs->inval);
+    }
+    snprintf(fs->inval[fs->ninval++], sizeof fs->inval[0], "%s", name);
+}
+
+/*  Queues the topics of the old cache whose bytes moved in the new one:
+    trimmed (the offsets start elsewhere), deleted or made anew; fs->mu
+    held. */
+static void s_inval_diff_locked(vl_fs_t *fs, const vl_topic_info_t *infos, size_t n)
+{
+    for (size_t i = 0; i < fs->meta.n; i++) {
+        const vl_topic_info_t *o = &fs->meta.topics[i];
+        size_t j = 0;
+        while (j < n && strcmp(infos[j].name, o->name) != 0)
+            j++;
+        if (j == n || infos[j].topic_id != o->topic_id || infos[j].trim_offset != o->trim_offset)
+            s_inval_queue_locked(fs, o->name);
+    }
+}
 
 int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force)
 {
@@ -44,6 +82,8 @@ int vl_fs_meta_refresh_locked(vl_fs_t *fs, bool force)
         fs->meta.rc = rc;
         return rc;
     }
+    if (fs->opts.page_cache)
+        s_inval_diff_locked(fs, infos, n);
     free(fs->meta.topics);
     fs->meta.topics = infos;
     fs->meta.n = n;
@@ -86,7 +126,36 @@ int vl_fs_meta_topic_name(vl_fs_t *fs, const char *name, vl_topic_info_t *out)
     return rc;
 }
 
+void vl_fs_inval_flush(vl_fs_t *fs)
+{
+    pthread_mutex_lock(&fs->mu);
+    char(*names)[256] = fs->inval;
+    size_t n = fs->ninval;
+    fs->inval = NULL;
+    fs->ninval = fs->inval_cap = 0;
+    pthread_mutex_unlock(&fs->mu);
+    struct fuse *fuse = fuse_get_context()->fuse;
+    for (size_t i = 0; i < n; i++) {
+        char path[258];
+        snprintf(path, sizeof path, "/%s", names[i]);
+        /* -ENOENT: the kernel holds no inode of it, nothing is cached */
+        fuse_invalidate_path(fuse, path);
+    }
+    free(names);
+}
+
 /* ---- attributes ------------------------------------------------------------ */
+
+/*  The nanoseconds of the mtime of topic topic_id read from topic offset
+    base (see the top of this file): splitmix64 of both. */
+static long s_view_nsec(uint32_t topic_id, uint64_t base)
+{
+    uint64_t z = base ^ ((uint64_t)topic_id << 32) ^ 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (long)(z % 1000000000ULL);
+}
 
 static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t base, struct stat *st)
 {
@@ -100,6 +169,8 @@ static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t ba
     st->st_uid = getuid();
     st->st_gid = getgid();
     st->st_mtime = st->st_ctime = st->st_atime = fs->mounted_at;
+    if (fs->opts.page_cache)
+        st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = s_view_nsec(t->topic_id, from);
 }
 
 int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -124,12 +195,16 @@ int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
     }
     vl_topic_info_t t;
     int rc = vl_fs_meta_topic(fs, topic, false, &t);
+    if (fs->opts.page_cache)
+        vl_fs_inval_flush(fs);
     if (rc != 0)
         return -s_errno(rc);
     uint64_t base = t.trim_offset;
     if (fi && fi->fh) {
         fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
-        base = __atomic_load_n(&f->base, __ATOMIC_RELAXED);
+        /* a file read through the page cache shows the live view */
+        if (!f->cached)
+            base = __atomic_load_n(&f->base, __ATOMIC_RELAXED);
     }
     s_fill_topic_stat(fs, &t, base, st);
     return 0;

@@ -4,11 +4,36 @@
     unread rest of its current entry, so sequential reads stream without a
     lookup per read (the read-ahead). A read elsewhere looks the offset up
     and subscribes again from the entry holding it.
+
+    Through the page cache (-o pagecache, f->cached). The kernel reads
+    whole pages, from offsets it rounds down, for any open file of the
+    inode, and keeps them for all: a file's own base cannot survive a trim
+    (a read at offset 0 for the page under offset 100 would look like a
+    rewind). So a cached file's base is the current trim point, the one
+    stat shows: after a trim its offsets are those of the live log, like a
+    regular file whose front was cut; a reader past the new end reads EOF.
+    And a cached read never ends short of bytes the kernel may already
+    count in the size: the kernel zero-fills the rest of a short page, and
+    when a getattr or a write through the mount grew the size while the
+    read was out (a write grows it by the bytes written, before they are
+    committed), it keeps the page and serves those zeros. So at the end a
+    cached read takes the freshest end offset and waits for the lines
+    written through this mount and not yet committed (s_fill_locked), and
+    a write through the mount returns only once the cached reads of its
+    topic that were in the daemon are done (vl_fs_wait_readers): a read
+    either sees the write's lines pending, or is answered before the
+    kernel grows the size. (Left open: the moment between a read's return
+    here and libfuse's reply, and a line without its newline, in no entry
+    until the close.)
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "fs_i.h"
 #include "log.h"
+#include "util.h"
 
 #define FS_FOLLOW_POLL_MS 200
 
@@ -68,6 +93,8 @@ static int s_locate_locked(vl_fs_t *fs, fs_file_t *f, off_t off, vl_topic_info_t
     int rc = vl_fs_meta_topic(fs, f->topic, false, t);
     if (rc != 0)
         return rc;
+    if (f->cached && f->base != t->trim_offset)
+        __atomic_store_n(&f->base, t->trim_offset, __ATOMIC_RELAXED);
     uint64_t pos = f->base + (uint64_t)off;
     if (pos < t->trim_offset) {
         if (off != 0) {
@@ -162,20 +189,118 @@ static int s_copy_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, ui
     return rc;
 }
 
+/*  Whether a file of f's topic written through this mount has lines
+    handed to the appender and not yet committed (so in the size the kernel
+    counts after the write, not yet in the log's). */
+static bool s_writes_pending(vl_fs_t *fs, const fs_file_t *f)
+{
+    bool pending = false;
+    pthread_mutex_lock(&fs->mu);
+    for (fs_file_t *o = fs->files; o && !pending; o = o->next) {
+        if (o->topic_id != f->topic_id || (o->flags & O_ACCMODE) == O_RDONLY)
+            continue;
+        pthread_mutex_lock(&o->cmu);
+        pending = o->completed < o->submitted;
+        pthread_mutex_unlock(&o->cmu);
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return pending;
+}
+
+/*  Waits (up to the mount's timeout from deadline_us's start) until no
+    write through the mount to f's topic is pending. Returns whether one
+    was. */
+static bool s_wait_writes(vl_fs_t *fs, const fs_file_t *f, int64_t deadline_us)
+{
+    bool waited = false;
+    while (s_writes_pending(fs, f) && vl_now_us() < deadline_us) {
+        waited = true;
+        usleep(200);
+    }
+    return waited;
+}
+
+/*  A cached read that stopped at the end it knew, short of size (f->rmu
+    held, *got_p bytes at buf already, the subscriber at pos + *got_p):
+    reads on to the freshest end offset, once the writes pending through
+    this mount are committed. Stops at a trim (the base moved: the kernel is
+    told to drop the pages, meta.c). Returns 0 or a VL_E* code. */
+static int s_fill_locked(vl_fs_t *fs, fs_file_t *f, vl_topic_info_t *t, uint64_t pos, char *buf,
+                         size_t size, size_t *got_p)
+{
+    int64_t deadline = vl_now_us() + (int64_t)fs->opts.timeout_ms * 1000;
+    int rc = 0;
+    while (*got_p < size) {
+        uint64_t at = pos + *got_p;
+        rc = vl_fs_meta_topic(fs, f->topic, true, t);
+        if (rc != 0 || t->trim_offset != f->base)
+            break;
+        if (at >= t->end_offset) {
+            if (!s_wait_writes(fs, f, deadline))
+                break;
+            continue;
+        }
+        size_t more = 0;
+        rc = s_copy_locked(fs, f, t, at, buf + *got_p, size - *got_p, &more);
+        *got_p += more;
+        if (rc != 0 || more == 0)
+            break;
+    }
+    return rc;
+}
+
+void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += fs->opts.timeout_ms / 1000 + 1;
+    pthread_mutex_lock(&fs->mu);
+    uint64_t ticket = fs->rticket_next;
+    for (;;) {
+        bool busy = false;
+        for (fs_file_t *o = fs->files; o && !busy; o = o->next)
+            busy = o->reading && o->rticket < ticket && o->topic_id == f->topic_id;
+        if (!busy || pthread_cond_timedwait(&fs->rcv, &fs->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&fs->mu);
+}
+
+/*  Marks a cached read of f in the daemon (in) or done; f->rmu held. */
+static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in)
+{
+    pthread_mutex_lock(&fs->mu);
+    f->reading = in;
+    if (in)
+        f->rticket = fs->rticket_next++;
+    else
+        pthread_cond_broadcast(&fs->rcv);
+    pthread_mutex_unlock(&fs->mu);
+}
+
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     vl_fs_t *fs = s_fs();
     fs_file_t *f = (fs_file_t *)(uintptr_t)fi->fh;
     if (!f)
         return -EBADF;
-    pthread_mutex_lock(&f->rmu);
+    pthread_mutex_lock(&f->rmu); /* one read of f at a time is marked */
+    if (f->cached)
+        s_reading(fs, f, true);
     vl_topic_info_t t;
     size_t got = 0;
     uint64_t pos = 0;
     bool eof;
     int rc = s_locate_locked(fs, f, off, &t, &pos, &eof);
+    if (rc == 0 && eof && f->cached &&
+        s_wait_writes(fs, f, vl_now_us() + (int64_t)fs->opts.timeout_ms * 1000))
+        rc = s_locate_locked(fs, f, off, &t, &pos, &eof);
     if (rc == 0 && !eof)
         rc = s_copy_locked(fs, f, &t, pos, buf, size, &got);
+    if (rc == 0 && !eof && f->cached && got < size)
+        rc = s_fill_locked(fs, f, &t, pos, buf, size, &got);
+    if (f->cached)
+        s_reading(fs, f, false);
     pthread_mutex_unlock(&f->rmu);
     if (rc == -EINTR)
         return -EINTR;

@@ -61,7 +61,13 @@ static int s_open_file(vl_fs_t *fs, const char *topic, bool follow, struct fuse_
     fs->files = f;
     pthread_mutex_unlock(&fs->mu);
     fi->fh = (uint64_t)(uintptr_t)f;
-    fi->direct_io = 1;
+    /* -o pagecache: a plain read-only file goes through the kernel's page
+       cache, and no open drops what it holds (keep_cache): committed bytes
+       never change, and what moves them (a trim, a delete) or grows the
+       file changes its size or mtime (meta.c). The rest is direct I/O. */
+    f->cached = fs->opts.page_cache && !follow && (fi->flags & O_ACCMODE) == O_RDONLY;
+    fi->direct_io = !f->cached;
+    fi->keep_cache = fs->opts.page_cache;
     fi->nonseekable = follow;
     return 0;
 }
@@ -425,6 +431,8 @@ int vl_fs_write(const char *path, const char *buf, size_t size, off_t off,
         }
     }
     pthread_mutex_unlock(&f->wmu);
+    if (fs->opts.page_cache)
+        vl_fs_wait_readers(fs, f);
     if (rc) {
         vl_log(LOG_WARNING, "write to %s: %s", f->topic, vl_err_str(rc));
         /* lines already handed over will be committed: report them */
