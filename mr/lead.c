@@ -184,14 +184,25 @@ static void s_fence(self_t *self)
                s_status_str(self, rc));
 }
 
+static int s_fence_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    s_fence(arg);
+    return 0;
+}
+
 /*  A proposal failed: what it changed in memory goes, and so does
-    leadership until a fence shows everything before it applied. */
+    leadership until a fence shows everything before it applied. The fence
+    is proposed from the loop, not from here: a proposal's callback may run
+    inside libraft while it steps down (its state still says leader, its
+    leader state is being torn down), and a proposal from there crashed
+    varlogmr (chaos.sh, four times after cut links). */
 static void s_failed(self_t *self, const char *what, int status)
 {
     char why[512];
     snprintf(why, sizeof why, "%s failed: %s", what, s_status_str(self, status));
     vl_mr_lead_end(self, why);
-    s_fence(self);
+    if (zloop_timer(self->loop, 1, 1, s_fence_timer, self) < 0)
+        vl_log(LOG_ERR, "mr: cannot schedule the fence; the heartbeat proposes it within a second");
 }
 
 void vl_mr_lead_heartbeat(self_t *self)
