@@ -77,13 +77,22 @@ cx_cluster() {
 	ctl topic create f --log-streams 3 --replication-factor 2 >/dev/null || fail "topic create f"
 	CX_MNT=$T/mnt
 	mkdir -p "$CX_MNT"
-	on c1 "$BIN/varlogfs" -f --mr="$MR" "$CX_MNT" >>"$T/fs.log" 2>&1 &
-	PIDS+=($!)
 	MOUNTS+=("$CX_MNT")
-	wait_for 10 "varlogfs mounted" test -d "$CX_MNT/.follow"
+	cx_mount
 	log "cluster up: 3 MR replicas, 4 SNs, the admin, the mount on c1; MR leader $(mr_leader)"
 	printf '%-26s %8s %8s %5s %5s %8s %8s  %s\n' scenario acked present dup lost unackd pause_s \
 		"pause lib/ctl/fs"
+}
+
+# cx_mount: varlogfs on c1 at $CX_MNT (again, after it died: its stale
+# mount is taken away first).
+cx_mount() {
+	fusermount3 -uz "$CX_MNT" 2>/dev/null || true
+	on c1 "$BIN/varlogfs" -f --mr="$MR" "$CX_MNT" >>"$T/fs.log" 2>&1 &
+	DPID[fs]=$!
+	DARGS[fs]=mount
+	PIDS+=($!)
+	wait_for 10 "varlogfs mounted" test -d "$CX_MNT/.follow"
 }
 
 # ---- the writers ---------------------------------------------------------------
@@ -111,7 +120,7 @@ cx_writers_start() {
 		set +e
 		for ((i = 1; ; i++)); do
 			[ -e "$d/stop" ] && break
-			if echo "r$r-fs-$i" >>"$CX_MNT/f" 2>>"$d/fs.err"; then
+			if { echo "r$r-fs-$i" >>"$CX_MNT/f"; } 2>>"$d/fs.err"; then
 				printf '%s\tr%s-fs-%s\n' "$(cut -d' ' -f1 /proc/uptime)" "$r" "$i" >>"$d/fs.ack"
 			else
 				echo "r$r-fs-$i" >>"$d/fs.fail"
@@ -132,20 +141,69 @@ cx_writers_stop() {
 
 # ---- health ------------------------------------------------------------------------
 cx_in_line() { local o; o=$(ctl ls list f) && ! grep -q -E 'SEALED|SEALING' <<<"$o"; }
+# cx_alive: true when every daemon and the mount run; else names the dead
+# ones and starts them again (so that the rounds after go on).
 cx_alive() {
 	local n bad=''
-	for n in $CX_DAEMONS; do kill -0 "${DPID[$n]}" 2>/dev/null || bad="$bad $n"; done
-	[ -z "$bad" ] || { log "daemons not running:$bad"; return 1; }
+	for n in $CX_DAEMONS fs; do kill -0 "${DPID[$n]}" 2>/dev/null || bad="$bad $n"; done
+	[ -n "$bad" ] || return 0
+	log "not running:$bad (look for core files where the test ran); starting them again"
+	for n in $bad; do
+		wait "${DPID[$n]}" 2>/dev/null || true
+		if [ "$n" = fs ]; then cx_mount; else net_restart "$n"; fi
+	done
+	return 1
+}
+
+# cx_evidence WHY: keeps the round's files and the logs' tails in
+# $CX_EVIDENCE/rR (outside $T, which the cleanup removes).
+cx_evidence() {
+	local e=$CX_EVIDENCE/r$CX_ROUND
+	CX_FAILED=$((CX_FAILED + 1))
+	mkdir -p "$e"
+	cp -r "$T/r$CX_ROUND" "$e/files"
+	for f in "$T"/*.log; do tail -n 300 "$f" >"$e/$(basename "$f")"; done
+	log "round $CX_ROUND broke an invariant ($1): evidence in $e"
+}
+
+# cx_wait LIMIT WHAT CMD...: wait_for that keeps the evidence before it fails.
+cx_wait() {
+	local limit=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $deadline ]; then
+			cx_alive || true
+			cx_evidence "timed out after ${limit}s waiting for: $what"
+			fail "timed out after ${limit}s waiting for: $what (seed ${CX_SEED:-none}; evidence in $CX_EVIDENCE)"
+		fi
+		sleep 0.1
+	done
 }
 
 # ---- the checks -------------------------------------------------------------------
+# cx_try SECONDS WHAT ERRFILE CMD...: runs CMD (stdout to the caller's) until
+# it succeeds, for at most SECONDS; logs each failure (ERRFILE keeps them).
+cx_try() {
+	local limit=$1 what=$2 err=$3 deadline
+	shift 3
+	deadline=$((SECONDS + limit))
+	: >"$err"
+	until "$@" 2>>"$err" >"$err.out"; do
+		log "$what failed: $(tail -n 1 "$err" | head -c 300)"
+		[ $SECONDS -lt $deadline ] || { rm -f "$err.out"; return 1; }
+		sleep 0.5
+	done
+	cat "$err.out"
+	rm -f "$err.out"
+}
 cx_check() {
 	local name=$1 r=$CX_ROUND d hwm bad=0
 	d=$T/r$r
-	ctl subscribe f --json >"$d/sub.json" 2>"$d/sub.err" || { log "subscribe failed: $(cat "$d/sub.err")"; bad=1; }
+	# reads that fail (an MR election under way) are tried again for 30 s
+	cx_try 30 "varlogctl subscribe" "$d/sub.err" ctl subscribe f --json >"$d/sub.json" || bad=1
 	hwm=$(ctl --json topic describe f | sed -n 's/.*"end_offset": *\([0-9]*\).*/\1/p')
-	on op "$BIN/tests/lib/vl_chaoswr" read "$MR" f >"$d/lib.out" 2>"$d/libread.err" ||
-		{ log "vl_chaoswr read failed: $(cat "$d/libread.err")"; bad=1; }
+	cx_try 30 "vl_chaoswr read" "$d/libread.err" on op "$BIN/tests/lib/vl_chaoswr" read "$MR" f >"$d/lib.out" || bad=1
 	# the mount may learn of the last commits a moment later; what it shows
 	# after 20 s is compared as it is (hwm: the topic's end offset, bytes)
 	for _ in $(seq 100); do
@@ -157,13 +215,7 @@ cx_check() {
 		bad=1
 	fi
 	cx_alive || bad=1
-	if [ $bad -ne 0 ]; then
-		CX_FAILED=$((CX_FAILED + 1))
-		mkdir -p "$CX_EVIDENCE/r$r"
-		cp -r "$d" "$CX_EVIDENCE/r$r/files"
-		for f in "$T"/*.log; do tail -n 200 "$f" >"$CX_EVIDENCE/r$r/$(basename "$f")"; done
-		log "round $r ($name) broke an invariant: evidence in $CX_EVIDENCE/r$r"
-	fi
+	[ $bad -eq 0 ] || cx_evidence "$name"
 }
 
 # cx_round NAME FAULT HEAL: one round (see the top of the file).
@@ -171,15 +223,15 @@ cx_round() {
 	local name=$1 fault=$2 heal=$3 a
 	CX_ROUND=$((CX_ROUND + 1))
 	cx_writers_start "$CX_ROUND"
-	wait_for 30 "round $CX_ROUND: the first acknowledgements" cx_acks_ge 60
+	cx_wait 30 "round $CX_ROUND: the first acknowledgements" cx_acks_ge 60
 	echo "fault $(date +%s.%N) $name" >>"$T/r$CX_ROUND/events"
 	eval "$fault"
 	sleep "$CX_HOLD"
 	eval "$heal"
 	echo "heal $(date +%s.%N) $name" >>"$T/r$CX_ROUND/events"
-	wait_for 90 "round $CX_ROUND ($name): every log stream in line after the heal" cx_in_line
+	cx_wait 90 "round $CX_ROUND ($name): every log stream in line after the heal" cx_in_line
 	a=$(cx_acks)
-	wait_for 30 "round $CX_ROUND ($name): appends after the heal" cx_acks_ge $((a + 60))
+	cx_wait 30 "round $CX_ROUND ($name): appends after the heal" cx_acks_ge $((a + 60))
 	cx_writers_stop
 	cx_check "$name"
 }

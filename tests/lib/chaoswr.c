@@ -18,7 +18,8 @@
     read: prints "GLSN<TAB>ENTRY" for every entry of TOPIC up to its high
     watermark, a newline in ENTRY as \n and a backslash as \\ (a third way
     to read the log, next to varlogctl subscribe and the mount).
-    Exit 0, or 1 with a line on stderr.
+    The writer connects again and again (a line on stderr each time) until
+    it can or STOPFILE exists. Exit 0, or 1 with a line on stderr.
 */
 #include <czmq.h>
 #include <stdio.h>
@@ -141,9 +142,13 @@ int main(int argc, char **argv)
     char err[512] = "";
     vl_client_t *client = NULL;
     vl_client_opts_t opts = {.timeout_ms = 3000};
-    if (vl_client_open(argv[2], &opts, &client, err, sizeof err) != 0) {
+    /* the writer tries again (an MR election may be under way) until its
+       stop file exists; the reader once */
+    while (vl_client_open(argv[2], &opts, &client, err, sizeof err) != 0) {
         fprintf(stderr, "vl_chaoswr: cannot connect to %s: %s\n", argv[2], err);
-        return 1;
+        if (!write || access(argv[5], F_OK) == 0)
+            return 1;
+        zclock_sleep(500);
     }
     int rc = write ? s_write(client, argv[3], argv[4], argv[5], batch) : s_read(client, argv[3]);
     vl_client_destroy(&client);
