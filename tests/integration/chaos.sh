@@ -14,7 +14,8 @@
 # round. CHAOS_ROUNDS rounds (default 4: the short form of make check;
 # more for a long run), CHAOS_SEED replays a run (the seed is printed),
 # CHAOS_HOLD the seconds a fault lasts (default 3), CHAOS_FAULTS limits the
-# faults to those named (e.g. "cut-mr kill9-mr"). A round that broke an
+# faults to those named (e.g. "cut-mr kill9-mr"); an MR fault hits the
+# leader one time in CHAOS_LEADER_ODDS (default 2), else a replica at random. A round that broke an
 # invariant leaves its evidence in CHAOS_EVIDENCE (default
 # /tmp/varlog-chaos-evidence.PID) and fails the test at the end.
 . "$(dirname "$0")/lib.sh"
@@ -44,7 +45,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	sn-cut-from-mr) cx_round "$r:$sn-cut-from-mr" "cx_block_mr $sn" "cx_unblock_mr $sn" ;;
 	kill9-mr | stop-mr | cut-mr)
 		# the leader, every other time
-		if [ $((RANDOM % 2)) = 0 ] && l=$(mr_leader); then mr=$l; fi
+		if [ $((RANDOM % ${CHAOS_LEADER_ODDS:-2})) = 0 ] && l=$(mr_leader); then mr=$l; fi
 		case $f in
 		kill9-mr) cx_round "$r:kill9-$mr" "cx_kill9 $mr" "cx_restart $mr" ;;
 		stop-mr) cx_round "$r:stop-$mr" "cx_stop $mr" "cx_cont $mr" ;;

@@ -202,7 +202,8 @@ cx_check() {
 	d=$T/r$r
 	# reads that fail (an MR election under way) are tried again for 30 s
 	cx_try 30 "varlogctl subscribe" "$d/sub.err" ctl subscribe f --json >"$d/sub.json" || bad=1
-	hwm=$(ctl --json topic describe f | sed -n 's/.*"end_offset": *\([0-9]*\).*/\1/p')
+	hwm=$(cx_try 30 "varlogctl topic describe" "$d/describe.err" ctl --json topic describe f |
+		sed -n 's/.*"end_offset": *\([0-9]*\).*/\1/p') || true
 	cx_try 30 "vl_chaoswr read" "$d/libread.err" on op "$BIN/tests/lib/vl_chaoswr" read "$MR" f >"$d/lib.out" || bad=1
 	# the mount may learn of the last commits a moment later; what it shows
 	# after 20 s is compared as it is (hwm: the topic's end offset, bytes)
@@ -255,7 +256,7 @@ cx_unblock_mr() { for m in mr1 mr2 mr3; do net_unblock "$1" "$m"; done; }
 # CX_BACKUPS.
 cx_primary() {
 	local reps
-	reps=$(ctl --json ls list f | grep -o '"committed_llsn_end": [0-9]*, "replicas": \[[0-9, ]*\]' |
+	reps=$(cx_try 30 "varlogctl ls list" "$T/ls.err" ctl --json ls list f | grep -o '"committed_llsn_end": [0-9]*, "replicas": \[[0-9, ]*\]' |
 		sed 's/[^0-9 ]//g' | sort -n -k1 | tail -1)
 	set -- $reps
 	CX_PRIMARY=sn$2
