@@ -6,8 +6,8 @@
 # close() through the mount). Each round (tests/lib/chaos.sh) picks a fault
 # at random: kill -9, SIGSTOP (then SIGCONT) or a cut link of an SN, an MR
 # replica or the admin, a full disk on sn4, a cut-off client host, an SN
-# cut off from the MR; heals it, waits until the cluster serves again, and
-# checks: every acknowledged entry in the log exactly once at its GLSN with
+# cut off from the MR, an SN cut off while the MR leader is killed; heals
+# it, waits until the cluster serves again, and checks: every acknowledged entry in the log exactly once at its GLSN with
 # its bytes, no entry twice (retries included), each writer's order kept,
 # varlogctl subscribe, libvarlog and the mount read the same, every daemon
 # alive; lib.sh scans the logs for sanitizer reports. Prints a table row a
@@ -30,7 +30,8 @@ CX_HOLD=${CHAOS_HOLD:-3}
 log "seed $CX_SEED (CHAOS_SEED=$CX_SEED replays it), $ROUNDS rounds"
 
 cx_cluster
-FAULTS=(kill9-sn stop-sn cut-sn sn-cut-from-mr kill9-mr stop-mr cut-mr kill9-adm stop-adm cut-adm cut-client)
+FAULTS=(kill9-sn stop-sn cut-sn sn-cut-from-mr kill9-mr stop-mr cut-mr kill9-adm stop-adm cut-adm cut-client
+	cut-sn+kill9-leader)
 [ "$CX_TMPFS" = 1 ] && FAULTS+=(full-sn4)
 # CHAOS_FAULTS: only these (space-separated names of the list above)
 [ -z "${CHAOS_FAULTS:-}" ] || read -r -a FAULTS <<<"$CHAOS_FAULTS"
@@ -56,6 +57,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	stop-adm) cx_round "$r:stop-adm" "cx_stop adm" "cx_cont adm" ;;
 	cut-adm) cx_round "$r:cut-adm" "net_cut adm" "net_heal adm" ;;
 	cut-client) cx_round "$r:cut-client" "net_cut c1" "net_heal c1" ;;
+	cut-sn+kill9-leader)
+		# both at once (what multihost.sh does one after the other)
+		l=$(mr_leader) || l=$mr
+		cx_round "$r:cut-$sn+kill9-$l" "net_cut $sn; cx_kill9 $l" "net_heal $sn; cx_restart $l"
+		;;
 	full-sn4) cx_round "$r:full-sn4" "cx_fill" "cx_unfill" ;;
 	esac
 done
