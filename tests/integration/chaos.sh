@@ -3,20 +3,21 @@
 # (tests/lib/netns.sh): 3 MR replicas, 4 SNs (sn4 on a small tmpfs), the
 # admin, a client host with three writers that record every
 # acknowledgement (libvarlog's vl_append, varlogctl append, one line a
-# close() through the mount). Each round (tests/lib/chaos.sh) picks a fault
-# at random: kill -9, SIGSTOP (then SIGCONT) or a cut link of an SN, an MR
-# replica or the admin, a full disk on sn4, a cut-off client host, an SN
-# cut off from the MR, an SN cut off while the MR leader is killed; heals
-# it, waits until the cluster serves again, and checks: every acknowledged entry in the log exactly once at its GLSN with
-# its bytes, no entry twice (retries included), each writer's order kept,
-# varlogctl subscribe, libvarlog and the mount read the same, every daemon
-# alive; lib.sh scans the logs for sanitizer reports. Prints a table row a
-# round. CHAOS_ROUNDS rounds (default 4: the short form of make check;
-# more for a long run), CHAOS_SEED replays a run (the seed is printed),
-# CHAOS_HOLD the seconds a fault lasts (default 3), CHAOS_FAULTS limits the
-# faults to those named (e.g. "cut-mr kill9-mr"); an MR fault hits the
-# leader one time in CHAOS_LEADER_ODDS (default 2), else a replica at random. A round that broke an
-# invariant leaves its evidence in CHAOS_EVIDENCE (default
+# close() through the mount). Each round (tests/lib/chaos.sh) picks a
+# fault at random: kill -9, SIGSTOP (then SIGCONT) or a cut link of an SN,
+# an MR replica or the admin, a full disk on sn4, a cut-off client host,
+# an SN cut off from the MR, an SN cut off while the MR leader is killed;
+# heals it, waits until the cluster serves again, and checks: every
+# acknowledged entry in the log exactly once at its GLSN with its bytes,
+# no entry twice (retries included), each writer's order kept, varlogctl
+# subscribe, libvarlog and the mount read the same, every daemon alive;
+# lib.sh scans the logs for sanitizer reports. Prints a table row a round.
+# CHAOS_ROUNDS rounds (default 4: the short form of make check; more for a
+# long run), CHAOS_SEED replays a run (the seed is printed), CHAOS_HOLD
+# the seconds a fault lasts (default 3), CHAOS_FAULTS limits the faults to
+# those named (e.g. "cut-mr kill9-mr"); an MR fault hits the leader one
+# time in CHAOS_LEADER_ODDS (default 2), else a replica at random. A round
+# that broke an invariant leaves its evidence in CHAOS_EVIDENCE (default
 # /tmp/varlog-chaos-evidence.PID) and fails the test at the end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/netns.sh"
