@@ -89,3 +89,16 @@ net_open() { on "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
 # elsewhere on the path).
 net_cut() { ip -n "$NET_SW" link set "${HOST_PORT[$1]}" down; }
 net_heal() { ip -n "$NET_SW" link set "${HOST_PORT[$1]}" up; }
+
+# net_block A B / net_unblock A B: cuts / heals only the path between hosts
+# A and B (a blackhole route to the other's address on each side: packets
+# are dropped silently, as on a broken path), leaving both hosts' other
+# links alone: an SN cut off from the MR but not from its clients.
+net_block() {
+	ip -n "$NET_ID-$1" route add blackhole "${HOST_ADDR[$2]}/32"
+	ip -n "$NET_ID-$2" route add blackhole "${HOST_ADDR[$1]}/32"
+}
+net_unblock() {
+	ip -n "$NET_ID-$1" route del blackhole "${HOST_ADDR[$2]}/32"
+	ip -n "$NET_ID-$2" route del blackhole "${HOST_ADDR[$1]}/32"
+}
