@@ -1,0 +1,125 @@
+/*  gw.h - several varlogkov gateways on one cluster: who is alive and who
+    owns what, agreed through varlog itself.
+
+    Every gateway appends text records to the meta topic ("__kov_meta",
+    shared with the producer-id blocks of kov/pid.c) and every gateway
+    replays them all in log order, so at each GLSN of the topic every
+    gateway computes the same view:
+
+        kov.gw.hb ID INC HOST:PORT SESSION_MS TIME_MS   heartbeat (and registration)
+        kov.gw.expire ID INC BY                          ID's incarnation INC is dead
+        kov.gw.leave ID INC                              ID stops (SIGTERM)
+
+    INC is a random 64-bit incarnation chosen at each start. A heartbeat of
+    an id with a new incarnation registers it (its previous incarnation,
+    if alive, dies there); a heartbeat of a dead incarnation is ignored
+    (that gateway re-registers with a new one when it sees its own death).
+    An expire or leave record kills the named incarnation when it is the
+    id's live one, else it is ignored: the first in log order wins.
+
+    Each change of the live set sets the view's epoch to the GLSN of the
+    record that made it. Ownership is decided from the live set alone:
+    partition (varlog topic) "T-p" belongs to the live gateway with the
+    highest rendezvous hash of (name, id); every consumer group belongs to
+    the oldest live gateway (earliest registration), so groups move only
+    when it dies.
+
+    The view (vl_kgw_view_t) is a pure state machine: varlogctl's `kov
+    list` replays the same records with it. vl_kgw_t runs it in a gateway:
+    a thread tails the meta topic, heartbeats every session/4, appends an
+    expire record for a gateway it has not heard from for that gateway's
+    session timeout, and keeps this gateway's lease: it acts as an owner
+    only while its last committed heartbeat was sent less than 3/4 of its
+    session timeout ago (the others expire it a session timeout after they
+    saw that heartbeat, so a gateway cut off from the cluster stops
+    writing before its partitions move; this assumes clocks that run at
+    about the same rate, not synchronized ones).
+*/
+#ifndef VL_KOV_GW_H
+#define VL_KOV_GW_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "varlog.h"
+
+#define VL_KGW_META_TOPIC "__kov_meta"
+#define VL_KGW_SESSION_DEFAULT_MS 3000
+
+/*  One gateway as the records say. */
+typedef struct {
+    int32_t id;
+    uint64_t inc;
+    char addr[264]; /* HOST:PORT it advertises */
+    int32_t session_ms;
+    bool alive;
+    uint64_t since_glsn; /* its registration */
+    uint64_t heard_glsn; /* its last heartbeat */
+    int64_t heard_ms;    /* the wall-clock time (ms) its last heartbeat carries */
+    uint64_t end_glsn;   /* the record that declared it dead (0: alive) */
+    int64_t local_us;    /* the replayer's monotonic time at its last heartbeat (not in
+                            the log: only for expiry decisions) */
+} vl_kgw_member_t;
+
+typedef struct {
+    vl_kgw_member_t *m;
+    size_t n, cap;
+    uint64_t epoch;   /* GLSN of the last change of the live set (0: none yet) */
+    uint64_t applied; /* the last GLSN applied */
+} vl_kgw_view_t;
+
+/*  Applies the meta record at glsn (records of other kinds are skipped):
+    returns true when the live set changed. now_us is the caller's
+    monotonic clock (kept as local_us). */
+bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t len,
+                       int64_t now_us);
+void vl_kgw_view_free(vl_kgw_view_t *v);
+
+/*  The live member of id (NULL: none). */
+const vl_kgw_member_t *vl_kgw_view_find(const vl_kgw_view_t *v, int32_t id);
+
+/*  The owner of partition `topic` ("T-p") and of the groups: the live
+    member, or NULL when none is alive. */
+const vl_kgw_member_t *vl_kgw_view_part_owner(const vl_kgw_view_t *v, const char *topic);
+const vl_kgw_member_t *vl_kgw_view_group_owner(const vl_kgw_view_t *v);
+
+/*  ---- a gateway's membership --------------------------------------------- */
+
+typedef struct vl_kgw vl_kgw_t;
+
+typedef struct {
+    int32_t id;         /* this gateway's broker id */
+    const char *addr;   /* HOST:PORT it advertises */
+    int32_t session_ms; /* 0: VL_KGW_SESSION_DEFAULT_MS */
+    uint32_t rf;        /* replication factor of the meta topic when created (0: 3, 2, 1) */
+} vl_kgw_opts_t;
+
+/*  Creates the meta topic when missing, starts the thread, replays the
+    meta topic and registers this gateway; returns once its registration
+    is applied (everything before it is), or after 30 s with an error.
+    client is borrowed (shared, thread-safe). 0, or a VL_E* code with err. */
+int vl_kgw_start(vl_client_t *client, const vl_kgw_opts_t *opts, vl_kgw_t **self_p, char *err,
+                 size_t err_size);
+
+/*  Appends this gateway's leave record (best effort), stops the thread,
+    frees (NULL-safe). */
+void vl_kgw_stop(vl_kgw_t **self_p);
+
+/*  Whether this gateway may write partition topic now (it owns it in the
+    current view and holds its lease); *owner_p (may be NULL) gets the
+    owner's id (-1: none alive) and *epoch_p the view's epoch. */
+bool vl_kgw_owns_part(vl_kgw_t *self, const char *topic, int32_t *owner_p, uint64_t *epoch_p);
+
+/*  The same for the consumer groups. */
+bool vl_kgw_owns_groups(vl_kgw_t *self, int32_t *owner_p, uint64_t *epoch_p);
+
+/*  The advertised host and port of live gateway id: 0, or -1 when it is
+    not alive (or its address does not parse). */
+int vl_kgw_member_addr(vl_kgw_t *self, int32_t id, char *host, size_t host_size, int *port);
+
+/*  Splits "HOST:PORT" (the last colon; "[v6]:PORT" too): 0 or -1. */
+int vl_kgw_split_addr(const char *addr, char *host, size_t host_size, int *port);
+
+/*  A copy of the view (caller frees with vl_kgw_view_free). */
+void vl_kgw_snapshot(vl_kgw_t *self, vl_kgw_view_t *out);
+
+#endif

@@ -1,0 +1,169 @@
+/*  gw_view.c - the gateways' view replayed from the meta topic (kov/gw.h):
+    parsing and applying "kov.gw.*" records, and ownership. No I/O: the
+    gateway (gw.c) and varlogctl's `kov list` both replay with it.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw.h"
+#include "util.h"
+
+static vl_kgw_member_t *s_find_any(vl_kgw_view_t *v, int32_t id)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->m[i].id == id)
+            return &v->m[i];
+    return NULL;
+}
+
+static vl_kgw_member_t *s_add(vl_kgw_view_t *v, int32_t id)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4;
+        v->m = vl_realloc(v->m, v->cap * sizeof *v->m);
+    }
+    vl_kgw_member_t *m = &v->m[v->n++];
+    memset(m, 0, sizeof *m);
+    m->id = id;
+    return m;
+}
+
+/*  "kov.gw.hb ID INC ADDR SESSION TIME" */
+static bool s_apply_hb(vl_kgw_view_t *v, uint64_t glsn, const char *line, int64_t now_us)
+{
+    int id, session;
+    unsigned long long inc;
+    long long t;
+    char addr[264];
+    if (sscanf(line, "kov.gw.hb %d %llu %263s %d %lld", &id, &inc, addr, &session, &t) != 5 ||
+        id < 0 || session <= 0)
+        return false;
+    vl_kgw_member_t *m = s_find_any(v, id);
+    if (m && m->inc == inc) {
+        if (!m->alive)
+            return false; /* a dead incarnation stays dead */
+        m->heard_glsn = glsn;
+        m->heard_ms = t;
+        m->local_us = now_us;
+        return false;
+    }
+    if (!m)
+        m = s_add(v, id);
+    m->inc = inc;
+    snprintf(m->addr, sizeof m->addr, "%s", addr);
+    m->session_ms = session;
+    m->alive = true;
+    m->since_glsn = m->heard_glsn = glsn;
+    m->heard_ms = t;
+    m->end_glsn = 0;
+    m->local_us = now_us;
+    v->epoch = glsn;
+    return true;
+}
+
+/*  "kov.gw.expire ID INC BY" or "kov.gw.leave ID INC" */
+static bool s_apply_end(vl_kgw_view_t *v, uint64_t glsn, const char *line)
+{
+    int id;
+    unsigned long long inc;
+    if (sscanf(line, "kov.gw.expire %d %llu", &id, &inc) != 2 &&
+        sscanf(line, "kov.gw.leave %d %llu", &id, &inc) != 2)
+        return false;
+    vl_kgw_member_t *m = s_find_any(v, id);
+    if (!m || m->inc != inc || !m->alive)
+        return false; /* an earlier record decided it */
+    m->alive = false;
+    m->end_glsn = glsn;
+    v->epoch = glsn;
+    return true;
+}
+
+bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t len,
+                       int64_t now_us)
+{
+    v->applied = glsn;
+    char line[400];
+    if (len < 7 || len >= sizeof line || memcmp(data, "kov.gw.", 7) != 0)
+        return false;
+    memcpy(line, data, len);
+    line[len] = '\0';
+    if (strncmp(line, "kov.gw.hb ", 10) == 0)
+        return s_apply_hb(v, glsn, line, now_us);
+    return s_apply_end(v, glsn, line);
+}
+
+void vl_kgw_view_free(vl_kgw_view_t *v)
+{
+    free(v->m);
+    memset(v, 0, sizeof *v);
+}
+
+const vl_kgw_member_t *vl_kgw_view_find(const vl_kgw_view_t *v, int32_t id)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->m[i].id == id && v->m[i].alive)
+            return &v->m[i];
+    return NULL;
+}
+
+/*  splitmix64's finalizer over FNV-1a of the name and the id. */
+static uint64_t s_score(const char *name, int32_t id)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h ^= (uint64_t)(uint32_t)id * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
+const vl_kgw_member_t *vl_kgw_view_part_owner(const vl_kgw_view_t *v, const char *topic)
+{
+    const vl_kgw_member_t *best = NULL;
+    uint64_t best_score = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->m[i].alive)
+            continue;
+        uint64_t s = s_score(topic, v->m[i].id);
+        if (!best || s > best_score || (s == best_score && v->m[i].id < best->id)) {
+            best = &v->m[i];
+            best_score = s;
+        }
+    }
+    return best;
+}
+
+const vl_kgw_member_t *vl_kgw_view_group_owner(const vl_kgw_view_t *v)
+{
+    const vl_kgw_member_t *best = NULL;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->m[i].alive && (!best || v->m[i].since_glsn < best->since_glsn))
+            best = &v->m[i];
+    return best;
+}
+
+int vl_kgw_split_addr(const char *addr, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr)
+        return -1;
+    const char *h = addr;
+    size_t hl = (size_t)(colon - addr);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p <= 0 || p > 65535 || hl == 0 || hl >= host_size)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
