@@ -44,6 +44,8 @@ struct vl_kgw {
     vl_kgw_view_t view;
     uint64_t inc;       /* this incarnation */
     int64_t lease_us;   /* may act as an owner until then (monotonic) */
+    int64_t sent_us[16]; /* when our heartbeats not applied yet were sent, oldest first */
+    size_t nsent;
     /* the thread's */
     int64_t next_hb_us;
     uint64_t *expired_sent; /* incarnations whose expire record we appended */
@@ -97,6 +99,7 @@ static void s_heartbeat(vl_kgw_t *self, int64_t now_us)
         self->inc = vl_random_u64();
         self->registered = false;
         self->lease_us = 0;
+        self->nsent = 0;
     }
     uint64_t inc = self->inc;
     pthread_mutex_unlock(&self->mu);
@@ -105,8 +108,8 @@ static void s_heartbeat(vl_kgw_t *self, int64_t now_us)
              self->addr, self->session_ms, s_wall_ms());
     if (s_append(self, rec) == 0) {
         pthread_mutex_lock(&self->mu);
-        if (self->inc == inc)
-            self->lease_us = now_us + (int64_t)self->session_ms * 750;
+        if (self->inc == inc && self->nsent < sizeof self->sent_us / sizeof self->sent_us[0])
+            self->sent_us[self->nsent++] = now_us;
         pthread_mutex_unlock(&self->mu);
     }
     self->next_hb_us = now_us + (int64_t)self->session_ms * 250;
@@ -159,6 +162,13 @@ static void s_apply(vl_kgw_t *self, const vl_entry_t *e)
     pthread_mutex_lock(&self->mu);
     bool changed = vl_kgw_view_apply(&self->view, e->glsn, e->data, e->size, now);
     const vl_kgw_member_t *me = vl_kgw_view_find(&self->view, self->id);
+    if (me && me->inc == self->inc && me->heard_glsn == e->glsn && self->nsent > 0) {
+        /* our heartbeat is in the view (which is thus fresh up to it): the
+           others expire us a session timeout after they apply it, which is
+           after we sent it */
+        self->lease_us = self->sent_us[0] + (int64_t)self->session_ms * 750;
+        memmove(self->sent_us, self->sent_us + 1, --self->nsent * sizeof self->sent_us[0]);
+    }
     if (!self->registered && me && me->inc == self->inc) {
         self->registered = true;
         pthread_cond_broadcast(&self->cv);
@@ -297,11 +307,19 @@ void vl_kgw_stop(vl_kgw_t **self_p)
     *self_p = NULL;
 }
 
-/*  Whether owner m is this incarnation with a valid lease (under mu). */
+/*  Whether owner m is this incarnation with a valid lease (under mu). The
+    lease matters only while another gateway is alive: none can expire us
+    otherwise, and a gateway that joins takes its share through its own
+    registration, in log order (so a lone gateway under a slow cluster does
+    not refuse writes for heartbeats that are merely late). */
 static bool s_is_me(vl_kgw_t *self, const vl_kgw_member_t *m)
 {
-    return m && m->id == self->id && m->inc == self->inc && self->registered &&
-           vl_now_us() < self->lease_us;
+    if (!m || m->id != self->id || m->inc != self->inc || !self->registered)
+        return false;
+    for (size_t i = 0; i < self->view.n; i++)
+        if (self->view.m[i].alive && self->view.m[i].id != self->id)
+            return vl_now_us() < self->lease_us;
+    return true;
 }
 
 bool vl_kgw_owns_part(vl_kgw_t *self, const char *topic, int32_t *owner_p, uint64_t *epoch_p)

@@ -28,12 +28,14 @@
     list` replays the same records with it. vl_kgw_t runs it in a gateway:
     a thread tails the meta topic, heartbeats every session/4, appends an
     expire record for a gateway it has not heard from for that gateway's
-    session timeout, and keeps this gateway's lease: it acts as an owner
-    only while its last committed heartbeat was sent less than 3/4 of its
-    session timeout ago (the others expire it a session timeout after they
-    saw that heartbeat, so a gateway cut off from the cluster stops
-    writing before its partitions move; this assumes clocks that run at
-    about the same rate, not synchronized ones).
+    session timeout, and keeps this gateway's lease: while another gateway
+    is alive it acts as an owner only while the last of its heartbeats
+    that it read back from the log was sent less than 3/4 of its session
+    timeout ago (the others expire it a session timeout after they read
+    that heartbeat, so a gateway cut off from the cluster, or whose view is
+    stale, stops writing before its partitions move; this assumes clocks
+    that run at about the same rate, not synchronized ones). A gateway
+    alone in its view needs no lease: nobody can expire it.
 */
 #ifndef VL_KOV_GW_H
 #define VL_KOV_GW_H
