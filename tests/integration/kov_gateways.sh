@@ -4,12 +4,14 @@
 # list` shows them and who owns the partition; an idempotent
 # confluent-kafka producer (enable.idempotence, acks=all) produces numbered
 # records through both as bootstrap while a consumer reads them; the
-# gateway that owns the partition is killed -9 mid-run; the other one
-# declares it expired, takes the partition over, and the producer and the
-# consumer go on through their normal retries. At the end every
-# acknowledged record is in the partition exactly once and in order
-# (acknowledged / present / duplicated / lost are printed), the consumer
-# saw every acknowledged one, and `varlogctl kov list` shows the move.
+# gateway that owns the partition (and coordinates the groups: the oldest)
+# is killed -9 mid-run; the other one declares it expired, takes the
+# partition and the groups over, and the producer, a consumer on the
+# assigned partition and a consumer group's member go on through their
+# normal retries. At the end every acknowledged record is in the partition
+# exactly once and in order (acknowledged / present / duplicated / lost are
+# printed), both consumers saw every acknowledged one, the group's commits
+# reach the new coordinator, and `varlogctl kov list` shows the move.
 . "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
@@ -73,10 +75,20 @@ if cmd == "produce":
         p.poll(0.002)
     left = p.flush(60)
     sys.stderr.write("produced %d, %d left unflushed\n" % (i, left))
+elif cmd == "committed":
+    c = Consumer({"bootstrap.servers": b, "group.id": "gg"})
+    f.write("%d\n" % c.committed([TopicPartition("gw", 0)], timeout=10)[0].offset)
+    c.close()
 else:
-    c = Consumer({"bootstrap.servers": b, "group.id": "unused", "enable.auto.commit": False,
+    group = cmd == "group"
+    c = Consumer({"bootstrap.servers": b, "group.id": "gg" if group else "unused",
+                  "enable.auto.commit": group, "auto.commit.interval.ms": 200,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
                   "topic.metadata.refresh.interval.ms": 1000})
-    c.assign([TopicPartition("gw", 0, 0)])
+    if group:
+        c.subscribe(["gw"])
+    else:
+        c.assign([TopicPartition("gw", 0, 0)])
     while not stop:
         m = c.poll(0.2)
         if m is not None and not m.error():
@@ -89,6 +101,11 @@ PIDS+=($PPID_)
 /usr/bin/python3 "$T/p.py" consume "$B1,$B2" "$T/consumed.txt" 2>"$T/consumer.log" &
 CPID=$!
 PIDS+=($CPID)
+# a consumer group, coordinated by the oldest gateway (1) until it dies
+/usr/bin/python3 "$T/p.py" group "$B1,$B2" "$T/group.txt" 2>"$T/group.log" &
+GPID=$!
+PIDS+=($GPID)
+COORD0=$(ctl --json kov list | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["groups"]["coordinator"])')
 
 wait_for 30 "2000 acknowledged records" lines_ge "$T/acked.txt" 2000
 log "killing -9 gateway $OWNER (the owner) after $(wc -l <"$T/acked.txt") acknowledged records"
@@ -104,13 +121,22 @@ HWM=$(kcat -Q -b "$SURV" -t gw:0:-1 2>/dev/null | awk '{print $NF}')
 wait_for 30 "the consumer reaching the end" lines_ge "$T/consumed.txt" "$ACKED"
 kill -TERM "$CPID"
 wait "$CPID" || true
+# the group's consumer got there too and its commits reach the new coordinator
+committed_end() {
+	/usr/bin/python3 "$T/p.py" committed "$SURV" "$T/committed.txt" 2>/dev/null &&
+		[ "$(cat "$T/committed.txt")" = "$HWM" ]
+}
+wait_for 40 "the group's committed offset reaching $HWM through gateway $OTHER" committed_end
+kill -TERM "$GPID"
+wait "$GPID" || true
 
 kcat -C -b "$SURV" -t gw -p 0 -o beginning -e -f '%s %o\n' >"$T/all.txt"
-/usr/bin/python3 - "$T/acked.txt" "$T/all.txt" "$T/consumed.txt" <<'EOF' || fail "records lost, duplicated or out of order"
+/usr/bin/python3 - "$T/acked.txt" "$T/all.txt" "$T/consumed.txt" "$T/group.txt" <<'EOF' || fail "records lost, duplicated or out of order"
 import sys
 acked = [l.split() for l in open(sys.argv[1])]
 allr = [l.split() for l in open(sys.argv[2])]
 cons = [l.split()[0] for l in open(sys.argv[3])]
+grp = set(l.split()[0] for l in open(sys.argv[4]))
 present = {}
 for v, o in allr:
     present.setdefault(v, []).append(int(o))
@@ -120,10 +146,12 @@ wrong = [v for v, o in acked if v in present and int(o) not in present[v]]
 seq = [int(v) for v, o in allr]
 order = all(a < b for a, b in zip(seq, seq[1:]))
 consumed_missing = len(set(v for v, o in acked) - set(cons))
+group_missing = len(set(v for v, o in acked) - grp)
 print("acknowledged %d / present %d / duplicated %d / lost %d / acked at a wrong offset %d / "
-      "in order %s / acknowledged records the consumer missed %d"
-      % (len(acked), len(allr), dup, len(lost), len(wrong), order, consumed_missing))
-sys.exit(0 if dup == 0 and not lost and not wrong and order and consumed_missing == 0 else 1)
+      "in order %s / acknowledged records the consumer missed %d / the group's consumer missed %d"
+      % (len(acked), len(allr), dup, len(lost), len(wrong), order, consumed_missing, group_missing))
+sys.exit(0 if dup == 0 and not lost and not wrong and order and consumed_missing == 0
+         and group_missing == 0 else 1)
 EOF
 
 log "retries the new owner found in the log and answered with their first offset: $(grep -c 'is in the log already' "$T/kov$OTHER.log" || true)"
@@ -131,4 +159,8 @@ ctl kov list >"$T/list1.txt"
 cat "$T/list1.txt"
 grep -q "^gw-0 *$OTHER " "$T/list1.txt" || fail "kov list does not show gw-0 moved to gateway $OTHER"
 grep -qE "^$OWNER .* no " "$T/list1.txt" || fail "kov list does not show gateway $OWNER expired"
+if [ "$COORD0" = "$OWNER" ]; then
+	grep -q "^groups: coordinator $OTHER " "$T/list1.txt" ||
+		fail "kov list does not show the groups moved to gateway $OTHER"
+fi
 log "ok: gw-0 moved from gateway $OWNER to $OTHER; $ACKED acknowledged (HWM $HWM)"
