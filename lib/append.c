@@ -108,7 +108,7 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
     topic_id on call (its addr set): the entries back to back in one
     payload frame, their sizes in the body. Returns vl_call_send's code. */
 static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uint32_t ls_id,
-                         uint64_t bseq, const void *const *data, const size_t *len, size_t from,
+                         uint32_t epoch, uint64_t bseq, const void *const *data, const size_t *len, size_t from,
                          size_t n)
 {
     size_t total_len = 0;
@@ -127,6 +127,7 @@ static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uin
                      .ls_id = ls_id,
                      .client_id = c->client_id,
                      .batch_seq = bseq,
+                     .epoch = epoch,
                      .n = (uint32_t)(n - from),
                      .sizes = sizes};
     vl_wbuf_t b;
@@ -154,7 +155,11 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
     *head = 0;
     uint64_t bseq = ++c->next_bseq;
     vl_call_t call = {.addr = addr};
-    int rc = s_append_send(c, &call, t->id, ls_id, bseq, data, len, from, n);
+    uint32_t epoch = 0;
+    for (uint32_t i = 0; i < t->nls; i++)
+        if (t->ls[i].id == ls_id)
+            epoch = t->ls[i].epoch;
+    int rc = s_append_send(c, &call, t->id, ls_id, epoch, bseq, data, len, from, n);
     if (rc == 0)
         rc = vl_call_wait(c, &call, 1, false);
     vl_append_reply_t r = {0};

@@ -69,6 +69,7 @@ typedef struct {
     int inflight;
     bool usable;
     uint8_t state;            /* as the metadata last said */
+    uint32_t epoch;           /* as the metadata last said: APPENDs carry it */
     int64_t suspect_until_us; /* a batch went unanswered: not used until then */
     uint64_t acked_bseq;      /* the newest answered batch sent here, */
     uint64_t acked_llsn;      /* and the LLSN it began at */

@@ -154,6 +154,19 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
                           vl_sn_state_name(rep->ls_state));
         return;
     }
+    if (a.epoch != rep->ls_epoch) {
+        /* sent before a seal and unseal (queued in a socket while a link
+           was down, say): its client may have been told that it is not in
+           the log (BATCH_STATUS), and sent it elsewhere */
+        if (a.epoch > rep->ls_epoch)
+            vl_sn_meta_ask(self);
+        vl_sn_reply_error(self, rid, hdr, VL_ESEALED,
+                          "APPEND ls=%u: the batch was sent for epoch %u of the log stream and "
+                          "sn=%u is in epoch %u (sealed or unsealed since); nothing of it was "
+                          "written: refresh the metadata and append it again",
+                          a.ls_id, a.epoch, self->sn_id, rep->ls_epoch);
+        return;
+    }
     if (rep->write_broken) {
         vl_sn_reply_error(
             self, rid, hdr, VL_ESTORE,

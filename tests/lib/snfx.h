@@ -31,6 +31,7 @@ typedef struct {
     uint64_t term;   /* the MR leader term of the METAs and COMMITs sent */
     zsock_t *client; /* a DEALER to the SN */
     uint64_t next_id;
+    uint32_t epoch; /* the log stream's epoch in the last META: APPENDs carry it */
 } snfx_t;
 
 /*  What the next META says about the one log stream. */
