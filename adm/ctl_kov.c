@@ -3,7 +3,8 @@
 
     It reads the meta topic through libvarlog from its trim point to its
     high watermark and replays it with the gateways' own view code
-    (kov/gw_view.c), so it shows exactly what every gateway agreed on at
+    (kov/gw_view.c: from the snapshot there when the topic was compacted),
+    so it shows exactly what every gateway agreed on at
     that log position: each gateway (id, address, alive or since when
     dead, the wall-clock time of its last heartbeat), the owner of each
     partition (every varlog topic named T-p, Kov's own "__kov_*" aside)
@@ -39,6 +40,7 @@ static int s_replay(vl_ctl_t *ctl, vl_client_t *client, vl_kgw_view_t *v)
     while (rc == 0 && (rc = vl_subscriber_next(sub, &e, ctl->timeout_ms)) == 0)
         vl_kgw_view_apply(v, e.glsn, e.data, e.size, 0);
     vl_subscriber_destroy(&sub);
+    vl_kgw_view_flush_held(v, 0); /* trimmed with no snapshot after the trim point */
     if (rc != VL_EEOF)
         return vl_ctl_fail(ctl, "reading topic %s: %s; is every storage node up?",
                            VL_KGW_META_TOPIC, vl_client_errmsg(client));

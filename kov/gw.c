@@ -32,6 +32,9 @@ struct vl_kgw {
     char addr[264];
     int32_t session_ms;
     uint32_t rf;
+    uint32_t snapshot_every;
+    uint64_t snap_sent_p; /* the thread's: the state GLSN of the snapshot it appended last */
+    uint64_t trimmed_p;   /* the thread's: trimmed through it */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -184,6 +187,18 @@ static void s_apply(vl_kgw_t *self, const vl_entry_t *e)
     pthread_mutex_unlock(&self->mu);
 }
 
+/*  The replay reached the HWM it began with and met no snapshot to start
+    from (the topic was trimmed by something else): go on without one. */
+static void s_flush_held(vl_kgw_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    if (vl_kgw_view_flush_held(&self->view, vl_now_us()))
+        vl_log(LOG_WARNING, "gateways: %s was trimmed with no snapshot after the trim point; "
+                            "the view starts from what is left",
+               VL_KGW_META_TOPIC);
+    pthread_mutex_unlock(&self->mu);
+}
+
 static void s_fail(vl_kgw_t *self, int rc, const char *what)
 {
     pthread_mutex_lock(&self->mu);
@@ -204,14 +219,76 @@ static bool s_stopping(vl_kgw_t *self)
     return stop;
 }
 
+/*  Compaction, by the groups' coordinator only: every snapshot_every
+    records a snapshot of the view (kov/gw.h), and once one is in the view
+    (read back), a trim through the GLSN its state is at. */
+static void s_compact(vl_kgw_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    const vl_kgw_member_t *g = vl_kgw_view_group_owner(&self->view);
+    bool mine = g && g->id == self->id && g->inc == self->inc && self->registered &&
+                !self->view.need_base;
+    uint64_t applied = self->view.applied, snap_p = self->view.snap_p;
+    char *snap = NULL;
+    size_t len = 0;
+    if (mine && applied >= snap_p + self->snapshot_every && self->snap_sent_p <= snap_p)
+        snap = vl_kgw_view_snapshot(&self->view, &len);
+    pthread_mutex_unlock(&self->mu);
+    if (!mine)
+        return;
+    if (snap) {
+        const void *data = snap;
+        if (vl_append(self->client, VL_KGW_META_TOPIC, 0, &data, &len, 1, NULL) == 0)
+            self->snap_sent_p = applied;
+        else
+            vl_log(LOG_WARNING, "gateways: cannot append a snapshot to %s: %s; retrying",
+                   VL_KGW_META_TOPIC, vl_client_errmsg(self->client));
+        free(snap);
+        return;
+    }
+    if (snap_p > self->trimmed_p) {
+        int rc = vl_trim(self->client, VL_KGW_META_TOPIC, snap_p);
+        if (rc == 0)
+            self->trimmed_p = snap_p;
+        else
+            vl_log(LOG_WARNING, "gateways: cannot trim %s through GLSN %" PRIu64 ": %s",
+                   VL_KGW_META_TOPIC, snap_p, vl_client_errmsg(self->client));
+    }
+}
+
+/*  The topic was trimmed past what this replay reads next: a fresh view
+    from the trim point (it starts from the snapshot there). */
+static void s_restart_view(vl_kgw_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    vl_kgw_view_free(&self->view);
+    /* not an owner until the fresh view has this incarnation again (and
+       not taken for dead meanwhile) */
+    self->registered = false;
+    pthread_mutex_unlock(&self->mu);
+    vl_log(LOG_NOTICE, "gateways: %s was trimmed past this gateway's replay; replaying it "
+                       "again from its snapshot",
+           VL_KGW_META_TOPIC);
+}
+
 static void *s_thread(void *arg)
 {
     vl_kgw_t *self = arg;
     vl_subscriber_t *sub = NULL;
     uint64_t next = 0; /* the GLSN to subscribe from (0: the trim point) */
+    uint64_t hwm0 = 0; /* the topic's HWM when the replay began */
     while (!s_stopping(self)) {
         if (!sub) {
             int rc = vl_subscribe(self->client, VL_KGW_META_TOPIC, next, VL_GLSN_FOLLOW, &sub);
+            /* after the subscription: a snapshot its trim point needs is below it */
+            vl_topic_info_t info;
+            if (rc == 0 && next == 0 && vl_topic_info(self->client, VL_KGW_META_TOPIC, &info) == 0)
+                hwm0 = info.hwm;
+            if (rc == VL_ETRIMMED) {
+                s_restart_view(self);
+                next = 0;
+                continue;
+            }
             if (rc != 0) {
                 s_fail(self, rc, "cannot read " VL_KGW_META_TOPIC);
                 zclock_sleep(200);
@@ -223,6 +300,13 @@ static void *s_thread(void *arg)
         if (rc == 0) {
             s_apply(self, &e);
             next = e.glsn + 1;
+            if (e.glsn >= hwm0)
+                s_flush_held(self);
+        } else if (rc == VL_ETRIMMED) {
+            vl_subscriber_destroy(&sub);
+            s_restart_view(self);
+            next = 0;
+            continue;
         } else if (rc != VL_ETIMEDOUT) {
             vl_log(LOG_WARNING, "gateways: reading %s failed (%s); subscribing again at %" PRIu64,
                    VL_KGW_META_TOPIC, vl_err_str(rc), next);
@@ -233,6 +317,7 @@ static void *s_thread(void *arg)
         if (now >= self->next_hb_us)
             s_heartbeat(self, now);
         s_expire(self, now);
+        s_compact(self);
     }
     vl_subscriber_destroy(&sub);
     return NULL;
@@ -247,6 +332,7 @@ int vl_kgw_start(vl_client_t *client, const vl_kgw_opts_t *opts, vl_kgw_t **self
     snprintf(self->addr, sizeof self->addr, "%s", opts->addr);
     self->session_ms = opts->session_ms > 0 ? opts->session_ms : VL_KGW_SESSION_DEFAULT_MS;
     self->rf = opts->rf;
+    self->snapshot_every = opts->snapshot_every ? opts->snapshot_every : VL_KGW_SNAPSHOT_EVERY;
     self->inc = vl_random_u64();
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
@@ -353,6 +439,8 @@ void vl_kgw_snapshot(vl_kgw_t *self, vl_kgw_view_t *out)
     pthread_mutex_lock(&self->mu);
     *out = self->view;
     out->m = NULL;
+    out->held = NULL;
+    out->nheld = out->held_cap = 0;
     out->cap = out->n;
     if (out->n) {
         out->m = vl_malloc(out->n * sizeof *out->m);

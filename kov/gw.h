@@ -46,6 +46,7 @@
 
 #define VL_KGW_META_TOPIC "__kov_meta"
 #define VL_KGW_SESSION_DEFAULT_MS 3000
+#define VL_KGW_SNAPSHOT_EVERY 10000
 
 /*  One gateway as the records say. */
 typedef struct {
@@ -67,13 +68,38 @@ typedef struct {
     size_t n, cap;
     uint64_t epoch;   /* GLSN of the last change of the live set (0: none yet) */
     uint64_t applied; /* the last GLSN applied */
+    int64_t pid_end;  /* the highest END of the producer-id blocks (kov.pid) seen */
+    uint64_t snap_p;  /* the state GLSN of the last snapshot seen (0: none) */
+    /* a replay that began past GLSN 1 (the topic was trimmed) holds the
+       records until the first snapshot it can start from */
+    bool need_base;
+    uint64_t start_glsn;
+    struct vl_kgw_held *held;
+    size_t nheld, held_cap;
 } vl_kgw_view_t;
 
 /*  Applies the meta record at glsn (records of other kinds are skipped):
     returns true when the live set changed. now_us is the caller's
-    monotonic clock (kept as local_us). */
+    monotonic clock (kept as local_us).
+
+    Compaction: a snapshot record ("kov.pid 0 END", then "kov.gw.snap P
+    EPOCH N" and N member lines: the view at GLSN P) lets the topic be
+    trimmed through P. A replay that began at GLSN 1 ignores snapshots (its
+    view has all of it); one that began at a trim point past 1 holds the
+    records it reads until a snapshot whose P + 1 is at or past its first
+    GLSN, starts from the snapshot's view and applies the held records
+    past P again: both end with the same view at every later GLSN. */
 bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t len,
                        int64_t now_us);
+
+/*  A replay from a trim point that met no usable snapshot (something else
+    trimmed the topic): applies the held records as they are (best effort;
+    returns whether it held any). */
+bool vl_kgw_view_flush_held(vl_kgw_view_t *v, int64_t now_us);
+
+/*  The snapshot record of v (caller frees), for vl_kgw_view_apply. */
+char *vl_kgw_view_snapshot(const vl_kgw_view_t *v, size_t *len);
+
 void vl_kgw_view_free(vl_kgw_view_t *v);
 
 /*  The live member of id (NULL: none). */
@@ -93,6 +119,7 @@ typedef struct {
     const char *addr;   /* HOST:PORT it advertises */
     int32_t session_ms; /* 0: VL_KGW_SESSION_DEFAULT_MS */
     uint32_t rf;        /* replication factor of the meta topic when created (0: 3, 2, 1) */
+    uint32_t snapshot_every; /* meta records between snapshots (0: VL_KGW_SNAPSHOT_EVERY) */
 } vl_kgw_opts_t;
 
 /*  Creates the meta topic when missing, starts the thread, replays the

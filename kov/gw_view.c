@@ -79,11 +79,110 @@ static bool s_apply_end(vl_kgw_view_t *v, uint64_t glsn, const char *line)
     return true;
 }
 
-bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t len,
-                       int64_t now_us)
+struct vl_kgw_held {
+    uint64_t glsn;
+    char *data;
+    size_t len;
+};
+
+#define S_SNAP_MAX_MEMBERS 4096
+
+/*  Parses a snapshot's member lines after its header into m[] (n of
+    them); false when one does not parse. */
+static bool s_parse_members(const char *p, vl_kgw_member_t *m, size_t n)
 {
-    v->applied = glsn;
+    for (size_t i = 0; i < n; i++) {
+        int id, session, alive, used = 0;
+        unsigned long long inc, since, heard, end;
+        long long heard_ms;
+        char addr[264];
+        if (sscanf(p, "%d %llu %263s %d %d %llu %llu %lld %llu%n", &id, &inc, addr, &session,
+                   &alive, &since, &heard, &heard_ms, &end, &used) != 9 ||
+            id < 0 || session <= 0)
+            return false;
+        m[i] = (vl_kgw_member_t){.id = id,
+                                 .inc = inc,
+                                 .session_ms = session,
+                                 .alive = alive != 0,
+                                 .since_glsn = since,
+                                 .heard_glsn = heard,
+                                 .heard_ms = heard_ms,
+                                 .end_glsn = end};
+        snprintf(m[i].addr, sizeof m[i].addr, "%s", addr);
+        p += used;
+        while (*p == '\n' || *p == ' ')
+            p++;
+    }
+    return true;
+}
+
+static bool s_apply_one(vl_kgw_view_t *v, uint64_t glsn, const char *data, size_t len,
+                        int64_t now_us);
+
+/*  A snapshot record: the base of a replay that needs one, else only
+    noted. Returns whether the live set changed. */
+static bool s_apply_snap(vl_kgw_view_t *v, const char *text, int64_t now_us)
+{
+    const char *hdr = strstr(text, "\nkov.gw.snap ");
+    unsigned long long p, epoch;
+    size_t n;
+    int used = 0;
+    if (!hdr || sscanf(hdr + 1, "kov.gw.snap %llu %llu %zu%n", &p, &epoch, &n, &used) != 3 ||
+        n > S_SNAP_MAX_MEMBERS)
+        return false;
+    v->snap_p = p;
+    if (!v->need_base || p + 1 < v->start_glsn)
+        return false;
+    vl_kgw_member_t *m = vl_calloc(n + 1, sizeof *m);
+    if (!s_parse_members(hdr + 1 + used, m, n)) {
+        free(m);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        m[i].local_us = now_us;
+    free(v->m);
+    v->m = m;
+    v->n = v->cap = n;
+    v->epoch = epoch;
+    v->need_base = false;
+    for (size_t i = 0; i < v->nheld; i++) {
+        if (v->held[i].glsn > p)
+            s_apply_one(v, v->held[i].glsn, v->held[i].data, v->held[i].len, now_us);
+        free(v->held[i].data);
+    }
+    free(v->held);
+    v->held = NULL;
+    v->nheld = v->held_cap = 0;
+    return true;
+}
+
+static bool s_apply_one(vl_kgw_view_t *v, uint64_t glsn, const char *data, size_t len,
+                        int64_t now_us)
+{
     char line[400];
+    if (len > 8 && memcmp(data, "kov.pid ", 8) == 0) {
+        char *text = vl_malloc(len + 1);
+        memcpy(text, data, len);
+        text[len] = '\0';
+        long long start, end;
+        if (sscanf(text, "kov.pid %lld %lld", &start, &end) == 2 && end > v->pid_end)
+            v->pid_end = end;
+        bool changed = s_apply_snap(v, text, now_us);
+        free(text);
+        return changed;
+    }
+    if (v->need_base) {
+        if (v->nheld == v->held_cap) {
+            v->held_cap = v->held_cap ? v->held_cap * 2 : 16;
+            v->held = vl_realloc(v->held, v->held_cap * sizeof *v->held);
+        }
+        struct vl_kgw_held *h = &v->held[v->nheld++];
+        h->glsn = glsn;
+        h->len = len;
+        h->data = vl_malloc(len + 1);
+        memcpy(h->data, data, len);
+        return false;
+    }
     if (len < 7 || len >= sizeof line || memcmp(data, "kov.gw.", 7) != 0)
         return false;
     memcpy(line, data, len);
@@ -93,8 +192,56 @@ bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t
     return s_apply_end(v, glsn, line);
 }
 
+bool vl_kgw_view_apply(vl_kgw_view_t *v, uint64_t glsn, const void *data, size_t len,
+                       int64_t now_us)
+{
+    if (v->applied == 0 && glsn > 1) { /* a replay from a trim point */
+        v->need_base = true;
+        v->start_glsn = glsn;
+    }
+    v->applied = glsn;
+    return s_apply_one(v, glsn, data, len, now_us);
+}
+
+bool vl_kgw_view_flush_held(vl_kgw_view_t *v, int64_t now_us)
+{
+    if (!v->need_base)
+        return false;
+    v->need_base = false;
+    for (size_t i = 0; i < v->nheld; i++) {
+        s_apply_one(v, v->held[i].glsn, v->held[i].data, v->held[i].len, now_us);
+        free(v->held[i].data);
+    }
+    free(v->held);
+    v->held = NULL;
+    v->nheld = v->held_cap = 0;
+    return true;
+}
+
+char *vl_kgw_view_snapshot(const vl_kgw_view_t *v, size_t *len)
+{
+    size_t cap = 128 + v->n * 360, off = 0;
+    char *s = vl_malloc(cap);
+    off += (size_t)snprintf(s + off, cap - off,
+                            "kov.pid 0 %lld\nkov.gw.snap %" PRIu64 " %" PRIu64 " %zu\n",
+                            (long long)v->pid_end, v->applied, v->epoch, v->n);
+    for (size_t i = 0; i < v->n; i++) {
+        const vl_kgw_member_t *m = &v->m[i];
+        off += (size_t)snprintf(s + off, cap - off,
+                                "%d %" PRIu64 " %s %d %d %" PRIu64 " %" PRIu64 " %" PRId64
+                                " %" PRIu64 "\n",
+                                m->id, m->inc, m->addr, m->session_ms, m->alive ? 1 : 0,
+                                m->since_glsn, m->heard_glsn, m->heard_ms, m->end_glsn);
+    }
+    *len = off;
+    return s;
+}
+
 void vl_kgw_view_free(vl_kgw_view_t *v)
 {
+    for (size_t i = 0; i < v->nheld; i++)
+        free(v->held[i].data);
+    free(v->held);
     free(v->m);
     memset(v, 0, sizeof *v);
 }

@@ -46,6 +46,7 @@ int main(int argc, char **argv)
         .log_streams = 1,
         .group_snapshot_every = 1000,
         .session_ms = 3000,
+        .meta_snapshot_every = 10000,
     };
     uint64_t max_request = VL_KOV_MAX_REQUEST_DEFAULT;
     int level = LOG_INFO;
@@ -72,6 +73,10 @@ int main(int argc, char **argv)
                        "a gateway not heard from this long is declared expired\nand its "
                        "partitions and groups move (default 3000)",
                        &opts.session_ms, 500, 600000),
+        VL_OPT_UINT_DEF("meta-snapshot-every", "N",
+                        "records of __kov_meta (heartbeats, ...) between\nsnapshots; the groups' "
+                        "coordinator then trims the\nrecords before each (default 10000)",
+                        &opts.meta_snapshot_every, 10, 100000000),
         VL_OPT_ENUM_DEF("auto-create", "on|off",
                         "on (default): Metadata for an unknown topic creates it, as\nKafka's "
                         "auto.create.topics.enable does; off: unknown topics\nare errors",

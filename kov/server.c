@@ -593,6 +593,7 @@ static int s_gw_start(vl_kserver_t *self)
     vl_kgw_opts_t go = {.id = self->opts.node_id,
                         .addr = addr,
                         .session_ms = self->opts.session_ms,
+                        .snapshot_every = self->opts.meta_snapshot_every,
                         .rf = self->opts.replication > 0 ? (uint32_t)self->opts.replication : 0};
     int rc = vl_kgw_start(self->client, &go, &self->gw, err, sizeof err);
     if (rc != 0) {

@@ -12,6 +12,9 @@
 # exactly once and in order (acknowledged / present / duplicated / lost are
 # printed), both consumers saw every acknowledged one, the group's commits
 # reach the new coordinator, and `varlogctl kov list` shows the move.
+# __kov_meta is compacted meanwhile (snapshots and trims): `kov list` and
+# the killed gateway, started again, replay it from a snapshot; the
+# restarted gateway gets its partition back.
 . "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
@@ -24,9 +27,13 @@ free_port
 P2=$PORT
 B1=127.0.0.1:$P1
 B2=127.0.0.1:$P2
-daemon kov1 varlogkov --listen "$B1" --mr "$MR" --node-id 1 --session-timeout 2000
+# a snapshot of __kov_meta every 20 records (one every few seconds), so
+# the run compacts and trims it a few times
+daemon kov1 varlogkov --listen "$B1" --mr "$MR" --node-id 1 --session-timeout 2000 \
+	--meta-snapshot-every 20
 wait_for 20 "varlogkov 1 listening on $P1" port_open "$P1"
-daemon kov2 varlogkov --listen "$B2" --mr "$MR" --node-id 2 --session-timeout 2000
+daemon kov2 varlogkov --listen "$B2" --mr "$MR" --node-id 2 --session-timeout 2000 \
+	--meta-snapshot-every 20
 wait_for 20 "varlogkov 2 listening on $P2" port_open "$P2"
 
 # both gateways are brokers, whichever one is asked
@@ -163,4 +170,14 @@ if [ "$COORD0" = "$OWNER" ]; then
 	grep -q "^groups: coordinator $OTHER " "$T/list1.txt" ||
 		fail "kov list does not show the groups moved to gateway $OTHER"
 fi
-log "ok: gw-0 moved from gateway $OWNER to $OTHER; $ACKED acknowledged (HWM $HWM)"
+
+# __kov_meta was compacted (trimmed behind snapshots); gateway $OWNER, started
+# again, replays it from a snapshot, registers and gets its partition back
+TRIM=$(ctl --json topic describe __kov_meta | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["trim_glsn"])')
+[ "$TRIM" -gt 1 ] || fail "__kov_meta was never trimmed (trim point $TRIM)"
+restart "kov$OWNER"
+wait_for 20 "gateway $OWNER leading gw-0 again" leader_is "$SURV" "$OWNER"
+wait_for 10 "both gateways in Metadata again" two_brokers "$SURV"
+ctl kov list >"$T/list2.txt"
+grep -q "^gw-0 *$OWNER " "$T/list2.txt" || fail "kov list does not show gw-0 back at gateway $OWNER"
+log "ok: gw-0 moved from gateway $OWNER to $OTHER and back; $ACKED acknowledged (HWM $HWM); __kov_meta trimmed to $TRIM"

@@ -167,6 +167,94 @@ static void test_ownership(void **state)
     vl_kgw_view_free(&b);
 }
 
+/*  Compaction: a replay that starts at a trim point past 1 starts from the
+    first snapshot it can use and ends with the same view as a replay of
+    the whole log, at every later GLSN; a snapshot it cannot use (its
+    state is older than the trim point) is skipped; a replay with no
+    usable snapshot applies what is there once flushed. */
+static void test_snapshot(void **state)
+{
+    (void)state;
+    char *log[64];
+    size_t n = 0;
+    log[n++] = strdup("kov.gw.hb 1 11 h:1 3000 0\n");
+    log[n++] = strdup("kov.pid 0 1000\n");
+    log[n++] = strdup("kov.gw.hb 2 22 h:2 3000 0\n");
+    log[n++] = strdup("kov.gw.hb 3 33 h:3 3000 0\n");
+    log[n++] = strdup("kov.gw.expire 3 33 1\n");
+    /* the writer's view at P = 5 */
+    vl_kgw_view_t w = {0};
+    for (size_t i = 0; i < n; i++)
+        s_apply(&w, i + 1, log[i]);
+    size_t len;
+    char *snap = vl_kgw_view_snapshot(&w, &len);
+    assert_int_equal(strlen(snap), len);
+    assert_non_null(strstr(snap, "kov.pid 0 1000\nkov.gw.snap 5 5 3\n"));
+    /* records between P and the snapshot's own GLSN, then more */
+    log[n++] = strdup("kov.gw.hb 4 44 h:4 3000 0\n"); /* 6 */
+    log[n++] = strdup("kov.gw.expire 2 22 1\n");      /* 7 */
+    log[n++] = snap;                                   /* 8: the snapshot of GLSN 5 */
+    log[n++] = strdup("kov.pid 1000 2000\n");          /* 9 */
+    log[n++] = strdup("kov.gw.hb 2 23 h:2b 3000 0\n"); /* 10 */
+    log[n++] = strdup("kov.gw.hb 3 33 h:3 3000 0\n");  /* 11: dead, stays dead */
+    vl_kgw_view_free(&w);
+    vl_kgw_view_t all = {0}, from6 = {0}, from7 = {0};
+    for (size_t i = 0; i < n; i++) {
+        s_apply(&all, i + 1, log[i]);
+        if (i + 1 >= 6)
+            s_apply(&from6, i + 1, log[i]);
+        if (i + 1 >= 7)
+            s_apply(&from7, i + 1, log[i]);
+        if (i + 1 < 8)
+            continue;
+        /* from the snapshot on, the same view */
+        assert_false(from6.need_base);
+        assert_int_equal(from6.epoch, all.epoch);
+        assert_int_equal(from6.pid_end, all.pid_end);
+        for (int32_t id = 1; id <= 4; id++) {
+            const vl_kgw_member_t *a = vl_kgw_view_find(&all, id), *b = vl_kgw_view_find(&from6, id);
+            assert_int_equal(a != NULL, b != NULL);
+            if (a) {
+                assert_int_equal(a->inc, b->inc);
+                assert_int_equal(a->since_glsn, b->since_glsn);
+                assert_string_equal(a->addr, b->addr);
+            }
+        }
+        assert_int_equal(vl_kgw_view_group_owner(&all)->id, vl_kgw_view_group_owner(&from6)->id);
+        for (int p = 0; p < 20; p++) {
+            char topic[16];
+            snprintf(topic, sizeof topic, "t-%d", p);
+            assert_int_equal(vl_kgw_view_part_owner(&all, topic)->id,
+                             vl_kgw_view_part_owner(&from6, topic)->id);
+        }
+    }
+    assert_int_equal(all.pid_end, 2000);
+    assert_null(vl_kgw_view_find(&all, 3));
+    assert_int_equal(vl_kgw_view_find(&all, 2)->inc, 23);
+    assert_non_null(vl_kgw_view_find(&all, 4));
+    /* from 7 the snapshot of 5 cannot be used: held until flushed */
+    assert_true(from7.need_base);
+    assert_null(vl_kgw_view_find(&from7, 1));
+    assert_true(vl_kgw_view_flush_held(&from7, 0));
+    assert_false(vl_kgw_view_flush_held(&from7, 0));
+    assert_non_null(vl_kgw_view_find(&from7, 2)); /* what is there */
+    assert_int_equal(from7.pid_end, 2000);
+    /* a bad snapshot (members that do not parse) is not a base */
+    vl_kgw_view_t bad = {0};
+    s_apply(&bad, 9, "kov.gw.hb 1 11 h:1 3000 0\n");
+    assert_true(bad.need_base);
+    s_apply(&bad, 10, "kov.pid 0 5\nkov.gw.snap 8 1 2\n1 11 h:1 3000 1 1 1 0 0\nnonsense\n");
+    assert_true(bad.need_base);
+    s_apply(&bad, 11, "kov.pid 0 5\nkov.gw.snap 8 1 99999\n");
+    assert_true(bad.need_base);
+    vl_kgw_view_free(&bad);
+    vl_kgw_view_free(&all);
+    vl_kgw_view_free(&from6);
+    vl_kgw_view_free(&from7);
+    for (size_t i = 0; i < n; i++)
+        free(log[i]);
+}
+
 static void test_split_addr(void **state)
 {
     (void)state;
@@ -193,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_membership),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_ownership),
+        cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_split_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
