@@ -220,7 +220,9 @@ bool vl_kgw_view_flush_held(vl_kgw_view_t *v, int64_t now_us)
 
 char *vl_kgw_view_snapshot(const vl_kgw_view_t *v, size_t *len)
 {
-    size_t cap = 128 + v->n * 360, off = 0;
+    /* a member line: 9 numbers of at most 20 characters, an address of at
+       most 263, spaces and a newline */
+    size_t cap = 128 + v->n * 512, off = 0;
     char *s = vl_malloc(cap);
     off += (size_t)snprintf(s + off, cap - off,
                             "kov.pid 0 %lld\nkov.gw.snap %" PRIu64 " %" PRIu64 " %zu\n",
