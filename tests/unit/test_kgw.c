@@ -239,6 +239,29 @@ static void test_snapshot(void **state)
     assert_false(vl_kgw_view_flush_held(&from7, 0));
     assert_non_null(vl_kgw_view_find(&from7, 2)); /* what is there */
     assert_int_equal(from7.pid_end, 2000);
+    /* the longest member lines fit and read back */
+    vl_kgw_view_t big = {0}, base = {0};
+    s_apply(&big, 1, "kov.pid 0 1\n"); /* a replay from the start */
+    for (int id = 0; id < 3; id++) {
+        char rec[400], addr[264];
+        memset(addr, 'a' + id, 255);
+        snprintf(addr + 255, sizeof addr - 255, ":65535");
+        snprintf(rec, sizeof rec, "kov.gw.hb %d 18446744073709551615 %s 600000 %lld\n",
+                 2147483600 + id, addr, 9223372036854775807LL);
+        assert_true(s_apply(&big, 100000 + (uint64_t)id, rec));
+    }
+    char *bsnap = vl_kgw_view_snapshot(&big, &len);
+    assert_int_equal(strlen(bsnap), len);
+    s_apply(&base, 100003, "kov.gw.hb 7 1 h:7 3000 0\n");
+    s_apply(&base, 100004, bsnap);
+    assert_false(base.need_base);
+    assert_int_equal(base.n, 4); /* the snapshot's 3, then the held record */
+    assert_int_equal(vl_kgw_view_find(&base, 2147483602)->inc, UINT64_MAX);
+    assert_string_equal(vl_kgw_view_find(&base, 2147483601)->addr,
+                        vl_kgw_view_find(&big, 2147483601)->addr);
+    free(bsnap);
+    vl_kgw_view_free(&big);
+    vl_kgw_view_free(&base);
     /* a bad snapshot (members that do not parse) is not a base */
     vl_kgw_view_t bad = {0};
     s_apply(&bad, 9, "kov.gw.hb 1 11 h:1 3000 0\n");
