@@ -13,13 +13,19 @@
       among the last KP_RECENT) is answered with its original base offset
       and not appended again; one still in flight waits for it;
     - an older epoch: INVALID_PRODUCER_EPOCH; a newer one starts over;
+    - when this gateway does not know the producer's past on the partition
+      (its first batch here since this gateway started or took the
+      partition over, or the batch after a failed one), the batch is
+      looked up in the log by its name first (vl_batch_find): one that the
+      previous owner, or this gateway before a restart, committed is
+      answered with its offset and not appended; once one is not there,
+      the producer's next batches are not looked up;
     - otherwise the base sequence must be the next one (OUT_OF_ORDER_
-      SEQUENCE_NUMBER), except for the first batch this gateway sees of
-      the producer on the partition (or after a failed batch): lenient,
-      like a broker whose producer state was lost.
-    The sequence state lives in memory only: after a gateway restart a
-    retried batch is not recognised and is appended again (doc/DESIGN.md,
-    "Kov").
+      SEQUENCE_NUMBER), except after a look-up that found nothing or a
+      failed batch: lenient, like a broker whose producer state was lost.
+    Idempotent batches are named (s_name_client: producer id and epoch;
+    base sequence + 1) so that the look-up finds them (doc/DESIGN.md,
+    "Kov"; doc/KOV.md, "Several gateways").
 */
 #include <string.h>
 #include "log.h"
