@@ -69,6 +69,7 @@ int main(int argc, char **argv)
                        "this gateway's broker id in Metadata (default 1); several\n"
                        "gateways on one cluster need distinct ids",
                        &opts.node_id, 0, INT32_MAX),
+        VL_OPT_INT_DEF("id", "ID", "the same as --node-id", &opts.node_id, 0, INT32_MAX),
         VL_OPT_INT_DEF("session-timeout", "MS",
                        "a gateway not heard from this long is declared expired\nand its "
                        "partitions and groups move (default 3000)",

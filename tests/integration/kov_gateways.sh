@@ -32,7 +32,7 @@ B2=127.0.0.1:$P2
 daemon kov1 varlogkov --listen "$B1" --mr "$MR" --node-id 1 --session-timeout 2000 \
 	--meta-snapshot-every 20
 wait_for 20 "varlogkov 1 listening on $P1" port_open "$P1"
-daemon kov2 varlogkov --listen "$B2" --mr "$MR" --node-id 2 --session-timeout 2000 \
+daemon kov2 varlogkov --listen "$B2" --mr "$MR" --id 2 --session-timeout 2000 \
 	--meta-snapshot-every 20
 wait_for 20 "varlogkov 2 listening on $P2" port_open "$P2"
 
