@@ -54,6 +54,8 @@ static const char s_help_main[] =
     "  mr add ID RAFTADDR ENDPOINT add a replica (started empty with --join)\n"
     "  mr remove ID                remove a replica\n"
     "  mr transfer [ID]            move the MR's leadership (to ID)\n"
+    "  kov list                    Kov gateways, who owns each partition, the groups'\n"
+    "                              coordinator (from __kov_meta)\n"
     "\n"
     "Data commands (through the client library, straight to the cluster):\n"
     "  append TOPIC [--ls LSID] [--batch N] [-v]\n"
@@ -123,6 +125,25 @@ static const char s_help_mr[] =
     "subcommand prints the group as an object: leader, term, commit_index,\n"
     "applied_index, last_index and members [{id, role, leader, raft_addr,\n"
     "endpoint, match_index, lag}].\n";
+
+static const char s_help_kov[] =
+    "Usage: varlogctl kov list\n"
+    "The Kov gateways (varlogkov) of the cluster and who owns what, as the\n"
+    "records of __kov_meta say, read through the client library and replayed\n"
+    "as every gateway replays them (doc/KOV.md, \"Several gateways\").\n"
+    "\n"
+    "  list   each gateway: id, advertised address, alive (in the log: a gateway\n"
+    "         that just died stays alive until a live one expires it, one\n"
+    "         session timeout after its last heartbeat), the time since its\n"
+    "         last heartbeat, its session timeout, the GLSNs of its\n"
+    "         registration and expiry; the owner of each partition (every\n"
+    "         topic named T-p) and the groups' coordinator, with the epoch\n"
+    "         (the GLSN of the last change of the live set)\n"
+    "\n"
+    "With --json: {epoch, gateways [{id, address, alive, registered_glsn,\n"
+    "last_heard_ms, last_heard_ago_ms, session_timeout_ms, expired_glsn}],\n"
+    "partitions [{topic, owner, epoch}], groups {coordinator, epoch}}; owner\n"
+    "and coordinator -1: no live gateway.\n";
 
 static const char s_help_topic[] =
     "Usage: varlogctl topic list\n"
@@ -320,7 +341,7 @@ int vl_ctl_help(const char *group)
         {"sn", s_help_sn},         {"topic", s_help_topic},         {"ls", s_help_ls},
         {"status", s_help_status}, {"append", s_help_append},       {"trim", s_help_trim},
         {"bench", s_help_bench},   {"subscribe", s_help_subscribe}, {"mr", s_help_mr},
-        {"keygen", s_help_keygen},
+        {"keygen", s_help_keygen}, {"kov", s_help_kov},
     };
     const char *text = s_help_main;
     for (size_t i = 0; group && i < sizeof helps / sizeof helps[0]; i++)
@@ -730,6 +751,7 @@ int main(int argc, char **argv)
         {"append", vl_ctl_cmd_append}, {"subscribe", vl_ctl_cmd_subscribe},
         {"trim", vl_ctl_cmd_trim},     {"bench", vl_ctl_cmd_bench},
         {"mr", vl_ctl_cmd_mr},         {"keygen", s_cmd_keygen},
+        {"kov", vl_ctl_cmd_kov},
     };
     const char *name = argv[i];
     if (strcmp(name, "help") == 0)

@@ -113,6 +113,7 @@ int vl_ctl_cmd_topic(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_ls(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_status(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_mr(vl_ctl_t *ctl, int argc, char **argv);
+int vl_ctl_cmd_kov(vl_ctl_t *ctl, int argc, char **argv); /* ctl_kov.c */
 int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_subscribe(vl_ctl_t *ctl, int argc, char **argv);
 int vl_ctl_cmd_trim(vl_ctl_t *ctl, int argc, char **argv);

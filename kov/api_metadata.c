@@ -1,8 +1,12 @@
 /*  api_metadata.c - Metadata (key 3), versions 0-8.
 
-    The one broker is this gateway (its node id and advertised address),
-    which is also the controller (kafkajs's idempotent producer needs
-    controller_id to name a real broker) and the leader of every partition.
+    The brokers are the live gateways (kov/gw.h: their ids and advertised
+    addresses); the leader of partition p of T is the owner of "T-p"
+    (replicas and in-sync replicas: the leader alone) and the controller
+    is the groups' coordinator (kafkajs's idempotent producer needs
+    controller_id to name a real broker). A partition without a live
+    owner (this gateway lost its registration) has leader -1 and
+    LEADER_NOT_AVAILABLE, which clients retry.
     Topics come from the cluster's topic list (topics.c: "T-p" is
     partition p of T); a named topic that does not exist is created with
     --partitions partitions when auto-creation is on (default, like
@@ -83,11 +87,16 @@ static void s_work(void *arg, vl_client_t *client)
     }
 }
 
-static void s_write_partitions(vl_kw_t *w, int16_t v, int32_t node, int32_t npart)
+static void s_write_partitions(vl_kw_t *w, int16_t v, const vl_kgw_view_t *view, int32_t self_id,
+                               const char *name, int32_t npart)
 {
     vl_kw_array(w, false, npart);
     for (int32_t p = 0; p < npart; p++) {
-        vl_kw_i16(w, 0);
+        char part[300];
+        vl_ktopic_part_name(part, sizeof part, name, p);
+        const vl_kgw_member_t *m = view ? vl_kgw_view_part_owner(view, part) : NULL;
+        int32_t node = view ? (m ? m->id : -1) : self_id;
+        vl_kw_i16(w, node < 0 ? VL_KERR_LEADER_NOT_AVAILABLE : 0);
         vl_kw_i32(w, p);
         vl_kw_i32(w, node); /* leader */
         if (v >= 7)
@@ -101,16 +110,40 @@ static void s_write_partitions(vl_kw_t *w, int16_t v, int32_t node, int32_t npar
     }
 }
 
-static void s_write_topic(vl_kw_t *w, int16_t v, int32_t node, const char *name, int16_t err,
-                          int32_t npart)
+static void s_write_topic(vl_kw_t *w, int16_t v, const vl_kgw_view_t *view, int32_t node,
+                          const char *name, int16_t err, int32_t npart)
 {
     vl_kw_i16(w, err);
     vl_kw_str(w, false, name);
     if (v >= 1)
         vl_kw_bool(w, vl_ktopic_internal(name));
-    s_write_partitions(w, v, node, err ? 0 : npart);
+    s_write_partitions(w, v, view, node, name, err ? 0 : npart);
     if (v >= 8)
         vl_kw_i32(w, INT32_MIN); /* topic authorized operations: not computed */
+}
+
+/*  The brokers: every live gateway (this one alone without gw). */
+static void s_write_brokers(vl_kw_t *w, int16_t v, vl_kserver_t *s, const vl_kgw_view_t *view)
+{
+    int32_t n = 0;
+    for (size_t i = 0; view && i < view->n; i++)
+        n += view->m[i].alive;
+    vl_kw_array(w, false, view ? n : 1);
+    for (size_t i = 0; i < (view ? view->n : 1); i++) {
+        char host[264];
+        int port;
+        if (view && !view->m[i].alive)
+            continue;
+        if (!view || vl_kgw_split_addr(view->m[i].addr, host, sizeof host, &port) != 0) {
+            snprintf(host, sizeof host, "%s", s->adv_host); /* cannot happen: we wrote it */
+            port = s->adv_port;
+        }
+        vl_kw_i32(w, view ? view->m[i].id : s->opts.node_id);
+        vl_kw_str(w, false, host);
+        vl_kw_i32(w, port);
+        if (v >= 1)
+            vl_kw_str(w, false, NULL); /* rack */
+    }
 }
 
 static void s_done(void *arg)
@@ -123,18 +156,19 @@ static void s_done(void *arg)
     vl_kw_t *w = &req->out;
     if (c->rc != 0)
         vl_log(LOG_WARNING, "metadata: cannot list topics: %s", c->msg);
+    vl_kgw_view_t view = {0}, *vp = NULL;
+    if (s->gw) {
+        vl_kgw_snapshot(s->gw, &view);
+        vp = &view;
+    }
     if (v >= 3)
         vl_kw_i32(w, 0); /* throttle */
-    vl_kw_array(w, false, 1);
-    vl_kw_i32(w, node);
-    vl_kw_str(w, false, s->adv_host);
-    vl_kw_i32(w, s->adv_port);
-    if (v >= 1)
-        vl_kw_str(w, false, NULL); /* rack */
+    s_write_brokers(w, v, s, vp);
     if (v >= 2)
         vl_kw_str(w, false, "varlog-kov"); /* cluster id */
+    const vl_kgw_member_t *ctl = vp ? vl_kgw_view_group_owner(vp) : NULL;
     if (v >= 1)
-        vl_kw_i32(w, node); /* controller */
+        vl_kw_i32(w, ctl ? ctl->id : node); /* controller */
     if (c->all) {
         size_t n = c->rc == 0 ? c->nlisted : 0, shown = 0;
         for (size_t i = 0; i < n; i++)
@@ -142,17 +176,18 @@ static void s_done(void *arg)
         vl_kw_array(w, false, (int32_t)shown);
         for (size_t i = 0; i < n; i++)
             if (v >= 1 || !vl_ktopic_internal(c->listed[i].name))
-                s_write_topic(w, v, node, c->listed[i].name, 0, c->listed[i].npart);
+                s_write_topic(w, v, vp, node, c->listed[i].name, 0, c->listed[i].npart);
     } else {
         vl_kw_array(w, false, c->ntopics);
         for (int32_t i = 0; i < c->ntopics; i++) {
             s_topic_t *t = &c->topics[i];
             int16_t err = c->rc != 0 && !t->err ? vl_kerr_from_vl(c->rc) : t->err;
-            s_write_topic(w, v, node, t->name, err, t->npart);
+            s_write_topic(w, v, vp, node, t->name, err, t->npart);
         }
     }
     if (v >= 8)
         vl_kw_i32(w, INT32_MIN); /* cluster authorized operations */
+    vl_kgw_view_free(&view);
     s_ctx_free(c);
     vl_kreq_reply(req);
 }

@@ -191,6 +191,16 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
         s_part_error(p, VL_KERR_CORRUPT_MESSAGE, "empty record set");
         return;
     }
+    vl_ktopic_part_name(name, sizeof name, topic, p->index);
+    int32_t owner = -1;
+    if (s->gw && !vl_kgw_owns_part(s->gw, name, &owner, NULL)) {
+        snprintf(err, sizeof err,
+                 "gateway %d does not own %.150s (owner: %d); refresh the metadata and send to the "
+                 "leader",
+                 s->opts.node_id, name, owner);
+        s_part_error(p, VL_KERR_NOT_LEADER_OR_FOLLOWER, err);
+        return;
+    }
     vl_kbatch_t *batches = NULL;
     size_t nb = 0;
     int kerr = vl_kbatch_parse(records.ptr, (size_t)records.len, s->opts.max_request, &batches, &nb,
@@ -199,7 +209,6 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
         s_part_error(p, (int16_t)kerr, err);
         return;
     }
-    vl_ktopic_part_name(name, sizeof name, topic, p->index);
     for (size_t b = 0; b < nb; b++)
         for (uint32_t i = 0; i < batches[b].nrecords;)
             i = s_produce_piece(c, name, p, &batches[b], b, i);

@@ -207,6 +207,16 @@ int vl_kgroup_load(vl_kgroup_t *self, char *errbuf, size_t errbuf_size)
     return rc;
 }
 
+void vl_kgroup_set_active(vl_kgroup_t *self, bool active)
+{
+    self->inactive = !active;
+}
+
+bool vl_kgroup_idle(vl_kgroup_t *self)
+{
+    return !self->inflight && !self->held;
+}
+
 void vl_kgroup_stats(vl_kgroup_t *self, vl_kgroup_stats_t *stats)
 {
     *stats = self->stats;
@@ -553,6 +563,10 @@ void vl_kgroup_join(vl_kgroup_t *self, const vl_kgroup_join_t *req, vl_kgroup_jo
 {
     self->now = self->opts.clock_ms();
     const char *member_id = req->member_id ? req->member_id : "";
+    if (self->inactive) {
+        s_join_error(cb, arg, VL_KERR_NOT_COORDINATOR, member_id, req->protocol_type);
+        return;
+    }
     if (!req->group_id || !*req->group_id) {
         s_join_error(cb, arg, VL_KERR_INVALID_GROUP_ID, member_id, req->protocol_type);
         return;
@@ -645,6 +659,10 @@ void vl_kgroup_sync(vl_kgroup_t *self, const vl_kgroup_sync_t *req, vl_kgroup_sy
     self->now = self->opts.clock_ms();
     kg_group_t *g = NULL;
     kg_member_t *m = NULL;
+    if (self->inactive) {
+        cb(arg, VL_KERR_NOT_COORDINATOR, "", "", NULL, 0);
+        return;
+    }
     int16_t err = s_member_check(self, req->group_id, req->generation_id, req->member_id, &g, &m);
     if (!err && ((req->protocol_type && strcmp(req->protocol_type, g->protocol_type)) ||
                  (req->protocol_name && strcmp(req->protocol_name, g->protocol))))
@@ -696,6 +714,8 @@ int16_t vl_kgroup_heartbeat(vl_kgroup_t *self, const char *group_id, int32_t gen
     self->now = self->opts.clock_ms();
     kg_group_t *g = NULL;
     kg_member_t *m = NULL;
+    if (self->inactive)
+        return VL_KERR_NOT_COORDINATOR;
     int16_t err = s_member_check(self, group_id, generation_id, member_id, &g, &m);
     if (err)
         return err;
@@ -710,7 +730,9 @@ int16_t vl_kgroup_leave(vl_kgroup_t *self, const char *group_id, const char *con
     self->now = self->opts.clock_ms();
     kg_group_t *g = group_id ? kg_group_get(self->groups, group_id, false) : NULL;
     for (size_t i = 0; i < n; i++)
-        errors[i] = VL_KERR_UNKNOWN_MEMBER_ID;
+        errors[i] = self->inactive ? VL_KERR_NOT_COORDINATOR : VL_KERR_UNKNOWN_MEMBER_ID;
+    if (self->inactive)
+        return VL_KERR_NOT_COORDINATOR;
     if (!g)
         return VL_KERR_UNKNOWN_MEMBER_ID;
     if (g->state == KG_DEAD)
@@ -775,6 +797,8 @@ static void s_tick_group(vl_kgroup_t *self, kg_group_t *g)
 void vl_kgroup_tick(vl_kgroup_t *self, int64_t now_ms)
 {
     self->now = now_ms;
+    if (self->inactive)
+        return;
     /* by id, not by the hash's cursor: a callback may add groups */
     zlistx_t *ids = zlistx_new();
     zlistx_set_duplicator(ids, (zlistx_duplicator_fn *)strdup);

@@ -93,6 +93,14 @@ int vl_kgroup_load(vl_kgroup_t *self, char *errbuf, size_t errbuf_size);
     whose timeout passed. now_ms on the clock of opts.clock_ms. */
 void vl_kgroup_tick(vl_kgroup_t *self, int64_t now_ms);
 
+/*  Several gateways (kov/gw.h): while inactive (another gateway is the
+    coordinator) every API answers NOT_COORDINATOR (ListGroups: no group)
+    and the timer does nothing; vl_kgroup_idle says whether no record is
+    in flight (the gateway then replaces the coordinator with a fresh
+    replay when it becomes the coordinator again). */
+void vl_kgroup_set_active(vl_kgroup_t *self, bool active);
+bool vl_kgroup_idle(vl_kgroup_t *self);
+
 /*  Drops every pending callback whose arg is arg (its connection closed). */
 void vl_kgroup_forget(vl_kgroup_t *self, void *arg);
 

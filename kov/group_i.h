@@ -131,6 +131,7 @@ struct vl_kgroup {
     uint64_t snap_first_glsn;    /* of the snapshot in flight */
     vl_kgroup_stats_t stats;
     bool loading;
+    bool inactive; /* another gateway coordinates: every API answers NOT_COORDINATOR */
     /* replay: a snapshot being read (its chunks must be consecutive) */
     zhashx_t *shadow;
     uint64_t shadow_id;

@@ -57,7 +57,7 @@ void vl_kgroup_commit(vl_kgroup_t *self, const vl_kgroup_commit_t *req, vl_kgrou
     self->now = self->opts.clock_ms();
     int16_t *errors = vl_calloc(req->n + 1, sizeof *errors);
     kg_group_t *g = NULL;
-    int16_t err = s_commit_check(self, req, &g);
+    int16_t err = self->inactive ? VL_KERR_NOT_COORDINATOR : s_commit_check(self, req, &g);
     size_t good = 0;
     for (size_t i = 0; i < req->n; i++) {
         const vl_kgroup_offset_t *o = &req->offsets[i];
@@ -132,6 +132,10 @@ static void s_fetched(vl_kgroup_fetched_t *f, const kg_offset_t *o, const char *
 void vl_kgroup_fetch(vl_kgroup_t *self, const char *group_id, const vl_kgroup_fetch_topic_t *topics,
                      size_t ntopics, vl_kgroup_fetch_cb *cb, void *arg)
 {
+    if (self->inactive) {
+        cb(arg, VL_KERR_NOT_COORDINATOR, NULL, 0);
+        return;
+    }
     if (!group_id || !*group_id) {
         cb(arg, VL_KERR_INVALID_GROUP_ID, NULL, 0);
         return;
@@ -213,6 +217,15 @@ void vl_kgroup_describe(vl_kgroup_t *self, const char *const *group_ids, size_t 
                         vl_kgroup_describe_cb *cb, void *arg)
 {
     for (size_t i = 0; i < n; i++) {
+        if (self->inactive) {
+            vl_kgroup_desc_t d = {.group_id = group_ids[i] ? group_ids[i] : "",
+                                  .error = VL_KERR_NOT_COORDINATOR,
+                                  .state = "",
+                                  .protocol_type = "",
+                                  .protocol_name = ""};
+            cb(arg, &d);
+            continue;
+        }
         kg_group_t *g = group_ids[i] ? kg_group_get(self->groups, group_ids[i], false) : NULL;
         s_describe_one(g, group_ids[i], cb, arg);
     }
@@ -229,7 +242,7 @@ void vl_kgroup_list(vl_kgroup_t *self, vl_kgroup_list_cb *cb, void *arg)
     size_t n = 0;
     vl_kgroup_listed_t *v = vl_calloc(zhashx_size(self->groups) + 1, sizeof *v);
     for (kg_group_t *g = zhashx_first(self->groups); g; g = zhashx_next(self->groups)) {
-        if (g->state == KG_DEAD)
+        if (g->state == KG_DEAD || self->inactive)
             continue;
         v[n].group_id = g->id;
         v[n].protocol_type = g->protocol_type;
@@ -265,7 +278,9 @@ void vl_kgroup_delete(vl_kgroup_t *self, const char *const *group_ids, size_t n,
     for (size_t i = 0; i < n; i++) {
         const char *id = group_ids[i];
         kg_group_t *g = id && *id ? kg_group_get(self->groups, id, false) : NULL;
-        if (!id || !*id)
+        if (self->inactive)
+            del->errors[i] = VL_KERR_NOT_COORDINATOR;
+        else if (!id || !*id)
             del->errors[i] = VL_KERR_INVALID_GROUP_ID;
         else if (!g || g->state == KG_DEAD)
             del->errors[i] = VL_KERR_GROUP_ID_NOT_FOUND;

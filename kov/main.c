@@ -45,6 +45,8 @@ int main(int argc, char **argv)
         .replication = 0,
         .log_streams = 1,
         .group_snapshot_every = 1000,
+        .session_ms = 3000,
+        .meta_snapshot_every = 10000,
     };
     uint64_t max_request = VL_KOV_MAX_REQUEST_DEFAULT;
     int level = LOG_INFO;
@@ -63,8 +65,19 @@ int main(int argc, char **argv)
             "mr", "ENDPOINTS",
             "metadata repository, comma-separated\n(default $VARLOG_MR or " VL_KOV_MR_DEFAULT ")",
             &opts.mr),
-        VL_OPT_INT_DEF("node-id", "ID", "this gateway's broker id in Metadata (default 1)",
+        VL_OPT_INT_DEF("node-id", "ID",
+                       "this gateway's broker id in Metadata (default 1); several\n"
+                       "gateways on one cluster need distinct ids",
                        &opts.node_id, 0, INT32_MAX),
+        VL_OPT_INT_DEF("id", "ID", "the same as --node-id", &opts.node_id, 0, INT32_MAX),
+        VL_OPT_INT_DEF("session-timeout", "MS",
+                       "a gateway not heard from this long is declared expired\nand its "
+                       "partitions and groups move (default 3000)",
+                       &opts.session_ms, 500, 600000),
+        VL_OPT_UINT_DEF("meta-snapshot-every", "N",
+                        "records of __kov_meta (heartbeats, ...) between\nsnapshots; the groups' "
+                        "coordinator then trims the\nrecords before each (default 10000)",
+                        &opts.meta_snapshot_every, 10, 100000000),
         VL_OPT_ENUM_DEF("auto-create", "on|off",
                         "on (default): Metadata for an unknown topic creates it, as\nKafka's "
                         "auto.create.topics.enable does; off: unknown topics\nare errors",

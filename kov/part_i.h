@@ -79,6 +79,9 @@ typedef struct {
     int64_t pid;
     int16_t epoch;
     bool lenient; /* the next batch may begin anywhere */
+    bool probe;   /* this gateway does not know what the producer wrote before (new
+                     here, a takeover, a failed batch): look its batches up in the log
+                     (vl_batch_find) until one is not there */
     int32_t next_seq;
     kp_seqbatch_t recent[KP_RECENT];
     int nrecent;
@@ -104,6 +107,7 @@ typedef struct kp_produce {
     char msg[512];
     struct kp_produce *dups;
     bool pid_waited; /* the meta topic was read (again) for its producer id */
+    bool looked_up;  /* its batch name was looked up and is not in the log */
 } kp_produce_t;
 
 /*  An entry of the tail window. */
@@ -163,6 +167,7 @@ typedef struct vl_kpart {
     vl_appender_t *app;
     bool app_opening; /* a worker creates app */
     bool app_stale;   /* replace app once nothing is in flight */
+    bool looking;     /* a worker looks the head of waiting up (produce.c) */
     int app_rc;       /* its last failure, with app_msg */
     char app_msg[512];
     kp_produce_t *waiting, **waiting_tail; /* not handed to the appender yet, in order */

@@ -13,15 +13,22 @@
       among the last KP_RECENT) is answered with its original base offset
       and not appended again; one still in flight waits for it;
     - an older epoch: INVALID_PRODUCER_EPOCH; a newer one starts over;
+    - when this gateway does not know the producer's past on the partition
+      (its first batch here since this gateway started or took the
+      partition over, or the batch after a failed one), the batch is
+      looked up in the log by its name first (vl_batch_find): one that the
+      previous owner, or this gateway before a restart, committed is
+      answered with its offset and not appended; once one is not there,
+      the producer's next batches are not looked up;
     - otherwise the base sequence must be the next one (OUT_OF_ORDER_
-      SEQUENCE_NUMBER), except for the first batch this gateway sees of
-      the producer on the partition (or after a failed batch): lenient,
-      like a broker whose producer state was lost.
-    The sequence state lives in memory only: after a gateway restart a
-    retried batch is not recognised and is appended again (doc/DESIGN.md,
-    "Kov").
+      SEQUENCE_NUMBER), except after a look-up that found nothing or a
+      failed batch: lenient, like a broker whose producer state was lost.
+    Idempotent batches are named (s_name_client: producer id and epoch;
+    base sequence + 1) so that the look-up finds them (doc/DESIGN.md,
+    "Kov"; doc/KOV.md, "Several gateways").
 */
 #include <string.h>
+#include "log.h"
 #include "part_i.h"
 #include "util.h"
 
@@ -73,6 +80,7 @@ static kp_pstate_t *s_pstate(vl_kpart_t *part, int64_t pid, bool make, int16_t e
     st->pid = pid;
     st->epoch = epoch;
     st->lenient = true;
+    st->probe = true;
     part->pstates = vl_realloc(part->pstates, (part->npstates + 1) * sizeof *part->pstates);
     part->pstates[part->npstates++] = st;
     return st;
@@ -83,10 +91,28 @@ static int32_t s_seq_add(int32_t seq, size_t n)
     return (int32_t)(((int64_t)seq + (int64_t)n) % ((int64_t)INT32_MAX + 1));
 }
 
-/*  Checks op (idempotent) against its producer's state on the partition.
-    Returns true when op goes on to the appender; false when it was
-    answered (or waits on the batch it repeats). */
-static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
+/*  What s_check_seq decides. */
+enum { S_ANSWERED, S_APPEND, S_LOOKUP };
+
+/*  The name of an idempotent batch in varlog (vl_appender_append_batch_
+    named): the client part from the producer id and epoch, the sequence
+    part the base sequence + 1, so that the batches of one producer epoch
+    reach a partition in growing name order. */
+static uint64_t s_name_client(int64_t pid, int16_t epoch)
+{
+    uint64_t h = (uint64_t)pid * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uint16_t)epoch << 48;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+/*  Checks op (idempotent) against its producer's state on the partition:
+    S_APPEND, op goes on to the appender; S_ANSWERED, it was answered (or
+    waits on the batch it repeats); S_LOOKUP, this gateway does not know
+    whether the producer's batch is in the log already (written by
+    another gateway, or by this one before a restart): look it up first. */
+static int s_check_seq(vl_kpart_t *part, kp_produce_t *op)
 {
     const vl_kproducer_t *p = &op->prod;
     char msg[512];
@@ -96,7 +122,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
                  "first)",
                  part->topic, (long long)p->producer_id);
         s_answer(op, KERR_UNKNOWN_PRODUCER_ID, -1, msg);
-        return false;
+        return S_ANSWERED;
     }
     kp_pstate_t *st = s_pstate(part, p->producer_id, true, p->producer_epoch);
     if (p->producer_epoch < st->epoch) {
@@ -105,7 +131,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
                  "(another producer with this id took over)",
                  part->topic, (long long)p->producer_id, p->producer_epoch, st->epoch);
         s_answer(op, KERR_INVALID_PRODUCER_EPOCH, -1, msg);
-        return false;
+        return S_ANSWERED;
     }
     if (p->producer_epoch != st->epoch) { /* a new epoch starts over */
         st->epoch = p->producer_epoch;
@@ -124,15 +150,17 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
         } else
             s_answer(op, 0, sb->base_offset, "");
         part->kp->stats.produce_dups++;
-        return false;
+        return S_ANSWERED;
     }
+    if (st->probe && !op->looked_up)
+        return S_LOOKUP;
     if (!st->lenient && p->base_sequence != st->next_seq) {
         snprintf(msg, sizeof msg,
                  "produce topic=%.200s: producer %lld epoch %d sent sequence %d, expected %d",
                  part->topic, (long long)p->producer_id, p->producer_epoch, p->base_sequence,
                  st->next_seq);
         s_answer(op, KERR_OUT_OF_ORDER_SEQUENCE_NUMBER, -1, msg);
-        return false;
+        return S_ANSWERED;
     }
     if (st->nrecent == KP_RECENT) {
         memmove(st->recent, st->recent + 1, (KP_RECENT - 1) * sizeof *st->recent);
@@ -145,7 +173,7 @@ static bool s_check_seq(vl_kpart_t *part, kp_produce_t *op)
                                                 .inflight = op};
     st->next_seq = s_seq_add(p->base_sequence, op->n);
     st->lenient = false;
-    return true;
+    return S_APPEND;
 }
 
 /*  op's batch is done: its producer's state learns the offset, or
@@ -169,8 +197,107 @@ static void s_seq_done(vl_kpart_t *part, kp_produce_t *op, bool ok, int64_t base
                 (size_t)(st->nrecent - i - 1) * sizeof *st->recent);
         st->nrecent--;
         st->lenient = true;
+        st->probe = true; /* it may be committed after all (a timeout): look its retry up */
         return;
     }
+}
+
+/*  ---- looking a batch up -------------------------------------------------- */
+
+typedef struct {
+    vl_kparts_t *kp;
+    char topic[256];
+    kp_produce_t *op;
+    uint64_t name_client, name_seq;
+    int rc;
+    uint64_t first_glsn;
+    size_t n;
+    char msg[512];
+} kp_lookup_t;
+
+static void s_lookup_work(void *arg, vl_client_t *client)
+{
+    kp_lookup_t *l = arg;
+    l->rc = vl_batch_find(client, l->topic, l->name_client, l->name_seq, &l->first_glsn, &l->n);
+    if (l->rc == VL_EBUSY)
+        snprintf(l->msg, sizeof l->msg,
+                 "produce topic=%.200s: the producer's batch is in the log but not committed "
+                 "yet; retry",
+                 l->topic);
+    else if (l->rc != 0)
+        snprintf(l->msg, sizeof l->msg, "produce topic=%.200s: looking the batch up: %s",
+                 l->topic, vl_client_errmsg(client));
+}
+
+/*  The lookup's answer: a batch that is there is answered with its offset
+    (and the producer's state learns it), one that is not goes on to the
+    appender; the partition's other calls waited meanwhile. */
+static void s_lookup_done(void *arg)
+{
+    kp_lookup_t *l = arg;
+    kp_produce_t *op = l->op;
+    vl_kpart_t *part = l->kp->destroying ? NULL : op->part;
+    if (!part) {
+        s_op_free(op);
+        free(l);
+        return;
+    }
+    part->looking = false;
+    kp_pstate_t *st = s_pstate(part, op->prod.producer_id, true, op->prod.producer_epoch);
+    if (l->rc == 0 && l->n == op->n && st->epoch == op->prod.producer_epoch) {
+        if (st->nrecent == KP_RECENT) {
+            memmove(st->recent, st->recent + 1, (KP_RECENT - 1) * sizeof *st->recent);
+            st->nrecent--;
+        }
+        int64_t base = (int64_t)l->first_glsn - 1;
+        st->recent[st->nrecent++] = (kp_seqbatch_t){.epoch = op->prod.producer_epoch,
+                                                    .base_seq = op->prod.base_sequence,
+                                                    .count = (uint32_t)op->n,
+                                                    .base_offset = base};
+        st->next_seq = s_seq_add(op->prod.base_sequence, op->n);
+        st->lenient = false;
+        vl_kpart_committed(part, l->first_glsn + l->n - 1);
+        part->kp->stats.produce_dups++;
+        vl_log(LOG_NOTICE,
+               "produce topic=%s: producer %lld epoch %d sequence %d (%zu records) is in the "
+               "log already at offset %lld (written by another gateway, or before a restart): "
+               "answered with it, not appended again",
+               part->topic, (long long)op->prod.producer_id, op->prod.producer_epoch,
+               op->prod.base_sequence, op->n, (long long)base);
+        s_answer(op, 0, base, "");
+    } else if (l->rc == 0 && l->n == 0) {
+        st->probe = false; /* not there: neither are the producer's later ones */
+        op->looked_up = true;
+        op->next = part->waiting;
+        part->waiting = op;
+        if (!op->next)
+            part->waiting_tail = &op->next;
+    } else {
+        if (l->rc == 0)
+            snprintf(l->msg, sizeof l->msg,
+                     "produce topic=%.200s: a batch of %zu records with this producer's "
+                     "sequence is in the log with %zu records",
+                     part->topic, op->n, l->n);
+        s_answer(op,
+                 l->rc == 0 ? KERR_OUT_OF_ORDER_SEQUENCE_NUMBER
+                 : l->rc == VL_EBUSY ? KERR_REQUEST_TIMED_OUT
+                                     : vl_kparts_kerr(l->rc),
+                 -1, l->msg);
+    }
+    free(l);
+    s_pump(part);
+}
+
+static void s_lookup(vl_kpart_t *part, kp_produce_t *op)
+{
+    kp_lookup_t *l = vl_calloc(1, sizeof *l);
+    l->kp = part->kp;
+    snprintf(l->topic, sizeof l->topic, "%s", part->topic);
+    l->op = op;
+    l->name_client = s_name_client(op->prod.producer_id, op->prod.producer_epoch);
+    l->name_seq = (uint64_t)(uint32_t)op->prod.base_sequence + 1;
+    part->looking = true;
+    vl_kparts_run_own(part->kp, s_lookup_work, s_lookup_done, l, true);
 }
 
 /*  ---- the appender --------------------------------------------------------- */
@@ -290,7 +417,7 @@ static void s_produce_done(void *arg)
 static void s_pump(vl_kpart_t *part)
 {
     vl_kparts_t *kp = part->kp;
-    if (!part->waiting)
+    if (!part->waiting || part->looking)
         return;
     if (!part->app) {
         if (part->app_opening)
@@ -327,8 +454,13 @@ static void s_pump(vl_kpart_t *part)
             s_answer(op, vl_kparts_kerr(kp->pid_rc), -1, kp->pid_msg);
             continue;
         }
-        if (idem && !s_check_seq(part, op))
+        int check = idem ? s_check_seq(part, op) : S_APPEND;
+        if (check == S_ANSWERED)
             continue;
+        if (check == S_LOOKUP) {
+            s_lookup(part, op); /* s_lookup_done pumps again */
+            return;
+        }
         const void **data = vl_malloc(op->n * sizeof *data);
         size_t at = 0;
         for (size_t i = 0; i < op->n; i++) {
@@ -337,7 +469,11 @@ static void s_pump(vl_kpart_t *part)
         }
         part->inflight_bytes += op->bytes;
         part->inflight_entries += op->n;
-        int rc = vl_appender_append_batch(part->app, data, op->len, op->n, s_batch_cb, op);
+        int rc = idem ? vl_appender_append_batch_named(
+                            part->app, data, op->len, op->n,
+                            s_name_client(op->prod.producer_id, op->prod.producer_epoch),
+                            (uint64_t)(uint32_t)op->prod.base_sequence + 1, s_batch_cb, op)
+                      : vl_appender_append_batch(part->app, data, op->len, op->n, s_batch_cb, op);
         free(data);
         if (rc == 0) {
             kp->stats.produce_batches++;

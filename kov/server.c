@@ -582,6 +582,27 @@ static int s_listen(vl_kserver_t *self)
     return self->port;
 }
 
+/*  Registers among the gateways of the cluster (kov/gw.h). */
+static int s_gw_start(vl_kserver_t *self)
+{
+    char addr[300], err[512];
+    if (strchr(self->adv_host, ':'))
+        snprintf(addr, sizeof addr, "[%s]:%d", self->adv_host, self->adv_port);
+    else
+        snprintf(addr, sizeof addr, "%s:%d", self->adv_host, self->adv_port);
+    vl_kgw_opts_t go = {.id = self->opts.node_id,
+                        .addr = addr,
+                        .session_ms = self->opts.session_ms,
+                        .snapshot_every = self->opts.meta_snapshot_every,
+                        .rf = self->opts.replication > 0 ? (uint32_t)self->opts.replication : 0};
+    int rc = vl_kgw_start(self->client, &go, &self->gw, err, sizeof err);
+    if (rc != 0) {
+        vl_log(LOG_ERR, "gateways: %s; is the cluster up (varlogctl topic list)?", err);
+        return -1;
+    }
+    return 0;
+}
+
 static vl_kserver_t *s_self_new(zsock_t *pipe, const vl_kserver_opts_t *opts)
 {
     vl_kserver_t *self = vl_calloc(1, sizeof *self);
@@ -624,7 +645,7 @@ static vl_kserver_t *s_self_new(zsock_t *pipe, const vl_kserver_opts_t *opts)
     }
     zmq_pollitem_t pitem = {.fd = vl_kparts_fd(self->parts), .events = ZMQ_POLLIN};
     zloop_poller(self->loop, &pitem, s_parts_event, self);
-    if (vl_kcoord_start(self) != 0) {
+    if (s_gw_start(self) != 0 || vl_kcoord_start(self) != 0) {
         self->port = -1;
         return self;
     }
@@ -648,6 +669,8 @@ static void s_self_destroy(vl_kserver_t **self_p)
     for (size_t fd = 0; fd < self->nconns_cap; fd++)
         if (self->conns[fd])
             s_conn_close(self->conns[fd], "gateway stopping");
+    /* leave first: the others take this gateway's partitions at once */
+    vl_kgw_stop(&self->gw);
     /* no callback comes once the data path is stopped: free what the
        pending requests' handlers own */
     vl_kparts_destroy(&self->parts);

@@ -34,6 +34,8 @@ typedef struct {
     uint32_t max_request;    /* largest request accepted (default 100 MiB) */
     int workers;             /* data path threads (0: part.h's default) */
     uint32_t group_snapshot_every; /* __kov_offsets records between snapshots (0: 1000) */
+    int32_t session_ms;      /* gateways' session timeout (0: VL_KGW_SESSION_DEFAULT_MS) */
+    uint32_t meta_snapshot_every; /* __kov_meta records between snapshots (0: 10000) */
 } vl_kserver_opts_t;
 
 /*  The actor body: zactor_new(vl_kserver_actor, opts). opts (a

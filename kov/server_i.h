@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include "codec.h"
 #include "group.h"
+#include "gw.h"
 #include "log.h"
 #include "offsets.h"
 #include "part.h"
@@ -76,6 +77,8 @@ struct vl_kserver {
     int listen_fd;
     vl_client_t *client;
     vl_kparts_t *parts;
+    vl_kgw_t *gw;             /* the gateways' membership and ownership (gw.c) */
+    bool groups_active;       /* this gateway coordinates the groups (coord.c) */
     vl_kgroup_t *groups;      /* the consumer-group coordinator (coord.c) */
     vl_koffsets_t *offsets;   /* its records in varlog */
     vl_kconn_t **conns;      /* by fd */

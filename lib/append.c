@@ -340,3 +340,71 @@ out:
     vl_client_unlock(c);
     return rc;
 }
+
+/*  Asks the primary of log stream ls of topic t for batch (name_client,
+    name_seq): 0 with *n (0: not there), VL_EBUSY (written, not all
+    committed), or the call's failure. Caller holds the lock. */
+static int s_find_ask(vl_client_t *c, const char *topic, const vl_meta_topic_t *t,
+                      const vl_meta_ls_t *ls, uint64_t name_client, uint64_t name_seq,
+                      uint64_t *first_glsn, size_t *n)
+{
+    const vl_meta_sn_t *sn = ls->nrep ? vl_meta_sn_by_id(&c->meta, ls->replicas[0]) : NULL;
+    if (!sn)
+        return vl_client_fail(c, VL_EUNAVAIL,
+                              "find batch topic=%s ls=%u: the metadata names no primary; check "
+                              "`varlogctl sn list`",
+                              topic, ls->id);
+    vl_batch_status_t q = {
+        .topic_id = t->id, .ls_id = ls->id, .client_id = name_client, .batch_seq = name_seq};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_batch_status_encode(&q, &b);
+    vl_call_t call = {.addr = sn->addr};
+    int rc = vl_call_send(c, &call, VL_MSG_BATCH_STATUS, &b, NULL);
+    vl_wbuf_free(&b);
+    if (rc == 0)
+        rc = vl_call_wait(c, &call, 1, false);
+    vl_batch_status_reply_t r;
+    if (rc == 0 && call.hdr.status != 0)
+        rc = vl_client_fail(c, (int)call.hdr.status, "find batch topic=%s ls=%u at %s: %s", topic,
+                            ls->id, call.addr, vl_err_str((int)call.hdr.status));
+    else if (rc == 0 && vl_batch_status_reply_decode(&call.body, &r) != 0)
+        rc = vl_client_fail(c, VL_EPROTO, "find batch topic=%s ls=%u: malformed reply from %s",
+                            topic, ls->id, call.addr);
+    else if (rc == 0) {
+        if (r.found && r.n > 0) {
+            uint64_t got = vl_batch_count(&r.ar);
+            if (got < r.n || r.ar.nruns == 0) {
+                rc = VL_EBUSY;
+            } else if (r.ar.nruns > 1) {
+                rc = vl_client_fail(c, VL_EPROTO,
+                                    "find batch topic=%s ls=%u: the batch was committed in %u "
+                                    "pieces, not at contiguous GLSNs",
+                                    topic, ls->id, r.ar.nruns);
+            } else {
+                *first_glsn = r.ar.runs[0].glsn_begin;
+                *n = r.n;
+            }
+        }
+        vl_append_reply_free(&r.ar);
+    } else {
+        rc = vl_client_fail(c, rc, "find batch topic=%s ls=%u: no answer from %s (%s)", topic,
+                            ls->id, call.addr, vl_err_str(rc));
+    }
+    vl_call_free(&call, 1);
+    return rc;
+}
+
+int vl_batch_find(vl_client_t *c, const char *topic, uint64_t name_client, uint64_t name_seq,
+                  uint64_t *first_glsn, size_t *n)
+{
+    *first_glsn = 0;
+    *n = 0;
+    vl_client_lock(c);
+    const vl_meta_topic_t *t;
+    int rc = vl_client_topic(c, topic, true, "find batch", &t);
+    for (uint32_t i = 0; rc == 0 && i < t->nls && *n == 0; i++)
+        rc = s_find_ask(c, topic, t, &t->ls[i], name_client, name_seq, first_glsn, n);
+    vl_client_unlock(c);
+    return rc;
+}

@@ -271,8 +271,8 @@ static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, in
         .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
     vl_append_t a = {.topic_id = self->topic_id,
                      .ls_id = ls->id,
-                     .client_id = self->client_id,
-                     .batch_seq = b->bseq,
+                     .client_id = b->name_client ? b->name_client : self->client_id,
+                     .batch_seq = b->name_client ? b->name_seq : b->bseq,
                      .epoch = ls->epoch,
                      .n = (uint32_t)(b->n - b->done),
                      .sizes = b->sizes + 4 * b->done};
@@ -819,8 +819,9 @@ int vl_appender_append_many(vl_appender_t *self, const void *const *data, const 
     return 0;
 }
 
-int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const size_t *len,
-                             size_t n, vl_append_batch_cb_t *cb, void *cb_arg)
+static int s_append_batch(vl_appender_t *self, const void *const *data, const size_t *len,
+                          size_t n, uint64_t name_client, uint64_t name_seq,
+                          vl_append_batch_cb_t *cb, void *cb_arg)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -865,6 +866,8 @@ int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const
     for (size_t i = 0; i < n; i++)
         s_batch_add(b, data[i], len[i], cb_arg);
     b->batch_cb = cb;
+    b->name_client = name_client;
+    b->name_seq = name_client ? name_seq : 0;
     self->open = b;
     wake |= s_close_open_locked(self);
     self->appended += n;
@@ -873,6 +876,24 @@ int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const
     if (wake)
         s_wake(self);
     return 0;
+}
+
+int vl_appender_append_batch(vl_appender_t *self, const void *const *data, const size_t *len,
+                             size_t n, vl_append_batch_cb_t *cb, void *cb_arg)
+{
+    return s_append_batch(self, data, len, n, 0, 0, cb, cb_arg);
+}
+
+int vl_appender_append_batch_named(vl_appender_t *self, const void *const *data,
+                                   const size_t *len, size_t n, uint64_t name_client,
+                                   uint64_t name_seq, vl_append_batch_cb_t *cb, void *cb_arg)
+{
+    if (name_client == 0 || name_seq == 0)
+        return vl_client_fail(self->client, VL_EINVAL,
+                              "append topic=%s: a batch name needs a non-zero client id and "
+                              "sequence number",
+                              self->topic);
+    return s_append_batch(self, data, len, n, name_client, name_seq, cb, cb_arg);
 }
 
 int vl_appender_append(vl_appender_t *self, const void *data, size_t len, void *cb_arg)

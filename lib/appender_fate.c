@@ -261,8 +261,8 @@ static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t
         return;
     vl_batch_status_t q = {.topic_id = self->topic_id,
                            .ls_id = ls->id,
-                           .client_id = self->client_id,
-                           .batch_seq = b->bseq,
+                           .client_id = b->name_client ? b->name_client : self->client_id,
+                           .batch_seq = b->name_client ? b->name_seq : b->bseq,
                            .llsn_hint = ls->acked_bseq < b->bseq ? ls->acked_llsn : 0};
     /* the answer is matched by the batch's name: any of the questions
        about it may be the one answered */

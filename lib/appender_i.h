@@ -53,6 +53,8 @@ typedef struct vl_appender_batch {
     int64_t deadline_us;
     int64_t sent_us;
     uint64_t bseq;            /* the name of its last send (with the client id) */
+    uint64_t name_client, name_seq; /* the caller's name for it (vl_appender_append_batch_named;
+                                       0: the appender's own, client_id and bseq) */
     bool resolving;           /* unanswered: asking the replicas what became of it */
     int64_t resolve_until_us; /* then it fails with VL_ETIMEDOUT */
     int64_t next_query_us;

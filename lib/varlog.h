@@ -191,6 +191,33 @@ typedef void(vl_append_batch_cb_t)(void *arg, int rc, uint64_t first_glsn, size_
 int vl_appender_append_batch(vl_appender_t *app, const void *const *data, const size_t *len,
                              size_t n, vl_append_batch_cb_t *cb, void *cb_arg);
 
+/*  vl_appender_append_batch with the caller's name for the batch: every
+    APPEND of it carries (name_client, name_seq), both non-zero, instead of
+    the appender's own name, and the replicas keep that name with its
+    entries, so that anyone can later ask whether it is in the log
+    (vl_batch_find), e.g. a Kafka gateway that takes over a partition and
+    gets a producer's retry of a batch another gateway may have written.
+    The caller's rules: never two batches with one name, and the batches of
+    one name_client to a topic in growing name_seq order (a search stops at
+    an older batch of the same name_client). VL_EINVAL when either is 0. */
+int vl_appender_append_batch_named(vl_appender_t *app, const void *const *data,
+                                   const size_t *len, size_t n, uint64_t name_client,
+                                   uint64_t name_seq, vl_append_batch_cb_t *cb, void *cb_arg);
+
+/*  Looks for the batch named (name_client, name_seq) (see
+    vl_appender_append_batch_named) among the newest batches of every log
+    stream of topic, asking each one's primary. 0 with *n > 0 and
+    *first_glsn when its n entries are committed at first_glsn .. first_glsn
+    + n - 1; 0 with *n = 0 when no log stream holds it; VL_EBUSY when it is
+    written but not wholly committed yet (ask again); another code when a
+    primary could not be asked (the message says which). Bounded: each log stream's
+    primary looks through its newest 65,536 batches at most and stops at
+    an older batch of the same name_client, so a batch older than that is
+    not found. A batch still on its way to the primary is not found either:
+    ask only when its sender is known to be gone. Blocking. */
+int vl_batch_find(vl_client_t *client, const char *topic, uint64_t name_client,
+                  uint64_t name_seq, uint64_t *first_glsn, size_t *n);
+
 /*  Waits until every entry queued before the call has had its callback.
     Returns 0, or the first error any entry got since the last flush (its
     message in vl_client_errmsg). A batch that a log stream refused because

@@ -35,6 +35,9 @@ typedef struct {
     uint32_t append_n[FK_MAX_APPENDS];  /* and its entry count */
     bool gap;                           /* commit a batch's entries with a hole after the first */
     size_t nappends;
+    uint64_t append_client[FK_MAX_APPENDS]; /* each APPEND's name */
+    uint64_t append_seq[FK_MAX_APPENDS];
+    uint64_t append_glsn[FK_MAX_APPENDS]; /* and its first GLSN */
 } fk_t;
 
 static void s_fk_meta(fk_t *fk, const vl_hdr_t *req, zmsg_t **reply)
@@ -66,6 +69,9 @@ static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_
         return vl_wire_reply(req, VL_EPROTO, "bad APPEND");
     if (fk->nappends < FK_MAX_APPENDS) {
         fk->append_n[fk->nappends] = a.n;
+        fk->append_client[fk->nappends] = a.client_id;
+        fk->append_seq[fk->nappends] = a.batch_seq;
+        fk->append_glsn[fk->nappends] = fk->next_glsn;
         fk->append_ls[fk->nappends++] = a.ls_id;
     }
     zframe_t *data = zmsg_size(msg) > 2 ? zmsg_last(msg) : NULL;
@@ -103,6 +109,28 @@ static zmsg_t *s_fk_append(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body, zmsg_
     return fx_reply(req, 0, &b);
 }
 
+/*  BATCH_STATUS as a running log stream answers it: found with its runs
+    (all committed), or neither found nor final. */
+static zmsg_t *s_fk_status(fk_t *fk, const vl_hdr_t *req, vl_rbuf_t *body)
+{
+    vl_batch_status_t q;
+    if (vl_batch_status_decode(body, &q) != 0)
+        return vl_wire_reply(req, VL_EPROTO, "bad BATCH_STATUS");
+    vl_run_t run = {0};
+    vl_batch_status_reply_t r = {0};
+    for (size_t i = 0; i < fk->nappends; i++)
+        if (fk->append_client[i] == q.client_id && fk->append_seq[i] == q.batch_seq &&
+            fk->append_ls[i] == q.ls_id) {
+            run = (vl_run_t){.glsn_begin = fk->append_glsn[i], .count = fk->append_n[i]};
+            r = (vl_batch_status_reply_t){
+                .found = 1, .n = fk->append_n[i], .ar = {.llsn_begin = 1, .nruns = 1, .runs = &run}};
+        }
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_batch_status_reply_encode(&r, &b);
+    return fx_reply(req, 0, &b);
+}
+
 static void s_fk_actor(zsock_t *pipe, void *args)
 {
     fk_t *fk = args;
@@ -135,6 +163,8 @@ static void s_fk_actor(zsock_t *pipe, void *args)
                 s_fk_meta(fk, &hdr, &reply);
             else if (hdr.type == VL_MSG_APPEND)
                 reply = s_fk_append(fk, &hdr, &body, msg);
+            else if (hdr.type == VL_MSG_BATCH_STATUS)
+                reply = s_fk_status(fk, &hdr, &body);
         }
         bool hold = first && hdr.type == VL_MSG_APPEND && fk->hold_first_ms > 0;
         if (hdr.type == VL_MSG_APPEND)
@@ -378,6 +408,50 @@ static void test_atomic_batch(void **state)
     s_teardown(state);
 }
 
+/*  A named atomic batch carries the caller's name on the wire, and
+    vl_batch_find finds it by that name (on whichever log stream holds
+    it) with its first GLSN; another name is not found; a zero name is
+    refused. */
+static void test_named_batch_find(void **state)
+{
+    s_setup(state, 2, 0);
+    fx_t *fx = *state;
+    vl_appender_opts_t o = {.sticky = true};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, NULL, &app), 0);
+    const void *data[3] = {"a", "b", "c"};
+    size_t len[3] = {1, 1, 1};
+    s_atomic_t at = {0}, at2 = {0};
+    assert_int_equal(vl_appender_append_batch(app, data, len, 2, s_atomic_cb, &at), 0);
+    assert_int_equal(
+        vl_appender_append_batch_named(app, data, len, 3, 0xfeed, 42, s_atomic_cb, &at2), 0);
+    assert_int_equal(vl_appender_append_batch_named(app, data, len, 3, 0, 42, s_atomic_cb, &at2),
+                     VL_EINVAL);
+    assert_int_equal(vl_appender_append_batch_named(app, data, len, 3, 7, 0, s_atomic_cb, &at2),
+                     VL_EINVAL);
+    assert_int_equal(vl_appender_flush(app), 0);
+    vl_appender_destroy(&app);
+    assert_int_equal(at2.calls, 1);
+    assert_int_equal(at2.rc, 0);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, 2);
+    assert_int_not_equal(fx->fk.append_client[0], 0xfeed); /* the appender's own name */
+    assert_int_equal(fx->fk.append_client[1], 0xfeed);
+    assert_int_equal(fx->fk.append_seq[1], 42);
+    pthread_mutex_unlock(&fx->fk.mu);
+    uint64_t first = 0;
+    size_t n = 0;
+    assert_int_equal(vl_batch_find(fx->client, "t", 0xfeed, 42, &first, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(first, at2.first);
+    assert_int_equal(vl_batch_find(fx->client, "t", 0xfeed, 43, &first, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_batch_find(fx->client, "t", 0xbeef, 42, &first, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vl_batch_find(fx->client, "nope", 0xfeed, 42, &first, &n), VL_ENOTOPIC);
+    s_teardown(state);
+}
+
 /*  An atomic batch is never sent in parts: a seal that committed its head
     (older storage nodes) fails it with the head counted, and GLSNs that
     are not contiguous fail it with VL_EPROTO. */
@@ -484,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_head_cut_moves_rest),
         cmocka_unit_test(test_atomic_batch),
         cmocka_unit_test(test_atomic_never_split),
+        cmocka_unit_test(test_named_batch_find),
         cmocka_unit_test(test_push_sends_open_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
