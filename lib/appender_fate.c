@@ -257,7 +257,8 @@ static void s_resolve_start(vl_appender_t *self, vl_appender_batch_t *b, int64_t
     b->resolving = true;
     b->resolve_until_us = now_us + window * 1000;
     b->next_query_us = now_us;
-    b->next_resend_us = now_us;
+    if (b->next_resend_us < now_us) /* not just resent with the others */
+        b->next_resend_us = now_us;
     if (ls->suspect_until_us < b->resolve_until_us)
         ls->suspect_until_us = b->resolve_until_us;
 }
@@ -295,6 +296,34 @@ static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t
         zmsg_destroy(&msg);
 }
 
+/*  Sticky: resends every batch in flight on log stream li, in the order
+    they were sent, on a new connection. A batch lost on the way may have
+    later ones behind it still queued for the primary (ZeroMQ sends them
+    once it reconnects); resent alone it would come after them, out of
+    order. The new connection drops what the old one queued, and what the
+    old one still delivers is a run of the same batches in the same order,
+    so each batch is appended where it first arrives: in order. */
+static void s_resend_all(vl_appender_t *self, size_t li, int64_t now_us)
+{
+    vl_appender_batch_t **v = vl_malloc((self->ninflight + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < self->ninflight; i++)
+        if (self->inflight[i]->ls == li) {
+            size_t k = n++;
+            while (k > 0 && v[k - 1]->seq > self->inflight[i]->seq) {
+                v[k] = v[k - 1];
+                k--;
+            }
+            v[k] = self->inflight[i];
+        }
+    vl_appender_conn_open(self, self->ls[li].conn);
+    for (size_t k = 0; k < n; k++) {
+        v[k]->next_resend_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+        vl_appender_send_append(self, v[k]);
+    }
+    free(v);
+}
+
 void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
 {
     for (size_t i = 0; i < self->ninflight;) {
@@ -324,8 +353,12 @@ void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
             /* Idempotent: the primary holds the batch's name if it wrote
                it, and answers with what became of it instead of appending
                it again (a seal answers for good through BATCH_STATUS) */
-            b->next_resend_us = now_us + (int64_t)self->o.timeout_ms * 1000;
-            vl_appender_send_append(self, b);
+            if (self->o.sticky)
+                s_resend_all(self, b->ls, now_us);
+            else {
+                b->next_resend_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+                vl_appender_send_append(self, b);
+            }
         }
         if (b->resolving && now_us >= b->next_query_us) {
             s_resolve_query(self, b, now_us);
