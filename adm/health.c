@@ -35,6 +35,10 @@ void vl_adm_health_sn_destroy(self_t *self, s_sn_t **sn_p)
     s_sn_t *sn = *sn_p;
     if (!sn)
         return;
+    if (sn->monitor) {
+        zloop_reader_end(self->loop, zactor_sock(sn->monitor));
+        zactor_destroy(&sn->monitor); /* before the socket it watches */
+    }
     if (sn->dealer) {
         zloop_reader_end(self->loop, sn->dealer);
         zsock_destroy(&sn->dealer);
@@ -51,8 +55,13 @@ void vl_adm_health_sn_set_state(s_sn_t *sn, s_sn_state_t state)
     if (state == S_SN_UP)
         vl_log(sn->state == S_SN_DOWN ? LOG_NOTICE : LOG_INFO, "sn %u %s: up", sn->id, sn->addr);
     else if (state == S_SN_DOWN) {
-        vl_log(LOG_WARNING, "sn %u %s: down (no heartbeat for %d ms)", sn->id, sn->addr,
-               sn->self->heartbeat_timeout_ms);
+        if (sn->lost_at)
+            vl_log(LOG_WARNING,
+                   "sn %u %s: down (its connection closed and it did not answer within %d ms)",
+                   sn->id, sn->addr, VL_ADM_LOST_GRACE_MS);
+        else
+            vl_log(LOG_WARNING, "sn %u %s: down (no heartbeat for %d ms)", sn->id, sn->addr,
+                   sn->self->heartbeat_timeout_ms);
         vl_metric_inc(sn->self->m_sn_down);
     }
     sn->state = state;
@@ -70,6 +79,7 @@ static int s_sn_reader(zloop_t *loop, zsock_t *sock, void *arg)
         int rc = vl_wire_parse(msg, &hdr, &body);
         if (rc == 0 && (hdr.type & VL_MSG_REPLY)) {
             sn->last_seen = zclock_mono();
+            sn->lost_at = 0;
             vl_adm_health_sn_set_state(sn, S_SN_UP);
             vl_sn_status_t st;
             if (hdr.type == (VL_MSG_SN_STATUS | VL_MSG_REPLY) && hdr.status == 0 &&
@@ -93,6 +103,68 @@ static int s_sn_reader(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/*  ---- a closed connection ----------------------------------------------------
+
+    A storage node whose process ends (kill -9, a crash, a stop) closes
+    its connections at once, and its DEALER's monitor says so: a node that
+    has not answered again within VL_ADM_LOST_GRACE_MS (a quick restart
+    does) is down then, and the META poll that follows seals its log
+    streams, instead of after the whole heartbeat timeout. A node that
+    pauses (SIGSTOP) or whose link is cut keeps its connection open: the
+    heartbeat timeout is what finds it. */
+
+static int s_sn_monitor_reader(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    s_sn_t *sn = arg;
+    zmsg_t *msg = zmsg_recv_nowait(sock);
+    char *event = msg ? zmsg_popstr(msg) : NULL;
+    if (event && streq(event, "DISCONNECTED") && sn->state != S_SN_DOWN && !sn->lost_at) {
+        sn->lost_at = zclock_mono();
+        vl_log(LOG_INFO, "sn %u %s: its connection closed; down unless it answers within %d ms",
+               sn->id, sn->addr, VL_ADM_LOST_GRACE_MS);
+    }
+    free(event);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+/*  Watches sn's DEALER for a closed connection; without a monitor (out of
+    threads or sockets) only the heartbeat finds the node down. */
+static void s_sn_monitor(self_t *self, s_sn_t *sn)
+{
+    sn->monitor = zactor_new(zmonitor, sn->dealer);
+    if (!sn->monitor)
+        return;
+    zstr_sendx(sn->monitor, "LISTEN", "DISCONNECTED", NULL);
+    zstr_send(sn->monitor, "START");
+    zsock_wait(sn->monitor);
+    if (zloop_reader(self->loop, zactor_sock(sn->monitor), s_sn_monitor_reader, sn) != 0)
+        zactor_destroy(&sn->monitor);
+}
+
+bool vl_adm_health_lost_check(self_t *self)
+{
+    int64_t now = zclock_mono();
+    bool down = false;
+    for (size_t i = 0; i < self->nsn; i++) {
+        s_sn_t *sn = self->sns[i];
+        if (!sn->lost_at || sn->state == S_SN_DOWN)
+            continue;
+        if (now - sn->lost_at < VL_ADM_LOST_GRACE_MS) {
+            /* sent only once it is connected again (immediate) */
+            vl_hdr_t h = {.type = VL_MSG_SN_STATUS, .request_id = self->next_id++};
+            zmsg_t *msg = vl_wire_msg(&h, NULL);
+            if (zmsg_send(&msg, sn->dealer) != 0)
+                zmsg_destroy(&msg);
+            continue;
+        }
+        vl_adm_health_sn_set_state(sn, S_SN_DOWN);
+        sn->lost_at = 0;
+        down = true;
+    }
+    return down;
+}
+
 s_sn_t *vl_adm_health_sn_add(self_t *self, uint32_t id, const char *addr)
 {
     s_sn_t *sn = vl_calloc(1, sizeof *sn);
@@ -111,7 +183,8 @@ s_sn_t *vl_adm_health_sn_add(self_t *self, uint32_t id, const char *addr)
     else if (zloop_reader(self->loop, sn->dealer, s_sn_reader, sn) != 0) {
         vl_log(LOG_ERR, "sn %u %s: cannot watch its socket; it will show as down", id, addr);
         zsock_destroy(&sn->dealer);
-    }
+    } else
+        s_sn_monitor(self, sn);
     self->sns = vl_realloc(self->sns, (self->nsn + 1) * sizeof *self->sns);
     self->sns[self->nsn++] = sn;
     vl_log(LOG_INFO, "sn %u %s: watching", id, addr);

@@ -55,10 +55,11 @@ int main(int argc, char **argv)
             "metadata repository, comma-separated\n(default $VARLOG_MR or " VL_ADM_MR_DEFAULT ")",
             &opts.mr),
         VL_OPT_INT_DEF("heartbeat-ms", "MS",
-                       "ask every storage node for its status this often (default 1000)",
+                       "ask every storage node for its status this often (default 500)",
                        &opts.heartbeat_ms, 1, 3600 * 1000),
         VL_OPT_INT_DEF("heartbeat-timeout-ms", "MS",
-                       "mark a storage node down after this long without an answer\n(default 3000)",
+                       "mark a storage node down after this long without an answer\n(default "
+                       "2000; one whose connection closed: after 500 ms)",
                        &opts.heartbeat_timeout_ms, 1, 3600 * 1000),
         VL_OPT_ENUM_DEF(
             "auto", "on|off",

@@ -219,6 +219,24 @@ static void s_mr_poll_rotate(self_t *self, int64_t now)
            self->poll_ep, (long long)(now - self->poll_heard), vl_mrconn_current(conn));
 }
 
+/*  Asks the MR for META (the heartbeat's poll) unless a poll is in flight. */
+static void s_mr_poll_send(self_t *self, int64_t now)
+{
+    if (self->poll_id || !self->mr_poll)
+        return;
+    uint64_t id = self->next_id++;
+    if (s_send_request(self->mr_poll, VL_MSG_GET_META, id)) {
+        self->poll_id = id;
+        self->poll_sent = now;
+    } else if (!self->mr_silent && now - self->mr_last_ok >= self->heartbeat_timeout_ms) {
+        vl_log(LOG_WARNING,
+               "metadata repository at %s is not reachable; is varlogmr running? (watching "
+               "the last known storage nodes meanwhile)",
+               self->poll_ep);
+        self->mr_silent = true;
+    }
+}
+
 static void s_heartbeat(self_t *self)
 {
     int64_t now = zclock_mono();
@@ -236,19 +254,7 @@ static void s_heartbeat(self_t *self)
         self->mr_silent = true;
         s_mr_poll_connect(self);
     }
-    if (!self->poll_id && self->mr_poll) {
-        uint64_t id = self->next_id++;
-        if (s_send_request(self->mr_poll, VL_MSG_GET_META, id)) {
-            self->poll_id = id;
-            self->poll_sent = now;
-        } else if (!self->mr_silent && now - self->mr_last_ok >= self->heartbeat_timeout_ms) {
-            vl_log(LOG_WARNING,
-                   "metadata repository at %s is not reachable; is varlogmr running? (watching "
-                   "the last known storage nodes meanwhile)",
-                   self->poll_ep);
-            self->mr_silent = true;
-        }
-    }
+    s_mr_poll_send(self, now);
     for (size_t i = 0; i < self->nsn; i++) {
         s_sn_t *sn = self->sns[i];
         if (sn->dealer)
@@ -256,6 +262,17 @@ static void s_heartbeat(self_t *self)
         if (sn->state != S_SN_DOWN && now - sn->last_seen >= self->heartbeat_timeout_ms)
             vl_adm_health_sn_set_state(sn, S_SN_DOWN);
     }
+}
+
+/*  A node whose connection closed and that stays silent is down now: the
+    META poll goes out at once, and its answer seals the node's log
+    streams (vl_adm_health_auto). */
+static int s_lost_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = arg;
+    if (vl_adm_health_lost_check(self))
+        s_mr_poll_send(self, zclock_mono());
+    return 0;
 }
 
 static int s_heartbeat_timer(zloop_t *loop, int timer_id, void *arg)
@@ -796,6 +813,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     zloop_reader(self->loop, self->router, s_router_reader, self);
     s_mr_poll_connect(self);
     zloop_timer(self->loop, (size_t)self->heartbeat_ms, 0, s_heartbeat_timer, self);
+    zloop_timer(self->loop, VL_ADM_LOST_CHECK_MS, 0, s_lost_timer, self);
     vl_log(LOG_NOTICE,
            "listening on %s; metadata repository %s; heartbeat every %d ms, down after %d ms; "
            "automatic seal/sync/unseal %s",

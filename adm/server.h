@@ -50,8 +50,8 @@
 
 #define VL_ADM_LISTEN_DEFAULT "tcp://127.0.0.1:9090"
 #define VL_ADM_MR_DEFAULT "tcp://127.0.0.1:9092"
-#define VL_ADM_HEARTBEAT_MS_DEFAULT 1000
-#define VL_ADM_HEARTBEAT_TIMEOUT_MS_DEFAULT 3000
+#define VL_ADM_HEARTBEAT_MS_DEFAULT 500
+#define VL_ADM_HEARTBEAT_TIMEOUT_MS_DEFAULT 2000
 
 typedef struct {
     const char *listen;       /* ROUTER endpoint to bind */

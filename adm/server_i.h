@@ -36,6 +36,8 @@ typedef struct {
     uint32_t id;
     char addr[VL_WIRE_MAX_ADDR + 1];
     zsock_t *dealer; /* NULL when the endpoint could not be connected */
+    zactor_t *monitor; /* the dealer's zmonitor: its connection closed */
+    int64_t lost_at;   /* zclock_mono ms when it closed, 0: not since the last reply */
     s_sn_state_t state;
     int64_t last_seen;     /* zclock_mono ms of the last reply, or when added */
     bool mark;             /* still in the metadata (sweep after a sync) */
@@ -124,6 +126,15 @@ const vl_sn_replica_t *vl_adm_health_replica_status(self_t *self, uint32_t sn_id
 /*  Forgives the storage nodes (and the MR poll) the blocked_ms the loop
     spent blocked in a call. */
 void vl_adm_health_forgive(self_t *self, int64_t blocked_ms);
+
+/*  Storage nodes whose connection closed (their process ended) and that
+    did not answer again within VL_ADM_LOST_GRACE_MS are down now, without
+    waiting for the heartbeat timeout; true when one was marked down (the
+    caller polls the MR at once so that its log streams are sealed). Run
+    every VL_ADM_LOST_CHECK_MS. */
+#define VL_ADM_LOST_GRACE_MS 500
+#define VL_ADM_LOST_CHECK_MS 100
+bool vl_adm_health_lost_check(self_t *self);
 
 /*  One pass of the automatic handling over the metadata m (server.h). */
 void vl_adm_health_auto(self_t *self, const vl_meta_t *m);

@@ -22,8 +22,8 @@
     topic_id on call (its addr set): the entries back to back in one
     payload frame, their sizes in the body. Returns vl_call_send's code. */
 static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uint32_t ls_id,
-                         uint64_t bseq, const void *const *data, const size_t *len, size_t from,
-                         size_t n)
+                         uint32_t epoch, uint64_t bseq, const void *const *data, const size_t *len,
+                         size_t from, size_t n)
 {
     size_t total_len = 0;
     for (size_t i = from; i < n; i++)
@@ -41,6 +41,7 @@ static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uin
                      .ls_id = ls_id,
                      .client_id = c->client_id,
                      .batch_seq = bseq,
+                     .epoch = epoch,
                      .n = (uint32_t)(n - from),
                      .sizes = sizes};
     vl_wbuf_t b;
@@ -125,16 +126,20 @@ static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint6
     stream was not sealed in time and the batch may still be committed.
     Caller holds the lock. */
 /*  Resends entries data[from..n) as batch bseq (the same name) to the
-    primary at addr of log stream ls_id, which answers a name it holds
-    with the batch's outcome: 0 when the batch is committed (glsns[0..want)
-    filled), VL_ETIMEDOUT otherwise (no answer, or a refusal, which says
-    nothing of the first send). Caller holds the lock. */
-static int s_append_resend(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint64_t bseq,
-                           const char *addr, const void *const *data, const size_t *len,
-                           size_t from, size_t n, uint64_t *glsns)
+    primary at addr of log stream ls_id, in its current epoch, which
+    answers a name it holds with the batch's outcome: 0 when the batch is
+    committed (glsns[0..want) filled), VL_ETIMEDOUT otherwise (no answer,
+    or a refusal, which says nothing of the first send). In a later epoch
+    than the first send's the batch is either in the log up to the sealed
+    end (its name reloaded from the store: answered) or was discarded (and
+    its first send, of the old epoch, is refused): never twice. Caller
+    holds the lock. */
+static int s_append_resend(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint32_t epoch,
+                           uint64_t bseq, const char *addr, const void *const *data,
+                           const size_t *len, size_t from, size_t n, uint64_t *glsns)
 {
     vl_call_t call = {.addr = addr};
-    int rc = s_append_send(c, &call, topic_id, ls_id, bseq, data, len, from, n);
+    int rc = s_append_send(c, &call, topic_id, ls_id, epoch, bseq, data, len, from, n);
     if (rc == 0)
         rc = vl_call_wait(c, &call, 1, false);
     vl_append_reply_t r;
@@ -166,6 +171,7 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
         const vl_meta_topic_t *t;
         char addr[VL_WIRE_MAX_ADDR + 1] = "";
         bool running = false;
+        uint32_t epoch = 0;
         c->timeout_ms = saved_timeout;
         if (vl_client_topic(c, topic, true, "append", &t) == 0)
             for (uint32_t i = 0; i < t->nls; i++) {
@@ -175,6 +181,8 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
                 uint32_t k = vl_batch_replica(ls->state, ls->nrep, asked);
                 asked += ls->state != VL_LS_RUNNING;
                 running = ls->state == VL_LS_RUNNING;
+                epoch = ls->epoch; /* a resend in a later epoch is safe: see
+                                      s_append_resend */
                 const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
                 if (sn)
                     snprintf(addr, sizeof addr, "%s", sn->addr);
@@ -183,7 +191,7 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
             /* idempotent: the primary answers a name it holds */
             next_resend = zclock_mono() + saved_timeout;
             c->timeout_ms = saved_timeout < 1000 ? saved_timeout : 1000;
-            rc = s_append_resend(c, t->id, ls_id, bseq, addr, data, len, from, n, glsns);
+            rc = s_append_resend(c, t->id, ls_id, epoch, bseq, addr, data, len, from, n, glsns);
             if (rc == 0) {
                 *head = want;
                 break;
@@ -227,7 +235,11 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
     uint64_t bseq = ++c->next_bseq;
     c->append_hint = s_hint_get(c, ls_id); /* answered before this send */
     vl_call_t call = {.addr = addr};
-    int rc = s_append_send(c, &call, t->id, ls_id, bseq, data, len, from, n);
+    uint32_t epoch = 0;
+    for (uint32_t i = 0; i < t->nls; i++)
+        if (t->ls[i].id == ls_id)
+            epoch = t->ls[i].epoch;
+    int rc = s_append_send(c, &call, t->id, ls_id, epoch, bseq, data, len, from, n);
     if (rc == 0)
         rc = vl_call_wait(c, &call, 1, false);
     vl_append_reply_t r = {0};

@@ -264,6 +264,7 @@ int vl_appender_send_append(vl_appender_t *self, vl_appender_batch_t *b)
                      .ls_id = ls->id,
                      .client_id = self->client_id,
                      .batch_seq = b->bseq,
+                     .epoch = ls->epoch,
                      .n = (uint32_t)(b->n - b->done),
                      .sizes = b->sizes + 4 * b->done};
     vl_wbuf_t body;
@@ -465,6 +466,7 @@ void vl_appender_refresh(vl_appender_t *self, int64_t now_us)
         if (i < self->nls) { /* what a batch being resolved needs */
             vl_appender_ls_t *ls = &self->ls[i];
             ls->state = r->state;
+            ls->epoch = r->epoch;
             ls->nrep = r->nrep;
             memcpy(ls->rep, r->addr, sizeof ls->rep);
         }
@@ -474,7 +476,8 @@ void vl_appender_refresh(vl_appender_t *self, int64_t now_us)
         if (i == self->nls) {
             self->ls = vl_realloc(self->ls, (self->nls + 1) * sizeof *self->ls);
             vl_appender_ls_t *ls = &self->ls[self->nls++];
-            *ls = (vl_appender_ls_t){.id = r->id, .conn = conn, .state = r->state, .nrep = r->nrep};
+            *ls = (vl_appender_ls_t){
+                .id = r->id, .conn = conn, .state = r->state, .epoch = r->epoch, .nrep = r->nrep};
             memcpy(ls->rep, r->addr, sizeof ls->rep);
         }
         /* a new primary: batches still in flight stay matched to the old
@@ -723,8 +726,12 @@ int vl_appender_new(vl_client_t *client, const char *topic, const vl_appender_op
             snprintf(self->conns[self->nconns++].addr, sizeof self->conns[0].addr, "%s",
                      r->addr[0]);
         vl_appender_ls_t *ls = &self->ls[self->nls++];
-        *ls = (vl_appender_ls_t){
-            .id = r->id, .conn = conn, .usable = true, .state = r->state, .nrep = r->nrep};
+        *ls = (vl_appender_ls_t){.id = r->id,
+                                 .conn = conn,
+                                 .usable = true,
+                                 .state = r->state,
+                                 .epoch = r->epoch,
+                                 .nrep = r->nrep};
         memcpy(ls->rep, r->addr, sizeof ls->rep);
     }
     vl_route_free(&route);

@@ -71,6 +71,7 @@ typedef struct {
     int inflight;
     bool usable;
     uint8_t state;            /* as the metadata last said */
+    uint32_t epoch;           /* as the metadata last said: APPENDs carry it */
     int64_t suspect_until_us; /* a batch went unanswered: not used until then */
     uint64_t acked_llsn;      /* the highest LLSN an answered batch here began at */
     uint32_t nrep;            /* replicas as the metadata last said */

@@ -18,6 +18,8 @@
     Error messages are kept per thread (tagged with the client) so that two
     threads sharing a client each read the message of their own failure.
 */
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,6 +152,7 @@ int vl_client_route_locked(vl_client_t *c, const char *topic, bool fresh, const 
             vl_route_ls_t *r = &route->ls[i];
             r->id = t->ls[i].id;
             r->state = t->ls[i].state;
+            r->epoch = t->ls[i].epoch;
             r->nrep = t->ls[i].nrep;
             for (uint32_t k = 0; k < r->nrep && k < VL_WIRE_MAX_REPLICAS; k++) {
                 const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, t->ls[i].replicas[k]);
@@ -179,9 +182,27 @@ void vl_route_free(vl_route_t *route)
 
 /*  ---- open / close ------------------------------------------------------ */
 
+/*  CZMQ starts at its first socket and then takes SIGINT and SIGTERM for
+    itself (its handler only sets zsys_interrupted), unless ZSYS_SIGHANDLER
+    is "false": a program that links libvarlog would no longer stop on
+    Ctrl-C. A library must leave its application's signals alone, so CZMQ
+    is started here once and whatever the application had is put back. An
+    application that started CZMQ itself keeps what it chose. */
+static void s_czmq_start(void)
+{
+    struct sigaction sint, sterm;
+    sigaction(SIGINT, NULL, &sint);
+    sigaction(SIGTERM, NULL, &sterm);
+    zsys_init();
+    sigaction(SIGINT, &sint, NULL);
+    sigaction(SIGTERM, &sterm, NULL);
+}
+
 int vl_client_open(const char *mr_endpoints, const vl_client_opts_t *opts, vl_client_t **client_p,
                    char *errbuf, size_t errbuf_size)
 {
+    static pthread_once_t czmq_once = PTHREAD_ONCE_INIT;
+    pthread_once(&czmq_once, s_czmq_start);
     char err[VL_CLIENT_ERRMSG_SIZE];
     *client_p = NULL;
     if (!mr_endpoints || !*mr_endpoints) {

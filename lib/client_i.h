@@ -77,6 +77,7 @@ int vl_client_admin(vl_client_t *client, uint16_t type, const vl_admin_t *a, uin
 typedef struct {
     uint32_t id;
     uint8_t state;
+    uint32_t epoch; /* the META epoch: APPENDs carry it */
     uint32_t nrep;
     char addr[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
     bool alive[VL_WIRE_MAX_REPLICAS]; /* the MR heard from the node lately */

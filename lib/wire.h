@@ -33,11 +33,12 @@
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
 #define VL_WIRE_VERSION                                                                            \
-    6 /* 2: one payload frame per batch (was one per entry);                                       \
+    7 /* 2: one payload frame per batch (was one per entry);                                       \
          3: batch identities on APPEND and REPLICATE;                                              \
          4: the MR leader's raft term on COMMIT and META;                                          \
          5: a storage node's disk fault in SN_STATUS;                                              \
-         6: idempotent APPEND (a resent name is answered, not appended) */
+         6: the log stream's epoch on APPEND;                                                      \
+         7: idempotent APPEND (a resent name is answered, not appended) */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */
@@ -334,9 +335,14 @@ typedef struct {
 void vl_admin_encode(const vl_admin_t *m, vl_wbuf_t *b);
 int vl_admin_decode(vl_rbuf_t *r, vl_admin_t *m);
 
-/* APPEND: topic_id u32, ls_id u32, client_id u64, batch_seq u64, n u32,
-   sizes n x u32 (the size of each entry); one payload frame follows, the n
-   entries back to back (none when n == 0). (client_id, batch_seq) names
+/* APPEND: topic_id u32, ls_id u32, client_id u64, batch_seq u64, epoch
+   u32, n u32, sizes n x u32 (the size of each entry); one payload frame
+   follows, the n entries back to back (none when n == 0). epoch is the
+   log stream's META epoch the client saw when it sent the batch: the
+   primary refuses a batch of another epoch (VL_ESEALED, nothing written),
+   so an APPEND that was on its way during a seal (queued in a socket while
+   a link was cut) can never be written after the unseal, when its client
+   has been told it is not in the log and sent it elsewhere. (client_id, batch_seq) names
    the batch (client_id 0: unnamed): the replicas keep the name with the
    entries, so that a client whose APPEND got no answer can ask what became
    of it (BATCH_STATUS). A client never sends two batches with one name, and
@@ -362,7 +368,7 @@ typedef struct {
     uint32_t topic_id, ls_id, n;
     uint64_t client_id, batch_seq;     /* APPEND only */
     uint64_t llsn_begin, bytes_before; /* REPLICATE only */
-    uint32_t epoch;                    /* REPLICATE only */
+    uint32_t epoch;
     uint32_t nbids;                    /* REPLICATE only */
     const uint8_t *bids;               /* REPLICATE only */
     const uint8_t *sizes;

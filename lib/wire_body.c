@@ -291,6 +291,7 @@ void vl_append_encode(const vl_append_t *m, bool replicate, vl_wbuf_t *b)
     if (!replicate) {
         vl_wbuf_u64(b, m->client_id);
         vl_wbuf_u64(b, m->batch_seq);
+        vl_wbuf_u32(b, m->epoch);
     }
     vl_wbuf_u32(b, m->n);
     if (replicate) {
@@ -313,6 +314,7 @@ int vl_append_decode(vl_rbuf_t *r, bool replicate, vl_append_t *m)
     if (!replicate) {
         m->client_id = vl_rbuf_u64(r);
         m->batch_seq = vl_rbuf_u64(r);
+        m->epoch = vl_rbuf_u32(r);
     }
     m->n = vl_rbuf_u32(r);
     if (!r->err && m->n > VL_WIRE_MAX_ENTRIES)

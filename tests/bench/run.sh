@@ -25,17 +25,26 @@
 # raw output of every run. Everything it starts is stopped by PID, every
 # mount unmounted and the temp dir removed (tests/integration/lib.sh).
 #
+# Then the Kafka rows (tests/bench/kov.sh): kcat -P through varlogkov vs
+# varlogctl append of the same lines, produce-to-ack and tail latency of
+# a librdkafka producer and consumer (tests/bench/kprod), and the same
+# runs against librdkafka's in-memory mock cluster.
+#
 # Benchmarks are not tests: nothing here runs in make check. --quick uses
-# smaller sizes and shorter runs (a minute or two) for development.
+# smaller sizes and shorter runs (a minute or two) for development; --kov
+# runs only the blocking append latency and the Kafka rows.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 QUICK=0
+KOV_ONLY=0
+DISK_MBS="" DISK_HOW="" # the disk baseline's (not measured with --kov)
 OUT=${VARLOG_BENCH_OUT:-$PWD/bench-results.json}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
+	--kov) KOV_ONLY=1 ;;
 	--out)
 		[ $# -ge 2 ] || { echo "run.sh: --out needs a file name" >&2; exit 2; }
 		OUT=$2
@@ -46,7 +55,7 @@ while [ $# -gt 0 ]; do
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
-	*) echo "run.sh: unknown argument '$1'; use --quick or --out FILE" >&2; exit 2 ;;
+	*) echo "run.sh: unknown argument '$1'; use --quick, --kov or --out FILE" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -143,6 +152,49 @@ raw() { # raw NAME JSON
 
 now() { date +%s.%N; }
 
+# ---- the table (print_table, at the end) ---------------------------------------------------------
+
+print_table() {
+
+	CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	NPROC=$(nproc)
+	DISK_DEV=$(df --output=source "$T" | tail -1)
+	KERNEL=$(uname -r)
+	{
+		printf 'figure\tvalue\tunit\tbaseline\tbaseline value\tratio\ttarget\tmet\n'
+		cat "$ROWS"
+	} | awk -F'\t' 'BEGIN { OFS = "\t" } { for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; print }' |
+		column -t -s $'\t'
+	echo
+	echo "machine: $NPROC x $CPU_MODEL; disk $DISK_DEV; kernel $KERNEL${DISK_MBS:+; disk synced write $DISK_MBS MB/s ($DISK_HOW)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+	json_str() { printf '"%s"' "$(sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1")"; }
+	json_num() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
+	{
+		printf '{"quick": %s, "date": "%s", ' "$([ "$QUICK" = 1 ] && echo true || echo false)" \
+			"$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		printf '"machine": {"nproc": %s, "cpu": %s, "disk": %s, "kernel": %s}, ' "$NPROC" \
+			"$(json_str "$CPU_MODEL")" "$(json_str "$DISK_DEV")" "$(json_str "$KERNEL")"
+		printf '"figures": ['
+		first=1
+		# \037, not the tab: read merges runs of whitespace separators
+		while IFS=$'\037' read -r fig val unit bname bval ratio target met; do
+			[ "$first" = 1 ] || printf ', '
+			first=0
+			[ "$val" = error ] && val=""
+			printf '{"figure": %s, "value": %s, "unit": %s, "baseline": %s, "baseline_value": %s, ' \
+				"$(json_str "$fig")" "$(json_num "$val")" "$(json_str "$unit")" "$(json_str "$bname")" \
+				"$(json_num "$bval")"
+			printf '"ratio": %s, "target": %s, "met": %s}' "$(json_num "$ratio")" "$(json_str "$target")" \
+				"$(case "$met" in yes) echo true ;; NO) echo false ;; *) echo null ;; esac)"
+		done < <(tr '\t' '\037' <"$ROWS")
+		printf '], "raw": {'
+		paste -sd, "$RAW"
+		printf '}}\n'
+	} >"$OUT"
+	say "results written to $OUT"
+}
+
 # ---- the cluster ----------------------------------------------------------------
 
 say "temp dir $T; quick=$QUICK; building the baselines and starting the cluster"
@@ -192,6 +244,18 @@ HZ=$(getconf CLK_TCK)
 mr_version() {
 	"$BIN/varlogctl" --adm "$ADM" --json status | sed -n 's/.*"version": \([0-9]*\).*/\1/p'
 }
+
+if [ "$KOV_ONLY" = 1 ]; then
+	COMMON=(--duration "$DUR" --warmup "$WARM")
+	bench latency append --topic lat --log-streams 3 --replication-factor 1 --size "$SIZE" \
+		--appenders 1 --batch 1 --blocking "${COMMON[@]}"
+	row "one blocking appender, 128 B: append-to-commit p50 (ms)" \
+		"$(jget "$J" commit_latency p50_ms)" "ms" "" "" "<=0.6"
+	LAT_MR1=$J
+	. "$here/kov.sh"
+	print_table
+	exit 0
+fi
 
 # ---- idle cluster -------------------------------------------------------------------
 
@@ -316,6 +380,10 @@ done
 bench subscribe subscribe --topic rf1 --subscribers 1 --duration "$DUR"
 row "global-order subscribe, 128 B, 3 LS (entries/s)" "$(jget "$J" subscribe entries_per_s)" \
 	"entries/s" "" "" ">=1000000"
+
+# ---- Kafka clients through varlogkov (tests/bench/kov.sh) ----------------------------------------
+
+. "$here/kov.sh"
 
 # ---- files: plain disk, FUSE pass-through, varlogfs -------------------------------------------
 
@@ -646,42 +714,4 @@ if [ -x "$MRLOAD" ]; then
 	stop_daemons mr mr2 mr3
 fi
 
-# ---- the table -----------------------------------------------------------------------------------
-
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-NPROC=$(nproc)
-DISK_DEV=$(df --output=source "$T" | tail -1)
-KERNEL=$(uname -r)
-{
-	printf 'figure\tvalue\tunit\tbaseline\tbaseline value\tratio\ttarget\tmet\n'
-	cat "$ROWS"
-} | awk -F'\t' 'BEGIN { OFS = "\t" } { for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; print }' |
-	column -t -s $'\t'
-echo
-echo "machine: $NPROC x $CPU_MODEL; disk $DISK_DEV; kernel $KERNEL; disk synced write $DISK_MBS MB/s ($DISK_HOW)"
-
-json_str() { printf '"%s"' "$(sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1")"; }
-json_num() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
-{
-	printf '{"quick": %s, "date": "%s", ' "$([ "$QUICK" = 1 ] && echo true || echo false)" \
-		"$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	printf '"machine": {"nproc": %s, "cpu": %s, "disk": %s, "kernel": %s}, ' "$NPROC" \
-		"$(json_str "$CPU_MODEL")" "$(json_str "$DISK_DEV")" "$(json_str "$KERNEL")"
-	printf '"figures": ['
-	first=1
-	# \037, not the tab: read merges runs of whitespace separators
-	while IFS=$'\037' read -r fig val unit bname bval ratio target met; do
-		[ "$first" = 1 ] || printf ', '
-		first=0
-		[ "$val" = error ] && val=""
-		printf '{"figure": %s, "value": %s, "unit": %s, "baseline": %s, "baseline_value": %s, ' \
-			"$(json_str "$fig")" "$(json_num "$val")" "$(json_str "$unit")" "$(json_str "$bname")" \
-			"$(json_num "$bval")"
-		printf '"ratio": %s, "target": %s, "met": %s}' "$(json_num "$ratio")" "$(json_str "$target")" \
-			"$(case "$met" in yes) echo true ;; NO) echo false ;; *) echo null ;; esac)"
-	done < <(tr '\t' '\037' <"$ROWS")
-	printf '], "raw": {'
-	paste -sd, "$RAW"
-	printf '}}\n'
-} >"$OUT"
-say "results written to $OUT"
+print_table

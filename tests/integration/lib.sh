@@ -48,6 +48,11 @@ cleanup() {
 			tail -n 40 "$f" >&2
 		done
 	fi
+	# VARLOG_KEEP=DIR keeps a failed test's directory (logs, data) as DIR/NAME.PID
+	if [ $rc -ne 0 ] && [ -n "${VARLOG_KEEP:-}" ] && mkdir -p "$VARLOG_KEEP" &&
+		cp -a "$T" "$VARLOG_KEEP/$TEST_NAME.$$" 2>/dev/null; then
+		printf '[%s] kept %s\n' "$TEST_NAME" "$VARLOG_KEEP/$TEST_NAME.$$" >&2
+	fi
 	rm -rf "$T"
 	exit $rc
 }

@@ -28,6 +28,7 @@ void snfx_send_meta_n(snfx_t *f, const vl_hdr_t *hello, const snfx_ls_view_t *v,
     snprintf(sns[1].addr, sizeof sns[1].addr, "tcp://127.0.0.1:9");
     vl_meta_ls_t ls[4];
     assert_true(nls >= 1 && nls <= 4);
+    f->epoch = v->epoch;
     for (uint32_t i = 0; i < nls; i++) {
         ls[i] = (vl_meta_ls_t){.id = SNFX_LS + i,
                                .state = v->state,
@@ -141,6 +142,7 @@ uint64_t snfx_send_append_named(snfx_t *f, uint32_t n, size_t size, uint64_t cli
                      .n = n,
                      .client_id = client_id,
                      .batch_seq = batch_seq,
+                     .epoch = f->epoch,
                      .sizes = sizes};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
@@ -168,7 +170,8 @@ uint64_t snfx_send_append_text(snfx_t *f, const char *text)
 {
     uint8_t size[4];
     vl_put_le32(size, (uint32_t)strlen(text));
-    vl_append_t a = {.topic_id = SNFX_TOPIC, .ls_id = SNFX_LS, .n = 1, .sizes = size};
+    vl_append_t a = {
+        .topic_id = SNFX_TOPIC, .ls_id = SNFX_LS, .n = 1, .epoch = f->epoch, .sizes = size};
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_append_encode(&a, false, &b);

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t next_id;
     char mr_ep[64];
     bool sync;
+    uint32_t epoch; /* the log stream's epoch in the last META: APPENDs carry it */
 } snfx_t;
 
 /*  What the next META says about the one log stream. */

@@ -431,6 +431,56 @@ static void test_stale_replicate_after_unseal(void **state)
     snfx_finish(&f);
 }
 
+/*  An APPEND on its way during a seal and an unseal (queued in a socket
+    while a link was cut) arrives at the primary after the unseal: its
+    client was told the batch is not in the log (the seal's end excludes
+    it) and sent it elsewhere, so the primary must not write it now. The
+    epoch it carries fences it. */
+static void test_stale_append_after_unseal(void **state)
+{
+    (void)state;
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    enum { SIZE = 10 };
+    uint64_t id = snfx_send_append(f, 3, SIZE);
+    snfx_wait_report(f, 3, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 3, 0, 3 * SIZE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), 0);
+
+    snfx_ls_view_t v = snfx_rf1;
+    s_seal_view(&v, 3, SIZE);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
+    v.state = VL_LS_RUNNING;
+    v.epoch = 2;
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_RUNNING);
+
+    /* sent in epoch 0, before the seal: refused, nothing written */
+    f->epoch = 0;
+    id = snfx_send_append(f, 2, SIZE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), VL_ESEALED);
+    /* of a newer epoch than the node knows (its META is late): refused too */
+    f->epoch = 3;
+    id = snfx_send_append(f, 2, SIZE);
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, NULL, NULL), VL_ESEALED);
+    /* of the node's epoch: written right after the sealed end */
+    f->epoch = 2;
+    id = snfx_send_append(f, 1, SIZE);
+    snfx_wait_report(f, 4, 3, NULL);
+    snfx_send_commit(f, 2, 4, 4, 1, 3 * SIZE, SIZE);
+    zmsg_t *msg;
+    vl_rbuf_t body;
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, &msg, &body), 0);
+    vl_append_reply_t ar;
+    assert_int_equal(vl_append_reply_decode(&body, &ar), 0);
+    assert_int_equal(ar.llsn_begin, 4);
+    assert_int_equal(ar.nruns, 1);
+    assert_int_equal(ar.runs[0].glsn_begin, 4);
+    vl_append_reply_free(&ar);
+    zmsg_destroy(&msg);
+    snfx_finish(&f);
+}
+
 /*  Asks the SN what became of batch (client_id, batch_seq); expects the
     status st and, when 0, fills *r (caller frees r->ar). */
 static void s_batch_status(snfx_t *f, uint64_t client_id, uint64_t batch_seq, uint64_t hint, int st,
@@ -1159,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_commit_failure),
         cmocka_unit_test(test_idle_subscription_dropped),
         cmocka_unit_test(test_stale_replicate_after_unseal),
+        cmocka_unit_test(test_stale_append_after_unseal),
         cmocka_unit_test(test_batch_status),
         cmocka_unit_test(test_append_resent),
         cmocka_unit_test(test_bidmap_window),

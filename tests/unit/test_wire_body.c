@@ -248,9 +248,9 @@ static void test_roundtrip_append(void **state)
     wfx_fill_sizes();
 
     wfx_sample_encode(WFX_APPEND, &b);
-    assert_int_equal(b.len, 28 + 4 * VL_WIRE_MAX_ENTRIES);
+    assert_int_equal(b.len, 32 + 4 * VL_WIRE_MAX_ENTRIES);
     /* the sizes follow n, as they are, little endian */
-    assert_memory_equal(b.data + 28, wfx_append_sizes, sizeof wfx_append_sizes);
+    assert_memory_equal(b.data + 32, wfx_append_sizes, sizeof wfx_append_sizes);
     vl_rbuf_init(&r, b.data, b.len);
     assert_int_equal(vl_append_decode(&r, false, &m), 0);
     assert_int_equal(r.left, 0);
@@ -261,9 +261,9 @@ static void test_roundtrip_append(void **state)
     assert_true(m.batch_seq == wfx_append.batch_seq);
     assert_true(m.llsn_begin == 0); /* not on the wire for APPEND */
     assert_true(m.bytes_before == 0);
-    assert_int_equal(m.epoch, 0);
+    assert_int_equal(m.epoch, wfx_append.epoch); /* the epoch the client saw */
     assert_int_equal(m.nbids, 0);
-    assert_ptr_equal(m.sizes, b.data + 28); /* borrowed, not copied */
+    assert_ptr_equal(m.sizes, b.data + 32); /* borrowed, not copied */
     for (uint32_t i = 0; i < m.n; i++)
         assert_int_equal(vl_wire_size(m.sizes, i), i * 2654435761u);
     vl_wbuf_free(&b);
@@ -298,7 +298,7 @@ static void test_roundtrip_append(void **state)
     for (int rep = 0; rep < 2; rep++) {
         vl_wbuf_init(&b);
         vl_append_encode(&none, rep, &b);
-        assert_int_equal(b.len, rep ? 36 : 28);
+        assert_int_equal(b.len, rep ? 36 : 32);
         vl_rbuf_init(&r, b.data, b.len);
         assert_int_equal(vl_append_decode(&r, rep, &m), 0);
         assert_int_equal(m.n, 0);
@@ -325,7 +325,7 @@ static void test_roundtrip_append(void **state)
             vl_wbuf_init(&b);
             vl_append_encode(&wfx_append, rep, &b);
             vl_wbuf_u32(&b, 0);
-            vl_put_le32(b.data + (rep ? 8 : 24), ns[i]);
+            vl_put_le32(b.data + (rep ? 8 : 28), ns[i]);
             assert_int_equal(wfx_try_wbuf(rep ? wfx_try_replicate : wfx_try_append, &b), VL_EPROTO);
             vl_wbuf_free(&b);
         }
