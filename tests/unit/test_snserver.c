@@ -625,6 +625,37 @@ static void s_append_answer(snfx_t *f, uint64_t id, int st, uint64_t glsn, uint3
     zmsg_destroy(&msg);
 }
 
+/*  A batch a seal cut (its head committed, its tail discarded) and resent
+    under its name after the unseal is neither appended again nor joined
+    (the LLSNs past the sealed end hold another batch now): refused with
+    VL_ESEALED, nothing written; the other batch gets its own GLSNs. */
+static void test_append_resent_after_cut(void **state)
+{
+    (void)state;
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    enum { SIZE = 10 };
+    const uint64_t C = 0xc0ffeeull, D = 0xd00dull;
+    snfx_send_append_named(f, 4, SIZE, C, 1); /* llsn 1..4 */
+    snfx_wait_report(f, 4, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 2, 0, 2 * SIZE); /* its head 1..2 */
+    snfx_wait_report(f, 4, 2, NULL);
+    snfx_ls_view_t v = snfx_rf1;
+    s_seal_view(&v, 2, SIZE);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
+    v.state = VL_LS_RUNNING;
+    v.epoch = 2;
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_RUNNING);
+    uint64_t d = snfx_send_append_named(f, 2, SIZE, D, 1); /* llsn 3..4 again */
+    snfx_wait_report(f, 4, 2, NULL);
+    s_append_answer(f, snfx_send_append_named(f, 4, SIZE, C, 1), VL_ESEALED, 0, 0);
+    snfx_send_commit(f, 2, 3, 3, 2, 2 * SIZE, 2 * SIZE);
+    s_append_answer(f, d, 0, 3, 2);
+    snfx_wait_report(f, 4, 4, NULL); /* nothing written by the resend */
+    snfx_finish(&f);
+}
+
 /*  The primary's window of batch names: the last max names are found
     (with their entries), older ones are forgotten, oldest first, and a
     name seen again replaces its entry. */
@@ -1213,6 +1244,7 @@ int main(void)
         cmocka_unit_test(test_batch_status),
         cmocka_unit_test(test_append_resent),
         cmocka_unit_test(test_bidmap_window),
+        cmocka_unit_test(test_append_resent_after_cut),
         cmocka_unit_test(test_batch_status_backup),
         cmocka_unit_test(test_partial_reports),
         cmocka_unit_test(test_sync_base),
