@@ -216,7 +216,7 @@ static const char s_help_status[] =
     "end offset).\n";
 
 static const char s_help_append[] =
-    "Usage: varlogctl append TOPIC [--ls LSID] [--batch N] [-v]\n"
+    "Usage: varlogctl append TOPIC [--ls LSID] [--batch N] [--resume-from LINE] [-v]\n"
     "Append each line of standard input to TOPIC as one entry (without its\n"
     "newline), in pipelined asynchronous batches, and wait until every entry\n"
     "is committed.\n"
@@ -226,13 +226,23 @@ static const char s_help_append[] =
     "                 that the entries are committed in input order; when it is\n"
     "                 sealed, the rest of the input goes, in order, to another)\n"
     "  --batch N      entries per batch, 1..8192 (default 1024)\n"
+    "  --resume-from LINE\n"
+    "                 skip the first LINE-1 input lines (they are in the log: a\n"
+    "                 failed run said so) and append the rest\n"
     "  -v, --verbose  print the GLSN of each entry, one per line, in input order\n"
     "\n"
-    "On the first entry that fails, stops reading, waits for the entries\n"
-    "already sent, prints one line on stderr naming the input line, and exits\n"
-    "1; with -v, the GLSNs of the lines before the failed one are printed.\n"
-    "With --json, prints {\"topic\", \"appended\"} at the end, and \"glsns\"\n"
-    "with -v.\n";
+    "Entries are committed in input order, and a batch whose answer was lost is\n"
+    "resent under the same name (the storage node answers with what became of it,\n"
+    "never appending it twice). On the first entry that fails, nothing after it\n"
+    "is sent; the command waits for the batches already sent and exits 1 with one\n"
+    "line on stderr: the failed input line, the error, and what is in the log:\n"
+    "  N lines committed (lines 1..N, last GLSN G); lines N+1.. are not in the log\n"
+    "  (continue with `varlogctl append TOPIC --resume-from N+1`)\n"
+    "(counted from LINE with --resume-from). Should a line after the failed one be\n"
+    "in the log, or maybe be (no answer in time), the line says so instead and\n"
+    "gives no --resume-from. With -v, the GLSNs of the lines before the failed\n"
+    "one are printed. With --json, prints {\"topic\", \"appended\"} at the end,\n"
+    "and \"glsns\" with -v.\n";
 
 static const char s_help_subscribe[] =
     "Usage: varlogctl subscribe TOPIC [--begin GLSN] [--end GLSN] [--follow] [--glsn]\n"
@@ -410,10 +420,9 @@ static const char *s_match(const char *word, const char *name, char letter)
     2 after a usage error. */
 static int s_global(vl_ctl_t *ctl, int argc, char **argv, int *i)
 {
-    static const vl_ctl_opt_t globals[] = {{"adm", 0, true},  {"mr", 0, true},
-                                           {"timeout", 0, true}, {"json", 0, false},
-                                           {"help", 'h', false}, {"key", 0, true},
-                                           {"server-key", 0, true}};
+    static const vl_ctl_opt_t globals[] = {
+        {"adm", 0, true},     {"mr", 0, true},  {"timeout", 0, true},   {"json", 0, false},
+        {"help", 'h', false}, {"key", 0, true}, {"server-key", 0, true}};
     const char *word = argv[*i];
     for (size_t k = 0; k < sizeof globals / sizeof globals[0]; k++) {
         const char *v = s_match(word, globals[k].name, globals[k].letter);

@@ -98,6 +98,12 @@ typedef struct {
     uint64_t fail_seq;
     int fail_rc;
     int64_t last_flush;
+    /* what is in the log, from the callbacks (which come in input order):
+       the committed prefix, and what came after the first failure */
+    uint64_t prefix;                               /* entries 0..prefix-1 committed */
+    uint64_t prefix_glsn;                          /* GLSN of entry prefix-1 */
+    uint64_t late, late_first, late_last;          /* committed after a failed one */
+    uint64_t unknown, unknown_first, unknown_last; /* VL_ETIMEDOUT: may be committed */
 } s_append_t;
 
 static void s_ring_grow(s_append_t *st, size_t need)
@@ -133,8 +139,21 @@ static void s_append_cb(void *arg, int rc, uint64_t glsn, uint64_t offset)
             st->fail_rc = rc;
         }
         st->failed = true;
+        if (rc == VL_ETIMEDOUT) {
+            if (st->unknown++ == 0)
+                st->unknown_first = seq;
+            st->unknown_last = seq;
+        }
     } else {
         st->committed++;
+        if (!st->failed && seq == st->prefix) {
+            st->prefix++;
+            st->prefix_glsn = glsn;
+        } else if (st->failed) {
+            if (st->late++ == 0)
+                st->late_first = seq;
+            st->late_last = seq;
+        }
     }
     if (seq >= st->next_print) {
         if (seq - st->next_print >= st->cap)
@@ -164,11 +183,18 @@ static void s_append_cb(void *arg, int rc, uint64_t glsn, uint64_t offset)
     pthread_mutex_unlock(&st->lock);
 }
 
-/*  Sets aopts from append's options --ls and --batch (vals[0], vals[1]);
-    -1 means go on. */
-static int s_append_options(vl_ctl_t *ctl, const char **vals, vl_appender_opts_t *aopts)
+/*  Sets aopts from append's options --ls and --batch (vals[0], vals[1]),
+ *skip from --resume-from (vals[3]: lines to skip); -1 means go on. */
+static int s_append_options(vl_ctl_t *ctl, const char **vals, vl_appender_opts_t *aopts,
+                            uint64_t *skip)
 {
     uint64_t v;
+    *skip = 0;
+    if (vals[3]) {
+        if (vl_ctl_number(ctl, "--resume-from", vals[3], 1, INT64_MAX, &v) != 0)
+            return 2;
+        *skip = v - 1;
+    }
     if (vals[0]) {
         if (vl_ctl_number(ctl, "--ls", vals[0], 1, INT32_MAX, &v) != 0)
             return 2;
@@ -200,6 +226,9 @@ static int s_append_start(vl_ctl_t *ctl, const char *topic, vl_appender_opts_t *
        input, in order, to another one. */
     if (!aopts->ls_id)
         aopts->sticky = true;
+    /* nothing after a failed batch is sent: the lines in the log are
+       always a prefix of the input (see s_append_report) */
+    aopts->stop_on_error = true;
     if (rc == 0)
         rc = vl_appender_new(*client_p, topic, aopts, s_append_cb, app_p);
     if (rc != 0) {
@@ -214,14 +243,17 @@ static int s_append_start(vl_ctl_t *ctl, const char *topic, vl_appender_opts_t *
     entry until the input ends or an entry failed. Returns 0 or the error
     of vl_appender_append; *seq_p: the lines handed over; *read_error:
     reading standard input failed. */
-static int s_append_lines(vl_appender_t *app, s_append_t *st, uint64_t *seq_p, bool *read_error)
+static int s_append_lines(vl_appender_t *app, s_append_t *st, uint64_t skip, uint64_t *seq_p,
+                          bool *read_error)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     uint64_t seq = 0;
     int queue_rc = 0;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
+    while (skip > 0 && (len = getline(&line, &cap, stdin)) >= 0)
+        skip--; /* --resume-from: in the log already */
+    while (skip == 0 && (len = getline(&line, &cap, stdin)) >= 0) {
         if (len > 0 && line[len - 1] == '\n')
             len--;
         pthread_mutex_lock(&st->lock);
@@ -240,11 +272,50 @@ static int s_append_lines(vl_appender_t *app, s_append_t *st, uint64_t *seq_p, b
     return queue_rc;
 }
 
+/*  The error of a failed append, with what is in the log: the committed
+    prefix of the input (lines first..), and the truth about any line
+    after it (committed anyway, or maybe committed). Lines are numbered in
+    the input (skip lines were skipped). */
+static int s_append_report(vl_ctl_t *ctl, const s_append_t *st, uint64_t skip, const char *topic,
+                           uint64_t fail_seq, const char *err)
+{
+    uint64_t first = skip + 1, n = st->prefix;
+    char head[256];
+    if (n > 0)
+        snprintf(head, sizeof head,
+                 "%" PRIu64 " lines committed (lines %" PRIu64 "..%" PRIu64 ", last GLSN %" PRIu64
+                 ")",
+                 n, first, first + n - 1, st->prefix_glsn);
+    else
+        snprintf(head, sizeof head, "0 lines committed");
+    if (st->late > 0)
+        return vl_ctl_fail(ctl,
+                           "line %" PRIu64 ": %s; %s; but %" PRIu64 " later lines are in the log "
+                           "too (between lines %" PRIu64 " and %" PRIu64 "): the log is not a "
+                           "prefix of the input; read the topic before appending again",
+                           fail_seq + first, err, head, st->late, st->late_first + first,
+                           st->late_last + first);
+    if (st->unknown > 0)
+        return vl_ctl_fail(ctl,
+                           "line %" PRIu64 ": %s; %s; lines %" PRIu64 "..%" PRIu64 " got no "
+                           "answer and may still be committed, the lines after them are not in "
+                           "the log; read the topic before appending again",
+                           fail_seq + first, err, head, st->unknown_first + first,
+                           st->unknown_last + first);
+    return vl_ctl_fail(ctl,
+                       "line %" PRIu64 ": %s; %s; lines %" PRIu64 ".. are not in the log "
+                       "(continue with `varlogctl append %s --resume-from %" PRIu64 "`)",
+                       fail_seq + first, err, head, first + n, topic, first + n);
+}
+
 int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
 {
-    static const vl_ctl_opt_t opts[] = {
-        {"ls", 0, true}, {"batch", 0, true}, {"verbose", 'v', false}, {NULL, 0, false}};
-    const char *vals[3];
+    static const vl_ctl_opt_t opts[] = {{"ls", 0, true},
+                                        {"batch", 0, true},
+                                        {"verbose", 'v', false},
+                                        {"resume-from", 0, true},
+                                        {NULL, 0, false}};
+    const char *vals[4];
     char *pos[1];
     int npos;
     int rc = s_parse(ctl, argc, argv, opts, vals, pos, 1, &npos, 1);
@@ -252,7 +323,8 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
         return rc;
     const char *topic = pos[0];
     vl_appender_opts_t aopts = {.batch_entries = S_BATCH_DEFAULT, .timeout_ms = ctl->timeout_ms};
-    rc = s_append_options(ctl, vals, &aopts);
+    uint64_t skip;
+    rc = s_append_options(ctl, vals, &aopts, &skip);
     if (rc >= 0)
         return rc;
     s_append_t st = {.verbose = vals[2] != NULL, .json = ctl->json};
@@ -272,7 +344,7 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
     }
     uint64_t seq;
     bool read_error;
-    int queue_rc = s_append_lines(app, &st, &seq, &read_error);
+    int queue_rc = s_append_lines(app, &st, skip, &seq, &read_error);
     char err[1024];
     int flush_rc = vl_appender_flush(app);
     if (queue_rc != 0 || flush_rc != 0 || st.failed)
@@ -291,13 +363,9 @@ int vl_ctl_cmd_append(vl_ctl_t *ctl, int argc, char **argv)
             printf("]");
         printf(", \"appended\": %" PRIu64 "}\n", st.committed);
     }
-    /* the line number says where to resume; the counts what got in */
-    if (st.failed || queue_rc != 0)
-        return vl_ctl_fail(ctl, "line %" PRIu64 ": %s (%" PRIu64 " entries committed)",
-                           (st.failed ? st.fail_seq : seq) + 1, err, st.committed);
-    if (flush_rc != 0)
-        return vl_ctl_fail(ctl, "%s (%" PRIu64 " of %" PRIu64 " entries committed)", err,
-                           st.committed, seq);
+    /* every entry has had its callback (flush): say what is in the log */
+    if (st.failed || queue_rc != 0 || flush_rc != 0)
+        return s_append_report(ctl, &st, skip, topic, st.failed ? st.fail_seq : seq, err);
     if (read_error)
         return vl_ctl_fail(
             ctl, "cannot read standard input: %s (%" PRIu64 " entries read and committed)",

@@ -9,107 +9,21 @@
     that gets no reply is resolved as the appender does (batch.h): the
     replicas of its log stream are asked what became of it, and once the
     log stream is sealed the part that is not in the log moves on too.
+    While the log stream runs, the batch is also resent to its primary
+    under the same name (every timeout): a primary that holds the name
+    answers with the batch's outcome instead of appending it again.
 */
 #include <string.h>
 #include "batch.h"
 #include "call.h"
 #include "util.h"
 
-/*  Asks the replica at addr what became of batch bseq (want entries) sent
-    to log stream ls_id of topic topic_id: 0 when it is committed
-    (glsns[0..want) filled), VL_ESEALED when only the first *head entries
-    are in the log (their GLSNs filled), VL_ETIMEDOUT when it does not know
-    yet (or did not answer). Caller holds the lock. */
-static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint64_t bseq,
-                        const char *addr, size_t want, uint64_t *glsns, size_t *head)
-{
-    int rc = VL_ETIMEDOUT;
-    vl_batch_status_t q = {
-        .topic_id = topic_id, .ls_id = ls_id, .client_id = c->client_id, .batch_seq = bseq};
-    vl_wbuf_t b;
-    vl_wbuf_init(&b);
-    vl_batch_status_encode(&q, &b);
-    vl_call_t call = {.addr = addr};
-    c->timeout_ms = 500; /* one replica: a dead one must not hold us long */
-    int crc = vl_call_send(c, &call, VL_MSG_BATCH_STATUS, &b, NULL);
-    vl_wbuf_free(&b);
-    if (crc == 0)
-        crc = vl_call_wait(c, &call, 1, false);
-    vl_batch_status_reply_t r;
-    if (crc == 0 && call.hdr.status == 0 && vl_batch_status_reply_decode(&call.body, &r) == 0) {
-        uint64_t covered;
-        vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
-        if (fate != VL_BATCH_UNKNOWN) {
-            *head = vl_batch_glsns(&r.ar, glsns, want);
-            rc = fate == VL_BATCH_COMMITTED ? 0 : VL_ESEALED;
-        }
-        vl_append_reply_free(&r.ar);
-    }
-    vl_call_free(&call, 1);
-    return rc;
-}
-
-/*  The APPEND of batch bseq (want entries) to ls_id got no reply: asks
-    the replicas what became of it, as the appender does (appender.c): 0
-    when it is committed (glsns[0..want) filled); VL_ESEALED when the log
-    stream is sealed and only the first *head entries (their GLSNs filled)
-    are in the log, the rest never will be; VL_ETIMEDOUT when the log
-    stream was not sealed in time and the batch may still be committed.
-    Caller holds the lock. */
-static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, uint64_t bseq,
-                            size_t want, uint64_t *glsns, size_t *head)
-{
-    int64_t start = zclock_mono();
-    int64_t window = vl_batch_resolve_ms(c->timeout_ms);
-    int saved_timeout = c->timeout_ms;
-    uint32_t asked = 0;
-    int rc = VL_ETIMEDOUT;
-    while (zclock_mono() - start < window) {
-        const vl_meta_topic_t *t;
-        char addr[VL_WIRE_MAX_ADDR + 1] = "";
-        c->timeout_ms = saved_timeout;
-        if (vl_client_topic(c, topic, true, "append", &t) == 0)
-            for (uint32_t i = 0; i < t->nls; i++) {
-                const vl_meta_ls_t *ls = &t->ls[i];
-                if (ls->id != ls_id || ls->nrep == 0)
-                    continue;
-                uint32_t k = vl_batch_replica(ls->state, ls->nrep, asked);
-                asked += ls->state != VL_LS_RUNNING;
-                const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
-                if (sn)
-                    snprintf(addr, sizeof addr, "%s", sn->addr);
-            }
-        if (*addr) {
-            rc = s_append_ask(c, t->id, ls_id, bseq, addr, want, glsns, head);
-            if (rc != VL_ETIMEDOUT)
-                break;
-        }
-        zclock_sleep(VL_BATCH_QUERY_MS);
-    }
-    c->timeout_ms = saved_timeout;
-    c->meta_stale = true;
-    if (rc == VL_ESEALED)
-        return vl_client_fail(c, rc,
-                              "append topic=%s ls=%u: no reply from its primary; the log stream "
-                              "was sealed with %zu of the batch's %zu entries committed, the "
-                              "others are not in the log",
-                              topic, ls_id, *head, want);
-    if (rc == VL_ETIMEDOUT)
-        return vl_client_fail(c, rc,
-                              "append topic=%s ls=%u: no reply from its primary within %d ms, "
-                              "and the log stream was not sealed within %lld ms more to settle "
-                              "the batch; the storage node may be down or slow (the batch may "
-                              "still be committed later: check before appending it again)",
-                              topic, ls_id, saved_timeout, (long long)window);
-    return 0;
-}
-
 /*  Sends entries data[from..n) as batch bseq to log stream ls_id of topic
     topic_id on call (its addr set): the entries back to back in one
     payload frame, their sizes in the body. Returns vl_call_send's code. */
 static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uint32_t ls_id,
-                         uint32_t epoch, uint64_t bseq, const void *const *data, const size_t *len, size_t from,
-                         size_t n)
+                         uint32_t epoch, uint64_t bseq, const void *const *data, const size_t *len,
+                         size_t from, size_t n)
 {
     size_t total_len = 0;
     for (size_t i = from; i < n; i++)
@@ -143,6 +57,171 @@ static int s_append_send(vl_client_t *c, vl_call_t *call, uint32_t topic_id, uin
     return rc;
 }
 
+/*  Asks the replica at addr what became of batch bseq (want entries) sent
+    to log stream ls_id of topic topic_id: 0 when it is committed
+    (glsns[0..want) filled), VL_ESEALED when only the first *head entries
+    are in the log (their GLSNs filled), VL_ETIMEDOUT when it does not know
+    yet (or did not answer). Caller holds the lock. */
+/*  The BATCH_STATUS hint for log stream ls_id: the highest LLSN at which
+    an answered batch of this client began there (0: none known). */
+static uint64_t s_hint_get(const vl_client_t *c, uint32_t ls_id)
+{
+    for (size_t i = 0; i < sizeof c->hint_ls / sizeof c->hint_ls[0]; i++)
+        if (c->hint_ls[i] == ls_id)
+            return c->hint_llsn[i];
+    return 0;
+}
+
+static void s_hint_put(vl_client_t *c, uint32_t ls_id, uint64_t llsn)
+{
+    size_t n = sizeof c->hint_ls / sizeof c->hint_ls[0], i = 0;
+    while (i < n && c->hint_ls[i] != ls_id)
+        i++;
+    if (i == n) {
+        i = c->hint_next++ % n;
+        c->hint_ls[i] = ls_id;
+        c->hint_llsn[i] = 0;
+    }
+    if (llsn > c->hint_llsn[i])
+        c->hint_llsn[i] = llsn;
+}
+
+static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint64_t bseq,
+                        const char *addr, size_t want, uint64_t *glsns, size_t *head)
+{
+    int rc = VL_ETIMEDOUT;
+    vl_batch_status_t q = {.topic_id = topic_id,
+                           .ls_id = ls_id,
+                           .client_id = c->client_id,
+                           .batch_seq = bseq,
+                           .llsn_hint = c->append_hint};
+    vl_wbuf_t b;
+    vl_wbuf_init(&b);
+    vl_batch_status_encode(&q, &b);
+    vl_call_t call = {.addr = addr};
+    c->timeout_ms = 500; /* one replica: a dead one must not hold us long */
+    int crc = vl_call_send(c, &call, VL_MSG_BATCH_STATUS, &b, NULL);
+    vl_wbuf_free(&b);
+    if (crc == 0)
+        crc = vl_call_wait(c, &call, 1, false);
+    vl_batch_status_reply_t r;
+    if (crc == 0 && call.hdr.status == 0 && vl_batch_status_reply_decode(&call.body, &r) == 0) {
+        uint64_t covered;
+        vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
+        if (fate != VL_BATCH_UNKNOWN) {
+            *head = vl_batch_glsns(&r.ar, glsns, want);
+            rc = fate == VL_BATCH_COMMITTED ? 0 : VL_ESEALED;
+        }
+        vl_append_reply_free(&r.ar);
+    }
+    vl_call_free(&call, 1);
+    return rc;
+}
+
+/*  The APPEND of batch bseq (want entries) to ls_id got no reply: asks
+    the replicas what became of it, as the appender does (appender.c): 0
+    when it is committed (glsns[0..want) filled); VL_ESEALED when the log
+    stream is sealed and only the first *head entries (their GLSNs filled)
+    are in the log, the rest never will be; VL_ETIMEDOUT when the log
+    stream was not sealed in time and the batch may still be committed.
+    Caller holds the lock. */
+/*  Resends entries data[from..n) as batch bseq (the same name) to the
+    primary at addr of log stream ls_id, in its current epoch, which
+    answers a name it holds with the batch's outcome: 0 when the batch is
+    committed (glsns[0..want) filled), VL_ETIMEDOUT otherwise (no answer,
+    or a refusal, which says nothing of the first send). In a later epoch
+    than the first send's the batch is either in the log up to the sealed
+    end (its name reloaded from the store: answered) or was discarded (and
+    its first send, of the old epoch, is refused): never twice. Caller
+    holds the lock. */
+static int s_append_resend(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint32_t epoch,
+                           uint64_t bseq, const char *addr, const void *const *data,
+                           const size_t *len, size_t from, size_t n, uint64_t *glsns)
+{
+    vl_call_t call = {.addr = addr};
+    int rc = s_append_send(c, &call, topic_id, ls_id, epoch, bseq, data, len, from, n);
+    if (rc == 0)
+        rc = vl_call_wait(c, &call, 1, false);
+    vl_append_reply_t r;
+    if (rc == 0 && call.hdr.status == 0 && vl_append_reply_decode(&call.body, &r) == 0) {
+        if (vl_batch_count(&r) == n - from) {
+            vl_batch_glsns(&r, glsns, n - from);
+            s_hint_put(c, ls_id, r.llsn_begin);
+        } else
+            rc = VL_ETIMEDOUT;
+        vl_append_reply_free(&r);
+    } else
+        rc = VL_ETIMEDOUT;
+    vl_call_free(&call, 1);
+    return rc;
+}
+
+static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, uint64_t bseq,
+                            const void *const *data, const size_t *len, size_t from, size_t n,
+                            uint64_t *glsns, size_t *head)
+{
+    size_t want = n - from;
+    int64_t next_resend = zclock_mono();
+    int64_t start = zclock_mono();
+    int64_t window = vl_batch_resolve_ms(c->timeout_ms);
+    int saved_timeout = c->timeout_ms;
+    uint32_t asked = 0;
+    int rc = VL_ETIMEDOUT;
+    while (zclock_mono() - start < window) {
+        const vl_meta_topic_t *t;
+        char addr[VL_WIRE_MAX_ADDR + 1] = "";
+        bool running = false;
+        uint32_t epoch = 0;
+        c->timeout_ms = saved_timeout;
+        if (vl_client_topic(c, topic, true, "append", &t) == 0)
+            for (uint32_t i = 0; i < t->nls; i++) {
+                const vl_meta_ls_t *ls = &t->ls[i];
+                if (ls->id != ls_id || ls->nrep == 0)
+                    continue;
+                uint32_t k = vl_batch_replica(ls->state, ls->nrep, asked);
+                asked += ls->state != VL_LS_RUNNING;
+                running = ls->state == VL_LS_RUNNING;
+                epoch = ls->epoch; /* a resend in a later epoch is safe: see
+                                      s_append_resend */
+                const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
+                if (sn)
+                    snprintf(addr, sizeof addr, "%s", sn->addr);
+            }
+        if (*addr && running && zclock_mono() >= next_resend) {
+            /* idempotent: the primary answers a name it holds */
+            next_resend = zclock_mono() + saved_timeout;
+            c->timeout_ms = saved_timeout < 1000 ? saved_timeout : 1000;
+            rc = s_append_resend(c, t->id, ls_id, epoch, bseq, addr, data, len, from, n, glsns);
+            if (rc == 0) {
+                *head = want;
+                break;
+            }
+        }
+        if (*addr) {
+            rc = s_append_ask(c, t->id, ls_id, bseq, addr, want, glsns, head);
+            if (rc != VL_ETIMEDOUT)
+                break;
+        }
+        zclock_sleep(VL_BATCH_QUERY_MS);
+    }
+    c->timeout_ms = saved_timeout;
+    c->meta_stale = true;
+    if (rc == VL_ESEALED)
+        return vl_client_fail(c, rc,
+                              "append topic=%s ls=%u: no reply from its primary; the log stream "
+                              "was sealed with %zu of the batch's %zu entries committed, the "
+                              "others are not in the log",
+                              topic, ls_id, *head, want);
+    if (rc == VL_ETIMEDOUT)
+        return vl_client_fail(c, rc,
+                              "append topic=%s ls=%u: no reply from its primary within %d ms, "
+                              "and the log stream was not sealed within %lld ms more to settle "
+                              "the batch; the storage node may be down or slow (the batch may "
+                              "still be committed later: check before appending it again)",
+                              topic, ls_id, saved_timeout, (long long)window);
+    return 0;
+}
+
 /*  One APPEND of entries data[from..n) to log stream ls_id of topic t at
     addr. On 0 or VL_ESEALED, *head gets how many of them are committed
     and glsns[from..from+*head) their GLSNs (VL_ESEALED: a seal cut the
@@ -154,6 +233,7 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
 {
     *head = 0;
     uint64_t bseq = ++c->next_bseq;
+    c->append_hint = s_hint_get(c, ls_id); /* answered before this send */
     vl_call_t call = {.addr = addr};
     uint32_t epoch = 0;
     for (uint32_t i = 0; i < t->nls; i++)
@@ -176,7 +256,8 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
         /* the batch may be written: ask what became of it (t may be
            replaced by a metadata fetch from here on) */
         vl_call_free(&call, 1);
-        return s_append_resolve(c, topic, ls_id, bseq, n - from, glsns ? glsns + from : NULL, head);
+        return s_append_resolve(c, topic, ls_id, bseq, data, len, from, n,
+                                glsns ? glsns + from : NULL, head);
     } else if (call.hdr.status != 0) {
         char text[512];
         vl_rbuf_t rest = call.body;
@@ -201,6 +282,8 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
                                 topic, ls_id, call.addr, (unsigned long long)total, n - from);
         else
             *head = vl_batch_glsns(&r, glsns ? glsns + from : NULL, n - from);
+        if (rc == 0)
+            s_hint_put(c, ls_id, r.llsn_begin);
         vl_append_reply_free(&r);
     } else if (rc == VL_EPROTO) {
         rc = vl_client_fail(c, VL_EPROTO, "append topic=%s ls=%u: malformed APPEND reply from %s",

@@ -255,18 +255,9 @@ static int s_send_payload(vl_appender_batch_t *b, zsock_t *sock)
     return 0;
 }
 
-/*  Sends the entries of b not yet committed (its payload) to log stream li as
-    one APPEND, and puts b in flight. */
-static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, int64_t now_us)
+int vl_appender_send_append(vl_appender_t *self, vl_appender_batch_t *b)
 {
-    vl_appender_ls_t *ls = &self->ls[li];
-    b->ls = (size_t)li;
-    b->request_id = self->next_id++;
-    b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
-    b->sent_us = now_us;
-    b->attempts++;
-    b->bseq = ++self->next_bseq;
-    b->resolving = false;
+    vl_appender_ls_t *ls = &self->ls[b->ls];
     vl_hdr_t hdr = {
         .type = VL_MSG_APPEND, .request_id = b->request_id, .cluster_id = self->cluster_id};
     vl_append_t a = {.topic_id = self->topic_id,
@@ -281,9 +272,6 @@ static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, in
     vl_append_encode(&a, false, &body);
     zmsg_t *msg = vl_wire_msg(&hdr, &body);
     vl_wbuf_free(&body);
-    self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
-    self->inflight[self->ninflight++] = b;
-    ls->inflight++;
     vl_appender_conn_t *conn = &self->conns[ls->conn];
     /* The payload goes by reference, b's buffer stays for a retry. Once
        the first frame is queued ZeroMQ takes the rest of the message. */
@@ -293,11 +281,31 @@ static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, in
         if (rc == 0 && a.n > 0)
             rc = s_send_payload(b, conn->sock);
     }
-    if (rc != 0) {
+    if (rc != 0)
         zmsg_destroy(&msg);
+    return rc;
+}
+
+/*  Sends the entries of b not yet committed (its payload) to log stream li as
+    one APPEND under a new name, and puts b in flight. */
+static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, int64_t now_us)
+{
+    vl_appender_ls_t *ls = &self->ls[li];
+    b->ls = (size_t)li;
+    b->request_id = self->next_id++;
+    b->deadline_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+    b->sent_us = now_us;
+    b->attempts++;
+    b->bseq = ++self->next_bseq;
+    /* answered before this send: the batch, if written, begins past it */
+    b->hint = ls->acked_llsn;
+    b->resolving = false;
+    self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
+    self->inflight[self->ninflight++] = b;
+    ls->inflight++;
+    if (vl_appender_send_append(self, b) != 0)
         vl_appender_fate_finish(self, b, VL_EIO, "append topic=%s ls=%u: cannot send to %s",
-                                self->topic, ls->id, conn->addr);
-    }
+                                self->topic, ls->id, self->conns[ls->conn].addr);
 }
 
 /*  Sends the batches waiting for a retry, in append order. In sticky mode
@@ -317,6 +325,8 @@ static bool s_send_retries(vl_appender_t *self, int64_t now_us)
         memmove(self->retry, self->retry + 1, (self->nretry - 1) * sizeof *self->retry);
         self->nretry--;
         s_send_batch(self, b, li, now_us);
+        if (__atomic_load_n(&self->halted, __ATOMIC_ACQUIRE))
+            return false; /* it failed at once (sticky): the rest fail unsent */
     }
     return true;
 }
@@ -331,10 +341,34 @@ static bool s_any_usable(const vl_appender_t *self)
     return false;
 }
 
+/*  Sticky, after a batch failed: the batches not sent (or waiting for a
+    retry) fail unsent, so that nothing after the failed one can be
+    committed; those in flight are resolved as ever. */
+static void s_halt_rest(vl_appender_t *self, int64_t now_us)
+{
+    s_take_input(self, now_us, true);
+    while (self->nretry > 0 || self->pend) {
+        vl_appender_batch_t *b = self->nretry > 0 ? self->retry[0] : s_pend_pop(self);
+        vl_appender_fate_finish(self, b, VL_ECLOSED,
+                                "append topic=%s: not sent: an earlier batch failed, and in "
+                                "sticky mode nothing after a failed batch is sent (the "
+                                "entries in the log stay a prefix of the input)",
+                                self->topic);
+    }
+}
+
 /*  Sends closed batches while pipelines have room; the open one too once
     it has lingered (and there is room for it). */
 static void s_cut_batches(vl_appender_t *self, int64_t now_us)
 {
+    if (__atomic_load_n(&self->halted, __ATOMIC_ACQUIRE)) {
+        s_halt_rest(self, now_us);
+        /* without stop_on_error, writing goes on once what was sent
+           before is settled */
+        if (!self->o.stop_on_error && self->ninflight == 0)
+            __atomic_store_n(&self->halted, false, __ATOMIC_RELEASE);
+        return;
+    }
     if (!s_send_retries(self, now_us) && self->o.sticky)
         return; /* new batches would overtake the retried ones */
     for (;;) {
@@ -352,6 +386,8 @@ static void s_cut_batches(vl_appender_t *self, int64_t now_us)
             li = s_pick_ls(self, now_us);
         if (li >= 0) {
             s_send_batch(self, s_pend_pop(self), li, now_us);
+            if (__atomic_load_n(&self->halted, __ATOMIC_ACQUIRE))
+                return; /* it failed at once: the next pass fails the rest */
             continue;
         }
         /* no room; or no log stream takes appends at all (every one
@@ -918,6 +954,8 @@ int vl_appender_flush(vl_appender_t *self)
     self->first_rc = 0;
     self->first_msg[0] = '\0';
     pthread_mutex_unlock(&self->mutex);
+    if (rc != 0) /* the caller has the error: sticky sending may go on */
+        __atomic_store_n(&self->halted, false, __ATOMIC_RELEASE);
     if (rc != 0)
         vl_client_fail(self->client, rc, "%s", msg);
     return rc;

@@ -13,13 +13,16 @@
     (one log stream, for input order) no new batch is sent while a retry
     is pending, and retries go out in append order once every batch sent to
     the sealed log stream has its answer, so the order survives the move.
-    A batch that timed out is not simply sent again: it may be written,
-    and committed later, and a retry would put it in the log twice. Each
-    APPEND names its batch (the appender's random client id and a batch
-    sequence number, fresh for every send), and the replicas keep the name
-    with the entries. A batch without an answer is resolved: its log
-    stream is set aside, the appender watches the metadata and asks the
-    replicas (BATCH_STATUS) what became of the batch. Committed: done, with
+    Each APPEND names its batch (the appender's random client id and a
+    batch sequence number, fresh for every log stream the batch goes to,
+    kept by every resend there), and the replicas keep the name with the
+    entries. A batch without an answer is resolved: its log stream is set
+    aside, the appender resends it under the same name to the primary
+    while the log stream runs (every timeout; the primary answers a name
+    it holds with the batch's outcome instead of appending it again: a
+    refusal of a resend says nothing of the first send and is ignored),
+    watches the metadata and asks the replicas (BATCH_STATUS) what became
+    of the batch. Committed: done, with
     its GLSNs. Once the log stream is sealed, a replica holding exactly the
     sealed end answers for good: the entries it does not hold were
     discarded and can never be committed, so they are sent to another log
@@ -68,6 +71,8 @@ void vl_appender_fate_finish(vl_appender_t *self, vl_appender_batch_t *b, int rc
     if ((rc == VL_ESEALED || rc == VL_ENOLS || rc == VL_EUNAVAIL) && self->o.ls_id == 0 &&
         b->attempts > 0)
         self->ls[b->ls].usable = false;
+    if (rc != 0 && self->o.sticky)
+        __atomic_store_n(&self->halted, true, __ATOMIC_RELEASE); /* the log keeps a prefix */
     vl_ordq_done(self->ordq, b->seq);
 }
 
@@ -157,6 +162,14 @@ static void s_on_status_reply(vl_appender_t *self, vl_appender_batch_t *b, const
     vl_append_reply_free(&r.ar); /* VL_BATCH_UNKNOWN: asked again later */
 }
 
+/*  True for a refusal that, answering a resend of a batch whose first
+    answer was lost, says nothing of what became of the first send. */
+static bool s_resend_refusal(int status)
+{
+    return vl_batch_movable(status) || status == VL_EBUSY || status == VL_EUNAVAIL ||
+           status == VL_ETIMEDOUT || status == VL_ESTALE;
+}
+
 void vl_appender_fate_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
 {
     vl_hdr_t hdr;
@@ -182,6 +195,12 @@ void vl_appender_fate_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
     }
     uint32_t ls_id = self->ls[b->ls].id;
     size_t want = b->n - b->done;
+    if (hdr.status != 0 && b->resolving && s_resend_refusal((int)hdr.status)) {
+        /* may answer a resend: says nothing of the first send, which
+           BATCH_STATUS settles */
+        zmsg_destroy(&msg);
+        return;
+    }
     if (hdr.status != 0) {
         char text[400];
         vl_rbuf_t r = body;
@@ -219,10 +238,8 @@ void vl_appender_fate_reply(vl_appender_t *self, size_t conn, zmsg_t *msg)
     } else {
         vl_appender_ls_t *ls = &self->ls[b->ls];
         ls->suspect_until_us = 0; /* it answers */
-        if (b->bseq > ls->acked_bseq) {
-            ls->acked_bseq = b->bseq;
+        if (r.llsn_begin > ls->acked_llsn)
             ls->acked_llsn = r.llsn_begin;
-        }
         s_batch_runs(b, &r);
         vl_appender_fate_finish(self, b, 0, NULL);
     }
@@ -240,6 +257,8 @@ static void s_resolve_start(vl_appender_t *self, vl_appender_batch_t *b, int64_t
     b->resolving = true;
     b->resolve_until_us = now_us + window * 1000;
     b->next_query_us = now_us;
+    if (b->next_resend_us < now_us) /* not just resent with the others */
+        b->next_resend_us = now_us;
     if (ls->suspect_until_us < b->resolve_until_us)
         ls->suspect_until_us = b->resolve_until_us;
 }
@@ -263,7 +282,7 @@ static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t
                            .ls_id = ls->id,
                            .client_id = b->name_client ? b->name_client : self->client_id,
                            .batch_seq = b->name_client ? b->name_seq : b->bseq,
-                           .llsn_hint = ls->acked_bseq < b->bseq ? ls->acked_llsn : 0};
+                           .llsn_hint = b->hint};
     /* the answer is matched by the batch's name: any of the questions
        about it may be the one answered */
     vl_hdr_t hdr = {
@@ -275,6 +294,34 @@ static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t
     vl_wbuf_free(&body);
     if (zmsg_send(&msg, self->conns[conn].sock) != 0)
         zmsg_destroy(&msg);
+}
+
+/*  Sticky: resends every batch in flight on log stream li, in the order
+    they were sent, on a new connection. A batch lost on the way may have
+    later ones behind it still queued for the primary (ZeroMQ sends them
+    once it reconnects); resent alone it would come after them, out of
+    order. The new connection drops what the old one queued, and what the
+    old one still delivers is a run of the same batches in the same order,
+    so each batch is appended where it first arrives: in order. */
+static void s_resend_all(vl_appender_t *self, size_t li, int64_t now_us)
+{
+    vl_appender_batch_t **v = vl_malloc((self->ninflight + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < self->ninflight; i++)
+        if (self->inflight[i]->ls == li) {
+            size_t k = n++;
+            while (k > 0 && v[k - 1]->seq > self->inflight[i]->seq) {
+                v[k] = v[k - 1];
+                k--;
+            }
+            v[k] = self->inflight[i];
+        }
+    vl_appender_conn_open(self, self->ls[li].conn);
+    for (size_t k = 0; k < n; k++) {
+        v[k]->next_resend_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+        vl_appender_send_append(self, v[k]);
+    }
+    free(v);
 }
 
 void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
@@ -301,6 +348,17 @@ void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
                 self->topic, self->ls[b->ls].id, self->conns[self->ls[b->ls].conn].addr,
                 self->o.timeout_ms, (int)((b->resolve_until_us - b->deadline_us) / 1000));
             continue; /* b left the list: i holds the next one */
+        }
+        if (b->resolving && now_us >= b->next_resend_us && self->ls[b->ls].state == VL_LS_RUNNING) {
+            /* Idempotent: the primary holds the batch's name if it wrote
+               it, and answers with what became of it instead of appending
+               it again (a seal answers for good through BATCH_STATUS) */
+            if (self->o.sticky)
+                s_resend_all(self, b->ls, now_us);
+            else {
+                b->next_resend_us = now_us + (int64_t)self->o.timeout_ms * 1000;
+                vl_appender_send_append(self, b);
+            }
         }
         if (b->resolving && now_us >= b->next_query_us) {
             s_resolve_query(self, b, now_us);

@@ -52,13 +52,17 @@ typedef struct vl_appender_batch {
     char errmsg[512];
     int64_t deadline_us;
     int64_t sent_us;
-    uint64_t bseq;            /* the name of its last send (with the client id) */
+    uint64_t bseq;            /* its name on its log stream (with the client id): kept
+                                 by every resend there, fresh on a move */
+    uint64_t hint;            /* BATCH_STATUS's llsn hint: the log stream's newest
+                                 answered LLSN when it was first sent there */
     uint64_t name_client, name_seq; /* the caller's name for it (vl_appender_append_batch_named;
                                        0: the appender's own, client_id and bseq) */
     bool resolving;           /* unanswered: asking the replicas what became of it */
+    int64_t next_resend_us;   /* resolving on a running log stream: when to resend */
     int64_t resolve_until_us; /* then it fails with VL_ETIMEDOUT */
     int64_t next_query_us;
-    uint32_t queries; /* BATCH_STATUS sent so far, to go round the replicas */
+    uint32_t queries;               /* BATCH_STATUS sent so far, to go round the replicas */
     vl_append_batch_cb_t *batch_cb; /* set: an atomic batch (vl_appender_append_batch),
                                        never cut, one callback */
 } vl_appender_batch_t;
@@ -71,8 +75,7 @@ typedef struct {
     uint8_t state;            /* as the metadata last said */
     uint32_t epoch;           /* as the metadata last said: APPENDs carry it */
     int64_t suspect_until_us; /* a batch went unanswered: not used until then */
-    uint64_t acked_bseq;      /* the newest answered batch sent here, */
-    uint64_t acked_llsn;      /* and the LLSN it began at */
+    uint64_t acked_llsn;      /* the highest LLSN an answered batch here began at */
     uint32_t nrep;            /* replicas as the metadata last said */
     char rep[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
 } vl_appender_ls_t;
@@ -121,11 +124,17 @@ struct vl_appender {
     uint64_t next_id;
     uint64_t client_id; /* random: names this appender's batches */
     uint64_t next_bseq;
+    bool halted; /* sticky: a batch failed, nothing after it is sent */
 };
 
 /*  Drops a reference to buf; also ZeroMQ's free function for a payload
     sent from it (hint is the buffer). */
 void vl_appender_buf_release(void *data, void *hint);
+
+/*  Sends b (in flight on its log stream, its name set) as an APPEND to its
+    log stream's primary: again, under the same name and request id, when
+    its answer was lost. Returns 0, or -1 when it could not be queued. */
+int vl_appender_send_append(vl_appender_t *self, vl_appender_batch_t *b);
 
 /*  (Re)opens the DEALER of conn, dropping whatever the old one still
     queues. */

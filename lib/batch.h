@@ -1,14 +1,17 @@
 /*  batch.h - what became of a batch of appended entries: the rules that
     the blocking vl_append (append.c) and the appender (appender.c) share.
 
-    Both name every APPEND (a client id and a batch sequence number; the
-    replicas keep the name with the entries). A log stream that refuses a
+    Both name every APPEND (a client id and a batch sequence number, kept
+    by every resend to the same log stream; the replicas keep the name
+    with the entries, and a primary answers a resent name it holds with
+    the batch's outcome instead of appending it again: sn/bidmap.h). A log stream that refuses a
     batch because it is sealed (or not there) wrote nothing past the
     committed head its refusal names, so the rest may go to another log
-    stream. A batch that gets no reply is not sent again blindly: it may be
-    written and committed later. The sender asks the log stream's replicas
-    (BATCH_STATUS) what became of it, for at most vl_batch_resolve_ms, and
-    reads the answer with vl_batch_fate.
+    stream. A batch that gets no reply is never sent again under a new
+    name: it may be written and committed later. The sender resends it
+    under its name to the running primary and asks the log stream's
+    replicas (BATCH_STATUS) what became of it, for at most
+    vl_batch_resolve_ms, and reads the answer with vl_batch_fate.
 
     The two drive this differently and stay apart there: vl_append blocks
     on the client's sockets and asks one replica at a time with a short

@@ -37,6 +37,12 @@ struct vl_client {
     uint64_t next_id;              /* request ids on the SN DEALERs */
     uint32_t rr;                   /* round robin position of vl_append */
     uint64_t client_id, next_bseq; /* names of vl_append's batches */
+    /* per log stream (a few, replaced in turn): the highest LLSN an
+       answered vl_append batch began at, BATCH_STATUS's hint */
+    uint32_t hint_ls[8];
+    uint64_t hint_llsn[8];
+    uint32_t hint_next;
+    uint64_t append_hint; /* the hint of the batch vl_append is sending */
 };
 
 /*  Records the detailed message of a failure for vl_client_errmsg (per

@@ -127,6 +127,11 @@ typedef struct {
                               is sealed, move to another one, in order */
     vl_append_count_cb_t *count_cb; /* if set, called instead of the
                               appender's cb: one call per run of entries */
+    bool stop_on_error;    /* with sticky: after a failed batch, every later
+                              entry fails unsent (VL_ECLOSED) until
+                              vl_appender_flush has returned the error
+                              (without it: until the batches sent before
+                              are all settled) */
 } vl_appender_opts_t;
 
 /*  Starts an asynchronous appender for topic (a thread of its own with its

@@ -33,11 +33,12 @@
 
 #define VL_WIRE_MAGIC 0x474f4c56u /* "VLOG" read as little endian u32 */
 #define VL_WIRE_VERSION                                                                            \
-    6 /* 2: one payload frame per batch (was one per entry);                                       \
+    7 /* 2: one payload frame per batch (was one per entry);                                       \
          3: batch identities on APPEND and REPLICATE;                                              \
          4: the MR leader's raft term on COMMIT and META;                                          \
          5: a storage node's disk fault in SN_STATUS;                                              \
-         6: the log stream's epoch on APPEND */
+         6: the log stream's epoch on APPEND;                                                      \
+         7: idempotent APPEND (a resent name is answered, not appended) */
 #define VL_WIRE_HDR_SIZE 24
 #define VL_WIRE_MAX_BODY (16u << 20)
 #define VL_WIRE_MAX_ENTRIES 8192               /* entries (and GLSN runs) in one message */

@@ -6,6 +6,16 @@
     out (S_APPEND_TIMEOUT_US, server.c's tick). Its batch name, when the
     client gave one, is stored with the entries, so that BATCH_STATUS can
     later say what became of a batch whose answer was lost.
+
+    Idempotent appends: a client resends a batch under the same name when
+    its answer was lost. The primary remembers the names of the log
+    stream's last VL_BIDMAP_KEEP batches (rep->bids, rebuilt from the
+    store's names when the log stream runs in a new epoch or the node
+    restarted), and an APPEND whose name is there is not appended again:
+    answered with the batch's GLSNs when it is committed, joined to the
+    waiting append while it is not (the answer goes to the resend), or,
+    when the batch was written in an earlier life of the node and is not
+    yet all committed, waited for like a new append.
 */
 
 #include <inttypes.h>
@@ -84,6 +94,13 @@ static void s_append_write(self_t *self, s_replica_t *rep, const s_append_t *p,
     zmsg_remove(msg, payload); /* the writer and the backups take it as is */
     job->data = payload;
     job->tag = p->seq;
+    if (a->client_id != 0 && rep->bids) {
+        vl_batch_id_t id = {.llsn_begin = p->llsn_begin,
+                            .client_id = a->client_id,
+                            .batch_seq = a->batch_seq,
+                            .n = a->n};
+        vl_bidmap_add(rep->bids, &id);
+    }
     if (a->client_id != 0) {
         /* kept with the entries (and sent to the backups), so that the
            client can ask what became of the batch if this answer is lost */
@@ -99,6 +116,160 @@ static void s_append_write(self_t *self, s_replica_t *rep, const s_append_t *p,
     rep->q.bytes_end += bytes;
     rep->writes++;
     vl_sn_submit(self, job);
+}
+
+/*  Makes rep->bids hold the names of the log stream's last batches, from
+    the store, unless it already does for this epoch. Returns 0 or -1 (the
+    store failed). */
+static int s_bids_ready(self_t *self, s_replica_t *rep)
+{
+    if (rep->bids && rep->bids_ready && rep->bids_epoch == rep->ls_epoch)
+        return 0;
+    if (!rep->bids)
+        rep->bids = vl_bidmap_new(VL_BIDMAP_KEEP);
+    vl_bidmap_clear(rep->bids);
+    vl_batch_id_t *ids;
+    uint32_t n;
+    /* only what this epoch's log holds: past the end, names of a
+       discarded suffix may wait for their TRUNCATE */
+    if (vl_store_last_bids(self->store, rep->ls_id, rep->q.llsn_end, VL_BIDMAP_KEEP, &ids, &n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        vl_bidmap_entry_t *e = vl_bidmap_add(rep->bids, &ids[i]);
+        /* a batch a seal cut: its tail was discarded, and the LLSNs past
+           the end will hold other batches in this epoch */
+        if (ids[i].llsn_begin + ids[i].n - 1 > rep->q.llsn_end)
+            e->cut = (uint32_t)(rep->q.llsn_end - ids[i].llsn_begin + 1);
+    }
+    free(ids);
+    rep->bids_ready = true;
+    rep->bids_epoch = rep->ls_epoch;
+    vl_log(LOG_INFO, "sn=%u ls=%u: %u batch names loaded for resent appends (epoch %u)",
+           self->sn_id, rep->ls_id, n, rep->ls_epoch);
+    return 0;
+}
+
+static int s_append_cmp(const void *x, const void *y)
+{
+    const s_append_t *a = x, *b = y;
+    return a->llsn_begin < b->llsn_begin ? -1 : a->llsn_begin > b->llsn_begin;
+}
+
+/*  Inserts p into rep->appends at its place in LLSN order. */
+static void s_append_insert(s_replica_t *rep, s_append_t *p)
+{
+    zlistx_set_comparator(rep->appends, s_append_cmp);
+    zlistx_insert(rep->appends, p, false);
+}
+
+/*  The batch of entry e, written here before (an earlier life of the
+    node, or an answer that timed out) and not in rep->appends: answered
+    when the store says it is all committed, else waited for like a new
+    append. */
+static void s_dedupe_stored(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_hdr_t *hdr,
+                            vl_bidmap_entry_t *e)
+{
+    uint64_t last = e->id.llsn_begin + e->id.n - 1;
+    if (last > rep->d.applied_llsn_end && rep->q.applied_llsn_end > rep->d.applied_llsn_end) {
+        /* its commits may be queued for the store, past what a commit
+           range reaching an append would add: ask for a resend */
+        vl_sn_reply_error(self, rid, hdr, VL_EBUSY,
+                          "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " is held at llsn=%" PRIu64
+                          " and its commits are being stored; nothing was written again, "
+                          "resend it under the same name",
+                          rep->ls_id, e->id.client_id, e->id.batch_seq, e->id.llsn_begin);
+        return;
+    }
+    s_append_t *p = vl_calloc(1, sizeof *p);
+    uint64_t covered = 0;
+    if (vl_store_llsn_runs(self->store, rep->ls_id, e->id.llsn_begin, e->id.n, &p->runs, &p->nruns,
+                           &covered) != 0) {
+        vl_sn_append_free(&p);
+        vl_sn_reply_error(self, rid, hdr, VL_ESTORE,
+                          "APPEND ls=%u: cannot read the store of sn=%u: %s; nothing was "
+                          "written, resend it under the same name (and check this node's disk)",
+                          rep->ls_id, self->sn_id, vl_store_errmsg());
+        return;
+    }
+    p->rid = zframe_dup(rid);
+    p->req = *hdr;
+    p->llsn_begin = e->id.llsn_begin;
+    p->n = e->id.n;
+    p->covered = (uint32_t)covered;
+    p->cap_runs = p->nruns;
+    p->since_us = vl_now_us();
+    p->seq = ++self->append_seq;
+    p->client_id = e->id.client_id;
+    p->batch_seq = e->id.batch_seq;
+    if (covered >= p->n) {
+        s_append_reply(self, rep, p);
+        vl_bidmap_set_runs(e, p->runs, p->nruns);
+        p->runs = NULL;
+        vl_sn_append_free(&p);
+        return;
+    }
+    s_append_insert(rep, p);
+}
+
+/*  An APPEND named a (client id, batch seq) the primary holds: the batch
+    is not appended again. Returns true when the APPEND was handled so. */
+static bool s_append_dedupe(self_t *self, s_replica_t *rep, zframe_t *rid, const vl_hdr_t *hdr,
+                            const vl_append_t *a)
+{
+    if (a->client_id == 0 || a->n == 0)
+        return false;
+    if (s_bids_ready(self, rep) != 0) {
+        vl_sn_reply_error(self, rid, hdr, VL_ESTORE,
+                          "APPEND ls=%u: cannot read the batch names in the store of sn=%u: %s; "
+                          "nothing was written, retry (and check this node's disk)",
+                          a->ls_id, self->sn_id, vl_store_errmsg());
+        return true;
+    }
+    vl_bidmap_entry_t *e = vl_bidmap_find(rep->bids, a->client_id, a->batch_seq);
+    if (!e)
+        return false;
+    vl_log(LOG_INFO,
+           "sn=%u ls=%u: batch %" PRIx64 "/%" PRIu64 " resent; it is held at llsn=%" PRIu64
+           " (%u entries%s), not appended again",
+           self->sn_id, rep->ls_id, a->client_id, a->batch_seq, e->id.llsn_begin, e->id.n,
+           e->runs ? ", committed" : "");
+    if (e->id.n != a->n) {
+        vl_sn_reply_error(self, rid, hdr, VL_EPROTO,
+                          "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " was appended with %u "
+                          "entries and is sent again with %u; a batch name names one batch; "
+                          "nothing was written",
+                          a->ls_id, a->client_id, a->batch_seq, e->id.n, a->n);
+        return true;
+    }
+    if (e->cut) {
+        /* only its head is in the log: what a seal's answer says */
+        vl_sn_reply_error(self, rid, hdr, VL_ESEALED,
+                          "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " was cut by a seal: only "
+                          "its first %u of %u entries are in the log; nothing was written "
+                          "again: ask BATCH_STATUS",
+                          a->ls_id, a->client_id, a->batch_seq, e->cut, e->id.n);
+        return true;
+    }
+    if (e->runs) { /* committed and answered: the answer again */
+        vl_append_reply_t r = {.llsn_begin = e->id.llsn_begin, .nruns = e->nruns, .runs = e->runs};
+        vl_wbuf_t b;
+        vl_wbuf_init(&b);
+        vl_append_reply_encode(&r, &b);
+        vl_sn_reply_body(self, rid, hdr, &b, NULL);
+        vl_wbuf_free(&b);
+        return true;
+    }
+    for (s_append_t *p = zlistx_first(rep->appends); p; p = zlistx_next(rep->appends))
+        if (p->llsn_begin == e->id.llsn_begin) {
+            /* still waiting for its commit: the answer goes to the resend
+               (the first sender gave up on it) */
+            zframe_destroy(&p->rid);
+            p->rid = zframe_dup(rid);
+            p->req = *hdr;
+            return true;
+        }
+    s_dedupe_stored(self, rep, rid, hdr, e);
+    return true;
 }
 
 void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl_rbuf_t *body,
@@ -176,6 +347,8 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
             a.ls_id, self->sn_id);
         return;
     }
+    if (s_append_dedupe(self, rep, rid, hdr, &a))
+        return;
     if (big < a.n) {
         vl_sn_reply_error(self, rid, hdr, VL_ETOOBIG,
                           "APPEND ls=%u: entry %u of the batch has %zu bytes, more than the "
@@ -198,6 +371,8 @@ void vl_sn_append_on_append(self_t *self, zframe_t *rid, const vl_hdr_t *hdr, vl
     p->n = a.n;
     p->since_us = vl_now_us();
     p->seq = ++self->append_seq;
+    p->client_id = a.client_id;
+    p->batch_seq = a.batch_seq;
     vl_metric_add(rep->m_bytes, bytes);
     if (a.n == 0) {
         s_append_reply(self, rep, p);
@@ -244,6 +419,14 @@ void vl_sn_append_commit(self_t *self, s_replica_t *rep, const vl_commit_item_t 
         zlistx_delete(rep->appends, NULL);
         if (a->covered >= a->n) {
             s_append_reply(self, rep, a);
+            /* a resend of it is answered with these GLSNs */
+            vl_bidmap_entry_t *e = a->client_id && rep->bids && rep->bids_ready
+                                       ? vl_bidmap_find(rep->bids, a->client_id, a->batch_seq)
+                                       : NULL;
+            if (e && e->id.llsn_begin == a->llsn_begin) {
+                vl_bidmap_set_runs(e, a->runs, a->nruns);
+                a->runs = NULL;
+            }
             vl_metric_add(rep->m_entries, a->n);
             vl_metric_observe_us(rep->m_latency, vl_now_us() - a->since_us);
         } else

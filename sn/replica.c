@@ -274,6 +274,7 @@ static void s_write_done(self_t *self, s_replica_t *rep, vl_writer_job_t *job)
     if (job->rc) {
         vl_sn_fault(self, job->rc, job->errmsg);
         rep->write_broken = true;
+        rep->bids_ready = false; /* names of writes undone: read the store again */
         s_writes_settle(self, rep);
         if (job->reply_to) {
             if (job->rc == VL_EGAP)

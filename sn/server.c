@@ -418,6 +418,7 @@ static void s_replica_free_item(void **item)
             vl_sn_append_free(&a);
         }
         zlistx_destroy(&rep->appends);
+        vl_bidmap_destroy(&rep->bids);
         zlistx_destroy(&rep->subs);
         s_lookup_t *l;
         while ((l = zlistx_first(rep->lookups))) {

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "bidmap.h"
 #include "metrics.h"
 #include "mrconn.h"
 #include "server.h"
@@ -81,6 +82,7 @@ typedef struct {
     int64_t since_us;
     uint32_t cut; /* 0, or (sealed) its first `cut` entries are all that commit */
     uint64_t seq; /* unique: its WRITE job's tag */
+    uint64_t client_id, batch_seq; /* its name (client id 0: none) */
 } s_append_t;
 
 typedef struct {
@@ -141,6 +143,12 @@ struct s_replica {
     uint64_t trim_offset;
     uint64_t trim_hwm; /* d.hwm when the last trim job was queued */
     zlistx_t *appends; /* s_append_t*, in LLSN order */
+    /* the primary's names of its last batches, for resent APPENDs
+       (append.c); rebuilt from the store unless bids_ready and made in
+       epoch bids_epoch */
+    vl_bidmap_t *bids;
+    bool bids_ready;
+    uint32_t bids_epoch;
     zlistx_t *subs;    /* s_sub_t* */
     zlistx_t *lookups; /* s_lookup_t*, waiting for queued commits */
     uint32_t nbackups;

@@ -206,13 +206,20 @@ int vl_store_read_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_from, uin
                        vl_wbuf_t *out, uint32_t *n_p);
 
 /*  Looks for batch (client_id, batch_seq) among the batches of ls_id that
-    begin in llsn_hint+1..llsn_end, newest first. Stops at an older batch
-    of the same client (its batches reach a log stream in batch_seq order)
-    and after max_scan batches: *complete_p is false then (the search did
-    not cover the range). Sets *found_p and, when found, *id. */
+    begin in llsn_hint+1..llsn_end, newest first. Stops after max_scan
+    batches: *complete_p is false then (the search did not cover the
+    range). Not at an older batch of the same client: a batch resent under
+    the same name may land after newer ones. Sets *found_p and, when
+    found, *id. */
 int vl_store_find_bid(vl_store_t *self, uint32_t ls_id, uint64_t client_id, uint64_t batch_seq,
                       uint64_t llsn_hint, uint64_t llsn_end, uint32_t max_scan, vl_batch_id_t *id,
                       bool *found_p, bool *complete_p);
+
+/*  The names of the last (at most max) batches of ls_id that begin at or
+    before llsn_end, oldest first: *ids_p (caller frees), *n_p. Sync base
+    marks (client id 0) are left out. */
+int vl_store_last_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_end, uint32_t max,
+                       vl_batch_id_t **ids_p, uint32_t *n_p);
 
 /*  The GLSN runs of the committed entries among llsn_begin..+count-1 of
     ls_id, in order, from the stored commit ranges: *runs_p (caller frees;

@@ -541,17 +541,12 @@ int vl_store_find_bid(vl_store_t *self, uint32_t ls_id, uint64_t client_id, uint
         vl_batch_id_t b;
         if (!s_bid_decode(key, klen, v, vlen, ls_id, &b) || b.llsn_begin <= llsn_hint)
             break;
-        if (b.client_id == client_id) {
-            if (b.batch_seq == batch_seq) {
-                *id = b;
-                *found_p = true;
-                break;
-            }
-            /* a client sends its batches to a log stream in growing
-               batch_seq order: an earlier one of its batches here means
-               this one is not below it */
-            if (b.batch_seq < batch_seq)
-                break;
+        /* No stop at an older batch of the same client: a batch resent
+           under its name after a lost answer may land after newer ones. */
+        if (b.client_id == client_id && b.batch_seq == batch_seq) {
+            *id = b;
+            *found_p = true;
+            break;
         }
         if (++scanned >= max_scan) {
             *complete_p = false;
@@ -559,6 +554,45 @@ int vl_store_find_bid(vl_store_t *self, uint32_t ls_id, uint64_t client_id, uint
         }
     }
     return vl_store_iter_done(it, 0, "find batch name");
+}
+
+int vl_store_last_bids(vl_store_t *self, uint32_t ls_id, uint64_t llsn_end, uint32_t max,
+                       vl_batch_id_t **ids_p, uint32_t *n_p)
+{
+    *ids_p = NULL;
+    *n_p = 0;
+    if (llsn_end == 0 || max == 0)
+        return 0;
+    uint8_t k[S_KEY_LEN];
+    s_key(k, 'b', ls_id, llsn_end);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(self->db, self->ro);
+    vl_batch_id_t *ids = NULL;
+    uint32_t n = 0, cap = 0;
+    for (rocksdb_iter_seek_for_prev(it, (const char *)k, sizeof k);
+         rocksdb_iter_valid(it) && n < max; rocksdb_iter_prev(it)) {
+        size_t klen, vlen;
+        const char *key = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        vl_batch_id_t b;
+        if (!s_bid_decode(key, klen, v, vlen, ls_id, &b))
+            break;
+        if (b.client_id == 0)
+            continue; /* a sync's base mark */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            ids = vl_realloc(ids, cap * sizeof *ids);
+        }
+        ids[n++] = b;
+    }
+    /* newest first as read: turn them round */
+    for (uint32_t i = 0; i < n / 2; i++) {
+        vl_batch_id_t t = ids[i];
+        ids[i] = ids[n - 1 - i];
+        ids[n - 1 - i] = t;
+    }
+    *ids_p = ids;
+    *n_p = n;
+    return vl_store_iter_done(it, 0, "read batch names");
 }
 
 int vl_store_llsn_runs(vl_store_t *self, uint32_t ls_id, uint64_t llsn_begin, uint32_t count,

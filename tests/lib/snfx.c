@@ -213,19 +213,14 @@ uint64_t snfx_send_sub(snfx_t *f, uint16_t type, uint64_t glsn_begin, uint64_t g
 
 /*  Starts the SN (fsyncing when sync) and the fake MR, answers HELLO
     with nls log streams described by v. */
-snfx_t *snfx_start_n(const snfx_ls_view_t *v, uint32_t nls, bool sync)
+/*  Starts the SN on f->dir, answers its HELLO with v (nls log streams)
+    and connects f->client to it. */
+static void s_sn_up(snfx_t *f, const snfx_ls_view_t *v, uint32_t nls)
 {
-    snfx_t *f = calloc(1, sizeof *f);
-    fx_tmpdir(f->dir, sizeof f->dir, "snserver");
-    f->mr = zsock_new(ZMQ_ROUTER);
-    assert_non_null(f->mr);
-    zsock_set_linger(f->mr, 0);
-    char mr_ep[64];
-    assert_true(fx_bind(f->mr, mr_ep, sizeof mr_ep) > 0);
     vl_sn_config_t cfg = {.listen = "tcp://127.0.0.1:*",
                           .data_dir = f->dir,
-                          .mr = mr_ep,
-                          .sync = sync,
+                          .mr = f->mr_ep,
+                          .sync = f->sync,
                           .max_entry_size = 1 << 20,
                           .cluster_id = SNFX_CLUSTER};
     char err[512];
@@ -239,9 +234,29 @@ snfx_t *snfx_start_n(const snfx_ls_view_t *v, uint32_t nls, bool sync)
     assert_non_null(hello);
     zmsg_destroy(&hello);
     snfx_send_meta_n(f, &h, v, nls);
-    snfx_wait_report(f, 0, 0, NULL);
     f->client = fx_dealer("%s", f->sn_ep);
+}
+
+snfx_t *snfx_start_n(const snfx_ls_view_t *v, uint32_t nls, bool sync)
+{
+    snfx_t *f = calloc(1, sizeof *f);
+    fx_tmpdir(f->dir, sizeof f->dir, "snserver");
+    f->mr = zsock_new(ZMQ_ROUTER);
+    assert_non_null(f->mr);
+    zsock_set_linger(f->mr, 0);
+    assert_true(fx_bind(f->mr, f->mr_ep, sizeof f->mr_ep) > 0);
+    f->sync = sync;
+    s_sn_up(f, v, nls);
+    snfx_wait_report(f, 0, 0, NULL);
     return f;
+}
+
+void snfx_restart_sn(snfx_t *f, const snfx_ls_view_t *v)
+{
+    vl_sn_destroy(&f->sn);
+    zsock_destroy(&f->client);
+    zframe_destroy(&f->sn_rid);
+    s_sn_up(f, v, 1);
 }
 
 snfx_t *snfx_start(const snfx_ls_view_t *v, bool sync)

@@ -31,6 +31,8 @@ typedef struct {
     uint64_t term;   /* the MR leader term of the METAs and COMMITs sent */
     zsock_t *client; /* a DEALER to the SN */
     uint64_t next_id;
+    char mr_ep[64];
+    bool sync;
     uint32_t epoch; /* the log stream's epoch in the last META: APPENDs carry it */
 } snfx_t;
 
@@ -54,6 +56,10 @@ snfx_t *snfx_start_n(const snfx_ls_view_t *v, uint32_t nls, bool sync);
 
 /*  Stops the SN but keeps its data directory (a test opens the store). */
 void snfx_stop_sn(snfx_t *f);
+
+/*  Stops the SN and starts it again on its data directory (a restart),
+    answering its HELLO with v; f->client is a new DEALER to it. */
+void snfx_restart_sn(snfx_t *f, const snfx_ls_view_t *v);
 
 /*  Stops everything, removes the data directory, frees *f_p and sets it
     to NULL. */

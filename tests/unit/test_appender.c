@@ -234,6 +234,63 @@ static void s_record(void *arg, int rc, uint64_t glsn, uint64_t offset)
     pthread_mutex_unlock(&r->mu);
 }
 
+/*  Waits until r has n callbacks. */
+static void s_wait_rcs(s_rcs_t *r, size_t n)
+{
+    for (int64_t until = zclock_mono() + 10000; zclock_mono() < until;) {
+        pthread_mutex_lock(&r->mu);
+        size_t got = r->n;
+        pthread_mutex_unlock(&r->mu);
+        if (got >= n)
+            return;
+        usleep(10 * 1000);
+    }
+    fail_msg("%zu callbacks expected", n);
+}
+
+/*  Sticky with stop_on_error: after a failed batch nothing is sent, so
+    what is in the log stays a prefix of the input; entries handed over
+    later fail unsent with VL_ECLOSED, even once a log stream runs again,
+    until vl_appender_flush has returned the error. */
+static void test_sticky_stops_after_failure(void **state)
+{
+    s_setup(state, 1, 0);
+    fx_t *fx = *state;
+    s_rcs_t rcs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    vl_appender_opts_t o = {
+        .sticky = true, .stop_on_error = true, .batch_entries = 1, .timeout_ms = 500};
+    vl_appender_t *app;
+    assert_int_equal(vl_appender_new(fx->client, "t", &o, s_record, &app), 0);
+    pthread_mutex_lock(&fx->fk.mu);
+    fx->fk.sealed = true;
+    pthread_mutex_unlock(&fx->fk.mu);
+    assert_int_equal(vl_appender_append(app, "a", 1, &rcs), 0);
+    s_wait_rcs(&rcs, 1); /* no running log stream within the timeout */
+    assert_int_equal(rcs.rc[0], VL_ESEALED);
+    pthread_mutex_lock(&fx->fk.mu);
+    fx->fk.sealed = false;
+    size_t sent = fx->fk.nappends;
+    pthread_mutex_unlock(&fx->fk.mu);
+    assert_int_equal(vl_appender_append(app, "b", 1, &rcs), 0);
+    assert_int_equal(vl_appender_append(app, "c", 1, &rcs), 0);
+    s_wait_rcs(&rcs, 3);
+    assert_int_equal(rcs.rc[1], VL_ECLOSED);
+    assert_int_equal(rcs.rc[2], VL_ECLOSED);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, sent); /* neither was sent */
+    pthread_mutex_unlock(&fx->fk.mu);
+    assert_int_equal(vl_appender_flush(app), VL_ESEALED);
+    /* the caller has the error: sending goes on */
+    assert_int_equal(vl_appender_append(app, "d", 1, &rcs), 0);
+    assert_int_equal(vl_appender_flush(app), 0);
+    assert_int_equal(rcs.rc[3], 0);
+    pthread_mutex_lock(&fx->fk.mu);
+    assert_int_equal(fx->fk.nappends, sent + 1);
+    pthread_mutex_unlock(&fx->fk.mu);
+    vl_appender_destroy(&app);
+    s_teardown(state);
+}
+
 /*  An appender pinned to log stream 1 sends there only, also after a batch
     went unanswered long enough for the appender to look at the metadata
     (which lists log stream 2, running). */
@@ -560,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_atomic_never_split),
         cmocka_unit_test(test_named_batch_find),
         cmocka_unit_test(test_push_sends_open_batch),
+        cmocka_unit_test(test_sticky_stops_after_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

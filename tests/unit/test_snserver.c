@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "bidmap.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -606,6 +607,142 @@ static void test_batch_status(void **state)
     snfx_finish(&f);
 }
 
+/*  Waits for the reply to APPEND id; expects status st and, when 0, n
+    entries at one GLSN run from glsn. */
+static void s_append_answer(snfx_t *f, uint64_t id, int st, uint64_t glsn, uint32_t n)
+{
+    zmsg_t *msg;
+    vl_rbuf_t body;
+    assert_int_equal(fx_wait_reply(f->client, VL_MSG_APPEND, id, &msg, &body), st);
+    if (st == 0) {
+        vl_append_reply_t r;
+        assert_int_equal(vl_append_reply_decode(&body, &r), 0);
+        assert_int_equal(r.nruns, 1);
+        assert_int_equal(r.runs[0].glsn_begin, glsn);
+        assert_int_equal(r.runs[0].count, n);
+        vl_append_reply_free(&r);
+    }
+    zmsg_destroy(&msg);
+}
+
+/*  A batch a seal cut (its head committed, its tail discarded) and resent
+    under its name after the unseal is neither appended again nor joined
+    (the LLSNs past the sealed end hold another batch now): refused with
+    VL_ESEALED, nothing written; the other batch gets its own GLSNs. */
+static void test_append_resent_after_cut(void **state)
+{
+    (void)state;
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    enum { SIZE = 10 };
+    const uint64_t C = 0xc0ffeeull, D = 0xd00dull;
+    snfx_send_append_named(f, 4, SIZE, C, 1); /* llsn 1..4 */
+    snfx_wait_report(f, 4, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 2, 0, 2 * SIZE); /* its head 1..2 */
+    snfx_wait_report(f, 4, 2, NULL);
+    snfx_ls_view_t v = snfx_rf1;
+    s_seal_view(&v, 2, SIZE);
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_SEALED);
+    v.state = VL_LS_RUNNING;
+    v.epoch = 2;
+    snfx_send_meta(f, NULL, &v);
+    snfx_wait_report_state(f, VL_LS_RUNNING);
+    uint64_t d = snfx_send_append_named(f, 2, SIZE, D, 1); /* llsn 3..4 again */
+    snfx_wait_report(f, 4, 2, NULL);
+    s_append_answer(f, snfx_send_append_named(f, 4, SIZE, C, 1), VL_ESEALED, 0, 0);
+    snfx_send_commit(f, 2, 3, 3, 2, 2 * SIZE, 2 * SIZE);
+    s_append_answer(f, d, 0, 3, 2);
+    snfx_wait_report(f, 4, 4, NULL); /* nothing written by the resend */
+    snfx_finish(&f);
+}
+
+/*  The primary's window of batch names: the last max names are found
+    (with their entries), older ones are forgotten, oldest first, and a
+    name seen again replaces its entry. */
+static void test_bidmap_window(void **state)
+{
+    (void)state;
+    vl_bidmap_t *m = vl_bidmap_new(256);
+    for (uint64_t i = 1; i <= 1000; i++) {
+        vl_batch_id_t id = {.llsn_begin = 10 * i, .client_id = i % 7, .batch_seq = i, .n = 3};
+        vl_bidmap_entry_t *e = vl_bidmap_add(m, &id);
+        if (i % 2) {
+            vl_run_t *runs = malloc(sizeof *runs);
+            runs->glsn_begin = 100 * i;
+            runs->count = 3;
+            vl_bidmap_set_runs(e, runs, 1);
+        }
+    }
+    assert_int_equal(vl_bidmap_size(m), 256);
+    for (uint64_t i = 1; i <= 1000; i++) {
+        vl_bidmap_entry_t *e = vl_bidmap_find(m, i % 7, i);
+        if (i <= 1000 - 256) {
+            assert_null(e);
+            continue;
+        }
+        assert_non_null(e);
+        assert_int_equal(e->id.llsn_begin, 10 * i);
+        assert_true(i % 2 ? e->runs && e->runs[0].glsn_begin == 100 * i : !e->runs);
+    }
+    assert_null(vl_bidmap_find(m, 1, 1000)); /* another client's */
+    vl_batch_id_t again = {.llsn_begin = 5, .client_id = 1000 % 7, .batch_seq = 1000, .n = 1};
+    vl_bidmap_add(m, &again);
+    assert_int_equal(vl_bidmap_size(m), 256);
+    assert_int_equal(vl_bidmap_find(m, 1000 % 7, 1000)->id.llsn_begin, 5);
+    vl_bidmap_clear(m);
+    assert_int_equal(vl_bidmap_size(m), 0);
+    assert_null(vl_bidmap_find(m, 999 % 7, 999));
+    vl_bidmap_destroy(&m);
+    assert_null(m);
+}
+
+/*  Idempotent appends: an APPEND resent under the name of a batch the
+    primary holds is not appended again. Before the commit it is joined
+    (the answer goes to the resend), after it answered with the original
+    GLSNs, a resend with another entry count is refused; after a restart
+    the names come back from the store: a committed batch is answered, one
+    written but not yet committed waits for its commit. The log holds each
+    batch once (the LLSN end never grows on a resend). */
+static void test_append_resent(void **state)
+{
+    (void)state;
+    snfx_t *f = snfx_start(&snfx_rf1, false);
+    enum { SIZE = 10 };
+    const uint64_t C = 0xc0ffeeull;
+    uint64_t a1 = snfx_send_append_named(f, 3, SIZE, C, 1); /* llsn 1..3 */
+    snfx_wait_report(f, 3, 0, NULL);
+    uint64_t a2 = snfx_send_append_named(f, 3, SIZE, C, 1); /* its answer was lost */
+    /* ordered behind the resend on the same socket: proves it was taken */
+    uint64_t a3 = snfx_send_append_named(f, 2, SIZE, C, 2); /* llsn 4..5 */
+    snfx_wait_report(f, 5, 0, NULL);
+    snfx_send_commit(f, 1, 1, 1, 5, 0, 5 * SIZE);
+    s_append_answer(f, a2, 0, 1, 3);
+    s_append_answer(f, a3, 0, 4, 2);
+    (void)a1; /* its answer went to the resend */
+    /* committed: answered again at once, nothing written */
+    s_append_answer(f, snfx_send_append_named(f, 3, SIZE, C, 1), 0, 1, 3);
+    s_append_answer(f, snfx_send_append_named(f, 1, SIZE, C, 1), VL_EPROTO, 0, 0);
+    uint64_t a4 = snfx_send_append_named(f, 4, SIZE, C, 3); /* llsn 6..9, not committed */
+    snfx_wait_report(f, 9, 5, NULL);
+    (void)a4;
+
+    snfx_restart_sn(f, &snfx_rf1);
+    snfx_wait_report(f, 9, 5, NULL);
+    s_append_answer(f, snfx_send_append_named(f, 2, SIZE, C, 2), 0, 4, 2);
+    uint64_t a5 = snfx_send_append_named(f, 4, SIZE, C, 3); /* held: waits for the commit */
+    uint64_t a6 = snfx_send_append_named(f, 1, SIZE, C, 4); /* new: llsn 10 */
+    snfx_wait_report(f, 10, 5, NULL);
+    snfx_send_commit(f, 2, 6, 6, 5, 5 * SIZE, 5 * SIZE);
+    s_append_answer(f, a5, 0, 6, 4);
+    s_append_answer(f, a6, 0, 10, 1);
+    snfx_wait_report(f, 10, 10, NULL);
+
+    /* each batch once: 10 entries in the log */
+    char got[11][16];
+    assert_int_equal(s_read_log(f, 10, 10, got), 10);
+    snfx_finish(&f);
+}
+
 /*  A backup keeps the batch names that come with REPLICATE, so that it
     can answer for a primary that died. */
 static void test_batch_status_backup(void **state)
@@ -1105,6 +1242,9 @@ int main(void)
         cmocka_unit_test(test_stale_replicate_after_unseal),
         cmocka_unit_test(test_stale_append_after_unseal),
         cmocka_unit_test(test_batch_status),
+        cmocka_unit_test(test_append_resent),
+        cmocka_unit_test(test_bidmap_window),
+        cmocka_unit_test(test_append_resent_after_cut),
         cmocka_unit_test(test_batch_status_backup),
         cmocka_unit_test(test_partial_reports),
         cmocka_unit_test(test_sync_base),

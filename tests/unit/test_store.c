@@ -416,9 +416,29 @@ static void test_batch_names(void **state)
     assert_true(id.llsn_begin == 4 && id.n == 5);
     assert_int_equal(vl_store_find_bid(f->store, 6, 9, 1, 0, 12, 100, &id, &found, &complete), 0);
     assert_true(found && id.llsn_begin == 9);
-    /* seq 3 of client 7 is not here: the search stops at its seq 2 */
+    /* seq 3 of client 7 is not here: the whole range is searched */
     assert_int_equal(vl_store_find_bid(f->store, 6, 7, 3, 0, 12, 100, &id, &found, &complete), 0);
     assert_true(!found && complete);
+    /* an older batch of the client past a newer one (a resend under its
+       name) does not end the search: seq 1 at 1..3 is found behind seq 2
+       and 4 */
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 1, 0, 12, 100, &id, &found, &complete), 0);
+    assert_true(found && id.llsn_begin == 1 && id.n == 3);
+    /* the hint bounds it from below */
+    assert_int_equal(vl_store_find_bid(f->store, 6, 7, 1, 3, 12, 100, &id, &found, &complete), 0);
+    assert_true(!found && complete);
+    /* the last names, oldest first, up to an end and a count */
+    vl_batch_id_t *last;
+    uint32_t nlast;
+    assert_int_equal(vl_store_last_bids(f->store, 6, 12, 3, &last, &nlast), 0);
+    assert_int_equal(nlast, 3);
+    assert_true(last[0].llsn_begin == 4 && last[1].llsn_begin == 9 && last[2].llsn_begin == 11);
+    assert_true(last[2].client_id == 7 && last[2].batch_seq == 4 && last[2].n == 2);
+    free(last);
+    assert_int_equal(vl_store_last_bids(f->store, 6, 10, 100, &last, &nlast), 0);
+    assert_int_equal(nlast, 3);
+    assert_true(last[0].llsn_begin == 1 && last[2].llsn_begin == 9);
+    free(last);
     /* the end bounds the search (a batch past the durable end is not there) */
     assert_int_equal(vl_store_find_bid(f->store, 6, 7, 4, 0, 10, 100, &id, &found, &complete), 0);
     assert_false(found);
