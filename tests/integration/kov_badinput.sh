@@ -12,11 +12,7 @@
 command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit 77; }
 
 cluster 1
-free_port
-KOV_PORT=$PORT
-B=127.0.0.1:$KOV_PORT
-daemon kov varlogkov --listen "$B" --mr "$MR"
-wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+kov_up
 echo x | kcat -b "$B" -P -t bad -p 0 || fail "first produce failed"
 
 /usr/bin/python3 - "$KOV_PORT" >"$T/py.out" 2>"$T/py.err" <<'EOF' || fail "$(tail -30 "$T/py.err")"

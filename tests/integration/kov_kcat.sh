@@ -13,11 +13,7 @@ command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; exit
 N=100000
 
 cluster 3
-free_port
-KOV_PORT=$PORT
-B=127.0.0.1:$KOV_PORT
-daemon kov varlogkov --listen "$B" --mr "$MR"
-wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+kov_up
 
 kc() { kcat -b "$B" -X api.version.request=true "$@"; }
 seq 1 "$N" | awk '{print NR-1, $0}' >"$T/want.txt"

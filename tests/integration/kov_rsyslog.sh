@@ -22,11 +22,7 @@ command -v kcat >/dev/null && command -v logger >/dev/null ||
 	{ echo "kcat or logger missing"; exit 77; }
 
 cluster 3
-free_port
-KOV_PORT=$PORT
-B=127.0.0.1:$KOV_PORT
-daemon kov varlogkov --listen "$B" --mr "$MR"
-wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+kov_up
 
 # ---- rsyslogd with its own everything ----------------------------------------
 free_port

@@ -15,11 +15,7 @@ $PY -c 'import kafka, confluent_kafka' 2>/dev/null ||
 	{ echo "python3-kafka or python3-confluent-kafka missing"; exit 77; }
 
 cluster 3
-free_port
-KOV_PORT=$PORT
-B=127.0.0.1:$KOV_PORT
-daemon kov varlogkov --listen "$B" --mr "$MR"
-wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+kov_up
 T0=1600000000000
 
 # ---- the records ------------------------------------------------------------

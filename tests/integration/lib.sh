@@ -190,6 +190,17 @@ check_dense() {
 		END { if (!bad && NR != last - first + 1) { printf "%d entries, expected %d\n", NR, last - first + 1; exit 1 } }' "$f"
 }
 
+# kov_up [ARGS...]: a varlogkov gateway (daemon "kov") on a free port of
+# this cluster, with ARGS added; sets KOV_PORT and B (its bootstrap address,
+# 127.0.0.1:KOV_PORT) and waits until it listens.
+kov_up() {
+	free_port
+	KOV_PORT=$PORT
+	B=127.0.0.1:$KOV_PORT
+	daemon kov varlogkov --listen "$B" --mr "$MR" "$@"
+	wait_for 10 "varlogkov listening on $KOV_PORT" port_open "$KOV_PORT"
+}
+
 # mount_fs DIR [OPTIONS...]: mounts varlogfs of the test cluster at DIR (in
 # the foreground process, log in $T/fs-NAME.log); waits until it serves.
 declare -A FSPID
