@@ -789,6 +789,47 @@ static void test_fixture_partition_leader(void **state)
     fx_fini(&x);
 }
 
+static bool p_time_passed(fx_t *x, void *arg)
+{
+    return raft_fixture_time(&x->f) >= *(raft_time *)arg;
+}
+
+/*  A follower cut off for many election timeouts and then reconnected
+    does not depose the leader (pre-vote): the term stays, the leader
+    leads on, and the follower catches up. */
+static void test_fixture_partition_follower(void **state)
+{
+    (void)state;
+    fx_t x;
+    done_t d[31] = {{0}};
+    int l = fx_up(&x, 11, d);
+    unsigned lu = (unsigned)l, fu = (lu + 1) % 3;
+    struct raft *lr = raft_fixture_get(&x.f, lu);
+    raft_term term = lr->current_term;
+    for (unsigned i = 0; i < 3; i++)
+        if (i != fu) {
+            raft_fixture_disconnect(&x.f, fu, i);
+            raft_fixture_disconnect(&x.f, i, fu);
+        }
+    raft_time until = raft_fixture_time(&x.f) + 10 * lr->election_timeout;
+    assert_true(fx_until(&x, p_time_passed, &until, 20 * lr->election_timeout));
+    fx_batch(&x, l, 11, 21, d);
+    fx_settle_but(&x, l, (int)fu);
+    for (unsigned i = 0; i < 3; i++)
+        if (i != fu) {
+            raft_fixture_reconnect(&x.f, fu, i);
+            raft_fixture_reconnect(&x.f, i, fu);
+        }
+    fx_batch(&x, l, 21, 31, d);
+    fx_settle(&x, l);
+    assert_int_equal(fx_leader(&x), l);
+    assert_true(lr->current_term == term);
+    assert_true(raft_fixture_get(&x.f, fu)->current_term == term);
+    for (uint64_t id = 11; id < 31; id++)
+        assert_int_equal(d[id].status, 0);
+    fx_fini(&x);
+}
+
 /*  A disk write of the leader fails: the proposal is refused, the leader
     stops serving and hands over, a leader serves again and the cluster
     goes on; the failed command is applied nowhere. */
@@ -1344,6 +1385,7 @@ int main(void)
         cmocka_unit_test(test_engine_bad_input),
         cmocka_unit_test(test_fixture_kill_leader),
         cmocka_unit_test(test_fixture_partition_leader),
+        cmocka_unit_test(test_fixture_partition_follower),
         cmocka_unit_test(test_fixture_io_fault),
         cmocka_unit_test(test_fixture_snapshot_install),
         cmocka_unit_test(test_fixture_replay),
