@@ -233,7 +233,11 @@ static bool s_append_dedupe(self_t *self, s_replica_t *rep, zframe_t *rid, const
            " (%u entries%s), not appended again",
            self->sn_id, rep->ls_id, a->client_id, a->batch_seq, e->id.llsn_begin, e->id.n,
            e->runs ? ", committed" : "");
-    if (e->id.n != a->n) {
+    if (e->id.n < a->n && !e->cut)
+        /* the name was cut down to the entries a seal kept
+           (vl_store_batch_truncate): the batch a seal cut */
+        e->cut = e->id.n;
+    else if (e->id.n != a->n) {
         vl_sn_reply_error(self, rid, hdr, VL_EPROTO,
                           "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " was appended with %u "
                           "entries and is sent again with %u; a batch name names one batch; "
@@ -247,7 +251,7 @@ static bool s_append_dedupe(self_t *self, s_replica_t *rep, zframe_t *rid, const
                           "APPEND ls=%u: batch %" PRIx64 "/%" PRIu64 " was cut by a seal: only "
                           "its first %u of %u entries are in the log; nothing was written "
                           "again: ask BATCH_STATUS",
-                          a->ls_id, a->client_id, a->batch_seq, e->cut, e->id.n);
+                          a->ls_id, a->client_id, a->batch_seq, e->cut, a->n);
         return true;
     }
     if (e->runs) { /* committed and answered: the answer again */

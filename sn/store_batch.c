@@ -224,6 +224,25 @@ int vl_store_batch_truncate(vl_store_t *self, vl_store_batch_t *batch, uint32_t 
     rc = vl_store_read_done(&c, rc, "truncate");
     if (rc)
         return rc;
+    /* and so is its name: it names the entries held, up to llsn_end.
+       Kept whole, it would later cover the LLSNs past the end, which other
+       batches take after the unseal: a BATCH_STATUS or a resend under the
+       name would then be answered with their GLSNs as the batch's. */
+    vl_wbuf_t names;
+    vl_wbuf_init(&names);
+    uint32_t nnames = 0;
+    rc = vl_store_read_bids(self, ls_id, llsn_end, llsn_end, &names, &nnames);
+    for (uint32_t i = 0; rc == 0 && i < nnames; i++) {
+        vl_batch_id_t id;
+        vl_wire_bid(names.data, i, &id);
+        if (id.llsn_begin <= llsn_end && id.llsn_begin + id.n - 1 > llsn_end) {
+            id.n = (uint32_t)(llsn_end + 1 - id.llsn_begin);
+            vl_store_batch_put_bid(batch, ls_id, &id);
+        }
+    }
+    vl_wbuf_free(&names);
+    if (rc)
+        return rc;
     vl_store_batch_delete_entries(batch, ls_id, llsn_end + 1, UINT64_MAX);
     return 0;
 }

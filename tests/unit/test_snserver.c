@@ -653,6 +653,14 @@ static void test_append_resent_after_cut(void **state)
     snfx_send_commit(f, 2, 3, 3, 2, 2 * SIZE, 2 * SIZE);
     s_append_answer(f, d, 0, 3, 2);
     snfx_wait_report(f, 4, 4, NULL); /* nothing written by the resend */
+    /* after a restart in this epoch, with D's entries committed at 3..4
+       where C's tail was: C resent is still the batch a seal cut (its
+       name names 1..2 only), never "committed" with D's GLSNs */
+    snfx_restart_sn(f, &v);
+    snfx_wait_report(f, 4, 4, NULL);
+    s_append_answer(f, snfx_send_append_named(f, 4, SIZE, C, 1), VL_ESEALED, 0, 0);
+    s_append_answer(f, snfx_send_append_named(f, 2, SIZE, D, 1), 0, 3, 2);
+    snfx_wait_report(f, 4, 4, NULL);
     snfx_finish(&f);
 }
 

@@ -446,6 +446,25 @@ static void test_batch_names(void **state)
     assert_int_equal(vl_store_find_bid(f->store, 6, 7, 1, 0, 12, 2, &id, &found, &complete), 0);
     assert_true(!found && !complete);
 
+    /* a seal at llsn 6 cuts the batch at 4..8 (client 7, seq 2): its
+       name then names 4..6 only, so that other batches may take 7.. */
+    {
+        vl_store_batch_t *wb = vl_store_batch_new();
+        assert_int_equal(vl_store_batch_truncate(f->store, wb, 6, 6), 0);
+        assert_int_equal(vl_store_write(f->store, wb, true), 0);
+        vl_store_batch_destroy(&wb);
+        stfx_reopen(f);
+        assert_int_equal(
+            vl_store_find_bid(f->store, 6, 7, 2, 0, 6, 100, &id, &found, &complete), 0);
+        assert_true(found && id.llsn_begin == 4 && id.n == 3);
+        /* the names past the end went with the entries */
+        assert_int_equal(
+            vl_store_find_bid(f->store, 6, 9, 1, 0, 12, 100, &id, &found, &complete), 0);
+        assert_false(found);
+        stfx_write(f->store, &a, 12); /* the entries again, for what follows */
+        s_put_bids(f->store, 6, ids, 4);
+    }
+
     /* names of the batches holding 5..9: the one at 4 and the one at 9 */
     vl_wbuf_t out;
     vl_wbuf_init(&out);
