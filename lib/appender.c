@@ -299,6 +299,7 @@ static void s_send_batch(vl_appender_t *self, vl_appender_batch_t *b, int li, in
     b->bseq = ++self->next_bseq;
     /* answered before this send: the batch, if written, begins past it */
     b->hint = ls->acked_llsn;
+    b->epoch = ls->epoch;
     b->resolving = false;
     self->inflight = vl_realloc(self->inflight, (self->ninflight + 1) * sizeof *self->inflight);
     self->inflight[self->ninflight++] = b;

@@ -308,7 +308,7 @@ static void s_resend_all(vl_appender_t *self, size_t li, int64_t now_us)
     vl_appender_batch_t **v = vl_malloc((self->ninflight + 1) * sizeof *v);
     size_t n = 0;
     for (size_t i = 0; i < self->ninflight; i++)
-        if (self->inflight[i]->ls == li) {
+        if (self->inflight[i]->ls == li && self->inflight[i]->epoch == self->ls[li].epoch) {
             size_t k = n++;
             while (k > 0 && v[k - 1]->seq > self->inflight[i]->seq) {
                 v[k] = v[k - 1];
@@ -349,10 +349,17 @@ void vl_appender_fate_timeouts(vl_appender_t *self, int64_t now_us)
                 self->o.timeout_ms, (int)((b->resolve_until_us - b->deadline_us) / 1000));
             continue; /* b left the list: i holds the next one */
         }
-        if (b->resolving && now_us >= b->next_resend_us && self->ls[b->ls].state == VL_LS_RUNNING) {
+        if (b->resolving && now_us >= b->next_resend_us && self->ls[b->ls].state == VL_LS_RUNNING &&
+            self->ls[b->ls].epoch == b->epoch) {
             /* Idempotent: the primary holds the batch's name if it wrote
                it, and answers with what became of it instead of appending
-               it again (a seal answers for good through BATCH_STATUS) */
+               it again (a seal answers for good through BATCH_STATUS).
+               Only in the epoch it was sent in: after a seal and an unseal
+               earlier batches of the writer may wait for a retry (refused
+               by the seal), and a resend, taken in the new epoch, would
+               overtake them (chaos.sh: a sticky writer's lines 25, 26 and
+               29 before 23 and 24 after an SN was cut off); BATCH_STATUS
+               settles it, as before resends existed. */
             if (self->o.sticky)
                 s_resend_all(self, b->ls, now_us);
             else {

@@ -54,6 +54,7 @@ typedef struct vl_appender_batch {
     int64_t sent_us;
     uint64_t bseq;            /* its name on its log stream (with the client id): kept
                                  by every resend there, fresh on a move */
+    uint32_t epoch;           /* its log stream's epoch when it was sent there */
     uint64_t hint;            /* BATCH_STATUS's llsn hint: the log stream's newest
                                  answered LLSN when it was first sent there */
     uint64_t name_client, name_seq; /* the caller's name for it (vl_appender_append_batch_named;
