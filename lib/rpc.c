@@ -342,8 +342,23 @@ static int s_exchange(vl_rpc_t *self, uint16_t type, const vl_wbuf_t *body, bool
         s_monitor_drain(self); /* events of earlier calls are old news */
         vl_hdr_t req = {.type = type, .request_id = self->next_id++};
         zmsg_t *msg = vl_wire_msg(&req, body);
+        /* A DEALER with no pipe to its peer blocks a send: after a CURVE
+           handshake the server refused, libzmq may drop the pipe and not
+           make another (a client without keys hung for minutes in
+           curve.sh under ASan). So the send waits until the deadline at
+           most, and not getting out counts as silence. */
+        int64_t send_ms = deadline - zclock_mono();
+        zsock_set_sndtimeo(self->sock, send_ms > 1 ? (int)send_ms : 1);
         if (zmsg_send(&msg, self->sock) != 0) {
+            int err = zmq_errno();
             zmsg_destroy(&msg);
+            if (err == EAGAIN) {
+                s_trace_note(tr, ep, S_SILENT, NULL);
+                if (zclock_mono() >= deadline)
+                    return S_SILENCE;
+                vl_mrconn_next(self->conn);
+                continue;
+            }
             if (errbuf)
                 snprintf(errbuf, errbuf_size, "%s: cannot send to %s", vl_wire_type_name(type), ep);
             return VL_EIO;
