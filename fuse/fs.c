@@ -251,6 +251,7 @@ void vl_fs_destroy(vl_fs_t **self_p)
     vl_client_destroy(&fs->client);
     free(fs->meta.topics);
     free(fs->inval);
+    free(fs->pcr);
     free(fs->mr);
     pthread_mutex_destroy(&fs->mu);
     pthread_cond_destroy(&fs->rcv);

@@ -56,7 +56,25 @@ struct vl_fs {
     /* -o pagecache: cached reads in the daemon, by ticket (read.c) */
     pthread_cond_t rcv; /* with mu: a cached read ended */
     uint64_t rticket_next;
+    /* -o pagecache: per topic, the races of cached reads with writes
+       through the mount and the mtime generation (read.c), under mu */
+    struct fs_pcrace *pcr;
+    size_t npcr, pcr_cap;
 };
+
+/*  -o pagecache: a cached read that ends short of its request (at the end
+    of the log) makes the kernel zero the rest of its last page; if a write
+    through the mount grew the kernel's size past that end before the read's
+    reply reached it, the kernel keeps those zeros as file bytes. Writes
+    that may have raced such a read make the topic racy for a while: every
+    getattr then gives the file a new mtime (gen), so the kernel drops its
+    pages before each read (read.c). */
+typedef struct fs_pcrace {
+    uint32_t topic_id;
+    int64_t short_us;      /* the last cached read that returned short */
+    int64_t racy_until_us; /* getattrs until then bump gen */
+    uint64_t gen;
+} fs_pcrace_t;
 
 /*  An open file. Three locks so that no side waits for another:
     wmu serialises writers (line buffer, appender), cmu guards the
@@ -148,6 +166,10 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
     reads of f's topic that the daemon was serving when called are done.
     A write calls it before it returns (read.c: why). */
 void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f);
+
+/*  -o pagecache: the mtime generation of topic topic_id for a getattr
+    (bumped while the topic is racy, see fs_pcrace_t); takes fs->mu. */
+uint64_t vl_fs_pc_gen(vl_fs_t *fs, uint32_t topic_id);
 
 /*  ---- write.c: open files and the appenders ------------------------------------ */
 

@@ -22,9 +22,13 @@
     a write through the mount returns only once the cached reads of its
     topic that were in the daemon are done (vl_fs_wait_readers): a read
     either sees the write's lines pending, or is answered before the
-    kernel grows the size. (Left open: the moment between a read's return
-    here and libfuse's reply, and a line without its newline, in no entry
-    until the close.)
+    kernel grows the size. That leaves the moment between a read's return
+    here and libfuse's reply, which a write woken by that return can beat:
+    such a write makes the topic racy for a second (fs_pcrace_t), during
+    which every getattr gives the file a new mtime, so the kernel, which
+    asks before each cached read, drops the pages (waiting for reads in
+    flight) before it reads. (Left open: a line without its newline, in no
+    entry until the close.)
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -249,6 +253,27 @@ static int s_fill_locked(vl_fs_t *fs, fs_file_t *f, vl_topic_info_t *t, uint64_t
     return rc;
 }
 
+/*  A write that comes this long after a cached read of its topic returned
+    short may have raced that read's reply to the kernel; the topic is then
+    racy this long (fs_pcrace_t). */
+#define FS_PC_RACE_US 100000
+#define FS_PC_RACY_US 1000000
+
+/*  The race record of topic topic_id, made on first use; fs->mu held. */
+static fs_pcrace_t *s_pcr_locked(vl_fs_t *fs, uint32_t topic_id)
+{
+    for (size_t i = 0; i < fs->npcr; i++)
+        if (fs->pcr[i].topic_id == topic_id)
+            return &fs->pcr[i];
+    if (fs->npcr == fs->pcr_cap) {
+        fs->pcr_cap = fs->pcr_cap ? 2 * fs->pcr_cap : 8;
+        fs->pcr = vl_realloc(fs->pcr, fs->pcr_cap * sizeof *fs->pcr);
+    }
+    fs_pcrace_t *r = &fs->pcr[fs->npcr++];
+    *r = (fs_pcrace_t){.topic_id = topic_id, .short_us = INT64_MIN / 2};
+    return r;
+}
+
 void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
 {
     struct timespec until;
@@ -263,18 +288,39 @@ void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
         if (!busy || pthread_cond_timedwait(&fs->rcv, &fs->mu, &until) == ETIMEDOUT)
             break;
     }
+    /* A read that returned short moments ago (or just now, waited for) may
+       not have reached the kernel yet: its reply and this write's race. */
+    int64_t now = vl_now_us();
+    fs_pcrace_t *r = s_pcr_locked(fs, f->topic_id);
+    if (now - r->short_us < FS_PC_RACE_US)
+        r->racy_until_us = now + FS_PC_RACY_US;
     pthread_mutex_unlock(&fs->mu);
 }
 
-/*  Marks a cached read of f in the daemon (in) or done; f->rmu held. */
-static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in)
+uint64_t vl_fs_pc_gen(vl_fs_t *fs, uint32_t topic_id)
+{
+    pthread_mutex_lock(&fs->mu);
+    fs_pcrace_t *r = s_pcr_locked(fs, topic_id);
+    if (vl_now_us() < r->racy_until_us)
+        r->gen++;
+    uint64_t gen = r->gen;
+    pthread_mutex_unlock(&fs->mu);
+    return gen;
+}
+
+/*  Marks a cached read of f in the daemon (in) or done, short of its
+    request or not; f->rmu held. */
+static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in, bool short_read)
 {
     pthread_mutex_lock(&fs->mu);
     f->reading = in;
-    if (in)
+    if (in) {
         f->rticket = fs->rticket_next++;
-    else
+    } else {
+        if (short_read)
+            s_pcr_locked(fs, f->topic_id)->short_us = vl_now_us();
         pthread_cond_broadcast(&fs->rcv);
+    }
     pthread_mutex_unlock(&fs->mu);
 }
 
@@ -286,7 +332,7 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
         return -EBADF;
     pthread_mutex_lock(&f->rmu); /* one read of f at a time is marked */
     if (f->cached)
-        s_reading(fs, f, true);
+        s_reading(fs, f, true, false);
     vl_topic_info_t t;
     size_t got = 0;
     uint64_t pos = 0;
@@ -300,7 +346,7 @@ int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
     if (rc == 0 && !eof && f->cached && got < size)
         rc = s_fill_locked(fs, f, &t, pos, buf, size, &got);
     if (f->cached)
-        s_reading(fs, f, false);
+        s_reading(fs, f, false, got < size);
     pthread_mutex_unlock(&f->rmu);
     if (rc == -EINTR)
         return -EINTR;
