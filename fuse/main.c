@@ -5,6 +5,7 @@
     it) and runs the multi-threaded FUSE loop until unmounted or signalled.
 */
 #include <czmq.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,11 @@ int main(int argc, char **argv)
 {
     /* FUSE handles SIGINT/SIGTERM (unmount and exit): CZMQ must not */
     zsys_handler_set(NULL);
+    /* libfuse allocates each read's reply buffer (up to 1 MiB) and frees it
+       after the reply: from the heap, not a fresh mmap whose every page
+       faults in as the read fills it */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     options_t o = {.timeout_s = 10};
     if (fuse_opt_parse(&args, &o, s_opts, NULL) == -1)
