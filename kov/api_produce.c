@@ -193,7 +193,8 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
     }
     vl_ktopic_part_name(name, sizeof name, topic, p->index);
     int32_t owner = -1;
-    if (s->gw && !vl_kgw_owns_part(s->gw, name, &owner, NULL)) {
+    uint64_t view_epoch = 0;
+    if (s->gw && !vl_kgw_owns_part(s->gw, name, &owner, &view_epoch)) {
         snprintf(err, sizeof err,
                  "gateway %d does not own %.150s (owner: %d); refresh the metadata and send to the "
                  "leader",
@@ -201,6 +202,8 @@ static void s_produce_part(s_ctx_t *c, const char *topic, s_part_t *p, vl_kstr_t
         s_part_error(p, VL_KERR_NOT_LEADER_OR_FOLLOWER, err);
         return;
     }
+    if (s->gw)
+        vl_kparts_owner_epoch(s->parts, name, view_epoch);
     vl_kbatch_t *batches = NULL;
     size_t nb = 0;
     int kerr = vl_kbatch_parse(records.ptr, (size_t)records.len, s->opts.max_request, &batches, &nb,

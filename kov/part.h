@@ -92,6 +92,15 @@ void vl_kparts_produce(vl_kparts_t *self, const char *topic, const vl_kproducer_
                        const void *const *data, const size_t *len, size_t n,
                        vl_kparts_produce_cb_t *cb, void *arg);
 
+/*  With several gateways: this gateway owns topic in the gateways' view of
+    epoch view_epoch (kov/gw.c), said before each produce to it. When the
+    epoch is not the one of the last produce here, the partition may have
+    had another owner in between (this gateway was declared expired and
+    came back, say), which wrote batches of the same idempotent producers:
+    what this gateway knew of their sequences is forgotten, and their next
+    batches are looked up in the log first, as after a takeover. */
+void vl_kparts_owner_epoch(vl_kparts_t *self, const char *topic, uint64_t view_epoch);
+
 /*  InitProducerId: a new producer id (durable in the meta topic before it
     is handed out, so no id is ever given twice) and epoch 0. */
 typedef void(vl_kparts_pid_cb_t)(void *arg, int16_t kerr, int64_t producer_id, int16_t epoch);

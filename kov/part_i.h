@@ -174,6 +174,7 @@ typedef struct vl_kpart {
     size_t inflight_bytes, inflight_entries;
     kp_pstate_t **pstates; /* idempotent producers seen here */
     size_t npstates;
+    uint64_t owner_epoch; /* the gateways' view epoch of the last produce (0: none yet) */
     /* what this gateway knows is committed */
     uint64_t hwm;       /* highest committed GLSN known (0: none) */
     uint64_t trim_glsn; /* first GLSN kept, as last seen (0: unknown) */

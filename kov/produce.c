@@ -15,7 +15,8 @@
     - an older epoch: INVALID_PRODUCER_EPOCH; a newer one starts over;
     - when this gateway does not know the producer's past on the partition
       (its first batch here since this gateway started or took the
-      partition over, or the batch after a failed one), the batch is
+      partition over, also back from another owner: vl_kparts_owner_epoch,
+      or the batch after a failed one), the batch is
       looked up in the log by its name first (vl_batch_find): one that the
       previous owner, or this gateway before a restart, committed is
       answered with its offset and not appended; once one is not there,
@@ -27,6 +28,7 @@
     base sequence + 1) so that the look-up finds them (doc/DESIGN.md,
     "Kov"; doc/KOV.md, "Several gateways").
 */
+#include <inttypes.h>
 #include <string.h>
 #include "log.h"
 #include "part_i.h"
@@ -537,6 +539,24 @@ void vl_kparts_produce(vl_kparts_t *self, const char *topic, const vl_kproducer_
     *part->waiting_tail = op;
     part->waiting_tail = &op->next;
     s_pump(part);
+}
+
+void vl_kparts_owner_epoch(vl_kparts_t *self, const char *topic, uint64_t view_epoch)
+{
+    vl_kpart_t *part = vl_kpart_get(self, topic);
+    if (part->owner_epoch == view_epoch)
+        return;
+    if (part->owner_epoch != 0 && part->npstates > 0)
+        vl_log(LOG_INFO,
+               "produce topic=%s: the gateways' view moved from epoch %" PRIu64 " to %" PRIu64
+               ": the next batch of each of %zu idempotent producer(s) is looked up in the log "
+               "first (another gateway may have written some)",
+               topic, part->owner_epoch, view_epoch, part->npstates);
+    part->owner_epoch = view_epoch;
+    for (size_t i = 0; i < part->npstates; i++) {
+        part->pstates[i]->probe = true;
+        part->pstates[i]->lenient = true;
+    }
 }
 
 void vl_kpart_produce_free(vl_kpart_t *part)

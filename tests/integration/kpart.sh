@@ -56,7 +56,9 @@ log "consume: $(cat "$T/consume.out")"
 "$KP" "$MR" idem t-1 >"$T/idem.out" 2>"$T/idem.err" || fail "idem: $(cat "$T/idem.err")"
 ctl subscribe t-1 >"$T/t1.out"
 [ "$(grep -cx 'idem0-r0' "$T/t1.out")" = 1 ] || fail "the retried batch is in the log $(grep -cx 'idem0-r0' "$T/t1.out") times"
-[ "$(wc -l <"$T/t1.out")" = 18 ] || fail "t-1 holds $(wc -l <"$T/t1.out") records, expected 18 (10 + 5 + 3)"
+[ "$(wc -l <"$T/t1.out")" = 28 ] || fail "t-1 holds $(wc -l <"$T/t1.out") records, expected 28 (10 + 5 + 5 + 5 + 3)"
+[ "$(grep -E '^(other-gw|back)-r' "$T/t1.out" | tr '\n' ' ')" = "$(for p in other-gw back; do for j in 0 1 2 3 4; do printf '%s-r%d ' $p $j; done; done)" ] ||
+	fail "the batches through another gateway and back are not each once, in order: $(grep -E '^(other-gw|back)-r' "$T/t1.out" | tr '\n' ' ')"
 grep -q '__kov_meta' <(ctl topic list) || fail "no __kov_meta topic after InitProducerId"
 log "idempotence: $(grep -E 'error|ids' "$T/idem.out" | tr '\n' ';')"
 

@@ -11,6 +11,9 @@
                                Prints "base N" per batch.
       idem TOPIC               InitProducerId; a batch, its retry (the same
                                base offset, appended once), the next one,
+                               the next through another gateway's kparts
+                               and the one after back here (a later view
+                               epoch: taken, not a sequence gap),
                                a sequence gap (45), an older epoch (47), an
                                id never allocated (59).
       watch TOPIC              a watch at the HWM fires on a produce (once
@@ -50,6 +53,8 @@
 #include "util.h"
 
 static vl_kparts_t *kp;
+static vl_client_t *client;
+static vl_kparts_opts_t opts = {.workers = 2, .window_bytes = 1 << 20, .meta_topic = "__kov_meta"};
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -331,6 +336,7 @@ static int s_cmd_idem(const char *topic)
     printf("producer ids %lld %lld\n", (long long)p1.pid, (long long)p2.pid);
     vl_kproducer_t prod = {.producer_id = p1.pid, .producer_epoch = 0, .base_sequence = 0};
     s_ans_t a, b;
+    vl_kparts_owner_epoch(kp, topic, 1);
     s_produce(topic, &prod, "idem0", 10, &a);
     s_expect(&a, 0, "first batch");
     s_produce(topic, &prod, "idem0", 10, &b); /* a retry */
@@ -344,6 +350,23 @@ static int s_cmd_idem(const char *topic)
     if (b.base < a.base + 10)
         die("the next batch at %lld overlaps the first (%lld + 10)", (long long)b.base,
             (long long)a.base);
+    /* another gateway owns the partition for a while (this one was
+       declared expired and came back) and writes the producer's next
+       batch; back here, in a later view epoch, the batch after it is
+       taken, not refused as a sequence gap */
+    vl_kparts_t *mine = kp;
+    if (vl_kparts_new(client, &opts, &kp) != 0)
+        die("vl_kparts_new: %s", vl_client_errmsg(client));
+    vl_kparts_owner_epoch(kp, topic, 2);
+    prod.base_sequence = 15;
+    s_produce(topic, &prod, "other-gw", 5, &b);
+    s_expect(&b, 0, "a batch through another gateway");
+    vl_kparts_destroy(&kp);
+    kp = mine;
+    vl_kparts_owner_epoch(kp, topic, 3);
+    prod.base_sequence = 20;
+    s_produce(topic, &prod, "back", 5, &b);
+    s_expect(&b, 0, "the next batch back on the first gateway");
     prod.base_sequence = 40;
     s_produce(topic, &prod, "gap", 5, &b);
     s_expect(&b, 45, "sequence gap");
@@ -602,10 +625,8 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     char err[512];
-    vl_client_t *client = NULL;
     if (vl_client_open(argv[1], NULL, &client, err, sizeof err) != 0)
         die("cannot open the cluster at %s: %s", argv[1], err);
-    vl_kparts_opts_t opts = {.workers = 2, .window_bytes = 1 << 20, .meta_topic = "__kov_meta"};
     if (vl_kparts_new(client, &opts, &kp) != 0)
         die("vl_kparts_new: %s", vl_client_errmsg(client));
     const char *cmd = argv[2], *topic = argv[3];
