@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "group_i.h"
+#include "log.h"
 #include "util.h"
 #include "varlog_err.h"
 
@@ -399,6 +400,9 @@ static void s_maybe_complete(vl_kgroup_t *self, kg_group_t *g)
 
 static void s_prepare_rebalance(vl_kgroup_t *self, kg_group_t *g)
 {
+    if (g->state != KG_PREPARING)
+        vl_log(LOG_INFO, "group '%s': rebalancing (generation %" PRId32 ", %zu member(s))", g->id,
+               g->generation, g->nmembers);
     bool completing = g->state == KG_COMPLETING;
     g->state = KG_PREPARING;
     g->syncing = false;
@@ -705,6 +709,8 @@ void kg_group_stored(vl_kgroup_t *self, kg_op_t *op, int rc)
         return;
     }
     g->state = KG_STABLE;
+    vl_log(LOG_INFO, "group '%s': stable at generation %" PRId32 " with %zu member(s), leader %s",
+           g->id, g->generation, g->nmembers, g->leader);
     s_sync_answer_all(g, 0);
 }
 
@@ -785,11 +791,17 @@ static void s_tick_group(vl_kgroup_t *self, kg_group_t *g)
     }
     /* one at a time: each removal answers requests (see the top) */
     kg_member_t *m;
-    while ((m = s_timed_out(self, g, false)))
+    while ((m = s_timed_out(self, g, false))) {
+        vl_log(LOG_INFO, "group '%s': member %s expired (no heartbeat for %" PRId32 " ms)", g->id,
+               m->id, m->session_ms);
         s_remove_member(self, g, m, true);
+    }
     if (g->state == KG_PREPARING && g->rebalance_deadline <= self->now) {
-        while ((m = s_timed_out(self, g, true)))
+        while ((m = s_timed_out(self, g, true))) {
+            vl_log(LOG_INFO, "group '%s': member %s did not rejoin within the rebalance timeout",
+                   g->id, m->id);
             s_remove_member(self, g, m, false);
+        }
         s_complete_join(self, g);
     }
 }
