@@ -32,6 +32,7 @@
 
 #define S_RESERVE (8ull << 20)    /* DIR/vlog/reserve */
 #define S_MOVE_ROOM (32ull << 20) /* free space a move of live entries leaves */
+#define S_OPEN_ROOM (4ull << 20)  /* less free at open: the reserve goes */
 
 /*  ---- room on the disk ------------------------------------------------------ */
 
@@ -80,6 +81,12 @@ bool vl_store_gc_release(vl_store_t *self)
            "free space",
            self->dir, (unsigned long long)(S_RESERVE >> 20), path);
     return true;
+}
+
+void vl_store_gc_open_room(vl_store_t *self)
+{
+    if (s_disk_free(self) < S_OPEN_ROOM)
+        vl_store_gc_release(self);
 }
 
 /*  True when the disk has room for the flush that removing segments
