@@ -5,15 +5,16 @@
     deleted (a trim, a truncation, a dropped log stream), in the writer
     thread.
 
-    Removing segments takes a RocksDB flush first, and Debian's RocksDB
-    (built with assertions) aborts the process when a flush finds the disk
-    full. So the cleaning looks at the free space first
+    Removing segments takes a RocksDB flush first, and a flush that finds
+    the disk full stops RocksDB's writes until it finds room again. So the
+    cleaning looks at the free space first
     (vl_store_flush_room, which also keeps the flush at a segment's end
     from starting on a full disk), and the store
     keeps DIR/vlog/reserve, S_RESERVE bytes allocated while there is room:
     on a full disk a write that deletes (a trim) and the cleaning after it
     release it, so that a trim gives space back even then; it is made
-    again once there is room.
+    again once there is room. A start on a nearly full disk releases it
+    too, so that RocksDB can open (vl_store_gc_open_room).
 */
 #include <errno.h>
 #include <fcntl.h>
