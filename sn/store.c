@@ -26,6 +26,10 @@
 #include "util.h"
 #include "vlog.h"
 
+/*  rocksdb::InfoLogLevel::HEADER_LEVEL (the C API has no name for it):
+    RocksDB's info log takes no line but headers (see vl_store_open). */
+#define S_ROCKSDB_LOG_HEADER 5
+
 static __thread char s_errmsg[512];
 
 void vl_store_seterr(const char *fmt, ...)
@@ -327,11 +331,21 @@ int vl_store_open(const char *dir, uint64_t memtable_bytes, vl_store_t **store_p
                                           memtable_bytes ? (size_t)memtable_bytes : 64u << 20);
     rocksdb_options_set_max_write_buffer_number(self->opts, 4);
     rocksdb_options_increase_parallelism(self->opts, 2);
+    /* RocksDB's own info log (DIR/LOG) stays empty: Debian's RocksDB 7.8
+       (built with assertions) aborts the process on the first line it logs
+       after a write of that file met ENOSPC (its EnvLogger ignores the
+       error, the next Append asserts `sync_without_flush_called_`), and it
+       logs from its flush threads at any moment. Its errors reach us as
+       the status of our calls, logged by varlogsn. */
+    rocksdb_options_set_info_log_level(self->opts, S_ROCKSDB_LOG_HEADER);
+    vl_store_gc_open_room(self);
     char *err = NULL;
     self->db = rocksdb_open(self->opts, dir, &err);
     if (!self->db) {
-        vl_store_seterr("rocksdb open %s: %s (is another varlogsn using this data directory?)", dir,
-                        err ? err : "unknown error");
+        bool full = err && strstr(err, strerror(ENOSPC));
+        vl_store_seterr("rocksdb open %s: %s (%s)", dir, err ? err : "unknown error",
+                        full ? "the disk is full: free space on it and start again"
+                             : "is another varlogsn using this data directory?");
         if (err)
             rocksdb_free(err);
         int rc = VL_ESTORE;

@@ -5,15 +5,16 @@
     deleted (a trim, a truncation, a dropped log stream), in the writer
     thread.
 
-    Removing segments takes a RocksDB flush first, and Debian's RocksDB
-    (built with assertions) aborts the process when a flush finds the disk
-    full. So the cleaning looks at the free space first
+    Removing segments takes a RocksDB flush first, and a flush that finds
+    the disk full stops RocksDB's writes until it finds room again. So the
+    cleaning looks at the free space first
     (vl_store_flush_room, which also keeps the flush at a segment's end
     from starting on a full disk), and the store
     keeps DIR/vlog/reserve, S_RESERVE bytes allocated while there is room:
     on a full disk a write that deletes (a trim) and the cleaning after it
     release it, so that a trim gives space back even then; it is made
-    again once there is room.
+    again once there is room. A start on a nearly full disk releases it
+    too, so that RocksDB can open (vl_store_gc_open_room).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 
 #define S_RESERVE (8ull << 20)    /* DIR/vlog/reserve */
 #define S_MOVE_ROOM (32ull << 20) /* free space a move of live entries leaves */
+#define S_OPEN_ROOM (4ull << 20)  /* less free at open: the reserve goes */
 
 /*  ---- room on the disk ------------------------------------------------------ */
 
@@ -80,6 +82,12 @@ bool vl_store_gc_release(vl_store_t *self)
            "free space",
            self->dir, (unsigned long long)(S_RESERVE >> 20), path);
     return true;
+}
+
+void vl_store_gc_open_room(vl_store_t *self)
+{
+    if (s_disk_free(self) < S_OPEN_ROOM)
+        vl_store_gc_release(self);
 }
 
 /*  True when the disk has room for the flush that removing segments

@@ -178,10 +178,11 @@ bool vl_store_read_check(s_ecur_t *c);
     that did not decode. */
 int vl_store_read_done(s_ecur_t *c, int rc, const char *what);
 
-/*  Debian's RocksDB (built with assertions) aborts the process when a
-    flush finds the disk full: true when the disk has room for one, the
-    memtables' size and S_FLUSH_SLACK (*free_p: bytes free, UINT64_MAX when
-    unknown; *need_p: what a flush needs). */
+/*  A flush that finds the disk full stops RocksDB's writes (a background
+    error, cleared by RocksDB itself once there is room again), so flushes
+    of ours are started only when the disk has room for one: true when it
+    has the memtables' size and S_FLUSH_SLACK (*free_p: bytes free,
+    UINT64_MAX when unknown; *need_p: what a flush needs). */
 #define S_FLUSH_SLACK (1u << 20)
 bool vl_store_flush_room(vl_store_t *self, uint64_t *free_p, uint64_t *need_p);
 
@@ -195,5 +196,10 @@ void vl_store_gc_run(vl_store_t *self);
 void vl_store_gc_reserve(vl_store_t *self);
 /*  Removes it (the disk is full): true when there was one. */
 bool vl_store_gc_release(vl_store_t *self);
+/*  Before RocksDB opens: on a disk with less than a few MiB free, removes
+    the reserve, so that RocksDB can write what its open writes (a new
+    MANIFEST, an OPTIONS file, the flush after the replay) and the node
+    starts, reports its full disk and serves reads. */
+void vl_store_gc_open_room(vl_store_t *self);
 
 #endif
