@@ -148,7 +148,18 @@ bool vl_adm_health_lost_check(self_t *self)
     bool down = false;
     for (size_t i = 0; i < self->nsn; i++) {
         s_sn_t *sn = self->sns[i];
-        if (!sn->lost_at || sn->state == S_SN_DOWN)
+        if (sn->state == S_SN_DOWN)
+            continue;
+        if (now - sn->last_seen >= self->heartbeat_timeout_ms) {
+            /* silent for the whole timeout (paused, cut off): checked
+               here, not only at the heartbeat's pace, so that it is down
+               at the timeout and not up to a heartbeat later */
+            sn->lost_at = 0;
+            vl_adm_health_sn_set_state(sn, S_SN_DOWN);
+            down = true;
+            continue;
+        }
+        if (!sn->lost_at)
             continue;
         if (now - sn->lost_at < VL_ADM_LOST_GRACE_MS) {
             /* sent only once it is connected again (immediate) */

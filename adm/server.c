@@ -259,14 +259,14 @@ static void s_heartbeat(self_t *self)
         s_sn_t *sn = self->sns[i];
         if (sn->dealer)
             s_send_request(sn->dealer, VL_MSG_SN_STATUS, self->next_id++);
-        if (sn->state != S_SN_DOWN && now - sn->last_seen >= self->heartbeat_timeout_ms)
-            vl_adm_health_sn_set_state(sn, S_SN_DOWN);
     }
 }
 
-/*  A node whose connection closed and that stays silent is down now: the
-    META poll goes out at once, and its answer seals the node's log
-    streams (vl_adm_health_auto). */
+/*  A node whose connection closed and that stays silent, or that has been
+    silent for the heartbeat timeout, is down now (checked every
+    VL_ADM_LOST_CHECK_MS, not at the heartbeat's pace): the META poll goes
+    out at once, and its answer seals the node's log streams
+    (vl_adm_health_auto). */
 static int s_lost_timer(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;

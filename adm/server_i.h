@@ -129,7 +129,8 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms);
 
 /*  Storage nodes whose connection closed (their process ended) and that
     did not answer again within VL_ADM_LOST_GRACE_MS are down now, without
-    waiting for the heartbeat timeout; true when one was marked down (the
+    waiting for the heartbeat timeout, and so are those silent for the
+    heartbeat timeout; true when one was marked down (the
     caller polls the MR at once so that its log streams are sealed). Run
     every VL_ADM_LOST_CHECK_MS. */
 #define VL_ADM_LOST_GRACE_MS 500
