@@ -222,6 +222,43 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
     return 0;
 }
 
+/*  Waits for the reply to call, an APPEND to log stream ls_id of topic,
+    for the client's timeout. Once it has been unanswered for
+    S_UNANSWERED_MS, the metadata is fetched every S_CHECK_MS: a log stream
+    sealed meanwhile has lost its primary (a live one answers at once, the
+    seal included), so the wait ends S_CHECK_MS later and the batch is
+    resolved (VL_ETIMEDOUT, the socket dropped as a timeout drops it)
+    instead of after the whole timeout. Returns 0 or VL_ETIMEDOUT. Caller holds the
+    lock; the metadata may be replaced. */
+#define S_UNANSWERED_MS 1000
+#define S_CHECK_MS 200
+static int s_append_wait(vl_client_t *c, vl_call_t *call, const char *topic, uint32_t ls_id)
+{
+    int64_t start = zclock_mono();
+    int64_t deadline = start + c->timeout_ms;
+    int64_t check = start + S_UNANSWERED_MS;
+    for (;;) {
+        int64_t now = zclock_mono();
+        if (check >= deadline)
+            return vl_call_wait_ms(c, call, 1, deadline - now, true);
+        int rc = vl_call_wait_ms(c, call, 1, check - now, false);
+        if (rc != VL_ETIMEDOUT)
+            return rc;
+        const vl_meta_topic_t *t;
+        int saved_timeout = c->timeout_ms;
+        c->timeout_ms = (int)(deadline - zclock_mono() > 0 ? deadline - zclock_mono() : 1);
+        bool sealed = false;
+        if (vl_client_topic(c, topic, true, "append", &t) == 0)
+            for (uint32_t i = 0; i < t->nls; i++)
+                if (t->ls[i].id == ls_id)
+                    sealed = t->ls[i].state != VL_LS_RUNNING;
+        c->timeout_ms = saved_timeout;
+        if (sealed) /* a primary that is alive answers the seal itself */
+            return vl_call_wait_ms(c, call, 1, S_CHECK_MS, true);
+        check = zclock_mono() + S_CHECK_MS;
+    }
+}
+
 /*  One APPEND of entries data[from..n) to log stream ls_id of topic t at
     addr. On 0 or VL_ESEALED, *head gets how many of them are committed
     and glsns[from..from+*head) their GLSNs (VL_ESEALED: a seal cut the
@@ -241,7 +278,7 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
             epoch = t->ls[i].epoch;
     int rc = s_append_send(c, &call, t->id, ls_id, epoch, bseq, data, len, from, n);
     if (rc == 0)
-        rc = vl_call_wait(c, &call, 1, false);
+        rc = s_append_wait(c, &call, topic, ls_id); /* t may be replaced from here on */
     vl_append_reply_t r = {0};
     bool have_runs = false;
     if (rc == VL_EINVAL)
