@@ -89,9 +89,11 @@ static int s_sn_reader(zloop_t *loop, zsock_t *sock, void *arg)
                 sn->status = st;
                 sn->have_status = true;
                 if (st.fault != sn->fault)
-                    vl_log(st.fault ? LOG_WARNING : LOG_NOTICE, "sn %u %s: %s", sn->id,
-                           sn->addr,
-                           st.fault ? st.fault_why : "its disk fault cleared");
+                    vl_log(st.fault ? LOG_WARNING : LOG_NOTICE, "sn %u %s: %s", sn->id, sn->addr,
+                           st.fault                      ? st.fault_why
+                           : sn->fault == VL_SN_FAULT_MR ? "it hears the metadata repository again"
+                                                         : "its disk fault cleared");
+                sn->fault_new |= st.fault && !sn->fault;
                 sn->fault = st.fault;
             }
         } else {
@@ -148,6 +150,11 @@ bool vl_adm_health_lost_check(self_t *self)
     bool down = false;
     for (size_t i = 0; i < self->nsn; i++) {
         s_sn_t *sn = self->sns[i];
+        if (sn->fault_new) {
+            /* a fault seals the node's log streams: the poll goes now */
+            sn->fault_new = false;
+            down = true;
+        }
         if (sn->state == S_SN_DOWN)
             continue;
         if (now - sn->last_seen >= self->heartbeat_timeout_ms) {
@@ -267,6 +274,13 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms)
 
 /* ---- automatic seal, sync, unseal ------------------------------------------------ */
 
+bool vl_adm_health_faulty(self_t *self, const s_sn_t *sn)
+{
+    if (sn->fault != VL_SN_FAULT_MR)
+        return sn->fault != 0;
+    return !self->mr_silent && zclock_mono() - self->mr_steady >= self->heartbeat_timeout_ms;
+}
+
 static s_auto_t *s_auto_find(self_t *self, uint32_t ls_id)
 {
     for (size_t i = 0; i < self->nautos; i++)
@@ -328,8 +342,8 @@ static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls
     vl_log(LOG_WARNING,
            "auto: sn %u %s: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
            "); appends go to the topic's other log streams",
-           down, sn && sn->fault ? sn->status.fault_why : "is down", t->name, ls->id,
-           sr.llsn_end, sr.glsn_end);
+           down, sn && sn->state != S_SN_DOWN && sn->fault ? sn->status.fault_why : "is down",
+           t->name, ls->id, sr.llsn_end, sr.glsn_end);
     self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
     self->autos[self->nautos++] =
         (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
@@ -437,9 +451,10 @@ static void s_auto_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t
         s_sn_t *sn = vl_adm_health_sn_find(self, ls->replicas[k]);
         /* a node whose disk fails is sealed out like a dead one, and
            waited for until it clears */
-        if (sn && (sn->state == S_SN_DOWN || sn->fault) && !down)
+        bool faulty = sn && vl_adm_health_faulty(self, sn);
+        if (sn && (sn->state == S_SN_DOWN || faulty) && !down)
             down = sn->id;
-        if (!sn || sn->state != S_SN_UP || sn->fault)
+        if (!sn || sn->state != S_SN_UP || faulty)
             not_up = not_up ? not_up : ls->replicas[k];
     }
     if (ls->state == VL_LS_RUNNING) {

@@ -168,6 +168,8 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
             continue;
         }
         self->poll_id = 0;
+        if (zclock_mono() - self->mr_last_ok >= VL_MRCONN_SILENT_MS)
+            self->mr_steady = zclock_mono(); /* after a gap */
         self->mr_last_ok = self->poll_heard = zclock_mono();
         if (self->mr_silent) {
             vl_log(LOG_NOTICE, "metadata repository at %s answers again", self->poll_ep);
@@ -779,6 +781,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->port = -1;
     self->mr_last_ok = self->poll_heard = zclock_mono(); /* no complaint before a first timeout */
+    self->mr_steady = self->mr_last_ok;
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true); /* stop on $TERM only */
     zloop_reader(self->loop, pipe, s_pipe_reader, self);

@@ -43,7 +43,8 @@ typedef struct {
     bool mark;             /* still in the metadata (sweep after a sync) */
     vl_sn_status_t status; /* its last SN_STATUS reply: its replicas' ends */
     bool have_status;
-    bool fault; /* its last SN_STATUS reported a disk fault */
+    uint8_t fault;  /* its last SN_STATUS's fault: VL_SN_FAULT_DISK, _MR or 0 */
+    bool fault_new; /* it just reported one: the lost check polls the MR at once */
 } s_sn_t;
 
 struct self {
@@ -61,6 +62,9 @@ struct self {
     uint64_t poll_id;   /* id of the GET_META in flight, 0 if none */
     int64_t poll_sent;  /* when it was sent */
     int64_t mr_last_ok; /* last answer from the MR to a poll */
+    int64_t mr_steady;  /* since when polls are answered without a gap of
+                           VL_MRCONN_SILENT_MS (a node cut off from the MR
+                           counts as down only when the admin hears it) */
     bool mr_silent;     /* "MR does not answer" was logged */
     /* The MR replica mr_poll is connected to: the one the vl_mrconn_t of
        mr (which both sockets follow) named at generation poll_gen; the
@@ -136,6 +140,12 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms);
 #define VL_ADM_LOST_GRACE_MS 500
 #define VL_ADM_LOST_CHECK_MS 100
 bool vl_adm_health_lost_check(self_t *self);
+
+/*  Whether sn's fault makes it count as down: a disk fault always; a node
+    cut off from the MR (VL_SN_FAULT_MR) only when the admin has heard the
+    MR steadily for the heartbeat timeout (when no node hears it, as in an
+    MR election, sealing would not help). */
+bool vl_adm_health_faulty(self_t *self, const s_sn_t *sn);
 
 /*  One pass of the automatic handling over the metadata m (server.h). */
 void vl_adm_health_auto(self_t *self, const vl_meta_t *m);

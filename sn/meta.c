@@ -512,7 +512,7 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         zmsg_t *msg = zmsg_recv(reader);
         if (!msg)
             break;
-        self->mr_heard_us = vl_now_us();
+        self->mr_heard_us = self->mr_word_us = vl_now_us();
         self->mr_waiting_us = 0;
         vl_hdr_t hdr;
         vl_rbuf_t body;
