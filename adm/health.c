@@ -325,10 +325,58 @@ static int s_mr_ls_call(self_t *self, uint16_t type, const char *topic, uint32_t
     return rc;
 }
 
-/*  Seals ls (RUNNING), whose replica on storage node down is down, and
-    remembers that this admin sealed it. */
+/*  The backup of ls (RUNNING) whose end has lagged its primary's without
+    moving for VL_ADM_STALL_MS, or 0: a primary cut off from a backup that
+    the admin still hears (both answer SN_STATUS, neither is down) writes
+    on while its log stream commits nothing. *why gets the reason. */
+static uint32_t s_auto_stalled(self_t *self, const vl_meta_ls_t *ls, char *why, size_t why_size)
+{
+    const vl_sn_replica_t *p =
+        ls->nrep > 1 ? vl_adm_health_replica_status(self, ls->replicas[0], ls->id) : NULL;
+    uint32_t stalled = 0;
+    int64_t now = zclock_mono();
+    for (uint32_t k = 1; k < ls->nrep; k++) {
+        const vl_sn_replica_t *b = vl_adm_health_replica_status(self, ls->replicas[k], ls->id);
+        size_t i = 0;
+        while (i < self->nstalls &&
+               (self->stalls[i].ls_id != ls->id || self->stalls[i].sn_id != ls->replicas[k]))
+            i++;
+        if (!p || !b || b->llsn_end >= p->llsn_end || p->state != VL_LS_RUNNING ||
+            b->state != VL_LS_RUNNING) {
+            if (i < self->nstalls)
+                self->stalls[i] = self->stalls[--self->nstalls];
+            continue;
+        }
+        if (i == self->nstalls || self->stalls[i].end != b->llsn_end) {
+            if (i == self->nstalls) {
+                self->stalls = vl_realloc(self->stalls, (self->nstalls + 1) * sizeof *self->stalls);
+                self->nstalls++;
+            }
+            self->stalls[i] = (s_stall_t){
+                .ls_id = ls->id, .sn_id = ls->replicas[k], .end = b->llsn_end, .since = now};
+            continue;
+        }
+        /* still there in an answer that came that long after: the backup
+           answers, its end does not move (a paused one that stopped
+           answering is the heartbeat's) */
+        s_sn_t *bsn = vl_adm_health_sn_find(self, ls->replicas[k]);
+        if (!stalled && bsn && bsn->last_seen - self->stalls[i].since >= VL_ADM_STALL_MS) {
+            stalled = ls->replicas[k];
+            snprintf(why, why_size,
+                     "backup of ls %u stuck at llsn %" PRIu64 " for %lld ms while its primary "
+                     "sn %u holds llsn %" PRIu64 " (cut off from it?)",
+                     ls->id, b->llsn_end, (long long)(now - self->stalls[i].since), ls->replicas[0],
+                     p->llsn_end);
+            self->stalls[i] = self->stalls[--self->nstalls];
+        }
+    }
+    return stalled;
+}
+
+/*  Seals ls (RUNNING), whose replica on storage node down is down (or
+    stalled: why says so), and remembers that this admin sealed it. */
 static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls_t *ls,
-                        uint32_t down, char *err, size_t err_size)
+                        uint32_t down, const char *why, char *err, size_t err_size)
 {
     vl_seal_reply_t sr;
     int rc = s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, down, &sr, err, err_size);
@@ -342,7 +390,10 @@ static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls
     vl_log(LOG_WARNING,
            "auto: sn %u %s: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
            "); appends go to the topic's other log streams",
-           down, sn && sn->state != S_SN_DOWN && sn->fault ? sn->status.fault_why : "is down",
+           down,
+           why                                         ? why
+           : sn && sn->state != S_SN_DOWN && sn->fault ? sn->status.fault_why
+                                                       : "is down",
            t->name, ls->id, sr.llsn_end, sr.glsn_end);
     self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
     self->autos[self->nautos++] =
@@ -460,11 +511,19 @@ static void s_auto_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t
     if (ls->state == VL_LS_RUNNING) {
         if (au)
             s_auto_forget(self, ls->id); /* unsealed meanwhile */
+        char why[256] = "";
+        if (!down)
+            down = s_auto_stalled(self, ls, why, sizeof why);
         if (!down)
             return;
-        s_auto_seal(self, t, ls, down, err, err_size);
+        s_auto_seal(self, t, ls, down, why[0] ? why : NULL, err, err_size);
         return;
     }
+    for (size_t i = 0; i < self->nstalls;) /* sealed: a lag is no stall */
+        if (self->stalls[i].ls_id == ls->id)
+            self->stalls[i] = self->stalls[--self->nstalls];
+        else
+            i++;
     au = s_auto_claim(self, t, ls, au);
     if (!au || ls->state != VL_LS_SEALED)
         return; /* sealed by hand: the operator's business */

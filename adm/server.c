@@ -837,6 +837,7 @@ static void s_self_destroy(self_t **self_p)
     free(self->sns);
     s_mr_poll_reset(self);
     free(self->autos);
+    free(self->stalls);
     vl_rpc_destroy(&self->mr);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->router);

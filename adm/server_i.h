@@ -30,6 +30,16 @@ typedef struct {
     bool waiting_said; /* "waiting for sn N" was logged */
 } s_auto_t;
 
+/*  A backup of a RUNNING log stream whose end lags its primary's and has
+    not moved since `since` (the primary cannot reach it: its log stream
+    commits nothing). */
+typedef struct {
+    uint32_t ls_id, sn_id;
+    uint64_t end;  /* the backup's end, unchanged since */
+    int64_t since; /* zclock_mono ms */
+} s_stall_t;
+#define VL_ADM_STALL_MS 1500 /* a backup stalled this long gets its log stream sealed */
+
 /*  One storage node the admin watches. */
 typedef struct {
     self_t *self;
@@ -77,6 +87,8 @@ struct self {
     bool no_auto, no_auto_unseal;
     s_auto_t *autos; /* log streams this admin sealed itself */
     size_t nautos;
+    s_stall_t *stalls; /* backups seen lagging their primary */
+    size_t nstalls;
     /* metrics (lib/metrics.h) */
     vl_metric_t *m_seals, *m_unseals, *m_sn_down, *m_sns_up, *m_sns_down;
 };
