@@ -89,9 +89,11 @@ static int s_sn_reader(zloop_t *loop, zsock_t *sock, void *arg)
                 sn->status = st;
                 sn->have_status = true;
                 if (st.fault != sn->fault)
-                    vl_log(st.fault ? LOG_WARNING : LOG_NOTICE, "sn %u %s: %s", sn->id,
-                           sn->addr,
-                           st.fault ? st.fault_why : "its disk fault cleared");
+                    vl_log(st.fault ? LOG_WARNING : LOG_NOTICE, "sn %u %s: %s", sn->id, sn->addr,
+                           st.fault                      ? st.fault_why
+                           : sn->fault == VL_SN_FAULT_MR ? "it hears the metadata repository again"
+                                                         : "its disk fault cleared");
+                sn->fault_new |= st.fault && !sn->fault;
                 sn->fault = st.fault;
             }
         } else {
@@ -148,7 +150,23 @@ bool vl_adm_health_lost_check(self_t *self)
     bool down = false;
     for (size_t i = 0; i < self->nsn; i++) {
         s_sn_t *sn = self->sns[i];
-        if (!sn->lost_at || sn->state == S_SN_DOWN)
+        if (sn->fault_new) {
+            /* a fault seals the node's log streams: the poll goes now */
+            sn->fault_new = false;
+            down = true;
+        }
+        if (sn->state == S_SN_DOWN)
+            continue;
+        if (now - sn->last_seen >= self->heartbeat_timeout_ms) {
+            /* silent for the whole timeout (paused, cut off): checked
+               here, not only at the heartbeat's pace, so that it is down
+               at the timeout and not up to a heartbeat later */
+            sn->lost_at = 0;
+            vl_adm_health_sn_set_state(sn, S_SN_DOWN);
+            down = true;
+            continue;
+        }
+        if (!sn->lost_at)
             continue;
         if (now - sn->lost_at < VL_ADM_LOST_GRACE_MS) {
             /* sent only once it is connected again (immediate) */
@@ -256,6 +274,13 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms)
 
 /* ---- automatic seal, sync, unseal ------------------------------------------------ */
 
+bool vl_adm_health_faulty(self_t *self, const s_sn_t *sn)
+{
+    if (sn->fault != VL_SN_FAULT_MR)
+        return sn->fault != 0;
+    return !self->mr_silent && zclock_mono() - self->mr_steady >= self->heartbeat_timeout_ms;
+}
+
 static s_auto_t *s_auto_find(self_t *self, uint32_t ls_id)
 {
     for (size_t i = 0; i < self->nautos; i++)
@@ -300,10 +325,58 @@ static int s_mr_ls_call(self_t *self, uint16_t type, const char *topic, uint32_t
     return rc;
 }
 
-/*  Seals ls (RUNNING), whose replica on storage node down is down, and
-    remembers that this admin sealed it. */
+/*  The backup of ls (RUNNING) whose end has lagged its primary's without
+    moving for VL_ADM_STALL_MS, or 0: a primary cut off from a backup that
+    the admin still hears (both answer SN_STATUS, neither is down) writes
+    on while its log stream commits nothing. *why gets the reason. */
+static uint32_t s_auto_stalled(self_t *self, const vl_meta_ls_t *ls, char *why, size_t why_size)
+{
+    const vl_sn_replica_t *p =
+        ls->nrep > 1 ? vl_adm_health_replica_status(self, ls->replicas[0], ls->id) : NULL;
+    uint32_t stalled = 0;
+    int64_t now = zclock_mono();
+    for (uint32_t k = 1; k < ls->nrep; k++) {
+        const vl_sn_replica_t *b = vl_adm_health_replica_status(self, ls->replicas[k], ls->id);
+        size_t i = 0;
+        while (i < self->nstalls &&
+               (self->stalls[i].ls_id != ls->id || self->stalls[i].sn_id != ls->replicas[k]))
+            i++;
+        if (!p || !b || b->llsn_end >= p->llsn_end || p->state != VL_LS_RUNNING ||
+            b->state != VL_LS_RUNNING) {
+            if (i < self->nstalls)
+                self->stalls[i] = self->stalls[--self->nstalls];
+            continue;
+        }
+        if (i == self->nstalls || self->stalls[i].end != b->llsn_end) {
+            if (i == self->nstalls) {
+                self->stalls = vl_realloc(self->stalls, (self->nstalls + 1) * sizeof *self->stalls);
+                self->nstalls++;
+            }
+            self->stalls[i] = (s_stall_t){
+                .ls_id = ls->id, .sn_id = ls->replicas[k], .end = b->llsn_end, .since = now};
+            continue;
+        }
+        /* still there in an answer that came that long after: the backup
+           answers, its end does not move (a paused one that stopped
+           answering is the heartbeat's) */
+        s_sn_t *bsn = vl_adm_health_sn_find(self, ls->replicas[k]);
+        if (!stalled && bsn && bsn->last_seen - self->stalls[i].since >= VL_ADM_STALL_MS) {
+            stalled = ls->replicas[k];
+            snprintf(why, why_size,
+                     "backup of ls %u stuck at llsn %" PRIu64 " for %lld ms while its primary "
+                     "sn %u holds llsn %" PRIu64 " (cut off from it?)",
+                     ls->id, b->llsn_end, (long long)(now - self->stalls[i].since), ls->replicas[0],
+                     p->llsn_end);
+            self->stalls[i] = self->stalls[--self->nstalls];
+        }
+    }
+    return stalled;
+}
+
+/*  Seals ls (RUNNING), whose replica on storage node down is down (or
+    stalled: why says so), and remembers that this admin sealed it. */
 static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls_t *ls,
-                        uint32_t down, char *err, size_t err_size)
+                        uint32_t down, const char *why, char *err, size_t err_size)
 {
     vl_seal_reply_t sr;
     int rc = s_mr_ls_call(self, VL_MSG_SEAL, t->name, ls->id, down, &sr, err, err_size);
@@ -317,8 +390,11 @@ static void s_auto_seal(self_t *self, const vl_meta_topic_t *t, const vl_meta_ls
     vl_log(LOG_WARNING,
            "auto: sn %u %s: sealed topic '%s' ls %u at llsn %" PRIu64 " (glsn %" PRIu64
            "); appends go to the topic's other log streams",
-           down, sn && sn->fault ? sn->status.fault_why : "is down", t->name, ls->id,
-           sr.llsn_end, sr.glsn_end);
+           down,
+           why                                         ? why
+           : sn && sn->state != S_SN_DOWN && sn->fault ? sn->status.fault_why
+                                                       : "is down",
+           t->name, ls->id, sr.llsn_end, sr.glsn_end);
     self->autos = vl_realloc(self->autos, (self->nautos + 1) * sizeof *self->autos);
     self->autos[self->nautos++] =
         (s_auto_t){.ls_id = ls->id, .down_sn = down, .sealed_at = zclock_mono()};
@@ -426,19 +502,28 @@ static void s_auto_ls(self_t *self, const vl_meta_t *m, const vl_meta_topic_t *t
         s_sn_t *sn = vl_adm_health_sn_find(self, ls->replicas[k]);
         /* a node whose disk fails is sealed out like a dead one, and
            waited for until it clears */
-        if (sn && (sn->state == S_SN_DOWN || sn->fault) && !down)
+        bool faulty = sn && vl_adm_health_faulty(self, sn);
+        if (sn && (sn->state == S_SN_DOWN || faulty) && !down)
             down = sn->id;
-        if (!sn || sn->state != S_SN_UP || sn->fault)
+        if (!sn || sn->state != S_SN_UP || faulty)
             not_up = not_up ? not_up : ls->replicas[k];
     }
     if (ls->state == VL_LS_RUNNING) {
         if (au)
             s_auto_forget(self, ls->id); /* unsealed meanwhile */
+        char why[256] = "";
+        if (!down)
+            down = s_auto_stalled(self, ls, why, sizeof why);
         if (!down)
             return;
-        s_auto_seal(self, t, ls, down, err, err_size);
+        s_auto_seal(self, t, ls, down, why[0] ? why : NULL, err, err_size);
         return;
     }
+    for (size_t i = 0; i < self->nstalls;) /* sealed: a lag is no stall */
+        if (self->stalls[i].ls_id == ls->id)
+            self->stalls[i] = self->stalls[--self->nstalls];
+        else
+            i++;
     au = s_auto_claim(self, t, ls, au);
     if (!au || ls->state != VL_LS_SEALED)
         return; /* sealed by hand: the operator's business */

@@ -168,6 +168,8 @@ static int s_mr_poll_reader(zloop_t *loop, zsock_t *sock, void *arg)
             continue;
         }
         self->poll_id = 0;
+        if (zclock_mono() - self->mr_last_ok >= VL_MRCONN_SILENT_MS)
+            self->mr_steady = zclock_mono(); /* after a gap */
         self->mr_last_ok = self->poll_heard = zclock_mono();
         if (self->mr_silent) {
             vl_log(LOG_NOTICE, "metadata repository at %s answers again", self->poll_ep);
@@ -259,14 +261,14 @@ static void s_heartbeat(self_t *self)
         s_sn_t *sn = self->sns[i];
         if (sn->dealer)
             s_send_request(sn->dealer, VL_MSG_SN_STATUS, self->next_id++);
-        if (sn->state != S_SN_DOWN && now - sn->last_seen >= self->heartbeat_timeout_ms)
-            vl_adm_health_sn_set_state(sn, S_SN_DOWN);
     }
 }
 
-/*  A node whose connection closed and that stays silent is down now: the
-    META poll goes out at once, and its answer seals the node's log
-    streams (vl_adm_health_auto). */
+/*  A node whose connection closed and that stays silent, or that has been
+    silent for the heartbeat timeout, is down now (checked every
+    VL_ADM_LOST_CHECK_MS, not at the heartbeat's pace): the META poll goes
+    out at once, and its answer seals the node's log streams
+    (vl_adm_health_auto). */
 static int s_lost_timer(zloop_t *loop, int timer_id, void *arg)
 {
     self_t *self = arg;
@@ -779,6 +781,7 @@ static self_t *s_self_new(zsock_t *pipe, const vl_adm_opts_t *opts)
     self->next_id = ((uint64_t)getpid() << 32) | 1;
     self->port = -1;
     self->mr_last_ok = self->poll_heard = zclock_mono(); /* no complaint before a first timeout */
+    self->mr_steady = self->mr_last_ok;
     self->loop = zloop_new();
     zloop_set_nonstop(self->loop, true); /* stop on $TERM only */
     zloop_reader(self->loop, pipe, s_pipe_reader, self);
@@ -834,6 +837,7 @@ static void s_self_destroy(self_t **self_p)
     free(self->sns);
     s_mr_poll_reset(self);
     free(self->autos);
+    free(self->stalls);
     vl_rpc_destroy(&self->mr);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->router);

@@ -30,6 +30,16 @@ typedef struct {
     bool waiting_said; /* "waiting for sn N" was logged */
 } s_auto_t;
 
+/*  A backup of a RUNNING log stream whose end lags its primary's and has
+    not moved since `since` (the primary cannot reach it: its log stream
+    commits nothing). */
+typedef struct {
+    uint32_t ls_id, sn_id;
+    uint64_t end;  /* the backup's end, unchanged since */
+    int64_t since; /* zclock_mono ms */
+} s_stall_t;
+#define VL_ADM_STALL_MS 1500 /* a backup stalled this long gets its log stream sealed */
+
 /*  One storage node the admin watches. */
 typedef struct {
     self_t *self;
@@ -43,7 +53,8 @@ typedef struct {
     bool mark;             /* still in the metadata (sweep after a sync) */
     vl_sn_status_t status; /* its last SN_STATUS reply: its replicas' ends */
     bool have_status;
-    bool fault; /* its last SN_STATUS reported a disk fault */
+    uint8_t fault;  /* its last SN_STATUS's fault: VL_SN_FAULT_DISK, _MR or 0 */
+    bool fault_new; /* it just reported one: the lost check polls the MR at once */
 } s_sn_t;
 
 struct self {
@@ -61,6 +72,9 @@ struct self {
     uint64_t poll_id;   /* id of the GET_META in flight, 0 if none */
     int64_t poll_sent;  /* when it was sent */
     int64_t mr_last_ok; /* last answer from the MR to a poll */
+    int64_t mr_steady;  /* since when polls are answered without a gap of
+                           VL_MRCONN_SILENT_MS (a node cut off from the MR
+                           counts as down only when the admin hears it) */
     bool mr_silent;     /* "MR does not answer" was logged */
     /* The MR replica mr_poll is connected to: the one the vl_mrconn_t of
        mr (which both sockets follow) named at generation poll_gen; the
@@ -73,6 +87,8 @@ struct self {
     bool no_auto, no_auto_unseal;
     s_auto_t *autos; /* log streams this admin sealed itself */
     size_t nautos;
+    s_stall_t *stalls; /* backups seen lagging their primary */
+    size_t nstalls;
     /* metrics (lib/metrics.h) */
     vl_metric_t *m_seals, *m_unseals, *m_sn_down, *m_sns_up, *m_sns_down;
 };
@@ -129,12 +145,19 @@ void vl_adm_health_forgive(self_t *self, int64_t blocked_ms);
 
 /*  Storage nodes whose connection closed (their process ended) and that
     did not answer again within VL_ADM_LOST_GRACE_MS are down now, without
-    waiting for the heartbeat timeout; true when one was marked down (the
+    waiting for the heartbeat timeout, and so are those silent for the
+    heartbeat timeout; true when one was marked down (the
     caller polls the MR at once so that its log streams are sealed). Run
     every VL_ADM_LOST_CHECK_MS. */
 #define VL_ADM_LOST_GRACE_MS 500
 #define VL_ADM_LOST_CHECK_MS 100
 bool vl_adm_health_lost_check(self_t *self);
+
+/*  Whether sn's fault makes it count as down: a disk fault always; a node
+    cut off from the MR (VL_SN_FAULT_MR) only when the admin has heard the
+    MR steadily for the heartbeat timeout (when no node hears it, as in an
+    MR election, sealing would not help). */
+bool vl_adm_health_faulty(self_t *self, const s_sn_t *sn);
 
 /*  One pass of the automatic handling over the metadata m (server.h). */
 void vl_adm_health_auto(self_t *self, const vl_meta_t *m);

@@ -87,7 +87,8 @@ static void s_hint_put(vl_client_t *c, uint32_t ls_id, uint64_t llsn)
 }
 
 static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint64_t bseq,
-                        const char *addr, size_t want, uint64_t *glsns, size_t *head)
+                        char addrs[][VL_WIRE_MAX_ADDR + 1], uint32_t naddr, size_t want,
+                        uint64_t *glsns, size_t *head)
 {
     int rc = VL_ETIMEDOUT;
     vl_batch_status_t q = {.topic_id = topic_id,
@@ -98,14 +99,25 @@ static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint6
     vl_wbuf_t b;
     vl_wbuf_init(&b);
     vl_batch_status_encode(&q, &b);
-    vl_call_t call = {.addr = addr};
-    c->timeout_ms = 500; /* one replica: a dead one must not hold us long */
-    int crc = vl_call_send(c, &call, VL_MSG_BATCH_STATUS, &b, NULL);
+    vl_call_t calls[VL_WIRE_MAX_REPLICAS];
+    memset(calls, 0, sizeof calls);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < naddr && n < VL_WIRE_MAX_REPLICAS; i++) {
+        calls[n].addr = addrs[i];
+        if (vl_call_send(c, &calls[n], VL_MSG_BATCH_STATUS, &b, NULL) == 0)
+            n++;
+    }
     vl_wbuf_free(&b);
-    if (crc == 0)
-        crc = vl_call_wait(c, &call, 1, false);
-    vl_batch_status_reply_t r;
-    if (crc == 0 && call.hdr.status == 0 && vl_batch_status_reply_decode(&call.body, &r) == 0) {
+    /* a dead replica must not hold us long; a final answer (its first
+       byte, as LOOKUP's found) ends the wait */
+    c->timeout_ms = 500;
+    if (n > 0)
+        vl_call_wait(c, calls, n, true);
+    for (uint32_t i = 0; i < n && rc == VL_ETIMEDOUT; i++) {
+        vl_batch_status_reply_t r;
+        if (!calls[i].done || calls[i].hdr.status != 0 ||
+            vl_batch_status_reply_decode(&calls[i].body, &r) != 0)
+            continue;
         uint64_t covered;
         vl_batch_fate_t fate = vl_batch_fate(&r, want, &covered);
         if (fate != VL_BATCH_UNKNOWN) {
@@ -114,7 +126,7 @@ static int s_append_ask(vl_client_t *c, uint32_t topic_id, uint32_t ls_id, uint6
         }
         vl_append_reply_free(&r.ar);
     }
-    vl_call_free(&call, 1);
+    vl_call_free(calls, n);
     return rc;
 }
 
@@ -165,11 +177,13 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
     int64_t start = zclock_mono();
     int64_t window = vl_batch_resolve_ms(c->timeout_ms);
     int saved_timeout = c->timeout_ms;
-    uint32_t asked = 0;
     int rc = VL_ETIMEDOUT;
     while (zclock_mono() - start < window) {
         const vl_meta_topic_t *t;
-        char addr[VL_WIRE_MAX_ADDR + 1] = "";
+        /* whom to ask: the primary while the log stream runs, else every
+           replica at once (a dead one costs no turn) */
+        char addrs[VL_WIRE_MAX_REPLICAS][VL_WIRE_MAX_ADDR + 1];
+        uint32_t naddr = 0;
         bool running = false;
         uint32_t epoch = 0;
         c->timeout_ms = saved_timeout;
@@ -178,15 +192,18 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
                 const vl_meta_ls_t *ls = &t->ls[i];
                 if (ls->id != ls_id || ls->nrep == 0)
                     continue;
-                uint32_t k = vl_batch_replica(ls->state, ls->nrep, asked);
-                asked += ls->state != VL_LS_RUNNING;
                 running = ls->state == VL_LS_RUNNING;
                 epoch = ls->epoch; /* a resend in a later epoch is safe: see
                                       s_append_resend */
-                const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
-                if (sn)
-                    snprintf(addr, sizeof addr, "%s", sn->addr);
+                uint32_t count = running ? 1 : ls->nrep;
+                for (uint32_t j = 0; j < count && j < VL_WIRE_MAX_REPLICAS; j++) {
+                    uint32_t k = (vl_batch_replica(ls->state, ls->nrep, 0) + j) % ls->nrep;
+                    const vl_meta_sn_t *sn = vl_meta_sn_by_id(&c->meta, ls->replicas[k]);
+                    if (sn)
+                        snprintf(addrs[naddr++], sizeof addrs[0], "%s", sn->addr);
+                }
             }
+        const char *addr = naddr ? addrs[0] : "";
         if (*addr && running && zclock_mono() >= next_resend) {
             /* idempotent: the primary answers a name it holds */
             next_resend = zclock_mono() + saved_timeout;
@@ -197,8 +214,8 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
                 break;
             }
         }
-        if (*addr) {
-            rc = s_append_ask(c, t->id, ls_id, bseq, addr, want, glsns, head);
+        if (naddr) {
+            rc = s_append_ask(c, t->id, ls_id, bseq, addrs, naddr, want, glsns, head);
             if (rc != VL_ETIMEDOUT)
                 break;
         }
@@ -222,6 +239,43 @@ static int s_append_resolve(vl_client_t *c, const char *topic, uint32_t ls_id, u
     return 0;
 }
 
+/*  Waits for the reply to call, an APPEND to log stream ls_id of topic,
+    for the client's timeout. Once it has been unanswered for
+    S_UNANSWERED_MS, the metadata is fetched every S_CHECK_MS: a log stream
+    sealed meanwhile has lost its primary (a live one answers at once, the
+    seal included), so the wait ends there and the batch is resolved
+    (VL_ETIMEDOUT, the socket dropped as a timeout drops it; the replicas
+    are asked at once) instead of after the whole timeout. Returns 0 or
+    VL_ETIMEDOUT. Caller holds the lock; the metadata may be replaced. */
+#define S_UNANSWERED_MS 1000
+#define S_CHECK_MS 200
+static int s_append_wait(vl_client_t *c, vl_call_t *call, const char *topic, uint32_t ls_id)
+{
+    int64_t start = zclock_mono();
+    int64_t deadline = start + c->timeout_ms;
+    int64_t check = start + S_UNANSWERED_MS;
+    for (;;) {
+        int64_t now = zclock_mono();
+        if (check >= deadline)
+            return vl_call_wait_ms(c, call, 1, deadline - now, true);
+        int rc = vl_call_wait_ms(c, call, 1, check - now, false);
+        if (rc != VL_ETIMEDOUT)
+            return rc;
+        const vl_meta_topic_t *t;
+        int saved_timeout = c->timeout_ms;
+        c->timeout_ms = (int)(deadline - zclock_mono() > 0 ? deadline - zclock_mono() : 1);
+        bool sealed = false;
+        if (vl_client_topic(c, topic, true, "append", &t) == 0)
+            for (uint32_t i = 0; i < t->nls; i++)
+                if (t->ls[i].id == ls_id)
+                    sealed = t->ls[i].state != VL_LS_RUNNING;
+        c->timeout_ms = saved_timeout;
+        if (sealed)
+            return vl_call_wait_ms(c, call, 1, 0, true);
+        check = zclock_mono() + S_CHECK_MS;
+    }
+}
+
 /*  One APPEND of entries data[from..n) to log stream ls_id of topic t at
     addr. On 0 or VL_ESEALED, *head gets how many of them are committed
     and glsns[from..from+*head) their GLSNs (VL_ESEALED: a seal cut the
@@ -241,7 +295,7 @@ static int s_append_once(vl_client_t *c, const char *topic, const vl_meta_topic_
             epoch = t->ls[i].epoch;
     int rc = s_append_send(c, &call, t->id, ls_id, epoch, bseq, data, len, from, n);
     if (rc == 0)
-        rc = vl_call_wait(c, &call, 1, false);
+        rc = s_append_wait(c, &call, topic, ls_id); /* t may be replaced from here on */
     vl_append_reply_t r = {0};
     bool have_runs = false;
     if (rc == VL_EINVAL)

@@ -263,8 +263,11 @@ static void s_resolve_start(vl_appender_t *self, vl_appender_batch_t *b, int64_t
         ls->suspect_until_us = b->resolve_until_us;
 }
 
-/*  Asks a replica about b: the primary while the log stream runs (the
-    answer may only be lost), else the replicas in turn. */
+static void s_resolve_ask(vl_appender_t *self, vl_appender_batch_t *b, const vl_appender_ls_t *ls,
+                          const char *addr);
+
+/*  Asks about b: the primary while the log stream runs (the answer may
+    only be lost), else every replica. */
 static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t now_us)
 {
     vl_appender_refresh(self, now_us); /* learns the log stream's state */
@@ -272,7 +275,18 @@ static void s_resolve_query(vl_appender_t *self, vl_appender_batch_t *b, int64_t
     b->next_query_us = now_us + APP_QUERY_US;
     if (ls->nrep == 0)
         return;
-    const char *addr = ls->rep[vl_batch_replica(ls->state, ls->nrep, b->queries++)];
+    /* sealed: every replica at once (the one holding the sealed end
+       answers for good, the others refuse), so a dead one costs no turn */
+    uint32_t first = vl_batch_replica(ls->state, ls->nrep, b->queries++);
+    uint32_t count = ls->state == VL_LS_RUNNING ? 1 : ls->nrep;
+    for (uint32_t k = 0; k < count; k++)
+        s_resolve_ask(self, b, ls, ls->rep[(first + k) % ls->nrep]);
+}
+
+/*  Sends BATCH_STATUS about b to the replica of ls at addr. */
+static void s_resolve_ask(vl_appender_t *self, vl_appender_batch_t *b, const vl_appender_ls_t *ls,
+                          const char *addr)
+{
     if (!*addr)
         return;
     size_t conn = vl_appender_conn_get(self, addr);

@@ -14,8 +14,8 @@
     vl_batch_resolve_ms, and reads the answer with vl_batch_fate.
 
     The two drive this differently and stay apart there: vl_append blocks
-    on the client's sockets and asks one replica at a time with a short
-    timeout of its own; the appender's thread keeps many batches in flight
+    on the client's sockets and asks (every replica of a sealed log stream
+    at once) with a short timeout of its own; the appender's thread keeps many batches in flight
     on its own sockets, asks from its timers, matches answers by the
     batch's name and gives the replica a hint (the LLSN of its last
     answered batch). Their error messages differ too. What is here is the
@@ -52,10 +52,13 @@ static inline int64_t vl_batch_resolve_ms(int timeout_ms)
 
 /*  Which of a log stream's nrep replicas to ask about a batch, the turn-th
     time: the primary while the log stream runs (only the answer may be
-    lost), else the replicas in turn. */
+    lost), else the replicas in turn, the backups first (a batch left
+    unanswered is most often one whose primary died or paused). Both
+    callers ask every replica of a sealed log stream at once, from this
+    one on. */
 static inline uint32_t vl_batch_replica(uint8_t state, uint32_t nrep, uint32_t turn)
 {
-    return state == VL_LS_RUNNING ? 0 : turn % nrep;
+    return state == VL_LS_RUNNING ? 0 : (turn + 1) % nrep;
 }
 
 /*  True when a log stream's refusal status means that nothing of the batch

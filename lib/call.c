@@ -59,10 +59,12 @@ int vl_call_send(vl_client_t *c, vl_call_t *call, uint16_t type, const vl_wbuf_t
 }
 
 /*  Waits until every call is done, or (stop_on_found) one LOOKUP reply says
-    found, or timeout. Returns 0 or VL_ETIMEDOUT. */
-int vl_call_wait(vl_client_t *c, vl_call_t *calls, size_t n, bool stop_on_found)
+    found, or timeout_ms. Returns 0 or VL_ETIMEDOUT; on VL_ETIMEDOUT with
+    drop, the sockets of unanswered calls go with whatever they queued. */
+static int s_wait(vl_client_t *c, vl_call_t *calls, size_t n, bool stop_on_found,
+                  int64_t timeout_ms, bool drop)
 {
-    int64_t deadline = zclock_mono() + c->timeout_ms;
+    int64_t deadline = zclock_mono() + timeout_ms;
     zmq_pollitem_t *items = vl_calloc(n, sizeof *items);
     int rc = 0;
     for (;;) {
@@ -120,7 +122,7 @@ int vl_call_wait(vl_client_t *c, vl_call_t *calls, size_t n, bool stop_on_found)
     }
 out:
     free(items);
-    if (rc == VL_ETIMEDOUT)
+    if (rc == VL_ETIMEDOUT && drop)
         /* drop the sockets of unanswered calls with whatever they queued */
         for (size_t i = 0; i < n; i++)
             if (!calls[i].done && calls[i].sock) {
@@ -131,6 +133,16 @@ out:
                 calls[i].sock = NULL;
             }
     return rc;
+}
+
+int vl_call_wait(vl_client_t *c, vl_call_t *calls, size_t n, bool stop_on_found)
+{
+    return s_wait(c, calls, n, stop_on_found, c->timeout_ms, true);
+}
+
+int vl_call_wait_ms(vl_client_t *c, vl_call_t *calls, size_t n, int64_t ms, bool drop)
+{
+    return s_wait(c, calls, n, false, ms, drop);
 }
 
 void vl_call_free(vl_call_t *calls, size_t n)

@@ -29,6 +29,11 @@ int vl_call_send(vl_client_t *c, vl_call_t *call, uint16_t type, const vl_wbuf_t
     found, or timeout. Returns 0 or VL_ETIMEDOUT. */
 int vl_call_wait(vl_client_t *c, vl_call_t *calls, size_t n, bool stop_on_found);
 
+/*  Waits at most ms until every call is done. Returns 0 or VL_ETIMEDOUT;
+    unanswered calls keep their sockets (a later wait may still get their
+    replies) unless drop, which closes them as vl_call_wait's timeout does. */
+int vl_call_wait_ms(vl_client_t *c, vl_call_t *calls, size_t n, int64_t ms, bool drop);
+
 /*  Frees the replies of calls[0..n). */
 void vl_call_free(vl_call_t *calls, size_t n);
 

@@ -476,6 +476,12 @@ typedef struct {
     uint8_t state;
 } vl_sn_replica_t;
 #define VL_WIRE_MAX_FAULT 200
+/*  SN_STATUS fault: none (0), the node's disk failed or is full, or the
+    node has heard nothing from any MR replica for VL_SN_MR_CUT_MS (its
+    reports do not get through: its log streams commit nothing). */
+#define VL_SN_FAULT_DISK 1
+#define VL_SN_FAULT_MR 2
+#define VL_SN_MR_CUT_MS 1500
 typedef struct {
     char addr[VL_WIRE_MAX_ADDR + 1];
     uint64_t disk_total, disk_free;

@@ -14,7 +14,9 @@
       it names none, at most once per VL_MRCONN_PAUSE_MS;
     - silence moves it to the next replica: the MR sends nothing to an idle
       node (REPORTs get no answer), so after S_MR_PROBE_US without a word
-      the node PINGs it, and once nothing came for S_MR_SILENT_US while an
+      the node PINGs it (again every S_MR_PROBE_US; also with one
+      endpoint, so that SN_STATUS can tell a node cut off from the MR by
+      its silence), and once nothing came for S_MR_SILENT_US while an
       answer was due (a PING or HELLO unanswered for S_MR_ANSWER_US at
       least), the replica counts as gone;
     - a dropped or refused connection moves it to the next replica at
@@ -235,10 +237,10 @@ void vl_sn_meta_tick(self_t *self)
             s_mr_move(self);
         return;
     }
-    if (!vl_mrconn_can_rotate(self->mrconn))
-        return;
-    if (self->mr_waiting_us && now - self->mr_heard_us >= S_MR_SILENT_US &&
-        now - self->mr_waiting_us >= S_MR_ANSWER_US) {
+    /* with one endpoint nothing moves, but the probe goes on: SN_STATUS
+       says how long the MR has been silent (a node cut off from it) */
+    if (vl_mrconn_can_rotate(self->mrconn) && self->mr_waiting_us &&
+        now - self->mr_heard_us >= S_MR_SILENT_US && now - self->mr_waiting_us >= S_MR_ANSWER_US) {
         char from[VL_WIRE_MAX_ADDR + 1], why[64];
         snprintf(from, sizeof from, "%s", vl_mrconn_current(self->mrconn));
         snprintf(why, sizeof why, "has been silent for %lld ms",
@@ -246,7 +248,11 @@ void vl_sn_meta_tick(self_t *self)
         vl_mrconn_next(self->mrconn);
         self->mr_hinted = false;
         s_mr_switch(self, from, why);
-    } else if (!self->mr_waiting_us && now - self->mr_heard_us >= S_MR_PROBE_US) {
+    } else if (now - self->mr_heard_us >= S_MR_PROBE_US &&
+               now - self->mr_probed_us >= S_MR_PROBE_US) {
+        /* again every S_MR_PROBE_US while unanswered: a PING queued for a
+           connection that went (one endpoint, restarted) gets no answer */
+        self->mr_probed_us = now;
         s_mr_expect(self);
         vl_hdr_t h = {.type = VL_MSG_PING,
                       .request_id = ++self->hello_seq,
@@ -512,7 +518,7 @@ int vl_sn_meta_on_mr(zloop_t *loop, zsock_t *reader, void *arg)
         zmsg_t *msg = zmsg_recv(reader);
         if (!msg)
             break;
-        self->mr_heard_us = vl_now_us();
+        self->mr_heard_us = self->mr_word_us = vl_now_us();
         self->mr_waiting_us = 0;
         vl_hdr_t hdr;
         vl_rbuf_t body;

@@ -601,7 +601,7 @@ static int s_self_connect_mr(self_t *self, s_args_t *args)
     if (zsock_connect(self->mr, "%s", ep) != 0)
         return s_fail(args, VL_EINVAL, "--mr: cannot connect to '%s': %s; use tcp://HOST:PORT", ep,
                       zmq_strerror(zmq_errno()));
-    self->mr_heard_us = vl_now_us();
+    self->mr_heard_us = self->mr_word_us = vl_now_us();
     /* Without it a new MR process hears this node's idle replicas only
        from the next heartbeat, and a dead MR replica is left only after
        its silence: a second later, not never. */

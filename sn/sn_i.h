@@ -193,6 +193,9 @@ typedef struct {
     vl_mrconn_t *mrconn;   /* which MR replica: the leader, once found */
     int64_t mr_heard_us;   /* last message from the MR (or connection to it) */
     int64_t mr_waiting_us; /* since when an answer is due (HELLO, GET_META, PING); 0: none */
+    int64_t mr_word_us;    /* last message from any MR replica (a move does not count):
+                              SN_STATUS reports a node cut off from the MR */
+    int64_t mr_probed_us;  /* last PING for want of a word */
     int64_t mr_switched_us;
     uint64_t mr_switch_seq; /* hello_seq at the last move: requests up to it went elsewhere */
     bool mr_hinted;         /* the last switch followed a hint */

@@ -355,8 +355,22 @@ void vl_sn_sub_on_status(self_t *self, zframe_t *rid, const vl_hdr_t *hdr)
         st.disk_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
         st.disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     }
-    st.fault = self->fault_us != 0;
-    snprintf(st.fault_why, sizeof st.fault_why, "%s", self->fault_why);
+    int64_t silent_ms = (vl_now_us() - self->mr_word_us) / 1000;
+    if (self->fault_us) {
+        st.fault = VL_SN_FAULT_DISK;
+        snprintf(st.fault_why, sizeof st.fault_why, "%s", self->fault_why);
+    } else if (self->sn_id && silent_ms >= VL_SN_MR_CUT_MS) {
+        /* an idle node PINGs the MR after 1 s without a word, and a silent
+           replica is left for the next after 1 s more: this long without
+           a word from any of them, its reports do not get through and its
+           log streams commit nothing (the admin seals them, unless it
+           does not hear the MR either) */
+        st.fault = VL_SN_FAULT_MR;
+        snprintf(st.fault_why, sizeof st.fault_why,
+                 "cut off from the metadata repository: no word from any of its replicas for "
+                 "%lld ms",
+                 (long long)silent_ms);
+    }
     st.replicas = vl_calloc(zhashx_size(self->replicas) + 1, sizeof *st.replicas);
     for (s_replica_t *rep = zhashx_first(self->replicas); rep; rep = zhashx_next(self->replicas)) {
         vl_sn_replica_t *x = &st.replicas[st.n++];

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/chaos.sh"
 net_skip_unless_root
-CX_HOLD=${PARTITION_HOLD:-5} # longer than the admin's heartbeat timeout (3 s)
+CX_HOLD=${PARTITION_HOLD:-5} # longer than the admin's detection (2 s)
 
 cx_cluster
 SN=sn$((1 + RANDOM % 4))
