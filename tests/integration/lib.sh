@@ -84,14 +84,26 @@ free_port() {
 }
 
 # wait_for TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND every 50 ms.
+# With VARLOG_WAIT_LOG=FILE each wait appends "TEST<TAB>SECONDS TAKEN<TAB>
+# LIMIT<TAB>DESCRIPTION" to FILE (to see how close a loaded run comes to
+# the limits).
 wait_for() {
 	local limit=$1 what=$2
 	shift 2
-	local deadline=$((SECONDS + limit))
+	local deadline=$((SECONDS + limit)) t0=$EPOCHREALTIME
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $deadline ] || fail "timed out after ${limit}s waiting for: $what"
+		if [ $SECONDS -ge $deadline ]; then
+			wait_log "$t0" "$limit" "TIMEOUT $what"
+			fail "timed out after ${limit}s waiting for: $what"
+		fi
 		sleep 0.05
 	done
+	wait_log "$t0" "$limit" "$what"
+}
+wait_log() {
+	[ -n "${VARLOG_WAIT_LOG:-}" ] || return 0
+	printf '%s\t%.2f\t%s\t%s\n' "$TEST_NAME" "$(awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
+		"$2" "$3" >>"$VARLOG_WAIT_LOG"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
