@@ -25,6 +25,9 @@ fail() {
 cleanup() {
 	local rc=$?
 	set +e
+	# writers that run until $T/stop exists (start_appenders) end on their
+	# own even when the test failed before it stopped them
+	[ -d "$T" ] && touch "$T/stop"
 	for m in "${MOUNTS[@]}"; do
 		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
 	done
@@ -324,6 +327,7 @@ start_appenders() {
 			echo "${PIPESTATUS[1]}" >"$T/rc$w"
 		) &
 		APP[$w]=$!
+		PIDS+=($!)
 	done
 }
 acks() { cat "$T"/ack*.txt | wc -l; }
