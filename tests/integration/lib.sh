@@ -31,10 +31,10 @@ cleanup() {
 	for m in "${MOUNTS[@]}"; do
 		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
 	done
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do ours "$p" && kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		for _ in $(seq 50); do ours "$p" || break; sleep 0.1; done
+		ours "$p" && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
@@ -60,6 +60,18 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+# ours PID: true while PID is a process this test started (a child of its
+# shell, a zombie included). PIDS keeps the PIDs of processes long gone
+# (killed with -9, stopped and waited for); the kernel hands their numbers
+# out again once its PIDs wrapped around (pid_max 32768: every 2.5 minutes
+# at the suite's pace), so a bare kill of one may hit another test's daemon.
+ours() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) } # after the command name, which may hold spaces
+	set -- $s   # state, parent PID, ...
+	[ "${2:-}" = "$$" ]
+}
 trap 'exit 130' INT TERM
 
 # free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
@@ -133,7 +145,7 @@ restart() {
 # kill9 NAME: kill -9 a daemon by its PID and reap it.
 kill9() {
 	local pid=${DPID[$1]}
-	kill -KILL "$pid" 2>/dev/null || true
+	! ours "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
 
