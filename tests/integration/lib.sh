@@ -79,12 +79,27 @@ trap 'exit 130' INT TERM
 # between our pick and the daemon's bind, outside the quickstart range
 # (9090..9200 and its metrics, 10090..10200), and never one this test
 # already handed out. PORT + 1000 (where a daemon serves its metrics by
-# default) is free and reserved too.
+# default) is free and reserved too. Reserved across tests as well: the
+# test holds a lock on PORT_LOCKS/PORT (flock, on a descriptor of its shell
+# that its processes inherit) until it and they are gone, so a test running
+# beside it (make check -j2) cannot pick the port between this pick and the
+# daemon's bind, nor while a killed daemon waits to be restarted on it.
 HANDED_PORTS=" "
+PORT_LOCKS=${VARLOG_PORT_LOCKS:-/tmp/varlog-test-ports}
 port_taken() {
 	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 	ss -Htan "sport = :$1" 2>/dev/null | grep -q .
+}
+# port_lock PORT: true once this test holds PORT's lock; false when another
+# test (or this one) does. Without a lock directory, true (as before locks).
+port_lock() {
+	local fd
+	mkdir -p "$PORT_LOCKS" 2>/dev/null
+	exec {fd}>>"$PORT_LOCKS/$1" || return 0
+	flock -n "$fd" && return 0
+	exec {fd}>&-
+	return 1
 }
 free_port() {
 	local p
@@ -92,6 +107,10 @@ free_port() {
 		p=$((10300 + RANDOM % 21000))
 		port_taken "$p" && continue
 		port_taken $((p + 1000)) && continue
+		port_lock "$p" || continue
+		port_lock $((p + 1000)) || continue
+		# (bound by someone between the look and the lock)
+		port_taken "$p" 2>/dev/null && continue
 		HANDED_PORTS="$HANDED_PORTS$p $((p + 1000)) "
 		PORT=$p
 		return 0
