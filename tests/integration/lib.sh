@@ -272,6 +272,14 @@ umount_fs() {
 # must re-evaluate the count on every poll).
 lines_ge() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 
+# ls_in_line TOPIC: true when `varlogctl ls list TOPIC` answers and shows no
+# log stream SEALED or SEALING (`! ctl ls list | grep -q SEALED` is also
+# true when varlogctl fails: a wait for it then ended at the first time-out)
+ls_in_line() {
+	local out
+	out=$(ctl ls list "$1") && ! grep -q -E 'SEALED|SEALING' <<<"$out"
+}
+
 # ---- a metadata repository of several replicas ------------------------------
 # mr_group N: starts an MR raft group of N replicas on free client and raft
 # ports: replica i is MR_NAME[i] (mr, then mr2 .. mrN, so that a test that

@@ -87,7 +87,7 @@ start_appenders f 2
 wait_for 20 "the first acknowledgements" acks_ge 100
 
 sealed() { ctl ls list f | grep -q SEALED; }
-in_line() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+in_line() { ls_in_line f; }
 net_cut sn3
 wait_for 20 "the admin to seal sn3's log streams" sealed
 a=$(acks)
