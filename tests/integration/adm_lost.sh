@@ -31,8 +31,11 @@ seq 301 600 | ctl append f >/dev/null || fail "appends after the kill"
 n=$(ctl subscribe f | wc -l)
 [ "$n" = 600 ] || fail "$n entries in the log, expected 600"
 
+from=$(wc -l <"$T/adm.log")
 restart sn3
-wait_for 30 "sn 3 up again" grep -q "sn 3 .*: up" "$T/adm.log"
-in_line() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+# (after the restart: the admin logged "sn 3 ...: up" when it first saw it)
+up_again() { awk -v from="$from" 'NR > from && /sn 3 .*: up/ { f = 1; exit } END { exit !f }' "$T/adm.log"; }
+wait_for 30 "sn 3 up again" up_again
+in_line() { ls_in_line f; }
 wait_for 60 "sn 3's log streams synced and unsealed" in_line
 log "ok: sn 3 killed -> down by its closed connection and sealed (timeout 60 s); paused 3 s -> not down; restarted -> unsealed"

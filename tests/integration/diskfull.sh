@@ -53,7 +53,7 @@ wait_for 20 "appends to go on while sn3 restarted full" acks_ge $((a + 100))
 
 # space again: the fault clears, the replicas are synced and unsealed
 rm -f "$T/sn3/filler" "$T/sn3/filler2"
-in_line() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+in_line() { ls_in_line f; }
 wait_for 60 "sn3's log streams synced and unsealed" in_line
 grep -q 'the disk has room again' "$T/sn3.log" || fail "sn3 did not log that its disk fault cleared"
 a=$(acks)

@@ -95,7 +95,7 @@ wait_for 10 "varlogadm to answer again after kill -9" ctl status
 wait_for 10 "the new varlogadm to take over the seals" grep -q "taking it over" "$T/adm.log"
 
 restart "sn$VICTIM"
-in_line() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+in_line() { ls_in_line f; }
 wait_for 60 "varlogadm to sync and unseal the victim's log streams" in_line
 grep -h "auto:" "$T/adm.log" | sed 's/^/    /'
 

@@ -76,7 +76,7 @@ sealed() { ctl ls list f | grep -q SEALED; }
 wait_for 20 "varlogadm to seal the victim's log streams" sealed
 for w in $(seq $WRITERS); do wait "${W[$w]}" || true; done
 restart "sn$VICTIM"
-unsealed() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+unsealed() { ls_in_line f; }
 wait_for 60 "varlogadm to sync and unseal after the restart" unsealed
 
 cat "$M/f" >"$T/file.out"

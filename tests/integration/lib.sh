@@ -25,13 +25,16 @@ fail() {
 cleanup() {
 	local rc=$?
 	set +e
+	# writers that run until $T/stop exists (start_appenders) end on their
+	# own even when the test failed before it stopped them
+	[ -d "$T" ] && touch "$T/stop"
 	for m in "${MOUNTS[@]}"; do
 		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
 	done
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do ours "$p" && kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		for _ in $(seq 50); do ours "$p" || break; sleep 0.1; done
+		ours "$p" && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	for n in "${NETNS[@]}"; do ip netns delete "$n" 2>/dev/null; done
@@ -57,6 +60,18 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+# ours PID: true while PID is a process this test started (a child of its
+# shell, a zombie included). PIDS keeps the PIDs of processes long gone
+# (killed with -9, stopped and waited for); the kernel hands their numbers
+# out again once its PIDs wrapped around (pid_max 32768: every 2.5 minutes
+# at the suite's pace), so a bare kill of one may hit another test's daemon.
+ours() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) } # after the command name, which may hold spaces
+	set -- $s   # state, parent PID, ...
+	[ "${2:-}" = "$$" ]
+}
 trap 'exit 130' INT TERM
 
 # free_port: sets PORT to a TCP port on 127.0.0.1 that nobody uses, below the
@@ -64,12 +79,27 @@ trap 'exit 130' INT TERM
 # between our pick and the daemon's bind, outside the quickstart range
 # (9090..9200 and its metrics, 10090..10200), and never one this test
 # already handed out. PORT + 1000 (where a daemon serves its metrics by
-# default) is free and reserved too.
+# default) is free and reserved too. Reserved across tests as well: the
+# test holds a lock on PORT_LOCKS/PORT (flock, on a descriptor of its shell
+# that its processes inherit) until it and they are gone, so a test running
+# beside it (make check -j2) cannot pick the port between this pick and the
+# daemon's bind, nor while a killed daemon waits to be restarted on it.
 HANDED_PORTS=" "
+PORT_LOCKS=${VARLOG_PORT_LOCKS:-/tmp/varlog-test-ports}
 port_taken() {
 	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 	ss -Htan "sport = :$1" 2>/dev/null | grep -q .
+}
+# port_lock PORT: true once this test holds PORT's lock; false when another
+# test (or this one) does. Without a lock directory, true (as before locks).
+port_lock() {
+	local fd
+	mkdir -p "$PORT_LOCKS" 2>/dev/null
+	exec {fd}>>"$PORT_LOCKS/$1" || return 0
+	flock -n "$fd" && return 0
+	exec {fd}>&-
+	return 1
 }
 free_port() {
 	local p
@@ -77,6 +107,10 @@ free_port() {
 		p=$((10300 + RANDOM % 21000))
 		port_taken "$p" && continue
 		port_taken $((p + 1000)) && continue
+		port_lock "$p" || continue
+		port_lock $((p + 1000)) || continue
+		# (bound by someone between the look and the lock)
+		port_taken "$p" 2>/dev/null && continue
 		HANDED_PORTS="$HANDED_PORTS$p $((p + 1000)) "
 		PORT=$p
 		return 0
@@ -84,14 +118,26 @@ free_port() {
 }
 
 # wait_for TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND every 50 ms.
+# With VARLOG_WAIT_LOG=FILE each wait appends "TEST<TAB>SECONDS TAKEN<TAB>
+# LIMIT<TAB>DESCRIPTION" to FILE (to see how close a loaded run comes to
+# the limits).
 wait_for() {
 	local limit=$1 what=$2
 	shift 2
-	local deadline=$((SECONDS + limit))
+	local deadline=$((SECONDS + limit)) t0=$EPOCHREALTIME
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $deadline ] || fail "timed out after ${limit}s waiting for: $what"
+		if [ $SECONDS -ge $deadline ]; then
+			wait_log "$t0" "$limit" "TIMEOUT $what"
+			fail "timed out after ${limit}s waiting for: $what"
+		fi
 		sleep 0.05
 	done
+	wait_log "$t0" "$limit" "$what"
+}
+wait_log() {
+	[ -n "${VARLOG_WAIT_LOG:-}" ] || return 0
+	printf '%s\t%.2f\t%s\t%s\n' "$TEST_NAME" "$(awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
+		"$2" "$3" >>"$VARLOG_WAIT_LOG"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -118,7 +164,7 @@ restart() {
 # kill9 NAME: kill -9 a daemon by its PID and reap it.
 kill9() {
 	local pid=${DPID[$1]}
-	kill -KILL "$pid" 2>/dev/null || true
+	! ours "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
 
@@ -226,6 +272,14 @@ umount_fs() {
 # must re-evaluate the count on every poll).
 lines_ge() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 
+# ls_in_line TOPIC: true when `varlogctl ls list TOPIC` answers and shows no
+# log stream SEALED or SEALING (`! ctl ls list | grep -q SEALED` is also
+# true when varlogctl fails: a wait for it then ended at the first time-out)
+ls_in_line() {
+	local out
+	out=$(ctl ls list "$1") && ! grep -q -E 'SEALED|SEALING' <<<"$out"
+}
+
 # ---- a metadata repository of several replicas ------------------------------
 # mr_group N: starts an MR raft group of N replicas on free client and raft
 # ports: replica i is MR_NAME[i] (mr, then mr2 .. mrN, so that a test that
@@ -312,6 +366,7 @@ start_appenders() {
 			echo "${PIPESTATUS[1]}" >"$T/rc$w"
 		) &
 		APP[$w]=$!
+		PIDS+=($!)
 	done
 }
 acks() { cat "$T"/ack*.txt | wc -l; }

@@ -46,8 +46,11 @@ acked_after() { awk -F'\t' -v t="$1" '$1 > t { f = 1; exit } END { exit !f }' "$
 now() { date +%s.%N; }
 # rejoined NAME LINE: replica NAME's log, after its line LINE (its restart),
 # says it follows a known leader, or leads
+# (awk, not tail | grep -q: under pipefail that pipeline fails, grep having
+# found the line, when tail has more than a pipe's 64 KiB left to write)
 rejoined() {
-	tail -n +"$(($2 + 1))" "$T/$1.log" | grep -q -E 'follower in term [0-9]+ \(leader [1-9]|mr: leading in term '
+	awk -v from="$2" 'NR > from && /follower in term [0-9]+ \(leader [1-9]|mr: leading in term / { f = 1; exit }
+		END { exit !f }' "$T/$1.log"
 }
 # steady N: N more acknowledgements than now, within 20 s
 steady() {

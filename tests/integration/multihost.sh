@@ -87,7 +87,7 @@ start_appenders f 2
 wait_for 20 "the first acknowledgements" acks_ge 100
 
 sealed() { ctl ls list f | grep -q SEALED; }
-in_line() { ! ctl ls list f | grep -q -E 'SEALED|SEALING'; }
+in_line() { ls_in_line f; }
 net_cut sn3
 wait_for 20 "the admin to seal sn3's log streams" sealed
 a=$(acks)
@@ -112,13 +112,18 @@ wait_for 30 "appends after c2's link came back" acks_ge $((a + 100))
 
 # the rogue host: a key of its own, not in the allow-list
 "$BIN/varlogctl" keygen --out "$T/keys" rogue >/dev/null
-if echo rogue | VARLOG_KEY=$T/keys/rogue.key_secret on x "$BIN/varlogctl" --mr "$MR" --timeout 1500 \
-	append f >"$T/rogue.out" 2>&1; then
-	fail "a host with a key the cluster does not allow appended"
-fi
+# (a time-out long enough for the handshake to reach a replica's key check
+# under ASan on a loaded machine: a client that gives up first is never
+# refused, and its error names the allow-list all the same; curve.sh too)
+for _ in 1 2 3; do
+	if echo rogue | VARLOG_KEY=$T/keys/rogue.key_secret on x "$BIN/varlogctl" --mr "$MR" --timeout 3000 \
+		append f >"$T/rogue.out" 2>&1; then
+		fail "a host with a key the cluster does not allow appended"
+	fi
+done
 grep -q 'allow-list' "$T/rogue.out" || fail "the rogue host's error does not say why: $(cat "$T/rogue.out")"
 rkey=$(sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$T/keys/rogue.key")
-wait_for 5 "a daemon to log the rogue key" sh -c "grep -qF '$rkey' '$T'/mr*.log"
+wait_for 20 "a daemon to log the rogue key" sh -c "grep -qF '$rkey' '$T'/mr*.log"
 
 touch "$T/stop"
 for w in 1 2; do wait "${APP[$w]}" 2>/dev/null || true; done

@@ -23,13 +23,15 @@ port_unused() { ! port_open "$1" && ! ss -Htan "sport = :$1" 2>/dev/null | grep 
 # qs_base C: picks cluster C's port base: its admin (BASE), MR (BASE+2),
 # varlogkov (BASE+3), the MR's raft transport (BASE+102), one storage node
 # (BASE+11) and the metrics (+1000) ports of the MR and the storage node
-# all free and not handed to the other cluster.
+# all free, not handed to the other cluster and locked against other tests
+# (free_port's locks).
 qs_base() {
 	local o
 	while :; do
 		free_port
 		for o in 2 3 11 102 1002 1011; do
 			case "$HANDED_PORTS" in *" $((PORT + o)) "*) continue 2 ;; esac
+			port_lock $((PORT + o)) || continue 2 # (lib.sh: another test's)
 			port_unused $((PORT + o)) || continue 2
 		done
 		break

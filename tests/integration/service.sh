@@ -29,12 +29,14 @@ ctl topic create svc --log-streams 1 >/dev/null || fail "topic create after READ
 echo hello >>"$T/mnt/svc" || fail "append through the mount after READY"
 log "ready: $(cut -f2 "$T/notify.txt" | grep STATUS= | sort | tr '\n' ' ')"
 
+# (the listener writes what a daemon sent a moment after it was sent: the
+# daemon may have exited before it did, so each is waited for)
 kill -TERM "${DPID[adm]}" "${DPID[kov]}"
 wait "${DPID[adm]}" "${DPID[kov]}" 2>/dev/null || true
-said_by "${DPID[adm]}" STOPPING=1 || fail "varlogadm stopped without STOPPING=1"
-said_by "${DPID[kov]}" STOPPING=1 || fail "varlogkov stopped without STOPPING=1"
+wait_for 10 "STOPPING=1 from varlogadm (it stopped)" said_by "${DPID[adm]}" STOPPING=1
+wait_for 10 "STOPPING=1 from varlogkov (it stopped)" said_by "${DPID[kov]}" STOPPING=1
 umount_fs "$T/mnt"
-said_by "${FSPID[$T/mnt]}" STOPPING=1 || fail "varlogfs unmounted without STOPPING=1"
+wait_for 10 "STOPPING=1 from varlogfs (it was unmounted)" said_by "${FSPID[$T/mnt]}" STOPPING=1
 
 # the units, made by the build for the installed paths, pointed at this
 # build's binaries; verify prints nothing for a unit it fully understands
@@ -62,8 +64,10 @@ fi
 # keys overridden on the command line so the daemon can start here
 curve_keys # the example files name keys in /etc/varlog
 free_port
+EXRAFT=127.0.0.1:$PORT # (a free port too: PORT + 1 may be another test's)
+free_port
 daemon exmr varlogmr --config "$SRC/dist/config/varlogmr-1.conf" --listen "tcp://127.0.0.1:$PORT" \
-	--data "$T/exmr" --raft-addr "127.0.0.1:$((PORT + 1))" --peers "1@127.0.0.1:$((PORT + 1))@tcp://127.0.0.1:$PORT" "${DAEMON_CURVE[@]}"
+	--data "$T/exmr" --raft-addr "$EXRAFT" --peers "1@$EXRAFT@tcp://127.0.0.1:$PORT" "${DAEMON_CURVE[@]}"
 wait_for 10 "varlogmr from the example config listening" port_open "$PORT"
 free_port
 daemon exsn varlogsn --config "$SRC/dist/config/varlogsn-1.conf" --listen "tcp://127.0.0.1:$PORT" \

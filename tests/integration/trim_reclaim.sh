@@ -92,7 +92,7 @@ log "trimmed below $((trim_at + 1)): used:$after after ${secs}s; segments: $(ls 
 # (sn1's log streams run again if they were sealed while its disk was
 # full)
 rm -f "$T/sn1/filler" "$T/sn1/filler2"
-running() { ! ctl ls list big | grep -q -E 'SEALED|SEALING'; }
+running() { ls_in_line big; }
 wait_for 60 "the log streams running again" running
 lines 64 $next | ctl append big --batch 16 -v >"$T/more.glsn" || fail "append after the trim failed"
 [ "$(head -1 "$T/more.glsn")" = $((hwm + 1)) ] ||
