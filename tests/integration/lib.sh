@@ -9,6 +9,8 @@ set -euo pipefail
 BIN=${VARLOG_BIN:?VARLOG_BIN must point at the build directory (make check sets it)}
 T=$(mktemp -d /tmp/varlog-test.XXXXXX)
 PIDS=()
+PORT_LOCKS=${VARLOG_PORT_LOCKS:-/tmp/varlog-test-ports} # (free_port)
+LOCKED_PORTS=()                                        # ports whose lock we hold
 MOUNTS=()
 NETNS=() # network namespaces (tests/lib/netns.sh), deleted last
 TMPFS=() # small file systems a test mounted (a full disk), unmounted last
@@ -57,6 +59,9 @@ cleanup() {
 		printf '[%s] kept %s\n' "$TEST_NAME" "$VARLOG_KEEP/$TEST_NAME.$$" >&2
 	fi
 	rm -rf "$T"
+	# the port locks' files, still locked by this shell (port_lock)
+	for p in "${LOCKED_PORTS[@]}"; do rm -f "$PORT_LOCKS/$p"; done
+	rmdir "$PORT_LOCKS" 2>/dev/null
 	exit $rc
 }
 trap cleanup EXIT
@@ -85,7 +90,6 @@ trap 'exit 130' INT TERM
 # beside it (make check -j2) cannot pick the port between this pick and the
 # daemon's bind, nor while a killed daemon waits to be restarted on it.
 HANDED_PORTS=" "
-PORT_LOCKS=${VARLOG_PORT_LOCKS:-/tmp/varlog-test-ports}
 port_taken() {
 	case "$HANDED_PORTS" in *" $1 "*) return 0 ;; esac
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -93,11 +97,19 @@ port_taken() {
 }
 # port_lock PORT: true once this test holds PORT's lock; false when another
 # test (or this one) does. Without a lock directory, true (as before locks).
+# The cleanup removes the files of the locks it holds (and the directory
+# once empty), so a lock counts only while its file is still the one at the
+# path: a test that opened it before another removed it gets the lock on a
+# file no longer there, and picks another port.
 port_lock() {
-	local fd
-	mkdir -p "$PORT_LOCKS" 2>/dev/null
-	exec {fd}>>"$PORT_LOCKS/$1" || return 0
-	flock -n "$fd" && return 0
+	local fd f=$PORT_LOCKS/$1
+	mkdir -p "$PORT_LOCKS" 2>/dev/null || return 0
+	exec {fd}>>"$f" || return 1 # (the directory removed meanwhile: another port)
+	if flock -n "$fd" &&
+		[ "$(stat -c %i "$f" 2>/dev/null)" = "$(stat -L -c %i "/proc/$$/fd/$fd")" ]; then
+		LOCKED_PORTS+=("$1")
+		return 0
+	fi
 	exec {fd}>&-
 	return 1
 }
