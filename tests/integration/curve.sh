@@ -42,9 +42,9 @@ done
 grep -q 'allow-list' "$T/stranger.out" || fail "the error with an unknown key does not say so: $(cat "$T/stranger.out")"
 key=$(sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$T/keys/stranger.key")
 [ -n "$key" ] || fail "no public key in $T/keys/stranger.key"
-wait_for 20 "the MR to log the refused key" grep -qF "$key" "$T/mr.log"
-[ "$(grep -cF "$key" "$T/mr.log")" -eq 1 ] || fail "the MR logged the refused key $(grep -cF "$key" "$T/mr.log") times (rate limit: once a minute)"
-log "refused: $(grep -F "$key" "$T/mr.log" | head -1 | cut -c1-160)"
+wait_for 20 "the MR to log the refused key" grep -qF -e "$key" "$T/mr.log"
+[ "$(grep -cF -e "$key" "$T/mr.log")" -eq 1 ] || fail "the MR logged the refused key $(grep -cF -e "$key" "$T/mr.log") times (rate limit: once a minute)"
+log "refused: $(grep -F -e "$key" "$T/mr.log" | head -1 | cut -c1-160)"
 [ "$(hwm)" = 501 ] || fail "refused clients changed the log: hwm $(hwm)"
 
 # allowed without a restart: the directory is read again when it changes

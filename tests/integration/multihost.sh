@@ -123,7 +123,7 @@ for _ in 1 2 3; do
 done
 grep -q 'allow-list' "$T/rogue.out" || fail "the rogue host's error does not say why: $(cat "$T/rogue.out")"
 rkey=$(sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$T/keys/rogue.key")
-wait_for 20 "a daemon to log the rogue key" sh -c "grep -qF '$rkey' '$T'/mr*.log"
+wait_for 20 "a daemon to log the rogue key" sh -c "grep -qF -e '$rkey' '$T'/mr*.log"
 
 touch "$T/stop"
 for w in 1 2; do wait "${APP[$w]}" 2>/dev/null || true; done
