@@ -19,7 +19,7 @@ ctl topic create t --log-streams 1 --replication-factor 2 >/dev/null || fail "to
 hwm() { ctl --json topic describe t | sed -n 's/.*"hwm": *\([0-9]*\).*/\1/p'; }
 hwm_ge() { [ "$(hwm)" -ge "$1" ]; }
 sealed() { ctl ls list t | grep -q SEALED; }
-running() { local o; o=$(ctl ls list t) && ! grep -q -E 'SEALED|SEALING' <<<"$o"; }
+running() { ls_in_line t; }
 replicas() {
 	ctl topic describe t --json | grep -o '"id": 1, "state": "[A-Z]*", "replicas": \[[0-9, ]*\]' |
 		sed 's/.*\[\(.*\)\]/\1/; s/,//g'
