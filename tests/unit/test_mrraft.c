@@ -11,14 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <raft/fixture.h>
 #include "raft.h"
 #include "raft_i.h"
 #include "util.h"
+#include "zerofill.h"
 #include "../lib/fixture.h"
 
 /*  ---- a state machine that records what it applied ----------------------- */
@@ -340,6 +347,91 @@ static vl_mrraft_t *s_one_new(zloop_t *loop, one_t *o, const char *dir, const ch
 /*  A group of one bootstraps, elects itself, applies what it proposes;
     stopped, it ends a pending proposal with ESTOPPED; restarted from its
     directory it does not bootstrap again and replays the same chain. */
+/*  The extents of fd that are allocated but unwritten (FIEMAP), or -1
+    when the file system does not say (tmpfs). */
+static int s_unwritten_extents(int fd)
+{
+    size_t size = sizeof(struct fiemap) + 256 * sizeof(struct fiemap_extent);
+    struct fiemap *fm = calloc(1, size);
+    assert_non_null(fm);
+    fm->fm_length = FIEMAP_MAX_OFFSET;
+    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_extent_count = 256;
+    int n = -1;
+    if (ioctl(fd, FS_IOC_FIEMAP, fm) == 0) {
+        n = 0;
+        for (uint32_t i = 0; i < fm->fm_mapped_extents; i++)
+            if (fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+                n++;
+    }
+    free(fm);
+    return n;
+}
+
+/*  The raft log's segments are prepared as written blocks (zerofill.c):
+    posix_fallocate, which libraft calls, writes zeros beyond the end of
+    the file and keeps the bytes already there. */
+static void test_zerofill(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    fx_tmpdir(dir, sizeof dir, "zerofill");
+    snprintf(path, sizeof path, "%s/f", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "abcdefgh", 8, 0), 8);
+    /* the libc symbol is ours in this binary, as in varlogmr */
+    assert_int_equal(posix_fallocate(fd, 4, (3 << 20) + 5), 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_size, (3 << 20) + 9);
+    char *buf = malloc((size_t)st.st_size);
+    assert_non_null(buf);
+    assert_int_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    assert_memory_equal(buf, "abcdefgh", 8);
+    for (off_t i = 8; i < st.st_size; i++)
+        if (buf[i] != 0)
+            fail_msg("byte %lld is %d, not 0", (long long)i, buf[i]);
+    free(buf);
+    int unwritten = s_unwritten_extents(fd);
+    if (unwritten >= 0)
+        assert_int_equal(unwritten, 0);
+    /* within the file: nothing written, nothing changed, no error */
+    assert_int_equal(vl_zerofill(fd, 0, 8), 0);
+    char head[8];
+    assert_int_equal(pread(fd, head, 8, 0), 8);
+    assert_memory_equal(head, "abcdefgh", 8);
+    assert_int_equal(vl_zerofill(fd, -1, 8), EINVAL);
+    assert_int_equal(vl_zerofill(fd, 0, 0), EINVAL);
+    close(fd);
+    assert_int_equal(vl_zerofill(fd, 0, 4096), EBADF);
+    fx_rmdir(dir);
+}
+
+/*  Every open segment libraft prepared in DIR is made of written blocks. */
+static void s_assert_segments_written(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int segments = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "open-", 5) != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY);
+        assert_true(fd >= 0);
+        int unwritten = s_unwritten_extents(fd);
+        close(fd);
+        if (unwritten > 0)
+            fail_msg("%s has %d unwritten extents: libraft's posix_fallocate was not ours", path,
+                     unwritten);
+        segments++;
+    }
+    closedir(d);
+    assert_true(segments > 0);
+}
+
 static void test_engine_one(void **state)
 {
     (void)state;
@@ -373,6 +465,7 @@ static void test_engine_one(void **state)
     }
     assert_int_equal(o.sm.n, 20);
     assert_int_equal(o.sm.index, done[19].index);
+    s_assert_segments_written(dir);
     assert_int_equal(vl_mrraft_applied_index(o.raft), done[19].index);
     vl_mrraft_member_t m[2];
     assert_int_equal(vl_mrraft_members(o.raft, m, 2), 1);
@@ -1380,6 +1473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_roundtrip),
         cmocka_unit_test(test_codec_corruption),
+        cmocka_unit_test(test_zerofill),
         cmocka_unit_test(test_engine_one),
         cmocka_unit_test(test_engine_diverged),
         cmocka_unit_test(test_engine_bad_input),
