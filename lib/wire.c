@@ -27,15 +27,13 @@ void vl_wbuf_free(vl_wbuf_t *b)
     vl_wbuf_init(b);
 }
 
-uint8_t *vl_wbuf_grow(vl_wbuf_t *b, size_t n)
+uint8_t *vl_wbuf_grow_slow(vl_wbuf_t *b, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        b->data = vl_realloc(b->data, cap);
-        b->cap = cap;
-    }
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    b->data = vl_realloc(b->data, cap);
+    b->cap = cap;
     uint8_t *p = b->data + b->len;
     b->len += n;
     return p;
@@ -46,26 +44,6 @@ void vl_wbuf_reserve(vl_wbuf_t *b, size_t n)
     size_t len = b->len;
     vl_wbuf_grow(b, n);
     b->len = len;
-}
-
-void vl_wbuf_u8(vl_wbuf_t *b, uint8_t v)
-{
-    *vl_wbuf_grow(b, 1) = v;
-}
-
-void vl_wbuf_u16(vl_wbuf_t *b, uint16_t v)
-{
-    vl_put_le16(vl_wbuf_grow(b, 2), v);
-}
-
-void vl_wbuf_u32(vl_wbuf_t *b, uint32_t v)
-{
-    vl_put_le32(vl_wbuf_grow(b, 4), v);
-}
-
-void vl_wbuf_u64(vl_wbuf_t *b, uint64_t v)
-{
-    vl_put_le64(vl_wbuf_grow(b, 8), v);
 }
 
 void vl_wbuf_mem(vl_wbuf_t *b, const void *data, size_t len)
@@ -90,42 +68,6 @@ void vl_rbuf_init(vl_rbuf_t *r, const void *data, size_t len)
     r->p = data;
     r->left = len;
     r->err = 0;
-}
-
-const uint8_t *vl_rbuf_take(vl_rbuf_t *r, size_t n)
-{
-    if (r->err || r->left < n) {
-        r->err = VL_EPROTO;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
-uint8_t vl_rbuf_u8(vl_rbuf_t *r)
-{
-    const uint8_t *p = vl_rbuf_take(r, 1);
-    return p ? *p : 0;
-}
-
-uint16_t vl_rbuf_u16(vl_rbuf_t *r)
-{
-    const uint8_t *p = vl_rbuf_take(r, 2);
-    return p ? vl_get_le16(p) : 0;
-}
-
-uint32_t vl_rbuf_u32(vl_rbuf_t *r)
-{
-    const uint8_t *p = vl_rbuf_take(r, 4);
-    return p ? vl_get_le32(p) : 0;
-}
-
-uint64_t vl_rbuf_u64(vl_rbuf_t *r)
-{
-    const uint8_t *p = vl_rbuf_take(r, 8);
-    return p ? vl_get_le64(p) : 0;
 }
 
 void vl_rbuf_str(vl_rbuf_t *r, char *out, size_t max)
