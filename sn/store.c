@@ -258,6 +258,12 @@ void vl_store_set_map_step(vl_store_t *self, uint64_t bytes)
     vl_vlog_set_map_step(self->vlog, bytes);
 }
 
+void vl_store_idle(vl_store_t *self)
+{
+    if (!self->failed)
+        vl_vlog_prewrite(self->vlog);
+}
+
 size_t vl_store_segments(vl_store_t *self)
 {
     return vl_vlog_segments(self->vlog);

@@ -80,6 +80,10 @@ void vl_store_set_segment_bytes(vl_store_t *self, uint64_t bytes);
     the page size). */
 void vl_store_set_map_step(vl_store_t *self, uint64_t bytes);
 size_t vl_store_segments(vl_store_t *self);
+/*  The writer has nothing queued: the entry log writes zeros ahead of its
+    end when it has few left (vl_vlog_prewrite), so that the next synced
+    appends change no file-system metadata. Writer thread only. */
+void vl_store_idle(vl_store_t *self);
 
 /*  A write to this store's disk failed (disk full, I/O error): at close
     RocksDB is not closed but left (its files are then as after a crash,

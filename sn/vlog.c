@@ -30,6 +30,20 @@
     - Readers see the segments through read-only shared mappings (the page
       cache, no copy); seglock keeps a segment mapped while a cursor may
       point into it.
+    - Zeros written ahead (vl_vlog_prewrite). A synced write that grows a
+      file also commits the file's new size and blocks to the file
+      system's journal, which every file on the disk shares; one over
+      blocks already written and inside the file writes only the data
+      (dd oflag=dsync of 4 KiB on the test machine's ext4: 0.15 ms
+      appending, 0.09 ms overwriting). So while the writer has nothing to
+      do, it writes and syncs zeros ahead of the last segment's end, a
+      megabyte at a time, and the records that follow overwrite them; a
+      writer that is never idle (a bulk load) appends as before and pays
+      no second write. The zeros past the log's end are no record: the
+      open takes an all-zero tail of the last segment for written-ahead
+      space and keeps it (a tail with anything else in it is a torn write,
+      cut off as before), and a segment is cut to its records' end when
+      the next one starts, so only the last segment has such a tail.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "crc32c.h"
@@ -125,6 +140,8 @@ static int s_seg_create(vl_vlog_t *self, uint32_t id)
     pthread_rwlock_unlock(&self->seglock);
     if (rc != 0)
         unlink(path); /* else every later rotation fails on it (O_EXCL) */
+    else
+        self->zend = 0;
     return rc;
 }
 
@@ -132,6 +149,13 @@ static int s_seg_create(vl_vlog_t *self, uint32_t id)
 static int s_rotate(vl_vlog_t *self)
 {
     vl_vlog_seg_t *last = s_seg_last(self);
+    /* a closed segment ends with its last record: only the last one has
+       zeros written ahead (a reopen reads the others to their end) */
+    if (self->zend > last->size && ftruncate(last->fd, (off_t)last->size) != 0) {
+        vl_vlog_seterr("entry log: cutting the zeros written ahead off segment %u: %s", last->id,
+                       strerror(errno));
+        return VL_ESTORE;
+    }
     if (fdatasync(last->fd) != 0) {
         vl_vlog_seterr("entry log: fdatasync of segment %u: %s", last->id, strerror(errno));
         return VL_ESTORE;
@@ -265,6 +289,7 @@ void vl_vlog_rec_cancel(vl_vlog_t *self, vl_vlog_rec_t *rec)
        apply it (and no value refers to its bytes) */
     vl_vlog_seg_t *seg = s_seg_last(self);
     __atomic_store_n(&seg->size, rec->off, __ATOMIC_RELEASE);
+    self->zend = rec->off;
     if (ftruncate(seg->fd, (off_t)rec->off) != 0 && !self->broken) {
         snprintf(self->brokenmsg, sizeof self->brokenmsg,
                  "entry log: cutting a failed write off segment %u: %s (restart the "
@@ -326,6 +351,8 @@ int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size
     }
     /* the bytes are there before any value refers to them */
     __atomic_store_n(&seg->size, rec->off + total, __ATOMIC_RELEASE);
+    if (self->zend < rec->off + total)
+        self->zend = rec->off + total;
     return 0;
 }
 
@@ -408,6 +435,7 @@ static int s_tail(vl_vlog_t *self, uint64_t woff)
         return VL_ESTORE;
     }
     g->size = off;
+    self->zend = off;
     /* 'w' still names the lost record: the next records, written from off
        on, would be taken for it after another crash (or not replayed).
        It names the last whole record instead, durably, before any write. */
@@ -493,6 +521,7 @@ static int s_scan(vl_vlog_t *self)
             close(self->segs[self->nsegs - 2].fd);
             self->segs[self->nsegs - 2].fd = -1;
         }
+        self->zend = (uint64_t)st.st_size;
     }
     free(ids);
     return rc;
@@ -548,6 +577,16 @@ static int s_position(vl_vlog_t *self, size_t *at_p, uint64_t *off_p, bool *done
     return s_tail(self, woff); /* sets the message when it fails */
 }
 
+/*  Whether the n bytes at p are all zero. */
+static bool s_zeros(const uint8_t *p, uint64_t n)
+{
+    static const uint8_t zero[4096];
+    for (; n >= sizeof zero; p += sizeof zero, n -= sizeof zero)
+        if (memcmp(p, zero, sizeof zero) != 0)
+            return false;
+    return n == 0 || memcmp(p, zero, n) == 0;
+}
+
 /*  Applies to the index (hook apply) the records from offset off of
     segment index at on, cutting off a write torn by a crash at the end;
     then, when it applied any, makes the index durable (hook flush). */
@@ -569,6 +608,12 @@ static int s_replay(vl_vlog_t *self, size_t at, uint64_t off)
                                    msg);
                     return VL_ESTORE;
                 }
+                /* zeros written ahead (vl_vlog_prewrite): kept for the
+                   next records */
+                if (s_zeros(g->map + off, g->size - off)) {
+                    g->size = off;
+                    break;
+                }
                 /* a write torn by a crash: never acknowledged */
                 vl_log(LOG_WARNING,
                        "store: entry log segment %u ends with %llu bytes of an unfinished "
@@ -580,6 +625,7 @@ static int s_replay(vl_vlog_t *self, size_t at, uint64_t off)
                     return VL_ESTORE;
                 }
                 g->size = off;
+                self->zend = off;
                 break;
             }
             int rc = self->hooks.apply(self->hooks.arg, rep, replen);
@@ -618,6 +664,7 @@ vl_vlog_t *vl_vlog_new(const char *dir, const vl_vlog_hooks_t *hooks)
     self->logdir_fd = -1;
     self->rotate = S_SEG_ROTATE;
     self->map_step = S_MAP_STEP;
+    self->prewrite = VL_VLOG_PREWRITE;
     /* readers take seglock recursively (a cursor's call sums sizes with
        another cursor): readers must not queue behind a waiting writer */
     pthread_rwlockattr_t ra;
@@ -684,6 +731,75 @@ uint64_t vl_vlog_segment_bytes_for(uint64_t disk_bytes)
 void vl_vlog_set_map_step(vl_vlog_t *self, uint64_t bytes)
 {
     self->map_step = bytes;
+}
+
+/*  ---- zeros written ahead ------------------------------------------------------ */
+
+#define S_PREWRITE_MIN_FREE (64ull << 20) /* no zeros ahead on a disk with less free */
+#define S_PREWRITE_RETRY_US 1000000
+
+void vl_vlog_set_prewrite(vl_vlog_t *self, uint64_t bytes)
+{
+    self->prewrite = bytes;
+}
+
+void vl_vlog_prewrite(vl_vlog_t *self)
+{
+    if (self->broken || self->nsegs == 0 || self->prewrite == 0)
+        return;
+    vl_vlog_seg_t *g = s_seg_last(self);
+    uint64_t from = self->zend > g->size ? self->zend : g->size;
+    if (from - g->size >= self->prewrite / 2 || g->size >= self->rotate)
+        return;
+    uint64_t to = from + self->prewrite;
+    if (to > self->rotate)
+        to = self->rotate; /* the next segment starts there: they would be cut */
+    if (to <= from)
+        return;
+    int64_t now = vl_now_us();
+    if (now < self->prewrite_after_us)
+        return;
+    struct statvfs vfs;
+    if (fstatvfs(g->fd, &vfs) != 0 || (uint64_t)vfs.f_bavail * vfs.f_frsize < S_PREWRITE_MIN_FREE) {
+        self->prewrite_after_us = now + S_PREWRITE_RETRY_US;
+        return;
+    }
+    static const uint8_t zero[64 << 10];
+    uint64_t off = from;
+    while (off < to) {
+        size_t n = to - off < sizeof zero ? (size_t)(to - off) : sizeof zero;
+        ssize_t w = pwrite(g->fd, zero, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (uint64_t)w;
+    }
+    if (off < to) {
+        /* the disk filled: the space goes back to the records */
+        vl_log(LOG_INFO, "store: writing zeros ahead in entry log segment %u: %s; trying again "
+                         "in a second",
+               g->id, strerror(errno));
+        if (ftruncate(g->fd, (off_t)from) != 0 && !self->broken) {
+            snprintf(self->brokenmsg, sizeof self->brokenmsg,
+                     "entry log: cutting the zeros written ahead off segment %u: %s (restart "
+                     "the storage node)",
+                     g->id, strerror(errno));
+            self->broken = 1;
+        }
+        self->prewrite_after_us = now + S_PREWRITE_RETRY_US;
+        return;
+    }
+    if (fdatasync(g->fd) != 0) {
+        /* as for a record's: the kernel may have dropped pages of records
+           written without sync too */
+        snprintf(self->brokenmsg, sizeof self->brokenmsg,
+                 "entry log: fdatasync of segment %u: %s (restart the storage node)", g->id,
+                 strerror(errno));
+        self->broken = 1;
+        return;
+    }
+    self->zend = to;
 }
 
 size_t vl_vlog_segments(vl_vlog_t *self)

@@ -38,6 +38,7 @@
 #define VL_VLOG_SEG_MIN (4ull << 20) /* vl_vlog_segment_bytes_for's bounds */
 #define VL_VLOG_SEG_MAX (512ull << 20)
 #define VL_VLOG_SEG_FRACTION 16 /* a segment is this fraction of the disk */
+#define VL_VLOG_PREWRITE (1ull << 20) /* zeros vl_vlog_prewrite writes ahead at a time */
 
 /*  What the log asks of the index (the store). Every hook gets arg, and
     returns 0 or a VL_E* code, after describing the failure with
@@ -86,6 +87,9 @@ struct vl_vlog {
     size_t nsegs;
     uint64_t rotate;   /* segment size that starts the next one; tests make it small */
     uint64_t map_step; /* a segment's mapping grows in these steps; tests make it small */
+    uint64_t zend;     /* the last segment's length on disk: past its size, zeros written ahead */
+    uint64_t prewrite; /* bytes vl_vlog_prewrite writes at a time (0: none) */
+    int64_t prewrite_after_us; /* after a failed prewrite, none before this time */
     int broken;        /* a log write left the file in an unknown state */
     char brokenmsg[512];
 };
@@ -144,6 +148,20 @@ uint64_t vl_vlog_segment_bytes_for(uint64_t disk_bytes);
 /*  Tests: the step in which a segment's mapping grows (1 GiB; a multiple
     of the page size). */
 void vl_vlog_set_map_step(vl_vlog_t *self, uint64_t bytes);
+
+/*  For the writer when it has nothing to do: when fewer than half of
+    VL_VLOG_PREWRITE bytes of zeros lie written ahead of the last
+    segment's end, writes VL_VLOG_PREWRITE more (not past the segment
+    size) and fdatasyncs them. The records that follow then overwrite
+    blocks that are allocated and inside the file, and their fdatasync
+    writes only data; a record appended to the file also has to commit
+    the file's new size and blocks to the file system's journal (vlog.c).
+    Does nothing on a disk with less than 64 MiB free; a failure (the
+    disk filled) takes the zeros back and waits a second before the next
+    try. */
+void vl_vlog_prewrite(vl_vlog_t *self);
+/*  Tests: the bytes vl_vlog_prewrite writes at a time (0: never). */
+void vl_vlog_set_prewrite(vl_vlog_t *self, uint64_t bytes);
 /*  How many segments the log has (any thread). */
 size_t vl_vlog_segments(vl_vlog_t *self);
 

@@ -11,7 +11,9 @@
 
     A batch takes every job already queued, up to S_BATCH_BYTES of entries,
     so that under load one fsync covers many appends (group commit) and
-    when idle a single job is written at once. A trim or a truncate starts
+    when idle a single job is written at once; a writer about to wait for
+    work first lets the entry log write zeros ahead (vl_store_idle), so
+    that the next appends' syncs overwrite. A trim or a truncate starts
     a batch of its own after the jobs queued before it (it reads the
     store). A WRITE is stored as one value, its entries back to back.
 */
@@ -369,10 +371,15 @@ static void *s_thread(void *arg)
     bool stop = false;
     while (!stop) {
         vl_writer_job_t *job;
-        if (s_recv_ptr(w->thread_sock, 0, (void **)&job) != 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            break;
+        /* nothing queued: the idle writer's chores (zeros written ahead in
+           the entry log) before it waits */
+        if (s_recv_ptr(w->thread_sock, ZMQ_DONTWAIT, (void **)&job) != 0) {
+            vl_store_idle(w->store);
+            if (s_recv_ptr(w->thread_sock, 0, (void **)&job) != 0) {
+                if (zmq_errno() == EINTR)
+                    continue;
+                break;
+            }
         }
         if (!job)
             break;

@@ -254,6 +254,100 @@ static void test_log_segments(void **state)
     assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
 }
 
+/*  The size on disk of segment id of the store in dir. */
+static off_t s_seg_file_size(const char *dir, uint32_t id)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/%010u.vlog", dir, id);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/*  Zeros written ahead (vl_vlog_prewrite, by the idle writer): the next
+    records overwrite them and the file does not grow; a crash's replay
+    takes the all-zero tail for space written ahead and keeps it, and
+    writing goes on over it; a torn write in it is still cut off; a
+    segment that is closed is cut to its records' end. */
+static void test_log_prewrite(void **state)
+{
+    stfx_t *f = *state;
+    vl_store_state_t a = {.topic_id = 1, .ls_id = 7};
+    stfx_write(f->store, &a, 10);
+    vl_vlog_t *log = f->store->vlog;
+    uint64_t end = log->segs[log->nsegs - 1].size;
+    assert_int_equal(s_seg_file_size(f->dir, 1), end);
+    vl_store_idle(f->store);
+    off_t zfile = (off_t)(end + VL_VLOG_PREWRITE);
+    assert_int_equal(s_seg_file_size(f->dir, 1), zfile);
+    /* enough ahead: nothing more */
+    vl_store_idle(f->store);
+    assert_int_equal(s_seg_file_size(f->dir, 1), end + VL_VLOG_PREWRITE);
+    stfx_write(f->store, &a, 10);
+    assert_true(log->segs[log->nsegs - 1].size > end);
+    assert_int_equal(s_seg_file_size(f->dir, 1), end + VL_VLOG_PREWRITE);
+    end = log->segs[log->nsegs - 1].size;
+
+    /* a crash: a child writes more (over the zeros) and dies unflushed */
+    vl_store_destroy(&f->store);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vl_store_t *store = NULL;
+        if (vl_store_open(f->dir, 0, &store) != 0)
+            _exit(2);
+        vl_store_state_t b = a;
+        if (vl_store_state(store, 7, &b) != 0 || b.llsn_end != 20)
+            _exit(3);
+        stfx_write(store, &b, 15);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    off_t before = s_seg_file_size(f->dir, 1);
+    assert_int_equal(before, zfile); /* the child wrote over the zeros */
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
+    log = f->store->vlog;
+    s_check_entries(f->store, 7, 1, 35);
+    assert_int_equal(s_seg_file_size(f->dir, 1), before); /* the zeros kept */
+    end = log->segs[log->nsegs - 1].size;
+    assert_true(end < (uint64_t)before);
+    assert_int_equal(vl_store_state(f->store, 7, &a), 0);
+    stfx_write(f->store, &a, 5);
+    stfx_reopen(f);
+    s_check_entries(f->store, 7, 1, 40);
+    assert_int_equal(s_seg_file_size(f->dir, 1), before);
+
+    /* a torn write in the zeros: cut off, with them */
+    log = f->store->vlog;
+    end = log->segs[log->nsegs - 1].size;
+    vl_store_destroy(&f->store);
+    char path[400];
+    snprintf(path, sizeof path, "%s/vlog/0000000001.vlog", f->dir);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)end + 100, SEEK_SET), 0);
+    assert_int_equal(fwrite("VLR1torn", 1, 8, fp), 8);
+    fclose(fp);
+    assert_int_equal(vl_store_open(f->dir, 0, &f->store), 0);
+    assert_int_equal(s_seg_file_size(f->dir, 1), end);
+    s_check_entries(f->store, 7, 1, 40);
+
+    /* a new segment: the last one is cut to its records */
+    log = f->store->vlog;
+    vl_vlog_set_prewrite(log, 4096);
+    vl_store_set_segment_bytes(f->store, end + 2048);
+    vl_store_idle(f->store);
+    assert_int_equal(s_seg_file_size(f->dir, 1), end + 2048); /* not past the segment size */
+    assert_int_equal(vl_store_state(f->store, 7, &a), 0);
+    while (vl_store_segments(f->store) < 3)
+        stfx_write(f->store, &a, 20);
+    assert_int_equal(s_seg_file_size(f->dir, 1), log->segs[0].size);
+    assert_int_equal(s_seg_file_size(f->dir, 2), log->segs[1].size);
+    s_check_entries(f->store, 7, 1, a.llsn_end);
+}
+
 /*  The entry log's checksum: the standard check value, and long inputs
     (three streams at once) against a bitwise reference. */
 static uint32_t s_crc_ref(const uint8_t *p, size_t n)
@@ -515,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_unsynced_entries, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_mapping_grows, stfx_setup, stfx_teardown),
         cmocka_unit_test_setup_teardown(test_log_checksum, stfx_setup, stfx_teardown),
+        cmocka_unit_test_setup_teardown(test_log_prewrite, stfx_setup, stfx_teardown),
         cmocka_unit_test(test_crc32c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
