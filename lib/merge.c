@@ -35,6 +35,7 @@ struct vl_merge {
     void *arg;
     s_source_t *src;
     size_t nsrc;
+    size_t last_src; /* the source of the last entry delivered */
     s_chunk_t *held; /* delivered last; released at the next pop */
     char errmsg[256];
 };
@@ -141,9 +142,17 @@ int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *rea
     self->held = NULL;
     if (self->next >= self->end)
         return VL_EEOF;
+    /* the source of the last entry most often has the next one too (a
+       commit item is a run of GLSNs of one log stream): it is looked at
+       first, and the others (with their checks) only when it has not */
     size_t found = SIZE_MAX;
+    if (self->last_src < self->nsrc) {
+        const s_source_t *s = &self->src[self->last_src];
+        if (s->head && s->head->items[s->head->pos].glsn == self->next)
+            found = self->last_src;
+    }
     bool all_ended = self->nsrc > 0;
-    for (size_t i = 0; i < self->nsrc; i++) {
+    for (size_t i = 0; i < self->nsrc && found == SIZE_MAX; i++) {
         s_source_t *s = &self->src[i];
         if (!s->ended)
             all_ended = false;
@@ -171,6 +180,7 @@ int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *rea
     s_chunk_t *chunk = s->head;
     *item = chunk->items[chunk->pos++];
     *src = found;
+    self->last_src = found;
     *ready = true;
     s->queued--;
     self->next++;
