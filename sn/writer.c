@@ -13,7 +13,8 @@
     so that under load one fsync covers many appends (group commit) and
     when idle a single job is written at once; a writer about to wait for
     work first lets the entry log write zeros ahead (vl_store_idle), so
-    that the next appends' syncs overwrite. A trim or a truncate starts
+    that the next appends' syncs overwrite (not with --sync none: nothing
+    is synced there). A trim or a truncate starts
     a batch of its own after the jobs queued before it (it reads the
     store). A WRITE is stored as one value, its entries back to back.
 */
@@ -89,6 +90,7 @@ typedef struct {
     vl_store_batch_t *batch;
     s_touched_t *touched;
     size_t ntouched, cap_touched;
+    bool synced; /* a batch was written with sync: zeros ahead pay (--sync none: never) */
 } s_thread_t;
 
 static void s_state_free(void **item)
@@ -324,6 +326,7 @@ static void s_write_batch(s_thread_t *t, vl_writer_job_t *head)
     int rc = 0;
     if (vl_store_batch_count(t->batch) > 0)
         rc = vl_store_write(t->store, t->batch, sync);
+    t->synced = t->synced || sync;
     if (rc) {
         /* Nothing of the batch is on disk: back to the states before it. */
         vl_log(LOG_ERR, "writer: batch write failed: %s", vl_store_errmsg());
@@ -374,7 +377,8 @@ static void *s_thread(void *arg)
         /* nothing queued: the idle writer's chores (zeros written ahead in
            the entry log) before it waits */
         if (s_recv_ptr(w->thread_sock, ZMQ_DONTWAIT, (void **)&job) != 0) {
-            vl_store_idle(w->store);
+            if (t.synced)
+                vl_store_idle(w->store);
             if (s_recv_ptr(w->thread_sock, 0, (void **)&job) != 0) {
                 if (zmq_errno() == EINTR)
                     continue;
