@@ -48,15 +48,20 @@
 #define S_HEARTBEAT_MS 50
 #define S_SNAPSHOT_THRESHOLD 16384
 #define S_SNAPSHOT_TRAILING 4096
-/*  The raft log's segment size: libraft's default, 8 MiB, chosen, not
-    inherited. Against 64 MiB (BENCHMARKS.md, issue 11), side by side in
-    the same load: blocking append p50/p99/p99.9 the same (a commit round
-    of 3 log streams takes ~130 bytes of log: an 8 MiB segment lasts about
-    two minutes of it), vl_mrload at 1000 log streams the same rounds/s
-    and p99 (a new segment every ~3 s at 8 MiB); but every replica
-    preallocates its open segments (3 of them): 24 MiB of disk against
-    192 MiB. */
-#define S_SEGMENT_SIZE (8u << 20)
+/*  The raft log's segment size: 64 MiB, as etcd's WAL segments. Each
+    new segment costs the loop a stall: libraft closes the full one's
+    writer on the loop thread, and its io_destroy waits for an RCU grace
+    period, 35 ms on the test machine (perf trace). At 1000 log streams
+    under vl_mrload an 8 MiB segment lasts about 3 s, so that stall came
+    every 3 s: report-to-commit p99 28-29 ms and 1,855-1,863 rounds/s,
+    against 5.5-9.7 ms and 1,894-1,951 with 64 MiB (alternated; 32 MiB:
+    p99 25-29 ms). A commit round of 3 log streams takes ~130 bytes of
+    log, so at light load a segment lasts hours either way. The cost:
+    every replica prepares 3 open segments ahead, written with zeros
+    (zerofill.c), 192 MiB of disk (24 MiB with 8 MiB segments), written
+    in libuv's thread pool after the start (the first commit is not
+    later: 0.14 s from the start in both). */
+#define S_SEGMENT_SIZE (64u << 20)
 #define S_CONNECT_RETRY_MS 200 /* a peer that restarts is dialled again this soon */
 
 /*  libraft's TCP transport (inner) behind the one libraft gets (outer). */
