@@ -1,4 +1,5 @@
 /*  util.c - allocation wrappers, the monotonic clock, random ids. */
+#include <errno.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -50,6 +51,23 @@ int64_t vl_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int vl_pwrite_zeros(int fd, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[64 << 10] __attribute__((aligned(4096)));
+    while (from < to) {
+        size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, (off_t)from);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno;
+        if (w == 0)
+            return ENOSPC;
+        from += (uint64_t)w;
+    }
+    return 0;
 }
 
 int64_t vl_now_coarse_ms(void)

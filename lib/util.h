@@ -22,6 +22,11 @@ int64_t vl_now_us(void);
    most): a fifth of the cost of a precise reading, for per-entry paths
    that only compare against second-scale intervals. */
 int64_t vl_now_coarse_ms(void);
+
+/*  Writes zeros over bytes [from, to) of fd, from a page-aligned buffer
+    (an O_DIRECT descriptor takes them when from and to are aligned).
+    Returns 0 or an errno value (ENOSPC when the disk takes no more). */
+int vl_pwrite_zeros(int fd, uint64_t from, uint64_t to);
 /*  A random non-zero number (getrandom), for ids that must not collide. */
 uint64_t vl_random_u64(void);
 

@@ -21,9 +21,8 @@
     part within the file, whose bytes must not change, is allocated with
     fallocate as before. The result is what POSIX asks of posix_fallocate
     (the space is allocated, the file is at least offset + len long, new
-    bytes read as zeros, existing bytes unchanged). The cost: libraft
-    writes each 8 MiB segment twice (the zeros in its thread pool, ahead of
-    use). Nothing else in varlogmr calls posix_fallocate (RocksDB calls
+    bytes read as zeros, existing bytes unchanged). The cost: each segment
+    is written twice (the zeros in libraft's thread pool, ahead of use). Nothing else in varlogmr calls posix_fallocate (RocksDB calls
     fallocate).
 
     Errors are returned as posix_fallocate returns them (an errno value);
@@ -33,17 +32,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util.h"
 #include "zerofill.h"
 
-#define S_CHUNK (1u << 20) /* bytes of zeros per write */
-#define S_ALIGN 4096       /* O_DIRECT's alignment, enough for any block size here */
+#define S_ALIGN 4096 /* O_DIRECT's alignment, enough for any block size here */
 
 /*  Writes zeros over [from, end) of fd, which is at or beyond the end of
-    the file. 0 or an errno value. */
+    the file, and syncs them. 0 or an errno value. */
 static int s_zero(int fd, off_t from, off_t end)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -51,20 +48,7 @@ static int s_zero(int fd, off_t from, off_t end)
         return errno;
     if ((flags & O_DIRECT) && (from % S_ALIGN || end % S_ALIGN))
         return EINVAL; /* the caller then allocates it with fallocate */
-    void *zeros = NULL;
-    if (posix_memalign(&zeros, S_ALIGN, S_CHUNK) != 0)
-        return ENOMEM;
-    memset(zeros, 0, S_CHUNK);
-    int rc = 0;
-    for (off_t off = from; off < end && rc == 0;) {
-        size_t n = end - off < (off_t)S_CHUNK ? (size_t)(end - off) : S_CHUNK;
-        ssize_t w = pwrite(fd, zeros, n, off);
-        if (w < 0 && errno != EINTR)
-            rc = errno;
-        else if (w > 0)
-            off += w;
-    }
-    free(zeros);
+    int rc = vl_pwrite_zeros(fd, (uint64_t)from, (uint64_t)end);
     if (rc == 0 && fdatasync(fd) != 0)
         rc = errno;
     if (rc == 0)

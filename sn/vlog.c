@@ -140,8 +140,6 @@ static int s_seg_create(vl_vlog_t *self, uint32_t id)
     pthread_rwlock_unlock(&self->seglock);
     if (rc != 0)
         unlink(path); /* else every later rotation fails on it (O_EXCL) */
-    else
-        self->zend = 0;
     return rc;
 }
 
@@ -151,7 +149,7 @@ static int s_rotate(vl_vlog_t *self)
     vl_vlog_seg_t *last = s_seg_last(self);
     /* a closed segment ends with its last record: only the last one has
        zeros written ahead (a reopen reads the others to their end) */
-    if (self->zend > last->size && ftruncate(last->fd, (off_t)last->size) != 0) {
+    if (ftruncate(last->fd, (off_t)last->size) != 0) {
         vl_vlog_seterr("entry log: cutting the zeros written ahead off segment %u: %s", last->id,
                        strerror(errno));
         return VL_ESTORE;
@@ -289,7 +287,6 @@ void vl_vlog_rec_cancel(vl_vlog_t *self, vl_vlog_rec_t *rec)
        apply it (and no value refers to its bytes) */
     vl_vlog_seg_t *seg = s_seg_last(self);
     __atomic_store_n(&seg->size, rec->off, __ATOMIC_RELEASE);
-    self->zend = rec->off;
     if (ftruncate(seg->fd, (off_t)rec->off) != 0 && !self->broken) {
         snprintf(self->brokenmsg, sizeof self->brokenmsg,
                  "entry log: cutting a failed write off segment %u: %s (restart the "
@@ -351,8 +348,6 @@ int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size
     }
     /* the bytes are there before any value refers to them */
     __atomic_store_n(&seg->size, rec->off + total, __ATOMIC_RELEASE);
-    if (self->zend < rec->off + total)
-        self->zend = rec->off + total;
     return 0;
 }
 
@@ -435,7 +430,6 @@ static int s_tail(vl_vlog_t *self, uint64_t woff)
         return VL_ESTORE;
     }
     g->size = off;
-    self->zend = off;
     /* 'w' still names the lost record: the next records, written from off
        on, would be taken for it after another crash (or not replayed).
        It names the last whole record instead, durably, before any write. */
@@ -521,7 +515,6 @@ static int s_scan(vl_vlog_t *self)
             close(self->segs[self->nsegs - 2].fd);
             self->segs[self->nsegs - 2].fd = -1;
         }
-        self->zend = (uint64_t)st.st_size;
     }
     free(ids);
     return rc;
@@ -625,7 +618,6 @@ static int s_replay(vl_vlog_t *self, size_t at, uint64_t off)
                     return VL_ESTORE;
                 }
                 g->size = off;
-                self->zend = off;
                 break;
             }
             int rc = self->hooks.apply(self->hooks.arg, rep, replen);
@@ -748,8 +740,12 @@ void vl_vlog_prewrite(vl_vlog_t *self)
     if (self->broken || self->nsegs == 0 || self->prewrite == 0)
         return;
     vl_vlog_seg_t *g = s_seg_last(self);
-    uint64_t from = self->zend > g->size ? self->zend : g->size;
-    if (from - g->size >= self->prewrite / 2 || g->size >= self->rotate)
+    struct stat st;
+    if (g->size >= self->rotate || fstat(g->fd, &st) != 0)
+        return;
+    /* past the records' end, the file holds zeros written ahead */
+    uint64_t from = (uint64_t)st.st_size > g->size ? (uint64_t)st.st_size : g->size;
+    if (from - g->size >= self->prewrite / 2)
         return;
     uint64_t to = from + self->prewrite;
     if (to > self->rotate)
@@ -764,22 +760,12 @@ void vl_vlog_prewrite(vl_vlog_t *self)
         self->prewrite_after_us = now + S_PREWRITE_RETRY_US;
         return;
     }
-    static const uint8_t zero[64 << 10];
-    uint64_t off = from;
-    while (off < to) {
-        size_t n = to - off < sizeof zero ? (size_t)(to - off) : sizeof zero;
-        ssize_t w = pwrite(g->fd, zero, n, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (uint64_t)w;
-    }
-    if (off < to) {
+    int rc = vl_pwrite_zeros(g->fd, from, to);
+    if (rc != 0) {
         /* the disk filled: the space goes back to the records */
         vl_log(LOG_INFO, "store: writing zeros ahead in entry log segment %u: %s; trying again "
                          "in a second",
-               g->id, strerror(errno));
+               g->id, strerror(rc));
         if (ftruncate(g->fd, (off_t)from) != 0 && !self->broken) {
             snprintf(self->brokenmsg, sizeof self->brokenmsg,
                      "entry log: cutting the zeros written ahead off segment %u: %s (restart "
@@ -797,9 +783,7 @@ void vl_vlog_prewrite(vl_vlog_t *self)
                  "entry log: fdatasync of segment %u: %s (restart the storage node)", g->id,
                  strerror(errno));
         self->broken = 1;
-        return;
     }
-    self->zend = to;
 }
 
 size_t vl_vlog_segments(vl_vlog_t *self)

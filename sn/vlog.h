@@ -87,7 +87,6 @@ struct vl_vlog {
     size_t nsegs;
     uint64_t rotate;   /* segment size that starts the next one; tests make it small */
     uint64_t map_step; /* a segment's mapping grows in these steps; tests make it small */
-    uint64_t zend;     /* the last segment's length on disk: past its size, zeros written ahead */
     uint64_t prewrite; /* bytes vl_vlog_prewrite writes at a time (0: none) */
     int64_t prewrite_after_us; /* after a failed prewrite, none before this time */
     int broken;        /* a log write left the file in an unknown state */
