@@ -740,11 +740,19 @@ void vl_vlog_prewrite(vl_vlog_t *self)
     if (self->broken || self->nsegs == 0 || self->prewrite == 0)
         return;
     vl_vlog_seg_t *g = s_seg_last(self);
-    struct stat st;
-    if (g->size >= self->rotate || fstat(g->fd, &st) != 0)
+    if (g->size >= self->rotate)
+        return;
+    /* the file's size from lseek, not fstat: a stat asks for the file's
+       ctime, and since Linux 6.13 (multigrain timestamps) the next write
+       then stamps a fresh fine-grained ctime, which makes the following
+       fdatasync write the inode too: 2,000 synced overwrites of 300 bytes
+       with an fstat after each took 0.25-0.26 s on the test machine's
+       ext4, 0.18 s without */
+    off_t end = lseek(g->fd, 0, SEEK_END);
+    if (end < 0)
         return;
     /* past the records' end, the file holds zeros written ahead */
-    uint64_t from = (uint64_t)st.st_size > g->size ? (uint64_t)st.st_size : g->size;
+    uint64_t from = (uint64_t)end > g->size ? (uint64_t)end : g->size;
     if (from - g->size >= self->prewrite / 2)
         return;
     uint64_t to = from + self->prewrite;
