@@ -218,8 +218,9 @@ static int s_log_lost_entries(void *arg, uint32_t seg, uint64_t off, bool *lost_
 }
 
 /*  Writes batch b as the next record of the entry log (synced when sync)
-    and applies it to RocksDB. On failure nothing of it stays, in the log or
-    in RocksDB. */
+    and applies it to RocksDB (while the disk writes the record). On
+    failure nothing of it stays in the log or in RocksDB, or the log is
+    broken (a failed fdatasync) and the storage node must restart. */
 int vl_store_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
 {
     int rc = vl_vlog_rec_begin(self->vlog, &b->rec);
@@ -235,12 +236,23 @@ int vl_store_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
     rc = vl_vlog_rec_write(self->vlog, &b->rec, repdata, replen, sync);
     if (rc)
         return s_from_vlog(rc);
+    /* while the disk writes the record (a synced one) */
     char *err = NULL;
     rocksdb_write(self->db, self->wo, b->wb, &err);
     rc = s_check(err, "write");
-    if (rc) /* RocksDB did not take it: neither may a replay */
+    if (rc) { /* RocksDB did not take it: neither may a replay */
         vl_vlog_rec_cancel(self->vlog, &b->rec);
-    return rc;
+        return rc;
+    }
+    /* a failure breaks the log and fails the store (vl_sn_fault): the
+       values RocksDB took meanwhile are in its memtable only (WAL off,
+       and a failed store is not flushed at close). Whether the disk has
+       the record is unknown, as after a crash between the sync and the
+       REPORT: a restart replays it if it is whole, and entries a storage
+       node never reported are cut when their log stream is sealed */
+    if (sync && (rc = vl_vlog_rec_sync(self->vlog, &b->rec)) != 0)
+        return s_from_vlog(rc);
+    return 0;
 }
 
 void vl_store_set_failed(vl_store_t *self)

@@ -10,9 +10,14 @@
     - Every store write is one record: header (magic "VLR1", CRC-32C of the
       rest, payload bytes u64, batch bytes u32, zero u32; little endian),
       the entries of its batches back to back, then the RocksDB WriteBatch
-      itself (rocksdb_writebatch_data). The record is written (and
-      fdatasync'ed when the write asks for it) before the WriteBatch is
-      applied to RocksDB: one synced write per group commit, as before.
+      itself (rocksdb_writebatch_data). The record is written before the
+      WriteBatch is applied to RocksDB, and when the write asks for sync
+      the disk starts on it first (sync_file_range) and it is fdatasync'ed
+      after (vl_vlog_rec_sync): one synced write per group commit, with
+      the index's CPU work done while the disk writes. Nothing is
+      acknowledged before the fdatasync; RocksDB's memtable holding the
+      values meanwhile is harmless, as the WAL is off and only the writer
+      thread (busy in that fdatasync) switches or flushes memtables.
     - Each WriteBatch also puts 'w' -> segment u32, offset u64 of its own
       record (vl_vlog_rec_pos). After a crash RocksDB holds what its last
       flush wrote, 'w' says which record that was, and the records after
@@ -333,22 +338,34 @@ int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size
         vl_vlog_seterr("entry log: write to segment %u: %s (check the disk of the storage node)",
                        seg->id, strerror(errno));
         rc = VL_ESTORE;
-    } else if (sync && fdatasync(seg->fd) != 0) {
-        /* the kernel may have dropped the pages: nothing is known any more */
-        vl_vlog_seterr("entry log: fdatasync of segment %u: %s (restart the storage node)", seg->id,
-                       strerror(errno));
-        snprintf(self->brokenmsg, sizeof self->brokenmsg, "%s", s_errmsg);
-        self->broken = 1;
-        rc = VL_ESTORE;
     }
     free(iov);
     if (rc) {
         vl_vlog_rec_cancel(self, rec);
         return rc;
     }
+    /* the disk starts on the bytes now, while the caller applies the
+       index's batch (CPU: 20-25 us for one small append on the test
+       machine); vl_vlog_rec_sync then waits for them and flushes the
+       disk's cache. A failure here shows again in the fdatasync. */
+    if (sync)
+        (void)sync_file_range(seg->fd, (off_t)rec->off, (off_t)total, SYNC_FILE_RANGE_WRITE);
     /* the bytes are there before any value refers to them */
     __atomic_store_n(&seg->size, rec->off + total, __ATOMIC_RELEASE);
     return 0;
+}
+
+int vl_vlog_rec_sync(vl_vlog_t *self, vl_vlog_rec_t *rec)
+{
+    vl_vlog_seg_t *seg = s_seg_last(self);
+    if (fdatasync(seg->fd) == 0)
+        return 0;
+    /* the kernel may have dropped the pages: nothing is known any more */
+    vl_vlog_seterr("entry log: fdatasync of segment %u: %s (restart the storage node)", seg->id,
+                   strerror(errno));
+    snprintf(self->brokenmsg, sizeof self->brokenmsg, "%s", s_errmsg);
+    self->broken = 1;
+    return VL_ESTORE;
 }
 
 /*  ---- opening: the records the index lacks ------------------------------------ */

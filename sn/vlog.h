@@ -269,12 +269,19 @@ static inline void vl_vlog_rec_pos(const vl_vlog_rec_t *rec, uint8_t *pos)
 }
 
 /*  Writing rec, second step: writes it as the next record, its payload
-    then rep (the index's batch, replen bytes; borrowed), fdatasync'ed
-    when sync. On 0 readers see its bytes. On failure nothing of it stays
-    in the log (or the log is broken: every later write fails). Returns 0
-    or VL_ESTORE (message set). */
+    then rep (the index's batch, replen bytes; borrowed); when sync, the
+    disk starts writing it (sync_file_range), and vl_vlog_rec_sync must
+    follow. On 0 readers see its bytes. On failure nothing of it stays in
+    the log (or the log is broken: every later write fails). Returns 0 or
+    VL_ESTORE (message set). */
 int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size_t replen,
                       bool sync);
+
+/*  Writing rec, third step when it asked for sync: fdatasync. On failure
+    the log is broken (the kernel may have dropped its pages: every later
+    write fails; restart the storage node) and rec stays as written (the
+    index may refer to it). Returns 0 or VL_ESTORE (message set). */
+int vl_vlog_rec_sync(vl_vlog_t *self, vl_vlog_rec_t *rec);
 
 /*  Takes back rec, written by vl_vlog_rec_write, when the index could not
     apply its batch: a replay must not apply it either. */
