@@ -119,6 +119,10 @@ static int s_apply(void *arg, uint64_t index, const uint8_t *data, size_t len)
     /* (while fencing, memory is the applied state already) */
     if (!in_memory && self->leading)
         vl_mr_lead_end(self, "a command this replica did not propose as leader was applied");
+    /* this leader's rounds: committed, so their COMMITs go out before
+       the store write (the raft log holds them; a start replays it) */
+    if (in_memory && type == VL_MR_CMD_ROUNDS)
+        vl_mr_lead_rounds_committed(self);
     const uint8_t *batch = data + VL_MR_CMD_HDR;
     size_t blen = len - VL_MR_CMD_HDR;
     char err[512];

@@ -5,8 +5,11 @@
     Group commit: at most one proposal of commit rounds is in flight. The
     tick goes on computing rounds meanwhile (each applied in memory, so
     the next builds on it, and added to one store batch); when the
-    proposal in flight is applied, its rounds' COMMITs are sent, in order,
-    and the rounds computed since go out as the next proposal. So the tick
+    proposal in flight is committed, its rounds' COMMITs are sent, in
+    order (as fsm.c applies it, before this replica's store write: the
+    raft log holds the rounds, and a start replays it into the store), and
+    once it is applied the rounds computed since go out as the next
+    proposal. So the tick
     never waits for consensus, and a proposal costs one raft log write
     (one fdatasync in a group of one) whatever the number of rounds in it.
 
@@ -225,20 +228,33 @@ static void s_rounds_done(void *arg, int status, uint64_t index)
     self_t *self = s_done_self(arg);
     if (!self)
         return; /* its rounds were dropped when leadership changed */
-    self->rounds_proposed = false;
     if (status != 0) {
+        self->rounds_proposed = false;
+        self->flight_sent = false;
         s_failed(self, "a proposal of commit rounds", status);
         return;
     }
-    /* applied: held by a majority, in every replica's store from now on */
+    /* applied: held by a majority, in every replica's store from now on
+       (its COMMITs went out already when fsm.c applied it, unless it was
+       applied elsewhere than through fsm.c's hook) */
+    vl_mr_lead_rounds_committed(self);
+    self->rounds_proposed = false;
+    self->flight_sent = false;
+    s_rounds_free(self->flight, &self->nflight);
+    s_next(self);
+}
+
+void vl_mr_lead_rounds_committed(self_t *self)
+{
+    if (!self->rounds_proposed || self->flight_sent)
+        return;
+    self->flight_sent = true;
     vl_metric_observe_us(self->m_proposal, vl_now_us() - self->flight_us);
     for (size_t i = 0; i < self->nflight; i++) {
         self->rounds++;
         vl_mr_stats_round(self, &self->flight[i]);
         vl_mr_round_send(self, &self->flight[i]);
     }
-    s_rounds_free(self->flight, &self->nflight);
-    s_next(self);
 }
 
 void vl_mr_lead_add_round(self_t *self, const vl_commit_t *round)
@@ -373,6 +389,7 @@ void vl_mr_lead_end(self_t *self, const char *why)
     s_rounds_free(self->next, &self->nnext);
     s_rounds_free(self->flight, &self->nflight);
     self->rounds_proposed = false;
+    self->flight_sent = false;
     if (self->admin) {
         s_admin_op_t *op = self->admin;
         self->admin = NULL;

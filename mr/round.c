@@ -109,7 +109,7 @@ void vl_mr_round_send(self_t *self, const vl_commit_t *round)
 }
 
 /*  Computes one round, applies it in memory and adds it to the next
-    proposal (lead.c); its COMMITs go out once it is applied. Returns
+    proposal (lead.c); its COMMITs go out once it is committed. Returns
     false when there was nothing to commit (the state is then clean) or
     this replica does not lead (the timer stops), true when a round was
     made or must be tried at the next tick (requests wait for a quiet

@@ -27,9 +27,10 @@
     one round per tick interval.
 
     Durability order: every change is a raft command, and nobody hears of
-    it before it is applied (held by a majority of the MR's replicas, and
-    written to this replica's store). A commit round is applied in memory
-    when computed and sent once its proposal is applied (round.c, lead.c);
+    it before it is committed (held by a majority of the MR's replicas).
+    A commit round is applied in memory when computed and sent once its
+    proposal is committed, as it is applied, just before this replica's
+    store write, which only materializes it (round.c, lead.c, fsm.c);
     a metadata change is made in memory, proposed, and answered and pushed
     as META once applied, or reverted by reloading from the store when the
     proposal fails (admin.c, lead.c).

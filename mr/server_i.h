@@ -122,6 +122,7 @@ typedef struct {
     vl_commit_t *flight; /* the rounds of the proposal in flight (sent once it is applied) */
     size_t nflight, capflight;
     bool rounds_proposed; /* a proposal of rounds is in flight */
+    bool flight_sent;     /* and its rounds' COMMITs went out (fsm.c applies it) */
     s_admin_op_t *admin;  /* the admin operation in flight, or NULL */
     s_waiter_t *waiters;  /* requests waiting for a quiet state, in order */
     size_t nwaiters, capwaiters;
@@ -244,6 +245,13 @@ void vl_mr_lead_add_round(self_t *self, const vl_commit_t *round);
 /*  Proposes the rounds computed since the last proposal, unless one is
     in flight. */
 void vl_mr_lead_flush(self_t *self);
+
+/*  The proposal of rounds in flight is committed (held by a majority):
+    their COMMITs go out, once. fsm.c calls it as it applies the command,
+    before this replica's store write, which only materializes what the
+    raft log holds (a start replays it): the storage nodes do not wait for
+    that write. The proposal's done callback calls it too. */
+void vl_mr_lead_rounds_committed(self_t *self);
 
 /*  True when memory equals what is applied: no proposal in flight, no
     round waiting for one (the leader's META, seal ends and trim checks
