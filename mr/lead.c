@@ -230,7 +230,6 @@ static void s_rounds_done(void *arg, int status, uint64_t index)
         return; /* its rounds were dropped when leadership changed */
     if (status != 0) {
         self->rounds_proposed = false;
-        self->flight_sent = false;
         s_failed(self, "a proposal of commit rounds", status);
         return;
     }
@@ -239,7 +238,6 @@ static void s_rounds_done(void *arg, int status, uint64_t index)
        applied elsewhere than through fsm.c's hook) */
     vl_mr_lead_rounds_committed(self);
     self->rounds_proposed = false;
-    self->flight_sent = false;
     s_rounds_free(self->flight, &self->nflight);
     s_next(self);
 }
@@ -287,6 +285,7 @@ void vl_mr_lead_flush(self_t *self)
     self->capnext = cap;
     self->nnext = 0;
     self->rounds_proposed = true;
+    self->flight_sent = false;
     self->flight_us = vl_now_us();
 }
 
@@ -389,7 +388,6 @@ void vl_mr_lead_end(self_t *self, const char *why)
     s_rounds_free(self->next, &self->nnext);
     s_rounds_free(self->flight, &self->nflight);
     self->rounds_proposed = false;
-    self->flight_sent = false;
     if (self->admin) {
         s_admin_op_t *op = self->admin;
         self->admin = NULL;

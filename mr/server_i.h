@@ -122,7 +122,7 @@ typedef struct {
     vl_commit_t *flight; /* the rounds of the proposal in flight (sent once it is applied) */
     size_t nflight, capflight;
     bool rounds_proposed; /* a proposal of rounds is in flight */
-    bool flight_sent;     /* and its rounds' COMMITs went out (fsm.c applies it) */
+    bool flight_sent;     /* its rounds' COMMITs went out (reset by each proposal) */
     s_admin_op_t *admin;  /* the admin operation in flight, or NULL */
     s_waiter_t *waiters;  /* requests waiting for a quiet state, in order */
     size_t nwaiters, capwaiters;

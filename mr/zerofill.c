@@ -22,7 +22,8 @@
     fallocate as before. The result is what POSIX asks of posix_fallocate
     (the space is allocated, the file is at least offset + len long, new
     bytes read as zeros, existing bytes unchanged). The cost: each segment
-    is written twice (the zeros in libraft's thread pool, ahead of use). Nothing else in varlogmr calls posix_fallocate (RocksDB calls
+    is written twice (the zeros in libraft's thread pool, ahead of use).
+    Nothing else in varlogmr calls posix_fallocate (RocksDB calls
     fallocate).
 
     Errors are returned as posix_fallocate returns them (an errno value);

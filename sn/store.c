@@ -250,7 +250,7 @@ int vl_store_log_write(vl_store_t *self, vl_store_batch_t *b, bool sync)
        the record is unknown, as after a crash between the sync and the
        REPORT: a restart replays it if it is whole, and entries a storage
        node never reported are cut when their log stream is sealed */
-    if (sync && (rc = vl_vlog_rec_sync(self->vlog, &b->rec)) != 0)
+    if (sync && (rc = vl_vlog_rec_sync(self->vlog)) != 0)
         return s_from_vlog(rc);
     return 0;
 }

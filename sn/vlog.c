@@ -355,7 +355,7 @@ int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size
     return 0;
 }
 
-int vl_vlog_rec_sync(vl_vlog_t *self, vl_vlog_rec_t *rec)
+int vl_vlog_rec_sync(vl_vlog_t *self)
 {
     vl_vlog_seg_t *seg = s_seg_last(self);
     if (fdatasync(seg->fd) == 0)

@@ -277,11 +277,12 @@ static inline void vl_vlog_rec_pos(const vl_vlog_rec_t *rec, uint8_t *pos)
 int vl_vlog_rec_write(vl_vlog_t *self, vl_vlog_rec_t *rec, const void *rep, size_t replen,
                       bool sync);
 
-/*  Writing rec, third step when it asked for sync: fdatasync. On failure
-    the log is broken (the kernel may have dropped its pages: every later
-    write fails; restart the storage node) and rec stays as written (the
-    index may refer to it). Returns 0 or VL_ESTORE (message set). */
-int vl_vlog_rec_sync(vl_vlog_t *self, vl_vlog_rec_t *rec);
+/*  Writing a record, third step when it asked for sync: fdatasync of the
+    last segment, which holds it. On failure the log is broken (the kernel
+    may have dropped its pages: every later write fails; restart the
+    storage node) and the record stays as written (the index may refer to
+    it). Returns 0 or VL_ESTORE (message set). */
+int vl_vlog_rec_sync(vl_vlog_t *self);
 
 /*  Takes back rec, written by vl_vlog_rec_write, when the index could not
     apply its batch: a replay must not apply it either. */
