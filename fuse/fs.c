@@ -215,7 +215,6 @@ vl_fs_t *vl_fs_new(const vl_fs_opts_t *opts)
     fs->opts.mr = fs->mr;
     fs->mounted_at = time(NULL);
     pthread_mutex_init(&fs->mu, NULL);
-    pthread_cond_init(&fs->rcv, NULL);
     return fs;
 }
 
@@ -254,7 +253,6 @@ void vl_fs_destroy(vl_fs_t **self_p)
     free(fs->pcr);
     free(fs->mr);
     pthread_mutex_destroy(&fs->mu);
-    pthread_cond_destroy(&fs->rcv);
     free(fs);
     *self_p = NULL;
 }

@@ -53,27 +53,29 @@ struct vl_fs {
        tells the kernel (meta.c) */
     char (*inval)[256];
     size_t ninval, inval_cap;
-    /* -o pagecache: cached reads in the daemon, by ticket (read.c) */
-    pthread_cond_t rcv; /* with mu: a cached read ended */
-    uint64_t rticket_next;
-    /* -o pagecache: per topic, the races of cached reads with writes
-       through the mount and the mtime generation (read.c), under mu */
+    /* -o pagecache: per topic, what the kernel may hold in its page cache
+       (read.c), under mu */
     struct fs_pcrace *pcr;
     size_t npcr, pcr_cap;
 };
 
 /*  -o pagecache: a cached read that ends short of its request (at the end
-    of the log) makes the kernel zero the rest of its last page; if a write
-    through the mount grew the kernel's size past that end before the read's
-    reply reached it, the kernel keeps those zeros as file bytes. Writes
-    that may have raced such a read make the topic racy for a while: every
-    getattr then gives the file a new mtime (gen), so the kernel drops its
-    pages before each read (read.c). */
+    of the log) makes the kernel zero the rest of its last page. When the
+    kernel's size of the file then grows past that end, by a getattr or by
+    a write through the mount, the kernel sets the new size before it drops
+    the page, and a reader can copy those zeros as file bytes in between;
+    a read whose reply is still on its way fills its page after any drop
+    the growth made. So the size never grows while the kernel may hold such
+    a page: before a getattr answers with an end past the largest it
+    answered with, and before a write returns, the daemon has the kernel
+    drop the topic's pages if a cached read of the topic ended short since
+    it last did, or is in the daemon now (the kernel waits for the pages of
+    reads still out). */
 typedef struct fs_pcrace {
     uint32_t topic_id;
-    int64_t short_us;      /* the last cached read that returned short */
-    int64_t racy_until_us; /* getattrs until then bump gen */
-    uint64_t gen;
+    uint64_t shorts;   /* cached reads of the topic that ended short */
+    uint64_t dropped;  /* shorts when the kernel last dropped its pages */
+    uint64_t told_end; /* the largest end offset a getattr answered with */
 } fs_pcrace_t;
 
 /*  An open file. Three locks so that no side waits for another:
@@ -88,8 +90,7 @@ typedef struct fs_file {
     bool follow;
     bool cached; /* read through the kernel's page cache (-o pagecache):
                     base follows the trim point (read.c) */
-    bool reading;     /* a cached read is in the daemon, under fs->mu */
-    uint64_t rticket; /* its ticket */
+    bool reading; /* a cached read is in the daemon, under fs->mu */
     int flags;
     /* write side */
     pthread_mutex_t wmu;
@@ -162,14 +163,16 @@ void vl_fs_inval_flush(vl_fs_t *fs);
 
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 
-/*  -o pagecache: waits (bounded by the mount's timeout) until the cached
-    reads of f's topic that the daemon was serving when called are done.
-    A write calls it before it returns (read.c: why). */
-void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f);
+/*  -o pagecache: before a getattr of topic topic_id (name) answers with
+    end offset end, has the kernel drop the topic's pages if end is past
+    what it answered with before and the kernel may hold a page a read
+    ended short in (fs_pcrace_t). Takes fs->mu; holds no lock while the
+    kernel drops the pages. */
+void vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end);
 
-/*  -o pagecache: the mtime generation of topic topic_id for a getattr
-    (bumped while the topic is racy, see fs_pcrace_t); takes fs->mu. */
-uint64_t vl_fs_pc_gen(vl_fs_t *fs, uint32_t topic_id);
+/*  -o pagecache: the same before a write to f returns (its lines handed
+    to the appender), whatever the end. */
+void vl_fs_pc_write(vl_fs_t *fs, const fs_file_t *f);
 
 /*  ---- write.c: open files and the appenders ------------------------------------ */
 

@@ -15,7 +15,8 @@
     another view; a refresh that finds a topic trimmed, deleted or made anew
     also queues it, and the next getattr drops its pages explicitly
     (vl_fs_inval_flush), for pages filled by a read that ran across the
-    change.
+    change. Nor does a getattr grow the size over a page that a read ended
+    short in (read.c: vl_fs_pc_getattr).
 */
 #include <errno.h>
 #include <stdio.h>
@@ -147,18 +148,17 @@ void vl_fs_inval_flush(vl_fs_t *fs)
 /* ---- attributes ------------------------------------------------------------ */
 
 /*  The nanoseconds of the mtime of topic topic_id read from topic offset
-    base in generation gen (see the top of this file): splitmix64 of them. */
-static long s_view_nsec(uint32_t topic_id, uint64_t base, uint64_t gen)
+    base (see the top of this file): splitmix64 of them. */
+static long s_view_nsec(uint32_t topic_id, uint64_t base)
 {
-    uint64_t z = base ^ ((uint64_t)topic_id << 32) ^ (gen * 0xd1b54a32d192ed03ULL) ^
-                 0x9e3779b97f4a7c15ULL;
+    uint64_t z = base ^ ((uint64_t)topic_id << 32) ^ 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
     return (long)(z % 1000000000ULL);
 }
 
-static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t base, uint64_t gen,
+static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t base,
                               struct stat *st)
 {
     st->st_mode = S_IFREG | 0644;
@@ -172,7 +172,7 @@ static void s_fill_topic_stat(vl_fs_t *fs, const vl_topic_info_t *t, uint64_t ba
     st->st_gid = getgid();
     st->st_mtime = st->st_ctime = st->st_atime = fs->mounted_at;
     if (fs->opts.page_cache)
-        st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = s_view_nsec(t->topic_id, from, gen);
+        st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = s_view_nsec(t->topic_id, from);
 }
 
 int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -208,7 +208,9 @@ int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
         if (!f->cached)
             base = __atomic_load_n(&f->base, __ATOMIC_RELAXED);
     }
-    s_fill_topic_stat(fs, &t, base, fs->opts.page_cache ? vl_fs_pc_gen(fs, t.topic_id) : 0, st);
+    if (fs->opts.page_cache)
+        vl_fs_pc_getattr(fs, topic, t.topic_id, t.end_offset);
+    s_fill_topic_stat(fs, &t, base, st);
     return 0;
 }
 
@@ -232,7 +234,7 @@ int vl_fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off
             struct stat st;
             memset(&st, 0, sizeof st);
             /* (plain readdir: the kernel keeps no attributes from it) */
-            s_fill_topic_stat(fs, &fs->meta.topics[i], fs->meta.topics[i].trim_offset, 0, &st);
+            s_fill_topic_stat(fs, &fs->meta.topics[i], fs->meta.topics[i].trim_offset, &st);
             filler(buf, fs->meta.topics[i].name, &st, 0, 0);
         }
     pthread_mutex_unlock(&fs->mu);

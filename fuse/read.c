@@ -12,26 +12,23 @@
     rewind). So a cached file's base is the current trim point, the one
     stat shows: after a trim its offsets are those of the live log, like a
     regular file whose front was cut; a reader past the new end reads EOF.
-    And a cached read never ends short of bytes the kernel may already
-    count in the size: the kernel zero-fills the rest of a short page, and
-    when a getattr or a write through the mount grew the size while the
-    read was out (a write grows it by the bytes written, before they are
-    committed), it keeps the page and serves those zeros. So at the end a
-    cached read takes the freshest end offset and waits for the lines
-    written through this mount and not yet committed (s_fill_locked), and
-    a write through the mount returns only once the cached reads of its
-    topic that were in the daemon are done (vl_fs_wait_readers): a read
-    either sees the write's lines pending, or is answered before the
-    kernel grows the size. That leaves the moment between a read's return
-    here and libfuse's reply, which a write woken by that return can beat:
-    such a write makes the topic racy for a second (fs_pcrace_t), during
-    which every getattr gives the file a new mtime, so the kernel, which
-    asks before each cached read, drops the pages (waiting for reads in
-    flight) before it reads. (Left open: a line without its newline, in no
-    entry until the close.)
+    A cached read never ends short of bytes the kernel may already count
+    in the size: the kernel zero-fills the rest of a short page, and a
+    write through the mount grows the size by the bytes written before
+    they are committed. So at the end a cached read takes the freshest end
+    offset and waits for the lines written through this mount and not yet
+    committed (s_fill_locked). And the kernel's size never grows while it
+    may hold a page that a read ended short in (its zeros would read as
+    file bytes): a getattr that answers with a larger end, and a write,
+    first have the kernel drop the topic's pages when a cached read ended
+    short since it last did or is in the daemon (fs_pcrace_t,
+    vl_fs_pc_getattr). A file that grows while it is read at its end thus
+    rereads its pages from the daemon; one that does not keeps them.
+    (Left open: a line without its newline, in no entry until the close.)
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,13 +250,8 @@ static int s_fill_locked(vl_fs_t *fs, fs_file_t *f, vl_topic_info_t *t, uint64_t
     return rc;
 }
 
-/*  A write that comes this long after a cached read of its topic returned
-    short may have raced that read's reply to the kernel; the topic is then
-    racy this long (fs_pcrace_t). */
-#define FS_PC_RACE_US 100000
-#define FS_PC_RACY_US 1000000
-
-/*  The race record of topic topic_id, made on first use; fs->mu held. */
+/*  The page cache record of topic topic_id, made on first use; fs->mu
+    held. */
 static fs_pcrace_t *s_pcr_locked(vl_fs_t *fs, uint32_t topic_id)
 {
     for (size_t i = 0; i < fs->npcr; i++)
@@ -270,42 +262,66 @@ static fs_pcrace_t *s_pcr_locked(vl_fs_t *fs, uint32_t topic_id)
         fs->pcr = vl_realloc(fs->pcr, fs->pcr_cap * sizeof *fs->pcr);
     }
     fs_pcrace_t *r = &fs->pcr[fs->npcr++];
-    *r = (fs_pcrace_t){.topic_id = topic_id, .short_us = INT64_MIN / 2};
+    *r = (fs_pcrace_t){.topic_id = topic_id};
     return r;
 }
 
-void vl_fs_wait_readers(vl_fs_t *fs, const fs_file_t *f)
+/*  Whether the kernel may hold a page of topic topic_id that a cached read
+    ended short in and that it was not told to drop since: a read ended
+    short since, or one is in the daemon now; *shorts: the count to record
+    once it was told. fs->mu held. */
+static bool s_pc_stale_locked(vl_fs_t *fs, fs_pcrace_t *r, uint64_t *shorts)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += fs->opts.timeout_ms / 1000 + 1;
+    *shorts = r->shorts;
+    if (r->shorts != r->dropped)
+        return true;
+    for (fs_file_t *o = fs->files; o; o = o->next)
+        if (o->reading && o->topic_id == r->topic_id)
+            return true;
+    return false;
+}
+
+/*  Has the kernel drop the pages of topic name (the kernel waits for those
+    of reads still out to the daemon first), then records shorts as told
+    and end as answered. */
+static void s_pc_drop(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t shorts,
+                      uint64_t end)
+{
+    char path[258];
+    snprintf(path, sizeof path, "/%s", name);
+    /* -ENOENT: the kernel holds no inode of it, nothing is cached */
+    fuse_invalidate_path(fuse_get_context()->fuse, path);
     pthread_mutex_lock(&fs->mu);
-    uint64_t ticket = fs->rticket_next;
-    for (;;) {
-        bool busy = false;
-        for (fs_file_t *o = fs->files; o && !busy; o = o->next)
-            busy = o->reading && o->rticket < ticket && o->topic_id == f->topic_id;
-        if (!busy || pthread_cond_timedwait(&fs->rcv, &fs->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    /* A read that returned short moments ago (or just now, waited for) may
-       not have reached the kernel yet: its reply and this write's race. */
-    int64_t now = vl_now_us();
-    fs_pcrace_t *r = s_pcr_locked(fs, f->topic_id);
-    if (now - r->short_us < FS_PC_RACE_US)
-        r->racy_until_us = now + FS_PC_RACY_US;
+    fs_pcrace_t *r = s_pcr_locked(fs, topic_id);
+    if (r->dropped < shorts)
+        r->dropped = shorts;
+    if (r->told_end < end)
+        r->told_end = end;
     pthread_mutex_unlock(&fs->mu);
 }
 
-uint64_t vl_fs_pc_gen(vl_fs_t *fs, uint32_t topic_id)
+void vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end)
 {
     pthread_mutex_lock(&fs->mu);
     fs_pcrace_t *r = s_pcr_locked(fs, topic_id);
-    if (vl_now_us() < r->racy_until_us)
-        r->gen++;
-    uint64_t gen = r->gen;
+    uint64_t shorts = 0;
+    bool drop = end > r->told_end && s_pc_stale_locked(fs, r, &shorts);
+    if (!drop && end > r->told_end)
+        r->told_end = end;
     pthread_mutex_unlock(&fs->mu);
-    return gen;
+    if (drop)
+        s_pc_drop(fs, name, topic_id, shorts, end);
+}
+
+void vl_fs_pc_write(vl_fs_t *fs, const fs_file_t *f)
+{
+    pthread_mutex_lock(&fs->mu);
+    fs_pcrace_t *r = s_pcr_locked(fs, f->topic_id);
+    uint64_t shorts = 0;
+    bool drop = s_pc_stale_locked(fs, r, &shorts);
+    pthread_mutex_unlock(&fs->mu);
+    if (drop)
+        s_pc_drop(fs, f->topic, f->topic_id, shorts, 0);
 }
 
 /*  Marks a cached read of f in the daemon (in) or done, short of its
@@ -314,13 +330,8 @@ static void s_reading(vl_fs_t *fs, fs_file_t *f, bool in, bool short_read)
 {
     pthread_mutex_lock(&fs->mu);
     f->reading = in;
-    if (in) {
-        f->rticket = fs->rticket_next++;
-    } else {
-        if (short_read)
-            s_pcr_locked(fs, f->topic_id)->short_us = vl_now_us();
-        pthread_cond_broadcast(&fs->rcv);
-    }
+    if (!in && short_read)
+        s_pcr_locked(fs, f->topic_id)->shorts++;
     pthread_mutex_unlock(&fs->mu);
 }
 

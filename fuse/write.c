@@ -432,7 +432,7 @@ int vl_fs_write(const char *path, const char *buf, size_t size, off_t off,
     }
     pthread_mutex_unlock(&f->wmu);
     if (fs->opts.page_cache)
-        vl_fs_wait_readers(fs, f);
+        vl_fs_pc_write(fs, f);
     if (rc) {
         vl_log(LOG_WARNING, "write to %s: %s", f->topic, vl_err_str(rc));
         /* lines already handed over will be committed: report them */

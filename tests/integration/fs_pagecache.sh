@@ -3,9 +3,10 @@
 # second cat reads no byte through the daemon) and the cache never shows an
 # old truth: appends through the mount and through varlogctl show in the next
 # cat and never as NUL bytes (also while cat, stat and a reader holding the
-# file open race a writer), a trim shows the trimmed view (also when appends
-# bring the size back to what it was), a topic deleted elsewhere is ENOENT and
-# one made anew under its name shows its own bytes.
+# file open race a writer through the mount, or appends elsewhere), a trim
+# shows the trimmed view (also when appends bring the size back to what it
+# was), a topic deleted elsewhere is ENOENT and one made anew under its name
+# shows its own bytes.
 . "$(dirname "$0")/lib.sh"
 command -v fusermount3 >/dev/null || { echo "fusermount3 missing"; exit 77; }
 [ -c /dev/fuse ] || { echo "/dev/fuse missing"; exit 77; }
@@ -151,6 +152,28 @@ for r in 1 2; do
 	cmp -n "$(stat -c %s "$T/race$r.held")" "$T/want" "$T/race$r.held" || fail "racer $r's held reader is not a prefix of the log"
 done
 log "race: $(head -1 "$T/race1") + $(head -1 "$T/race2") cats against 306 appends, no NUL"
+
+# ---- race: the same readers against appends elsewhere (varlogctl), the size
+# growing through getattr while they read the last page
+for r in 1 2; do
+	$PY "$T/racer.py" "$M/t" "$T/stop2" "$T/erace$r" &
+	eval "RACER$r=\$!"
+	PIDS+=($!)
+done
+for i in $(seq 1 800); do
+	printf 'else %d\n' "$i"
+	sleep 0.01
+done | ctl append t --batch 1 >/dev/null || fail "varlogctl append during the race failed"
+seq -f "else %g" 1 800 | tr -d '\n' >>"$T/want"
+touch "$T/stop2"
+wait "$RACER1" || fail "racer 1 saw NULs while varlogctl appended: $(cat "$T/erace1")"
+wait "$RACER2" || fail "racer 2 saw NULs while varlogctl appended: $(cat "$T/erace2")"
+cmp "$T/want" "$M/t" || fail "cat after the race with varlogctl differs"
+for r in 1 2; do
+	cmp -n "$(stat -c %s "$T/erace$r.cat")" "$T/want" "$T/erace$r.cat" || fail "racer $r's last cat is not a prefix of the log"
+	cmp -n "$(stat -c %s "$T/erace$r.held")" "$T/want" "$T/erace$r.held" || fail "racer $r's held reader is not a prefix of the log"
+done
+log "race: $(head -1 "$T/erace1") + $(head -1 "$T/erace2") cats against 800 appends elsewhere, no NUL"
 
 # ---- tail -f while 4 shell loops append through the mount (the case where
 # the kernel, having grown the size by a write, kept a short page's NULs)
