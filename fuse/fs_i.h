@@ -76,6 +76,7 @@ typedef struct fs_pcrace {
     uint64_t shorts;   /* cached reads of the topic that ended short */
     uint64_t dropped;  /* shorts when the kernel last dropped its pages */
     uint64_t told_end; /* the largest end offset a getattr answered with */
+    unsigned dropping; /* drops in progress: getattrs answer told_end */
 } fs_pcrace_t;
 
 /*  An open file. Three locks so that no side waits for another:
@@ -163,12 +164,13 @@ void vl_fs_inval_flush(vl_fs_t *fs);
 
 int vl_fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 
-/*  -o pagecache: before a getattr of topic topic_id (name) answers with
-    end offset end, has the kernel drop the topic's pages if end is past
-    what it answered with before and the kernel may hold a page a read
-    ended short in (fs_pcrace_t). Takes fs->mu; holds no lock while the
-    kernel drops the pages. */
-void vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end);
+/*  -o pagecache: the end offset a getattr of topic topic_id (name) answers
+    with when the log's is end. Past what it answered with before, and with
+    the kernel maybe holding a page a read ended short in (fs_pcrace_t),
+    it first has the kernel drop the topic's pages, or, while another
+    thread does, answers with what it answered before. Takes fs->mu; holds
+    no lock while the kernel drops the pages. */
+uint64_t vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end);
 
 /*  -o pagecache: the same before a write to f returns (its lines handed
     to the appender), whatever the end. */

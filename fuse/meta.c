@@ -209,7 +209,7 @@ int vl_fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
             base = __atomic_load_n(&f->base, __ATOMIC_RELAXED);
     }
     if (fs->opts.page_cache)
-        vl_fs_pc_getattr(fs, topic, t.topic_id, t.end_offset);
+        t.end_offset = vl_fs_pc_getattr(fs, topic, t.topic_id, t.end_offset);
     s_fill_topic_stat(fs, &t, base, st);
     return 0;
 }

@@ -282,8 +282,8 @@ static bool s_pc_stale_locked(vl_fs_t *fs, fs_pcrace_t *r, uint64_t *shorts)
 }
 
 /*  Has the kernel drop the pages of topic name (the kernel waits for those
-    of reads still out to the daemon first), then records shorts as told
-    and end as answered. */
+    of reads still out to the daemon first), then records shorts as told,
+    end as answered and the drop as done. */
 static void s_pc_drop(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t shorts,
                       uint64_t end)
 {
@@ -297,20 +297,33 @@ static void s_pc_drop(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t
         r->dropped = shorts;
     if (r->told_end < end)
         r->told_end = end;
+    r->dropping--;
     pthread_mutex_unlock(&fs->mu);
 }
 
-void vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end)
+uint64_t vl_fs_pc_getattr(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t end)
 {
     pthread_mutex_lock(&fs->mu);
     fs_pcrace_t *r = s_pcr_locked(fs, topic_id);
     uint64_t shorts = 0;
-    bool drop = end > r->told_end && s_pc_stale_locked(fs, r, &shorts);
-    if (!drop && end > r->told_end)
-        r->told_end = end;
+    bool drop = false;
+    if (end > r->told_end) {
+        if (r->dropping) {
+            /* another getattr or a write is having the pages dropped: the
+               size the kernel knows, rather than one more thread held in
+               the kernel (a read it waits for may need a thread) */
+            end = r->told_end;
+        } else if (s_pc_stale_locked(fs, r, &shorts)) {
+            drop = true;
+            r->dropping++;
+        } else {
+            r->told_end = end;
+        }
+    }
     pthread_mutex_unlock(&fs->mu);
     if (drop)
         s_pc_drop(fs, name, topic_id, shorts, end);
+    return end;
 }
 
 void vl_fs_pc_write(vl_fs_t *fs, const fs_file_t *f)
@@ -319,6 +332,8 @@ void vl_fs_pc_write(vl_fs_t *fs, const fs_file_t *f)
     fs_pcrace_t *r = s_pcr_locked(fs, f->topic_id);
     uint64_t shorts = 0;
     bool drop = s_pc_stale_locked(fs, r, &shorts);
+    if (drop)
+        r->dropping++;
     pthread_mutex_unlock(&fs->mu);
     if (drop)
         s_pc_drop(fs, f->topic, f->topic_id, shorts, 0);
