@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include "fs_i.h"
 #include "log.h"
+#include "subscriber_i.h"
 #include "util.h"
 
 #define FS_FOLLOW_POLL_MS 200
@@ -149,13 +150,24 @@ static int s_copy_locked(vl_fs_t *fs, fs_file_t *f, const vl_topic_info_t *t, ui
     size_t got = 0;
     int rc = 0;
     while (got < size) {
+        /* (also with bytes kept: an end older than the one they were
+           read under must not spin here copying nothing) */
+        if (!f->follow && pos >= t->end_offset)
+            break;
         if (f->rest_at == f->rest_len) {
-            if (!f->follow && pos >= t->end_offset)
-                break;
             /* block only while nothing has been read yet */
             int wait = got ? 0 : f->follow ? FS_FOLLOW_POLL_MS : fs->opts.timeout_ms;
+            /* the entries that follow in one message come as one run:
+               one copy for them all, not one per ~100-byte line. A run
+               ends at the end offset known (entries past it are read
+               once a fresher end says they are there): what is kept
+               never crosses it */
+            size_t max = size - got;
+            if (!f->follow && max > t->end_offset - pos)
+                max = (size_t)(t->end_offset - pos);
             vl_entry_t e;
-            rc = vl_subscriber_next(f->sub, &e, wait);
+            size_t count;
+            rc = vl_subscriber_next_run(f->sub, &e, wait, max, &count);
             if (rc == VL_ETIMEDOUT && (got || f->follow)) {
                 rc = 0;
                 if (got)

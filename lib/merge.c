@@ -9,6 +9,7 @@
     its last item was delivered and the caller came back for the next one.
 */
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,15 @@ void vl_merge_end_source(vl_merge_t *self, size_t src)
 
 int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *ready)
 {
+    size_t count;
+    return vl_merge_pop_run(self, item, src, ready, 0, &count);
+}
+
+int vl_merge_pop_run(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *ready,
+                     size_t max_bytes, size_t *count)
+{
     *ready = false;
+    *count = 0;
     s_chunk_release(self, self->held);
     self->held = NULL;
     if (self->next >= self->end)
@@ -182,8 +191,23 @@ int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *rea
     *src = found;
     self->last_src = found;
     *ready = true;
+    *count = 1;
     s->queued--;
     self->next++;
+    /* the run: GLSNs are unique within the topic, so the next one in this
+       chunk is the next to deliver whatever the other sources hold */
+    while (max_bytes > 0 && chunk->pos < chunk->n) {
+        const vl_merge_item_t *nx = &chunk->items[chunk->pos];
+        if (nx->glsn != self->next || nx->offset != item->offset + item->size ||
+            (uintptr_t)nx->data != (uintptr_t)item->data + item->size ||
+            nx->size > max_bytes || item->size > max_bytes - nx->size)
+            break;
+        item->size += nx->size;
+        chunk->pos++;
+        (*count)++;
+        s->queued--;
+        self->next++;
+    }
     if (chunk->pos == chunk->n) {
         s->head = chunk->next;
         if (!s->head)

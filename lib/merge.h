@@ -52,6 +52,14 @@ void vl_merge_end_source(vl_merge_t *self, size_t src);
     hold the same GLSN or every source finished without it. */
 int vl_merge_pop(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *ready);
 
+/*  vl_merge_pop, and then, while the entries after the one taken follow it
+    in GLSN, in topic offset and in memory (the same received message), and
+    their sizes add up to at most max_bytes, takes them too: *item is then
+    the run, its size theirs together, and *count how many entries it holds
+    (1 when it is one entry only). A reader that only wants the bytes (a
+    file read) copies a run at once instead of entry by entry. */
+int vl_merge_pop_run(vl_merge_t *self, vl_merge_item_t *item, size_t *src, bool *ready,
+                     size_t max_bytes, size_t *count);
 /*  The next GLSN to deliver. */
 uint64_t vl_merge_next(const vl_merge_t *self);
 

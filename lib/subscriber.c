@@ -439,11 +439,12 @@ static int s_housekeeping(vl_subscriber_t *self, int64_t now)
     filled, or 0 with *ready false (wait for more); VL_EEOF after the last
     entry of the range (every stream cancelled) or the merge's error, made
     sticky. */
-static int s_pop(vl_subscriber_t *self, vl_entry_t *entry, bool *ready)
+static int s_pop(vl_subscriber_t *self, vl_entry_t *entry, bool *ready, size_t max_bytes,
+                 size_t *count)
 {
     vl_merge_item_t it;
     size_t src;
-    int rc = vl_merge_pop(self->merge, &it, &src, ready);
+    int rc = vl_merge_pop_run(self->merge, &it, &src, ready, max_bytes, count);
     if (rc == VL_EEOF) {
         for (size_t i = 0; i < self->nstreams; i++)
             s_cancel(self, &self->streams[i]);
@@ -516,6 +517,14 @@ static int s_poll(vl_subscriber_t *self, zmq_pollitem_t **items_p, size_t **whic
 
 int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
 {
+    size_t count;
+    return vl_subscriber_next_run(self, entry, timeout_ms, 0, &count);
+}
+
+int vl_subscriber_next_run(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms,
+                           size_t max_bytes, size_t *count)
+{
+    *count = 0;
     if (self->rc != 0)
         return vl_client_fail(self->client, self->rc, "%s", self->errmsg);
     int64_t deadline = 0; /* set when the first wait starts: none per entry */
@@ -530,7 +539,7 @@ int vl_subscriber_next(vl_subscriber_t *self, vl_entry_t *entry, int timeout_ms)
     s_keepalive(self, vl_now_coarse_ms());
     for (;;) {
         bool ready;
-        if ((rc = s_pop(self, entry, &ready)) != 0 || ready)
+        if ((rc = s_pop(self, entry, &ready, max_bytes, count)) != 0 || ready)
             break;
         int64_t now = zclock_mono();
         if (!timed) {

@@ -16,4 +16,13 @@
 int vl_subscriber_open(vl_client_t *client, const char *topic, uint64_t glsn_begin,
                        uint64_t glsn_end, bool locked, vl_subscriber_t **sub_p);
 
+/*  vl_subscriber_next, and with it the entries right after it, while they
+    are at consecutive GLSNs, back to back in the topic's bytes and in the
+    same message from the storage node, up to max_bytes in all (0: one
+    entry): entry->data and size are then the run's bytes, glsn, llsn and
+    offset its first entry's, and *count says how many entries it holds.
+    For a reader of bytes (varlogfs), which copies a run at once. */
+int vl_subscriber_next_run(vl_subscriber_t *sub, vl_entry_t *entry, int timeout_ms,
+                           size_t max_bytes, size_t *count);
+
 #endif

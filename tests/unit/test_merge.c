@@ -323,6 +323,85 @@ static void test_many_streams_random(void **state)
     vl_merge_destroy(&m);
 }
 
+/*  Pushes entries glsns[0..n) to src as one message would carry them:
+    their bytes back to back in buf (entry g is "<g>;" and its offset
+    offsets[g]), offsets following each other. */
+static void s_push_packed(vl_merge_t *m, size_t src, const uint64_t *glsns, size_t n, char *buf,
+                          uint64_t *offsets, s_owner_t *owner)
+{
+    vl_merge_item_t items[16];
+    assert_true(n <= 16);
+    char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        int len = sprintf(p, "%llu;", (unsigned long long)glsns[i]);
+        items[i] = (vl_merge_item_t){.glsn = glsns[i],
+                                     .llsn = i + 1,
+                                     .offset = offsets[glsns[i]],
+                                     .data = p,
+                                     .size = (size_t)len};
+        p += len;
+    }
+    assert_int_equal(vl_merge_push(m, src, items, n, owner), 0);
+}
+
+/*  Pops a run and checks its first GLSN, entry count and bytes. */
+static void s_expect_run(vl_merge_t *m, size_t max, uint64_t glsn, size_t count, const char *bytes)
+{
+    vl_merge_item_t it;
+    size_t from, n = 99;
+    bool ready = false;
+    assert_int_equal(vl_merge_pop_run(m, &it, &from, &ready, max, &n), 0);
+    assert_true(ready);
+    assert_int_equal(it.glsn, glsn);
+    assert_int_equal(n, count);
+    assert_int_equal(it.size, strlen(bytes));
+    assert_memory_equal(it.data, bytes, it.size);
+}
+
+static void test_pop_run(void **state)
+{
+    /* offsets of a topic whose entry g is "<g>;" (2 bytes for 1-9, 3 for
+       10-99) */
+    uint64_t offsets[32] = {0};
+    for (uint64_t g = 2; g < 32; g++)
+        offsets[g] = offsets[g - 1] + (g - 1 < 10 ? 2 : 3);
+    int total = 0;
+    s_owner_t o[4] = {{0}};
+    char b0[64], b1[64], b2[64], b3[64];
+    vl_merge_t *m = vl_merge_new(1, 32, s_release, &total);
+    vl_merge_add_source(m);
+    vl_merge_add_source(m);
+    /* source 0: 1-4 and 7-8 in one message; source 1: 5-6, then 9-11 in
+       another message */
+    s_push_packed(m, 0, (uint64_t[]){1, 2, 3, 4, 7, 8}, 6, b0, offsets, &o[0]);
+    s_push_packed(m, 1, (uint64_t[]){5, 6}, 2, b1, offsets, &o[1]);
+    s_push_packed(m, 1, (uint64_t[]){9, 10, 11}, 3, b2, offsets, &o[2]);
+    /* one entry without a budget; then a run stops at the budget ... */
+    s_expect_run(m, 0, 1, 1, "1;");
+    s_expect_run(m, 5, 2, 2, "2;3;");
+    /* ... at a GLSN held by another source, and at the end of a message */
+    s_expect_run(m, 100, 4, 1, "4;");
+    s_expect_run(m, 100, 5, 2, "5;6;");
+    s_expect_run(m, 100, 7, 2, "7;8;");
+    assert_int_equal(o[0].released, 0); /* held until the next pop */
+    s_expect_run(m, 100, 9, 3, "9;10;11;");
+    assert_int_equal(o[0].released, 1);
+    assert_int_equal(o[1].released, 1);
+    /* entries of one message that are not back to back in memory are not
+       one run, even at consecutive GLSNs and offsets */
+    vl_merge_item_t gap[2] = {
+        {.glsn = 12, .offset = offsets[12], .data = b3, .size = 3},
+        {.glsn = 13, .offset = offsets[13], .data = b3 + 4, .size = 3},
+    };
+    memcpy(b3, "12;x13;", 7);
+    assert_int_equal(vl_merge_push(m, 0, gap, 2, &o[3]), 0);
+    s_expect_run(m, 100, 12, 1, "12;");
+    s_expect_run(m, 100, 13, 1, "13;");
+    s_expect_wait(m);
+    vl_merge_destroy(&m);
+    assert_int_equal(total, 4);
+}
+
 /* ---- in-order completion --------------------------------------------------- */
 
 static void test_ordq_in_order(void **state)
@@ -396,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_all_ended_without_glsn),
         cmocka_unit_test(test_empty_message_and_resume),
         cmocka_unit_test(test_many_streams_random),
+        cmocka_unit_test(test_pop_run),
         cmocka_unit_test(test_ordq_in_order),
         cmocka_unit_test(test_ordq_wrap_and_grow),
     };
