@@ -133,46 +133,45 @@ with open(out + ".held", "wb") as f:
     f.write(held)
 sys.exit(1 if bad else 0)
 EOF
-for r in 1 2; do
-	$PY "$T/racer.py" "$M/t" "$T/stop" "$T/race$r" &
-	eval "RACER$r=\$!"
-	PIDS+=($!)
-done
+# racers NAME: starts the two racers, their files $T/NAME1 and $T/NAME2,
+# until $T/NAME.stop exists
+racers() {
+	for r in 1 2; do
+		$PY "$T/racer.py" "$M/t" "$T/$1.stop" "$T/$1$r" &
+		eval "RACER$r=\$!"
+		PIDS+=($!)
+	done
+}
+# racers_done NAME WHAT: stops them; fails if one saw a NUL or read other
+# bytes than the log's ($T/want)
+racers_done() {
+	touch "$T/$1.stop"
+	wait "$RACER1" || fail "racer 1 saw NULs $2: $(cat "$T/${1}1")"
+	wait "$RACER2" || fail "racer 2 saw NULs $2: $(cat "$T/${1}2")"
+	cmp "$T/want" "$M/t" || fail "cat after the race $2 differs"
+	for r in 1 2; do
+		cmp -n "$(stat -c %s "$T/$1$r.cat")" "$T/want" "$T/$1$r.cat" || fail "racer $r's last cat ($2) is not a prefix of the log"
+		cmp -n "$(stat -c %s "$T/$1$r.held")" "$T/want" "$T/$1$r.held" || fail "racer $r's held reader ($2) is not a prefix of the log"
+	done
+}
+racers race
 for i in $(seq 1 300); do
 	echo "race $i" >>"$M/t" || fail "echo >> t during the race failed"
 	[ $((i % 50)) -eq 0 ] && { printf 'ctl race %d\n' "$i" | ctl append t --batch 1 >/dev/null || fail "varlogctl append during the race failed"; }
 done
 seq 1 300 | awk '{ print "race " $1; if ($1 % 50 == 0) printf "ctl race %d", $1 }' >>"$T/want"
-touch "$T/stop"
-wait "$RACER1" || fail "racer 1 saw NULs: $(cat "$T/race1")"
-wait "$RACER2" || fail "racer 2 saw NULs: $(cat "$T/race2")"
-cmp "$T/want" "$M/t" || fail "cat after the race differs"
-for r in 1 2; do
-	cmp -n "$(stat -c %s "$T/race$r.cat")" "$T/want" "$T/race$r.cat" || fail "racer $r's last cat is not a prefix of the log"
-	cmp -n "$(stat -c %s "$T/race$r.held")" "$T/want" "$T/race$r.held" || fail "racer $r's held reader is not a prefix of the log"
-done
+racers_done race "while writes came through the mount"
 log "race: $(head -1 "$T/race1") + $(head -1 "$T/race2") cats against 306 appends, no NUL"
 
 # ---- race: the same readers against appends elsewhere (varlogctl), the size
 # growing through getattr while they read the last page
-for r in 1 2; do
-	$PY "$T/racer.py" "$M/t" "$T/stop2" "$T/erace$r" &
-	eval "RACER$r=\$!"
-	PIDS+=($!)
-done
+racers erace
 for i in $(seq 1 800); do
 	printf 'else %d\n' "$i"
 	sleep 0.01
 done | ctl append t --batch 1 >/dev/null || fail "varlogctl append during the race failed"
 seq -f "else %g" 1 800 | tr -d '\n' >>"$T/want"
-touch "$T/stop2"
-wait "$RACER1" || fail "racer 1 saw NULs while varlogctl appended: $(cat "$T/erace1")"
-wait "$RACER2" || fail "racer 2 saw NULs while varlogctl appended: $(cat "$T/erace2")"
-cmp "$T/want" "$M/t" || fail "cat after the race with varlogctl differs"
-for r in 1 2; do
-	cmp -n "$(stat -c %s "$T/erace$r.cat")" "$T/want" "$T/erace$r.cat" || fail "racer $r's last cat is not a prefix of the log"
-	cmp -n "$(stat -c %s "$T/erace$r.held")" "$T/want" "$T/erace$r.held" || fail "racer $r's held reader is not a prefix of the log"
-done
+racers_done erace "while varlogctl appended"
 log "race: $(head -1 "$T/erace1") + $(head -1 "$T/erace2") cats against 800 appends elsewhere, no NUL"
 
 # ---- tail -f while 4 shell loops append through the mount (the case where
