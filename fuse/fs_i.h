@@ -155,6 +155,12 @@ int vl_fs_getxattr(const char *path, const char *name, char *value, size_t size)
 int vl_fs_listxattr(const char *path, char *list, size_t size);
 int vl_fs_statfs(const char *path, struct statvfs *sv);
 
+/*  -o pagecache: tells the kernel to drop the cached pages of topic name
+    (it waits for the pages of reads still out to the daemon first). Call
+    with no lock held, from an operation that holds no page of a topic
+    file locked in the kernel (getattr, write), never from read. */
+void vl_fs_inval_topic(const char *name);
+
 /*  -o pagecache: tells the kernel to drop the cached pages of the topics
     queued in fs->inval. Call from an operation that holds no page of a
     topic file locked in the kernel (getattr), never from read. */

@@ -127,6 +127,14 @@ int vl_fs_meta_topic_name(vl_fs_t *fs, const char *name, vl_topic_info_t *out)
     return rc;
 }
 
+void vl_fs_inval_topic(const char *name)
+{
+    char path[258];
+    snprintf(path, sizeof path, "/%s", name);
+    /* -ENOENT: the kernel holds no inode of it, nothing is cached */
+    fuse_invalidate_path(fuse_get_context()->fuse, path);
+}
+
 void vl_fs_inval_flush(vl_fs_t *fs)
 {
     pthread_mutex_lock(&fs->mu);
@@ -135,13 +143,8 @@ void vl_fs_inval_flush(vl_fs_t *fs)
     fs->inval = NULL;
     fs->ninval = fs->inval_cap = 0;
     pthread_mutex_unlock(&fs->mu);
-    struct fuse *fuse = fuse_get_context()->fuse;
-    for (size_t i = 0; i < n; i++) {
-        char path[258];
-        snprintf(path, sizeof path, "/%s", names[i]);
-        /* -ENOENT: the kernel holds no inode of it, nothing is cached */
-        fuse_invalidate_path(fuse, path);
-    }
+    for (size_t i = 0; i < n; i++)
+        vl_fs_inval_topic(names[i]);
     free(names);
 }
 

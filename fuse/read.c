@@ -28,7 +28,6 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -299,10 +298,7 @@ static bool s_pc_stale_locked(vl_fs_t *fs, fs_pcrace_t *r, uint64_t *shorts)
 static void s_pc_drop(vl_fs_t *fs, const char *name, uint32_t topic_id, uint64_t shorts,
                       uint64_t end)
 {
-    char path[258];
-    snprintf(path, sizeof path, "/%s", name);
-    /* -ENOENT: the kernel holds no inode of it, nothing is cached */
-    fuse_invalidate_path(fuse_get_context()->fuse, path);
+    vl_fs_inval_topic(name);
     pthread_mutex_lock(&fs->mu);
     fs_pcrace_t *r = s_pcr_locked(fs, topic_id);
     if (r->dropped < shorts)
